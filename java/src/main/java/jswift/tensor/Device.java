@@ -1,0 +1,65 @@
+package jswift.tensor;
+
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * Where a tensor's memory lives: the host ({@link #CPU}) or one CUDA device. The {@link #index()} is the device
+ * number the native engine expects: -1 for the CPU, 0.. for CUDA devices.
+ */
+public final class Device {
+  public static final Device CPU = new Device(-1);
+
+  private final int index;
+
+  private Device(int index) {
+    this.index = index;
+  }
+
+  public static Device cuda(int index) {
+    if (index < 0) throw new IllegalArgumentException("CUDA device index must be >= 0, got " + index);
+    return new Device(index);
+  }
+
+  /** Parses "cpu", "cuda" (device 0) or "cuda:N". */
+  public static Device parse(String spec) {
+    String s = spec.trim().toLowerCase(Locale.ROOT);
+    if (s.equals("cpu")) return CPU;
+    if (s.equals("cuda") || s.equals("gpu")) return cuda(0);
+    if (s.startsWith("cuda:")) {
+      try {
+        return cuda(Integer.parseInt(s.substring(5)));
+      } catch (NumberFormatException e) {
+        // fall through to the error below
+      }
+    }
+    throw new IllegalArgumentException("unknown device '" + spec + "': use cpu, cuda or cuda:N");
+  }
+
+  public int index() {
+    return index;
+  }
+
+  public boolean isCpu() {
+    return index < 0;
+  }
+
+  public boolean isCuda() {
+    return index >= 0;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Device && ((Device) o).index == index;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(index);
+  }
+
+  @Override
+  public String toString() {
+    return isCpu() ? "cpu" : "cuda:" + index;
+  }
+}

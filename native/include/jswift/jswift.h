@@ -1,0 +1,241 @@
+/*
+ * jswift: the C ABI of the native kernel engine.
+ *
+ * Plain C, one function per op. Every function returns a status (JSW_OK or an error code); on error the
+ * message of the failure is readable with jsw_last_error() on the same thread. Nothing here aborts the
+ * process on a bad argument: sizes, dtypes, devices and null pointers are validated before any work.
+ *
+ * Conventions shared by every op:
+ *  - `device` is JSW_CPU (-1) or a CUDA device index (0, 1, ...). Every pointer of a call lives on that device.
+ *  - Matrices are row-major and contiguous unless a leading dimension says otherwise.
+ *    Linear weights have PyTorch's [out, in] orientation: y = x W^T.
+ *  - `dtype` (JSW_F32 / JSW_BF16 / JSW_F16) is the storage type of the activations and weights of a call.
+ *    Arithmetic always accumulates in fp32. Statistics (rstd, lse, losses) are fp32.
+ *  - Parameter gradients (dweight, dA, dB, dtable, ...) are fp32 and ACCUMULATED (+=): zero them once per
+ *    optimizer step; gradient accumulation over micro-batches then needs no extra pass.
+ *    Activation gradients (dx, dq, ...) are in `dtype` and overwritten.
+ *  - CUDA calls are asynchronous on the device's jswift stream; jsw_synchronize waits and reports any error
+ *    that a kernel raised on the device (e.g. an out-of-range token id).
+ */
+#ifndef JSWIFT_JSWIFT_H
+#define JSWIFT_JSWIFT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Only these functions are exported from libjswift. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+/* ---- status codes -------------------------------------------------------------------------------- */
+#define JSW_OK 0
+#define JSW_ERR_INVALID_ARGUMENT 1
+#define JSW_ERR_NO_DEVICE 2
+#define JSW_ERR_OUT_OF_MEMORY 3
+#define JSW_ERR_CUDA 4
+#define JSW_ERR_UNSUPPORTED 5
+#define JSW_ERR_INTERNAL 6
+
+/* ---- data types (the numbers are part of the ABI) ------------------------------------------------ */
+#define JSW_F32 0
+#define JSW_BF16 1
+#define JSW_F16 2
+#define JSW_I8 3
+#define JSW_U8 4
+#define JSW_I32 5
+#define JSW_I64 6
+
+#define JSW_CPU (-1)
+
+/* ---- library and devices ------------------------------------------------------------------------- */
+/* Message of the last failed call on this thread ("" if none). */
+const char* jsw_last_error(void);
+/* A one-line description of the build: version, compiler, BLAS, CUDA archs. */
+const char* jsw_build_info(void);
+/* 1 if the library was compiled with CUDA kernels. */
+int jsw_cuda_compiled(void);
+/* Number of usable CUDA devices; 0 when CUDA is not compiled in, or there is no driver or GPU. Never fails. */
+int jsw_cuda_device_count(void);
+/* Writes the device name (NUL-terminated, at most len bytes) into name. */
+int jsw_cuda_device_name(int device, char* name, int len);
+/* OpenMP threads used by CPU kernels. */
+int jsw_cpu_threads(void);
+int jsw_set_cpu_threads(int threads);
+
+/* ---- memory --------------------------------------------------------------------------------------- */
+/* CPU: 64-byte aligned host memory. CUDA: from a caching allocator (blocks are reused, not released). */
+int jsw_malloc(int device, int64_t bytes, void** out);
+int jsw_free(int device, void* ptr);
+/* Copies between any two devices (host<->device, device<->device). Synchronous with respect to the host. */
+int jsw_memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes);
+int jsw_memset(int device, void* ptr, int value, int64_t bytes);
+/* Waits for the device's queued work; reports errors raised by kernels since the last synchronize. */
+int jsw_synchronize(int device);
+/* stats[0] bytes allocated now, [1] bytes reserved (allocated + cached), [2] peak allocated, [3] native
+ * allocations made (cudaMalloc / aligned_alloc calls). */
+int jsw_memory_stats(int device, int64_t* stats);
+int jsw_reset_peak_memory(int device);
+/* Releases cached, unused device blocks back to the driver. */
+int jsw_empty_cache(int device);
+
+/* ---- elementwise helpers -------------------------------------------------------------------------- */
+/* dst[i] = (dst_dtype) src[i] for any pair of f32 / bf16 / f16 (round to nearest even). */
+int jsw_cast(int device, int src_dtype, const void* src, int dst_dtype, void* dst, int64_t n);
+/* x[i] = value */
+int jsw_fill(int device, int dtype, void* x, float value, int64_t n);
+/* y[i] = a * x[i] + b * y[i]  (fp32 math) */
+int jsw_axpby(int device, int dtype, int64_t n, float a, const void* x, float b, void* y);
+
+/* ---- GEMM ----------------------------------------------------------------------------------------- */
+/* C[m,n] = alpha * op(A)[m,k] . op(B)[k,n] + beta * C, row-major, `batch` times with the given element
+ * strides. A and B are `dtype`; C is `c_dtype` (= dtype, or JSW_F32 for fp32 accumulation buffers).
+ * lda/ldb/ldc are the row strides of A, B, C as stored (before op()). CPU: OpenBLAS; CUDA: cuBLAS with
+ * fp32 compute (bf16/f16 on tensor cores). */
+int jsw_gemm(int device, int dtype, int c_dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+             float alpha, const void* a, int64_t lda, const void* b, int64_t ldb, float beta, void* c, int64_t ldc,
+             int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c);
+
+/* ---- embedding ------------------------------------------------------------------------------------ */
+/* out[t, :] = table[ids[t], :]. Ids outside [0, vocab) are an error. */
+int jsw_embedding_fwd(int device, int dtype, const int32_t* ids, int64_t tokens, const void* table,
+                      int64_t vocab, int64_t dim, void* out);
+/* dtable[ids[t], :] += dout[t, :]  (dtable fp32) */
+int jsw_embedding_bwd(int device, int dtype, const int32_t* ids, int64_t tokens, const void* dout,
+                      int64_t vocab, int64_t dim, float* dtable);
+
+/* ---- RMSNorm -------------------------------------------------------------------------------------- */
+/* y = weight * x / sqrt(mean(x^2) + eps) over the last dim; rstd[row] = 1/sqrt(mean + eps) (may be NULL).
+ * Qwen3's per-head q/k norm is the same call with rows = tokens * heads and dim = head_dim. */
+int jsw_rmsnorm_fwd(int device, int dtype, const void* x, const void* weight, float eps, int64_t rows,
+                    int64_t dim, void* y, float* rstd);
+/* dx = d/dx; dweight += sum_rows(dy * x * rstd) (fp32, may be NULL). rstd from the forward. */
+int jsw_rmsnorm_bwd(int device, int dtype, const void* dy, const void* x, const void* weight, const float* rstd,
+                    int64_t rows, int64_t dim, void* dx, float* dweight);
+
+/* ---- RoPE (rotate-half convention) ------------------------------------------------------------------ */
+#define JSW_ROPE_DEFAULT 0
+#define JSW_ROPE_LINEAR 1
+#define JSW_ROPE_LLAMA3 2
+/* Host-side: inv_freq[i] = 1/theta^(2i/head_dim), i < head_dim/2, then the rope_scaling rule
+ * (linear: / factor; llama3: wavelength-dependent blend). fp32 math, as transformers computes it. */
+int jsw_rope_inv_freq(int64_t head_dim, float theta, int scaling_type, float factor, float low_freq_factor,
+                      float high_freq_factor, int64_t original_max_position, float* inv_freq);
+/* x: [tokens, heads, head_dim]; angle = positions[t] * inv_freq[i]; y = x*cos + rotate_half(x)*sin, with
+ * cos/sin multiplied by attention_scaling (1 for default/linear/llama3). y may equal x (in place). */
+int jsw_rope_fwd(int device, int dtype, const void* x, const int32_t* positions, const float* inv_freq,
+                 int64_t tokens, int64_t heads, int64_t head_dim, float attention_scaling, void* y);
+/* The transpose of the rotation: dx = R(-angle) dy. dx may equal dy. */
+int jsw_rope_bwd(int device, int dtype, const void* dy, const int32_t* positions, const float* inv_freq,
+                 int64_t tokens, int64_t heads, int64_t head_dim, float attention_scaling, void* dx);
+
+/* ---- SwiGLU --------------------------------------------------------------------------------------- */
+/* out = silu(gate) * up, elementwise over n values. */
+int jsw_swiglu_fwd(int device, int dtype, const void* gate, const void* up, int64_t n, void* out);
+int jsw_swiglu_bwd(int device, int dtype, const void* dout, const void* gate, const void* up, int64_t n,
+                   void* dgate, void* dup);
+
+/* ---- fused LoRA linear ---------------------------------------------------------------------------- */
+/* y = x W^T (+ bias) + scale * (drop(x) A^T) B^T, W [out,in] frozen, A [rank,in], B [out,rank].
+ * xa [tokens, rank] receives drop(x) A^T for the backward. Dropout (p = dropout_p, 0 = off) uses a
+ * counter-based hash of (seed, element index), so the backward regenerates the same mask without storing
+ * it and the CPU and CUDA twins drop the same elements. bias may be NULL. */
+int jsw_lora_fwd(int device, int dtype, const void* x, const void* w, const void* bias, const void* lora_a,
+                 const void* lora_b, int64_t tokens, int64_t in_features, int64_t out_features, int64_t rank,
+                 float scale, float dropout_p, uint64_t seed, void* y, void* xa);
+/* dx = dy W + scale * drop'((dy B) A) (dx may be NULL), dA += scale (dy B)^T drop(x), dB += scale dy^T xa.
+ * da / db may be NULL (frozen). */
+int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const void* w, const void* lora_a,
+                 const void* lora_b, const void* xa, int64_t tokens, int64_t in_features, int64_t out_features,
+                 int64_t rank, float scale, float dropout_p, uint64_t seed, void* dx, float* da, float* db);
+
+/* ---- flash attention ------------------------------------------------------------------------------ */
+/* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32
+ * (natural-log log-sum-exp of the scaled scores; -inf for a query that sees no key).
+ * Two layouts:
+ *  - padded: cu_seqlens == NULL, tokens = batch * seq_len, sequence b occupies rows [b*seq_len, (b+1)*seq_len);
+ *    key_mask [batch, seq_len] (int32, 0 = padding key) may be NULL.
+ *  - packed: cu_seqlens [batch + 1] (int32 offsets, cu_seqlens[0] = 0) and seq_len = the longest sequence;
+ *    key_mask must be NULL. Attention never crosses a sequence boundary.
+ * Query i of a sequence sees key j iff (!causal || j <= i) && (window <= 0 || i - j < window) && mask[j].
+ * Query head h uses kv head h / (heads / kv_heads). Scores are scaled by softmax_scale. */
+int jsw_attention_fwd(int device, int dtype, const void* q, const void* k, const void* v, int64_t batch,
+                      int64_t seq_len, int64_t heads, int64_t kv_heads, int64_t head_dim, const int32_t* cu_seqlens,
+                      const int32_t* key_mask, int causal, int64_t window, float softmax_scale, void* out,
+                      float* lse);
+/* dq, dk, dv (overwritten, dtype) from dout and the forward's out and lse. */
+int jsw_attention_bwd(int device, int dtype, const void* q, const void* k, const void* v, const void* out,
+                      const void* dout, const float* lse, int64_t batch, int64_t seq_len, int64_t heads,
+                      int64_t kv_heads, int64_t head_dim, const int32_t* cu_seqlens, const int32_t* key_mask,
+                      int causal, int64_t window, float softmax_scale, void* dq, void* dk, void* dv);
+
+/* ---- fused LM head + cross-entropy ---------------------------------------------------------------- */
+/* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default),
+ * so [tokens, vocab] logits never exist at once. labels [tokens] are the targets of each row (already shifted);
+ * rows with label == ignore_index give loss 0 and no gradient.
+ * loss[t] = lse[t] - logit[t, label]  (so the token log-prob is -loss[t]); argmax [tokens] may be NULL. */
+int jsw_lmhead_ce_fwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
+                      int64_t tokens, int64_t dim, int64_t vocab, int32_t ignore_index, int64_t chunk_tokens,
+                      float* loss, float* lse, int32_t* argmax);
+/* Given dloss [tokens] (the upstream gradient of each row's loss, e.g. weight_t / n_targets):
+ * dlogits = dloss * (softmax - onehot(label)); dhidden = dlogits . weight (dtype, overwritten);
+ * dweight += dlogits^T . hidden (fp32, may be NULL). lse from the forward. A negative dloss turns this into
+ * the gradient of a log-prob (preference losses). */
+int jsw_lmhead_ce_bwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
+                      const float* lse, const float* dloss, int64_t tokens, int64_t dim, int64_t vocab,
+                      int32_t ignore_index, int64_t chunk_tokens, void* dhidden, float* dweight);
+/* Forward and backward in one pass over the logits (dloss known up front, as for a mean loss). */
+int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
+                          const float* dloss, int64_t tokens, int64_t dim, int64_t vocab, int32_t ignore_index,
+                          int64_t chunk_tokens, float* loss, float* lse, void* dhidden, float* dweight);
+
+/* ---- optimizer ------------------------------------------------------------------------------------ */
+/* *acc += sum(x^2) (fp32 accumulation; acc is one float on the device). */
+int jsw_sumsq(int device, int dtype, const void* x, int64_t n, float* acc);
+/* From a global sum of squares: *norm = sqrt(sumsq); *coef = min(1, max_norm / (norm + 1e-6)) (torch's
+ * clip_grad_norm_). max_norm <= 0 gives coef = 1. Device scalars, so clipping needs no host sync. */
+int jsw_clip_coef(int device, const float* sumsq, float max_norm, float* norm, float* coef);
+/* torch.optim.AdamW, one step (step counts from 1), on fp32 param / grad / moments:
+ * p *= 1 - lr*wd; g *= *grad_scale (if not NULL); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). If param_copy is not NULL the updated
+ * param is also written there as copy_dtype (the bf16 compute copy of an fp32 master weight). */
+int jsw_adamw_step(int device, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
+                   float beta1, float beta2, float eps, float weight_decay, int64_t step, const float* grad_scale,
+                   int copy_dtype, void* param_copy);
+
+/* ---- NF4 (bitsandbytes layout) ---------------------------------------------------------------------- */
+/* The 16-entry NF4 codebook and bitsandbytes' signed 8-bit dynamic map (create_dynamic_map(signed=True)),
+ * written to host memory. */
+int jsw_nf4_codebook(float* code16);
+int jsw_dynamic_map_signed(float* code256);
+/* Quantize n values (flattened row-major weight) in blocks of `blocksize` consecutive values: absmax[b] =
+ * max|x| of block b, code = nearest NF4 level of x/absmax; element 2k -> high nibble of packed[k], 2k+1 -> low
+ * nibble. packed has ceil(n/2) bytes, absmax ceil(n/blocksize) floats. */
+int jsw_nf4_quantize(int device, int dtype, const void* x, int64_t n, int64_t blocksize, uint8_t* packed,
+                     float* absmax);
+/* out[i] = code[nibble(i)] * absmax[i / blocksize], computed in fp32, stored as dtype. */
+int jsw_nf4_dequantize(int device, int dtype, const uint8_t* packed, const float* absmax, int64_t n,
+                       int64_t blocksize, void* out);
+/* Double quantization of the absmax vector (bitsandbytes compress_statistics): offset = mean(absmax) is
+ * subtracted, then blockwise 8-bit (blocks of 256) with the signed dynamic map: q [n] codes, nested_absmax
+ * [ceil(n/256)]. *offset is written (device scalar). */
+int jsw_quantize_absmax_8bit(int device, const float* absmax, int64_t n, uint8_t* q, float* nested_absmax,
+                             float* offset);
+/* NF4 dequantization straight from double-quantized statistics: absmax[b] = code256[absmax_q[b]] *
+ * nested_absmax[b / 256] + offset. code256 is the dynamic map on the same device. */
+int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const uint8_t* absmax_q,
+                          const float* nested_absmax, const float* code256, float offset, int64_t n,
+                          int64_t blocksize, void* out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JSWIFT_JSWIFT_H */

@@ -1,0 +1,56 @@
+// C ABI: cast, fill, axpby.
+#include "core/dispatch.h"
+#include "kernels/elementwise.h"
+
+using namespace jsw;
+
+extern "C" int jsw_cast(int device, int src_dtype, const void* src, int dst_dtype, void* dst, int64_t n) {
+  JSW_API_BEGIN
+  const char* op = "jsw_cast";
+  require_device(device, op);
+  require_float_dtype(src_dtype, op);
+  require_float_dtype(dst_dtype, op);
+  require_non_negative(n, op, "n");
+  if (n == 0) return JSW_OK;
+  require_ptr(src, op, "src");
+  require_ptr(dst, op, "dst");
+  if (device == JSW_CPU) {
+    cpu::cast(src_dtype, src, dst_dtype, dst, n);
+  } else {
+    JSW_CUDA_ONLY(cuda::cast(device, src_dtype, src, dst_dtype, dst, n));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_fill(int device, int dtype, void* x, float value, int64_t n) {
+  JSW_API_BEGIN
+  const char* op = "jsw_fill";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(n, op, "n");
+  if (n == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  if (device == JSW_CPU) {
+    cpu::fill(dtype, x, value, n);
+  } else {
+    JSW_CUDA_ONLY(cuda::fill(device, dtype, x, value, n));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_axpby(int device, int dtype, int64_t n, float a, const void* x, float b, void* y) {
+  JSW_API_BEGIN
+  const char* op = "jsw_axpby";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(n, op, "n");
+  if (n == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  require_ptr(y, op, "y");
+  if (device == JSW_CPU) {
+    cpu::axpby(dtype, n, a, x, b, y);
+  } else {
+    JSW_CUDA_ONLY(cuda::axpby(device, dtype, n, a, x, b, y));
+  }
+  JSW_API_END
+}

@@ -1,0 +1,102 @@
+// CPU GEMM: OpenBLAS sgemm for fp32. bf16/f16 operands are widened to fp32 panels first (OpenBLAS has no
+// f16 GEMM, and its sbgemm rounds differently from the CUDA path); the CPU path of training is fp32 anyway.
+// A build without OpenBLAS (JSWIFT_BLAS=builtin, e.g. on a GPU machine where the CPU twins only serve as
+// test references) uses a plain blocked loop instead.
+#include <type_traits>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/memory.h"
+#include "kernels/gemm.h"
+
+#ifdef JSWIFT_WITH_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace jsw {
+namespace cpu {
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+#ifdef JSWIFT_WITH_OPENBLAS
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, blasint(m),
+              blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc));
+#else
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < m; i++) {
+    float* crow = c + i * ldc;
+    std::vector<float> acc(size_t(n), 0.0f);
+    for (int64_t p = 0; p < k; p++) {
+      float av = trans_a ? a[p * lda + i] : a[i * lda + p];
+      if (av == 0.0f) continue;
+      if (!trans_b) {
+        const float* brow = b + p * ldb;
+        for (int64_t j = 0; j < n; j++) acc[j] += av * brow[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) acc[j] += av * b[j * ldb + p];
+      }
+    }
+    for (int64_t j = 0; j < n; j++) crow[j] = alpha * acc[j] + (beta == 0.0f ? 0.0f : beta * crow[j]);
+  }
+#endif
+}
+
+namespace {
+
+// Copies a rows x cols panel with row stride ld into a dense fp32 buffer.
+template <class T>
+void widen(const T* src, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = to_float(src[r * ld + c]);
+}
+
+template <class T>
+void gemm_typed(const GemmArgs& g) {
+  // Stored shapes of A and B (before op()).
+  int64_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+  int64_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+  for (int64_t i = 0; i < g.batch; i++) {
+    const T* a = static_cast<const T*>(g.a) + i * g.stride_a;
+    const T* b = static_cast<const T*>(g.b) + i * g.stride_b;
+    if (g.c_dtype == JSW_F32 && std::is_same<T, float>::value) {
+      float* c = static_cast<float*>(g.c) + i * g.stride_c;
+      sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, reinterpret_cast<const float*>(a), g.lda,
+            reinterpret_cast<const float*>(b), g.ldb, g.beta, c, g.ldc);
+      continue;
+    }
+    const float* af = reinterpret_cast<const float*>(a);
+    const float* bf = reinterpret_cast<const float*>(b);
+    int64_t lda = g.lda, ldb = g.ldb;
+    Scratch wa(std::is_same<T, float>::value ? 0 : a_rows * a_cols * 4);
+    Scratch wb(std::is_same<T, float>::value ? 0 : b_rows * b_cols * 4);
+    if (!std::is_same<T, float>::value) {
+      widen(a, a_rows, a_cols, g.lda, wa.as<float>());
+      widen(b, b_rows, b_cols, g.ldb, wb.as<float>());
+      af = wa.as<float>();
+      bf = wb.as<float>();
+      lda = a_cols;
+      ldb = b_cols;
+    }
+    if (g.c_dtype == JSW_F32) {
+      sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, af, lda, bf, ldb, g.beta,
+            static_cast<float*>(g.c) + i * g.stride_c, g.ldc);
+    } else {
+      T* c = static_cast<T*>(g.c) + i * g.stride_c;
+      Scratch wc(g.m * g.n * 4);
+      float* cf = wc.as<float>();
+      if (g.beta != 0.0f) widen(c, g.m, g.n, g.ldc, cf);
+      sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, af, lda, bf, ldb, g.beta, cf, g.n);
+      for (int64_t r = 0; r < g.m; r++)
+        for (int64_t col = 0; col < g.n; col++) c[r * g.ldc + col] = from_float<T>(cf[r * g.n + col]);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmArgs& g) { JSW_DISPATCH_FLOAT(g.dtype, "jsw_gemm", gemm_typed<T>(g)); }
+
+}  // namespace cpu
+}  // namespace jsw

@@ -1,0 +1,100 @@
+#include "cuda/runtime.h"
+
+#include <cstring>
+#include <mutex>
+#include <string>
+
+namespace jsw {
+namespace cuda {
+
+namespace {
+constexpr int kMaxDevices = 64;
+std::mutex mu;
+cudaStream_t streams[kMaxDevices] = {};
+int* flags[kMaxDevices] = {};
+}  // namespace
+
+void check(cudaError_t status, const char* what) {
+  if (status == cudaSuccess) return;
+  int code = status == cudaErrorMemoryAllocation ? JSW_ERR_OUT_OF_MEMORY : JSW_ERR_CUDA;
+  if (status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver) code = JSW_ERR_NO_DEVICE;
+  fail(code, format("CUDA error %d (%s) in %s", int(status), cudaGetErrorString(status), what));
+}
+
+void check_launch(const char* kernel) {
+  cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess)
+    fail(JSW_ERR_CUDA, format("launch of %s failed: %s (was the library built for this GPU's architecture?)",
+                              kernel, cudaGetErrorString(status)));
+}
+
+void set_device(int device) { JSW_CUDA_CHECK(cudaSetDevice(device)); }
+
+cudaStream_t stream(int device) {
+  if (device < 0 || device >= kMaxDevices) fail(JSW_ERR_INVALID_ARGUMENT, format("bad CUDA device %d", device));
+  set_device(device);
+  std::lock_guard<std::mutex> lock(mu);
+  if (streams[device] == nullptr) {
+    JSW_CUDA_CHECK(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking));
+    JSW_CUDA_CHECK(cudaMalloc(&flags[device], sizeof(int)));
+    JSW_CUDA_CHECK(cudaMemsetAsync(flags[device], 0, sizeof(int), streams[device]));
+  }
+  return streams[device];
+}
+
+int* error_flag(int device) {
+  stream(device);
+  return flags[device];
+}
+
+void synchronize(int device) {
+  cudaStream_t s = stream(device);
+  int host_flag = 0;
+  JSW_CUDA_CHECK(cudaMemcpyAsync(&host_flag, flags[device], sizeof(int), cudaMemcpyDeviceToHost, s));
+  JSW_CUDA_CHECK(cudaStreamSynchronize(s));
+  if (host_flag != 0) {
+    JSW_CUDA_CHECK(cudaMemsetAsync(flags[device], 0, sizeof(int), s));
+    JSW_CUDA_CHECK(cudaStreamSynchronize(s));
+    std::string what;
+    if (host_flag & kErrEmbeddingId) what += "a token id was outside [0, vocab) in an embedding lookup; ";
+    if (host_flag & kErrLabel) what += "a label was outside [0, vocab) and not the ignore index; ";
+    fail(JSW_ERR_INVALID_ARGUMENT, format("cuda:%d kernels reported bad input: %s(the affected outputs are zeros)",
+                                          device, what.c_str()));
+  }
+}
+
+void memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes) {
+  if (bytes == 0) return;
+  int device = dst_device >= 0 ? dst_device : src_device;
+  cudaStream_t s = stream(device);
+  JSW_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(bytes), cudaMemcpyDefault, s));
+  JSW_CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void memset(int device, void* ptr, int value, int64_t bytes) {
+  if (bytes == 0) return;
+  JSW_CUDA_CHECK(cudaMemsetAsync(ptr, value, size_t(bytes), stream(device)));
+}
+
+int device_name(int device, char* name, int len) {
+  cudaDeviceProp prop;
+  JSW_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  std::strncpy(name, prop.name, size_t(len));
+  if (len > 0) name[len - 1] = '\0';
+  return 0;
+}
+
+}  // namespace cuda
+
+bool cuda_compiled() { return true; }
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" status
+    return 0;
+  }
+  return n;
+}
+
+}  // namespace jsw

@@ -1,0 +1,66 @@
+// Per-device CUDA state shared by the host glue and the kernels: one stream per device (every jswift kernel
+// and copy is ordered on it), a device-side error flag that kernels raise for bad data (e.g. a token id out
+// of range) and that jsw_synchronize reports, and launch checking.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/error.h"
+
+namespace jsw {
+namespace cuda {
+
+// Bits a kernel may set in the device error flag.
+enum DeviceError : int {
+  kErrEmbeddingId = 1,
+  kErrLabel = 2,
+};
+
+void check(cudaError_t status, const char* what);
+// After a kernel launch: reports a launch failure (bad configuration, no kernel image for this GPU...).
+void check_launch(const char* kernel);
+void set_device(int device);
+cudaStream_t stream(int device);
+int* error_flag(int device);
+void synchronize(int device);
+void memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes);
+void memset(int device, void* ptr, int value, int64_t bytes);
+int device_name(int device, char* name, int len);
+
+// Caching allocator (allocator.cpp).
+void* alloc(int device, int64_t bytes);
+void release(int device, void* ptr);
+void memory_stats(int device, int64_t* stats);
+void reset_peak_memory(int device);
+void empty_cache(int device);
+
+// Device scratch for a kernel's temporaries, returned to the cache on scope exit (stream-ordered reuse).
+class Scratch {
+ public:
+  Scratch(int device, int64_t bytes) : device_(device), ptr_(alloc(device, bytes)) {}
+  ~Scratch() {
+    try {
+      release(device_, ptr_);
+    } catch (...) {
+    }
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  int device_;
+  void* ptr_;
+};
+
+inline unsigned int blocks_for(int64_t n, int threads) { return (unsigned int)((n + threads - 1) / threads); }
+
+}  // namespace cuda
+}  // namespace jsw
+
+#define JSW_CUDA_CHECK(expr) ::jsw::cuda::check((expr), #expr)

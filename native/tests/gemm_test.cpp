@@ -1,0 +1,80 @@
+// GEMM: CPU against a double loop for all transpose combinations and batching; CUDA (cuBLAS) against CPU.
+#include "test.h"
+
+using namespace jsw_test;
+
+namespace {
+
+std::vector<float> ref_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                            const std::vector<float>& a, int64_t lda, const std::vector<float>& b, int64_t ldb,
+                            float beta, const std::vector<float>& c0, int64_t ldc) {
+  std::vector<float> c = c0;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      double s = 0;
+      for (int64_t p = 0; p < k; p++) s += double(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+      c[i * ldc + j] = float(alpha * s + beta * c0[i * ldc + j]);
+    }
+  return c;
+}
+
+void run_case(int device, int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float tol) {
+  int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+  int64_t a_rows = ta ? k : m, b_rows = tb ? n : k;
+  auto a = round_to(randn(a_rows * lda, 21), dtype), b = round_to(randn(b_rows * ldb, 22), dtype);
+  auto c0 = round_to(randn(m * ldc, 23), c_dtype);
+  auto want = ref_gemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 2.0f, c0, ldc);
+  Buffer ba = upload(device, dtype, a), bb = upload(device, dtype, b), bc = upload(device, c_dtype, c0);
+  JSW_CHECK(jsw_gemm(device, dtype, c_dtype, ta, tb, m, n, k, 0.5f, ba.get(), lda, bb.get(), ldb, 2.0f, bc.get(), ldc,
+                     1, 0, 0, 0));
+  JSW_CHECK(jsw_synchronize(device));
+  auto got = download(bc, c_dtype, m * ldc);
+  expect_rel_norm("gemm ta=" + std::to_string(ta) + " tb=" + std::to_string(tb) + " dtype=" + std::to_string(dtype),
+                  got, want, tol);
+}
+
+}  // namespace
+
+JSW_TEST(gemm_cpu_all_transposes) {
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 17, 33, 29, 1e-6);
+      run_case(JSW_CPU, JSW_BF16, JSW_F32, ta, tb, 8, 5, 70, 1e-6);
+      run_case(JSW_CPU, JSW_BF16, JSW_BF16, ta, tb, 8, 5, 70, 8e-3);
+    }
+}
+
+JSW_TEST(gemm_cpu_batched) {
+  int64_t batch = 3, m = 4, n = 6, k = 5;
+  auto a = randn(batch * m * k, 31), b = randn(batch * k * n, 32);
+  std::vector<float> c0(size_t(batch * m * n), 0.0f);
+  Buffer ba = upload(JSW_CPU, JSW_F32, a), bb = upload(JSW_CPU, JSW_F32, b), bc = upload(JSW_CPU, JSW_F32, c0);
+  JSW_CHECK(jsw_gemm(JSW_CPU, JSW_F32, JSW_F32, 0, 0, m, n, k, 1.0f, ba.get(), k, bb.get(), n, 0.0f, bc.get(), n, batch,
+                     m * k, k * n, m * n));
+  auto got = download(bc, JSW_F32, batch * m * n);
+  for (int64_t i = 0; i < batch; i++) {
+    std::vector<float> ai(a.begin() + i * m * k, a.begin() + (i + 1) * m * k);
+    std::vector<float> bi(b.begin() + i * k * n, b.begin() + (i + 1) * k * n);
+    std::vector<float> ci(size_t(m * n), 0.0f);
+    auto want = ref_gemm(false, false, m, n, k, 1.0f, ai, k, bi, n, 0.0f, ci, n);
+    std::vector<float> gi(got.begin() + i * m * n, got.begin() + (i + 1) * m * n);
+    expect_close("batch " + std::to_string(i), gi, want, 1e-5f, 1e-5f);
+  }
+}
+
+JSW_TEST(gemm_rejects_bad_leading_dimension) {
+  Buffer a(JSW_CPU, 256), b(JSW_CPU, 256), c(JSW_CPU, 256);
+  int st = jsw_gemm(JSW_CPU, JSW_F32, JSW_F32, 0, 0, 4, 4, 4, 1.0f, a.get(), 3, b.get(), 4, 0.0f, c.get(), 4, 1, 0, 0, 0);
+  JSW_EXPECT(st == JSW_ERR_INVALID_ARGUMENT, "lda < k must be refused, got %d", st);
+  JSW_EXPECT(std::string(jsw_last_error()).find("lda") != std::string::npos, "message names lda: %s", jsw_last_error());
+}
+
+JSW_CUDA_TEST(gemm_cuda_matches_cpu) {
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      run_case(cuda_device(), JSW_F32, JSW_F32, ta, tb, 67, 129, 45, 1e-6);
+      run_case(cuda_device(), JSW_BF16, JSW_F32, ta, tb, 64, 96, 200, 1e-5);  // bf16 products are exact in fp32
+      run_case(cuda_device(), JSW_BF16, JSW_BF16, ta, tb, 64, 96, 200, 8e-3);
+      run_case(cuda_device(), JSW_F16, JSW_F16, ta, tb, 33, 40, 31, 2e-3);
+    }
+}
