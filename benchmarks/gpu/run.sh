@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The one-shot GPU check of the kernel engine (see README "GPU check"). On a machine with a CUDA GPU, nvcc,
+# CMake and Python with PyTorch (no Java, no network needed), in one go:
+#   1. builds libjswift, jswift_tests and jswift_bench with CUDA for this GPU's architecture,
+#   2. runs every native test, including each CUDA kernel against its CPU twin,
+#   3. runs the kernel benchmarks, and the same work in PyTorch (torch_peer.py),
+#   4. writes OUT/results.json, OUT/results.md and OUT/run.log (summarize.py).
+#
+#   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--build-dir DIR]
+#
+# --dry-run checks the script's logic anywhere (no GPU, no torch): it reuses an existing CPU build
+# (--build-dir, default target/gpu-build), runs the native tests, the benchmarks with tiny shapes on the CPU,
+# placeholder peer timings, and the summary. Exit status: 0 when every step ran and no test failed.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+out=""
+dry_run=0
+quick=0
+build="$root/target/gpu-build"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) dry_run=1 ;;
+    --quick) quick=1 ;;
+    --build-dir) build="$2"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) out="$1" ;;
+  esac
+  shift
+done
+if [ -z "$out" ]; then echo "usage: $0 OUT_DIR [--dry-run] [--quick] [--build-dir DIR]" >&2; exit 2; fi
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+log="$out/run.log"
+: > "$log"
+exec > >(tee -a "$log") 2>&1
+
+start=$(date +%s)
+status=0
+step() { echo; echo "== [$(( $(date +%s) - start ))s] $*"; }
+fail() { echo "!! $*"; status=1; }
+
+step "environment"
+gpu="none"; cc=""
+if [ $dry_run -eq 0 ]; then
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader || true
+    gpu="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+    cc="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '.')"
+  else
+    fail "nvidia-smi not found: no GPU here (use --dry-run to check the script's logic)"
+  fi
+fi
+nvcc_version="$(nvcc --version 2>/dev/null | tail -1)"
+cmake_version="$(cmake --version 2>/dev/null | head -1)"
+echo "nvcc: ${nvcc_version:-none}; cmake: ${cmake_version:-none}; cores: $(nproc)"
+
+# cuBLAS: a pip-installed nvidia-cublas (next to torch) or a toolkit copy; jswift dlopens it at first use.
+if [ $dry_run -eq 0 ] && [ -z "${JSWIFT_CUBLAS_PATH:-}" ]; then
+  cublas="$(python3 - <<'PY' 2>/dev/null
+import glob, os, site
+roots = site.getsitepackages() + [site.getusersitepackages()]
+hits = [p for r in roots for p in glob.glob(os.path.join(r, "nvidia", "**", "libcublas.so.*"), recursive=True)]
+print(hits[0] if hits else "")
+PY
+)"
+  [ -z "$cublas" ] && cublas="$(ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda-*/lib64/libcublas.so.* 2>/dev/null | head -1)"
+  if [ -n "$cublas" ]; then export JSWIFT_CUBLAS_PATH="$cublas"; echo "cuBLAS: $cublas"; else fail "libcublas not found"; fi
+fi
+
+python3 - "$out/env.json" "$gpu" "$nvcc_version" "$cmake_version" "$dry_run" <<'PY'
+import json, sys, os, platform
+out, gpu, nvcc, cmake, dry = sys.argv[1:6]
+json.dump({"gpu": gpu, "nvcc": nvcc, "cmake": cmake, "cores": os.cpu_count(), "host": platform.node(),
+           "dry_run": dry == "1", "cublas": os.environ.get("JSWIFT_CUBLAS_PATH")}, open(out, "w"), indent=1)
+PY
+
+step "build"
+if [ $dry_run -eq 1 ]; then
+  if [ ! -x "$build/jswift_tests" ] || [ ! -x "$build/jswift_bench" ]; then
+    cmake -S "$root/native" -B "$build" -DCMAKE_BUILD_TYPE=Release -DJSWIFT_CUDA=OFF >/dev/null \
+      && cmake --build "$build" -j "$(nproc)" >/dev/null || fail "CPU build failed"
+  fi
+else
+  arch="${JSWIFT_CUDA_ARCHITECTURES:-}"
+  if [ -z "$arch" ]; then
+    case "$cc" in 90) arch="90a-real" ;; "") arch="80-real;90a-real" ;; *) arch="${cc}-real" ;; esac
+  fi
+  gen=""; command -v ninja >/dev/null && gen="-G Ninja"
+  # shellcheck disable=SC2086
+  cmake -S "$root/native" -B "$build" $gen -DCMAKE_BUILD_TYPE=Release -DJSWIFT_CUDA=ON \
+    -DJSWIFT_CUDA_ARCHITECTURES="$arch" && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
+fi
+
+step "native tests (CUDA twins vs CPU)"
+if [ -x "$build/jswift_tests" ]; then
+  "$build/jswift_tests" --json "$out/native_tests.json" || fail "native tests failed"
+else
+  fail "no jswift_tests binary"
+fi
+
+step "jswift kernel benchmarks"
+bench_args=(--json "$out/jswift_bench.json")
+[ $quick -eq 1 ] && bench_args+=(--quick)
+[ $dry_run -eq 1 ] && bench_args+=(--device -1 --tiny)
+if [ -x "$build/jswift_bench" ]; then
+  "$build/jswift_bench" "${bench_args[@]}" || fail "some jswift benchmarks failed"
+else
+  fail "no jswift_bench binary"
+fi
+
+step "PyTorch peer benchmarks"
+peer_args=(--jswift "$out/jswift_bench.json" --json "$out/torch_bench.json")
+[ $quick -eq 1 ] && peer_args+=(--quick)
+[ $dry_run -eq 1 ] && peer_args+=(--dry-run)
+if [ -f "$out/jswift_bench.json" ]; then
+  python3 "$root/benchmarks/gpu/torch_peer.py" "${peer_args[@]}" || fail "torch peer failed"
+fi
+
+step "summary"
+python3 "$root/benchmarks/gpu/summarize.py" --out "$out" || fail "summary failed"
+echo "total $(( $(date +%s) - start ))s; status $status; results in $out"
+exit $status

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Combines the GPU run's pieces into OUT/results.json and OUT/results.md:
+native test results (CUDA twins vs CPU), jswift kernel timings, PyTorch peer timings (paired by benchmark name
+and shape), the ratios the issues set as targets, and the environment.
+
+    summarize.py --out OUT
+"""
+import argparse
+import datetime
+import json
+import os
+
+# name -> (description, predicate on speedup = torch_ms / jswift_ms)
+TARGETS = {
+    "attention_fwd_bwd": ("flash attention fwd+bwd at least as fast as torch SDPA", lambda s: s >= 1.0),
+    "attention_fwd": ("flash attention fwd at least as fast as torch SDPA", lambda s: s >= 1.0),
+    "gemm_bf16": ("GEMM within 10% of torch.matmul (both cuBLAS)", lambda s: s >= 0.9),
+    "nf4_dequant": ("NF4 dequant >= 85% of device copy bandwidth", lambda s: s >= 0.85),
+}
+
+
+def load(path, default):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        default = dict(default)
+        default["load_error"] = f"{path}: {e}"
+        return default
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    out = args.out
+    tests = load(os.path.join(out, "native_tests.json"), {"tests": [], "passed": 0, "failed": 0, "skipped": 0})
+    mine = load(os.path.join(out, "jswift_bench.json"), {"results": []})
+    peer = load(os.path.join(out, "torch_bench.json"), {"results": []})
+    env = load(os.path.join(out, "env.json"), {})
+
+    peer_by_key = {(r["name"], r["shape"]): r for r in peer.get("results", [])}
+    rows = []
+    for r in mine.get("results", []):
+        p = peer_by_key.get((r["name"], r["shape"]))
+        row = {
+            "name": r["name"], "shape": r["shape"], "jswift_ms": r["ms"],
+            "jswift_tflops": r["flops"] / r["ms"] / 1e9 if r["ms"] > 0 else None,
+            "jswift_gbps": r["bytes"] / r["ms"] / 1e6 if r["ms"] > 0 else None,
+            "torch_ms": p["ms"] if p else None, "torch_impl": p.get("impl") if p else None,
+        }
+        row["speedup_vs_torch"] = (p["ms"] / r["ms"]) if p and r["ms"] > 0 else None
+        if r["name"] in TARGETS and row["speedup_vs_torch"] is not None:
+            desc, ok = TARGETS[r["name"]]
+            row["target"] = desc
+            row["target_met"] = bool(ok(row["speedup_vs_torch"]))
+        rows.append(row)
+
+    failed_tests = [t for t in tests.get("tests", []) if t.get("status") == "failed"]
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "dry_run": bool(peer.get("dry_run")),
+        "device": peer.get("device") or mine.get("device"),
+        "torch": peer.get("torch"),
+        "jswift_build": mine.get("build"),
+        "environment": env,
+        "native_tests": {k: tests.get(k) for k in ("passed", "failed", "skipped")},
+        "native_test_failures": failed_tests,
+        "benchmarks": rows,
+        "benchmark_errors": [e for e in [mine.get("errors"), *peer.get("errors", [])] if e],
+        "load_errors": [d["load_error"] for d in (tests, mine, peer, env) if "load_error" in d],
+    }
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+    lines = [f"# jswift GPU run: {result['device']} ({result['date']})", ""]
+    if result["dry_run"]:
+        lines += ["**DRY RUN**: placeholder peer timings, not measurements.", ""]
+    nt = result["native_tests"]
+    lines += [f"Native tests (CUDA twins vs CPU): {nt['passed']} passed, {nt['failed']} failed, {nt['skipped']} skipped.", ""]
+    for t in failed_tests:
+        lines.append(f"- FAILED {t['name']}: {t.get('detail', '')}")
+    lines += ["", "| bench | shape | jswift ms | torch ms | torch/jswift | jswift TFLOP/s | jswift GB/s | target |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def f(v, fmt):
+            return fmt.format(v) if v is not None else "-"
+        tgt = "" if "target" not in r else ("met" if r["target_met"] else "NOT met") + ": " + r["target"]
+        lines.append(f"| {r['name']} | {r['shape']} | {f(r['jswift_ms'], '{:.4f}')} | {f(r['torch_ms'], '{:.4f}')} | "
+                     f"{f(r['speedup_vs_torch'], '{:.2f}x')} | {f(r['jswift_tflops'], '{:.1f}')} | "
+                     f"{f(r['jswift_gbps'], '{:.0f}')} | {tgt} |")
+    for e in result["benchmark_errors"] + result["load_errors"]:
+        lines.append(f"- error: {e}")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+package jswift.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * benchmarks/gpu/run.sh in --dry-run mode, on the native build Maven just made: argument handling, the native
+ * test run, the benchmark driver (tiny shapes on the CPU), the PyTorch peer's pairing (placeholder timings:
+ * no torch here) and the report. The real run needs a GPU; this checks everything around the measurements.
+ */
+class GpuScriptDryRunTest {
+  private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
+
+  @Test
+  void dryRunProducesACompleteReport(@TempDir Path out) throws Exception {
+    Path build = ROOT.resolve("bindings/target/native-build");
+    assertTrue(Files.isExecutable(build.resolve("jswift_bench")), "native build missing at " + build);
+    Process p = new ProcessBuilder("bash", ROOT.resolve("benchmarks/gpu/run.sh").toString(), out.toString(),
+        "--dry-run", "--build-dir", build.toString())
+        .redirectErrorStream(true).redirectOutput(out.resolve("stdout.txt").toFile()).start();
+    assertTrue(p.waitFor(10, TimeUnit.MINUTES), "dry run timed out");
+    String log = Files.readString(out.resolve("stdout.txt"));
+    assertEquals(0, p.exitValue(), log);
+
+    JsonNode r = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+    assertTrue(r.get("dry_run").asBoolean());
+    assertEquals(0, r.get("native_tests").get("failed").asInt(), log);
+    assertTrue(r.get("native_tests").get("passed").asInt() > 0);
+    assertTrue(r.get("benchmark_errors").isEmpty(), r.get("benchmark_errors").toString());
+    assertTrue(r.get("load_errors").isEmpty(), r.get("load_errors").toString());
+    JsonNode benches = r.get("benchmarks");
+    assertFalse(benches.isEmpty());
+    String peer = Files.readString(ROOT.resolve("benchmarks/gpu/torch_peer.py"));
+    for (JsonNode b : benches) {
+      String name = b.get("name").asText();
+      assertTrue(b.get("jswift_ms").asDouble() > 0, name);
+      assertTrue(b.get("speedup_vs_torch").isNumber(), name + " was not paired with its peer");
+      // every jswift benchmark must have a PyTorch counterpart for the real run
+      assertTrue(peer.contains("def " + name + "(self, p)"), "torch_peer.py has no peer for " + name);
+    }
+    assertTrue(Files.readString(out.resolve("results.md")).contains("DRY RUN"));
+  }
+
+  @Test
+  void refusesAMissingOutputDirectoryArgument() throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("bash", ROOT.resolve("benchmarks/gpu/run.sh").toString(), "--dry-run")
+        .redirectErrorStream(true).start();
+    String text = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(1, TimeUnit.MINUTES));
+    assertEquals(2, p.exitValue(), text);
+    assertTrue(text.contains("usage"), text);
+  }
+}

@@ -1,0 +1,81 @@
+// Kernel benchmarks of the native engine on one device (CUDA by default; --device -1 for the CPU), run by
+// benchmarks/gpu/run.sh next to the same work in PyTorch. Benchmarks register with JSW_BENCH and call the
+// public C ABI; each reports a median time over repetitions plus the FLOPs and bytes of one call, and the
+// driver writes them as JSON for benchmarks/gpu/summarize.py.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "jswift/jswift.h"
+
+namespace jsw_bench {
+
+struct Result {
+  std::string name;    // e.g. "attention_fwd_bwd"
+  // The parameters as "key=value" pairs ("m=8192 n=4096 k=4096 dtype=bf16"): benchmarks/gpu/torch_peer.py
+  // reads them to run the same work in PyTorch, so the shapes have one source.
+  std::string shape;
+  double ms = 0;       // median time of one call
+  double flops = 0;    // per call
+  double bytes = 0;    // minimum memory traffic per call
+  std::string note;
+};
+
+struct Context {
+  int device;
+  bool quick;   // fewer iterations
+  bool tiny;    // small shapes: a dry run of the whole pipeline on a CPU
+  std::vector<Result>* results;
+  // The benchmark shape: the real one, or a small one in a dry run.
+  int64_t pick(int64_t real, int64_t small) const { return tiny ? small : real; }
+};
+
+struct Bench {
+  const char* name;
+  void (*fn)(Context&);
+};
+
+std::vector<Bench>& registry();
+struct Register {
+  Register(const char* name, void (*fn)(Context&)) { registry().push_back({name, fn}); }
+};
+
+void check(int status, const char* what);
+#define BENCH_CHECK(call) ::jsw_bench::check((call), #call)
+
+// Device memory filled with N(0, scale) values (never zeros), freed on scope exit.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(int device, int dtype, int64_t n, uint64_t seed = 1, float scale = 1.0f);
+  DeviceBuffer(int device, int64_t bytes);  // uninitialized bytes
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& o) noexcept : device_(o.device_), ptr_(o.ptr_) { o.ptr_ = nullptr; }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void* get() const { return ptr_; }
+  template <class P>
+  P* as() const {
+    return static_cast<P*>(ptr_);
+  }
+
+ private:
+  int device_;
+  void* ptr_ = nullptr;
+};
+
+DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v);
+
+// Runs fn `warmup` times, then `reps` timed repetitions of `iters` calls each (synchronizing the device
+// around each repetition); returns the median milliseconds per call.
+double time_ms(int device, const std::function<void()>& fn, int iters, int reps = 5, int warmup = 3);
+
+}  // namespace jsw_bench
+
+#define JSW_BENCH(name)                                                    \
+  static void name(::jsw_bench::Context&);                                 \
+  static ::jsw_bench::Register bench_register_##name(#name, &name);        \
+  static void name(::jsw_bench::Context& ctx)
