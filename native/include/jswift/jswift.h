@@ -140,14 +140,16 @@ int jsw_swiglu_bwd(int device, int dtype, const void* dout, const void* gate, co
 
 /* ---- fused LoRA linear ---------------------------------------------------------------------------- */
 /* y = x W^T (+ bias) + scale * (drop(x) A^T) B^T, W [out,in] frozen, A [rank,in], B [out,rank].
- * xa [tokens, rank] receives drop(x) A^T for the backward. Dropout (p = dropout_p, 0 = off) uses a
- * counter-based hash of (seed, element index), so the backward regenerates the same mask without storing
- * it and the CPU and CUDA twins drop the same elements. bias may be NULL. */
+ * xa [tokens, rank] receives drop(x) A^T for the backward (may be NULL when no backward follows). Dropout
+ * (p = dropout_p in [0, 1), 0 = off) keeps element t*in_features + i of x with probability 1 - p, scaled by
+ * 1/(1-p), decided by a counter-based hash of (seed, element index), so the backward regenerates the same
+ * mask without storing it and the CPU and CUDA twins drop the same elements. bias may be NULL. */
 int jsw_lora_fwd(int device, int dtype, const void* x, const void* w, const void* bias, const void* lora_a,
                  const void* lora_b, int64_t tokens, int64_t in_features, int64_t out_features, int64_t rank,
                  float scale, float dropout_p, uint64_t seed, void* y, void* xa);
 /* dx = dy W + scale * drop'((dy B) A) (dx may be NULL), dA += scale (dy B)^T drop(x), dB += scale dy^T xa.
- * da / db may be NULL (frozen). */
+ * da / db may be NULL (frozen). An input only the skipped gradients read may be NULL too (xa when db is NULL,
+ * x when da is NULL, w and lora_a when dx is NULL). */
 int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const void* w, const void* lora_a,
                  const void* lora_b, const void* xa, int64_t tokens, int64_t in_features, int64_t out_features,
                  int64_t rank, float scale, float dropout_p, uint64_t seed, void* dx, float* da, float* db);

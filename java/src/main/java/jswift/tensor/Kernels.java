@@ -1,7 +1,11 @@
 package jswift.tensor;
 
+import jswift.bindings.ActivationNative;
 import jswift.bindings.CoreNative;
+import jswift.bindings.EmbeddingNative;
+import jswift.bindings.LoraNative;
 import jswift.bindings.NormNative;
+import jswift.bindings.RopeNative;
 
 /**
  * The typed facade over the native engine: one static method per op and direction, taking {@link Tensor}s for
@@ -167,17 +171,258 @@ public final class Kernels {
   // embedding
   // =====================================================================================================
 
+  /**
+   * out = table[ids]: ids is i32 of any shape (one token per element), table [vocab, dim], out ids.shape + [dim]
+   * of table's dtype. An id outside [0, vocab) is an error: on the CPU the call throws before writing; on CUDA
+   * (ids live on the device) the row becomes zeros and the next {@link #synchronize} throws.
+   */
+  public static void embeddingForward(Tensor ids, Tensor table, Tensor out) {
+    String op = "embeddingForward";
+    Check.dtype(op, "ids", ids, DType.I32);
+    Check.floating(op, "table", table);
+    Check.that(table.rank() == 2, op, "table must be [vocab, dim], got " + table);
+    Device d = table.device();
+    Check.device(op, d, "ids", ids);
+    Check.sameDtype(op, table, "out", out);
+    Check.shape(op, "out", out, withLast(ids.shape(), table.size(1)));
+    Check.device(op, d, "out", out);
+    NativeStatus.check(EmbeddingNative.jsw_embedding_fwd(d.index(), table.dtype().code(), ids.address(),
+        ids.numel(), table.address(), table.size(0), table.size(1), out.address()));
+  }
+
+  /** dtable (f32 [vocab, dim]) += dout scattered by ids: row ids[t] receives dout[t]; repeated ids sum. */
+  public static void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable) {
+    String op = "embeddingBackward";
+    Check.dtype(op, "ids", ids, DType.I32);
+    Check.floating(op, "dout", dout);
+    Check.dtype(op, "dtable", dtable, DType.F32);
+    Check.that(dtable.rank() == 2, op, "dtable must be [vocab, dim], got " + dtable);
+    Device d = dtable.device();
+    Check.device(op, d, "ids", ids);
+    Check.device(op, d, "dout", dout);
+    Check.shape(op, "dout", dout, withLast(ids.shape(), dtable.size(1)));
+    NativeStatus.check(EmbeddingNative.jsw_embedding_bwd(d.index(), dout.dtype().code(), ids.address(),
+        ids.numel(), dout.address(), dtable.size(0), dtable.size(1), dtable.address()));
+  }
+
+  /** shape with one more trailing dimension. */
+  private static long[] withLast(long[] shape, long last) {
+    long[] s = java.util.Arrays.copyOf(shape, shape.length + 1);
+    s[shape.length] = last;
+    return s;
+  }
+
   // =====================================================================================================
   // RoPE
   // =====================================================================================================
+
+  /** RoPE frequency rules of {@link #ropeInvFreq}: transformers' "default", "linear" and "llama3" rope types. */
+  public static final int ROPE_DEFAULT = 0;
+  public static final int ROPE_LINEAR = 1;
+  public static final int ROPE_LLAMA3 = 2;
+
+  /** inv_freq[i] = 1 / theta^(2i / headDim) for i < headDim / 2, in fp32 as transformers computes it. */
+  public static float[] ropeInvFreq(int headDim, float theta) {
+    return ropeInvFreq(headDim, theta, ROPE_DEFAULT, 1.0f, 1.0f, 4.0f, 8192);
+  }
+
+  /**
+   * The RoPE inverse frequencies with a rope_scaling rule: {@link #ROPE_LINEAR} divides by factor,
+   * {@link #ROPE_LLAMA3} divides long wavelengths by factor and blends the band between
+   * originalMaxPosition / highFreqFactor and originalMaxPosition / lowFreqFactor. Host-side; the result goes to
+   * a device with {@link Tensor#fromFloats}.
+   */
+  public static float[] ropeInvFreq(int headDim, float theta, int scalingType, float factor, float lowFreqFactor,
+      float highFreqFactor, long originalMaxPosition) {
+    Check.that(headDim > 0 && headDim % 2 == 0, "ropeInvFreq", "headDim must be positive and even, got " + headDim);
+    float[] invFreq = new float[headDim / 2];
+    NativeStatus.check(RopeNative.jsw_rope_inv_freq(headDim, theta, scalingType, factor, lowFreqFactor,
+        highFreqFactor, originalMaxPosition, invFreq));
+    return invFreq;
+  }
+
+  /**
+   * y = x cos + rotate_half(x) sin (rotate-half convention) with angle = positions[t] * invFreq[i] and cos, sin
+   * multiplied by attentionScaling. x and y are [tokens, heads, headDim] (y may be x: in place), positions i32
+   * [tokens] (any ids: packed sequences restart), invFreq f32 [headDim / 2] on the op's device.
+   */
+  public static void ropeForward(Tensor x, Tensor positions, Tensor invFreq, float attentionScaling, Tensor y) {
+    rope("ropeForward", "x", x, positions, invFreq, attentionScaling, "y", y, true);
+  }
+
+  /** dx = R(-angle) dy, the transpose of {@link #ropeForward}; dx may be dy. */
+  public static void ropeBackward(Tensor dy, Tensor positions, Tensor invFreq, float attentionScaling, Tensor dx) {
+    rope("ropeBackward", "dy", dy, positions, invFreq, attentionScaling, "dx", dx, false);
+  }
+
+  private static void rope(String op, String inName, Tensor in, Tensor positions, Tensor invFreq, float scaling,
+      String outName, Tensor out, boolean forward) {
+    Check.floating(op, inName, in);
+    Check.that(in.rank() == 3, op, inName + " must be [tokens, heads, headDim], got " + in);
+    long tokens = in.size(0), heads = in.size(1), headDim = in.size(2);
+    Check.that(headDim % 2 == 0, op, "headDim must be even (rotate-half pairs), got " + in);
+    Device d = in.device();
+    Check.dtype(op, "positions", positions, DType.I32);
+    Check.shape(op, "positions", positions, tokens);
+    Check.device(op, d, "positions", positions);
+    Check.dtype(op, "invFreq", invFreq, DType.F32);
+    Check.shape(op, "invFreq", invFreq, headDim / 2);
+    Check.device(op, d, "invFreq", invFreq);
+    Check.sameDtype(op, in, outName, out);
+    Check.shape(op, outName, out, in.shape());
+    Check.device(op, d, outName, out);
+    int status = forward
+        ? RopeNative.jsw_rope_fwd(d.index(), in.dtype().code(), in.address(), positions.address(),
+            invFreq.address(), tokens, heads, headDim, scaling, out.address())
+        : RopeNative.jsw_rope_bwd(d.index(), in.dtype().code(), in.address(), positions.address(),
+            invFreq.address(), tokens, heads, headDim, scaling, out.address());
+    NativeStatus.check(status);
+  }
 
   // =====================================================================================================
   // SwiGLU
   // =====================================================================================================
 
+  /** out = silu(gate) * up elementwise; gate, up, out share shape, dtype and device (out may alias an input). */
+  public static void swigluForward(Tensor gate, Tensor up, Tensor out) {
+    String op = "swigluForward";
+    Check.floating(op, "gate", gate);
+    Device d = gate.device();
+    for (Object[] t : new Object[][] {{"up", up}, {"out", out}}) sameAs(op, gate, (String) t[0], (Tensor) t[1]);
+    NativeStatus.check(ActivationNative.jsw_swiglu_fwd(d.index(), gate.dtype().code(), gate.address(), up.address(),
+        gate.numel(), out.address()));
+  }
+
+  /** dgate = dout * up * silu'(gate), dup = dout * silu(gate) (both overwritten); all of gate's shape. */
+  public static void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
+    String op = "swigluBackward";
+    Check.floating(op, "gate", gate);
+    Device d = gate.device();
+    for (Object[] t : new Object[][] {{"dout", dout}, {"up", up}, {"dgate", dgate}, {"dup", dup}})
+      sameAs(op, gate, (String) t[0], (Tensor) t[1]);
+    NativeStatus.check(ActivationNative.jsw_swiglu_bwd(d.index(), gate.dtype().code(), dout.address(),
+        gate.address(), up.address(), gate.numel(), dgate.address(), dup.address()));
+  }
+
+  /** t must match reference's dtype, shape and device. */
+  private static void sameAs(String op, Tensor reference, String name, Tensor t) {
+    Check.sameDtype(op, reference, name, t);
+    Check.shape(op, name, t, reference.shape());
+    Check.device(op, reference.device(), name, t);
+  }
+
   // =====================================================================================================
   // fused LoRA linear
   // =====================================================================================================
+
+  /**
+   * The fused LoRA linear forward: y = x W^T (+ bias) + scale * (drop(x) A^T) B^T. x is [..., in], w [out, in]
+   * (frozen), bias [out] or null, loraA [rank, in], loraB [out, rank], y [..., out]. xa ([..., rank], or null
+   * when no backward follows) receives drop(x) A^T. dropoutP in [0, 1) (0 = off) drops element t * in + i of x
+   * by a hash of (seed, index), so {@link #loraBackward} with the same seed regenerates the mask.
+   */
+  public static void loraForward(Tensor x, Tensor w, Tensor bias, Tensor loraA, Tensor loraB, float scale,
+      float dropoutP, long seed, Tensor y, Tensor xa) {
+    String op = "loraForward";
+    LoraDims s = loraDims(op, x, w, loraA, loraB, dropoutP);
+    if (bias != null) {
+      Check.sameDtype(op, x, "bias", bias);
+      Check.shape(op, "bias", bias, s.out);
+      Check.device(op, s.device, "bias", bias);
+    }
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, withLastReplaced(x.shape(), s.out));
+    Check.device(op, s.device, "y", y);
+    if (xa != null) {
+      Check.sameDtype(op, x, "xa", xa);
+      Check.shape(op, "xa", xa, withLastReplaced(x.shape(), s.rank));
+      Check.device(op, s.device, "xa", xa);
+    }
+    NativeStatus.check(LoraNative.jsw_lora_fwd(s.device.index(), x.dtype().code(), x.address(), w.address(),
+        bias == null ? 0 : bias.address(), loraA.address(), loraB.address(), s.tokens, s.in, s.out, s.rank, scale,
+        dropoutP, seed, y.address(), xa == null ? 0 : xa.address()));
+  }
+
+  /**
+   * The fused LoRA linear backward from dy [..., out] and the forward's xa: dx = dy W + scale drop'((dy B) A)
+   * ([..., in], overwritten), dA += scale (dy B)^T drop(x) (f32 [rank, in]), dB += scale dy^T xa (f32
+   * [out, rank]). Any of dx, dA, dB may be null (not wanted / frozen); xa may be null when dB is.
+   */
+  public static void loraBackward(Tensor dy, Tensor x, Tensor w, Tensor loraA, Tensor loraB, Tensor xa,
+      float scale, float dropoutP, long seed, Tensor dx, Tensor dA, Tensor dB) {
+    String op = "loraBackward";
+    LoraDims s = loraDims(op, x, w, loraA, loraB, dropoutP);
+    Check.sameDtype(op, x, "dy", dy);
+    Check.shape(op, "dy", dy, withLastReplaced(x.shape(), s.out));
+    Check.device(op, s.device, "dy", dy);
+    Check.that(xa != null || dB == null, op, "xa (from the forward) is required for dB");
+    if (xa != null) {
+      Check.sameDtype(op, x, "xa", xa);
+      Check.shape(op, "xa", xa, withLastReplaced(x.shape(), s.rank));
+      Check.device(op, s.device, "xa", xa);
+    }
+    if (dx != null) {
+      Check.sameDtype(op, x, "dx", dx);
+      Check.shape(op, "dx", dx, x.shape());
+      Check.device(op, s.device, "dx", dx);
+    }
+    if (dA != null) {
+      Check.dtype(op, "dA", dA, DType.F32);
+      Check.shape(op, "dA", dA, s.rank, s.in);
+      Check.device(op, s.device, "dA", dA);
+    }
+    if (dB != null) {
+      Check.dtype(op, "dB", dB, DType.F32);
+      Check.shape(op, "dB", dB, s.out, s.rank);
+      Check.device(op, s.device, "dB", dB);
+    }
+    NativeStatus.check(LoraNative.jsw_lora_bwd(s.device.index(), x.dtype().code(), dy.address(), x.address(),
+        w.address(), loraA.address(), loraB.address(), xa == null ? 0 : xa.address(), s.tokens, s.in, s.out, s.rank,
+        scale, dropoutP, seed, dx == null ? 0 : dx.address(), dA == null ? 0 : dA.address(),
+        dB == null ? 0 : dB.address()));
+  }
+
+  /** Sizes of one LoRA linear call, read from x, w and the adapter and checked against each other. */
+  private static final class LoraDims {
+    final Device device;
+    final long tokens, in, out, rank;
+
+    LoraDims(Device device, long tokens, long in, long out, long rank) {
+      this.device = device;
+      this.tokens = tokens;
+      this.in = in;
+      this.out = out;
+      this.rank = rank;
+    }
+  }
+
+  private static LoraDims loraDims(String op, Tensor x, Tensor w, Tensor loraA, Tensor loraB, float dropoutP) {
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    Check.that(dropoutP >= 0.0f && dropoutP < 1.0f, op, "dropoutP must be in [0, 1), got " + dropoutP);
+    Device d = x.device();
+    Check.sameDtype(op, x, "w", w);
+    Check.that(w.rank() == 2, op, "w must be [out, in], got " + w);
+    long in = x.size(-1), out = w.size(0);
+    Check.shape(op, "w", w, out, in);
+    Check.device(op, d, "w", w);
+    Check.sameDtype(op, x, "loraA", loraA);
+    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    long rank = loraA.size(0);
+    Check.shape(op, "loraA", loraA, rank, in);
+    Check.device(op, d, "loraA", loraA);
+    Check.sameDtype(op, x, "loraB", loraB);
+    Check.shape(op, "loraB", loraB, out, rank);
+    Check.device(op, d, "loraB", loraB);
+    return new LoraDims(d, x.numel() / Math.max(in, 1), in, out, rank);
+  }
+
+  /** shape with its last dimension replaced. */
+  private static long[] withLastReplaced(long[] shape, long last) {
+    long[] s = shape.clone();
+    s[s.length - 1] = last;
+    return s;
+  }
 
   // =====================================================================================================
   // flash attention

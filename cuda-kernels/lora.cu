@@ -1,0 +1,121 @@
+// Fused LoRA linear on CUDA, the twin of native/src/cpu/lora.cpp: cuBLAS GEMMs (tensor cores for bf16/f16,
+// fp32 accumulation, fp32 C for the accumulated dA / dB) plus two small kernels, dropout and the bias rows.
+//   forward:  xa = drop(x) A^T;  y = bias (rows);  y = scale xa B^T + y;  y = x W^T + y
+//   backward: dB += scale dy^T xa;  g = dy B;  dA += scale g^T drop(x);  dx = scale g A;  dx = drop'(dx);
+//             dx = dy W + dx
+// Folding the bias and the low-rank term into C before the big GEMM (beta = 1) avoids a [tokens, out] fp32
+// temporary: the output is rounded once for the small terms and once for the sum.
+#include "common.cuh"
+#include "kernels/dropout_hash.h"
+#include "kernels/gemm.h"
+#include "kernels/lora.h"
+
+namespace jsw {
+namespace cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// out[i] = keep(i) ? in[i] / (1 - p) : 0. out may equal in (the backward masks dx in place).
+template <class T>
+__global__ void dropout_kernel(const T* in, int64_t n, uint64_t key, float p, float keep_scale, T* out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(in[i]) * keep_scale) : from_f<T>(0.0f);
+}
+
+template <class T>
+__global__ void bias_rows_kernel(const T* __restrict__ bias, int64_t out, T* __restrict__ y) {
+  T* row = y + int64_t(blockIdx.x) * out;
+  for (int64_t j = threadIdx.x; j < out; j += blockDim.x) row[j] = bias[j];
+}
+
+unsigned grid_for(int64_t n) {
+  int64_t blocks = (n + kThreads - 1) / kThreads;
+  return unsigned(blocks < 65536 ? blocks : 65536);
+}
+
+void dropout(int device, int dtype, const void* in, int64_t n, float p, uint64_t seed, void* out) {
+  cudaStream_t s = stream(device);
+  uint64_t key = dropout_key(seed);
+  float keep_scale = 1.0f / (1.0f - p);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_lora",
+                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), n, key, p,
+                                                                             keep_scale, static_cast<T*>(out)));
+  check_launch("dropout_kernel");
+}
+
+// Row-major C[m, n] = alpha op(A) op(B) + beta C with dense leading dimensions.
+void gemm(int device, int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+          const void* a, const void* b, float beta, void* c) {
+  GemmArgs g{};
+  g.dtype = dtype;
+  g.c_dtype = c_dtype;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = alpha;
+  g.a = a;
+  g.lda = ta ? m : k;
+  g.b = b;
+  g.ldb = tb ? k : n;
+  g.beta = beta;
+  g.c = c;
+  g.ldc = n;
+  ::jsw::cuda::gemm(device, g);
+}
+
+}  // namespace
+
+void lora_fwd(int device, int dtype, const void* x, const void* w, const void* bias, const void* lora_a,
+              const void* lora_b, int64_t tokens, int64_t in, int64_t out, int64_t rank, float scale, float p,
+              uint64_t seed, void* y, void* xa) {
+  int64_t esize = dtype == JSW_F32 ? 4 : 2;
+  Scratch dropped(device, p > 0.0f ? tokens * in * esize : 0);
+  Scratch xa_scratch(device, xa == nullptr ? tokens * rank * esize : 0);
+  const void* xd = x;
+  if (p > 0.0f) {
+    dropout(device, dtype, x, tokens * in, p, seed, dropped.as<void>());
+    xd = dropped.as<void>();
+  }
+  void* xa_out = xa != nullptr ? xa : xa_scratch.as<void>();
+  gemm(device, dtype, dtype, false, true, tokens, rank, in, 1.0f, xd, lora_a, 0.0f, xa_out);
+  if (bias != nullptr) {
+    cudaStream_t s = stream(device);
+    JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_lora_fwd",
+                            bias_rows_kernel<T><<<unsigned(tokens), kThreads, 0, s>>>(static_cast<const T*>(bias), out,
+                                                                                     static_cast<T*>(y)));
+    check_launch("bias_rows_kernel");
+  }
+  gemm(device, dtype, dtype, false, true, tokens, out, rank, scale, xa_out, lora_b, bias != nullptr ? 1.0f : 0.0f, y);
+  gemm(device, dtype, dtype, false, true, tokens, out, in, 1.0f, x, w, 1.0f, y);
+}
+
+void lora_bwd(int device, int dtype, const void* dy, const void* x, const void* w, const void* lora_a,
+              const void* lora_b, const void* xa, int64_t tokens, int64_t in, int64_t out, int64_t rank, float scale,
+              float p, uint64_t seed, void* dx, float* da, float* db) {
+  if (db != nullptr) gemm(device, dtype, JSW_F32, true, false, out, rank, tokens, scale, dy, xa, 1.0f, db);
+  if (dx == nullptr && da == nullptr) return;
+  int64_t esize = dtype == JSW_F32 ? 4 : 2;
+  Scratch g(device, tokens * rank * esize);
+  gemm(device, dtype, dtype, false, false, tokens, rank, out, 1.0f, dy, lora_b, 0.0f, g.as<void>());
+  if (da != nullptr) {
+    Scratch dropped(device, p > 0.0f ? tokens * in * esize : 0);
+    const void* xd = x;
+    if (p > 0.0f) {
+      dropout(device, dtype, x, tokens * in, p, seed, dropped.as<void>());
+      xd = dropped.as<void>();
+    }
+    gemm(device, dtype, JSW_F32, true, false, rank, in, tokens, scale, g.as<void>(), xd, 1.0f, da);
+  }
+  if (dx != nullptr) {
+    gemm(device, dtype, dtype, false, false, tokens, in, rank, scale, g.as<void>(), lora_a, 0.0f, dx);
+    if (p > 0.0f) dropout(device, dtype, dx, tokens * in, p, seed, dx);
+    gemm(device, dtype, dtype, false, false, tokens, in, out, 1.0f, dy, w, 1.0f, dx);
+  }
+}
+
+}  // namespace cuda
+}  // namespace jsw
