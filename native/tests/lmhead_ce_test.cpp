@@ -239,6 +239,7 @@ JSW_CUDA_TEST(lmhead_ce_cuda_matches_cpu) {
 
 JSW_CUDA_TEST(lmhead_ce_cuda_flags_bad_labels) {
   Problem p = make_problem(6, 16, 40, 2, JSW_F32);
+  p.labels[2] = 5;
   p.labels[3] = 40;
   int d = cuda_device();
   Buffer h = upload(d, JSW_F32, p.h), w = upload(d, JSW_F32, p.w), labels = upload_i32(d, p.labels);

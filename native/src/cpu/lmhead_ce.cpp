@@ -1,14 +1,15 @@
 // Fused LM head + cross-entropy on the CPU. Tokens are processed chunk_tokens rows at a time, so only one
 // chunk's [rows, vocab] fp32 logits exist at once:
 //   logits = h W^T                                     (sgemm)
-//   per row: max, argmax, lse = max + log sum e^(x - max), loss = lse - x[label]   (OpenMP over rows)
-//   backward: dlogits = dloss * (softmax - onehot), in place over the logits
+//   per row, one blocked sweep: max, argmax, lse = max + log sum e^(x - max), loss = lse - x[label]
+//   backward: dlogits = dloss * (softmax - onehot), in place over the logits (rows spread over OpenMP threads)
 //   dh = dlogits W (sgemm, overwrites), dW += dlogits^T h (sgemm, beta = 1)
 // fp32 weights feed sgemm directly; bf16/f16 ones are widened to fp32 a vocab slab at a time (16 MiB), so no
 // fp32 copy of the whole weight is ever made. Hidden rows of a 16-bit chunk are widened once per chunk.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/memory.h"
@@ -53,7 +54,9 @@ class WeightSlabs {
       if constexpr (kF32) {
         f(v0, rows, w_ + v0 * dim_);
       } else {
-        widen(w_ + v0 * dim_, rows * dim_, slab_.as<float>());
+        // A weight that fits one slab is widened once per call, not once per chunk and pass.
+        if (!(rows_ == vocab_ && widened_)) widen(w_ + v0 * dim_, rows * dim_, slab_.as<float>());
+        widened_ = true;
         f(v0, rows, static_cast<const float*>(slab_.as<float>()));
       }
     }
@@ -63,6 +66,7 @@ class WeightSlabs {
   const T* w_;
   int64_t vocab_, dim_, rows_;
   Scratch slab_;
+  bool widened_ = false;
 };
 
 enum class Pass { kForward, kBackward, kBoth };
@@ -72,49 +76,40 @@ bool ignored(int32_t label, const LmHeadCe& a) { return label == a.ignore_index;
 // Statistics and (for the backward passes) the in-place gradient of rows [t0, t0 + rows) held in `logits`.
 void rows_pass(const LmHeadCe& a, Pass pass, int64_t t0, int64_t rows, float* logits) {
   const int64_t V = a.vocab;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t t = t0 + r;
-    float* x = logits + r * V;
-    const int32_t label = a.labels[t];
-    const bool skip = ignored(label, a);
-    if (pass == Pass::kBackward) {
-      float g = skip ? 0.0f : a.dloss[t];
-      if (g == 0.0f) {
-        std::fill(x, x + V, 0.0f);
+#pragma omp parallel
+  {
+    std::vector<float> block_max(pass == Pass::kBoth ? size_t(softmax::blocks_of(V)) : 0);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t t = t0 + r;
+      float* x = logits + r * V;
+      const int32_t label = a.labels[t];
+      const bool skip = ignored(label, a);
+      const float g = skip || pass == Pass::kForward ? 0.0f : a.dloss[t];
+      if (pass == Pass::kBackward) {
+        if (g == 0.0f) {
+          std::fill(x, x + V, 0.0f);
+        } else {
+          softmax::scaled_softmax_in_place(x, V, a.lse_in[t], g);
+          x[label] -= g;
+        }
         continue;
       }
-      softmax::scaled_softmax_in_place(x, V, a.lse_in[t], g);
-      x[label] -= g;
-      continue;
-    }
-    float m;
-    int32_t am = 0;
-    if (a.argmax != nullptr) {
-      softmax::max_argmax(x, V, m, am);
-      a.argmax[t] = am;
-    } else {
-      m = softmax::row_max(x, V);
-    }
-    const float target = skip ? 0.0f : x[label];
-    if (pass == Pass::kForward) {
-      float lse = m + float(std::log(softmax::sum_exp(x, V, m)));
+      const float target = skip ? 0.0f : x[label];
+      softmax::RowStats st = pass == Pass::kForward ? softmax::sweep<false>(x, V, nullptr)
+                                                    : softmax::sweep<true>(x, V, block_max.data());
+      const float lse = st.lse();
       a.lse[t] = lse;
       a.loss[t] = skip ? 0.0f : lse - target;
-      continue;
+      if (a.argmax != nullptr) a.argmax[t] = st.argmax;
+      if (pass == Pass::kForward) continue;
+      if (g == 0.0f) {
+        std::fill(x, x + V, 0.0f);
+      } else {
+        softmax::scale_blocks(x, V, block_max.data(), st, g);
+        x[label] -= g;
+      }
     }
-    // Forward and backward: keep e^(x - m) in place, then scale by dloss / sum and subtract the one-hot.
-    double sum = softmax::exp_in_place(x, V, m);
-    float lse = m + float(std::log(sum));
-    a.lse[t] = lse;
-    a.loss[t] = skip ? 0.0f : lse - target;
-    float g = skip ? 0.0f : a.dloss[t];
-    if (g == 0.0f) {
-      std::fill(x, x + V, 0.0f);
-      continue;
-    }
-    softmax::scale_in_place(x, V, float(double(g) / sum));
-    x[label] -= g;
   }
 }
 

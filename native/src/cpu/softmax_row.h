@@ -1,6 +1,8 @@
-// Row primitives of the CPU cross-entropy: max/argmax, sum of exponentials, in-place softmax gradient. Plain
-// arithmetic that GCC vectorises inside `omp simd` loops (libm's expf does not vectorise without -ffast-math),
-// and sums kept accurate for 150k-entry rows by adding fp32 lane sums of 1024 values into an fp64 total.
+// Row primitives of the CPU cross-entropy. A row is swept once, in blocks of 1024 logits that stay in L1: each
+// block's max and sum of e^(x - block max) (fp32 SIMD lanes), merged into the row's running max and fp64 sum as
+// in an online softmax. The backward writes the gradient in place with one more sweep (it needs the row's final
+// normaliser). Plain arithmetic that GCC vectorises inside `omp simd` loops (libm's expf does not vectorise
+// without -ffast-math).
 #pragma once
 
 #include <cmath>
@@ -11,13 +13,23 @@ namespace jsw {
 namespace cpu {
 namespace softmax {
 
-constexpr int64_t kSumBlock = 1024;
+constexpr int64_t kBlock = 1024;
 
-// e^x for x <= 88, used on logits minus their row max or log-sum-exp (<= 0 up to rounding): Cody-Waite
-// reduction x = n ln2 + r, |r| <= ln2/2, and the Cephes degree-6 polynomial; ~1.4 ulp. Below ln(FLT_MIN) it
-// returns FLT_MIN-sized values instead of denormals, which changes a sum of at least 1 by nothing measurable.
-inline float exp_small(float x) {
-  x = x > -87.33654f ? x : -87.33654f;
+inline int64_t blocks_of(int64_t n) { return (n + kBlock - 1) / kBlock; }
+
+// ln(FLT_MIN), the lower clamp of exp_small, read once before a loop. Hidden from the optimiser: with a literal,
+// GCC threads the clamped case into a separate branch and then cannot vectorise the loop.
+inline float exp_floor() {
+  float lo = -87.33654f;
+  asm("" : "+g"(lo));
+  return lo;
+}
+
+// e^x for x <= 88, used on logits minus a max or the log-sum-exp (<= 0 up to rounding): Cody-Waite reduction
+// x = n ln2 + r, |r| <= ln2/2, and the Cephes degree-6 polynomial; ~1.4 ulp. Below lo = exp_floor() it returns
+// e^lo (FLT_MIN) instead of denormals, which changes a sum of at least 1 by nothing measurable.
+__attribute__((always_inline)) inline float exp_small(float x, float lo) {
+  x = x > lo ? x : lo;
   float k = x * 1.44269504088896341f + 12582912.0f;  // adding 1.5 * 2^23 rounds to an integer
   float n = k - 12582912.0f;
   float r = x - n * 0.693359375f;
@@ -35,63 +47,73 @@ inline float exp_small(float x) {
   return y * scale;
 }
 
-// Largest value and the first index holding it (torch.argmax's tie rule).
-inline void max_argmax(const float* x, int64_t n, float& max_out, int32_t& argmax_out) {
-  float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-  int64_t at = 0;
-  while (at < n && !(x[at] == m)) at++;
-  max_out = m;
-  argmax_out = int32_t(at < n ? at : 0);
-}
+struct RowStats {
+  float max = -INFINITY;
+  double sum = 0.0;  // sum of e^(x - max)
+  int32_t argmax = 0;
+  float lse() const { return max + float(std::log(sum)); }
+};
 
-inline float row_max(const float* x, int64_t n) {
-  float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-  return m;
-}
-
-// sum_j e^(x_j - m)
-inline double sum_exp(const float* x, int64_t n, float m) {
-  double total = 0.0;
-  for (int64_t j0 = 0; j0 < n; j0 += kSumBlock) {
-    int64_t j1 = j0 + kSumBlock < n ? j0 + kSumBlock : n;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = j0; j < j1; j++) s += exp_small(x[j] - m);
-    total += double(s);
-  }
-  return total;
-}
-
-// x_j <- e^(x_j - m); returns their sum.
-inline double exp_in_place(float* x, int64_t n, float m) {
-  double total = 0.0;
-  for (int64_t j0 = 0; j0 < n; j0 += kSumBlock) {
-    int64_t j1 = j0 + kSumBlock < n ? j0 + kSumBlock : n;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = j0; j < j1; j++) {
-      float e = exp_small(x[j] - m);
-      x[j] = e;
-      s += e;
+// One sweep over a row: max, first index of the max (torch.argmax's tie rule) and the sum of exponentials.
+// With `store`, x is overwritten by e^(x - block max) and block_max[b] keeps each block's max, for the
+// backward's rescaling.
+template <bool kStore>
+inline RowStats sweep(float* x, int64_t n, float* block_max) {
+  const float lo = exp_floor();
+  RowStats st;
+  for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, b++) {
+    const int64_t j1 = j0 + kBlock < n ? j0 + kBlock : n;
+    float bm = -INFINITY;
+#pragma omp simd reduction(max : bm)
+    for (int64_t j = j0; j < j1; j++) bm = x[j] > bm ? x[j] : bm;
+    if (kStore) block_max[b] = bm;
+    if (bm > st.max) {
+      int64_t at = j0;
+      while (at < j1 && !(x[at] == bm)) at++;
+      st.argmax = int32_t(at);
     }
-    total += double(s);
+    if (bm == -INFINITY) {  // contributes nothing (and would give NaN below)
+      if (kStore)
+        for (int64_t j = j0; j < j1; j++) x[j] = 0.0f;
+      continue;
+    }
+    float s = 0.0f;
+    if (kStore) {
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = j0; j < j1; j++) {
+        float e = exp_small(x[j] - bm, lo);
+        x[j] = e;
+        s += e;
+      }
+    } else {
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = j0; j < j1; j++) s += exp_small(x[j] - bm, lo);
+    }
+    if (bm > st.max) {
+      st.sum = st.sum * std::exp(double(st.max) - double(bm)) + double(s);
+      st.max = bm;
+    } else {
+      st.sum += double(s) * std::exp(double(bm) - double(st.max));
+    }
   }
-  return total;
+  return st;
 }
 
-inline void scale_in_place(float* x, int64_t n, float s) {
+// After sweep<true>: x_j <- g * softmax_j, block by block (x holds e^(x - block max)).
+inline void scale_blocks(float* x, int64_t n, const float* block_max, const RowStats& st, float g) {
+  for (int64_t j0 = 0, b = 0; j0 < n; j0 += kBlock, b++) {
+    const int64_t j1 = j0 + kBlock < n ? j0 + kBlock : n;
+    const float c = float(double(g) * std::exp(double(block_max[b]) - double(st.max)) / st.sum);
 #pragma omp simd
-  for (int64_t j = 0; j < n; j++) x[j] *= s;
+    for (int64_t j = j0; j < j1; j++) x[j] *= c;
+  }
 }
 
 // x_j <- g * e^(x_j - lse): the softmax times the upstream gradient, from the forward's log-sum-exp.
 inline void scaled_softmax_in_place(float* x, int64_t n, float lse, float g) {
+  const float lo = exp_floor();
 #pragma omp simd
-  for (int64_t j = 0; j < n; j++) x[j] = g * exp_small(x[j] - lse);
+  for (int64_t j = 0; j < n; j++) x[j] = g * exp_small(x[j] - lse, lo);
 }
 
 }  // namespace softmax
