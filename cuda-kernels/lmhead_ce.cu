@@ -62,7 +62,7 @@ __global__ void ce_rows_kernel(float* x_chunk, T* dx_chunk, int64_t t0, int64_t 
   __shared__ MaxAt max_scratch[32];
   const int64_t r = blockIdx.x, t = t0 + r;
   const float* x = x_chunk + r * V;
-  T* dx = dx_chunk + r * V;
+  T* dx = kMode == kForward ? nullptr : dx_chunk + r * V;
   const int32_t label = labels[t];
   bool skip = label == ignore_index;
   if (!skip && (label < 0 || int64_t(label) >= V)) {
