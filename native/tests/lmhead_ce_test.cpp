@@ -163,6 +163,31 @@ JSW_TEST(lmhead_ce_cpu_chunking_does_not_change_results) {
   }
 }
 
+JSW_TEST(lmhead_ce_cpu_rows_without_gradient) {
+  // Chunks of 3 where every row of the middle chunk is ignored and dloss is 0 on others: those rows are left
+  // out of the backward GEMMs, yet must come back with zero dhidden (over the poison) and leave dweight alone.
+  Problem p = make_problem(9, 16, 33, 4, JSW_F32);
+  for (int t = 3; t < 6; t++) p.labels[size_t(t)] = kIgnore;
+  p.dloss[0] = 0.0f;
+  p.dloss[7] = 0.0f;
+  Result want = reference(p);
+  for (Call call : {Call::kSeparate, Call::kFused}) {
+    Result got = run(p, JSW_CPU, JSW_F32, 3, call);
+    expect_close("loss", got.loss, want.loss, 2e-5f, 1e-5f);
+    expect_close("lse", got.lse, want.lse, 2e-5f, 1e-5f);
+    expect_close("dhidden", got.dh, want.dh, 2e-5f, 1e-4f);
+    expect_close("dweight", got.dw, want.dw, 2e-5f, 1e-4f);
+    for (int64_t i = 3 * 16; i < 6 * 16; i++)
+      JSW_EXPECT(got.dh[size_t(i)] == 0.0f, "dhidden[%lld] of an ignored row", (long long)i);
+  }
+  // Every row ignored: nothing to differentiate at all.
+  for (auto& l : p.labels) l = kIgnore;
+  Result none = run(p, JSW_CPU, JSW_F32, 4, Call::kFused);
+  for (float v : none.dh) JSW_EXPECT(v == 0.0f, "dhidden %g with every row ignored", double(v));
+  for (float v : none.dw) JSW_EXPECT(v == 0.0f, "dweight moved by %g with every row ignored", double(v));
+  for (float v : none.loss) JSW_EXPECT(v == 0.0f, "loss %g with every row ignored", double(v));
+}
+
 JSW_TEST(lmhead_ce_cpu_rejects_bad_labels_before_writing) {
   Problem p = make_problem(12, 8, 50, 9, JSW_F32);
   p.labels[7] = 50;  // == vocab
@@ -182,7 +207,8 @@ JSW_TEST(lmhead_ce_cpu_rejects_bad_labels_before_writing) {
   Buffer labels2 = upload_i32(JSW_CPU, p.labels);
   st = jsw_lmhead_ce_fwd(JSW_CPU, JSW_F32, h.get(), w.get(), labels2.as<int32_t>(), 12, 8, 50, kIgnore, 0,
                          loss.as<float>(), lse.as<float>(), nullptr);
-  JSW_EXPECT(st == JSW_ERR_INVALID_ARGUMENT && std::string(jsw_last_error()).find("labels[7] = -1") != std::string::npos,
+  JSW_EXPECT(st == JSW_ERR_INVALID_ARGUMENT &&
+                 std::string(jsw_last_error()).find("labels[7] = -1") != std::string::npos,
              "status %d: %s", st, jsw_last_error());
 }
 
@@ -253,6 +279,7 @@ JSW_CUDA_TEST(lmhead_ce_cuda_flags_bad_labels) {
   JSW_CHECK(jsw_synchronize(d));  // the flag was cleared by the report
   std::vector<float> l = download(loss, JSW_F32, 6), g = download(dh, JSW_F32, 6 * 16);
   JSW_EXPECT(l[3] == 0.0f, "bad row's loss %g", double(l[3]));
-  for (int k = 0; k < 16; k++) JSW_EXPECT(g[3 * 16 + k] == 0.0f, "bad row's dhidden[%d] = %g", k, double(g[3 * 16 + k]));
+  for (int k = 0; k < 16; k++)
+    JSW_EXPECT(g[3 * 16 + k] == 0.0f, "bad row's dhidden[%d] = %g", k, double(g[3 * 16 + k]));
   JSW_EXPECT(!std::isnan(l[2]) && l[2] > 0.0f, "a good row still has its loss");
 }

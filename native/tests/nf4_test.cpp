@@ -125,7 +125,8 @@ JSW_TEST(nf4_half_precision_input_and_output) {
     Quantized a = quantize(JSW_CPU, dtype, x, 64), b = quantize(JSW_CPU, JSW_F32, x, 64);
     JSW_EXPECT(a.packed == b.packed && a.absmax == b.absmax, "dtype %d: 16-bit input quantizes like its fp32 value",
                dtype);
-    std::vector<float> out = dequantize(JSW_CPU, dtype, a, 777, 64), ref = round_to(dequantize(JSW_CPU, JSW_F32, a, 777, 64), dtype);
+    std::vector<float> out = dequantize(JSW_CPU, dtype, a, 777, 64);
+    std::vector<float> ref = round_to(dequantize(JSW_CPU, JSW_F32, a, 777, 64), dtype);
     JSW_EXPECT(out == ref, "dtype %d: dequant is the fp32 value rounded once", dtype);
   }
 }
@@ -198,7 +199,8 @@ JSW_CUDA_TEST(nf4_cuda_codes_bit_exact) {
                           std::to_string(n);
         JSW_EXPECT(cpu.packed == gpu.packed, "%s: packed codes differ", tag.c_str());
         JSW_EXPECT(cpu.absmax == gpu.absmax, "%s: absmax differs", tag.c_str());
-        std::vector<float> a = dequantize(JSW_CPU, dtype, cpu, n, blocksize), b = dequantize(d, dtype, cpu, n, blocksize);
+        std::vector<float> a = dequantize(JSW_CPU, dtype, cpu, n, blocksize);
+        std::vector<float> b = dequantize(d, dtype, cpu, n, blocksize);
         for (int64_t i = 0; i < n; i++)
           JSW_EXPECT(same_bits(a[i], b[i]) || (a[i] == 0.0f && b[i] == 0.0f), "%s: dequant[%lld] %g vs %g",
                      tag.c_str(), (long long)i, double(a[i]), double(b[i]));

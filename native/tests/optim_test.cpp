@@ -81,7 +81,8 @@ JSW_TEST(optim_sumsq_and_clip_coef) {
   };
   for (Clip c : {Clip{16.0f, 1.0f, 4.0f, 1.0f / (4.0f + 1e-6f)}, Clip{16.0f, 10.0f, 4.0f, 1.0f},
                  Clip{16.0f, 0.0f, 4.0f, 1.0f}, Clip{0.0f, 1.0f, 0.0f, 1.0f}}) {
-    Buffer s = upload(JSW_CPU, JSW_F32, {c.sumsq}), norm = poisoned(JSW_CPU, JSW_F32, 1), coef = poisoned(JSW_CPU, JSW_F32, 1);
+    Buffer s = upload(JSW_CPU, JSW_F32, {c.sumsq});
+    Buffer norm = poisoned(JSW_CPU, JSW_F32, 1), coef = poisoned(JSW_CPU, JSW_F32, 1);
     JSW_CHECK(jsw_clip_coef(JSW_CPU, s.as<float>(), c.max_norm, norm.as<float>(), coef.as<float>()));
     float gn = download(norm, JSW_F32, 1)[0], gc = download(coef, JSW_F32, 1)[0];
     JSW_EXPECT(gn == c.norm && gc == c.coef, "sumsq %g max %g: norm %g coef %.9g, want %g %.9g", double(c.sumsq),
@@ -94,7 +95,8 @@ JSW_TEST(optim_adamw_matches_fp64_formula) {
   std::vector<float> p0 = randn(n, 1);
   auto grads = make_grads(n, 5, 100);
   for (float scale : {1.0f, 0.25f}) {
-    for (AdamCase c : {AdamCase{}, AdamCase{3e-2f, 0.8f, 0.95f, 1e-6f, 0.1f}, AdamCase{1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f}}) {
+    for (AdamCase c :
+         {AdamCase{}, AdamCase{3e-2f, 0.8f, 0.95f, 1e-6f, 0.1f}, AdamCase{1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f}}) {
       AdamState got = run_adamw(JSW_CPU, p0, grads, c, scale == 1.0f ? nullptr : &scale, JSW_BF16);
       AdamState want = reference_adamw(p0, grads, c, scale);
       // fp32 state through 5 steps: moments to ~1e-6 relative; a parameter moves by ~lr per step, its update

@@ -5,7 +5,10 @@ import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 
-/** Gradient norm, clipping coefficient and fused AdamW ({@code jsw_sumsq}, {@code jsw_clip_coef}, {@code jsw_adamw_step}). */
+/**
+ * Gradient norm, clipping coefficient and fused AdamW ({@code jsw_sumsq}, {@code jsw_clip_coef},
+ * {@code jsw_adamw_step} in jswift.h).
+ */
 @Properties(inherit = CoreNative.class, value = @Platform(library = "jnijswift"))
 public final class OptimNative {
   static {
@@ -15,10 +18,12 @@ public final class OptimNative {
 
   private OptimNative() {}
 
-  public static native int jsw_sumsq(int device, int dtype, @Cast("const void*") long x, long n, @Cast("float*") long acc);
+  public static native int jsw_sumsq(
+      int device, int dtype, @Cast("const void*") long x, long n, @Cast("float*") long acc);
 
   public static native int jsw_clip_coef(
-      int device, @Cast("const float*") long sumsq, float maxNorm, @Cast("float*") long norm, @Cast("float*") long coef);
+      int device, @Cast("const float*") long sumsq, float maxNorm, @Cast("float*") long norm,
+      @Cast("float*") long coef);
 
   public static native int jsw_adamw_step(
       int device, @Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long m,

@@ -289,7 +289,10 @@ public final class Kernels {
   // optimizer: grad norm, clipping, AdamW
   // =====================================================================================================
 
-  /** acc += sum(x^2): acc is a one-element f32 tensor on x's device, so a global norm over many tensors adds up there. */
+  /**
+   * acc += sum(x^2): acc is a one-element f32 tensor on x's device, so the global norm over many tensors adds up
+   * there without a host sync.
+   */
   public static void sumOfSquares(Tensor x, Tensor acc) {
     String op = "sumOfSquares";
     Check.floating(op, "x", x);

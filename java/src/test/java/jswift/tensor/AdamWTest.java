@@ -47,7 +47,8 @@ class AdamWTest {
   }
 
   @ParameterizedTest(name = "lr={0} betas=({1}, {2}) eps={3} wd={4} gradScale={5}")
-  @CsvSource({"1e-3, 0.9, 0.999, 1e-8, 0.01, 1.0", "3e-2, 0.8, 0.95, 1e-6, 0.1, 0.25", "1e-3, 0.9, 0.999, 1e-8, 0, 2.0"})
+  @CsvSource({"1e-3, 0.9, 0.999, 1e-8, 0.01, 1.0", "3e-2, 0.8, 0.95, 1e-6, 0.1, 0.25",
+      "1e-3, 0.9, 0.999, 1e-8, 0, 2.0"})
   void matchesTorchAdamWOverSeveralSteps(float lr, float beta1, float beta2, float eps, float wd, float scale) {
     int steps = 5;
     try (Arena a = new Arena()) {

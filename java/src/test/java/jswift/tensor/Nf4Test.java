@@ -58,7 +58,8 @@ class Nf4Test {
       for (int i = b * blocksize; i < Math.min(n, (b + 1) * blocksize); i++) m = Math.max(m, Math.abs(x[i]));
       absmax[b] = m;
       float inv = 1.0f / m;
-      for (int i = b * blocksize; i < (b + 1) * blocksize && i < n + 1; i++) codes[i] = bnbNf4((i < n ? x[i] : 0f) * inv);
+      for (int i = b * blocksize; i < (b + 1) * blocksize && i < n + 1; i++)
+        codes[i] = bnbNf4((i < n ? x[i] : 0f) * inv);
     }
     byte[] packed = new byte[(n + 1) / 2];
     for (int k = 0; k < packed.length; k++) packed[k] = (byte) ((codes[2 * k] << 4) | codes[2 * k + 1]);
