@@ -175,10 +175,13 @@ int jsw_attention_bwd(int device, int dtype, const void* q, const void* k, const
                       int causal, int64_t window, float softmax_scale, void* dq, void* dk, void* dv);
 
 /* ---- fused LM head + cross-entropy ---------------------------------------------------------------- */
-/* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default),
- * so [tokens, vocab] logits never exist at once. labels [tokens] are the targets of each row (already shifted);
- * rows with label == ignore_index give loss 0 and no gradient.
- * loss[t] = lse[t] - logit[t, label]  (so the token log-prob is -loss[t]); argmax [tokens] may be NULL. */
+/* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default: about
+ * 64 MiB of fp32 logits, 256 to 4096 rows), so [tokens, vocab] logits never exist at once. labels [tokens] are
+ * the targets of each row (already shifted); rows with label == ignore_index give loss 0 and no gradient.
+ * loss[t] = lse[t] - logit[t, label]  (so the token log-prob is -loss[t]); argmax [tokens] (first maximum, as
+ * torch.argmax) may be NULL. Any other label outside [0, vocab) is an error: the CPU reports it, naming the row,
+ * before writing any output; CUDA sets a device error flag (reported by jsw_synchronize) and treats the row as
+ * ignored. The same holds for the backward calls. */
 int jsw_lmhead_ce_fwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
                       int64_t tokens, int64_t dim, int64_t vocab, int32_t ignore_index, int64_t chunk_tokens,
                       float* loss, float* lse, int32_t* argmax);
@@ -189,21 +192,25 @@ int jsw_lmhead_ce_fwd(int device, int dtype, const void* hidden, const void* wei
 int jsw_lmhead_ce_bwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
                       const float* lse, const float* dloss, int64_t tokens, int64_t dim, int64_t vocab,
                       int32_t ignore_index, int64_t chunk_tokens, void* dhidden, float* dweight);
-/* Forward and backward in one pass over the logits (dloss known up front, as for a mean loss). */
+/* Forward and backward in one pass over the logits (dloss known up front, as for a mean loss); equal to
+ * jsw_lmhead_ce_fwd then jsw_lmhead_ce_bwd up to rounding, with one logits GEMM per chunk instead of two. */
 int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
                           const float* dloss, int64_t tokens, int64_t dim, int64_t vocab, int32_t ignore_index,
                           int64_t chunk_tokens, float* loss, float* lse, void* dhidden, float* dweight);
 
 /* ---- optimizer ------------------------------------------------------------------------------------ */
-/* *acc += sum(x^2) (fp32 accumulation; acc is one float on the device). */
+/* *acc += sum(x^2) (fp32 accumulation; acc is one float on the device, so the squares of many tensors add up
+ * there without a host sync). */
 int jsw_sumsq(int device, int dtype, const void* x, int64_t n, float* acc);
 /* From a global sum of squares: *norm = sqrt(sumsq); *coef = min(1, max_norm / (norm + 1e-6)) (torch's
  * clip_grad_norm_). max_norm <= 0 gives coef = 1. Device scalars, so clipping needs no host sync. */
 int jsw_clip_coef(int device, const float* sumsq, float max_norm, float* norm, float* coef);
 /* torch.optim.AdamW, one step (step counts from 1), on fp32 param / grad / moments:
  * p *= 1 - lr*wd; g *= *grad_scale (if not NULL); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
- * p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). If param_copy is not NULL the updated
- * param is also written there as copy_dtype (the bf16 compute copy of an fp32 master weight). */
+ * p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). The scalars (1 - lr*wd, the bias corrections)
+ * are computed in fp64 and rounded to fp32, as torch::optim::AdamW hands them to its fp32 tensor ops. If
+ * param_copy is not NULL the updated param is also written there as copy_dtype (f32 / bf16 / f16: the bf16
+ * compute copy of an fp32 master weight). */
 int jsw_adamw_step(int device, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
                    float beta1, float beta2, float eps, float weight_decay, int64_t step, const float* grad_scale,
                    int copy_dtype, void* param_copy);
@@ -215,7 +222,10 @@ int jsw_nf4_codebook(float* code16);
 int jsw_dynamic_map_signed(float* code256);
 /* Quantize n values (flattened row-major weight) in blocks of `blocksize` consecutive values: absmax[b] =
  * max|x| of block b, code = nearest NF4 level of x/absmax; element 2k -> high nibble of packed[k], 2k+1 -> low
- * nibble. packed has ceil(n/2) bytes, absmax ceil(n/blocksize) floats. */
+ * nibble. packed has ceil(n/2) bytes, absmax ceil(n/blocksize) floats. Exactly as bitsandbytes' CUDA kernel:
+ * x is scaled as x * (1/absmax) in fp32 and a value on a midpoint between two levels takes the lower code; an
+ * odd n pads the last low nibble with the code of 0; an all-zero block (absmax 0) encodes as code 0. The CPU and
+ * CUDA twins produce identical bytes. */
 int jsw_nf4_quantize(int device, int dtype, const void* x, int64_t n, int64_t blocksize, uint8_t* packed,
                      float* absmax);
 /* out[i] = code[nibble(i)] * absmax[i / blocksize], computed in fp32, stored as dtype. */
@@ -223,11 +233,13 @@ int jsw_nf4_dequantize(int device, int dtype, const uint8_t* packed, const float
                        int64_t blocksize, void* out);
 /* Double quantization of the absmax vector (bitsandbytes compress_statistics): offset = mean(absmax) is
  * subtracted, then blockwise 8-bit (blocks of 256) with the signed dynamic map: q [n] codes, nested_absmax
- * [ceil(n/256)]. *offset is written (device scalar). */
+ * [ceil(n/256)]. *offset is written (device scalar). The mean is summed in fp64 in a fixed order (groups of 256,
+ * then the group sums), so the CPU and CUDA twins agree on the offset and on every code. */
 int jsw_quantize_absmax_8bit(int device, const float* absmax, int64_t n, uint8_t* q, float* nested_absmax,
                              float* offset);
 /* NF4 dequantization straight from double-quantized statistics: absmax[b] = code256[absmax_q[b]] *
- * nested_absmax[b / 256] + offset. code256 is the dynamic map on the same device. */
+ * nested_absmax[b / 256] + offset (the product and the sum each rounded to fp32, no FMA, as bitsandbytes).
+ * code256 is the dynamic map on the same device. */
 int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const uint8_t* absmax_q,
                           const float* nested_absmax, const float* code256, float offset, int64_t n,
                           int64_t blocksize, void* out);

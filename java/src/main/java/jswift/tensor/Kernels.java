@@ -2,10 +2,17 @@ package jswift.tensor;
 
 import jswift.bindings.ActivationNative;
 import jswift.bindings.CoreNative;
+<<<<<<< HEAD
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.NormNative;
 import jswift.bindings.RopeNative;
+=======
+import jswift.bindings.LossNative;
+import jswift.bindings.Nf4Native;
+import jswift.bindings.NormNative;
+import jswift.bindings.OptimNative;
+>>>>>>> lossopt
 
 /**
  * The typed facade over the native engine: one static method per op and direction, taking {@link Tensor}s for
@@ -432,11 +439,267 @@ public final class Kernels {
   // fused LM head + cross-entropy
   // =====================================================================================================
 
+  /** Default chunking of the fused LM head ({@code chunk_tokens = 0}): about 64 MiB of fp32 logits per chunk. */
+  public static final long LM_HEAD_DEFAULT_CHUNK = 0;
+
+  /**
+   * Fused LM head + cross-entropy forward: logits = hidden weight^T, computed chunkTokens rows at a time (0 = the
+   * default) so that [tokens, vocab] logits never exist at once. hidden is [..., dim] (tokens = rows), weight
+   * [vocab, dim] of hidden's dtype, labels i32 with one label per row (already shifted; ignoreIndex rows give
+   * loss 0). Writes f32 loss and lse [tokens] (loss = lse - logit[label], the negative token log-prob) and,
+   * if argmax is not null, i32 argmax [tokens]. A label outside [0, vocab) that is not ignoreIndex is an error.
+   */
+  public static void lmHeadCrossEntropyForward(Tensor hidden, Tensor weight, Tensor labels, int ignoreIndex,
+      long chunkTokens, Tensor loss, Tensor lse, Tensor argmax) {
+    String op = "lmHeadCrossEntropyForward";
+    long tokens = lmHeadChecks(op, hidden, weight, labels, chunkTokens);
+    Device d = hidden.device();
+    lmHeadRowVector(op, "loss", loss, DType.F32, tokens, d);
+    lmHeadRowVector(op, "lse", lse, DType.F32, tokens, d);
+    if (argmax != null) lmHeadRowVector(op, "argmax", argmax, DType.I32, tokens, d);
+    NativeStatus.check(LossNative.jsw_lmhead_ce_fwd(d.index(), hidden.dtype().code(), hidden.address(),
+        weight.address(), labels.address(), tokens, weight.size(1), weight.size(0), ignoreIndex, chunkTokens,
+        loss.address(), lse.address(), argmax == null ? 0 : argmax.address()));
+  }
+
+  /**
+   * Backward of {@link #lmHeadCrossEntropyForward}: with dloss the f32 upstream gradient of each row's loss
+   * (e.g. weight_t / n_targets; negative for a log-prob gradient), dlogits = dloss (softmax - onehot(label)),
+   * dhidden = dlogits weight (hidden's dtype and shape, overwritten) and dweight += dlogits^T hidden (f32
+   * [vocab, dim], may be null). lse comes from the forward; the logits are recomputed chunk by chunk.
+   */
+  public static void lmHeadCrossEntropyBackward(Tensor hidden, Tensor weight, Tensor labels, Tensor lse,
+      Tensor dloss, int ignoreIndex, long chunkTokens, Tensor dhidden, Tensor dweight) {
+    String op = "lmHeadCrossEntropyBackward";
+    long tokens = lmHeadChecks(op, hidden, weight, labels, chunkTokens);
+    Device d = hidden.device();
+    lmHeadRowVector(op, "lse", lse, DType.F32, tokens, d);
+    lmHeadRowVector(op, "dloss", dloss, DType.F32, tokens, d);
+    lmHeadGradChecks(op, hidden, weight, dhidden, dweight);
+    NativeStatus.check(LossNative.jsw_lmhead_ce_bwd(d.index(), hidden.dtype().code(), hidden.address(),
+        weight.address(), labels.address(), lse.address(), dloss.address(), tokens, weight.size(1),
+        weight.size(0), ignoreIndex, chunkTokens, dhidden.address(), dweight == null ? 0 : dweight.address()));
+  }
+
+  /**
+   * Forward and backward in one pass over the logits, for when dloss is known up front (a mean loss): the
+   * results equal {@link #lmHeadCrossEntropyForward} then {@link #lmHeadCrossEntropyBackward} up to rounding,
+   * with one logits GEMM per chunk instead of two.
+   */
+  public static void lmHeadCrossEntropyForwardBackward(Tensor hidden, Tensor weight, Tensor labels, Tensor dloss,
+      int ignoreIndex, long chunkTokens, Tensor loss, Tensor lse, Tensor dhidden, Tensor dweight) {
+    String op = "lmHeadCrossEntropyForwardBackward";
+    long tokens = lmHeadChecks(op, hidden, weight, labels, chunkTokens);
+    Device d = hidden.device();
+    lmHeadRowVector(op, "dloss", dloss, DType.F32, tokens, d);
+    lmHeadRowVector(op, "loss", loss, DType.F32, tokens, d);
+    lmHeadRowVector(op, "lse", lse, DType.F32, tokens, d);
+    lmHeadGradChecks(op, hidden, weight, dhidden, dweight);
+    NativeStatus.check(LossNative.jsw_lmhead_ce_fwd_bwd(d.index(), hidden.dtype().code(), hidden.address(),
+        weight.address(), labels.address(), dloss.address(), tokens, weight.size(1), weight.size(0), ignoreIndex,
+        chunkTokens, loss.address(), lse.address(), dhidden.address(), dweight == null ? 0 : dweight.address()));
+  }
+
+  /** Checks shared by the LM head ops; returns the number of tokens (rows of hidden). */
+  private static long lmHeadChecks(String op, Tensor hidden, Tensor weight, Tensor labels, long chunkTokens) {
+    Check.floating(op, "hidden", hidden);
+    Check.rankAtLeast(op, "hidden", hidden, 2);
+    Check.sameDtype(op, hidden, "weight", weight);
+    Check.that(weight.rank() == 2, op, "weight must be [vocab, dim], got " + weight);
+    Check.that(weight.size(1) == hidden.size(-1), op,
+        "weight " + weight + " and hidden " + hidden + " disagree on dim");
+    long tokens = hidden.numel() / Math.max(hidden.size(-1), 1);
+    Device d = hidden.device();
+    Check.device(op, d, "weight", weight);
+    lmHeadRowVector(op, "labels", labels, DType.I32, tokens, d);
+    Check.that(chunkTokens >= 0, op, "chunkTokens must be >= 0 (0 = default), got " + chunkTokens);
+    return tokens;
+  }
+
+  private static void lmHeadGradChecks(String op, Tensor hidden, Tensor weight, Tensor dhidden, Tensor dweight) {
+    Check.sameDtype(op, hidden, "dhidden", dhidden);
+    Check.shape(op, "dhidden", dhidden, hidden.shape());
+    Check.device(op, hidden.device(), "dhidden", dhidden);
+    if (dweight != null) {
+      Check.dtype(op, "dweight", dweight, DType.F32);
+      Check.shape(op, "dweight", dweight, weight.shape());
+      Check.device(op, hidden.device(), "dweight", dweight);
+    }
+  }
+
+  /** A per-row vector: the given dtype, `rows` elements, on the op's device. */
+  private static void lmHeadRowVector(String op, String name, Tensor t, DType dtype, long rows, Device d) {
+    Check.dtype(op, name, t, dtype);
+    Check.numel(op, name, t, rows);
+    Check.device(op, d, name, t);
+  }
+
   // =====================================================================================================
   // optimizer: grad norm, clipping, AdamW
   // =====================================================================================================
 
+  /**
+   * acc += sum(x^2): acc is a one-element f32 tensor on x's device, so the global norm over many tensors adds up
+   * there without a host sync.
+   */
+  public static void sumOfSquares(Tensor x, Tensor acc) {
+    String op = "sumOfSquares";
+    Check.floating(op, "x", x);
+    optimScalar(op, "acc", acc, x.device());
+    NativeStatus.check(OptimNative.jsw_sumsq(x.device().index(), x.dtype().code(), x.address(), x.numel(),
+        acc.address()));
+  }
+
+  /**
+   * From a global sum of squares: norm = sqrt(sumsq) and coef = min(1, maxNorm / (norm + 1e-6)), torch's
+   * clip_grad_norm_ coefficient; maxNorm <= 0 gives coef = 1. All three are one-element f32 tensors on one
+   * device, so clipping needs no host sync (scale the gradients by coef, e.g. through adamwStep's gradScale).
+   */
+  public static void clipCoefficient(Tensor sumsq, float maxNorm, Tensor norm, Tensor coef) {
+    String op = "clipCoefficient";
+    Check.alive(op, "sumsq", sumsq);
+    Device d = sumsq.device();
+    optimScalar(op, "sumsq", sumsq, d);
+    optimScalar(op, "norm", norm, d);
+    optimScalar(op, "coef", coef, d);
+    Check.that(!Float.isNaN(maxNorm), op, "maxNorm is NaN");
+    NativeStatus.check(OptimNative.jsw_clip_coef(d.index(), sumsq.address(), maxNorm, norm.address(),
+        coef.address()));
+  }
+
+  /**
+   * One torch.optim.AdamW step (step counts from 1) on f32 param, grad, m and v of one shape:
+   * p *= 1 - lr wd; g = grad * gradScale; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+   * p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps). gradScale (one-element f32, e.g. a
+   * clipping coefficient) and paramCopy (the updated param rounded to its float dtype, e.g. the bf16 compute
+   * copy of an fp32 master weight) may be null.
+   */
+  public static void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+      float eps, float weightDecay, long step, Tensor gradScale, Tensor paramCopy) {
+    String op = "adamwStep";
+    Check.dtype(op, "param", param, DType.F32);
+    Device d = param.device();
+    for (Object[] t : new Object[][] {{"grad", grad}, {"m", m}, {"v", v}}) {
+      Tensor tt = (Tensor) t[1];
+      Check.dtype(op, (String) t[0], tt, DType.F32);
+      Check.shape(op, (String) t[0], tt, param.shape());
+      Check.device(op, d, (String) t[0], tt);
+    }
+    if (gradScale != null) optimScalar(op, "gradScale", gradScale, d);
+    if (paramCopy != null) {
+      Check.floating(op, "paramCopy", paramCopy);
+      Check.shape(op, "paramCopy", paramCopy, param.shape());
+      Check.device(op, d, "paramCopy", paramCopy);
+    }
+    Check.that(step >= 1, op, "step counts from 1, got " + step);
+    NativeStatus.check(OptimNative.jsw_adamw_step(d.index(), param.address(), grad.address(), m.address(),
+        v.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step,
+        gradScale == null ? 0 : gradScale.address(), paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(),
+        paramCopy == null ? 0 : paramCopy.address()));
+  }
+
+  /** A one-element f32 device scalar on the op's device. */
+  private static void optimScalar(String op, String name, Tensor t, Device d) {
+    Check.dtype(op, name, t, DType.F32);
+    Check.numel(op, name, t, 1);
+    Check.device(op, d, name, t);
+  }
+
   // =====================================================================================================
   // NF4
   // =====================================================================================================
+
+  /** The 16 NF4 levels of bitsandbytes, index = 4-bit code (the {@code quant_map} of an NF4 checkpoint). */
+  public static float[] nf4Codebook() {
+    float[] code = new float[16];
+    NativeStatus.check(Nf4Native.jsw_nf4_codebook(code));
+    return code;
+  }
+
+  /**
+   * bitsandbytes' signed 8-bit dynamic map, create_dynamic_map(signed=True): 256 sorted values in [-1, 1], the
+   * {@code nested_quant_map} of a double-quantized NF4 checkpoint.
+   */
+  public static float[] dynamicMapSigned() {
+    float[] code = new float[256];
+    NativeStatus.check(Nf4Native.jsw_dynamic_map_signed(code));
+    return code;
+  }
+
+  /**
+   * NF4-quantizes the n = x.numel() values of x (a float tensor, flattened row-major) in blocks of blocksize
+   * consecutive values, as bitsandbytes does: absmax (f32, ceil(n / blocksize)) = max |x| per block, and the
+   * nearest NF4 level of x * (1 / absmax), element 2k in the high nibble of packed[k] (u8, ceil(n / 2)).
+   */
+  public static void nf4Quantize(Tensor x, long blocksize, Tensor packed, Tensor absmax) {
+    String op = "nf4Quantize";
+    Check.floating(op, "x", x);
+    long n = x.numel();
+    Device d = x.device();
+    nf4Blocks(op, n, blocksize, packed, absmax, d);
+    NativeStatus.check(Nf4Native.jsw_nf4_quantize(d.index(), x.dtype().code(), x.address(), n, blocksize,
+        packed.address(), absmax.address()));
+  }
+
+  /** out[i] = code[nibble(i)] * absmax[i / blocksize], in fp32, stored in out's float dtype (n = out.numel()). */
+  public static void nf4Dequantize(Tensor packed, Tensor absmax, long blocksize, Tensor out) {
+    String op = "nf4Dequantize";
+    Check.floating(op, "out", out);
+    long n = out.numel();
+    Device d = out.device();
+    nf4Blocks(op, n, blocksize, packed, absmax, d);
+    NativeStatus.check(Nf4Native.jsw_nf4_dequantize(d.index(), out.dtype().code(), packed.address(),
+        absmax.address(), n, blocksize, out.address()));
+  }
+
+  /**
+   * Double quantization of an f32 absmax vector (bitsandbytes compress_statistics): offset (one-element f32) =
+   * mean(absmax); q (u8, one per absmax) = nearest code of the signed dynamic map for (absmax - offset) scaled
+   * per group of 256 by nestedAbsmax (f32, ceil(n / 256)).
+   */
+  public static void quantizeAbsmax8bit(Tensor absmax, Tensor q, Tensor nestedAbsmax, Tensor offset) {
+    String op = "quantizeAbsmax8bit";
+    Check.dtype(op, "absmax", absmax, DType.F32);
+    long n = absmax.numel();
+    Check.that(n > 0, op, "absmax is empty");
+    Device d = absmax.device();
+    nf4Vector(op, "q", q, DType.U8, n, d);
+    nf4Vector(op, "nestedAbsmax", nestedAbsmax, DType.F32, (n + 255) / 256, d);
+    nf4Vector(op, "offset", offset, DType.F32, 1, d);
+    NativeStatus.check(Nf4Native.jsw_quantize_absmax_8bit(d.index(), absmax.address(), n, q.address(),
+        nestedAbsmax.address(), offset.address()));
+  }
+
+  /**
+   * NF4 dequantization from double-quantized statistics: absmax[b] = code256[absmaxQ[b]] * nestedAbsmax[b / 256]
+   * + offset (rounded after the product and after the sum, as bitsandbytes), then as {@link #nf4Dequantize}.
+   * code256 is the dynamic map (f32 [256]) on out's device.
+   */
+  public static void nf4DequantizeDoubleQuant(Tensor packed, Tensor absmaxQ, Tensor nestedAbsmax, Tensor code256,
+      float offset, long blocksize, Tensor out) {
+    String op = "nf4DequantizeDoubleQuant";
+    Check.floating(op, "out", out);
+    long n = out.numel();
+    Device d = out.device();
+    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    long blocks = (n + blocksize - 1) / blocksize;
+    nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
+    nf4Vector(op, "absmaxQ", absmaxQ, DType.U8, blocks, d);
+    nf4Vector(op, "nestedAbsmax", nestedAbsmax, DType.F32, (blocks + 255) / 256, d);
+    nf4Vector(op, "code256", code256, DType.F32, 256, d);
+    NativeStatus.check(Nf4Native.jsw_nf4_dequantize_dq(d.index(), out.dtype().code(), packed.address(),
+        absmaxQ.address(), nestedAbsmax.address(), code256.address(), offset, n, blocksize, out.address()));
+  }
+
+  private static void nf4Blocks(String op, long n, long blocksize, Tensor packed, Tensor absmax, Device d) {
+    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
+    nf4Vector(op, "absmax", absmax, DType.F32, (n + blocksize - 1) / blocksize, d);
+  }
+
+  private static void nf4Vector(String op, String name, Tensor t, DType dtype, long numel, Device d) {
+    Check.dtype(op, name, t, dtype);
+    Check.numel(op, name, t, numel);
+    Check.device(op, d, name, t);
+  }
 }
