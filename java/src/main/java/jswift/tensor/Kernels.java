@@ -2,17 +2,13 @@ package jswift.tensor;
 
 import jswift.bindings.ActivationNative;
 import jswift.bindings.CoreNative;
-<<<<<<< HEAD
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LoraNative;
-import jswift.bindings.NormNative;
-import jswift.bindings.RopeNative;
-=======
 import jswift.bindings.LossNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
 import jswift.bindings.OptimNative;
->>>>>>> lossopt
+import jswift.bindings.RopeNative;
 
 /**
  * The typed facade over the native engine: one static method per op and direction, taking {@link Tensor}s for
