@@ -4,8 +4,9 @@
 // AVX-512 code. Hence no include guard, and no #include here: the includer brings every header first.
 //
 // Every tile product is C (=|+=) A B with B and C row-major fp32 tile buffers whose column count is a multiple
-// of kW, and A read as A(i, k) = A[i * sai + k * sak]: plain or transposed operands cost the same scalar
-// broadcast, so no tile is transposed just to suit the GEMM.
+// of kW, and A read as A(i, k) = A[i * sai + k * sak]: a plain or transposed A costs the same scalar broadcast,
+// so only B operands are ever transposed (Q^T once per query block in the forward, K^T and V^T once per key
+// block in the backward), never a score tile.
 
 typedef float Vec __attribute__((vector_size(kW * sizeof(float))));
 
@@ -149,12 +150,12 @@ inline void probs_and_grads(float* p, float* ds, const float* kadd, int64_t jlo,
 
 // Copies rows x cols of a strided storage-type matrix into fp32 rows of length ld, zero-filling [cols, ld).
 template <class T>
-inline void load_rows(const T* src, int64_t src_ld, int64_t rows, int64_t cols, float mul, float* dst, int64_t ld) {
+inline void load_rows(const T* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst, int64_t ld) {
   for (int64_t r = 0; r < rows; r++) {
     const T* s = src + r * src_ld;
     float* d = dst + r * ld;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; c++) d[c] = mul * to_float(s[c]);
+    for (int64_t c = 0; c < cols; c++) d[c] = to_float(s[c]);
     for (int64_t c = cols; c < ld; c++) d[c] = 0.0f;
   }
 }
@@ -210,11 +211,11 @@ void fwd_item(const AttentionShape& s, const void* qv, const void* kv, const voi
       ka = krow;  // fp32 keys are read in place
       lda = KH * D;
     } else {
-      load_rows(krow, KH * D, nk, D, 1.0f, kf, D);
+      load_rows(krow, KH * D, nk, D, kf, D);
       ka = kf;
       lda = D;
     }
-    load_rows(v + ((start + k0) * KH + kvh) * D, KH * D, nk, D, 1.0f, vf, Dv);
+    load_rows(v + ((start + k0) * KH + kvh) * D, KH * D, nk, D, vf, Dv);
 
     gemm(nk, BQ, D, ka, lda, 1, qt, BQ, st, BQ, false);
 
@@ -299,8 +300,8 @@ void bwd_item(const AttentionShape& s, const void* qv, const void* kv, const voi
 
   for (int64_t k0 = 0; k0 < len; k0 += BK) {
     const int64_t nk = std::min(BK, len - k0);
-    load_rows(k + ((start + k0) * KH + kvh) * D, KH * D, nk, D, 1.0f, kp, Dv);
-    load_rows(v + ((start + k0) * KH + kvh) * D, KH * D, nk, D, 1.0f, dva, Dv);  // V, staged in dva
+    load_rows(k + ((start + k0) * KH + kvh) * D, KH * D, nk, D, kp, Dv);
+    load_rows(v + ((start + k0) * KH + kvh) * D, KH * D, nk, D, dva, Dv);  // V, staged in dva
     for (int64_t d = 0; d < D; d++) {
       for (int64_t j = 0; j < nk; j++) {
         kt[d * BK + j] = kp[j * Dv + d];
@@ -318,8 +319,8 @@ void bwd_item(const AttentionShape& s, const void* qv, const void* kv, const voi
       for (int64_t q0 = qlo; q0 < qhi; q0 += BQ) {
         const int64_t nq = std::min(BQ, qhi - q0);
         const int64_t row0 = (start + q0) * H + h;
-        load_rows(q + row0 * D, H * D, nq, D, 1.0f, qp, Dv);
-        load_rows(dout + row0 * D, H * D, nq, D, 1.0f, dop, Dv);
+        load_rows(q + row0 * D, H * D, nq, D, qp, Dv);
+        load_rows(dout + row0 * D, H * D, nq, D, dop, Dv);
         for (int64_t i = 0; i < nq; i++) {
           lr[i] = lse[row0 + i * H];
           dr[i] = delta[row0 + i * H];
