@@ -163,7 +163,8 @@ int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const voi
  *  - packed: cu_seqlens [batch + 1] (int32 offsets, cu_seqlens[0] = 0) and seq_len = the longest sequence;
  *    key_mask must be NULL. Attention never crosses a sequence boundary.
  * Query i of a sequence sees key j iff (!causal || j <= i) && (window <= 0 || i - j < window) && mask[j].
- * Query head h uses kv head h / (heads / kv_heads). Scores are scaled by softmax_scale. */
+ * Query head h uses kv head h / (heads / kv_heads). Scores are scaled by softmax_scale. head_dim <= 256.
+ * Host cu_seqlens are checked before any work; device ones by the kernels, reported by jsw_synchronize. */
 int jsw_attention_fwd(int device, int dtype, const void* q, const void* k, const void* v, int64_t batch,
                       int64_t seq_len, int64_t heads, int64_t kv_heads, int64_t head_dim, const int32_t* cu_seqlens,
                       const int32_t* key_mask, int causal, int64_t window, float softmax_scale, void* out,

@@ -58,6 +58,9 @@ void synchronize(int device) {
     std::string what;
     if (host_flag & kErrEmbeddingId) what += "a token id was outside [0, vocab) in an embedding lookup; ";
     if (host_flag & kErrLabel) what += "a label was outside [0, vocab) and not the ignore index; ";
+    if (host_flag & kErrSeqlens)
+      what += "attention cu_seqlens were not offsets from 0 with lengths in [0, seq_len] (those sequences were "
+              "skipped); ";
     fail(JSW_ERR_INVALID_ARGUMENT, format("cuda:%d kernels reported bad input: %s(the affected outputs are zeros)",
                                           device, what.c_str()));
   }

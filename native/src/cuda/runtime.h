@@ -16,6 +16,7 @@ namespace cuda {
 enum DeviceError : int {
   kErrEmbeddingId = 1,
   kErrLabel = 2,
+  kErrSeqlens = 4,  // attention: cu_seqlens offsets not 0-based, decreasing, or a length above seq_len
 };
 
 void check(cudaError_t status, const char* what);

@@ -1,6 +1,7 @@
 package jswift.tensor;
 
 import jswift.bindings.ActivationNative;
+import jswift.bindings.AttentionNative;
 import jswift.bindings.CoreNative;
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LoraNative;
@@ -430,6 +431,113 @@ public final class Kernels {
   // =====================================================================================================
   // flash attention
   // =====================================================================================================
+
+  /**
+   * Flash attention forward: per sequence and query head, out = softmax(softmaxScale * q k^T, masked) v, never
+   * materialising the score matrix; lse (f32 [tokens, heads]) receives the natural log-sum-exp of each query's
+   * visible scaled scores (-inf, with out = 0, for a query that sees no key), which the backward needs.
+   *
+   * <p>q and out are [tokens, heads, headDim], k and v [tokens, kvHeads, headDim]: query head h reads kv head
+   * h / (heads / kvHeads) (GQA; MQA with kvHeads = 1). headDim is at most 256. Two layouts:
+   *
+   * <ul>
+   *   <li>padded ({@code cuSeqlens == null}): tokens = batch * seqLen and sequence b is rows [b seqLen, (b+1)
+   *       seqLen); keyMask, if not null, is i32 [batch, seqLen] with 0 for padding keys;
+   *   <li>packed: cuSeqlens is i32 [batch + 1] of row offsets (cuSeqlens[0] = 0, cuSeqlens[batch] = tokens) and
+   *       seqLen the longest sequence; keyMask must be null. Attention never crosses a sequence boundary.
+   * </ul>
+   *
+   * Query i of a sequence sees key j iff (!causal || j <= i) && (window <= 0 || i - j < window) && keyMask[j].
+   */
+  public static void attentionForward(Tensor q, Tensor k, Tensor v, long seqLen, Tensor cuSeqlens, Tensor keyMask,
+      boolean causal, long window, float softmaxScale, Tensor out, Tensor lse) {
+    String op = "attentionForward";
+    long batch = attentionBatch(op, q, k, v, seqLen, cuSeqlens, keyMask);
+    Check.sameDtype(op, q, "out", out);
+    Check.shape(op, "out", out, q.shape());
+    Check.device(op, q.device(), "out", out);
+    attentionLse(op, q, lse);
+    NativeStatus.check(AttentionNative.jsw_attention_fwd(q.device().index(), q.dtype().code(), q.address(),
+        k.address(), v.address(), batch, seqLen, q.size(1), k.size(1), q.size(2), attentionAddress(cuSeqlens),
+        attentionAddress(keyMask), causal ? 1 : 0, window, softmaxScale, out.address(), lse.address()));
+  }
+
+  /**
+   * Flash attention backward: dq, dk, dv (overwritten, q's dtype and the shapes of q, k, v) from dout and the
+   * forward's out and lse. The other arguments are the forward's; dk/dv of a kv head sum over its query heads.
+   */
+  public static void attentionBackward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor dout, Tensor lse,
+      long seqLen, Tensor cuSeqlens, Tensor keyMask, boolean causal, long window, float softmaxScale, Tensor dq,
+      Tensor dk, Tensor dv) {
+    String op = "attentionBackward";
+    long batch = attentionBatch(op, q, k, v, seqLen, cuSeqlens, keyMask);
+    Device d = q.device();
+    for (Object[] t : new Object[][] {{"out", out}, {"dout", dout}, {"dq", dq}, {"dk", dk}, {"dv", dv}}) {
+      Tensor tt = (Tensor) t[1];
+      String name = (String) t[0];
+      Check.sameDtype(op, q, name, tt);
+      Check.shape(op, name, tt, name.equals("dk") || name.equals("dv") ? k.shape() : q.shape());
+      Check.device(op, d, name, tt);
+    }
+    attentionLse(op, q, lse);
+    NativeStatus.check(AttentionNative.jsw_attention_bwd(d.index(), q.dtype().code(), q.address(), k.address(),
+        v.address(), out.address(), dout.address(), lse.address(), batch, seqLen, q.size(1), k.size(1), q.size(2),
+        attentionAddress(cuSeqlens), attentionAddress(keyMask), causal ? 1 : 0, window, softmaxScale, dq.address(),
+        dk.address(), dv.address()));
+  }
+
+  /** Checks q/k/v and the layout arguments shared by both directions; returns the batch size. */
+  private static long attentionBatch(String op, Tensor q, Tensor k, Tensor v, long seqLen, Tensor cuSeqlens,
+      Tensor keyMask) {
+    Check.floating(op, "q", q);
+    Check.that(q.rank() == 3, op, "q must be [tokens, heads, headDim], got " + q);
+    long tokens = q.size(0), heads = q.size(1), headDim = q.size(2);
+    Check.that(headDim >= 1 && headDim <= 256, op, "headDim must be in [1, 256], got " + q);
+    Check.sameDtype(op, q, "k", k);
+    Check.that(k.rank() == 3 && k.size(0) == tokens && k.size(2) == headDim && k.size(1) > 0, op,
+        "k must be [" + tokens + ", kvHeads, " + headDim + "] like q " + q + ", got " + k);
+    Check.that(heads % k.size(1) == 0, op,
+        "heads (" + heads + ") must be a multiple of kvHeads (" + k.size(1) + ")");
+    Check.sameDtype(op, q, "v", v);
+    Check.shape(op, "v", v, k.shape());
+    Device d = q.device();
+    Check.device(op, d, "k", k);
+    Check.device(op, d, "v", v);
+    Check.that(seqLen > 0, op, "seqLen must be > 0, got " + seqLen);
+    if (cuSeqlens == null) {
+      Check.that(tokens % seqLen == 0, op,
+          "padded layout: tokens (" + tokens + ") must be a multiple of seqLen (" + seqLen + ")");
+      long batch = tokens / seqLen;
+      if (keyMask != null) {
+        Check.dtype(op, "keyMask", keyMask, DType.I32);
+        Check.shape(op, "keyMask", keyMask, batch, seqLen);
+        Check.device(op, d, "keyMask", keyMask);
+      }
+      return batch;
+    }
+    Check.that(keyMask == null, op, "keyMask is for the padded layout and must be null when cuSeqlens is given");
+    Check.dtype(op, "cuSeqlens", cuSeqlens, DType.I32);
+    Check.that(cuSeqlens.rank() == 1 && cuSeqlens.size(0) >= 1, op,
+        "cuSeqlens must be [batch + 1], got " + cuSeqlens);
+    Check.device(op, d, "cuSeqlens", cuSeqlens);
+    long batch = cuSeqlens.size(0) - 1;
+    if (d.isCpu()) {  // device offsets are checked by the kernels (reading them here would synchronise)
+      int[] cu = cuSeqlens.toIntArray();
+      Check.that(cu[(int) batch] == tokens, op,
+          "cuSeqlens[" + batch + "] = " + cu[(int) batch] + " must equal the token count " + tokens);
+    }
+    return batch;
+  }
+
+  private static void attentionLse(String op, Tensor q, Tensor lse) {
+    Check.dtype(op, "lse", lse, DType.F32);
+    Check.shape(op, "lse", lse, q.size(0), q.size(1));
+    Check.device(op, q.device(), "lse", lse);
+  }
+
+  private static long attentionAddress(Tensor t) {
+    return t == null ? 0 : t.address();
+  }
 
   // =====================================================================================================
   // fused LM head + cross-entropy
