@@ -65,6 +65,9 @@ int jsw_cuda_device_name(int device, char* name, int len);
 /* OpenMP threads used by CPU kernels. */
 int jsw_cpu_threads(void);
 int jsw_set_cpu_threads(int threads);
+/* Threads of the CPU BLAS (OpenBLAS; a no-op with the builtin GEMM). The process shares one OpenBLAS, so this
+ * also affects other libraries that use it (e.g. libtorch in the same JVM). */
+int jsw_set_blas_threads(int threads);
 
 /* ---- memory --------------------------------------------------------------------------------------- */
 /* CPU: 64-byte aligned host memory. CUDA: from a caching allocator (blocks are reused, not released). */

@@ -7,6 +7,7 @@
 #include "core/device.h"
 #include "core/dispatch.h"
 #include "core/memory.h"
+#include "kernels/gemm.h"
 #include "jswift/jswift.h"
 
 #ifdef JSWIFT_WITH_CUDA
@@ -55,6 +56,13 @@ int jsw_set_cpu_threads(int threads) {
   JSW_API_BEGIN
   require_positive(threads, "jsw_set_cpu_threads", "threads");
   omp_set_num_threads(threads);
+  JSW_API_END
+}
+
+int jsw_set_blas_threads(int threads) {
+  JSW_API_BEGIN
+  require_positive(threads, "jsw_set_blas_threads", "threads");
+  cpu::set_blas_threads(threads);
   JSW_API_END
 }
 

@@ -42,6 +42,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
 #endif
 }
 
+void set_blas_threads(int threads) {
+#ifdef JSWIFT_WITH_OPENBLAS
+  openblas_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
 namespace {
 
 // Copies a rows x cols panel with row stride ld into a dense fp32 buffer.

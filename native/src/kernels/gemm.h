@@ -25,6 +25,7 @@ void gemm(const GemmArgs& g);
 // fp32 sgemm on host pointers, the building block of the fused CPU kernels.
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void set_blas_threads(int threads);
 }  // namespace cpu
 
 namespace cuda {

@@ -39,7 +39,8 @@ public class AttentionBench {
   }
 
   @Setup(Level.Trial)
-  public void setup() {
+  public void setup(org.openjdk.jmh.infra.BenchmarkParams params) {
+    TorchPeer.singleThreadedBlasFor(params);
     long[] d = Work.dims(shape);
     batch = d[0];
     seq = d[1];

@@ -34,6 +34,16 @@ final class TorchPeer {
     return t;
   }
 
+  /**
+   * Makes OpenBLAS single-threaded in this (forked) JVM when the torch peer of a benchmark runs. libtorch's
+   * CPU attention calls BLAS from inside its own parallel region; a multi-threaded OpenBLAS there
+   * oversubscribes the cores and runs 10-50x slower, which would flatter jswift. Only for such peers: torch's
+   * plain GEMMs call BLAS from one thread and need its threads.
+   */
+  static void singleThreadedBlasFor(org.openjdk.jmh.infra.BenchmarkParams params) {
+    if (params.getBenchmark().endsWith(".torch")) jswift.tensor.Kernels.setBlasThreads(1);
+  }
+
   /** Backpropagates an upstream gradient through y's graph. */
   static void backward(Tensor y, Tensor dy) {
     y.backward(dy, new BoolOptional(), false, new TensorArrayRefOptional());

@@ -40,6 +40,8 @@ public final class CoreNative {
 
   public static native int jsw_set_cpu_threads(int threads);
 
+  public static native int jsw_set_blas_threads(int threads);
+
   // ---- memory ----
   public static native int jsw_malloc(int device, long bytes, @Cast("void**") long[] out);
 

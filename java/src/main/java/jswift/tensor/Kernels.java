@@ -29,6 +29,16 @@ public final class Kernels {
     return CoreNative.jsw_cuda_device_count();
   }
 
+  /** OpenMP threads of the CPU kernels (default: all cores). */
+  public static void setCpuThreads(int threads) {
+    NativeStatus.check(CoreNative.jsw_set_cpu_threads(threads));
+  }
+
+  /** Threads of the process's OpenBLAS (shared with other libraries using it in this process). */
+  public static void setBlasThreads(int threads) {
+    NativeStatus.check(CoreNative.jsw_set_blas_threads(threads));
+  }
+
   public static String buildInfo() {
     return CoreNative.jsw_build_info();
   }
