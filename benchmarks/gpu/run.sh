@@ -6,7 +6,9 @@
 #   3. runs the kernel benchmarks, and the same work in PyTorch (torch_peer.py),
 #   4. writes OUT/results.json, OUT/results.md and OUT/run.log (summarize.py).
 #
-#   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--build-dir DIR]
+#   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--no-sanitize] [--build-dir DIR]
+#
+# Also runs the CUDA twin tests under compute-sanitizer memcheck (skip with --no-sanitize).
 #
 # --dry-run checks the script's logic anywhere (no GPU, no torch): it reuses an existing CPU build
 # (--build-dir, default target/gpu-build), runs the native tests, the benchmarks with tiny shapes on the CPU,
@@ -17,11 +19,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out=""
 dry_run=0
 quick=0
+sanitize=1
 build="$root/target/gpu-build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry_run=1 ;;
     --quick) quick=1 ;;
+    --no-sanitize) sanitize=0 ;;
     --build-dir) build="$2"; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -98,6 +102,24 @@ if [ -x "$build/jswift_tests" ]; then
   "$build/jswift_tests" --json "$out/native_tests.json" || fail "native tests failed"
 else
   fail "no jswift_tests binary"
+fi
+
+step "compute-sanitizer memcheck of the CUDA twin tests"
+if [ $dry_run -eq 0 ] && [ $sanitize -eq 1 ]; then
+  if command -v compute-sanitizer >/dev/null; then
+    timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 --log-file "$out/memcheck.log" \
+      "$build/jswift_tests" --filter cuda > /dev/null
+    rc=$?
+    case $rc in
+      0) echo "memcheck: clean" ;;
+      124) echo "memcheck: timed out (partial log in memcheck.log)" ;;
+      *) fail "memcheck reported errors (exit $rc): see memcheck.log"; tail -20 "$out/memcheck.log" ;;
+    esac
+  else
+    echo "compute-sanitizer not found: skipped"
+  fi
+else
+  echo "skipped"
 fi
 
 step "jswift kernel benchmarks"
