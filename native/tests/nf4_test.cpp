@@ -191,7 +191,8 @@ JSW_CUDA_TEST(nf4_cuda_codes_bit_exact) {
   std::vector<float> code256 = dynamic_map();
   for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
     for (int64_t blocksize : {64, 256, 7}) {
-      for (int64_t n : {1, 2, 63, 4097, 300001}) {
+      // 4096 and 262144 (multiples of 16) take the vectorized decode path, the others the general one
+      for (int64_t n : {1, 2, 63, 4096, 4097, 262144, 300001}) {
         std::vector<float> x = round_to(randn(n, uint64_t(7 * n + blocksize)), dtype);
         if (n > 200) std::fill(x.begin() + 64, x.begin() + 192, 0.0f);  // zero blocks (NaN scaling path)
         Quantized cpu = quantize(JSW_CPU, dtype, x, blocksize), gpu = quantize(d, dtype, x, blocksize);

@@ -179,8 +179,9 @@ int jsw_attention_bwd(int device, int dtype, const void* q, const void* k, const
                       int causal, int64_t window, float softmax_scale, void* dq, void* dk, void* dv);
 
 /* ---- fused LM head + cross-entropy ---------------------------------------------------------------- */
-/* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default: about
- * 64 MiB of fp32 logits, 256 to 4096 rows), so [tokens, vocab] logits never exist at once. labels [tokens] are
+/* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default: on the
+ * CPU about 64 MiB of fp32 logits, 256 to 4096 rows; on CUDA about 1 GiB, 512 to 16384 rows, because each chunk
+ * re-reads and re-writes the fp32 dweight and the GPU has the memory to amortise that), so [tokens, vocab] logits never exist at once. labels [tokens] are
  * the targets of each row (already shifted); rows with label == ignore_index give loss 0 and no gradient.
  * loss[t] = lse[t] - logit[t, label]  (so the token log-prob is -loss[t]); argmax [tokens] (first maximum, as
  * torch.argmax) may be NULL. Any other label outside [0, vocab) is an error: the CPU reports it, naming the row,

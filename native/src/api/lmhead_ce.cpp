@@ -20,7 +20,7 @@ bool prepare(LmHeadCe& a, int device, const char* op) {
   require_ptr(a.hidden, op, "hidden");
   require_ptr(a.weight, op, "weight");
   require_ptr(a.labels, op, "labels");
-  a.chunk_tokens = a.chunk_tokens == 0 ? default_chunk_tokens(a.tokens, a.vocab) : std::min(a.chunk_tokens, a.tokens);
+  a.chunk_tokens = a.chunk_tokens == 0 ? default_chunk_tokens(a.tokens, a.vocab, device != JSW_CPU) : std::min(a.chunk_tokens, a.tokens);
   return true;
 }
 

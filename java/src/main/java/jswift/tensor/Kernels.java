@@ -553,7 +553,10 @@ public final class Kernels {
   // fused LM head + cross-entropy
   // =====================================================================================================
 
-  /** Default chunking of the fused LM head ({@code chunk_tokens = 0}): about 64 MiB of fp32 logits per chunk. */
+  /**
+   * Default chunking of the fused LM head ({@code chunk_tokens = 0}): about 64 MiB of fp32 logits per chunk on
+   * the CPU, about 1 GiB on CUDA (see jsw_lmhead_ce_fwd in jswift.h).
+   */
   public static final long LM_HEAD_DEFAULT_CHUNK = 0;
 
   /**
