@@ -19,6 +19,10 @@ TARGETS = {
 }
 
 
+def mib(b):
+    return None if b is None or b < 0 else b / 1048576.0
+
+
 def load(path, default):
     try:
         with open(path) as f:
@@ -48,6 +52,8 @@ def main():
             "jswift_tflops": r["flops"] / r["ms"] / 1e9 if r["ms"] > 0 else None,
             "jswift_gbps": r["bytes"] / r["ms"] / 1e6 if r["ms"] > 0 else None,
             "torch_ms": p["ms"] if p else None, "torch_impl": p.get("impl") if p else None,
+            "jswift_peak_extra_mib": mib(r.get("peak_extra")),
+            "torch_peak_extra_mib": mib(p.get("peak_extra")) if p else None,
         }
         row["speedup_vs_torch"] = (p["ms"] / r["ms"]) if p and r["ms"] > 0 else None
         if r["name"] in TARGETS and row["speedup_vs_torch"] is not None:
@@ -80,15 +86,17 @@ def main():
     lines += [f"Native tests (CUDA twins vs CPU): {nt['passed']} passed, {nt['failed']} failed, {nt['skipped']} skipped.", ""]
     for t in failed_tests:
         lines.append(f"- FAILED {t['name']}: {t.get('detail', '')}")
-    lines += ["", "| bench | shape | jswift ms | torch ms | torch/jswift | jswift TFLOP/s | jswift GB/s | target |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| bench | shape | jswift ms | torch ms | torch/jswift | jswift TFLOP/s | jswift GB/s | "
+              "peak extra MiB jswift / torch | target |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def f(v, fmt):
             return fmt.format(v) if v is not None else "-"
         tgt = "" if "target" not in r else ("met" if r["target_met"] else "NOT met") + ": " + r["target"]
         lines.append(f"| {r['name']} | {r['shape']} | {f(r['jswift_ms'], '{:.4f}')} | {f(r['torch_ms'], '{:.4f}')} | "
                      f"{f(r['speedup_vs_torch'], '{:.2f}x')} | {f(r['jswift_tflops'], '{:.1f}')} | "
-                     f"{f(r['jswift_gbps'], '{:.0f}')} | {tgt} |")
+                     f"{f(r['jswift_gbps'], '{:.0f}')} | {f(r['jswift_peak_extra_mib'], '{:.0f}')} / "
+                     f"{f(r['torch_peak_extra_mib'], '{:.0f}')} | {tgt} |")
     for e in result["benchmark_errors"] + result["load_errors"]:
         lines.append(f"- error: {e}")
     with open(os.path.join(out, "results.md"), "w") as f:

@@ -27,6 +27,7 @@ class Peer:
         import torch.nn.functional as F
         self.torch, self.F = torch, F
         self.quick = quick
+        self.last_peak_extra = -1
         self.dev = torch.device("cuda")
         torch.manual_seed(0)
 
@@ -42,6 +43,9 @@ class Peer:
         t = self.torch
         if self.quick:
             iters = max(1, iters // 5)
+        t.cuda.synchronize()
+        base = t.cuda.memory_allocated()
+        t.cuda.reset_peak_memory_stats()
         for _ in range(3):
             fn()
         t.cuda.synchronize()
@@ -54,6 +58,7 @@ class Peer:
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end) / iters)
+        self.last_peak_extra = t.cuda.max_memory_allocated() - base
         return statistics.median(times)
 
     # ---- one method per jswift benchmark name ----
@@ -180,14 +185,17 @@ def main():
         name, shape = r["name"], r["shape"]
         fn = None if peer is None else getattr(peer, name, None)
         if args.dry_run:
-            out["results"].append({"name": name, "shape": shape, "ms": r["ms"] * 1.5, "impl": "dry-run placeholder"})
+            out["results"].append({"name": name, "shape": shape, "ms": r["ms"] * 1.5, "impl": "dry-run placeholder",
+                                   "peak_extra": r.get("peak_extra", -1)})
             continue
         if fn is None:
             out["errors"].append(f"no torch peer for {name}")
             continue
         try:
+            peer.last_peak_extra = -1
             ms, impl = fn(parse_shape(shape))
-            out["results"].append({"name": name, "shape": shape, "ms": ms, "impl": impl})
+            out["results"].append({"name": name, "shape": shape, "ms": ms, "impl": impl,
+                                   "peak_extra": peer.last_peak_extra})
             print(f"torch {name:24s} {shape:48s} {ms:10.4f} ms  ({impl})", flush=True)
         except Exception as e:  # report and go on: one failing peer must not lose the others
             out["errors"].append(f"{name} [{shape}]: {type(e).__name__}: {e}")

@@ -34,6 +34,7 @@ void run(Context& ctx, bool backward) {
   r.shape = "batch=" + std::to_string(batch) + " seq=" + std::to_string(seq) + " heads=" + std::to_string(heads) +
             " kv_heads=" + std::to_string(kv) + " head_dim=" + std::to_string(hd) + " causal=1 dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   // causal: half of the 4*T*T*d multiply-adds per head for QK^T and PV; backward 2.5x forward (FA2 convention)
   double fwd_flops = 4.0 * batch * heads * double(seq) * seq * hd / 2;
   r.flops = backward ? 3.5 * fwd_flops : fwd_flops;

@@ -22,6 +22,7 @@ struct Result {
   double ms = 0;       // median time of one call
   double flops = 0;    // per call
   double bytes = 0;    // minimum memory traffic per call
+  double peak_extra = -1;  // device memory the op allocated on top of its inputs/outputs (peak), bytes
   std::string note;
 };
 
@@ -72,6 +73,8 @@ DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v);
 // Runs fn `warmup` times, then `reps` timed repetitions of `iters` calls each (synchronizing the device
 // around each repetition); returns the median milliseconds per call.
 double time_ms(int device, const std::function<void()>& fn, int iters, int reps = 5, int warmup = 3);
+// Peak bytes the engine allocated during the last time_ms() beyond what was allocated before it (workspaces).
+double last_peak_extra_bytes();
 
 }  // namespace jsw_bench
 

@@ -61,7 +61,16 @@ DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v) {
   return b;
 }
 
+static double peak_extra = -1;
+
+double last_peak_extra_bytes() { return peak_extra; }
+
 double time_ms(int device, const std::function<void()>& fn, int iters, int reps, int warmup) {
+  int64_t stats[4];
+  check(jsw_synchronize(device), "jsw_synchronize");
+  check(jsw_memory_stats(device, stats), "jsw_memory_stats");
+  int64_t before = stats[0];
+  check(jsw_reset_peak_memory(device), "jsw_reset_peak_memory");
   for (int i = 0; i < warmup; i++) fn();
   check(jsw_synchronize(device), "jsw_synchronize");
   std::vector<double> per_call;
@@ -72,6 +81,8 @@ double time_ms(int device, const std::function<void()>& fn, int iters, int reps,
     auto t1 = std::chrono::steady_clock::now();
     per_call.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count() / iters);
   }
+  check(jsw_memory_stats(device, stats), "jsw_memory_stats");
+  peak_extra = double(stats[2] - before);
   std::sort(per_call.begin(), per_call.end());
   return per_call[per_call.size() / 2];
 }
@@ -122,7 +133,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < results.size(); i++) {
       const auto& r = results[i];
       f << (i ? "," : "") << "{\"name\":\"" << r.name << "\",\"shape\":\"" << r.shape << "\",\"ms\":" << r.ms
-        << ",\"flops\":" << r.flops << ",\"bytes\":" << r.bytes << ",\"note\":\"" << r.note << "\"}";
+        << ",\"flops\":" << r.flops << ",\"bytes\":" << r.bytes << ",\"peak_extra\":" << r.peak_extra << ",\"note\":\"" << r.note << "\"}";
     }
     std::string esc;
     for (char c : errors) {

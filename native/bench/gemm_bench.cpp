@@ -21,6 +21,7 @@ JSW_BENCH(gemm_bf16) {
     r.name = "gemm_bf16";
     r.shape = "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) + " dtype=bf16";
     r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
     r.flops = 2.0 * s.m * s.n * s.k;
     r.bytes = 2.0 * (s.m * s.k + s.n * s.k + s.m * s.n);
     ctx.results->push_back(r);

@@ -29,6 +29,7 @@ JSW_BENCH(lmhead_ce_fwd_bwd) {
   r.shape = "tokens=" + std::to_string(tokens) + " dim=" + std::to_string(dim) + " vocab=" + std::to_string(vocab) +
             " dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 6.0 * tokens * dim * vocab;  // logits, dhidden, dweight
   r.bytes = 2.0 * (tokens * dim * 2) + vocab * dim * (2.0 + 8.0);
   ctx.results->push_back(r);

@@ -21,6 +21,7 @@ JSW_BENCH(lora_fwd_bwd) {
   r.shape = "tokens=" + std::to_string(tokens) + " in=" + std::to_string(in) + " out=" + std::to_string(out) +
             " rank=" + std::to_string(rank) + " dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 2.0 * tokens * in * out * 2 + 2.0 * tokens * rank * (in + out) * 3;
   r.bytes = 2.0 * (2 * tokens * in + 2 * tokens * out + out * in);
   ctx.results->push_back(r);

@@ -16,6 +16,7 @@ JSW_BENCH(nf4_dequant) {
   r.name = "nf4_dequant";
   r.shape = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) + " dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 2.0 * n;
   r.bytes = n / 2.0 + n / 64.0 * 4 + 2.0 * n;
   r.note = "peer: copy of the bf16 output bytes";

@@ -19,6 +19,7 @@ JSW_BENCH(adamw_step) {
   r.name = "adamw_step";
   r.shape = "n=" + std::to_string(n) + " dtype=f32";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 15.0 * n;
   r.bytes = 4.0 * n * 7;  // read p, g, m, v; write p, m, v
   ctx.results->push_back(r);

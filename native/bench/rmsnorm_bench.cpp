@@ -17,6 +17,7 @@ JSW_BENCH(rmsnorm_fwd_bwd) {
   r.name = "rmsnorm_fwd_bwd";
   r.shape = "rows=" + std::to_string(rows) + " dim=" + std::to_string(dim) + " dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 12.0 * rows * dim;
   r.bytes = 2.0 * rows * dim * 5;  // x, y (fwd); dy, x, dx (bwd)
   ctx.results->push_back(r);

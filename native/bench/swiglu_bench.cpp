@@ -15,6 +15,7 @@ JSW_BENCH(swiglu_fwd_bwd) {
   r.name = "swiglu_fwd_bwd";
   r.shape = "n=" + std::to_string(n) + " dtype=bf16";
   r.ms = ms;
+  r.peak_extra = last_peak_extra_bytes();
   r.flops = 20.0 * n;
   r.bytes = 2.0 * n * 8;  // fwd: g, u, y; bwd: dy, g, u, dg, du
   ctx.results->push_back(r);
