@@ -18,6 +18,18 @@ public final class Fixtures {
     }
   }
 
+  /**
+   * A real tokenizer fetched by the build (scripts/fetch-tokenizers.sh, pinned and checksummed; see
+   * fixtures/tokenizers/README.md): "qwen3" or "llama3".
+   */
+  public static Path fetchedTokenizer(String name) {
+    Path dir = Path.of(System.getProperty("jswift.test.fixtures", "target/test-fixtures"), "tokenizers", name);
+    if (!java.nio.file.Files.exists(dir.resolve("tokenizer.json")))
+      throw new IllegalStateException(dir + " is missing: run the build (mvn verify), whose generate-test-resources "
+          + "phase fetches it with scripts/fetch-tokenizers.sh");
+    return dir;
+  }
+
   /** The tiny Llama (GQA) with Hugging Face / PEFT reference outputs: fixtures/hf-tiny/llama-gqa/README.md. */
   public static Path llamaGqa() {
     return resource("hf-tiny/llama-gqa");
