@@ -46,3 +46,43 @@ JSW_CUDA_TEST(elementwise_cuda_matches_cpu) {
     expect_close("axpby", download(gy, dtype, 100003), download(cy, dtype, 100003), tol, tol);
   }
 }
+
+JSW_TEST(bias_add_and_row_sums_cpu) {
+  int64_t rows = 37, cols = 131;  // cols spans three 64-column slices
+  auto y = randn(rows * cols, 45), b = randn(cols, 46), dy = randn(rows * cols, 47);
+  Buffer by = upload(JSW_CPU, JSW_F32, y), bb = upload(JSW_CPU, JSW_F32, b), bdy = upload(JSW_CPU, JSW_F32, dy);
+  JSW_CHECK(jsw_add_bias(JSW_CPU, JSW_F32, by.get(), bb.get(), rows, cols));
+  std::vector<float> want(y);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) want[r * cols + c] += b[c];
+  expect_close("add_bias", download(by, JSW_F32, rows * cols), want, 0, 0);
+  auto start = randn(cols, 48);
+  Buffer bd = upload(JSW_CPU, JSW_F32, start);
+  JSW_CHECK(jsw_sum_rows(JSW_CPU, JSW_F32, bdy.get(), rows, cols, bd.as<float>()));
+  std::vector<float> sums(start);
+  for (int64_t c = 0; c < cols; c++) {
+    double s = 0;
+    for (int64_t r = 0; r < rows; r++) s += dy[r * cols + c];
+    sums[c] += float(s);
+  }
+  expect_close("sum_rows accumulates", download(bd, JSW_F32, cols), sums, 1e-5f, 1e-5f);
+  JSW_EXPECT(jsw_add_bias(JSW_CPU, JSW_F32, by.get(), nullptr, rows, cols) == JSW_ERR_INVALID_ARGUMENT, "null bias");
+  JSW_EXPECT(jsw_sum_rows(JSW_CPU, JSW_F32, bdy.get(), rows, 0, bd.as<float>()) == JSW_ERR_INVALID_ARGUMENT, "cols 0");
+}
+
+JSW_CUDA_TEST(bias_add_and_row_sums_cuda_match_cpu) {
+  int dev = cuda_device();
+  int64_t rows = 1000, cols = 333;
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    auto y = round_to(randn(rows * cols, 51), dtype), b = round_to(randn(cols, 52), dtype);
+    Buffer gy = upload(dev, dtype, y), gb = upload(dev, dtype, b), cy = upload(JSW_CPU, dtype, y),
+           cb = upload(JSW_CPU, dtype, b);
+    JSW_CHECK(jsw_add_bias(dev, dtype, gy.get(), gb.get(), rows, cols));
+    JSW_CHECK(jsw_add_bias(JSW_CPU, dtype, cy.get(), cb.get(), rows, cols));
+    expect_close("add_bias", download(gy, dtype, rows * cols), download(cy, dtype, rows * cols), 0, 0);
+    Buffer gd = zeros(dev, JSW_F32, cols), cd = zeros(JSW_CPU, JSW_F32, cols);
+    JSW_CHECK(jsw_sum_rows(dev, dtype, gy.get(), rows, cols, gd.as<float>()));
+    JSW_CHECK(jsw_sum_rows(JSW_CPU, dtype, cy.get(), rows, cols, cd.as<float>()));
+    expect_close("sum_rows", download(gd, JSW_F32, cols), download(cd, JSW_F32, cols), 1e-4f, 1e-5f);
+  }
+}

@@ -92,6 +92,10 @@ int jsw_cast(int device, int src_dtype, const void* src, int dst_dtype, void* ds
 int jsw_fill(int device, int dtype, void* x, float value, int64_t n);
 /* y[i] = a * x[i] + b * y[i]  (fp32 math) */
 int jsw_axpby(int device, int dtype, int64_t n, float a, const void* x, float b, void* y);
+/* y[r, c] += bias[c] for a [rows, cols] y (the bias of a dense linear layer). */
+int jsw_add_bias(int device, int dtype, void* y, const void* bias, int64_t rows, int64_t cols);
+/* dbias[c] += sum_r dy[r, c] (fp32 accumulate): the bias gradient of a linear layer. */
+int jsw_sum_rows(int device, int dtype, const void* dy, int64_t rows, int64_t cols, float* dbias);
 
 /* ---- GEMM ----------------------------------------------------------------------------------------- */
 /* C[m,n] = alpha * op(A)[m,k] . op(B)[k,n] + beta * C, row-major, `batch` times with the given element

@@ -54,3 +54,39 @@ extern "C" int jsw_axpby(int device, int dtype, int64_t n, float a, const void* 
   }
   JSW_API_END
 }
+
+extern "C" int jsw_add_bias(int device, int dtype, void* y, const void* bias, int64_t rows, int64_t cols) {
+  JSW_API_BEGIN
+  const char* op = "jsw_add_bias";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(rows, op, "rows");
+  require_positive(cols, op, "cols");
+  if (rows == 0) return JSW_OK;
+  require_ptr(y, op, "y");
+  require_ptr(bias, op, "bias");
+  if (device == JSW_CPU) {
+    cpu::add_bias(dtype, y, bias, rows, cols);
+  } else {
+    JSW_CUDA_ONLY(cuda::add_bias(device, dtype, y, bias, rows, cols));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_sum_rows(int device, int dtype, const void* dy, int64_t rows, int64_t cols, float* dbias) {
+  JSW_API_BEGIN
+  const char* op = "jsw_sum_rows";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(rows, op, "rows");
+  require_positive(cols, op, "cols");
+  if (rows == 0) return JSW_OK;
+  require_ptr(dy, op, "dy");
+  require_ptr(dbias, op, "dbias");
+  if (device == JSW_CPU) {
+    cpu::sum_rows(dtype, dy, rows, cols, dbias);
+  } else {
+    JSW_CUDA_ONLY(cuda::sum_rows(device, dtype, dy, rows, cols, dbias));
+  }
+  JSW_API_END
+}

@@ -101,6 +101,12 @@ public final class CoreNative {
   public static native int jsw_axpby(
       int device, int dtype, long n, float a, @Cast("const void*") long x, float b, @Cast("void*") long y);
 
+  public static native int jsw_add_bias(
+      int device, int dtype, @Cast("void*") long y, @Cast("const void*") long bias, long rows, long cols);
+
+  public static native int jsw_sum_rows(
+      int device, int dtype, @Cast("const void*") long dy, long rows, long cols, @Cast("float*") long dbias);
+
   // ---- GEMM ----
   public static native int jsw_gemm(
       int device, int dtype, int cDtype, int transA, int transB, long m, long n, long k, float alpha,

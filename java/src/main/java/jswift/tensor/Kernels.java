@@ -90,6 +90,30 @@ public final class Kernels {
         y.address()));
   }
 
+  /** y[..., c] += bias[c]: the bias of a dense linear layer (y is [..., cols], bias [cols], same dtype). */
+  public static void addBias(Tensor y, Tensor bias) {
+    String op = "addBias";
+    Check.floating(op, "y", y);
+    Check.sameDtype(op, y, "bias", bias);
+    Check.shape(op, "bias", bias, y.size(-1));
+    Check.device(op, y.device(), "bias", bias);
+    long cols = y.size(-1);
+    NativeStatus.check(CoreNative.jsw_add_bias(y.device().index(), y.dtype().code(), y.address(), bias.address(),
+        y.numel() / cols, cols));
+  }
+
+  /** dbias (f32 [cols]) += the sum of dy over its rows: the bias gradient of a linear layer. */
+  public static void sumRows(Tensor dy, Tensor dbias) {
+    String op = "sumRows";
+    Check.floating(op, "dy", dy);
+    Check.dtype(op, "dbias", dbias, DType.F32);
+    Check.shape(op, "dbias", dbias, dy.size(-1));
+    Check.device(op, dy.device(), "dbias", dbias);
+    long cols = dy.size(-1);
+    NativeStatus.check(CoreNative.jsw_sum_rows(dy.device().index(), dy.dtype().code(), dy.address(), dy.numel() / cols,
+        cols, dbias.address()));
+  }
+
   // =====================================================================================================
   // GEMM
   // =====================================================================================================
