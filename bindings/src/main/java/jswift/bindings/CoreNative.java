@@ -66,6 +66,10 @@ public final class CoreNative {
   public static native int jsw_memcpy(
       @Cast("void*") long dst, int dstDevice, @Cast("const void*") short[] src, int srcDevice, long bytes);
 
+  /** A direct (e.g. memory-mapped) buffer to native memory: bytes from the buffer's address (position 0). */
+  public static native int jsw_memcpy(
+      @Cast("void*") long dst, int dstDevice, @Cast("const void*") java.nio.ByteBuffer src, int srcDevice, long bytes);
+
   /** Native memory to a host array. */
   public static native int jsw_memcpy(
       @Cast("void*") byte[] dst, int dstDevice, @Cast("const void*") long src, int srcDevice, long bytes);

@@ -187,9 +187,42 @@ public final class SafetensorsFile implements AutoCloseable {
     return out;
   }
 
-  /** A new tensor with the values converted to a float dtype on a device (the caller owns it). */
+  /** The jswift dtype of a stored tensor, or null for types jswift does not load (F64, BOOL, F8...). */
+  public DType dtype(String name) {
+    switch (entry(name).dtype()) {
+      case "F32": return DType.F32;
+      case "BF16": return DType.BF16;
+      case "F16": return DType.F16;
+      case "I32": return DType.I32;
+      case "I64": return DType.I64;
+      case "U8": return DType.U8;
+      case "I8": return DType.I8;
+      default: return null;
+    }
+  }
+
+  /**
+   * A new tensor on a device with the stored values (the caller owns it): the mapped bytes go straight to the
+   * device in the stored dtype and, for floats, are cast there to {@code dtype} (f32 / bf16 / f16 on disk, any
+   * float dtype in memory). Integer tensors keep their stored dtype ({@code dtype} must match).
+   */
   public Tensor load(String name, DType dtype, Device device) throws IOException {
-    return Tensor.fromFloats(floats(name), dtype, device, entry(name).shape());
+    Entry e = entry(name);
+    DType stored = dtype(name);
+    if (stored == null)
+      throw new IOException(path + ": tensor '" + name + "' has dtype " + e.dtype() + ", which jswift does not load");
+    if (stored.isFloatingPoint() != dtype.isFloatingPoint())
+      throw new IOException(path + ": tensor '" + name + "' is " + e.dtype() + ", cannot load it as " + dtype.torchName());
+    Tensor raw = Tensor.allocate(stored, device, e.shape());
+    try {
+      raw.copyFrom(bytes(name));
+      if (stored == dtype) return raw;
+      if (!stored.isFloatingPoint())
+        throw new IOException(path + ": tensor '" + name + "' is " + e.dtype() + ", not " + dtype.torchName());
+      return raw.to(dtype);
+    } finally {
+      if (stored != dtype) raw.close();
+    }
   }
 
   static float halfToFloat(short h) {

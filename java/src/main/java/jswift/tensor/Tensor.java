@@ -202,6 +202,18 @@ public final class Tensor implements AutoCloseable {
     NativeStatus.check(CoreNative.jsw_memcpy(address(), device().index(), data, -1, byteSize()));
   }
 
+  /**
+   * Raw little-endian bytes of this tensor's dtype from a direct buffer (e.g. a memory-mapped safetensors
+   * region), copied straight to the tensor's device without passing through the Java heap.
+   */
+  public void copyFrom(java.nio.ByteBuffer src) {
+    if (!src.isDirect()) throw new IllegalArgumentException("copyFrom(ByteBuffer) needs a direct buffer");
+    java.nio.ByteBuffer b = src.slice();
+    if (b.remaining() != byteSize())
+      throw new IllegalArgumentException("copyFrom(ByteBuffer): " + b.remaining() + " bytes for " + this + " (" + byteSize() + " bytes)");
+    NativeStatus.check(CoreNative.jsw_memcpy(address(), device().index(), b, -1, byteSize()));
+  }
+
   /** Copies another tensor's contents (same dtype and element count, any devices). */
   public void copyFrom(Tensor src) {
     if (src.dtype != dtype || src.numel() != numel())

@@ -43,6 +43,14 @@ class SafetensorsFileTest {
     data.putLong(-100);
     write(p, header, data.array());
     try (SafetensorsFile f = SafetensorsFile.open(p)) {
+      try (jswift.tensor.Tensor t = f.load("a", jswift.tensor.DType.F32, jswift.tensor.Device.CPU);
+          jswift.tensor.Tensor h = f.load("b", jswift.tensor.DType.BF16, jswift.tensor.Device.CPU);
+          jswift.tensor.Tensor l = f.load("c", jswift.tensor.DType.I64, jswift.tensor.Device.CPU)) {
+        assertArrayEquals(new float[] {1.0f, -2.5f}, t.toFloatArray());  // bf16 on disk -> f32 (exact)
+        assertArrayEquals(new float[] {1.0f, 3.140625f}, h.toFloatArray());  // f16 on disk -> bf16 (exact here)
+        assertEquals(8, l.byteSize());
+      }
+      assertThrows(IOException.class, () -> f.load("c", jswift.tensor.DType.F32, jswift.tensor.Device.CPU));
       assertArrayEquals(new float[] {1.0f, -2.5f}, f.floats("a"));
       assertArrayEquals(new float[] {1.0f, 3.140625f}, f.floats("b"));
       assertArrayEquals(new long[] {-100}, f.longs("c"));
