@@ -1,0 +1,98 @@
+package jswift.model;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Token ids of one step, on the host, in one of the two layouts the attention kernel takes: padded rows of equal
+ * length with a mask, or packed sequences (no padding, attention kept inside each sequence). {@code targets[t]}
+ * is the label of token t's successor within its sequence (the causal-LM shift), -100 where there is none or it
+ * is ignored; the loss is the mean cross-entropy over the targets that are not -100, as transformers computes it.
+ */
+public final class Batch {
+  public static final int IGNORE = -100;
+
+  final int[] ids;
+  final int[] keyMask;    // [rows * seqLen] or null
+  final int[] cuSeqlens;  // [sequences + 1] or null
+  final int[] positions;
+  final int[] targets;
+  final int sequences;
+  final int seqLen;
+
+  private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
+    this.ids = ids;
+    this.keyMask = keyMask;
+    this.cuSeqlens = cuSeqlens;
+    this.positions = positions;
+    this.targets = targets;
+    this.sequences = sequences;
+    this.seqLen = seqLen;
+  }
+
+  /**
+   * Rows of equal length. attentionMask (1 = token, 0 = padding) may be null (all tokens); labels may be null (no
+   * loss). Positions run 0..seqLen-1 in every row, as transformers does when given no position_ids.
+   */
+  public static Batch padded(int[][] inputIds, int[][] attentionMask, int[][] labels) {
+    int rows = inputIds.length;
+    if (rows == 0) throw new IllegalArgumentException("empty batch");
+    int len = inputIds[0].length;
+    if (len == 0) throw new IllegalArgumentException("empty sequence in the batch");
+    int n = rows * len;
+    int[] ids = new int[n], pos = new int[n], tgt = new int[n];
+    int[] mask = attentionMask == null ? null : new int[n];
+    for (int r = 0; r < rows; r++) {
+      check(inputIds[r].length == len, "row " + r + " has " + inputIds[r].length + " ids, row 0 has " + len);
+      if (mask != null) check(attentionMask[r].length == len, "attention_mask row " + r + " has the wrong length");
+      if (labels != null) check(labels[r].length == len, "labels row " + r + " has the wrong length");
+      for (int t = 0; t < len; t++) {
+        ids[r * len + t] = inputIds[r][t];
+        pos[r * len + t] = t;
+        if (mask != null) mask[r * len + t] = attentionMask[r][t];
+        tgt[r * len + t] = labels != null && t + 1 < len ? labels[r][t + 1] : IGNORE;
+      }
+    }
+    return new Batch(ids, mask, null, pos, tgt, rows, len);
+  }
+
+  /** Sequences of any lengths packed end to end (labels may be null). Positions restart at 0 in each. */
+  public static Batch packed(List<int[]> inputIds, List<int[]> labels) {
+    if (inputIds.isEmpty()) throw new IllegalArgumentException("empty batch");
+    int n = inputIds.stream().mapToInt(s -> s.length).sum();
+    int[] ids = new int[n], pos = new int[n], tgt = new int[n], cu = new int[inputIds.size() + 1];
+    int off = 0, longest = 0;
+    for (int s = 0; s < inputIds.size(); s++) {
+      int[] seq = inputIds.get(s);
+      check(seq.length > 0, "sequence " + s + " is empty");
+      int[] lab = labels == null ? null : labels.get(s);
+      if (lab != null) check(lab.length == seq.length, "labels of sequence " + s + " have the wrong length");
+      for (int t = 0; t < seq.length; t++) {
+        ids[off + t] = seq[t];
+        pos[off + t] = t;
+        tgt[off + t] = lab != null && t + 1 < seq.length ? lab[t + 1] : IGNORE;
+      }
+      off += seq.length;
+      cu[s + 1] = off;
+      longest = Math.max(longest, seq.length);
+    }
+    return new Batch(ids, null, cu, pos, tgt, inputIds.size(), longest);
+  }
+
+  private static void check(boolean c, String message) {
+    if (!c) throw new IllegalArgumentException(message);
+  }
+
+  public int tokens() {
+    return ids.length;
+  }
+
+  public int sequences() {
+    return sequences;
+  }
+
+  /** Number of tokens that carry a loss. */
+  public int targetCount() {
+    return (int) Arrays.stream(targets).filter(t -> t != IGNORE).count();
+  }
+}

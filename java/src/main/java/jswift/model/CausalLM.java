@@ -1,0 +1,371 @@
+package jswift.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import jswift.nn.Attention;
+import jswift.nn.AttentionLayout;
+import jswift.nn.DecoderLayer;
+import jswift.nn.Linear;
+import jswift.nn.LoraAdapter;
+import jswift.nn.Mlp;
+import jswift.nn.Parameter;
+import jswift.nn.RmsNorm;
+import jswift.nn.Rope;
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * A decoder-only language model (llama, mistral, qwen2, qwen3 families) built from a Hugging Face folder:
+ * config.json and safetensors weights under their HF names. Runs on the CPU in fp32 or on CUDA in bf16 (fp32
+ * accumulation, fp32 master weights for whatever is trained). Gives fp32 logits, the causal-LM loss, and a
+ * training step's gradients (forward + backward, optionally recomputing each layer's activations in the
+ * backward). PEFT LoRA / rsLoRA adapters can be loaded, several at once, and switched.
+ */
+public final class CausalLM implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final ModelConfig config;
+  private final Device device;
+  private final DType dtype;
+  private final Map<String, Parameter> parameters = new LinkedHashMap<>();
+  private final Map<String, Linear> linears = new LinkedHashMap<>();
+  private final List<DecoderLayer> layers = new ArrayList<>();
+  private final Parameter embed;
+  private final Parameter lmHead;
+  private final RmsNorm finalNorm;
+  private final Rope rope;
+  private boolean gradientCheckpointing;
+
+  /** Loads a model folder onto a device: fp32 on the CPU, bf16 on CUDA. */
+  public static CausalLM load(Path dir, Device device) throws IOException {
+    return load(dir, device, device.isCpu() ? DType.F32 : DType.BF16);
+  }
+
+  public static CausalLM load(Path dir, Device device, DType dtype) throws IOException {
+    if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("compute dtype must be a float type, got " + dtype);
+    ModelConfig cfg = ModelConfig.load(dir);
+    try (Checkpoint ckpt = Checkpoint.open(dir)) {
+      return new CausalLM(cfg, ckpt, device, dtype);
+    }
+  }
+
+  private CausalLM(ModelConfig cfg, Checkpoint ckpt, Device device, DType dtype) throws IOException {
+    this.config = cfg;
+    this.device = device;
+    this.dtype = dtype;
+    boolean ok = false;
+    try {
+      int h = cfg.hiddenSize(), inter = cfg.intermediateSize(), hd = cfg.headDim();
+      long qOut = (long) cfg.numAttentionHeads() * hd, kvOut = (long) cfg.numKeyValueHeads() * hd;
+      embed = param(ckpt, "model.embed_tokens.weight", cfg.vocabSize(), h);
+      for (int i = 0; i < cfg.numHiddenLayers(); i++) {
+        String p = "model.layers." + i + ".";
+        RmsNorm in = new RmsNorm(param(ckpt, p + "input_layernorm.weight", h), cfg.rmsNormEps());
+        RmsNorm post = new RmsNorm(param(ckpt, p + "post_attention_layernorm.weight", h), cfg.rmsNormEps());
+        boolean qkvBias = cfg.qkvBias();
+        Linear q = linear(ckpt, p + "self_attn.q_proj", qOut, h, qkvBias);
+        Linear k = linear(ckpt, p + "self_attn.k_proj", kvOut, h, qkvBias);
+        Linear v = linear(ckpt, p + "self_attn.v_proj", kvOut, h, qkvBias);
+        Linear o = linear(ckpt, p + "self_attn.o_proj", h, qOut, cfg.attentionBias());
+        RmsNorm qn = null, kn = null;
+        if (cfg.architecture().qkNorm()) {
+          qn = new RmsNorm(param(ckpt, p + "self_attn.q_norm.weight", hd), cfg.rmsNormEps());
+          kn = new RmsNorm(param(ckpt, p + "self_attn.k_norm.weight", hd), cfg.rmsNormEps());
+        }
+        Attention attn = new Attention(q, k, v, o, qn, kn, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), hd,
+            cfg.slidingWindow());
+        Mlp mlp = new Mlp(linear(ckpt, p + "mlp.gate_proj", inter, h, cfg.mlpBias()),
+            linear(ckpt, p + "mlp.up_proj", inter, h, cfg.mlpBias()),
+            linear(ckpt, p + "mlp.down_proj", h, inter, cfg.mlpBias()));
+        layers.add(new DecoderLayer(i, in, attn, post, mlp));
+      }
+      finalNorm = new RmsNorm(param(ckpt, "model.norm.weight", h), cfg.rmsNormEps());
+      if (cfg.tieWordEmbeddings() || !ckpt.contains("lm_head.weight")) {
+        if (!cfg.tieWordEmbeddings())
+          throw new IOException("the checkpoint has no lm_head.weight and config.json does not tie word embeddings");
+        lmHead = embed;
+      } else {
+        lmHead = param(ckpt, "lm_head.weight", cfg.vocabSize(), h);
+      }
+      rope = new Rope(cfg, device);
+      ok = true;
+    } finally {
+      if (!ok) close();
+    }
+  }
+
+  private Parameter param(Checkpoint ckpt, String name, long... shape) throws IOException {
+    Parameter p = new Parameter(name, ckpt.load(name, shape, dtype, device));
+    parameters.put(name, p);
+    return p;
+  }
+
+  private Linear linear(Checkpoint ckpt, String module, long out, long in, boolean bias) throws IOException {
+    Parameter w = param(ckpt, module + ".weight", out, in);
+    Parameter b = bias ? param(ckpt, module + ".bias", out) : null;
+    Linear l = new Linear(module, w, b);
+    linears.put(module, l);
+    return l;
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public Device device() {
+    return device;
+  }
+
+  public DType dtype() {
+    return dtype;
+  }
+
+  /** Every base weight by its Hugging Face name. */
+  public Map<String, Parameter> parameters() {
+    return Collections.unmodifiableMap(parameters);
+  }
+
+  /** The linear layers by module path ("model.layers.0.self_attn.q_proj"). */
+  public Map<String, Linear> linears() {
+    return Collections.unmodifiableMap(linears);
+  }
+
+  /** With recomputation each layer keeps only its input during the forward and rebuilds the rest in backward. */
+  public void setGradientCheckpointing(boolean on) {
+    gradientCheckpointing = on;
+  }
+
+  // ---- adapters ----
+
+  /**
+   * Loads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) under a name; its tensors
+   * are frozen until made trainable. rsLoRA is honoured; DoRA is refused with a clear message for now.
+   */
+  public void loadAdapter(String name, Path dir) throws IOException {
+    Path cfgFile = dir.resolve("adapter_config.json");
+    if (!Files.exists(cfgFile)) throw new IOException(cfgFile + " not found: is " + dir + " a PEFT adapter folder?");
+    JsonNode c = JSON.readTree(cfgFile.toFile());
+    String type = c.path("peft_type").asText("LORA");
+    if (!type.equals("LORA")) throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA only)");
+    if (c.path("use_dora").asBoolean(false))
+      throw new IOException(cfgFile + ": DoRA adapters are not supported yet (LoRA and rsLoRA are)");
+    if (c.path("fan_in_fan_out").asBoolean(false))
+      throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
+    int r = c.path("r").asInt(8);
+    double alpha = c.path("lora_alpha").asDouble(8);
+    float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);
+    float dropout = (float) c.path("lora_dropout").asDouble(0);
+    Path weights = dir.resolve("adapter_model.safetensors");
+    if (!Files.exists(weights))
+      throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
+    Map<String, Tensor[]> pairs = new LinkedHashMap<>();
+    try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+      for (String key : f.names()) {
+        String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
+        boolean isA = k.endsWith(".lora_A.weight"), isB = k.endsWith(".lora_B.weight");
+        if (!isA && !isB) throw new IOException(weights + ": unexpected tensor '" + key + "' for a LoRA adapter");
+        String module = k.substring(0, k.length() - ".lora_A.weight".length()).replaceFirst("^base_model\\.model\\.", "");
+        Linear l = linears.get(module);
+        if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+        long[] shape = isA ? new long[] {r, l.inFeatures()} : new long[] {l.outFeatures(), r};
+        long[] stored = f.entry(key).shape();
+        if (!java.util.Arrays.equals(stored, shape))
+          throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(stored) + ", expected "
+              + java.util.Arrays.toString(shape) + " (r=" + r + " in adapter_config.json)");
+        Tensor[] pair = pairs.computeIfAbsent(module, m -> new Tensor[2]);
+        pair[isA ? 0 : 1] = f.load(key, dtype, device);
+      }
+    }
+    for (Map.Entry<String, Tensor[]> e : pairs.entrySet()) {
+      Tensor[] p = e.getValue();
+      if (p[0] == null || p[1] == null)
+        throw new IOException(weights + ": module " + e.getKey() + " has only one of lora_A / lora_B");
+      String prefix = "base_model.model." + e.getKey();
+      linears.get(e.getKey()).addAdapter(name, new LoraAdapter(new Parameter(prefix + ".lora_A.weight", p[0]),
+          new Parameter(prefix + ".lora_B.weight", p[1]), scale, dropout));
+    }
+    if (pairs.isEmpty()) throw new IOException(weights + " holds no LoRA tensors");
+  }
+
+  /** Activates an adapter on every layer that has it (others run their base weights); null = none. */
+  public void setActiveAdapter(String name) {
+    boolean found = name == null;
+    for (Linear l : linears.values()) {
+      if (name != null && l.adapters().containsKey(name)) {
+        l.setActiveAdapter(name);
+        found = true;
+      } else {
+        l.setActiveAdapter(null);
+      }
+    }
+    if (!found) throw new IllegalArgumentException("no adapter named '" + name + "' is loaded");
+  }
+
+  /** The A / B parameters of the active adapter of every layer, by PEFT name. */
+  public Map<String, Parameter> activeAdapterParameters() {
+    Map<String, Parameter> out = new LinkedHashMap<>();
+    for (Linear l : linears.values()) {
+      LoraAdapter a = l.activeAdapter();
+      if (a != null) {
+        out.put(a.a().name(), a.a());
+        out.put(a.b().name(), a.b());
+      }
+    }
+    return out;
+  }
+
+  // ---- forward / backward ----
+
+  /** The device tensors and saved activations of one forward, freed together. */
+  private final class Run implements AutoCloseable {
+    final Arena arena = new Arena();
+    long seed;
+    Tensor ids, targets;
+    AttentionLayout layout;
+    final List<DecoderLayer.Saved> saved = new ArrayList<>();
+    final RmsNorm.Saved finalSaved = new RmsNorm.Saved();
+    Tensor hidden;  // the final norm's output
+
+    @Override
+    public void close() {
+      arena.close();
+    }
+  }
+
+  private Tensor upload(Arena a, int[] v) {
+    Tensor t = a.allocate(DType.I32, device, v.length);
+    t.copyFrom(v);
+    return t;
+  }
+
+  private Run forward(Batch b, boolean training, long seed) {
+    Run run = new Run();
+    run.seed = seed;
+    try {
+      Arena a = run.arena;
+      int n = b.tokens(), h = config.hiddenSize();
+      run.ids = upload(a, b.ids);
+      run.targets = upload(a, b.targets);
+      Tensor mask = b.keyMask == null ? null : upload(a, b.keyMask).view(b.sequences, b.seqLen);
+      Tensor cu = b.cuSeqlens == null ? null : upload(a, b.cuSeqlens);
+      run.layout = new AttentionLayout(b.seqLen, mask, cu, upload(a, b.positions));
+      Tensor x = a.allocate(dtype, device, n, h);
+      Kernels.embeddingForward(run.ids, embed.value(), x);
+      for (DecoderLayer layer : layers) {
+        DecoderLayer.Saved s = training ? new DecoderLayer.Saved() : null;
+        if (training && gradientCheckpointing) {
+          // Compute in a throwaway arena; keep only the output (the next layer's saved input).
+          try (Arena tmp = new Arena()) {
+            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, s, false);
+            Tensor kept = a.allocate(dtype, device, n, h);
+            kept.copyFrom(y);
+            x = kept;
+          }
+        } else if (!training) {
+          try (Arena tmp = new Arena()) {  // inference: activations die layer by layer
+            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, null, false);
+            Tensor kept = a.allocate(dtype, device, n, h);
+            kept.copyFrom(y);
+            x = kept;
+          }
+        } else {
+          x = layer.forward(a, x, run.layout, rope, seed, s, true);
+        }
+        if (s != null) run.saved.add(s);
+      }
+      run.hidden = finalNorm.forward(a, x, training ? run.finalSaved : null);
+      return run;
+    } catch (RuntimeException e) {
+      run.close();
+      throw e;
+    }
+  }
+
+  /** fp32 logits [tokens, vocab] (row-major over the batch's tokens). */
+  public float[] logits(Batch b) {
+    try (Run run = forward(b, false, 0)) {
+      Tensor logits = run.arena.allocate(DType.F32, device, b.tokens(), config.vocabSize());
+      Kernels.matmul(run.hidden, false, lmHead.value(), true, logits, 1f, 0f);  // fp32 output for any dtype
+      return logits.toFloatArray();
+    }
+  }
+
+  /** The mean causal-LM cross-entropy over the batch's targets (transformers' loss). */
+  public double loss(Batch b) {
+    try (Run run = forward(b, false, 0)) {
+      return meanLoss(run, b, null);
+    }
+  }
+
+  private double meanLoss(Run run, Batch b, Tensor dloss) {
+    int n = b.tokens(), count = b.targetCount();
+    if (count == 0) throw new IllegalArgumentException("the batch has no targets (every label is -100)");
+    Tensor loss = run.arena.allocate(DType.F32, device, n);
+    Tensor lse = run.arena.allocate(DType.F32, device, n);
+    if (dloss == null) {
+      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, null);
+    } else {
+      Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
+      Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead.value(), run.targets, dloss, Batch.IGNORE, 0, loss,
+          lse, dh, lmHead.isTrainable() ? lmHead.grad() : null);
+      backward(run, b, dh);
+    }
+    double sum = 0;
+    for (float l : loss.toFloatArray()) sum += l;  // ignored rows are exactly 0
+    return sum / count;
+  }
+
+  /**
+   * One training micro-step: forward, the mean loss, and its gradient accumulated into every trainable
+   * parameter (and the active adapter's trainable A / B). {@code seed} drives LoRA dropout. Returns the loss.
+   */
+  public double forwardBackward(Batch b, long seed) {
+    int count = b.targetCount();
+    if (count == 0) throw new IllegalArgumentException("the batch has no targets (every label is -100)");
+    float[] dl = new float[b.tokens()];
+    for (int t = 0; t < dl.length; t++) dl[t] = b.targets[t] == Batch.IGNORE ? 0f : 1f / count;
+    try (Run run = forward(b, true, seed)) {
+      Tensor dloss = run.arena.allocate(DType.F32, device, dl.length);
+      dloss.copyFrom(dl);
+      return meanLoss(run, b, dloss);
+    }
+  }
+
+  private void backward(Run run, Batch b, Tensor dHidden) {
+    Arena a = run.arena;
+    Tensor dh = finalNorm.backward(a, dHidden, run.finalSaved);
+    for (int i = layers.size() - 1; i >= 0; i--) {
+      DecoderLayer layer = layers.get(i);
+      if (gradientCheckpointing) {
+        try (Arena tmp = new Arena()) {
+          Tensor g = layer.backward(tmp, dh, run.layout, rope, run.seed, run.saved.get(i));
+          Tensor kept = a.allocate(dtype, device, g.shape());
+          kept.copyFrom(g);
+          dh = kept;
+        }
+      } else {
+        dh = layer.backward(a, dh, run.layout, rope, run.seed, run.saved.get(i));
+      }
+    }
+    if (embed.isTrainable()) Kernels.embeddingBackward(run.ids, dh, embed.grad());
+  }
+
+  @Override
+  public void close() {
+    for (Linear l : linears.values()) l.close();
+    for (Parameter p : parameters.values()) p.close();
+    parameters.clear();
+    if (rope != null) rope.close();
+  }
+}

@@ -1,0 +1,103 @@
+package jswift.nn;
+
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * Self-attention of a decoder layer: q/k/v projections (with bias for Qwen2), Qwen3's per-head q/k RMSNorm,
+ * RoPE, causal flash attention (GQA, optional sliding window) and the output projection.
+ */
+public final class Attention {
+  private final Linear q, k, v, o;
+  private final RmsNorm qNorm, kNorm;
+  private final int heads, kvHeads, headDim;
+  private final long window;
+
+  /** What the backward needs (or what recomputation rebuilds). */
+  public static final class Saved {
+    final Linear.Saved q = new Linear.Saved(), k = new Linear.Saved(), v = new Linear.Saved(), o = new Linear.Saved();
+    final RmsNorm.Saved qNorm = new RmsNorm.Saved(), kNorm = new RmsNorm.Saved();
+    Tensor qr, kr, vr, out, lse;
+  }
+
+  public Attention(Linear q, Linear k, Linear v, Linear o, RmsNorm qNorm, RmsNorm kNorm, int heads, int kvHeads,
+      int headDim, long window) {
+    this.q = q;
+    this.k = k;
+    this.v = v;
+    this.o = o;
+    this.qNorm = qNorm;
+    this.kNorm = kNorm;
+    this.heads = heads;
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    this.window = window;
+  }
+
+  public Linear[] projections() {
+    return new Linear[] {q, k, v, o};
+  }
+
+  public RmsNorm qNorm() {
+    return qNorm;
+  }
+
+  public RmsNorm kNorm() {
+    return kNorm;
+  }
+
+  private float scale() {
+    return (float) (1.0 / Math.sqrt(headDim));
+  }
+
+  /** x [tokens, hidden] (normalised) -> [tokens, hidden]. */
+  public Tensor forward(Arena a, Tensor x, AttentionLayout layout, Rope rope, long seed, Saved s) {
+    long n = x.size(0);
+    Tensor qh = q.forward(a, x, seed, s == null ? null : s.q).view(n, heads, headDim);
+    Tensor kh = k.forward(a, x, seed + 1, s == null ? null : s.k).view(n, kvHeads, headDim);
+    Tensor vh = v.forward(a, x, seed + 2, s == null ? null : s.v).view(n, kvHeads, headDim);
+    if (qNorm != null) {
+      qh = qNorm.forward(a, qh, s == null ? null : s.qNorm);
+      kh = kNorm.forward(a, kh, s == null ? null : s.kNorm);
+    }
+    rope.apply(qh, layout.positions());
+    rope.apply(kh, layout.positions());
+    Tensor out = a.allocate(x.dtype(), x.device(), n, heads, headDim);
+    Tensor lse = a.allocate(DType.F32, x.device(), n, heads);
+    Kernels.attentionForward(qh, kh, vh, layout.seqLen(), layout.cuSeqlens(), layout.keyMask(), true, window, scale(),
+        out, lse);
+    if (s != null) {
+      s.qr = qh;
+      s.kr = kh;
+      s.vr = vh;
+      s.out = out;
+      s.lse = lse;
+    }
+    return o.forward(a, out.view(n, (long) heads * headDim), seed + 3, s == null ? null : s.o);
+  }
+
+  /** dy [tokens, hidden] -> dx [tokens, hidden]; adapter / weight gradients accumulate. */
+  public Tensor backward(Arena a, Tensor dy, AttentionLayout layout, Rope rope, long seed, Saved s) {
+    long n = dy.size(0);
+    Tensor dout = a.allocate(dy.dtype(), dy.device(), n, (long) heads * headDim);
+    o.backward(a, dy, s.o, seed + 3, dout, false);
+    Tensor dq = a.allocate(dy.dtype(), dy.device(), n, heads, headDim);
+    Tensor dk = a.allocate(dy.dtype(), dy.device(), n, kvHeads, headDim);
+    Tensor dv = a.allocate(dy.dtype(), dy.device(), n, kvHeads, headDim);
+    Kernels.attentionBackward(s.qr, s.kr, s.vr, s.out, dout.view(n, heads, headDim), s.lse, layout.seqLen(),
+        layout.cuSeqlens(), layout.keyMask(), true, window, scale(), dq, dk, dv);
+    rope.applyBackward(dq, layout.positions());
+    rope.applyBackward(dk, layout.positions());
+    if (qNorm != null) {
+      dq = qNorm.backward(a, dq, s.qNorm);
+      dk = kNorm.backward(a, dk, s.kNorm);
+    }
+    Tensor dx = a.allocate(dy.dtype(), dy.device(), n, q.inFeatures());
+    q.backward(a, dq.view(n, -1), s.q, seed, dx, false);
+    k.backward(a, dk.view(n, -1), s.k, seed + 1, dx, true);
+    v.backward(a, dv.view(n, -1), s.v, seed + 2, dx, true);
+    return dx;
+  }
+}

@@ -1,0 +1,96 @@
+package jswift.nn;
+
+import jswift.tensor.Arena;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * One pre-norm decoder block: h += attn(input_norm(h)); h += mlp(post_attention_norm(h)). The backward either
+ * uses activations saved by the forward or recomputes them from the layer's input (activation checkpointing:
+ * only the residual stream between layers is kept, one layer's activations exist at a time).
+ */
+public final class DecoderLayer {
+  private final int index;
+  private final RmsNorm inputNorm, postNorm;
+  private final Attention attention;
+  private final Mlp mlp;
+
+  /** Everything the backward needs; with recomputation only {@link #input} is kept by the forward. */
+  public static final class Saved {
+    Tensor input;
+    final RmsNorm.Saved inputNorm = new RmsNorm.Saved(), postNorm = new RmsNorm.Saved();
+    final Attention.Saved attention = new Attention.Saved();
+    final Mlp.Saved mlp = new Mlp.Saved();
+    boolean complete;
+  }
+
+  public DecoderLayer(int index, RmsNorm inputNorm, Attention attention, RmsNorm postNorm, Mlp mlp) {
+    this.index = index;
+    this.inputNorm = inputNorm;
+    this.attention = attention;
+    this.postNorm = postNorm;
+    this.mlp = mlp;
+  }
+
+  public Attention attention() {
+    return attention;
+  }
+
+  public Mlp mlp() {
+    return mlp;
+  }
+
+  public RmsNorm inputNorm() {
+    return inputNorm;
+  }
+
+  public RmsNorm postNorm() {
+    return postNorm;
+  }
+
+  /** A distinct dropout seed for every LoRA projection of this layer in a step. */
+  private long seed(long stepSeed) {
+    return stepSeed * 1_000_003L + index * 16L;
+  }
+
+  /**
+   * h [tokens, hidden] -> the next residual stream. {@code saved}: null for inference; with {@code keepAll}
+   * false only the input is kept (the backward recomputes the rest).
+   */
+  public Tensor forward(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved saved,
+      boolean keepAll) {
+    Saved s = saved != null && keepAll ? saved : null;
+    if (saved != null) {
+      saved.input = h;
+      saved.complete = keepAll;
+    }
+    long seed = seed(stepSeed);
+    Tensor x = inputNorm.forward(a, h, s == null ? null : s.inputNorm);
+    Tensor attn = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention);
+    Tensor h2 = a.allocate(h.dtype(), h.device(), h.shape());
+    h2.copyFrom(h);
+    Kernels.axpby(1f, attn, 1f, h2);
+    Tensor x2 = postNorm.forward(a, h2, s == null ? null : s.postNorm);
+    Tensor m = mlp.forward(a, x2, seed + 8, s == null ? null : s.mlp);
+    Kernels.axpby(1f, h2, 1f, m);  // m = h2 + mlp(x2): the layer's output, written over the MLP output
+    return m;
+  }
+
+  /** dh (gradient of the layer's output) -> gradient of its input; parameter gradients accumulate. */
+  public Tensor backward(Arena a, Tensor dh, AttentionLayout layout, Rope rope, long stepSeed, Saved saved) {
+    boolean recomputed = !saved.complete;
+    if (recomputed) {
+      // Rebuild the activations from the layer input, in this (temporary) arena.
+      forward(a, saved.input, layout, rope, stepSeed, saved, true);
+    }
+    long seed = seed(stepSeed);
+    Tensor dx2 = mlp.backward(a, dh, seed + 8, saved.mlp);
+    Tensor dh2 = postNorm.backward(a, dx2, saved.postNorm);
+    Kernels.axpby(1f, dh, 1f, dh2);  // residual
+    Tensor dx = attention.backward(a, dh2, layout, rope, seed, saved.attention);
+    Tensor dh1 = inputNorm.backward(a, dx, saved.inputNorm);
+    Kernels.axpby(1f, dh2, 1f, dh1);  // residual
+    if (recomputed) saved.complete = false;  // the rebuilt activations die with the caller's arena
+    return dh1;
+  }
+}

@@ -1,0 +1,133 @@
+package jswift.nn;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import jswift.tensor.Arena;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
+ * is active (the fused LoRA kernel then computes base and low-rank paths together). Backward gives dx and
+ * accumulates the gradients of whatever is trainable: the active adapter's A and B, and W / b when the layer
+ * itself is trained (full fine-tuning).
+ */
+public final class Linear implements AutoCloseable {
+  private final String name;
+  private final Parameter weight;
+  private final Parameter bias;
+  private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
+  private LoraAdapter active;
+
+  /** What the forward keeps for the backward: the input and, with LoRA, drop(x) A^T. */
+  public static final class Saved {
+    Tensor x;
+    Tensor xa;
+  }
+
+  public Linear(String name, Parameter weight, Parameter bias) {
+    if (weight.value().rank() != 2) throw new IllegalArgumentException(name + ".weight must be 2-D, got " + weight.value());
+    this.name = name;
+    this.weight = weight;
+    this.bias = bias;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public Parameter weight() {
+    return weight;
+  }
+
+  public Parameter bias() {
+    return bias;
+  }
+
+  public long inFeatures() {
+    return weight.value().size(1);
+  }
+
+  public long outFeatures() {
+    return weight.value().size(0);
+  }
+
+  public void addAdapter(String adapterName, LoraAdapter adapter) {
+    Tensor a = adapter.aValue(), b = adapter.bValue();
+    if (a.size(1) != inFeatures() || b.size(0) != outFeatures())
+      throw new IllegalArgumentException("adapter '" + adapterName + "' of " + name + ": A " + a + " / B " + b
+          + " do not fit the layer's [" + outFeatures() + ", " + inFeatures() + "] weight");
+    LoraAdapter old = adapters.put(adapterName, adapter);
+    if (old != null) {
+      if (old == active) active = adapter;
+      old.close();
+    }
+  }
+
+  /** Makes one adapter active (null: the base layer alone). */
+  public void setActiveAdapter(String adapterName) {
+    if (adapterName == null) {
+      active = null;
+      return;
+    }
+    LoraAdapter a = adapters.get(adapterName);
+    if (a == null) throw new IllegalArgumentException(name + " has no adapter '" + adapterName + "'");
+    active = a;
+  }
+
+  public LoraAdapter activeAdapter() {
+    return active;
+  }
+
+  public Map<String, LoraAdapter> adapters() {
+    return adapters;
+  }
+
+  /** y [..., out] = x W^T + b (+ LoRA); with {@code saved} not null, keeps what the backward needs. */
+  public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved) {
+    long[] outShape = x.shape();
+    outShape[outShape.length - 1] = outFeatures();
+    Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
+    if (active == null) {
+      Tensor x2 = x.view(-1, inFeatures());
+      Kernels.matmul(x2, false, weight.value(), true, y.view(-1, outFeatures()), 1f, 0f);
+      if (bias != null) Kernels.addBias(y, bias.value());
+    } else {
+      Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
+      Kernels.loraForward(x.view(-1, inFeatures()), weight.value(), bias == null ? null : bias.value(),
+          active.aValue(), active.bValue(), active.scale(), active.dropout(), dropoutSeed,
+          y.view(-1, outFeatures()), xa);
+      if (saved != null) saved.xa = xa;
+    }
+    if (saved != null) saved.x = x;
+    return y;
+  }
+
+  /**
+   * From dy [..., out]: dx (written, or added to when {@code accumulate}; null if not needed) and the gradients of
+   * the trainable parameters (accumulated).
+   */
+  public void backward(Arena arena, Tensor dy, Saved saved, long dropoutSeed, Tensor dx, boolean accumulate) {
+    Tensor dy2 = dy.view(-1, outFeatures());
+    Tensor x2 = saved.x.view(-1, inFeatures());
+    Tensor target = dx == null ? null : accumulate ? arena.allocate(dx.dtype(), dx.device(), dx.shape()) : dx;
+    if (active == null) {
+      if (target != null) Kernels.matmul(dy2, false, weight.value(), false, target.view(-1, inFeatures()), 1f, 0f);
+    } else {
+      Kernels.loraBackward(dy2, x2, weight.value(), active.aValue(), active.bValue(), saved.xa, active.scale(),
+          active.dropout(), dropoutSeed, target == null ? null : target.view(-1, inFeatures()), active.a().grad(),
+          active.b().grad());
+    }
+    if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);
+    if (weight.isTrainable()) Kernels.matmul(dy2, true, x2, false, weight.grad(), 1f, 1f);
+    if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
+  }
+
+  @Override
+  public void close() {
+    adapters.values().forEach(LoraAdapter::close);
+    adapters.clear();
+    active = null;
+  }
+
+}

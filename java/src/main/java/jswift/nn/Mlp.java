@@ -1,0 +1,49 @@
+package jswift.nn;
+
+import jswift.tensor.Arena;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/** The SwiGLU MLP: down(silu(gate(x)) * up(x)). */
+public final class Mlp {
+  private final Linear gate, up, down;
+
+  public static final class Saved {
+    final Linear.Saved gate = new Linear.Saved(), up = new Linear.Saved(), down = new Linear.Saved();
+    Tensor g, u;
+  }
+
+  public Mlp(Linear gate, Linear up, Linear down) {
+    this.gate = gate;
+    this.up = up;
+    this.down = down;
+  }
+
+  public Linear[] projections() {
+    return new Linear[] {gate, up, down};
+  }
+
+  public Tensor forward(Arena a, Tensor x, long seed, Saved s) {
+    Tensor g = gate.forward(a, x, seed, s == null ? null : s.gate);
+    Tensor u = up.forward(a, x, seed + 1, s == null ? null : s.up);
+    Tensor act = a.allocate(g.dtype(), g.device(), g.shape());
+    Kernels.swigluForward(g, u, act);
+    if (s != null) {
+      s.g = g;
+      s.u = u;
+    }
+    return down.forward(a, act, seed + 2, s == null ? null : s.down);
+  }
+
+  public Tensor backward(Arena a, Tensor dy, long seed, Saved s) {
+    Tensor dact = a.allocate(s.g.dtype(), s.g.device(), s.g.shape());
+    down.backward(a, dy, s.down, seed + 2, dact, false);
+    Tensor dg = a.allocate(s.g.dtype(), s.g.device(), s.g.shape());
+    Tensor du = a.allocate(s.g.dtype(), s.g.device(), s.g.shape());
+    Kernels.swigluBackward(dact, s.g, s.u, dg, du);
+    Tensor dx = a.allocate(dy.dtype(), dy.device(), dy.size(0), gate.inFeatures());
+    gate.backward(a, dg, s.gate, seed, dx, false);
+    up.backward(a, du, s.up, seed + 1, dx, true);
+    return dx;
+  }
+}

@@ -1,0 +1,133 @@
+package jswift.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import jswift.nn.Parameter;
+import jswift.tensor.Device;
+import jswift.testing.Assert;
+import jswift.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * CausalLM against the llama-gqa fixture (transformers 4.57 + PEFT 0.21 references; tolerances as in
+ * LlamaGqaFixtureTest: relative 1e-5 for logits, 1e-5 absolute for losses, 1e-5 abs / 1e-3 rel for gradients).
+ */
+class CausalLMTest {
+  private static SafetensorsFile reference;
+  private static int[][] ids, mask, labels;
+
+  @BeforeAll
+  static void load() throws IOException {
+    reference = SafetensorsFile.open(Fixtures.llamaGqa().resolve("reference.safetensors"));
+    ids = rows(reference.longs("input_ids"));
+    mask = rows(reference.longs("attention_mask"));
+    labels = rows(reference.longs("labels"));
+  }
+
+  @AfterAll
+  static void close() throws IOException {
+    reference.close();
+  }
+
+  private static int[][] rows(long[] flat) {
+    int[][] r = new int[2][12];
+    for (int i = 0; i < 24; i++) r[i / 12][i % 12] = Math.toIntExact(flat[i]);
+    return r;
+  }
+
+  @Test
+  void logitsAndLossMatchTransformers() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      Batch b = Batch.padded(ids, mask, labels);
+      Assert.relNorm("logits", m.logits(b), reference.floats("base.logits"), 1e-5);
+      assertEquals(6.618367671966553, m.loss(b), 1e-5);
+      assertEquals(15, b.targetCount());
+    }
+  }
+
+  @Test
+  void loraGradientsWithAndWithoutRecomputation() throws IOException {
+    for (boolean checkpointing : new boolean[] {false, true}) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+        m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+        m.loadAdapter("rslora", Fixtures.llamaGqa().resolve("adapters/rslora"));
+        m.setGradientCheckpointing(checkpointing);
+        for (String name : List.of("lora", "rslora")) {
+          m.setActiveAdapter(name);
+          Map<String, Parameter> params = m.activeAdapterParameters();
+          assertEquals(28, params.size());
+          params.values().forEach(p -> p.setTrainable(true));
+          Batch b = Batch.padded(ids, mask, labels);
+          double want = name.equals("lora") ? 6.940145969390869 : 6.759782791137695;
+          assertEquals(want, m.forwardBackward(b, 7), 1e-5, name + " loss (checkpointing " + checkpointing + ")");
+          for (Parameter p : params.values())
+            Assert.close(name + " grad " + p.name(), p.grad().toFloatArray(),
+                reference.floats(name + ".grad." + p.name()), 1e-5, 1e-3);
+          params.values().forEach(p -> p.setTrainable(false));
+        }
+        m.setActiveAdapter(null);
+        assertEquals(6.618367671966553, m.loss(Batch.padded(ids, mask, labels)), 1e-5, "base again");
+      }
+    }
+  }
+
+  @Test
+  void packedSequencesGiveTheLossesOfThePaddedRows() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int[] row0 = ids[0], row1 = Arrays.copyOf(ids[1], 9), lab0 = labels[0], lab1 = Arrays.copyOf(labels[1], 9);
+      double packed = m.loss(Batch.packed(List.of(row0, row1), List.of(lab0, lab1)));
+      assertEquals(6.618367671966553, packed, 1e-5, "packing must not let the sequences attend to each other");
+      float[] logits = m.logits(Batch.packed(List.of(row0, row1), null));
+      float[] ref = reference.floats("base.logits");
+      int vocab = m.config().vocabSize();
+      // row 1's 9 real tokens sit after row 0's 12 in the packed batch
+      Assert.close("packed row 1 logits", Arrays.copyOfRange(logits, 12 * vocab, 21 * vocab),
+          Arrays.copyOfRange(ref, 12 * vocab, 21 * vocab), 1e-4, 0);
+    }
+  }
+
+  @Test
+  void badAdaptersAndBatchesAreClearErrors(@TempDir Path dir) throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      IOException e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
+      assertTrue(e.getMessage().contains("adapter_config.json not found"), e.getMessage());
+      Files.copy(Fixtures.llamaGqa().resolve("adapters/dora/adapter_config.json"), dir.resolve("adapter_config.json"));
+      e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
+      assertTrue(e.getMessage().contains("DoRA"), e.getMessage());
+      Files.writeString(dir.resolve("adapter_config.json"), Files.readString(
+          Fixtures.llamaGqa().resolve("adapters/lora/adapter_config.json")).replace("\"r\": 4", "\"r\": 8"));
+      Files.copy(Fixtures.llamaGqa().resolve("adapters/lora/adapter_model.safetensors"),
+          dir.resolve("adapter_model.safetensors"));
+      e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
+      assertTrue(e.getMessage().contains("r=8"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> m.setActiveAdapter("nope"));
+      assertThrows(IllegalArgumentException.class, () -> Batch.padded(new int[][] {{1, 2}, {3}}, null, null));
+      int[][] noTargets = {{1, 5, 7}};
+      assertThrows(IllegalArgumentException.class,
+          () -> m.loss(Batch.padded(noTargets, null, new int[][] {{-100, -100, -100}})));
+    }
+  }
+
+  @Test
+  void wrongCheckpointsNameTheTensor(@TempDir Path dir) throws IOException {
+    Files.copy(Fixtures.llamaGqa().resolve("model.safetensors"), dir.resolve("model.safetensors"));
+    Files.writeString(dir.resolve("config.json"), Files.readString(Fixtures.llamaGqa().resolve("config.json"))
+        .replace("\"intermediate_size\": 176", "\"intermediate_size\": 180"));
+    IOException e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU));
+    assertTrue(e.getMessage().contains("gate_proj.weight") && e.getMessage().contains("[180, 64]"), e.getMessage());
+    Files.delete(dir.resolve("model.safetensors"));
+    e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU));
+    assertTrue(e.getMessage().contains("neither model.safetensors"), e.getMessage());
+  }
+}
