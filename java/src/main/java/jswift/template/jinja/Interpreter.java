@@ -187,8 +187,9 @@ final class Interpreter {
       return Attributes.getattr(eval(g.obj(), scope), g.name());
     } else if (e instanceof Expr.GetItem g) {
       Object obj = eval(g.obj(), scope);
-      Object key = g.key() instanceof Expr.Slice s ? slice(s, scope) : eval(g.key(), scope);
-      return Attributes.getitem(obj, key);
+      // jinja2 compiles slices to plain Python subscripts (no getitem fallback): bad slices raise.
+      if (g.key() instanceof Expr.Slice s) return Operators.slice(obj, slice(s, scope));
+      return Attributes.getitem(obj, eval(g.key(), scope));
     } else if (e instanceof Expr.Slice s) {
       return slice(s, scope);
     } else if (e instanceof Expr.Call c) {
@@ -251,7 +252,6 @@ final class Interpreter {
     if (e == null) return null;
     Object v = eval(e, scope);
     if (v == null) return null;
-    if (v instanceof Undefined u) throw u.fail();
     if (!Py.isInt(v)) throw Operators.typeError("slice indices must be integers or None or have an __index__ method");
     return Py.asLong(v);
   }

@@ -153,6 +153,15 @@ final class Operators {
     return Py.MISSING;
   }
 
+  /** Python {@code obj[start:stop:step]}: strings, lists and tuples slice, anything else raises. */
+  static Object slice(Object obj, SliceValue s) {
+    if (obj instanceof Undefined u) throw u.fail();
+    Object v = item(obj, s);
+    if (v != Py.MISSING) return v;
+    if (obj instanceof Map) throw typeError("unhashable type: 'slice'");
+    throw typeError("'" + Py.typeName(obj) + "' object is not subscriptable");
+  }
+
   /** A slice object {@code start:stop:step}; nulls mean "absent". */
   record SliceValue(Long start, Long stop, Long step) {}
 

@@ -22,6 +22,12 @@ final class Parser {
   /** Open block tags, innermost last, for "expected endfor" messages. */
   private final List<Token> openBlocks = new ArrayList<>();
   private int loopDepth;
+  /**
+   * Inside an if statement or a conditional expression (jinja2's "soft frame"), an unknown filter or test
+   * is only an error if it runs; elsewhere it is a compile-time error, reported after parsing.
+   */
+  private boolean soft;
+  private final List<TemplateException> unknownNames = new ArrayList<>();
 
   private Parser(List<Token> tokens) {
     this.tokens = tokens;
@@ -31,6 +37,7 @@ final class Parser {
     Parser p = new Parser(Lexer.tokenize(source));
     List<Node> body = p.subparse(Set.of());
     if (p.cur().type() != Type.EOF) throw p.fail("unexpected " + p.cur().describe(), p.cur());
+    if (!p.unknownNames.isEmpty()) throw p.unknownNames.get(0);
     return body;
   }
 
@@ -123,7 +130,10 @@ final class Parser {
     skipOp(":");
     expect(Type.BLOCK_END, "end of statement block '%}'");
     openBlocks.add(opener);
+    boolean savedSoft = soft;
+    soft = opener.isName("if"); // only an if body shares the soft frame; loops, macros and blocks open new frames
     List<Node> nodes = subparse(endTags);
+    soft = savedSoft;
     openBlocks.remove(openBlocks.size() - 1);
     if (cur().type() == Type.EOF) {
       throw fail("unexpected end of template: expected " + quoteAll(endTags) + " to close the '" + opener.text()
@@ -185,13 +195,13 @@ final class Parser {
     Token opener = next();
     List<Node.Branch> branches = new ArrayList<>();
     List<Node> orElse = List.of();
-    Expr test = parseTuple(false, Set.of(), false);
+    Expr test = softly(() -> parseTuple(false, Set.of(), false));
     while (true) {
       List<Node> b = body(opener, Set.of("elif", "else", "endif"));
       branches.add(new Node.Branch(test, b));
       Token tag = next();
       if (tag.text().equals("elif")) {
-        test = parseTuple(false, Set.of(), false);
+        test = softly(() -> parseTuple(false, Set.of(), false));
         continue;
       }
       if (tag.text().equals("else")) {
@@ -361,13 +371,33 @@ final class Parser {
 
   private Expr parseCondExpr() {
     int line = cur().line();
+    int unknownMark = unknownNames.size();
     Expr e = parseOr();
     while (skipName("if")) {
-      Expr test = parseOr();
-      Expr orElse = skipName("else") ? parseCondExpr() : null;
-      e = new Expr.Conditional(test, e, orElse, line);
+      // The whole conditional expression is a soft frame, including the part parsed before the "if".
+      while (unknownNames.size() > unknownMark) unknownNames.remove(unknownNames.size() - 1);
+      Expr then = e;
+      e = softly(() -> {
+        Expr test = parseOr();
+        Expr orElse = skipName("else") ? parseCondExpr() : null;
+        return new Expr.Conditional(test, then, orElse, line);
+      });
     }
     return e;
+  }
+
+  private Expr softly(java.util.function.Supplier<Expr> parse) {
+    boolean saved = soft;
+    soft = true;
+    try {
+      return parse.get();
+    } finally {
+      soft = saved;
+    }
+  }
+
+  private void checkKnown(boolean known, String kind, String name, Token at) {
+    if (!known && !soft) unknownNames.add(fail("no " + kind + " named '" + name + "'", at));
   }
 
   private Expr parseOr() {
@@ -637,7 +667,7 @@ final class Parser {
       Token nameTok = expect(Type.NAME, "a filter name");
       String name = nameTok.text();
       while (skipOp(".")) name += "." + expect(Type.NAME, "a name").text();
-      if (!Filters.exists(name)) throw fail("no filter named '" + name + "'", nameTok);
+      checkKnown(Filters.exists(name), "filter", name, nameTok);
       List<Expr> args = List.of();
       List<Expr.Kwarg> kwargs = List.of();
       if (cur().isOp("(")) {
@@ -657,7 +687,7 @@ final class Parser {
     Token nameTok = expect(Type.NAME, "a test name");
     String name = nameTok.text();
     while (skipOp(".")) name += "." + expect(Type.NAME, "a name").text();
-    if (!Tests.exists(name)) throw fail("no test named '" + name + "'", nameTok);
+    checkKnown(Tests.exists(name), "test", name, nameTok);
     List<Expr> args = List.of();
     List<Expr.Kwarg> kwargs = List.of();
     Token t = cur();

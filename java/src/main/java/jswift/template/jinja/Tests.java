@@ -23,6 +23,8 @@ final class Tests {
   }
 
   static boolean apply(Interpreter ip, String name, Object v, List<Object> a, Map<String, Object> kw) {
+    // Reached with an unknown name only inside an if (jinja2 fails when it runs).
+    if (!exists(name)) throw TemplateException.runtime("TemplateRuntimeError: No test named '" + name + "' found.");
     switch (name) {
       case "defined": return !(v instanceof Undefined);
       case "undefined": return v instanceof Undefined;
