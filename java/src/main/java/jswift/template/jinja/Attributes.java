@@ -63,10 +63,7 @@ final class Attributes {
       if (LIST_MUTATORS.contains(name)) return obj instanceof PyTuple ? Py.MISSING : Undefined.unsafe(obj, name);
     }
     if (obj instanceof Namespace ns) return ns.attrs.containsKey(name) ? ns.attrs.get(name) : Py.MISSING;
-    if (obj instanceof LoopInfo loop) {
-      Object v = loop.attr(name);
-      return v instanceof Undefined && !name.equals("previtem") && !name.equals("nextitem") ? Py.MISSING : v;
-    }
+    if (obj instanceof LoopInfo loop) return loop.attr(name);
     return Py.MISSING;
   }
 
@@ -233,13 +230,13 @@ final class Attributes {
       case "ljust", "rjust", "center": {
         Args args = new Args(name, a, kw, "width", "fillchar");
         long width = args.integer(0, 0);
-        int pad = (int) (width - PyStrings.length(s));
         String fill = args.string(1, " ");
+        if (PyStrings.length(fill) != 1) throw Operators.typeError("The fill character must be exactly one character long");
+        int pad = (int) (width - PyStrings.length(s));
         if (pad <= 0) return s;
         if (name.equals("ljust")) return s + fill.repeat(pad);
         if (name.equals("rjust")) return fill.repeat(pad) + s;
-        int left = pad / 2 + (int) (pad & width & 1); // CPython's rounding of odd margins
-        return fill.repeat(left) + s + fill.repeat(pad - left);
+        return PyStrings.center(s, width, fill);
       }
       default: { // partition, rpartition
         String sep = str(new Args(name, a, kw, "sep").require(0), name);

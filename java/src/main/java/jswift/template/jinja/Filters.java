@@ -64,8 +64,7 @@ final class Filters {
         new Args(name, a, kw);
         return PyStrings.capitalize(Py.str(v));
       case "center": {
-        long width = new Args(name, a, kw, "width").integer(0, 80);
-        return Attributes.getattr(Py.str(v), "center") instanceof PyCallable c ? c.call(List.of(width), Map.of()) : v;
+        return PyStrings.center(Py.str(v), new Args(name, a, kw, "width").integer(0, 80), " ");
       }
       case "count", "length":
         new Args(name, a, kw);
@@ -193,11 +192,14 @@ final class Filters {
         List<Object> items = Py.iterate(v);
         boolean cs = args.bool(1, false);
         Object attribute = args.get(2, null);
-        List<Object> attrs = attribute instanceof String s ? new ArrayList<>(List.of((Object[]) s.split(","))) : java.util.Arrays.asList(attribute);
+        // attribute="a, b" sorts by a, then b.
+        List<Object> attrs = new ArrayList<>();
+        if (attribute instanceof String s) for (String part : s.split(",")) attrs.add(part.strip());
+        else attrs.add(attribute);
         Comparator<Object> cmp = (x, y) -> {
           for (Object at : attrs) {
-            Object kx = sortKey(at == null ? x : attrPath(x, at instanceof String s ? s.strip() : at), cs);
-            Object ky = sortKey(at == null ? y : attrPath(y, at instanceof String s ? s.strip() : at), cs);
+            Object kx = sortKey(at == null ? x : attrPath(x, at), cs);
+            Object ky = sortKey(at == null ? y : attrPath(y, at), cs);
             int c = Py.compare(kx, ky, "<");
             if (c != 0) return c;
           }

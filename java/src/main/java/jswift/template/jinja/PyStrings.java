@@ -227,6 +227,14 @@ final class PyStrings {
     return sb.toString();
   }
 
+  /** Python {@code str.center(width, fill)}, including CPython's placement of an odd margin. */
+  static String center(String s, long width, String fill) {
+    int pad = (int) (width - length(s));
+    if (pad <= 0) return s;
+    int left = pad / 2 + (int) (pad & width & 1);
+    return fill.repeat(left) + s + fill.repeat(pad - left);
+  }
+
   /** Python's code-point order (Java's compareTo orders UTF-16 units, which differs above U+FFFF). */
   static int compare(String a, String b) {
     int i = 0, j = 0;

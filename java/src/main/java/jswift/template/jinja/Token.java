@@ -10,10 +10,6 @@ record Token(Type type, String text, Object value, int line, int column) {
     DATA, VAR_BEGIN, VAR_END, BLOCK_BEGIN, BLOCK_END, NAME, STRING, INTEGER, FLOAT, OPERATOR, EOF
   }
 
-  boolean is(Type t, String s) {
-    return type == t && text.equals(s);
-  }
-
   boolean isName(String s) {
     return type == Type.NAME && text.equals(s);
   }
