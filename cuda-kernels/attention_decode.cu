@@ -414,7 +414,8 @@ void launch_decode(int device, DecodeParams p, cudaStream_t stream) {
           (long long)items);
   // Split the keys only when the items leave SMs idle (about four CTAs per SM are resident), and never below
   // kMinSplitKeys keys per split of the longest possible key range (the host does not know kv_len).
-  const int64_t span = p.window > 0 ? std::min<int64_t>(p.capacity, p.window + p.q_len - 1) : p.capacity;
+  int64_t span = p.capacity;
+  if (p.window > 0 && p.window < p.capacity) span = std::min<int64_t>(span, p.window + p.q_len - 1);
   const int64_t want = (4 * int64_t(sm_count(device)) + items - 1) / items;
   p.nsplit = int(std::max<int64_t>(1, std::min({want, int64_t(kMaxSplits), span / kMinSplitKeys})));
   Scratch parts(device, p.nsplit > 1 ? items * p.nsplit * kRows * (p.head_dim + 1) * int64_t(sizeof(float)) : 0);

@@ -50,6 +50,8 @@ std::vector<Case> cases() {
       // 160 rows: three CPU tiles, a continuation of 10 cached tokens
       {"prefill chunk q40 gqa4 d40", 1, 40, 60, 8, 2, 40, 0, {50}, {}},
       {"q3 gqa8 d256", 2, 3, 20, 8, 1, 256, 0, {20, 3}, {}},
+      // a window longer than any cache (as a model config may give) is no window, and must not overflow
+      {"decode window 2^62", 2, 2, 300, 4, 2, 64, int64_t(1) << 62, {300, 130}, {}},
   };
 }
 

@@ -20,6 +20,7 @@ bool check_cache_shape(const char* op, int device, int dtype, int64_t batch, int
   require_non_negative(capacity, op, "capacity");
   require_positive(kv_heads, op, "kv_heads");
   require_positive(head_dim, op, "head_dim");
+  require(kv_heads <= INT32_MAX, op, "kv_heads must be below 2^31");
   require(head_dim <= kMaxHeadDim, op, "head_dim %lld is above the supported %lld", (long long)head_dim,
           (long long)kMaxHeadDim);
   // kv_len is int32 and must lie in [q_len, capacity]
@@ -51,6 +52,7 @@ extern "C" int jsw_attention_decode(int device, int dtype, const void* q, const 
   JSW_API_BEGIN
   const char* op = "jsw_attention_decode";
   require_positive(heads, op, "heads");
+  require(heads <= INT32_MAX, op, "heads must be below 2^31");
   if (!check_cache_shape(op, device, dtype, batch, q_len, capacity, kv_heads, head_dim)) return JSW_OK;
   require(heads % kv_heads == 0, op, "heads (%lld) must be a multiple of kv_heads (%lld)", (long long)heads,
           (long long)kv_heads);
