@@ -131,21 +131,21 @@ inline void to_floats(const T* src, int64_t n, float* dst) {
   for (int64_t i = c; i < n; i++) dst[i] = to_float(src[i]);
 }
 
-// rows x cols of a strided storage-type matrix -> fp32 rows of length ld, columns [cols, ld) zero.
+// rows x cols of a strided storage-type matrix -> fp32 rows of length ld, columns [cols, ld) zero. Row r of
+// `ahead` (the same rows of the next key block; `ahead_rows` of them, 0 for none) is prefetched into L2 as row r
+// is converted: cache rows of one kv head are kv_heads * head_dim elements apart, more than the hardware
+// prefetchers follow, and asking for a whole block at once would stall on the core's outstanding-miss slots.
 template <class T>
-inline void load_rows(const T* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst, int64_t ld) {
+inline void load_rows(const T* src, int64_t src_ld, int64_t rows, int64_t cols, float* dst, int64_t ld,
+                      const T* ahead, int64_t ahead_rows) {
   for (int64_t r = 0; r < rows; r++) {
+    if (r < ahead_rows) {
+      const char* next = reinterpret_cast<const char*>(ahead + r * src_ld);
+      for (int64_t c = 0; c < cols * int64_t(sizeof(T)); c += 64) __builtin_prefetch(next + c, 0, 2);
+    }
     to_floats(src + r * src_ld, cols, dst + r * ld);
     for (int64_t c = cols; c < ld; c++) dst[r * ld + c] = 0.0f;
   }
-}
-
-// Asks for rows [0, rows) of a strided cache matrix (row_bytes each) to be brought into L2. Cache rows of one kv
-// head are kv_heads * head_dim elements apart, more than the hardware prefetchers follow, so without this each
-// key block would wait on memory row after row.
-inline void prefetch_rows(const char* src, int64_t ld_bytes, int64_t rows, int64_t row_bytes) {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < row_bytes; c += 64) __builtin_prefetch(src + r * ld_bytes + c, 0, 2);
 }
 
 template <class T>
@@ -191,15 +191,11 @@ void run_task(const DecodeShape& s, const void* qv, const void* kv, const void* 
   for (int64_t k0 = task.k0; k0 < task.k1; k0 += BK) {
     const int64_t nk = std::min(BK, task.k1 - k0), nkp = round_up(nk, kNR);
     const int64_t row_ld = KH * D;  // cache rows of one kv head are KH * D elements apart
-    if (k0 + BK < task.k1) {  // the next block streams in while this one computes
-      const int64_t next = ((b * s.capacity + k0 + BK) * KH + tile.kvh) * D, n = std::min(BK, task.k1 - k0 - BK);
-      const int64_t ld_bytes = row_ld * int64_t(sizeof(T)), row_bytes = D * int64_t(sizeof(T));
-      prefetch_rows(reinterpret_cast<const char*>(kc + next), ld_bytes, n, row_bytes);
-      prefetch_rows(reinterpret_cast<const char*>(vc + next), ld_bytes, n, row_bytes);
-    }
-    load_rows(kc + ((b * s.capacity + k0) * KH + tile.kvh) * D, row_ld, nk, D, kf, dp);
+    const int64_t at = ((b * s.capacity + k0) * KH + tile.kvh) * D;
+    const int64_t ahead = std::clamp<int64_t>(task.k1 - k0 - BK, 0, BK);  // rows of the next block
+    load_rows(kc + at, row_ld, nk, D, kf, dp, ahead > 0 ? kc + at + BK * row_ld : nullptr, ahead);
     std::fill(kf + nk * dp, kf + nkp * dp, 0.0f);
-    load_rows(vc + ((b * s.capacity + k0) * KH + tile.kvh) * D, row_ld, nk, D, vf, dp);
+    load_rows(vc + at, row_ld, nk, D, vf, dp, ahead > 0 ? vc + at + BK * row_ld : nullptr, ahead);
     for (int64_t j = 0; j < nk; j++) kadd[j] = mask == nullptr || mask[k0 + j] != 0 ? 0.0f : kNegInf;
 
     scores(rows, nkp, dp, qf, kf, st, BK);
