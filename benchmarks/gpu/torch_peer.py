@@ -103,6 +103,23 @@ class Peer:
     def attention_fwd_bwd(self, p):
         return self.attention(p, True)
 
+    def attention_decode(self, p):
+        F, t = self.F, self.torch
+        b, ql, kl, cap = p["batch"], p["q_len"], p["kv_len"], p["capacity"]
+        h, kv, d = p["heads"], p["kv_heads"], p["head_dim"]
+        dt = self.dtype(p)
+        q = self.randn(b, h, ql, d, dtype=dt)
+        # the cache as transformers keeps it, [batch, kv_heads, capacity, head_dim]; its first kv_len slots are valid
+        k = self.randn(b, kv, cap, d, dtype=dt)[:, :, :kl]
+        v = self.randn(b, kv, cap, d, dtype=dt)[:, :, :kl]
+        # query i sits at slot kv_len - q_len + i and sees the slots up to it
+        pos = t.arange(ql, device=self.dev) + (kl - ql)
+        mask = (t.arange(kl, device=self.dev)[None, :] <= pos[:, None]).expand(b, 1, ql, kl)
+
+        def step():
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=(h != kv))
+        return self.time(step, 50), "F.scaled_dot_product_attention(enable_gqa, boolean mask over the cache)"
+
     def lmhead_ce_fwd_bwd(self, p):
         F = self.F
         n, dim, vocab = p["tokens"], p["dim"], p["vocab"]

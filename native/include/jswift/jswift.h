@@ -182,6 +182,34 @@ int jsw_attention_bwd(int device, int dtype, const void* q, const void* k, const
                       int64_t kv_heads, int64_t head_dim, const int32_t* cu_seqlens, const int32_t* key_mask,
                       int causal, int64_t window, float softmax_scale, void* dq, void* dk, void* dv);
 
+/* ---- KV-cache decode attention (inference: no backward) ---------------------------------------------- */
+/* The keys and values of each sequence live in a cache of `capacity` slots: k_cache / v_cache
+ * [batch, capacity, kv_heads, head_dim]; kv_len [batch] (int32, on the call's device) counts the valid slots of
+ * each sequence. q [batch, q_len, heads, head_dim] holds q_len new queries per sequence whose keys are already in
+ * the cache (jsw_kv_cache_append first), the last ones: query i of sequence b sits at cache position
+ * p = kv_len[b] - q_len + i and sees key j iff j <= p && (window <= 0 || p - j < window) && key_mask[b, j] != 0
+ * (so never a slot past kv_len[b]). q_len = 1 is token-by-token decoding; q_len > 1 a prefill or its
+ * continuation (a chunk of a prompt, speculative tokens), causal inside the chunk. key_mask [batch, capacity]
+ * (int32, 0 = padding, e.g. the left padding of batched generation) may be NULL. Query head h uses kv head
+ * h / (heads / kv_heads). Scores are scaled by softmax_scale; head_dim <= 256. out is like q (overwritten),
+ * lse [batch, q_len, heads] (fp32, natural log-sum-exp of the visible scaled scores) may be NULL. A query that
+ * sees no key gives out = 0 and lse = -inf. Equal, up to rounding, to jsw_attention_fwd (causal, padded layout)
+ * over the first kv_len[b] tokens of each sequence, restricted to its last q_len queries.
+ * kv_len values outside [q_len, capacity] are an error: the CPU reports it before writing anything; CUDA sets a
+ * device error flag (reported by jsw_synchronize) and writes out = 0, lse = -inf for that sequence. */
+int jsw_attention_decode(int device, int dtype, const void* q, const void* k_cache, const void* v_cache,
+                         const int32_t* kv_len, const int32_t* key_mask, int64_t batch, int64_t q_len,
+                         int64_t capacity, int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t window,
+                         float softmax_scale, void* out, float* lse);
+/* Writes the keys and values of q_len new tokens into the cache: token i of sequence b (k_new / v_new
+ * [batch, q_len, kv_heads, head_dim]) goes to slot kv_len[b] - q_len + i, kv_len being the lengths AFTER the
+ * append (the same array jsw_attention_decode then takes). Other slots are untouched. kv_len values outside
+ * [q_len, capacity] are an error: the CPU reports it before writing; CUDA raises the device error flag and
+ * writes nothing for that sequence. */
+int jsw_kv_cache_append(int device, int dtype, const void* k_new, const void* v_new, void* k_cache, void* v_cache,
+                        const int32_t* kv_len, int64_t batch, int64_t q_len, int64_t capacity, int64_t kv_heads,
+                        int64_t head_dim);
+
 /* ---- fused LM head + cross-entropy ---------------------------------------------------------------- */
 /* logits = hidden [tokens, dim] . weight[vocab, dim]^T, computed chunk_tokens rows at a time (0 = default: on the
  * CPU about 64 MiB of fp32 logits, 256 to 4096 rows; on CUDA about 1 GiB, 512 to 16384 rows, because each chunk

@@ -17,6 +17,7 @@ enum DeviceError : int {
   kErrEmbeddingId = 1,
   kErrLabel = 2,
   kErrSeqlens = 4,  // attention: cu_seqlens offsets not 0-based, decreasing, or a length above seq_len
+  kErrKvLen = 8,    // KV-cache decode / append: a kv_len outside [q_len, capacity]
 };
 
 void check(cudaError_t status, const char* what);

@@ -3,6 +3,7 @@ package jswift.tensor;
 import jswift.bindings.ActivationNative;
 import jswift.bindings.AttentionNative;
 import jswift.bindings.CoreNative;
+import jswift.bindings.DecodeNative;
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
@@ -842,5 +843,99 @@ public final class Kernels {
     Check.dtype(op, name, t, dtype);
     Check.numel(op, name, t, numel);
     Check.device(op, d, name, t);
+  }
+
+  // =====================================================================================================
+  // KV-cache decode attention
+  // =====================================================================================================
+
+  /**
+   * Attention of new queries against a KV cache, for inference (no backward): token-by-token decoding
+   * (qLen = 1) and the prefill of a prompt or its continuation (qLen > 1, causal inside the chunk).
+   *
+   * <p>q and out are [batch, qLen, heads, headDim]; kCache and vCache [batch, capacity, kvHeads, headDim] hold
+   * the keys and values of each sequence, the new tokens' already appended ({@link #kvCacheAppend}); kvLen (i32
+   * [batch]) counts each sequence's valid slots. Query i of sequence b sits at slot p = kvLen[b] - qLen + i and
+   * sees key j iff j <= p, (window <= 0 || p - j < window) and keyMask[b, j] != 0. keyMask (i32 [batch, capacity],
+   * 0 = padding, e.g. the left padding of batched generation) and lse (f32 [batch, qLen, heads], the natural
+   * log-sum-exp of the visible scaled scores) may be null. Query head h reads kv head h / (heads / kvHeads);
+   * headDim is at most 256. A query that sees no key gives out = 0 and lse = -inf. kvLen values outside [qLen,
+   * capacity] are rejected on the CPU before any output is written; on CUDA the sequence gives zeros and the next
+   * {@link #synchronize} reports it.
+   */
+  public static void attentionDecode(Tensor q, Tensor kCache, Tensor vCache, Tensor kvLen, Tensor keyMask,
+      long window, float softmaxScale, Tensor out, Tensor lse) {
+    String op = "attentionDecode";
+    Check.floating(op, "q", q);
+    Check.that(q.rank() == 4, op, "q must be [batch, qLen, heads, headDim], got " + q);
+    long batch = q.size(0), qLen = q.size(1), heads = q.size(2), headDim = q.size(3);
+    Check.that(headDim >= 1 && headDim <= 256, op, "headDim must be in [1, 256], got " + q);
+    long[] cache = kvCacheShape(op, q, "kCache", kCache, batch, headDim);
+    long capacity = cache[1], kvHeads = cache[2];
+    Check.that(heads % kvHeads == 0, op, "heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
+    Check.that(qLen <= capacity, op, "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
+    Check.sameDtype(op, q, "vCache", vCache);
+    Check.shape(op, "vCache", vCache, cache);
+    Device d = q.device();
+    Check.device(op, d, "vCache", vCache);
+    kvLengths(op, kvLen, batch, d);
+    if (keyMask != null) {
+      Check.dtype(op, "keyMask", keyMask, DType.I32);
+      Check.shape(op, "keyMask", keyMask, batch, capacity);
+      Check.device(op, d, "keyMask", keyMask);
+    }
+    Check.sameDtype(op, q, "out", out);
+    Check.shape(op, "out", out, q.shape());
+    Check.device(op, d, "out", out);
+    if (lse != null) {
+      Check.dtype(op, "lse", lse, DType.F32);
+      Check.shape(op, "lse", lse, batch, qLen, heads);
+      Check.device(op, d, "lse", lse);
+    }
+    NativeStatus.check(DecodeNative.jsw_attention_decode(d.index(), q.dtype().code(), q.address(),
+        kCache.address(), vCache.address(), kvLen.address(), keyMask == null ? 0 : keyMask.address(), batch, qLen,
+        capacity, heads, kvHeads, headDim, window, softmaxScale, out.address(), lse == null ? 0 : lse.address()));
+  }
+
+  /**
+   * Writes the keys and values of qLen new tokens into the cache: kNew / vNew [batch, qLen, kvHeads, headDim],
+   * token i of sequence b into slot kvLen[b] - qLen + i of kCache / vCache [batch, capacity, kvHeads, headDim].
+   * kvLen (i32 [batch]) holds the lengths after the append, the array {@link #attentionDecode} then takes.
+   */
+  public static void kvCacheAppend(Tensor kNew, Tensor vNew, Tensor kCache, Tensor vCache, Tensor kvLen) {
+    String op = "kvCacheAppend";
+    Check.floating(op, "kNew", kNew);
+    Check.that(kNew.rank() == 4, op, "kNew must be [batch, qLen, kvHeads, headDim], got " + kNew);
+    long batch = kNew.size(0), qLen = kNew.size(1), kvHeads = kNew.size(2), headDim = kNew.size(3);
+    Device d = kNew.device();
+    Check.sameDtype(op, kNew, "vNew", vNew);
+    Check.shape(op, "vNew", vNew, kNew.shape());
+    Check.device(op, d, "vNew", vNew);
+    long[] cache = kvCacheShape(op, kNew, "kCache", kCache, batch, headDim);
+    Check.that(cache[2] == kvHeads, op, "kCache must have " + kvHeads + " kv heads like kNew, got " + kCache);
+    long capacity = cache[1];
+    Check.that(qLen <= capacity, op, "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
+    Check.sameDtype(op, kNew, "vCache", vCache);
+    Check.shape(op, "vCache", vCache, cache);
+    Check.device(op, d, "vCache", vCache);
+    kvLengths(op, kvLen, batch, d);
+    NativeStatus.check(DecodeNative.jsw_kv_cache_append(d.index(), kNew.dtype().code(), kNew.address(),
+        vNew.address(), kCache.address(), vCache.address(), kvLen.address(), batch, qLen, capacity, kvHeads,
+        headDim));
+  }
+
+  /** Checks a [batch, capacity, kvHeads, headDim] cache against the input x; returns its shape. */
+  private static long[] kvCacheShape(String op, Tensor x, String name, Tensor cache, long batch, long headDim) {
+    Check.sameDtype(op, x, name, cache);
+    Check.that(cache.rank() == 4 && cache.size(0) == batch && cache.size(2) > 0 && cache.size(3) == headDim, op,
+        name + " must be [" + batch + ", capacity, kvHeads, " + headDim + "], got " + cache);
+    Check.device(op, x.device(), name, cache);
+    return cache.shape();
+  }
+
+  private static void kvLengths(String op, Tensor kvLen, long batch, Device d) {
+    Check.dtype(op, "kvLen", kvLen, DType.I32);
+    Check.shape(op, "kvLen", kvLen, batch);
+    Check.device(op, d, "kvLen", kvLen);
   }
 }
