@@ -361,6 +361,53 @@ public final class CausalLM implements AutoCloseable {
     if (embed.isTrainable()) Kernels.embeddingBackward(run.ids, dh, embed.grad());
   }
 
+  // ---- inference with a KV cache ----
+
+  /** An empty cache for {@code batch} sequences of up to {@code capacity} tokens each. */
+  public KvCache newCache(int batch, int capacity) {
+    return new KvCache(config, batch, capacity, dtype, device);
+  }
+
+  /**
+   * Runs qLen new tokens per sequence through the model against the cache (prefill: the whole prompt; decode:
+   * one token) and returns the fp32 logits of each sequence's last new token, [batch][vocab]. ids and positions
+   * are [batch * qLen]; realMask (same shape, may be null) marks padding tokens with 0, which later tokens never
+   * attend to (left-padded prompts).
+   */
+  public float[][] forwardCached(KvCache cache, int[] ids, int qLen, int[] positions, int[] realMask) {
+    int batch = cache.batch;
+    if (ids.length != batch * qLen || positions.length != ids.length || (realMask != null && realMask.length != ids.length))
+      throw new IllegalArgumentException("forwardCached: ids, positions and mask must have batch * qLen = "
+          + batch * qLen + " entries");
+    cache.append(qLen, realMask);
+    try (Arena a = new Arena()) {
+      Tensor idsT = upload(a, ids), pos = upload(a, positions);
+      int h = config.hiddenSize();
+      Tensor x = a.allocate(dtype, device, ids.length, h);
+      Kernels.embeddingForward(idsT, embed.value(), x);
+      for (int l = 0; l < layers.size(); l++) {
+        try (Arena tmp = new Arena()) {
+          Tensor y = layers.get(l).forwardCached(tmp, x, batch, qLen, pos, rope, cache.keys.get(l),
+              cache.values.get(l), cache.lengthsOnDevice, cache.maskOnDevice);
+          Tensor kept = a.allocate(dtype, device, ids.length, h);
+          kept.copyFrom(y);
+          x = kept;
+        }
+      }
+      // Only each sequence's last token needs the final norm and the LM head.
+      Tensor last = a.allocate(dtype, device, batch, h);
+      for (int b = 0; b < batch; b++) last.narrow(b, 1).copyFrom(x.narrow((long) b * qLen + qLen - 1, 1));
+      Tensor normed = finalNorm.forward(a, last, null);
+      Tensor logits = a.allocate(DType.F32, device, batch, config.vocabSize());
+      Kernels.matmul(normed, false, lmHead.value(), true, logits, 1f, 0f);
+      float[] flat = logits.toFloatArray();
+      float[][] rows = new float[batch][];
+      for (int b = 0; b < batch; b++)
+        rows[b] = java.util.Arrays.copyOfRange(flat, b * config.vocabSize(), (b + 1) * config.vocabSize());
+      return rows;
+    }
+  }
+
   @Override
   public void close() {
     for (Linear l : linears.values()) l.close();

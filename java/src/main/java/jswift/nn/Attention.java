@@ -78,6 +78,31 @@ public final class Attention {
     return o.forward(a, out.view(n, (long) heads * headDim), seed + 3, s == null ? null : s.o);
   }
 
+  /**
+   * Inference against a KV cache: x [batch * qLen, hidden] holds qLen new tokens per sequence (positions i32
+   * [batch * qLen]); their keys and values are appended to kCache / vCache ([batch, capacity, kv_heads,
+   * head_dim]) at the slots that kvLen (lengths after the append) implies, then attention runs over the cache.
+   */
+  public Tensor forwardCached(Arena a, Tensor x, int batch, int qLen, Tensor positions, Rope rope, Tensor kCache,
+      Tensor vCache, Tensor kvLen, Tensor keyMask) {
+    long n = x.size(0);
+    Tensor qh = q.forward(a, x, 0, null).view(n, heads, headDim);
+    Tensor kh = k.forward(a, x, 0, null).view(n, kvHeads, headDim);
+    Tensor vh = v.forward(a, x, 0, null).view(n, kvHeads, headDim);
+    if (qNorm != null) {
+      qh = qNorm.forward(a, qh, null);
+      kh = kNorm.forward(a, kh, null);
+    }
+    rope.apply(qh, positions);
+    rope.apply(kh, positions);
+    Kernels.kvCacheAppend(kh.view(batch, qLen, kvHeads, headDim), vh.view(batch, qLen, kvHeads, headDim), kCache,
+        vCache, kvLen);
+    Tensor out = a.allocate(x.dtype(), x.device(), batch, qLen, heads, headDim);
+    Kernels.attentionDecode(qh.view(batch, qLen, heads, headDim), kCache, vCache, kvLen, keyMask, window, scale(),
+        out, null);
+    return o.forward(a, out.view(n, (long) heads * headDim), 0, null);
+  }
+
   /** dy [tokens, hidden] -> dx [tokens, hidden]; adapter / weight gradients accumulate. */
   public Tensor backward(Arena a, Tensor dy, AttentionLayout layout, Rope rope, long seed, Saved s) {
     long n = dy.size(0);

@@ -76,6 +76,17 @@ public final class DecoderLayer {
     return m;
   }
 
+  /** Inference with a KV cache (see {@link Attention#forwardCached}): h [batch * qLen, hidden] -> next stream. */
+  public Tensor forwardCached(Arena a, Tensor h, int batch, int qLen, Tensor positions, Rope rope, Tensor kCache,
+      Tensor vCache, Tensor kvLen, Tensor keyMask) {
+    Tensor x = inputNorm.forward(a, h, null);
+    Tensor attn = attention.forwardCached(a, x, batch, qLen, positions, rope, kCache, vCache, kvLen, keyMask);
+    Kernels.axpby(1f, h, 1f, attn);  // attn = h + attention(x)
+    Tensor m = mlp.forward(a, postNorm.forward(a, attn, null), 0, null);
+    Kernels.axpby(1f, attn, 1f, m);
+    return m;
+  }
+
   /** dh (gradient of the layer's output) -> gradient of its input; parameter gradients accumulate. */
   public Tensor backward(Arena a, Tensor dh, AttentionLayout layout, Rope rope, long stepSeed, Saved saved) {
     boolean recomputed = !saved.complete;

@@ -1,0 +1,112 @@
+package jswift.infer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.Function;
+import jswift.model.CausalLM;
+import jswift.model.KvCache;
+
+/**
+ * Autoregressive generation with a KV cache: one prefill of the (left-padded) prompts, then one token per step
+ * for every sequence, picked by a {@link Sampler}. A sequence stops at a stop token (kept in its output), when
+ * its decoded text ends with a stop string, or after max_new_tokens; the batch ends when all have stopped.
+ * Tokens are reported to a listener as they are chosen (streaming).
+ */
+public final class Generator {
+  /** Receives each new token as soon as it is chosen. */
+  public interface TokenListener {
+    void onToken(int sequence, int tokenId);
+  }
+
+  private Generator() {}
+
+  /** Greedy or sampled continuation of one prompt: the new tokens only. */
+  public static int[] generate(CausalLM model, int[] prompt, GenerationConfig cfg) {
+    return generate(model, List.of(prompt), cfg, null, null).get(0);
+  }
+
+  /**
+   * The new tokens of each prompt. {@code detokenize} (ids -> text) is needed only for stop strings;
+   * {@code listener} may be null.
+   */
+  public static List<int[]> generate(CausalLM model, List<int[]> prompts, GenerationConfig cfg,
+      Function<int[], String> detokenize, TokenListener listener) {
+    int batch = prompts.size();
+    if (batch == 0) throw new IllegalArgumentException("no prompts");
+    if (!cfg.stopStrings().isEmpty() && detokenize == null)
+      throw new IllegalArgumentException("stop strings need a detokenizer");
+    int maxLen = 0;
+    for (int[] p : prompts) {
+      if (p.length == 0) throw new IllegalArgumentException("empty prompt");
+      for (int id : p)
+        if (id < 0 || id >= model.config().vocabSize())
+          throw new IllegalArgumentException("prompt token " + id + " is outside the vocabulary [0, " + model.config().vocabSize() + ")");
+      maxLen = Math.max(maxLen, p.length);
+    }
+    List<int[]> out = new ArrayList<>();
+    if (cfg.maxNewTokens() == 0) {
+      for (int b = 0; b < batch; b++) out.add(new int[0]);
+      return out;
+    }
+    // Left padding: every prompt ends at column maxLen - 1, so each step feeds one column for all sequences.
+    int[] ids = new int[batch * maxLen], pos = new int[batch * maxLen], real = new int[batch * maxLen];
+    int[] realCount = new int[batch];
+    int[][] seen = new int[batch][];
+    int[] seenLen = new int[batch];
+    for (int b = 0; b < batch; b++) {
+      int[] p = prompts.get(b);
+      int pad = maxLen - p.length;
+      for (int i = 0; i < p.length; i++) {
+        ids[b * maxLen + pad + i] = p[i];
+        pos[b * maxLen + pad + i] = i;
+        real[b * maxLen + pad + i] = 1;
+      }
+      realCount[b] = p.length;
+      seen[b] = Arrays.copyOf(p, p.length + cfg.maxNewTokens());
+      seenLen[b] = p.length;
+    }
+    Sampler[] samplers = new Sampler[batch];
+    for (int b = 0; b < batch; b++)
+      samplers[b] = new Sampler(new GenerationConfig(cfg.maxNewTokens(), cfg.doSample(), cfg.temperature(), cfg.topK(),
+          cfg.topP(), cfg.repetitionPenalty(), cfg.seed() + b, cfg.stopTokenIds(), cfg.stopStrings()));
+    int[][] generated = new int[batch][cfg.maxNewTokens()];
+    int[] count = new int[batch];
+    boolean[] done = new boolean[batch];
+    try (KvCache cache = model.newCache(batch, maxLen + cfg.maxNewTokens())) {
+      float[][] logits = model.forwardCached(cache, ids, maxLen, pos, real);
+      for (int step = 0; ; step++) {
+        int[] next = new int[batch], nextPos = new int[batch];
+        for (int b = 0; b < batch; b++) {
+          if (done[b]) {
+            next[b] = generated[b][Math.max(count[b] - 1, 0)];  // fed but ignored
+            continue;
+          }
+          int tok = samplers[b].next(logits[b], seen[b], seenLen[b]);
+          generated[b][count[b]++] = tok;
+          seen[b][seenLen[b]++] = tok;
+          if (listener != null) listener.onToken(b, tok);
+          next[b] = tok;
+          nextPos[b] = realCount[b]++;
+          if (cfg.stopTokenIds().contains(tok) || count[b] == cfg.maxNewTokens() || endsWithStop(cfg, detokenize,
+              Arrays.copyOf(generated[b], count[b]))) {
+            done[b] = true;
+          }
+        }
+        boolean all = true;
+        for (boolean d : done) all &= d;
+        if (all) break;
+        logits = model.forwardCached(cache, next, 1, nextPos, null);
+      }
+    }
+    for (int b = 0; b < batch; b++) out.add(Arrays.copyOf(generated[b], count[b]));
+    return out;
+  }
+
+  private static boolean endsWithStop(GenerationConfig cfg, Function<int[], String> detokenize, int[] tokens) {
+    if (cfg.stopStrings().isEmpty()) return false;
+    String text = detokenize.apply(tokens);
+    for (String s : cfg.stopStrings()) if (text.endsWith(s)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,121 @@
+package jswift.infer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import jswift.model.CausalLM;
+import jswift.model.SafetensorsFile;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+
+/** Generation with the KV cache against the fixture's greedy sequences (transformers generate, cache on). */
+class GeneratorTest {
+  private static long[] ref(String name) throws IOException {
+    try (SafetensorsFile f = SafetensorsFile.open(Fixtures.llamaGqa().resolve("reference.safetensors"))) {
+      return f.longs(name);
+    }
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] c = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, c, a.length, b.length);
+    return c;
+  }
+
+  @Test
+  void greedyMatchesTransformersForBaseLoraAndRsLora() throws IOException {
+    int[] prompt = Arrays.stream(ref("gen.prompt_ids")).mapToInt(Math::toIntExact).toArray();
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+      m.loadAdapter("rslora", Fixtures.llamaGqa().resolve("adapters/rslora"));
+      GenerationConfig greedy = GenerationConfig.greedy(8, List.of());  // no EOS appears in the references
+      assertArrayEquals(ref("gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
+      m.setActiveAdapter("lora");
+      assertArrayEquals(ref("lora.gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
+      m.setActiveAdapter("rslora");
+      assertArrayEquals(ref("rslora.gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
+    }
+  }
+
+  @Test
+  void cachedLogitsEqualFullRecomputation() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      try (SafetensorsFile f = SafetensorsFile.open(Fixtures.llamaGqa().resolve("reference.safetensors"))) {
+        float[] want = f.floats("gen.logits");  // [8, vocab]: the logits that chose each new token
+        int[] prompt = Arrays.stream(f.longs("gen.prompt_ids")).mapToInt(Math::toIntExact).toArray();
+        int vocab = m.config().vocabSize();
+        List<float[]> rows = new ArrayList<>();
+        try (var cache = m.newCache(1, 16)) {
+          int[] pos = new int[prompt.length];
+          for (int i = 0; i < pos.length; i++) pos[i] = i;
+          float[] logits = m.forwardCached(cache, prompt, prompt.length, pos, null)[0];
+          long[] seq = f.longs("gen.sequences");
+          for (int step = 0; step < 8; step++) {
+            rows.add(logits);
+            int tok = Math.toIntExact(seq[prompt.length + step]);
+            logits = m.forwardCached(cache, new int[] {tok}, 1, new int[] {prompt.length + step}, null)[0];
+          }
+        }
+        for (int s = 0; s < 8; s++)
+          jswift.testing.Assert.close("step " + s, rows.get(s), Arrays.copyOfRange(want, s * vocab, (s + 1) * vocab),
+              1e-4, 0);
+      }
+    }
+  }
+
+  @Test
+  void batchedLeftPaddedGenerationEqualsOneByOne() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int[] a = {1, 53, 482, 280, 438}, b = {1, 340, 255}, c = {1, 7, 9, 11, 13, 15, 17};
+      GenerationConfig greedy = GenerationConfig.greedy(6, List.of());
+      List<int[]> batched = Generator.generate(m, List.of(a, b, c), greedy, null, null);
+      assertArrayEquals(Generator.generate(m, a, greedy), batched.get(0));
+      assertArrayEquals(Generator.generate(m, b, greedy), batched.get(1));
+      assertArrayEquals(Generator.generate(m, c, greedy), batched.get(2));
+    }
+  }
+
+  @Test
+  void stopsAtStopTokensAndStreams() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int[] prompt = {1, 53, 482, 280, 438};
+      int[] free = Generator.generate(m, prompt, GenerationConfig.greedy(8, List.of()));
+      // stop at the third generated token's id: output ends there, stop token included
+      int stop = free[2];
+      int[] stopped = Generator.generate(m, prompt, GenerationConfig.greedy(8, List.of(stop)));
+      int first = 0;
+      while (free[first] != stop) first++;
+      assertArrayEquals(Arrays.copyOf(free, first + 1), stopped);
+      List<Integer> streamed = new ArrayList<>();
+      Generator.generate(m, List.of(prompt), GenerationConfig.greedy(5, List.of()), null, (seq, tok) -> streamed.add(tok));
+      assertEquals(5, streamed.size());
+      assertEquals(free[0], streamed.get(0));
+      // stop string: the "text" here is the ids joined by spaces
+      int[] byString = Generator.generate(m, List.of(prompt),
+          GenerationConfig.greedy(8, List.of()).withStopStrings(List.of(" " + free[1])),
+          ids -> " " + String.join(" ", Arrays.stream(ids).mapToObj(String::valueOf).toArray(String[]::new)), null).get(0);
+      assertEquals(2, byString.length);
+      assertThrows(IllegalArgumentException.class,
+          () -> Generator.generate(m, new int[] {1, 99999}, GenerationConfig.greedy(2, List.of())));
+    }
+  }
+
+  @Test
+  void samplingIsSeeded() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int[] prompt = {1, 53, 482};
+      GenerationConfig s1 = GenerationConfig.sampling(10, 1.0f, 50, 0.9f, 1.1f, 1234, List.of());
+      assertArrayEquals(Generator.generate(m, prompt, s1), Generator.generate(m, prompt, s1));
+    }
+  }
+
+  private static long[] toLongs(int[] v) {
+    return Arrays.stream(v).asLongStream().toArray();
+  }
+}
