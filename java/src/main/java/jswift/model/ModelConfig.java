@@ -53,6 +53,9 @@ public record ModelConfig(
   }
 
   public static ModelConfig load(Path modelDir) throws IOException {
+    if (!Files.exists(modelDir))
+      throw new IOException(modelDir + " does not exist: a model is a Hugging Face folder (config.json, "
+          + "*.safetensors, tokenizer.json)");
     Path file = Files.isDirectory(modelDir) ? modelDir.resolve("config.json") : modelDir;
     if (!Files.exists(file)) throw new IOException(file + " not found: is " + modelDir + " a Hugging Face model folder?");
     JsonNode n;

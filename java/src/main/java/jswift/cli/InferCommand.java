@@ -1,0 +1,130 @@
+package jswift.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import jswift.infer.ChatSession;
+import jswift.infer.GenerationConfig;
+import jswift.model.CausalLM;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.template.ChatTemplate;
+import jswift.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code jswift infer}: an interactive chat in the terminal (multi-turn; {@code clear} forgets the conversation,
+ * {@code exit} quits), with the model's own chat template. Sampling settings default to the model's
+ * generation_config.json, as in ms-swift.
+ */
+@Command(name = "infer", mixinStandardHelpOptions = true,
+    description = "Chat with a model (and optional LoRA adapters) in the terminal.")
+public final class InferCommand implements Callable<Integer> {
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors, tokenizer)")
+  Path model;
+
+  @Option(names = "--adapters", arity = "1..*", description = "PEFT LoRA adapter folders: DIR or name=DIR; the first is active")
+  List<String> adapters = new ArrayList<>();
+
+  @Option(names = "--template", description = "chat template: 'jinja' = the model's own (default)")
+  String template = "jinja";
+
+  @Option(names = "--system", description = "system prompt (text, or a .txt file)")
+  String system;
+
+  @Option(names = "--stream", arity = "1", description = "stream tokens as they are generated (default true)")
+  boolean stream = true;
+
+  @Option(names = "--max_new_tokens", description = "default 512")
+  int maxNewTokens = 512;
+
+  @Option(names = "--temperature", description = "0 = greedy; default: generation_config.json, else greedy")
+  Float temperature;
+
+  @Option(names = "--top_k") Integer topK;
+
+  @Option(names = "--top_p") Float topP;
+
+  @Option(names = "--repetition_penalty") Float repetitionPenalty;
+
+  @Option(names = "--seed", description = "default 42")
+  long seed = 42;
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when a GPU is usable)")
+  String device;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter out = spec.commandLine().getOut();
+    Device dev = device != null ? Device.parse(device) : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    if (!template.equals("jinja"))
+      throw new IllegalArgumentException("--template " + template + " is not available yet; use --template jinja");
+    String sys = system;
+    if (sys != null && sys.endsWith(".txt") && Files.exists(Path.of(sys))) sys = Files.readString(Path.of(sys));
+    try (CausalLM lm = CausalLM.load(model, dev); Tokenizer tok = Tokenizer.load(model)) {
+      String active = null;
+      for (int i = 0; i < adapters.size(); i++) {
+        String spec = adapters.get(i);
+        int eq = spec.indexOf('=');
+        String name = eq > 0 ? spec.substring(0, eq) : "adapter" + i;
+        lm.loadAdapter(name, Path.of(eq > 0 ? spec.substring(eq + 1) : spec));
+        if (active == null) active = name;
+      }
+      if (active != null) lm.setActiveAdapter(active);
+      ChatSession chat = new ChatSession(lm, tok, ChatTemplate.load(model), sys, generation(tok));
+      out.println("jswift infer: " + model + " on " + dev + (active == null ? "" : ", adapter " + active)
+          + ". Type 'clear' to forget the conversation, 'exit' to quit.");
+      out.flush();
+      BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+      while (true) {
+        out.print("<<< ");
+        out.flush();
+        String line = in.readLine();
+        if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
+        if (line.strip().equals("clear")) {
+          chat.clear();
+          out.println("(conversation cleared)");
+          continue;
+        }
+        if (line.isBlank()) continue;
+        if (stream) {
+          chat.send(line, text -> {
+            out.print(text);
+            out.flush();
+          });
+          out.println();
+        } else {
+          out.println(chat.send(line, null));
+        }
+        out.flush();
+      }
+    }
+    return 0;
+  }
+
+  /** CLI values, else generation_config.json's, else greedy. Stop at the tokenizer's eos ids. */
+  GenerationConfig generation(Tokenizer tok) throws IOException {
+    JsonNode g = new ObjectMapper().createObjectNode();
+    Path f = model.resolve("generation_config.json");
+    if (Files.exists(f)) g = new ObjectMapper().readTree(f.toFile());
+    float t = temperature != null ? temperature : g.path("do_sample").asBoolean(false)
+        ? (float) g.path("temperature").asDouble(1.0) : 0f;
+    int k = topK != null ? topK : g.path("top_k").asInt(0);
+    float p = topP != null ? topP : (float) g.path("top_p").asDouble(1.0);
+    float rep = repetitionPenalty != null ? repetitionPenalty : (float) g.path("repetition_penalty").asDouble(1.0);
+    return new GenerationConfig(maxNewTokens, t > 0, t > 0 ? t : 1f, k, p, rep, seed, tok.eosTokenIds(), List.of());
+  }
+}

@@ -1,0 +1,80 @@
+package jswift.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import jswift.infer.Generator;
+import jswift.infer.GenerationConfig;
+import jswift.model.CausalLM;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import jswift.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** `jswift infer` end to end on a tiny chat model folder (fixture weights + a word-level tokenizer). */
+class InferCommandTest {
+  static Path tinyChatModel(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (String f : List.of("config.json", "model.safetensors", "generation_config.json"))
+      Files.copy(Fixtures.llamaGqa().resolve(f), dir.resolve(f));
+    for (String f : List.of("tokenizer.json", "tokenizer_config.json"))
+      Files.copy(Fixtures.resource("tiny-chat/" + f), dir.resolve(f));
+    return dir;
+  }
+
+  private static String run(String stdin, String... args) {
+    InputStream oldIn = System.in;
+    StringWriter out = new StringWriter(), err = new StringWriter();
+    try {
+      System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+      CommandLine cli = Main.commandLine();
+      cli.setOut(new PrintWriter(out, true));
+      cli.setErr(new PrintWriter(err, true));
+      int code = cli.execute(args);
+      return code + "\n" + out + err;
+    } finally {
+      System.setIn(oldIn);
+    }
+  }
+
+  @Test
+  void chatsStreamsClearsAndExits(@TempDir Path dir) throws IOException {
+    Path model = tinyChatModel(dir);
+    String result = run("hello world\nclear\nhow are you\nexit\n", "infer", "--model", model.toString(),
+        "--max_new_tokens", "6", "--device", "cpu");
+    assertTrue(result.startsWith("0\n"), result);
+    assertTrue(result.contains("(conversation cleared)"), result);
+    // Greedy answers: what the generator gives for the rendered prompt, streamed as text.
+    try (CausalLM lm = CausalLM.load(model, Device.CPU); Tokenizer tok = Tokenizer.load(model)) {
+      int[] prompt = tok.encode("user : hello world </s> assistant : ");
+      int[] answer = Generator.generate(lm, prompt, GenerationConfig.greedy(6, tok.eosTokenIds()));
+      String text = tok.decode(answer, true);
+      assertTrue(!text.isBlank() && result.contains(text), "expected the streamed answer '" + text + "' in:\n" + result);
+    }
+    assertEquals(3, result.split("<<< ", -1).length - 1 - 1, "three prompts answered before exit: " + result);
+  }
+
+  @Test
+  void adaptersAndBadArguments(@TempDir Path dir) throws IOException {
+    Path model = tinyChatModel(dir.resolve("m"));
+    String ok = run("hello\nexit\n", "infer", "--model", model.toString(), "--adapters",
+        "mine=" + Fixtures.llamaGqa().resolve("adapters/lora"), "--max_new_tokens", "3", "--device", "cpu",
+        "--temperature", "0.7", "--top_p", "0.9");
+    assertTrue(ok.startsWith("0\n") && ok.contains("adapter mine"), ok);
+    String missing = run("", "infer", "--model", dir.resolve("nope").toString(), "--device", "cpu");
+    assertTrue(missing.startsWith("2\n") && missing.contains("does not exist"), missing);
+    String unknown = run("", "infer", "--model", model.toString(), "--no_such_flag", "1");
+    assertTrue(unknown.startsWith("2\n") && unknown.contains("Unknown option"), unknown);
+  }
+}
