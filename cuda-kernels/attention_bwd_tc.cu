@@ -109,6 +109,7 @@ __global__ void __launch_bounds__(32 * kBwdWarps, 1) attention_bwd_tc_kernel(Par
   const Visibility vis = visibility(p, len);
   const bool key0 = j0 < len && (mask == nullptr || mask[j0] != 0);
   const bool key1 = j1 < len && (mask == nullptr || mask[j1] != 0);
+  const int2 seen0 = queries_seeing(vis, j0), seen1 = queries_seeing(vis, j1);
   // dQ: this warp's part of the tile (16 queries from 16 wq, kNtDq n-tiles from column n0); A from dS^T
   // (rows = k = keys, .trans), B from K (rows = k = keys, .trans).
   const int wq = warp % C::kQw, n0 = 8 * kNtDq * (warp / C::kQw);
@@ -161,12 +162,13 @@ __global__ void __launch_bounds__(32 * kBwdWarps, 1) attention_bwd_tc_kernel(Par
         const int col = 8 * nt + 2 * t + c, i = q0 + col;
         const float L = lse_s[col], nl = -L * kLog2e, dl = dl_s[col];
         // A query that sees no key has lse = -inf and no probability anywhere (it never lies in a full tile).
-        const bool row = full || (i < len && L != -INFINITY);
+        const bool row = (i < len) & (L != -INFINITY);
 #pragma unroll
         for (int half = 0; half < 2; half++) {
           const int e = 2 * half + c;
+          const int2 r = half ? seen1 : seen0;
           float pr = ex2(fmaf(st[nt][e], p.scale_log2, nl));
-          if (!full && !(row && (half ? key1 : key0) && sees(vis, i, half ? j1 : j0))) pr = 0.0f;
+          if (!(full | (row & (half ? key1 : key0) & (i >= r.x) & (i <= r.y)))) pr = 0.0f;
           st[nt][e] = pr;
           dpt[nt][e] = pr * (dpt[nt][e] - dl);
         }

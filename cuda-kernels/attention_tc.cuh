@@ -16,6 +16,7 @@
 // mma.sync.m16n8k16 (PTX ISA, "Matrix Fragments for mma.m16n8k16").
 #pragma once
 
+#include <climits>
 #include <cstdint>
 
 #include "attention_common.cuh"
@@ -102,9 +103,15 @@ __device__ __forceinline__ Visibility visibility(const Params& p, int len) {
   return {len, p.causal, p.window > 0 ? int(min(p.window, int64_t(len) + 1)) : 0};
 }
 
-// Query i sees key j, both inside the sequence, as far as causality and the window go (not the key mask).
-__device__ __forceinline__ bool sees(const Visibility& v, int i, int j) {
-  return (!v.causal || j <= i) && (v.window == 0 || i - j < v.window);
+// The keys [x, y] that query i sees by causality and the window (the sequence end and the key mask aside).
+__device__ __forceinline__ int2 keys_seen(const Visibility& v, int i) {
+  return make_int2(v.window != 0 ? i - v.window + 1 : INT_MIN, v.causal ? i : INT_MAX);
+}
+
+// The queries [x, y] that see key j by causality and the window.
+__device__ __forceinline__ int2 queries_seeing(const Visibility& v, int j) {
+  return make_int2(v.causal ? j : INT_MIN,
+                   v.window != 0 ? int(min(int64_t(j) + v.window - 1, int64_t(INT_MAX))) : INT_MAX);
 }
 
 // Bit 2 nt + c: key j0 + 8 nt + c lies in the sequence and is not padding (the columns of one lane's
@@ -113,28 +120,37 @@ template <int NT>
 __device__ __forceinline__ uint32_t key_bits(const Visibility& v, int j0, const int32_t* mask) {
   static_assert(NT <= 16, "one bit per column");
   uint32_t bits = 0;
+  if (mask == nullptr) {
 #pragma unroll
-  for (int nt = 0; nt < NT; nt++)
+    for (int nt = 0; nt < NT; nt++)
 #pragma unroll
-    for (int c = 0; c < 2; c++) {
-      const int j = j0 + 8 * nt + c;
-      if (j < v.len && (mask == nullptr || mask[j] != 0)) bits |= 1u << (2 * nt + c);
-    }
+      for (int c = 0; c < 2; c++) bits |= uint32_t(j0 + 8 * nt + c < v.len) << (2 * nt + c);
+  } else {
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+      for (int c = 0; c < 2; c++) {
+        const int j = j0 + 8 * nt + c;
+        if (j < v.len && mask[j] != 0) bits |= 1u << (2 * nt + c);
+      }
+  }
   return bits;
 }
 
 // Sets to -inf the scores of a 16-row strip (accumulator n-tiles; rows i and i + 8, column j0 + 8 nt + c for
-// elements c and 2 + c) whose key the row does not see; keys from key_bits.
+// elements c and 2 + c) whose key the row does not see; keys from key_bits. Branch-free: bitwise tests and
+// selects.
 template <int NT>
 __device__ __forceinline__ void mask_tile(float (&s)[NT][4], const Visibility& v, int i, int j0, uint32_t keys) {
+  const int2 r0 = keys_seen(v, i), r1 = keys_seen(v, i + 8);
 #pragma unroll
   for (int nt = 0; nt < NT; nt++) {
 #pragma unroll
     for (int c = 0; c < 2; c++) {
       const int j = j0 + 8 * nt + c;
       const bool key = (keys >> (2 * nt + c)) & 1u;
-      if (!key || !sees(v, i, j)) s[nt][c] = -INFINITY;
-      if (!key || !sees(v, i + 8, j)) s[nt][2 + c] = -INFINITY;
+      if (!(key & (j >= r0.x) & (j <= r0.y))) s[nt][c] = -INFINITY;
+      if (!(key & (j >= r1.x) & (j <= r1.y))) s[nt][2 + c] = -INFINITY;
     }
   }
 }
