@@ -104,20 +104,26 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
     for (int mt = 0; mt < kMt; mt++)
 #pragma unroll
       for (int nt = 0; nt < kNtS; nt++) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+    // The k-steps run in groups of 4 (a loop over the groups): fully unrolled, ptxas loads fragments so far ahead
+    // that head_dim 128 spills on sm_90.
+    constexpr int kKs = kDp / 16, kKu = kKs % 4 == 0 ? 4 : kKs;
+#pragma unroll 1
+    for (int k0s = 0; k0s < kKs; k0s += kKu) {
 #pragma unroll
-    for (int kk = 0; kk < kDp / 16; kk++) {
-      uint32_t a[kMt][4];
+      for (int ku = 0; ku < kKu; ku++) {
+        const uint32_t koff = (k0s + ku) * 32;  // bytes of 16 columns
+        uint32_t a[kMt][4];
 #pragma unroll
-      for (int mt = 0; mt < kMt; mt++)
-        ldsm_x4(a[mt], q_lane + (16 * mt * kLd + 16 * kk) * 2);
+        for (int mt = 0; mt < kMt; mt++) ldsm_x4(a[mt], q_lane + koff + 16 * mt * kLd * 2);
 #pragma unroll
-      for (int np = 0; np < kNtS / 2; np++) {
-        uint32_t bf[4];
-        ldsm_x4(bf, k_lane + buf_off + (16 * np * kLd + 16 * kk) * 2);
+        for (int np = 0; np < kNtS / 2; np++) {
+          uint32_t bf[4];
+          ldsm_x4(bf, k_lane + buf_off + koff + 16 * np * kLd * 2);
 #pragma unroll
-        for (int mt = 0; mt < kMt; mt++) {
-          mma<T>(s[mt][2 * np], a[mt], bf[0], bf[1]);
-          mma<T>(s[mt][2 * np + 1], a[mt], bf[2], bf[3]);
+          for (int mt = 0; mt < kMt; mt++) {
+            mma<T>(s[mt][2 * np], a[mt], bf[0], bf[1]);
+            mma<T>(s[mt][2 * np + 1], a[mt], bf[2], bf[3]);
+          }
         }
       }
     }
