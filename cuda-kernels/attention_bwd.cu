@@ -1,14 +1,15 @@
-// Flash-attention backward on CUDA, the twin of native/src/cpu/attention_bwd.cpp (FA2's algorithm), in three
-// kernels on the stream:
-//   1. delta = rowsum(dout * out) per (query, head), fp32 scratch;
+// Flash-attention backward on CUDA, the twin of native/src/cpu/attention_bwd.cpp (FA2's algorithm). bf16 / f16
+// up to head_dim 128 with rows of 16-byte vectors run the tensor-core kernel of attention_bwd_tc.cu (5 tile
+// products, dQ by fp32 reductions); the other calls run the generic kernels here, three on the stream:
+//   1. delta = rowsum(dout * out) per (query, head), fp32 scratch (the tensor-core path needs it too);
 //   2. dQ: one block per (sequence, query head, query block), shaped like the forward: per key block it
 //      recomputes S = Q K^T and dP = dO V^T, P = exp(scale S - lse), dS = P (dP - delta), dQ += dS K in
 //      registers, and writes dQ once;
 //   3. dK/dV: one block per (sequence, kv head, key block), looping over the query heads of the group and
 //      their query blocks: S^T = K Q^T, dP^T = V dO^T, dV += P^T dO, dK += dS^T Q in registers, written once.
-// dQ has its own pass (recomputing S and dP: 7 tile products instead of 5) rather than fp32 atomics: no
-// [tokens, heads, head_dim] fp32 scratch, no zero fill or cast pass, and a deterministic result. GQA needs no
-// atomics either: a dK/dV block owns its kv head's rows and sums the group inside.
+// The generic dQ has its own pass (recomputing S and dP: 7 tile products instead of 5) rather than fp32
+// reductions: no [tokens, heads, head_dim] fp32 scratch and a deterministic result, for the paths where speed
+// matters less. GQA needs no reduction either: a dK/dV block owns its kv head's rows and sums the group inside.
 #include "attention_common.cuh"
 
 namespace jsw {
@@ -22,7 +23,8 @@ using namespace attn;
 
 constexpr int kDeltaWarps = 8;
 
-// delta[(b * seq_len + i) * heads + h] = sum_d dout * out, one warp per row.
+// delta[(b * seq_len + i) * heads + h] = sum_d dout * out, one warp per row. For the tensor-core backward it
+// also zeroes the row's dQ accumulator (same row index), which saves a memset pass.
 template <class T>
 __global__ void attention_delta_kernel(Params p) {
   const int64_t row = int64_t(blockIdx.x) * kDeltaWarps + (threadIdx.x >> 5);
@@ -37,9 +39,25 @@ __global__ void attention_delta_kernel(Params p) {
   const T* o = static_cast<const T*>(p.out) + r * p.head_dim;
   const T* d = static_cast<const T*>(p.dout) + r * p.head_dim;
   float acc = 0.0f;
-  for (int c = lane; c < p.head_dim; c += 32) acc += to_f(o[c]) * to_f(d[c]);
+  if (p.vec_loads) {  // 16-byte aligned rows, head_dim a multiple of the vector
+    constexpr int E = 16 / int(sizeof(T));
+    for (int c = E * lane; c < p.head_dim; c += 32 * E) {
+      const uint4 ov = *reinterpret_cast<const uint4*>(o + c), dv = *reinterpret_cast<const uint4*>(d + c);
+      T oe[E], de[E];
+      memcpy(oe, &ov, 16);
+      memcpy(de, &dv, 16);
+#pragma unroll
+      for (int e = 0; e < E; e++) acc += to_f(oe[e]) * to_f(de[e]);
+    }
+  } else {
+    for (int c = lane; c < p.head_dim; c += 32) acc += to_f(o[c]) * to_f(d[c]);
+  }
   acc = warp_sum(acc);
   if (lane == 0) p.delta_w[row] = acc;
+  if (p.dq_acc != nullptr) {  // dq_ld is a multiple of 16 floats
+    float4* z = reinterpret_cast<float4*>(p.dq_acc + row * p.dq_ld);
+    for (int c = lane; c < p.dq_ld / 4; c += 32) z[c] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  }
 }
 
 // ---- 2. dQ ------------------------------------------------------------------------------------------------
@@ -282,6 +300,17 @@ void launch_bwd(const Params& p, cudaStream_t s) {
   check_launch("attention_dkv_kernel");
 }
 
+// The generic kernels: fp32, bf16 / f16 above head_dim 128 or on rows that are not 16-byte vectors.
+template <class T>
+void launch_generic_bwd(const Params& p, cudaStream_t s) {
+  if (p.head_dim <= 64)
+    launch_bwd<T, 64>(p, s);
+  else if (p.head_dim <= 128)
+    launch_bwd<T, 128>(p, s);
+  else
+    launch_bwd<T, 256>(p, s);
+}
+
 }  // namespace
 
 void attention_bwd(int device, int dtype, const AttentionShape& shape, const void* q, const void* k, const void* v,
@@ -304,16 +333,18 @@ void attention_bwd(int device, int dtype, const AttentionShape& shape, const voi
   p.dq = dq;
   p.dk = dk;
   p.dv = dv;
-  p.vec_loads = rows_aligned(dtype, shape.head_dim, {q, k, v, dout});
+  p.vec_loads = rows_aligned(dtype, shape.head_dim, {q, k, v, out, dout, dq, dk, dv});
+  const int acc_ld = attn::bwd_tensor_cores_ld(dtype, p.head_dim, p.vec_loads);
+  Scratch acc(device, rows * acc_ld * int64_t(sizeof(float)));  // empty for the generic kernels
+  p.dq_acc = acc.as<float>();
+  p.dq_ld = acc_ld;
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_attention_bwd", {
     attention_delta_kernel<T><<<unsigned((rows + kDeltaWarps - 1) / kDeltaWarps), 32 * kDeltaWarps, 0, s>>>(p);
     check_launch("attention_delta_kernel");
-    if (p.head_dim <= 64)
-      launch_bwd<T, 64>(p, s);
-    else if (p.head_dim <= 128)
-      launch_bwd<T, 128>(p, s);
+    if (acc_ld > 0)
+      attn::bwd_tensor_cores(dtype, p, s);
     else
-      launch_bwd<T, 256>(p, s);
+      launch_generic_bwd<T>(p, s);
   });
 }
 

@@ -1,5 +1,6 @@
-// Shared pieces of the CUDA flash attention (attention_fwd.cu, attention_bwd.cu): the call parameters, the
-// sequence geometry and visibility rule, tile loads into shared memory, and two warp-level tile products.
+// Shared pieces of the CUDA flash attention (attention_fwd.cu, attention_bwd.cu, and the tensor-core kernels
+// attention_fwd_tc.cu, attention_bwd_tc.cu): the call parameters, the sequence geometry and visibility rule,
+// tile loads into shared memory, and the two warp-level tile products of the generic kernels.
 //
 // Every product is computed per warp on 16-row strips in the register layout of the tensor-core instruction
 // mma.sync.m16n8k16: lane = 4 * g + t holds, of each 16 x 8 accumulator tile ("n-tile"), the elements
@@ -36,6 +37,8 @@ struct Params {
   void* dk;
   void* dv;
   float* delta_w;
+  float* dq_acc;  // backward on tensor cores: fp32 dQ sums, row (b * seq_len + i) * heads + h, dq_ld floats each
+  int dq_ld;
   const int32_t* cu_seqlens;
   const int32_t* key_mask;
   int64_t seq_len, window;
@@ -275,6 +278,15 @@ void allow_smem(Kernel kernel, size_t bytes) {
   if (bytes > 48 * 1024)
     JSW_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
 }
+
+// The tensor-core kernels for bf16 / f16 (attention_fwd_tc.cu, attention_bwd_tc.cu) need rows of 16-byte
+// vectors (p.vec_loads); the generic kernels of attention_fwd.cu / attention_bwd.cu take the other calls, fp32,
+// and the backward above head_dim 128.
+void fwd_tensor_cores(int dtype, const Params& p, cudaStream_t s);
+// The dQ accumulator row length of the tensor-core backward for this call, or 0 where it does not run.
+int bwd_tensor_cores_ld(int dtype, int head_dim, bool vec);
+// Needs p.delta (from attention_delta_kernel) and p.dq_acc zeroed; writes dq, dk, dv.
+void bwd_tensor_cores(int dtype, const Params& p, cudaStream_t s);
 
 }  // namespace attn
 }  // namespace cuda

@@ -1,4 +1,6 @@
-// Flash-attention forward on CUDA, the twin of native/src/cpu/attention_fwd.cpp (FA2's algorithm).
+// Flash-attention forward on CUDA, the twin of native/src/cpu/attention_fwd.cpp (FA2's algorithm). bf16 / f16
+// on rows of 16-byte vectors run the tensor-core kernel of attention_fwd_tc.cu; this file holds the generic
+// kernel, which runs fp32 and the other calls.
 // One block of 4 warps per (sequence, query head, 64 queries); each warp owns 16 query rows. Per key block
 // of kBk keys (staged in shared memory, skipped whole when causality or the window hides it):
 //   S = Q K^T (tensor cores for bf16/f16), scaled into log2 units and masked, online softmax
@@ -158,9 +160,14 @@ void attention_fwd(int device, int dtype, const AttentionShape& shape, const voi
   p.v = v;
   p.out_w = out;
   p.lse_w = lse;
-  p.vec_loads = rows_aligned(dtype, shape.head_dim, {q, k, v});
+  p.vec_loads = rows_aligned(dtype, shape.head_dim, {q, k, v, out});
+  // Both kernels have query blocks of at least 64 rows.
   require((p.seq_len + kFwdRows - 1) / kFwdRows <= 65535, "jsw_attention_fwd", "seq_len above %d is not supported",
           65535 * kFwdRows);
+  if ((dtype == JSW_BF16 || dtype == JSW_F16) && p.vec_loads) {
+    attn::fwd_tensor_cores(dtype, p, s);
+    return;
+  }
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_attention_fwd", {
     if (p.head_dim <= 64)
       launch_fwd<T, 64>(p, s);

@@ -16,11 +16,12 @@ struct Case {
   int64_t window;
   std::vector<int32_t> cu_seqlens;  // packed layout when not empty
   std::vector<int32_t> key_mask;    // padded layout, [batch, seq_len], when not empty
+  float scale_value = NAN;          // NaN: 1 / sqrt(head_dim)
 
   int64_t tokens() const { return cu_seqlens.empty() ? batch * seq_len : cu_seqlens.back(); }
   int64_t start(int64_t b) const { return cu_seqlens.empty() ? b * seq_len : cu_seqlens[b]; }
   int64_t length(int64_t b) const { return cu_seqlens.empty() ? seq_len : cu_seqlens[b + 1] - cu_seqlens[b]; }
-  float scale() const { return 1.0f / std::sqrt(float(head_dim)); }
+  float scale() const { return std::isnan(scale_value) ? 1.0f / std::sqrt(float(head_dim)) : scale_value; }
   bool visible(int64_t b, int64_t i, int64_t j) const {
     return (!causal || j <= i) && (window <= 0 || i - j < window) && (key_mask.empty() || key_mask[b * seq_len + j]);
   }
@@ -50,6 +51,10 @@ std::vector<Case> cases() {
       {"full window packed d128", 3, 130, 2, 1, 128, false, 33, {0, 130, 131, 200}, {}},
       {"causal d256 T20", 1, 20, 2, 2, 256, true, 0, {}, {}},
       {"causal d33 T67", 1, 67, 2, 1, 33, true, 0, {}, {}},
+      // Several query and key tiles of the CUDA tensor-core kernels (both double buffers wrap around), and a
+      // negative scale, whose largest scaled score is the smallest raw one.
+      {"causal gqa2 d64 T300", 1, 300, 4, 2, 64, true, 0, {}, {}},
+      {"negative scale causal gqa2 d128 T150", 1, 150, 4, 2, 128, true, 0, {}, {}, -0.11f},
   };
 }
 
