@@ -97,6 +97,13 @@ else
     -DJSWIFT_CUDA_ARCHITECTURES="$arch" && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
 fi
 
+if [ $dry_run -eq 0 ] && command -v cuobjdump >/dev/null && [ -f "$build/libjswift.so" ]; then
+  # Evidence that the attention kernels use tensor cores, ldmatrix and cp.async (per-instruction counts).
+  cuobjdump -sass "$build/libjswift.so" 2>/dev/null | awk '/Function :/ {f=$3} /HMMA|LDSM|LDGSTS/ {
+      for (i = 1; i <= NF; i++) if ($i ~ /^(HMMA|LDSM|LDGSTS)/) { split($i, op, "."); n[f" "op[1]]++ } }
+    END { for (k in n) if (k ~ /attention/) print "sass", k, n[k] }' | sort | tail -40
+fi
+
 step "native tests (CUDA twins vs CPU)"
 if [ -x "$build/jswift_tests" ]; then
   "$build/jswift_tests" --json "$out/native_tests.json" || fail "native tests failed"

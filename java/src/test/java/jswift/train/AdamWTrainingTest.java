@@ -1,0 +1,74 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.Map;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.model.SafetensorsFile;
+import jswift.nn.Parameter;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+
+/** One AdamW step on the fixture's LoRA adapter equals PEFT + torch.optim.AdamW, then training lowers the loss. */
+class AdamWTrainingTest {
+  @Test
+  void oneStepMatchesTorchThenLossFalls() throws IOException {
+    try (SafetensorsFile ref = SafetensorsFile.open(Fixtures.llamaGqa().resolve("reference.safetensors"));
+        CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int[][] ids = rows(ref.longs("input_ids")), mask = rows(ref.longs("attention_mask")), labels = rows(ref.longs("labels"));
+      Batch b = Batch.padded(ids, mask, labels);
+      m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+      m.setActiveAdapter("lora");
+      Map<String, Parameter> params = m.activeAdapterParameters();
+      params.values().forEach(p -> p.setTrainable(true));
+      try (AdamW opt = new AdamW(params.values(), 0.9f, 0.999f, 1e-8f, 0f, 0f)) {
+        double loss0 = m.forwardBackward(b, 1);
+        assertEquals(6.940145969390869, loss0, 1e-5);
+        opt.step(1e-3f);
+        opt.zeroGrad();
+        for (Parameter p : params.values()) {
+          float[] got = p.value().toFloatArray(), want = ref.floats("lora.after_step." + p.name());
+          float[] grad = ref.floats("lora.grad." + p.name());
+          for (int i = 0; i < got.length; i++)
+            if (Math.abs(grad[i]) >= 1e-5) assertEquals(want[i], got[i], 1e-6, p.name() + "[" + i + "]");
+        }
+        assertEquals(6.76500129699707, m.loss(b), 1e-5, "loss after one step");
+        double last = 0;
+        for (int s = 0; s < 10; s++) {
+          last = m.forwardBackward(b, 2 + s);
+          opt.step(1e-3f);
+          opt.zeroGrad();
+        }
+        assertTrue(last < 6.0, "ten more steps on one batch must fit it, loss " + last);
+      }
+    }
+  }
+
+  @Test
+  void clippingScalesTheUpdate() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+      m.setActiveAdapter("lora");
+      Map<String, Parameter> params = m.activeAdapterParameters();
+      params.values().forEach(p -> p.setTrainable(true));
+      Batch b = Batch.padded(new int[][] {{1, 5, 9, 13, 17, 21}}, null, new int[][] {{1, 5, 9, 13, 17, 21}});
+      try (AdamW opt = new AdamW(params.values(), 0.9f, 0.999f, 1e-8f, 0f, 1e-3f)) {
+        m.forwardBackward(b, 1);
+        double direct = 0;
+        for (Parameter p : params.values()) for (float g : p.grad().toFloatArray()) direct += (double) g * g;
+        float norm = opt.step(1e-3f);
+        assertEquals(Math.sqrt(direct), norm, 1e-4 * Math.sqrt(direct), "the global gradient norm");
+      }
+    }
+  }
+
+  private static int[][] rows(long[] flat) {
+    int[][] r = new int[2][12];
+    for (int i = 0; i < 24; i++) r[i / 12][i % 12] = Math.toIntExact(flat[i]);
+    return r;
+  }
+}
