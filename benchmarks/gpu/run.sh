@@ -147,7 +147,25 @@ if [ -f "$out/jswift_bench.json" ]; then
   python3 "$root/benchmarks/gpu/torch_peer.py" "${peer_args[@]}" || fail "torch peer failed"
 fi
 
+step "Java on CUDA: the model's step and generation vs the CPU (jswift.bench.CudaModelCheck)"
+carry="$root/.gpu-carry"
+if [ $dry_run -eq 0 ] && [ -f "$carry/jre.tgz" ]; then
+  jre="$(mktemp -d)"
+  tar -xzf "$carry/jre.tgz" -C "$jre"
+  JSWIFT_CUDA_CACHE="$(mktemp -d)"
+  timeout 300 "$jre/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
+    jswift.bench.CudaModelCheck "$carry/fixture/llama-gqa" "$out/java_cuda_check.json" \
+    || fail "the Java CUDA model check failed (see java_cuda_check.json / the log)"
+else
+  echo "skipped (no .gpu-carry: run benchmarks/gpu/prepare-java.sh before the GPU run)"
+fi
+
 step "summary"
-python3 "$root/benchmarks/gpu/summarize.py" --out "$out" || fail "summary failed"
+if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
+  # results.json holds every piece in full; fewer files come back from the device machine.
+  rm -f "$out/env.json" "$out/native_tests.json" "$out/jswift_bench.json" "$out/torch_bench.json" "$out/java_cuda_check.json"
+else
+  fail "summary failed"
+fi
 echo "total $(( $(date +%s) - start ))s; status $status; results in $out"
 exit $status

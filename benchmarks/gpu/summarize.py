@@ -42,6 +42,7 @@ def main():
     mine = load(os.path.join(out, "jswift_bench.json"), {"results": []})
     peer = load(os.path.join(out, "torch_bench.json"), {"results": []})
     env = load(os.path.join(out, "env.json"), {})
+    java = load(os.path.join(out, "java_cuda_check.json"), {})
 
     peer_by_key = {(r["name"], r["shape"]): r for r in peer.get("results", [])}
     rows = []
@@ -75,6 +76,8 @@ def main():
         "benchmarks": rows,
         "benchmark_errors": [e for e in [mine.get("errors"), *peer.get("errors", [])] if e],
         "load_errors": [d["load_error"] for d in (tests, mine, peer, env) if "load_error" in d],
+        "java_cuda_check": java if "load_error" not in java else None,
+        "raw": {"native_tests": tests, "jswift_bench": mine, "torch_bench": peer},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -97,6 +100,14 @@ def main():
                      f"{f(r['speedup_vs_torch'], '{:.2f}x')} | {f(r['jswift_tflops'], '{:.1f}')} | "
                      f"{f(r['jswift_gbps'], '{:.0f}')} | {f(r['jswift_peak_extra_mib'], '{:.0f}')} / "
                      f"{f(r['torch_peak_extra_mib'], '{:.0f}')} | {tgt} |")
+    if result["java_cuda_check"]:
+        j = result["java_cuda_check"]
+        lines += ["", f"Java CausalLM on CUDA vs CPU (llama-gqa fixture): {'all checks pass' if j.get('ok') else 'CHECKS FAILED'}", ""]
+        for k, v in j.items():
+            if k.endswith(".pass") or k.endswith(".limit") or k in ("ok", "build"):
+                continue
+            limit = j.get(k + ".limit")
+            lines.append(f"- {k}: {v}" + (f" (limit {limit}, {'pass' if j.get(k + '.pass') else 'FAIL'})" if limit is not None else ""))
     for e in result["benchmark_errors"] + result["load_errors"]:
         lines.append(f"- error: {e}")
     with open(os.path.join(out, "results.md"), "w") as f:

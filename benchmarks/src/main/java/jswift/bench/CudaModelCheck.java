@@ -1,0 +1,143 @@
+package jswift.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import jswift.infer.GenerationConfig;
+import jswift.infer.Generator;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.model.SafetensorsFile;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.train.AdamW;
+
+/**
+ * The whole model on CUDA against the CPU, for the GPU script (run there with a carried JRE): the llama-gqa
+ * fixture's logits, loss, LoRA gradients, 20 AdamW steps and greedy generation, once with fp32 on the GPU
+ * (must match the CPU to fp32 rounding) and once with bf16 compute (must match within bf16 tolerance and train
+ * the same way). Prints one JSON object; exits 1 if a check fails.
+ *
+ * <pre>java -cp ... jswift.bench.CudaModelCheck FIXTURE_DIR [OUT.json]</pre>
+ */
+public final class CudaModelCheck {
+  private CudaModelCheck() {}
+
+  private static final Map<String, Object> results = new LinkedHashMap<>();
+  private static boolean ok = true;
+
+  public static void main(String[] args) throws IOException {
+    Path fixture = Path.of(args[0]);
+    results.put("build", Kernels.buildInfo());
+    results.put("cuda_devices", Kernels.cudaDeviceCount());
+    if (Kernels.cudaDeviceCount() == 0) {
+      System.out.println("{\"error\": \"no CUDA device\"}");
+      System.exit(2);
+    }
+    int[][] ids, mask, labels;
+    try (SafetensorsFile ref = SafetensorsFile.open(fixture.resolve("reference.safetensors"))) {
+      ids = rows(ref.longs("input_ids"));
+      mask = rows(ref.longs("attention_mask"));
+      labels = rows(ref.longs("labels"));
+    }
+    Batch batch = Batch.padded(ids, mask, labels);
+    Run cpu = run(fixture, Device.CPU, DType.F32, batch);
+    for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+      Run gpu = run(fixture, Device.cuda(0), dt, batch);
+      String tag = dt == DType.F32 ? "cuda_f32" : "cuda_bf16";
+      boolean f32 = dt == DType.F32;
+      check(tag + ".logits_rel", rel(gpu.logits, cpu.logits), f32 ? 1e-4 : 3e-2);
+      check(tag + ".loss_rel", Math.abs(gpu.loss - cpu.loss) / cpu.loss, f32 ? 1e-5 : 1e-2);
+      double worst = 0;
+      for (String k : cpu.grads.keySet()) worst = Math.max(worst, rel(gpu.grads.get(k), cpu.grads.get(k)));
+      check(tag + ".lora_grad_worst_rel", worst, f32 ? 1e-3 : 6e-2);
+      results.put(tag + ".losses", gpu.losses);
+      double cpuDrop = cpu.losses.get(0) - cpu.losses.get(cpu.losses.size() - 1);
+      double gpuDrop = gpu.losses.get(0) - gpu.losses.get(gpu.losses.size() - 1);
+      check(tag + ".training_drop_rel_diff", Math.abs(gpuDrop - cpuDrop) / cpuDrop, f32 ? 1e-3 : 0.1);
+      int same = 0;
+      for (int i = 0; i < cpu.greedy.length && i < gpu.greedy.length; i++) if (cpu.greedy[i] == gpu.greedy[i]) same++;
+      results.put(tag + ".greedy_tokens_equal", same + "/" + cpu.greedy.length);
+      if (f32) check(tag + ".greedy_mismatches", cpu.greedy.length - same, 0);
+    }
+    results.put("cpu.losses", cpu.losses);
+    results.put("ok", ok);
+    String json = toJson(results);
+    System.out.println(json);
+    if (args.length > 1) Files.writeString(Path.of(args[1]), json + "\n");
+    System.exit(ok ? 0 : 1);
+  }
+
+  /** What one device produced. */
+  private static final class Run {
+    float[] logits;
+    double loss;
+    Map<String, float[]> grads = new LinkedHashMap<>();
+    List<Double> losses = new ArrayList<>();
+    int[] greedy;
+  }
+
+  private static Run run(Path fixture, Device device, DType dtype, Batch batch) throws IOException {
+    Run r = new Run();
+    try (CausalLM m = CausalLM.load(fixture, device, dtype)) {
+      r.logits = m.logits(batch);
+      r.loss = m.loss(batch);
+      r.greedy = Generator.generate(m, new int[] {1, 53, 482, 280, 438}, GenerationConfig.greedy(8, List.of()));
+      m.loadAdapter("lora", fixture.resolve("adapters/lora"));
+      m.setActiveAdapter("lora");
+      Map<String, Parameter> params = m.activeAdapterParameters();
+      params.values().forEach(p -> p.setTrainable(true));
+      try (AdamW opt = new AdamW(params.values(), 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
+        for (int step = 0; step < 20; step++) {
+          r.losses.add(m.forwardBackward(batch, step));
+          if (step == 0) for (Parameter p : params.values()) r.grads.put(p.name(), p.grad().toFloatArray());
+          opt.step(1e-3f);
+          opt.zeroGrad();
+        }
+      }
+    }
+    return r;
+  }
+
+  private static void check(String name, double value, double limit) {
+    boolean pass = value <= limit;
+    ok &= pass;
+    results.put(name, value);
+    results.put(name + ".limit", limit);
+    results.put(name + ".pass", pass);
+  }
+
+  private static double rel(float[] a, float[] b) {
+    double num = 0, den = 0;
+    for (int i = 0; i < a.length; i++) {
+      double d = (double) a[i] - b[i];
+      num += d * d;
+      den += (double) b[i] * b[i];
+    }
+    return Math.sqrt(num) / (Math.sqrt(den) + 1e-30);
+  }
+
+  private static int[][] rows(long[] flat) {
+    int[][] r = new int[2][12];
+    for (int i = 0; i < 24; i++) r[i / 12][i % 12] = Math.toIntExact(flat[i]);
+    return r;
+  }
+
+  private static String toJson(Map<String, Object> m) {
+    StringBuilder sb = new StringBuilder("{");
+    for (Map.Entry<String, Object> e : m.entrySet()) {
+      if (sb.length() > 1) sb.append(", ");
+      sb.append('"').append(e.getKey()).append("\": ");
+      Object v = e.getValue();
+      if (v instanceof Number || v instanceof Boolean || v instanceof List) sb.append(v);
+      else sb.append('"').append(String.valueOf(v).replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+    }
+    return sb.append('}').toString();
+  }
+}
