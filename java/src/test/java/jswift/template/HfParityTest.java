@@ -3,6 +3,7 @@ package jswift.template;
 import static jswift.template.TemplateTestSupport.chatTemplate;
 import static jswift.template.TemplateTestSupport.decode;
 import static jswift.template.TemplateTestSupport.fixtureConversation;
+import static jswift.template.TemplateTestSupport.plus;
 import static jswift.template.TemplateTestSupport.row;
 import static jswift.template.TemplateTestSupport.swift;
 import static jswift.template.TemplateTestSupport.tokenizer;
@@ -35,12 +36,6 @@ class HfParityTest {
 
   private static String hf(String model, Conversation c, boolean generationPrompt, Map<String, ?> kwargs) {
     return chatTemplate(model).render(JinjaTemplate.hfMessages(c.messages()), JinjaTemplate.hfTools(c), generationPrompt, kwargs);
-  }
-
-  private static Conversation plus(Conversation c, Message... more) {
-    List<Message> m = new ArrayList<>(c.messages());
-    m.addAll(List.of(more));
-    return new Conversation(m, c.tools());
   }
 
   private static Conversation withSystem(String system, Conversation c) {

@@ -77,6 +77,13 @@ final class TemplateTestSupport {
     }
   }
 
+  /** The conversation with more messages at the end. */
+  static Conversation plus(Conversation c, Message... more) {
+    List<Message> m = new ArrayList<>(c.messages());
+    m.addAll(List.of(more));
+    return new Conversation(m, c.tools());
+  }
+
   static String decode(Tokenizer t, int[] ids) {
     return t.decode(ids, false);
   }
