@@ -21,6 +21,9 @@ public interface ConversationEncoder {
   /**
    * Encodes the prompt for generating the next assistant turn; a trailing assistant message is treated as
    * the answer to be generated and left out.
+   *
+   * @throws SequenceTooLongException when the prompt exceeds max_length and the truncation strategy is not
+   *     left (cutting a prompt on the right would drop the question)
    */
   GenerationPrompt encodePrompt(Conversation conversation);
 }

@@ -18,8 +18,4 @@ public record Dialogue(String system, List<Round> rounds) {
     for (int r = rounds.size() - 1; r >= 0; r--) if (!rounds.get(r).isToolQuery()) return r;
     return 0;
   }
-
-  public boolean hasSystem() {
-    return system != null && !system.isEmpty();
-  }
 }

@@ -1,6 +1,5 @@
 package jswift.template;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import jswift.tokenizer.Tokenizer;
@@ -23,7 +22,7 @@ final class PieceTokenizer {
 
   static Encoded tokenize(List<Piece> pieces, Tokenizer tokenizer, int[] suffixIds) {
     IntList ids = new IntList(), labels = new IntList();
-    List<Float> weights = new ArrayList<>();
+    FloatList weights = new FloatList();
     StringBuilder text = new StringBuilder();
     double textWeight = 0;
     for (Piece p : pieces) {
@@ -45,8 +44,7 @@ final class PieceTokenizer {
     if (ids.size == 0) throw new IllegalArgumentException("the conversation encodes to no tokens");
 
     int[] idArr = ids.toArray(), labelArr = labels.toArray();
-    float[] w = new float[idArr.length];
-    for (int i = 0; i < w.length; i++) w[i] = weights.get(i);
+    float[] w = weights.toArray();
     addDynamicEos(idArr, labelArr, w, suffixIds);
     labelArr[0] = Encoded.IGNORE;  // nothing predicts the first token
     w[0] = 0;
@@ -55,7 +53,7 @@ final class PieceTokenizer {
     return new Encoded(idArr, labelArr, binary ? null : w);
   }
 
-  private static void emit(int[] tokens, double weight, IntList ids, IntList labels, List<Float> weights) {
+  private static void emit(int[] tokens, double weight, IntList ids, IntList labels, FloatList weights) {
     for (int t : tokens) {
       ids.add(t);
       labels.add(weight > 0 ? t : Encoded.IGNORE);
@@ -84,7 +82,7 @@ final class PieceTokenizer {
     }
   }
 
-  /** A growable int array, to avoid boxing every token id. */
+  /** Growable primitive arrays, to avoid boxing every token. */
   private static final class IntList {
     int[] a = new int[256];
     int size;
@@ -95,6 +93,20 @@ final class PieceTokenizer {
     }
 
     int[] toArray() {
+      return Arrays.copyOf(a, size);
+    }
+  }
+
+  private static final class FloatList {
+    float[] a = new float[256];
+    int size;
+
+    void add(float v) {
+      if (size == a.length) a = Arrays.copyOf(a, size * 2);
+      a[size++] = v;
+    }
+
+    float[] toArray() {
       return Arrays.copyOf(a, size);
     }
   }

@@ -128,7 +128,8 @@ public final class SwiftTemplate implements ConversationEncoder {
       if (round.isToolQuery()) {
         for (PromptPart p : round.toolQuery()) add(out, p, PieceType.OTHER, r);  // already in the template's format
       } else {
-        // ms-swift would also do this with an empty system and leave the prompt's "\n\n" alone in the turn.
+        // Post-system formats put the system text into the last turn. ms-swift does so even when it is empty,
+        // which leaves the "\n\n" that follows it alone at the start of the turn; jswift uses the plain prompt.
         List<PromptPart> prompt = last && meta.postSystem() && !system.isEmpty() ? meta.systemPrompt() : meta.prompt();
         Map<String, String> values = new LinkedHashMap<>();
         values.put(TemplateMeta.SYSTEM, system);

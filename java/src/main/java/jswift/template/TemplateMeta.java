@@ -235,16 +235,6 @@ public final class TemplateMeta {
       return this;
     }
 
-    public Builder parts(List<PromptPart> newPrefix, List<PromptPart> newPrompt, List<PromptPart> newChatSep,
-        List<PromptPart> newSuffix, List<PromptPart> newSystemPrefix) {
-      prefix = newPrefix;
-      prompt = newPrompt;
-      chatSep = newChatSep;
-      suffix = newSuffix;
-      systemPrefix = newSystemPrefix;
-      return this;
-    }
-
     public Builder defaultSystem(String system) {
       defaultSystem = system;
       return this;

@@ -19,7 +19,7 @@ import jswift.tokenizer.Tokenizer;
  *   <li>{@code chatml}: {@code <|im_start|>role\n...<|im_end|>\n} turns, no default system.
  *   <li>{@code qwen} (ChatML, system "You are a helpful assistant.", hermes tools), {@code qwen2_5} (Qwen's
  *       own default system), {@code qwen3} (hybrid reasoning: no default system, the non-thinking prefix
- *       {@code <think>\n\n</think>\n\n}, earlier turns' reasoning removed), {@code qwen3_thinking} (always
+ *       {@code <think>\n\n</think>\n\n}; see {@link ThinkingRules}), {@code qwen3_thinking} (always
  *       reasons: the answer starts inside {@code <think>\n}) and {@code qwen3_nothinking}.
  *   <li>{@code llama3} (Llama 3 header tokens, answers end with {@code <|eot_id|>}), {@code llama3_2} (the
  *       Llama 3.1/3.2 system header with "Cutting Knowledge Date" and today's date, always present).

@@ -1,6 +1,5 @@
 package jswift.template;
 
-import static jswift.template.TemplateTestSupport.CLOCK;
 import static jswift.template.TemplateTestSupport.decode;
 import static jswift.template.TemplateTestSupport.labelledSpans;
 import static jswift.template.TemplateTestSupport.row;
@@ -85,7 +84,6 @@ class TemplatesTest {
         + "<|start_header_id|>user<|end_header_id|>\n\nagain<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nok<|eot_id|>";
     assertEquals(header + "<|eot_id|>" + turns, train("llama3_2", TWO_ROUNDS));
     assertEquals(header + "Be terse.<|eot_id|>" + turns, train("llama3_2", withSystem("Be terse.")));
-    assertEquals(Templates.meta("llama3_2", CLOCK).prefix(), Templates.meta("llama3_2", CLOCK).prefix());
   }
 
   @Test
