@@ -7,8 +7,8 @@ import java.util.Locale;
 /**
  * How a chat format writes tool use (ms-swift's agent templates): the tool descriptions into the system
  * prompt, the assistant's tool calls into its response text (which is trained on), and the tool results into
- * the context (never trained on). {@code hermes} is Qwen2.5/Qwen3's native format; {@code react_en} is the
- * generic ReAct text format ms-swift uses for templates without one.
+ * the context (never trained on). {@code hermes} is Qwen2.5/Qwen3's native format, {@code llama3} Llama 3.1's
+ * JSON calls, and {@code react_en} the generic ReAct text format ms-swift uses for templates without one.
  */
 public interface AgentTemplate {
   String name();
@@ -17,8 +17,14 @@ public interface AgentTemplate {
    * The system text when tools are given.
    *
    * @param system the conversation's system text, or null/empty for none
+   * @return the system text to use, or null/empty for none
    */
   String formatTools(List<JsonNode> tools, String system);
+
+  /** The first user message when tools are given; only templates that describe the tools there change it. */
+  default String formatFirstQuery(List<JsonNode> tools, String query) {
+    return query;
+  }
 
   /** The assistant text of consecutive tool calls (one response). */
   String formatToolCalls(List<ToolCall> calls);
@@ -56,9 +62,10 @@ public interface AgentTemplate {
     String n = name == null ? "" : name.toLowerCase(Locale.ROOT);
     return switch (n) {
       case "hermes" -> new HermesAgentTemplate();
+      case "llama3" -> new Llama3AgentTemplate();
       case "react_en" -> new ReactAgentTemplate();
-      default -> throw new IllegalArgumentException("unknown agent template '" + name + "': jswift implements hermes "
-          + "and react_en (ms-swift's other agent templates, e.g. qwen_en, glm4, llama3, toolbench, are not ported)");
+      default -> throw new IllegalArgumentException("unknown agent template '" + name + "': jswift implements hermes, "
+          + "llama3 and react_en (ms-swift's others, e.g. qwen_en, glm4, toolbench, are not ported)");
     };
   }
 }

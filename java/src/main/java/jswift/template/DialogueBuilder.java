@@ -35,6 +35,8 @@ final class DialogueBuilder {
     if (end == start) throw new IllegalArgumentException("the conversation has no user or assistant message");
 
     List<Turn> turns = turns(msgs, start, end, agent);
+    if (!conv.tools().isEmpty() && turns.get(0).kind == Turn.Kind.USER)
+      turns.get(0).content = agent.formatFirstQuery(conv.tools(), turns.get(0).content);
     if (turns.get(0).kind == Turn.Kind.ASSISTANT) turns.add(0, new Turn(Turn.Kind.USER, -1, "", null));  // pre-training text
     ThinkingRules.apply(turns, meta, options, training);
     List<Round> rounds = rounds(turns, meta, agent);
@@ -137,9 +139,10 @@ final class DialogueBuilder {
           + (rowSystem != null ? "the conversation starts with a system message" : "a system text was given"));
     }
     if (!conv.tools().isEmpty()) {
-      if (!meta.supportsSystem())
-        throw new IllegalArgumentException("template '" + meta.name() + "' has no system prompt to describe the tools in");
       system = agent.formatTools(conv.tools(), system);
+      if (system != null && !system.isEmpty() && !meta.supportsSystem())
+        throw new IllegalArgumentException("template '" + meta.name() + "' has no system prompt to describe the tools in "
+            + "(agent template " + agent.name() + " puts them there)");
     }
     return system;
   }

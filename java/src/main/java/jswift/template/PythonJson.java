@@ -17,12 +17,17 @@ final class PythonJson {
   private PythonJson() {}
 
   static String dumps(JsonNode v) {
+    return dumps(v, -1);
+  }
+
+  /** {@code json.dumps(v, ensure_ascii=False, indent=indent)}; a negative indent means none (one line). */
+  static String dumps(JsonNode v, int indent) {
     StringBuilder sb = new StringBuilder();
-    write(v, sb);
+    write(v, indent, 0, sb);
     return sb.toString();
   }
 
-  private static void write(JsonNode v, StringBuilder sb) {
+  private static void write(JsonNode v, int indent, int depth, StringBuilder sb) {
     if (v == null || v.isNull() || v.isMissingNode()) {
       sb.append("null");
     } else if (v.isBoolean()) {
@@ -33,28 +38,42 @@ final class PythonJson {
       sb.append(floatRepr(v.doubleValue()));
     } else if (v.isTextual()) {
       string(v.textValue(), sb);
-    } else if (v.isArray()) {
-      sb.append('[');
-      for (int i = 0; i < v.size(); i++) {
-        if (i > 0) sb.append(", ");
-        write(v.get(i), sb);
+    } else if (v.isArray() || v.isObject()) {
+      if (v.isEmpty()) {
+        sb.append(v.isArray() ? "[]" : "{}");
+        return;
       }
-      sb.append(']');
-    } else if (v.isObject()) {
-      sb.append('{');
+      // With an indent Python puts each item on its own line and drops the space after the comma.
+      String itemSep = indent < 0 ? ", " : ",";
+      sb.append(v.isArray() ? '[' : '{');
       boolean first = true;
-      for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        if (!first) sb.append(", ");
-        first = false;
-        string(e.getKey(), sb);
-        sb.append(": ");
-        write(e.getValue(), sb);
+      if (v.isArray()) {
+        for (JsonNode item : v) {
+          if (!first) sb.append(itemSep);
+          first = false;
+          newline(indent, depth + 1, sb);
+          write(item, indent, depth + 1, sb);
+        }
+      } else {
+        for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
+          Map.Entry<String, JsonNode> e = it.next();
+          if (!first) sb.append(itemSep);
+          first = false;
+          newline(indent, depth + 1, sb);
+          string(e.getKey(), sb);
+          sb.append(": ");
+          write(e.getValue(), indent, depth + 1, sb);
+        }
       }
-      sb.append('}');
+      newline(indent, depth, sb);
+      sb.append(v.isArray() ? ']' : '}');
     } else {
       throw new IllegalArgumentException("not a JSON value: " + v.getNodeType());
     }
+  }
+
+  private static void newline(int indent, int depth, StringBuilder sb) {
+    if (indent >= 0) sb.append('\n').append(" ".repeat(indent * depth));
   }
 
   /** Python escapes only quotes, backslashes and control characters when ensure_ascii is off. */

@@ -30,8 +30,8 @@ import jswift.tokenizer.Tokenizer;
  *       inference only.
  * </ul>
  *
- * <p>ms-swift gives Llama 3 its own {@code llama3} agent template; jswift does not port it, so the Llama
- * templates write tools with {@code react_en}, ms-swift's default for templates without one.
+ * <p>Tools are written by the template's agent template: {@code hermes} for the Qwen family, {@code llama3}
+ * for the Llama 3 ones and {@code react_en} for the others (ms-swift's defaults).
  */
 public final class Templates {
   /** The name of the template backend that renders the model's own chat template. */
@@ -111,7 +111,8 @@ public final class Templates {
         .prompt("<|start_header_id|>user<|end_header_id|>\n\n{{QUERY}}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
         .chatSep("<|eot_id|>")
         .suffix("<|eot_id|>")
-        .systemPrefix("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n{{SYSTEM}}<|eot_id|>");
+        .systemPrefix("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n{{SYSTEM}}<|eot_id|>")
+        .agentTemplate("llama3");
   }
 
   private static String mistral2501System(LocalDate today) {

@@ -103,6 +103,28 @@ class AgentTemplateTest {
   }
 
   @Test
+  void llama3PutsToolsIntoTheFirstUserMessageAndResultsIntoToolTurns() {
+    Tokenizer t = tokenizer("llama3");
+    Conversation c = row("""
+        {"tools": [%s], "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Time in Oslo?"},
+          {"role": "tool_call", "content": "{\\"name\\": \\"get_time\\", \\"arguments\\": {\\"city\\": \\"Oslo\\"}}"},
+          {"role": "tool_response", "content": "14:05"}, {"role": "assistant", "content": "It is 14:05."}]}""".formatted(TOOL));
+    Encoded e = swift("llama3", "llama3").encode(c);
+    String call = "{\"name\": \"get_time\", \"parameters\": {\"city\": \"Oslo\"}}";
+    assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+        + "<|start_header_id|>user<|end_header_id|>\n\nGiven the following functions, please respond with a JSON for a function "
+        + "call with its proper arguments that best answers the given prompt.\n\nRespond in the format {\"name\": function name, "
+        + "\"parameters\": dictionary of argument name and its value}. Do not use variables.\n\n"
+        + "{\n    \"name\": \"get_time\",\n    \"description\": \"Current time in a city\",\n    \"parameters\": {\n"
+        + "        \"type\": \"object\",\n        \"properties\": {\n            \"city\": {\n                \"type\": \"string\"\n"
+        + "            }\n        },\n        \"required\": [\n            \"city\"\n        ]\n    }\n}\n\nTime in Oslo?<|eot_id|>"
+        + "<|start_header_id|>assistant<|end_header_id|>\n\n" + call + "<|eot_id|>"
+        + "<|start_header_id|>tool<|end_header_id|>\n\n14:05<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        + "It is 14:05.<|eot_id|>", decode(t, e.inputIds()));
+    assertEquals(List.of(call + "<|eot_id|>", "It is 14:05.<|eot_id|>"), labelledSpans(t, e));
+  }
+
+  @Test
   void agentTemplateCanBeChosen() {
     Tokenizer t = tokenizer("qwen3");
     Conversation c = row("""

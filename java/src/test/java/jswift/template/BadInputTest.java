@@ -84,7 +84,7 @@ class BadInputTest {
   @Test
   void toolsNeedWhatTheirPromptPrints() {
     Conversation noDescription = row("{\"tools\": [{\"name\": \"f\"}], \"messages\": [{\"role\": \"user\", \"content\": \"a\"}]}");
-    fails(() -> swift("llama3", "llama3").encodePrompt(noDescription), "tools[0] ('f') has no \"description\"");
+    fails(() -> swift("chatml", "qwen3").encodePrompt(noDescription), "tools[0] ('f') has no \"description\"");
   }
 
   @Test

@@ -140,8 +140,9 @@ class LabelsTest {
 
   @Test
   void reactToolTurnsOnLlama3() {
-    // The spec's agent row: react_en writes the call as Action/Action Input, ends it with Observation:, and the
-    // tool output continues the assistant stream untrained.
+    // The spec's agent row with react_en (ms-swift's default for templates without a tool format of their own): the
+    // call is written as Action/Action Input and ends with Observation:, and the tool output continues the assistant
+    // stream untrained.
     Tokenizer t = tokenizer("llama3");
     Conversation c = row("""
         {"tools": "[{\\"type\\":\\"function\\",\\"function\\":{\\"name\\":\\"get_time\\",\\"description\\":\\"Current time in a city\\",\\"parameters\\":{\\"type\\":\\"object\\",\\"properties\\":{\\"city\\":{\\"type\\":\\"string\\"}},\\"required\\":[\\"city\\"]}}}]",
@@ -149,7 +150,7 @@ class LabelsTest {
                       {"role": "tool_call", "content": "{\\"name\\":\\"get_time\\",\\"arguments\\":{\\"city\\":\\"Oslo\\"}}"},
                       {"role": "tool_response", "content": "{\\"time\\":\\"14:05\\"}"},
                       {"role": "assistant", "content": "It is 14:05 in Oslo."}]}""");
-    Encoded e = swift("llama3", "llama3").encode(c);
+    Encoded e = swift("llama3", "llama3", TemplateOptions.DEFAULT.withAgentTemplate("react_en")).encode(c);
     String text = decode(t, e.inputIds());
     assertTrue(text.endsWith("<|start_header_id|>user<|end_header_id|>\n\nTime in Oslo?<|eot_id|>"
         + "<|start_header_id|>assistant<|end_header_id|>\n\nAction: get_time\nAction Input: {\"city\": \"Oslo\"}\nObservation:"

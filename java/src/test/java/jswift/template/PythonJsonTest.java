@@ -20,6 +20,12 @@ class PythonJsonTest {
   }
 
   @Test
+  void indentPutsEachItemOnItsOwnLine() throws IOException {
+    assertEquals("{\n    \"a\": [\n        1,\n        {\n            \"b\": {}\n        }\n    ],\n    \"c\": []\n}",
+        PythonJson.dumps(new ObjectMapper().readTree("{\"a\": [1, {\"b\": {}}], \"c\": []}"), 4));
+  }
+
+  @Test
   void floatsPrintAsPythonRepr() {
     double[] values = {1.0, 0.1, -2.5, 1e-05, 0.0001, 1e16, 1e15, 123456789.125, 3.0e-7, 1.5e300, 0.3, 2.0 / 3, -0.0};
     String[] repr = {"1.0", "0.1", "-2.5", "1e-05", "0.0001", "1e+16", "1000000000000000.0", "123456789.125", "3e-07",
