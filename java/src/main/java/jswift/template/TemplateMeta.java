@@ -13,8 +13,8 @@ import java.util.Objects;
  * (prepend the bos the tokenizer's post-processor would add), {@code stopWords} (extra strings that end
  * generation) and {@code agentTemplate} (how tools are written; see {@link AgentTemplate}).
  *
- * <p>Thinking fields, for reasoning models: {@code thinking} (earlier turns' reasoning is removed when
- * encoding, as the model never sees it at inference), {@code thinkingPrefix} (opens reasoning at inference),
+ * <p>Thinking fields, for reasoning models: {@code thinking} (earlier turns' reasoning is removed at inference
+ * and with loss_scale last_round; see {@link ThinkingRules}), {@code thinkingPrefix} (opens reasoning at inference),
  * {@code nonThinkingPrefix} (an empty reasoning block: added to assistant turns written without one, for
  * hybrid models such as Qwen3) and {@code historyThinkingPrefix} (put in front of earlier turns whose
  * reasoning was removed).
