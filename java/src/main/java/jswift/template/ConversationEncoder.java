@@ -1,0 +1,29 @@
+package jswift.template;
+
+/**
+ * Turns conversations into token ids: for training ({@link #encode}: ids, labels, loss weights) and for
+ * inference ({@link #encodePrompt}: the prompt up to the answer, and the stop words). {@link SwiftTemplate}
+ * does both from a {@link TemplateMeta}; {@link JinjaTemplate} renders the model's own chat template and is
+ * inference-only.
+ */
+public interface ConversationEncoder {
+  /** The template's ms-swift name. */
+  String name();
+
+  /**
+   * Encodes a training row: it must end with an assistant response.
+   *
+   * @throws IllegalArgumentException for a malformed conversation (the message names the offending message)
+   * @throws SequenceTooLongException when the row exceeds max_length and the truncation strategy is delete
+   */
+  Encoded encode(Conversation conversation);
+
+  /**
+   * Encodes the prompt for generating the next assistant turn; a trailing assistant message is treated as
+   * the answer to be generated and left out.
+   *
+   * @throws SequenceTooLongException when the prompt exceeds max_length and the truncation strategy is not
+   *     left (cutting a prompt on the right would drop the question)
+   */
+  GenerationPrompt encodePrompt(Conversation conversation);
+}
