@@ -18,6 +18,9 @@ import jswift.model.CausalLM;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.template.ChatTemplate;
+import jswift.template.ConversationEncoder;
+import jswift.template.TemplateOptions;
+import jswift.template.Templates;
 import jswift.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,8 +42,9 @@ public final class InferCommand implements Callable<Integer> {
   @Option(names = "--adapters", arity = "1..*", description = "PEFT LoRA adapter folders: DIR or name=DIR; the first is active")
   List<String> adapters = new ArrayList<>();
 
-  @Option(names = "--template", description = "chat template: 'jinja' = the model's own (default)")
-  String template = "jinja";
+  @Option(names = "--template", description = "ms-swift template name (qwen2_5, qwen3, llama3, ...) or 'jinja' "
+      + "(the model's own chat_template); default: the model family's template")
+  String template;
 
   @Option(names = "--system", description = "system prompt (text, or a .txt file)")
   String system;
@@ -70,8 +74,6 @@ public final class InferCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     Device dev = device != null ? Device.parse(device) : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
-    if (!template.equals("jinja"))
-      throw new IllegalArgumentException("--template " + template + " is not available yet; use --template jinja");
     String sys = system;
     if (sys != null && sys.endsWith(".txt") && Files.exists(Path.of(sys))) sys = Files.readString(Path.of(sys));
     try (CausalLM lm = CausalLM.load(model, dev); Tokenizer tok = Tokenizer.load(model)) {
@@ -84,8 +86,12 @@ public final class InferCommand implements Callable<Integer> {
         if (active == null) active = name;
       }
       if (active != null) lm.setActiveAdapter(active);
-      ChatSession chat = new ChatSession(lm, tok, ChatTemplate.load(model), sys, generation(tok));
-      out.println("jswift infer: " + model + " on " + dev + (active == null ? "" : ", adapter " + active)
+      String name = template != null ? template : lm.config().architecture().template();
+      ConversationEncoder encoder = Templates.create(name, tok,
+          name.equals(Templates.JINJA) ? ChatTemplate.load(model) : null, TemplateOptions.DEFAULT);
+      ChatSession chat = new ChatSession(lm, tok, encoder, sys, generation(tok));
+      out.println("jswift infer: " + model + " on " + dev + ", template " + name
+          + (active == null ? "" : ", adapter " + active)
           + ". Type 'clear' to forget the conversation, 'exit' to quit.");
       out.flush();
       BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));

@@ -1,28 +1,29 @@
 package jswift.infer;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
 import jswift.model.CausalLM;
-import jswift.template.ChatTemplate;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.GenerationPrompt;
+import jswift.template.Message;
 import jswift.tokenizer.Tokenizer;
 
 /**
- * A multi-turn chat with a model: the conversation so far is rendered with the model's chat template (plus the
- * generation prompt), tokenized, continued by the {@link Generator}, and the answer appended to the history.
- * Text streams to a listener as it is generated.
+ * A multi-turn chat with a model: the conversation so far is encoded by the template (an ms-swift template, or
+ * the model's own jinja chat template), continued by the {@link Generator} until an eos id or one of the
+ * template's stop words, and the answer appended to the history. Text streams to a listener as it is generated.
  */
 public final class ChatSession {
   private final CausalLM model;
   private final Tokenizer tokenizer;
-  private final ChatTemplate template;
+  private final ConversationEncoder template;
   private final String system;
   private final GenerationConfig generation;
-  private final List<Map<String, Object>> messages = new ArrayList<>();
+  private final List<Message> messages = new ArrayList<>();
 
-  public ChatSession(CausalLM model, Tokenizer tokenizer, ChatTemplate template, String system,
+  public ChatSession(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, String system,
       GenerationConfig generation) {
     this.model = model;
     this.tokenizer = tokenizer;
@@ -35,34 +36,35 @@ public final class ChatSession {
   /** Forgets the conversation (the system prompt stays). */
   public void clear() {
     messages.clear();
-    if (system != null) messages.add(message("system", system));
+    if (system != null) messages.add(Message.system(system));
   }
 
-  public List<Map<String, Object>> messages() {
-    return messages;
+  public List<Message> messages() {
+    return List.copyOf(messages);
   }
 
-  static Map<String, Object> message(String role, String content) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("role", role);
-    m.put("content", content);
-    return m;
-  }
-
-  /** Sends a user turn; returns the answer (special tokens removed), streaming its text to {@code onText}. */
+  /** Sends a user turn; returns the answer (special tokens and the stop word removed), streaming its text. */
   public String send(String user, Consumer<String> onText) {
-    messages.add(message("user", user));
-    String prompt = template.render(messages, true);
-    int[] ids = tokenizer.encode(prompt);
+    messages.add(Message.user(user));
+    GenerationPrompt prompt = template.encodePrompt(Conversation.of(messages));
+    List<Integer> stops = new ArrayList<>(generation.stopTokenIds());
+    for (int id : prompt.stopTokenIds()) if (!stops.contains(id)) stops.add(id);
+    List<String> stopWords = new ArrayList<>(generation.stopStrings());
+    stopWords.addAll(prompt.stopWords());
+    GenerationConfig cfg = new GenerationConfig(generation.maxNewTokens(), generation.doSample(),
+        generation.temperature(), generation.topK(), generation.topP(), generation.repetitionPenalty(),
+        generation.seed(), stops, stopWords);
     StreamingText stream = new StreamingText(t -> tokenizer.decode(t, true));
-    List<int[]> out = Generator.generate(model, List.of(ids), generation,
-        t -> tokenizer.decode(t, false), (seq, tok) -> {
+    List<int[]> out = Generator.generate(model, List.of(prompt.inputIds()), cfg, t -> tokenizer.decode(t, false),
+        (seq, tok) -> {
           String delta = stream.add(tok);
           if (onText != null && !delta.isEmpty()) onText.accept(delta);
         });
     String answer = tokenizer.decode(out.get(0), true);
-    for (String s : generation.stopStrings()) if (answer.endsWith(s)) answer = answer.substring(0, answer.length() - s.length());
-    messages.add(message("assistant", answer));
+    for (String s : stopWords) {
+      if (!s.isEmpty() && answer.endsWith(s)) answer = answer.substring(0, answer.length() - s.length());
+    }
+    messages.add(Message.assistant(answer));
     return answer;
   }
 }

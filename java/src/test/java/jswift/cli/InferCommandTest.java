@@ -52,7 +52,7 @@ class InferCommandTest {
   void chatsStreamsClearsAndExits(@TempDir Path dir) throws IOException {
     Path model = tinyChatModel(dir);
     String result = run("hello world\nclear\nhow are you\nexit\n", "infer", "--model", model.toString(),
-        "--max_new_tokens", "6", "--device", "cpu");
+        "--max_new_tokens", "6", "--device", "cpu", "--template", "jinja");
     assertTrue(result.startsWith("0\n"), result);
     assertTrue(result.contains("(conversation cleared)"), result);
     // Greedy answers: what the generator gives for the rendered prompt, streamed as text.
@@ -70,10 +70,12 @@ class InferCommandTest {
     Path model = tinyChatModel(dir.resolve("m"));
     String ok = run("hello\nexit\n", "infer", "--model", model.toString(), "--adapters",
         "mine=" + Fixtures.llamaGqa().resolve("adapters/lora"), "--max_new_tokens", "3", "--device", "cpu",
-        "--temperature", "0.7", "--top_p", "0.9");
+        "--temperature", "0.7", "--top_p", "0.9", "--template", "jinja");
     assertTrue(ok.startsWith("0\n") && ok.contains("adapter mine"), ok);
     String missing = run("", "infer", "--model", dir.resolve("nope").toString(), "--device", "cpu");
     assertTrue(missing.startsWith("2\n") && missing.contains("does not exist"), missing);
+    String badTemplate = run("hi\n", "infer", "--model", model.toString(), "--device", "cpu", "--template", "qwen2.5");
+    assertTrue(badTemplate.startsWith("2\n") && badTemplate.contains("qwen2_5"), badTemplate);
     String unknown = run("", "infer", "--model", model.toString(), "--no_such_flag", "1");
     assertTrue(unknown.startsWith("2\n") && unknown.contains("Unknown option"), unknown);
   }
