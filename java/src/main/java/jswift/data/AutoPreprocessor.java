@@ -2,7 +2,9 @@ package jswift.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -39,7 +41,7 @@ public final class AutoPreprocessor {
    * @param randomResponseSeed null to take the first of a list-valued response; else the seed of a random pick
    */
   public AutoPreprocessor(Map<String, String> columns, boolean requireAssistant, Long randomResponseSeed) {
-    this.columns = Map.copyOf(columns);
+    this.columns = Collections.unmodifiableMap(new LinkedHashMap<>(columns));
     this.requireAssistant = requireAssistant;
     this.randomResponseSeed = randomResponseSeed;
   }
@@ -55,7 +57,8 @@ public final class AutoPreprocessor {
     ObjectNode work;
     if (row.has("messages") || row.has("conversation") || row.has("conversations")) {
       work = Columns.rename(row, MESSAGES_COLUMNS, where);
-      MessagesPreprocessor.preprocess(work, where);
+      String field = row.has("messages") ? "messages" : row.has("conversation") ? "conversation" : "conversations";
+      MessagesPreprocessor.preprocess(work, field, where);
     } else if (row.has("instruction") && row.has("input")) {
       work = Columns.rename(row, RESPONSE_COLUMNS, where);
       AlpacaPreprocessor.preprocess(work, row, where, randomResponseSeed);

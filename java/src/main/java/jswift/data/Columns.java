@@ -79,18 +79,24 @@ final class Columns {
     return out;
   }
 
-  /** Present column -> new name, before dropping the ambiguous ones. */
+  /**
+   * Present column -> new name, in the row's order, before dropping the ambiguous ones. As in ms-swift, the
+   * mapping's keys match without regard to case; of two columns differing only in case, the later one matches.
+   */
   private static Map<String, String> matched(ObjectNode row, Map<String, String> mapping) {
     Map<String, String> byLower = new HashMap<>();
     for (Iterator<String> it = row.fieldNames(); it.hasNext(); ) {
       String name = it.next();
       byLower.put(name.toLowerCase(Locale.ROOT), name);
     }
+    Map<String, String> targets = new HashMap<>();
+    mapping.forEach((from, to) -> targets.put(from.toLowerCase(Locale.ROOT), to));
     Map<String, String> matched = new LinkedHashMap<>();
-    mapping.forEach((from, to) -> {
-      String column = byLower.get(from.toLowerCase(Locale.ROOT));
-      if (column != null) matched.put(column, to);
-    });
+    for (Iterator<String> it = row.fieldNames(); it.hasNext(); ) {
+      String name = it.next();
+      String lower = name.toLowerCase(Locale.ROOT);
+      if (targets.containsKey(lower) && byLower.get(lower).equals(name)) matched.put(name, targets.get(lower));
+    }
     return matched;
   }
 

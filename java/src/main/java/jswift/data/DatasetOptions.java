@@ -1,5 +1,7 @@
 package jswift.data;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -33,7 +35,8 @@ public final class DatasetOptions {
     if (shuffleBufferSize < 1) throw new IllegalArgumentException("shuffle_buffer_size must be at least 1");
     if (modelName.size() > 2 || modelAuthor.size() > 2)
       throw new IllegalArgumentException("--model_name and --model_author take one value, or two (Chinese, English)");
-    this.columns = Map.copyOf(columns);
+    // ordered: of two --columns keys differing only in case, the later wins, as in a Python dict
+    this.columns = Collections.unmodifiableMap(new LinkedHashMap<>(columns));
     this.seed = seed;
     this.splitDatasetRatio = splitDatasetRatio;
     this.datasetShuffle = datasetShuffle;

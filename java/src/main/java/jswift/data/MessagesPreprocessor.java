@@ -36,14 +36,18 @@ final class MessagesPreprocessor {
 
   private MessagesPreprocessor() {}
 
-  /** Converts the row in place: afterwards {@code messages} holds standard messages (still unchecked). */
-  static void preprocess(ObjectNode row, Location where) {
+  /**
+   * Converts the row in place: afterwards {@code messages} holds standard messages (still unchecked).
+   *
+   * @param field the conversation column as the file names it, for error messages
+   */
+  static void preprocess(ObjectNode row, String field, Location where) {
     if (row.hasNonNull("rejected_messages"))
       row.set("rejected_messages", convert(row.get("rejected_messages"), null, "rejected_messages", where));
     if (!row.has("messages"))
       throw new DatasetException(where, "no messages column" + ambiguity(row));
     JsonNode system = row.remove("system");
-    row.set("messages", convert(row.remove("messages"), system, "messages", where));
+    row.set("messages", convert(row.remove("messages"), system, field, where));
   }
 
   private static String ambiguity(ObjectNode row) {
