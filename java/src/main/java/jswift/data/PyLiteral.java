@@ -130,14 +130,21 @@ final class PyLiteral {
       if (body.length() > 2 && body.charAt(0) == '0' && "xXoObB".indexOf(body.charAt(1)) >= 0) {
         int radix = "xX".indexOf(body.charAt(1)) >= 0 ? 16 : "oO".indexOf(body.charAt(1)) >= 0 ? 8 : 2;
         BigInteger v = new BigInteger(body.substring(2), radix);
-        return NODES.numberNode(negative ? v.negate() : v);
+        return integer(negative ? v.negate() : v);
       }
-      if (body.matches("[0-9]+")) return NODES.numberNode(new BigInteger(s));
+      if (body.matches("[0-9]+")) return integer(new BigInteger(s));
       return NODES.numberNode(new BigDecimal(s).doubleValue());
     } catch (NumberFormatException e) {
       pos = start;
       throw error("not a number: " + s);
     }
+  }
+
+  /** The node Jackson itself would read for this integer (int, long or big), so trees compare equal. */
+  private static JsonNode integer(BigInteger v) {
+    if (v.bitLength() < 32) return NODES.numberNode(v.intValue());
+    if (v.bitLength() < 64) return NODES.numberNode(v.longValue());
+    return NODES.numberNode(v);
   }
 
   private boolean isStringStart() {
