@@ -74,7 +74,8 @@ enum DataFormat {
 
   private static DataFormat sniffJson(InputStream in) throws IOException {
     byte[] head = in.readNBytes(4096);
-    int i = head.length >= 3 && (head[0] & 0xff) == 0xEF && (head[1] & 0xff) == 0xBB && (head[2] & 0xff) == 0xBF ? 3 : 0;
+    boolean bom = head.length >= 3 && (head[0] & 0xff) == 0xEF && (head[1] & 0xff) == 0xBB && (head[2] & 0xff) == 0xBF;
+    int i = bom ? 3 : 0;
     while (i < head.length && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n')) i++;
     return i < head.length && head[i] == '{' ? JSONL : JSON_ARRAY;
   }

@@ -92,7 +92,8 @@ public final class DatasetLoader {
 
   private static RowStream shuffled(RowStream rows, Random random, DatasetOptions options) {
     if (rows == null) return null;
-    if (rows instanceof RowList && !options.streaming()) return Sampling.shuffle((RowList) rows, new Random(random.nextLong()));
+    if (rows instanceof RowList && !options.streaming())
+      return Sampling.shuffle((RowList) rows, new Random(random.nextLong()));
     return Streams.shuffle(rows, options.shuffleBufferSize(), random.nextLong());
   }
 
@@ -182,7 +183,8 @@ public final class DatasetLoader {
     if (selfCognition) SelfCognition.requireIdentity(options.modelName(), options.modelAuthor());
     String resource = selfCognition ? SelfCognition.RESOURCE : "/jswift/data/quickstart-sft.jsonl";
     InputStream in = DatasetLoader.class.getResourceAsStream(resource);
-    if (in == null) throw new IOException("the bundled dataset " + name + " is missing from the classpath (" + resource + ")");
+    if (in == null)
+      throw new IOException("the bundled dataset " + name + " is missing from the classpath (" + resource + ")");
     List<Row> rows = new ArrayList<>();
     try (RowCursor cursor = DataFormat.JSONL.open(in, name)) {
       while (true) {

@@ -7,11 +7,11 @@ import java.util.Map;
 
 /**
  * How datasets are loaded: the data arguments of {@code jswift sft/pt/infer}, named and defaulted as in
- * ms-swift 3.x ({@code --columns}, {@code --data_seed} 42, {@code --split_dataset_ratio} 0,
- * {@code --dataset_shuffle} true, {@code --val_dataset_shuffle} false, {@code --streaming} false,
- * {@code --shuffle_buffer_size} 1000, {@code --model_name}, {@code --model_author}) plus jswift's own
- * {@code --dataset_skip_bad} (false: the first bad row ends the load). Immutable; each {@code with} method
- * returns a changed copy.
+ * ms-swift 3.x ({@code --columns}, {@code --data_seed} 42, which 2.x called {@code --seed};
+ * {@code --split_dataset_ratio} 0, {@code --dataset_shuffle} true, {@code --val_dataset_shuffle} false,
+ * {@code --streaming} false, {@code --shuffle_buffer_size} 1000, {@code --model_name}, {@code --model_author})
+ * plus jswift's own {@code --dataset_skip_bad} (false: the first bad row ends the load). Immutable; each
+ * {@code with} method returns a changed copy.
  */
 public final class DatasetOptions {
   private final Map<String, String> columns;
@@ -163,7 +163,7 @@ public final class DatasetOptions {
         shuffleBufferSize, skipBadRows, requireAssistant, name, author, randomListResponse);
   }
 
-  /** ms-swift's {@code RANDOM_DATASET_RESPONSE}: pick a list-valued response at random (seeded) instead of the first. */
+  /** ms-swift's {@code RANDOM_DATASET_RESPONSE}: a list-valued response is drawn at random (seeded), not the first. */
   public DatasetOptions withRandomListResponse(boolean v) {
     return new DatasetOptions(columns, seed, splitDatasetRatio, datasetShuffle, valDatasetShuffle, streaming,
         shuffleBufferSize, skipBadRows, requireAssistant, modelName, modelAuthor, v);

@@ -5,12 +5,14 @@ import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import java.io.IOException;
+import java.util.Locale;
 
 /** The dataset layer's JSON reader settings and the type names its error messages use. */
 final class Json {
   /**
-   * Strict JSON (no comments, no single quotes), as Python's json module reads it, except that NaN and
-   * Infinity are accepted as Python writes them ({@code json.dumps} of a float nan).
+   * JSON as Python's json module reads it: strict (no comments, no single quotes), but with the NaN and
+   * Infinity that Python writes for such floats.
    */
   static final ObjectMapper MAPPER = JsonMapper.builder()
       .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
@@ -26,11 +28,11 @@ final class Json {
     if (node.isObject()) return "an object";
     if (node.isBoolean()) return "a boolean (" + node.asText() + ")";
     if (node.isNumber()) return "a number (" + node.asText() + ")";
-    return node.getNodeType().toString().toLowerCase();
+    return node.getNodeType().toString().toLowerCase(Locale.ROOT);
   }
 
   /** Creates a parser over a byte range (one JSONL line). */
-  static JsonParser parser(byte[] bytes, int from, int to) throws java.io.IOException {
+  static JsonParser parser(byte[] bytes, int from, int to) throws IOException {
     return MAPPER.getFactory().createParser(bytes, from, to - from);
   }
 }

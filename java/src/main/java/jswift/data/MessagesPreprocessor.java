@@ -121,7 +121,7 @@ final class MessagesPreprocessor {
     }
   }
 
-  /** Moves each present name in turn to {@code key}: a later name wins, as in ms-swift ({@code from} over {@code role}). */
+  /** Moves each present name in turn to {@code key}; a later one wins, as in ms-swift (from over role). */
   private static void renameKey(ObjectNode m, String key, List<String> names) {
     for (String name : names) if (m.has(name)) m.set(key, m.remove(name));
   }

@@ -22,7 +22,7 @@ import java.util.Map;
  * is (this is how a split-off validation set is saved).
  */
 public final class Row {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = Json.MAPPER;
 
   private final List<Message> messages;
   private final List<Message> rejectedMessages;
