@@ -8,6 +8,7 @@ import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /** One AdamW step over n fp32 parameters: jswift's fused kernel vs libtorch's torch::optim::AdamW. Shape: n. */
@@ -51,9 +52,13 @@ public class AdamWBench {
     Kernels.adamwStep(p, g, m, v, 1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, ++step, null, null);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    opt.step();
+    try (PointerScope scope = new PointerScope()) {
+      opt.step();
+    }
   }
 
   @TearDown(Level.Trial)

@@ -8,6 +8,7 @@ import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -71,12 +72,16 @@ public class AttentionBench {
     Kernels.attentionBackward(q, k, v, out, dout, lse, seq, null, null, true, 0, scale, dq, dk, dv);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    org.bytedeco.pytorch.Tensor o = torch.scaled_dot_product_attention(tq, tk, tv, new TensorOptional(), 0.0, true,
-        new DoubleOptional(scale), heads != kv);
-    TorchPeer.backward(o, tdo);
-    TorchPeer.clearGrad(tq, tk, tv);
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor o = torch.scaled_dot_product_attention(tq, tk, tv, new TensorOptional(), 0.0, true,
+          new DoubleOptional(scale), heads != kv);
+      TorchPeer.backward(o, tdo);
+      TorchPeer.clearGrad(tq, tk, tv);
+    }
   }
 
   @TearDown(Level.Trial)

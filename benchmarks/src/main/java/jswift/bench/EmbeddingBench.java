@@ -6,6 +6,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /** Embedding gather + gradient scatter-add vs libtorch's embedding with autograd. Shape: tokens x vocab x dim. */
@@ -51,10 +52,14 @@ public class EmbeddingBench {
     Kernels.embeddingBackward(ids, dout, dtable);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    TorchPeer.backward(torch.embedding(ttable, tids), tdout);
-    TorchPeer.clearGrad(ttable);
+    try (PointerScope scope = new PointerScope()) {
+      TorchPeer.backward(torch.embedding(ttable, tids), tdout);
+      TorchPeer.clearGrad(ttable);
+    }
   }
 
   @TearDown(Level.Trial)

@@ -8,6 +8,7 @@ import jswift.tensor.Tensor;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -62,9 +63,13 @@ public class GemmBench {
         openblas_nolapack.CblasTrans, m, n, k, 1f, pa, k, pb, k, 0f, pc, n);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
-  public org.bytedeco.pytorch.Tensor torch() {
-    return torch.mm(ta, tbT);
+  public void torch() {
+    try (PointerScope scope = new PointerScope()) {
+      torch.mm(ta, tbT);
+    }
   }
 
   @TearDown(Level.Trial)

@@ -6,6 +6,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -63,11 +64,15 @@ public class LmHeadCrossEntropyBench {
         null);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    org.bytedeco.pytorch.Tensor l = torch.cross_entropy(torch.linear(th, tw), tlabels);
-    l.backward();
-    TorchPeer.clearGrad(th);
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor l = torch.cross_entropy(torch.linear(th, tw), tlabels);
+      l.backward();
+      TorchPeer.clearGrad(th);
+    }
   }
 
   @TearDown(Level.Trial)

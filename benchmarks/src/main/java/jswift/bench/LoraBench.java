@@ -9,6 +9,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -75,11 +76,15 @@ public class LoraBench {
     Kernels.loraBackward(dy, x, w, a, b, xa, 2f, 0f, 0, dx, da, db);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    org.bytedeco.pytorch.Tensor ty = torch.linear(tx, tw).add(torch.linear(torch.linear(tx, ta), tb).mul(new Scalar(2.0)));
-    TorchPeer.backward(ty, tdy);
-    TorchPeer.clearGrad(tx, ta, tb);
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor ty = torch.linear(tx, tw).add(torch.linear(torch.linear(tx, ta), tb).mul(new Scalar(2.0)));
+      TorchPeer.backward(ty, tdy);
+      TorchPeer.clearGrad(tx, ta, tb);
+    }
   }
 
   /** The dense part alone: y = x W^T and dx = dy W through OpenBLAS. */

@@ -7,6 +7,7 @@ import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -56,13 +57,17 @@ public class Nf4Bench {
     Kernels.nf4Dequantize(packed, absmax, 64, out);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
-  public org.bytedeco.pytorch.Tensor torch() {
-    org.bytedeco.pytorch.Tensor hi = tpacked.div(new Scalar(16)).floor();
-    org.bytedeco.pytorch.Tensor lo = tpacked.sub(hi.mul(new Scalar(16)));
-    org.bytedeco.pytorch.Tensor idx = torch.stack(new org.bytedeco.pytorch.TensorArrayRef(
-        new org.bytedeco.pytorch.TensorVector(hi, lo)), 1).reshape(n).to(torch.ScalarType.Long);
-    return tcode.index_select(0, idx).reshape(n / 64, 64).mul(tabsmax.reshape(n / 64, 1));
+  public void torch() {
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor hi = tpacked.div(new Scalar(16)).floor();
+      org.bytedeco.pytorch.Tensor lo = tpacked.sub(hi.mul(new Scalar(16)));
+      org.bytedeco.pytorch.Tensor idx = torch.stack(new org.bytedeco.pytorch.TensorArrayRef(
+          new org.bytedeco.pytorch.TensorVector(hi, lo)), 1).reshape(n).to(torch.ScalarType.Long);
+      tcode.index_select(0, idx).reshape(n / 64, 64).mul(tabsmax.reshape(n / 64, 1));
+    }
   }
 
   @TearDown(Level.Trial)

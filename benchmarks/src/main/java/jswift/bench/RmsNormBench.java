@@ -6,6 +6,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /** RMSNorm forward + backward, jswift vs libtorch's rms_norm with autograd. Shape: rows x dim. */
@@ -52,12 +53,16 @@ public class RmsNormBench {
     Kernels.rmsNormBackward(dy, x, w, rstd, dx, dw);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    org.bytedeco.pytorch.Tensor ty = torch.rms_norm(tx, new long[] {tx.size(1)},
-        new org.bytedeco.pytorch.TensorOptional(tw), new org.bytedeco.pytorch.DoubleOptional(1e-6));
-    TorchPeer.backward(ty, tdy);
-    TorchPeer.clearGrad(tx, tw);
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor ty = torch.rms_norm(tx, new long[] {tx.size(1)},
+          new org.bytedeco.pytorch.TensorOptional(tw), new org.bytedeco.pytorch.DoubleOptional(1e-6));
+      TorchPeer.backward(ty, tdy);
+      TorchPeer.clearGrad(tx, tw);
+    }
   }
 
   @TearDown(Level.Trial)

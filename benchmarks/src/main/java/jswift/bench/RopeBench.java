@@ -6,6 +6,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
@@ -66,13 +67,17 @@ public class RopeBench {
     Kernels.ropeBackward(dy, pos, invFreq, 1f, dx);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    org.bytedeco.pytorch.Tensor x1 = tx.narrow(2, 0, half), x2 = tx.narrow(2, half, half);
-    org.bytedeco.pytorch.Tensor rot = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
-        new org.bytedeco.pytorch.TensorVector(x2.neg(), x1)), 2);
-    TorchPeer.backward(tx.mul(tcos).add(rot.mul(tsin)), tdy);
-    TorchPeer.clearGrad(tx);
+    try (PointerScope scope = new PointerScope()) {
+      org.bytedeco.pytorch.Tensor x1 = tx.narrow(2, 0, half), x2 = tx.narrow(2, half, half);
+      org.bytedeco.pytorch.Tensor rot = torch.cat(new org.bytedeco.pytorch.TensorArrayRef(
+          new org.bytedeco.pytorch.TensorVector(x2.neg(), x1)), 2);
+      TorchPeer.backward(tx.mul(tcos).add(rot.mul(tsin)), tdy);
+      TorchPeer.clearGrad(tx);
+    }
   }
 
   @TearDown(Level.Trial)

@@ -6,6 +6,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /** SwiGLU forward + backward (silu(gate) * up) vs libtorch with autograd. Shape: tokens x intermediate. */
@@ -48,10 +49,14 @@ public class SwigluBench {
     Kernels.swigluBackward(dy, g, u, dg, du);
   }
 
+  /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would
+   * free them (left to the GC they pile up and every iteration pages in fresh memory). */
   @Benchmark
   public void torch() {
-    TorchPeer.backward(torch.silu(tg).mul(tu), tdy);
-    TorchPeer.clearGrad(tg, tu);
+    try (PointerScope scope = new PointerScope()) {
+      TorchPeer.backward(torch.silu(tg).mul(tu), tdy);
+      TorchPeer.clearGrad(tg, tu);
+    }
   }
 
   @TearDown(Level.Trial)
