@@ -19,6 +19,7 @@ public final class Batch {
   final int[] targets;
   final int sequences;
   final int seqLen;
+  float[] weights;  // loss weight of each target (null: all 1), ms-swift's loss_scale shifted like the labels
 
   private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
     this.ids = ids;
@@ -77,6 +78,42 @@ public final class Batch {
       longest = Math.max(longest, seq.length);
     }
     return new Batch(ids, null, cu, pos, tgt, inputIds.size(), longest);
+  }
+
+  /**
+   * Packed sequences with per-token loss weights (ms-swift's loss_scale: weight of token t's label, aligned with
+   * the labels); the weight of target t is the weight of the label it predicts.
+   */
+  public static Batch packed(List<int[]> inputIds, List<int[]> labels, List<float[]> lossScales) {
+    Batch b = packed(inputIds, labels);
+    if (lossScales != null) {
+      b.weights = new float[b.ids.length];
+      int off = 0;
+      for (int s = 0; s < inputIds.size(); s++) {
+        int len = inputIds.get(s).length;
+        float[] w = lossScales.get(s);
+        for (int t = 0; t < len; t++) b.weights[off + t] = w == null ? 1f : t + 1 < len ? w[t + 1] : 0f;
+        off += len;
+      }
+    }
+    return b;
+  }
+
+  /** The loss weight of each token's target (1 where no loss scale was given). */
+  public float weight(int token) {
+    return weights == null ? 1f : weights[token];
+  }
+
+  /** The sum of the weights of the targets: the normaliser of a weighted mean loss. */
+  public double targetWeight() {
+    double sum = 0;
+    for (int t = 0; t < targets.length; t++) if (targets[t] != IGNORE) sum += weight(t);
+    return sum;
+  }
+
+  /** Each row's target (IGNORE where none). */
+  public int target(int token) {
+    return targets[token];
   }
 
   private static void check(boolean c, String message) {

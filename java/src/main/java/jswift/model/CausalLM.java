@@ -304,23 +304,16 @@ public final class CausalLM implements AutoCloseable {
   /** The mean causal-LM cross-entropy over the batch's targets (transformers' loss). */
   public double loss(Batch b) {
     try (Run run = forward(b, false, 0)) {
-      return meanLoss(run, b, null);
+      return meanLoss(run, b);
     }
   }
 
-  private double meanLoss(Run run, Batch b, Tensor dloss) {
+  private double meanLoss(Run run, Batch b) {
     int n = b.tokens(), count = b.targetCount();
     if (count == 0) throw new IllegalArgumentException("the batch has no targets (every label is -100)");
     Tensor loss = run.arena.allocate(DType.F32, device, n);
     Tensor lse = run.arena.allocate(DType.F32, device, n);
-    if (dloss == null) {
-      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, null);
-    } else {
-      Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
-      Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead.value(), run.targets, dloss, Batch.IGNORE, 0, loss,
-          lse, dh, lmHead.isTrainable() ? lmHead.grad() : null);
-      backward(run, b, dh);
-    }
+    Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, null);
     double sum = 0;
     for (float l : loss.toFloatArray()) sum += l;  // ignored rows are exactly 0
     return sum / count;
@@ -333,13 +326,61 @@ public final class CausalLM implements AutoCloseable {
   public double forwardBackward(Batch b, long seed) {
     int count = b.targetCount();
     if (count == 0) throw new IllegalArgumentException("the batch has no targets (every label is -100)");
+    return forwardBackward(b, seed, count);
+  }
+
+  /**
+   * A micro-step of an accumulated batch: the gradient of sum_t weight_t * CE_t / normalizer (the normalizer is
+   * the total target weight of the whole accumulated batch, so micro-batches add up to the token-level mean, as
+   * transformers computes it with num_items_in_batch). Returns sum_t weight_t * CE_t / normalizer.
+   */
+  public double forwardBackward(Batch b, long seed, double normalizer) {
+    if (!(normalizer > 0)) throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
     float[] dl = new float[b.tokens()];
-    for (int t = 0; t < dl.length; t++) dl[t] = b.targets[t] == Batch.IGNORE ? 0f : 1f / count;
+    for (int t = 0; t < dl.length; t++) dl[t] = b.targets[t] == Batch.IGNORE ? 0f : (float) (b.weight(t) / normalizer);
     try (Run run = forward(b, true, seed)) {
       Tensor dloss = run.arena.allocate(DType.F32, device, dl.length);
       dloss.copyFrom(dl);
-      return meanLoss(run, b, dloss);
+      return weightedLoss(run, b, dloss, normalizer);
     }
+  }
+
+  /** Loss and token accuracy of a batch, for evaluation. */
+  public record Eval(double lossSum, int targets, int correct) {}
+
+  public Eval evaluate(Batch b) {
+    try (Run run = forward(b, false, 0)) {
+      int n = b.tokens();
+      Tensor loss = run.arena.allocate(DType.F32, device, n);
+      Tensor lse = run.arena.allocate(DType.F32, device, n);
+      Tensor argmax = run.arena.allocate(DType.I32, device, n);
+      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
+      float[] l = loss.toFloatArray();
+      int[] am = argmax.toIntArray();
+      double sum = 0;
+      int count = 0, correct = 0;
+      for (int t = 0; t < n; t++) {
+        if (b.targets[t] == Batch.IGNORE) continue;
+        sum += l[t];
+        count++;
+        if (am[t] == b.targets[t]) correct++;
+      }
+      return new Eval(sum, count, correct);
+    }
+  }
+
+  private double weightedLoss(Run run, Batch b, Tensor dloss, double normalizer) {
+    int n = b.tokens();
+    Tensor loss = run.arena.allocate(DType.F32, device, n);
+    Tensor lse = run.arena.allocate(DType.F32, device, n);
+    Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
+    Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead.value(), run.targets, dloss, Batch.IGNORE, 0, loss,
+        lse, dh, lmHead.isTrainable() ? lmHead.grad() : null);
+    backward(run, b, dh);
+    float[] l = loss.toFloatArray();
+    double sum = 0;
+    for (int t = 0; t < n; t++) if (b.targets[t] != Batch.IGNORE) sum += b.weight(t) * l[t];
+    return sum / normalizer;
   }
 
   private void backward(Run run, Batch b, Tensor dHidden) {
