@@ -53,17 +53,36 @@ public final class CausalLM implements AutoCloseable {
   }
 
   public static CausalLM load(Path dir, Device device, DType dtype) throws IOException {
+    return load(dir, device, dtype, Quantization.NONE);
+  }
+
+  /**
+   * With NF4 quantization (QLoRA: bitsandbytes' nf4, blocks of 64, optional double quantization) every linear
+   * layer of the decoder is quantized as soon as its weight is loaded, so peak memory is the 4-bit model plus
+   * one dense weight; embeddings, norms and the LM head stay in the compute dtype (as bitsandbytes leaves them).
+   */
+  public static CausalLM load(Path dir, Device device, DType dtype, Quantization quantization) throws IOException {
     if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("compute dtype must be a float type, got " + dtype);
     ModelConfig cfg = ModelConfig.load(dir);
     try (Checkpoint ckpt = Checkpoint.open(dir)) {
-      return new CausalLM(cfg, ckpt, device, dtype);
+      return new CausalLM(cfg, ckpt, device, dtype, quantization);
     }
   }
 
-  private CausalLM(ModelConfig cfg, Checkpoint ckpt, Device device, DType dtype) throws IOException {
+  /** How linear weights are stored: dense, or NF4 (with or without double quantization of the absmax). */
+  public enum Quantization {
+    NONE, NF4, NF4_DOUBLE_QUANT
+  }
+
+  private final Quantization quantization;
+  private Tensor code256;  // the dynamic map shared by double-quantized weights
+
+  private CausalLM(ModelConfig cfg, Checkpoint ckpt, Device device, DType dtype, Quantization quantization)
+      throws IOException {
     this.config = cfg;
     this.device = device;
     this.dtype = dtype;
+    this.quantization = quantization;
     boolean ok = false;
     try {
       int h = cfg.hiddenSize(), inter = cfg.intermediateSize(), hd = cfg.headDim();
@@ -116,6 +135,13 @@ public final class CausalLM implements AutoCloseable {
     Parameter b = bias ? param(ckpt, module + ".bias", out) : null;
     Linear l = new Linear(module, w, b);
     linears.put(module, l);
+    if (quantization != Quantization.NONE) {
+      boolean dq = quantization == Quantization.NF4_DOUBLE_QUANT;
+      if (dq && code256 == null) code256 = jswift.nn.Nf4Weight.dynamicMap(device);
+      Parameter dense = l.quantizeNf4(dq, code256);
+      parameters.remove(dense.name());
+      dense.close();
+    }
     return l;
   }
 
@@ -129,6 +155,18 @@ public final class CausalLM implements AutoCloseable {
 
   public DType dtype() {
     return dtype;
+  }
+
+  public Quantization quantization() {
+    return quantization;
+  }
+
+  /** Bytes of the model's weights on its device (NF4 layers at their packed size). */
+  public long weightBytes() {
+    long b = 0;
+    for (Parameter p : parameters.values()) b += p.value().byteSize();
+    for (Linear l : linears.values()) if (l.quantizedWeight() != null) b += l.quantizedWeight().bytes();
+    return b;
   }
 
   /** Every base weight by its Hugging Face name. */
@@ -455,5 +493,6 @@ public final class CausalLM implements AutoCloseable {
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();
+    if (code256 != null) code256.close();
   }
 }

@@ -8,13 +8,16 @@ import jswift.tensor.Tensor;
 
 /**
  * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
- * is active (the fused LoRA kernel then computes base and low-rank paths together). Backward gives dx and
+ * is active (the fused LoRA kernel then computes base and low-rank paths together). W may be NF4-quantized
+ * (QLoRA): it is then dequantized into a temporary for each op and freed right after. Backward gives dx and
  * accumulates the gradients of whatever is trainable: the active adapter's A and B, and W / b when the layer
  * itself is trained (full fine-tuning).
  */
 public final class Linear implements AutoCloseable {
   private final String name;
-  private final Parameter weight;
+  private Parameter weight;        // dense weight, or null once quantized
+  private Nf4Weight quantized;     // the NF4 weight of a QLoRA base (frozen)
+  private final long outFeatures, inFeatures;
   private final Parameter bias;
   private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
   private LoraAdapter active;
@@ -30,6 +33,30 @@ public final class Linear implements AutoCloseable {
     this.name = name;
     this.weight = weight;
     this.bias = bias;
+    this.outFeatures = weight.value().size(0);
+    this.inFeatures = weight.value().size(1);
+  }
+
+  /**
+   * Replaces the dense weight by its NF4 quantization (QLoRA's frozen base). Returns the dense parameter, which
+   * the caller (the model that owns it) frees.
+   */
+  public Parameter quantizeNf4(boolean doubleQuant, Tensor code256) {
+    if (quantized != null) throw new IllegalStateException(name + " is already quantized");
+    if (weight.isTrainable()) throw new IllegalStateException(name + ": a trainable weight cannot be quantized");
+    quantized = Nf4Weight.quantize(weight.value(), doubleQuant, code256);
+    Parameter dense = weight;
+    weight = null;
+    return dense;
+  }
+
+  public Nf4Weight quantizedWeight() {
+    return quantized;
+  }
+
+  /** The dense weight for one op: the parameter itself, or the dequantized NF4 weight in {@code tmp}. */
+  private Tensor denseWeight(Arena tmp) {
+    return quantized == null ? weight.value() : quantized.dequantize(tmp);
   }
 
   public String name() {
@@ -45,11 +72,11 @@ public final class Linear implements AutoCloseable {
   }
 
   public long inFeatures() {
-    return weight.value().size(1);
+    return inFeatures;
   }
 
   public long outFeatures() {
-    return weight.value().size(0);
+    return outFeatures;
   }
 
   public void addAdapter(String adapterName, LoraAdapter adapter) {
@@ -88,16 +115,19 @@ public final class Linear implements AutoCloseable {
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
-    if (active == null) {
-      Tensor x2 = x.view(-1, inFeatures());
-      Kernels.matmul(x2, false, weight.value(), true, y.view(-1, outFeatures()), 1f, 0f);
-      if (bias != null) Kernels.addBias(y, bias.value());
-    } else {
-      Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
-      Kernels.loraForward(x.view(-1, inFeatures()), weight.value(), bias == null ? null : bias.value(),
-          active.aValue(), active.bValue(), active.scale(), active.dropout(), dropoutSeed,
-          y.view(-1, outFeatures()), xa);
-      if (saved != null) saved.xa = xa;
+    try (Arena tmp = quantized == null ? null : new Arena()) {
+      Tensor w = denseWeight(tmp);
+      if (active == null) {
+        Tensor x2 = x.view(-1, inFeatures());
+        Kernels.matmul(x2, false, w, true, y.view(-1, outFeatures()), 1f, 0f);
+        if (bias != null) Kernels.addBias(y, bias.value());
+      } else {
+        Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
+        Kernels.loraForward(x.view(-1, inFeatures()), w, bias == null ? null : bias.value(),
+            active.aValue(), active.bValue(), active.scale(), active.dropout(), dropoutSeed,
+            y.view(-1, outFeatures()), xa);
+        if (saved != null) saved.xa = xa;
+      }
     }
     if (saved != null) saved.x = x;
     return y;
@@ -111,15 +141,18 @@ public final class Linear implements AutoCloseable {
     Tensor dy2 = dy.view(-1, outFeatures());
     Tensor x2 = saved.x.view(-1, inFeatures());
     Tensor target = dx == null ? null : accumulate ? arena.allocate(dx.dtype(), dx.device(), dx.shape()) : dx;
-    if (active == null) {
-      if (target != null) Kernels.matmul(dy2, false, weight.value(), false, target.view(-1, inFeatures()), 1f, 0f);
-    } else {
-      Kernels.loraBackward(dy2, x2, weight.value(), active.aValue(), active.bValue(), saved.xa, active.scale(),
-          active.dropout(), dropoutSeed, target == null ? null : target.view(-1, inFeatures()), active.a().grad(),
-          active.b().grad());
+    try (Arena tmp = quantized == null ? null : new Arena()) {
+      Tensor w = denseWeight(tmp);
+      if (active == null) {
+        if (target != null) Kernels.matmul(dy2, false, w, false, target.view(-1, inFeatures()), 1f, 0f);
+      } else {
+        Kernels.loraBackward(dy2, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(),
+            active.dropout(), dropoutSeed, target == null ? null : target.view(-1, inFeatures()), active.a().grad(),
+            active.b().grad());
+      }
     }
     if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);
-    if (weight.isTrainable()) Kernels.matmul(dy2, true, x2, false, weight.grad(), 1f, 1f);
+    if (weight != null && weight.isTrainable()) Kernels.matmul(dy2, true, x2, false, weight.grad(), 1f, 1f);
     if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
   }
 
@@ -128,6 +161,8 @@ public final class Linear implements AutoCloseable {
     adapters.values().forEach(LoraAdapter::close);
     adapters.clear();
     active = null;
+    if (quantized != null) quantized.close();
+    quantized = null;
   }
 
 }
