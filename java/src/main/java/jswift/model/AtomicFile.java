@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Collection;
+import java.util.List;
 
 /**
  * Writes a file so that its final name only ever holds complete contents: the bytes go to {@code <name>.tmp},
@@ -33,7 +35,6 @@ public final class AtomicFile {
 
   public static void write(Path target, Contents contents) throws IOException {
     Path tmp = temporary(target);
-    boolean done = false;
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
           StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -46,10 +47,24 @@ public final class AtomicFile {
         // Same directory, so this only happens on exotic file systems; a plain replace is the best they offer.
         Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
       }
-      syncDirectory(target.toAbsolutePath().getParent());
-      done = true;
-    } finally {
-      if (!done) Files.deleteIfExists(tmp);
+    } catch (IOException | RuntimeException | Error e) {
+      deleteAll(List.of(tmp), e);
+      throw e;
+    }
+    syncDirectory(target.toAbsolutePath().getParent());
+  }
+
+  /**
+   * Deletes files after a failure without hiding it: a file that cannot be deleted is reported as suppressed by
+   * {@code cause}, which the caller then rethrows.
+   */
+  public static void deleteAll(Collection<Path> files, Throwable cause) {
+    for (Path p : files) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException | RuntimeException d) {
+        cause.addSuppressed(d);
+      }
     }
   }
 

@@ -50,7 +50,6 @@ public final class CheckpointWriter {
     ShardPlan plan = ShardPlan.of(sorted, maxShardSize);
     Files.createDirectories(dir);
     List<Path> written = new ArrayList<>();
-    boolean ok = false;
     try {
       for (Map.Entry<String, List<TensorSource>> shard : plan.shards().entrySet()) {
         Path file = dir.resolve(shard.getKey());
@@ -62,11 +61,9 @@ public final class CheckpointWriter {
         AtomicFile.writeString(index, indexJson(plan));
         written.add(index);
       }
-      ok = true;
-    } finally {
-      if (!ok) {
-        for (Path p : written) Files.deleteIfExists(p);
-      }
+    } catch (IOException | RuntimeException | Error e) {
+      AtomicFile.deleteAll(written, e);  // complete shards of an incomplete checkpoint are no use to anyone
+      throw e;
     }
     removeStaleWeights(dir, written);
     return written;

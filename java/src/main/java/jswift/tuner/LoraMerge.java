@@ -77,7 +77,6 @@ public final class LoraMerge {
       }
       boolean created = !Files.exists(outDir);
       List<Path> written = new ArrayList<>();
-      boolean ok = false;
       try {
         written.addAll(CheckpointWriter.write(outDir, tensors, options.maxShardSize()));
         for (String f : COPIED_FILES) {
@@ -87,13 +86,11 @@ public final class LoraMerge {
           AtomicFile.copy(src, dst);
           written.add(dst);
         }
-        ok = true;
         return new Result(outDir, List.copyOf(written), adapter.modules().size());
-      } finally {
-        if (!ok) {
-          for (Path p : written) Files.deleteIfExists(p);
-          if (created) deleteIfEmpty(outDir);
-        }
+      } catch (IOException | RuntimeException | Error e) {
+        AtomicFile.deleteAll(written, e);  // weights without their config.json are not a usable model
+        if (created) deleteIfEmpty(outDir, e);
+        throw e;
       }
     }
   }
@@ -111,17 +108,16 @@ public final class LoraMerge {
     float scale = (float) m.scale();
     return TensorSource.computed(name, stored, file.entry(name).shape(), () -> {
       Tensor w = file.load(name, DType.F32, device);
+      boolean returned = false;
       try (Tensor a = ab.load(m.aKey(), DType.F32, device); Tensor b = ab.load(m.bKey(), DType.F32, device)) {
         Kernels.matmul(b, false, a, false, w, scale, 1f);
-        if (stored == DType.F32) return w;
-        try {
-          return w.to(stored);
-        } finally {
-          w.close();
+        if (stored == DType.F32) {
+          returned = true;
+          return w;
         }
-      } catch (IOException | RuntimeException e) {
-        if (w.isAlive()) w.close();
-        throw e;
+        return w.to(stored);
+      } finally {
+        if (!returned) w.close();
       }
     });
   }
@@ -155,11 +151,15 @@ public final class LoraMerge {
           + " adapter into the unquantized base model instead");
   }
 
-  private static void deleteIfEmpty(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) return;
-    try (Stream<Path> entries = Files.list(dir)) {
-      if (entries.findAny().isPresent()) return;
+  private static void deleteIfEmpty(Path dir, Throwable cause) {
+    try {
+      if (!Files.isDirectory(dir)) return;
+      try (Stream<Path> entries = Files.list(dir)) {
+        if (entries.findAny().isPresent()) return;
+      }
+      Files.delete(dir);
+    } catch (IOException e) {
+      cause.addSuppressed(e);
     }
-    Files.delete(dir);
   }
 }

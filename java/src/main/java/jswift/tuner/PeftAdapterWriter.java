@@ -58,7 +58,7 @@ public final class PeftAdapterWriter {
     try {
       AtomicFile.writeString(cfg, json);
     } catch (IOException | RuntimeException e) {
-      Files.deleteIfExists(weights);  // weights without their config would load with the wrong settings
+      AtomicFile.deleteAll(List.of(weights), e);  // weights without their config would load with wrong settings
       throw e;
     }
   }

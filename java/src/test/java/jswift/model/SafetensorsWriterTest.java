@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -124,6 +125,33 @@ class SafetensorsWriterTest {
     try (SafetensorsFile f = SafetensorsFile.open(out)) {
       assertArrayEquals(v, f.floats("big"));
     }
+  }
+
+  @Test
+  void aDeviceTensorNeverPassesThroughTheHeapInOnePiece() throws IOException {
+    int n = TensorSource.CHUNK_BYTES / 4 * 3 + 1;
+    List<Integer> writes = new ArrayList<>();
+    WritableByteChannel recorder = new WritableByteChannel() {
+      @Override
+      public int write(ByteBuffer src) {
+        int r = src.remaining();
+        writes.add(r);
+        src.position(src.limit());
+        return r;
+      }
+
+      @Override
+      public boolean isOpen() {
+        return true;
+      }
+
+      @Override
+      public void close() {}
+    };
+    try (Tensor t = Tensor.zeros(DType.F32, Device.CPU, n)) {
+      TensorSource.of("t", t).writeTo(recorder);
+    }
+    assertEquals(List.of(TensorSource.CHUNK_BYTES, TensorSource.CHUNK_BYTES, TensorSource.CHUNK_BYTES, 4), writes);
   }
 
   @Test
