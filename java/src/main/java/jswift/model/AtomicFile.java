@@ -47,7 +47,13 @@ public final class AtomicFile {
         // Same directory, so this only happens on exotic file systems; a plain replace is the best they offer.
         Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
       }
-    } catch (IOException | RuntimeException | Error e) {
+    } catch (IOException e) {
+      deleteAll(List.of(tmp), e);
+      // "No space left on device" alone does not say which file; the user needs that (and that nothing was kept).
+      String msg = String.valueOf(e.getMessage());
+      if (msg.contains(target.getFileName().toString())) throw e;
+      throw new IOException("writing " + target + " failed (nothing was written under that name): " + msg, e);
+    } catch (RuntimeException | Error e) {
       deleteAll(List.of(tmp), e);
       throw e;
     }
