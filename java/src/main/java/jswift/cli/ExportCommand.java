@@ -67,7 +67,8 @@ public final class ExportCommand implements Callable<Integer> {
       throw new IllegalArgumentException("jswift export implements --merge_lora true only so far (quantization, "
           + "to_ollama and the other ms-swift export modes are not available yet)");
     if (!safeSerialization)
-      throw new IllegalArgumentException("--safe_serialization false (.bin files) is not supported: jswift writes safetensors");
+      throw new IllegalArgumentException(
+          "--safe_serialization false (.bin files) is not supported: jswift writes safetensors");
     if (adapters.size() != 1)
       throw new IllegalArgumentException("--merge_lora merges one adapter; got " + adapters.size() + ": " + adapters);
     String spec0 = adapters.get(0);

@@ -174,7 +174,8 @@ public final class SafetensorsFile implements AutoCloseable {
         ByteBuffer buf = ByteBuffer.allocate((int) Math.min(end - pos, 1 << 20));
         n = channel.read(buf, pos);
         if (n < 0)
-          throw new IOException(path + ": tensor '" + name + "' ends past the end of the file (truncated since it was opened?)");
+          throw new IOException(path + ": tensor '" + name + "' ends past the end of the file (truncated since it"
+              + " was opened?)");
         buf.flip();
         while (buf.hasRemaining()) out.write(buf);
       }

@@ -38,7 +38,8 @@ public final class SafetensorsWriter {
   record Layout(List<TensorSource> order, byte[] header, long dataBytes) {}
 
   /** Writes the file atomically; metadata may be null (no {@code __metadata__} key, as save_file without it). */
-  public static void write(Path file, Collection<TensorSource> tensors, Map<String, String> metadata) throws IOException {
+  public static void write(Path file, Collection<TensorSource> tensors, Map<String, String> metadata)
+      throws IOException {
     Layout layout = layout(tensors, metadata);
     AtomicFile.write(file, ch -> writeTo(ch, layout, file));
   }

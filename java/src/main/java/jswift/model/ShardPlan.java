@@ -55,7 +55,8 @@ public final class ShardPlan {
 
   /** "model.safetensors" for a single shard, else "model-00002-of-00005.safetensors" (1-based, 5 digits). */
   public static String fileName(int index, int count) {
-    return count == 1 ? "model.safetensors" : String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", index + 1, count);
+    if (count == 1) return "model.safetensors";
+    return String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", index + 1, count);
   }
 
   /** File name to its tensors, in file order. */

@@ -39,7 +39,8 @@ public final class TensorSource {
     if (name == null || name.isEmpty()) throw new IllegalArgumentException("a tensor needs a name");
     long n = 1;
     for (long d : shape) {
-      if (d < 0) throw new IllegalArgumentException("tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
+      if (d < 0)
+        throw new IllegalArgumentException("tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
       n = Math.multiplyExact(n, d);
     }
     this.name = name;

@@ -69,11 +69,13 @@ public final class LoraMerge {
   public static Result merge(Path baseDir, Path adapterDir, Path outDir, Options options) throws IOException {
     checkOutputDir(baseDir, adapterDir, outDir, options.existOk());
     refuseQuantizedBase(baseDir);
-    try (Checkpoint base = Checkpoint.open(baseDir); PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
+    try (Checkpoint base = Checkpoint.open(baseDir);
+        PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
       List<TensorSource> tensors = new ArrayList<>();
       for (String name : base.names()) {
         PeftAdapterFolder.Module m = adapter.modules().get(stripWeight(name));
-        tensors.add(m == null ? TensorSource.stored(base.file(name), name) : merged(base, adapter, m, options.device()));
+        tensors.add(m == null ? TensorSource.stored(base.file(name), name)
+            : merged(base, adapter, m, options.device()));
       }
       boolean created = !Files.exists(outDir);
       List<Path> written = new ArrayList<>();
@@ -128,11 +130,15 @@ public final class LoraMerge {
 
   private static void checkOutputDir(Path baseDir, Path adapterDir, Path outDir, boolean existOk) throws IOException {
     Path out = outDir.toAbsolutePath().normalize();
-    for (Path in : List.of(baseDir, adapterDir))
-      if (out.equals(in.toAbsolutePath().normalize()) || (Files.exists(outDir) && Files.exists(in) && Files.isSameFile(outDir, in)))
+    for (Path in : List.of(baseDir, adapterDir)) {
+      boolean same = out.equals(in.toAbsolutePath().normalize())
+          || (Files.exists(outDir) && Files.exists(in) && Files.isSameFile(outDir, in));
+      if (same)
         throw new IllegalArgumentException("the output folder " + outDir + " is an input of the merge; choose another");
+    }
     if (!Files.exists(outDir)) return;
-    if (!Files.isDirectory(outDir)) throw new FileAlreadyExistsException(outDir.toString(), null, "exists and is not a folder");
+    if (!Files.isDirectory(outDir))
+      throw new FileAlreadyExistsException(outDir.toString(), null, "exists and is not a folder");
     if (existOk) return;
     try (Stream<Path> entries = Files.list(outDir)) {
       if (entries.findAny().isPresent())

@@ -49,7 +49,8 @@ public final class PeftAdapterFolder implements AutoCloseable {
     refuseUnsupported(config, dir.resolve(LoraConfig.FILE));
     Path file = dir.resolve(PeftAdapterWriter.WEIGHTS);
     if (!Files.exists(file))
-      throw new IOException(file + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
+      throw new IOException(file + " not found (jswift reads safetensors adapters; adapter_model.bin is not"
+          + " supported)");
     SafetensorsFile weights = SafetensorsFile.open(file);
     try {
       return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base));
@@ -60,14 +61,16 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   private static void refuseUnsupported(LoraConfig c, Path where) throws IOException {
-    if (c.useDora()) throw new IOException(where + ": merging DoRA adapters is not supported yet (LoRA and rsLoRA are)");
-    if (c.fanInFanOut()) throw new IOException(where + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) are not supported");
+    if (c.useDora())
+      throw new IOException(where + ": merging DoRA adapters is not supported yet (LoRA and rsLoRA are)");
+    if (c.fanInFanOut())
+      throw new IOException(where + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) are not supported");
     if (!c.bias().equals("none") || c.loraBias())
       throw new IOException(where + ": adapters with trained biases (bias=" + c.bias() + ", lora_bias=" + c.loraBias()
           + ") are not supported yet");
     if (!c.modulesToSave().isEmpty())
-      throw new IOException(where + ": modules_to_save " + c.modulesToSave() + " is not supported yet (only LoRA weights"
-          + " are merged)");
+      throw new IOException(where + ": modules_to_save " + c.modulesToSave() + " is not supported yet (only LoRA"
+          + " weights are merged)");
   }
 
   private static Map<String, Module> modules(LoraConfig config, SafetensorsFile weights, Checkpoint base)

@@ -84,14 +84,14 @@ public final class PeftAdapterWriter {
       throw new IllegalArgumentException("adapter module " + module + " is not selected by target_modules "
           + config.targetModules() + ": PEFT would not load its weights; add it to target_modules");
     if (a.rank() != config.rankFor(module))
-      throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank() + " but the config says r="
-          + config.rankFor(module));
+      throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
+          + " but the config says r=" + config.rankFor(module));
     double scale = config.scaleFor(module);
     // The adapter keeps its scale as a float; anything beyond float rounding means another alpha or rsLoRA setting.
     if (Math.abs(a.scale() - scale) > 1e-6 * Math.max(1, Math.abs(scale)))
-      throw new IllegalArgumentException("adapter module " + module + " runs with scale " + a.scale() + " but the config's"
-          + " lora_alpha=" + config.alphaFor(module) + ", r=" + config.rankFor(module) + (config.useRslora() ? ", rsLoRA" : "")
-          + " give " + scale);
+      throw new IllegalArgumentException("adapter module " + module + " runs with scale " + a.scale()
+          + " but the config's lora_alpha=" + config.alphaFor(module) + ", r=" + config.rankFor(module)
+          + (config.useRslora() ? ", rsLoRA" : "") + " give " + scale);
   }
 
   /** The fp32 value of a parameter: its master copy when trained, else its value (cast when written). */

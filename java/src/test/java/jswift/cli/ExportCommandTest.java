@@ -63,7 +63,8 @@ class ExportCommandTest {
       assertArrayEquals(Files.readAllBytes(p[0].resolve(f)), Files.readAllBytes(merged.resolve(f)), f);
     byte[] first = Files.readAllBytes(merged.resolve("model.safetensors"));
 
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(), "--device", "cpu");
+    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+        "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("error: ") && r.contains("--exist_ok"), r);
     r = run("export", "--adapters", p[1].toString(), "--merge_lora", "--model", p[0].toString(), "--device", "cpu",
         "--exist_ok");
@@ -114,10 +115,11 @@ class ExportCommandTest {
     r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--max_shard_size", "5GiB", "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("5GiB"), r);
-    r = run("export", "--adapters", p[1].toString(), p[1].toString(), "--merge_lora", "true", "--model", p[0].toString());
+    r = run("export", "--adapters", p[1].toString(), p[1].toString(), "--merge_lora", "true", "--model",
+        p[0].toString());
     assertTrue(r.startsWith("2\n") && r.contains("merges one adapter"), r);
-    r = run("export", "--adapters", tmp.resolve("missing").toString(), "--merge_lora", "true", "--model", p[0].toString(),
-        "--device", "cpu");
+    r = run("export", "--adapters", tmp.resolve("missing").toString(), "--merge_lora", "true", "--model",
+        p[0].toString(), "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("adapter_config.json not found"), r);
     assertFalse(Files.exists(tmp.resolve("output/checkpoint-5-merged")));
     assertFalse(Files.exists(tmp.resolve("missing-merged")));

@@ -52,11 +52,13 @@ class CheckpointWriterTest {
       written = CheckpointWriter.write(dir, all, ShardPlan.parseSize(shards.get("max_shard_size").asText()));
     }
     assertEquals(5, written.size());  // 4 shards + the index
-    assertArrayEquals(Files.readAllBytes(golden.resolve(CheckpointWriter.INDEX)), Files.readAllBytes(dir.resolve(CheckpointWriter.INDEX)));
+    assertArrayEquals(Files.readAllBytes(golden.resolve(CheckpointWriter.INDEX)),
+        Files.readAllBytes(dir.resolve(CheckpointWriter.INDEX)));
     for (var e : (Iterable<Map.Entry<String, JsonNode>>) shards.get("sha256")::fields)
       assertEquals(e.getValue().asText(), sha256(dir.resolve(e.getKey())), e.getKey());
     // And it reads back as a checkpoint with the original values.
-    try (Checkpoint c = Checkpoint.open(dir); SafetensorsFile orig = SafetensorsFile.open(Fixtures.llamaGqa().resolve("model.safetensors"))) {
+    try (Checkpoint c = Checkpoint.open(dir);
+        SafetensorsFile orig = SafetensorsFile.open(Fixtures.llamaGqa().resolve("model.safetensors"))) {
       assertEquals(orig.names(), c.names());
       for (String n : orig.names()) assertArrayEquals(orig.floats(n), c.file(n).floats(n), n);
     }
@@ -69,7 +71,8 @@ class CheckpointWriterTest {
   @Test
   void namesSortLikeTransformersDotNaturalKey() {
     List<String> names = new ArrayList<>(List.of("model.layers.10.w", "model.layers.2.w", "lm_head.weight",
-        "model.norm.weight", "model.layers.2", "x.shard_11", "x.shard_2", "x.shard", "x.7", "model.embed_tokens.weight"));
+        "model.norm.weight", "model.layers.2", "x.shard_11", "x.shard_2", "x.shard", "x.7",
+        "model.embed_tokens.weight"));
     names.sort(CheckpointWriter.NAME_ORDER);
     assertEquals(List.of("lm_head.weight", "model.embed_tokens.weight", "model.layers.2", "model.layers.2.w",
         "model.layers.10.w", "model.norm.weight", "x.7", "x.shard", "x.shard_2", "x.shard_11"), names);
@@ -78,7 +81,8 @@ class CheckpointWriterTest {
   @Test
   void shardRuleIsHuggingfaceHubs() {
     // huggingface_hub's docstring: limit 10, sizes [6, 6, 2, 6, 2, 2] -> [6], [6+2], [6+2+2].
-    List<TensorSource> t = List.of(sized("a", 6), sized("b", 6), sized("c", 2), sized("d", 6), sized("e", 2), sized("f", 2));
+    List<TensorSource> t = List.of(sized("a", 6), sized("b", 6), sized("c", 2), sized("d", 6), sized("e", 2),
+        sized("f", 2));
     ShardPlan p = ShardPlan.of(t, 10);
     assertEquals(List.of(List.of("a"), List.of("b", "c"), List.of("d", "e", "f")),
         p.shards().values().stream().map(CheckpointWriterTest::names).collect(Collectors.toList()));
@@ -122,8 +126,8 @@ class CheckpointWriterTest {
     CheckpointWriter.write(dir, List.of(sized("a", 6), sized("b", 6), sized("c", 6)), 10);
     assertEquals(4, listing(dir).size());
     CheckpointWriter.write(dir, List.of(sized("a", 6), sized("b", 6), sized("c", 6)), 12);
-    assertEquals(List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", CheckpointWriter.INDEX),
-        listing(dir));
+    assertEquals(List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+        CheckpointWriter.INDEX), listing(dir));
     try (Checkpoint c = Checkpoint.open(dir)) {
       assertEquals(List.of("a", "b", "c"), List.copyOf(c.names()));
     }
@@ -135,7 +139,8 @@ class CheckpointWriterTest {
       ch.write(ByteBuffer.allocate(3));
       throw new IOException("No space left on device");
     });
-    assertThrows(IOException.class, () -> CheckpointWriter.write(dir, List.of(sized("a", 6), sized("b", 6), failing), 10));
+    List<TensorSource> tensors = List.of(sized("a", 6), sized("b", 6), failing);
+    assertThrows(IOException.class, () -> CheckpointWriter.write(dir, tensors, 10));
     assertEquals(List.of(), listing(dir));  // shards 1-2 deleted again, no index, no temporary file
   }
 

@@ -103,7 +103,8 @@ class SafetensorsWriterTest {
     meta.put("z", "1");
     meta.put("a", "2");
     byte[] h = SafetensorsWriter.layout(List.of(), meta).header();
-    assertEquals("{\"__metadata__\":{\"z\":\"1\",\"a\":\"2\"}}", new String(h, java.nio.charset.StandardCharsets.UTF_8).strip());
+    String json = new String(h, java.nio.charset.StandardCharsets.UTF_8).strip();
+    assertEquals("{\"__metadata__\":{\"z\":\"1\",\"a\":\"2\"}}", json);
   }
 
   @Test
@@ -174,7 +175,8 @@ class SafetensorsWriterTest {
       throw new IOException("No space left on device");
     });
     IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(out, List.of(good, full), null));
-    assertTrue(e.getMessage().contains(out.toString()) && e.getMessage().endsWith("No space left on device"), e.getMessage());
+    assertTrue(e.getMessage().contains(out.toString()) && e.getMessage().endsWith("No space left on device"),
+        e.getMessage());
     assertFalse(Files.exists(out));
     assertFalse(Files.exists(AtomicFile.temporary(out)));
   }
@@ -194,7 +196,8 @@ class SafetensorsWriterTest {
   @Test
   void aBodyWritingTheWrongByteCountIsCaught(@TempDir Path dir) {
     Path out = dir.resolve("x.safetensors");
-    TensorSource shortBody = TensorSource.custom("w", SafetensorsDtype.F32, new long[] {3}, ch -> ch.write(ByteBuffer.allocate(8)));
+    TensorSource shortBody = TensorSource.custom("w", SafetensorsDtype.F32, new long[] {3},
+        ch -> ch.write(ByteBuffer.allocate(8)));
     IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(out, List.of(shortBody), null));
     assertTrue(e.getMessage().contains("'w' wrote 8 bytes") && e.getMessage().contains("says 12"), e.getMessage());
     assertFalse(Files.exists(out));
@@ -204,7 +207,8 @@ class SafetensorsWriterTest {
   @Test
   void aComputedTensorMustHaveTheDeclaredShape(@TempDir Path dir) {
     Path out = dir.resolve("x.safetensors");
-    TensorSource wrong = TensorSource.computed("w", DType.F32, new long[] {2, 3}, () -> Tensor.zeros(DType.F32, Device.CPU, 3, 2));
+    TensorSource wrong = TensorSource.computed("w", DType.F32, new long[] {2, 3},
+        () -> Tensor.zeros(DType.F32, Device.CPU, 3, 2));
     IOException e = assertThrows(IOException.class, () -> SafetensorsWriter.write(out, List.of(wrong), null));
     assertTrue(e.getMessage().contains("declared as float32[2, 3]"), e.getMessage());
     assertFalse(Files.exists(out));
@@ -230,7 +234,8 @@ class SafetensorsWriterTest {
     Tensor t = Tensor.zeros(DType.F32, Device.CPU, 2);
     TensorSource s = TensorSource.of("t", t);
     t.close();
-    assertThrows(IllegalStateException.class, () -> SafetensorsWriter.write(dir.resolve("f.safetensors"), List.of(s), null));
+    assertThrows(IllegalStateException.class,
+        () -> SafetensorsWriter.write(dir.resolve("f.safetensors"), List.of(s), null));
     assertFalse(Files.exists(dir.resolve("f.safetensors")));
     assertFalse(Files.exists(AtomicFile.temporary(dir.resolve("f.safetensors"))));
   }

@@ -62,7 +62,8 @@ final class ExportParityFiles {
     }
     Assert.relNorm(adapter + " trained: merged vs adapter", mergedLogits, adapterLogits, 1e-5);
     long[] shape = {FixtureBatch.ROWS, FixtureBatch.SEQ};
-    long[] logitsShape = {FixtureBatch.ROWS, FixtureBatch.SEQ, adapterLogits.length / (FixtureBatch.ROWS * FixtureBatch.SEQ)};
+    long[] logitsShape = {FixtureBatch.ROWS, FixtureBatch.SEQ,
+        adapterLogits.length / (FixtureBatch.ROWS * FixtureBatch.SEQ)};
     SafetensorsWriter.write(dir.resolve("jswift_logits.safetensors"), List.of(
         TensorSource.of("input_ids", SafetensorsDtype.I64, shape, longs(ids)),
         TensorSource.of("attention_mask", SafetensorsDtype.I64, shape, longs(mask)),

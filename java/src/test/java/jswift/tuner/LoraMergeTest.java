@@ -92,7 +92,8 @@ class LoraMergeTest {
           continue;
         }
         changed++;
-        float[] want = wPlusSba(base.floats(n), ad.floats(aKey), ad.floats("base_model.model." + module + ".lora_B.weight"),
+        float[] want = wPlusSba(base.floats(n), ad.floats(aKey),
+            ad.floats("base_model.model." + module + ".lora_B.weight"),
             base.entry(n).shape(), cfg.r(), cfg.scaleFor(module));
         Assert.close(n, merged.floats(n), want, 1e-6, 0);
       }
@@ -156,7 +157,8 @@ class LoraMergeTest {
     assertEquals(List.of("config.json", "generation_config.json", "model-00001-of-00004.safetensors",
         "model-00002-of-00004.safetensors", "model-00003-of-00004.safetensors", "model-00004-of-00004.safetensors",
         "model.safetensors.index.json"), listing(sharded));
-    try (Checkpoint s = Checkpoint.open(sharded); SafetensorsFile one = SafetensorsFile.open(single.resolve("model.safetensors"))) {
+    try (Checkpoint s = Checkpoint.open(sharded);
+        SafetensorsFile one = SafetensorsFile.open(single.resolve("model.safetensors"))) {
       assertEquals(one.names(), s.names());
       for (String n : one.names()) assertEquals(one.bytes(n), s.file(n).bytes(n), n);
     }
@@ -174,7 +176,8 @@ class LoraMergeTest {
     LoraMerge.merge(BASE, adapterDir("lora"), out, LoraMerge.Options.on(Device.CPU).withExistOk(true));
     assertEquals(List.of("config.json", "generation_config.json", "keep.txt", "model.safetensors"), listing(out));
     // An empty folder is fine without the flag.
-    LoraMerge.merge(BASE, adapterDir("lora"), Files.createDirectories(tmp.resolve("empty")), LoraMerge.Options.on(Device.CPU));
+    LoraMerge.merge(BASE, adapterDir("lora"), Files.createDirectories(tmp.resolve("empty")),
+        LoraMerge.Options.on(Device.CPU));
   }
 
   @Test
@@ -195,7 +198,8 @@ class LoraMergeTest {
         zeros(q + "lora_A.weight", 4, 32), zeros(q + "lora_B.weight", 32, 4),
         zeros(l5 + "lora_A.weight", 4, 64), zeros(l5 + "lora_B.weight", 176, 4)), SafetensorsWriter.PT_METADATA);
     Path out = tmp.resolve("merged");
-    IOException e = assertThrows(IOException.class, () -> LoraMerge.merge(BASE, other, out, LoraMerge.Options.on(Device.CPU)));
+    IOException e = assertThrows(IOException.class,
+        () -> LoraMerge.merge(BASE, other, out, LoraMerge.Options.on(Device.CPU)));
     String m = e.getMessage();
     assertTrue(m.contains("does not match the base model") && m.contains("another model"), m);
     assertTrue(m.contains("self_attn.q_proj: lora_A [4, 32] / lora_B [32, 4] do not fit the base weight [64, 64]"), m);
@@ -204,7 +208,8 @@ class LoraMergeTest {
   }
 
   private static TensorSource zeros(String name, long rows, long cols) {
-    return TensorSource.of(name, jswift.model.SafetensorsDtype.F32, new long[] {rows, cols}, new byte[(int) (rows * cols * 4)]);
+    return TensorSource.of(name, jswift.model.SafetensorsDtype.F32, new long[] {rows, cols},
+        new byte[(int) (rows * cols * 4)]);
   }
 
   @Test
@@ -213,10 +218,12 @@ class LoraMergeTest {
         () -> LoraMerge.merge(BASE, adapterDir("dora"), tmp.resolve("d"), LoraMerge.Options.on(Device.CPU)));
     assertTrue(dora.getMessage().contains("DoRA"), dora.getMessage());
     Path q = Files.createDirectories(tmp.resolve("quantized"));
-    Files.writeString(q.resolve("config.json"), "{\"model_type\": \"llama\", \"quantization_config\": {\"quant_method\": \"bitsandbytes\"}}");
+    Files.writeString(q.resolve("config.json"),
+        "{\"model_type\": \"llama\", \"quantization_config\": {\"quant_method\": \"bitsandbytes\"}}");
     IOException quant = assertThrows(IOException.class,
         () -> LoraMerge.merge(q, adapterDir("lora"), tmp.resolve("q-merged"), LoraMerge.Options.on(Device.CPU)));
-    assertTrue(quant.getMessage().contains("quantized") && quant.getMessage().contains("bitsandbytes"), quant.getMessage());
+    assertTrue(quant.getMessage().contains("quantized") && quant.getMessage().contains("bitsandbytes"),
+        quant.getMessage());
     assertFalse(Files.exists(tmp.resolve("d")) || Files.exists(tmp.resolve("q-merged")));
   }
 
@@ -234,8 +241,10 @@ class LoraMergeTest {
 
   @Test
   void defaultOutputIsTheAdapterFolderWithMergedAppended() {
-    assertEquals(Path.of("/runs/v0/checkpoint-10-merged"), LoraMerge.defaultOutputDir(Path.of("/runs/v0/checkpoint-10/")));
-    assertEquals(Path.of("/runs/v0/checkpoint-10-merged"), LoraMerge.defaultOutputDir(Path.of("/runs/v0/x/../checkpoint-10")));
+    assertEquals(Path.of("/runs/v0/checkpoint-10-merged"),
+        LoraMerge.defaultOutputDir(Path.of("/runs/v0/checkpoint-10/")));
+    assertEquals(Path.of("/runs/v0/checkpoint-10-merged"),
+        LoraMerge.defaultOutputDir(Path.of("/runs/v0/x/../checkpoint-10")));
   }
 
   static List<String> listing(Path dir) throws IOException {

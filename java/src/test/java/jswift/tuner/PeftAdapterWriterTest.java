@@ -69,7 +69,8 @@ class PeftAdapterWriterTest {
   void theSavedFolderReloadsToTheSameLogits(@TempDir Path out) throws IOException {
     try (CausalLM lm = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       lm.loadAdapter("orig", adapterDir("lora"));
-      PeftAdapterWriter.save(lm, "orig", LoraConfig.read(adapterDir("lora")), Fixtures.llamaGqa().toString(), out, false);
+      String base = Fixtures.llamaGqa().toString();
+      PeftAdapterWriter.save(lm, "orig", LoraConfig.read(adapterDir("lora")), base, out, false);
       lm.loadAdapter("saved", out);
       lm.setActiveAdapter("orig");
       float[] orig = lm.logits(FixtureBatch.batch());
