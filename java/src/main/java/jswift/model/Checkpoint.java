@@ -65,12 +65,24 @@ public final class Checkpoint implements AutoCloseable {
     }
   }
 
+  /** The model folder. */
+  public Path directory() {
+    return dir;
+  }
+
   public Set<String> names() {
     return byTensor.keySet();
   }
 
   public boolean contains(String name) {
     return byTensor.containsKey(name);
+  }
+
+  /** The file that holds a tensor (for reading its stored dtype and shape, or copying its bytes unchanged). */
+  public SafetensorsFile file(String name) {
+    SafetensorsFile f = byTensor.get(name);
+    if (f == null) throw new IllegalArgumentException(dir + ": the checkpoint has no tensor '" + name + "'");
+    return f;
   }
 
   /** Loads a tensor that must exist and have {@code shape}, as {@code dtype} on {@code device}. */

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
@@ -157,6 +158,29 @@ public final class SafetensorsFile implements AutoCloseable {
     long len = e.end() - e.begin();
     if (len > Integer.MAX_VALUE) throw new IOException(path + ": tensor '" + name + "' is larger than 2 GB");
     return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), len).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * Copies a tensor's stored bytes to a channel (in the kernel where the OS allows, without passing through the
+   * Java heap and with no 2 GB limit): how a checkpoint writer re-saves a tensor unchanged.
+   */
+  public void transferTo(String name, WritableByteChannel out) throws IOException {
+    Entry e = entry(name);
+    long pos = dataStart + e.begin(), end = dataStart + e.end();
+    while (pos < end) {
+      long n = channel.transferTo(pos, end - pos, out);
+      if (n <= 0) {
+        // transferTo may move nothing (e.g. the file shrank since it was opened): a plain read tells which.
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(end - pos, 1 << 20));
+        n = channel.read(buf, pos);
+        if (n < 0)
+          throw new IOException(path + ": tensor '" + name + "' ends past the end of the file (truncated since it"
+              + " was opened?)");
+        buf.flip();
+        while (buf.hasRemaining()) out.write(buf);
+      }
+      pos += n;
+    }
   }
 
   /** The values as fp32, converted from F32 / BF16 / F16 / F64. */

@@ -12,8 +12,10 @@ import java.util.Map;
  * templates print tools and tool calls into prompts (and how transformers' {@code tojson} prints them in
  * chat templates). The exact spacing matters because it becomes training tokens: {@code {"a": 1, "b": [1, 2]}}
  * with keys in their given order, non-ASCII kept, floats as Python's repr ({@code 1.0}, {@code 1e-05}).
+ * With {@code ensureAscii} it is plain {@code json.dumps}, which is how PEFT and transformers write their JSON
+ * files (adapter_config.json, model.safetensors.index.json).
  */
-final class PythonJson {
+public final class PythonJson {
   private PythonJson() {}
 
   static String dumps(JsonNode v) {
@@ -22,12 +24,20 @@ final class PythonJson {
 
   /** {@code json.dumps(v, ensure_ascii=False, indent=indent)}; a negative indent means none (one line). */
   static String dumps(JsonNode v, int indent) {
+    return dumps(v, indent, false);
+  }
+
+  /**
+   * {@code json.dumps(v, ensure_ascii=ensureAscii, indent=indent)} with keys in the tree's order (sort them first
+   * for {@code sort_keys=True}); a negative indent means none (one line).
+   */
+  public static String dumps(JsonNode v, int indent, boolean ensureAscii) {
     StringBuilder sb = new StringBuilder();
-    write(v, indent, 0, sb);
+    write(v, indent, 0, ensureAscii, sb);
     return sb.toString();
   }
 
-  private static void write(JsonNode v, int indent, int depth, StringBuilder sb) {
+  private static void write(JsonNode v, int indent, int depth, boolean ascii, StringBuilder sb) {
     if (v == null || v.isNull() || v.isMissingNode()) {
       sb.append("null");
     } else if (v.isBoolean()) {
@@ -37,7 +47,7 @@ final class PythonJson {
     } else if (v.isNumber()) {
       sb.append(floatRepr(v.doubleValue()));
     } else if (v.isTextual()) {
-      string(v.textValue(), sb);
+      string(v.textValue(), ascii, sb);
     } else if (v.isArray() || v.isObject()) {
       if (v.isEmpty()) {
         sb.append(v.isArray() ? "[]" : "{}");
@@ -52,7 +62,7 @@ final class PythonJson {
           if (!first) sb.append(itemSep);
           first = false;
           newline(indent, depth + 1, sb);
-          write(item, indent, depth + 1, sb);
+          write(item, indent, depth + 1, ascii, sb);
         }
       } else {
         for (Iterator<Map.Entry<String, JsonNode>> it = v.fields(); it.hasNext(); ) {
@@ -60,9 +70,9 @@ final class PythonJson {
           if (!first) sb.append(itemSep);
           first = false;
           newline(indent, depth + 1, sb);
-          string(e.getKey(), sb);
+          string(e.getKey(), ascii, sb);
           sb.append(": ");
-          write(e.getValue(), indent, depth + 1, sb);
+          write(e.getValue(), indent, depth + 1, ascii, sb);
         }
       }
       newline(indent, depth, sb);
@@ -76,8 +86,11 @@ final class PythonJson {
     if (indent >= 0) sb.append('\n').append(" ".repeat(indent * depth));
   }
 
-  /** Python escapes only quotes, backslashes and control characters when ensure_ascii is off. */
-  private static void string(String s, StringBuilder sb) {
+  /**
+   * Python escapes only quotes, backslashes and control characters when ensure_ascii is off; with it on, every
+   * non-ASCII UTF-16 unit too ({@code \u00e9}, surrogate pairs as two escapes).
+   */
+  private static void string(String s, boolean ascii, StringBuilder sb) {
     sb.append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -90,7 +103,7 @@ final class PythonJson {
         case '\b' -> sb.append("\\b");
         case '\f' -> sb.append("\\f");
         default -> {
-          if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+          if (c < 0x20 || (ascii && c > 0x7e)) sb.append(String.format("\\u%04x", (int) c));
           else sb.append(c);
         }
       }

@@ -1,50 +1,275 @@
 package jswift.tuner;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.DoubleNode;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import jswift.template.PythonJson;
 
 /**
- * LoRA settings with ms-swift's names and defaults: {@code --lora_rank 8 --lora_alpha 32 --lora_dropout 0.05
- * --target_modules all-linear}, {@code --target_regex}, {@code --use_rslora}, {@code --init_weights true|gaussian|false}.
- * The scale is alpha / rank, or alpha / sqrt(rank) with rsLoRA.
+ * A PEFT {@code LoraConfig} as stored in {@code adapter_config.json}. It keeps the complete field set PEFT 0.21
+ * writes (the defaults come from {@code peft-0.21.0-lora-config.json}, which is PEFT 0.21.0's
+ * {@code LoraConfig().to_dict()} with {@code inference_mode} true, as {@code save_pretrained} writes it), so a
+ * config read from a file and saved again loses nothing, not even fields jswift does not use. The fields jswift
+ * honours have typed accessors, with PEFT's rules for per-module ranks and alphas ({@code rank_pattern},
+ * {@code alpha_pattern}) and for which modules {@code target_modules} selects.
+ *
+ * <p>Instances are immutable; the {@code with...} methods return changed copies.
  */
-public record LoraConfig(int rank, float alpha, float dropout, List<String> targetModules, String targetRegex,
-    boolean useRslora, String initWeights) {
+public final class LoraConfig {
+  /** The PEFT release whose field set and defaults this writes. */
+  public static final String PEFT_VERSION = "0.21.0";
+  public static final String FILE = "adapter_config.json";
 
-  public LoraConfig {
-    if (rank <= 0) throw new IllegalArgumentException("lora_rank must be > 0, got " + rank);
-    if (dropout < 0 || dropout >= 1) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + dropout);
-    targetModules = List.copyOf(targetModules);
-    if (targetModules.isEmpty() && targetRegex == null)
-      throw new IllegalArgumentException("no target modules: pass --target_modules (e.g. all-linear) or --target_regex");
-    if (!List.of("true", "false", "gaussian").contains(initWeights))
-      throw new IllegalArgumentException("init_weights '" + initWeights + "' is not supported (true, false, gaussian)");
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectNode DEFAULTS = loadDefaults();
+
+  private final ObjectNode fields;
+
+  private LoraConfig(ObjectNode fields) {
+    this.fields = fields;
   }
 
+  private static ObjectNode loadDefaults() {
+    try (InputStream in = LoraConfig.class.getResourceAsStream("peft-" + PEFT_VERSION + "-lora-config.json")) {
+      if (in == null) throw new IllegalStateException("the PEFT LoraConfig defaults resource is missing from the jar");
+      return (ObjectNode) JSON.readTree(in);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read the PEFT LoraConfig defaults: " + e.getMessage(), e);
+    }
+  }
+
+  /** PEFT's defaults for a causal LM: r 8, lora_alpha 8, no dropout, no target modules yet. */
   public static LoraConfig defaults() {
-    return new LoraConfig(8, 32f, 0.05f, List.of("all-linear"), null, false, "true");
+    ObjectNode f = DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
   }
 
-  public float scale() {
-    return useRslora ? (float) (alpha / Math.sqrt(rank)) : alpha / rank;
+  /** Reads {@code adapter_config.json} from an adapter folder. */
+  public static LoraConfig read(Path adapterDir) throws IOException {
+    Path file = adapterDir.resolve(FILE);
+    if (!Files.exists(file)) throw new IOException(file + " not found: is " + adapterDir + " a PEFT adapter folder?");
+    JsonNode root;
+    try {
+      root = JSON.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new IOException(file + " is not valid JSON: " + e.getMessage(), e);
+    }
+    return parse(root, file.toString());
   }
 
-  public LoraConfig withRank(int r, float a) {
-    return new LoraConfig(r, a, dropout, targetModules, targetRegex, useRslora, initWeights);
+  /** A config from its JSON; fields the file lacks take PEFT's defaults. {@code where} names it in errors. */
+  public static LoraConfig parse(JsonNode root, String where) {
+    if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": expected a JSON object");
+    String type = root.path("peft_type").asText("LORA");
+    if (!type.equals("LORA"))
+      throw new IllegalArgumentException(where + ": peft_type " + type + " is not a LoRA adapter (jswift reads LORA)");
+    ObjectNode f = DEFAULTS.deepCopy();
+    root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
+    LoraConfig c = new LoraConfig(f);
+    if (c.r() <= 0) throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
+    return c;
   }
 
-  public LoraConfig withDropout(float p) {
-    return new LoraConfig(rank, alpha, p, targetModules, targetRegex, useRslora, initWeights);
+  // ---- the fields jswift honours ----
+
+  public int r() {
+    return fields.path("r").asInt();
   }
 
-  public LoraConfig withTargets(List<String> modules, String regex) {
-    return new LoraConfig(rank, alpha, dropout, modules, regex, useRslora, initWeights);
+  public double loraAlpha() {
+    return fields.path("lora_alpha").asDouble();
+  }
+
+  public double loraDropout() {
+    return fields.path("lora_dropout").asDouble();
+  }
+
+  public boolean useRslora() {
+    return fields.path("use_rslora").asBoolean();
+  }
+
+  public boolean useDora() {
+    return fields.path("use_dora").asBoolean();
+  }
+
+  public boolean fanInFanOut() {
+    return fields.path("fan_in_fan_out").asBoolean();
+  }
+
+  /** "none", "all" or "lora_only". */
+  public String bias() {
+    return fields.path("bias").asText("none");
+  }
+
+  public boolean loraBias() {
+    return fields.path("lora_bias").asBoolean();
+  }
+
+  /** Modules trained in full and saved beside the adapter (null or empty: none). */
+  public List<String> modulesToSave() {
+    JsonNode m = fields.get("modules_to_save");
+    if (m == null || m.isNull()) return List.of();
+    List<String> out = new ArrayList<>();
+    m.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  /** The base model the adapter was trained on, as recorded (a path or a hub id; may be null). */
+  public String baseModelNameOrPath() {
+    JsonNode b = fields.get("base_model_name_or_path");
+    return b == null || b.isNull() ? null : b.asText();
+  }
+
+  /** target_modules as written: a JSON list of names, a regex string, or null. */
+  public JsonNode targetModules() {
+    return fields.get("target_modules");
+  }
+
+  /** Every field, as it will be written. */
+  public JsonNode fields() {
+    return fields.deepCopy();
+  }
+
+  /**
+   * Whether PEFT would put LoRA on a module path ({@code model.layers.0.self_attn.q_proj}): a string
+   * target_modules must match the whole path as a regex; a list matches a name equal to the path or ending it
+   * after a dot.
+   */
+  public boolean targets(String module) {
+    JsonNode t = targetModules();
+    if (t == null || t.isNull()) return false;
+    if (t.isTextual()) return Pattern.compile(t.asText()).matcher(module).matches();
+    for (JsonNode n : t) {
+      String name = n.asText();
+      if (module.equals(name) || module.endsWith("." + name)) return true;
+    }
+    return false;
+  }
+
+  /** The rank of a module: r, or its rank_pattern entry. */
+  public int rankFor(String module) {
+    JsonNode v = patternValue("rank_pattern", module);
+    return v == null ? r() : v.asInt();
+  }
+
+  /** lora_alpha of a module: lora_alpha, or its alpha_pattern entry. */
+  public double alphaFor(String module) {
+    JsonNode v = patternValue("alpha_pattern", module);
+    return v == null ? loraAlpha() : v.asDouble();
+  }
+
+  /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
+  public double scaleFor(String module) {
+    double alpha = alphaFor(module);
+    int rank = rankFor(module);
+    return useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
+  }
+
+  /** PEFT's get_pattern_key: the first key K such that the module path matches {@code (.*\.)?(K)$}. */
+  private JsonNode patternValue(String field, String module) {
+    JsonNode patterns = fields.get(field);
+    if (patterns == null || !patterns.isObject()) return null;
+    for (Iterator<Map.Entry<String, JsonNode>> it = patterns.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (Pattern.compile("(.*\\.)?(" + e.getKey() + ")").matcher(module).matches()) return e.getValue();
+    }
+    return null;
+  }
+
+  // ---- changed copies ----
+
+  public LoraConfig withR(int r) {
+    if (r <= 0) throw new IllegalArgumentException("r must be positive, got " + r);
+    return with("r", IntNode.valueOf(r));
+  }
+
+  /** lora_alpha; a whole number is stored as an int, as PEFT users pass it ({@code 16}, not {@code 16.0}). */
+  public LoraConfig withLoraAlpha(double alpha) {
+    boolean whole = alpha == Math.rint(alpha) && Math.abs(alpha) < Integer.MAX_VALUE;
+    return with("lora_alpha", whole ? IntNode.valueOf((int) alpha) : DoubleNode.valueOf(alpha));
+  }
+
+  public LoraConfig withLoraDropout(double p) {
+    if (p < 0 || p >= 1) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + p);
+    return with("lora_dropout", DoubleNode.valueOf(p));
+  }
+
+  /** A list of module names (PEFT matches them against the ends of module paths). */
+  public LoraConfig withTargetModules(List<String> names) {
+    var list = JSON.createArrayNode();
+    names.forEach(list::add);
+    return with("target_modules", list);
   }
 
   public LoraConfig withRslora(boolean on) {
-    return new LoraConfig(rank, alpha, dropout, targetModules, targetRegex, on, initWeights);
+    return with("use_rslora", JSON.getNodeFactory().booleanNode(on));
   }
 
-  public LoraConfig withInitWeights(String init) {
-    return new LoraConfig(rank, alpha, dropout, targetModules, targetRegex, useRslora, init);
+  public LoraConfig withDora(boolean on) {
+    return with("use_dora", JSON.getNodeFactory().booleanNode(on));
+  }
+
+  /** {@code true} (PEFT's kaiming-uniform A, zero B), {@code false}, or a method name such as "gaussian". */
+  public LoraConfig withInitLoraWeights(JsonNode value) {
+    return with("init_lora_weights", value);
+  }
+
+  public LoraConfig withBaseModelNameOrPath(String base) {
+    return with("base_model_name_or_path", base == null ? JSON.nullNode() : JSON.getNodeFactory().textNode(base));
+  }
+
+  /** Any other field, for settings without a typed method. */
+  public LoraConfig with(String field, JsonNode value) {
+    ObjectNode f = fields.deepCopy();
+    f.set(field, value);
+    return new LoraConfig(f);
+  }
+
+  /**
+   * The file contents as PEFT's {@code save_pretrained} writes them: {@code json.dumps(d, indent=2,
+   * sort_keys=True)}, no trailing newline, in inference mode and stamped with the PEFT version whose format
+   * this is.
+   */
+  public String toJson() {
+    ObjectNode f = fields.deepCopy();
+    f.put("inference_mode", true);
+    f.put("peft_version", PEFT_VERSION);
+    return PythonJson.dumps(sorted(f), 2, true);
+  }
+
+  /** json.dumps(sort_keys=True) sorts every object, nested ones too. */
+  private static JsonNode sorted(JsonNode n) {
+    if (n.isObject()) {
+      Map<String, JsonNode> byKey = new TreeMap<>();
+      n.fields().forEachRemaining(e -> byKey.put(e.getKey(), sorted(e.getValue())));
+      ObjectNode out = JSON.createObjectNode();
+      byKey.forEach(out::set);
+      return out;
+    }
+    if (n.isArray()) {
+      var out = JSON.createArrayNode();
+      n.forEach(item -> out.add(sorted(item)));
+      return out;
+    }
+    return n;
+  }
+
+  @Override
+  public String toString() {
+    return "LoraConfig(r=" + r() + ", lora_alpha=" + fields.get("lora_alpha") + ", target_modules=" + targetModules()
+        + (useRslora() ? ", rslora" : "") + (useDora() ? ", dora" : "") + ")";
   }
 }

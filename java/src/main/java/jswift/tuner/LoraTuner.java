@@ -1,10 +1,12 @@
 package jswift.tuner;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.regex.Pattern;
 import jswift.model.CausalLM;
 import jswift.nn.Linear;
 import jswift.nn.LoraAdapter;
@@ -12,52 +14,65 @@ import jswift.nn.Parameter;
 import jswift.tensor.Tensor;
 
 /**
- * Adds a new, trainable LoRA adapter to a model's linear layers, as PEFT's {@code get_peft_model} does:
- * the targets are chosen by {@code target_modules} (module names matched on their last component, or
- * {@code all-linear}: every linear layer of the decoder, the LM head excluded) or by {@code target_regex} (a full
- * match of the module path); A is initialised Kaiming-uniform (a = sqrt(5), bound 1/sqrt(in)) or Gaussian (std
- * 1/rank), B with zeros, so the adapted model starts equal to the base model.
+ * Adds a new, trainable LoRA adapter to a model's linear layers, as PEFT's {@code get_peft_model} does. The
+ * {@link LoraConfig} says where (PEFT's target_modules rules; {@code all-linear} is expanded here to the names of
+ * every linear layer of the decoder, the LM head excluded, and the expanded list is what gets saved), the rank and
+ * scale per module, and the initialisation: A Kaiming-uniform (a = sqrt(5), bound 1/sqrt(in)) or Gaussian (std
+ * 1/r), B zero, so the adapted model starts equal to the base model ({@code init_lora_weights = false}: B
+ * random too).
  */
 public final class LoraTuner {
+  public static final String ALL_LINEAR = "all-linear";
+
   private LoraTuner() {}
 
-  /** The linear layers a config targets, in model order; an empty selection is an error naming what exists. */
+  /** The config with {@code all-linear} replaced by the distinct layer names it stands for in this model. */
+  public static LoraConfig resolveTargets(CausalLM model, LoraConfig cfg) {
+    JsonNode t = cfg.targetModules();
+    boolean all = t != null && (t.isTextual() ? t.asText().equals(ALL_LINEAR) : contains(t, ALL_LINEAR));
+    if (!all) return cfg;
+    Set<String> names = new LinkedHashSet<>();
+    for (String path : model.linears().keySet()) names.add(path.substring(path.lastIndexOf('.') + 1));
+    return cfg.withTargetModules(new ArrayList<>(names));
+  }
+
+  private static boolean contains(JsonNode list, String value) {
+    for (JsonNode n : list) if (n.asText().equals(value)) return true;
+    return false;
+  }
+
+  /** The linear layers a (resolved) config targets, in model order; an empty selection is an error. */
   public static List<Linear> targets(CausalLM model, LoraConfig cfg) {
-    Pattern regex = cfg.targetRegex() == null ? null : Pattern.compile(cfg.targetRegex());
-    boolean all = cfg.targetModules().contains("all-linear");
+    LoraConfig resolved = resolveTargets(model, cfg);
     List<Linear> out = new ArrayList<>();
-    for (Map.Entry<String, Linear> e : model.linears().entrySet()) {
-      String path = e.getKey(), last = path.substring(path.lastIndexOf('.') + 1);
-      boolean hit = all || cfg.targetModules().contains(last) || cfg.targetModules().contains(path)
-          || (regex != null && regex.matcher(path).matches());
-      if (hit) out.add(e.getValue());
-    }
+    for (Map.Entry<String, Linear> e : model.linears().entrySet()) if (resolved.targets(e.getKey())) out.add(e.getValue());
     if (out.isEmpty()) {
-      List<String> names = new ArrayList<>();
-      for (String p : model.linears().keySet()) {
-        String last = p.substring(p.lastIndexOf('.') + 1);
-        if (!names.contains(last)) names.add(last);
-      }
-      throw new IllegalArgumentException("target_modules " + cfg.targetModules()
-          + (cfg.targetRegex() == null ? "" : " / target_regex " + cfg.targetRegex())
-          + " match no linear layer; this model has " + names + " (or use all-linear)");
+      Set<String> names = new LinkedHashSet<>();
+      for (String p : model.linears().keySet()) names.add(p.substring(p.lastIndexOf('.') + 1));
+      throw new IllegalArgumentException("target_modules " + cfg.targetModules() + " match no linear layer; this model has "
+          + names + " (or use all-linear)");
     }
     return out;
   }
 
-  /** Adds adapter {@code name} to every target (trainable, seeded init), activates it, returns its parameters. */
+  /**
+   * Adds adapter {@code name} to every target (trainable, seeded init), activates it, and returns its parameters.
+   * The config to save with the adapter is {@link #resolveTargets}.
+   */
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
+    if (cfg.useDora()) throw new IllegalArgumentException("DoRA is not supported yet (use_dora)");
+    String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);
     for (Linear l : targets(model, cfg)) {
-      int in = (int) l.inFeatures(), out = (int) l.outFeatures(), r = cfg.rank();
+      int in = (int) l.inFeatures(), out = (int) l.outFeatures(), r = cfg.rankFor(l.name());
       float[] a = new float[r * in];
       float[] b = new float[out * r];
-      switch (cfg.initWeights()) {
+      switch (init) {
         case "gaussian":
           for (int i = 0; i < a.length; i++) a[i] = (float) (gaussian(rng) / r);
           break;
-        case "false":  // PEFT's init_lora_weights=False: B random too, the adapter is not an identity
+        case "false":
           kaimingUniform(rng, a, in);
           kaimingUniform(rng, b, r);
           break;
@@ -68,7 +83,7 @@ public final class LoraTuner {
       Tensor ta = Tensor.fromFloats(a, model.dtype(), model.device(), r, in);
       Tensor tb = Tensor.fromFloats(b, model.dtype(), model.device(), out, r);
       Parameter pa = new Parameter(prefix + ".lora_A.weight", ta), pb = new Parameter(prefix + ".lora_B.weight", tb);
-      l.addAdapter(name, new LoraAdapter(pa, pb, cfg.scale(), cfg.dropout()));
+      l.addAdapter(name, new LoraAdapter(pa, pb, (float) cfg.scaleFor(l.name()), (float) cfg.loraDropout()));
       // The fp32 masters start from the fp32 draws, not from their bf16 rounding.
       pa.setTrainable(true);
       pb.setTrainable(true);
@@ -81,6 +96,15 @@ public final class LoraTuner {
     }
     model.setActiveAdapter(name);
     return params;
+  }
+
+  /** init_lora_weights: true (Kaiming A, zero B), false (both random), or "gaussian"; others are refused. */
+  private static String initMethod(LoraConfig cfg) {
+    JsonNode v = cfg.fields().get("init_lora_weights");
+    String s = v == null || v.isNull() ? "true" : v.isBoolean() ? String.valueOf(v.asBoolean()) : v.asText();
+    if (!s.equals("true") && !s.equals("false") && !s.equals("gaussian"))
+      throw new IllegalArgumentException("init_weights '" + s + "' is not supported yet (true, false, gaussian)");
+    return s;
   }
 
   /** torch.nn.init.kaiming_uniform_(w, a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */

@@ -54,7 +54,7 @@ class QloraTest {
       // And close to the original model: NF4's ~10% relative error per weight, compounded over the 14 random
       // matrices of this tiny model, moves the logits by ~27% (relative norm); real checkpoints lose far less.
       Assert.relNorm("nf4 logits vs dense", qLogits, before, 0.4);
-      List<Parameter> params = LoraTuner.apply(q, "default", LoraConfig.defaults().withDropout(0f), 1);
+      List<Parameter> params = LoraTuner.apply(q, "default", LoraConfig.defaults().withTargetModules(java.util.List.of("all-linear")).withLoraDropout(0), 1);
       try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
         double first = q.forwardBackward(BATCH, 0), last = first;
         opt.step(1e-3f);

@@ -26,6 +26,14 @@ class PythonJsonTest {
   }
 
   @Test
+  void ensureAsciiEscapesEveryNonAsciiUnitAsPythonDoes() throws IOException {
+    // json.dumps({"é": "x\x7f😀", "a": [1, 0.5, None]}, indent=2): DEL and surrogate pairs escaped too, lowercase hex.
+    String in = "{\"é\": \"x\u007f\uD83D\uDE00\", \"a\": [1, 0.5, null]}";
+    assertEquals("{\n  \"\\u00e9\": \"x\\u007f\\ud83d\\ude00\",\n  \"a\": [\n    1,\n    0.5,\n    null\n  ]\n}",
+        PythonJson.dumps(new ObjectMapper().readTree(in), 2, true));
+  }
+
+  @Test
   void floatsPrintAsPythonRepr() {
     double[] values = {1.0, 0.1, -2.5, 1e-05, 0.0001, 1e16, 1e15, 123456789.125, 3.0e-7, 1.5e300, 0.3, 2.0 / 3, -0.0};
     String[] repr = {"1.0", "0.1", "-2.5", "1e-05", "0.0001", "1e+16", "1000000000000000.0", "123456789.125", "3e-07",

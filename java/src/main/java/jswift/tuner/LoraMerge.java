@@ -1,0 +1,171 @@
+package jswift.tuner;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import jswift.model.AtomicFile;
+import jswift.model.Checkpoint;
+import jswift.model.CheckpointWriter;
+import jswift.model.SafetensorsFile;
+import jswift.model.ShardPlan;
+import jswift.model.TensorSource;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * Folds a LoRA adapter into its base model ({@code swift export --merge_lora true}) and writes a plain Hugging Face
+ * model folder: every adapted weight becomes W' = W + s B A, computed in fp32 on a device (a GEMM with beta = 1
+ * into an fp32 copy of W) and cast back to W's stored dtype; every other tensor is copied byte for byte with its
+ * stored dtype; config.json, generation_config.json and the tokenizer files are copied; the weights are written
+ * by {@link CheckpointWriter} (sharded like transformers' save_pretrained, 5GB shards by default).
+ *
+ * <p>It streams: one weight at a time is read, merged, written and freed, so neither the base model nor the merged
+ * one is ever held in memory whole. The adapter is checked against the base before anything is written. An
+ * output folder that exists and is not empty is refused unless {@code existOk} (ms-swift's {@code --exist_ok});
+ * if the merge fails, the files it wrote are removed again.
+ */
+public final class LoraMerge {
+  /** What is copied beside the weights when the base has it: the model's config and its tokenizer. */
+  public static final List<String> COPIED_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
+      "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "tokenizer.model", "vocab.json",
+      "merges.txt", "added_tokens.json");
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Where to compute, how large a shard may get, and whether a non-empty output folder may be written into. */
+  public record Options(Device device, long maxShardSize, boolean existOk) {
+    public static Options on(Device device) {
+      return new Options(device, ShardPlan.parseSize(ShardPlan.DEFAULT_MAX_SHARD_SIZE), false);
+    }
+
+    public Options withMaxShardSize(long bytes) {
+      return new Options(device, bytes, existOk);
+    }
+
+    public Options withExistOk(boolean ok) {
+      return new Options(device, maxShardSize, ok);
+    }
+  }
+
+  /** The merged folder, the files written into it, and how many weights the adapter changed. */
+  public record Result(Path outputDir, List<Path> files, int mergedWeights) {}
+
+  private LoraMerge() {}
+
+  /** ms-swift's default output folder: {@code <adapter folder>-merged}, beside the adapter folder. */
+  public static Path defaultOutputDir(Path adapterDir) {
+    Path abs = adapterDir.toAbsolutePath().normalize();
+    return abs.resolveSibling(abs.getFileName() + "-merged");
+  }
+
+  public static Result merge(Path baseDir, Path adapterDir, Path outDir, Options options) throws IOException {
+    checkOutputDir(baseDir, adapterDir, outDir, options.existOk());
+    refuseQuantizedBase(baseDir);
+    try (Checkpoint base = Checkpoint.open(baseDir);
+        PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
+      List<TensorSource> tensors = new ArrayList<>();
+      for (String name : base.names()) {
+        PeftAdapterFolder.Module m = adapter.modules().get(stripWeight(name));
+        tensors.add(m == null ? TensorSource.stored(base.file(name), name)
+            : merged(base, adapter, m, options.device()));
+      }
+      boolean created = !Files.exists(outDir);
+      List<Path> written = new ArrayList<>();
+      try {
+        written.addAll(CheckpointWriter.write(outDir, tensors, options.maxShardSize()));
+        for (String f : COPIED_FILES) {
+          Path src = baseDir.resolve(f);
+          if (!Files.isRegularFile(src)) continue;
+          Path dst = outDir.resolve(f);
+          AtomicFile.copy(src, dst);
+          written.add(dst);
+        }
+        return new Result(outDir, List.copyOf(written), adapter.modules().size());
+      } catch (IOException | RuntimeException | Error e) {
+        AtomicFile.deleteAll(written, e);  // weights without their config.json are not a usable model
+        if (created) deleteIfEmpty(outDir, e);
+        throw e;
+      }
+    }
+  }
+
+  /** W + s B A in fp32 on the device, then W's stored dtype; computed only when the writer reaches it. */
+  private static TensorSource merged(Checkpoint base, PeftAdapterFolder adapter, PeftAdapterFolder.Module m,
+      Device device) throws IOException {
+    String name = m.weightName();
+    SafetensorsFile file = base.file(name);
+    DType stored = file.dtype(name);
+    if (stored == null || !stored.isFloatingPoint())
+      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
+          + "; LoRA merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    SafetensorsFile ab = adapter.weights();
+    float scale = (float) m.scale();
+    return TensorSource.computed(name, stored, file.entry(name).shape(), () -> {
+      Tensor w = file.load(name, DType.F32, device);
+      boolean returned = false;
+      try (Tensor a = ab.load(m.aKey(), DType.F32, device); Tensor b = ab.load(m.bKey(), DType.F32, device)) {
+        Kernels.matmul(b, false, a, false, w, scale, 1f);
+        if (stored == DType.F32) {
+          returned = true;
+          return w;
+        }
+        return w.to(stored);
+      } finally {
+        if (!returned) w.close();
+      }
+    });
+  }
+
+  private static String stripWeight(String name) {
+    return name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
+  }
+
+  private static void checkOutputDir(Path baseDir, Path adapterDir, Path outDir, boolean existOk) throws IOException {
+    Path out = outDir.toAbsolutePath().normalize();
+    for (Path in : List.of(baseDir, adapterDir)) {
+      boolean same = out.equals(in.toAbsolutePath().normalize())
+          || (Files.exists(outDir) && Files.exists(in) && Files.isSameFile(outDir, in));
+      if (same)
+        throw new IllegalArgumentException("the output folder " + outDir + " is an input of the merge; choose another");
+    }
+    if (!Files.exists(outDir)) return;
+    if (!Files.isDirectory(outDir))
+      throw new FileAlreadyExistsException(outDir.toString(), null, "exists and is not a folder");
+    if (existOk) return;
+    try (Stream<Path> entries = Files.list(outDir)) {
+      if (entries.findAny().isPresent())
+        throw new FileAlreadyExistsException(outDir.toString(), null, "the output folder exists and is not empty; "
+            + "pass --exist_ok true (Options.withExistOk) to write into it, replacing files of the same names");
+    }
+  }
+
+  /** ms-swift merges on the unquantized base only; a quantized checkpoint has no float weights to add to. */
+  private static void refuseQuantizedBase(Path baseDir) throws IOException {
+    Path cfg = baseDir.resolve("config.json");
+    if (!Files.exists(cfg)) throw new IOException(baseDir + " has no config.json: is it a Hugging Face model folder?");
+    JsonNode q = JSON.readTree(cfg.toFile()).get("quantization_config");
+    if (q != null && !q.isNull())
+      throw new IOException(cfg + " describes a quantized model (" + q.path("quant_method").asText("?") + "); merge the"
+          + " adapter into the unquantized base model instead");
+  }
+
+  private static void deleteIfEmpty(Path dir, Throwable cause) {
+    try {
+      if (!Files.isDirectory(dir)) return;
+      try (Stream<Path> entries = Files.list(dir)) {
+        if (entries.findAny().isPresent()) return;
+      }
+      Files.delete(dir);
+    } catch (IOException e) {
+      cause.addSuppressed(e);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+package jswift.tuner;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import jswift.model.AtomicFile;
+import jswift.model.CausalLM;
+import jswift.model.SafetensorsWriter;
+import jswift.model.TensorSource;
+import jswift.nn.Linear;
+import jswift.nn.LoraAdapter;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Tensor;
+
+/**
+ * Saves one named LoRA adapter of a {@link CausalLM} as PEFT does ({@code PeftModel.save_pretrained}), so that
+ * {@code PeftModel.from_pretrained(base, dir)} loads it: {@code adapter_model.safetensors} with the keys
+ * {@code base_model.model.<module>.lora_A.weight} [r, in] and {@code .lora_B.weight} [out, r] (PEFT drops the
+ * adapter name from the keys) and {@code adapter_config.json} ({@link LoraConfig#toJson()}).
+ *
+ * <p>The tensors are saved in fp32 whatever the model's compute dtype, because that is what PEFT saves: its
+ * {@code get_peft_model} upcasts bf16/fp16 adapter weights to fp32 by default ({@code autocast_adapter_dtype}),
+ * and ms-swift keeps that default. A trained parameter's fp32 master copy is what gets written, so nothing is
+ * lost to the bf16 copy the kernels read.
+ *
+ * <p>Before writing, the adapter is checked against the config: every adapted module must be one that
+ * target_modules selects (PEFT would silently drop the weights of any other), and each module's rank and scale
+ * must be the config's. The two files are written atomically; existing adapter files are replaced only with
+ * {@code overwrite}.
+ */
+public final class PeftAdapterWriter {
+  public static final String WEIGHTS = "adapter_model.safetensors";
+
+  private PeftAdapterWriter() {}
+
+  /**
+   * Writes {@code adapterName} of {@code model} into {@code dir}. {@code baseModelNameOrPath} is recorded as the
+   * config's base_model_name_or_path (PEFT and ms-swift load the base from there).
+   */
+  public static void save(CausalLM model, String adapterName, LoraConfig config, String baseModelNameOrPath, Path dir,
+      boolean overwrite) throws IOException {
+    List<TensorSource> tensors = tensors(model, adapterName, config);
+    Path weights = dir.resolve(WEIGHTS), cfg = dir.resolve(LoraConfig.FILE);
+    if (!overwrite) {
+      for (Path p : List.of(weights, cfg))
+        if (Files.exists(p))
+          throw new FileAlreadyExistsException(p.toString(), null, "an adapter is already saved there; pass overwrite "
+              + "= true to replace it");
+    }
+    Files.createDirectories(dir);
+    String json = config.withBaseModelNameOrPath(baseModelNameOrPath).toJson();
+    SafetensorsWriter.write(weights, tensors, SafetensorsWriter.PT_METADATA);
+    try {
+      AtomicFile.writeString(cfg, json);
+    } catch (IOException | RuntimeException e) {
+      AtomicFile.deleteAll(List.of(weights), e);  // weights without their config would load with wrong settings
+      throw e;
+    }
+  }
+
+  /** The adapter's tensors under their PEFT names, checked against the config. */
+  static List<TensorSource> tensors(CausalLM model, String adapterName, LoraConfig config) {
+    List<TensorSource> out = new ArrayList<>();
+    for (Map.Entry<String, Linear> e : model.linears().entrySet()) {
+      LoraAdapter a = e.getValue().adapters().get(adapterName);
+      if (a == null) continue;
+      String module = e.getKey();
+      check(config, module, a);
+      String prefix = "base_model.model." + module;
+      out.add(fp32(prefix + ".lora_A.weight", a.a()));
+      out.add(fp32(prefix + ".lora_B.weight", a.b()));
+    }
+    if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
+    return out;
+  }
+
+  private static void check(LoraConfig config, String module, LoraAdapter a) {
+    if (!config.targets(module))
+      throw new IllegalArgumentException("adapter module " + module + " is not selected by target_modules "
+          + config.targetModules() + ": PEFT would not load its weights; add it to target_modules");
+    if (a.rank() != config.rankFor(module))
+      throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
+          + " but the config says r=" + config.rankFor(module));
+    double scale = config.scaleFor(module);
+    // The adapter keeps its scale as a float; anything beyond float rounding means another alpha or rsLoRA setting.
+    if (Math.abs(a.scale() - scale) > 1e-6 * Math.max(1, Math.abs(scale)))
+      throw new IllegalArgumentException("adapter module " + module + " runs with scale " + a.scale()
+          + " but the config's lora_alpha=" + config.alphaFor(module) + ", r=" + config.rankFor(module)
+          + (config.useRslora() ? ", rsLoRA" : "") + " give " + scale);
+  }
+
+  /** The fp32 value of a parameter: its master copy when trained, else its value (cast when written). */
+  private static TensorSource fp32(String name, Parameter p) {
+    Tensor t = p.master() != null ? p.master() : p.value();
+    if (t.dtype() == DType.F32) return TensorSource.of(name, t);
+    return TensorSource.computed(name, DType.F32, t.shape(), () -> t.to(DType.F32));
+  }
+}
