@@ -42,6 +42,16 @@ public final class AdamW implements AutoCloseable {
     return step;
   }
 
+  /** The first and second moments of a parameter (checkpointing). */
+  Tensor[] moments(Parameter p) {
+    return state.get(p);
+  }
+
+  /** After restoring the moments of a checkpoint: continue counting steps from there (bias correction). */
+  void restoreStepCount(long steps) {
+    step = steps;
+  }
+
   /** One update with learning rate lr from the accumulated gradients; returns the global grad norm (or -1). */
   public float step(float lr) {
     step++;

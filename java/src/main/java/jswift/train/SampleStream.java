@@ -1,0 +1,148 @@
+package jswift.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import jswift.data.Row;
+import jswift.data.RowList;
+import jswift.model.Batch;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.Encoded;
+import jswift.template.SequenceTooLongException;
+
+/**
+ * The training samples in epoch order: each epoch visits every row once in a seeded permutation (a new one per
+ * epoch, as a seeded sampler does), encodes it with the template, and skips rows longer than max_length under
+ * the delete strategy (counted). Micro-batches are packed sequences (no padding; attention stays inside each
+ * sample). With packing on, one packed row takes consecutive samples up to max_length tokens. The cursor
+ * (epoch, position) is all a resumed run needs to continue with exactly the same samples.
+ */
+final class SampleStream {
+  private final RowList rows;
+  private final ConversationEncoder template;
+  private final long seed;
+  private final int packTo;
+  private int[] order;
+  private int epoch;
+  private int position;
+  private long skippedTooLong;
+  private Encoded pending;
+
+  SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo) {
+    this.rows = rows;
+    this.template = template;
+    this.seed = seed;
+    this.packTo = packTo;
+    this.order = permutation(0);
+  }
+
+  private int[] permutation(int e) {
+    int[] p = new int[rows.size()];
+    for (int i = 0; i < p.length; i++) p[i] = i;
+    Random r = new Random(seed * 31 + e);
+    for (int i = p.length - 1; i > 0; i--) {
+      int j = r.nextInt(i + 1);
+      int t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  /** The next encoded sample, cycling through epochs; rows too long for max_length are skipped. */
+  private Encoded next() {
+    if (pending != null) {
+      Encoded e = pending;
+      pending = null;
+      return e;
+    }
+    for (int attempts = 0; attempts <= rows.size(); attempts++) {
+      if (position == order.length) {
+        epoch++;
+        position = 0;
+        order = permutation(epoch);
+      }
+      Row row = rows.get(order[position++]);
+      try {
+        return template.encode(Conversation.fromJson(row.toJson()));
+      } catch (SequenceTooLongException e) {
+        skippedTooLong++;
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+      }
+    }
+    throw new IllegalStateException("every training row is longer than max_length (raise --max_length, or use "
+        + "--truncation_strategy left/right)");
+  }
+
+  /** {@code count} samples (or packed rows) as one packed batch. */
+  Batch nextBatch(int count) {
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    List<float[]> scales = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      if (packTo <= 0) {
+        add(next(), ids, labels, scales);
+      } else {
+        int used = 0;
+        do {
+          Encoded e = next();
+          if (used > 0 && used + e.length() > packTo) {
+            pending = e;  // starts the next packed row
+            break;
+          }
+          add(e, ids, labels, scales);
+          used += e.length();
+        } while (used < packTo);
+      }
+    }
+    return Batch.packed(ids, labels, scales);
+  }
+
+  /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
+  Batch nextBatchInOrder(int count) {
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    List<float[]> scales = new ArrayList<>();
+    while (ids.size() < count && position < rows.size()) {
+      Row row = rows.get(position++);
+      try {
+        add(template.encode(Conversation.fromJson(row.toJson())), ids, labels, scales);
+      } catch (SequenceTooLongException e) {
+        skippedTooLong++;
+      }
+    }
+    return ids.isEmpty() ? null : Batch.packed(ids, labels, scales);
+  }
+
+  private static void add(Encoded e, List<int[]> ids, List<int[]> labels, List<float[]> scales) {
+    ids.add(e.inputIds());
+    labels.add(e.labels());
+    scales.add(e.lossScale());
+  }
+
+  /** Epochs done so far, fractional (for logs). */
+  double epochProgress() {
+    return epoch + (double) position / Math.max(1, order.length);
+  }
+
+  long skippedTooLong() {
+    return skippedTooLong;
+  }
+
+  int epoch() {
+    return epoch;
+  }
+
+  /** The position of the next sample not yet handed out (a sample held back by packing counts as not handed out). */
+  int position() {
+    return pending != null ? position - 1 : position;
+  }
+
+  /** Moves the cursor (resume): the permutation of {@code e} is rebuilt from the seed. */
+  void seek(int e, int pos) {
+    epoch = e;
+    order = permutation(e);
+    position = pos;
+    pending = null;
+  }
+}

@@ -1,0 +1,106 @@
+package jswift.train;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every setting of a {@code jswift sft} / {@code pt} run, named and defaulted as ms-swift 3.x names them
+ * (fields are the CLI flags without dashes; null means "derive it", as in ms-swift). Saved as args.json in the
+ * run's output folder. Build one in Java and pass it to {@link Trainer}, or let the command line fill it.
+ */
+public final class TrainArguments {
+  // model and tuner
+  public Path model;
+  public String trainType = "lora";
+  public int loraRank = 8;
+  public float loraAlpha = 32;
+  public float loraDropout = 0.05f;
+  public List<String> targetModules = new ArrayList<>(List.of("all-linear"));
+  public String targetRegex;
+  public boolean useRslora;
+  public String initWeights = "true";
+  public String device;           // null: cuda when usable, else cpu
+  public String torchDtype;       // null: fp32 on the CPU, bf16 on CUDA
+
+  // data and template
+  public List<String> dataset = new ArrayList<>();
+  public List<String> valDataset = new ArrayList<>();
+  public double splitDatasetRatio = 0.0;
+  public boolean datasetShuffle = true;
+  public boolean datasetSkipBad;
+  public String template;         // null: the model family's template
+  public String system;
+  public Integer maxLength;       // null: the model's max_position_embeddings
+  public String truncationStrategy = "delete";
+  public String lossScale = "default";
+  public boolean packing;
+  public List<String> modelName = new ArrayList<>();
+  public List<String> modelAuthor = new ArrayList<>();
+
+  // optimisation
+  public int perDeviceTrainBatchSize = 1;
+  public int perDeviceEvalBatchSize = 1;
+  public Integer gradientAccumulationSteps;   // null: max(1, ceil(16 / batch size))
+  public Double learningRate;                 // null: 1e-4 for LoRA, 1e-5 for full
+  public double numTrainEpochs = 3;
+  public long maxSteps = -1;
+  public String lrSchedulerType = "cosine";
+  public double warmupRatio = 0.0;
+  public long warmupSteps = 0;
+  public double weightDecay = 0.1;
+  public double adamBeta1 = 0.9;
+  public double adamBeta2 = 0.95;
+  public double adamEpsilon = 1e-8;
+  public double maxGradNorm = 1.0;
+  public boolean gradientCheckpointing = true;
+  public long seed = 42;
+
+  // logging, evaluation, saving
+  public int loggingSteps = 5;
+  public Integer evalSteps;       // null: save_steps
+  public int saveSteps = 500;
+  public Integer saveTotalLimit;  // null: keep all
+  public Path outputDir = Path.of("output");
+  public boolean addVersion = true;
+  public Path resumeFromCheckpoint;
+
+  /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
+  public jswift.tuner.LoraConfig loraConfig() {
+    jswift.tuner.LoraConfig c = jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
+        .withLoraDropout(loraDropout).withTargetModules(targetModules).withRslora(useRslora)
+        .withInitLoraWeights(initWeights.equals("true") || initWeights.equals("false")
+            ? com.fasterxml.jackson.databind.node.BooleanNode.valueOf(Boolean.parseBoolean(initWeights))
+            : com.fasterxml.jackson.databind.node.TextNode.valueOf(initWeights));
+    if (targetRegex != null) c = c.with("target_modules", com.fasterxml.jackson.databind.node.TextNode.valueOf(targetRegex));
+    return c;
+  }
+
+  public int gradientAccumulation() {
+    return gradientAccumulationSteps != null ? gradientAccumulationSteps
+        : Math.max(1, (int) Math.ceil(16.0 / perDeviceTrainBatchSize));
+  }
+
+  public double peakLearningRate() {
+    return learningRate != null ? learningRate : trainType.equals("full") ? 1e-5 : 1e-4;
+  }
+
+  public int evalEvery() {
+    return evalSteps != null ? evalSteps : saveSteps;
+  }
+
+  /** Checks what can be checked before loading anything; the message names the flag. */
+  public void validate() {
+    if (model == null) throw new IllegalArgumentException("--model is required");
+    if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
+    if (!trainType.equals("lora")) throw new IllegalArgumentException("--train_type " + trainType
+        + " is not supported yet (lora)");
+    if (perDeviceTrainBatchSize <= 0) throw new IllegalArgumentException("--per_device_train_batch_size must be > 0");
+    if (gradientAccumulationSteps != null && gradientAccumulationSteps <= 0)
+      throw new IllegalArgumentException("--gradient_accumulation_steps must be > 0");
+    if (numTrainEpochs <= 0 && maxSteps <= 0) throw new IllegalArgumentException("--num_train_epochs or --max_steps must be > 0");
+    if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
+    if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
+    if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");
+  }
+}

@@ -1,0 +1,229 @@
+package jswift.train;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import com.fasterxml.jackson.databind.JsonNode;
+import jswift.data.DatasetLoader;
+import jswift.data.DatasetOptions;
+import jswift.data.LoadedDatasets;
+import jswift.data.RowList;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.template.ConversationEncoder;
+import jswift.template.LossScale;
+import jswift.template.TemplateOptions;
+import jswift.template.Templates;
+import jswift.template.Truncation;
+import jswift.tokenizer.Tokenizer;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+
+/**
+ * The supervised fine-tuning loop, in the spirit of nanoGPT's: load the model, tokenizer, template and data,
+ * add the tuner, then for each optimizer step encode {@code batch x accumulation} samples, run a forward and
+ * backward per micro-batch (normalised at token level over the whole accumulated batch), clip, take an AdamW
+ * step at the scheduled rate, log, evaluate and save on schedule. A non-finite loss stops the run before the
+ * optimizer can spread it into the weights; the last saved checkpoint stays the last good one.
+ */
+public final class Trainer implements AutoCloseable {
+  private final TrainArguments args;
+  private final PrintWriter console;
+  private final Path runDir;
+  private final Device device;
+  private final CausalLM model;
+  private final Tokenizer tokenizer;
+  private final ConversationEncoder template;
+  private final LoadedDatasets data;
+  private final List<Parameter> trainable;
+  private final AdamW optimizer;
+  private final TrainingLog log;
+  private final SampleStream samples;
+  private final long totalSteps;
+  private final LrSchedule schedule;
+  private final Checkpoints checkpoints;
+  private long startStep = 1;
+
+  /** What a finished run reports. */
+  public record Result(Path runDir, long steps, double firstLoss, double lastLoss, Path lastCheckpoint,
+      long skippedTooLong) {}
+
+  public Trainer(TrainArguments args, PrintWriter console) throws IOException {
+    args.validate();
+    this.args = args;
+    this.console = console;
+    this.device = args.device != null ? Device.parse(args.device)
+        : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
+    CausalLM m = null;
+    Tokenizer tok = null;
+    LoadedDatasets d = null;
+    boolean ok = false;
+    try {
+      m = CausalLM.load(args.model, device, dtype);
+      tok = Tokenizer.load(args.model);
+      m.setGradientCheckpointing(args.gradientCheckpointing);
+      int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
+      TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
+          .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));
+      if (args.system != null) options = options.withSystem(args.system);
+      String templateName = args.template != null ? args.template : m.config().architecture().template();
+      template = Templates.create(templateName, tok, options);
+      d = DatasetLoader.load(args.dataset, args.valDataset, DatasetOptions.defaults().withSeed(args.seed)
+          .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
+          .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor));
+      RowList train = d.trainList();
+      if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
+      LoraConfig lora = args.loraConfig();
+      trainable = LoraTuner.apply(m, "default", lora, args.seed);
+      lora = LoraTuner.resolveTargets(m, lora);
+      optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
+          (float) args.weightDecay, (float) args.maxGradNorm);
+      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
+      long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
+      long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
+      totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
+      schedule = new LrSchedule(args.lrSchedulerType, args.peakLearningRate(),
+          LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
+      runDir = newRunDir(args);
+      log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
+      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath().toString());
+      if (args.resumeFromCheckpoint != null) {
+        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
+        startStep = state.path("global_step").asLong() + 1;
+        samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
+      }
+      TrainingLog.writeArgs(runDir.resolve("args.json"), args);
+      ok = true;
+    } finally {
+      if (!ok) {
+        if (d != null) d.close();
+        if (tok != null) tok.close();
+        if (m != null) m.close();
+      }
+    }
+    this.model = m;
+    this.tokenizer = tok;
+    this.data = d;
+  }
+
+  /** output/&lt;model dir name&gt;/vN-YYYYMMDD-HHMMSS, N one more than the versions already there. */
+  private static Path newRunDir(TrainArguments args) throws IOException {
+    Path base = args.outputDir.resolve(args.model.toAbsolutePath().normalize().getFileName().toString());
+    if (!args.addVersion) {
+      Files.createDirectories(base);
+      return base;
+    }
+    Files.createDirectories(base);
+    int next = 0;
+    try (var s = Files.list(base)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        String n = p.getFileName().toString();
+        if (n.matches("v\\d+-.*")) next = Math.max(next, Integer.parseInt(n.substring(1, n.indexOf('-'))) + 1);
+      }
+    }
+    String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path dir = base.resolve("v" + next + "-" + stamp);
+    Files.createDirectories(dir);
+    return dir;
+  }
+
+  public Path runDir() {
+    return runDir;
+  }
+
+  public CausalLM model() {
+    return model;
+  }
+
+  public long totalSteps() {
+    return totalSteps;
+  }
+
+  /** Runs to the end (or to a non-finite loss, which throws after logging it). */
+  public Result train() throws IOException {
+    console.printf("jswift sft: %s on %s, %d trainable LoRA parameters (%d tensors), %d training rows, %d steps%n",
+        args.model, device, trainable.stream().mapToLong(Parameter::numel).sum(), trainable.size(),
+        data.trainList().size(), totalSteps);
+    double first = Double.NaN, last = Double.NaN;
+    Path lastCheckpoint = null;
+    int accumulation = args.gradientAccumulation();
+    if (startStep > 1) console.printf("resuming from %s at step %d%n", args.resumeFromCheckpoint, startStep);
+    for (long step = startStep; step <= totalSteps; step++) {
+      List<Batch> micro = new ArrayList<>();
+      double normalizer = 0;
+      int tokens = 0;
+      for (int i = 0; i < accumulation; i++) {
+        Batch b = samples.nextBatch(args.perDeviceTrainBatchSize);
+        micro.add(b);
+        normalizer += b.targetWeight();
+        tokens += b.tokens();
+      }
+      if (normalizer == 0) {
+        console.printf("step %d: no token of its %d samples carries a loss; skipped%n", step, accumulation);
+        continue;
+      }
+      double loss = 0;
+      for (int i = 0; i < micro.size(); i++) {
+        if (micro.get(i).targetCount() == 0) continue;
+        loss += model.forwardBackward(micro.get(i), args.seed * 1_000_003L + step * accumulation + i, normalizer);
+      }
+      if (!Double.isFinite(loss)) {
+        log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
+            + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
+        throw new IllegalStateException("training loss became " + loss + " at step " + step
+            + " (try a lower --learning_rate, or --max_grad_norm); "
+            + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
+      }
+      double lr = schedule.rate(step);
+      float gradNorm = optimizer.step((float) lr);
+      optimizer.zeroGrad();
+      if (step == startStep) first = loss;
+      last = loss;
+      log.step(step, loss, gradNorm, lr, samples.epochProgress(), tokens, device);
+      if (step % args.evalEvery() == 0 || step == totalSteps) evaluate(step);
+      if (step % args.saveSteps == 0 || step == totalSteps) {
+        lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, samples, log);
+      }
+    }
+    log.close();
+    console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
+    return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+  }
+
+  private void evaluate(long step) throws IOException {
+    RowList val = data.valList();
+    if (val == null || val.size() == 0) return;
+    double lossSum = 0;
+    long targets = 0, correct = 0;
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0);
+    long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
+    for (long i = 0; i < batches; i++) {
+      Batch b = evalSamples.nextBatchInOrder(args.perDeviceEvalBatchSize);
+      if (b == null) break;
+      if (b.targetCount() == 0) continue;
+      CausalLM.Eval e = model.evaluate(b);
+      lossSum += e.lossSum();
+      targets += e.targets();
+      correct += e.correct();
+    }
+    if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+    data.close();
+    tokenizer.close();
+    model.close();
+  }
+}

@@ -1,0 +1,124 @@
+package jswift.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+
+/**
+ * The run's record: {@code logging.jsonl} (one JSON object per logged step or evaluation, ms-swift's keys: loss,
+ * grad_norm, learning_rate, epoch, global_step/max_steps, ...), and a progress line on the console with step,
+ * loss, learning rate, tokens/s, memory and ETA. Losses are averaged over the steps since the last log line.
+ */
+final class TrainingLog implements AutoCloseable {
+  static final ObjectMapper JSON = new ObjectMapper().registerModule(
+      new SimpleModule().addSerializer(Path.class, ToStringSerializer.instance));
+
+  private final BufferedWriter out;
+  private final PrintWriter console;
+  private final long totalSteps;
+  private final int every;
+  private final long start = System.nanoTime();
+  private double lossSum;
+  private int lossCount;
+  private long tokens;
+  private long windowStart = System.nanoTime();
+  final List<ObjectNode> history = new ArrayList<>();
+
+  TrainingLog(Path runDir, PrintWriter console, long totalSteps, int every) throws IOException {
+    this.out = Files.newBufferedWriter(runDir.resolve("logging.jsonl"), StandardCharsets.UTF_8,
+        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    this.console = console;
+    this.totalSteps = totalSteps;
+    this.every = Math.max(1, every);
+  }
+
+  /** args.json, written atomically. */
+  static void writeArgs(Path file, TrainArguments args) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), args);
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  void step(long step, double loss, float gradNorm, double lr, double epoch, int stepTokens, Device device)
+      throws IOException {
+    lossSum += loss;
+    lossCount++;
+    tokens += stepTokens;
+    if (step % every != 0 && step != totalSteps && step != 1) return;
+    double seconds = (System.nanoTime() - windowStart) / 1e9, elapsed = (System.nanoTime() - start) / 1e9;
+    ObjectNode n = JSON.createObjectNode();
+    n.put("loss", round(lossSum / lossCount));
+    if (gradNorm >= 0) n.put("grad_norm", round(gradNorm));
+    n.put("learning_rate", lr);
+    n.put("epoch", round(epoch));
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    n.put("percentage", String.format("%.2f%%", 100.0 * step / totalSteps));
+    n.put("elapsed_time", duration(elapsed));
+    n.put("remaining_time", duration(elapsed / step * (totalSteps - step)));
+    n.put("tokens/s", round(tokens / Math.max(seconds, 1e-9)));
+    long[] mem = Kernels.memoryStats(device);
+    n.put("memory(GiB)", round(mem[2] / 1073741824.0));
+    write(n);
+    console.printf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  mem %.2f GiB  ETA %s%n", step, totalSteps,
+        lossSum / lossCount, lr, tokens / Math.max(seconds, 1e-9), mem[2] / 1073741824.0,
+        duration(elapsed / step * (totalSteps - step)));
+    console.flush();
+    lossSum = 0;
+    lossCount = 0;
+    tokens = 0;
+    windowStart = System.nanoTime();
+  }
+
+  void eval(long step, double loss, double tokenAcc) throws IOException {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("eval_loss", round(loss));
+    n.put("eval_token_acc", round(tokenAcc));
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    write(n);
+    console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
+  }
+
+  void event(long step, String message) throws IOException {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("event", message);
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    write(n);
+    console.println("step " + step + ": " + message);
+  }
+
+  private void write(ObjectNode n) throws IOException {
+    history.add(n);
+    out.write(JSON.writeValueAsString(n));
+    out.write('\n');
+    out.flush();
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 1e8) / 1e8;
+  }
+
+  static String duration(double seconds) {
+    long s = Math.round(seconds);
+    return s >= 3600 ? String.format("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)
+        : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
+  }
+
+  @Override
+  public void close() throws IOException {
+    out.close();
+  }
+}

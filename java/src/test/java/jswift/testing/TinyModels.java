@@ -1,0 +1,75 @@
+package jswift.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.model.CheckpointWriter;
+import jswift.model.TensorSource;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Tensor;
+
+/**
+ * Small random Hugging Face model folders with a real tokenizer, generated in the tests (nothing large is
+ * committed): a Qwen3-architecture model (q/k norm, tied embeddings) with the Qwen3 tokenizer the build fetched.
+ */
+public final class TinyModels {
+  private TinyModels() {}
+
+  /** A 2-layer, hidden-32 Qwen3 model with random weights and the Qwen3 tokenizer, in {@code dir}. */
+  public static Path qwen3(Path dir, long seed) throws IOException {
+    Files.createDirectories(dir);
+    int vocab = 151936, hidden = 32, layers = 2, heads = 2, kv = 1, hd = 16, inter = 64;
+    Files.writeString(dir.resolve("config.json"), "{\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\","
+        + " \"vocab_size\": " + vocab + ", \"hidden_size\": " + hidden + ", \"intermediate_size\": " + inter + ","
+        + " \"num_hidden_layers\": " + layers + ", \"num_attention_heads\": " + heads + ", \"num_key_value_heads\": " + kv
+        + ", \"head_dim\": " + hd + ", \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0, \"max_position_embeddings\": 512,"
+        + " \"tie_word_embeddings\": true, \"attention_bias\": false, \"hidden_act\": \"silu\", \"bos_token_id\": 151643,"
+        + " \"eos_token_id\": 151645, \"torch_dtype\": \"float32\"}");
+    Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [151645, 151643], \"pad_token_id\": 151643}");
+    Path tok = Fixtures.fetchedTokenizer("qwen3");
+    Files.copy(tok.resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+    Files.copy(tok.resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+    List<Tensor> tensors = new ArrayList<>();
+    List<TensorSource> sources = new ArrayList<>();
+    long s = seed;
+    try {
+      // std 1 (not the usual 0.02): with a 32-wide hidden state the tied head's logits could otherwise never move
+      // far from uniform, and no amount of LoRA training could lower the loss of this tiny model.
+      add(tensors, sources, "model.embed_tokens.weight", Rand.normal((long) vocab * hidden, s++, 1f), vocab, hidden);
+      for (int l = 0; l < layers; l++) {
+        String p = "model.layers." + l + ".";
+        add(tensors, sources, p + "input_layernorm.weight", ones(hidden), hidden);
+        add(tensors, sources, p + "post_attention_layernorm.weight", ones(hidden), hidden);
+        add(tensors, sources, p + "self_attn.q_norm.weight", ones(hd), hd);
+        add(tensors, sources, p + "self_attn.k_norm.weight", ones(hd), hd);
+        add(tensors, sources, p + "self_attn.q_proj.weight", Rand.normal((long) heads * hd * hidden, s++, 0.1f), heads * hd, hidden);
+        add(tensors, sources, p + "self_attn.k_proj.weight", Rand.normal((long) kv * hd * hidden, s++, 0.1f), kv * hd, hidden);
+        add(tensors, sources, p + "self_attn.v_proj.weight", Rand.normal((long) kv * hd * hidden, s++, 0.1f), kv * hd, hidden);
+        add(tensors, sources, p + "self_attn.o_proj.weight", Rand.normal((long) hidden * heads * hd, s++, 0.1f), hidden, heads * hd);
+        add(tensors, sources, p + "mlp.gate_proj.weight", Rand.normal((long) inter * hidden, s++, 0.1f), inter, hidden);
+        add(tensors, sources, p + "mlp.up_proj.weight", Rand.normal((long) inter * hidden, s++, 0.1f), inter, hidden);
+        add(tensors, sources, p + "mlp.down_proj.weight", Rand.normal((long) hidden * inter, s++, 0.1f), hidden, inter);
+      }
+      add(tensors, sources, "model.norm.weight", ones(hidden), hidden);
+      CheckpointWriter.write(dir, sources, 5_000_000_000L);
+    } finally {
+      tensors.forEach(Tensor::close);
+    }
+    return dir;
+  }
+
+  private static float[] ones(int n) {
+    float[] v = new float[n];
+    java.util.Arrays.fill(v, 1f);
+    return v;
+  }
+
+  private static void add(List<Tensor> tensors, List<TensorSource> sources, String name, float[] v, long... shape) {
+    Tensor t = Tensor.fromFloats(v, DType.F32, Device.CPU, shape);
+    tensors.add(t);
+    sources.add(TensorSource.of(name, t));
+  }
+}
