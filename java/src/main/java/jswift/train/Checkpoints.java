@@ -51,6 +51,9 @@ final class Checkpoints {
     Files.createDirectories(tmp);
     try {
       PeftAdapterWriter.save(model, "default", config, base, tmp, true);
+      // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
+      Path args = runDir.resolve("args.json");
+      if (Files.exists(args)) Files.copy(args, tmp.resolve("args.json"));
       List<TensorSource> moments = new ArrayList<>();
       for (Parameter p : params) {
         moments.add(TensorSource.of(p.name() + ".exp_avg", optimizer.moments(p)[0]));

@@ -75,6 +75,7 @@ class TrainerTest {
     Path ckpt = r.runDir().resolve("checkpoint-12");
     assertEquals(ckpt, r.lastCheckpoint());
     assertTrue(Files.exists(r.runDir().resolve("checkpoint-6/adapter_model.safetensors")));
+    assertTrue(Files.exists(ckpt.resolve("args.json")), "args.json travels with each checkpoint");
     JsonNode cfg = new ObjectMapper().readTree(ckpt.resolve("adapter_config.json").toFile());
     assertEquals(4, cfg.get("r").asInt());
     assertEquals(7, cfg.get("target_modules").size(), "all-linear saved as the 7 layer names, as PEFT does");
