@@ -12,7 +12,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import jswift.data.DatasetLoader;
+import jswift.data.DatasetOptions;
+import jswift.data.LoadedDatasets;
 import jswift.infer.ChatSession;
+import jswift.infer.DatasetInference;
 import jswift.infer.GenerationConfig;
 import jswift.model.CausalLM;
 import jswift.tensor.Device;
@@ -28,7 +32,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift infer}: an interactive chat in the terminal (multi-turn; {@code clear} forgets the conversation,
- * {@code exit} quits), with the model's own chat template. Sampling settings default to the model's
+ * {@code exit} quits), or answers for every row of {@code --val_dataset} appended to {@code --result_path}. Sampling settings default to the model's
  * generation_config.json, as in ms-swift.
  */
 @Command(name = "infer", mixinStandardHelpOptions = true,
@@ -70,6 +74,17 @@ public final class InferCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when a GPU is usable)")
   String device;
 
+  @Option(names = "--val_dataset", arity = "1..*",
+      description = "answer every row of these datasets instead of chatting (ms-swift formats)")
+  List<String> valDataset = new ArrayList<>();
+
+  @Option(names = "--result_path", description = "jsonl the answers are appended to (default: infer_result/<time>.jsonl "
+      + "next to the first adapter, else in the working directory)")
+  Path resultPath;
+
+  @Option(names = "--max_batch_size", description = "rows generated together in dataset mode (default 1)")
+  int maxBatchSize = 1;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
@@ -89,6 +104,18 @@ public final class InferCommand implements Callable<Integer> {
       String name = template != null ? template : lm.config().architecture().template();
       ConversationEncoder encoder = Templates.create(name, tok,
           name.equals(Templates.JINJA) ? ChatTemplate.load(model) : null, TemplateOptions.DEFAULT);
+      if (!valDataset.isEmpty()) {
+        Path result = resultPath != null ? resultPath : defaultResultPath();
+        try (LoadedDatasets data = DatasetLoader.load(valDataset, List.of(),
+            DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
+          out.println("jswift infer: " + data.trainList().size() + " rows of " + valDataset + " with " + model + " on "
+              + dev + ", template " + name + (active == null ? "" : ", adapter " + active) + " -> " + result);
+          out.flush();
+          long n = DatasetInference.run(lm, tok, encoder, generation(tok), data.trainList(), maxBatchSize, result, out);
+          out.println("wrote " + n + " answers to " + result);
+        }
+        return 0;
+      }
       ChatSession chat = new ChatSession(lm, tok, encoder, sys, generation(tok));
       out.println("jswift infer: " + model + " on " + dev + ", template " + name
           + (active == null ? "" : ", adapter " + active)
@@ -119,6 +146,12 @@ public final class InferCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  private Path defaultResultPath() {
+    String stamp = java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+    Path base = adapters.isEmpty() ? Path.of(".") : Path.of(adapters.get(0).substring(adapters.get(0).indexOf('=') + 1));
+    return base.resolve("infer_result").resolve(stamp + ".jsonl");
   }
 
   /** CLI values, else generation_config.json's, else greedy. Stop at the tokenizer's eos ids. */

@@ -79,4 +79,49 @@ class InferCommandTest {
     String unknown = run("", "infer", "--model", model.toString(), "--no_such_flag", "1");
     assertTrue(unknown.startsWith("2\n") && unknown.contains("Unknown option"), unknown);
   }
+
+  @Test
+  void answersADatasetAndAppendsResults(@TempDir Path dir) throws IOException {
+    Path model = jswift.testing.TinyModels.qwen3(dir.resolve("qwen3"), 3);
+    Path data = dir.resolve("val.jsonl");
+    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello there\"}, "
+        + "{\"role\": \"assistant\", \"content\": \"Hi!\"}]}\n"
+        + "{\"query\": \"What is 2+2?\", \"response\": \"4\"}\n"
+        + "{\"messages\": [{\"role\": \"user\", \"content\": \"No reference here\"}]}\n");
+    Path result = dir.resolve("out/result.jsonl");
+    String r = run("", "infer", "--model", model.toString(), "--val_dataset", data.toString(), "--result_path",
+        result.toString(), "--max_new_tokens", "4", "--max_batch_size", "2", "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("wrote 3 answers"), r);
+    List<String> lines = Files.readAllLines(result);
+    assertEquals(3, lines.size());
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    var first = json.readTree(lines.get(0));
+    assertEquals("Hi!", first.get("labels").asText());
+    assertEquals("Hello there", first.get("messages").get(0).get("content").asText());
+    assertEquals(first.get("response").asText(), first.get("messages").get(1).get("content").asText());
+    assertEquals("4", json.readTree(lines.get(1)).get("labels").asText());
+    assertTrue(json.readTree(lines.get(2)).get("labels").isNull());
+    // batched (2 rows) and one-by-one give the same greedy answers
+    Path single = dir.resolve("out/single.jsonl");
+    run("", "infer", "--model", model.toString(), "--val_dataset", data.toString(), "--result_path", single.toString(),
+        "--max_new_tokens", "4", "--device", "cpu");
+    List<String> one = Files.readAllLines(single);
+    for (int i = 0; i < 3; i++)
+      assertEquals(json.readTree(lines.get(i)).get("response"), json.readTree(one.get(i)).get("response"), "row " + i);
+    // ms-swift appends to an existing result file
+    run("", "infer", "--model", model.toString(), "--val_dataset", data.toString(), "--result_path", result.toString(),
+        "--max_new_tokens", "2", "--device", "cpu");
+    assertEquals(6, Files.readAllLines(result).size());
+  }
+
+  @Test
+  void chatsWithARealQwen3Tokenizer(@TempDir Path dir) throws IOException {
+    Path model = jswift.testing.TinyModels.qwen3(dir.resolve("qwen3"), 3);
+    String r = run("Hello, who are you?\nexit\n", "infer", "--model", model.toString(), "--max_new_tokens", "5",
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("template qwen3"), r);
+    String jinja = run("Hello\nexit\n", "infer", "--model", model.toString(), "--max_new_tokens", "5", "--device",
+        "cpu", "--template", "jinja");
+    assertTrue(jinja.startsWith("0\n"), jinja);
+  }
 }

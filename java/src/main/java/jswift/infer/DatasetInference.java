@@ -1,0 +1,101 @@
+package jswift.infer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.data.Row;
+import jswift.data.RowList;
+import jswift.model.CausalLM;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.GenerationPrompt;
+import jswift.template.Message;
+import jswift.template.Role;
+import jswift.tokenizer.Tokenizer;
+
+/**
+ * {@code jswift infer --val_dataset}: answers every row of a dataset and appends one JSON line per row to the result
+ * file as soon as its batch is done (so an interrupted run keeps what it finished): {@code response} (the
+ * generated text), {@code labels} (the row's own last assistant message, if it had one: the reference answer)
+ * and {@code messages} (the prompt's messages followed by the generated answer), as ms-swift writes them.
+ */
+public final class DatasetInference {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private DatasetInference() {}
+
+  /** Returns the number of rows answered. */
+  public static long run(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, GenerationConfig gen,
+      RowList rows, int maxBatchSize, Path resultPath, PrintWriter progress) throws IOException {
+    if (maxBatchSize <= 0) throw new IllegalArgumentException("--max_batch_size must be > 0");
+    Path parent = resultPath.toAbsolutePath().getParent();
+    if (parent != null) Files.createDirectories(parent);
+    long done = 0;
+    long start = System.nanoTime();
+    try (BufferedWriter out = Files.newBufferedWriter(resultPath, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND)) {
+      for (int first = 0; first < rows.size(); first += maxBatchSize) {
+        int n = Math.min(maxBatchSize, rows.size() - first);
+        List<Conversation> convs = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        List<String> stopWords = new ArrayList<>(gen.stopStrings());
+        List<Integer> stopIds = new ArrayList<>(gen.stopTokenIds());
+        for (int i = 0; i < n; i++) {
+          Row row = rows.get(first + i);
+          Conversation c;
+          GenerationPrompt p;
+          try {
+            c = Conversation.fromJson(row.toJson());
+            p = template.encodePrompt(c);
+          } catch (RuntimeException e) {
+            throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+          }
+          convs.add(c);
+          prompts.add(p.inputIds());
+          for (String s : p.stopWords()) if (!stopWords.contains(s)) stopWords.add(s);
+          for (int id : p.stopTokenIds()) if (!stopIds.contains(id)) stopIds.add(id);
+        }
+        GenerationConfig cfg = new GenerationConfig(gen.maxNewTokens(), gen.doSample(), gen.temperature(), gen.topK(),
+            gen.topP(), gen.repetitionPenalty(), gen.seed() + first, stopIds, stopWords);
+        List<int[]> answers = Generator.generate(model, prompts, cfg, t -> tokenizer.decode(t, false), null);
+        for (int i = 0; i < n; i++) {
+          String response = tokenizer.decode(answers.get(i), true);
+          for (String s : stopWords) if (!s.isEmpty() && response.endsWith(s)) response = response.substring(0, response.length() - s.length());
+          out.write(JSON.writeValueAsString(result(convs.get(i), response)));
+          out.write('\n');
+        }
+        out.flush();
+        done += n;
+        if (progress != null) {
+          double secs = (System.nanoTime() - start) / 1e9;
+          progress.printf("infer: %d/%d rows (%.1f rows/s)%n", done, rows.size(), done / Math.max(secs, 1e-9));
+          progress.flush();
+        }
+      }
+    }
+    return done;
+  }
+
+  private static ObjectNode result(Conversation c, String response) {
+    List<Message> msgs = new ArrayList<>(c.messages());
+    String label = null;
+    if (!msgs.isEmpty() && msgs.get(msgs.size() - 1).role() == Role.ASSISTANT) label = msgs.remove(msgs.size() - 1).content();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("response", response);
+    if (label == null) o.putNull("labels");
+    else o.put("labels", label);
+    ArrayNode arr = o.putArray("messages");
+    for (Message m : msgs) arr.addObject().put("role", m.role().wireName()).put("content", m.content());
+    arr.addObject().put("role", "assistant").put("content", response);
+    return o;
+  }
+}
