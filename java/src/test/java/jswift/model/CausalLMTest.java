@@ -126,6 +126,16 @@ class CausalLMTest {
         .replace("\"intermediate_size\": 176", "\"intermediate_size\": 180"));
     IOException e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU));
     assertTrue(e.getMessage().contains("gate_proj.weight") && e.getMessage().contains("[180, 64]"), e.getMessage());
+    // a checkpoint missing one tensor
+    Files.copy(Fixtures.llamaGqa().resolve("config.json"), dir.resolve("config.json"),
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try (SafetensorsFile full = SafetensorsFile.open(Fixtures.llamaGqa().resolve("model.safetensors"))) {
+      java.util.List<TensorSource> keep = new java.util.ArrayList<>();
+      for (String n : full.names()) if (!n.equals("model.layers.1.mlp.down_proj.weight")) keep.add(TensorSource.stored(full, n));
+      SafetensorsWriter.write(dir.resolve("model.safetensors"), keep, SafetensorsWriter.PT_METADATA);
+    }
+    e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU));
+    assertTrue(e.getMessage().contains("no tensor 'model.layers.1.mlp.down_proj.weight'"), e.getMessage());
     Files.delete(dir.resolve("model.safetensors"));
     e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU));
     assertTrue(e.getMessage().contains("neither model.safetensors"), e.getMessage());
