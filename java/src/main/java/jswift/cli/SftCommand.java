@@ -67,6 +67,11 @@ public final class SftCommand implements Callable<Integer> {
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
   @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when usable)") String device;
+  @Option(names = "--quant_method", description = "bnb: QLoRA, the base's linear layers stored in 4 bits") String quantMethod;
+  @Option(names = "--quant_bits", description = "4 with --quant_method bnb") Integer quantBits;
+  @Option(names = "--bnb_4bit_quant_type", description = "nf4 (default)") String bnb4bitQuantType = "nf4";
+  @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
+  boolean bnb4bitUseDoubleQuant = true;
 
   TrainArguments arguments() {
     TrainArguments a = new TrainArguments();
@@ -116,6 +121,10 @@ public final class SftCommand implements Callable<Integer> {
     a.addVersion = addVersion;
     a.resumeFromCheckpoint = resumeFromCheckpoint;
     a.device = device;
+    a.quantMethod = quantMethod;
+    a.quantBits = quantBits;
+    a.bnb4bitQuantType = bnb4bitQuantType;
+    a.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
     return a;
   }
 

@@ -21,6 +21,10 @@ public final class TrainArguments {
   public boolean useRslora;
   public String initWeights = "true";
   public String device;           // null: cuda when usable, else cpu
+  public String quantMethod;      // null or "bnb" (QLoRA: the base's linear layers in 4 bits)
+  public Integer quantBits;       // 4 with bnb
+  public String bnb4bitQuantType = "nf4";
+  public boolean bnb4bitUseDoubleQuant = true;
   public String torchDtype;       // null: fp32 on the CPU, bf16 on CUDA
 
   // data and template
@@ -102,5 +106,22 @@ public final class TrainArguments {
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
     if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");
+    if (quantMethod != null) {
+      if (!quantMethod.equals("bnb"))
+        throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported for training yet (bnb)");
+      if (quantBits == null || quantBits != 4)
+        throw new IllegalArgumentException("--quant_method bnb needs --quant_bits 4 (8-bit is not supported)");
+      if (!bnb4bitQuantType.equals("nf4"))
+        throw new IllegalArgumentException("--bnb_4bit_quant_type " + bnb4bitQuantType + " is not supported (nf4)");
+    } else if (quantBits != null) {
+      throw new IllegalArgumentException("--quant_bits needs --quant_method bnb");
+    }
+  }
+
+  /** The base weights' storage this run asks for. */
+  public jswift.model.CausalLM.Quantization quantization() {
+    if (quantMethod == null) return jswift.model.CausalLM.Quantization.NONE;
+    return bnb4bitUseDoubleQuant ? jswift.model.CausalLM.Quantization.NF4_DOUBLE_QUANT
+        : jswift.model.CausalLM.Quantization.NF4;
   }
 }

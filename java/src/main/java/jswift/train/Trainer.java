@@ -69,7 +69,7 @@ public final class Trainer implements AutoCloseable {
     LoadedDatasets d = null;
     boolean ok = false;
     try {
-      m = CausalLM.load(args.model, device, dtype);
+      m = CausalLM.load(args.model, device, dtype, args.quantization());
       tok = Tokenizer.load(args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
       int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
@@ -151,8 +151,10 @@ public final class Trainer implements AutoCloseable {
 
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
-    console.printf("jswift sft: %s on %s, %d trainable LoRA parameters (%d tensors), %d training rows, %d steps%n",
-        args.model, device, trainable.stream().mapToLong(Parameter::numel).sum(), trainable.size(),
+    console.printf("jswift sft: %s on %s (%s weights, %.1f MiB), %d trainable LoRA parameters (%d tensors), "
+        + "%d training rows, %d steps%n", args.model, device,
+        model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
+        model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(), trainable.size(),
         data.trainList().size(), totalSteps);
     double first = Double.NaN, last = Double.NaN;
     Path lastCheckpoint = null;

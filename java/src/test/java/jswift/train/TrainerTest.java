@@ -139,4 +139,23 @@ class TrainerTest {
       return Batch.packed(List.of(enc.inputIds()), List.of(enc.labels()));
     }
   }
+
+  @Test
+  void qloraRunTrainsOnAnNf4Base(@TempDir Path out) throws IOException {
+    TrainArguments a = args(out, 8, 8);
+    a.quantMethod = "bnb";
+    a.quantBits = 4;
+    Trainer.Result r;
+    StringWriter console = new StringWriter();
+    try (Trainer t = new Trainer(a, new PrintWriter(console, true))) {
+      assertEquals(CausalLM.Quantization.NF4_DOUBLE_QUANT, t.model().quantization());
+      r = t.train();
+    }
+    assertTrue(console.toString().contains("NF4_DOUBLE_QUANT"), console.toString());
+    assertTrue(r.lastLoss() < r.firstLoss() * 0.8, "QLoRA trains: " + r.firstLoss() + " -> " + r.lastLoss());
+    TrainArguments bad = args(out, 2, 1);
+    bad.quantMethod = "gptq";
+    bad.quantBits = 4;
+    assertThrows(IllegalArgumentException.class, () -> new Trainer(bad, new PrintWriter(new StringWriter())));
+  }
 }
