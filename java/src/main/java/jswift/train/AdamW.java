@@ -20,6 +20,7 @@ import jswift.tensor.Tensor;
 public final class AdamW implements AutoCloseable {
   private final float beta1, beta2, eps, weightDecay, maxGradNorm;
   private final List<Parameter> params;
+  private final java.util.Set<Parameter> noDecay = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   private final Map<Parameter, Tensor[]> state = new IdentityHashMap<>();
   private long step;
   private Tensor sumsq, norm, coef;
@@ -36,6 +37,20 @@ public final class AdamW implements AutoCloseable {
       state.put(p, new Tensor[] {Tensor.zeros(DType.F32, p.value().device(), p.value().shape()),
           Tensor.zeros(DType.F32, p.value().device(), p.value().shape())});
     }
+  }
+
+  /**
+   * Exempts parameters from weight decay: transformers' Trainer decays neither biases nor normalisation weights
+   * (every 1-D parameter here); see {@link #decaysLike}.
+   */
+  public AdamW withoutDecay(Collection<Parameter> exempt) {
+    noDecay.addAll(exempt);
+    return this;
+  }
+
+  /** transformers' rule: 1-D parameters (biases, norm weights) get no weight decay. */
+  public static boolean decaysLike(Parameter p) {
+    return p.value().rank() > 1;
   }
 
   public long stepCount() {
@@ -73,7 +88,8 @@ public final class AdamW implements AutoCloseable {
     for (Parameter p : params) {
       Tensor[] mv = state.get(p);
       Tensor copy = p.master() == p.value() ? null : p.value();
-      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lr, beta1, beta2, eps, weightDecay, step, scale, copy);
+      float wd = noDecay.contains(p) ? 0f : weightDecay;
+      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lr, beta1, beta2, eps, wd, step, scale, copy);
     }
     return gradNorm;
   }

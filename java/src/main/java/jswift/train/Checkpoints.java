@@ -12,6 +12,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import jswift.model.AtomicFile;
+import jswift.model.CheckpointWriter;
+import jswift.model.ModelConfig;
+import jswift.tensor.DType;
 import jswift.model.CausalLM;
 import jswift.model.SafetensorsFile;
 import jswift.model.SafetensorsWriter;
@@ -32,16 +35,43 @@ final class Checkpoints {
   static final String STATE = "trainer_state.json";
   static final String OPTIMIZER = "optimizer.safetensors";
 
+  /** Files of the base model folder a full checkpoint carries along (it is a complete Hugging Face folder). */
+  private static final List<String> MODEL_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
+      "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja");
+
   private final Path runDir;
   private final Integer keep;
-  private final LoraConfig config;
-  private final String base;
+  private final LoraConfig config;   // null: full-parameter training
+  private final Path base;
+  private final ModelConfig modelConfig;
 
-  Checkpoints(Path runDir, Integer keep, LoraConfig config, String base) {
+  Checkpoints(Path runDir, Integer keep, LoraConfig config, Path base, ModelConfig modelConfig) {
     this.runDir = runDir;
     this.keep = keep;
     this.config = config;
     this.base = base;
+    this.modelConfig = modelConfig;
+  }
+
+  /** The whole model as a Hugging Face folder: the fp32 masters stored in the base checkpoint's dtype. */
+  private void saveModel(Path dir, List<Parameter> params) throws IOException {
+    DType stored = storedDtype();
+    List<TensorSource> sources = new ArrayList<>();
+    for (Parameter p : params) {
+      if (stored == DType.F32) sources.add(TensorSource.of(p.name(), p.master()));
+      else sources.add(TensorSource.computed(p.name(), stored, p.master().shape(), () -> p.master().to(stored)));
+    }
+    CheckpointWriter.write(dir, sources, jswift.model.ShardPlan.parseSize(jswift.model.ShardPlan.DEFAULT_MAX_SHARD_SIZE));
+    for (String f : MODEL_FILES) if (Files.exists(base.resolve(f))) Files.copy(base.resolve(f), dir.resolve(f));
+  }
+
+  private DType storedDtype() {
+    try {
+      DType d = DType.parse(modelConfig.torchDtype());
+      return d.isFloatingPoint() ? d : DType.F32;
+    } catch (IllegalArgumentException e) {
+      return DType.F32;
+    }
   }
 
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, SampleStream samples, TrainingLog log)
@@ -50,7 +80,8 @@ final class Checkpoints {
     deleteTree(tmp);
     Files.createDirectories(tmp);
     try {
-      PeftAdapterWriter.save(model, "default", config, base, tmp, true);
+      if (config != null) PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
+      else saveModel(tmp, params);
       // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
       Path args = runDir.resolve("args.json");
       if (Files.exists(args)) Files.copy(args, tmp.resolve("args.json"));
@@ -99,12 +130,15 @@ final class Checkpoints {
     Path state = checkpoint.resolve(STATE);
     if (!Files.exists(state))
       throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
-    try (SafetensorsFile adapter = SafetensorsFile.open(checkpoint.resolve(PeftAdapterWriter.WEIGHTS));
+    boolean lora = Files.exists(checkpoint.resolve(PeftAdapterWriter.WEIGHTS));
+    try (jswift.model.Checkpoint weights = lora ? null : jswift.model.Checkpoint.open(checkpoint);
+        SafetensorsFile adapter = lora ? SafetensorsFile.open(checkpoint.resolve(PeftAdapterWriter.WEIGHTS)) : null;
         SafetensorsFile moments = SafetensorsFile.open(checkpoint.resolve(OPTIMIZER))) {
       for (Parameter p : params) {
-        if (!adapter.contains(p.name()))
-          throw new IOException(checkpoint + ": the adapter has no " + p.name() + " (different LoRA settings?)");
-        float[] v = adapter.floats(p.name());
+        boolean present = lora ? adapter.contains(p.name()) : weights.contains(p.name());
+        if (!present)
+          throw new IOException(checkpoint + ": no " + p.name() + " (was it saved by a run with other settings?)");
+        float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
         p.master().copyFrom(v);
         if (p.master() != p.value()) p.value().copyFrom(v);
         optimizer.moments(p)[0].copyFrom(moments.floats(p.name() + ".exp_avg"));

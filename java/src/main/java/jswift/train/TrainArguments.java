@@ -13,6 +13,7 @@ public final class TrainArguments {
   // model and tuner
   public Path model;
   public String trainType = "lora";
+  public boolean pretrain;        // jswift pt: plain text, no chat template, every token labelled
   public int loraRank = 8;
   public float loraAlpha = 32;
   public float loraDropout = 0.05f;
@@ -97,8 +98,10 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!trainType.equals("lora")) throw new IllegalArgumentException("--train_type " + trainType
-        + " is not supported yet (lora)");
+    if (!trainType.equals("lora") && !trainType.equals("full"))
+      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, full)");
+    if (trainType.equals("full") && quantMethod != null)
+      throw new IllegalArgumentException("--train_type full cannot train quantized weights (drop --quant_method)");
     if (perDeviceTrainBatchSize <= 0) throw new IllegalArgumentException("--per_device_train_batch_size must be > 0");
     if (gradientAccumulationSteps != null && gradientAccumulationSteps <= 0)
       throw new IllegalArgumentException("--gradient_accumulation_steps must be > 0");

@@ -19,7 +19,11 @@ import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import jswift.template.ConversationEncoder;
+import jswift.template.PlainTextEncoder;
 import jswift.template.LossScale;
 import jswift.template.TemplateOptions;
 import jswift.template.Templates;
@@ -76,18 +80,34 @@ public final class Trainer implements AutoCloseable {
       TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
           .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));
       if (args.system != null) options = options.withSystem(args.system);
-      String templateName = args.template != null ? args.template : m.config().architecture().template();
-      template = Templates.create(templateName, tok, options);
+      if (args.pretrain) {
+        template = new PlainTextEncoder(tok, maxLength, Truncation.parse(args.truncationStrategy));
+      } else {
+        String templateName = args.template != null ? args.template : m.config().architecture().template();
+        template = Templates.create(templateName, tok, options);
+      }
       d = DatasetLoader.load(args.dataset, args.valDataset, DatasetOptions.defaults().withSeed(args.seed)
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
           .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor));
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
-      LoraConfig lora = args.loraConfig();
-      trainable = LoraTuner.apply(m, "default", lora, args.seed);
-      lora = LoraTuner.resolveTargets(m, lora);
+      LoraConfig lora = null;
+      if (args.trainType.equals("full")) {
+        // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
+        Set<Parameter> all = Collections.newSetFromMap(new IdentityHashMap<>());
+        all.addAll(m.parameters().values());
+        trainable = new ArrayList<>(all);
+        trainable.forEach(p -> p.setTrainable(true));
+      } else {
+        lora = args.loraConfig();
+        trainable = LoraTuner.apply(m, "default", lora, args.seed);
+        lora = LoraTuner.resolveTargets(m, lora);
+      }
       optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
           (float) args.weightDecay, (float) args.maxGradNorm);
+      List<Parameter> exempt = new ArrayList<>();
+      for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
+      optimizer.withoutDecay(exempt);
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
@@ -96,7 +116,7 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
-      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath().toString());
+      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath(), m.config());
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
         startStep = state.path("global_step").asLong() + 1;
@@ -151,10 +171,11 @@ public final class Trainer implements AutoCloseable {
 
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
-    console.printf("jswift sft: %s on %s (%s weights, %.1f MiB), %d trainable LoRA parameters (%d tensors), "
-        + "%d training rows, %d steps%n", args.model, device,
+    console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
+        + "%d training rows, %d steps%n", args.pretrain ? "pt" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
-        model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(), trainable.size(),
+        model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
+        args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
         data.trainList().size(), totalSteps);
     double first = Double.NaN, last = Double.NaN;
     Path lastCheckpoint = null;

@@ -1,0 +1,123 @@
+package jswift.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.train.TrainArguments;
+import picocli.CommandLine.Option;
+
+/**
+ * The training flags shared by {@code jswift sft} and {@code jswift pt}, with ms-swift's names and defaults
+ * (a picocli mixin); {@link #arguments()} turns them into {@link TrainArguments}.
+ */
+public final class TrainOptions {
+  @Option(names = "--model", required = true, description = "Hugging Face model folder") Path model;
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
+  @Option(names = "--dataset", arity = "1..*", required = true,
+      description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
+  List<String> dataset = new ArrayList<>();
+  @Option(names = "--val_dataset", arity = "1..*") List<String> valDataset = new ArrayList<>();
+  @Option(names = "--split_dataset_ratio") double splitDatasetRatio = 0.0;
+  @Option(names = "--dataset_shuffle", arity = "1") boolean datasetShuffle = true;
+  @Option(names = "--dataset_skip_bad", arity = "1", description = "skip and count malformed rows") boolean datasetSkipBad;
+  @Option(names = "--template") String template;
+  @Option(names = "--system") String system;
+  @Option(names = "--max_length") Integer maxLength;
+  @Option(names = "--truncation_strategy", description = "delete (default), left, right") String truncationStrategy = "delete";
+  @Option(names = "--loss_scale", description = "default, last_round, all") String lossScale = "default";
+  @Option(names = "--packing", arity = "1") boolean packing;
+  @Option(names = "--model_name", arity = "1..*") List<String> modelName = new ArrayList<>();
+  @Option(names = "--model_author", arity = "1..*") List<String> modelAuthor = new ArrayList<>();
+  @Option(names = "--lora_rank") int loraRank = 8;
+  @Option(names = "--lora_alpha") float loraAlpha = 32;
+  @Option(names = "--lora_dropout") float loraDropout = 0.05f;
+  @Option(names = "--target_modules", arity = "1..*") List<String> targetModules = new ArrayList<>(List.of("all-linear"));
+  @Option(names = "--target_regex") String targetRegex;
+  @Option(names = "--use_rslora", arity = "1") boolean useRslora;
+  @Option(names = "--init_weights") String initWeights = "true";
+  @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
+  @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
+  @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
+  @Option(names = "--learning_rate") Double learningRate;
+  @Option(names = "--num_train_epochs") double numTrainEpochs = 3;
+  @Option(names = "--max_steps") long maxSteps = -1;
+  @Option(names = "--lr_scheduler_type") String lrSchedulerType = "cosine";
+  @Option(names = "--warmup_ratio") double warmupRatio = 0.0;
+  @Option(names = "--warmup_steps") long warmupSteps = 0;
+  @Option(names = "--weight_decay") double weightDecay = 0.1;
+  @Option(names = "--adam_beta1") double adamBeta1 = 0.9;
+  @Option(names = "--adam_beta2") double adamBeta2 = 0.95;
+  @Option(names = "--max_grad_norm") double maxGradNorm = 1.0;
+  @Option(names = "--gradient_checkpointing", arity = "1") boolean gradientCheckpointing = true;
+  @Option(names = "--torch_dtype") String torchDtype;
+  @Option(names = "--seed") long seed = 42;
+  @Option(names = "--logging_steps") int loggingSteps = 5;
+  @Option(names = "--eval_steps") Integer evalSteps;
+  @Option(names = "--save_steps") int saveSteps = 500;
+  @Option(names = "--save_total_limit") Integer saveTotalLimit;
+  @Option(names = "--output_dir") Path outputDir = Path.of("output");
+  @Option(names = "--add_version", arity = "1") boolean addVersion = true;
+  @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when usable)") String device;
+  @Option(names = "--quant_method", description = "bnb: QLoRA, the base's linear layers stored in 4 bits") String quantMethod;
+  @Option(names = "--quant_bits", description = "4 with --quant_method bnb") Integer quantBits;
+  @Option(names = "--bnb_4bit_quant_type", description = "nf4 (default)") String bnb4bitQuantType = "nf4";
+  @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
+  boolean bnb4bitUseDoubleQuant = true;
+
+  TrainArguments arguments() {
+    TrainArguments a = new TrainArguments();
+    a.model = model;
+    a.trainType = trainType;
+    a.dataset = dataset;
+    a.valDataset = valDataset;
+    a.splitDatasetRatio = splitDatasetRatio;
+    a.datasetShuffle = datasetShuffle;
+    a.datasetSkipBad = datasetSkipBad;
+    a.template = template;
+    a.system = system;
+    a.maxLength = maxLength;
+    a.truncationStrategy = truncationStrategy;
+    a.lossScale = lossScale;
+    a.packing = packing;
+    a.modelName = modelName;
+    a.modelAuthor = modelAuthor;
+    a.loraRank = loraRank;
+    a.loraAlpha = loraAlpha;
+    a.loraDropout = loraDropout;
+    a.targetModules = targetModules;
+    a.targetRegex = targetRegex;
+    a.useRslora = useRslora;
+    a.initWeights = initWeights;
+    a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
+    a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;
+    a.gradientAccumulationSteps = gradientAccumulationSteps;
+    a.learningRate = learningRate;
+    a.numTrainEpochs = numTrainEpochs;
+    a.maxSteps = maxSteps;
+    a.lrSchedulerType = lrSchedulerType;
+    a.warmupRatio = warmupRatio;
+    a.warmupSteps = warmupSteps;
+    a.weightDecay = weightDecay;
+    a.adamBeta1 = adamBeta1;
+    a.adamBeta2 = adamBeta2;
+    a.maxGradNorm = maxGradNorm;
+    a.gradientCheckpointing = gradientCheckpointing;
+    a.torchDtype = torchDtype;
+    a.seed = seed;
+    a.loggingSteps = loggingSteps;
+    a.evalSteps = evalSteps;
+    a.saveSteps = saveSteps;
+    a.saveTotalLimit = saveTotalLimit;
+    a.outputDir = outputDir;
+    a.addVersion = addVersion;
+    a.resumeFromCheckpoint = resumeFromCheckpoint;
+    a.device = device;
+    a.quantMethod = quantMethod;
+    a.quantBits = quantBits;
+    a.bnb4bitQuantType = bnb4bitQuantType;
+    a.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
+    return a;
+  }
+
+}
