@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,6 +26,8 @@ import jswift.testing.Fixtures;
 import jswift.train.AdamW;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraTuner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -240,6 +245,49 @@ class FamiliesTest {
       assertEquals(adapted, selected, family + ": PEFT's target_modules select exactly the layers it adapted");
       assertEquals(7 * m.config().numHiddenLayers(), selected.size());
       assertNull(m.linears().get("lm_head"), "the tied LM head is not a linear layer of its own");
+    }
+  }
+
+  /**
+   * Qwen2 with use_sliding_window true, sliding_window 5, max_window_layers 1 (reference.json "swa"): transformers
+   * slides only layer 1 (layer_types [full_attention, sliding_attention]). The same weights under that config, written
+   * the transformers-5 way (with layer_types) and the older way (max_window_layers alone), give its loss and greedy
+   * tokens; with max_window_layers 28 (the default) no layer slides and the loss is the base loss.
+   */
+  @Test
+  void qwen2SlidesOnlyTheLayersTransformersSlides(@TempDir Path tmp) throws IOException {
+    try (Reference ref = Reference.open("qwen2")) {
+      ObjectMapper json = new ObjectMapper();
+      ObjectNode swa = (ObjectNode) json.readTree(ref.dir().resolve("reference.json").toFile())
+          .path("scalars").path("swa");
+      ObjectNode base = (ObjectNode) json.readTree(ref.dir().resolve("config.json").toFile());
+      base.setAll((ObjectNode) swa.get("config_overrides"));
+      ObjectNode withTypes = base.deepCopy();
+      withTypes.set("layer_types", swa.get("layer_types"));
+      ObjectNode maxWindowLayersOnly = base.deepCopy();
+      maxWindowLayersOnly.remove("layer_types");
+      ObjectNode noSlidingLayer = maxWindowLayersOnly.deepCopy();
+      noSlidingLayer.put("max_window_layers", 28);
+      int[] prompt = ints(ref.file().longs("gen.prompt_ids"));
+      Map<String, ObjectNode> variants = new java.util.LinkedHashMap<>();
+      variants.put("layer_types", withTypes);
+      variants.put("max_window_layers 1 without layer_types", maxWindowLayersOnly);
+      variants.put("max_window_layers 28 without layer_types", noSlidingLayer);
+      for (Map.Entry<String, ObjectNode> v : variants.entrySet()) {
+        Path dir = Files.createTempDirectory(tmp, "qwen2");
+        Files.copy(ref.dir().resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        json.writeValue(dir.resolve("config.json").toFile(), v.getValue());
+        boolean slides = v.getValue() != noSlidingLayer;
+        try (CausalLM m = CausalLM.load(dir, Device.CPU)) {
+          assertEquals(List.of(0, slides ? 5 : 0), List.of(m.config().slidingWindow(0), m.config().slidingWindow(1)),
+              v.getKey());
+          assertEquals(ref.scalar(slides ? "swa.loss" : "base.loss"), m.loss(ref.batch()), 1e-5, v.getKey());
+          if (slides)
+            assertArrayEquals(ref.file().longs("swa.gen.sequences"),
+                withPrompt(prompt, Generator.generate(m, prompt, GenerationConfig.greedy(NEW_TOKENS, List.of()))),
+                v.getKey() + ": greedy tokens through the KV cache, 13 tokens > the window");
+        }
+      }
     }
   }
 }
