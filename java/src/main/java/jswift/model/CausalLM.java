@@ -103,7 +103,7 @@ public final class CausalLM implements AutoCloseable {
           kn = new RmsNorm(param(ckpt, p + "self_attn.k_norm.weight", hd), cfg.rmsNormEps());
         }
         Attention attn = new Attention(q, k, v, o, qn, kn, cfg.numAttentionHeads(), cfg.numKeyValueHeads(), hd,
-            cfg.slidingWindow());
+            cfg.slidingWindow(i));
         Mlp mlp = new Mlp(linear(ckpt, p + "mlp.gate_proj", inter, h, cfg.mlpBias()),
             linear(ckpt, p + "mlp.up_proj", inter, h, cfg.mlpBias()),
             linear(ckpt, p + "mlp.down_proj", h, inter, cfg.mlpBias()));

@@ -14,6 +14,9 @@ import java.util.List;
  * transformers-5 one ({@code rope_parameters}). Values the model needs but the file lacks take transformers'
  * defaults; values jswift cannot honour (an activation other than SiLU, an unknown rope type) are refused
  * with the file and key named.
+ *
+ * <p>{@code slidingWindow} is the window of sliding-window attention (0: none) and {@code slidingLayers} says, per
+ * layer, whether that layer uses it, as transformers decides per family ({@link Architecture.SlidingWindow}).
  */
 public record ModelConfig(
     Architecture architecture,
@@ -29,6 +32,7 @@ public record ModelConfig(
     RopeScaling ropeScaling,
     int maxPositionEmbeddings,
     int slidingWindow,
+    List<Boolean> slidingLayers,
     boolean tieWordEmbeddings,
     boolean attentionBias,
     boolean mlpBias,
@@ -88,23 +92,59 @@ public record ModelConfig(
         : rope != null && rope.hasNonNull("rope_theta") ? rope.get("rope_theta").asDouble() : 10000.0);
     RopeScaling scaling = ropeScaling(rope, source);
 
-    int window = 0;
-    if (arch.slidingWindow() && n.hasNonNull("sliding_window")) {
-      boolean enabled = !n.has("use_sliding_window") || n.get("use_sliding_window").asBoolean();
-      if (enabled) window = n.get("sliding_window").asInt();
-    }
+    int layers = required(n, "num_hidden_layers", source);
+    int window = slidingWindow(n, arch);
+    List<Boolean> slidingLayers = slidingLayers(n, arch, window, layers, source);
     List<Integer> eos = new ArrayList<>();
     JsonNode e = n.get("eos_token_id");
     if (e != null && e.isArray()) e.forEach(x -> eos.add(x.asInt()));
     else if (e != null && !e.isNull()) eos.add(e.asInt());
 
     return new ModelConfig(arch, required(n, "vocab_size", source), hidden, required(n, "intermediate_size", source),
-        required(n, "num_hidden_layers", source), heads, kvHeads, headDim,
+        layers, heads, kvHeads, headDim,
         (float) (n.hasNonNull("rms_norm_eps") ? n.get("rms_norm_eps").asDouble() : 1e-6), theta, scaling,
-        integer(n, "max_position_embeddings", 2048), window, bool(n, "tie_word_embeddings", false),
+        integer(n, "max_position_embeddings", 2048), window, slidingLayers, bool(n, "tie_word_embeddings", false),
         bool(n, "attention_bias", false), bool(n, "mlp_bias", false), integer(n, "bos_token_id", -1),
         List.copyOf(eos), integer(n, "pad_token_id", -1),
         text(n, "torch_dtype", text(n, "dtype", "float32")));
+  }
+
+  /** The window of layer {@code layer}: {@link #slidingWindow} where that layer slides, else 0 (full causal). */
+  public int slidingWindow(int layer) {
+    return slidingLayers.get(layer) ? slidingWindow : 0;
+  }
+
+  private static int slidingWindow(JsonNode n, Architecture arch) {
+    if (!n.hasNonNull("sliding_window") || n.get("sliding_window").asInt() <= 0) return 0;
+    return switch (arch.slidingWindow()) {
+      case NONE -> 0;
+      case EVERY_LAYER -> n.get("sliding_window").asInt();
+      // Qwen's configs carry a sliding_window even when it is off; use_sliding_window (default false) decides.
+      case LAYER_TYPES -> bool(n, "use_sliding_window", false) ? n.get("sliding_window").asInt() : 0;
+    };
+  }
+
+  private static List<Boolean> slidingLayers(JsonNode n, Architecture arch, int window, int layers, String source) {
+    List<Boolean> out = new ArrayList<>();
+    boolean perLayer = arch.slidingWindow() == Architecture.SlidingWindow.LAYER_TYPES;
+    JsonNode types = n.get("layer_types");
+    if (window > 0 && perLayer && types != null && !types.isNull()) {
+      if (!types.isArray() || types.size() != layers)
+        throw new IllegalArgumentException(source + ": layer_types must list one type per layer (" + layers + ")");
+      for (JsonNode t : types) {
+        switch (t.asText()) {
+          case "sliding_attention" -> out.add(true);
+          case "full_attention" -> out.add(false);
+          default -> throw new IllegalArgumentException(source + ": layer_types entry '" + t.asText()
+              + "' is not supported (full_attention, sliding_attention)");
+        }
+      }
+      return List.copyOf(out);
+    }
+    // Without layer_types, transformers slides the layers from max_window_layers on (Qwen) or all (Mistral).
+    int first = perLayer ? integer(n, "max_window_layers", 28) : 0;
+    for (int i = 0; i < layers; i++) out.add(window > 0 && i >= first);
+    return List.copyOf(out);
   }
 
   private static RopeScaling ropeScaling(JsonNode r, String source) {

@@ -59,7 +59,48 @@ class ModelConfigTest {
     assertEquals(1e6f, v5.ropeTheta());
     assertTrue(v5.qkvBias());
     assertEquals(4096, v5.slidingWindow());
+    assertEquals(0, v5.slidingWindow(0), "max_window_layers defaults to 28: transformers slides no layer of 1");
     assertEquals(2, v5.numKeyValueHeads());
+  }
+
+  private static String layers(String family, String extra) {
+    return "{\"model_type\":\"" + family + "\",\"vocab_size\":10,\"hidden_size\":8,\"intermediate_size\":16,"
+        + "\"num_hidden_layers\":4,\"num_attention_heads\":2" + extra + "}";
+  }
+
+  private static List<Integer> windows(ModelConfig c) {
+    return java.util.stream.IntStream.range(0, c.numHiddenLayers()).mapToObj(c::slidingWindow).toList();
+  }
+
+  @Test
+  void slidingWindowLayersFollowTransformers() throws IOException {
+    // Mistral: every layer whenever sliding_window is set; no switch, layer_types ignored (as MistralModel does).
+    assertEquals(List.of(5, 5, 5, 5), windows(parse(layers("mistral", ",\"sliding_window\":5"))));
+    assertEquals(List.of(5, 5, 5, 5), windows(parse(layers("mistral", ",\"sliding_window\":5,\"layer_types\":"
+        + "[\"full_attention\",\"full_attention\",\"full_attention\",\"full_attention\"]"))));
+    assertEquals(List.of(0, 0, 0, 0), windows(parse(layers("mistral", ",\"sliding_window\":null"))));
+    // Llama ignores the key.
+    assertEquals(List.of(0, 0, 0, 0), windows(parse(layers("llama", ",\"sliding_window\":5"))));
+    // Qwen: off unless use_sliding_window (absent = false), then the layers from max_window_layers on ...
+    for (String q : List.of("qwen2", "qwen3")) {
+      assertEquals(List.of(0, 0, 0, 0), windows(parse(layers(q, ",\"sliding_window\":5"))));
+      assertEquals(List.of(0, 0, 0, 0), windows(parse(layers(q, ",\"sliding_window\":5,\"use_sliding_window\":false,"
+          + "\"max_window_layers\":0"))));
+      assertEquals(List.of(0, 0, 0, 0), windows(parse(layers(q, ",\"sliding_window\":5,\"use_sliding_window\":true"))));
+      assertEquals(List.of(0, 0, 5, 5), windows(parse(layers(q, ",\"sliding_window\":5,\"use_sliding_window\":true,"
+          + "\"max_window_layers\":2"))));
+      // ... or exactly those layer_types marks (what transformers writes), whatever max_window_layers says.
+      assertEquals(List.of(5, 0, 5, 0), windows(parse(layers(q, ",\"sliding_window\":5,\"use_sliding_window\":true,"
+          + "\"max_window_layers\":28,\"layer_types\":[\"sliding_attention\",\"full_attention\",\"sliding_attention\","
+          + "\"full_attention\"]"))));
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> parse(layers("qwen2",
+        ",\"sliding_window\":5,\"use_sliding_window\":true,\"layer_types\":[\"full_attention\"]")));
+    assertTrue(e.getMessage().contains("one type per layer (4)"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> parse(layers("qwen3", ",\"sliding_window\":5,"
+        + "\"use_sliding_window\":true,\"layer_types\":[\"chunked_attention\",\"full_attention\",\"full_attention\","
+        + "\"full_attention\"]")));
+    assertTrue(e.getMessage().contains("'chunked_attention' is not supported"), e.getMessage());
   }
 
   @Test

@@ -34,4 +34,12 @@ public final class Fixtures {
   public static Path llamaGqa() {
     return resource("hf-tiny/llama-gqa");
   }
+
+  /**
+   * One of the tiny models of the other families (qwen2, qwen3, mistral, llama-rope-llama3, llama-rope-linear)
+   * with transformers / PEFT reference outputs: fixtures/hf-tiny/README.md.
+   */
+  public static Path hfTiny(String family) {
+    return resource("hf-tiny/" + family);
+  }
 }
