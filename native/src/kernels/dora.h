@@ -1,0 +1,19 @@
+// DoRA helper twins: row norms, diagonal scaling, product column sums (contracts in jswift.h).
+#pragma once
+
+#include <cstdint>
+
+namespace jsw {
+namespace cpu {
+void row_norm(int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
+void scale_rows_cols(int dtype, const void* x, int64_t rows, int64_t cols, const float* row_scale,
+                     const float* col_scale, void* y);
+void sum_rows_mul(int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+}  // namespace cpu
+namespace cuda {
+void row_norm(int device, int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
+void scale_rows_cols(int device, int dtype, const void* x, int64_t rows, int64_t cols, const float* row_scale,
+                     const float* col_scale, void* y);
+void sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+}  // namespace cuda
+}  // namespace jsw
