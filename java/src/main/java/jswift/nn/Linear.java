@@ -110,8 +110,11 @@ public final class Linear implements AutoCloseable {
     return adapters;
   }
 
-  /** y [..., out] = x W^T + b (+ LoRA); with {@code saved} not null, keeps what the backward needs. */
-  public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved) {
+  /**
+   * y [..., out] = x W^T + b (+ LoRA); with {@code saved} not null, keeps what the backward needs. LoRA dropout
+   * runs only when {@code training} (PEFT's train mode; inference and evaluation see the whole input).
+   */
+  public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
@@ -124,7 +127,7 @@ public final class Linear implements AutoCloseable {
       } else {
         Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         Kernels.loraForward(x.view(-1, inFeatures()), w, bias == null ? null : bias.value(),
-            active.aValue(), active.bValue(), active.scale(), active.dropout(), dropoutSeed,
+            active.aValue(), active.bValue(), active.scale(), training ? active.dropout() : 0f, dropoutSeed,
             y.view(-1, outFeatures()), xa);
         if (saved != null) saved.xa = xa;
       }

@@ -83,6 +83,27 @@ class CausalLMTest {
   }
 
   @Test
+  void loraDropoutRunsInTrainingOnly(@TempDir Path dir) throws IOException {
+    // The fixture's lora adapter with lora_dropout 0.3: PEFT drops nothing in eval mode, so logits and loss are
+    // the dropout-free reference; a training step does drop, so its loss moves away from it.
+    Path lora = Fixtures.llamaGqa().resolve("adapters/lora");
+    Files.copy(lora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
+    Files.writeString(dir.resolve("adapter_config.json"), Files.readString(lora.resolve("adapter_config.json"))
+        .replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 0.3"));
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("dropped", dir);
+      m.setActiveAdapter("dropped");
+      Batch b = Batch.padded(ids, mask, labels);
+      Assert.relNorm("eval logits", m.logits(b), reference.floats("lora.logits"), 1e-5);
+      assertEquals(6.940145969390869, m.loss(b), 1e-5, "eval loss");
+      assertEquals(6.940145969390869, m.evaluate(b).lossSum() / 15, 1e-5, "evaluate()");
+      m.activeAdapterParameters().values().forEach(p -> p.setTrainable(true));
+      double trained = m.forwardBackward(b, 3);
+      assertTrue(Math.abs(trained - 6.940145969390869) > 1e-3, "training drops inputs: loss " + trained);
+    }
+  }
+
+  @Test
   void packedSequencesGiveTheLossesOfThePaddedRows() throws IOException {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       int[] row0 = ids[0], row1 = Arrays.copyOf(ids[1], 9), lab0 = labels[0], lab1 = Arrays.copyOf(labels[1], 9);
