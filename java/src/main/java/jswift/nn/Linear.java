@@ -91,13 +91,21 @@ public final class Linear implements AutoCloseable {
   }
 
   /**
-   * ||W + s B A|| per output row (f32 [out], allocated in {@code arena}) for a prospective adapter's A and B:
-   * DoRA's weight norm, which a new DoRA adapter takes as its initial magnitude (as PEFT does).
+   * ||W + s B A|| per output row, a new f32 [out] tensor, for a prospective adapter's A [r, in] and B [out, r]
+   * (of one float dtype, not necessarily W's): DoRA's weight norm, which a new DoRA adapter takes as its initial
+   * magnitude, as PEFT does.
    */
-  public Tensor weightNorm(Arena arena, Tensor a, Tensor b, float scale) {
-    Tensor norm = arena.allocate(DType.F32, b.device(), outFeatures());
+  public Tensor weightNorm(Tensor a, Tensor b, float scale) {
+    if (a.rank() != 2 || b.rank() != 2 || a.size(1) != inFeatures() || b.size(0) != outFeatures()
+        || a.size(0) != b.size(1))
+      throw new IllegalArgumentException(name + ": A " + a + " / B " + b + " do not fit the layer's ["
+          + outFeatures() + ", " + inFeatures() + "] weight");
+    Tensor norm = Tensor.allocate(DType.F32, b.device(), outFeatures());
     try (Arena tmp = new Arena()) {
       rowNormOfSum(tmp, denseWeight(tmp), a, b, scale, norm, null);
+    } catch (RuntimeException e) {
+      norm.close();
+      throw e;
     }
     return norm;
   }
