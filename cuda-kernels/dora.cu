@@ -1,9 +1,10 @@
 // DoRA helpers on CUDA, twins of native/src/cpu/dora.cpp.
 // Row norms: one block per row, fp32 block sum. Diagonal scaling: a grid-stride elementwise pass.
 // Product column sums: thread = column (coalesced over a row), a slice of rows per blockIdx.y, one atomicAdd
-// per column and slice.
+// per column and slice. Dropout: a grid-stride pass over the shared hash of kernels/dropout_hash.h.
 #include "common.cuh"
 #include "kernels/dora.h"
+#include "kernels/dropout_hash.h"
 
 namespace jsw {
 namespace cuda {
@@ -53,6 +54,13 @@ __global__ void sum_rows_mul_kernel(const T* __restrict__ a, const T* __restrict
   atomicAdd(dv + c, acc);
 }
 
+// No __restrict__: y may equal x.
+template <class T>
+__global__ void dropout_kernel(const T* x, int64_t n, uint64_t key, float p, float keep_scale, T* y) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
+}
+
 unsigned grid_for(int64_t n) {
   int64_t blocks = (n + kThreads - 1) / kThreads;
   return unsigned(blocks < 65536 ? blocks : 65536);
@@ -90,6 +98,17 @@ void sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t r
                                                                            static_cast<const T*>(b), rows, cols,
                                                                            rows_per_block, dv));
   check_launch("sum_rows_mul_kernel");
+}
+
+void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
+  if (n == 0) return;
+  cudaStream_t s = stream(device);
+  uint64_t key = dropout_key(seed);
+  float keep_scale = 1.0f / (1.0f - p);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_dropout",
+                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, key, p,
+                                                                             keep_scale, static_cast<T*>(y)));
+  check_launch("dropout_kernel");
 }
 
 }  // namespace cuda

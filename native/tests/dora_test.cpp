@@ -1,4 +1,5 @@
-// DoRA helpers: the CPU twins against double-precision loops, and the CUDA twins against the CPU twins.
+// DoRA helpers: the CPU twins against double-precision loops (dropout: against the fused LoRA kernel's mask), and
+// the CUDA twins against the CPU twins.
 #include <limits>
 
 #include "test.h"
@@ -120,6 +121,49 @@ JSW_TEST(dora_sum_rows_mul_cpu_accumulates) {
   }
 }
 
+// The fused LoRA kernel's dropout multipliers for a [tokens, in] input, read through its public ABI: with
+// W = 0, A = B = I (rank = out = in) and x = 1, xa = drop(1) A^T is the multiplier itself (0 or 1/(1-p)).
+static std::vector<float> lora_mask(int64_t tokens, int64_t in, float p, uint64_t seed) {
+  std::vector<float> eye(size_t(in * in), 0.0f), ones(size_t(tokens * in), 1.0f);
+  for (int64_t i = 0; i < in; i++) eye[i * in + i] = 1.0f;
+  Buffer x = upload(JSW_CPU, JSW_F32, ones), w = zeros(JSW_CPU, JSW_F32, in * in), a = upload(JSW_CPU, JSW_F32, eye);
+  Buffer y = poisoned(JSW_CPU, JSW_F32, tokens * in), xa = poisoned(JSW_CPU, JSW_F32, tokens * in);
+  JSW_CHECK(jsw_lora_fwd(JSW_CPU, JSW_F32, x.get(), w.get(), nullptr, a.get(), a.get(), tokens, in, in, in, 1.0f, p,
+                         seed, y.get(), xa.get()));
+  return download(xa, JSW_F32, tokens * in);
+}
+
+JSW_TEST(dora_dropout_cpu_drops_what_the_lora_kernel_drops) {
+  int64_t tokens = 41, in = 37, n = tokens * in;
+  float p = 0.3f;
+  uint64_t seed = 20240607;
+  auto mask = lora_mask(tokens, in, p, seed);
+  int64_t dropped = 0;
+  for (float m : mask) dropped += m == 0.0f;
+  // 1517 Bernoulli(0.3) draws: standard deviation 0.0118, so +-0.055 is over 4.5 sigma.
+  JSW_EXPECT(std::fabs(double(dropped) / double(n) - p) < 0.055, "dropped fraction %g", double(dropped) / double(n));
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    auto x = round_to(randn(n, 51), dtype);
+    std::vector<float> want(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; i++) want[i] = x[i] * mask[i];  // mask is 0 or the same fp32 1/(1-p)
+    want = round_to(want, dtype);
+    Buffer bx = upload(JSW_CPU, dtype, x), y = poisoned(JSW_CPU, dtype, n);
+    JSW_CHECK(jsw_dropout(JSW_CPU, dtype, bx.get(), n, p, seed, y.get()));
+    expect_close("dropout dtype " + std::to_string(dtype), download(y, dtype, n), want, 0, 0);
+    JSW_CHECK(jsw_dropout(JSW_CPU, dtype, bx.get(), n, p, seed, bx.get()));  // in place
+    expect_close("dropout in place", download(bx, dtype, n), want, 0, 0);
+  }
+  auto x = randn(n, 52);
+  Buffer bx = upload(JSW_CPU, JSW_F32, x), y = poisoned(JSW_CPU, JSW_F32, n);
+  JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bx.get(), n, 0.0f, seed, y.get()));
+  expect_close("p = 0 copies", download(y, JSW_F32, n), x, 0, 0);
+  JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bx.get(), n, p, seed + 1, y.get()));
+  auto other = download(y, JSW_F32, n);
+  int64_t differ = 0;
+  for (int64_t i = 0; i < n; i++) differ += (other[i] == 0.0f) != (mask[i] == 0.0f);
+  JSW_EXPECT(differ > n / 10, "another seed drops other elements (%lld differ)", (long long)differ);
+}
+
 JSW_TEST(dora_ops_reject_bad_arguments) {
   std::vector<float> x(12, 1.0f);
   Buffer bx = upload(JSW_CPU, JSW_F32, x), out = zeros(JSW_CPU, JSW_F32, 12);
@@ -141,6 +185,9 @@ JSW_TEST(dora_ops_reject_bad_arguments) {
              "null dv");
   JSW_EXPECT(jsw_sum_rows_mul(JSW_CPU, JSW_F16 + 7, bx.get(), bx.get(), 3, 4, o) == JSW_ERR_INVALID_ARGUMENT,
              "unknown dtype");
+  JSW_EXPECT(jsw_dropout(JSW_CPU, JSW_F32, bx.get(), 12, 1.0f, 0, o) == JSW_ERR_INVALID_ARGUMENT, "p = 1");
+  JSW_EXPECT(jsw_dropout(JSW_CPU, JSW_F32, bx.get(), 12, -0.1f, 0, o) == JSW_ERR_INVALID_ARGUMENT, "p < 0");
+  JSW_EXPECT(jsw_dropout(JSW_CPU, JSW_F32, bx.get(), 12, 0.5f, 0, nullptr) == JSW_ERR_INVALID_ARGUMENT, "null y");
   // rows == 0 is a valid no-op (an empty batch), even with null buffers.
   JSW_CHECK(jsw_sum_rows_mul(JSW_CPU, JSW_F32, nullptr, nullptr, 0, 4, nullptr));
 }
@@ -194,6 +241,24 @@ JSW_CUDA_TEST(dora_ops_cuda_match_cpu) {
       // fp32 sums of up to 1000 products (|sum| ~ 30) in different orders (slices of 256 rows + atomics).
       expect_close("sum_rows_mul", download(gd, JSW_F32, s.cols), download(cd, JSW_F32, s.cols), 1e-4f, 1e-5f);
     }
+  }
+}
+
+JSW_CUDA_TEST(dora_dropout_cuda_matches_cpu) {
+  int dev = cuda_device();
+  int64_t n = 100003;
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    auto x = round_to(randn(n, 61), dtype);
+    Buffer gx = upload(dev, dtype, x), cx = upload(JSW_CPU, dtype, x);
+    Buffer gy = poisoned(dev, dtype, n), cy = poisoned(JSW_CPU, dtype, n);
+    JSW_CHECK(jsw_dropout(dev, dtype, gx.get(), n, 0.25f, 77, gy.get()));
+    JSW_CHECK(jsw_dropout(JSW_CPU, dtype, cx.get(), n, 0.25f, 77, cy.get()));
+    JSW_CHECK(jsw_dropout(dev, dtype, gx.get(), n, 0.25f, 78, gx.get()));  // in place, another seed
+    JSW_CHECK(jsw_dropout(JSW_CPU, dtype, cx.get(), n, 0.25f, 78, cx.get()));
+    JSW_CHECK(jsw_synchronize(dev));
+    // One shared hash and one product per element: bit-identical.
+    expect_close("dropout", download(gy, dtype, n), download(cy, dtype, n), 0, 0);
+    expect_close("dropout in place", download(gx, dtype, n), download(cx, dtype, n), 0, 0);
   }
 }
 

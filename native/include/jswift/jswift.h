@@ -171,6 +171,10 @@ int jsw_scale_rows_cols(int device, int dtype, const void* x, int64_t rows, int6
                         const float* col_scale, void* y);
 /* dv[c] += sum_r a[r, c] * b[r, c] (fp32 accumulate): the gradient of a per-column scale v in y = x * v. */
 int jsw_sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+/* y[i] = keep(i) ? x[i] / (1 - p) : 0, p in [0, 1): the dropout mask of jsw_lora_fwd (same hash of (seed, i)),
+ * as a standalone op, for DoRA's training path (PEFT runs its base path on the dropped input too). Its own
+ * backward is the same call on dy. y may equal x. */
+int jsw_dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
 
 /* ---- flash attention ------------------------------------------------------------------------------ */
 /* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32

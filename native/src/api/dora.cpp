@@ -1,4 +1,4 @@
-// C ABI: the DoRA helpers (row norms, diagonal scaling, product column sums).
+// C ABI: the DoRA helpers (row norms, diagonal scaling, product column sums, dropout).
 #include "core/dispatch.h"
 #include "kernels/dora.h"
 
@@ -59,6 +59,24 @@ extern "C" int jsw_sum_rows_mul(int device, int dtype, const void* a, const void
     cpu::sum_rows_mul(dtype, a, b, rows, cols, dv);
   } else {
     JSW_CUDA_ONLY(cuda::sum_rows_mul(device, dtype, a, b, rows, cols, dv));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
+  JSW_API_BEGIN
+  const char* op = "jsw_dropout";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(n, op, "n");
+  require(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got %g", double(p));
+  if (n == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  require_ptr(y, op, "y");
+  if (device == JSW_CPU) {
+    cpu::dropout(dtype, x, n, p, seed, y);
+  } else {
+    JSW_CUDA_ONLY(cuda::dropout(device, dtype, x, n, p, seed, y));
   }
   JSW_API_END
 }

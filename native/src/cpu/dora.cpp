@@ -3,6 +3,7 @@
 
 #include "core/dtype.h"
 #include "kernels/dora.h"
+#include "kernels/dropout_hash.h"
 
 namespace jsw {
 namespace cpu {
@@ -62,6 +63,16 @@ void sum_rows_mul_typed(const T* a, const T* b, int64_t rows, int64_t cols, floa
   }
 }
 
+// No restrict: y may equal x (the backward masks a gradient in place).
+template <class T>
+void dropout_typed(const T* x, int64_t n, float p, uint64_t seed, T* y) {
+  uint64_t key = dropout_key(seed);
+  float keep_scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++)
+    y[i] = dropout_keep(key, uint64_t(i), p) ? from_float<T>(to_float(x[i]) * keep_scale) : from_float<T>(0.0f);
+}
+
 }  // namespace
 
 void row_norm(int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm) {
@@ -78,6 +89,10 @@ void scale_rows_cols(int dtype, const void* x, int64_t rows, int64_t cols, const
 void sum_rows_mul(int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv) {
   JSW_DISPATCH_FLOAT(dtype, "jsw_sum_rows_mul",
                      sum_rows_mul_typed(static_cast<const T*>(a), static_cast<const T*>(b), rows, cols, dv));
+}
+
+void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
+  JSW_DISPATCH_FLOAT(dtype, "jsw_dropout", dropout_typed(static_cast<const T*>(x), n, p, seed, static_cast<T*>(y)));
 }
 
 }  // namespace cpu

@@ -5,7 +5,10 @@ import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 
-/** The DoRA helpers: row norms, diagonal scaling, product column sums ({@code jsw_row_norm} etc. in jswift.h). */
+/**
+ * The DoRA helpers: row norms, diagonal scaling, product column sums, dropout ({@code jsw_row_norm} etc. in
+ * jswift.h).
+ */
 @Properties(inherit = CoreNative.class, value = @Platform(library = "jnijswift"))
 public final class DoraNative {
   static {
@@ -26,4 +29,8 @@ public final class DoraNative {
   public static native int jsw_sum_rows_mul(
       int device, int dtype, @Cast("const void*") long a, @Cast("const void*") long b, long rows, long cols,
       @Cast("float*") long dv);
+
+  public static native int jsw_dropout(
+      int device, int dtype, @Cast("const void*") long x, long n, float p, @Cast("uint64_t") long seed,
+      @Cast("void*") long y);
 }

@@ -465,7 +465,7 @@ public final class Kernels {
   }
 
   // =====================================================================================================
-  // DoRA helpers: row norms, diagonal scaling, product column sums
+  // DoRA helpers: row norms, diagonal scaling, product column sums, dropout
   // =====================================================================================================
 
   /**
@@ -539,6 +539,22 @@ public final class Kernels {
     Check.device(op, a.device(), "dv", dv);
     NativeStatus.check(DoraNative.jsw_sum_rows_mul(a.device().index(), a.dtype().code(), a.address(), b.address(),
         a.numel() / cols, cols, dv.address()));
+  }
+
+  /**
+   * y = drop(x): element i (of x flattened) kept with probability 1 - p and scaled by 1 / (1 - p), else 0, by the
+   * same hash of (seed, i) as {@link #loraForward}'s dropout. y has x's dtype and shape and may be x; the
+   * backward is the same call on dy.
+   */
+  public static void dropout(Tensor x, float p, long seed, Tensor y) {
+    String op = "dropout";
+    Check.floating(op, "x", x);
+    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, x.shape());
+    Check.device(op, x.device(), "y", y);
+    NativeStatus.check(DoraNative.jsw_dropout(x.device().index(), x.dtype().code(), x.address(), x.numel(), p, seed,
+        y.address()));
   }
 
   // =====================================================================================================

@@ -17,7 +17,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The DoRA helpers (rowNorm, scaleRowsCols, sumRowsMul) composed as DoRA composes them, against torch autograd in
  * fp64: the weight norm n = ||W||_row, the output scaling y = z * (m / n) with n a constant (PEFT detaches it),
- * its backward dz = dy * m / n and dm = sum_t dy * z / n, and the merged weight (m / n)[:, None] * W.
+ * its backward dz = dy * m / n and dm = sum_t dy * z / n, and the merged weight (m / n)[:, None] * W; and
+ * dropout, forward and backward, against torch with the fused LoRA kernel's mask (the same hash must drop the same
+ * elements).
  *
  * <p>Tolerances: every op is one fp32 pass (sums of at most ~130 terms of magnitude ~1, or two or three
  * roundings of a product), so results sit within a few ulps plus ~1e-6 of summation error of the fp64 values;
@@ -98,6 +100,43 @@ class DoraOpsTest {
   }
 
   @Test
+  void dropoutMatchesTorchWithTheLoraKernelsMask() {
+    int tokens = 23, in = 19;
+    float p = 0.4f;
+    long seed = 99;
+    float[] mask = loraMask(tokens, in, p, seed);
+    float[] x = Rand.normal((long) tokens * in, 31), dy = Rand.normal((long) tokens * in, 32);
+    var tx = Torch.param(x, tokens, in);
+    var ty = tx.mul(Torch.tensor(mask, tokens, in));
+    Torch.dot(ty, Torch.tensor(dy, tokens, in)).backward();
+    try (Arena ar = new Arena()) {
+      Tensor jx = floats(ar, x, tokens, in), y = ar.allocate(DType.F32, Device.CPU, tokens, in);
+      Kernels.dropout(jx, p, seed, y);
+      // one fp32 product per element
+      Assert.close("dropped x", y.toFloatArray(), Torch.floats(ty), 0, 1e-7);
+      Tensor jdy = floats(ar, dy, tokens, in);
+      Kernels.dropout(jdy, p, seed, jdy);  // the backward, in place
+      Assert.close("dx", jdy.toFloatArray(), Torch.floats(tx.grad()), 0, 1e-7);
+      int kept = 0;
+      for (float m : mask) kept += m != 0 ? 1 : 0;
+      assertTrue(kept > 0 && kept < mask.length, "the mask keeps some and drops some: " + kept);
+    }
+  }
+
+  /** The fused LoRA kernel's multipliers (0 or 1/(1-p)): xa = drop(1) I with W = 0 and A = B = I. */
+  private static float[] loraMask(int tokens, int in, float p, long seed) {
+    float[] eye = new float[in * in], ones = new float[tokens * in];
+    for (int i = 0; i < in; i++) eye[i * in + i] = 1f;
+    java.util.Arrays.fill(ones, 1f);
+    try (Arena ar = new Arena()) {
+      Tensor y = ar.allocate(DType.F32, Device.CPU, tokens, in), xa = ar.allocate(DType.F32, Device.CPU, tokens, in);
+      Kernels.loraForward(floats(ar, ones, tokens, in), ar.zeros(DType.F32, Device.CPU, in, in), null,
+          floats(ar, eye, in, in), floats(ar, eye, in, in), 1f, p, seed, y, xa);
+      return xa.toFloatArray();
+    }
+  }
+
+  @Test
   void bf16StorageRoundsOnce() {
     int rows = 9, cols = 40;
     float[] x = Rand.normal((long) rows * cols, 21);
@@ -142,6 +181,8 @@ class DoraOpsTest {
       expectMessage(() -> Kernels.sumRowsMul(x, x, ar.zeros(DType.F32, Device.CPU, 3)), "dv must have shape [8]");
       expectMessage(() -> Kernels.sumRowsMul(x, x, ElsewhereTensors.onCuda(DType.F32, 8)),
           "dv is on cuda:0 but the op runs on cpu");
+      expectMessage(() -> Kernels.dropout(x, 1f, 0, x), "p must be in [0, 1)");
+      expectMessage(() -> Kernels.dropout(x, 0.5f, 0, ar.zeros(DType.F32, Device.CPU, 8, 3)), "y must have shape [3, 8]");
       Tensor freed = Tensor.zeros(DType.F32, Device.CPU, 3, 8);
       freed.close();
       expectMessage(() -> Kernels.sumRowsMul(freed, x, cols), "a was already freed");
