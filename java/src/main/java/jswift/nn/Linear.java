@@ -15,9 +15,7 @@ import jswift.tensor.Tensor;
  * W / b when the layer itself is trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
- * n = ||W + s B A|| per output row, computed once per forward in fp32 (W + s B A as one GEMM into an fp32 copy
- * of W, then row norms). As in PEFT, n is a constant for the backward: dz = dy * m / n feeds the LoRA backward,
- * and dm = sum over tokens of dy * z / n, with z = x W^T + s (x A^T) B^T kept from the forward as z / n.
+ * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
  */
 public final class Linear implements AutoCloseable {
   private final String name;
@@ -102,21 +100,12 @@ public final class Linear implements AutoCloseable {
           + outFeatures() + ", " + inFeatures() + "] weight");
     Tensor norm = Tensor.allocate(DType.F32, b.device(), outFeatures());
     try (Arena tmp = new Arena()) {
-      rowNormOfSum(tmp, denseWeight(tmp), a, b, scale, norm, null);
+      DoraLinear.rowNormOfSum(tmp, denseWeight(tmp), a, b, scale, norm, null);
     } catch (RuntimeException e) {
       norm.close();
       throw e;
     }
     return norm;
-  }
-
-  /** norm / invNorm (f32 [out], either may be null) of the rows of w + scale * b a, computed in fp32. */
-  private static void rowNormOfSum(Arena tmp, Tensor w, Tensor a, Tensor b, float scale, Tensor norm,
-      Tensor invNorm) {
-    Tensor sum = tmp.allocate(DType.F32, w.device(), w.shape());
-    Kernels.cast(w, sum);
-    Kernels.matmul(b, false, a, false, sum, scale, 1f);
-    Kernels.rowNorm(sum, norm, invNorm);
   }
 
   public void addAdapter(String adapterName, LoraAdapter adapter) {
@@ -165,7 +154,8 @@ public final class Linear implements AutoCloseable {
         Kernels.matmul(x2, false, w, true, y.view(-1, outFeatures()), 1f, 0f);
         if (bias != null) Kernels.addBias(y, bias.value());
       } else if (active.isDora()) {
-        doraForward(arena, tmp, w, x.view(-1, inFeatures()), y.view(-1, outFeatures()), dropoutSeed, saved, training);
+        DoraLinear.forward(active, w, bias == null ? null : bias.value(), arena, tmp, x.view(-1, inFeatures()),
+            y.view(-1, outFeatures()), dropoutSeed, saved, training);
       } else {
         Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         Kernels.loraForward(x.view(-1, inFeatures()), w, bias == null ? null : bias.value(),
@@ -178,30 +168,6 @@ public final class Linear implements AutoCloseable {
     return y;
   }
 
-  /** y2 = (m / n) * (x2 W^T + s (x2 A^T) B^T) + b, n = ||W + s B A|| per row; see the class comment. */
-  private void doraForward(Arena arena, Arena tmp, Tensor w, Tensor x2, Tensor y2, long dropoutSeed, Saved saved,
-      boolean training) {
-    if (training && active.dropout() > 0)
-      throw new UnsupportedOperationException(name + ": training a DoRA adapter with lora_dropout > 0 is not supported "
-          + "yet (PEFT then runs the base path on the undropped input); set lora_dropout to 0");
-    Tensor invNorm = tmp.allocate(DType.F32, x2.device(), outFeatures());
-    rowNormOfSum(tmp, w, active.aValue(), active.bValue(), active.scale(), null, invNorm);
-    Tensor factor = (saved != null ? arena : tmp).allocate(DType.F32, x2.device(), outFeatures());
-    Kernels.scaleRowsCols(active.magnitude().value().view(1, -1), null, invNorm, factor.view(1, -1));
-    Tensor xa = saved == null ? null : arena.allocate(x2.dtype(), x2.device(), x2.size(0), active.rank());
-    Kernels.loraForward(x2, w, null, active.aValue(), active.bValue(), active.scale(), 0f, dropoutSeed, y2, xa);
-    if (saved != null) {
-      saved.xa = xa;
-      saved.doraFactor = factor;
-      if (active.magnitude().isTrainable()) {
-        saved.doraZn = arena.allocate(y2.dtype(), y2.device(), y2.shape());
-        Kernels.scaleRowsCols(y2, null, invNorm, saved.doraZn);
-      }
-    }
-    Kernels.scaleRowsCols(y2, null, factor, y2);
-    if (bias != null) Kernels.addBias(y2, bias.value());
-  }
-
   /**
    * From dy [..., out]: dx (written, or added to when {@code accumulate}; null if not needed) and the gradients of
    * the trainable parameters (accumulated).
@@ -210,30 +176,22 @@ public final class Linear implements AutoCloseable {
     Tensor dy2 = dy.view(-1, outFeatures());
     Tensor x2 = saved.x.view(-1, inFeatures());
     Tensor target = dx == null ? null : accumulate ? arena.allocate(dx.dtype(), dx.device(), dx.shape()) : dx;
-    Tensor dz = dy2;  // the gradient of x W^T + s (x A^T) B^T: dy itself, or dy * m / n with DoRA
-    try (Arena tmp = quantized == null ? null : new Arena()) {
+    Tensor target2 = target == null ? null : target.view(-1, inFeatures());
+    Tensor weightGrad = weight != null && weight.isTrainable() ? weight.grad() : null;
+    try (Arena tmp = new Arena()) {
       Tensor w = denseWeight(tmp);
       if (active == null) {
-        if (target != null) Kernels.matmul(dy2, false, w, false, target.view(-1, inFeatures()), 1f, 0f);
+        if (target2 != null) Kernels.matmul(dy2, false, w, false, target2, 1f, 0f);
+      } else if (active.isDora()) {
+        DoraLinear.backward(active, w, tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);
+        weightGrad = null;  // done there: DoRA scales the rows of W's gradient too
       } else {
-        float dropout = active.dropout();
-        if (active.isDora()) {
-          dz = arena.allocate(dy2.dtype(), dy2.device(), dy2.shape());
-          Kernels.scaleRowsCols(dy2, null, saved.doraFactor, dz);
-          Parameter m = active.magnitude();
-          if (m.isTrainable()) {
-            if (saved.doraZn == null)
-              throw new IllegalStateException(name + ": " + m.name() + " became trainable after the forward pass");
-            Kernels.sumRowsMul(dy2, saved.doraZn, m.grad());
-          }
-          dropout = 0f;  // the DoRA forward refuses dropout in training
-        }
-        Kernels.loraBackward(dz, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(), dropout,
-            dropoutSeed, target == null ? null : target.view(-1, inFeatures()), active.a().grad(), active.b().grad());
+        Kernels.loraBackward(dy2, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(), active.dropout(),
+            dropoutSeed, target2, active.a().grad(), active.b().grad());
       }
     }
     if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);
-    if (weight != null && weight.isTrainable()) Kernels.matmul(dz, true, x2, false, weight.grad(), 1f, 1f);
+    if (weightGrad != null) Kernels.matmul(dy2, true, x2, false, weightGrad, 1f, 1f);
     if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
   }
 

@@ -106,6 +106,36 @@ class CausalLMTest {
   }
 
   @Test
+  void doraWithDropoutRecomputesTheSameMasks(@TempDir Path dir) throws IOException {
+    // The fixture's dora adapter with lora_dropout 0.2: eval ignores dropout (PEFT's logits); a training step
+    // drops (another loss), and recomputing each layer in the backward regenerates the same masks, so gradient
+    // checkpointing changes no gradient.
+    Path dora = Fixtures.llamaGqa().resolve("adapters/dora");
+    Files.copy(dora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
+    Files.writeString(dir.resolve("adapter_config.json"), Files.readString(dora.resolve("adapter_config.json"))
+        .replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 0.2"));
+    Batch b = Batch.padded(ids, mask, labels);
+    Map<String, float[]> first = new java.util.HashMap<>();
+    for (boolean checkpointing : new boolean[] {false, true}) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+        m.loadAdapter("dora", dir);
+        m.setActiveAdapter("dora");
+        m.setGradientCheckpointing(checkpointing);
+        Assert.relNorm("dora eval logits with dropout configured", m.logits(b), reference.floats("dora.logits"), 1e-5);
+        Map<String, Parameter> params = m.activeAdapterParameters();
+        params.values().forEach(p -> p.setTrainable(true));
+        double loss = m.forwardBackward(b, 11);
+        assertTrue(Math.abs(loss - 6.916664123535156) > 1e-3, "training drops inputs: loss " + loss);
+        for (Parameter p : params.values()) {
+          float[] g = p.grad().toFloatArray(), before = first.putIfAbsent(p.name(), g);
+          if (before != null) Assert.close("recomputed " + p.name(), g, before, 0, 0);
+        }
+      }
+    }
+    assertEquals(42, first.size());
+  }
+
+  @Test
   void loraDropoutRunsInTrainingOnly(@TempDir Path dir) throws IOException {
     // The fixture's lora adapter with lora_dropout 0.3: PEFT drops nothing in eval mode, so logits and loss are
     // the dropout-free reference; a training step does drop, so its loss moves away from it.
