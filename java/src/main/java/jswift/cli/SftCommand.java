@@ -42,6 +42,7 @@ public final class SftCommand implements Callable<Integer> {
   @Option(names = "--target_modules", arity = "1..*") List<String> targetModules = new ArrayList<>(List.of("all-linear"));
   @Option(names = "--target_regex") String targetRegex;
   @Option(names = "--use_rslora", arity = "1") boolean useRslora;
+  @Option(names = "--use_dora", arity = "1") boolean useDora;
   @Option(names = "--init_weights") String initWeights = "true";
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
@@ -91,6 +92,7 @@ public final class SftCommand implements Callable<Integer> {
     a.targetModules = targetModules;
     a.targetRegex = targetRegex;
     a.useRslora = useRslora;
+    a.useDora = useDora;
     a.initWeights = initWeights;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;
