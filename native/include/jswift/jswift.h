@@ -161,6 +161,21 @@ int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const voi
                  const void* lora_b, const void* xa, int64_t tokens, int64_t in_features, int64_t out_features,
                  int64_t rank, float scale, float dropout_p, uint64_t seed, void* dx, float* da, float* db);
 
+/* ---- DoRA helpers (weight-decomposed LoRA: y = b + (m / ||W + s B A||_row) * (x W^T + s (x A^T) B^T)) -- */
+/* norm[r] = sqrt(sum_c x[r, c]^2) and inv_norm[r] = 1 / norm[r] (fp32 sums; a zero row gives inf) for a
+ * [rows, cols] x; either output may be NULL, not both. DoRA's per-output-row weight norm, on W + s B A. */
+int jsw_row_norm(int device, int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
+/* y[r, c] = x[r, c] * row_scale[r] * col_scale[c] (fp32 math, one rounding), i.e. diag(row_scale) x
+ * diag(col_scale). Either scale may be NULL (= ones); y may equal x (in place). */
+int jsw_scale_rows_cols(int device, int dtype, const void* x, int64_t rows, int64_t cols, const float* row_scale,
+                        const float* col_scale, void* y);
+/* dv[c] += sum_r a[r, c] * b[r, c] (fp32 accumulate): the gradient of a per-column scale v in y = x * v. */
+int jsw_sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+/* y[i] = keep(i) ? x[i] / (1 - p) : 0, p in [0, 1): the dropout mask of jsw_lora_fwd (same hash of (seed, i)),
+ * as a standalone op, for DoRA's training path (PEFT runs its base path on the dropped input too). Its own
+ * backward is the same call on dy. y may equal x. */
+int jsw_dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+
 /* ---- flash attention ------------------------------------------------------------------------------ */
 /* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32
  * (natural-log log-sum-exp of the scaled scores; -inf for a query that sees no key).

@@ -34,6 +34,7 @@ public final class TrainOptions {
   @Option(names = "--target_modules", arity = "1..*") List<String> targetModules = new ArrayList<>(List.of("all-linear"));
   @Option(names = "--target_regex") String targetRegex;
   @Option(names = "--use_rslora", arity = "1") boolean useRslora;
+  @Option(names = "--use_dora", arity = "1", description = "DoRA: a trainable magnitude per output row") boolean useDora;
   @Option(names = "--init_weights") String initWeights = "true";
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
@@ -88,6 +89,7 @@ public final class TrainOptions {
     a.targetModules = targetModules;
     a.targetRegex = targetRegex;
     a.useRslora = useRslora;
+    a.useDora = useDora;
     a.initWeights = initWeights;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;

@@ -30,7 +30,7 @@ import jswift.tensor.Tensor;
  * config.json and safetensors weights under their HF names. Runs on the CPU in fp32 or on CUDA in bf16 (fp32
  * accumulation, fp32 master weights for whatever is trained). Gives fp32 logits, the causal-LM loss, and a
  * training step's gradients (forward + backward, optionally recomputing each layer's activations in the
- * backward). PEFT LoRA / rsLoRA adapters can be loaded, several at once, and switched.
+ * backward). PEFT LoRA / rsLoRA / DoRA adapters can be loaded, several at once, and switched.
  */
 public final class CausalLM implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -188,7 +188,8 @@ public final class CausalLM implements AutoCloseable {
 
   /**
    * Loads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) under a name; its tensors
-   * are frozen until made trainable. rsLoRA is honoured; DoRA is refused with a clear message for now.
+   * are frozen until made trainable. rsLoRA is honoured; a DoRA adapter ({@code use_dora}) brings one
+   * {@code lora_magnitude_vector} per module, loaded in f32.
    */
   public void loadAdapter(String name, Path dir) throws IOException {
     Path cfgFile = dir.resolve("adapter_config.json");
@@ -196,8 +197,7 @@ public final class CausalLM implements AutoCloseable {
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("peft_type").asText("LORA");
     if (!type.equals("LORA")) throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA only)");
-    if (c.path("use_dora").asBoolean(false))
-      throw new IOException(cfgFile + ": DoRA adapters are not supported yet (LoRA and rsLoRA are)");
+    boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
     int r = c.path("r").asInt(8);
@@ -207,34 +207,55 @@ public final class CausalLM implements AutoCloseable {
     Path weights = dir.resolve("adapter_model.safetensors");
     if (!Files.exists(weights))
       throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
-    Map<String, Tensor[]> pairs = new LinkedHashMap<>();
-    try (SafetensorsFile f = SafetensorsFile.open(weights)) {
-      for (String key : f.names()) {
-        String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
-        boolean isA = k.endsWith(".lora_A.weight"), isB = k.endsWith(".lora_B.weight");
-        if (!isA && !isB) throw new IOException(weights + ": unexpected tensor '" + key + "' for a LoRA adapter");
-        String module = k.substring(0, k.length() - ".lora_A.weight".length()).replaceFirst("^base_model\\.model\\.", "");
-        Linear l = linears.get(module);
-        if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
-        long[] shape = isA ? new long[] {r, l.inFeatures()} : new long[] {l.outFeatures(), r};
-        long[] stored = f.entry(key).shape();
-        if (!java.util.Arrays.equals(stored, shape))
-          throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(stored) + ", expected "
-              + java.util.Arrays.toString(shape) + " (r=" + r + " in adapter_config.json)");
-        Tensor[] pair = pairs.computeIfAbsent(module, m -> new Tensor[2]);
-        pair[isA ? 0 : 1] = f.load(key, dtype, device);
+    // Per module: lora_A, lora_B and (DoRA) lora_magnitude_vector; what no adapter took over is freed at the end.
+    Map<String, Tensor[]> modules = new LinkedHashMap<>();
+    try {
+      try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+        for (String key : f.names()) {
+          String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
+          int slot = k.endsWith(A_SUFFIX) ? 0 : k.endsWith(B_SUFFIX) ? 1 : k.endsWith(MAGNITUDE_SUFFIX) ? 2 : -1;
+          if (slot < 0 || (slot == 2 && !dora))
+            throw new IOException(weights + ": unexpected tensor '" + key + "' for a " + (dora ? "DoRA" : "LoRA")
+                + " adapter" + (slot == 2 ? " (adapter_config.json does not set use_dora)" : ""));
+          String suffix = slot == 0 ? A_SUFFIX : slot == 1 ? B_SUFFIX : MAGNITUDE_SUFFIX;
+          String module = k.substring(0, k.length() - suffix.length()).replaceFirst("^base_model\\.model\\.", "");
+          Linear l = linears.get(module);
+          if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+          long[] shape = slot == 0 ? new long[] {r, l.inFeatures()}
+              : slot == 1 ? new long[] {l.outFeatures(), r} : new long[] {l.outFeatures()};
+          long[] stored = f.entry(key).shape();
+          if (!java.util.Arrays.equals(stored, shape))
+            throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(stored)
+                + ", expected " + java.util.Arrays.toString(shape) + (slot == 2 ? "" : " (r=" + r
+                + " in adapter_config.json)"));
+          Tensor[] m = modules.computeIfAbsent(module, x -> new Tensor[3]);
+          m[slot] = f.load(key, slot == 2 ? DType.F32 : dtype, device);
+        }
       }
+      if (modules.isEmpty()) throw new IOException(weights + " holds no LoRA tensors");
+      for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
+        Tensor[] p = e.getValue();
+        if (p[0] == null || p[1] == null)
+          throw new IOException(weights + ": module " + e.getKey() + " has only one of lora_A / lora_B");
+        if (dora && p[2] == null)
+          throw new IOException(weights + ": module " + e.getKey() + " has no lora_magnitude_vector, but"
+              + " adapter_config.json sets use_dora");
+      }
+      for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
+        Tensor[] p = e.getValue();
+        String prefix = "base_model.model." + e.getKey();
+        Parameter magnitude = dora ? new Parameter(prefix + MAGNITUDE_SUFFIX, p[2]) : null;
+        linears.get(e.getKey()).addAdapter(name, new LoraAdapter(new Parameter(prefix + A_SUFFIX, p[0]),
+            new Parameter(prefix + B_SUFFIX, p[1]), magnitude, scale, dropout));
+        java.util.Arrays.fill(p, null);  // owned by the adapter now
+      }
+    } finally {
+      for (Tensor[] p : modules.values()) for (Tensor t : p) if (t != null) t.close();
     }
-    for (Map.Entry<String, Tensor[]> e : pairs.entrySet()) {
-      Tensor[] p = e.getValue();
-      if (p[0] == null || p[1] == null)
-        throw new IOException(weights + ": module " + e.getKey() + " has only one of lora_A / lora_B");
-      String prefix = "base_model.model." + e.getKey();
-      linears.get(e.getKey()).addAdapter(name, new LoraAdapter(new Parameter(prefix + ".lora_A.weight", p[0]),
-          new Parameter(prefix + ".lora_B.weight", p[1]), scale, dropout));
-    }
-    if (pairs.isEmpty()) throw new IOException(weights + " holds no LoRA tensors");
   }
+
+  private static final String A_SUFFIX = ".lora_A.weight", B_SUFFIX = ".lora_B.weight",
+      MAGNITUDE_SUFFIX = ".lora_magnitude_vector";
 
   /** Activates an adapter on every layer that has it (others run their base weights); null = none. */
   public void setActiveAdapter(String name) {
@@ -250,7 +271,7 @@ public final class CausalLM implements AutoCloseable {
     if (!found) throw new IllegalArgumentException("no adapter named '" + name + "' is loaded");
   }
 
-  /** The A / B parameters of the active adapter of every layer, by PEFT name. */
+  /** The A / B (and DoRA magnitude) parameters of the active adapter of every layer, by PEFT name. */
   public Map<String, Parameter> activeAdapterParameters() {
     Map<String, Parameter> out = new LinkedHashMap<>();
     for (Linear l : linears.values()) {
@@ -258,6 +279,7 @@ public final class CausalLM implements AutoCloseable {
       if (a != null) {
         out.put(a.a().name(), a.a());
         out.put(a.b().name(), a.b());
+        if (a.isDora()) out.put(a.magnitude().name(), a.magnitude());
       }
     }
     return out;

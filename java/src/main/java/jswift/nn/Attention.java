@@ -52,12 +52,12 @@ public final class Attention {
     return (float) (1.0 / Math.sqrt(headDim));
   }
 
-  /** x [tokens, hidden] (normalised) -> [tokens, hidden]. */
-  public Tensor forward(Arena a, Tensor x, AttentionLayout layout, Rope rope, long seed, Saved s) {
+  /** x [tokens, hidden] (normalised) -> [tokens, hidden]; {@code training} turns LoRA dropout on. */
+  public Tensor forward(Arena a, Tensor x, AttentionLayout layout, Rope rope, long seed, Saved s, boolean training) {
     long n = x.size(0);
-    Tensor qh = q.forward(a, x, seed, s == null ? null : s.q).view(n, heads, headDim);
-    Tensor kh = k.forward(a, x, seed + 1, s == null ? null : s.k).view(n, kvHeads, headDim);
-    Tensor vh = v.forward(a, x, seed + 2, s == null ? null : s.v).view(n, kvHeads, headDim);
+    Tensor qh = q.forward(a, x, seed, s == null ? null : s.q, training).view(n, heads, headDim);
+    Tensor kh = k.forward(a, x, seed + 1, s == null ? null : s.k, training).view(n, kvHeads, headDim);
+    Tensor vh = v.forward(a, x, seed + 2, s == null ? null : s.v, training).view(n, kvHeads, headDim);
     if (qNorm != null) {
       qh = qNorm.forward(a, qh, s == null ? null : s.qNorm);
       kh = kNorm.forward(a, kh, s == null ? null : s.kNorm);
@@ -75,7 +75,7 @@ public final class Attention {
       s.out = out;
       s.lse = lse;
     }
-    return o.forward(a, out.view(n, (long) heads * headDim), seed + 3, s == null ? null : s.o);
+    return o.forward(a, out.view(n, (long) heads * headDim), seed + 3, s == null ? null : s.o, training);
   }
 
   /**
@@ -86,9 +86,9 @@ public final class Attention {
   public Tensor forwardCached(Arena a, Tensor x, int batch, int qLen, Tensor positions, Rope rope, Tensor kCache,
       Tensor vCache, Tensor kvLen, Tensor keyMask) {
     long n = x.size(0);
-    Tensor qh = q.forward(a, x, 0, null).view(n, heads, headDim);
-    Tensor kh = k.forward(a, x, 0, null).view(n, kvHeads, headDim);
-    Tensor vh = v.forward(a, x, 0, null).view(n, kvHeads, headDim);
+    Tensor qh = q.forward(a, x, 0, null, false).view(n, heads, headDim);
+    Tensor kh = k.forward(a, x, 0, null, false).view(n, kvHeads, headDim);
+    Tensor vh = v.forward(a, x, 0, null, false).view(n, kvHeads, headDim);
     if (qNorm != null) {
       qh = qNorm.forward(a, qh, null);
       kh = kNorm.forward(a, kh, null);
@@ -100,7 +100,7 @@ public final class Attention {
     Tensor out = a.allocate(x.dtype(), x.device(), batch, qLen, heads, headDim);
     Kernels.attentionDecode(qh.view(batch, qLen, heads, headDim), kCache, vCache, kvLen, keyMask, window, scale(),
         out, null);
-    return o.forward(a, out.view(n, (long) heads * headDim), 0, null);
+    return o.forward(a, out.view(n, (long) heads * headDim), 0, null, false);
   }
 
   /** dy [tokens, hidden] -> dx [tokens, hidden]; adapter / weight gradients accumulate. */

@@ -54,8 +54,8 @@ public final class DecoderLayer {
   }
 
   /**
-   * h [tokens, hidden] -> the next residual stream. {@code saved}: null for inference; with {@code keepAll}
-   * false only the input is kept (the backward recomputes the rest).
+   * h [tokens, hidden] -> the next residual stream. {@code saved}: null for inference (no LoRA dropout), else a
+   * training step's; with {@code keepAll} false only the input is kept (the backward recomputes the rest).
    */
   public Tensor forward(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved saved,
       boolean keepAll) {
@@ -66,12 +66,13 @@ public final class DecoderLayer {
     }
     long seed = seed(stepSeed);
     Tensor x = inputNorm.forward(a, h, s == null ? null : s.inputNorm);
-    Tensor attn = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention);
+    boolean training = saved != null;
+    Tensor attn = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention, training);
     Tensor h2 = a.allocate(h.dtype(), h.device(), h.shape());
     h2.copyFrom(h);
     Kernels.axpby(1f, attn, 1f, h2);
     Tensor x2 = postNorm.forward(a, h2, s == null ? null : s.postNorm);
-    Tensor m = mlp.forward(a, x2, seed + 8, s == null ? null : s.mlp);
+    Tensor m = mlp.forward(a, x2, seed + 8, s == null ? null : s.mlp, training);
     Kernels.axpby(1f, h2, 1f, m);  // m = h2 + mlp(x2): the layer's output, written over the MLP output
     return m;
   }
@@ -82,7 +83,7 @@ public final class DecoderLayer {
     Tensor x = inputNorm.forward(a, h, null);
     Tensor attn = attention.forwardCached(a, x, batch, qLen, positions, rope, kCache, vCache, kvLen, keyMask);
     Kernels.axpby(1f, h, 1f, attn);  // attn = h + attention(x)
-    Tensor m = mlp.forward(a, postNorm.forward(a, attn, null), 0, null);
+    Tensor m = mlp.forward(a, postNorm.forward(a, attn, null), 0, null, false);
     Kernels.axpby(1f, attn, 1f, m);
     return m;
   }

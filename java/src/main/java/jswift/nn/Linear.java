@@ -3,6 +3,7 @@ package jswift.nn;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import jswift.tensor.Arena;
+import jswift.tensor.DType;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 
@@ -10,8 +11,11 @@ import jswift.tensor.Tensor;
  * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
  * is active (the fused LoRA kernel then computes base and low-rank paths together). W may be NF4-quantized
  * (QLoRA): it is then dequantized into a temporary for each op and freed right after. Backward gives dx and
- * accumulates the gradients of whatever is trainable: the active adapter's A and B, and W / b when the layer
- * itself is trained (full fine-tuning).
+ * accumulates the gradients of whatever is trainable: the active adapter's A and B (and DoRA magnitude), and
+ * W / b when the layer itself is trained (full fine-tuning).
+ *
+ * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
+ * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
  */
 public final class Linear implements AutoCloseable {
   private final String name;
@@ -22,10 +26,15 @@ public final class Linear implements AutoCloseable {
   private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
   private LoraAdapter active;
 
-  /** What the forward keeps for the backward: the input and, with LoRA, drop(x) A^T. */
+  /**
+   * What the forward keeps for the backward: the input and, with LoRA, drop(x) A^T; with DoRA also m / n (f32
+   * [out]) and, when m is trained, z / n.
+   */
   public static final class Saved {
     Tensor x;
     Tensor xa;
+    Tensor doraFactor;
+    Tensor doraZn;
   }
 
   public Linear(String name, Parameter weight, Parameter bias) {
@@ -79,6 +88,26 @@ public final class Linear implements AutoCloseable {
     return outFeatures;
   }
 
+  /**
+   * ||W + s B A|| per output row, a new f32 [out] tensor, for a prospective adapter's A [r, in] and B [out, r]
+   * (of one float dtype, not necessarily W's): DoRA's weight norm, which a new DoRA adapter takes as its initial
+   * magnitude, as PEFT does.
+   */
+  public Tensor weightNorm(Tensor a, Tensor b, float scale) {
+    if (a.rank() != 2 || b.rank() != 2 || a.size(1) != inFeatures() || b.size(0) != outFeatures()
+        || a.size(0) != b.size(1))
+      throw new IllegalArgumentException(name + ": A " + a + " / B " + b + " do not fit the layer's ["
+          + outFeatures() + ", " + inFeatures() + "] weight");
+    Tensor norm = Tensor.allocate(DType.F32, b.device(), outFeatures());
+    try (Arena tmp = new Arena()) {
+      DoraLinear.rowNormOfSum(tmp, denseWeight(tmp), a, b, scale, norm, null);
+    } catch (RuntimeException e) {
+      norm.close();
+      throw e;
+    }
+    return norm;
+  }
+
   public void addAdapter(String adapterName, LoraAdapter adapter) {
     Tensor a = adapter.aValue(), b = adapter.bValue();
     if (a.size(1) != inFeatures() || b.size(0) != outFeatures())
@@ -110,21 +139,27 @@ public final class Linear implements AutoCloseable {
     return adapters;
   }
 
-  /** y [..., out] = x W^T + b (+ LoRA); with {@code saved} not null, keeps what the backward needs. */
-  public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved) {
+  /**
+   * y [..., out] = x W^T + b (+ LoRA); with {@code saved} not null, keeps what the backward needs. LoRA dropout
+   * runs only when {@code training} (PEFT's train mode; inference and evaluation see the whole input).
+   */
+  public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
-    try (Arena tmp = quantized == null ? null : new Arena()) {
+    try (Arena tmp = new Arena()) {
       Tensor w = denseWeight(tmp);
       if (active == null) {
         Tensor x2 = x.view(-1, inFeatures());
         Kernels.matmul(x2, false, w, true, y.view(-1, outFeatures()), 1f, 0f);
         if (bias != null) Kernels.addBias(y, bias.value());
+      } else if (active.isDora()) {
+        DoraLinear.forward(active, w, bias == null ? null : bias.value(), arena, tmp, x.view(-1, inFeatures()),
+            y.view(-1, outFeatures()), dropoutSeed, saved, training);
       } else {
         Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         Kernels.loraForward(x.view(-1, inFeatures()), w, bias == null ? null : bias.value(),
-            active.aValue(), active.bValue(), active.scale(), active.dropout(), dropoutSeed,
+            active.aValue(), active.bValue(), active.scale(), training ? active.dropout() : 0f, dropoutSeed,
             y.view(-1, outFeatures()), xa);
         if (saved != null) saved.xa = xa;
       }
@@ -141,18 +176,22 @@ public final class Linear implements AutoCloseable {
     Tensor dy2 = dy.view(-1, outFeatures());
     Tensor x2 = saved.x.view(-1, inFeatures());
     Tensor target = dx == null ? null : accumulate ? arena.allocate(dx.dtype(), dx.device(), dx.shape()) : dx;
-    try (Arena tmp = quantized == null ? null : new Arena()) {
+    Tensor target2 = target == null ? null : target.view(-1, inFeatures());
+    Tensor weightGrad = weight != null && weight.isTrainable() ? weight.grad() : null;
+    try (Arena tmp = new Arena()) {
       Tensor w = denseWeight(tmp);
       if (active == null) {
-        if (target != null) Kernels.matmul(dy2, false, w, false, target.view(-1, inFeatures()), 1f, 0f);
+        if (target2 != null) Kernels.matmul(dy2, false, w, false, target2, 1f, 0f);
+      } else if (active.isDora()) {
+        DoraLinear.backward(active, w, tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);
+        weightGrad = null;  // done there: DoRA scales the rows of W's gradient too
       } else {
-        Kernels.loraBackward(dy2, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(),
-            active.dropout(), dropoutSeed, target == null ? null : target.view(-1, inFeatures()), active.a().grad(),
-            active.b().grad());
+        Kernels.loraBackward(dy2, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(), active.dropout(),
+            dropoutSeed, target2, active.a().grad(), active.b().grad());
       }
     }
     if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);
-    if (weight != null && weight.isTrainable()) Kernels.matmul(dy2, true, x2, false, weight.grad(), 1f, 1f);
+    if (weightGrad != null) Kernels.matmul(dy2, true, x2, false, weightGrad, 1f, 1f);
     if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
   }
 

@@ -23,16 +23,17 @@ public final class Mlp {
     return new Linear[] {gate, up, down};
   }
 
-  public Tensor forward(Arena a, Tensor x, long seed, Saved s) {
-    Tensor g = gate.forward(a, x, seed, s == null ? null : s.gate);
-    Tensor u = up.forward(a, x, seed + 1, s == null ? null : s.up);
+  /** {@code training} turns LoRA dropout on. */
+  public Tensor forward(Arena a, Tensor x, long seed, Saved s, boolean training) {
+    Tensor g = gate.forward(a, x, seed, s == null ? null : s.gate, training);
+    Tensor u = up.forward(a, x, seed + 1, s == null ? null : s.up, training);
     Tensor act = a.allocate(g.dtype(), g.device(), g.shape());
     Kernels.swigluForward(g, u, act);
     if (s != null) {
       s.g = g;
       s.u = u;
     }
-    return down.forward(a, act, seed + 2, s == null ? null : s.down);
+    return down.forward(a, act, seed + 2, s == null ? null : s.down, training);
   }
 
   public Tensor backward(Arena a, Tensor dy, long seed, Saved s) {

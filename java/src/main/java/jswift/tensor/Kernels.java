@@ -4,6 +4,7 @@ import jswift.bindings.ActivationNative;
 import jswift.bindings.AttentionNative;
 import jswift.bindings.CoreNative;
 import jswift.bindings.DecodeNative;
+import jswift.bindings.DoraNative;
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
@@ -461,6 +462,99 @@ public final class Kernels {
     long[] s = shape.clone();
     s[s.length - 1] = last;
     return s;
+  }
+
+  // =====================================================================================================
+  // DoRA helpers: row norms, diagonal scaling, product column sums, dropout
+  // =====================================================================================================
+
+  /**
+   * L2 norm of every row of x ([..., cols], the leading dimensions flattened into rows): norm[r] = ||x[r, :]||
+   * and invNorm[r] = 1 / norm[r] (f32 [rows]; either may be null, not both). fp32 sums; a zero row gives 0 and
+   * infinity. DoRA's weight norm per output row of W + s B A.
+   */
+  public static void rowNorm(Tensor x, Tensor norm, Tensor invNorm) {
+    String op = "rowNorm";
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    Check.that(norm != null || invNorm != null, op, "norm and invNorm are both null: nothing to compute");
+    long cols = x.size(-1);
+    Check.that(cols > 0, op, "x must have a non-empty last dimension, got " + x);
+    long rows = x.numel() / cols;
+    for (String name : new String[] {"norm", "invNorm"}) {
+      Tensor t = name.equals("norm") ? norm : invNorm;
+      if (t == null) continue;
+      Check.dtype(op, name, t, DType.F32);
+      Check.shape(op, name, t, rows);
+      Check.device(op, x.device(), name, t);
+    }
+    NativeStatus.check(DoraNative.jsw_row_norm(x.device().index(), x.dtype().code(), x.address(), rows, cols,
+        norm == null ? 0 : norm.address(), invNorm == null ? 0 : invNorm.address()));
+  }
+
+  /**
+   * y[r, c] = x[r, c] * rowScale[r] * colScale[c] over x [..., cols] (leading dimensions flattened into rows):
+   * diag(rowScale) x diag(colScale). The scales are f32 ([rows] / [cols]) and either may be null (ones); y has
+   * x's dtype and shape and may be x itself.
+   */
+  public static void scaleRowsCols(Tensor x, Tensor rowScale, Tensor colScale, Tensor y) {
+    String op = "scaleRowsCols";
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    long cols = x.size(-1);
+    Check.that(cols > 0, op, "x must have a non-empty last dimension, got " + x);
+    long rows = x.numel() / cols;
+    if (rowScale != null) {
+      Check.dtype(op, "rowScale", rowScale, DType.F32);
+      Check.shape(op, "rowScale", rowScale, rows);
+      Check.device(op, x.device(), "rowScale", rowScale);
+    }
+    if (colScale != null) {
+      Check.dtype(op, "colScale", colScale, DType.F32);
+      Check.shape(op, "colScale", colScale, cols);
+      Check.device(op, x.device(), "colScale", colScale);
+    }
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, x.shape());
+    Check.device(op, x.device(), "y", y);
+    NativeStatus.check(DoraNative.jsw_scale_rows_cols(x.device().index(), x.dtype().code(), x.address(), rows, cols,
+        rowScale == null ? 0 : rowScale.address(), colScale == null ? 0 : colScale.address(), y.address()));
+  }
+
+  /**
+   * dv[c] += sum_r a[r, c] * b[r, c] (f32 [cols], accumulated) for a and b of one shape [..., cols]: the gradient
+   * of a per-column scale (DoRA's magnitude).
+   */
+  public static void sumRowsMul(Tensor a, Tensor b, Tensor dv) {
+    String op = "sumRowsMul";
+    Check.floating(op, "a", a);
+    Check.rankAtLeast(op, "a", a, 1);
+    Check.sameDtype(op, a, "b", b);
+    Check.shape(op, "b", b, a.shape());
+    Check.device(op, a.device(), "b", b);
+    long cols = a.size(-1);
+    Check.that(cols > 0, op, "a must have a non-empty last dimension, got " + a);
+    Check.dtype(op, "dv", dv, DType.F32);
+    Check.shape(op, "dv", dv, cols);
+    Check.device(op, a.device(), "dv", dv);
+    NativeStatus.check(DoraNative.jsw_sum_rows_mul(a.device().index(), a.dtype().code(), a.address(), b.address(),
+        a.numel() / cols, cols, dv.address()));
+  }
+
+  /**
+   * y = drop(x): element i (of x flattened) kept with probability 1 - p and scaled by 1 / (1 - p), else 0, by the
+   * same hash of (seed, i) as {@link #loraForward}'s dropout. y has x's dtype and shape and may be x; the
+   * backward is the same call on dy.
+   */
+  public static void dropout(Tensor x, float p, long seed, Tensor y) {
+    String op = "dropout";
+    Check.floating(op, "x", x);
+    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, x.shape());
+    Check.device(op, x.device(), "y", y);
+    NativeStatus.check(DoraNative.jsw_dropout(x.device().index(), x.dtype().code(), x.address(), x.numel(), p, seed,
+        y.address()));
   }
 
   // =====================================================================================================

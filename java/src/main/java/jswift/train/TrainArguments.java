@@ -20,6 +20,7 @@ public final class TrainArguments {
   public List<String> targetModules = new ArrayList<>(List.of("all-linear"));
   public String targetRegex;
   public boolean useRslora;
+  public boolean useDora;
   public String initWeights = "true";
   public String device;           // null: cuda when usable, else cpu
   public String quantMethod;      // null or "bnb" (QLoRA: the base's linear layers in 4 bits)
@@ -73,7 +74,7 @@ public final class TrainArguments {
   /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
   public jswift.tuner.LoraConfig loraConfig() {
     jswift.tuner.LoraConfig c = jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
-        .withLoraDropout(loraDropout).withTargetModules(targetModules).withRslora(useRslora)
+        .withLoraDropout(loraDropout).withTargetModules(targetModules).withRslora(useRslora).withDora(useDora)
         .withInitLoraWeights(initWeights.equals("true") || initWeights.equals("false")
             ? com.fasterxml.jackson.databind.node.BooleanNode.valueOf(Boolean.parseBoolean(initWeights))
             : com.fasterxml.jackson.databind.node.TextNode.valueOf(initWeights));

@@ -23,7 +23,8 @@ import jswift.tensor.Tensor;
 /**
  * Folds a LoRA adapter into its base model ({@code swift export --merge_lora true}) and writes a plain Hugging Face
  * model folder: every adapted weight becomes W' = W + s B A, computed in fp32 on a device (a GEMM with beta = 1
- * into an fp32 copy of W) and cast back to W's stored dtype; every other tensor is copied byte for byte with its
+ * into an fp32 copy of W) and cast back to W's stored dtype (DoRA: W' = (m / ||W + s B A||)[:, None] (W + s B A)
+ * row by row, as PEFT merges it, which is exactly what the DoRA layer computes); every other tensor is copied byte for byte with its
  * stored dtype; config.json, generation_config.json and the tokenizer files are copied; the weights are written
  * by {@link CheckpointWriter} (sharded like transformers' save_pretrained, 5GB shards by default).
  *
@@ -97,7 +98,10 @@ public final class LoraMerge {
     }
   }
 
-  /** W + s B A in fp32 on the device, then W's stored dtype; computed only when the writer reaches it. */
+  /**
+   * W + s B A (DoRA: rescaled per row to the magnitude) in fp32 on the device, then W's stored dtype; computed only
+   * when the writer reaches it.
+   */
   private static TensorSource merged(Checkpoint base, PeftAdapterFolder adapter, PeftAdapterFolder.Module m,
       Device device) throws IOException {
     String name = m.weightName();
@@ -113,6 +117,7 @@ public final class LoraMerge {
       boolean returned = false;
       try (Tensor a = ab.load(m.aKey(), DType.F32, device); Tensor b = ab.load(m.bKey(), DType.F32, device)) {
         Kernels.matmul(b, false, a, false, w, scale, 1f);
+        if (m.magnitudeKey() != null) rescaleRows(w, ab, m.magnitudeKey(), device);
         if (stored == DType.F32) {
           returned = true;
           return w;
@@ -122,6 +127,19 @@ public final class LoraMerge {
         if (!returned) w.close();
       }
     });
+  }
+
+  /** w (f32 [out, in]) *= m / ||w|| per row: DoRA's merge, with w = W + s B A. */
+  private static void rescaleRows(Tensor w, SafetensorsFile adapter, String magnitudeKey, Device device)
+      throws IOException {
+    long out = w.size(0);
+    try (Tensor magnitude = adapter.load(magnitudeKey, DType.F32, device);
+        Tensor invNorm = Tensor.allocate(DType.F32, device, out);
+        Tensor factor = Tensor.allocate(DType.F32, device, out)) {
+      Kernels.rowNorm(w, null, invNorm);
+      Kernels.scaleRowsCols(magnitude.view(1, out), null, invNorm, factor.view(1, out));
+      Kernels.scaleRowsCols(w, factor, null, w);
+    }
   }
 
   private static String stripWeight(String name) {

@@ -11,6 +11,8 @@ import jswift.model.CausalLM;
 import jswift.nn.Linear;
 import jswift.nn.LoraAdapter;
 import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
 import jswift.tensor.Tensor;
 
 /**
@@ -19,7 +21,9 @@ import jswift.tensor.Tensor;
  * every linear layer of the decoder, the LM head excluded, and the expanded list is what gets saved), the rank and
  * scale per module, and the initialisation: A Kaiming-uniform (a = sqrt(5), bound 1/sqrt(in)) or Gaussian (std
  * 1/r), B zero, so the adapted model starts equal to the base model ({@code init_lora_weights = false}: B
- * random too).
+ * random too). With {@code use_dora} every module also gets a trainable magnitude, initialised as PEFT does to the
+ * row norms of W + s B A for the initial A and B (||W|| with the default zero B), so a DoRA adapter starts equal
+ * to the base model too.
  */
 public final class LoraTuner {
   public static final String ALL_LINEAR = "all-linear";
@@ -60,7 +64,6 @@ public final class LoraTuner {
    * The config to save with the adapter is {@link #resolveTargets}.
    */
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
-    if (cfg.useDora()) throw new IllegalArgumentException("DoRA is not supported yet (use_dora)");
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);
@@ -80,10 +83,13 @@ public final class LoraTuner {
           kaimingUniform(rng, a, in);
       }
       String prefix = "base_model.model." + l.name();
+      float scale = (float) cfg.scaleFor(l.name());
+      Parameter pm = cfg.useDora() ? new Parameter(prefix + ".lora_magnitude_vector", initialMagnitude(l, a, b, scale, model.device()))
+          : null;
       Tensor ta = Tensor.fromFloats(a, model.dtype(), model.device(), r, in);
       Tensor tb = Tensor.fromFloats(b, model.dtype(), model.device(), out, r);
       Parameter pa = new Parameter(prefix + ".lora_A.weight", ta), pb = new Parameter(prefix + ".lora_B.weight", tb);
-      l.addAdapter(name, new LoraAdapter(pa, pb, (float) cfg.scaleFor(l.name()), (float) cfg.loraDropout()));
+      l.addAdapter(name, new LoraAdapter(pa, pb, pm, scale, (float) cfg.loraDropout()));
       // The fp32 masters start from the fp32 draws, not from their bf16 rounding.
       pa.setTrainable(true);
       pb.setTrainable(true);
@@ -93,9 +99,22 @@ public final class LoraTuner {
       }
       params.add(pa);
       params.add(pb);
+      if (pm != null) {
+        pm.setTrainable(true);
+        params.add(pm);
+      }
     }
     model.setActiveAdapter(name);
     return params;
+  }
+
+  /** ||W + s B A|| per row from the fp32 draws of A and B (PEFT's adapter weights are fp32 whatever the model's). */
+  private static Tensor initialMagnitude(Linear l, float[] a, float[] b, float scale, Device device) {
+    int in = (int) l.inFeatures(), out = (int) l.outFeatures(), r = a.length / in;
+    try (Tensor ta = Tensor.fromFloats(a, DType.F32, device, r, in);
+        Tensor tb = Tensor.fromFloats(b, DType.F32, device, out, r)) {
+      return l.weightNorm(ta, tb, scale);
+    }
   }
 
   /** init_lora_weights: true (Kaiming A, zero B), false (both random), or "gaussian"; others are refused. */

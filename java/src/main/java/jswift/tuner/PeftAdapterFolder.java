@@ -16,12 +16,12 @@ import jswift.model.SafetensorsFile;
  * A PEFT LoRA adapter folder opened for reading tensor by tensor (adapter_config.json + adapter_model.safetensors),
  * with its tensors grouped by the module they adapt and checked against a base checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
- * config's rank. A mismatch is reported with the tensor, both shapes and the likely cause (an adapter trained on
+ * config's rank (and a DoRA adapter's magnitude [out] that weight's rows). A mismatch is reported with the tensor, both shapes and the likely cause (an adapter trained on
  * another model), before anything is written.
  */
 public final class PeftAdapterFolder implements AutoCloseable {
-  /** The A / B tensors of one adapted module and its scale. */
-  public record Module(String module, String aKey, String bKey, int rank, double scale) {
+  /** The A / B tensors of one adapted module, its scale, and its DoRA magnitude's key (null for plain LoRA). */
+  public record Module(String module, String aKey, String bKey, String magnitudeKey, int rank, double scale) {
     /** The base weight the adapter changes. */
     public String weightName() {
       return module + ".weight";
@@ -29,7 +29,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   private static final String PREFIX = "base_model.model.";
-  private static final String A = ".lora_A.weight", B = ".lora_B.weight";
+  private static final String A = ".lora_A.weight", B = ".lora_B.weight", MAGNITUDE = ".lora_magnitude_vector";
 
   private final Path dir;
   private final LoraConfig config;
@@ -61,8 +61,6 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   private static void refuseUnsupported(LoraConfig c, Path where) throws IOException {
-    if (c.useDora())
-      throw new IOException(where + ": merging DoRA adapters is not supported yet (LoRA and rsLoRA are)");
     if (c.fanInFanOut())
       throw new IOException(where + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) are not supported");
     if (!c.bias().equals("none") || c.loraBias())
@@ -77,21 +75,28 @@ public final class PeftAdapterFolder implements AutoCloseable {
       throws IOException {
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
+    boolean dora = config.useDora();
     for (String key : weights.names()) {
-      boolean isA = key.endsWith(A), isB = key.endsWith(B);
-      if (!key.startsWith(PREFIX) || !(isA || isB))
-        throw new IOException(file + ": unexpected tensor '" + key + "' (a LoRA adapter holds base_model.model.<module>"
-            + ".lora_A.weight / .lora_B.weight only)");
-      String module = key.substring(PREFIX.length(), key.length() - A.length());
-      keys.computeIfAbsent(module, m -> new String[2])[isA ? 0 : 1] = key;
+      int slot = key.endsWith(A) ? 0 : key.endsWith(B) ? 1 : dora && key.endsWith(MAGNITUDE) ? 2 : -1;
+      if (!key.startsWith(PREFIX) || slot < 0)
+        throw new IOException(file + ": unexpected tensor '" + key + "' (a " + (dora ? "DoRA" : "LoRA") + " adapter"
+            + " holds base_model.model.<module>.lora_A.weight / .lora_B.weight" + (dora ? " / .lora_magnitude_vector"
+            : "") + " only" + (key.endsWith(MAGNITUDE) ? "; adapter_config.json does not set use_dora" : "") + ")");
+      String module = key.substring(PREFIX.length(), key.length() - (slot == 2 ? MAGNITUDE : A).length());
+      keys.computeIfAbsent(module, m -> new String[3])[slot] = key;
     }
     if (keys.isEmpty()) throw new IOException(file + " holds no LoRA tensors");
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
-      String module = e.getKey(), aKey = e.getValue()[0], bKey = e.getValue()[1];
+      String module = e.getKey(), aKey = e.getValue()[0], bKey = e.getValue()[1], mKey = e.getValue()[2];
       if (aKey == null || bKey == null) {
-        problems.add("module " + module + " has only " + (aKey == null ? "lora_B" : "lora_A"));
+        problems.add("module " + module + " has " + (aKey == null && bKey == null ? "neither lora_A nor lora_B"
+            : "only " + (aKey == null ? "lora_B" : "lora_A")));
+        continue;
+      }
+      if (dora && mKey == null) {
+        problems.add("module " + module + " has no lora_magnitude_vector, but adapter_config.json sets use_dora");
         continue;
       }
       String weight = module + ".weight";
@@ -113,7 +118,12 @@ public final class PeftAdapterFolder implements AutoCloseable {
             + Arrays.toString(wantB) + ")");
         continue;
       }
-      out.put(module, new Module(module, aKey, bKey, rank, config.scaleFor(module)));
+      if (mKey != null && !Arrays.equals(weights.entry(mKey).shape(), new long[] {w[0]})) {
+        problems.add(module + ": lora_magnitude_vector " + Arrays.toString(weights.entry(mKey).shape()) + " does not"
+            + " fit the base weight " + Arrays.toString(w) + " (expected [" + w[0] + "])");
+        continue;
+      }
+      out.put(module, new Module(module, aKey, bKey, mKey, rank, config.scaleFor(module)));
     }
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"

@@ -21,7 +21,8 @@ import jswift.tensor.Tensor;
  * Saves one named LoRA adapter of a {@link CausalLM} as PEFT does ({@code PeftModel.save_pretrained}), so that
  * {@code PeftModel.from_pretrained(base, dir)} loads it: {@code adapter_model.safetensors} with the keys
  * {@code base_model.model.<module>.lora_A.weight} [r, in] and {@code .lora_B.weight} [out, r] (PEFT drops the
- * adapter name from the keys) and {@code adapter_config.json} ({@link LoraConfig#toJson()}).
+ * adapter name from the keys), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
+ * it from the magnitude's parameter name), and {@code adapter_config.json} ({@link LoraConfig#toJson()}).
  *
  * <p>The tensors are saved in fp32 whatever the model's compute dtype, because that is what PEFT saves: its
  * {@code get_peft_model} upcasts bf16/fp16 adapter weights to fp32 by default ({@code autocast_adapter_dtype}),
@@ -29,8 +30,8 @@ import jswift.tensor.Tensor;
  * lost to the bf16 copy the kernels read.
  *
  * <p>Before writing, the adapter is checked against the config: every adapted module must be one that
- * target_modules selects (PEFT would silently drop the weights of any other), and each module's rank and scale
- * must be the config's. The two files are written atomically; existing adapter files are replaced only with
+ * target_modules selects (PEFT would silently drop the weights of any other), each module's rank and scale
+ * must be the config's, and every module must be DoRA exactly when the config says use_dora. The two files are written atomically; existing adapter files are replaced only with
  * {@code overwrite}.
  */
 public final class PeftAdapterWriter {
@@ -74,6 +75,7 @@ public final class PeftAdapterWriter {
       String prefix = "base_model.model." + module;
       out.add(fp32(prefix + ".lora_A.weight", a.a()));
       out.add(fp32(prefix + ".lora_B.weight", a.b()));
+      if (a.isDora()) out.add(fp32(prefix + ".lora_magnitude_vector", a.magnitude()));
     }
     if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
     return out;
@@ -86,6 +88,9 @@ public final class PeftAdapterWriter {
     if (a.rank() != config.rankFor(module))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
           + " but the config says r=" + config.rankFor(module));
+    if (a.isDora() != config.useDora())
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isDora() ? "a DoRA" : "a plain LoRA")
+          + " adapter but the config says use_dora=" + config.useDora());
     double scale = config.scaleFor(module);
     // The adapter keeps its scale as a float; anything beyond float rounding means another alpha or rsLoRA setting.
     if (Math.abs(a.scale() - scale) > 1e-6 * Math.max(1, Math.abs(scale)))

@@ -29,17 +29,20 @@ class GeneratorTest {
   }
 
   @Test
-  void greedyMatchesTransformersForBaseLoraAndRsLora() throws IOException {
+  void greedyMatchesTransformersForBaseLoraRsLoraAndDora() throws IOException {
     int[] prompt = Arrays.stream(ref("gen.prompt_ids")).mapToInt(Math::toIntExact).toArray();
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
       m.loadAdapter("rslora", Fixtures.llamaGqa().resolve("adapters/rslora"));
+      m.loadAdapter("dora", Fixtures.llamaGqa().resolve("adapters/dora"));
       GenerationConfig greedy = GenerationConfig.greedy(8, List.of());  // no EOS appears in the references
       assertArrayEquals(ref("gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
       m.setActiveAdapter("lora");
       assertArrayEquals(ref("lora.gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
       m.setActiveAdapter("rslora");
       assertArrayEquals(ref("rslora.gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
+      m.setActiveAdapter("dora");
+      assertArrayEquals(ref("dora.gen.sequences"), toLongs(concat(prompt, Generator.generate(m, prompt, greedy))));
     }
   }
 

@@ -1,5 +1,6 @@
 package jswift.model;
 
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -83,6 +84,79 @@ class CausalLMTest {
   }
 
   @Test
+  void doraLogitsLossAndGradientsWithAndWithoutRecomputation() throws IOException {
+    for (boolean checkpointing : new boolean[] {false, true}) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+        m.loadAdapter("dora", Fixtures.llamaGqa().resolve("adapters/dora"));
+        m.setActiveAdapter("dora");
+        m.setGradientCheckpointing(checkpointing);
+        Batch b = Batch.padded(ids, mask, labels);
+        Assert.relNorm("dora logits", m.logits(b), reference.floats("dora.logits"), 1e-5);
+        assertEquals(6.916664123535156, m.loss(b), 1e-5, "dora eval loss");
+        Map<String, Parameter> params = m.activeAdapterParameters();
+        assertEquals(42, params.size(), "A, B and the magnitude of 14 modules");
+        params.values().forEach(p -> p.setTrainable(true));
+        assertEquals(6.916664123535156, m.forwardBackward(b, 7), 1e-5, "dora loss (checkpointing " + checkpointing + ")");
+        for (Parameter p : params.values())
+          Assert.close("dora grad " + p.name(), p.grad().toFloatArray(), reference.floats("dora.grad." + p.name()), 1e-5,
+              1e-3);
+        assertTrue(params.containsKey("base_model.model.model.layers.1.mlp.down_proj.lora_magnitude_vector"));
+      }
+    }
+  }
+
+  @Test
+  void doraWithDropoutRecomputesTheSameMasks(@TempDir Path dir) throws IOException {
+    // The fixture's dora adapter with lora_dropout 0.2: eval ignores dropout (PEFT's logits); a training step
+    // drops (another loss), and recomputing each layer in the backward regenerates the same masks, so gradient
+    // checkpointing changes no gradient.
+    Path dora = Fixtures.llamaGqa().resolve("adapters/dora");
+    Files.copy(dora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
+    Files.writeString(dir.resolve("adapter_config.json"), Files.readString(dora.resolve("adapter_config.json"))
+        .replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 0.2"));
+    Batch b = Batch.padded(ids, mask, labels);
+    Map<String, float[]> first = new java.util.HashMap<>();
+    for (boolean checkpointing : new boolean[] {false, true}) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+        m.loadAdapter("dora", dir);
+        m.setActiveAdapter("dora");
+        m.setGradientCheckpointing(checkpointing);
+        Assert.relNorm("dora eval logits with dropout configured", m.logits(b), reference.floats("dora.logits"), 1e-5);
+        Map<String, Parameter> params = m.activeAdapterParameters();
+        params.values().forEach(p -> p.setTrainable(true));
+        double loss = m.forwardBackward(b, 11);
+        assertTrue(Math.abs(loss - 6.916664123535156) > 1e-3, "training drops inputs: loss " + loss);
+        for (Parameter p : params.values()) {
+          float[] g = p.grad().toFloatArray(), before = first.putIfAbsent(p.name(), g);
+          if (before != null) Assert.close("recomputed " + p.name(), g, before, 0, 0);
+        }
+      }
+    }
+    assertEquals(42, first.size());
+  }
+
+  @Test
+  void loraDropoutRunsInTrainingOnly(@TempDir Path dir) throws IOException {
+    // The fixture's lora adapter with lora_dropout 0.3: PEFT drops nothing in eval mode, so logits and loss are
+    // the dropout-free reference; a training step does drop, so its loss moves away from it.
+    Path lora = Fixtures.llamaGqa().resolve("adapters/lora");
+    Files.copy(lora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
+    Files.writeString(dir.resolve("adapter_config.json"), Files.readString(lora.resolve("adapter_config.json"))
+        .replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 0.3"));
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("dropped", dir);
+      m.setActiveAdapter("dropped");
+      Batch b = Batch.padded(ids, mask, labels);
+      Assert.relNorm("eval logits", m.logits(b), reference.floats("lora.logits"), 1e-5);
+      assertEquals(6.940145969390869, m.loss(b), 1e-5, "eval loss");
+      assertEquals(6.940145969390869, m.evaluate(b).lossSum() / 15, 1e-5, "evaluate()");
+      m.activeAdapterParameters().values().forEach(p -> p.setTrainable(true));
+      double trained = m.forwardBackward(b, 3);
+      assertTrue(Math.abs(trained - 6.940145969390869) > 1e-3, "training drops inputs: loss " + trained);
+    }
+  }
+
+  @Test
   void packedSequencesGiveTheLossesOfThePaddedRows() throws IOException {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       int[] row0 = ids[0], row1 = Arrays.copyOf(ids[1], 9), lab0 = labels[0], lab1 = Arrays.copyOf(labels[1], 9);
@@ -102,13 +176,21 @@ class CausalLMTest {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       IOException e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
       assertTrue(e.getMessage().contains("adapter_config.json not found"), e.getMessage());
-      Files.copy(Fixtures.llamaGqa().resolve("adapters/dora/adapter_config.json"), dir.resolve("adapter_config.json"));
+      // DoRA config, LoRA weights: no magnitudes; LoRA config, DoRA weights: magnitudes nobody asked for.
+      Path lora = Fixtures.llamaGqa().resolve("adapters/lora"), dora = Fixtures.llamaGqa().resolve("adapters/dora");
+      Files.copy(dora.resolve("adapter_config.json"), dir.resolve("adapter_config.json"));
+      Files.copy(lora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"));
       e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
-      assertTrue(e.getMessage().contains("DoRA"), e.getMessage());
-      Files.writeString(dir.resolve("adapter_config.json"), Files.readString(
-          Fixtures.llamaGqa().resolve("adapters/lora/adapter_config.json")).replace("\"r\": 4", "\"r\": 8"));
-      Files.copy(Fixtures.llamaGqa().resolve("adapters/lora/adapter_model.safetensors"),
-          dir.resolve("adapter_model.safetensors"));
+      assertTrue(e.getMessage().contains("has no lora_magnitude_vector"), e.getMessage());
+      Files.copy(lora.resolve("adapter_config.json"), dir.resolve("adapter_config.json"), REPLACE_EXISTING);
+      Files.copy(dora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"), REPLACE_EXISTING);
+      e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
+      assertTrue(e.getMessage().contains("lora_magnitude_vector") && e.getMessage().contains("does not set use_dora"),
+          e.getMessage());
+      assertTrue(m.linears().values().stream().allMatch(l -> l.adapters().isEmpty()), "nothing half-loaded stays");
+      Files.writeString(dir.resolve("adapter_config.json"), Files.readString(lora.resolve("adapter_config.json"))
+          .replace("\"r\": 4", "\"r\": 8"));
+      Files.copy(lora.resolve("adapter_model.safetensors"), dir.resolve("adapter_model.safetensors"), REPLACE_EXISTING);
       e = assertThrows(IOException.class, () -> m.loadAdapter("x", dir));
       assertTrue(e.getMessage().contains("r=8"), e.getMessage());
       assertThrows(IllegalArgumentException.class, () -> m.setActiveAdapter("nope"));

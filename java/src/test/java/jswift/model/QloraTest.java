@@ -69,4 +69,43 @@ class QloraTest {
       assertEquals(CausalLM.Quantization.NF4_DOUBLE_QUANT, q.quantization());
     }
   }
+
+  @Test
+  void doraOnNf4NormalisesTheDequantizedWeight() throws IOException {
+    // QDoRA: the weight norm is taken of the dequantized W (PEFT dequantizes too), so the 4-bit model with the
+    // fixture's DoRA adapter computes what the dense model with round-tripped weights computes, gradients included.
+    try (CausalLM dense = CausalLM.load(Fixtures.llamaGqa(), Device.CPU);
+        CausalLM q = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NF4)) {
+      try (jswift.tensor.Tensor code = jswift.nn.Nf4Weight.dynamicMap(Device.CPU)) {
+        for (Linear l : dense.linears().values()) {
+          try (jswift.nn.Nf4Weight w = jswift.nn.Nf4Weight.quantize(l.weight().value(), false, code);
+              jswift.tensor.Arena a = new jswift.tensor.Arena()) {
+            l.weight().value().copyFrom(w.dequantize(a));
+          }
+        }
+      }
+      java.util.Map<String, float[]> grads = new java.util.HashMap<>();
+      float[] denseLogits = null;
+      for (CausalLM m : List.of(dense, q)) {
+        m.loadAdapter("dora", Fixtures.llamaGqa().resolve("adapters/dora"));
+        m.setActiveAdapter("dora");
+        float[] logits = m.logits(BATCH);
+        if (denseLogits == null) denseLogits = logits;
+        else Assert.relNorm("QDoRA logits", logits, denseLogits, 1e-6);
+        m.activeAdapterParameters().values().forEach(p -> p.setTrainable(true));
+        m.forwardBackward(BATCH, 0);
+        for (Parameter p : m.activeAdapterParameters().values()) {
+          float[] g = p.grad().toFloatArray(), other = grads.putIfAbsent(p.name(), g);
+          if (other != null) Assert.relNorm("QDoRA grad " + p.name(), g, other, 1e-5);
+        }
+      }
+      assertEquals(42, grads.size());
+      // A new DoRA adapter on the 4-bit model takes ||dequantized W|| as its magnitude: it starts as that model.
+      q.setActiveAdapter(null);
+      float[] base = q.logits(BATCH);
+      LoraTuner.apply(q, "fresh", LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0)
+          .withDora(true), 3);
+      Assert.relNorm("fresh QDoRA adapter at init", q.logits(BATCH), base, 1e-6);
+    }
+  }
 }

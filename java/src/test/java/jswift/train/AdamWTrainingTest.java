@@ -49,6 +49,36 @@ class AdamWTrainingTest {
   }
 
   @Test
+  void oneDoraStepMatchesTorch() throws IOException {
+    // The fixture's dora adapter: the same step with the magnitude trained too (its gradient treats the weight
+    // norm as a constant, as PEFT's detach does). Tolerances as above; the smallest |g| of this adapter is 1.1e-7,
+    // so the |g| >= 1e-5 filter matters here.
+    try (SafetensorsFile ref = SafetensorsFile.open(Fixtures.llamaGqa().resolve("reference.safetensors"));
+        CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      Batch b = Batch.padded(rows(ref.longs("input_ids")), rows(ref.longs("attention_mask")), rows(ref.longs("labels")));
+      m.loadAdapter("dora", Fixtures.llamaGqa().resolve("adapters/dora"));
+      m.setActiveAdapter("dora");
+      Map<String, Parameter> params = m.activeAdapterParameters();
+      params.values().forEach(p -> p.setTrainable(true));
+      try (AdamW opt = new AdamW(params.values(), 0.9f, 0.999f, 1e-8f, 0f, 0f)) {
+        assertEquals(6.916664123535156, m.forwardBackward(b, 1), 1e-5);
+        opt.step(1e-3f);
+        opt.zeroGrad();
+        int magnitudes = 0;
+        for (Parameter p : params.values()) {
+          float[] got = p.value().toFloatArray(), want = ref.floats("dora.after_step." + p.name());
+          float[] grad = ref.floats("dora.grad." + p.name());
+          for (int i = 0; i < got.length; i++)
+            if (Math.abs(grad[i]) >= 1e-5) assertEquals(want[i], got[i], 1e-6, p.name() + "[" + i + "]");
+          if (p.name().endsWith(".lora_magnitude_vector")) magnitudes++;
+        }
+        assertEquals(14, magnitudes, "every module's magnitude took the step");
+        assertEquals(6.736685276031494, m.loss(b), 1e-5, "loss after one step");
+      }
+    }
+  }
+
+  @Test
   void clippingScalesTheUpdate() throws IOException {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));

@@ -110,6 +110,35 @@ class TrainerTest {
   }
 
   @Test
+  void doraTrainsWithDropoutAndResumesBitIdentically(@TempDir Path out) throws IOException {
+    // --use_dora with ms-swift's dropout on: checkpoints carry the magnitudes (and their optimizer moments), and
+    // resuming regenerates the same masks.
+    TrainArguments a = args(out.resolve("a"), 4, 2);
+    a.useDora = true;
+    Trainer.Result straight;
+    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
+      straight = t.train();
+    }
+    TrainArguments resumed = args(out.resolve("b"), 4, 2);
+    resumed.useDora = true;
+    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
+    Trainer.Result second;
+    try (Trainer t = new Trainer(resumed, new PrintWriter(new StringWriter()))) {
+      second = t.train();
+    }
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
+    JsonNode cfg = new ObjectMapper().readTree(straight.lastCheckpoint().resolve("adapter_config.json").toFile());
+    assertTrue(cfg.get("use_dora").asBoolean());
+    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
+        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
+      assertEquals(x.names(), y.names());
+      long magnitudes = x.names().stream().filter(n -> n.endsWith(".lora_magnitude_vector")).count();
+      assertEquals(x.names().size() / 3, magnitudes, "A, B and a magnitude per module");
+      for (String n : x.names()) assertArrayEquals(x.floats(n), y.floats(n), n);
+    }
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;

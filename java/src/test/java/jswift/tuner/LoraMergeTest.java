@@ -32,13 +32,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Merging the llama-gqa fixture's PEFT adapters into its base: the merged model must give the logits of base +
  * adapter, keep every tensor name, dtype and shape of the base, change only the adapted weights (to W + s B A,
- * checked against a double-precision computation here), shard and reload, and refuse what it cannot merge or
- * must not overwrite, leaving no files behind when it fails.
+ * or for DoRA (m / ||W + s B A||)[:, None] (W + s B A), checked against a double-precision computation here),
+ * shard and reload, and refuse what it cannot merge or must not overwrite, leaving no files behind when it fails.
  *
  * <p>Tolerances: merged vs base + adapter logits, relative norm 1e-5 (the issue's bound; both are fp32 and differ
  * only in whether s B A is added to W before or after the matmul with x). Merged fp32 weights vs W + s B A in
  * double: 1e-6 absolute (|W|, |s B A| are below 2 here, so that is a few fp32 ulps; the GEMM's fp32 rounding
- * of a rank-4 sum is well inside it).
+ * of a rank-4 sum is well inside it). Merged DoRA weights: 1e-6 absolute plus 1e-5 relative, since the row
+ * norm (an fp32 sum of up to 176 squares), its inverse and the rescaling add a few ulps relative each.
  */
 class LoraMergeTest {
   private static final Path BASE = Fixtures.llamaGqa();
@@ -58,7 +59,7 @@ class LoraMergeTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"lora", "rslora"})
+  @ValueSource(strings = {"lora", "rslora", "dora"})
   void mergedModelGivesTheLogitsOfBasePlusAdapter(String name, @TempDir Path tmp) throws IOException {
     Path out = tmp.resolve("merged");
     LoraMerge.Result r = LoraMerge.merge(BASE, adapterDir(name), out, LoraMerge.Options.on(Device.CPU));
@@ -96,6 +97,38 @@ class LoraMergeTest {
             ad.floats("base_model.model." + module + ".lora_B.weight"),
             base.entry(n).shape(), cfg.r(), cfg.scaleFor(module));
         Assert.close(n, merged.floats(n), want, 1e-6, 0);
+      }
+      assertEquals(14, changed);
+    }
+  }
+
+  @Test
+  void doraWeightsBecomeTheRescaledRowsOfWPlusSBA(@TempDir Path tmp) throws IOException {
+    Path out = tmp.resolve("merged");
+    LoraMerge.merge(BASE, adapterDir("dora"), out, LoraMerge.Options.on(Device.CPU));
+    try (SafetensorsFile base = SafetensorsFile.open(BASE.resolve("model.safetensors"));
+        SafetensorsFile merged = SafetensorsFile.open(out.resolve("model.safetensors"));
+        SafetensorsFile ad = SafetensorsFile.open(adapterDir("dora").resolve("adapter_model.safetensors"))) {
+      int changed = 0;
+      for (String n : base.names()) {
+        String p = "base_model.model." + n.substring(0, n.length() - ".weight".length());
+        if (!ad.contains(p + ".lora_magnitude_vector")) {
+          assertEquals(base.bytes(n), merged.bytes(n), n + " must be copied unchanged");
+          continue;
+        }
+        changed++;
+        long[] shape = base.entry(n).shape();
+        float[] sum = wPlusSba(base.floats(n), ad.floats(p + ".lora_A.weight"), ad.floats(p + ".lora_B.weight"), shape,
+            4, 2.0);
+        float[] m = ad.floats(p + ".lora_magnitude_vector"), want = new float[sum.length];
+        int rows = (int) shape[0], cols = (int) shape[1];
+        for (int r = 0; r < rows; r++) {
+          double ss = 0;
+          for (int c = 0; c < cols; c++) ss += (double) sum[r * cols + c] * sum[r * cols + c];
+          double f = m[r] / Math.sqrt(ss);
+          for (int c = 0; c < cols; c++) want[r * cols + c] = (float) (f * sum[r * cols + c]);
+        }
+        Assert.close(n, merged.floats(n), want, 1e-6, 1e-5);
       }
       assertEquals(14, changed);
     }
@@ -213,10 +246,14 @@ class LoraMergeTest {
   }
 
   @Test
-  void doraAndQuantizedBasesAreRefused(@TempDir Path tmp) throws IOException {
+  void doraConfigWithoutMagnitudesAndQuantizedBasesAreRefused(@TempDir Path tmp) throws IOException {
+    Path half = Files.createDirectories(tmp.resolve("half-dora"));
+    Files.copy(adapterDir("dora").resolve("adapter_config.json"), half.resolve("adapter_config.json"));
+    Files.copy(adapterDir("lora").resolve("adapter_model.safetensors"), half.resolve("adapter_model.safetensors"));
     IOException dora = assertThrows(IOException.class,
-        () -> LoraMerge.merge(BASE, adapterDir("dora"), tmp.resolve("d"), LoraMerge.Options.on(Device.CPU)));
-    assertTrue(dora.getMessage().contains("DoRA"), dora.getMessage());
+        () -> LoraMerge.merge(BASE, half, tmp.resolve("d"), LoraMerge.Options.on(Device.CPU)));
+    assertTrue(dora.getMessage().contains("has no lora_magnitude_vector, but adapter_config.json sets use_dora"),
+        dora.getMessage());
     Path q = Files.createDirectories(tmp.resolve("quantized"));
     Files.writeString(q.resolve("config.json"),
         "{\"model_type\": \"llama\", \"quantization_config\": {\"quant_method\": \"bitsandbytes\"}}");

@@ -38,7 +38,7 @@ class PeftAdapterWriterTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"lora", "rslora"})
+  @ValueSource(strings = {"lora", "rslora", "dora"})
   void reSavingPeftsAdapterGivesPeftsBytes(String name, @TempDir Path out) throws IOException {
     try (CausalLM lm = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       lm.loadAdapter(name, adapterDir(name));
@@ -149,6 +149,8 @@ class PeftAdapterWriterTest {
       assertTrue(msg.contains("scale 2.0") && msg.contains("give 4.0"), msg);
       msg = refused(lm, cfg.withRslora(true), out);
       assertTrue(msg.contains("rsLoRA"), msg);
+      msg = refused(lm, cfg.withDora(true), out);
+      assertTrue(msg.contains("plain LoRA") && msg.contains("use_dora=true"), msg);
       msg = refused(lm, cfg.withTargetModules(List.of("q_proj", "k_proj", "v_proj", "o_proj")), out);
       assertTrue(msg.contains("mlp") && msg.contains("target_modules"), msg);
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -157,6 +159,35 @@ class PeftAdapterWriterTest {
     }
     try (var files = Files.list(out)) {
       assertEquals(0, files.count());
+    }
+  }
+
+  @Test
+  void aTrainedDoraAdapterSavesItsMagnitudesAndReloadsToTheSameLogits(@TempDir Path out) throws IOException {
+    LoraConfig cfg = LoraConfig.defaults().withR(4).withLoraAlpha(8).withLoraDropout(0).withDora(true)
+        .withTargetModules(List.of("q_proj", "v_proj"));
+    float[] trained;
+    try (CausalLM lm = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      List<jswift.nn.Parameter> params = LoraTuner.apply(lm, "d", cfg, 5);
+      try (jswift.train.AdamW opt = new jswift.train.AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 0f)) {
+        lm.forwardBackward(jswift.model.Batch.padded(FixtureBatch.rows("input_ids"), FixtureBatch.rows("attention_mask"),
+            FixtureBatch.rows("labels")), 1);
+        opt.step(1e-2f);  // B and the magnitudes move away from their init, so a lost tensor would show
+      }
+      trained = lm.logits(FixtureBatch.batch());
+      PeftAdapterWriter.save(lm, "d", LoraTuner.resolveTargets(lm, cfg), "..", out, false);
+    }
+    try (SafetensorsFile f = SafetensorsFile.open(out.resolve("adapter_model.safetensors"))) {
+      assertEquals(12, f.names().size(), "A, B and the magnitude of q_proj and v_proj in 2 layers");
+      String mag = "base_model.model.model.layers.1.self_attn.v_proj.lora_magnitude_vector";
+      assertArrayEquals(new long[] {32}, f.entry(mag).shape());
+      assertEquals("F32", f.entry(mag).dtype());
+    }
+    assertTrue(JSON.readTree(out.resolve("adapter_config.json").toFile()).get("use_dora").asBoolean());
+    try (CausalLM lm = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      lm.loadAdapter("reloaded", out);
+      lm.setActiveAdapter("reloaded");
+      assertArrayEquals(trained, lm.logits(FixtureBatch.batch()));  // the same fp32 tensors: bit-identical
     }
   }
 

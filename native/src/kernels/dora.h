@@ -1,0 +1,21 @@
+// DoRA helper twins: row norms, diagonal scaling, product column sums, dropout (contracts in jswift.h).
+#pragma once
+
+#include <cstdint>
+
+namespace jsw {
+namespace cpu {
+void row_norm(int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
+void scale_rows_cols(int dtype, const void* x, int64_t rows, int64_t cols, const float* row_scale,
+                     const float* col_scale, void* y);
+void sum_rows_mul(int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+}  // namespace cpu
+namespace cuda {
+void row_norm(int device, int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
+void scale_rows_cols(int device, int dtype, const void* x, int64_t rows, int64_t cols, const float* row_scale,
+                     const float* col_scale, void* y);
+void sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
+void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+}  // namespace cuda
+}  // namespace jsw
