@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "core/dtype.h"
 #include "kernels/optim.h"
@@ -12,14 +13,16 @@ namespace cpu {
 
 namespace {
 
-// fp32 sums within a chunk, chunks combined in fp64: accurate for any n and cheap. f32/bf16 chunks vectorise
-// (8 lanes, 512 adds each); GCC keeps f16's branchy widening scalar, so its sequential chunk is kept short.
+// fp32 sums within a chunk, chunks combined in fp64 in chunk order: accurate for any n and cheap, and the same
+// bits on every run (an OpenMP reduction combines the threads' partials in whatever order they finish, which made
+// clipped training steps differ in the last bits from run to run). f32/bf16 chunks vectorise (8 lanes, 512 adds
+// each); GCC keeps f16's branchy widening scalar, so its sequential chunk is kept short.
 template <class T>
 void sumsq_typed(const T* x, int64_t n, float* acc) {
   const int64_t chunk = std::is_same<T, f16>::value ? 256 : 4096;
   int64_t chunks = (n + chunk - 1) / chunk;
-  double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
+  std::vector<double> partial(size_t(std::max<int64_t>(chunks, 1)), 0.0);
+#pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; c++) {
     int64_t lo = c * chunk, hi = std::min(n, lo + chunk);
     float s = 0.0f;
@@ -28,8 +31,10 @@ void sumsq_typed(const T* x, int64_t n, float* acc) {
       float v = to_float(x[i]);
       s += v * v;
     }
-    total += double(s);
+    partial[size_t(c)] = double(s);
   }
+  double total = 0.0;
+  for (int64_t c = 0; c < chunks; c++) total += partial[size_t(c)];
   *acc = float(double(*acc) + total);
 }
 

@@ -94,9 +94,11 @@ public final class Trainer implements AutoCloseable {
       LoraConfig lora = null;
       if (args.trainType.equals("full")) {
         // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
-        Set<Parameter> all = Collections.newSetFromMap(new IdentityHashMap<>());
-        all.addAll(m.parameters().values());
-        trainable = new ArrayList<>(all);
+        // The model's order, not the set's: the gradient norm sums the parameters in this order, so a hash order
+        // (identity hashes differ from run to run) would change the clipped step's last bits between runs.
+        Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        trainable = new ArrayList<>();
+        for (Parameter p : m.parameters().values()) if (seen.add(p)) trainable.add(p);
         trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
