@@ -10,16 +10,21 @@ import picocli.CommandLine.Spec;
 /**
  * {@code jswift sft}: supervised fine-tuning (LoRA, QLoRA or full) with ms-swift's flags and defaults (see
  * {@link TrainArguments}). Output: {@code output/<model>/vN-<time>/} with args.json, logging.jsonl and
- * checkpoint-K/ folders (PEFT adapters, or whole Hugging Face models with --train_type full).
+ * checkpoint-K/ folders (PEFT adapters, or whole Hugging Face models with --train_type full). With no argument at
+ * all it runs the {@link QuickStart}.
  */
 @Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Supervised fine-tuning of a Hugging Face model on ms-swift datasets.")
+    description = {"Supervised fine-tuning of a Hugging Face model on ms-swift datasets.",
+        "With no argument at all: the quick start (LoRA on the bundled tiny chat model, answers before and after)."})
 public final class SftCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
   @Override
   public Integer call() throws Exception {
+    picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+    if (parsed.matchedOptions().isEmpty() && parsed.matchedPositionals().isEmpty())
+      return QuickStart.run(spec.commandLine().getOut());
     return run(spec, options.arguments());
   }
 

@@ -11,10 +11,12 @@ import picocli.CommandLine.Option;
  * (a picocli mixin); {@link #arguments()} turns them into {@link TrainArguments}.
  */
 public final class TrainOptions {
-  @Option(names = "--model", required = true, description = "Hugging Face model folder") Path model;
+  // --model and --dataset are checked by TrainArguments.validate, not picocli: `jswift sft` with no argument at all
+  // is the quick start.
+  @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
   @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
-  @Option(names = "--dataset", arity = "1..*", required = true,
-      description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
+  @Option(names = "--dataset", arity = "1..*",
+      description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft) (required)")
   List<String> dataset = new ArrayList<>();
   @Option(names = "--val_dataset", arity = "1..*") List<String> valDataset = new ArrayList<>();
   @Option(names = "--split_dataset_ratio") double splitDatasetRatio = 0.0;
