@@ -107,24 +107,7 @@ public final class SafetensorsWriter {
 
   /** serde_json's string escaping: quote, backslash and control characters only; other text stays UTF-8. */
   private static void string(String s, StringBuilder sb) {
-    sb.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        case '\b' -> sb.append("\\b");
-        case '\f' -> sb.append("\\f");
-        default -> {
-          if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-          else sb.append(c);
-        }
-      }
-    }
-    sb.append('"');
+    jswift.template.PythonJson.string(s, false, sb);
   }
 
   private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {

@@ -88,9 +88,10 @@ public final class PythonJson {
 
   /**
    * Python escapes only quotes, backslashes and control characters when ensure_ascii is off; with it on, every
-   * non-ASCII UTF-16 unit too ({@code \u00e9}, surrogate pairs as two escapes).
+   * non-ASCII UTF-16 unit too ({@code \u00e9}, surrogate pairs as two escapes). Without ensure_ascii this is also
+   * serde_json's escaping (the safetensors header) and the Jinja {@code tojson} filter's.
    */
-  private static void string(String s, boolean ascii, StringBuilder sb) {
+  public static void string(String s, boolean ascii, StringBuilder sb) {
     sb.append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -114,9 +115,9 @@ public final class PythonJson {
   /**
    * {@code repr(float)}: the shortest decimal that reads back as the same double, in fixed notation when the
    * decimal point falls within 16 digits of the first one and in exponent notation ({@code 1e-05},
-   * {@code 1.5e+16}) otherwise.
+   * {@code 1.5e+16}) otherwise. Non-finite values print as json.dumps prints them ({@code NaN}, {@code Infinity}).
    */
-  static String floatRepr(double d) {
+  public static String floatRepr(double d) {
     if (Double.isNaN(d)) return "NaN";
     if (Double.isInfinite(d)) return d > 0 ? "Infinity" : "-Infinity";
     if (d == 0) return (1 / d < 0) ? "-0.0" : "0.0";

@@ -115,24 +115,6 @@ final class Json {
   }
 
   private static void string(String s, boolean ensureAscii, StringBuilder sb) {
-    sb.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        case '\b' -> sb.append("\\b");
-        case '\f' -> sb.append("\\f");
-        default -> {
-          // With ensure_ascii, non-ASCII becomes \\uXXXX per UTF-16 unit, which is what Python emits too.
-          if (c < 0x20 || (ensureAscii && c > 0x7E)) sb.append(String.format("\\u%04x", (int) c));
-          else sb.append(c);
-        }
-      }
-    }
-    sb.append('"');
+    jswift.template.PythonJson.string(s, ensureAscii, sb);
   }
 }

@@ -1,9 +1,6 @@
 package jswift.template.jinja;
 
-import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.math.MathContext;
-import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
@@ -152,34 +149,7 @@ final class Py {
   static String floatRepr(double d) {
     if (Double.isNaN(d)) return "nan";
     if (Double.isInfinite(d)) return d > 0 ? "inf" : "-inf";
-    if (d == 0) return (1 / d < 0) ? "-0.0" : "0.0";
-    BigDecimal shortest = null;
-    BigDecimal exact = new BigDecimal(d);
-    for (int p = 1; p <= 17; p++) {
-      BigDecimal r = exact.round(new MathContext(p, RoundingMode.HALF_EVEN));
-      if (r.doubleValue() == d) {
-        shortest = r;
-        break;
-      }
-    }
-    if (shortest == null) shortest = exact.round(new MathContext(17, RoundingMode.HALF_EVEN));
-    String digits = shortest.unscaledValue().abs().toString();
-    // Strip trailing zeros of the digit string, adjusting the scale.
-    int scale = shortest.scale();
-    while (digits.length() > 1 && digits.endsWith("0")) {
-      digits = digits.substring(0, digits.length() - 1);
-      scale--;
-    }
-    int exp10 = digits.length() - 1 - scale; // position of the first digit
-    String sign = d < 0 ? "-" : "";
-    if (exp10 >= -4 && exp10 < 16) {
-      if (exp10 < 0) return sign + "0." + "0".repeat(-exp10 - 1) + digits;
-      if (digits.length() <= exp10 + 1) return sign + digits + "0".repeat(exp10 + 1 - digits.length()) + ".0";
-      return sign + digits.substring(0, exp10 + 1) + "." + digits.substring(exp10 + 1);
-    }
-    String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
-    String e = String.valueOf(Math.abs(exp10));
-    return sign + mant + "e" + (exp10 < 0 ? "-" : "+") + (e.length() < 2 ? "0" + e : e);
+    return jswift.template.PythonJson.floatRepr(d);
   }
 
   /** Python {@code ==}. Numbers compare across int, float and bool; a tuple never equals a list. */
