@@ -11,6 +11,8 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /**
  * One dataset row in the standard format, after conversion and checks: the conversation ({@code messages}), the
@@ -129,7 +131,7 @@ public final class Row {
     List<Map<String, Object>> out = new ArrayList<>(messages.size());
     for (Message m : messages) {
       Map<String, Object> map = new LinkedHashMap<>();
-      map.put("role", m.role().jsonName());
+      map.put("role", m.role().wireName());
       map.put("content", m.content());
       out.add(map);
     }
@@ -143,7 +145,13 @@ public final class Row {
 
   private static ArrayNode messagesJson(List<Message> list) {
     ArrayNode array = JSON.createArrayNode();
-    for (Message m : list) array.add(m.toJson());
+    for (Message m : list) {
+      // the standard format: {"role": ..., "content": ..., "loss": true|false}
+      ObjectNode node = array.addObject();
+      node.put("role", m.role().wireName());
+      node.put("content", m.content());
+      if (m.loss() != null) node.put("loss", m.loss() != 0);
+    }
     return array;
   }
 

@@ -11,6 +11,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /**
  * The checks every converted row passes before it is used, the ones ms-swift makes ({@code _check_messages},
@@ -40,7 +42,7 @@ final class RowChecks {
     for (String key : MEDIA) media(row, key, where);
     if (requireAssistant && messages.stream().noneMatch(m -> m.role() == Role.ASSISTANT)) {
       Set<String> roles = new LinkedHashSet<>();
-      messages.forEach(m -> roles.add(m.role().jsonName()));
+      messages.forEach(m -> roles.add(m.role().wireName()));
       throw new DatasetException(where, "the conversation has no assistant turn (roles: " + String.join(", ", roles)
           + "); training learns from assistant messages");
     }
@@ -63,15 +65,20 @@ final class RowChecks {
       if (ResponsePreprocessor.isNull(role)) throw new DatasetException(where, at + " has no role");
       if (!role.isTextual())
         throw new DatasetException(where, at + ".role must be a string, found " + Json.typeName(role));
-      Role r = Role.of(role.asText());
-      if (r == null)
-        throw new DatasetException(where, at + ": unknown role \"" + role.asText() + "\" (accepted: " + Role.ACCEPTED
-            + "; and in conversations human, gpt, bot, function_call, function_response, observation)");
+      Role r;
+      try {
+        r = Role.parse(role.asText());
+      } catch (IllegalArgumentException e) {
+        throw new DatasetException(where, at + ": unknown role \"" + role.asText() + "\" (accepted: system, user, "
+            + "assistant, tool_call, tool_response (or tool); and in conversations human, gpt, bot, function_call, "
+            + "function_response, observation)");
+      }
       JsonNode content = m.get("content");
       if (ResponsePreprocessor.isNull(content)) throw new DatasetException(where, at + " has no content");
       if (!content.isTextual())
         throw new DatasetException(where, at + ".content must be a string, found " + Json.typeName(content));
-      out.add(new Message(r, content.asText(), loss(m.get("loss"), at, where)));
+      Boolean loss = loss(m.get("loss"), at, where);
+      out.add(new Message(r, content.asText(), loss == null ? null : loss ? 1.0 : 0.0, null));
     }
     return out;
   }

@@ -20,6 +20,11 @@ public record Message(Role role, String content, Double loss, List<ToolCall> too
       throw new IllegalArgumentException("loss of a " + role + " message must be true, false or a weight >= 0, got " + loss);
   }
 
+  /** A message without a loss override or tool calls. */
+  public Message(Role role, String content) {
+    this(role, content, null, null);
+  }
+
   public static Message system(String content) {
     return new Message(Role.SYSTEM, content, null, null);
   }

@@ -12,6 +12,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /** The bundled datasets parse cleanly with the strictest settings and have the shape the quick start needs. */
 class BundledDatasetsTest {

@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /**
  * Each file format end to end, indexed and streaming: JSON Lines (blank lines, CRLF, a byte-order mark,

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /**
  * Conversation rows against what ms-swift's MessagesPreprocessor + _check_messages produce for them, worked out
@@ -34,7 +36,7 @@ class MessagesConversionTest {
         + "{\"role\":\"assistant\",\"content\":\"You're welcome.\",\"loss\":false}]}", row);
     assertEquals("Be brief.", row.system());
     assertEquals(Role.TOOL_RESPONSE, row.messages().get(3).role());
-    assertEquals(Boolean.FALSE, row.messages().get(6).loss());
+    assertEquals(0.0, row.messages().get(6).loss());
     assertNull(row.messages().get(1).loss());
   }
 

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import jswift.template.Message;
+import jswift.template.Role;
 
 /** {@code swift/self-cognition}: {{NAME}} / {{AUTHOR}} filled by language tag from --model_name / --model_author. */
 class SelfCognitionTest {
