@@ -69,6 +69,17 @@ public final class CausalLM implements AutoCloseable {
     }
   }
 
+  /**
+   * A model of {@code cfg} whose weights come from {@code weights} (e.g. {@link RandomInit#source}: the shapes of a
+   * model nobody can download where a benchmark runs), quantized as {@link #load(Path, Device, DType, Quantization)}
+   * does.
+   */
+  public static CausalLM create(ModelConfig cfg, WeightSource weights, Device device, DType dtype,
+      Quantization quantization) throws IOException {
+    if (!dtype.isFloatingPoint()) throw new IllegalArgumentException("compute dtype must be a float type, got " + dtype);
+    return new CausalLM(cfg, weights, device, dtype, quantization);
+  }
+
   /** How linear weights are stored: dense, or NF4 (with or without double quantization of the absmax). */
   public enum Quantization {
     NONE, NF4, NF4_DOUBLE_QUANT
@@ -77,7 +88,7 @@ public final class CausalLM implements AutoCloseable {
   private final Quantization quantization;
   private Tensor code256;  // the dynamic map shared by double-quantized weights
 
-  private CausalLM(ModelConfig cfg, Checkpoint ckpt, Device device, DType dtype, Quantization quantization)
+  private CausalLM(ModelConfig cfg, WeightSource ckpt, Device device, DType dtype, Quantization quantization)
       throws IOException {
     this.config = cfg;
     this.device = device;
@@ -124,13 +135,13 @@ public final class CausalLM implements AutoCloseable {
     }
   }
 
-  private Parameter param(Checkpoint ckpt, String name, long... shape) throws IOException {
+  private Parameter param(WeightSource ckpt, String name, long... shape) throws IOException {
     Parameter p = new Parameter(name, ckpt.load(name, shape, dtype, device));
     parameters.put(name, p);
     return p;
   }
 
-  private Linear linear(Checkpoint ckpt, String module, long out, long in, boolean bias) throws IOException {
+  private Linear linear(WeightSource ckpt, String module, long out, long in, boolean bias) throws IOException {
     Parameter w = param(ckpt, module + ".weight", out, in);
     Parameter b = bias ? param(ckpt, module + ".bias", out) : null;
     Linear l = new Linear(module, w, b);

@@ -18,7 +18,7 @@ import jswift.tensor.Tensor;
  * {@code model.safetensors.index.json}. Tensors are loaded by name, checked against the shape the config
  * implies, and converted to the compute dtype on the target device. Errors name the tensor and the file.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class Checkpoint implements WeightSource, AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final Path dir;
   private final Map<String, SafetensorsFile> files = new LinkedHashMap<>();
@@ -74,6 +74,7 @@ public final class Checkpoint implements AutoCloseable {
     return byTensor.keySet();
   }
 
+  @Override
   public boolean contains(String name) {
     return byTensor.containsKey(name);
   }
@@ -86,6 +87,7 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   /** Loads a tensor that must exist and have {@code shape}, as {@code dtype} on {@code device}. */
+  @Override
   public Tensor load(String name, long[] shape, DType dtype, Device device) throws IOException {
     SafetensorsFile f = byTensor.get(name);
     if (f == null)

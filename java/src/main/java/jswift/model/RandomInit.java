@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Tensor;
@@ -15,8 +14,8 @@ import jswift.tensor.Tensor;
  * initialised as transformers' {@code _init_weights} does for the llama / qwen2 / qwen3 / mistral families (linear
  * and embedding weights normal(0, {@code initializer_range}), biases zero, RMSNorm weights one, the embedding row of
  * {@code pad_token_id} zero when the config names one), written as {@code model.safetensors} in the config's
- * {@code torch_dtype}. Each tensor draws from its own generator seeded by (seed, position), so a seed reproduces the
- * folder byte for byte. The tensor names and shapes are those {@link CausalLM#load} reads.
+ * {@code torch_dtype}. Each tensor draws from generators seeded by (seed, position, chunk), so a seed reproduces the
+ * folder byte for byte on any machine. The tensor names and shapes are those {@link CausalLM#load} reads.
  */
 public final class RandomInit {
   private RandomInit() {}
@@ -38,25 +37,57 @@ public final class RandomInit {
     long params = 0;
     for (int i = 0; i < specs.size(); i++) {
       Spec s = specs.get(i);
-      long count = 1;
-      for (long d : s.shape()) count *= d;
-      params += count;
-      final int n = Math.toIntExact(count);
-      long tensorSeed = seed * 1_000_003L + i;
-      int padRow = s.name().equals("model.embed_tokens.weight") ? cfg.padTokenId() : -1;
+      params += count(s.shape());
+      long tensorSeed = tensorSeed(seed, i);
       sources.add(TensorSource.computed(s.name(), stored, s.shape(), () -> {
-        float[] v = values(s, n, std, tensorSeed);
-        if (padRow >= 0 && padRow < s.shape()[0]) {
-          int h = (int) s.shape()[1];
-          java.util.Arrays.fill(v, padRow * h, (padRow + 1) * h, 0f);
-        }
-        try (Tensor t = Tensor.fromFloats(v, DType.F32, Device.CPU, s.shape())) {
+        try (Tensor t = Tensor.fromFloats(values(s, cfg, std, tensorSeed), DType.F32, Device.CPU, s.shape())) {
           return t.to(stored);
         }
       }));
     }
     CheckpointWriter.write(dir, sources, ShardPlan.parseSize(ShardPlan.DEFAULT_MAX_SHARD_SIZE));
     return params;
+  }
+
+  /**
+   * The same weights {@link #write} would store for {@code cfg}, generated when {@link CausalLM} asks for each one
+   * and never written anywhere: a model of any shape without a download or a disk (the GPU benchmarks build a
+   * Llama-3-8B-shaped model this way). {@code std} is the config's {@code initializer_range}.
+   */
+  public static WeightSource source(ModelConfig cfg, double std, long seed) {
+    java.util.Map<String, Integer> index = new java.util.HashMap<>();
+    List<Spec> specs = specs(cfg);
+    for (int i = 0; i < specs.size(); i++) index.put(specs.get(i).name(), i);
+    return new WeightSource() {
+      @Override
+      public boolean contains(String name) {
+        return index.containsKey(name);
+      }
+
+      @Override
+      public Tensor load(String name, long[] shape, DType dtype, Device device) {
+        Integer i = index.get(name);
+        if (i == null) throw new IllegalArgumentException("a " + cfg.modelType() + " model has no tensor '" + name + "'");
+        Spec s = specs.get(i);
+        if (!java.util.Arrays.equals(s.shape(), shape))
+          throw new IllegalArgumentException(name + ": shape " + java.util.Arrays.toString(shape) + " asked, "
+              + java.util.Arrays.toString(s.shape()) + " generated");
+        try (Tensor host = Tensor.fromFloats(values(s, cfg, std, tensorSeed(seed, i)), DType.F32, Device.CPU, shape);
+            Tensor cast = dtype == DType.F32 ? null : host.to(dtype)) {
+          return (cast == null ? host : cast).to(device);
+        }
+      }
+    };
+  }
+
+  private static long tensorSeed(long seed, int position) {
+    return seed * 1_000_003L + position;
+  }
+
+  private static long count(long[] shape) {
+    long n = 1;
+    for (long d : shape) n *= d;
+    return n;
   }
 
   private static double initializerRange(Path dir) throws IOException {
@@ -67,15 +98,24 @@ public final class RandomInit {
     return std;
   }
 
-  private static float[] values(Spec s, int n, double std, long seed) {
+  /** Values are drawn in chunks, each from its own generator, so that a seed gives the same bits on any core count. */
+  private static final int CHUNK = 1 << 16;
+
+  private static float[] values(Spec s, ModelConfig cfg, double std, long seed) {
+    int n = Math.toIntExact(count(s.shape()));
     float[] v = new float[n];
     switch (s.fill()) {
       case ONES -> java.util.Arrays.fill(v, 1f);
-      case NORMAL -> {
-        Random r = new Random(seed);
-        for (int i = 0; i < n; i++) v[i] = (float) (r.nextGaussian() * std);
-      }
+      case NORMAL -> java.util.stream.IntStream.range(0, (n + CHUNK - 1) / CHUNK).parallel().forEach(c -> {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed * 0x9E3779B97F4A7C15L + c);
+        for (int i = c * CHUNK, end = Math.min(n, i + CHUNK); i < end; i++) v[i] = (float) (r.nextGaussian() * std);
+      });
       default -> { }
+    }
+    int pad = cfg.padTokenId();
+    if (s.name().equals("model.embed_tokens.weight") && pad >= 0 && pad < s.shape()[0]) {
+      int h = (int) s.shape()[1];
+      java.util.Arrays.fill(v, pad * h, (pad + 1) * h, 0f);
     }
     return v;
   }

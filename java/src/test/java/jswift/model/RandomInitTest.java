@@ -74,6 +74,33 @@ class RandomInitTest {
   }
 
   @Test
+  void generatedWeightsAreTheWrittenOnesAndBuildTheSameModel(@TempDir Path tmp) throws IOException {
+    Path dir = config(tmp.resolve("llama"), "llama", "float32");
+    RandomInit.write(dir, 5);
+    ModelConfig cfg = ModelConfig.load(dir);
+    WeightSource generated = RandomInit.source(cfg, 0.05, 5);
+    assertFalse(generated.contains("model.layers.0.self_attn.q_norm.weight"), "no q_norm in a llama");
+    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
+      for (String n : f.names()) {
+        assertTrue(generated.contains(n), n);
+        try (jswift.tensor.Tensor t = generated.load(n, f.entry(n).shape(), jswift.tensor.DType.F32, Device.CPU)) {
+          assertArrayEquals(f.floats(n), t.toFloatArray(), n);
+        }
+      }
+    }
+    int[] ids = {4, 8, 15, 16, 23, 42};
+    Batch b = Batch.packed(java.util.List.of(ids), java.util.List.of(ids));
+    try (CausalLM fromFiles = CausalLM.load(dir, Device.CPU);
+        CausalLM fromSource = CausalLM.create(cfg, generated, Device.CPU, jswift.tensor.DType.F32,
+            CausalLM.Quantization.NONE)) {
+      assertArrayEquals(fromFiles.logits(b), fromSource.logits(b));
+    }
+    Exception e = assertThrows(IllegalArgumentException.class,
+        () -> generated.load("model.norm.weight", new long[] {31}, jswift.tensor.DType.F32, Device.CPU));
+    assertTrue(e.getMessage().contains("model.norm.weight"), e.getMessage());
+  }
+
+  @Test
   void refusesAnIntegerDtype(@TempDir Path tmp) throws IOException {
     Path dir = config(tmp.resolve("i"), "llama", "int8");
     Exception e = assertThrows(IllegalArgumentException.class, () -> RandomInit.write(dir, 1));
