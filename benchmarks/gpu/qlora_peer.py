@@ -6,7 +6,9 @@ torch's SDPA attention: bitsandbytes is not installed on the GPU machine, so the
 Prints (and with --json writes) one JSON object: step tokens/s, peak GPU memory, decode tokens/s per batch.
 
     qlora_peer.py --config models/llama3-8b.json [--seq 2048] [--rank 16] [--steps 5] [--decode-batches 1,16]
-                  [--decode-tokens 64] [--json OUT] [--cpu]      (--cpu: a tiny config, for a dry run)
+                  [--decode-tokens 64] [--json OUT] [--cpu | --dry-run]
+--cpu runs it on the CPU in fp32 (with a tiny config: a check of the peer itself where torch is installed);
+--dry-run never imports torch and writes placeholder numbers, so the GPU script's logic can be checked anywhere.
 """
 import argparse
 import json
@@ -25,7 +27,13 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--json")
     ap.add_argument("--cpu", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
     a = ap.parse_args()
+    if a.dry_run:
+        emit(a, {"impl": "dry-run placeholder", "base": "none", "device": "none", "seq": a.seq, "rank": a.rank,
+                 "step_s": 1.0, "tokens_per_s": float(a.seq), "loss": None, "peak_memory_gib": 1.0,
+                 "decode": [{"batch": int(b), "tokens_per_s": 1.0} for b in a.decode_batches.split(",") if b]})
+        return
 
     import torch
     import transformers
@@ -98,6 +106,10 @@ def main():
                 if run > 0:
                     runs.append(b * (a.decode_tokens - 1) / (t2 - t1))
             out["decode"].append({"batch": b, "tokens_per_s": round(statistics.median(runs), 2)})
+    emit(a, out)
+
+
+def emit(a, out):
     text = json.dumps(out)
     print(text)
     if a.json:

@@ -4,7 +4,8 @@
 #   1. builds libjswift, jswift_tests and jswift_bench with CUDA for this GPU's architecture,
 #   2. runs every native test, including each CUDA kernel against its CPU twin,
 #   3. runs the kernel benchmarks, and the same work in PyTorch (torch_peer.py),
-#   4. writes OUT/results.json, OUT/results.md and OUT/run.log (summarize.py).
+#   4. the QLoRA step and decode of a Llama-3-8B-shaped model against transformers + PEFT (qlora.sh),
+#   5. writes OUT/results.json, OUT/results.md and OUT/run.log (summarize.py).
 #
 #   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--no-sanitize] [--build-dir DIR]
 #
@@ -160,10 +161,17 @@ else
   echo "skipped (no .gpu-carry: run benchmarks/gpu/prepare-java.sh before the GPU run)"
 fi
 
+step "QLoRA step and decode, Llama-3-8B shape: jswift (NF4) vs transformers + PEFT (qlora.sh)"
+qlora_args=("$out")
+[ $dry_run -eq 1 ] && qlora_args+=(--dry-run)
+[ $quick -eq 1 ] && qlora_args+=(--steps 3)
+"$root/benchmarks/gpu/qlora.sh" "${qlora_args[@]}" || fail "the QLoRA benchmark failed"
+
 step "summary"
 if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
   # results.json holds every piece in full; fewer files come back from the device machine.
-  rm -f "$out/env.json" "$out/native_tests.json" "$out/jswift_bench.json" "$out/torch_bench.json" "$out/java_cuda_check.json"
+  rm -f "$out/env.json" "$out/native_tests.json" "$out/jswift_bench.json" "$out/torch_bench.json" "$out/java_cuda_check.json" \
+    "$out/qlora_jswift.json" "$out/qlora_peer.json"
 else
   fail "summary failed"
 fi

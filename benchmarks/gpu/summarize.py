@@ -33,6 +33,49 @@ def load(path, default):
         return default
 
 
+def qlora_summary(mine, peer):
+    """The QLoRA step and decode (qlora.sh): both sides, the ratios and the GPU issue's targets (step >= 2.5x the
+    peer's tokens/s at <= 0.5x its peak memory)."""
+    if "load_error" in mine and "load_error" in peer:
+        return None
+    s = {"jswift": mine, "peer": peer}
+    if "tokens_per_s" in mine and "tokens_per_s" in peer:
+        s["step_speedup"] = mine["tokens_per_s"] / peer["tokens_per_s"]
+        s["step_speedup_target_met"] = s["step_speedup"] >= 2.5
+        if mine.get("peak_memory_gib") and peer.get("peak_memory_gib"):
+            s["memory_ratio"] = mine["peak_memory_gib"] / peer["peak_memory_gib"]
+            s["memory_target_met"] = s["memory_ratio"] <= 0.5
+    peer_decode = {d["batch"]: d["tokens_per_s"] for d in peer.get("decode", [])}
+    s["decode"] = [{"batch": d["batch"], "jswift": d["tokens_per_s"], "peer": peer_decode.get(d["batch"]),
+                    "speedup": d["tokens_per_s"] / peer_decode[d["batch"]] if peer_decode.get(d["batch"]) else None}
+                   for d in mine.get("decode", [])]
+    return s
+
+
+def qlora_lines(q):
+    if not q:
+        return []
+    j, p = q["jswift"], q["peer"]
+    lines = ["", f"QLoRA step, seq {j.get('seq', p.get('seq'))}, LoRA r={j.get('rank', p.get('rank'))} on all linear "
+             f"layers (jswift {j.get('base', '?')} base; peer {p.get('base', '?')}):", ""]
+    for name, r in (("jswift", j), ("peer", p)):
+        if "load_error" in r:
+            lines.append(f"- {name}: no result ({r['load_error']})")
+        else:
+            lines.append(f"- {name} ({r.get('impl')}): {r.get('tokens_per_s')} tokens/s, step {r.get('step_s')} s, "
+                         f"peak memory {r.get('peak_memory_gib')} GiB, loss {r.get('loss')}")
+    if "step_speedup" in q:
+        lines.append(f"- step speed jswift/peer: {q['step_speedup']:.2f}x (target >= 2.5x: "
+                     f"{'met' if q['step_speedup_target_met'] else 'NOT met'})")
+    if "memory_ratio" in q:
+        lines.append(f"- peak memory jswift/peer: {q['memory_ratio']:.2f}x (target <= 0.5x: "
+                     f"{'met' if q['memory_target_met'] else 'NOT met'})")
+    for d in q["decode"]:
+        sp = f"{d['speedup']:.2f}x" if d["speedup"] else "-"
+        lines.append(f"- decode batch {d['batch']}: jswift {d['jswift']} tokens/s, peer {d['peer']} tokens/s ({sp})")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -43,6 +86,7 @@ def main():
     peer = load(os.path.join(out, "torch_bench.json"), {"results": []})
     env = load(os.path.join(out, "env.json"), {})
     java = load(os.path.join(out, "java_cuda_check.json"), {})
+    qlora = qlora_summary(load(os.path.join(out, "qlora_jswift.json"), {}), load(os.path.join(out, "qlora_peer.json"), {}))
 
     peer_by_key = {(r["name"], r["shape"]): r for r in peer.get("results", [])}
     rows = []
@@ -77,6 +121,7 @@ def main():
         "benchmark_errors": [e for e in [mine.get("errors"), *peer.get("errors", [])] if e],
         "load_errors": [d["load_error"] for d in (tests, mine, peer, env) if "load_error" in d],
         "java_cuda_check": java if "load_error" not in java else None,
+        "qlora": qlora,
         "raw": {"native_tests": tests, "jswift_bench": mine, "torch_bench": peer},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -108,6 +153,7 @@ def main():
                 continue
             limit = j.get(k + ".limit")
             lines.append(f"- {k}: {v}" + (f" (limit {limit}, {'pass' if j.get(k + '.pass') else 'FAIL'})" if limit is not None else ""))
+    lines += qlora_lines(qlora)
     for e in result["benchmark_errors"] + result["load_errors"]:
         lines.append(f"- error: {e}")
     with open(os.path.join(out, "results.md"), "w") as f:

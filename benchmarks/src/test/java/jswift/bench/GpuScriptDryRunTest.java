@@ -25,9 +25,13 @@ class GpuScriptDryRunTest {
   void dryRunProducesACompleteReport(@TempDir Path out) throws Exception {
     Path build = ROOT.resolve("bindings/target/native-build");
     assertTrue(Files.isExecutable(build.resolve("jswift_bench")), "native build missing at " + build);
-    Process p = new ProcessBuilder("bash", ROOT.resolve("benchmarks/gpu/run.sh").toString(), out.toString(),
+    ProcessBuilder pb = new ProcessBuilder("bash", ROOT.resolve("benchmarks/gpu/run.sh").toString(), out.toString(),
         "--dry-run", "--build-dir", build.toString())
-        .redirectErrorStream(true).redirectOutput(out.resolve("stdout.txt").toFile()).start();
+        .redirectErrorStream(true).redirectOutput(out.resolve("stdout.txt").toFile());
+    // the QLoRA step benchmark runs on this JVM's classpath (the jar is packaged after the tests)
+    pb.environment().put("JSWIFT_CLASSPATH", System.getProperty("java.class.path"));
+    pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv("PATH"));
+    Process p = pb.start();
     assertTrue(p.waitFor(10, TimeUnit.MINUTES), "dry run timed out");
     String log = Files.readString(out.resolve("stdout.txt"));
     assertEquals(0, p.exitValue(), log);
@@ -49,6 +53,14 @@ class GpuScriptDryRunTest {
       assertTrue(peer.contains("def " + name + "(self, p)"), "torch_peer.py has no peer for " + name);
     }
     assertTrue(Files.readString(out.resolve("results.md")).contains("DRY RUN"));
+    // the QLoRA part: jswift's step ran (tiny config, CPU), was paired with the peer, and the ratios were computed
+    JsonNode q = r.get("qlora");
+    assertTrue(q.get("jswift").get("tokens_per_s").asDouble() > 0, q.toString());
+    assertTrue(Double.isFinite(q.get("jswift").get("loss").asDouble()), q.toString());
+    assertTrue(q.get("step_speedup").isNumber(), q.toString());
+    assertEquals(2, q.get("decode").size(), q.toString());
+    for (JsonNode d : q.get("decode")) assertTrue(d.get("speedup").isNumber(), q.toString());
+    assertTrue(Files.readString(out.resolve("results.md")).contains("QLoRA step"));
   }
 
   @Test

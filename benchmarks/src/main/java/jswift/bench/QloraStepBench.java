@@ -1,0 +1,148 @@
+package jswift.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import jswift.infer.GenerationConfig;
+import jswift.infer.Generator;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.model.CausalLM.Quantization;
+import jswift.model.ModelConfig;
+import jswift.model.RandomInit;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.train.AdamW;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+
+/**
+ * The QLoRA step of the GPU issue, the jswift side of {@code benchmarks/gpu/qlora_peer.py}: a model built from a
+ * config.json with random weights (no download: {@link RandomInit#source}), its linear layers NF4, LoRA r=16 alpha=32
+ * dropout 0.05 on all of them, gradient checkpointing, AdamW; median step time over {@code --steps} after 2 warm-up
+ * steps, peak device memory (weights included), then greedy decode tokens/s at each {@code --decode-batches} size.
+ * On the CPU (with a tiny config) it is the script's dry run. Prints one JSON object (and writes it with --json).
+ *
+ * <pre>java -cp ... jswift.bench.QloraStepBench --config models/llama3-8b.json [--device cuda|cpu] [--seq 2048]
+ *     [--rank 16] [--steps 5] [--quant nf4|none] [--decode-batches 1,16] [--decode-tokens 64] [--prompt 128]
+ *     [--json OUT]</pre>
+ */
+public final class QloraStepBench {
+  private QloraStepBench() {}
+
+  public static void main(String[] argv) throws Exception {
+    Map<String, String> a = options(argv);
+    Path config = Path.of(required(a, "config"));
+    Device device = a.getOrDefault("device", "cuda").equals("cpu") ? Device.CPU : Device.cuda(0);
+    int seq = Integer.parseInt(a.getOrDefault("seq", "2048"));
+    int rank = Integer.parseInt(a.getOrDefault("rank", "16"));
+    int steps = Integer.parseInt(a.getOrDefault("steps", "5"));
+    int decodeTokens = Integer.parseInt(a.getOrDefault("decode-tokens", "64"));
+    int promptLen = Integer.parseInt(a.getOrDefault("prompt", "128"));
+    Quantization quant = switch (a.getOrDefault("quant", "nf4")) {
+      case "nf4" -> Quantization.NF4;
+      case "none" -> Quantization.NONE;
+      default -> throw new IllegalArgumentException("--quant must be nf4 or none");
+    };
+    if (!device.isCpu() && Kernels.cudaDeviceCount() == 0) throw new IllegalStateException("no CUDA device");
+    ObjectMapper json = new ObjectMapper();
+    ModelConfig cfg = ModelConfig.parse(json.readTree(config.toFile()), config.toString());
+    double std = json.readTree(config.toFile()).path("initializer_range").asDouble(0.02);
+    DType dtype = device.isCpu() ? DType.F32 : DType.BF16;
+
+    ObjectNode out = json.createObjectNode();
+    out.put("impl", Kernels.buildInfo());
+    out.put("base", quant == Quantization.NF4 ? "nf4" : dtype.torchName());
+    out.put("device", device.toString());
+    out.put("seq", seq);
+    out.put("rank", rank);
+    long t0 = System.nanoTime();
+    try (CausalLM m = CausalLM.create(cfg, RandomInit.source(cfg, std, 0), device, dtype, quant)) {
+      out.put("build_s", round((System.nanoTime() - t0) / 1e9, 2));
+      m.setGradientCheckpointing(true);
+      List<Parameter> trainable = LoraTuner.apply(m, "default", LoraConfig.defaults().withR(rank)
+          .withLoraAlpha(2 * rank).withLoraDropout(0.05).withTargetModules(List.of("all-linear")), 42);
+      AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f);
+      if (!device.isCpu()) Kernels.resetPeakMemory(device);
+      int vocab = cfg.vocabSize();
+      int[] ids = new int[seq];
+      for (int i = 0; i < seq; i++) ids[i] = (1000 + i * 7919) % vocab;
+      Batch batch = Batch.packed(List.of(ids), List.of(ids));
+      double[] seconds = new double[steps];
+      double loss = 0;
+      for (int s = -2; s < steps; s++) {
+        long s0 = System.nanoTime();
+        loss = m.forwardBackward(batch, s + 2);
+        opt.step(1e-4f);
+        Kernels.synchronize(device);
+        if (s >= 0) seconds[s] = (System.nanoTime() - s0) / 1e9;
+      }
+      Arrays.sort(seconds);
+      double median = seconds[steps / 2];
+      out.put("step_s", round(median, 4));
+      out.put("tokens_per_s", round(seq / median, 2));
+      out.put("loss", round(loss, 4));
+      if (device.isCpu()) out.putNull("peak_memory_gib");
+      else out.put("peak_memory_gib", round(Kernels.memoryStats(device)[2] / Math.pow(2, 30), 3));
+      opt.close();
+
+      ArrayNode decode = out.putArray("decode");
+      for (String b : a.getOrDefault("decode-batches", "1,16").split(",")) {
+        int bs = Integer.parseInt(b.trim());
+        List<int[]> prompts = new ArrayList<>();
+        for (int r = 0; r < bs; r++) {
+          int[] p = new int[promptLen];
+          for (int i = 0; i < promptLen; i++) p[i] = (7 + r * 131 + i * 7919) % vocab;
+          prompts.add(p);
+        }
+        double best = 0;
+        for (int run = 0; run < 2; run++) {
+          // Prefill + 1 token, then prefill + N tokens: the difference is N - 1 decode steps.
+          long d0 = System.nanoTime();
+          Generator.generate(m, prompts, GenerationConfig.greedy(1, List.of()), null, null);
+          long d1 = System.nanoTime();
+          Generator.generate(m, prompts, GenerationConfig.greedy(decodeTokens, List.of()), null, null);
+          long d2 = System.nanoTime();
+          double decodeSeconds = ((d2 - d1) - (d1 - d0)) / 1e9;
+          if (run > 0) best = (double) bs * (decodeTokens - 1) / decodeSeconds;
+        }
+        ObjectNode row = decode.addObject();
+        row.put("batch", bs);
+        row.put("tokens_per_s", round(best, 2));
+      }
+    }
+    String text = json.writeValueAsString(out);
+    System.out.println(text);
+    if (a.containsKey("json")) Files.writeString(Path.of(a.get("json")), text + "\n");
+  }
+
+  private static double round(double v, int digits) {
+    double f = Math.pow(10, digits);
+    return Math.round(v * f) / f;
+  }
+
+  private static String required(Map<String, String> a, String key) {
+    String v = a.get(key);
+    if (v == null) throw new IllegalArgumentException("--" + key + " is required");
+    return v;
+  }
+
+  private static Map<String, String> options(String[] argv) {
+    Map<String, String> a = new LinkedHashMap<>();
+    for (int i = 0; i < argv.length; i++) {
+      if (!argv[i].startsWith("--") || i + 1 == argv.length)
+        throw new IllegalArgumentException("expected --name value pairs, got " + String.join(" ", argv));
+      a.put(argv[i].substring(2), argv[++i]);
+    }
+    return a;
+  }
+}
