@@ -9,7 +9,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift sft}: supervised fine-tuning (LoRA, QLoRA or full) with ms-swift's flags and defaults (see
- * {@link TrainArguments}). Output: {@code output/<model>/vN-<time>/} with args.json, logging.jsonl and
+ * {@link TrainArguments}). Output: {@code output/<model>/vN-<time>/} with args.json, logging.jsonl, images/ (PNG plots) and
  * checkpoint-K/ folders (PEFT adapters, or whole Hugging Face models with --train_type full).
  */
 @Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false,

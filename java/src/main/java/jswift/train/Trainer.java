@@ -205,6 +205,7 @@ public final class Trainer implements AutoCloseable {
       if (!Double.isFinite(loss)) {
         log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
             + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
+        drawPlots();
         throw new IllegalStateException("training loss became " + loss + " at step " + step
             + " (try a lower --learning_rate, or --max_grad_norm); "
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
@@ -218,11 +219,23 @@ public final class Trainer implements AutoCloseable {
       if (step % args.evalEvery() == 0 || step == totalSteps) evaluate(step);
       if (step % args.saveSteps == 0 || step == totalSteps) {
         lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, samples, log);
+        drawPlots();
       }
     }
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+  }
+
+  // --- images/: the loss, learning rate, grad norm and eval plots, redrawn at each save and at the end ---
+
+  /** Plots are a by-product: a failure to draw them is reported and the run goes on. */
+  private void drawPlots() {
+    try {
+      TrainingPlots.write(runDir.resolve("images"), log.history);
+    } catch (IOException | RuntimeException | java.awt.AWTError | LinkageError e) {
+      console.println("warning: could not draw the plots in " + runDir.resolve("images") + ": " + e);
+    }
   }
 
   private void evaluate(long step) throws IOException {
