@@ -20,7 +20,7 @@ public final class SftCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    return run(spec, options.arguments());
+    return run(spec, ConfigFile.apply(spec, options).arguments());
   }
 
   static int run(picocli.CommandLine.Model.CommandSpec spec, TrainArguments args) throws Exception {

@@ -11,10 +11,11 @@ import picocli.CommandLine.Option;
  * (a picocli mixin); {@link #arguments()} turns them into {@link TrainArguments}.
  */
 public final class TrainOptions {
-  @Option(names = "--model", required = true, description = "Hugging Face model folder") Path model;
+  // --model and --dataset are required, but may come from --config: TrainArguments.validate() checks them.
+  @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
   @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
-  @Option(names = "--dataset", arity = "1..*", required = true,
-      description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
+  @Option(names = "--dataset", arity = "1..*",
+      description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
   @Option(names = "--val_dataset", arity = "1..*") List<String> valDataset = new ArrayList<>();
   @Option(names = "--split_dataset_ratio") double splitDatasetRatio = 0.0;
@@ -65,6 +66,9 @@ public final class TrainOptions {
   @Option(names = "--bnb_4bit_quant_type", description = "nf4 (default)") String bnb4bitQuantType = "nf4";
   @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
   boolean bnb4bitUseDoubleQuant = true;
+
+  @Option(names = "--config", description = "a YAML or JSON file whose keys are these flags without '--' "
+      + "(dataset: [a.jsonl, b.jsonl]); flags given on the command line win") Path config;
 
   TrainArguments arguments() {
     TrainArguments a = new TrainArguments();
