@@ -67,6 +67,17 @@ public final class TrainOptions {
   @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
   boolean bnb4bitUseDoubleQuant = true;
 
+  // full training: which weights train (ms-swift's names and rules)
+  @Option(names = "--freeze_parameters", arity = "1..*", description = "full training: freeze weights whose names start so")
+  List<String> freezeParameters = new ArrayList<>();
+  @Option(names = "--freeze_parameters_regex", description = "full training: freeze weights this regex finds")
+  String freezeParametersRegex;
+  @Option(names = "--freeze_parameters_ratio", description = "full training: freeze this fraction of the weights, from the bottom")
+  double freezeParametersRatio = 0.0;
+  @Option(names = "--trainable_parameters", arity = "1..*", description = "full training: train these prefixes even if frozen above")
+  List<String> trainableParameters = new ArrayList<>();
+  @Option(names = "--trainable_parameters_regex", description = "full training: train weights this regex finds even if frozen above")
+  String trainableParametersRegex;
   @Option(names = "--config", description = "a YAML or JSON file whose keys are these flags without '--' "
       + "(dataset: [a.jsonl, b.jsonl]); flags given on the command line win") Path config;
 
@@ -123,6 +134,11 @@ public final class TrainOptions {
     a.quantBits = quantBits;
     a.bnb4bitQuantType = bnb4bitQuantType;
     a.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
+    a.freezeParameters = freezeParameters;
+    a.freezeParametersRegex = freezeParametersRegex;
+    a.freezeParametersRatio = freezeParametersRatio;
+    a.trainableParameters = trainableParameters;
+    a.trainableParametersRegex = trainableParametersRegex;
     return a;
   }
 

@@ -54,13 +54,19 @@ final class Checkpoints {
     this.modelConfig = modelConfig;
   }
 
-  /** The whole model as a Hugging Face folder: the fp32 masters stored in the base checkpoint's dtype. */
-  private void saveModel(Path dir, List<Parameter> params) throws IOException {
+  /**
+   * The whole model as a Hugging Face folder, every weight (frozen ones too), stored in the base checkpoint's
+   * dtype: the fp32 masters of trained weights, the loaded values of frozen ones.
+   */
+  private void saveModel(Path dir, CausalLM model) throws IOException {
     DType stored = storedDtype();
     List<TensorSource> sources = new ArrayList<>();
-    for (Parameter p : params) {
-      if (stored == DType.F32) sources.add(TensorSource.of(p.name(), p.master()));
-      else sources.add(TensorSource.computed(p.name(), stored, p.master().shape(), () -> p.master().to(stored)));
+    java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Parameter p : model.parameters().values()) {
+      if (!seen.add(p)) continue;   // a tied lm_head is the embedding
+      jswift.tensor.Tensor t = p.isTrainable() ? p.master() : p.value();
+      if (t.dtype() == stored) sources.add(TensorSource.of(p.name(), t));
+      else sources.add(TensorSource.computed(p.name(), stored, t.shape(), () -> t.to(stored)));
     }
     CheckpointWriter.write(dir, sources, jswift.model.ShardPlan.parseSize(jswift.model.ShardPlan.DEFAULT_MAX_SHARD_SIZE));
     for (String f : MODEL_FILES) if (Files.exists(base.resolve(f))) Files.copy(base.resolve(f), dir.resolve(f));
@@ -82,7 +88,7 @@ final class Checkpoints {
     Files.createDirectories(tmp);
     try {
       if (config != null) PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
-      else saveModel(tmp, params);
+      else saveModel(tmp, model);
       testDelay();
       // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
       Path args = runDir.resolve("args.json");

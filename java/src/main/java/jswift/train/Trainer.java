@@ -19,9 +19,6 @@ import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
-import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.Set;
 import jswift.template.ConversationEncoder;
 import jswift.template.PlainTextEncoder;
 import jswift.template.LossScale;
@@ -96,9 +93,8 @@ public final class Trainer implements AutoCloseable {
         // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
         // The model's order, not the set's: the gradient norm sums the parameters in this order, so a hash order
         // (identity hashes differ from run to run) would change the clipped step's last bits between runs.
-        Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        trainable = new ArrayList<>();
-        for (Parameter p : m.parameters().values()) if (seen.add(p)) trainable.add(p);
+        // --freeze_parameters* / --trainable_parameters* pick a subset (all of them by default).
+        trainable = FullTrainingSelection.select(m.parameters().values(), args, console);
         trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
@@ -206,6 +202,7 @@ public final class Trainer implements AutoCloseable {
         log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
             + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
         drawPlots();
+        log.close();
         throw new IllegalStateException("training loss became " + loss + " at step " + step
             + " (try a lower --learning_rate, or --max_grad_norm); "
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
