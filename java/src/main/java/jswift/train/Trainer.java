@@ -119,6 +119,10 @@ public final class Trainer implements AutoCloseable {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
+        // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
+        // whole run, not just the part after the resume.
+        for (JsonNode n : state.path("log_history"))
+          if (n.isObject()) log.history.add((com.fasterxml.jackson.databind.node.ObjectNode) n);
       }
       TrainingLog.writeArgs(runDir.resolve("args.json"), args);
       ok = true;

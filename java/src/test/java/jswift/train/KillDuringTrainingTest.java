@@ -101,6 +101,9 @@ class KillDuringTrainingTest {
         assertEquals(x.names(), y.names());
         for (String n : x.names()) assertArrayEquals(x.floats(n), y.floats(n), n + " (" + context + ")");
       }
+      // Each resume carried the log history on: the last checkpoint lists steps 1..STEPS once, with the losses
+      // of the uninterrupted run.
+      assertEquals(losses(tmp.resolve("straight/tiny/checkpoint-" + STEPS)), losses(runDir.resolve("checkpoint-" + STEPS)));
     } finally {
       if (straight.isAlive()) straight.destroyForcibly();   // a failure above must not leave it running
     }
@@ -142,6 +145,15 @@ class KillDuringTrainingTest {
           && !Files.exists(p.resolve(Checkpoints.OPTIMIZER)))
         return true;
     return false;
+  }
+
+  /** "step: loss" for each training entry of a checkpoint's log_history. */
+  private static List<String> losses(Path checkpoint) throws IOException {
+    List<String> l = new ArrayList<>();
+    for (JsonNode n : new ObjectMapper().readTree(checkpoint.resolve(Checkpoints.STATE).toFile()).path("log_history"))
+      if (n.has("loss")) l.add(n.path("global_step/max_steps").asText() + ": " + n.get("loss").asDouble());
+    assertEquals(STEPS, l.size(), checkpoint + ": " + l);
+    return l;
   }
 
   /** K of checkpoint-K (or checkpoint-K.tmp). */
