@@ -18,7 +18,7 @@ public final class PtCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    TrainArguments a = options.arguments();
+    TrainArguments a = ConfigFile.apply(spec, options).arguments();
     a.pretrain = true;
     a.lossScale = "all";
     return SftCommand.run(spec, a);

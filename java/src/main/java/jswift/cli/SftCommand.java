@@ -9,9 +9,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift sft}: supervised fine-tuning (LoRA, QLoRA or full) with ms-swift's flags and defaults (see
- * {@link TrainArguments}). Output: {@code output/<model>/vN-<time>/} with args.json, logging.jsonl and
- * checkpoint-K/ folders (PEFT adapters, or whole Hugging Face models with --train_type full). With no argument at
- * all it runs the {@link QuickStart}.
+ * {@link TrainArguments}). Output: {@code output/<model>/vN-<time>/} with args.json, logging.jsonl, images/ (PNG
+ * plots) and checkpoint-K/ folders (PEFT adapters, or whole Hugging Face models with --train_type full). With no
+ * argument at all it runs the {@link QuickStart}.
  */
 @Command(name = "sft", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Supervised fine-tuning of a Hugging Face model on ms-swift datasets.",
@@ -25,7 +25,7 @@ public final class SftCommand implements Callable<Integer> {
     picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
     if (parsed.matchedOptions().isEmpty() && parsed.matchedPositionals().isEmpty())
       return QuickStart.run(spec.commandLine().getOut());
-    return run(spec, options.arguments());
+    return run(spec, ConfigFile.apply(spec, options).arguments());
   }
 
   static int run(picocli.CommandLine.Model.CommandSpec spec, TrainArguments args) throws Exception {

@@ -11,12 +11,12 @@ import picocli.CommandLine.Option;
  * (a picocli mixin); {@link #arguments()} turns them into {@link TrainArguments}.
  */
 public final class TrainOptions {
-  // --model and --dataset are checked by TrainArguments.validate, not picocli: `jswift sft` with no argument at all
-  // is the quick start.
+  // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
+  // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
   @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
-      description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft) (required)")
+      description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
   @Option(names = "--val_dataset", arity = "1..*") List<String> valDataset = new ArrayList<>();
   @Option(names = "--split_dataset_ratio") double splitDatasetRatio = 0.0;
@@ -67,6 +67,20 @@ public final class TrainOptions {
   @Option(names = "--bnb_4bit_quant_type", description = "nf4 (default)") String bnb4bitQuantType = "nf4";
   @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
   boolean bnb4bitUseDoubleQuant = true;
+
+  // full training: which weights train (ms-swift's names and rules)
+  @Option(names = "--freeze_parameters", arity = "1..*", description = "full training: freeze weights whose names start so")
+  List<String> freezeParameters = new ArrayList<>();
+  @Option(names = "--freeze_parameters_regex", description = "full training: freeze weights this regex finds")
+  String freezeParametersRegex;
+  @Option(names = "--freeze_parameters_ratio", description = "full training: freeze this fraction of the weights, from the bottom")
+  double freezeParametersRatio = 0.0;
+  @Option(names = "--trainable_parameters", arity = "1..*", description = "full training: train these prefixes even if frozen above")
+  List<String> trainableParameters = new ArrayList<>();
+  @Option(names = "--trainable_parameters_regex", description = "full training: train weights this regex finds even if frozen above")
+  String trainableParametersRegex;
+  @Option(names = "--config", description = "a YAML or JSON file whose keys are these flags without '--' "
+      + "(dataset: [a.jsonl, b.jsonl]); flags given on the command line win") Path config;
 
   TrainArguments arguments() {
     TrainArguments a = new TrainArguments();
@@ -121,6 +135,11 @@ public final class TrainOptions {
     a.quantBits = quantBits;
     a.bnb4bitQuantType = bnb4bitQuantType;
     a.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
+    a.freezeParameters = freezeParameters;
+    a.freezeParametersRegex = freezeParametersRegex;
+    a.freezeParametersRatio = freezeParametersRatio;
+    a.trainableParameters = trainableParameters;
+    a.trainableParametersRegex = trainableParametersRegex;
     return a;
   }
 

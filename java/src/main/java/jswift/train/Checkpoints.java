@@ -29,7 +29,8 @@ import jswift.tuner.PeftAdapterWriter;
  * fp32 moments) and {@code trainer_state.json} (step, data cursor, log history). A checkpoint is assembled as
  * {@code checkpoint-K.tmp/} and renamed into place in one step, so a process killed at any moment leaves either a
  * complete checkpoint or a leftover .tmp folder (ignored, and removed by the next save). With save_total_limit
- * only the newest checkpoints are kept.
+ * only the newest checkpoints are kept; an old one is renamed to a .tmp name before it is deleted, for the same
+ * reason.
  */
 final class Checkpoints {
   static final String STATE = "trainer_state.json";
@@ -53,13 +54,19 @@ final class Checkpoints {
     this.modelConfig = modelConfig;
   }
 
-  /** The whole model as a Hugging Face folder: the fp32 masters stored in the base checkpoint's dtype. */
-  private void saveModel(Path dir, List<Parameter> params) throws IOException {
+  /**
+   * The whole model as a Hugging Face folder, every weight (frozen ones too), stored in the base checkpoint's
+   * dtype: the fp32 masters of trained weights, the loaded values of frozen ones.
+   */
+  private void saveModel(Path dir, CausalLM model) throws IOException {
     DType stored = storedDtype();
     List<TensorSource> sources = new ArrayList<>();
-    for (Parameter p : params) {
-      if (stored == DType.F32) sources.add(TensorSource.of(p.name(), p.master()));
-      else sources.add(TensorSource.computed(p.name(), stored, p.master().shape(), () -> p.master().to(stored)));
+    java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (Parameter p : model.parameters().values()) {
+      if (!seen.add(p)) continue;   // a tied lm_head is the embedding
+      jswift.tensor.Tensor t = p.isTrainable() ? p.master() : p.value();
+      if (t.dtype() == stored) sources.add(TensorSource.of(p.name(), t));
+      else sources.add(TensorSource.computed(p.name(), stored, t.shape(), () -> t.to(stored)));
     }
     CheckpointWriter.write(dir, sources, jswift.model.ShardPlan.parseSize(jswift.model.ShardPlan.DEFAULT_MAX_SHARD_SIZE));
     for (String f : MODEL_FILES) if (Files.exists(base.resolve(f))) Files.copy(base.resolve(f), dir.resolve(f));
@@ -77,11 +84,12 @@ final class Checkpoints {
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, SampleStream samples, TrainingLog log)
       throws IOException {
     Path dir = runDir.resolve("checkpoint-" + step), tmp = runDir.resolve("checkpoint-" + step + ".tmp");
-    deleteTree(tmp);
+    removeStale();
     Files.createDirectories(tmp);
     try {
       if (config != null) PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
-      else saveModel(tmp, params);
+      else saveModel(tmp, model);
+      testDelay();
       // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
       Path args = runDir.resolve("args.json");
       if (Files.exists(args)) Files.copy(args, tmp.resolve("args.json"));
@@ -101,8 +109,9 @@ final class Checkpoints {
       ArrayNode history = state.putArray("log_history");
       log.history.forEach(history::add);
       AtomicFile.writeString(tmp.resolve(STATE), TrainingLog.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state));
-      deleteTree(dir);
+      Path old = discard(dir);   // a checkpoint of the same step (a resumed run redoing it) steps aside first
       Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+      if (old != null) deleteTree(old);
     } catch (IOException | RuntimeException e) {
       try {
         deleteTree(tmp);
@@ -122,7 +131,44 @@ final class Checkpoints {
       s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+")).forEach(all::add);
     }
     all.sort(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(11))));
-    for (int i = 0; i < all.size() - keep; i++) deleteTree(all.get(i));
+    for (int i = 0; i < all.size() - keep; i++) deleteTree(discard(all.get(i)));
+  }
+
+  // --- kill -9 safety: a folder named checkpoint-K is complete; anything being built or deleted ends in .tmp ---
+
+  /**
+   * Renames a checkpoint out of sight (checkpoint-K.old.tmp) in one step, so that deleting it file by file can be
+   * interrupted without leaving a half-deleted folder under a checkpoint's name. Returns the new name, or null.
+   */
+  private static Path discard(Path checkpoint) throws IOException {
+    if (!Files.exists(checkpoint)) return null;
+    Path old = checkpoint.resolveSibling(checkpoint.getFileName() + ".old.tmp");
+    deleteTree(old);
+    Files.move(checkpoint, old, StandardCopyOption.ATOMIC_MOVE);
+    return old;
+  }
+
+  /** Removes what killed runs left behind: checkpoint folders being assembled or deleted (*.tmp). */
+  private void removeStale() throws IOException {
+    List<Path> stale = new ArrayList<>();
+    try (var s = Files.list(runDir)) {
+      s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+(\\.old)?\\.tmp")).forEach(stale::add);
+    }
+    for (Path p : stale) deleteTree(p);
+  }
+
+  /**
+   * Test hook: with -Djswift.test.checkpoint_delay_ms=N a save pauses N ms half-way (the weights written, the
+   * optimizer and state not yet), so that a test can kill the process in the middle of a save.
+   */
+  private static void testDelay() {
+    long ms = Long.getLong("jswift.test.checkpoint_delay_ms", 0);
+    if (ms <= 0) return;
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Loads a checkpoint into a run whose adapter and optimizer were just created; returns the saved state. */

@@ -71,6 +71,13 @@ public final class TrainArguments {
   public boolean addVersion = true;
   public Path resumeFromCheckpoint;
 
+  // --- full training: which weights train (ms-swift's freeze_parameters / trainable_parameters) ---
+  public List<String> freezeParameters = new ArrayList<>();
+  public String freezeParametersRegex;
+  public double freezeParametersRatio = 0.0;
+  public List<String> trainableParameters = new ArrayList<>();
+  public String trainableParametersRegex;
+
   /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
   public jswift.tuner.LoraConfig loraConfig() {
     jswift.tuner.LoraConfig c = jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
@@ -110,6 +117,11 @@ public final class TrainArguments {
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
     if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");
+    if (freezeParametersRatio < 0 || freezeParametersRatio > 1 || Double.isNaN(freezeParametersRatio))
+      throw new IllegalArgumentException("--freeze_parameters_ratio must be between 0 and 1, not " + freezeParametersRatio);
+    if (!trainType.equals("full") && FullTrainingSelection.requested(this))
+      throw new IllegalArgumentException("--freeze_parameters, --freeze_parameters_regex, --freeze_parameters_ratio, "
+          + "--trainable_parameters and --trainable_parameters_regex choose the weights of --train_type full");
     if (quantMethod != null) {
       if (!quantMethod.equals("bnb"))
         throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported for training yet (bnb)");

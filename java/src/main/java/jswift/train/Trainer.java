@@ -19,9 +19,6 @@ import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
-import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.Set;
 import jswift.template.ConversationEncoder;
 import jswift.template.PlainTextEncoder;
 import jswift.template.LossScale;
@@ -96,9 +93,8 @@ public final class Trainer implements AutoCloseable {
         // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
         // The model's order, not the set's: the gradient norm sums the parameters in this order, so a hash order
         // (identity hashes differ from run to run) would change the clipped step's last bits between runs.
-        Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        trainable = new ArrayList<>();
-        for (Parameter p : m.parameters().values()) if (seen.add(p)) trainable.add(p);
+        // --freeze_parameters* / --trainable_parameters* pick a subset (all of them by default).
+        trainable = FullTrainingSelection.select(m.parameters().values(), args, console);
         trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
@@ -123,6 +119,10 @@ public final class Trainer implements AutoCloseable {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
+        // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
+        // whole run, not just the part after the resume.
+        for (JsonNode n : state.path("log_history"))
+          if (n.isObject()) log.history.add((com.fasterxml.jackson.databind.node.ObjectNode) n);
       }
       TrainingLog.writeArgs(runDir.resolve("args.json"), args);
       ok = true;
@@ -205,6 +205,8 @@ public final class Trainer implements AutoCloseable {
       if (!Double.isFinite(loss)) {
         log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
             + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
+        drawPlots();
+        log.close();
         throw new IllegalStateException("training loss became " + loss + " at step " + step
             + " (try a lower --learning_rate, or --max_grad_norm); "
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
@@ -218,11 +220,23 @@ public final class Trainer implements AutoCloseable {
       if (step % args.evalEvery() == 0 || step == totalSteps) evaluate(step);
       if (step % args.saveSteps == 0 || step == totalSteps) {
         lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, samples, log);
+        drawPlots();
       }
     }
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+  }
+
+  // --- images/: the loss, learning rate, grad norm and eval plots, redrawn at each save and at the end ---
+
+  /** Plots are a by-product: a failure to draw them is reported and the run goes on. */
+  private void drawPlots() {
+    try {
+      TrainingPlots.write(runDir.resolve("images"), log.history);
+    } catch (IOException | RuntimeException | java.awt.AWTError | LinkageError e) {
+      console.println("warning: could not draw the plots in " + runDir.resolve("images") + ": " + e);
+    }
   }
 
   private void evaluate(long step) throws IOException {

@@ -80,6 +80,9 @@ class TrainerTest {
     assertEquals(4, cfg.get("r").asInt());
     assertEquals(7, cfg.get("target_modules").size(), "all-linear saved as the 7 layer names, as PEFT does");
     assertTrue(console.toString().contains("step 12/12"), console.toString());
+    // images/: ms-swift's plot files, redrawn at the saves (TrainingPlotsTest checks what they show)
+    for (String png : List.of("train_loss.png", "train_learning_rate.png", "train_grad_norm.png"))
+      assertEquals(800, javax.imageio.ImageIO.read(r.runDir().resolve("images").resolve(png).toFile()).getWidth(), png);
     // The saved adapter, loaded on a fresh model, reproduces the trained model's eval loss.
     try (CausalLM m = CausalLM.load(model, Device.CPU)) {
       double base = m.loss(sample());
