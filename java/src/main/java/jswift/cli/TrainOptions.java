@@ -35,7 +35,9 @@ public final class TrainOptions {
   @Option(names = "--target_regex") String targetRegex;
   @Option(names = "--use_rslora", arity = "1") boolean useRslora;
   @Option(names = "--use_dora", arity = "1", description = "DoRA: a trainable magnitude per output row") boolean useDora;
-  @Option(names = "--init_weights") String initWeights = "true";
+  @Option(names = "--init_weights", description = "LoRA init: true, false, gaussian, pissa, pissa_niter_N, olora "
+      + "(PiSSA / OLoRA replace each target weight by W - s B A; checkpoints then also hold converted/default, "
+      + "the plain LoRA for the original model)") String initWeights = "true";
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;

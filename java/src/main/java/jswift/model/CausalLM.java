@@ -200,6 +200,14 @@ public final class CausalLM implements AutoCloseable {
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
+    // PiSSA / OLoRA / CorDA / LoRA-GA adapters are relative to a residual base, not to these weights; their
+    // plain-LoRA conversion (converted/default) is what fits (jswift.tuner.ResidualInit.forOriginalBase finds it).
+    String init = c.path("init_lora_weights").isTextual() ? c.path("init_lora_weights").asText().toLowerCase() : "";
+    if (init.startsWith("pissa") || init.startsWith("olora") || init.startsWith("corda") || init.startsWith("lora_ga")
+        || init.startsWith("lora-ga"))
+      throw new IOException(cfgFile + ": init_lora_weights=" + init + ": this adapter is relative to the residual base"
+          + " W - s B0 A0 its initialisation left, not to the original weights; load its converted/default folder"
+          + " (the plain-LoRA conversion ms-swift and jswift save beside each checkpoint) instead");
     int r = c.path("r").asInt(8);
     double alpha = c.path("lora_alpha").asDouble(8);
     float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);

@@ -125,6 +125,9 @@ public final class Trainer implements AutoCloseable {
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
       }
       TrainingLog.writeArgs(runDir.resolve("args.json"), args);
+      // PiSSA / OLoRA: the initial adapter, from which every checkpoint's converted/default is computed (ms-swift).
+      if (lora != null && jswift.tuner.ResidualInit.changesBase(lora.fields().get("init_lora_weights")))
+        jswift.tuner.ConvertedAdapter.saveInitial(m, "default", lora, args.model.toAbsolutePath().toString(), runDir);
       ok = true;
     } finally {
       if (!ok) {

@@ -44,7 +44,9 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   /** Opens an adapter folder and checks it against the base checkpoint it will be applied to. */
-  public static PeftAdapterFolder open(Path dir, Checkpoint base) throws IOException {
+  public static PeftAdapterFolder open(Path adapterDir, Checkpoint base) throws IOException {
+    // A PiSSA / OLoRA checkpoint is applied to the original base through its plain-LoRA conversion.
+    Path dir = ResidualInit.forOriginalBase(adapterDir);
     LoraConfig config = LoraConfig.read(dir);
     refuseUnsupported(config, dir.resolve(LoraConfig.FILE));
     Path file = dir.resolve(PeftAdapterWriter.WEIGHTS);
