@@ -42,6 +42,8 @@ public final class TrainOptions {
       + "(recommended 16)") Double lorapLrRatio;
   @Option(names = "--lorap_emb_lr", description = "LoRA+ rate of LoRA-on-embedding weights (none in jswift, which "
       + "adapts linear layers)") double lorapEmbLr = 1e-6;
+  @Option(names = "--modules_to_save", arity = "1..*", description = "modules trained in full and saved inside the "
+      + "adapter (embed_tokens, lm_head)") List<String> modulesToSave = new ArrayList<>();
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
@@ -99,6 +101,7 @@ public final class TrainOptions {
     a.initWeights = initWeights;
     a.lorapLrRatio = lorapLrRatio;
     a.lorapEmbLr = lorapEmbLr;
+    a.modulesToSave = modulesToSave;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;
     a.gradientAccumulationSteps = gradientAccumulationSteps;

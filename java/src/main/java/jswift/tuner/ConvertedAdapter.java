@@ -27,7 +27,9 @@ import jswift.nn.Parameter;
  * (PEFT's {@code save_pretrained(path_initial_model_for_weight_conversion=initial_model)}): per module
  * lora_A = [A; A0] [2r, in] and lora_B = [B, -B0] [out, 2r], r and lora_alpha doubled (alpha x sqrt 2 with
  * rsLoRA), rank_pattern / alpha_pattern values doubled, init_lora_weights true. That adapter applied to the
- * original W gives W + s (B A - B0 A0) = W_res + s B A: the trained model.
+ * original W gives W + s (B A - B0 A0) = W_res + s B A: the trained model. Unlike PEFT's conversion, which keeps
+ * only the LoRA keys, the converted adapter also carries the modules_to_save weights, so that it serves the whole
+ * trained model.
  */
 public final class ConvertedAdapter {
   private ConvertedAdapter() {}
@@ -68,6 +70,9 @@ public final class ConvertedAdapter {
         tensors.add(f32(prefix + ".lora_B.weight", bCat, out, 2L * r));
       }
     }
+    // modules_to_save do not depend on the residual base: carried over whole. (PEFT's conversion keeps only the
+    // lora_A / lora_B keys, which would serve the original embedding / head; the trained ones are what the run made.)
+    for (Parameter p : model.moduleCopies(adapterName).values()) tensors.add(f32(p.name(), fp32(p), p.value().shape()));
     SafetensorsWriter.write(dir.resolve(PeftAdapterWriter.WEIGHTS), tensors, SafetensorsWriter.PT_METADATA);
     AtomicFile.writeString(dir.resolve(LoraConfig.FILE), convertedConfig(config).withBaseModelNameOrPath(base).toJson());
   }

@@ -24,7 +24,8 @@ import jswift.tensor.Tensor;
  * random too). With {@code use_dora} every module also gets a trainable magnitude, initialised as PEFT does to the
  * row norms of W + s B A for the initial A and B (||W|| with the default zero B), so a DoRA adapter starts equal
  * to the base model too. PiSSA and OLoRA ({@code pissa}, {@code pissa_niter_N}, {@code olora}) instead take A and
- * B from each weight's SVD / QR and leave the residual W - s B A as the base ({@link ResidualInit}).
+ * B from each weight's SVD / QR and leave the residual W - s B A as the base ({@link ResidualInit}). Modules named
+ * in modules_to_save get trainable copies ({@link ModulesToSave}).
  */
 public final class LoraTuner {
   public static final String ALL_LINEAR = "all-linear";
@@ -109,6 +110,7 @@ public final class LoraTuner {
         params.add(pm);
       }
     }
+    params.addAll(ModulesToSave.apply(model, name, cfg));
     model.setActiveAdapter(name);
     return params;
   }

@@ -140,6 +140,35 @@ class TrainerTest {
   }
 
   @Test
+  void modulesToSaveTrainBesideTheAdapterAndTravelInIt(@TempDir Path out) throws IOException {
+    // --modules_to_save lm_head on a tied model: the checkpoint carries the trained head under PEFT's key, and the
+    // adapter alone reproduces the trained model on a fresh base.
+    TrainArguments a = args(out, 2, 2);
+    a.modulesToSave = List.of("lm_head");
+    a.loraDropout = 0f;
+    double trainedLoss;
+    Trainer.Result r;
+    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+      trainedLoss = t.model().loss(sample());
+    }
+    Path ckpt = r.lastCheckpoint();
+    try (SafetensorsFile f = SafetensorsFile.open(ckpt.resolve("adapter_model.safetensors"))) {
+      assertTrue(f.contains("base_model.model.lm_head.weight"), f.names().toString());
+    }
+    assertEquals("[\"lm_head\"]", new ObjectMapper().readTree(ckpt.resolve("adapter_config.json").toFile())
+        .get("modules_to_save").toString());
+    try (CausalLM m = CausalLM.load(model, Device.CPU)) {
+      double base = m.loss(sample());
+      m.loadAdapter("trained", ckpt);
+      m.setActiveAdapter("trained");
+      double loaded = m.loss(sample());
+      assertEquals(trainedLoss, loaded, 1e-6 * Math.abs(trainedLoss));
+      assertTrue(loaded < base, "the checkpoint carries the training");
+    }
+  }
+
+  @Test
   void doraTrainsWithDropoutAndResumesBitIdentically(@TempDir Path out) throws IOException {
     // --use_dora with ms-swift's dropout on: checkpoints carry the magnitudes (and their optimizer moments), and
     // resuming regenerates the same masks.
