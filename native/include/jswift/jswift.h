@@ -296,6 +296,18 @@ int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const ui
                           const float* nested_absmax, const float* code256, float offset, int64_t n,
                           int64_t blocksize, void* out);
 
+/* ---- dense linear algebra (PiSSA / OLoRA initialisation; CPU only, fp32, LAPACK from OpenBLAS) ------------ */
+/* Thin SVD of a row-major [m, n] fp32 matrix: a = u diag(s) vt with k = min(m, n), u [m, k] (orthonormal
+ * columns), s [k] (descending, >= 0), vt [k, n] (orthonormal rows). LAPACK sgesdd, which is what
+ * torch.linalg.svd(full_matrices=False) runs on the CPU; singular vectors are unique only up to a sign per pair.
+ * a is not modified. device must be JSW_CPU (JSW_ERR_UNSUPPORTED otherwise, and in a build without OpenBLAS). */
+int jsw_linalg_svd_f32(int device, const float* a, int64_t m, int64_t n, float* u, float* s, float* vt);
+/* Thin (reduced) QR of a row-major [m, n] fp32 matrix: a = q r with k = min(m, n), q [m, k] (orthonormal
+ * columns), r [k, n] (upper triangular). Householder QR, LAPACK sgeqrf + sorgqr, as torch.linalg.qr(mode=
+ * 'reduced') on the CPU (diagonal of r not normalised to be positive, so signs match torch's). Same device and
+ * build conditions as jsw_linalg_svd_f32. */
+int jsw_linalg_qr_f32(int device, const float* a, int64_t m, int64_t n, float* q, float* r);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

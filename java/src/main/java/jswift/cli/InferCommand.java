@@ -97,7 +97,7 @@ public final class InferCommand implements Callable<Integer> {
         String spec = adapters.get(i);
         int eq = spec.indexOf('=');
         String name = eq > 0 ? spec.substring(0, eq) : "adapter" + i;
-        lm.loadAdapter(name, Path.of(eq > 0 ? spec.substring(eq + 1) : spec));
+        lm.loadAdapter(name, jswift.tuner.ResidualInit.forOriginalBase(Path.of(eq > 0 ? spec.substring(eq + 1) : spec)));
         if (active == null) active = name;
       }
       if (active != null) lm.setActiveAdapter(active);

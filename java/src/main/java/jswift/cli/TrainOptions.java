@@ -37,7 +37,15 @@ public final class TrainOptions {
   @Option(names = "--target_regex") String targetRegex;
   @Option(names = "--use_rslora", arity = "1") boolean useRslora;
   @Option(names = "--use_dora", arity = "1", description = "DoRA: a trainable magnitude per output row") boolean useDora;
-  @Option(names = "--init_weights") String initWeights = "true";
+  @Option(names = "--init_weights", description = "LoRA init: true, false, gaussian, pissa, pissa_niter_N, olora "
+      + "(PiSSA / OLoRA replace each target weight by W - s B A; checkpoints then also hold converted/default, "
+      + "the plain LoRA for the original model)") String initWeights = "true";
+  @Option(names = "--lorap_lr_ratio", description = "LoRA+: lora_B (and 1-D) parameters learn at lr x this "
+      + "(recommended 16)") Double lorapLrRatio;
+  @Option(names = "--lorap_emb_lr", description = "LoRA+ rate of LoRA-on-embedding weights (none in jswift, which "
+      + "adapts linear layers)") double lorapEmbLr = 1e-6;
+  @Option(names = "--modules_to_save", arity = "1..*", description = "modules trained in full and saved inside the "
+      + "adapter (embed_tokens, lm_head)") List<String> modulesToSave = new ArrayList<>();
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
@@ -107,6 +115,9 @@ public final class TrainOptions {
     a.useRslora = useRslora;
     a.useDora = useDora;
     a.initWeights = initWeights;
+    a.lorapLrRatio = lorapLrRatio;
+    a.lorapEmbLr = lorapEmbLr;
+    a.modulesToSave = modulesToSave;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;
     a.gradientAccumulationSteps = gradientAccumulationSteps;

@@ -46,6 +46,8 @@ public final class CausalLM implements AutoCloseable {
   private final RmsNorm finalNorm;
   private final Rope rope;
   private boolean gradientCheckpointing;
+  private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
+  private String activeAdapter;
 
   /** Loads a model folder onto a device: fp32 on the CPU, bf16 on CUDA. */
   public static CausalLM load(Path dir, Device device) throws IOException {
@@ -211,6 +213,14 @@ public final class CausalLM implements AutoCloseable {
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
+    // PiSSA / OLoRA / CorDA / LoRA-GA adapters are relative to a residual base, not to these weights; their
+    // plain-LoRA conversion (converted/default) is what fits (jswift.tuner.ResidualInit.forOriginalBase finds it).
+    String init = c.path("init_lora_weights").isTextual() ? c.path("init_lora_weights").asText().toLowerCase() : "";
+    if (init.startsWith("pissa") || init.startsWith("olora") || init.startsWith("corda") || init.startsWith("lora_ga")
+        || init.startsWith("lora-ga"))
+      throw new IOException(cfgFile + ": init_lora_weights=" + init + ": this adapter is relative to the residual base"
+          + " W - s B0 A0 its initialisation left, not to the original weights; load its converted/default folder"
+          + " (the plain-LoRA conversion ms-swift and jswift save beside each checkpoint) instead");
     int r = c.path("r").asInt(8);
     double alpha = c.path("lora_alpha").asDouble(8);
     float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);
@@ -220,9 +230,22 @@ public final class CausalLM implements AutoCloseable {
       throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
     // Per module: lora_A, lora_B and (DoRA) lora_magnitude_vector; what no adapter took over is freed at the end.
     Map<String, Tensor[]> modules = new LinkedHashMap<>();
+    Map<String, Tensor> copies = new LinkedHashMap<>();  // modules_to_save: module -> the adapter's weight
+    List<String> toSave = new ArrayList<>();
+    c.path("modules_to_save").forEach(n -> toSave.add(n.asText()));
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         for (String key : f.names()) {
+          String copy = savedModuleOf(key, toSave);
+          if (copy != null) {
+            long[] shape = baseModuleWeight(copy).value().shape(), stored = f.entry(key).shape();
+            if (!java.util.Arrays.equals(stored, shape))
+              throw new IOException(weights + ": '" + key + "' (modules_to_save) has shape "
+                  + java.util.Arrays.toString(stored) + ", but this model's " + copy + " is "
+                  + java.util.Arrays.toString(shape));
+            copies.put(copy, f.load(key, dtype, device));
+            continue;
+          }
           String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
           int slot = k.endsWith(A_SUFFIX) ? 0 : k.endsWith(B_SUFFIX) ? 1 : k.endsWith(MAGNITUDE_SUFFIX) ? 2 : -1;
           if (slot < 0 || (slot == 2 && !dora))
@@ -260,17 +283,83 @@ public final class CausalLM implements AutoCloseable {
             new Parameter(prefix + B_SUFFIX, p[1]), magnitude, scale, dropout));
         java.util.Arrays.fill(p, null);  // owned by the adapter now
       }
+      for (Map.Entry<String, Tensor> e : copies.entrySet()) {
+        setModuleCopy(name, e.getKey(), new Parameter("base_model.model." + e.getKey() + ".weight", e.getValue()));
+        e.setValue(null);
+      }
     } finally {
       for (Tensor[] p : modules.values()) for (Tensor t : p) if (t != null) t.close();
+      for (Tensor t : copies.values()) if (t != null) t.close();
     }
+  }
+
+  /**
+   * The module (embedding or LM head) a key of an adapter file holds in full, when adapter_config.json lists it in
+   * modules_to_save (PEFT saves it as {@code base_model.model.<module>.weight}); else null.
+   */
+  private static String savedModuleOf(String key, List<String> modulesToSave) {
+    for (String module : new String[] {EMBED_MODULE, LM_HEAD_MODULE}) {
+      if (!key.equals("base_model.model." + module + ".weight")) continue;
+      for (String n : modulesToSave) if (module.equals(n) || module.endsWith("." + n)) return module;
+    }
+    return null;
   }
 
   private static final String A_SUFFIX = ".lora_A.weight", B_SUFFIX = ".lora_B.weight",
       MAGNITUDE_SUFFIX = ".lora_magnitude_vector";
 
+  // ---- modules_to_save: whole modules an adapter trains and carries (PEFT's ModulesToSaveWrapper) ----
+
+  /** The modules whose weight an adapter may replace by its own copy (modules_to_save). */
+  public static final String EMBED_MODULE = "model.embed_tokens", LM_HEAD_MODULE = "lm_head";
+
+  /**
+   * Gives adapter {@code adapterName} its own copy of a module's weight (the embedding or the LM head), used instead
+   * of the base weight while that adapter is active; the model owns and frees it. With tied embeddings each copy
+   * replaces only its own module (the other keeps the shared base weight), as PEFT's copies untie them.
+   */
+  public void setModuleCopy(String adapterName, String module, Parameter weight) {
+    Parameter base = baseModuleWeight(module);
+    if (!java.util.Arrays.equals(weight.value().shape(), base.value().shape()) || weight.value().dtype() != dtype
+        || !weight.value().device().equals(device))
+      throw new IllegalArgumentException(weight.name() + ": a copy of " + module + " must be " + dtype.torchName()
+          + java.util.Arrays.toString(base.value().shape()) + " on " + device + ", got " + weight.value());
+    Parameter old = moduleCopies.computeIfAbsent(adapterName, k -> new LinkedHashMap<>()).put(module, weight);
+    if (old != null && old != weight) old.close();
+  }
+
+  /** The base weight of a module that modules_to_save can name. */
+  public Parameter baseModuleWeight(String module) {
+    if (module.equals(EMBED_MODULE)) return embed;
+    if (module.equals(LM_HEAD_MODULE)) return lmHead;
+    throw new IllegalArgumentException("modules_to_save: '" + module + "' is not supported (jswift trains "
+        + EMBED_MODULE + " and " + LM_HEAD_MODULE + " in full beside an adapter)");
+  }
+
+  /** An adapter's module copies by module path (empty if none). */
+  public Map<String, Parameter> moduleCopies(String adapterName) {
+    return Collections.unmodifiableMap(moduleCopies.getOrDefault(adapterName, Map.of()));
+  }
+
+  private Parameter embedding() {
+    Parameter p = activeCopy(EMBED_MODULE);
+    return p != null ? p : embed;
+  }
+
+  private Parameter lmHead() {
+    Parameter p = activeCopy(LM_HEAD_MODULE);
+    return p != null ? p : lmHead;
+  }
+
+  private Parameter activeCopy(String module) {
+    Map<String, Parameter> m = activeAdapter == null ? null : moduleCopies.get(activeAdapter);
+    return m == null ? null : m.get(module);
+  }
+
   /** Activates an adapter on every layer that has it (others run their base weights); null = none. */
   public void setActiveAdapter(String name) {
-    boolean found = name == null;
+    boolean found = name == null || moduleCopies.containsKey(name);
+    activeAdapter = name;
     for (Linear l : linears.values()) {
       if (name != null && l.adapters().containsKey(name)) {
         l.setActiveAdapter(name);
@@ -293,6 +382,7 @@ public final class CausalLM implements AutoCloseable {
         if (a.isDora()) out.put(a.magnitude().name(), a.magnitude());
       }
     }
+    for (Parameter p : moduleCopies.getOrDefault(activeAdapter, Map.of()).values()) out.put(p.name(), p);
     return out;
   }
 
@@ -332,7 +422,7 @@ public final class CausalLM implements AutoCloseable {
       Tensor cu = b.cuSeqlens == null ? null : upload(a, b.cuSeqlens);
       run.layout = new AttentionLayout(b.seqLen, mask, cu, upload(a, b.positions));
       Tensor x = a.allocate(dtype, device, n, h);
-      Kernels.embeddingForward(run.ids, embed.value(), x);
+      Kernels.embeddingForward(run.ids, embedding().value(), x);
       for (DecoderLayer layer : layers) {
         DecoderLayer.Saved s = training ? new DecoderLayer.Saved() : null;
         if (training && gradientCheckpointing) {
@@ -367,7 +457,7 @@ public final class CausalLM implements AutoCloseable {
   public float[] logits(Batch b) {
     try (Run run = forward(b, false, 0)) {
       Tensor logits = run.arena.allocate(DType.F32, device, b.tokens(), config.vocabSize());
-      Kernels.matmul(run.hidden, false, lmHead.value(), true, logits, 1f, 0f);  // fp32 output for any dtype
+      Kernels.matmul(run.hidden, false, lmHead().value(), true, logits, 1f, 0f);  // fp32 output for any dtype
       return logits.toFloatArray();
     }
   }
@@ -384,7 +474,7 @@ public final class CausalLM implements AutoCloseable {
     if (count == 0) throw new IllegalArgumentException("the batch has no targets (every label is -100)");
     Tensor loss = run.arena.allocate(DType.F32, device, n);
     Tensor lse = run.arena.allocate(DType.F32, device, n);
-    Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, null);
+    Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, null);
     double sum = 0;
     for (float l : loss.toFloatArray()) sum += l;  // ignored rows are exactly 0
     return sum / count;
@@ -425,7 +515,7 @@ public final class CausalLM implements AutoCloseable {
       Tensor loss = run.arena.allocate(DType.F32, device, n);
       Tensor lse = run.arena.allocate(DType.F32, device, n);
       Tensor argmax = run.arena.allocate(DType.I32, device, n);
-      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead.value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
+      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
       float[] l = loss.toFloatArray();
       int[] am = argmax.toIntArray();
       double sum = 0;
@@ -445,8 +535,8 @@ public final class CausalLM implements AutoCloseable {
     Tensor loss = run.arena.allocate(DType.F32, device, n);
     Tensor lse = run.arena.allocate(DType.F32, device, n);
     Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
-    Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead.value(), run.targets, dloss, Batch.IGNORE, 0, loss,
-        lse, dh, lmHead.isTrainable() ? lmHead.grad() : null);
+    Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead().value(), run.targets, dloss, Batch.IGNORE, 0, loss,
+        lse, dh, lmHead().isTrainable() ? lmHead().grad() : null);
     backward(run, b, dh);
     float[] l = loss.toFloatArray();
     double sum = 0;
@@ -470,7 +560,7 @@ public final class CausalLM implements AutoCloseable {
         dh = layer.backward(a, dh, run.layout, rope, run.seed, run.saved.get(i));
       }
     }
-    if (embed.isTrainable()) Kernels.embeddingBackward(run.ids, dh, embed.grad());
+    if (embedding().isTrainable()) Kernels.embeddingBackward(run.ids, dh, embedding().grad());
   }
 
   // ---- inference with a KV cache ----
@@ -496,7 +586,7 @@ public final class CausalLM implements AutoCloseable {
       Tensor idsT = upload(a, ids), pos = upload(a, positions);
       int h = config.hiddenSize();
       Tensor x = a.allocate(dtype, device, ids.length, h);
-      Kernels.embeddingForward(idsT, embed.value(), x);
+      Kernels.embeddingForward(idsT, embedding().value(), x);
       for (int l = 0; l < layers.size(); l++) {
         try (Arena tmp = new Arena()) {
           Tensor y = layers.get(l).forwardCached(tmp, x, batch, qLen, pos, rope, cache.keys.get(l),
@@ -511,7 +601,7 @@ public final class CausalLM implements AutoCloseable {
       for (int b = 0; b < batch; b++) last.narrow(b, 1).copyFrom(x.narrow((long) b * qLen + qLen - 1, 1));
       Tensor normed = finalNorm.forward(a, last, null);
       Tensor logits = a.allocate(DType.F32, device, batch, config.vocabSize());
-      Kernels.matmul(normed, false, lmHead.value(), true, logits, 1f, 0f);
+      Kernels.matmul(normed, false, lmHead().value(), true, logits, 1f, 0f);
       float[] flat = logits.toFloatArray();
       float[][] rows = new float[batch][];
       for (int b = 0; b < batch; b++)
@@ -523,6 +613,8 @@ public final class CausalLM implements AutoCloseable {
   @Override
   public void close() {
     for (Linear l : linears.values()) l.close();
+    for (Map<String, Parameter> m : moduleCopies.values()) m.values().forEach(Parameter::close);
+    moduleCopies.clear();
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

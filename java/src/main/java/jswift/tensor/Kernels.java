@@ -6,6 +6,7 @@ import jswift.bindings.CoreNative;
 import jswift.bindings.DecodeNative;
 import jswift.bindings.DoraNative;
 import jswift.bindings.EmbeddingNative;
+import jswift.bindings.LinalgNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
 import jswift.bindings.Nf4Native;
@@ -1031,5 +1032,51 @@ public final class Kernels {
     Check.dtype(op, "kvLen", kvLen, DType.I32);
     Check.shape(op, "kvLen", kvLen, batch);
     Check.device(op, d, "kvLen", kvLen);
+  }
+
+  // ---- dense linear algebra (PiSSA / OLoRA initialisation) ----
+
+  /**
+   * Thin SVD a = u diag(s) vt of an f32 CPU matrix a [m, n]: u [m, k], s [k] (descending), vt [k, n], k =
+   * min(m, n); LAPACK sgesdd, as torch.linalg.svd(full_matrices=False). CPU only: a GPU caller copies to the host.
+   */
+  public static void svd(Tensor a, Tensor u, Tensor s, Tensor vt) {
+    String op = "svd";
+    long[] mn = linalgInput(op, a);
+    long k = Math.min(mn[0], mn[1]);
+    linalgOutput(op, "u", u, mn[0], k);
+    linalgOutput(op, "s", s, k);
+    linalgOutput(op, "vt", vt, k, mn[1]);
+    NativeStatus.check(LinalgNative.jsw_linalg_svd_f32(Device.CPU.index(), a.address(), mn[0], mn[1], u.address(),
+        s.address(), vt.address()));
+  }
+
+  /**
+   * Thin QR a = q r of an f32 CPU matrix a [m, n]: q [m, k] with orthonormal columns, r [k, n] upper triangular,
+   * k = min(m, n); Householder (LAPACK sgeqrf + sorgqr), as torch.linalg.qr(mode='reduced'). CPU only.
+   */
+  public static void qr(Tensor a, Tensor q, Tensor r) {
+    String op = "qr";
+    long[] mn = linalgInput(op, a);
+    long k = Math.min(mn[0], mn[1]);
+    linalgOutput(op, "q", q, mn[0], k);
+    linalgOutput(op, "r", r, k, mn[1]);
+    NativeStatus.check(LinalgNative.jsw_linalg_qr_f32(Device.CPU.index(), a.address(), mn[0], mn[1], q.address(),
+        r.address()));
+  }
+
+  private static long[] linalgInput(String op, Tensor a) {
+    Check.alive(op, "a", a);
+    Check.dtype(op, "a", a, DType.F32);
+    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, "a must be a non-empty matrix, got " + a);
+    Check.device(op, Device.CPU, "a", a);
+    return a.shape();
+  }
+
+  private static void linalgOutput(String op, String name, Tensor t, long... shape) {
+    Check.alive(op, name, t);
+    Check.dtype(op, name, t, DType.F32);
+    Check.shape(op, name, t, shape);
+    Check.device(op, Device.CPU, name, t);
   }
 }

@@ -22,6 +22,7 @@ public final class AdamW implements AutoCloseable {
   private final List<Parameter> params;
   private final java.util.Set<Parameter> noDecay = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   private final Map<Parameter, Tensor[]> state = new IdentityHashMap<>();
+  private final Map<Parameter, Float> lrRatio = new IdentityHashMap<>();  // LoRA+: per-parameter lr multipliers
   private long step;
   private Tensor sumsq, norm, coef;
 
@@ -45,6 +46,20 @@ public final class AdamW implements AutoCloseable {
    */
   public AdamW withoutDecay(Collection<Parameter> exempt) {
     noDecay.addAll(exempt);
+    return this;
+  }
+
+  /**
+   * Runs these parameters at {@code ratio} times the step's learning rate (a torch param group with lr x ratio:
+   * the decoupled weight decay scales with it too). LoRA+ uses it for the B matrices ({@link LoraPlus}).
+   */
+  public AdamW withLrRatio(Collection<Parameter> group, float ratio) {
+    if (!(ratio > 0) || Float.isInfinite(ratio))
+      throw new IllegalArgumentException("the learning-rate ratio must be a positive number, got " + ratio);
+    for (Parameter p : group) {
+      if (!state.containsKey(p)) throw new IllegalArgumentException(p.name() + " is not optimized by this AdamW");
+      lrRatio.put(p, ratio);
+    }
     return this;
   }
 
@@ -89,7 +104,8 @@ public final class AdamW implements AutoCloseable {
       Tensor[] mv = state.get(p);
       Tensor copy = p.master() == p.value() ? null : p.value();
       float wd = noDecay.contains(p) ? 0f : weightDecay;
-      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lr, beta1, beta2, eps, wd, step, scale, copy);
+      float lrP = lr * lrRatio.getOrDefault(p, 1f);
+      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, step, scale, copy);
     }
     return gradNorm;
   }

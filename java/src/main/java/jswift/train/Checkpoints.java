@@ -21,7 +21,9 @@ import jswift.model.SafetensorsWriter;
 import jswift.model.TensorSource;
 import jswift.nn.Parameter;
 import jswift.tuner.LoraConfig;
+import jswift.tuner.ConvertedAdapter;
 import jswift.tuner.PeftAdapterWriter;
+import jswift.tuner.ResidualInit;
 
 /**
  * The run's checkpoints: {@code checkpoint-K/} holds the adapter in PEFT's format (loadable with
@@ -87,8 +89,15 @@ final class Checkpoints {
     removeStale();
     Files.createDirectories(tmp);
     try {
-      if (config != null) PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
-      else saveModel(tmp, model);
+      if (config != null) {
+        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
+        // PiSSA / OLoRA: also the plain-LoRA conversion relative to the original base, as ms-swift saves it.
+        if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
+          ConvertedAdapter.saveConverted(model, "default", config, base.toString(),
+              runDir.resolve(ResidualInit.INITIAL_MODEL), tmp);
+      } else {
+        saveModel(tmp, model);
+      }
       testDelay();
       // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
       Path args = runDir.resolve("args.json");

@@ -22,6 +22,9 @@ public final class TrainArguments {
   public boolean useRslora;
   public boolean useDora;
   public String initWeights = "true";
+  public Double lorapLrRatio;     // LoRA+: lora_B (and 1-D) parameters learn at lr x this; null: off
+  public double lorapEmbLr = 1e-6;  // LoRA+ rate of LoRA-on-embedding weights (jswift adapts linears only)
+  public List<String> modulesToSave = new ArrayList<>();  // trained in full beside the adapter (embed_tokens, lm_head)
   public String device;           // null: cuda when usable, else cpu
   public String quantMethod;      // null or "bnb" (QLoRA: the base's linear layers in 4 bits)
   public Integer quantBits;       // 4 with bnb
@@ -86,6 +89,11 @@ public final class TrainArguments {
             ? com.fasterxml.jackson.databind.node.BooleanNode.valueOf(Boolean.parseBoolean(initWeights))
             : com.fasterxml.jackson.databind.node.TextNode.valueOf(initWeights));
     if (targetRegex != null) c = c.with("target_modules", com.fasterxml.jackson.databind.node.TextNode.valueOf(targetRegex));
+    if (!modulesToSave.isEmpty()) {
+      var list = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode();
+      modulesToSave.forEach(list::add);
+      c = c.with("modules_to_save", list);
+    }
     return c;
   }
 
@@ -114,6 +122,14 @@ public final class TrainArguments {
     if (gradientAccumulationSteps != null && gradientAccumulationSteps <= 0)
       throw new IllegalArgumentException("--gradient_accumulation_steps must be > 0");
     if (numTrainEpochs <= 0 && maxSteps <= 0) throw new IllegalArgumentException("--num_train_epochs or --max_steps must be > 0");
+    if (lorapLrRatio != null && !(lorapLrRatio > 0))
+      throw new IllegalArgumentException("--lorap_lr_ratio must be > 0 (LoRA+ recommends 16), got " + lorapLrRatio);
+    if (lorapLrRatio != null && !trainType.equals("lora"))
+      throw new IllegalArgumentException("--lorap_lr_ratio (LoRA+) scales the learning rate of LoRA's B matrices;"
+          + " it needs --train_type lora");
+    if (!modulesToSave.isEmpty() && !trainType.equals("lora"))
+      throw new IllegalArgumentException("--modules_to_save trains modules beside a LoRA adapter; it needs --train_type"
+          + " lora (full training trains every module anyway)");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
     if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");

@@ -106,6 +106,7 @@ public final class Trainer implements AutoCloseable {
       List<Parameter> exempt = new ArrayList<>();
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
+      if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
@@ -125,6 +126,9 @@ public final class Trainer implements AutoCloseable {
           if (n.isObject()) log.history.add((com.fasterxml.jackson.databind.node.ObjectNode) n);
       }
       TrainingLog.writeArgs(runDir.resolve("args.json"), args);
+      // PiSSA / OLoRA: the initial adapter, from which every checkpoint's converted/default is computed (ms-swift).
+      if (lora != null && jswift.tuner.ResidualInit.changesBase(lora.fields().get("init_lora_weights")))
+        jswift.tuner.ConvertedAdapter.saveInitial(m, "default", lora, args.model.toAbsolutePath().toString(), runDir);
       ok = true;
     } finally {
       if (!ok) {

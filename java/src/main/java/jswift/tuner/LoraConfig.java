@@ -251,7 +251,7 @@ public final class LoraConfig {
   }
 
   /** json.dumps(sort_keys=True) sorts every object, nested ones too. */
-  private static JsonNode sorted(JsonNode n) {
+  static JsonNode sorted(JsonNode n) {
     if (n.isObject()) {
       Map<String, JsonNode> byKey = new TreeMap<>();
       n.fields().forEachRemaining(e -> byKey.put(e.getKey(), sorted(e.getValue())));

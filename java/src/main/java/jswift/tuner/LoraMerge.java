@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import jswift.model.AtomicFile;
 import jswift.model.Checkpoint;
@@ -26,7 +27,10 @@ import jswift.tensor.Tensor;
  * into an fp32 copy of W) and cast back to W's stored dtype (DoRA: W' = (m / ||W + s B A||)[:, None] (W + s B A)
  * row by row, as PEFT merges it, which is exactly what the DoRA layer computes); every other tensor is copied byte for byte with its
  * stored dtype; config.json, generation_config.json and the tokenizer files are copied; the weights are written
- * by {@link CheckpointWriter} (sharded like transformers' save_pretrained, 5GB shards by default).
+ * by {@link CheckpointWriter} (sharded like transformers' save_pretrained, 5GB shards by default). Weights in the
+ * adapter's modules_to_save replace the base's whole; when the embedding or the LM head is one of them the merged
+ * config says tie_word_embeddings false and a tied base gets its own lm_head.weight (ms-swift's export does the
+ * same).
  *
  * <p>It streams: one weight at a time is read, merged, written and freed, so neither the base model nor the merged
  * one is ever held in memory whole. The adapter is checked against the base before anything is written. An
@@ -73,10 +77,21 @@ public final class LoraMerge {
     try (Checkpoint base = Checkpoint.open(baseDir);
         PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
       List<TensorSource> tensors = new ArrayList<>();
+      Map<String, String> saved = adapter.savedModules();
       for (String name : base.names()) {
         PeftAdapterFolder.Module m = adapter.modules().get(stripWeight(name));
-        tensors.add(m == null ? TensorSource.stored(base.file(name), name)
+        tensors.add(saved.containsKey(name) ? copied(adapter, saved.get(name), name, base.file(name).dtype(name),
+            options.device()) : m == null ? TensorSource.stored(base.file(name), name)
             : merged(base, adapter, m, options.device()));
+      }
+      // ms-swift: an embedding or LM head trained in full unties the word embeddings; a tied base then gets its own
+      // lm_head.weight (the trained one, or the base embedding when only the embedding was trained).
+      boolean untie = saved.containsKey(EMBED) || saved.containsKey(LM_HEAD);
+      if (untie && !base.contains(LM_HEAD)) {
+        DType stored = base.file(EMBED).dtype(EMBED);
+        tensors.add(saved.containsKey(LM_HEAD) ? copied(adapter, saved.get(LM_HEAD), LM_HEAD, stored, options.device())
+            : TensorSource.computed(LM_HEAD, stored, base.file(EMBED).entry(EMBED).shape(),
+                () -> base.file(EMBED).load(EMBED, stored, options.device())));
       }
       boolean created = !Files.exists(outDir);
       List<Path> written = new ArrayList<>();
@@ -86,7 +101,8 @@ public final class LoraMerge {
           Path src = baseDir.resolve(f);
           if (!Files.isRegularFile(src)) continue;
           Path dst = outDir.resolve(f);
-          AtomicFile.copy(src, dst);
+          if (untie && f.equals("config.json")) AtomicFile.writeString(dst, untiedConfig(src));
+          else AtomicFile.copy(src, dst);
           written.add(dst);
         }
         return new Result(outDir, List.copyOf(written), adapter.modules().size());
@@ -127,6 +143,25 @@ public final class LoraMerge {
         if (!returned) w.close();
       }
     });
+  }
+
+  private static final String EMBED = "model.embed_tokens.weight", LM_HEAD = "lm_head.weight";
+
+  /** A modules_to_save tensor of the adapter, written under the base's name in the base's dtype. */
+  private static TensorSource copied(PeftAdapterFolder adapter, String key, String name, DType stored, Device device)
+      throws IOException {
+    if (stored == null || !stored.isFloatingPoint())
+      throw new IOException("'" + name + "' of the base is not a float tensor; modules_to_save replaces float weights");
+    SafetensorsFile file = adapter.weights();
+    return TensorSource.computed(name, stored, file.entry(key).shape(), () -> file.load(key, stored, device));
+  }
+
+  /** config.json with tie_word_embeddings false, as transformers writes it (indent 2, sorted keys, newline). */
+  private static String untiedConfig(Path src) throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode c = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
+        src.toFile());
+    c.put("tie_word_embeddings", false);
+    return jswift.template.PythonJson.dumps(LoraConfig.sorted(c), 2, true) + "\n";
   }
 
   /** w (f32 [out, in]) *= m / ||w|| per row: DoRA's merge, with w = W + s B A. */

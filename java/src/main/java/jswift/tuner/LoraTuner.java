@@ -23,7 +23,9 @@ import jswift.tensor.Tensor;
  * 1/r), B zero, so the adapted model starts equal to the base model ({@code init_lora_weights = false}: B
  * random too). With {@code use_dora} every module also gets a trainable magnitude, initialised as PEFT does to the
  * row norms of W + s B A for the initial A and B (||W|| with the default zero B), so a DoRA adapter starts equal
- * to the base model too.
+ * to the base model too. PiSSA and OLoRA ({@code pissa}, {@code pissa_niter_N}, {@code olora}) instead take A and
+ * B from each weight's SVD / QR and leave the residual W - s B A as the base ({@link ResidualInit}). Modules named
+ * in modules_to_save get trainable copies ({@link ModulesToSave}).
  */
 public final class LoraTuner {
   public static final String ALL_LINEAR = "all-linear";
@@ -72,6 +74,9 @@ public final class LoraTuner {
       float[] a = new float[r * in];
       float[] b = new float[out * r];
       switch (init) {
+        case "true":
+          kaimingUniform(rng, a, in);
+          break;
         case "gaussian":
           for (int i = 0; i < a.length; i++) a[i] = (float) (gaussian(rng) / r);
           break;
@@ -80,7 +85,8 @@ public final class LoraTuner {
           kaimingUniform(rng, b, r);
           break;
         default:
-          kaimingUniform(rng, a, in);
+          // pissa / pissa_niter_N / olora: A, B from the weight itself, which becomes the residual W - s B A.
+          decompose(l, init, a, b, cfg.scaleFor(l.name()), rng);
       }
       String prefix = "base_model.model." + l.name();
       float scale = (float) cfg.scaleFor(l.name());
@@ -104,6 +110,7 @@ public final class LoraTuner {
         params.add(pm);
       }
     }
+    params.addAll(ModulesToSave.apply(model, name, cfg));
     model.setActiveAdapter(name);
     return params;
   }
@@ -117,13 +124,42 @@ public final class LoraTuner {
     }
   }
 
-  /** init_lora_weights: true (Kaiming A, zero B), false (both random), or "gaussian"; others are refused. */
+  /**
+   * init_lora_weights: true (Kaiming A, zero B), false (both random), "gaussian", or a base-changing method
+   * ({@link ResidualInit}: pissa, pissa_niter_N, olora); others are refused.
+   */
   private static String initMethod(LoraConfig cfg) {
     JsonNode v = cfg.fields().get("init_lora_weights");
     String s = v == null || v.isNull() ? "true" : v.isBoolean() ? String.valueOf(v.asBoolean()) : v.asText();
-    if (!s.equals("true") && !s.equals("false") && !s.equals("gaussian"))
-      throw new IllegalArgumentException("init_weights '" + s + "' is not supported yet (true, false, gaussian)");
+    if (!s.equals("true") && !s.equals("false") && !s.equals("gaussian") && !ResidualInit.supported(s))
+      throw new IllegalArgumentException("init_weights '" + s + "' is not supported (true, false, gaussian, pissa, "
+          + "pissa_niter_N, olora)");
+    if (ResidualInit.supported(s) && cfg.useDora())
+      throw new IllegalArgumentException("init_weights " + s + " with use_dora: PEFT's conversion of such an adapter"
+          + " to a plain LoRA on the original base (what ms-swift saves as converted/default) drops DoRA's"
+          + " magnitudes, so the run could not be merged or served on the original model; use one or the other");
     return s;
+  }
+
+  /**
+   * Fills A and B from the layer's own weight (PiSSA / OLoRA) and replaces the weight by the residual
+   * W - s B A, in the model's dtype. The decomposition runs on the host in fp32 (as PEFT's, in fp32 whatever the
+   * model's dtype); a CUDA weight is copied over and back.
+   */
+  private static void decompose(Linear l, String init, float[] a, float[] b, double scale, SplittableRandom rng) {
+    if (l.weight() == null)
+      throw new IllegalArgumentException("init_weights " + init + " decomposes the dense weight of " + l.name()
+          + ", but the base is NF4-quantized (--quant_method bnb). PEFT refuses PiSSA on a 4-bit base too (its"
+          + " QPiSSA recipe decomposes the unquantized model, saves the residual model and quantizes that; its OLoRA"
+          + " dequantizes, subtracts and re-quantizes); jswift does neither: drop the quantization or use"
+          + " --init_weights true");
+    Parameter w = l.weight();
+    int in = (int) l.inFeatures(), out = (int) l.outFeatures(), r = a.length / in;
+    ResidualInit.Factors f = ResidualInit.compute(init, w.value().toFloatArray(), out, in, r, scale, rng);
+    System.arraycopy(f.a(), 0, a, 0, a.length);
+    System.arraycopy(f.b(), 0, b, 0, b.length);
+    w.value().copyFrom(f.residual());
+    if (w.master() != null && w.master() != w.value()) w.master().copyFrom(f.residual());
   }
 
   /** torch.nn.init.kaiming_uniform_(w, a=sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */

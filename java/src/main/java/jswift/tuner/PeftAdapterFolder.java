@@ -16,7 +16,8 @@ import jswift.model.SafetensorsFile;
  * A PEFT LoRA adapter folder opened for reading tensor by tensor (adapter_config.json + adapter_model.safetensors),
  * with its tensors grouped by the module they adapt and checked against a base checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
- * config's rank (and a DoRA adapter's magnitude [out] that weight's rows). A mismatch is reported with the tensor, both shapes and the likely cause (an adapter trained on
+ * config's rank (and a DoRA adapter's magnitude [out] that weight's rows); modules_to_save copies must have their
+ * base tensor's shape. A mismatch is reported with the tensor, both shapes and the likely cause (an adapter trained on
  * another model), before anything is written.
  */
 public final class PeftAdapterFolder implements AutoCloseable {
@@ -35,16 +36,21 @@ public final class PeftAdapterFolder implements AutoCloseable {
   private final LoraConfig config;
   private final SafetensorsFile weights;
   private final Map<String, Module> modules;
+  private final Map<String, String> savedModules;
 
-  private PeftAdapterFolder(Path dir, LoraConfig config, SafetensorsFile weights, Map<String, Module> modules) {
+  private PeftAdapterFolder(Path dir, LoraConfig config, SafetensorsFile weights, Map<String, Module> modules,
+      Map<String, String> savedModules) {
     this.dir = dir;
     this.config = config;
     this.weights = weights;
     this.modules = modules;
+    this.savedModules = savedModules;
   }
 
   /** Opens an adapter folder and checks it against the base checkpoint it will be applied to. */
-  public static PeftAdapterFolder open(Path dir, Checkpoint base) throws IOException {
+  public static PeftAdapterFolder open(Path adapterDir, Checkpoint base) throws IOException {
+    // A PiSSA / OLoRA checkpoint is applied to the original base through its plain-LoRA conversion.
+    Path dir = ResidualInit.forOriginalBase(adapterDir);
     LoraConfig config = LoraConfig.read(dir);
     refuseUnsupported(config, dir.resolve(LoraConfig.FILE));
     Path file = dir.resolve(PeftAdapterWriter.WEIGHTS);
@@ -53,7 +59,8 @@ public final class PeftAdapterFolder implements AutoCloseable {
           + " supported)");
     SafetensorsFile weights = SafetensorsFile.open(file);
     try {
-      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base));
+      Map<String, String> saved = savedModules(config, weights, base);
+      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base, saved.values()), saved);
     } catch (IOException | RuntimeException e) {
       weights.close();
       throw e;
@@ -66,17 +73,44 @@ public final class PeftAdapterFolder implements AutoCloseable {
     if (!c.bias().equals("none") || c.loraBias())
       throw new IOException(where + ": adapters with trained biases (bias=" + c.bias() + ", lora_bias=" + c.loraBias()
           + ") are not supported yet");
-    if (!c.modulesToSave().isEmpty())
-      throw new IOException(where + ": modules_to_save " + c.modulesToSave() + " is not supported yet (only LoRA"
-          + " weights are merged)");
+    try {
+      ModulesToSave.modules(c);
+    } catch (IllegalArgumentException e) {
+      throw new IOException(where + ": " + e.getMessage(), e);
+    }
   }
 
-  private static Map<String, Module> modules(LoraConfig config, SafetensorsFile weights, Checkpoint base)
+  /**
+   * modules_to_save: base tensor name (e.g. {@code lm_head.weight}) -> the adapter's key for it, checked against the
+   * base's shape (a tied base has no lm_head.weight: the embedding's shape then).
+   */
+  private static Map<String, String> savedModules(LoraConfig config, SafetensorsFile weights, Checkpoint base)
       throws IOException {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String module : ModulesToSave.modules(config)) {
+      String key = PREFIX + module + ".weight", name = module + ".weight";
+      if (!weights.contains(key))
+        throw new IOException(weights.path() + " has no '" + key + "', but adapter_config.json lists " + module
+            + " in modules_to_save");
+      String like = base.contains(name) ? name : "model.embed_tokens.weight";
+      if (!base.contains(like))
+        throw new IOException(weights.path() + ": '" + key + "' replaces " + name + ", which the base lacks");
+      long[] want = base.file(like).entry(like).shape(), got = weights.entry(key).shape();
+      if (!Arrays.equals(want, got))
+        throw new IOException(weights.path() + ": '" + key + "' is " + Arrays.toString(got) + " but the base's " + name
+            + " is " + Arrays.toString(want) + " (was the adapter trained on another model?)");
+      out.put(name, key);
+    }
+    return Collections.unmodifiableMap(out);
+  }
+
+  private static Map<String, Module> modules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
     for (String key : weights.names()) {
+      if (savedKeys.contains(key)) continue;
       int slot = key.endsWith(A) ? 0 : key.endsWith(B) ? 1 : dora && key.endsWith(MAGNITUDE) ? 2 : -1;
       if (!key.startsWith(PREFIX) || slot < 0)
         throw new IOException(file + ": unexpected tensor '" + key + "' (a " + (dora ? "DoRA" : "LoRA") + " adapter"
@@ -143,6 +177,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
   /** The adapter's tensors. */
   public SafetensorsFile weights() {
     return weights;
+  }
+
+  /** modules_to_save: the base tensor names the adapter replaces whole, each with its key in {@link #weights()}. */
+  public Map<String, String> savedModules() {
+    return savedModules;
   }
 
   /** Adapted modules by module path, in file order. */

@@ -22,12 +22,15 @@ import jswift.tensor.Tensor;
  * {@code PeftModel.from_pretrained(base, dir)} loads it: {@code adapter_model.safetensors} with the keys
  * {@code base_model.model.<module>.lora_A.weight} [r, in] and {@code .lora_B.weight} [out, r] (PEFT drops the
  * adapter name from the keys), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
- * it from the magnitude's parameter name), and {@code adapter_config.json} ({@link LoraConfig#toJson()}).
+ * it from the magnitude's parameter name), the modules_to_save copies as {@code base_model.model.<module>.weight}
+ * (PEFT's key: the wrapper's {@code modules_to_save.<adapter>} dropped), and {@code adapter_config.json}
+ * ({@link LoraConfig#toJson()}).
  *
  * <p>The tensors are saved in fp32 whatever the model's compute dtype, because that is what PEFT saves: its
  * {@code get_peft_model} upcasts bf16/fp16 adapter weights to fp32 by default ({@code autocast_adapter_dtype}),
  * and ms-swift keeps that default. A trained parameter's fp32 master copy is what gets written, so nothing is
- * lost to the bf16 copy the kernels read.
+ * lost to the bf16 copy the kernels read. (PEFT keeps a modules_to_save copy in the model's dtype; jswift writes its
+ * fp32 master too, which PEFT loads by casting, so that a resumed run continues from the exact weights.)
  *
  * <p>Before writing, the adapter is checked against the config: every adapted module must be one that
  * target_modules selects (PEFT would silently drop the weights of any other), each module's rank and scale
@@ -78,6 +81,14 @@ public final class PeftAdapterWriter {
       if (a.isDora()) out.add(fp32(prefix + ".lora_magnitude_vector", a.magnitude()));
     }
     if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
+    // modules_to_save: the adapter's full copies, under PEFT's key (the wrapper's modules_to_save.<name> dropped).
+    List<String> listed = ModulesToSave.modules(config);
+    for (Map.Entry<String, Parameter> e : model.moduleCopies(adapterName).entrySet()) {
+      if (!listed.contains(e.getKey()))
+        throw new IllegalArgumentException("the adapter trains " + e.getKey() + " in full, but the config's"
+            + " modules_to_save " + config.modulesToSave() + " does not name it: PEFT would not load it");
+      out.add(fp32(e.getValue().name(), e.getValue()));
+    }
     return out;
   }
 

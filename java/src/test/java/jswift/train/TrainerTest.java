@@ -113,6 +113,65 @@ class TrainerTest {
   }
 
   @Test
+  void pissaRunsSaveTheConversionThatServesTheOriginalBase(@TempDir Path out) throws IOException {
+    // ms-swift's layout for --init_weights pissa: <run>/initial_model (A0, B0) and checkpoint-K/converted/default,
+    // the rank-2r plain LoRA that gives the trained model on the ORIGINAL weights.
+    TrainArguments a = args(out, 2, 2);
+    a.initWeights = "pissa";
+    a.loraDropout = 0f;
+    double trainedLoss;
+    Trainer.Result r;
+    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+      trainedLoss = t.model().loss(sample());
+    }
+    JsonNode initial = new ObjectMapper().readTree(r.runDir().resolve("initial_model/adapter_config.json").toFile());
+    assertTrue(initial.get("init_lora_weights").asBoolean(), "the initial adapter loads without re-decomposing");
+    Path ckpt = r.lastCheckpoint();
+    assertEquals("pissa", new ObjectMapper().readTree(ckpt.resolve("adapter_config.json").toFile())
+        .get("init_lora_weights").asText());
+    JsonNode converted = new ObjectMapper().readTree(ckpt.resolve("converted/default/adapter_config.json").toFile());
+    assertEquals(8, converted.get("r").asInt());
+    assertEquals(16, converted.get("lora_alpha").asInt());
+    try (CausalLM m = CausalLM.load(model, Device.CPU)) {
+      assertThrows(IOException.class, () -> m.loadAdapter("raw", ckpt), "a PiSSA adapter does not fit W itself");
+      m.loadAdapter("trained", jswift.tuner.ResidualInit.forOriginalBase(ckpt));
+      m.setActiveAdapter("trained");
+      // fp32 throughout; W + s (B A - B0 A0) vs W_res + s B A differ by a few roundings of the weights.
+      assertEquals(trainedLoss, m.loss(sample()), 1e-4 * Math.abs(trainedLoss));
+    }
+  }
+
+  @Test
+  void modulesToSaveTrainBesideTheAdapterAndTravelInIt(@TempDir Path out) throws IOException {
+    // --modules_to_save lm_head on a tied model: the checkpoint carries the trained head under PEFT's key, and the
+    // adapter alone reproduces the trained model on a fresh base.
+    TrainArguments a = args(out, 2, 2);
+    a.modulesToSave = List.of("lm_head");
+    a.loraDropout = 0f;
+    double trainedLoss;
+    Trainer.Result r;
+    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+      trainedLoss = t.model().loss(sample());
+    }
+    Path ckpt = r.lastCheckpoint();
+    try (SafetensorsFile f = SafetensorsFile.open(ckpt.resolve("adapter_model.safetensors"))) {
+      assertTrue(f.contains("base_model.model.lm_head.weight"), f.names().toString());
+    }
+    assertEquals("[\"lm_head\"]", new ObjectMapper().readTree(ckpt.resolve("adapter_config.json").toFile())
+        .get("modules_to_save").toString());
+    try (CausalLM m = CausalLM.load(model, Device.CPU)) {
+      double base = m.loss(sample());
+      m.loadAdapter("trained", ckpt);
+      m.setActiveAdapter("trained");
+      double loaded = m.loss(sample());
+      assertEquals(trainedLoss, loaded, 1e-6 * Math.abs(trainedLoss));
+      assertTrue(loaded < base, "the checkpoint carries the training");
+    }
+  }
+
+  @Test
   void doraTrainsWithDropoutAndResumesBitIdentically(@TempDir Path out) throws IOException {
     // --use_dora with ms-swift's dropout on: checkpoints carry the magnitudes (and their optimizer moments), and
     // resuming regenerates the same masks.

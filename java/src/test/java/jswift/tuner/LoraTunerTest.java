@@ -110,7 +110,7 @@ class LoraTunerTest {
       assertEquals(2.0, LoraConfig.defaults().withR(4).withLoraAlpha(8).scaleFor("x"));
       assertEquals(4.0, LoraConfig.defaults().withR(4).withLoraAlpha(8).withRslora(true).scaleFor("x"));
       assertThrows(IllegalArgumentException.class, () -> LoraTuner.apply(m, "p",
-          allLinear().withInitLoraWeights(TextNode.valueOf("pissa")), 1));
+          allLinear().withInitLoraWeights(TextNode.valueOf("loftq")), 1));
     }
   }
 }
