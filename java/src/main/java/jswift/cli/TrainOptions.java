@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
  */
 public final class TrainOptions {
   @Option(names = "--model", required = true, description = "Hugging Face model folder") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), full") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*", required = true,
       description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -36,6 +36,10 @@ public final class TrainOptions {
   @Option(names = "--use_rslora", arity = "1") boolean useRslora;
   @Option(names = "--use_dora", arity = "1", description = "DoRA: a trainable magnitude per output row") boolean useDora;
   @Option(names = "--init_weights") String initWeights = "true";
+  @Option(names = "--lisa_activated_layers", description = "LISA with --train_type full: decoder layers trained at a time (0: off)")
+  int lisaActivatedLayers = 0;
+  @Option(names = "--lisa_step_interval", description = "LISA: steps between redraws of the trained layers (20)")
+  int lisaStepInterval = 20;
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
@@ -90,6 +94,8 @@ public final class TrainOptions {
     a.targetRegex = targetRegex;
     a.useRslora = useRslora;
     a.useDora = useDora;
+    a.lisaActivatedLayers = lisaActivatedLayers;
+    a.lisaStepInterval = lisaStepInterval;
     a.initWeights = initWeights;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;

@@ -56,6 +56,7 @@ public final class Trainer implements AutoCloseable {
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
   private long startStep = 1;
+  private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
 
   /** What a finished run reports. */
   public record Result(Path runDir, long steps, double firstLoss, double lastLoss, Path lastCheckpoint,
@@ -100,6 +101,7 @@ public final class Trainer implements AutoCloseable {
         trainable = new ArrayList<>();
         for (Parameter p : m.parameters().values()) if (seen.add(p)) trainable.add(p);
         trainable.forEach(p -> p.setTrainable(true));
+        if (args.lisaActivatedLayers > 0) lisa = new Lisa(m, args.lisaActivatedLayers, args.lisaStepInterval, args.seed);
       } else {
         lora = args.loraConfig();
         trainable = LoraTuner.apply(m, "default", lora, args.seed);
@@ -119,8 +121,15 @@ public final class Trainer implements AutoCloseable {
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath(), m.config());
+      Set<Parameter> fresh = Set.of();
+      if (lisa != null) {
+        // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
+        long first = args.resumeFromCheckpoint == null ? 1 : Checkpoints.savedStep(args.resumeFromCheckpoint) + 1;
+        lisa.beforeStep(first, optimizer);
+        fresh = lisa.freshAt(first);
+      }
       if (args.resumeFromCheckpoint != null) {
-        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
+        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
       }
@@ -171,6 +180,16 @@ public final class Trainer implements AutoCloseable {
     return totalSteps;
   }
 
+  /** The decoder layers LISA trains now, ascending (empty without LISA). */
+  public int[] lisaActiveLayers() {
+    return lisa == null ? new int[0] : lisa.activeLayers();
+  }
+
+  /** Bytes of AdamW state held now (LISA: the always-trained parameters and the active layers only). */
+  public long optimizerStateBytes() {
+    return optimizer.stateBytes();
+  }
+
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
@@ -183,7 +202,16 @@ public final class Trainer implements AutoCloseable {
     Path lastCheckpoint = null;
     int accumulation = args.gradientAccumulation();
     if (startStep > 1) console.printf("resuming from %s at step %d%n", args.resumeFromCheckpoint, startStep);
+    if (lisa != null) {
+      console.printf("LISA: %d of %d decoder layers train at a time, redrawn every %d steps; layers %s until step %d%n",
+          args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
+          java.util.Arrays.toString(lisa.activeLayers()), Math.min(lisa.intervalEnd(), totalSteps));
+    }
     for (long step = startStep; step <= totalSteps; step++) {
+      if (lisa != null && lisa.beforeStep(step, optimizer)) {
+        log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
+            + Math.min(lisa.intervalEnd(), totalSteps));
+      }
       List<Batch> micro = new ArrayList<>();
       double normalizer = 0;
       int tokens = 0;
