@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
  */
 public final class TrainOptions {
   @Option(names = "--model", required = true, description = "Hugging Face model folder") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), full") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*", required = true,
       description = "files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -40,6 +40,9 @@ public final class TrainOptions {
   int lisaActivatedLayers = 0;
   @Option(names = "--lisa_step_interval", description = "LISA: steps between redraws of the trained layers (20)")
   int lisaStepInterval = 20;
+  @Option(names = "--llamapro_num_new_blocks", description = "LLaMA-Pro: blocks added (4)") int llamaproNumNewBlocks = 4;
+  @Option(names = "--llamapro_num_groups", description = "LLaMA-Pro: insertion points (default: num_new_blocks)")
+  Integer llamaproNumGroups;
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
@@ -96,6 +99,8 @@ public final class TrainOptions {
     a.useDora = useDora;
     a.lisaActivatedLayers = lisaActivatedLayers;
     a.lisaStepInterval = lisaStepInterval;
+    a.llamaproNumNewBlocks = llamaproNumNewBlocks;
+    a.llamaproNumGroups = llamaproNumGroups;
     a.initWeights = initWeights;
     a.perDeviceTrainBatchSize = perDeviceTrainBatchSize;
     a.perDeviceEvalBatchSize = perDeviceEvalBatchSize;

@@ -57,6 +57,8 @@ public final class Trainer implements AutoCloseable {
   private final Checkpoints checkpoints;
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
+  private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
+  private jswift.tuner.LlamaPro.Plan llamaPro;
 
   /** What a finished run reports. */
   public record Result(Path runDir, long steps, double firstLoss, double lastLoss, Path lastCheckpoint,
@@ -74,7 +76,15 @@ public final class Trainer implements AutoCloseable {
     LoadedDatasets d = null;
     boolean ok = false;
     try {
-      m = CausalLM.load(args.model, device, dtype, args.quantization());
+      Path modelDir = args.model;
+      if (args.trainType.equals("llamapro")) {
+        // The expanded model is an ordinary HF folder: loaded, trained and saved like any full model.
+        Files.createDirectories(args.outputDir);
+        expanded = Files.createTempDirectory(args.outputDir.toAbsolutePath(), ".llamapro-expanded-");
+        llamaPro = jswift.tuner.LlamaPro.expand(args.model, expanded, args.llamaproNumNewBlocks, args.llamaproNumGroups);
+        modelDir = expanded;
+      }
+      m = CausalLM.load(modelDir, device, dtype, args.quantization());
       tok = Tokenizer.load(args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
       int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
@@ -102,6 +112,13 @@ public final class Trainer implements AutoCloseable {
         for (Parameter p : m.parameters().values()) if (seen.add(p)) trainable.add(p);
         trainable.forEach(p -> p.setTrainable(true));
         if (args.lisaActivatedLayers > 0) lisa = new Lisa(m, args.lisaActivatedLayers, args.lisaStepInterval, args.seed);
+      } else if (llamaPro != null) {
+        // Only the inserted blocks train, every weight of them (as ms-swift marks them trainable).
+        List<Parameter> added = new ArrayList<>();
+        for (int j : llamaPro.newBlocks())
+          for (Parameter p : m.parameters().values()) if (p.name().startsWith("model.layers." + j + ".")) added.add(p);
+        trainable = added;
+        trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
         trainable = LoraTuner.apply(m, "default", lora, args.seed);
@@ -120,7 +137,8 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
-      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath(), m.config());
+      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
+          expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
@@ -140,6 +158,13 @@ public final class Trainer implements AutoCloseable {
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
+        if (expanded != null) {
+          try {
+            Checkpoints.deleteTree(expanded);
+          } catch (IOException ignored) {
+            // the error that stopped the constructor is the one to report
+          }
+        }
       }
     }
     this.model = m;
@@ -202,6 +227,10 @@ public final class Trainer implements AutoCloseable {
     Path lastCheckpoint = null;
     int accumulation = args.gradientAccumulation();
     if (startStep > 1) console.printf("resuming from %s at step %d%n", args.resumeFromCheckpoint, startStep);
+    if (llamaPro != null) {
+      console.printf("LLaMA-Pro: %d new blocks at layers %s of %d (copies of the block before each, o_proj and down_proj"
+          + " zeroed)%n", llamaPro.newBlocks().size(), llamaPro.newBlocks(), llamaPro.layers());
+    }
     if (lisa != null) {
       console.printf("LISA: %d of %d decoder layers train at a time, redrawn every %d steps; layers %s until step %d%n",
           args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
@@ -278,5 +307,12 @@ public final class Trainer implements AutoCloseable {
     data.close();
     tokenizer.close();
     model.close();
+    if (expanded != null) {
+      try {
+        Checkpoints.deleteTree(expanded);
+      } catch (IOException e) {
+        console.printf("could not delete the expanded LLaMA-Pro model %s: %s%n", expanded, e.getMessage());
+      }
+    }
   }
 }
