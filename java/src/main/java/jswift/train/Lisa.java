@@ -22,6 +22,9 @@ import jswift.nn.Parameter;
  * active layers only. ms-swift's LISA callback only toggles {@code requires_grad}, so torch keeps every layer's
  * moments for the whole run; that saves no optimizer memory, which is the point of LISA.
  *
+ * <p>A frozen layer keeps only its compute copy: with bf16 compute on CUDA its fp32 master is dropped at the end of
+ * its interval and rebuilt from the bf16 weights when it is drawn again (on the CPU the fp32 weight is the master).
+ *
  * <p>Interval {@code i} covers steps {@code i*K+1 .. (i+1)*K} and its layers are a function of (seed, i) only, so a
  * resumed run draws exactly the layers a straight run drew. (ms-swift's callback also redraws at the second step,
  * a side effect of its {@code global_step == 1} test; jswift does not copy that.)
