@@ -105,10 +105,7 @@ public final class AdamW implements AutoCloseable {
     return b;
   }
 
-  /**
-   * After restoring the moments of a checkpoint: continue counting steps from there; parameters whose own count
-   * was not restored take the global one (every parameter of a plain run steps together).
-   */
+  /** After restoring a checkpoint: the run's step count (each parameter's own comes back with its moments). */
   void restoreStepCount(long steps) {
     step = steps;
   }
