@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default)") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -46,6 +46,13 @@ public final class TrainOptions {
       + "adapts linear layers)") double lorapEmbLr = 1e-6;
   @Option(names = "--modules_to_save", arity = "1..*", description = "modules trained in full and saved inside the "
       + "adapter (embed_tokens, lm_head)") List<String> modulesToSave = new ArrayList<>();
+  @Option(names = "--lisa_activated_layers", description = "LISA with --train_type full: decoder layers trained at a time (0: off)")
+  int lisaActivatedLayers = 0;
+  @Option(names = "--lisa_step_interval", description = "LISA: steps between redraws of the trained layers (20)")
+  int lisaStepInterval = 20;
+  @Option(names = "--llamapro_num_new_blocks", description = "LLaMA-Pro: blocks added (4)") int llamaproNumNewBlocks = 4;
+  @Option(names = "--llamapro_num_groups", description = "LLaMA-Pro: insertion points (default: num_new_blocks)")
+  Integer llamaproNumGroups;
   @Option(names = "--per_device_train_batch_size") int perDeviceTrainBatchSize = 1;
   @Option(names = "--per_device_eval_batch_size") int perDeviceEvalBatchSize = 1;
   @Option(names = "--gradient_accumulation_steps") Integer gradientAccumulationSteps;
@@ -114,6 +121,10 @@ public final class TrainOptions {
     a.targetRegex = targetRegex;
     a.useRslora = useRslora;
     a.useDora = useDora;
+    a.lisaActivatedLayers = lisaActivatedLayers;
+    a.lisaStepInterval = lisaStepInterval;
+    a.llamaproNumNewBlocks = llamaproNumNewBlocks;
+    a.llamaproNumGroups = llamaproNumGroups;
     a.initWeights = initWeights;
     a.lorapLrRatio = lorapLrRatio;
     a.lorapEmbLr = lorapEmbLr;

@@ -57,8 +57,9 @@ final class Checkpoints {
   }
 
   /**
-   * The whole model as a Hugging Face folder, every weight (frozen ones too), stored in the base checkpoint's
-   * dtype: the fp32 masters of trained weights, the loaded values of frozen ones.
+   * The whole model as a Hugging Face folder, every weight once (tied embeddings are one Parameter) in the model's
+   * order: a trained weight's fp32 master, a frozen one's value (LISA's resting layers, LLaMA-Pro's original
+   * blocks), stored in the base checkpoint's dtype.
    */
   private void saveModel(Path dir, CausalLM model) throws IOException {
     DType stored = storedDtype();
@@ -102,12 +103,19 @@ final class Checkpoints {
       // ms-swift keeps the run's arguments in every checkpoint: infer / export find the base model there.
       Path args = runDir.resolve("args.json");
       if (Files.exists(args)) Files.copy(args, tmp.resolve("args.json"));
+      // The moments of the parameters that hold state (LISA: only the layers training now); a parameter whose own
+      // step count differs from the run's (a LISA layer activated mid-run) has it in the metadata.
       List<TensorSource> moments = new ArrayList<>();
+      Map<String, String> metadata = new java.util.LinkedHashMap<>();
+      metadata.put("step", Long.toString(optimizer.stepCount()));
       for (Parameter p : params) {
+        if (!optimizer.hasState(p)) continue;
         moments.add(TensorSource.of(p.name() + ".exp_avg", optimizer.moments(p)[0]));
         moments.add(TensorSource.of(p.name() + ".exp_avg_sq", optimizer.moments(p)[1]));
+        if (optimizer.parameterSteps(p) != optimizer.stepCount())
+          metadata.put(p.name() + ".step", Long.toString(optimizer.parameterSteps(p)));
       }
-      SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("step", Long.toString(optimizer.stepCount())));
+      SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, metadata);
       ObjectNode state = TrainingLog.JSON.createObjectNode();
       state.put("global_step", step);
       state.put("optimizer_steps", optimizer.stepCount());
@@ -180,12 +188,32 @@ final class Checkpoints {
     }
   }
 
+  /** The last optimizer step a checkpoint saved (its trainer_state.json's global_step). */
+  static long savedStep(Path checkpoint) throws IOException {
+    Path state = checkpoint.resolve(STATE);
+    if (!Files.exists(state))
+      throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
+    return TrainingLog.JSON.readTree(state.toFile()).path("global_step").asLong();
+  }
+
   /** Loads a checkpoint into a run whose adapter and optimizer were just created; returns the saved state. */
   static JsonNode restore(Path checkpoint, List<Parameter> params, AdamW optimizer) throws IOException {
+    return restore(checkpoint, params, optimizer, java.util.Set.of());
+  }
+
+  /**
+   * As {@link #restore(Path, List, AdamW)}; the weights of frozen parameters are restored too, and the moments of
+   * every parameter trainable now except those in {@code fresh} (LISA layers whose interval starts at the resumed
+   * step: a straight run drops their state there, so any saved moments are stale).
+   */
+  static JsonNode restore(Path checkpoint, List<Parameter> params, AdamW optimizer, java.util.Set<Parameter> fresh)
+      throws IOException {
     Path state = checkpoint.resolve(STATE);
     if (!Files.exists(state))
       throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
     boolean lora = Files.exists(checkpoint.resolve(PeftAdapterWriter.WEIGHTS));
+    JsonNode s = TrainingLog.JSON.readTree(state.toFile());
+    long globalSteps = s.path("optimizer_steps").asLong();
     try (jswift.model.Checkpoint weights = lora ? null : jswift.model.Checkpoint.open(checkpoint);
         SafetensorsFile adapter = lora ? SafetensorsFile.open(checkpoint.resolve(PeftAdapterWriter.WEIGHTS)) : null;
         SafetensorsFile moments = SafetensorsFile.open(checkpoint.resolve(OPTIMIZER))) {
@@ -194,14 +222,19 @@ final class Checkpoints {
         if (!present)
           throw new IOException(checkpoint + ": no " + p.name() + " (was it saved by a run with other settings?)");
         float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
-        p.master().copyFrom(v);
-        if (p.master() != p.value()) p.value().copyFrom(v);
+        p.value().copyFrom(v);
+        if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
+        if (!p.isTrainable() || fresh.contains(p)) continue;
+        if (!moments.contains(p.name() + ".exp_avg"))
+          throw new IOException(checkpoint.resolve(OPTIMIZER) + ": no optimizer state for " + p.name()
+              + " (was it saved by a run with other settings?)");
         optimizer.moments(p)[0].copyFrom(moments.floats(p.name() + ".exp_avg"));
         optimizer.moments(p)[1].copyFrom(moments.floats(p.name() + ".exp_avg_sq"));
+        String own = moments.metadata().get(p.name() + ".step");
+        optimizer.restoreParameterSteps(p, own != null ? Long.parseLong(own) : globalSteps);
       }
     }
-    JsonNode s = TrainingLog.JSON.readTree(state.toFile());
-    optimizer.restoreStepCount(s.path("optimizer_steps").asLong());
+    optimizer.restoreStepCount(globalSteps);
     return s;
   }
 

@@ -32,6 +32,12 @@ public final class TrainArguments {
   public boolean bnb4bitUseDoubleQuant = true;
   public String torchDtype;       // null: fp32 on the CPU, bf16 on CUDA
 
+  // LISA (with --train_type full) and LLaMA-Pro (--train_type llamapro), ms-swift's names and defaults
+  public int lisaActivatedLayers = 0;       // 0: off
+  public int lisaStepInterval = 20;
+  public int llamaproNumNewBlocks = 4;
+  public Integer llamaproNumGroups;         // null: llamapro_num_new_blocks
+
   // data and template
   public List<String> dataset = new ArrayList<>();
   public List<String> valDataset = new ArrayList<>();
@@ -114,10 +120,17 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!trainType.equals("lora") && !trainType.equals("full"))
-      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, full)");
-    if (trainType.equals("full") && quantMethod != null)
-      throw new IllegalArgumentException("--train_type full cannot train quantized weights (drop --quant_method)");
+    if (!trainType.equals("lora") && !trainType.equals("full") && !trainType.equals("llamapro"))
+      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, full, llamapro)");
+    if (!trainType.equals("lora") && quantMethod != null)
+      throw new IllegalArgumentException("--train_type " + trainType + " cannot train quantized weights (drop --quant_method)");
+    if (lisaActivatedLayers < 0) throw new IllegalArgumentException("--lisa_activated_layers must be >= 0");
+    if (lisaActivatedLayers > 0 && !trainType.equals("full"))
+      throw new IllegalArgumentException("--lisa_activated_layers needs --train_type full (LISA is full-parameter training)");
+    if (lisaActivatedLayers > 0 && lisaStepInterval <= 0)
+      throw new IllegalArgumentException("--lisa_step_interval must be > 0");
+    if (trainType.equals("llamapro") && llamaproNumNewBlocks <= 0)
+      throw new IllegalArgumentException("--llamapro_num_new_blocks must be > 0");
     if (perDeviceTrainBatchSize <= 0) throw new IllegalArgumentException("--per_device_train_batch_size must be > 0");
     if (gradientAccumulationSteps != null && gradientAccumulationSteps <= 0)
       throw new IllegalArgumentException("--gradient_accumulation_steps must be > 0");

@@ -53,6 +53,9 @@ public final class Trainer implements AutoCloseable {
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
   private long startStep = 1;
+  private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
+  private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
+  private jswift.tuner.LlamaPro.Plan llamaPro;
 
   /** What a finished run reports. */
   public record Result(Path runDir, long steps, double firstLoss, double lastLoss, Path lastCheckpoint,
@@ -70,7 +73,15 @@ public final class Trainer implements AutoCloseable {
     LoadedDatasets d = null;
     boolean ok = false;
     try {
-      m = CausalLM.load(args.model, device, dtype, args.quantization());
+      Path modelDir = args.model;
+      if (args.trainType.equals("llamapro")) {
+        // The expanded model is an ordinary HF folder: loaded, trained and saved like any full model.
+        Files.createDirectories(args.outputDir);
+        expanded = Files.createTempDirectory(args.outputDir.toAbsolutePath(), ".llamapro-expanded-");
+        llamaPro = jswift.tuner.LlamaPro.expand(args.model, expanded, args.llamaproNumNewBlocks, args.llamaproNumGroups);
+        modelDir = expanded;
+      }
+      m = CausalLM.load(modelDir, device, dtype, args.quantization());
       tok = Tokenizer.load(args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
       int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
@@ -96,6 +107,14 @@ public final class Trainer implements AutoCloseable {
         // --freeze_parameters* / --trainable_parameters* pick a subset (all of them by default).
         trainable = FullTrainingSelection.select(m.parameters().values(), args, console);
         trainable.forEach(p -> p.setTrainable(true));
+        if (args.lisaActivatedLayers > 0) lisa = new Lisa(m, args.lisaActivatedLayers, args.lisaStepInterval, args.seed);
+      } else if (llamaPro != null) {
+        // Only the inserted blocks train, every weight of them (as ms-swift marks them trainable).
+        List<Parameter> added = new ArrayList<>();
+        for (int j : llamaPro.newBlocks())
+          for (Parameter p : m.parameters().values()) if (p.name().startsWith("model.layers." + j + ".")) added.add(p);
+        trainable = added;
+        trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
         trainable = LoraTuner.apply(m, "default", lora, args.seed);
@@ -115,9 +134,17 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
-      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora, args.model.toAbsolutePath(), m.config());
+      checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
+          expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
+      Set<Parameter> fresh = Set.of();
+      if (lisa != null) {
+        // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
+        long first = args.resumeFromCheckpoint == null ? 1 : Checkpoints.savedStep(args.resumeFromCheckpoint) + 1;
+        lisa.beforeStep(first, optimizer);
+        fresh = lisa.freshAt(first);
+      }
       if (args.resumeFromCheckpoint != null) {
-        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer);
+        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
         // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
@@ -135,6 +162,13 @@ public final class Trainer implements AutoCloseable {
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
+        if (expanded != null) {
+          try {
+            Checkpoints.deleteTree(expanded);
+          } catch (IOException ignored) {
+            // the error that stopped the constructor is the one to report
+          }
+        }
       }
     }
     this.model = m;
@@ -175,6 +209,16 @@ public final class Trainer implements AutoCloseable {
     return totalSteps;
   }
 
+  /** The decoder layers LISA trains now, ascending (empty without LISA). */
+  public int[] lisaActiveLayers() {
+    return lisa == null ? new int[0] : lisa.activeLayers();
+  }
+
+  /** Bytes of AdamW state held now (LISA: the always-trained parameters and the active layers only). */
+  public long optimizerStateBytes() {
+    return optimizer.stateBytes();
+  }
+
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
@@ -187,7 +231,20 @@ public final class Trainer implements AutoCloseable {
     Path lastCheckpoint = null;
     int accumulation = args.gradientAccumulation();
     if (startStep > 1) console.printf("resuming from %s at step %d%n", args.resumeFromCheckpoint, startStep);
+    if (llamaPro != null) {
+      console.printf("LLaMA-Pro: %d new blocks at layers %s of %d (copies of the block before each, o_proj and down_proj"
+          + " zeroed)%n", llamaPro.newBlocks().size(), llamaPro.newBlocks(), llamaPro.layers());
+    }
+    if (lisa != null) {
+      console.printf("LISA: %d of %d decoder layers train at a time, redrawn every %d steps; layers %s until step %d%n",
+          args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
+          java.util.Arrays.toString(lisa.activeLayers()), Math.min(lisa.intervalEnd(), totalSteps));
+    }
     for (long step = startStep; step <= totalSteps; step++) {
+      if (lisa != null && lisa.beforeStep(step, optimizer)) {
+        log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
+            + Math.min(lisa.intervalEnd(), totalSteps));
+      }
       List<Batch> micro = new ArrayList<>();
       double normalizer = 0;
       int tokens = 0;
@@ -268,5 +325,12 @@ public final class Trainer implements AutoCloseable {
     data.close();
     tokenizer.close();
     model.close();
+    if (expanded != null) {
+      try {
+        Checkpoints.deleteTree(expanded);
+      } catch (IOException e) {
+        console.printf("could not delete the expanded LLaMA-Pro model %s: %s%n", expanded, e.getMessage());
+      }
+    }
   }
 }

@@ -20,8 +20,13 @@ public final class TinyModels {
 
   /** A 2-layer, hidden-32 Qwen3 model with random weights and the Qwen3 tokenizer, in {@code dir}. */
   public static Path qwen3(Path dir, long seed) throws IOException {
+    return qwen3(dir, seed, 2);
+  }
+
+  /** As {@link #qwen3(Path, long)} with {@code layers} decoder layers. */
+  public static Path qwen3(Path dir, long seed, int layers) throws IOException {
     Files.createDirectories(dir);
-    int vocab = 151936, hidden = 32, layers = 2, heads = 2, kv = 1, hd = 16, inter = 64;
+    int vocab = 151936, hidden = 32, heads = 2, kv = 1, hd = 16, inter = 64;
     Files.writeString(dir.resolve("config.json"), "{\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\","
         + " \"vocab_size\": " + vocab + ", \"hidden_size\": " + hidden + ", \"intermediate_size\": " + inter + ","
         + " \"num_hidden_layers\": " + layers + ", \"num_attention_heads\": " + heads + ", \"num_key_value_heads\": " + kv
