@@ -8,6 +8,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import com.fasterxml.jackson.databind.JsonNode;
 import jswift.data.DatasetLoader;
 import jswift.data.DatasetOptions;
@@ -101,10 +102,9 @@ public final class Trainer implements AutoCloseable {
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
       if (args.trainType.equals("full")) {
-        // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
-        // The model's order, not the set's: the gradient norm sums the parameters in this order, so a hash order
-        // (identity hashes differ from run to run) would change the clipped step's last bits between runs.
-        // --freeze_parameters* / --trainable_parameters* pick a subset (all of them by default).
+        // Every weight, once (tied embeddings are one Parameter), in the model's order (the gradient norm sums them
+        // in this order: a hash order would change a clipped step's last bits from run to run); biases and norm
+        // weights get no weight decay. --freeze_parameters* / --trainable_parameters* pick a subset.
         trainable = FullTrainingSelection.select(m.parameters().values(), args, console);
         trainable.forEach(p -> p.setTrainable(true));
         if (args.lisaActivatedLayers > 0) lisa = new Lisa(m, args.lisaActivatedLayers, args.lisaStepInterval, args.seed);
