@@ -67,6 +67,8 @@ public final class TrainOptions {
   @Option(names = "--adam_beta2") double adamBeta2 = 0.95;
   @Option(names = "--max_grad_norm") double maxGradNorm = 1.0;
   @Option(names = "--gradient_checkpointing", arity = "1") boolean gradientCheckpointing = true;
+  @Option(names = "--report_memory", arity = "1", description = "print (and log) the split of the peak memory: "
+      + "weights, trainable, optimizer state, activations + workspace") boolean reportMemory;
   @Option(names = "--torch_dtype") String torchDtype;
   @Option(names = "--seed") long seed = 42;
   @Option(names = "--logging_steps") int loggingSteps = 5;
@@ -143,6 +145,7 @@ public final class TrainOptions {
     a.adamBeta2 = adamBeta2;
     a.maxGradNorm = maxGradNorm;
     a.gradientCheckpointing = gradientCheckpointing;
+    a.reportMemory = reportMemory;
     a.torchDtype = torchDtype;
     a.seed = seed;
     a.loggingSteps = loggingSteps;

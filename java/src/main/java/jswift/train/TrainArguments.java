@@ -69,6 +69,7 @@ public final class TrainArguments {
   public double adamEpsilon = 1e-8;
   public double maxGradNorm = 1.0;
   public boolean gradientCheckpointing = true;
+  public boolean reportMemory;    // --report_memory: the split of the peak memory after the first and last step
   public long seed = 42;
 
   // logging, evaluation, saving

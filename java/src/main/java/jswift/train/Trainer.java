@@ -214,6 +214,11 @@ public final class Trainer implements AutoCloseable {
     return lisa == null ? new int[0] : lisa.activeLayers();
   }
 
+  /** What this run trains (an adapter's tensors, or the model's weights), in the optimizer's order. */
+  public List<Parameter> trainableParameters() {
+    return List.copyOf(trainable);
+  }
+
   /** Bytes of AdamW state held now (LISA: the always-trained parameters and the active layers only). */
   public long optimizerStateBytes() {
     return optimizer.stateBytes();
@@ -240,6 +245,8 @@ public final class Trainer implements AutoCloseable {
           args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
           java.util.Arrays.toString(lisa.activeLayers()), Math.min(lisa.intervalEnd(), totalSteps));
     }
+    // the peak from here on is training's (loading may pass through a dense copy of a weight it quantizes)
+    Kernels.resetPeakMemory(device);
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
@@ -278,6 +285,8 @@ public final class Trainer implements AutoCloseable {
       if (step == startStep) first = loss;
       last = loss;
       log.step(step, loss, gradNorm, lr, samples.epochProgress(), tokens, device);
+      if (args.reportMemory && (step == startStep || step == totalSteps))
+        log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
       if (step % args.evalEvery() == 0 || step == totalSteps) evaluate(step);
       if (step % args.saveSteps == 0 || step == totalSteps) {
         lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, samples, log);

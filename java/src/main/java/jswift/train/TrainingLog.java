@@ -92,6 +92,16 @@ final class TrainingLog implements AutoCloseable {
     console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
   }
 
+  /** A --report_memory record: the split of the peak memory, in logging.jsonl (bytes) and on the console. */
+  void memory(long step, MemoryReport r) throws IOException {
+    ObjectNode n = JSON.createObjectNode();
+    r.fields().forEach(n::put);
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    write(n);
+    console.println("step " + step + " " + r.describe());
+    console.flush();
+  }
+
   void event(long step, String message) throws IOException {
     ObjectNode n = JSON.createObjectNode();
     n.put("event", message);
