@@ -1,5 +1,5 @@
 // GPTQ dequantization on CUDA, the twin of native/src/cpu/gptq_dequant.cpp: same fp32 product (f16 scale times
-// the integer q - (z + 1)), rounded once to the output dtype, so the twins agree bit for bit. One thread per
+// the integer q - ((stored zero + 1) & mask)), rounded once to the output dtype, so the twins agree bit for bit. One thread per
 // packed word; consecutive threads take consecutive words of one output channel, so each warp writes one
 // contiguous run of the dense [out, in] row (the stores are p times the loads' bytes, so they get coalescing).
 // g_idx is read per input (act-order makes it non-monotone); an out-of-range group writes NaN.
@@ -33,7 +33,7 @@ __global__ void gptq_dequant_kernel(const int32_t* __restrict__ qweight, const i
         v = __int_as_float(0x7fc00000);
       } else {
         const int q = int((word >> (bits * j)) & mask);
-        const int z = int((unsigned(qzeros[g * zero_words + c / p]) >> zshift) & mask) + 1;
+        const int z = int(((unsigned(qzeros[g * zero_words + c / p]) >> zshift) + 1u) & mask);
         v = __fmul_rn(__half2float(scales[g * out + c]), float(q - z));
       }
       row[j] = from_f<T>(v);

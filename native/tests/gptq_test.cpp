@@ -29,7 +29,8 @@ Packed pack(const std::vector<int32_t>& codes, const std::vector<int32_t>& zeros
       k.qweight[size_t((i / p) * out + c)] |= int32_t(uint32_t(codes[size_t(c * in + i)]) << (bits * (i % p)));
   for (int64_t g = 0; g < groups; g++)
     for (int64_t c = 0; c < out; c++)
-      k.qzeros[size_t(g * (out / p) + c / p)] |= int32_t(uint32_t(zeros[size_t(g * out + c)] - 1) << (bits * (c % p)));
+      k.qzeros[size_t(g * (out / p) + c / p)] |=
+          int32_t((uint32_t(zeros[size_t(g * out + c)] - 1) & ((1u << bits) - 1u)) << (bits * (c % p)));
   return k;
 }
 
@@ -41,7 +42,7 @@ std::vector<float> dequantize(int device, int dtype, const Packed& k) {
   return download(w, dtype, k.in * k.out);
 }
 
-// Independent unpacking: reads the fields with plain shifts, one value at a time.
+// Independent unpacking: reads the fields with plain shifts, one value at a time; zero = (field + 1) & mask.
 std::vector<float> reference(const Packed& k) {
   int p = 32 / k.bits;
   uint32_t mask = (1u << k.bits) - 1u;
@@ -50,8 +51,8 @@ std::vector<float> reference(const Packed& k) {
     for (int64_t i = 0; i < k.in; i++) {
       int64_t g = k.g_idx[size_t(i)];
       uint32_t q = (uint32_t(k.qweight[size_t((i / p) * k.out + c)]) >> (k.bits * (i % p))) & mask;
-      uint32_t z = (uint32_t(k.qzeros[size_t(g * (k.out / p) + c / p)]) >> (k.bits * (c % p))) & mask;
-      w[size_t(c * k.in + i)] = k.scales[size_t(g * k.out + c)] * float(int(q) - int(z + 1));
+      uint32_t z = (((uint32_t(k.qzeros[size_t(g * (k.out / p) + c / p)]) >> (k.bits * (c % p))) & mask) + 1) & mask;
+      w[size_t(c * k.in + i)] = k.scales[size_t(g * k.out + c)] * float(int(q) - int(z));
     }
   return w;
 }
@@ -64,7 +65,7 @@ Packed random_packed(int64_t in, int64_t out, int64_t groups, int bits, uint64_t
   std::vector<int32_t> g_idx(static_cast<size_t>(in));
   std::vector<float> scales(static_cast<size_t>(groups * out));
   for (auto& c : codes) c = std::min(maxq, int(u[at++] * float(maxq + 1)));
-  for (auto& z : zeros) z = 1 + std::min(maxq - 1, int(u[at++] * float(maxq)));
+  for (auto& z : zeros) z = std::min(maxq, int(u[at++] * float(maxq + 1)));  // 0 packs as an all-ones field
   for (auto& s : scales) s = round_to({0.001f + 0.05f * u[at++]}, JSW_F16)[0];
   int64_t gs = (in + groups - 1) / groups;
   for (int64_t i = 0; i < in; i++) g_idx[size_t(i)] = int32_t(i / gs);
@@ -109,6 +110,10 @@ JSW_TEST(gptq_dequant_golden) {
   // Outputs 2..7 have q = 0, stored zero 0 (zero 1) and scale 1: -1 everywhere.
   for (int64_t c = 2; c < 8; c++)
     for (int i = 0; i < 16; i++) JSW_EXPECT(w[size_t(c * 16 + i)] == -1.0f, "W[%lld, %d]", (long long)c, i);
+  // A field of all ones is read as (15 + 1) & 15 = zero 0 (AutoGPTQ's reference): output 2 of group 0 -> 0.
+  k.qzeros[0] |= 0xF00;
+  w = dequantize(JSW_CPU, JSW_F32, k);
+  for (int i = 1; i < 16; i += 2) JSW_EXPECT(w[size_t(32 + i)] == 0.0f, "W[2, %d] = %g with a 0xF zero field", i, double(w[size_t(32 + i)]));
 
   // 8 bits: four values per word, input 4r + j in byte j. Word [0, 0] = 0x04030201: q = 1, 2, 3, 4; zero
   // stored 0x7F (127, zero 128) for output 0 in qzeros word 0's low byte.

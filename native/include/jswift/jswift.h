@@ -300,9 +300,10 @@ int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const ui
 /* Dequantizes one GPTQ linear into the dense [out, in] row-major weight. With p = 32 / bits values per word:
  * qweight int32 [in / p, out]: input p*r + j of output c in bits bits*j .. bits*j + bits-1 of word [r, c];
  * qzeros int32 [groups, out / p]: zero of output p*s + j in the j-th bits-wide field of word [g, s], stored as
- * zero - 1 (v1: the loader adds the 1 back, in int arithmetic, as AutoGPTQ does); scales f16 [groups, out];
+ * zero - 1 and read as (field + 1) & (2^bits - 1), as AutoGPTQ's reference dequantization does (a field of all
+ * ones is a zero of 0); scales f16 [groups, out];
  * g_idx int32 [in], the group of each input (non-monotone with act-order), each in [0, groups).
- * out[c, k] = float(scales[g, c]) * float(q[k, c] - (z[g, c] + 1)), g = g_idx[k], one fp32 product rounded
+ * out[c, k] = float(scales[g, c]) * float(q[k, c] - zero[g, c]), g = g_idx[k], one fp32 product rounded
  * once to dtype. bits 2, 4 or 8; in and out multiples of p. The CPU twin rejects an out-of-range g_idx value;
  * the CUDA twin (which cannot report it) writes NaN for those inputs. */
 int jsw_gptq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,

@@ -34,7 +34,7 @@ void dequantize(const int32_t* qweight, const int32_t* qzeros, const uint16_t* s
         for (int j = 0; j < p; j++) {
           int64_t g = g_idx[r * p + j];
           int q = int((word >> (bits * j)) & mask);
-          int z = int((uint32_t(qzeros[g * zero_words + c / p]) >> zshift) & mask) + 1;
+          int z = int(((uint32_t(qzeros[g * zero_words + c / p]) >> zshift) + 1u) & mask);
           float s = to_float(f16{scales[g * out + c]});
           row[j] = from_float<T>(s * float(q - z));
         }

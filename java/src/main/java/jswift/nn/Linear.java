@@ -144,6 +144,7 @@ public final class Linear implements AutoCloseable {
    * runs only when {@code training} (PEFT's train mode; inference and evaluation see the whole input).
    */
   public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
+    if (inputObserver != null) inputObserver.accept(x.view(-1, inFeatures()));
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
@@ -193,6 +194,18 @@ public final class Linear implements AutoCloseable {
     if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);
     if (weightGrad != null) Kernels.matmul(dy2, true, x2, false, weightGrad, 1f, 1f);
     if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
+  }
+
+  // ---- calibration (GPTQ quantization, jswift.quant) ----
+
+  private java.util.function.Consumer<Tensor> inputObserver;
+
+  /**
+   * An observer that sees every forward's input, as [tokens, in], before the layer uses it (GPTQ accumulates its
+   * Hessian from the inputs of each layer it quantizes); null removes it. The tensor is only valid during the call.
+   */
+  public void setInputObserver(java.util.function.Consumer<Tensor> observer) {
+    inputObserver = observer;
   }
 
   @Override

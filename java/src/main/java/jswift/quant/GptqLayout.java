@@ -67,14 +67,17 @@ public final class GptqLayout {
     return words;
   }
 
-  /** True zero points [groups, out] from qzeros (stored value + 1, as v1 loaders read it). */
+  /**
+   * True zero points [groups, out] from qzeros: (stored + 1) mod 2^bits, as AutoGPTQ's reference dequantization
+   * reads them (a field of all ones is a zero of 0, which only a foreign packer writes).
+   */
   public static int[] unpackZeros(int[] qzeros, long groups, long out, int bits) {
     int p = perWord(bits), mask = (1 << bits) - 1;
     check(qzeros.length == groups * (out / p), "qzeros has " + qzeros.length + " words, not groups * out / " + p);
     int[] zeros = new int[(int) (groups * out)];
     for (int g = 0; g < groups; g++)
       for (int c = 0; c < out; c++)
-        zeros[(int) (g * out + c)] = ((qzeros[(int) (g * (out / p) + c / p)] >>> (bits * (c % p))) & mask) + 1;
+        zeros[(int) (g * out + c)] = ((qzeros[(int) (g * (out / p) + c / p)] >>> (bits * (c % p))) + 1) & mask;
     return zeros;
   }
 

@@ -947,8 +947,9 @@ public final class Kernels {
   /**
    * Dequantizes one GPTQ linear into the dense weight {@code w} [out, in] (float dtype): with p = 32 / bits,
    * qweight (i32 [in / p, out]) packs input p*r + j of output c in field j of word [r, c], qzeros (i32 [groups,
-   * out / p]) the zero - 1 of each output along the output dim, scales (f16 [groups, out]), gIdx (i32 [in]) the
-   * group of each input (any order). w[c, k] = scales[g, c] * (q[k, c] - (z[g, c] + 1)), g = gIdx[k], in fp32.
+   * out / p]) the zero - 1 of each output along the output dim (read back as (field + 1) mod 2^bits, as
+   * AutoGPTQ does), scales (f16 [groups, out]), gIdx (i32 [in]) the group of each input (any order).
+   * w[c, k] = scales[g, c] * (q[k, c] - zero[g, c]), g = gIdx[k], in fp32.
    */
   public static void gptqDequantize(Tensor qweight, Tensor qzeros, Tensor scales, Tensor gIdx, int bits, Tensor w) {
     String op = "gptqDequantize";

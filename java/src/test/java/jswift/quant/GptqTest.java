@@ -77,9 +77,17 @@ class GptqTest {
     scales[0] = 0.5f;
     zeros[8] = 3;
     scales[8] = 0.25f;
-    float[] w = dequantize(codes, zeros, scales, gIdx, 16, 8, 2, 4, DType.F32);
+    int[] qzeros = GptqLayout.packZeros(zeros, 2, 8, 4);
+    assertArrayEquals(new int[] {0x00000007, 0x00000002}, qzeros);
+    float[] w = dequantizePacked(GptqLayout.packWeight(codes, 16, 8, 4), qzeros, scales, gIdx, 16, 8, 2, 4, DType.F32);
     for (int k = 0; k < 16; k++) assertEquals(k % 2 == 0 ? 0.25f * (k - 3) : 0.5f * (k - 8), w[k], "W[0, " + k + "]");
     for (int i = 16; i < w.length; i++) assertEquals(-1f, w[i]);
+    // A field of all ones (a foreign packer's wrapped zero - 1 of a zero 0) reads as zero 0, as AutoGPTQ's
+    // (stored + 1) & 15 does: output 1's group-0 field becomes 0xF, so W[1, odd k] = 1 * (0 - 0) = 0.
+    qzeros[0] |= 0xF0;
+    w = dequantizePacked(GptqLayout.packWeight(codes, 16, 8, 4), qzeros, scales, gIdx, 16, 8, 2, 4, DType.F32);
+    for (int k = 1; k < 16; k += 2) assertEquals(0f, w[16 + k], "W[1, " + k + "]");
+    assertEquals(0, GptqLayout.unpackZeros(qzeros, 2, 8, 4)[1]);
   }
 
   // ---- the kernel against libtorch ----
@@ -98,7 +106,7 @@ class GptqTest {
     int[] qweight = GptqLayout.packWeight(codes, in, out, bits);
     int[] qzeros = GptqLayout.packZeros(zeros, groups, out, bits);
 
-    // libtorch: unpack the words with its own shifts and masks, gather per input, W = (q - (z + 1)) * s.
+    // libtorch: unpack the words with its own shifts and masks, gather per input, W = (q - ((z + 1) & mask)) * s.
     long p = 32 / bits;
     var mask = Torch.longs(new long[] {maxq}, 1);
     var shifts = Torch.longs(java.util.stream.LongStream.range(0, p).map(j -> j * bits).toArray(), 1, p, 1);
@@ -106,7 +114,7 @@ class GptqTest {
         .bitwise_and(mask).reshape(in, out);
     var zShifts = Torch.longs(java.util.stream.LongStream.range(0, p).map(j -> j * bits).toArray(), 1, 1, p);
     var z = Torch.longs(unsigned(qzeros), groups, out / p, 1).bitwise_right_shift(zShifts)
-        .bitwise_and(mask).reshape(groups, out).add(Torch.longs(new long[] {1}, 1));
+        .bitwise_and(mask).add(Torch.longs(new long[] {1}, 1)).bitwise_and(mask).reshape(groups, out);
     var g = Torch.longs(java.util.Arrays.stream(gIdx).asLongStream().toArray(), in);
     var s = Torch.tensor(scales, groups, out);
     var ref = q.sub(z.index_select(0, g)).to(torch.ScalarType.Double).mul(s.index_select(0, g)).t();
