@@ -17,6 +17,9 @@ import java.util.stream.Stream;
 import jswift.model.Checkpoint;
 import jswift.model.CheckpointWriter;
 import jswift.model.ModelConfig;
+import jswift.model.SafetensorsDtype;
+import jswift.model.SafetensorsFile;
+import jswift.model.SafetensorsWriter;
 import jswift.model.TensorSource;
 import jswift.nn.AttentionLayout;
 import jswift.nn.Linear;
@@ -35,11 +38,13 @@ import jswift.tuner.LoraMerge;
  * calibration hidden states: the embeddings of the calibration blocks go through layer 0, whose linears are
  * quantized group by group in true-sequential order (each group's Hessian from inputs that already saw the
  * quantized earlier groups); the quantized layer's outputs are the next layer's inputs. Embeddings, norms and
- * the LM head are written in f16 (GPTQ checkpoints are f16 models). The folder appears complete or not at all:
+ * the LM head are written in f16 (GPTQ checkpoints are f16 models). Each packed layer is parked in a file until
+ * the shards are written, so the heap never holds more than one. The folder appears complete or not at all:
  * everything is written into a temporary sibling that is renamed at the end.
  */
 public final class GptqExporter {
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String PART_PREFIX = "packed-layer-";
 
   private GptqExporter() {}
 
@@ -76,6 +81,8 @@ public final class GptqExporter {
     try (Checkpoint ckpt = Checkpoint.open(modelDir); Rope rope = new Rope(cfg, Device.CPU)) {
       List<TensorSource> out = new ArrayList<>();
       List<Block> blocks = new ArrayList<>();
+      List<SafetensorsFile> parts = new ArrayList<>();
+      Files.createDirectories(tmp);
       try {
         try (Tensor embed = ckpt.load("model.embed_tokens.weight", new long[] {cfg.vocabSize(), cfg.hiddenSize()},
             DType.F32, Device.CPU)) {
@@ -90,15 +97,23 @@ public final class GptqExporter {
           try (DenseLayer layer = new DenseLayer(cfg, ckpt, i)) {
             List<GptqPacked> packed = quantizeLayer(layer, blocks, rope, config, reports);
             for (Block b : blocks) b.advance(layer, rope);
+            List<TensorSource> layerTensors = new ArrayList<>();
             for (GptqPacked p : packed) {
-              out.addAll(p.tensors());
+              layerTensors.addAll(p.tensors());
               layerBytes += p.bytes();
             }
             for (Parameter p : layer.others.values()) {
               byte[] f16 = GptqPacked.f16(p.value().toFloatArray());
-              out.add(TensorSource.of(p.name(), jswift.model.SafetensorsDtype.F16, p.value().shape(), f16));
+              layerTensors.add(TensorSource.of(p.name(), SafetensorsDtype.F16, p.value().shape(), f16));
               layerBytes += f16.length;
             }
+            // Parked on disk until the final shards are written (copied file to file then): the heap holds one
+            // packed layer at a time, whatever the model's size.
+            Path part = tmp.resolve(PART_PREFIX + i + ".safetensors");
+            SafetensorsWriter.write(part, layerTensors, SafetensorsWriter.PT_METADATA);
+            SafetensorsFile f = SafetensorsFile.open(part);
+            parts.add(f);
+            for (String name : f.names()) out.add(TensorSource.stored(f, name));
           }
           double loss = 0;
           for (LinearReport r : reports.subList(reports.size() - 7, reports.size())) loss += r.loss();
@@ -110,10 +125,13 @@ public final class GptqExporter {
             + addF16(out, ckpt, "model.embed_tokens.weight", cfg.vocabSize(), cfg.hiddenSize());
         if (!cfg.tieWordEmbeddings() && ckpt.contains("lm_head.weight"))
           weightBytes += addF16(out, ckpt, "lm_head.weight", cfg.vocabSize(), cfg.hiddenSize());
-        Files.createDirectories(tmp);
         CheckpointWriter.write(tmp, out, maxShardSize);
       } finally {
         for (Block b : blocks) b.close();
+        for (SafetensorsFile f : parts) {
+          f.close();
+          Files.deleteIfExists(f.path());
+        }
       }
       writeConfigs(modelDir, tmp, config);
       move(tmp, outDir);

@@ -74,6 +74,11 @@ class GptqExportTest {
     assertTrue(r.contains("model.layers.1.mlp.down_proj") && r.contains("MB of weights"), r);
     Path out = tmp.resolve("tiny-gptq-int4");
     assertFalse(Files.exists(tmp.resolve("tiny-gptq-int4.incomplete")));
+    try (var files = Files.list(out)) {
+      assertEquals(List.of("config.json", "generation_config.json", "model.safetensors", "quantize_config.json",
+          "tokenizer.json", "tokenizer_config.json"), files.map(f -> f.getFileName().toString()).sorted().toList(),
+          "the folder holds the checkpoint and nothing of the layers parked while it was written");
+    }
 
     JsonNode q = JSON.readTree(out.resolve("config.json").toFile()).get("quantization_config");
     assertEquals("gptq", q.get("quant_method").asText());
