@@ -11,9 +11,8 @@ import jswift.tensor.Tensor;
  * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
  * is active (the fused LoRA kernel then computes base and low-rank paths together). W may be NF4-quantized
  * (QLoRA) or come from a GPTQ checkpoint ({@link GptqWeight}): it is then dequantized into a temporary for each
- * op and freed right after. Backward gives dx and
- * accumulates the gradients of whatever is trainable: the active adapter's A and B (and DoRA magnitude), and
- * W / b when the layer itself is trained (full fine-tuning).
+ * op and freed right after. Backward gives dx and accumulates the gradients of whatever is trainable: the active
+ * adapter's A and B (and DoRA magnitude), and W / b when the layer itself is trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
  * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
@@ -82,7 +81,7 @@ public final class Linear implements AutoCloseable {
     return quantized;
   }
 
-  /** The dense weight for one op: the parameter itself, or the dequantized NF4 weight in {@code tmp}. */
+  /** The dense weight for one op: the parameter itself, or the dequantized NF4 / GPTQ weight in {@code tmp}. */
   private Tensor denseWeight(Arena tmp) {
     if (gptq != null) return gptq.dequantize(tmp);
     return quantized == null ? weight.value() : quantized.dequantize(tmp);
