@@ -92,6 +92,9 @@ public final class Trainer implements AutoCloseable {
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
+      if (args.trainType.equals("full") && m.gptq() != null)
+        throw new IllegalArgumentException("--train_type full cannot train a GPTQ checkpoint's quantized weights ("
+            + args.model + "): use --train_type lora on it, or fine-tune the original model");
       if (args.trainType.equals("full")) {
         // Every weight, once (tied embeddings are one Parameter); biases and norm weights get no weight decay.
         // The model's order, not the set's: the gradient norm sums the parameters in this order, so a hash order

@@ -28,6 +28,7 @@ import jswift.testing.TinyModels;
 import jswift.train.AdamW;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraTuner;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,11 +36,22 @@ import org.junit.jupiter.api.io.TempDir;
  * CausalLM on a GPTQ checkpoint (written by {@link GptqExporter} with act-order, so g_idx is non-monotone): the
  * linears stay packed, and the model's logits are those of the original fp32 model whose linears hold the
  * dequantized values (computed here in plain Java from the file's words) and whose other tensors are rounded to
- * f16 as the checkpoint stores them. LoRA on the frozen GPTQ base trains, and the base does not move.
+ * f16 as the checkpoint stores them. LoRA on the frozen GPTQ base trains (also through the Trainer, which refuses
+ * full fine-tuning of it), and the base does not move.
  */
 class GptqModelTest {
   private static final Batch BATCH = Batch.padded(new int[][] {{9, 53, 482, 280, 438, 489, 207, 443, 374, 441, 15}},
       null, new int[][] {{9, 53, 482, 280, 438, 489, 207, 443, 374, 441, 15}});
+
+  @TempDir static Path shared;
+  private static Path model, gptq;
+
+  /** One tiny model and its act-order 4-bit export, shared by the tests (none modifies them). */
+  @BeforeAll
+  static void export() throws IOException {
+    model = TinyModels.qwen3(shared.resolve("tiny"), 9);
+    gptq = quantized(shared, model);
+  }
 
   private static Path quantized(Path tmp, Path model) throws IOException {
     List<int[]> blocks = new ArrayList<>();
@@ -54,9 +66,8 @@ class GptqModelTest {
   }
 
   @Test
-  void logitsAreTheDequantizedModelsAndLoraTrainsOnTheFrozenBase(@TempDir Path tmp) throws IOException {
-    Path model = TinyModels.qwen3(tmp.resolve("tiny"), 9);
-    Path out = quantized(tmp, model);
+  void logitsAreTheDequantizedModelsAndLoraTrainsOnTheFrozenBase() throws IOException {
+    Path out = gptq;
     try (CausalLM q = CausalLM.load(out, Device.CPU); CausalLM dense = CausalLM.load(model, Device.CPU);
         SafetensorsFile f = SafetensorsFile.open(out.resolve("model.safetensors"))) {
       assertEquals(4, q.gptq().bits());
@@ -114,9 +125,35 @@ class GptqModelTest {
   }
 
   @Test
+  void sftTrainsLoraOnTheCheckpointAndRefusesFullTraining(@TempDir Path tmp) throws IOException {
+    Path out = gptq;
+    Path data = tmp.resolve("train.jsonl");
+    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, "
+        + "{\"role\": \"assistant\", \"content\": \"4\"}]}\n");
+    jswift.train.TrainArguments a = new jswift.train.TrainArguments();
+    a.model = out;
+    a.dataset = List.of(data.toString());
+    a.outputDir = tmp.resolve("run");
+    a.maxSteps = 2;
+    a.saveSteps = 2;
+    a.device = "cpu";
+    jswift.train.Trainer.Result r;
+    try (jswift.train.Trainer t = new jswift.train.Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+    }
+    assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
+    a.trainType = "full";
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> new jswift.train.Trainer(a, new PrintWriter(new StringWriter())).close());
+    assertTrue(e.getMessage().contains("--train_type full cannot train a GPTQ checkpoint"), e.getMessage());
+  }
+
+  @Test
   void damagedOrUnsupportedCheckpointsAreRefused(@TempDir Path tmp) throws IOException {
-    Path model = TinyModels.qwen3(tmp.resolve("tiny"), 10);
-    Path out = quantized(tmp, model);
+    Path out = Files.createDirectories(tmp.resolve("copy"));
+    try (var files = Files.list(gptq)) {
+      for (Path f : files.toList()) Files.copy(f, out.resolve(f.getFileName()));
+    }
     var e = assertThrows(IllegalArgumentException.class,
         () -> CausalLM.load(out, Device.CPU, DType.F32, CausalLM.Quantization.NF4));
     assertTrue(e.getMessage().contains("is a GPTQ checkpoint (4-bit)"), e.getMessage());
