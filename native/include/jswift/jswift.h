@@ -308,6 +308,45 @@ int jsw_linalg_svd_f32(int device, const float* a, int64_t m, int64_t n, float* 
  * build conditions as jsw_linalg_svd_f32. */
 int jsw_linalg_qr_f32(int device, const float* a, int64_t m, int64_t n, float* q, float* r);
 
+/* ---- GPTQ (AutoGPTQ / GPTQModel "gptq" v1 checkpoint layout) ------------------------------------------- */
+/* Dequantizes one GPTQ linear into the dense [out, in] row-major weight. With p = 32 / bits values per word:
+ * qweight int32 [in / p, out]: input p*r + j of output c in bits bits*j .. bits*j + bits-1 of word [r, c];
+ * qzeros int32 [groups, out / p]: zero of output p*s + j in the j-th bits-wide field of word [g, s], stored as
+ * zero - 1 and read as (field + 1) & (2^bits - 1), as AutoGPTQ's reference dequantization does (a field of all
+ * ones is a zero of 0); scales f16 [groups, out];
+ * g_idx int32 [in], the group of each input (non-monotone with act-order), each in [0, groups).
+ * out[c, k] = float(scales[g, c]) * float(q[k, c] - zero[g, c]), g = g_idx[k], one fp32 product rounded
+ * once to dtype. bits 2, 4 or 8; in and out multiples of p. The CPU twin rejects an out-of-range g_idx value;
+ * the CUDA twin (which cannot report it) writes NaN for those inputs. */
+int jsw_gptq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
+                        const int32_t* g_idx, int64_t in, int64_t out, int bits, int64_t groups, void* w);
+/* Running Hessian of a linear's inputs, GPTQ's add_batch: with x f32 [rows, in] the next calibration inputs and
+ * `seen` the rows already accumulated, h f32 [in, in] becomes h * seen / (seen + rows) + 2 / (seen + rows) x^T x,
+ * i.e. 2/N sum x x^T over all N rows seen. CPU only. */
+int jsw_gptq_hessian_add(int device, const float* x, int64_t rows, int64_t in, float* h, int64_t seen);
+/* Quantizes one linear, CPU only. w f32 [out, in] row-major is overwritten by its quantized values (dequantized
+ * in fp32: exactly what jsw_gptq_dequantize gives for the packed result). h f32 [in, in] is the Hessian
+ * (jsw_gptq_hessian_add) and is destroyed; h NULL is plain round-to-nearest (RTN, the baseline: no error
+ * feedback, desc_act ignored). GPTQ as IST-DASLab / AutoGPTQ fasterquant: dead inputs (h_ii = 0) get h_ii = 1
+ * and a zero weight column; desc_act permutes columns by descending diag(h) (stable order on ties); h += percdamp
+ * * mean(diag h) * I; Hinv = the upper Cholesky factor of h^-1 (LAPACK spotrf/spotri when the library links
+ * OpenBLAS); columns in lazy batches of `block`, each column quantized, its error (w - q) / Hinv_ii spread over
+ * the rest of the batch, the batch's errors over the remaining columns with one GEMM. Group parameters (one
+ * group per group_size columns in processing order; group_size -1: one group of all `in`) come from AutoGPTQ's
+ * quantizer on the group's columns as they stand when the group starts: xmin = min(w, 0), xmax = max(w, 0)
+ * (both 0: -1, +1); sym: xmax = max(|xmin|, xmax), xmin = -xmax if xmin < 0, zero = 2^(bits-1); scale = (xmax -
+ * xmin) / maxq, asym zero = round(-xmin / scale). Two deviations keep the checkpoint exact: each scale is
+ * rounded to the f16 the checkpoint stores (a zero becomes the smallest f16 subnormal) before it is used, and
+ * an asym zero is at least 1, as the v1 layout cannot store a zero of 0 (AutoGPTQ's packer would wrap its -1
+ * into the neighbouring fields). q = clamp(round_half_even(w / scale) + zero, 0, maxq), value = scale * (q -
+ * zero). Outputs (original column order): codes int32 [out, in], scales f32 [groups, out], zeros int32 [groups,
+ * out] (the true zero points), g_idx int32 [in], *loss = sum (w - value)^2 / Hinv_ii^2 / 2 over the processed
+ * columns (GPTQ's reported error; RTN: sum (w - value)^2 / 2). bits 2..8. Fails, naming damp_percent, when h
+ * is not positive definite. */
+int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, int64_t in, int bits, int64_t group_size,
+                      int sym, int desc_act, float percdamp, int64_t block, int32_t* codes, float* scales,
+                      int32_t* zeros, int32_t* g_idx, double* loss);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -24,15 +24,20 @@ import picocli.CommandLine.Spec;
  * load without PEFT. The base model is {@code --model}, else the {@code model} of the checkpoint's args.json (as
  * ms-swift records it), else the adapter's base_model_name_or_path. Like ms-swift, an existing non-empty output
  * folder is refused unless {@code --exist_ok true}.
+ *
+ * <p>{@code jswift export --model DIR --quant_method gptq --quant_bits 4|8 --dataset calib.jsonl} quantizes a model
+ * with GPTQ ({@link jswift.quant.GptqExporter}) into an AutoGPTQ "gptq" checkpoint ({@code <model>-gptq-int<bits>}
+ * unless {@code --output_dir}), calibrating on {@code --quant_n_samples} rows cut into {@code --max_length} blocks.
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
-    description = "Merge a LoRA adapter into its base model (--merge_lora true) and save a Hugging Face folder.")
+    description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
+        + "(--quant_method gptq), and save a Hugging Face folder.")
 public final class ExportCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
-  @Option(names = "--adapters", arity = "1..*", required = true,
+  @Option(names = "--adapters", arity = "1..*",
       description = "the PEFT LoRA adapter folder (a training checkpoint) to merge")
   List<String> adapters = new ArrayList<>();
 
@@ -60,9 +65,40 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--device", description = "cpu, cuda or cuda:N for the merge GEMMs (default: cuda when usable)")
   String device;
 
+  // ---- quantization (--quant_method) ----
+
+  @Option(names = "--quant_method", description = "gptq: quantize --model with GPTQ on --dataset (AutoGPTQ \"gptq\" "
+      + "v1 checkpoint); bnb and awq are not available yet")
+  String quantMethod;
+
+  @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8)")
+  Integer quantBits;
+
+  @Option(names = "--group_size", description = "inputs per quantization group, -1 = one per row (default 128)")
+  int groupSize = 128;
+
+  @Option(names = "--dataset", arity = "1..*", description = "calibration data for gptq (files or bundled names)")
+  List<String> dataset = new ArrayList<>();
+
+  @Option(names = "--quant_n_samples", description = "calibration rows taken from --dataset (default 256)")
+  int quantNSamples = 256;
+
+  @Option(names = "--max_length", description = "calibration block length in tokens (default 2048)")
+  int maxLength = 2048;
+
+  @Option(names = "--quant_batch_size", description = "accepted for ms-swift compatibility; blocks run one at a time")
+  int quantBatchSize = 1;
+
+  @Option(names = "--seed", description = "calibration row shuffle (default 42)")
+  long seed = 42;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
+    if (quantMethod != null) return quantize(out);
+    if (adapters.isEmpty())
+      throw new IllegalArgumentException("jswift export needs --adapters CKPT --merge_lora true, or --model DIR "
+          + "--quant_method gptq --quant_bits 4");
     if (!mergeLora)
       throw new IllegalArgumentException("jswift export implements --merge_lora true only so far (quantization, "
           + "to_ollama and the other ms-swift export modes are not available yet)");
@@ -82,6 +118,37 @@ public final class ExportCommand implements Callable<Integer> {
     LoraMerge.Result r = LoraMerge.merge(base, adapter, output, options);
     out.println("jswift export: merged " + adapter + " into " + base + " on " + dev + " (" + r.mergedWeights()
         + " weights changed): " + r.outputDir() + " (" + r.files().size() + " files)");
+    out.flush();
+    return 0;
+  }
+
+  private int quantize(PrintWriter out) throws IOException {
+    if (!quantMethod.equals("gptq"))
+      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported yet (gptq is; bnb and "
+          + "awq are planned)");
+    if (mergeLora || !adapters.isEmpty())
+      throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
+          + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
+    if (model == null) throw new IllegalArgumentException("--quant_method gptq needs --model DIR (the model to quantize)");
+    if (quantBits == null) throw new IllegalArgumentException("--quant_method gptq needs --quant_bits (4 or 8)");
+    if (quantBits != 4 && quantBits != 8)
+      throw new IllegalArgumentException("--quant_bits " + quantBits + " is not supported for gptq (4 or 8)");
+    jswift.quant.GptqConfig config = jswift.quant.GptqConfig.defaults(quantBits).withGroupSize(groupSize);
+    Path name = model.toAbsolutePath().normalize().getFileName();
+    Path output = outputDir != null ? outputDir
+        : model.toAbsolutePath().normalize().resolveSibling(name + "-gptq-int" + quantBits);
+    List<int[]> blocks = jswift.quant.Calibration.blocks(model, dataset, quantNSamples, maxLength, seed);
+    long tokens = blocks.stream().mapToLong(b -> b.length).sum();
+    out.printf(java.util.Locale.ROOT, "jswift export: GPTQ %d-bit, group_size %d, on %d calibration blocks (%d tokens)%n",
+        quantBits, groupSize, blocks.size(), tokens);
+    out.flush();
+    jswift.quant.GptqExporter.Result r = jswift.quant.GptqExporter.export(model, output, blocks, config,
+        ShardPlan.parseSize(maxShardSize), out);
+    out.println("module                                             error        seconds");
+    for (jswift.quant.GptqExporter.LinearReport l : r.linears())
+      out.printf(java.util.Locale.ROOT, "%-50s %12.5g %8.2f%n", l.module(), l.loss(), l.seconds());
+    out.printf(java.util.Locale.ROOT, "jswift export: quantized %s in %.1f s: %s (%.1f MB of weights)%n", model,
+        r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
     out.flush();
     return 0;
   }

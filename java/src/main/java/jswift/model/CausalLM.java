@@ -30,7 +30,8 @@ import jswift.tensor.Tensor;
  * config.json and safetensors weights under their HF names. Runs on the CPU in fp32 or on CUDA in bf16 (fp32
  * accumulation, fp32 master weights for whatever is trained). Gives fp32 logits, the causal-LM loss, and a
  * training step's gradients (forward + backward, optionally recomputing each layer's activations in the
- * backward). PEFT LoRA / rsLoRA / DoRA adapters can be loaded, several at once, and switched.
+ * backward). PEFT LoRA / rsLoRA / DoRA adapters can be loaded, several at once, and switched. A GPTQ checkpoint
+ * ("gptq" v1, {@link GptqCheckpoint}) loads with its linears kept quantized and dequantized per op.
  */
 public final class CausalLM implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -88,6 +89,7 @@ public final class CausalLM implements AutoCloseable {
   }
 
   private final Quantization quantization;
+  private final GptqCheckpoint gptq;  // the settings of a GPTQ checkpoint, else null
   private Tensor code256;  // the dynamic map shared by double-quantized weights
 
   private CausalLM(ModelConfig cfg, WeightSource ckpt, Device device, DType dtype, Quantization quantization)
@@ -96,6 +98,10 @@ public final class CausalLM implements AutoCloseable {
     this.device = device;
     this.dtype = dtype;
     this.quantization = quantization;
+    this.gptq = ckpt instanceof Checkpoint files ? GptqCheckpoint.detect(files.directory()) : null;
+    if (gptq != null && quantization != Quantization.NONE)
+      throw new IllegalArgumentException(((Checkpoint) ckpt).directory() + " is a GPTQ checkpoint (" + gptq.bits() + "-bit): it "
+          + "loads quantized as it is; drop the NF4 quantization (--quant_bits / --quant_method bnb)");
     boolean ok = false;
     try {
       int h = cfg.hiddenSize(), inter = cfg.intermediateSize(), hd = cfg.headDim();
@@ -144,6 +150,18 @@ public final class CausalLM implements AutoCloseable {
   }
 
   private Linear linear(WeightSource ckpt, String module, long out, long in, boolean bias) throws IOException {
+    if (gptq != null && ckpt instanceof Checkpoint files && gptq.isQuantized(files, module)) {
+      jswift.nn.GptqWeight q = gptq.load(files, module, out, in, dtype, device);
+      Linear l;
+      try {
+        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
+      } catch (IOException | RuntimeException e) {
+        q.close();
+        throw e;
+      }
+      linears.put(module, l);
+      return l;
+    }
     Parameter w = param(ckpt, module + ".weight", out, in);
     Parameter b = bias ? param(ckpt, module + ".bias", out) : null;
     Linear l = new Linear(module, w, b);
@@ -174,11 +192,17 @@ public final class CausalLM implements AutoCloseable {
     return quantization;
   }
 
+  /** The GPTQ settings when the model was loaded from a GPTQ checkpoint, else null. */
+  public GptqCheckpoint gptq() {
+    return gptq;
+  }
+
   /** Bytes of the model's weights on its device (NF4 layers at their packed size). */
   public long weightBytes() {
     long b = 0;
     for (Parameter p : parameters.values()) b += p.value().byteSize();
     for (Linear l : linears.values()) if (l.quantizedWeight() != null) b += l.quantizedWeight().bytes();
+    for (Linear l : linears.values()) if (l.gptqWeight() != null) b += l.gptqWeight().bytes();
     return b;
   }
 

@@ -10,9 +10,9 @@ import jswift.tensor.Tensor;
 /**
  * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
  * is active (the fused LoRA kernel then computes base and low-rank paths together). W may be NF4-quantized
- * (QLoRA): it is then dequantized into a temporary for each op and freed right after. Backward gives dx and
- * accumulates the gradients of whatever is trainable: the active adapter's A and B (and DoRA magnitude), and
- * W / b when the layer itself is trained (full fine-tuning).
+ * (QLoRA) or come from a GPTQ checkpoint ({@link GptqWeight}): it is then dequantized into a temporary for each
+ * op and freed right after. Backward gives dx and accumulates the gradients of whatever is trainable: the active
+ * adapter's A and B (and DoRA magnitude), and W / b when the layer itself is trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
  * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
@@ -21,6 +21,7 @@ public final class Linear implements AutoCloseable {
   private final String name;
   private Parameter weight;        // dense weight, or null once quantized
   private Nf4Weight quantized;     // the NF4 weight of a QLoRA base (frozen)
+  private GptqWeight gptq;         // a GPTQ checkpoint's weight (frozen)
   private final long outFeatures, inFeatures;
   private final Parameter bias;
   private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
@@ -47,11 +48,28 @@ public final class Linear implements AutoCloseable {
   }
 
   /**
+   * A linear whose frozen weight is a GPTQ checkpoint's (inference, or the base of LoRA training); it takes
+   * ownership of {@code weight}.
+   */
+  public Linear(String name, GptqWeight weight, Parameter bias) {
+    this.name = name;
+    this.gptq = weight;
+    this.bias = bias;
+    this.outFeatures = weight.shape()[0];
+    this.inFeatures = weight.shape()[1];
+  }
+
+  /** The GPTQ weight of a layer loaded from a GPTQ checkpoint, else null. */
+  public GptqWeight gptqWeight() {
+    return gptq;
+  }
+
+  /**
    * Replaces the dense weight by its NF4 quantization (QLoRA's frozen base). Returns the dense parameter, which
    * the caller (the model that owns it) frees.
    */
   public Parameter quantizeNf4(boolean doubleQuant, Tensor code256) {
-    if (quantized != null) throw new IllegalStateException(name + " is already quantized");
+    if (quantized != null || gptq != null) throw new IllegalStateException(name + " is already quantized");
     if (weight.isTrainable()) throw new IllegalStateException(name + ": a trainable weight cannot be quantized");
     quantized = Nf4Weight.quantize(weight.value(), doubleQuant, code256);
     Parameter dense = weight;
@@ -63,8 +81,9 @@ public final class Linear implements AutoCloseable {
     return quantized;
   }
 
-  /** The dense weight for one op: the parameter itself, or the dequantized NF4 weight in {@code tmp}. */
+  /** The dense weight for one op: the parameter itself, or the dequantized NF4 / GPTQ weight in {@code tmp}. */
   private Tensor denseWeight(Arena tmp) {
+    if (gptq != null) return gptq.dequantize(tmp);
     return quantized == null ? weight.value() : quantized.dequantize(tmp);
   }
 
@@ -144,6 +163,7 @@ public final class Linear implements AutoCloseable {
    * runs only when {@code training} (PEFT's train mode; inference and evaluation see the whole input).
    */
   public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
+    if (inputObserver != null) inputObserver.accept(x.view(-1, inFeatures()));
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
@@ -195,6 +215,18 @@ public final class Linear implements AutoCloseable {
     if (bias != null && bias.isTrainable()) Kernels.sumRows(dy2, bias.grad());
   }
 
+  // ---- calibration (GPTQ quantization, jswift.quant) ----
+
+  private java.util.function.Consumer<Tensor> inputObserver;
+
+  /**
+   * An observer that sees every forward's input, as [tokens, in], before the layer uses it (GPTQ accumulates its
+   * Hessian from the inputs of each layer it quantizes); null removes it. The tensor is only valid during the call.
+   */
+  public void setInputObserver(java.util.function.Consumer<Tensor> observer) {
+    inputObserver = observer;
+  }
+
   @Override
   public void close() {
     adapters.values().forEach(LoraAdapter::close);
@@ -202,6 +234,8 @@ public final class Linear implements AutoCloseable {
     active = null;
     if (quantized != null) quantized.close();
     quantized = null;
+    if (gptq != null) gptq.close();
+    gptq = null;
   }
 
 }

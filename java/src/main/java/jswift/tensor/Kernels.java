@@ -9,6 +9,7 @@ import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LinalgNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
+import jswift.bindings.GptqNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
 import jswift.bindings.OptimNative;
@@ -937,6 +938,85 @@ public final class Kernels {
   private static void nf4Vector(String op, String name, Tensor t, DType dtype, long numel, Device d) {
     Check.dtype(op, name, t, dtype);
     Check.numel(op, name, t, numel);
+    Check.device(op, d, name, t);
+  }
+
+  // =====================================================================================================
+  // GPTQ (AutoGPTQ / GPTQModel "gptq" v1 layout)
+  // =====================================================================================================
+
+  /**
+   * Dequantizes one GPTQ linear into the dense weight {@code w} [out, in] (float dtype): with p = 32 / bits,
+   * qweight (i32 [in / p, out]) packs input p*r + j of output c in field j of word [r, c], qzeros (i32 [groups,
+   * out / p]) the zero - 1 of each output along the output dim (read back as (field + 1) mod 2^bits, as
+   * AutoGPTQ does), scales (f16 [groups, out]), gIdx (i32 [in]) the group of each input (any order).
+   * w[c, k] = scales[g, c] * (q[k, c] - zero[g, c]), g = gIdx[k], in fp32.
+   */
+  public static void gptqDequantize(Tensor qweight, Tensor qzeros, Tensor scales, Tensor gIdx, int bits, Tensor w) {
+    String op = "gptqDequantize";
+    Check.floating(op, "w", w);
+    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    Check.that(bits == 2 || bits == 4 || bits == 8, op, "bits must be 2, 4 or 8, got " + bits);
+    long out = w.size(0), in = w.size(1), p = 32 / bits;
+    Check.that(in % p == 0 && out % p == 0, op, "in (" + in + ") and out (" + out + ") must be multiples of " + p
+        + " at " + bits + " bits");
+    Check.that(scales.rank() == 2, op, "scales must be [groups, out], got rank " + scales.rank());
+    long groups = scales.size(0);
+    Device d = w.device();
+    gptqTensor(op, "qweight", qweight, DType.I32, d, in / p, out);
+    gptqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / p);
+    gptqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    gptqTensor(op, "gIdx", gIdx, DType.I32, d, in);
+    NativeStatus.check(GptqNative.jsw_gptq_dequantize(d.index(), w.dtype().code(), qweight.address(),
+        qzeros.address(), scales.address(), gIdx.address(), in, out, bits, groups, w.address()));
+  }
+
+  /**
+   * GPTQ's running Hessian (CPU, f32): with x [rows, in] the next calibration inputs and {@code seen} the rows
+   * accumulated so far, h [in, in] becomes h * seen / (seen + rows) + 2 / (seen + rows) x^T x.
+   */
+  public static void gptqHessianAdd(Tensor x, Tensor h, long seen) {
+    String op = "gptqHessianAdd";
+    Check.dtype(op, "x", x, DType.F32);
+    Check.that(x.rank() == 2, op, "x must be [rows, in], got rank " + x.rank());
+    long in = x.size(1);
+    gptqTensor(op, "h", h, DType.F32, x.device(), in, in);
+    Check.that(x.device().isCpu(), op, "runs on the CPU; x is on " + x.device());
+    NativeStatus.check(GptqNative.jsw_gptq_hessian_add(x.device().index(), x.address(), x.size(0), in, h.address(),
+        seen));
+  }
+
+  /**
+   * Quantizes one linear (CPU, f32) as GPTQ does, or by round-to-nearest when {@code h} is null (the jswift.h
+   * contract of jsw_gptq_quantize has the details). w [out, in] is overwritten by its quantized values; h [in,
+   * in] is destroyed. Writes codes (i32 [out, in]), scales (f32 [groups, out], values an f16 holds), zeros (i32
+   * [groups, out], true zero points) and gIdx (i32 [in]); returns GPTQ's loss, sum (w - q)^2 / Hinv_ii^2 / 2.
+   */
+  public static double gptqQuantize(Tensor w, Tensor h, int bits, long groupSize, boolean sym, boolean descAct,
+      float dampPercent, Tensor codes, Tensor scales, Tensor zeros, Tensor gIdx) {
+    String op = "gptqQuantize";
+    Check.dtype(op, "w", w, DType.F32);
+    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    Device d = w.device();
+    Check.that(d.isCpu(), op, "runs on the CPU; w is on " + d);
+    Check.that(groupSize == -1 || groupSize > 0, op, "group_size must be > 0 or -1, got " + groupSize);
+    long out = w.size(0), in = w.size(1), groups = groupSize == -1 ? 1 : (in + groupSize - 1) / groupSize;
+    if (h != null) gptqTensor(op, "h", h, DType.F32, d, in, in);
+    gptqTensor(op, "codes", codes, DType.I32, d, out, in);
+    gptqTensor(op, "scales", scales, DType.F32, d, groups, out);
+    gptqTensor(op, "zeros", zeros, DType.I32, d, groups, out);
+    gptqTensor(op, "gIdx", gIdx, DType.I32, d, in);
+    double[] loss = new double[1];
+    NativeStatus.check(GptqNative.jsw_gptq_quantize(d.index(), w.address(), h == null ? 0L : h.address(), out, in,
+        bits, groupSize, sym ? 1 : 0, descAct ? 1 : 0, dampPercent, 128, codes.address(), scales.address(),
+        zeros.address(), gIdx.address(), loss));
+    return loss[0];
+  }
+
+  private static void gptqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
+    Check.alive(op, name, t);
+    Check.dtype(op, name, t, dtype);
+    Check.shape(op, name, t, shape);
     Check.device(op, d, name, t);
   }
 

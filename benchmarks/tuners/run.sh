@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The tuner table (memory-efficient training issue): every tuning method jswift has, on the same small model and
+# data, on the CPU: trainable parameters, optimizer state, peak memory (weights + training), tokens/s and the
+# training loss after N steps, as ms-swift's README tabulates its tuners.
+#
+#   benchmarks/tuners/run.sh [MODEL_DIR] [STEPS] [METHOD...]
+#       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
+#       STEPS      default 40 (batch 8, seq <= 512, jswift/quickstart-sft)
+#       METHOD     any of: lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro (default: all)
+#
+# Prints a Markdown table (and writes target/tuners/table.md). Each method uses ms-swift's default learning
+# rate for its kind (1e-4 adapters, 1e-5 full weights) unless noted in the table.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+model="${1:-$root/models/jswift-tiny-chat}"
+steps="${2:-40}"
+shift $(( $# > 2 ? 2 : $# )) || true
+methods=("$@")
+[ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro)
+out="$root/target/tuners"
+rm -rf "$out"
+mkdir -p "$out"
+layers="$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$model/config.json")"
+
+flags() {  # the flags of one method
+  case "$1" in
+    lora) echo "--train_type lora" ;;
+    lora+) echo "--train_type lora --lorap_lr_ratio 16" ;;
+    rslora) echo "--train_type lora --use_rslora true" ;;
+    dora) echo "--train_type lora --use_dora true" ;;
+    pissa) echo "--train_type lora --init_weights pissa" ;;
+    olora) echo "--train_type lora --init_weights olora" ;;
+    full) echo "--train_type full" ;;
+    galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20" ;;
+    q-galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_quantization true" ;;
+    lisa) echo "--train_type full --lisa_activated_layers $(( layers / 2 > 0 ? layers / 2 : 1 )) --lisa_step_interval 10" ;;
+    llamapro) echo "--train_type llamapro --llamapro_num_new_blocks $(( layers / 2 > 0 ? layers / 2 : 1 ))" ;;
+    *) echo "unknown method $1" >&2; return 1 ;;
+  esac
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)" | tee "$out/machine.txt"
+for m in "${methods[@]}"; do
+  read -r -a f <<< "$(flags "$m")"
+  echo "== $m: ${f[*]}"
+  if OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$root/jswift" sft --model "$model" --dataset jswift/quickstart-sft \
+      --max_steps "$steps" --per_device_train_batch_size 8 --gradient_accumulation_steps 1 --max_length 512 \
+      --logging_steps 5 --save_steps 100000 --eval_steps 100000 --gradient_checkpointing false --device cpu \
+      --report_memory true --output_dir "$out/$m" --add_version false --seed 42 "${f[@]}" > "$out/$m.log" 2>&1; then
+    echo ok > "$out/$m.status"
+  else
+    echo "failed: $(tail -n 1 "$out/$m.log")" > "$out/$m.status"
+  fi
+  tail -n 2 "$out/$m.log"
+done
+python3 "$root/benchmarks/tuners/table.py" "$out" "${methods[@]}" | tee "$out/table.md"

@@ -1,0 +1,83 @@
+package jswift.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import jswift.nn.GptqWeight;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Tensor;
+
+/**
+ * A GPTQ checkpoint's quantization settings, from config.json's {@code quantization_config} (transformers) or,
+ * for older AutoGPTQ folders, {@code quantize_config.json}; and the loading of its quantized linears. Only the
+ * "gptq" (v1) checkpoint format is read; GPTQModel's internal "gptq_v2" and the "marlin" repacking are refused
+ * with a clear message.
+ */
+public record GptqCheckpoint(int bits, int groupSize) {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The GPTQ settings of a model folder, or null when it is not a GPTQ checkpoint. */
+  public static GptqCheckpoint detect(Path dir) throws IOException {
+    JsonNode q = JSON.readTree(dir.resolve("config.json").toFile()).path("quantization_config");
+    Path legacy = dir.resolve("quantize_config.json");
+    String source = dir.resolve("config.json") + " (quantization_config)";
+    if ((q.isMissingNode() || q.isNull()) && Files.exists(legacy)) {
+      q = JSON.readTree(legacy.toFile());
+      source = legacy.toString();
+    }
+    if (q.isMissingNode() || q.isNull()) return null;
+    String method = q.path("quant_method").asText("gptq");
+    if (!method.equals("gptq")) {
+      if (method.equals("bitsandbytes") || method.equals("awq"))
+        throw new IOException(source + ": quant_method '" + method + "' checkpoints cannot be loaded yet (GPTQ can)");
+      return null;  // other methods are not ours to judge here
+    }
+    String format = q.path("checkpoint_format").asText(q.path("format").asText("gptq"));
+    if (!format.equals("gptq"))
+      throw new IOException(source + ": checkpoint_format '" + format + "' is not supported (only AutoGPTQ's \"gptq\""
+          + " v1 layout is; GPTQModel can save that with format=\"gptq\")");
+    int bits = q.has("bits") ? q.get("bits").asInt() : q.path("w_bit").asInt(4);
+    int group = q.has("group_size") ? q.get("group_size").asInt() : q.path("q_group_size").asInt(128);
+    if (bits != 2 && bits != 4 && bits != 8)
+      throw new IOException(source + ": bits " + bits + " is not supported (2, 4 or 8; 3-bit packing is not read)");
+    return new GptqCheckpoint(bits, group);
+  }
+
+  /** Whether the checkpoint stores this linear quantized (it may keep some linears dense). */
+  boolean isQuantized(Checkpoint ckpt, String module) {
+    return ckpt.contains(module + ".qweight");
+  }
+
+  /** The quantized weight of one linear on a device; the dense compute dtype is {@code dtype}. */
+  GptqWeight load(Checkpoint ckpt, String module, long out, long in, DType dtype, Device device) throws IOException {
+    Tensor[] t = new Tensor[4];
+    String[] suffix = {".qweight", ".qzeros", ".scales", ".g_idx"};
+    DType[] types = {DType.I32, DType.I32, DType.F16, DType.I32};
+    boolean ok = false;
+    try {
+      for (int i = 0; i < 4; i++) {
+        String name = module + suffix[i];
+        if (!ckpt.contains(name))
+          throw new IOException(ckpt.directory() + ": GPTQ layer " + module + " has no " + name);
+        String stored = ckpt.file(name).entry(name).dtype();
+        String want = types[i] == DType.F16 ? "F16" : "I32";
+        if (!stored.equals(want))
+          throw new IOException(ckpt.directory() + ": " + name + " is " + stored + ", a GPTQ checkpoint stores " + want);
+        t[i] = ckpt.file(name).load(name, types[i], device);
+      }
+      GptqWeight w;
+      try {
+        w = new GptqWeight(module, out, in, bits, dtype, t[0], t[1], t[2], t[3]);
+      } catch (IllegalArgumentException e) {
+        throw new IOException(ckpt.directory() + ": " + e.getMessage(), e);
+      }
+      ok = true;
+      return w;
+    } finally {
+      if (!ok) for (Tensor x : t) if (x != null) x.close();
+    }
+  }
+}

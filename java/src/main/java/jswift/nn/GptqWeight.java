@@ -1,0 +1,90 @@
+package jswift.nn;
+
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * A frozen linear weight [out, in] as a GPTQ checkpoint stores it ("gptq" v1 layout of AutoGPTQ / GPTQModel):
+ * packed codes {@code qweight} i32 [in * bits / 32, out], packed zero points {@code qzeros} i32 [groups, out *
+ * bits / 32], {@code scales} f16 [groups, out] and the group of every input {@code g_idx} i32 [in] (non-monotone
+ * after act-order). Like {@link Nf4Weight}, the dense weight exists only while one op runs ({@link #dequantize});
+ * between ops the layer holds ~bits + 0.3 bits per value.
+ */
+public final class GptqWeight implements AutoCloseable {
+  private final String name;
+  private final long out, in;
+  private final int bits;
+  private final DType computeDtype;
+  private final Tensor qweight, qzeros, scales, gIdx;
+
+  /**
+   * Takes ownership of the four tensors (all on one device) after checking their dtypes and shapes against
+   * [out, in] and bits, and every g_idx value against the number of groups (so no kernel sees a bad one).
+   */
+  public GptqWeight(String name, long out, long in, int bits, DType computeDtype, Tensor qweight, Tensor qzeros,
+      Tensor scales, Tensor gIdx) {
+    this.name = name;
+    this.out = out;
+    this.in = in;
+    this.bits = bits;
+    this.computeDtype = computeDtype;
+    this.qweight = qweight;
+    this.qzeros = qzeros;
+    this.scales = scales;
+    this.gIdx = gIdx;
+    if (bits != 2 && bits != 4 && bits != 8)
+      throw new IllegalArgumentException(name + ": GPTQ bits " + bits + " are not supported (2, 4 or 8)");
+    long p = 32 / bits;
+    if (in % p != 0 || out % p != 0)
+      throw new IllegalArgumentException(name + ": a [" + out + ", " + in + "] weight cannot be a " + bits
+          + "-bit GPTQ layer (both dimensions must be multiples of " + p + ")");
+    long groups = scales.rank() == 2 ? scales.size(0) : -1;
+    expect(qweight, ".qweight", DType.I32, in / p, out);
+    expect(scales, ".scales", DType.F16, groups, out);
+    expect(qzeros, ".qzeros", DType.I32, groups, out / p);
+    expect(gIdx, ".g_idx", DType.I32, in);
+    int[] g = gIdx.toIntArray();
+    for (int k = 0; k < g.length; k++)
+      if (g[k] < 0 || g[k] >= groups)
+        throw new IllegalArgumentException(name + ".g_idx[" + k + "] = " + g[k] + " is outside [0, " + groups
+            + ") (the groups of " + name + ".scales): the checkpoint is damaged");
+  }
+
+  private void expect(Tensor t, String suffix, DType dtype, long... shape) {
+    if (t.dtype() != dtype || !java.util.Arrays.equals(t.shape(), shape))
+      throw new IllegalArgumentException(name + suffix + " is " + t + ", but a " + bits + "-bit GPTQ layer of ["
+          + out + ", " + in + "] needs " + dtype.torchName() + java.util.Arrays.toString(shape));
+  }
+
+  public long[] shape() {
+    return new long[] {out, in};
+  }
+
+  public int bits() {
+    return bits;
+  }
+
+  public Device device() {
+    return qweight.device();
+  }
+
+  /** The dense weight in the compute dtype, allocated in {@code arena} (free it as soon as the op is done). */
+  public Tensor dequantize(Arena arena) {
+    Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
+    Kernels.gptqDequantize(qweight, qzeros, scales, gIdx, bits, w);
+    return w;
+  }
+
+  /** Bytes held on the device. */
+  public long bytes() {
+    return qweight.byteSize() + qzeros.byteSize() + scales.byteSize() + gIdx.byteSize();
+  }
+
+  @Override
+  public void close() {
+    for (Tensor t : new Tensor[] {qweight, qzeros, scales, gIdx}) t.close();
+  }
+}

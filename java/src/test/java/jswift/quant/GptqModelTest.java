@@ -1,0 +1,183 @@
+package jswift.quant;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.model.SafetensorsFile;
+import jswift.nn.Linear;
+import jswift.nn.Parameter;
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Tensor;
+import jswift.testing.Rand;
+import jswift.testing.TinyModels;
+import jswift.train.AdamW;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * CausalLM on a GPTQ checkpoint (written by {@link GptqExporter} with act-order, so g_idx is non-monotone): the
+ * linears stay packed, and the model's logits are those of the original fp32 model whose linears hold the
+ * dequantized values (computed here in plain Java from the file's words) and whose other tensors are rounded to
+ * f16 as the checkpoint stores them. LoRA on the frozen GPTQ base trains (also through the Trainer, which refuses
+ * full fine-tuning of it), and the base does not move.
+ */
+class GptqModelTest {
+  private static final Batch BATCH = Batch.padded(new int[][] {{9, 53, 482, 280, 438, 489, 207, 443, 374, 441, 15}},
+      null, new int[][] {{9, 53, 482, 280, 438, 489, 207, 443, 374, 441, 15}});
+
+  @TempDir static Path shared;
+  private static Path model, gptq;
+
+  /** One tiny model and its act-order 4-bit export, shared by the tests (none modifies them). */
+  @BeforeAll
+  static void export() throws IOException {
+    model = TinyModels.qwen3(shared.resolve("tiny"), 9);
+    gptq = quantized(shared, model);
+  }
+
+  private static Path quantized(Path tmp, Path model) throws IOException {
+    List<int[]> blocks = new ArrayList<>();
+    for (int b = 0; b < 3; b++) {
+      int[] ids = Rand.ints(40, 100 + b, 0, 2000);
+      blocks.add(ids);
+    }
+    Path out = tmp.resolve("gptq");
+    GptqExporter.export(model, out, blocks, GptqConfig.defaults(4).withGroupSize(16).withDescAct(true),
+        5_000_000_000L, new PrintWriter(new StringWriter()));
+    return out;
+  }
+
+  @Test
+  void logitsAreTheDequantizedModelsAndLoraTrainsOnTheFrozenBase() throws IOException {
+    Path out = gptq;
+    try (CausalLM q = CausalLM.load(out, Device.CPU); CausalLM dense = CausalLM.load(model, Device.CPU);
+        SafetensorsFile f = SafetensorsFile.open(out.resolve("model.safetensors"))) {
+      assertEquals(4, q.gptq().bits());
+      Linear up = q.linears().get("model.layers.0.mlp.up_proj");
+      assertNull(up.weight());
+      assertNotNull(up.gptqWeight());
+      assertTrue(!q.parameters().containsKey("model.layers.0.mlp.up_proj.weight"));
+      long linearValues = 0;
+      for (Linear l : dense.linears().values()) linearValues += l.inFeatures() * l.outFeatures();
+      assertTrue(dense.weightBytes() - q.weightBytes() > linearValues * 4 * 0.8, "packed linears take ~4.5 bits");
+
+      // The reference: the dense model with the checkpoint's values.
+      boolean nonMonotone = false;
+      for (Linear l : dense.linears().values()) {
+        String p = l.name();
+        int in = (int) l.inFeatures(), outF = (int) l.outFeatures();
+        int[] codes = GptqLayout.unpackWeight(ints(f, p + ".qweight"), in, outF, 4);
+        int[] zeros = GptqLayout.unpackZeros(ints(f, p + ".qzeros"), in / 16, outF, 4);
+        float[] scales = f.floats(p + ".scales");
+        int[] g = ints(f, p + ".g_idx");
+        for (int k = 1; k < in; k++) nonMonotone |= g[k] < g[k - 1];
+        float[] w = new float[outF * in];
+        for (int c = 0; c < outF; c++)
+          for (int k = 0; k < in; k++)
+            w[c * in + k] = scales[g[k] * outF + c] * (codes[c * in + k] - zeros[g[k] * outF + c]);
+        l.weight().value().copyFrom(w);
+      }
+      assertTrue(nonMonotone, "act-order gives a non-monotone g_idx");
+      for (Parameter p : dense.parameters().values()) {
+        if (p.name().endsWith("_proj.weight")) continue;
+        try (Tensor h = p.value().to(DType.F16); Tensor back = h.to(DType.F32)) {
+          p.value().copyFrom(back);
+        }
+      }
+      float[] got = q.logits(BATCH), want = dense.logits(BATCH);
+      // Same values through the same kernels: the same logits, bit for bit.
+      assertArrayEquals(want, got);
+
+      float[] before = dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
+      List<Parameter> params = LoraTuner.apply(q, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
+      try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
+        double first = q.forwardBackward(BATCH, 0), last = first;
+        opt.step(1e-2f);
+        opt.zeroGrad();
+        for (int i = 1; i < 15; i++) {
+          last = q.forwardBackward(BATCH, i);
+          opt.step(1e-2f);
+          opt.zeroGrad();
+        }
+        assertTrue(last < first - 0.5, "LoRA on the GPTQ base reduces the loss: " + first + " -> " + last);
+      }
+      assertArrayEquals(before, dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+    }
+  }
+
+  @Test
+  void sftTrainsLoraOnTheCheckpointAndRefusesFullTraining(@TempDir Path tmp) throws IOException {
+    Path out = gptq;
+    Path data = tmp.resolve("train.jsonl");
+    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, "
+        + "{\"role\": \"assistant\", \"content\": \"4\"}]}\n");
+    jswift.train.TrainArguments a = new jswift.train.TrainArguments();
+    a.model = out;
+    a.dataset = List.of(data.toString());
+    a.outputDir = tmp.resolve("run");
+    a.maxSteps = 2;
+    a.saveSteps = 2;
+    a.device = "cpu";
+    jswift.train.Trainer.Result r;
+    try (jswift.train.Trainer t = new jswift.train.Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+    }
+    assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
+    a.trainType = "full";
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> new jswift.train.Trainer(a, new PrintWriter(new StringWriter())).close());
+    assertTrue(e.getMessage().contains("--train_type full cannot train a GPTQ checkpoint"), e.getMessage());
+  }
+
+  @Test
+  void damagedOrUnsupportedCheckpointsAreRefused(@TempDir Path tmp) throws IOException {
+    Path out = Files.createDirectories(tmp.resolve("copy"));
+    try (var files = Files.list(gptq)) {
+      for (Path f : files.toList()) Files.copy(f, out.resolve(f.getFileName()));
+    }
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> CausalLM.load(out, Device.CPU, DType.F32, CausalLM.Quantization.NF4));
+    assertTrue(e.getMessage().contains("is a GPTQ checkpoint (4-bit)"), e.getMessage());
+    Path cfg = out.resolve("config.json");
+    String text = Files.readString(cfg);
+    Files.writeString(cfg, text.replace("\"checkpoint_format\" : \"gptq\"", "\"checkpoint_format\" : \"gptq_v2\""));
+    var io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
+    assertTrue(io.getMessage().contains("checkpoint_format 'gptq_v2' is not supported"), io.getMessage());
+    Files.writeString(cfg, text.replace("\"bits\" : 4", "\"bits\" : 8"));
+    io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
+    assertTrue(io.getMessage().contains("model.layers.0.self_attn.q_proj.qweight is Tensor[4, 32]")
+        && io.getMessage().contains("8-bit GPTQ layer of [32, 32] needs int32[8, 32]"), io.getMessage());
+  }
+
+  private static float[] dequantized(Linear l) {
+    try (Arena a = new Arena()) {
+      return l.gptqWeight().dequantize(a).toFloatArray();
+    }
+  }
+
+  private static int[] ints(SafetensorsFile f, String name) throws IOException {
+    var b = f.bytes(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+    int[] v = new int[b.remaining()];
+    b.get(v);
+    return v;
+  }
+}
