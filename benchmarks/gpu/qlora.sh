@@ -10,6 +10,7 @@
 # anywhere (java on PATH; the classpath from JSWIFT_CLASSPATH, else the benchmarks' jar). For a real CPU run of the
 # peer (torch needed): qlora_peer.py --config benchmarks/gpu/models/tiny-llama.json --cpu.
 set -uo pipefail
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="" dry_run=0 config="$root/benchmarks/gpu/models/llama3-8b.json" seq=2048 steps=5
 while [ $# -gt 0 ]; do

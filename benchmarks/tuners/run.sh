@@ -11,6 +11,7 @@
 # Prints a Markdown table (and writes target/tuners/table.md). Each method uses ms-swift's default learning
 # rate for its kind (1e-4 adapters, 1e-5 full weights) unless noted in the table.
 set -euo pipefail
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/models/jswift-tiny-chat}"
 steps="${2:-40}"
