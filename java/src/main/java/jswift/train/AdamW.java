@@ -16,6 +16,9 @@ import jswift.tensor.Tensor;
  * fp32 master updated in place and, when the compute copy is bf16/f16, rewritten from it in the same pass.
  * Optional global gradient-norm clipping (torch's clip_grad_norm_) is computed on the device: the clip
  * coefficient never travels to the host.
+ *
+ * <p>With {@link #withGaLore} some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
+ * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector.
  */
 public final class AdamW implements AutoCloseable {
   private final float beta1, beta2, eps, weightDecay, maxGradNorm;
@@ -25,6 +28,9 @@ public final class AdamW implements AutoCloseable {
   private final Map<Parameter, Float> lrRatio = new IdentityHashMap<>();  // LoRA+: per-parameter lr multipliers
   private long step;
   private Tensor sumsq, norm, coef;
+  // --- GaLore (--use_galore): the projected weights, their projectors and settings ---
+  private final Map<Parameter, GaLoreProjector> galore = new IdentityHashMap<>();
+  private GaLoreConfig galoreConfig;
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
     this.params = new ArrayList<>(params);
@@ -61,6 +67,58 @@ public final class AdamW implements AutoCloseable {
       lrRatio.put(p, ratio);
     }
     return this;
+  }
+
+  /**
+   * GaLore for these 2-D parameters: their full-shape moments are dropped for low-rank ones ({@link
+   * GaLoreConfig#lowRankShape}) and a projector each, refreshed from the gradient's SVD every {@code
+   * update_proj_gap} steps, the first step included.
+   */
+  public AdamW withGaLore(Collection<Parameter> group, GaLoreConfig config) {
+    if (step > 0) throw new IllegalStateException("GaLore must be set up before the first step");
+    galoreConfig = config;
+    for (Parameter p : group) {
+      Tensor[] mv = state.get(p);
+      if (mv == null) throw new IllegalArgumentException(p.name() + " is not optimized by this AdamW");
+      if (p.value().rank() != 2)
+        throw new IllegalArgumentException("GaLore projects 2-D weights; " + p.name() + " is " + p.value());
+      if (galore.containsKey(p)) continue;
+      long m = p.value().size(0), n = p.value().size(1);
+      Device d = p.value().device();
+      long[] low = config.lowRankShape(m, n);
+      mv[0].close();
+      mv[1].close();
+      mv[0] = Tensor.zeros(DType.F32, d, low);
+      mv[1] = Tensor.zeros(DType.F32, d, low);
+      galore.put(p, new GaLoreProjector(m, n, config, d));
+    }
+    return this;
+  }
+
+  /** True when this parameter takes GaLore steps. */
+  public boolean isGaLore(Parameter p) {
+    return galore.containsKey(p);
+  }
+
+  /**
+   * A parameter's optimizer state by checkpoint suffix: exp_avg and exp_avg_sq (low-rank under GaLore) and, under
+   * GaLore, galore_projector. These tensors are live: a restore copies into them.
+   */
+  Map<String, Tensor> stateTensors(Parameter p) {
+    Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+    Tensor[] mv = state.get(p);
+    out.put("exp_avg", mv[0]);
+    out.put("exp_avg_sq", mv[1]);
+    GaLoreProjector proj = galore.get(p);
+    if (proj != null) out.put("galore_projector", proj.matrix());
+    return out;
+  }
+
+  /** Bytes of the optimizer's per-parameter state: the moments plus, under GaLore, the projectors. */
+  public long stateBytes() {
+    long b = 0;
+    for (Parameter p : params) for (Tensor t : stateTensors(p).values()) b += t.byteSize();
+    return b;
   }
 
   /** transformers' rule: 1-D parameters (biases, norm weights) get no weight decay. */
@@ -105,9 +163,39 @@ public final class AdamW implements AutoCloseable {
       Tensor copy = p.master() == p.value() ? null : p.value();
       float wd = noDecay.contains(p) ? 0f : weightDecay;
       float lrP = lr * lrRatio.getOrDefault(p, 1f);
+      if (galore.containsKey(p)) {
+        galoreStep(p, mv, lrP, wd, scale, copy);
+        continue;
+      }
       Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, step, scale, copy);
     }
     return gradNorm;
+  }
+
+  /**
+   * One GaLoreAdamW step of a projected weight, in galore-torch's order: refresh P from the current gradient every
+   * update_proj_gap steps (counting from the first); R = the projected gradient (clipped on the fly by gradScale,
+   * which commutes with the linear projection); Adam moments in R's shape; W -= lr * scale * back(N) with N =
+   * m sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps); then the decoupled decay W -= lr * wd * W on the updated
+   * weight. Two details differ from torch's AdamW on purpose, as galore-torch differs: eps is added to sqrt(v)
+   * before the bias correction (the fused kernel gets eps / sqrt(1 - b2^t), which is the same), and the decay
+   * comes after the step. Moments are not rotated when P changes (neither are they in galore-torch).
+   */
+  private void galoreStep(Parameter p, Tensor[] mv, float lr, float wd, Tensor gradScale, Tensor copy) {
+    GaLoreProjector proj = galore.get(p);
+    if ((step - 1) % galoreConfig.updateProjGap() == 0) proj.refresh(p.grad());
+    Device d = p.master().device();
+    try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
+        Tensor negN = Tensor.zeros(DType.F32, d, mv[0].shape())) {
+      proj.project(p.grad(), low);
+      // the fused kernel on a zero "parameter" with lr 1 and no decay leaves -N in it and updates m, v
+      double bias2Sqrt = Math.sqrt(1.0 - Math.pow(beta2, step));
+      Kernels.adamwStep(negN, low, mv[0], mv[1], 1f, beta1, beta2, (float) (eps / bias2Sqrt), 0f, step, gradScale,
+          null);
+      proj.projectBackInto(negN, lr * galoreConfig.scale(), p.master());
+    }
+    if (wd > 0) Kernels.axpby(-lr * wd, p.master(), 1f, p.master());
+    if (copy != null) Kernels.cast(p.master(), copy);
   }
 
   public void zeroGrad() {
@@ -121,6 +209,8 @@ public final class AdamW implements AutoCloseable {
       mv[1].close();
     }
     state.clear();
+    for (GaLoreProjector proj : galore.values()) proj.close();
+    galore.clear();
     for (Tensor t : new Tensor[] {sumsq, norm, coef}) if (t != null) t.close();
   }
 }

@@ -28,7 +28,8 @@ import jswift.tuner.ResidualInit;
 /**
  * The run's checkpoints: {@code checkpoint-K/} holds the adapter in PEFT's format (loadable with
  * {@code PeftModel.from_pretrained} and {@code jswift infer --adapters}), {@code optimizer.safetensors} (AdamW's
- * fp32 moments) and {@code trainer_state.json} (step, data cursor, log history). A checkpoint is assembled as
+ * fp32 moments; GaLore's are low-rank and come with their projectors) and {@code trainer_state.json} (step, data
+ * cursor, log history). A checkpoint is assembled as
  * {@code checkpoint-K.tmp/} and renamed into place in one step, so a process killed at any moment leaves either a
  * complete checkpoint or a leftover .tmp folder (ignored, and removed by the next save). With save_total_limit
  * only the newest checkpoints are kept; an old one is renamed to a .tmp name before it is deleted, for the same
@@ -103,10 +104,10 @@ final class Checkpoints {
       Path args = runDir.resolve("args.json");
       if (Files.exists(args)) Files.copy(args, tmp.resolve("args.json"));
       List<TensorSource> moments = new ArrayList<>();
-      for (Parameter p : params) {
-        moments.add(TensorSource.of(p.name() + ".exp_avg", optimizer.moments(p)[0]));
-        moments.add(TensorSource.of(p.name() + ".exp_avg_sq", optimizer.moments(p)[1]));
-      }
+      // exp_avg, exp_avg_sq and, for GaLore weights, galore_projector (resuming mid-interval needs that P)
+      for (Parameter p : params)
+        for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet())
+          moments.add(TensorSource.of(p.name() + "." + e.getKey(), e.getValue()));
       SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, Map.of("step", Long.toString(optimizer.stepCount())));
       ObjectNode state = TrainingLog.JSON.createObjectNode();
       state.put("global_step", step);
@@ -196,8 +197,16 @@ final class Checkpoints {
         float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
         p.master().copyFrom(v);
         if (p.master() != p.value()) p.value().copyFrom(v);
-        optimizer.moments(p)[0].copyFrom(moments.floats(p.name() + ".exp_avg"));
-        optimizer.moments(p)[1].copyFrom(moments.floats(p.name() + ".exp_avg_sq"));
+        for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet()) {
+          String key = p.name() + "." + e.getKey();
+          long[] want = e.getValue().shape();
+          if (!moments.contains(key) || !java.util.Arrays.equals(moments.entry(key).shape(), want))
+            throw new IOException(checkpoint.resolve(OPTIMIZER) + ": " + key + " is "
+                + (moments.contains(key) ? java.util.Arrays.toString(moments.entry(key).shape()) : "missing")
+                + ", this run needs " + java.util.Arrays.toString(want) + " (resume with the settings the checkpoint"
+                + " was saved with: --use_galore, --galore_rank, --galore_target_modules)");
+          e.getValue().copyFrom(moments.floats(key));
+        }
       }
     }
     JsonNode s = TrainingLog.JSON.readTree(state.toFile());

@@ -107,6 +107,15 @@ public final class Trainer implements AutoCloseable {
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
+      // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
+      if (args.useGalore) {
+        GaLoreConfig galore = args.galoreConfig();
+        List<Parameter> projected = galore.select(trainable);
+        if (projected.isEmpty())
+          throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
+              + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
+        optimizer.withGaLore(projected, galore);
+      }
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
@@ -183,6 +192,7 @@ public final class Trainer implements AutoCloseable {
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
         data.trainList().size(), totalSteps);
+    reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;
     Path lastCheckpoint = null;
     int accumulation = args.gradientAccumulation();
@@ -230,6 +240,21 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+  }
+
+  /**
+   * The optimizer's state memory (moments, plus GaLore's projectors), next to what plain AdamW would keep (two
+   * fp32 moments per trainable weight), on the console and in logging.jsonl.
+   */
+  private void reportOptimizerState() throws IOException {
+    long bytes = optimizer.stateBytes(), adamw = 8 * trainable.stream().mapToLong(Parameter::numel).sum();
+    String msg = String.format("optimizer state: %d bytes (%.2f MiB)", bytes, bytes / 1048576.0);
+    if (args.useGalore) {
+      long n = trainable.stream().filter(optimizer::isGaLore).count();
+      msg += String.format(" with GaLore rank %d on %d weights; full AdamW would keep %d bytes (%.2f MiB), %.2fx",
+          args.galoreRank, n, adamw, adamw / 1048576.0, (double) adamw / bytes);
+    }
+    log.event(startStep - 1, msg);
   }
 
   // --- images/: the loss, learning rate, grad norm and eval plots, redrawn at each save and at the end ---
