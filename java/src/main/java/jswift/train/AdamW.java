@@ -17,7 +17,7 @@ import jswift.tensor.Tensor;
  * Optional global gradient-norm clipping (torch's clip_grad_norm_) is computed on the device: the clip
  * coefficient never travels to the host.
  *
- * <p>With {@link #withGaLore} some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
+ * <p>Built with a {@link GaLoreConfig}, some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
  * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector.
  */
 public final class AdamW implements AutoCloseable {
@@ -29,20 +29,46 @@ public final class AdamW implements AutoCloseable {
   private long step;
   private Tensor sumsq, norm, coef;
   // --- GaLore (--use_galore): the projected weights, their projectors and settings ---
-  private final Map<Parameter, GaLoreProjector> galore = new IdentityHashMap<>();
-  private GaLoreConfig galoreConfig;
+  private final Map<Parameter, GaLoreProjector> galoreProj = new IdentityHashMap<>();
+  private final GaLoreConfig galoreConfig;   // null without GaLore
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
+    this(params, beta1, beta2, eps, weightDecay, maxGradNorm, null, List.of());
+  }
+
+  /**
+   * AdamW whose {@code projected} parameters (2-D, among {@code params}) take GaLore steps ({@link #galoreStep}).
+   * Their moments are allocated in the low-rank shape ({@link GaLoreConfig#lowRankShape}) from the start, next to
+   * a projector each, so a GaLore run never holds full-size moments for them, not even while it sets up.
+   */
+  public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
+      GaLoreConfig galore, Collection<Parameter> projected) {
     this.params = new ArrayList<>(params);
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
     this.maxGradNorm = maxGradNorm;
+    this.galoreConfig = galore;
+    java.util.Set<Parameter> all = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    all.addAll(this.params);
+    java.util.Set<Parameter> low = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Parameter p : projected) {
+      if (galore == null) throw new IllegalArgumentException("projected parameters need a GaLore config");
+      if (!all.contains(p)) throw new IllegalArgumentException(p.name() + " is not optimized by this AdamW");
+      if (p.value().rank() != 2)
+        throw new IllegalArgumentException("GaLore projects 2-D weights; " + p.name() + " is " + p.value());
+      low.add(p);
+    }
     for (Parameter p : this.params) {
       if (!p.isTrainable()) throw new IllegalArgumentException(p.name() + " is not trainable");
-      state.put(p, new Tensor[] {Tensor.zeros(DType.F32, p.value().device(), p.value().shape()),
-          Tensor.zeros(DType.F32, p.value().device(), p.value().shape())});
+      Device d = p.value().device();
+      long[] shape = p.value().shape();
+      if (low.contains(p)) {
+        galoreProj.put(p, new GaLoreProjector(shape[0], shape[1], galoreConfig, d));
+        shape = galoreConfig.lowRankShape(shape[0], shape[1]);
+      }
+      state.put(p, new Tensor[] {Tensor.zeros(DType.F32, d, shape), Tensor.zeros(DType.F32, d, shape)});
     }
   }
 
@@ -69,35 +95,9 @@ public final class AdamW implements AutoCloseable {
     return this;
   }
 
-  /**
-   * GaLore for these 2-D parameters: their full-shape moments are dropped for low-rank ones ({@link
-   * GaLoreConfig#lowRankShape}) and a projector each, refreshed from the gradient's SVD every {@code
-   * update_proj_gap} steps, the first step included.
-   */
-  public AdamW withGaLore(Collection<Parameter> group, GaLoreConfig config) {
-    if (step > 0) throw new IllegalStateException("GaLore must be set up before the first step");
-    galoreConfig = config;
-    for (Parameter p : group) {
-      Tensor[] mv = state.get(p);
-      if (mv == null) throw new IllegalArgumentException(p.name() + " is not optimized by this AdamW");
-      if (p.value().rank() != 2)
-        throw new IllegalArgumentException("GaLore projects 2-D weights; " + p.name() + " is " + p.value());
-      if (galore.containsKey(p)) continue;
-      long m = p.value().size(0), n = p.value().size(1);
-      Device d = p.value().device();
-      long[] low = config.lowRankShape(m, n);
-      mv[0].close();
-      mv[1].close();
-      mv[0] = Tensor.zeros(DType.F32, d, low);
-      mv[1] = Tensor.zeros(DType.F32, d, low);
-      galore.put(p, new GaLoreProjector(m, n, config, d));
-    }
-    return this;
-  }
-
   /** True when this parameter takes GaLore steps. */
   public boolean isGaLore(Parameter p) {
-    return galore.containsKey(p);
+    return galoreProj.containsKey(p);
   }
 
   /**
@@ -109,7 +109,7 @@ public final class AdamW implements AutoCloseable {
     Tensor[] mv = state.get(p);
     out.put("exp_avg", mv[0]);
     out.put("exp_avg_sq", mv[1]);
-    GaLoreProjector proj = galore.get(p);
+    GaLoreProjector proj = galoreProj.get(p);
     if (proj != null) out.put("galore_projector", proj.matrix());
     return out;
   }
@@ -163,7 +163,7 @@ public final class AdamW implements AutoCloseable {
       Tensor copy = p.master() == p.value() ? null : p.value();
       float wd = noDecay.contains(p) ? 0f : weightDecay;
       float lrP = lr * lrRatio.getOrDefault(p, 1f);
-      if (galore.containsKey(p)) {
+      if (galoreProj.containsKey(p)) {
         galoreStep(p, mv, lrP, wd, scale, copy);
         continue;
       }
@@ -182,7 +182,7 @@ public final class AdamW implements AutoCloseable {
    * comes after the step. Moments are not rotated when P changes (neither are they in galore-torch).
    */
   private void galoreStep(Parameter p, Tensor[] mv, float lr, float wd, Tensor gradScale, Tensor copy) {
-    GaLoreProjector proj = galore.get(p);
+    GaLoreProjector proj = galoreProj.get(p);
     if ((step - 1) % galoreConfig.updateProjGap() == 0) proj.refresh(p.grad());
     Device d = p.master().device();
     try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
@@ -209,8 +209,8 @@ public final class AdamW implements AutoCloseable {
       mv[1].close();
     }
     state.clear();
-    for (GaLoreProjector proj : galore.values()) proj.close();
-    galore.clear();
+    for (GaLoreProjector proj : galoreProj.values()) proj.close();
+    galoreProj.clear();
     for (Tensor t : new Tensor[] {sumsq, norm, coef}) if (t != null) t.close();
   }
 }

@@ -101,21 +101,18 @@ public final class Trainer implements AutoCloseable {
         trainable = LoraTuner.apply(m, "default", lora, args.seed);
         lora = LoraTuner.resolveTargets(m, lora);
       }
+      // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
+      GaLoreConfig galore = args.galoreConfig();
+      List<Parameter> projected = galore == null ? List.of() : galore.select(trainable);
+      if (galore != null && projected.isEmpty())
+        throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
+            + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
       optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
-          (float) args.weightDecay, (float) args.maxGradNorm);
+          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected);
       List<Parameter> exempt = new ArrayList<>();
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
-      // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
-      if (args.useGalore) {
-        GaLoreConfig galore = args.galoreConfig();
-        List<Parameter> projected = galore.select(trainable);
-        if (projected.isEmpty())
-          throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
-              + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
-        optimizer.withGaLore(projected, galore);
-      }
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
@@ -251,7 +248,7 @@ public final class Trainer implements AutoCloseable {
     String msg = String.format("optimizer state: %d bytes (%.2f MiB)", bytes, bytes / 1048576.0);
     if (args.useGalore) {
       long n = trainable.stream().filter(optimizer::isGaLore).count();
-      msg += String.format(" with GaLore rank %d on %d weights; full AdamW would keep %d bytes (%.2f MiB), %.2fx",
+      msg += String.format(" with GaLore rank %d on %d weights; full AdamW would keep %d bytes (%.2f MiB), %.2fx as much",
           args.galoreRank, n, adamw, adamw / 1048576.0, (double) adamw / bytes);
     }
     log.event(startStep - 1, msg);

@@ -41,8 +41,8 @@ class GaLoreMemoryTest {
       try (AdamW plain = new AdamW(layer, 0.9f, 0.999f, 1e-8f, 0f, 0f)) {
         adamwLayer = plain.stateBytes();
       }
-      try (AdamW galore = new AdamW(layer, 0.9f, 0.999f, 1e-8f, 0f, 0f)
-          .withGaLore(layer, new GaLoreConfig(128, 200, 0.25f, null, false))) {
+      try (AdamW galore = new AdamW(layer, 0.9f, 0.999f, 1e-8f, 0f, 0f, new GaLoreConfig(128, 200, 0.25f, null, false),
+          layer)) {
         galoreLayer = galore.stateBytes();
       }
     } finally {

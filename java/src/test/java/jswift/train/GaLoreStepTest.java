@@ -22,7 +22,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * GaLore steps of {@link AdamW#withGaLore} against an explicit fp64 libtorch reference written here from
+ * GaLore steps of {@link AdamW} (built with a {@link GaLoreConfig}) against an explicit fp64 libtorch reference written here from
  * galore-torch's GaLoreAdamW + GaLoreProjector ("std"): at steps 1, 1 + T, ... P = the top-r right (tall weight)
  * or left (wide weight) singular vectors of the clipped gradient (torch.linalg.svd); R = G P^T or P^T G; Adam
  * moments in R's shape; W -= lr sqrt(1 - b2^t) / (1 - b1^t) * scale * back(m / (sqrt(v) + eps)); W -= lr wd W.
@@ -54,7 +54,7 @@ class GaLoreStepTest {
       p[i].setTrainable(true);
       w[i] = Torch.tensor(init, shapes[i]);
     }
-    try (AdamW opt = new AdamW(List.of(p), B1, B2, EPS, WD, maxGradNorm).withGaLore(List.of(p), config)) {
+    try (AdamW opt = new AdamW(List.of(p), B1, B2, EPS, WD, maxGradNorm, config, List.of(p))) {
       assertArrayEquals(new long[] {12, 3}, opt.stateTensors(p[0]).get("exp_avg").shape());
       assertArrayEquals(new long[] {3, 7}, opt.stateTensors(p[0]).get("galore_projector").shape());
       assertArrayEquals(new long[] {3, 11}, opt.stateTensors(p[1]).get("exp_avg_sq").shape());
@@ -179,10 +179,9 @@ class GaLoreStepTest {
         .getMessage().contains("--galore_scale"));
     Parameter norm = new Parameter("model.norm.weight", Tensor.zeros(DType.F32, Device.CPU, 4));
     norm.setTrainable(true);
-    try (norm; AdamW opt = new AdamW(List.of(norm), B1, B2, EPS, WD, 0)) {
-      assertTrue(assertThrows(IllegalArgumentException.class,
-          () -> opt.withGaLore(List.of(norm), new GaLoreConfig(8, 50, 1f, null, false))).getMessage()
-          .contains("model.norm.weight"));
+    try (norm) {
+      assertTrue(assertThrows(IllegalArgumentException.class, () -> new AdamW(List.of(norm), B1, B2, EPS, WD, 0,
+          new GaLoreConfig(8, 50, 1f, null, false), List.of(norm))).getMessage().contains("model.norm.weight"));
     }
   }
 }
