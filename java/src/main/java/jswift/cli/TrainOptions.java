@@ -96,6 +96,20 @@ public final class TrainOptions {
   List<String> trainableParameters = new ArrayList<>();
   @Option(names = "--trainable_parameters_regex", description = "full training: train weights this regex finds even if frozen above")
   String trainableParametersRegex;
+  // GaLore (full training): ms-swift's flags and defaults
+  @Option(names = "--use_galore", arity = "1", description = "full training: GaLore, gradients projected to low rank")
+  boolean useGalore;
+  @Option(names = "--galore_target_modules", arity = "1..*", description = "GaLore: module name parts to project "
+      + "(default: every linear layer of the decoder)") List<String> galoreTargetModules;
+  @Option(names = "--galore_rank") int galoreRank = 128;
+  @Option(names = "--galore_update_proj_gap", description = "steps between projector refreshes (SVD)")
+  int galoreUpdateProjGap = 50;
+  @Option(names = "--galore_scale") double galoreScale = 1.0;
+  @Option(names = "--galore_proj_type", description = "std (project the smaller side)") String galoreProjType = "std";
+  @Option(names = "--galore_optim_per_parameter", arity = "1") boolean galoreOptimPerParameter;
+  @Option(names = "--galore_with_embedding", arity = "1") boolean galoreWithEmbedding;
+  @Option(names = "--galore_quantization", arity = "1", description = "Q-GaLore (not supported)") boolean galoreQuantization;
+  @Option(names = "--galore_proj_quant", arity = "1", description = "Q-GaLore (not supported)") boolean galoreProjQuant;
   @Option(names = "--config", description = "a YAML or JSON file whose keys are these flags without '--' "
       + "(dataset: [a.jsonl, b.jsonl]); flags given on the command line win") Path config;
 
@@ -165,6 +179,16 @@ public final class TrainOptions {
     a.freezeParametersRatio = freezeParametersRatio;
     a.trainableParameters = trainableParameters;
     a.trainableParametersRegex = trainableParametersRegex;
+    a.useGalore = useGalore;
+    a.galoreTargetModules = galoreTargetModules;
+    a.galoreRank = galoreRank;
+    a.galoreUpdateProjGap = galoreUpdateProjGap;
+    a.galoreScale = galoreScale;
+    a.galoreProjType = galoreProjType;
+    a.galoreOptimPerParameter = galoreOptimPerParameter;
+    a.galoreWithEmbedding = galoreWithEmbedding;
+    a.galoreQuantization = galoreQuantization;
+    a.galoreProjQuant = galoreProjQuant;
     return a;
   }
 

@@ -21,6 +21,9 @@ import jswift.tensor.Tensor;
  * that is frozen at a step is skipped (torch skips parameters without a gradient) and gets its state the first
  * time it steps while trainable; {@link #release} frees a parameter's state, so that it starts afresh the next
  * time it trains (LISA, which keeps optimizer state only for the layers it is training).
+ *
+ * <p>Built with a {@link GaLoreConfig}, some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
+ * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector.
  */
 public final class AdamW implements AutoCloseable {
   private final float beta1, beta2, eps, weightDecay, maxGradNorm;
@@ -31,14 +34,42 @@ public final class AdamW implements AutoCloseable {
   private final Map<Parameter, long[]> paramSteps = new IdentityHashMap<>();  // torch's state['step'], per parameter
   private long step;
   private Tensor sumsq, norm, coef;
+  // --- GaLore (--use_galore): the projected weights, their projectors and settings ---
+  private final Map<Parameter, GaLoreProjector> galoreProj = new IdentityHashMap<>();
+  private final GaLoreConfig galoreConfig;   // null without GaLore
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
+    this(params, beta1, beta2, eps, weightDecay, maxGradNorm, null, List.of());
+  }
+
+  /**
+   * AdamW whose {@code projected} parameters (2-D, among {@code params}) take GaLore steps ({@link #galoreStep}).
+   * Their moments are allocated in the low-rank shape ({@link GaLoreConfig#lowRankShape}) from the start, next to
+   * a projector each, so a GaLore run never holds full-size moments for them, not even while it sets up.
+   */
+  public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
+      GaLoreConfig galore, Collection<Parameter> projected) {
     this.params = new ArrayList<>(params);
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
     this.weightDecay = weightDecay;
     this.maxGradNorm = maxGradNorm;
+    this.galoreConfig = galore;
+    java.util.Set<Parameter> all = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    all.addAll(this.params);
+    java.util.Set<Parameter> low = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+    for (Parameter p : projected) {
+      if (galore == null) throw new IllegalArgumentException("projected parameters need a GaLore config");
+      if (!all.contains(p)) throw new IllegalArgumentException(p.name() + " is not optimized by this AdamW");
+      if (p.value().rank() != 2)
+        throw new IllegalArgumentException("GaLore projects 2-D weights; " + p.name() + " is " + p.value());
+      low.add(p);
+    }
+    for (Parameter p : low) {
+      long[] shape = p.value().shape();
+      galoreProj.put(p, new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device()));
+    }
     for (Parameter p : this.params) if (p.isTrainable()) moments(p);
   }
 
@@ -65,6 +96,37 @@ public final class AdamW implements AutoCloseable {
     return this;
   }
 
+  /** True when this parameter takes GaLore steps. */
+  public boolean isGaLore(Parameter p) {
+    return galoreProj.containsKey(p);
+  }
+
+  /**
+   * A parameter's optimizer state by checkpoint suffix: exp_avg and exp_avg_sq (low-rank under GaLore) and, under
+   * GaLore, galore_projector; empty while the parameter holds no state. These tensors are live: a restore copies
+   * into them.
+   */
+  Map<String, Tensor> stateTensors(Parameter p) {
+    Map<String, Tensor> out = new java.util.LinkedHashMap<>();
+    Tensor[] mv = state.get(p);
+    if (mv == null) return out;
+    out.put("exp_avg", mv[0]);
+    out.put("exp_avg_sq", mv[1]);
+    GaLoreProjector proj = galoreProj.get(p);
+    if (proj != null) out.put("galore_projector", proj.matrix());
+    return out;
+  }
+
+  /**
+   * Bytes of optimizer state held now: two fp32 moments per parameter with state (low-rank under GaLore) plus the
+   * GaLore projectors; LISA's resting layers hold none.
+   */
+  public long stateBytes() {
+    long b = 0;
+    for (Parameter p : params) for (Tensor t : stateTensors(p).values()) b += t.byteSize();
+    return b;
+  }
+
   /** transformers' rule: 1-D parameters (biases, norm weights) get no weight decay. */
   public static boolean decaysLike(Parameter p) {
     return p.value().rank() > 1;
@@ -74,12 +136,17 @@ public final class AdamW implements AutoCloseable {
     return step;
   }
 
-  /** The first and second moments of a parameter, created (zero) if it has none yet (checkpointing). */
+  /**
+   * The first and second moments of a parameter, created (zero) if it has none yet (checkpointing): in the
+   * parameter's shape, or the low-rank shape of a GaLore weight.
+   */
   Tensor[] moments(Parameter p) {
     Tensor[] mv = state.get(p);
     if (mv == null) {
-      mv = new Tensor[] {Tensor.zeros(DType.F32, p.value().device(), p.value().shape()),
-          Tensor.zeros(DType.F32, p.value().device(), p.value().shape())};
+      long[] shape = p.value().shape();
+      if (galoreProj.containsKey(p)) shape = galoreConfig.lowRankShape(shape[0], shape[1]);
+      mv = new Tensor[] {Tensor.zeros(DType.F32, p.value().device(), shape),
+          Tensor.zeros(DType.F32, p.value().device(), shape)};
       state.put(p, mv);
       paramSteps.put(p, new long[1]);
     }
@@ -111,13 +178,6 @@ public final class AdamW implements AutoCloseable {
       mv[0].close();
       mv[1].close();
     }
-  }
-
-  /** Bytes of optimizer state held now (two fp32 moments per parameter with state). */
-  public long stateBytes() {
-    long b = 0;
-    for (Tensor[] mv : state.values()) b += mv[0].byteSize() + mv[1].byteSize();
-    return b;
   }
 
   /** After restoring a checkpoint: the run's step count (each parameter's own comes back with its moments). */
@@ -154,9 +214,39 @@ public final class AdamW implements AutoCloseable {
       Tensor copy = p.master() == p.value() ? null : p.value();
       float wd = noDecay.contains(p) ? 0f : weightDecay;
       float lrP = lr * lrRatio.getOrDefault(p, 1f);
+      if (galoreProj.containsKey(p)) {
+        galoreStep(p, mv, lrP, wd, scale, copy, n);
+        continue;
+      }
       Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, n, scale, copy);
     }
     return gradNorm;
+  }
+
+  /**
+   * One GaLoreAdamW step of a projected weight, in galore-torch's order: refresh P from the current gradient every
+   * update_proj_gap steps (counting from the first); R = the projected gradient (clipped on the fly by gradScale,
+   * which commutes with the linear projection); Adam moments in R's shape; W -= lr * scale * back(N) with N =
+   * m sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(v) + eps); then the decoupled decay W -= lr * wd * W on the updated
+   * weight. Two details differ from torch's AdamW on purpose, as galore-torch differs: eps is added to sqrt(v)
+   * before the bias correction (the fused kernel gets eps / sqrt(1 - b2^t), which is the same), and the decay
+   * comes after the step. Moments are not rotated when P changes (neither are they in galore-torch).
+   */
+  private void galoreStep(Parameter p, Tensor[] mv, float lr, float wd, Tensor gradScale, Tensor copy, long step) {
+    GaLoreProjector proj = galoreProj.get(p);
+    if ((step - 1) % galoreConfig.updateProjGap() == 0) proj.refresh(p.grad());
+    Device d = p.master().device();
+    try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
+        Tensor negN = Tensor.zeros(DType.F32, d, mv[0].shape())) {
+      proj.project(p.grad(), low);
+      // the fused kernel on a zero "parameter" with lr 1 and no decay leaves -N in it and updates m, v
+      double bias2Sqrt = Math.sqrt(1.0 - Math.pow(beta2, step));
+      Kernels.adamwStep(negN, low, mv[0], mv[1], 1f, beta1, beta2, (float) (eps / bias2Sqrt), 0f, step, gradScale,
+          null);
+      proj.projectBackInto(negN, lr * galoreConfig.scale(), p.master());
+    }
+    if (wd > 0) Kernels.axpby(-lr * wd, p.master(), 1f, p.master());
+    if (copy != null) Kernels.cast(p.master(), copy);
   }
 
   public void zeroGrad() {
@@ -171,6 +261,8 @@ public final class AdamW implements AutoCloseable {
     }
     state.clear();
     paramSteps.clear();
+    for (GaLoreProjector proj : galoreProj.values()) proj.close();
+    galoreProj.clear();
     for (Tensor t : new Tensor[] {sumsq, norm, coef}) if (t != null) t.close();
   }
 }

@@ -28,7 +28,8 @@ import jswift.tuner.ResidualInit;
 /**
  * The run's checkpoints: {@code checkpoint-K/} holds the adapter in PEFT's format (loadable with
  * {@code PeftModel.from_pretrained} and {@code jswift infer --adapters}), {@code optimizer.safetensors} (AdamW's
- * fp32 moments) and {@code trainer_state.json} (step, data cursor, log history). A checkpoint is assembled as
+ * fp32 moments; GaLore's are low-rank and come with their projectors) and {@code trainer_state.json} (step, data
+ * cursor, log history). A checkpoint is assembled as
  * {@code checkpoint-K.tmp/} and renamed into place in one step, so a process killed at any moment leaves either a
  * complete checkpoint or a leftover .tmp folder (ignored, and removed by the next save). With save_total_limit
  * only the newest checkpoints are kept; an old one is renamed to a .tmp name before it is deleted, for the same
@@ -106,12 +107,13 @@ final class Checkpoints {
       // The moments of the parameters that hold state (LISA: only the layers training now); a parameter whose own
       // step count differs from the run's (a LISA layer activated mid-run) has it in the metadata.
       List<TensorSource> moments = new ArrayList<>();
+      // exp_avg, exp_avg_sq and, for GaLore weights, galore_projector (resuming mid-interval needs that P)
       Map<String, String> metadata = new java.util.LinkedHashMap<>();
       metadata.put("step", Long.toString(optimizer.stepCount()));
       for (Parameter p : params) {
         if (!optimizer.hasState(p)) continue;
-        moments.add(TensorSource.of(p.name() + ".exp_avg", optimizer.moments(p)[0]));
-        moments.add(TensorSource.of(p.name() + ".exp_avg_sq", optimizer.moments(p)[1]));
+        for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet())
+          moments.add(TensorSource.of(p.name() + "." + e.getKey(), e.getValue()));
         if (optimizer.parameterSteps(p) != optimizer.stepCount())
           metadata.put(p.name() + ".step", Long.toString(optimizer.parameterSteps(p)));
       }
@@ -225,11 +227,17 @@ final class Checkpoints {
         p.value().copyFrom(v);
         if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
         if (!p.isTrainable() || fresh.contains(p)) continue;
-        if (!moments.contains(p.name() + ".exp_avg"))
-          throw new IOException(checkpoint.resolve(OPTIMIZER) + ": no optimizer state for " + p.name()
-              + " (was it saved by a run with other settings?)");
-        optimizer.moments(p)[0].copyFrom(moments.floats(p.name() + ".exp_avg"));
-        optimizer.moments(p)[1].copyFrom(moments.floats(p.name() + ".exp_avg_sq"));
+        optimizer.moments(p);  // created if the parameter has none yet
+        for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet()) {
+          String key = p.name() + "." + e.getKey();
+          long[] want = e.getValue().shape();
+          if (!moments.contains(key) || !java.util.Arrays.equals(moments.entry(key).shape(), want))
+            throw new IOException(checkpoint.resolve(OPTIMIZER) + ": " + key + " is "
+                + (moments.contains(key) ? java.util.Arrays.toString(moments.entry(key).shape()) : "missing")
+                + ", this run needs " + java.util.Arrays.toString(want) + " (resume with the settings the checkpoint"
+                + " was saved with: --use_galore, --galore_rank, --galore_target_modules, LISA)");
+          e.getValue().copyFrom(moments.floats(key));
+        }
         String own = moments.metadata().get(p.name() + ".step");
         optimizer.restoreParameterSteps(p, own != null ? Long.parseLong(own) : globalSteps);
       }

@@ -88,6 +88,24 @@ public final class TrainArguments {
   public List<String> trainableParameters = new ArrayList<>();
   public String trainableParametersRegex;
 
+  // --- GaLore (--use_galore, with --train_type full): ms-swift's flags and defaults ---
+  public boolean useGalore;
+  public List<String> galoreTargetModules;   // null: every linear layer of the decoder (ms-swift's find_all_linears)
+  public int galoreRank = 128;
+  public int galoreUpdateProjGap = 50;
+  public double galoreScale = 1.0;
+  public String galoreProjType = "std";
+  public boolean galoreOptimPerParameter;
+  public boolean galoreWithEmbedding;
+  public boolean galoreQuantization;         // Q-GaLore: not supported (refused by validate)
+  public boolean galoreProjQuant;
+
+  /** The GaLore settings of this run (null without --use_galore). */
+  public GaLoreConfig galoreConfig() {
+    return useGalore ? new GaLoreConfig(galoreRank, galoreUpdateProjGap, (float) galoreScale, galoreTargetModules,
+        galoreWithEmbedding) : null;
+  }
+
   /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
   public jswift.tuner.LoraConfig loraConfig() {
     jswift.tuner.LoraConfig c = jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
@@ -152,6 +170,7 @@ public final class TrainArguments {
     if (!trainType.equals("full") && FullTrainingSelection.requested(this))
       throw new IllegalArgumentException("--freeze_parameters, --freeze_parameters_regex, --freeze_parameters_ratio, "
           + "--trainable_parameters and --trainable_parameters_regex choose the weights of --train_type full");
+    validateGalore();
     if (quantMethod != null) {
       if (!quantMethod.equals("bnb"))
         throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported for training yet (bnb)");
@@ -162,6 +181,27 @@ public final class TrainArguments {
     } else if (quantBits != null) {
       throw new IllegalArgumentException("--quant_bits needs --quant_method bnb");
     }
+  }
+
+  private void validateGalore() {
+    boolean any = galoreTargetModules != null || galoreOptimPerParameter || galoreWithEmbedding || galoreQuantization
+        || galoreProjQuant;
+    if (!useGalore) {
+      if (any) throw new IllegalArgumentException("the --galore_* flags need --use_galore true");
+      return;
+    }
+    if (!trainType.equals("full"))
+      throw new IllegalArgumentException("--use_galore projects the gradients of full-parameter training; it needs "
+          + "--train_type full (got " + trainType + ")");
+    if (!galoreProjType.equals("std"))
+      throw new IllegalArgumentException("--galore_proj_type " + galoreProjType + " is not supported (std)");
+    if (galoreQuantization || galoreProjQuant)
+      throw new IllegalArgumentException("--galore_quantization / --galore_proj_quant (Q-GaLore) are not supported; "
+          + "drop them to train with plain GaLore");
+    if (galoreOptimPerParameter)
+      throw new IllegalArgumentException("--galore_optim_per_parameter (an optimizer step per weight inside the "
+          + "backward pass) is not supported: jswift's backward keeps every gradient until the step; drop the flag");
+    galoreConfig();   // rank, gap and scale checks, naming their flags
   }
 
   /** The base weights' storage this run asks for. */

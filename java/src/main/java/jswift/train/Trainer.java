@@ -123,8 +123,14 @@ public final class Trainer implements AutoCloseable {
         trainable = LoraTuner.apply(m, "default", lora, args.seed);
         lora = LoraTuner.resolveTargets(m, lora);
       }
+      // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
+      GaLoreConfig galore = args.galoreConfig();
+      List<Parameter> projected = galore == null ? List.of() : galore.select(trainable);
+      if (galore != null && projected.isEmpty())
+        throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
+            + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
       optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
-          (float) args.weightDecay, (float) args.maxGradNorm);
+          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected);
       List<Parameter> exempt = new ArrayList<>();
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
@@ -235,6 +241,7 @@ public final class Trainer implements AutoCloseable {
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
         data.trainList().size(), totalSteps);
+    reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;
     Path lastCheckpoint = null;
     int accumulation = args.gradientAccumulation();
@@ -302,6 +309,21 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+  }
+
+  /**
+   * The optimizer's state memory (moments, plus GaLore's projectors), next to what plain AdamW would keep (two
+   * fp32 moments per trainable weight), on the console and in logging.jsonl.
+   */
+  private void reportOptimizerState() throws IOException {
+    long bytes = optimizer.stateBytes(), adamw = 8 * trainable.stream().mapToLong(Parameter::numel).sum();
+    String msg = String.format("optimizer state: %d bytes (%.2f MiB)", bytes, bytes / 1048576.0);
+    if (args.useGalore) {
+      long n = trainable.stream().filter(optimizer::isGaLore).count();
+      msg += String.format(" with GaLore rank %d on %d weights; full AdamW would keep %d bytes (%.2f MiB), %.2fx as much",
+          args.galoreRank, n, adamw, adamw / 1048576.0, (double) adamw / bytes);
+    }
+    log.event(startStep - 1, msg);
   }
 
   // --- images/: the loss, learning rate, grad norm and eval plots, redrawn at each save and at the end ---
