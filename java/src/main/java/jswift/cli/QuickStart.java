@@ -44,7 +44,8 @@ public final class QuickStart {
 
   /**
    * The quick start's training settings (every other flag keeps ms-swift's default). LoRA on every linear layer with
-   * a learning rate ten times the usual 1e-4, since a few hundred samples must move a model this small visibly; no
+   * a learning rate twenty times the usual 1e-4, since a few hundred samples must move a model this small visibly (1e-3
+   * left "What is your name?" unlearnt in 150 steps, 2e-3 did not; rank 16 did worse than 8); no
    * gradient checkpointing (the activations of a 5M-parameter model are tiny, recomputing them is not).
    */
   public static TrainArguments arguments(Path model, Path outputDir, long steps) {
@@ -54,7 +55,7 @@ public final class QuickStart {
     a.dataset = new ArrayList<>(List.of("swift/self-cognition", "jswift/quickstart-sft#64"));
     a.modelName = new ArrayList<>(List.of(NAME));
     a.modelAuthor = new ArrayList<>(List.of(AUTHOR));
-    a.learningRate = 1e-3;
+    a.learningRate = 2e-3;
     a.perDeviceTrainBatchSize = 8;
     a.gradientAccumulationSteps = 2;
     a.warmupRatio = 0.05;
@@ -102,7 +103,7 @@ public final class QuickStart {
       out.printf("Chat with it:   ./jswift infer --model %s --adapters %s%n", display(args.model), ckpt);
       out.printf("Merge it:       ./jswift export --adapters %s --merge_lora true%n", ckpt);
       out.printf("Train your own: ./jswift sft --model %s --dataset swift/self-cognition 'jswift/quickstart-sft#64' "
-          + "--model_name NAME --model_author AUTHOR --learning_rate 1e-3 --max_steps %d%n", display(args.model),
+          + "--model_name NAME --model_author AUTHOR --learning_rate 2e-3 --max_steps %d%n", display(args.model),
           args.maxSteps);
       out.flush();
       return new Result(before, after, r.lastCheckpoint());
