@@ -39,6 +39,8 @@ JSW_TEST(gemm_cpu_all_transposes) {
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
       run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 17, 33, 29, 1e-6);
+      run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 1, 33, 29, 1e-6);   // one row: the GEMV path (strided x when ta)
+      run_case(JSW_CPU, JSW_BF16, JSW_BF16, ta, tb, 1, 40, 70, 8e-3);
       run_case(JSW_CPU, JSW_BF16, JSW_F32, ta, tb, 8, 5, 70, 1e-6);
       run_case(JSW_CPU, JSW_BF16, JSW_BF16, ta, tb, 8, 5, 70, 8e-3);
     }

@@ -20,6 +20,17 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
 #ifdef JSWIFT_WITH_OPENBLAS
+  if (m == 1) {
+    // One row (a decode step): a matrix-vector product. OpenBLAS's sgemm does not hand m == 1 to its GEMV on
+    // x86-64, and the GEMM path packs the whole weight first: sgemv streams it once, which is what a
+    // memory-bound decode needs.
+    blasint incx = trans_a ? blasint(lda) : 1;
+    if (trans_b)  // B stored [n, k]: c = B a
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(k), alpha, b, blasint(ldb), a, incx, beta, c, 1);
+    else          // B stored [k, n]: c = B^T a
+      cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(n), alpha, b, blasint(ldb), a, incx, beta, c, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, blasint(m),
               blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc));
 #else
