@@ -214,6 +214,20 @@ public final class Tensor implements AutoCloseable {
     NativeStatus.check(CoreNative.jsw_memcpy(address(), device().index(), b, -1, byteSize()));
   }
 
+  /**
+   * Raw bytes from a direct buffer into this tensor's storage starting {@code byteOffset} bytes in: one chunk of a
+   * tensor read piece by piece (a checkpoint streamed through a small buffer instead of mapped whole).
+   */
+  public void copyFrom(java.nio.ByteBuffer src, long byteOffset) {
+    if (!src.isDirect()) throw new IllegalArgumentException("copyFrom(ByteBuffer, offset) needs a direct buffer");
+    java.nio.ByteBuffer b = src.slice();
+    long n = b.remaining();
+    if (byteOffset < 0 || byteOffset + n > byteSize())
+      throw new IllegalArgumentException("copyFrom(ByteBuffer, " + byteOffset + "): " + n + " bytes do not fit "
+          + this + " (" + byteSize() + " bytes)");
+    NativeStatus.check(CoreNative.jsw_memcpy(address() + byteOffset, device().index(), b, -1, n));
+  }
+
   /** Copies another tensor's contents (same dtype and element count, any devices). */
   public void copyFrom(Tensor src) {
     if (src.dtype != dtype || src.numel() != numel())
