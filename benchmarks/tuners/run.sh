@@ -5,16 +5,17 @@
 #
 #   benchmarks/tuners/run.sh [MODEL_DIR] [STEPS] [METHOD...]
 #       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
-#       STEPS      default 40 (batch 8, seq <= 512, jswift/quickstart-sft)
+#       STEPS      default 40 (batch 8, seq <= 512, swift/self-cognition: data the bundled model has not seen)
 #       METHOD     any of: lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro (default: all)
 #
-# Prints a Markdown table (and writes target/tuners/table.md). Each method uses ms-swift's default learning
-# rate for its kind (1e-4 adapters, 1e-5 full weights) unless noted in the table.
+# Prints a Markdown table (and writes target/tuners/table.md). Every method runs at the same learning rate
+# (LR, default 1e-3: ms-swift's defaults, 1e-4 / 1e-5, barely move anything in 40 steps), the same seed and data.
 set -euo pipefail
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/models/jswift-tiny-chat}"
 steps="${2:-40}"
+lr="${LR:-1e-3}"
 shift $(( $# > 2 ? 2 : $# )) || true
 methods=("$@")
 [ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro)
@@ -44,7 +45,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for m in "${methods[@]}"; do
   read -r -a f <<< "$(flags "$m")"
   echo "== $m: ${f[*]}"
-  if OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$root/jswift" sft --model "$model" --dataset jswift/quickstart-sft \
+  if OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$root/jswift" sft --model "$model" --dataset swift/self-cognition \
+      --model_name jswift-bot --model_author "the jswift team" --learning_rate "$lr" \
       --max_steps "$steps" --per_device_train_batch_size 8 --gradient_accumulation_steps 1 --max_length 512 \
       --logging_steps 5 --save_steps 100000 --eval_steps 100000 --gradient_checkpointing false --device cpu \
       --report_memory true --output_dir "$out/$m" --add_version false --seed 42 "${f[@]}" > "$out/$m.log" 2>&1; then
