@@ -28,6 +28,8 @@ import picocli.CommandLine.Spec;
  * <p>{@code jswift export --model DIR --quant_method gptq --quant_bits 4|8 --dataset calib.jsonl} quantizes a model
  * with GPTQ ({@link jswift.quant.GptqExporter}) into an AutoGPTQ "gptq" checkpoint ({@code <model>-gptq-int<bits>}
  * unless {@code --output_dir}), calibrating on {@code --quant_n_samples} rows cut into {@code --max_length} blocks.
+ * {@code jswift export --model DIR --quant_method bnb --quant_bits 4} writes a bitsandbytes nf4 checkpoint
+ * ({@link jswift.quant.BnbExporter}; {@code <model>-bnb-int4} unless {@code --output_dir}).
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
@@ -68,11 +70,18 @@ public final class ExportCommand implements Callable<Integer> {
   // ---- quantization (--quant_method) ----
 
   @Option(names = "--quant_method", description = "gptq: quantize --model with GPTQ on --dataset (AutoGPTQ \"gptq\" "
-      + "v1 checkpoint); bnb and awq are not available yet")
+      + "v1 checkpoint); bnb: bitsandbytes nf4 (--quant_bits 4, no calibration); awq is not available yet")
   String quantMethod;
 
-  @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8)")
+  @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8; bnb: 4)")
   Integer quantBits;
+
+  @Option(names = "--bnb_4bit_quant_type", description = "bnb: nf4 (the only type written; default nf4)")
+  String bnb4bitQuantType = "nf4";
+
+  @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "bnb: 8-bit quantize the absmax values "
+      + "too (default true, as ms-swift)")
+  boolean bnb4bitUseDoubleQuant = true;
 
   @Option(names = "--group_size", description = "inputs per quantization group, -1 = one per row (default 128)")
   int groupSize = 128;
@@ -123,9 +132,10 @@ public final class ExportCommand implements Callable<Integer> {
   }
 
   private int quantize(PrintWriter out) throws IOException {
+    if (quantMethod.equals("bnb")) return quantizeBnb(out);
     if (!quantMethod.equals("gptq"))
-      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported yet (gptq is; bnb and "
-          + "awq are planned)");
+      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported yet (gptq and bnb are; "
+          + "awq is planned)");
     if (mergeLora || !adapters.isEmpty())
       throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
           + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
@@ -148,6 +158,31 @@ public final class ExportCommand implements Callable<Integer> {
     for (jswift.quant.GptqExporter.LinearReport l : r.linears())
       out.printf(java.util.Locale.ROOT, "%-50s %12.5g %8.2f%n", l.module(), l.loss(), l.seconds());
     out.printf(java.util.Locale.ROOT, "jswift export: quantized %s in %.1f s: %s (%.1f MB of weights)%n", model,
+        r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
+    out.flush();
+    return 0;
+  }
+
+  /** bitsandbytes nf4 (ms-swift's --quant_method bnb --quant_bits 4): no calibration, one linear at a time. */
+  private int quantizeBnb(PrintWriter out) throws IOException {
+    if (mergeLora || !adapters.isEmpty())
+      throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
+          + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
+    if (model == null) throw new IllegalArgumentException("--quant_method bnb needs --model DIR (the model to quantize)");
+    if (quantBits == null) throw new IllegalArgumentException("--quant_method bnb needs --quant_bits 4");
+    if (quantBits != 4)
+      throw new IllegalArgumentException("--quant_bits " + quantBits + " is not supported for bnb: only 4 (nf4) is; "
+          + "8-bit bitsandbytes (LLM.int8) checkpoints are not written");
+    if (!bnb4bitQuantType.equals("nf4"))
+      throw new IllegalArgumentException("--bnb_4bit_quant_type " + bnb4bitQuantType + " is not supported: only nf4 "
+          + "is (fp4 checkpoints are not written)");
+    Path name = model.toAbsolutePath().normalize().getFileName();
+    Path output = outputDir != null ? outputDir
+        : model.toAbsolutePath().normalize().resolveSibling(name + "-bnb-int4");
+    jswift.quant.BnbExporter.Result r = jswift.quant.BnbExporter.export(model, output, bnb4bitUseDoubleQuant,
+        ShardPlan.parseSize(maxShardSize));
+    out.printf(java.util.Locale.ROOT, "jswift export: bitsandbytes nf4%s, %d linears quantized in %.1f s: %s "
+        + "(%.1f MB of weights)%n", bnb4bitUseDoubleQuant ? " with double quantization" : "", r.quantizedLinears(),
         r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
     out.flush();
     return 0;

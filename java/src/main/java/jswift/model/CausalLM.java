@@ -31,7 +31,8 @@ import jswift.tensor.Tensor;
  * accumulation, fp32 master weights for whatever is trained). Gives fp32 logits, the causal-LM loss, and a
  * training step's gradients (forward + backward, optionally recomputing each layer's activations in the
  * backward). PEFT LoRA / rsLoRA / DoRA adapters can be loaded, several at once, and switched. A GPTQ checkpoint
- * ("gptq" v1, {@link GptqCheckpoint}) loads with its linears kept quantized and dequantized per op.
+ * ("gptq" v1, {@link GptqCheckpoint}) loads with its linears kept quantized and dequantized per op; so does a
+ * bitsandbytes nf4 checkpoint ({@link BnbCheckpoint}), as NF4 weights.
  */
 public final class CausalLM implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -90,6 +91,7 @@ public final class CausalLM implements AutoCloseable {
 
   private final Quantization quantization;
   private final GptqCheckpoint gptq;  // the settings of a GPTQ checkpoint, else null
+  private final BnbCheckpoint bnb;  // the settings of a bitsandbytes nf4 checkpoint, else null
   private Tensor code256;  // the dynamic map shared by double-quantized weights
 
   private CausalLM(ModelConfig cfg, WeightSource ckpt, Device device, DType dtype, Quantization quantization)
@@ -97,8 +99,18 @@ public final class CausalLM implements AutoCloseable {
     this.config = cfg;
     this.device = device;
     this.dtype = dtype;
-    this.quantization = quantization;
     this.gptq = ckpt instanceof Checkpoint files ? GptqCheckpoint.detect(files.directory()) : null;
+    this.bnb = ckpt instanceof Checkpoint files ? BnbCheckpoint.detect(files.directory()) : null;
+    if (bnb != null) {
+      // A bitsandbytes nf4 checkpoint is already NF4: it loads as stored; asking for the other NF4 flavour is an error.
+      Quantization stored = bnb.doubleQuant() ? Quantization.NF4_DOUBLE_QUANT : Quantization.NF4;
+      if (quantization != Quantization.NONE && quantization != stored)
+        throw new IllegalArgumentException(((Checkpoint) ckpt).directory() + " is a bitsandbytes nf4 checkpoint "
+            + (bnb.doubleQuant() ? "with" : "without") + " double quantization: it loads quantized as saved; drop "
+            + "the quantization options (or match bnb_4bit_use_double_quant)");
+      quantization = stored;
+    }
+    this.quantization = quantization;
     if (gptq != null && quantization != Quantization.NONE)
       throw new IllegalArgumentException(((Checkpoint) ckpt).directory() + " is a GPTQ checkpoint (" + gptq.bits() + "-bit): it "
           + "loads quantized as it is; drop the NF4 quantization (--quant_bits / --quant_method bnb)");
@@ -152,6 +164,20 @@ public final class CausalLM implements AutoCloseable {
   private Linear linear(WeightSource ckpt, String module, long out, long in, boolean bias) throws IOException {
     if (gptq != null && ckpt instanceof Checkpoint files && gptq.isQuantized(files, module)) {
       jswift.nn.GptqWeight q = gptq.load(files, module, out, in, dtype, device);
+      Linear l;
+      try {
+        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
+      } catch (IOException | RuntimeException e) {
+        q.close();
+        throw e;
+      }
+      linears.put(module, l);
+      return l;
+    }
+    if (bnb != null && ckpt instanceof Checkpoint files && bnb.isQuantized(files, module)) {
+      if (files.contains(module + ".weight.nested_absmax") && code256 == null)
+        code256 = jswift.nn.Nf4Weight.dynamicMap(device);
+      jswift.nn.Nf4Weight q = bnb.load(files, module, out, in, dtype, device, code256);
       Linear l;
       try {
         l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);

@@ -31,7 +31,7 @@ public record GptqCheckpoint(int bits, int groupSize) {
     if (q.isMissingNode() || q.isNull()) return null;
     String method = q.path("quant_method").asText("gptq");
     if (!method.equals("gptq")) {
-      if (method.equals("bitsandbytes") || method.equals("awq"))
+      if (method.equals("awq"))
         throw new IOException(source + ": quant_method '" + method + "' checkpoints cannot be loaded yet (GPTQ can)");
       return null;  // other methods are not ours to judge here
     }

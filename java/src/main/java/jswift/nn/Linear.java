@@ -59,6 +59,18 @@ public final class Linear implements AutoCloseable {
     this.inFeatures = weight.shape()[1];
   }
 
+  /**
+   * A linear whose frozen weight is a bitsandbytes NF4 checkpoint's (inference, or a QLoRA base); it takes
+   * ownership of {@code weight}.
+   */
+  public Linear(String name, Nf4Weight weight, Parameter bias) {
+    this.name = name;
+    this.quantized = weight;
+    this.bias = bias;
+    this.outFeatures = weight.shape()[0];
+    this.inFeatures = weight.shape()[1];
+  }
+
   /** The GPTQ weight of a layer loaded from a GPTQ checkpoint, else null. */
   public GptqWeight gptqWeight() {
     return gptq;

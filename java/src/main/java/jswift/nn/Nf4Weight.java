@@ -68,6 +68,52 @@ public final class Nf4Weight implements AutoCloseable {
     }
   }
 
+  /**
+   * A weight read from a bitsandbytes checkpoint (no re-quantization): {@code packed} u8 [(n + 1) / 2] (any shape
+   * of that size) and {@code absmax} f32 [blocks]. Takes ownership of both tensors.
+   */
+  public static Nf4Weight of(long[] shape, DType computeDtype, Tensor packed, Tensor absmax) {
+    return new Nf4Weight(shape.clone(), computeDtype, packed, absmax, null, null, null, 0f);
+  }
+
+  /**
+   * A double-quantized weight read from a checkpoint: {@code absmaxCodes} u8 [blocks], {@code nestedAbsmax} f32
+   * [ceil(blocks / 256)] and the offset; takes ownership of those, {@code code256} stays the caller's.
+   */
+  public static Nf4Weight ofDoubleQuant(long[] shape, DType computeDtype, Tensor packed, Tensor absmaxCodes,
+      Tensor nestedAbsmax, Tensor code256, float offset) {
+    return new Nf4Weight(shape.clone(), computeDtype, packed, null, absmaxCodes, nestedAbsmax, code256, offset);
+  }
+
+  public boolean isDoubleQuant() {
+    return absmax == null;
+  }
+
+  /** The packed codes, u8 [(n + 1) / 2] (element 2k in the high nibble of byte k). */
+  public Tensor packed() {
+    return packed;
+  }
+
+  /** The f32 absmax per block, or null with double quantization. */
+  public Tensor absmax() {
+    return absmax;
+  }
+
+  /** Double quantization: the 8-bit code of each block's absmax, else null. */
+  public Tensor absmaxCodes() {
+    return absmaxCodes;
+  }
+
+  /** Double quantization: the f32 scale of each 256 absmax codes, else null. */
+  public Tensor nestedAbsmax() {
+    return nestedAbsmax;
+  }
+
+  /** Double quantization: the mean absmax subtracted before the 8-bit quantization (0 without). */
+  public float offset() {
+    return offset;
+  }
+
   public long[] shape() {
     return shape.clone();
   }

@@ -292,7 +292,7 @@ public final class GptqExporter {
     return n;
   }
 
-  private static void refuseQuantized(Path modelDir) throws IOException {
+  static void refuseQuantized(Path modelDir) throws IOException {
     Path cfg = modelDir.resolve("config.json");
     if (!Files.exists(cfg)) throw new IOException(cfg + " not found: is " + modelDir + " a Hugging Face model folder?");
     JsonNode q = JSON.readTree(cfg.toFile()).path("quantization_config");
@@ -317,7 +317,7 @@ public final class GptqExporter {
     }
   }
 
-  private static void move(Path tmp, Path outDir) throws IOException {
+  static void move(Path tmp, Path outDir) throws IOException {
     if (Files.exists(outDir)) Files.delete(outDir);  // checked empty above
     try {
       Files.move(tmp, outDir, StandardCopyOption.ATOMIC_MOVE);
@@ -326,7 +326,7 @@ public final class GptqExporter {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
+  static void deleteTree(Path dir) throws IOException {
     if (!Files.exists(dir)) return;
     try (Stream<Path> s = Files.walk(dir)) {
       for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
