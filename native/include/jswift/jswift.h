@@ -296,6 +296,18 @@ int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const ui
                           const float* nested_absmax, const float* code256, float offset, int64_t n,
                           int64_t blocksize, void* out);
 
+/* ---- NF4 GEMV (decode-shaped inputs; fused dequantization) ---------------------------------------------- */
+/* y[r, o] = sum_i x[r, i] * W[o, i] (+ bias[o]) for r < rows (1..8), where W [out_features, in] is the NF4 weight
+ * flattened row-major exactly as jsw_nf4_dequantize reads it (element o * in + i; blocks of `blocksize`
+ * consecutive elements, so any in and blocksize are allowed). The packed weight is read once and never
+ * materialised; products are accumulated in fp32. Exactly one of absmax (plain fp32 scales) and absmax_q
+ * (double quantization: absmax[b] = code256[absmax_q[b]] * nested_absmax[b / 256] + offset, as
+ * jsw_nf4_dequantize_dq; nested_absmax and code256 then required) is given. x [rows, in], bias [out_features]
+ * (or NULL) and y [rows, out_features] are dtype. */
+int jsw_nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, const uint8_t* packed,
+                 const float* absmax, const uint8_t* absmax_q, const float* nested_absmax, const float* code256,
+                 float offset, int64_t out_features, int64_t blocksize, const void* bias, void* y);
+
 /* ---- dense linear algebra (PiSSA / OLoRA initialisation; CPU only, fp32, LAPACK from OpenBLAS) ------------ */
 /* Thin SVD of a row-major [m, n] fp32 matrix: a = u diag(s) vt with k = min(m, n), u [m, k] (orthonormal
  * columns), s [k] (descending, >= 0), vt [k, n] (orthonormal rows). LAPACK sgesdd, which is what

@@ -35,4 +35,11 @@ public final class Nf4Native {
       int device, int dtype, @Cast("const uint8_t*") long packed, @Cast("const uint8_t*") long absmaxQ,
       @Cast("const float*") long nestedAbsmax, @Cast("const float*") long code256, float offset, long n,
       long blocksize, @Cast("void*") long out);
+
+  // ---- NF4 GEMV (decode-shaped inputs) ----
+  public static native int jsw_nf4_gemv(
+      int device, int dtype, @Cast("const void*") long x, long rows, long in, @Cast("const uint8_t*") long packed,
+      @Cast("const float*") long absmax, @Cast("const uint8_t*") long absmaxQ, @Cast("const float*") long nestedAbsmax,
+      @Cast("const float*") long code256, float offset, long outFeatures, long blocksize,
+      @Cast("const void*") long bias, @Cast("void*") long y);
 }

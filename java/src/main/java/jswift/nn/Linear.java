@@ -20,6 +20,8 @@ import jswift.tensor.Tensor;
 public final class Linear implements AutoCloseable {
   private final String name;
   private Parameter weight;        // dense weight, or null once quantized
+  /** Inputs of at most this many rows take the fused NF4 GEMV (decode) instead of dequantize + GEMM. */
+  static final int NF4_GEMV_ROWS = 4;
   private Nf4Weight quantized;     // the NF4 weight of a QLoRA base (frozen)
   private GptqWeight gptq;         // a GPTQ checkpoint's weight (frozen)
   private final long outFeatures, inFeatures;
@@ -179,6 +181,14 @@ public final class Linear implements AutoCloseable {
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
+    long rows = x.numel() / inFeatures();
+    if (active == null && quantized != null && rows >= 1 && rows <= NF4_GEMV_ROWS) {
+      // Decode: a few rows against an NF4 weight. The fused GEMV reads the 4-bit weight once; dequantizing first
+      // would write and re-read a dense copy 4-8x its size for a handful of dot products.
+      quantized.gemv(x.view(-1, inFeatures()), bias == null ? null : bias.value(), y.view(-1, outFeatures()));
+      if (saved != null) saved.x = x;
+      return y;
+    }
     try (Arena tmp = new Arena()) {
       Tensor w = denseWeight(tmp);
       if (active == null) {

@@ -129,6 +129,19 @@ public final class Nf4Weight implements AutoCloseable {
     return out;
   }
 
+  /**
+   * y [rows, out] = x [rows, in] W^T (+ bias) straight from the packed weight (the fused GEMV; rows at most
+   * {@link Kernels#NF4_GEMV_MAX_ROWS}): decode reads the 4-bit weight once instead of writing and re-reading a
+   * dense copy.
+   */
+  public void gemv(Tensor x, Tensor bias, Tensor y) {
+    if (absmax != null) {
+      Kernels.nf4Gemv(x, packed, absmax, BLOCKSIZE, bias, y);
+    } else {
+      Kernels.nf4GemvDoubleQuant(x, packed, absmaxCodes, nestedAbsmax, code256, offset, BLOCKSIZE, bias, y);
+    }
+  }
+
   /** Bytes held on the device. */
   public long bytes() {
     long b = packed.byteSize();

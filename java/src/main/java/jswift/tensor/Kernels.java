@@ -929,6 +929,65 @@ public final class Kernels {
         absmaxQ.address(), nestedAbsmax.address(), code256.address(), offset, n, blocksize, out.address()));
   }
 
+  // ---- NF4 GEMV (decode: a few input rows against an NF4 weight, never materialising the dense weight) ----
+
+  /** Most input rows {@link #nf4Gemv} takes (one fp32 accumulator per row in the kernels' registers). */
+  public static final int NF4_GEMV_MAX_ROWS = 8;
+
+  /**
+   * y [rows, out] = x [rows, in] W^T (+ bias [out]) for an NF4 weight W [out, in] (packed / absmax as
+   * {@link #nf4Dequantize} reads them, flattened row-major), fusing the dequantization into the product: the
+   * packed weight is read once, products accumulate in fp32. rows is 1..{@link #NF4_GEMV_MAX_ROWS}; x, bias and
+   * y share one float dtype; bias may be null.
+   */
+  public static void nf4Gemv(Tensor x, Tensor packed, Tensor absmax, long blocksize, Tensor bias, Tensor y) {
+    String op = "nf4Gemv";
+    long n = nf4GemvShapes(op, x, packed, blocksize, bias, y);
+    nf4Vector(op, "absmax", absmax, DType.F32, (n + blocksize - 1) / blocksize, x.device());
+    NativeStatus.check(Nf4Native.jsw_nf4_gemv(x.device().index(), x.dtype().code(), x.address(), x.size(0),
+        x.size(1), packed.address(), absmax.address(), 0L, 0L, 0L, 0f, y.size(1), blocksize,
+        bias == null ? 0L : bias.address(), y.address()));
+  }
+
+  /** {@link #nf4Gemv} with double-quantized statistics, recovered as in {@link #nf4DequantizeDoubleQuant}. */
+  public static void nf4GemvDoubleQuant(Tensor x, Tensor packed, Tensor absmaxQ, Tensor nestedAbsmax,
+      Tensor code256, float offset, long blocksize, Tensor bias, Tensor y) {
+    String op = "nf4GemvDoubleQuant";
+    long n = nf4GemvShapes(op, x, packed, blocksize, bias, y);
+    long blocks = (n + blocksize - 1) / blocksize;
+    Device d = x.device();
+    nf4Vector(op, "absmaxQ", absmaxQ, DType.U8, blocks, d);
+    nf4Vector(op, "nestedAbsmax", nestedAbsmax, DType.F32, (blocks + 255) / 256, d);
+    nf4Vector(op, "code256", code256, DType.F32, 256, d);
+    NativeStatus.check(Nf4Native.jsw_nf4_gemv(d.index(), x.dtype().code(), x.address(), x.size(0), x.size(1),
+        packed.address(), 0L, absmaxQ.address(), nestedAbsmax.address(), code256.address(), offset, y.size(1),
+        blocksize, bias == null ? 0L : bias.address(), y.address()));
+  }
+
+  /** Checks x [rows, in], y [rows, out], bias [out] and packed; returns the weight's element count out * in. */
+  private static long nf4GemvShapes(String op, Tensor x, Tensor packed, long blocksize, Tensor bias, Tensor y) {
+    Check.floating(op, "x", x);
+    Check.sameDtype(op, x, "y", y);
+    Check.that(x.rank() == 2 && y.rank() == 2, op, "x and y must be 2-D [rows, in] / [rows, out], got x " + x
+        + ", y " + y);
+    long rows = x.size(0);
+    Check.that(rows >= 1 && rows <= NF4_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+        + NF4_GEMV_MAX_ROWS + " (use nf4Dequantize + matmul for more)");
+    Check.that(y.size(0) == rows, op, "y has " + y.size(0) + " rows, x has " + rows);
+    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Device d = x.device();
+    Check.device(op, d, "y", y);
+    long in = x.size(1), out = y.size(1), n = Math.multiplyExact(in, out);
+    Check.that(in > 0 && out > 0, op, "empty weight [" + out + ", " + in + "]");
+    nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
+    if (bias != null) {
+      Check.sameDtype(op, x, "bias", bias);
+      Check.shape(op, "bias", bias, out);
+      Check.device(op, d, "bias", bias);
+    }
+    return n;
+  }
+
   private static void nf4Blocks(String op, long n, long blocksize, Tensor packed, Tensor absmax, Device d) {
     Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);

@@ -1,0 +1,141 @@
+// NF4 dequant-GEMV on CUDA, the twin of native/src/cpu/nf4_gemv.cpp: one warp per output row, 8 warps per
+// block. A decode GEMV is bound by the weight read, so the warp's lanes read consecutive packed bytes (the fast
+// path: 8 bytes = 16 values per lane per step, a warp reads 256 contiguous bytes), decode them against a shared
+// copy of the 16 levels, and accumulate x . w for every input row in fp32 registers; a warp shuffle reduces the
+// lanes. x (rows * in values, a few KB) is re-read by every warp and stays in L1/L2.
+#include "common.cuh"
+#include "kernels/nf4_codes.h"
+#include "kernels/nf4_gemv.h"
+
+namespace jsw {
+namespace cuda {
+
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kRows = int(nf4::kGemvMaxRows);
+
+__constant__ float kNf4Levels[16] = {JSW_NF4_CODEBOOK};
+
+// Writes lane sums of warp w's row: reduce each row's accumulator, lane 0 adds the bias and stores.
+template <class T>
+__device__ __forceinline__ void finish_row(float (&acc)[kRows], int rows, int64_t o, int64_t out_features,
+                                           const T* __restrict__ bias, T* __restrict__ y) {
+#pragma unroll
+  for (int r = 0; r < kRows; r++) {
+    if (r < rows) {
+      float v = warp_sum(acc[r]);
+      if ((threadIdx.x & 31) == 0) y[int64_t(r) * out_features + o] = from_f<T>(v + (bias ? to_f(bias[o]) : 0.0f));
+    }
+  }
+}
+
+// Fast path: in % 16 == 0 and blocksize % 16 == 0, packed 8-byte aligned, so a row starts on a uint2 and every
+// 16-value group lies in one absmax block.
+template <class T>
+__global__ void gemv16_kernel(const T* __restrict__ x, int rows, int64_t in, const uint2* __restrict__ packed,
+                              const float* __restrict__ absmax, int64_t out_features, int64_t blocksize,
+                              const T* __restrict__ bias, T* __restrict__ y) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  int64_t o = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (o >= out_features) return;  // after the barrier: whole warps leave together
+  int lane = threadIdx.x & 31;
+  int64_t groups = in / 16;
+  const uint2* row = packed + o * groups;
+  float acc[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; r++) acc[r] = 0.0f;
+  for (int64_t g = lane; g < groups; g += 32) {
+    uint2 q = row[g];
+    float s = absmax[(o * in + g * 16) / blocksize];
+    float w[16];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      unsigned byte = ((j < 4 ? q.x : q.y) >> (8 * (j & 3))) & 0xffu;
+      w[2 * j] = lut[byte >> 4] * s;
+      w[2 * j + 1] = lut[byte & 15u] * s;
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; r++) {
+      if (r < rows) {
+        const T* xr = x + int64_t(r) * in + g * 16;
+        float d = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 16; j++) d = fmaf(to_f(xr[j]), w[j], d);
+        acc[r] += d;
+      }
+    }
+  }
+  finish_row<T>(acc, rows, o, out_features, bias, y);
+}
+
+// General path: any in / blocksize / alignment; lane-strided elements (consecutive lanes read the same or
+// neighbouring bytes, still coalesced).
+template <class T>
+__global__ void gemv_kernel(const T* __restrict__ x, int rows, int64_t in, const uint8_t* __restrict__ packed,
+                            const float* __restrict__ absmax, int64_t out_features, int64_t blocksize,
+                            const T* __restrict__ bias, T* __restrict__ y) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  int64_t o = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (o >= out_features) return;
+  int lane = threadIdx.x & 31;
+  float acc[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; r++) acc[r] = 0.0f;
+  for (int64_t i = lane; i < in; i += 32) {
+    int64_t e = o * in + i;
+    unsigned byte = packed[e >> 1];
+    float w = lut[(e & 1) ? (byte & 15u) : (byte >> 4)] * absmax[e / blocksize];
+#pragma unroll
+    for (int r = 0; r < kRows; r++)
+      if (r < rows) acc[r] = fmaf(to_f(x[int64_t(r) * in + i]), w, acc[r]);
+  }
+  finish_row<T>(acc, rows, o, out_features, bias, y);
+}
+
+// Recovered absmax, rounded after the product and after the sum as bitsandbytes (and the CPU twin).
+__global__ void decode_nested_kernel(const uint8_t* __restrict__ q, const float* __restrict__ nested,
+                                     const float* __restrict__ code256, float offset, int64_t blocks,
+                                     float* __restrict__ absmax) {
+  for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < blocks; b += int64_t(gridDim.x) * blockDim.x)
+    absmax[b] = __fadd_rn(__fmul_rn(code256[q[b]], nested[b / nf4::kNestedBlock]), offset);
+}
+
+}  // namespace
+
+void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, const uint8_t* packed,
+              const float* absmax, const uint8_t* absmax_q, const float* nested_absmax, const float* code256,
+              float offset, int64_t out_features, int64_t blocksize, const void* bias, void* y) {
+  cudaStream_t s = stream(device);
+  int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
+  Scratch decoded(device, absmax_q == nullptr ? 0 : blocks * int64_t(sizeof(float)));
+  if (absmax_q != nullptr) {
+    unsigned grid = blocks_for(blocks, 256);
+    decode_nested_kernel<<<grid < (1u << 20) ? grid : (1u << 20), 256, 0, s>>>(absmax_q, nested_absmax, code256,
+                                                                              offset, blocks, decoded.as<float>());
+    check_launch("nf4 gemv decode_nested_kernel");
+    absmax = decoded.as<float>();
+  }
+  int64_t grid = (out_features + kWarps - 1) / kWarps;
+  require(grid <= int64_t(INT32_MAX), "jsw_nf4_gemv", "out_features = %lld is too large", (long long)out_features);
+  bool fast = in % 16 == 0 && blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(packed) % 8 == 0;
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_gemv", {
+    if (fast) {
+      gemv16_kernel<T><<<unsigned(grid), kWarps * 32, 0, s>>>(
+          static_cast<const T*>(x), int(rows), in, reinterpret_cast<const uint2*>(packed), absmax, out_features,
+          blocksize, static_cast<const T*>(bias), static_cast<T*>(y));
+    } else {
+      gemv_kernel<T><<<unsigned(grid), kWarps * 32, 0, s>>>(static_cast<const T*>(x), int(rows), in, packed, absmax,
+                                                            out_features, blocksize, static_cast<const T*>(bias),
+                                                            static_cast<T*>(y));
+    }
+  });
+  check_launch("nf4_gemv_kernel");
+}
+
+}  // namespace cuda
+}  // namespace jsw

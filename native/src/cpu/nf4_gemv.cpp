@@ -1,0 +1,143 @@
+// NF4 dequant-GEMV on the CPU: OpenMP over output rows; each row's weight is decoded 16 values at a time in AVX2
+// registers (scalar fallback elsewhere) and every input row takes an fp32 FMA dot product with it. The packed weight is streamed once per call whatever
+// the number of input rows, which is what makes decode (1..few rows) memory-bound rather than compute-bound.
+#include <algorithm>
+#include <vector>
+
+#include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "core/dtype.h"
+#include "kernels/nf4.h"
+#include "kernels/nf4_codes.h"
+#include "kernels/nf4_gemv.h"
+
+namespace jsw {
+namespace cpu {
+
+namespace {
+
+constexpr float kNf4[16] = {JSW_NF4_CODEBOOK};
+
+inline float level(const uint8_t* packed, int64_t e) {
+  return kNf4[(packed[e >> 1] >> ((1 - (e & 1)) * 4)) & 15];
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// 16 weights from 8 packed bytes (high nibble first), times the block scale: the two nibbles of each byte are
+// interleaved into 16 codes, and the 16-level table is looked up in registers (two 8-lane permutes, picked by
+// bit 3 of the code), so the decode costs a handful of instructions per 16 values instead of 16 table loads.
+struct Decoder {
+  __m256 lo = _mm256_loadu_ps(kNf4), hi = _mm256_loadu_ps(kNf4 + 8);
+  inline __m256 lookup(__m256i codes) const {
+    __m256 a = _mm256_permutevar8x32_ps(lo, codes), b = _mm256_permutevar8x32_ps(hi, codes);
+    return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
+  }
+  inline void decode16(const uint8_t* p, __m256 scale, __m256& w0, __m256& w1) const {
+    __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    __m128i mask = _mm_set1_epi8(15);
+    __m128i codes = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), mask), _mm_and_si128(bytes, mask));
+    w0 = _mm256_mul_ps(lookup(_mm256_cvtepu8_epi32(codes)), scale);
+    w1 = _mm256_mul_ps(lookup(_mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8))), scale);
+  }
+};
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+// One output row: sum_i x[r, i] * W[o, i] for r < rows into acc. Walks the row one absmax block (or the part of
+// it inside the row) at a time; within a block, the 16-wide path runs from the first even element (a byte
+// boundary) and single elements cover the ends.
+template <int kMaxR>
+void row_dot(const float* xs, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t o,
+             int64_t blocksize, float* acc) {
+  const int64_t e0 = o * in;
+#if defined(__AVX2__) && defined(__FMA__)
+  const Decoder dec;
+  // Two accumulators per row (one per 8-value half) halve the FMA dependency chain, the loop's critical path.
+  __m256 vacc[kMaxR][2];
+  for (int r = 0; r < kMaxR; r++) vacc[r][0] = vacc[r][1] = _mm256_setzero_ps();
+#endif
+  // One division per row; then block b's part of the row is [i, end), b advancing by one (no division per block).
+  for (int64_t i = 0, b = e0 / blocksize; i < in; b++) {
+    const int64_t end = std::min(in, (b + 1) * blocksize - e0);
+    const float s = absmax[b];
+    int64_t j = i;
+#if defined(__AVX2__) && defined(__FMA__)
+    if (((e0 + j) & 1) != 0 && j < end) {
+      float w = level(packed, e0 + j) * s;
+      for (int64_t r = 0; r < rows; r++) acc[r] += xs[r * in + j] * w;
+      j++;
+    }
+    const __m256 vs = _mm256_set1_ps(s);
+    for (; j + 16 <= end; j += 16) {
+      __m256 w0, w1;
+      dec.decode16(packed + ((e0 + j) >> 1), vs, w0, w1);
+      for (int r = 0; r < kMaxR; r++) {
+        if (r >= rows) break;
+        const float* xr = xs + r * in + j;
+        vacc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xr), w0, vacc[r][0]);
+        vacc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8), w1, vacc[r][1]);
+      }
+    }
+#endif
+    for (; j < end; j++) {
+      float w = level(packed, e0 + j) * s;
+      for (int64_t r = 0; r < rows; r++) acc[r] += xs[r * in + j] * w;
+    }
+    i = end;
+  }
+#if defined(__AVX2__) && defined(__FMA__)
+  for (int64_t r = 0; r < rows; r++) acc[r] += hsum(_mm256_add_ps(vacc[r][0], vacc[r][1]));
+#endif
+}
+
+template <class T>
+void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t out_features,
+          int64_t blocksize, const T* bias, T* y) {
+  // The input is tiny next to the weight (rows * in values): convert it to fp32 once.
+  std::vector<float> xf(size_t(rows * in));
+  for (int64_t i = 0; i < rows * in; i++) xf[size_t(i)] = to_float(x[i]);
+  const float* xs = xf.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t o = 0; o < out_features; o++) {
+    float acc[nf4::kGemvMaxRows] = {};
+    // Fewer vector accumulators for the common decode case (one row) keeps them in registers.
+    if (rows == 1) {
+      row_dot<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else {
+      row_dot<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    }
+    float bo = bias == nullptr ? 0.0f : to_float(bias[o]);
+    for (int64_t r = 0; r < rows; r++) y[r * out_features + o] = from_float<T>(acc[r] + bo);
+  }
+}
+
+}  // namespace
+
+void nf4_decode_nested(const uint8_t* q, const float* nested, const float* code256, float offset, int64_t blocks,
+                       float* absmax) {
+  // volatile: keeps GCC from fusing the product and the sum into an FMA (bitsandbytes rounds both).
+#pragma omp parallel for schedule(static) if (blocks > 65536)
+  for (int64_t b = 0; b < blocks; b++) {
+    volatile float scaled = code256[q[b]] * nested[b / nf4::kNestedBlock];
+    absmax[b] = scaled + offset;
+  }
+}
+
+void nf4_gemv(int dtype, const void* x, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax,
+              int64_t out_features, int64_t blocksize, const void* bias, void* y) {
+  JSW_DISPATCH_FLOAT(dtype, "jsw_nf4_gemv",
+                     gemv(static_cast<const T*>(x), rows, in, packed, absmax, out_features, blocksize,
+                          static_cast<const T*>(bias), static_cast<T*>(y)));
+}
+
+}  // namespace cpu
+}  // namespace jsw
