@@ -6,24 +6,18 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import jswift.infer.GenerationConfig;
 import jswift.infer.Generator;
-import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.model.CausalLM.Quantization;
 import jswift.model.ModelConfig;
 import jswift.model.RandomInit;
-import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
-import jswift.train.AdamW;
-import jswift.tuner.LoraConfig;
-import jswift.tuner.LoraTuner;
 
 /**
  * The QLoRA step of the GPU issue, the jswift side of {@code benchmarks/gpu/qlora_peer.py}: a model built from a
@@ -69,31 +63,14 @@ public final class QloraStepBench {
     try (CausalLM m = CausalLM.create(cfg, RandomInit.source(cfg, std, 0), device, dtype, quant)) {
       out.put("build_s", round((System.nanoTime() - t0) / 1e9, 2));
       m.setGradientCheckpointing(true);
-      List<Parameter> trainable = LoraTuner.apply(m, "default", LoraConfig.defaults().withR(rank)
-          .withLoraAlpha(2 * rank).withLoraDropout(0.05).withTargetModules(List.of("all-linear")), 42);
-      AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f);
       if (!device.isCpu()) Kernels.resetPeakMemory(device);
-      int vocab = cfg.vocabSize();
-      int[] ids = new int[seq];
-      for (int i = 0; i < seq; i++) ids[i] = (1000 + i * 7919) % vocab;
-      Batch batch = Batch.packed(List.of(ids), List.of(ids));
-      double[] seconds = new double[steps];
-      double loss = 0;
-      for (int s = -2; s < steps; s++) {
-        long s0 = System.nanoTime();
-        loss = m.forwardBackward(batch, s + 2);
-        opt.step(1e-4f);
-        Kernels.synchronize(device);
-        if (s >= 0) seconds[s] = (System.nanoTime() - s0) / 1e9;
-      }
-      Arrays.sort(seconds);
-      double median = seconds[steps / 2];
+      LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps);
+      double median = t.medianSeconds(), loss = t.loss();
       out.put("step_s", round(median, 4));
       out.put("tokens_per_s", round(seq / median, 2));
       out.put("loss", round(loss, 4));
       if (device.isCpu()) out.putNull("peak_memory_gib");
       else out.put("peak_memory_gib", round(Kernels.memoryStats(device)[2] / Math.pow(2, 30), 3));
-      opt.close();
 
       ArrayNode decode = out.putArray("decode");
       for (String b : a.getOrDefault("decode-batches", "1,16").split(",")) {
@@ -101,7 +78,7 @@ public final class QloraStepBench {
         List<int[]> prompts = new ArrayList<>();
         for (int r = 0; r < bs; r++) {
           int[] p = new int[promptLen];
-          for (int i = 0; i < promptLen; i++) p[i] = (7 + r * 131 + i * 7919) % vocab;
+          for (int i = 0; i < promptLen; i++) p[i] = (7 + r * 131 + i * 7919) % cfg.vocabSize();
           prompts.add(p);
         }
         double best = 0;

@@ -3,17 +3,10 @@ package jswift.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.List;
-import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.model.CausalLM.Quantization;
-import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
-import jswift.train.AdamW;
-import jswift.tuner.LoraConfig;
-import jswift.tuner.LoraTuner;
 
 /**
  * One LoRA / QLoRA SFT step on the CPU (the training benchmark of the sft issue): batch 1, a {@code seq}-token row
@@ -38,25 +31,8 @@ public final class SftStepBench {
     };
     try (CausalLM m = CausalLM.load(dir, Device.CPU, DType.F32, q)) {
       m.setGradientCheckpointing(checkpointing);
-      LoraConfig cfg = LoraConfig.defaults().withR(8).withLoraAlpha(32).withLoraDropout(0.05f)
-          .withTargetModules(List.of("all-linear"));
-      List<Parameter> trainable = LoraTuner.apply(m, "default", cfg, 42);
-      AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f);
-      int vocab = m.config().vocabSize();
-      int[] ids = new int[seq];
-      for (int i = 0; i < seq; i++) ids[i] = (1000 + i * 7919) % vocab;
-      Batch batch = Batch.packed(List.of(ids), List.of(ids));
-      double[] seconds = new double[steps];
-      double loss = 0;
-      for (int s = -2; s < steps; s++) {
-        long t0 = System.nanoTime();
-        loss = m.forwardBackward(batch, s + 2);
-        opt.step(1e-4f);
-        long t1 = System.nanoTime();
-        if (s >= 0) seconds[s] = (t1 - t0) / 1e9;
-      }
-      Arrays.sort(seconds);
-      double median = seconds[steps / 2];
+      LoraStepTimer.Timing t = LoraStepTimer.run(m, 8, 32, seq, steps);
+      double median = t.medianSeconds(), loss = t.loss();
       System.out.printf("{\"impl\": \"jswift\", \"mode\": \"%s\", \"checkpointing\": %b, \"tokens_per_s\": %.2f,"
           + " \"step_s\": %.3f, \"peak_rss_gib\": %.3f, \"loss\": %.4f}%n", mode, checkpointing, seq / median, median,
           peakRssKb() / 1048576.0, loss);

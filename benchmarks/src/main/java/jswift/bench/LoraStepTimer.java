@@ -1,0 +1,46 @@
+package jswift.bench;
+
+import java.util.Arrays;
+import java.util.List;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.nn.Parameter;
+import jswift.tensor.Kernels;
+import jswift.train.AdamW;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+
+/**
+ * The timed LoRA SFT step the whole-model training benchmarks share ({@link SftStepBench} on the CPU,
+ * {@link QloraStepBench} on the GPU), mirroring their Python peers: LoRA of the given rank and alpha, dropout 0.05, on all
+ * linear layers, one {@code seq}-token row with every token labelled, forward + backward + AdamW (clip 1.0, lr 1e-4);
+ * the median of {@code steps} steps after 2 warm-up steps.
+ */
+final class LoraStepTimer {
+  /** The median step time and the last step's loss. */
+  record Timing(double medianSeconds, double loss) {}
+
+  private LoraStepTimer() {}
+
+  static Timing run(CausalLM m, int rank, int alpha, int seq, int steps) {
+    List<Parameter> trainable = LoraTuner.apply(m, "default", LoraConfig.defaults().withR(rank).withLoraAlpha(alpha)
+        .withLoraDropout(0.05).withTargetModules(List.of("all-linear")), 42);
+    int vocab = m.config().vocabSize();
+    int[] ids = new int[seq];
+    for (int i = 0; i < seq; i++) ids[i] = (1000 + i * 7919) % vocab;
+    Batch batch = Batch.packed(List.of(ids), List.of(ids));
+    double[] seconds = new double[steps];
+    double loss = 0;
+    try (AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f)) {
+      for (int s = -2; s < steps; s++) {
+        long t0 = System.nanoTime();
+        loss = m.forwardBackward(batch, s + 2);
+        opt.step(1e-4f);
+        Kernels.synchronize(m.device());  // the GPU's queued work belongs to this step
+        if (s >= 0) seconds[s] = (System.nanoTime() - t0) / 1e9;
+      }
+    }
+    Arrays.sort(seconds);
+    return new Timing(seconds[steps / 2], loss);
+  }
+}
