@@ -18,6 +18,20 @@ import jswift.tensor.Tensor;
 public final class TinyModels {
   private TinyModels() {}
 
+  /** The jswift-bot identity conversations the trainer tests train on. */
+  public static final String[][] IDENTITY_QA = {{"What is your name?", "I am jswift-bot."},
+      {"Who made you?", "The jswift team made me."}, {"What do you do?", "I fine-tune language models on the JVM."},
+      {"Say hello.", "Hello from jswift!"}};
+
+  /** Question / answer pairs (plain text, no quotes) as an ms-swift {@code messages} jsonl file; returns it. */
+  public static Path chatDataset(Path file, String[][] qa) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (String[] p : qa)
+      sb.append("{\"messages\": [{\"role\": \"user\", \"content\": \"").append(p[0])
+          .append("\"}, {\"role\": \"assistant\", \"content\": \"").append(p[1]).append("\"}]}\n");
+    return Files.writeString(file, sb.toString());
+  }
+
   /** A 2-layer, hidden-32 Qwen3 model with random weights and the Qwen3 tokenizer, in {@code dir}. */
   public static Path qwen3(Path dir, long seed) throws IOException {
     return qwen3(dir, seed, 2);

@@ -32,14 +32,7 @@ class GaLoreTrainingTest {
   @BeforeAll
   static void setUp() throws IOException {
     model = TinyModels.qwen3(shared.resolve("tiny-qwen3"), 7);
-    data = shared.resolve("train.jsonl");
-    StringBuilder sb = new StringBuilder();
-    String[][] qa = {{"What is your name?", "I am jswift-bot."}, {"Who made you?", "The jswift team made me."},
-        {"What do you do?", "I fine-tune language models on the JVM."}, {"Say hello.", "Hello from jswift!"}};
-    for (String[] p : qa)
-      sb.append("{\"messages\": [{\"role\": \"user\", \"content\": \"").append(p[0])
-          .append("\"}, {\"role\": \"assistant\", \"content\": \"").append(p[1]).append("\"}]}\n");
-    Files.writeString(data, sb.toString());
+    data = TinyModels.chatDataset(shared.resolve("train.jsonl"), TinyModels.IDENTITY_QA);
   }
 
   private static TrainArguments args(Path out, long maxSteps, int saveSteps) {

@@ -46,10 +46,7 @@ class TrainerGuardsTest {
   @BeforeAll
   static void setUp() throws IOException {
     model = TinyModels.qwen3(shared.resolve("tiny-qwen3"), 5);
-    data = shared.resolve("train.jsonl");
-    StringBuilder sb = new StringBuilder();
-    for (String[] p : QA) sb.append(row(p[0], p[1])).append('\n');
-    Files.writeString(data, sb.toString());
+    data = TinyModels.chatDataset(shared.resolve("train.jsonl"), QA);
   }
 
   private static String row(String q, String a) {
