@@ -228,7 +228,6 @@ public final class CausalLM implements AutoCloseable {
     long b = 0;
     for (Parameter p : parameters.values()) b += p.value().byteSize();
     for (Linear l : linears.values()) if (l.quantizedWeight() != null) b += l.quantizedWeight().bytes();
-    for (Linear l : linears.values()) if (l.gptqWeight() != null) b += l.gptqWeight().bytes();
     return b;
   }
 

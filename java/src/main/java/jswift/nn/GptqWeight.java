@@ -13,7 +13,7 @@ import jswift.tensor.Tensor;
  * after act-order). Like {@link Nf4Weight}, the dense weight exists only while one op runs ({@link #dequantize});
  * between ops the layer holds ~bits + 0.3 bits per value.
  */
-public final class GptqWeight implements AutoCloseable {
+public final class GptqWeight implements QuantizedWeight {
   private final String name;
   private final long out, in;
   private final int bits;
@@ -59,6 +59,7 @@ public final class GptqWeight implements AutoCloseable {
           + out + ", " + in + "] needs " + dtype.torchName() + java.util.Arrays.toString(shape));
   }
 
+  @Override
   public long[] shape() {
     return new long[] {out, in};
   }
@@ -67,18 +68,19 @@ public final class GptqWeight implements AutoCloseable {
     return bits;
   }
 
+  @Override
   public Device device() {
     return qweight.device();
   }
 
-  /** The dense weight in the compute dtype, allocated in {@code arena} (free it as soon as the op is done). */
+  @Override
   public Tensor dequantize(Arena arena) {
     Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
     Kernels.gptqDequantize(qweight, qzeros, scales, gIdx, bits, w);
     return w;
   }
 
-  /** Bytes held on the device. */
+  @Override
   public long bytes() {
     return qweight.byteSize() + qzeros.byteSize() + scales.byteSize() + gIdx.byteSize();
   }

@@ -22,8 +22,7 @@ public final class Linear implements AutoCloseable {
   private Parameter weight;        // dense weight, or null once quantized
   /** Inputs of at most this many rows take the fused NF4 GEMV (decode) instead of dequantize + GEMM. */
   static final int NF4_GEMV_ROWS = 4;
-  private Nf4Weight quantized;     // the NF4 weight of a QLoRA base (frozen)
-  private GptqWeight gptq;         // a GPTQ checkpoint's weight (frozen)
+  private QuantizedWeight quantized;  // a frozen packed weight (QLoRA base, GPTQ checkpoint...), else null
   private final long outFeatures, inFeatures;
   private final Parameter bias;
   private final Map<String, LoraAdapter> adapters = new LinkedHashMap<>();
@@ -50,22 +49,10 @@ public final class Linear implements AutoCloseable {
   }
 
   /**
-   * A linear whose frozen weight is a GPTQ checkpoint's (inference, or the base of LoRA training); it takes
-   * ownership of {@code weight}.
+   * A linear whose frozen weight is a quantized checkpoint's ({@link GptqWeight}, {@link Nf4Weight}, ...) for
+   * inference or as the base of LoRA training; it takes ownership of {@code weight}.
    */
-  public Linear(String name, GptqWeight weight, Parameter bias) {
-    this.name = name;
-    this.gptq = weight;
-    this.bias = bias;
-    this.outFeatures = weight.shape()[0];
-    this.inFeatures = weight.shape()[1];
-  }
-
-  /**
-   * A linear whose frozen weight is a bitsandbytes NF4 checkpoint's (inference, or a QLoRA base); it takes
-   * ownership of {@code weight}.
-   */
-  public Linear(String name, Nf4Weight weight, Parameter bias) {
+  public Linear(String name, QuantizedWeight weight, Parameter bias) {
     this.name = name;
     this.quantized = weight;
     this.bias = bias;
@@ -75,7 +62,7 @@ public final class Linear implements AutoCloseable {
 
   /** The GPTQ weight of a layer loaded from a GPTQ checkpoint, else null. */
   public GptqWeight gptqWeight() {
-    return gptq;
+    return quantized instanceof GptqWeight g ? g : null;
   }
 
   /**
@@ -83,7 +70,7 @@ public final class Linear implements AutoCloseable {
    * the caller (the model that owns it) frees.
    */
   public Parameter quantizeNf4(boolean doubleQuant, Tensor code256) {
-    if (quantized != null || gptq != null) throw new IllegalStateException(name + " is already quantized");
+    if (quantized != null) throw new IllegalStateException(name + " is already quantized");
     if (weight.isTrainable()) throw new IllegalStateException(name + ": a trainable weight cannot be quantized");
     quantized = Nf4Weight.quantize(weight.value(), doubleQuant, code256);
     Parameter dense = weight;
@@ -91,13 +78,13 @@ public final class Linear implements AutoCloseable {
     return dense;
   }
 
-  public Nf4Weight quantizedWeight() {
+  /** The frozen packed weight (NF4, GPTQ...), else null. */
+  public QuantizedWeight quantizedWeight() {
     return quantized;
   }
 
-  /** The dense weight for one op: the parameter itself, or the dequantized NF4 / GPTQ weight in {@code tmp}. */
+  /** The dense weight for one op: the parameter itself, or the dequantized packed weight in {@code tmp}. */
   private Tensor denseWeight(Arena tmp) {
-    if (gptq != null) return gptq.dequantize(tmp);
     return quantized == null ? weight.value() : quantized.dequantize(tmp);
   }
 
@@ -182,8 +169,8 @@ public final class Linear implements AutoCloseable {
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
     long rows = x.numel() / inFeatures();
-    if (active == null && quantized != null && rows >= 1 && rows <= NF4_GEMV_ROWS) {
-      // Decode: a few rows against an NF4 weight. The fused GEMV reads the 4-bit weight once; dequantizing first
+    if (active == null && quantized != null && rows >= 1 && rows <= quantized.gemvMaxRows()) {
+      // Decode: a few rows against a packed weight. The fused GEMV reads the 4-bit weight once; dequantizing first
       // would write and re-read a dense copy 4-8x its size for a handful of dot products.
       quantized.gemv(x.view(-1, inFeatures()), bias == null ? null : bias.value(), y.view(-1, outFeatures()));
       if (saved != null) saved.x = x;
@@ -256,8 +243,6 @@ public final class Linear implements AutoCloseable {
     active = null;
     if (quantized != null) quantized.close();
     quantized = null;
-    if (gptq != null) gptq.close();
-    gptq = null;
   }
 
 }

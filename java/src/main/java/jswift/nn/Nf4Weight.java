@@ -13,7 +13,7 @@ import jswift.tensor.Tensor;
  * asks for the dense weight only while one op runs ({@link #dequantize}), so the model's weights stay at ~4.1-4.5
  * bits per value between ops.
  */
-public final class Nf4Weight implements AutoCloseable {
+public final class Nf4Weight implements QuantizedWeight {
   public static final int BLOCKSIZE = 64;
 
   private final long[] shape;
@@ -114,11 +114,17 @@ public final class Nf4Weight implements AutoCloseable {
     return offset;
   }
 
+  @Override
   public long[] shape() {
     return shape.clone();
   }
 
-  /** The dense weight in the compute dtype, allocated in {@code arena} (free it as soon as the op is done). */
+  @Override
+  public Device device() {
+    return packed.device();
+  }
+
+  @Override
   public Tensor dequantize(Arena arena) {
     Tensor out = arena.allocate(computeDtype, packed.device(), shape);
     if (absmax != null) {
@@ -129,11 +135,14 @@ public final class Nf4Weight implements AutoCloseable {
     return out;
   }
 
-  /**
-   * y [rows, out] = x [rows, in] W^T (+ bias) straight from the packed weight (the fused GEMV; rows at most
-   * {@link Kernels#NF4_GEMV_MAX_ROWS}): decode reads the 4-bit weight once instead of writing and re-reading a
-   * dense copy.
-   */
+  /** Decode-shaped inputs: the fused NF4 GEMV takes up to 4 rows (more rows amortise a dequantized copy). */
+  @Override
+  public int gemvMaxRows() {
+    return Linear.NF4_GEMV_ROWS;
+  }
+
+  /** The fused NF4 dequant-GEMV ({@link Kernels#nf4Gemv}). */
+  @Override
   public void gemv(Tensor x, Tensor bias, Tensor y) {
     if (absmax != null) {
       Kernels.nf4Gemv(x, packed, absmax, BLOCKSIZE, bias, y);
@@ -142,7 +151,7 @@ public final class Nf4Weight implements AutoCloseable {
     }
   }
 
-  /** Bytes held on the device. */
+  @Override
   public long bytes() {
     long b = packed.byteSize();
     for (Tensor t : new Tensor[] {absmax, absmaxCodes, nestedAbsmax}) if (t != null) b += t.byteSize();
