@@ -63,7 +63,7 @@ public final class Calibration {
       }
     }
     if (encoded.isEmpty())
-      throw new IllegalArgumentException("no calibration row of " + datasets + " fits --max_length " + maxLength);
+      throw new IllegalArgumentException("no row of " + datasets + " fits --max_length " + maxLength + " once templated: raise --max_length");
     return cut(encoded, maxLength);
   }
 

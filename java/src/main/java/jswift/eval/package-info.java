@@ -1,0 +1,2 @@
+/** Evaluating models: perplexity on a dataset ({@code jswift eval}). */
+package jswift.eval;
