@@ -289,3 +289,96 @@ JSW_CUDA_TEST(gptq_dequant_cuda_matches_cpu) {
   for (int64_t c = 0; c < 8; c++)
     JSW_EXPECT(std::isnan(gpu[size_t(c * 16 + 3)]) && !std::isnan(gpu[size_t(c * 16 + 4)]), "NaN for bad g_idx");
 }
+
+namespace {
+
+// The quantizer on a device: the same inputs as quantize(), outputs poisoned so an unwritten element fails.
+Quantized quantize_on(int dev, const std::vector<float>& w, const std::vector<float>* h, int64_t out, int64_t in,
+                      int bits, int64_t group_size, bool sym, bool desc_act) {
+  int64_t groups = group_size == -1 ? 1 : (in + group_size - 1) / group_size;
+  Buffer dw = upload(dev, JSW_F32, w);
+  Buffer dh = upload(dev, JSW_F32, h ? *h : std::vector<float>(1, 0.0f));
+  Buffer codes = upload_i32(dev, std::vector<int32_t>(size_t(out * in), -7));
+  Buffer zeros = upload_i32(dev, std::vector<int32_t>(size_t(groups * out), -7));
+  Buffer g_idx = upload_i32(dev, std::vector<int32_t>(size_t(in), -7));
+  Buffer scales = upload(dev, JSW_F32, std::vector<float>(size_t(groups * out), NAN));
+  Quantized q;
+  JSW_CHECK(jsw_gptq_quantize(dev, dw.as<float>(), h ? dh.as<float>() : nullptr, out, in, bits, group_size, sym,
+                              desc_act, 0.01f, 128, codes.as<int32_t>(), scales.as<float>(), zeros.as<int32_t>(),
+                              g_idx.as<int32_t>(), &q.loss));
+  q.w = download(dw, JSW_F32, out * in);
+  q.codes = download_i32(codes, out * in);
+  q.zeros = download_i32(zeros, groups * out);
+  q.g_idx = download_i32(g_idx, in);
+  q.scales = download(scales, JSW_F32, groups * out);
+  return q;
+}
+
+}  // namespace
+
+JSW_CUDA_TEST(gptq_hessian_and_quantize_cuda_match_cpu) {
+  int dev = cuda_device();
+  // in = 200: one full 128-column batch and a partial one; out = 37 rows is no multiple of the 8 warps a block
+  // runs. Input column 5 is always 0: a dead input (h_55 = 0) whose weight column must come out zero.
+  int64_t in = 200, out = 37, n = 300;
+  std::vector<float> x = calibration(n, in, 21), w = randn(out * in, 22, 0.05f);
+  for (int64_t t = 0; t < n; t++) x[size_t(t * in + 5)] = 0.0f;
+  std::vector<float> h_cpu(size_t(in * in), NAN);
+  JSW_CHECK(jsw_gptq_hessian_add(JSW_CPU, x.data(), 120, in, h_cpu.data(), 0));
+  JSW_CHECK(jsw_gptq_hessian_add(JSW_CPU, x.data() + 120 * in, n - 120, in, h_cpu.data(), 120));
+  {
+    Buffer dx = upload(dev, JSW_F32, x), dh = upload(dev, JSW_F32, std::vector<float>(size_t(in * in), NAN));
+    JSW_CHECK(jsw_gptq_hessian_add(dev, dx.as<float>(), 120, in, dh.as<float>(), 0));
+    JSW_CHECK(jsw_gptq_hessian_add(dev, dx.as<float>() + 120 * in, n - 120, in, dh.as<float>(), 120));
+    // fp32 sums of 300 products in different orders: a few ulps of the largest terms.
+    expect_rel_norm("CUDA Hessian", download(dh, JSW_F32, in * in), h_cpu, 1e-5f);
+  }
+  for (int bits : {4, 8})
+    for (int64_t gs : {int64_t(32), int64_t(128), int64_t(-1)})
+      for (bool act : {false, true}) {
+        bool sym = gs != 32;
+        std::string what = "bits " + std::to_string(bits) + " gs " + std::to_string(gs) + " desc_act " +
+                           std::to_string(act);
+        std::vector<float> h1 = h_cpu, h2 = h_cpu;
+        Quantized c = quantize(w, &h1, out, in, bits, gs, sym, act);
+        Quantized g = quantize_on(dev, w, &h2, out, in, bits, gs, sym, act);
+        JSW_EXPECT(g.g_idx == c.g_idx, "%s: g_idx (from the Hessian's diagonal alone) differs", what.c_str());
+        // The error feedback goes through GEMMs that round differently from OpenBLAS's: a value sitting on a
+        // rounding boundary may take the neighbouring code, and the later columns of its row drift by fp32 ulps.
+        int64_t same = 0;
+        for (size_t i = 0; i < c.codes.size(); i++) same += c.codes[i] == g.codes[i];
+        JSW_EXPECT(double(same) >= 0.99 * double(c.codes.size()), "%s: only %lld of %zu codes agree", what.c_str(),
+                   (long long)same, c.codes.size());
+        JSW_EXPECT(std::fabs(g.loss - c.loss) <= 1e-3 * c.loss, "%s: loss %g vs CPU %g", what.c_str(), g.loss, c.loss);
+        for (int64_t r = 0; r < out; r++)
+          JSW_EXPECT(g.w[size_t(r * in + 5)] == 0.0f, "%s: dead input 5 of row %lld is %g", what.c_str(),
+                     (long long)r, double(g.w[size_t(r * in + 5)]));
+        int64_t groups = gs == -1 ? 1 : (in + gs - 1) / gs;
+        Packed k = pack(g.codes, g.zeros, g.scales, g.g_idx, in, out, groups, bits);
+        JSW_EXPECT(same_bits(dequantize(JSW_CPU, JSW_F32, k), g.w), "%s: the CUDA result packs to its own values",
+                   what.c_str());
+        Quantized r = quantize_on(dev, w, nullptr, out, in, bits, gs, sym, false);
+        Quantized rc = quantize(w, nullptr, out, in, bits, gs, sym, false);
+        JSW_EXPECT(r.codes == rc.codes && r.scales == rc.scales && r.zeros == rc.zeros && r.g_idx == rc.g_idx,
+                   "%s: round-to-nearest has no GEMM, so the twins agree exactly", what.c_str());
+        double eg = output_error(x, w, g.w, n, in, out), er = output_error(x, w, r.w, n, in, out);
+        JSW_EXPECT(eg < 0.9 * er, "%s: CUDA GPTQ output error %g is not below RTN's %g", what.c_str(), eg, er);
+      }
+  // A Hessian that is not positive definite fails with the CPU twin's message (the host factorisation).
+  Buffer bw = upload(dev, JSW_F32, std::vector<float>(size_t(8 * 8), 1.0f));
+  std::vector<float> bad(size_t(8 * 8), 0.0f);
+  bad[0] = -1.0f;
+  Buffer bh = upload(dev, JSW_F32, bad), bc = upload_i32(dev, std::vector<int32_t>(64)),
+         bz = upload_i32(dev, std::vector<int32_t>(8)), bg = upload_i32(dev, std::vector<int32_t>(8)),
+         bs = upload(dev, JSW_F32, std::vector<float>(8));
+  double loss = 0.0;
+  int status = jsw_gptq_quantize(dev, bw.as<float>(), bh.as<float>(), 8, 8, 4, -1, 1, 0, 0.01f, 128,
+                                 bc.as<int32_t>(), bs.as<float>(), bz.as<int32_t>(), bg.as<int32_t>(), &loss);
+  JSW_EXPECT(status == JSW_ERR_INVALID_ARGUMENT &&
+                 std::string(jsw_last_error()).find("not positive definite") != std::string::npos,
+             "a bad Hessian on CUDA: status %d, %s", status, jsw_last_error());
+  status = jsw_gptq_quantize(dev, bw.as<float>(), bh.as<float>(), 8, 8, 4, -1, 1, 0, 0.01f, 256, bc.as<int32_t>(),
+                             bs.as<float>(), bz.as<int32_t>(), bg.as<int32_t>(), &loss);
+  JSW_EXPECT(status == JSW_ERR_INVALID_ARGUMENT && std::string(jsw_last_error()).find("at most 128") != std::string::npos,
+             "block 256 on CUDA: status %d, %s", status, jsw_last_error());
+}

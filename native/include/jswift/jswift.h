@@ -334,9 +334,10 @@ int jsw_gptq_dequantize(int device, int dtype, const int32_t* qweight, const int
                         const int32_t* g_idx, int64_t in, int64_t out, int bits, int64_t groups, void* w);
 /* Running Hessian of a linear's inputs, GPTQ's add_batch: with x f32 [rows, in] the next calibration inputs and
  * `seen` the rows already accumulated, h f32 [in, in] becomes h * seen / (seen + rows) + 2 / (seen + rows) x^T x,
- * i.e. 2/N sum x x^T over all N rows seen. CPU only. */
+ * i.e. 2/N sum x x^T over all N rows seen. CPU and CUDA (one fp32 GEMM). */
 int jsw_gptq_hessian_add(int device, const float* x, int64_t rows, int64_t in, float* h, int64_t seen);
-/* Quantizes one linear, CPU only. w f32 [out, in] row-major is overwritten by its quantized values (dequantized
+/* Quantizes one linear (CPU, or CUDA with block <= 128: there the Hessian is factored on the host and the column
+ * updates run on the device; the twins agree to fp32 rounding, not bit for bit). w f32 [out, in] row-major is overwritten by its quantized values (dequantized
  * in fp32: exactly what jsw_gptq_dequantize gives for the packed result). h f32 [in, in] is the Hessian
  * (jsw_gptq_hessian_add) and is destroyed; h NULL is plain round-to-nearest (RTN, the baseline: no error
  * feedback, desc_act ignored). GPTQ as IST-DASLab / AutoGPTQ fasterquant: dead inputs (h_ii = 0) get h_ii = 1

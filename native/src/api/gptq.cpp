@@ -45,14 +45,18 @@ extern "C" int jsw_gptq_dequantize(int device, int dtype, const int32_t* qweight
 extern "C" int jsw_gptq_hessian_add(int device, const float* x, int64_t rows, int64_t in, float* h, int64_t seen) {
   JSW_API_BEGIN
   const char* op = "jsw_gptq_hessian_add";
-  require(device == JSW_CPU, op, "runs on the CPU only (device %d given)", device);
+  require_device(device, op);
   require_positive(in, op, "in");
   require_non_negative(rows, op, "rows");
   require_non_negative(seen, op, "seen");
   if (rows == 0) return JSW_OK;
   require_ptr(x, op, "x");
   require_ptr(h, op, "h");
-  cpu::gptq_hessian_add(x, rows, in, h, seen);
+  if (device == JSW_CPU) {
+    cpu::gptq_hessian_add(x, rows, in, h, seen);
+  } else {
+    JSW_CUDA_ONLY(cuda::gptq_hessian_add(device, x, rows, in, h, seen));
+  }
   JSW_API_END
 }
 
@@ -61,7 +65,7 @@ extern "C" int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, in
                                  int32_t* codes, float* scales, int32_t* zeros, int32_t* g_idx, double* loss) {
   JSW_API_BEGIN
   const char* op = "jsw_gptq_quantize";
-  require(device == JSW_CPU, op, "runs on the CPU only (device %d given)", device);
+  require_device(device, op);
   require_bits(bits, op, true);
   require_positive(out, op, "out");
   require_positive(in, op, "in");
@@ -75,7 +79,14 @@ extern "C" int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, in
   require_ptr(zeros, op, "zeros");
   require_ptr(g_idx, op, "g_idx");
   require_ptr(loss, op, "loss");
-  cpu::gptq_quantize(w, h, out, in, bits, group_size, sym != 0, desc_act != 0, percdamp, block, codes, scales,
-                     zeros, g_idx, loss);
+  if (device == JSW_CPU) {
+    cpu::gptq_quantize(w, h, out, in, bits, group_size, sym != 0, desc_act != 0, percdamp, block, codes, scales,
+                       zeros, g_idx, loss);
+  } else {
+    require(block <= 128, op, "block = %lld: the CUDA twin takes lazy batches of at most 128 columns",
+            (long long)block);
+    JSW_CUDA_ONLY(cuda::gptq_quantize(device, w, h, out, in, bits, group_size, sym != 0, desc_act != 0, percdamp,
+                                      block, codes, scales, zeros, g_idx, loss));
+  }
   JSW_API_END
 }

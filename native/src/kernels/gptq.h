@@ -1,5 +1,5 @@
-// GPTQ twins (contract: jsw_gptq_* in jswift.h). The dequantization has a CPU and a CUDA twin; the Hessian and
-// the quantization itself run on the CPU (they are a small fraction of an export next to the forward passes).
+// GPTQ twins (contract: jsw_gptq_* in jswift.h): dequantization, Hessian accumulation and quantization each have
+// a CPU and a CUDA twin (the CUDA quantizer factors the Hessian on the host with the CPU twin's code).
 #pragma once
 
 #include <cstdint>
@@ -26,5 +26,10 @@ bool inverse_cholesky_upper(float* a, int64_t n);
 namespace cuda {
 void gptq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
                      const int32_t* g_idx, int64_t in, int64_t out, int bits, int64_t groups, void* w);
+void gptq_hessian_add(int device, const float* x, int64_t rows, int64_t in, float* h, int64_t seen);
+// block <= 128 (a lazy batch lives in one warp's registers).
+void gptq_quantize(int device, float* w, float* h, int64_t out, int64_t in, int bits, int64_t group_size, bool sym,
+                   bool desc_act, float percdamp, int64_t block, int32_t* codes, float* scales, int32_t* zeros,
+                   int32_t* g_idx, double* loss);
 }  // namespace cuda
 }  // namespace jsw

@@ -1031,23 +1031,24 @@ public final class Kernels {
   }
 
   /**
-   * GPTQ's running Hessian (CPU, f32): with x [rows, in] the next calibration inputs and {@code seen} the rows
-   * accumulated so far, h [in, in] becomes h * seen / (seen + rows) + 2 / (seen + rows) x^T x.
+   * GPTQ's running Hessian (f32, CPU or CUDA): with x [rows, in] the next calibration inputs and {@code seen} the
+   * rows accumulated so far, h [in, in] becomes h * seen / (seen + rows) + 2 / (seen + rows) x^T x.
    */
   public static void gptqHessianAdd(Tensor x, Tensor h, long seen) {
     String op = "gptqHessianAdd";
+    Check.alive(op, "x", x);
     Check.dtype(op, "x", x, DType.F32);
     Check.that(x.rank() == 2, op, "x must be [rows, in], got rank " + x.rank());
+    Check.that(seen >= 0, op, "seen must be >= 0, got " + seen);
     long in = x.size(1);
     gptqTensor(op, "h", h, DType.F32, x.device(), in, in);
-    Check.that(x.device().isCpu(), op, "runs on the CPU; x is on " + x.device());
     NativeStatus.check(GptqNative.jsw_gptq_hessian_add(x.device().index(), x.address(), x.size(0), in, h.address(),
         seen));
   }
 
   /**
-   * Quantizes one linear (CPU, f32) as GPTQ does, or by round-to-nearest when {@code h} is null (the jswift.h
-   * contract of jsw_gptq_quantize has the details). w [out, in] is overwritten by its quantized values; h [in,
+   * Quantizes one linear (f32, CPU or CUDA) as GPTQ does, or by round-to-nearest when {@code h} is null (the
+   * jswift.h contract of jsw_gptq_quantize has the details; the CUDA twin agrees with the CPU to fp32 rounding). w [out, in] is overwritten by its quantized values; h [in,
    * in] is destroyed. Writes codes (i32 [out, in]), scales (f32 [groups, out], values an f16 holds), zeros (i32
    * [groups, out], true zero points) and gIdx (i32 [in]); returns GPTQ's loss, sum (w - q)^2 / Hinv_ii^2 / 2.
    */
@@ -1056,8 +1057,8 @@ public final class Kernels {
     String op = "gptqQuantize";
     Check.dtype(op, "w", w, DType.F32);
     Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    Check.alive(op, "w", w);
     Device d = w.device();
-    Check.that(d.isCpu(), op, "runs on the CPU; w is on " + d);
     Check.that(groupSize == -1 || groupSize > 0, op, "group_size must be > 0 or -1, got " + groupSize);
     long out = w.size(0), in = w.size(1), groups = groupSize == -1 ? 1 : (in + groupSize - 1) / groupSize;
     if (h != null) gptqTensor(op, "h", h, DType.F32, d, in, in);
