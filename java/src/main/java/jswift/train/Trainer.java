@@ -77,8 +77,7 @@ public final class Trainer implements AutoCloseable {
       Path modelDir = args.model;
       if (args.trainType.equals("llamapro")) {
         // The expanded model is an ordinary HF folder: loaded, trained and saved like any full model.
-        Files.createDirectories(args.outputDir);
-        expanded = Files.createTempDirectory(args.outputDir.toAbsolutePath(), ".llamapro-expanded-");
+        expanded = ScratchFolder.create(args.outputDir, "llamapro-expanded");
         llamaPro = jswift.tuner.LlamaPro.expand(args.model, expanded, args.llamaproNumNewBlocks, args.llamaproNumGroups);
         modelDir = expanded;
       }
