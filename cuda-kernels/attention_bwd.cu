@@ -29,13 +29,10 @@ template <class T>
 __global__ void attention_delta_kernel(Params p) {
   const int64_t row = int64_t(blockIdx.x) * kDeltaWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
-  if (row >= int64_t(p.batch) * p.seq_len * p.heads) return;
-  const int h = int(row % p.heads);
-  const int64_t pos = row / p.heads;
-  const int b = int(pos / p.seq_len), i = int(pos % p.seq_len);
-  const Seq sq = sequence(p, b);
-  if (i >= sq.len) return;
-  const int64_t r = (sq.start + i) * p.heads + h;
+  int64_t token;
+  int h;
+  if (!query_row(p, row, &token, &h)) return;
+  const int64_t r = token * p.heads + h;
   const T* o = static_cast<const T*>(p.out) + r * p.head_dim;
   const T* d = static_cast<const T*>(p.dout) + r * p.head_dim;
   float acc = 0.0f;

@@ -260,14 +260,11 @@ template <class T>
 __global__ void attention_dq_cast_kernel(Params p) {
   const int64_t row = int64_t(blockIdx.x) * kCastWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
-  if (row >= int64_t(p.batch) * p.seq_len * p.heads) return;
-  const int h = int(row % p.heads);
-  const int64_t pos = row / p.heads;
-  const int b = int(pos / p.seq_len), i = int(pos % p.seq_len);
-  const Seq sq = sequence(p, b);
-  if (i >= sq.len) return;
+  int64_t token;
+  int h;
+  if (!query_row(p, row, &token, &h)) return;
   const float* acc = p.dq_acc + row * p.dq_ld;
-  T* dq = static_cast<T*>(p.dq) + ((sq.start + i) * p.heads + h) * p.head_dim;
+  T* dq = static_cast<T*>(p.dq) + (token * p.heads + h) * p.head_dim;
   for (int c = 2 * lane; c < p.head_dim; c += 64) {
     const float2 v = *reinterpret_cast<const float2*>(acc + c);
     *reinterpret_cast<uint32_t*>(dq + c) = pack_floats<T>(p.scale * v.x, p.scale * v.y);

@@ -64,6 +64,20 @@ __device__ __forceinline__ Seq sequence(const Params& p, int b) {
   return {s0, ok ? s1 - s0 : 0, ok};
 }
 
+// One (sequence, position, query head) row of the per-row backward kernels (delta, dQ cast), rows counted over
+// [batch, seq_len, heads] in that order. False for a row past the end or a padding position; else *token is the
+// row's token in the packed layout (sequence start + position) and *head its query head.
+__device__ __forceinline__ bool query_row(const Params& p, int64_t row, int64_t* token, int* head) {
+  if (row >= int64_t(p.batch) * p.seq_len * p.heads) return false;
+  const int64_t pos = row / p.heads;
+  const int b = int(pos / p.seq_len), i = int(pos % p.seq_len);
+  const Seq sq = sequence(p, b);
+  if (i >= sq.len) return false;
+  *token = sq.start + i;
+  *head = int(row % p.heads);
+  return true;
+}
+
 // Query i sees key j (positions in a sequence of length len).
 __device__ __forceinline__ bool visible(const Params& p, const int32_t* mask, int i, int j, int len) {
   return j < len && (!p.causal || j <= i) && (p.window <= 0 || int64_t(i) - j < p.window) &&
