@@ -25,7 +25,7 @@ public final class TrainOptions {
   @Option(names = "--template") String template;
   @Option(names = "--system") String system;
   @Option(names = "--max_length") Integer maxLength;
-  @Option(names = "--truncation_strategy", description = "delete (default), left, right") String truncationStrategy = "delete";
+  @Option(names = "--truncation_strategy", description = "delete (default), left, right; split (pt only)") String truncationStrategy = "delete";
   @Option(names = "--loss_scale", description = "default, last_round, all") String lossScale = "default";
   @Option(names = "--packing", arity = "1") boolean packing;
   @Option(names = "--model_name", arity = "1..*") List<String> modelName = new ArrayList<>();

@@ -111,6 +111,11 @@ public final class Batch {
     return sum;
   }
 
+  /** The id of token {@code token} (in the batch's layout). */
+  public int id(int token) {
+    return ids[token];
+  }
+
   /** Each row's target (IGNORE where none). */
   public int target(int token) {
     return targets[token];

@@ -8,7 +8,8 @@ import jswift.tokenizer.Tokenizer;
 /**
  * Pre-training encoding without a chat template (ms-swift's {@code pt} with use_chat_template false): the row's
  * text (its messages' contents joined by newlines; a {@code {"text": ...}} row is one message) followed by the eos
- * token, every token labelled. Longer rows are dropped, or cut on the left or right, by the truncation strategy.
+ * token, every token labelled. Longer rows are dropped, cut on the left or right, or returned whole to be split
+ * into chunks, by the truncation strategy.
  */
 public final class PlainTextEncoder implements ConversationEncoder {
   private final Tokenizer tokenizer;
@@ -42,7 +43,7 @@ public final class PlainTextEncoder implements ConversationEncoder {
       ids = Arrays.copyOf(ids, ids.length + 1);
       ids[ids.length - 1] = eos.get(0);
     }
-    if (ids.length > maxLength) {
+    if (ids.length > maxLength && truncation != Truncation.SPLIT) {  // split: the sample stream cuts it
       switch (truncation) {
         case LEFT:
           ids = Arrays.copyOfRange(ids, ids.length - maxLength, ids.length);

@@ -123,6 +123,7 @@ final class Checkpoints {
       state.put("optimizer_steps", optimizer.stepCount());
       state.put("data_epoch", samples.epoch());
       state.put("data_position", samples.position());
+      if (samples.chunk() > 0) state.put("data_chunk", samples.chunk());
       state.put("epoch", samples.epochProgress());
       state.put("skipped_too_long", samples.skippedTooLong());
       ArrayNode history = state.putArray("log_history");

@@ -10,30 +10,41 @@ import jswift.template.Conversation;
 import jswift.template.ConversationEncoder;
 import jswift.template.Encoded;
 import jswift.template.SequenceTooLongException;
+import jswift.template.Truncation;
 
 /**
  * The training samples in epoch order: each epoch visits every row once in a seeded permutation (a new one per
  * epoch, as a seeded sampler does), encodes it with the template, and skips rows longer than max_length under
  * the delete strategy (counted). Micro-batches are packed sequences (no padding; attention stays inside each
- * sample). With packing on, one packed row takes consecutive samples up to max_length tokens. The cursor
- * (epoch, position) is all a resumed run needs to continue with exactly the same samples.
+ * sample). With packing on, one packed row takes consecutive samples up to max_length tokens. With
+ * {@code --truncation_strategy split} a row longer than max_length gives several samples, its chunks
+ * ({@link Truncation#split}), handed out in order. The cursor (epoch, position, chunk) is all a resumed run needs
+ * to continue with exactly the same samples.
  */
 final class SampleStream {
   private final RowList rows;
   private final ConversationEncoder template;
   private final long seed;
   private final int packTo;
+  private final int splitLength;  // > 0: rows longer than this are cut into chunks (truncation_strategy split)
   private int[] order;
   private int epoch;
   private int position;
   private long skippedTooLong;
   private Encoded pending;
+  private Encoded[] chunks;  // split: the chunks of the row at position - 1 (null when that row was not split)
+  private int chunkAt;       // the next chunk to hand out
 
   SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo) {
+    this(rows, template, seed, packTo, 0);
+  }
+
+  SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength) {
     this.rows = rows;
     this.template = template;
     this.seed = seed;
     this.packTo = packTo;
+    this.splitLength = splitLength;
     this.order = permutation(0);
   }
 
@@ -57,6 +68,8 @@ final class SampleStream {
       pending = null;
       return e;
     }
+    if (chunks != null && chunkAt < chunks.length) return chunks[chunkAt++];
+    chunks = null;
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
       if (position == order.length) {
         epoch++;
@@ -65,7 +78,7 @@ final class SampleStream {
       }
       Row row = rows.get(order[position++]);
       try {
-        return template.encode(Conversation.fromJson(row.toJson()));
+        return splitIfLong(template.encode(Conversation.fromJson(row.toJson())));
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
       } catch (IllegalArgumentException e) {
@@ -74,6 +87,14 @@ final class SampleStream {
     }
     throw new IllegalStateException("every training row is longer than max_length (raise --max_length, or use "
         + "--truncation_strategy left/right)");
+  }
+
+  /** A row over splitLength becomes its chunks: the first is returned, the others follow in next(). */
+  private Encoded splitIfLong(Encoded e) {
+    if (splitLength <= 0 || e.length() <= splitLength) return e;
+    chunks = Truncation.split(e, splitLength);
+    chunkAt = 1;
+    return chunks[0];
   }
 
   /** {@code count} samples (or packed rows) as one packed batch. */
@@ -106,7 +127,12 @@ final class SampleStream {
     while (ids.size() < count && position < rows.size()) {
       Row row = rows.get(position++);
       try {
-        add(template.encode(Conversation.fromJson(row.toJson())), ids, labels, scales);
+        Encoded e = template.encode(Conversation.fromJson(row.toJson()));
+        if (splitLength > 0 && e.length() > splitLength) {
+          for (Encoded c : Truncation.split(e, splitLength)) add(c, ids, labels, scales);
+        } else {
+          add(e, ids, labels, scales);
+        }
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
       }
@@ -118,6 +144,11 @@ final class SampleStream {
     ids.add(e.inputIds());
     labels.add(e.labels());
     scales.add(e.lossScale());
+  }
+
+  /** Rows longer than this are cut into chunks (0: never). */
+  int splitLength() {
+    return splitLength;
   }
 
   /** Epochs done so far, fractional (for logs). */
@@ -133,16 +164,43 @@ final class SampleStream {
     return epoch;
   }
 
-  /** The position of the next sample not yet handed out (a sample held back by packing counts as not handed out). */
+  /** Chunks of the row at position - 1 handed out so far (a chunk held back by packing counts as not handed out). */
+  private int chunksHandedOut() {
+    return chunks == null ? 0 : pending != null ? chunkAt - 1 : chunkAt;
+  }
+
+  /**
+   * The row of the next sample not yet handed out (a sample held back by packing counts as not handed out; so does
+   * the rest of a split row).
+   */
   int position() {
+    if (chunks != null && chunksHandedOut() < chunks.length) return position - 1;
     return pending != null ? position - 1 : position;
+  }
+
+  /** The chunks of row {@link #position()} already handed out (0 unless a split row is half done). */
+  int chunk() {
+    return chunks != null && chunksHandedOut() < chunks.length ? chunksHandedOut() : 0;
   }
 
   /** Moves the cursor (resume): the permutation of {@code e} is rebuilt from the seed. */
   void seek(int e, int pos) {
+    seek(e, pos, 0);
+  }
+
+  /** As {@link #seek(int, int)}, {@code chunk} chunks into a split row. */
+  void seek(int e, int pos, int chunk) {
     epoch = e;
     order = permutation(e);
     position = pos;
     pending = null;
+    chunks = null;
+    if (chunk > 0) {
+      next();  // re-encodes and splits the row at pos
+      if (chunks == null || chunk >= chunks.length)
+        throw new IllegalStateException("the checkpoint's data cursor (row " + pos + ", chunk " + chunk + ") does "
+            + "not match the dataset: resume with the same dataset, max_length and truncation_strategy");
+      chunkAt = chunk;
+    }
   }
 }

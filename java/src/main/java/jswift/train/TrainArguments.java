@@ -162,6 +162,9 @@ public final class TrainArguments {
     if (!modulesToSave.isEmpty() && !trainType.equals("lora"))
       throw new IllegalArgumentException("--modules_to_save trains modules beside a LoRA adapter; it needs --train_type"
           + " lora (full training trains every module anyway)");
+    if (jswift.template.Truncation.parse(truncationStrategy) == jswift.template.Truncation.SPLIT && !pretrain)
+      throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
+          + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
     if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");

@@ -134,7 +134,8 @@ public final class Trainer implements AutoCloseable {
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
-      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0);
+      boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
+      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
@@ -154,7 +155,8 @@ public final class Trainer implements AutoCloseable {
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
         startStep = state.path("global_step").asLong() + 1;
-        samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt());
+        samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
+            state.path("data_chunk").asInt(0));
         // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
         // whole run, not just the part after the resume.
         for (JsonNode n : state.path("log_history"))
@@ -341,7 +343,7 @@ public final class Trainer implements AutoCloseable {
     if (val == null || val.size() == 0) return;
     double lossSum = 0;
     long targets = 0, correct = 0;
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0);
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength());
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
     for (long i = 0; i < batches; i++) {
       Batch b = evalSamples.nextBatchInOrder(args.perDeviceEvalBatchSize);

@@ -78,7 +78,33 @@ class TruncationTest {
     assertEquals(Truncation.DELETE, Truncation.parse("delete"));
     assertEquals(Truncation.DELETE, Truncation.parse("raise"));
     assertEquals(Truncation.LEFT, Truncation.parse("LEFT"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Truncation.parse("split"));
-    assertTrue(e.getMessage().contains("'split'") && e.getMessage().contains("delete, left or right"), e.getMessage());
+    assertEquals(Truncation.SPLIT, Truncation.parse("split"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Truncation.parse("middle"));
+    assertTrue(e.getMessage().contains("'middle'") && e.getMessage().contains("delete, left, right or split"),
+        e.getMessage());
+  }
+
+  @Test
+  void splitLeavesTheRowWholeAndCutsItIntoChunksWithTheFirstLabelIgnored() {
+    Encoded f = full();
+    int n = f.length(), max = 6;
+    assertEquals(f, cut(max, Truncation.SPLIT), "the encoder keeps every token; the sample stream splits");
+    Encoded[] chunks = Truncation.split(f, max);
+    assertEquals((n + max - 1) / max, chunks.length);
+    int at = 0;
+    for (Encoded c : chunks) {
+      assertTrue(c.length() <= max && c.length() > 0);
+      assertArrayEquals(Arrays.copyOfRange(f.inputIds(), at, at + c.length()), c.inputIds());
+      assertEquals(Encoded.IGNORE, c.labels()[0]);
+      assertEquals(0f, c.lossScale()[0]);
+      assertArrayEquals(Arrays.copyOfRange(f.labels(), at + 1, at + c.length()),
+          Arrays.copyOfRange(c.labels(), 1, c.length()));
+      assertArrayEquals(Arrays.copyOfRange(f.lossScale(), at + 1, at + c.length()),
+          Arrays.copyOfRange(c.lossScale(), 1, c.length()), 0f);
+      at += c.length();
+    }
+    assertEquals(n, at, "the chunks cover the row exactly");
+    assertEquals(1, Truncation.split(f, n).length);
+    assertThrows(IllegalArgumentException.class, () -> Truncation.split(f, 1));
   }
 }

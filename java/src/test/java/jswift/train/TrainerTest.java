@@ -312,4 +312,35 @@ class TrainerTest {
     }
     assertEquals(r.lastLoss(), resumed.lastLoss(), 0.0);
   }
+
+  @Test
+  void pretrainingWithSplitResumesMidDocumentBitIdentically(@TempDir Path out) throws IOException {
+    Path text = out.resolve("corpus.txt");
+    Files.writeString(text, "The quick brown fox jumps over the lazy dog and runs far away.\nA journey of a thousand "
+        + "miles begins with a single step.\nJava runs on the JVM, and so does jswift.\n");
+    java.util.function.Function<String, TrainArguments> split = name -> {
+      TrainArguments a = args(out.resolve(name), 6, 2);
+      a.dataset = List.of(text.toString());
+      a.pretrain = true;
+      a.lossScale = "all";
+      a.truncationStrategy = "split";
+      a.maxLength = 4;  // every line is 11-15 tokens: at least three chunks each
+      a.perDeviceTrainBatchSize = 1;
+      a.gradientAccumulationSteps = 1;  // one chunk a step: checkpoint-2 falls inside the first document
+      return a;
+    };
+    Trainer.Result r;
+    try (Trainer t = new Trainer(split.apply("a"), new PrintWriter(new StringWriter()))) {
+      r = t.train();
+    }
+    JsonNode state = new ObjectMapper().readTree(r.runDir().resolve("checkpoint-2/trainer_state.json").toFile());
+    assertEquals(2, state.path("data_chunk").asInt(), "checkpoint-2 is two chunks into a document: " + state);
+    TrainArguments again = split.apply("b");
+    again.resumeFromCheckpoint = r.runDir().resolve("checkpoint-2");
+    Trainer.Result resumed;
+    try (Trainer t = new Trainer(again, new PrintWriter(new StringWriter()))) {
+      resumed = t.train();
+    }
+    assertEquals(r.lastLoss(), resumed.lastLoss(), 0.0);
+  }
 }
