@@ -206,6 +206,8 @@ JSW_TEST(linalg_rsvd_rejects_bad_arguments) {
   JSW_EXPECT(call(3, 4, 4, 2, 1, a.data(), u.data()) == JSW_ERR_INVALID_ARGUMENT, "rank > min(m, n) accepted");
   JSW_EXPECT(call(3, 4, 2, -1, 1, a.data(), u.data()) == JSW_ERR_INVALID_ARGUMENT, "negative oversample accepted");
   JSW_EXPECT(call(3, 4, 2, 2, 65, a.data(), u.data()) == JSW_ERR_INVALID_ARGUMENT, "65 power iterations accepted");
+  JSW_EXPECT(call(3, 4, 2, INT64_MAX, 1, a.data(), u.data()) == JSW_ERR_INVALID_ARGUMENT,
+             "an oversample that overflows rank + oversample accepted");
   JSW_EXPECT(call(0, 4, 1, 2, 1, a.data(), u.data()) == JSW_ERR_INVALID_ARGUMENT, "m = 0 accepted");
   JSW_EXPECT(call(3, 4, 2, 2, 1, nullptr, u.data()) == JSW_ERR_INVALID_ARGUMENT, "null a accepted");
   JSW_EXPECT(call(3, 4, 2, 2, 1, a.data(), nullptr) == JSW_ERR_INVALID_ARGUMENT, "null u accepted");

@@ -19,7 +19,8 @@ extern "C" int jsw_linalg_rsvd_f32(int device, const float* a, int64_t m, int64_
           static_cast<long long>(n));
   require(rank >= 1 && rank <= std::min(m, n), op, "rank must be in [1, min(m, n) = %lld], got %lld",
           static_cast<long long>(std::min(m, n)), static_cast<long long>(rank));
-  require_non_negative(oversample, op, "oversample");
+  require(oversample >= 0 && oversample <= INT32_MAX, op, "oversample must be in [0, 2^31), got %lld",
+          static_cast<long long>(oversample));  // bounded so rank + oversample cannot overflow
   require(power_iters >= 0 && power_iters <= 64, op, "power_iters must be in [0, 64], got %lld",
           static_cast<long long>(power_iters));
   require_ptr(a, op, "a");
