@@ -320,6 +320,20 @@ int jsw_linalg_svd_f32(int device, const float* a, int64_t m, int64_t n, float* 
  * build conditions as jsw_linalg_svd_f32. */
 int jsw_linalg_qr_f32(int device, const float* a, int64_t m, int64_t n, float* q, float* r);
 
+/* ---- Randomized truncated SVD (GaLore projector refresh; added by the rsvd feature) ------------------ */
+/* Top-`rank` singular triplets of a row-major [m, n] fp32 matrix a: u [m, rank] (orthonormal columns),
+ * s [rank] (descending, >= 0), vt [rank, n] (orthonormal rows), with a ~ u diag(s) vt on the leading subspace.
+ * Randomized range finder (Halko, Martinsson & Tropp 2011, alg. 4.4): a Gaussian sketch of width
+ * k = min(rank + oversample, min(m, n)), drawn from a counter-based hash of `seed` (the CPU and CUDA twins draw the
+ * same one), then `power_iters` power iterations with re-orthonormalisation after every product (CholeskyQR2,
+ * dependent columns refilled), then the SVD of the k x k core. With a spectral gap the result approaches the
+ * exact top-rank subspace geometrically in power_iters; it is exact when rank(a) <= k. Vectors are unique only up
+ * to a sign per pair (and a rotation within repeated singular values). device: JSW_CPU or a CUDA device (every
+ * pointer on it); the k x k steps run on the host either way. Needs 1 <= rank <= min(m, n), oversample >= 0,
+ * 0 <= power_iters <= 64; a non-finite a is JSW_ERR_INVALID_ARGUMENT. a is not modified. */
+int jsw_linalg_rsvd_f32(int device, const float* a, int64_t m, int64_t n, int64_t rank, int64_t oversample,
+                        int64_t power_iters, uint64_t seed, float* u, float* s, float* vt);
+
 /* ---- GPTQ (AutoGPTQ / GPTQModel "gptq" v1 checkpoint layout) ------------------------------------------- */
 /* Dequantizes one GPTQ linear into the dense [out, in] row-major weight. With p = 32 / bits values per word:
  * qweight int32 [in / p, out]: input p*r + j of output c in bits bits*j .. bits*j + bits-1 of word [r, c];

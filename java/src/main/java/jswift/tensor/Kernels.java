@@ -7,6 +7,7 @@ import jswift.bindings.DecodeNative;
 import jswift.bindings.DoraNative;
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LinalgNative;
+import jswift.bindings.RsvdNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
 import jswift.bindings.GptqNative;
@@ -1203,6 +1204,42 @@ public final class Kernels {
     linalgOutput(op, "r", r, k, mn[1]);
     NativeStatus.check(LinalgNative.jsw_linalg_qr_f32(Device.CPU.index(), a.address(), mn[0], mn[1], q.address(),
         r.address()));
+  }
+
+  // ---- randomized truncated SVD (GaLore projector refresh) ----
+
+  /**
+   * Top-r singular triplets of an f32 matrix a [m, n] on any device, r = s.size(0): u [m, r] (orthonormal
+   * columns), s [r] (descending), vt [r, n] (orthonormal rows), all on a's device. A randomized range finder (a
+   * Gaussian sketch of width r + oversample drawn from {@code seed}, the same on CPU and CUDA, then powerIters
+   * power iterations): with a spectral gap at r it converges to the exact top-r subspace geometrically in
+   * powerIters, at O(m n (r + oversample)) per pass instead of a full SVD's O(m n min(m, n)).
+   */
+  public static void randomizedSvd(Tensor a, Tensor u, Tensor s, Tensor vt, int oversample, int powerIters,
+      long seed) {
+    String op = "randomizedSvd";
+    Check.alive(op, "a", a);
+    Check.dtype(op, "a", a, DType.F32);
+    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, "a must be a non-empty matrix, got " + a);
+    long m = a.size(0), n = a.size(1);
+    Check.alive(op, "s", s);
+    Check.that(s.rank() == 1 && s.size(0) >= 1 && s.size(0) <= Math.min(m, n), op,
+        "s must be [r] with 1 <= r <= min(m, n) = " + Math.min(m, n) + ", got " + s);
+    long r = s.size(0);
+    rsvdOutput(op, "u", u, a.device(), m, r);
+    rsvdOutput(op, "vt", vt, a.device(), r, n);
+    rsvdOutput(op, "s", s, a.device(), r);
+    Check.that(oversample >= 0, op, "oversample must be >= 0, got " + oversample);
+    Check.that(powerIters >= 0 && powerIters <= 64, op, "powerIters must be in [0, 64], got " + powerIters);
+    NativeStatus.check(RsvdNative.jsw_linalg_rsvd_f32(a.device().index(), a.address(), m, n, r, oversample,
+        powerIters, seed, u.address(), s.address(), vt.address()));
+  }
+
+  private static void rsvdOutput(String op, String name, Tensor t, Device device, long... shape) {
+    Check.alive(op, name, t);
+    Check.dtype(op, name, t, DType.F32);
+    Check.shape(op, name, t, shape);
+    Check.device(op, device, name, t);
   }
 
   private static long[] linalgInput(String op, Tensor a) {

@@ -11,9 +11,10 @@ import jswift.tensor.Tensor;
  * so the low-rank gradient is R = G P^T [m, r] and an update N comes back as N P; a wide one uses the left ones,
  * P = U[:, :r] [m, r], R = P^T G [r, n], back as P N.
  *
- * <p>P lives on the gradient's device and both projections are native GEMMs ({@link Kernels#matmul}). The SVD that
- * refreshes it is LAPACK's (sgesdd, {@link Kernels#svd}) on the host: on CUDA the gradient is copied to the host
- * for it. That is one m x n copy every {@code update_proj_gap} steps, a small cost next to the SVD itself.
+ * <p>P lives on the gradient's device and both projections are native GEMMs ({@link Kernels#matmul}). When r is
+ * well below min(m, n) P is refreshed by a randomized SVD on that device ({@link GaLoreSvd}); otherwise by LAPACK's
+ * full SVD (sgesdd, {@link Kernels#svd}) on the host: on CUDA the gradient is then copied to the host for it, one
+ * m x n copy every {@code update_proj_gap} steps, a small cost next to the SVD itself.
  */
 final class GaLoreProjector implements AutoCloseable {
   private final long m, n;
@@ -36,6 +37,10 @@ final class GaLoreProjector implements AutoCloseable {
 
   /** P from the SVD of the current gradient (f32 [m, n], any device). */
   void refresh(Tensor grad) {
+    if (GaLoreSvd.randomized(m, n, rank)) {   // r well below min(m, n): see GaLoreSvd for the rule
+      GaLoreSvd.refreshRandomized(grad, right, projector);
+      return;
+    }
     long k = Math.min(m, n);
     Tensor host = grad.device().isCpu() ? grad : grad.to(Device.CPU);
     try (Tensor u = Tensor.allocate(DType.F32, Device.CPU, m, k); Tensor s = Tensor.allocate(DType.F32, Device.CPU, k);
