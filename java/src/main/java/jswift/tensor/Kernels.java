@@ -9,6 +9,7 @@ import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LinalgNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
+import jswift.bindings.AwqNative;
 import jswift.bindings.GptqNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
@@ -1073,6 +1074,42 @@ public final class Kernels {
   }
 
   private static void gptqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
+    Check.alive(op, name, t);
+    Check.dtype(op, name, t, dtype);
+    Check.shape(op, name, t, shape);
+    Check.device(op, d, name, t);
+  }
+
+  // =====================================================================================================
+  // AWQ (AutoAWQ "GEMM" layout)
+  // =====================================================================================================
+
+  /**
+   * Dequantizes one AWQ linear into the dense weight {@code w} [out, in] (float dtype). qweight (i32 [in, out /
+   * 8]) packs the 4-bit codes along the output dim in AutoAWQ's interleaved order (nibble i of word [k, j] holds
+   * output 8j + {0, 2, 4, 6, 1, 3, 5, 7}[i]), qzeros (i32 [in / groupSize, out / 8]) the zero points the same
+   * way, scales f16 [in / groupSize, out]. w[c, k] = scales[g, c] * (q[k, c] - zero[g, c]), g = k / groupSize,
+   * in fp32 rounded once to w's dtype.
+   */
+  public static void awqDequantize(Tensor qweight, Tensor qzeros, Tensor scales, long groupSize, Tensor w) {
+    String op = "awqDequantize";
+    Check.alive(op, "w", w);
+    Check.floating(op, "w", w);
+    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    long out = w.size(0), in = w.size(1);
+    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+        + groupSize);
+    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Device d = w.device();
+    long groups = in / groupSize;
+    awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
+    awqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / 8);
+    awqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    NativeStatus.check(AwqNative.jsw_awq_dequantize(d.index(), w.dtype().code(), qweight.address(),
+        qzeros.address(), scales.address(), in, out, groupSize, w.address()));
+  }
+
+  private static void awqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
     Check.alive(op, name, t);
     Check.dtype(op, name, t, dtype);
     Check.shape(op, name, t, shape);
