@@ -1,6 +1,7 @@
 // AWQ (AutoAWQ "GEMM" layout): hand-computed dequantization goldens (the nibble interleave, raw zeros along the
 // output dim, group boundaries), dequantization against an independent unpacking for odd shapes and every group
-// size, bad arguments, and the CUDA twin against the CPU one.
+// size, the fused GEMV against an fp64 product with the dequantized weight, bad arguments, and the CUDA twins
+// against the CPU ones.
 #include <cstring>
 #include <string>
 
@@ -66,6 +67,30 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+std::vector<float> gemv(int device, int dtype, const Packed& k, const std::vector<float>& x, int64_t rows,
+                        const std::vector<float>* bias) {
+  Buffer qw = upload_i32(device, k.qweight), qz = upload_i32(device, k.qzeros);
+  Buffer sc = upload(device, JSW_F16, k.scales), xb = upload(device, dtype, x);
+  Buffer bb = upload(device, dtype, bias == nullptr ? std::vector<float>(1, 0.0f) : *bias);
+  Buffer y = poisoned(device, dtype, rows * k.out);
+  JSW_CHECK(jsw_awq_gemv(device, dtype, xb.get(), rows, k.in, qw.as<int32_t>(), qz.as<int32_t>(), sc.as<uint16_t>(),
+                         k.out, k.group_size, bias == nullptr ? nullptr : bb.get(), y.get()));
+  return download(y, dtype, rows * k.out);
+}
+
+// y = x W^T + b in fp64, W from the dequantization kernel (checked bit-exact against the unpacking above).
+std::vector<float> gemv_reference(const Packed& k, const std::vector<float>& x, int64_t rows,
+                                  const std::vector<float>* bias) {
+  std::vector<float> w = dequantize(JSW_CPU, JSW_F32, k), y(size_t(rows * k.out));
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t o = 0; o < k.out; o++) {
+      double acc = bias == nullptr ? 0.0 : double((*bias)[size_t(o)]);
+      for (int64_t i = 0; i < k.in; i++) acc += double(x[size_t(r * k.in + i)]) * double(w[size_t(o * k.in + i)]);
+      y[size_t(r * k.out + o)] = float(acc);
+    }
+  return y;
+}
+
 }  // namespace
 
 JSW_TEST(awq_dequant_golden) {
@@ -114,6 +139,29 @@ JSW_TEST(awq_dequant_matches_independent_unpacking) {
   }
 }
 
+JSW_TEST(awq_gemv_matches_the_dequantized_product) {
+  // out = 72 (9 words: one full 8-word tile and a 1-word tail), in = 200 with groups of 40; rows 1..4.
+  Random r = random_codes(200, 72, 40, 9);
+  Packed k = pack(r.codes, r.zeros, r.scales, 200, 72, 40);
+  std::vector<float> bias = randn(72, 3, 0.5f);
+  for (int64_t rows = 1; rows <= 4; rows++) {
+    std::vector<float> x = randn(rows * 200, uint64_t(rows), 1.0f);
+    for (bool with_bias : {false, true}) {
+      const std::vector<float>* b = with_bias ? &bias : nullptr;
+      // fp32 accumulation over 200 products of magnitude ~0.2 (sum ~3): a few ulp of the running sum.
+      expect_close("awq gemv f32 rows " + std::to_string(rows), gemv(JSW_CPU, JSW_F32, k, x, rows, b),
+                   gemv_reference(k, x, rows, b), 2e-5f, 2e-5f);
+    }
+    // bf16 / f16 inputs and outputs: the reference on the rounded inputs, compared at the output dtype's precision.
+    for (int dtype : {JSW_BF16, JSW_F16}) {
+      std::vector<float> xr = round_to(x, dtype), br = round_to(bias, dtype);
+      float tol = dtype == JSW_BF16 ? 1e-2f : 2e-3f;
+      expect_close("awq gemv dtype " + std::to_string(dtype), gemv(JSW_CPU, dtype, k, xr, rows, &br),
+                   gemv_reference(k, xr, rows, &br), tol, tol);
+    }
+  }
+}
+
 JSW_TEST(awq_bad_arguments) {
   std::vector<int32_t> qw(16, 0), qz(2, 0);
   std::vector<uint16_t> sc(16, 0x3C00);
@@ -129,6 +177,15 @@ JSW_TEST(awq_bad_arguments) {
   fails(jsw_awq_dequantize(JSW_CPU, JSW_F32, qw.data(), qz.data(), sc.data(), 16, 8, 0, w.data()), "group_size");
   fails(jsw_awq_dequantize(JSW_CPU, JSW_F32, nullptr, qz.data(), sc.data(), 16, 8, 8, w.data()), "qweight");
   fails(jsw_awq_dequantize(JSW_CPU, JSW_I32, qw.data(), qz.data(), sc.data(), 16, 8, 8, w.data()), "dtype");
+  std::vector<float> x(5 * 16), y(5 * 8);
+  fails(jsw_awq_gemv(JSW_CPU, JSW_F32, x.data(), 5, 16, qw.data(), qz.data(), sc.data(), 8, 8, nullptr, y.data()),
+        "rows = 5, but the GEMV takes at most 4 rows");
+  fails(jsw_awq_gemv(JSW_CPU, JSW_F32, x.data(), 1, 16, qw.data(), qz.data(), sc.data(), 12, 8, nullptr, y.data()),
+        "out = 12 is not a multiple of 8");
+  fails(jsw_awq_gemv(JSW_CPU, JSW_F32, x.data(), 1, 16, qw.data(), qz.data(), sc.data(), 8, 3, nullptr, y.data()),
+        "in = 16 is not a multiple of group_size = 3");
+  fails(jsw_awq_gemv(JSW_CPU, JSW_F32, x.data(), 1, 16, qw.data(), nullptr, sc.data(), 8, 8, nullptr, y.data()),
+        "qzeros");
 }
 
 JSW_CUDA_TEST(awq_dequant_cuda_matches_cpu) {
@@ -142,4 +199,32 @@ JSW_CUDA_TEST(awq_dequant_cuda_matches_cpu) {
       JSW_EXPECT(same_bits(cpu, gpu), "gs %lld dtype %d: CUDA differs from the CPU", (long long)gs, dtype);
     }
   }
+}
+
+JSW_CUDA_TEST(awq_gemv_cuda_matches_cpu) {
+  int dev = cuda_device();
+  // 9 words: the 32-word block is mostly idle columns; in = 200 is no multiple of the 8 input slices.
+  Random r = random_codes(200, 72, 40, 11);
+  Packed k = pack(r.codes, r.zeros, r.scales, 200, 72, 40);
+  std::vector<float> bias = randn(72, 5, 0.5f);
+  for (int64_t rows = 1; rows <= 4; rows++) {
+    std::vector<float> x = randn(rows * 200, uint64_t(10 + rows), 1.0f);
+    // Same weights, different summation order: agreement to fp32 accumulation error.
+    expect_close("awq gemv cuda f32 rows " + std::to_string(rows), gemv(dev, JSW_F32, k, x, rows, &bias),
+                 gemv(JSW_CPU, JSW_F32, k, x, rows, &bias), 2e-5f, 2e-5f);
+    expect_close("awq gemv cuda f32 vs fp64", gemv(dev, JSW_F32, k, x, rows, nullptr),
+                 gemv_reference(k, x, rows, nullptr), 2e-5f, 2e-5f);
+    for (int dtype : {JSW_BF16, JSW_F16}) {
+      std::vector<float> xr = round_to(x, dtype), br = round_to(bias, dtype);
+      float tol = dtype == JSW_BF16 ? 1e-2f : 2e-3f;
+      expect_close("awq gemv cuda dtype " + std::to_string(dtype), gemv(dev, dtype, k, xr, rows, &br),
+                   gemv(JSW_CPU, dtype, k, xr, rows, &br), tol, tol);
+    }
+  }
+  // More than one block of words (out = 8 * 40 = 320 outputs: 40 words over two blocks).
+  Random big = random_codes(128, 320, 64, 12);
+  Packed kb = pack(big.codes, big.zeros, big.scales, 128, 320, 64);
+  std::vector<float> x = randn(3 * 128, 13, 1.0f);
+  expect_close("awq gemv cuda two blocks", gemv(dev, JSW_F32, kb, x, 3, nullptr), gemv_reference(kb, x, 3, nullptr),
+               2e-5f, 2e-5f);
 }

@@ -369,6 +369,13 @@ int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, int64_t in, i
  * once to dtype. in a multiple of group_size (> 0), out a multiple of 8. */
 int jsw_awq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
                        int64_t in, int64_t out, int64_t group_size, void* w);
+/* Fused AWQ dequant-GEMV for decode-shaped inputs: y[r, o] = sum_k x[r, k] * W[o, k] (+ bias[o]) for r < rows
+ * (1..4), W the weight jsw_awq_dequantize gives for the same qweight / qzeros / scales / group_size (each value
+ * the same fp32 product), never materialised: the packed words are read once, products accumulated in fp32 (the
+ * order differs from a GEMM's). x [rows, in], bias [out] (or NULL) and y [rows, out] are dtype. */
+int jsw_awq_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, const int32_t* qweight,
+                 const int32_t* qzeros, const uint16_t* scales, int64_t out, int64_t group_size, const void* bias,
+                 void* y);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -12,7 +12,7 @@ import jswift.tensor.Tensor;
  * [in, out / 8] packed along the output dim in AutoAWQ's interleaved nibble order, zero points {@code qzeros} i32
  * [in / group, out / 8] packed the same way, and {@code scales} f16 [in / group, out]. Like {@link GptqWeight},
  * the dense weight exists only while one op runs ({@link #dequantize}); between ops the layer holds ~4.3 bits per
- * value (at group 128).
+ * value (at group 128). Decode-shaped inputs (up to 4 rows) skip the dense copy through the fused GEMV.
  */
 public final class AwqWeight implements QuantizedWeight {
   private final String name;
@@ -71,6 +71,17 @@ public final class AwqWeight implements QuantizedWeight {
     Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
     Kernels.awqDequantize(qweight, qzeros, scales, groupSize, w);
     return w;
+  }
+
+  @Override
+  public int gemvMaxRows() {
+    return Kernels.AWQ_GEMV_MAX_ROWS;
+  }
+
+  /** The fused AWQ dequant-GEMV ({@link Kernels#awqGemv}): decode reads the 4-bit words once. */
+  @Override
+  public void gemv(Tensor x, Tensor bias, Tensor y) {
+    Kernels.awqGemv(x, qweight, qzeros, scales, groupSize, bias, y);
   }
 
   @Override

@@ -1109,6 +1109,46 @@ public final class Kernels {
         qzeros.address(), scales.address(), in, out, groupSize, w.address()));
   }
 
+  /** The most input rows {@link #awqGemv} takes. */
+  public static final int AWQ_GEMV_MAX_ROWS = 4;
+
+  /**
+   * Fused AWQ dequant-GEMV for decode-shaped inputs: y [rows, out] = x [rows, in] W^T (+ bias [out]) with W the
+   * weight {@link #awqDequantize} gives for the same packed tensors, read once and never materialised (fp32
+   * accumulation). rows is 1..{@value #AWQ_GEMV_MAX_ROWS}; x, bias (or null) and y share a float dtype.
+   */
+  public static void awqGemv(Tensor x, Tensor qweight, Tensor qzeros, Tensor scales, long groupSize, Tensor bias,
+      Tensor y) {
+    String op = "awqGemv";
+    Check.alive(op, "x", x);
+    Check.floating(op, "x", x);
+    Check.that(x.rank() == 2, op, "x must be [rows, in], got " + x);
+    Check.alive(op, "y", y);
+    Check.sameDtype(op, x, "y", y);
+    Check.that(y.rank() == 2, op, "y must be [rows, out], got " + y);
+    long rows = x.size(0), in = x.size(1), out = y.size(1);
+    Check.that(rows >= 1 && rows <= AWQ_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+        + AWQ_GEMV_MAX_ROWS + " (dequantize and use matmul for more)");
+    Check.that(y.size(0) == rows, op, "y has " + y.size(0) + " rows, x " + rows);
+    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+        + groupSize);
+    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Device d = x.device();
+    Check.device(op, d, "y", y);
+    long groups = in / groupSize;
+    awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
+    awqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / 8);
+    awqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    if (bias != null) {
+      Check.alive(op, "bias", bias);
+      Check.sameDtype(op, x, "bias", bias);
+      Check.shape(op, "bias", bias, out);
+      Check.device(op, d, "bias", bias);
+    }
+    NativeStatus.check(AwqNative.jsw_awq_gemv(d.index(), x.dtype().code(), x.address(), rows, in, qweight.address(),
+        qzeros.address(), scales.address(), out, groupSize, bias == null ? 0L : bias.address(), y.address()));
+  }
+
   private static void awqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
     Check.alive(op, name, t);
     Check.dtype(op, name, t, dtype);

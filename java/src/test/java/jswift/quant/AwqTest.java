@@ -151,6 +151,42 @@ class AwqTest {
     }
   }
 
+  // ---- the fused GEMV ----
+
+  @ParameterizedTest
+  @CsvSource({"1, 200, 72, 40, true", "2, 64, 24, 32, false", "3, 128, 320, 64, true", "4, 96, 8, 96, true"})
+  void gemvMatchesLibtorchAndTheDensePathOfLinear(int rows, int in, int out, int gs, boolean withBias) {
+    int groups = in / gs;
+    int[] qweight = AwqLayout.packWeight(Rand.ints((long) in * out, in + 3, 0, 16), in, out);
+    int[] qzeros = AwqLayout.packZeros(Rand.ints((long) groups * out, out + 4, 0, 16), groups, out);
+    float[] scales = f16(Rand.uniform((long) groups * out, 8, 0.001f, 0.05f));
+    float[] x = Rand.normal((long) rows * in, rows, 1f), b = Rand.normal(out, 9, 0.5f);
+    // libtorch in fp64: x W^T + b with W the (bit-exact, tested above) dequantized weight.
+    float[] w = dequantize(qweight, qzeros, scales, in, out, gs, DType.F32);
+    var ref = Torch.tensor(x, rows, in).matmul(Torch.tensor(w, out, in).t());
+    if (withBias) ref = ref.add(Torch.tensor(b, out));
+    float[] want = Torch.floats(ref);
+    try (Tensor qw = Tensor.fromInts(qweight, CPU, in, out / 8); Tensor qz = Tensor.fromInts(qzeros, CPU, groups, out / 8);
+        Tensor sc = Tensor.fromFloats(scales, DType.F16, CPU, groups, out);
+        Tensor xt = Tensor.fromFloats(x, DType.F32, CPU, rows, in); Tensor bt = Tensor.fromFloats(b, DType.F32, CPU, out);
+        Tensor y = Tensor.allocate(DType.F32, CPU, rows, out)) {
+      Kernels.awqGemv(xt, qw, qz, sc, gs, withBias ? bt : null, y);
+      // fp32 accumulation of `in` products (|sum| ~ 1): a few ulp of the running sums, far below 1e-5.
+      assertClose(want, y.toFloatArray(), 1e-5f);
+    }
+    // Through Linear: one row takes the GEMV, the same row among 5 (more than the GEMV takes) the dense path.
+    try (Tensor qw = Tensor.fromInts(qweight, CPU, in, out / 8); Tensor qz = Tensor.fromInts(qzeros, CPU, groups, out / 8);
+        Tensor sc = Tensor.fromFloats(scales, DType.F16, CPU, groups, out);
+        jswift.nn.Linear l = new jswift.nn.Linear("p", new jswift.nn.AwqWeight("p", out, in, gs, DType.F32, qw, qz, sc),
+            null); jswift.tensor.Arena a = new jswift.tensor.Arena();
+        Tensor x1 = Tensor.fromFloats(java.util.Arrays.copyOf(x, in), DType.F32, CPU, 1, in);
+        Tensor x5 = Tensor.fromFloats(repeat(x, in, 5), DType.F32, CPU, 5, in)) {
+      float[] one = l.forward(a, x1, 0, null, false).toFloatArray();
+      float[] dense = l.forward(a, x5, 0, null, false).toFloatArray();
+      assertClose(java.util.Arrays.copyOf(dense, out), one, 1e-5f);
+    }
+  }
+
   // ---- bad arguments ----
 
   @Test
@@ -169,6 +205,18 @@ class AwqTest {
       freed.close();
       assertMessage(() -> Kernels.awqDequantize(qw, freed, sc, 32, w), "qzeros");
     }
+    try (Tensor qw = Tensor.zeros(DType.I32, CPU, 32, 2); Tensor qz = Tensor.zeros(DType.I32, CPU, 1, 2);
+        Tensor sc = Tensor.zeros(DType.F16, CPU, 1, 16); Tensor x5 = Tensor.zeros(DType.F32, CPU, 5, 32);
+        Tensor y5 = Tensor.allocate(DType.F32, CPU, 5, 16); Tensor x = Tensor.zeros(DType.F32, CPU, 1, 32);
+        Tensor y = Tensor.allocate(DType.F32, CPU, 1, 16); Tensor bf = Tensor.zeros(DType.BF16, CPU, 16)) {
+      Kernels.awqGemv(x, qw, qz, sc, 32, null, y);  // the valid call
+      var e = assertThrows(IllegalArgumentException.class, () -> Kernels.awqGemv(x5, qw, qz, sc, 32, null, y5));
+      assertTrue(e.getMessage().contains("x has 5 rows; the GEMV takes 1..4"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> Kernels.awqGemv(x, qw, qz, sc, 32, bf, y));
+      assertTrue(e.getMessage().contains("awqGemv") && e.getMessage().contains("bias"), e.getMessage());
+      assertTrue(AwqNative.jsw_awq_gemv(-1, DType.F32.code(), x5.address(), 5, 32, qw.address(), qz.address(),
+          sc.address(), 16, 32, 0L, y5.address()) != 0, "5 rows are refused natively");
+    }
     // Straight at the C ABI: the native checks hold without the Java ones.
     int status = AwqNative.jsw_awq_dequantize(-1, DType.F32.code(), 8, 8, 8, 16, 12, 8, 8);
     assertTrue(status != 0, "out = 12 is refused natively");
@@ -186,6 +234,19 @@ class AwqTest {
   private static void assertMessage(org.junit.jupiter.api.function.Executable call, String part) {
     var e = assertThrows(IllegalArgumentException.class, call);
     assertTrue(e.getMessage().contains("awqDequantize") && e.getMessage().contains(part), e.getMessage());
+  }
+
+  /** The first row of x (rows of n values), `times` times. */
+  private static float[] repeat(float[] x, int n, int times) {
+    float[] r = new float[n * times];
+    for (int i = 0; i < times; i++) System.arraycopy(x, 0, r, i * n, n);
+    return r;
+  }
+
+  private static void assertClose(float[] want, float[] got, float tol) {
+    assertEquals(want.length, got.length);
+    for (int i = 0; i < want.length; i++)
+      assertTrue(Math.abs(got[i] - want[i]) <= tol * (1 + Math.abs(want[i])), "[" + i + "] " + got[i] + " vs " + want[i]);
   }
 
   static float[] dequantize(int[] qweight, int[] qzeros, float[] scales, long in, long out, long gs, DType dtype) {
