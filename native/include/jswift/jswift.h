@@ -374,6 +374,24 @@ int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, int64_t in, i
                       int sym, int desc_act, float percdamp, int64_t block, int32_t* codes, float* scales,
                       int32_t* zeros, int32_t* g_idx, double* loss);
 
+/* ---- AWQ (AutoAWQ "GEMM" checkpoint layout; added with the AWQ export/loading feature) ------------------- */
+/* Dequantizes one AWQ linear into the dense [out, in] row-major weight (the checkpoint stores it transposed).
+ * qweight int32 [in, out / 8]: 4-bit codes packed along the OUTPUT dim, interleaved: nibble i (bits 4i..4i+3)
+ * of word [k, j] holds output 8j + ORDER[i], ORDER = {0, 2, 4, 6, 1, 3, 5, 7} (AutoAWQ's order_map; output
+ * 8j + m sits in nibble {0, 4, 1, 5, 2, 6, 3, 7}[m]); qzeros int32 [in / group_size, out / 8], the same packing
+ * of the zero points (stored as they are, no offset); scales f16 [in / group_size, out].
+ * out[c, k] = float(scales[g, c]) * float(q[k, c] - zero[g, c]), g = k / group_size, one fp32 product rounded
+ * once to dtype. in a multiple of group_size (> 0), out a multiple of 8. */
+int jsw_awq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
+                       int64_t in, int64_t out, int64_t group_size, void* w);
+/* Fused AWQ dequant-GEMV for decode-shaped inputs: y[r, o] = sum_k x[r, k] * W[o, k] (+ bias[o]) for r < rows
+ * (1..4), W the weight jsw_awq_dequantize gives for the same qweight / qzeros / scales / group_size (each value
+ * the same fp32 product), never materialised: the packed words are read once, products accumulated in fp32 (the
+ * order differs from a GEMM's). x [rows, in], bias [out] (or NULL) and y [rows, out] are dtype. */
+int jsw_awq_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, const int32_t* qweight,
+                 const int32_t* qzeros, const uint16_t* scales, int64_t out, int64_t group_size, const void* bias,
+                 void* y);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -30,10 +30,13 @@ import picocli.CommandLine.Spec;
  * unless {@code --output_dir}), calibrating on {@code --quant_n_samples} rows cut into {@code --max_length} blocks.
  * {@code jswift export --model DIR --quant_method bnb --quant_bits 4} writes a bitsandbytes nf4 checkpoint
  * ({@link jswift.quant.BnbExporter}; {@code <model>-bnb-int4} unless {@code --output_dir}).
+ * {@code jswift export --model DIR --quant_method awq --quant_bits 4 --dataset calib.jsonl} quantizes with AWQ
+ * ({@link jswift.quant.AwqExporter}) into an AutoAWQ GEMM checkpoint ({@code <model>-awq-int4} unless
+ * {@code --output_dir}).
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
-        + "(--quant_method gptq), and save a Hugging Face folder.")
+        + "(--quant_method gptq|awq|bnb), and save a Hugging Face folder.")
 public final class ExportCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -70,10 +73,11 @@ public final class ExportCommand implements Callable<Integer> {
   // ---- quantization (--quant_method) ----
 
   @Option(names = "--quant_method", description = "gptq: quantize --model with GPTQ on --dataset (AutoGPTQ \"gptq\" "
-      + "v1 checkpoint); bnb: bitsandbytes nf4 (--quant_bits 4, no calibration); awq is not available yet")
+      + "v1 checkpoint); awq: AWQ on --dataset (AutoAWQ GEMM checkpoint, --quant_bits 4); bnb: bitsandbytes nf4 "
+      + "(--quant_bits 4, no calibration)")
   String quantMethod;
 
-  @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8; bnb: 4)")
+  @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8; awq, bnb: 4)")
   Integer quantBits;
 
   @Option(names = "--bnb_4bit_quant_type", description = "bnb: nf4 (the only type written; default nf4)")
@@ -86,7 +90,7 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--group_size", description = "inputs per quantization group, -1 = one per row (default 128)")
   int groupSize = 128;
 
-  @Option(names = "--dataset", arity = "1..*", description = "calibration data for gptq (files or bundled names)")
+  @Option(names = "--dataset", arity = "1..*", description = "calibration data for gptq / awq (files or bundled names)")
   List<String> dataset = new ArrayList<>();
 
   @Option(names = "--quant_n_samples", description = "calibration rows taken from --dataset (default 256)")
@@ -133,9 +137,9 @@ public final class ExportCommand implements Callable<Integer> {
 
   private int quantize(PrintWriter out) throws IOException {
     if (quantMethod.equals("bnb")) return quantizeBnb(out);
+    if (quantMethod.equals("awq")) return quantizeAwq(out);
     if (!quantMethod.equals("gptq"))
-      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported yet (gptq and bnb are; "
-          + "awq is planned)");
+      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported (gptq, awq and bnb are)");
     if (mergeLora || !adapters.isEmpty())
       throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
           + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
@@ -157,6 +161,36 @@ public final class ExportCommand implements Callable<Integer> {
     out.println("module                                             error        seconds");
     for (jswift.quant.GptqExporter.LinearReport l : r.linears())
       out.printf(java.util.Locale.ROOT, "%-50s %12.5g %8.2f%n", l.module(), l.loss(), l.seconds());
+    out.printf(java.util.Locale.ROOT, "jswift export: quantized %s in %.1f s: %s (%.1f MB of weights)%n", model,
+        r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
+    out.flush();
+    return 0;
+  }
+
+  /** AWQ (ms-swift's --quant_method awq --quant_bits 4): AutoAWQ's scale and clip search, GEMM layout. */
+  private int quantizeAwq(PrintWriter out) throws IOException {
+    if (mergeLora || !adapters.isEmpty())
+      throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
+          + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
+    if (model == null) throw new IllegalArgumentException("--quant_method awq needs --model DIR (the model to quantize)");
+    if (quantBits == null) throw new IllegalArgumentException("--quant_method awq needs --quant_bits 4");
+    jswift.quant.AwqConfig config = new jswift.quant.AwqConfig(quantBits, groupSize);
+    if (dataset.isEmpty())
+      throw new IllegalArgumentException("AWQ needs calibration data: pass --dataset (a jsonl/json/csv file or a "
+          + "bundled dataset name)");
+    Path name = model.toAbsolutePath().normalize().getFileName();
+    Path output = outputDir != null ? outputDir
+        : model.toAbsolutePath().normalize().resolveSibling(name + "-awq-int" + quantBits);
+    List<int[]> blocks = jswift.quant.Calibration.blocks(model, dataset, quantNSamples, maxLength, seed);
+    long tokens = blocks.stream().mapToLong(b -> b.length).sum();
+    out.printf(java.util.Locale.ROOT, "jswift export: AWQ %d-bit, group_size %d, zero_point, GEMM, on %d calibration "
+        + "blocks (%d tokens)%n", quantBits, groupSize, blocks.size(), tokens);
+    out.flush();
+    jswift.quant.AwqExporter.Result r = jswift.quant.AwqExporter.export(model, output, blocks, config,
+        ShardPlan.parseSize(maxShardSize), out);
+    out.println("module                                             error    rtn error  seconds");
+    for (jswift.quant.AwqExporter.LinearReport l : r.linears())
+      out.printf(java.util.Locale.ROOT, "%-50s %9.3g %9.3g %8.2f%n", l.module(), l.error(), l.rtnError(), l.seconds());
     out.printf(java.util.Locale.ROOT, "jswift export: quantized %s in %.1f s: %s (%.1f MB of weights)%n", model,
         r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
     out.flush();

@@ -32,7 +32,8 @@ import jswift.tensor.Tensor;
  * training step's gradients (forward + backward, optionally recomputing each layer's activations in the
  * backward). PEFT LoRA / rsLoRA / DoRA adapters can be loaded, several at once, and switched. A GPTQ checkpoint
  * ("gptq" v1, {@link GptqCheckpoint}) loads with its linears kept quantized and dequantized per op; so does a
- * bitsandbytes nf4 checkpoint ({@link BnbCheckpoint}), as NF4 weights.
+ * bitsandbytes nf4 checkpoint ({@link BnbCheckpoint}), as NF4 weights, and an AutoAWQ GEMM checkpoint
+ * ({@link AwqCheckpoint}), as AWQ weights.
  */
 public final class CausalLM implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -92,6 +93,7 @@ public final class CausalLM implements AutoCloseable {
   private final Quantization quantization;
   private final GptqCheckpoint gptq;  // the settings of a GPTQ checkpoint, else null
   private final BnbCheckpoint bnb;  // the settings of a bitsandbytes nf4 checkpoint, else null
+  private final AwqCheckpoint awq;  // the settings of an AutoAWQ GEMM checkpoint, else null
   private Tensor code256;  // the dynamic map shared by double-quantized weights
 
   private CausalLM(ModelConfig cfg, WeightSource ckpt, Device device, DType dtype, Quantization quantization)
@@ -101,6 +103,7 @@ public final class CausalLM implements AutoCloseable {
     this.dtype = dtype;
     this.gptq = ckpt instanceof Checkpoint files ? GptqCheckpoint.detect(files.directory()) : null;
     this.bnb = ckpt instanceof Checkpoint files ? BnbCheckpoint.detect(files.directory()) : null;
+    this.awq = ckpt instanceof Checkpoint files ? AwqCheckpoint.detect(files.directory()) : null;
     if (bnb != null) {
       // A bitsandbytes nf4 checkpoint is already NF4: it loads as stored; asking for the other NF4 flavour is an error.
       Quantization stored = bnb.doubleQuant() ? Quantization.NF4_DOUBLE_QUANT : Quantization.NF4;
@@ -114,6 +117,10 @@ public final class CausalLM implements AutoCloseable {
     if (gptq != null && quantization != Quantization.NONE)
       throw new IllegalArgumentException(((Checkpoint) ckpt).directory() + " is a GPTQ checkpoint (" + gptq.bits() + "-bit): it "
           + "loads quantized as it is; drop the NF4 quantization (--quant_bits / --quant_method bnb)");
+    if (awq != null && quantization != Quantization.NONE)
+      throw new IllegalArgumentException(((Checkpoint) ckpt).directory() + " is an AWQ checkpoint (4-bit, group_size "
+          + awq.groupSize() + "): it loads quantized as it is; drop the NF4 quantization (--quant_bits / "
+          + "--quant_method bnb)");
     boolean ok = false;
     try {
       int h = cfg.hiddenSize(), inter = cfg.intermediateSize(), hd = cfg.headDim();
@@ -174,6 +181,18 @@ public final class CausalLM implements AutoCloseable {
       linears.put(module, l);
       return l;
     }
+    if (awq != null && ckpt instanceof Checkpoint files && awq.isQuantized(files, module)) {
+      jswift.nn.AwqWeight q = awq.load(files, module, out, in, dtype, device);
+      Linear l;
+      try {
+        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
+      } catch (IOException | RuntimeException e) {
+        q.close();
+        throw e;
+      }
+      linears.put(module, l);
+      return l;
+    }
     if (bnb != null && ckpt instanceof Checkpoint files && bnb.isQuantized(files, module)) {
       if (files.contains(module + ".weight.nested_absmax") && code256 == null)
         code256 = jswift.nn.Nf4Weight.dynamicMap(device);
@@ -221,6 +240,11 @@ public final class CausalLM implements AutoCloseable {
   /** The GPTQ settings when the model was loaded from a GPTQ checkpoint, else null. */
   public GptqCheckpoint gptq() {
     return gptq;
+  }
+
+  /** The AWQ settings when the model was loaded from an AutoAWQ GEMM checkpoint, else null. */
+  public AwqCheckpoint awq() {
+    return awq;
   }
 
   /** Bytes of the model's weights on its device (NF4 layers at their packed size). */

@@ -30,11 +30,7 @@ public record GptqCheckpoint(int bits, int groupSize) {
     }
     if (q.isMissingNode() || q.isNull()) return null;
     String method = q.path("quant_method").asText("gptq");
-    if (!method.equals("gptq")) {
-      if (method.equals("awq"))
-        throw new IOException(source + ": quant_method '" + method + "' checkpoints cannot be loaded yet (GPTQ can)");
-      return null;  // other methods are not ours to judge here
-    }
+    if (!method.equals("gptq")) return null;  // other methods (awq: AwqCheckpoint) are not ours to judge here
     String format = q.path("checkpoint_format").asText(q.path("format").asText("gptq"));
     if (!format.equals("gptq"))
       throw new IOException(source + ": checkpoint_format '" + format + "' is not supported (only AutoGPTQ's \"gptq\""

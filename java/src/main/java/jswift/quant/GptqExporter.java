@@ -143,7 +143,7 @@ public final class GptqExporter {
   }
 
   /** One calibration sequence: its hidden states [len, hidden] entering the current layer. */
-  private static final class Block implements AutoCloseable {
+  static final class Block implements AutoCloseable {
     final int length;
     final Tensor positions;
     Tensor hidden;
@@ -285,7 +285,7 @@ public final class GptqExporter {
     }
   }
 
-  private static long addF16(List<TensorSource> out, Checkpoint ckpt, String name, long... shape) {
+  static long addF16(List<TensorSource> out, Checkpoint ckpt, String name, long... shape) {
     out.add(TensorSource.computed(name, DType.F16, shape, () -> ckpt.load(name, shape, DType.F16, Device.CPU)));
     long n = 2;
     for (long d : shape) n *= d;

@@ -10,6 +10,7 @@ import jswift.bindings.LinalgNative;
 import jswift.bindings.RsvdNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
+import jswift.bindings.AwqNative;
 import jswift.bindings.GptqNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
@@ -1075,6 +1076,82 @@ public final class Kernels {
   }
 
   private static void gptqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
+    Check.alive(op, name, t);
+    Check.dtype(op, name, t, dtype);
+    Check.shape(op, name, t, shape);
+    Check.device(op, d, name, t);
+  }
+
+  // =====================================================================================================
+  // AWQ (AutoAWQ "GEMM" layout)
+  // =====================================================================================================
+
+  /**
+   * Dequantizes one AWQ linear into the dense weight {@code w} [out, in] (float dtype). qweight (i32 [in, out /
+   * 8]) packs the 4-bit codes along the output dim in AutoAWQ's interleaved order (nibble i of word [k, j] holds
+   * output 8j + {0, 2, 4, 6, 1, 3, 5, 7}[i]), qzeros (i32 [in / groupSize, out / 8]) the zero points the same
+   * way, scales f16 [in / groupSize, out]. w[c, k] = scales[g, c] * (q[k, c] - zero[g, c]), g = k / groupSize,
+   * in fp32 rounded once to w's dtype.
+   */
+  public static void awqDequantize(Tensor qweight, Tensor qzeros, Tensor scales, long groupSize, Tensor w) {
+    String op = "awqDequantize";
+    Check.alive(op, "w", w);
+    Check.floating(op, "w", w);
+    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    long out = w.size(0), in = w.size(1);
+    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+        + groupSize);
+    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Device d = w.device();
+    long groups = in / groupSize;
+    awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
+    awqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / 8);
+    awqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    NativeStatus.check(AwqNative.jsw_awq_dequantize(d.index(), w.dtype().code(), qweight.address(),
+        qzeros.address(), scales.address(), in, out, groupSize, w.address()));
+  }
+
+  /** The most input rows {@link #awqGemv} takes. */
+  public static final int AWQ_GEMV_MAX_ROWS = 4;
+
+  /**
+   * Fused AWQ dequant-GEMV for decode-shaped inputs: y [rows, out] = x [rows, in] W^T (+ bias [out]) with W the
+   * weight {@link #awqDequantize} gives for the same packed tensors, read once and never materialised (fp32
+   * accumulation). rows is 1..{@value #AWQ_GEMV_MAX_ROWS}; x, bias (or null) and y share a float dtype.
+   */
+  public static void awqGemv(Tensor x, Tensor qweight, Tensor qzeros, Tensor scales, long groupSize, Tensor bias,
+      Tensor y) {
+    String op = "awqGemv";
+    Check.alive(op, "x", x);
+    Check.floating(op, "x", x);
+    Check.that(x.rank() == 2, op, "x must be [rows, in], got " + x);
+    Check.alive(op, "y", y);
+    Check.sameDtype(op, x, "y", y);
+    Check.that(y.rank() == 2, op, "y must be [rows, out], got " + y);
+    long rows = x.size(0), in = x.size(1), out = y.size(1);
+    Check.that(rows >= 1 && rows <= AWQ_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+        + AWQ_GEMV_MAX_ROWS + " (dequantize and use matmul for more)");
+    Check.that(y.size(0) == rows, op, "y has " + y.size(0) + " rows, x " + rows);
+    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+        + groupSize);
+    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Device d = x.device();
+    Check.device(op, d, "y", y);
+    long groups = in / groupSize;
+    awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
+    awqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / 8);
+    awqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    if (bias != null) {
+      Check.alive(op, "bias", bias);
+      Check.sameDtype(op, x, "bias", bias);
+      Check.shape(op, "bias", bias, out);
+      Check.device(op, d, "bias", bias);
+    }
+    NativeStatus.check(AwqNative.jsw_awq_gemv(d.index(), x.dtype().code(), x.address(), rows, in, qweight.address(),
+        qzeros.address(), scales.address(), out, groupSize, bias == null ? 0L : bias.address(), y.address()));
+  }
+
+  private static void awqTensor(String op, String name, Tensor t, DType dtype, Device d, long... shape) {
     Check.alive(op, name, t);
     Check.dtype(op, name, t, dtype);
     Check.shape(op, name, t, shape);

@@ -103,6 +103,9 @@ public final class Trainer implements AutoCloseable {
       if (args.trainType.equals("full") && m.gptq() != null)
         throw new IllegalArgumentException("--train_type full cannot train a GPTQ checkpoint's quantized weights ("
             + args.model + "): use --train_type lora on it, or fine-tune the original model");
+      if (args.trainType.equals("full") && m.awq() != null)
+        throw new IllegalArgumentException("--train_type full cannot train an AWQ checkpoint's quantized weights ("
+            + args.model + "): use --train_type lora on it, or fine-tune the original model");
       if (args.trainType.equals("full")) {
         // Every weight, once (tied embeddings are one Parameter), in the model's order (the gradient norm sums them
         // in this order: a hash order would change a clipped step's last bits from run to run); biases and norm

@@ -1,0 +1,96 @@
+package jswift.nn;
+
+import java.util.Arrays;
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+
+/**
+ * A frozen linear weight [out, in] as an AutoAWQ "GEMM" checkpoint stores it: 4-bit codes {@code qweight} i32
+ * [in, out / 8] packed along the output dim in AutoAWQ's interleaved nibble order, zero points {@code qzeros} i32
+ * [in / group, out / 8] packed the same way, and {@code scales} f16 [in / group, out]. Like {@link GptqWeight},
+ * the dense weight exists only while one op runs ({@link #dequantize}); between ops the layer holds ~4.3 bits per
+ * value (at group 128). Decode-shaped inputs (up to 4 rows) skip the dense copy through the fused GEMV.
+ */
+public final class AwqWeight implements QuantizedWeight {
+  private final String name;
+  private final long out, in, groupSize;
+  private final DType computeDtype;
+  private final Tensor qweight, qzeros, scales;
+
+  /**
+   * Takes ownership of the three tensors (all on one device) after checking their dtypes and shapes against
+   * [out, in] and the group size (-1: one group per row).
+   */
+  public AwqWeight(String name, long out, long in, long groupSize, DType computeDtype, Tensor qweight, Tensor qzeros,
+      Tensor scales) {
+    this.name = name;
+    this.out = out;
+    this.in = in;
+    this.groupSize = groupSize == -1 ? in : groupSize;
+    this.computeDtype = computeDtype;
+    this.qweight = qweight;
+    this.qzeros = qzeros;
+    this.scales = scales;
+    if (this.groupSize <= 0 || in % this.groupSize != 0)
+      throw new IllegalArgumentException(name + ": group_size " + groupSize + " does not divide the " + in
+          + " inputs of a [" + out + ", " + in + "] weight (AWQ groups tile each row)");
+    if (out % 8 != 0)
+      throw new IllegalArgumentException(name + ": a [" + out + ", " + in + "] weight cannot be an AWQ GEMM layer "
+          + "(out must be a multiple of 8)");
+    long groups = in / this.groupSize;
+    expect(qweight, ".qweight", DType.I32, in, out / 8);
+    expect(qzeros, ".qzeros", DType.I32, groups, out / 8);
+    expect(scales, ".scales", DType.F16, groups, out);
+  }
+
+  private void expect(Tensor t, String suffix, DType dtype, long... shape) {
+    if (t.dtype() != dtype || !Arrays.equals(t.shape(), shape))
+      throw new IllegalArgumentException(name + suffix + " is " + t + ", but a 4-bit AWQ layer of [" + out + ", "
+          + in + "] with group_size " + groupSize + " needs " + dtype.torchName() + Arrays.toString(shape));
+  }
+
+  @Override
+  public long[] shape() {
+    return new long[] {out, in};
+  }
+
+  public long groupSize() {
+    return groupSize;
+  }
+
+  @Override
+  public Device device() {
+    return qweight.device();
+  }
+
+  @Override
+  public Tensor dequantize(Arena arena) {
+    Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
+    Kernels.awqDequantize(qweight, qzeros, scales, groupSize, w);
+    return w;
+  }
+
+  @Override
+  public int gemvMaxRows() {
+    return Kernels.AWQ_GEMV_MAX_ROWS;
+  }
+
+  /** The fused AWQ dequant-GEMV ({@link Kernels#awqGemv}): decode reads the 4-bit words once. */
+  @Override
+  public void gemv(Tensor x, Tensor bias, Tensor y) {
+    Kernels.awqGemv(x, qweight, qzeros, scales, groupSize, bias, y);
+  }
+
+  @Override
+  public long bytes() {
+    return qweight.byteSize() + qzeros.byteSize() + scales.byteSize();
+  }
+
+  @Override
+  public void close() {
+    for (Tensor t : new Tensor[] {qweight, qzeros, scales}) t.close();
+  }
+}

@@ -1,0 +1,75 @@
+// AWQ dequant-GEMV on the CPU. The checkpoint is input-major ([in, out / 8] words, 8 outputs each), so the GEMV
+// walks the inputs and updates 8 outputs per word: each task owns a tile of kTileWords consecutive words (64
+// outputs; a run of 32 bytes per input row, so the tile's stream is prefetchable) and keeps their fp32
+// accumulators for every input row in L1. Per quant group the tile's zeros and scales are decoded once; per input
+// the words are decoded into 64 fp32 weights (the same (q - z) * s as jsw_awq_dequantize) and every input row adds
+// x[r, k] times them. The inner loops over the tile have fixed shifts and no branches, so they vectorise.
+#include <algorithm>
+#include <vector>
+
+#include <omp.h>
+
+#include "core/dtype.h"
+#include "kernels/awq.h"
+
+namespace jsw {
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kTileWords = 8, kTile = kTileWords * awq::kPerWord;
+constexpr int kShift[8] = {0, 16, 4, 20, 8, 24, 12, 28};  // 4 * kNibbleOf[m]
+
+template <class T>
+void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const int32_t* qzeros,
+          const uint16_t* scales, int64_t out, int64_t gs, const T* bias, T* y) {
+  std::vector<float> xf(size_t(rows * in));  // the input is tiny next to the weight: convert it once
+  for (int64_t i = 0; i < rows * in; i++) xf[size_t(i)] = to_float(x[i]);
+  const float* xs = xf.data();
+  const int64_t words = out / awq::kPerWord, tiles = (words + kTileWords - 1) / kTileWords;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tiles; t++) {
+    const int64_t j0 = t * kTileWords, nw = std::min(kTileWords, words - j0), n = nw * awq::kPerWord;
+    alignas(32) float acc[awq::kGemvMaxRows][kTile] = {};
+    alignas(32) float zero[kTile], scale[kTile], w[kTile];
+    for (int64_t g = 0; g < in / gs; g++) {
+      for (int64_t v = 0; v < nw; v++) {
+        const uint32_t zw = uint32_t(qzeros[g * words + j0 + v]);
+        for (int m = 0; m < 8; m++) {
+          zero[v * 8 + m] = float(int((zw >> kShift[m]) & 15u));
+          scale[v * 8 + m] = to_float(f16{scales[g * out + (j0 + v) * 8 + m]});
+        }
+      }
+      for (int64_t k = g * gs; k < (g + 1) * gs; k++) {
+        const int32_t* q = qweight + k * words + j0;
+        for (int64_t v = 0; v < nw; v++) {
+          const uint32_t word = uint32_t(q[v]);
+          for (int m = 0; m < 8; m++)
+            w[v * 8 + m] = (float(int((word >> kShift[m]) & 15u)) - zero[v * 8 + m]) * scale[v * 8 + m];
+        }
+        for (int64_t r = 0; r < rows; r++) {
+          const float xv = xs[r * in + k];
+          float* a = acc[r];
+          for (int64_t i = 0; i < n; i++) a[i] += xv * w[i];
+        }
+      }
+    }
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t i = 0; i < n; i++) {
+        const int64_t o = j0 * awq::kPerWord + i;
+        y[r * out + o] = from_float<T>(acc[r][i] + (bias == nullptr ? 0.0f : to_float(bias[o])));
+      }
+  }
+}
+
+}  // namespace
+
+void awq_gemv(int dtype, const void* x, int64_t rows, int64_t in, const int32_t* qweight, const int32_t* qzeros,
+              const uint16_t* scales, int64_t out, int64_t group_size, const void* bias, void* y) {
+  JSW_DISPATCH_FLOAT(dtype, "jsw_awq_gemv",
+                     gemv(static_cast<const T*>(x), rows, in, qweight, qzeros, scales, out, group_size,
+                          static_cast<const T*>(bias), static_cast<T*>(y)));
+}
+
+}  // namespace cpu
+}  // namespace jsw
