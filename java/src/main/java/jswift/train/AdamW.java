@@ -35,8 +35,9 @@ public final class AdamW implements AutoCloseable {
   private long step;
   private Tensor sumsq, norm, coef;
   // --- GaLore (--use_galore): the projected weights, their projectors and settings ---
-  private final Map<Parameter, GaLoreProjector> galoreProj = new IdentityHashMap<>();
+  private final Map<Parameter, LowRankProjector> galoreProj = new IdentityHashMap<>();
   private final GaLoreConfig galoreConfig;   // null without GaLore
+  private final QGaLoreConfig qgalore;       // Q-GaLore (--galore_quantization), else null
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
     this(params, beta1, beta2, eps, weightDecay, maxGradNorm, null, List.of());
@@ -49,6 +50,17 @@ public final class AdamW implements AutoCloseable {
    */
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
       GaLoreConfig galore, Collection<Parameter> projected) {
+    this(params, beta1, beta2, eps, weightDecay, maxGradNorm, galore, projected, null);
+  }
+
+  /**
+   * As the GaLore constructor; with {@code qgalore} not null the projected weights take Q-GaLore steps: their
+   * projectors are {@link QGaLoreProjector}s (INT4 with galore_proj_quant, refreshed lazily).
+   */
+  public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
+      GaLoreConfig galore, Collection<Parameter> projected, QGaLoreConfig qgalore) {
+    if (qgalore != null && galore == null) throw new IllegalArgumentException("Q-GaLore needs a GaLore config");
+    this.qgalore = qgalore;
     this.params = new ArrayList<>(params);
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -68,7 +80,9 @@ public final class AdamW implements AutoCloseable {
     }
     for (Parameter p : low) {
       long[] shape = p.value().shape();
-      galoreProj.put(p, new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device()));
+      galoreProj.put(p, qgalore != null
+          ? new QGaLoreProjector(shape[0], shape[1], galoreConfig, qgalore, p.value().device())
+          : LowRankProjector.of(new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device())));
     }
     for (Parameter p : this.params) if (p.isTrainable()) moments(p);
   }
@@ -96,6 +110,11 @@ public final class AdamW implements AutoCloseable {
     return this;
   }
 
+  /** The projector of a GaLore weight (null for the others); tests read Q-GaLore's lazy state through it. */
+  LowRankProjector projector(Parameter p) {
+    return galoreProj.get(p);
+  }
+
   /** True when this parameter takes GaLore steps. */
   public boolean isGaLore(Parameter p) {
     return galoreProj.containsKey(p);
@@ -112,8 +131,8 @@ public final class AdamW implements AutoCloseable {
     if (mv == null) return out;
     out.put("exp_avg", mv[0]);
     out.put("exp_avg_sq", mv[1]);
-    GaLoreProjector proj = galoreProj.get(p);
-    if (proj != null) out.put("galore_projector", proj.matrix());
+    LowRankProjector proj = galoreProj.get(p);
+    if (proj != null) out.putAll(proj.stateTensors());
     return out;
   }
 
@@ -233,8 +252,9 @@ public final class AdamW implements AutoCloseable {
    * comes after the step. Moments are not rotated when P changes (neither are they in galore-torch).
    */
   private void galoreStep(Parameter p, Tensor[] mv, float lr, float wd, Tensor gradScale, Tensor copy, long step) {
-    GaLoreProjector proj = galoreProj.get(p);
-    if ((step - 1) % galoreConfig.updateProjGap() == 0) proj.refresh(p.grad());
+    LowRankProjector proj = galoreProj.get(p);
+    boolean due = proj instanceof QGaLoreProjector lazy ? lazy.dueAt(step) : (step - 1) % galoreConfig.updateProjGap() == 0;
+    if (due) proj.refresh(p.grad());
     Device d = p.master().device();
     try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
         Tensor negN = Tensor.zeros(DType.F32, d, mv[0].shape())) {
@@ -261,7 +281,7 @@ public final class AdamW implements AutoCloseable {
     }
     state.clear();
     paramSteps.clear();
-    for (GaLoreProjector proj : galoreProj.values()) proj.close();
+    for (LowRankProjector proj : galoreProj.values()) proj.close();
     galoreProj.clear();
     for (Tensor t : new Tensor[] {sumsq, norm, coef}) if (t != null) t.close();
   }

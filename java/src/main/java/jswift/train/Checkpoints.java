@@ -236,7 +236,9 @@ final class Checkpoints {
                 + (moments.contains(key) ? java.util.Arrays.toString(moments.entry(key).shape()) : "missing")
                 + ", this run needs " + java.util.Arrays.toString(want) + " (resume with the settings the checkpoint"
                 + " was saved with: --use_galore, --galore_rank, --galore_target_modules, LISA)");
-          e.getValue().copyFrom(moments.floats(key));
+          // Q-GaLore's INT4 projector codes are bytes; every other state tensor is fp32
+          if (e.getValue().dtype() == jswift.tensor.DType.U8) e.getValue().copyFrom(moments.bytes(key));
+          else e.getValue().copyFrom(moments.floats(key));
         }
         String own = moments.metadata().get(p.name() + ".step");
         optimizer.restoreParameterSteps(p, own != null ? Long.parseLong(own) : globalSteps);
