@@ -226,7 +226,10 @@ public final class CausalLM implements AutoCloseable {
   /** Bytes of the model's weights on its device (NF4 layers at their packed size). */
   public long weightBytes() {
     long b = 0;
-    for (Parameter p : parameters.values()) b += p.value().byteSize();
+    for (Parameter p : parameters.values()) {
+      b += p.value().byteSize();
+      if (p.isInt8()) b += p.int8Scales().byteSize() + p.int8Zeros().byteSize();   // Q-GaLore's group statistics
+    }
     for (Linear l : linears.values()) if (l.quantizedWeight() != null) b += l.quantizedWeight().bytes();
     return b;
   }

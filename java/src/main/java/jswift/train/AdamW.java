@@ -38,6 +38,7 @@ public final class AdamW implements AutoCloseable {
   private final Map<Parameter, LowRankProjector> galoreProj = new IdentityHashMap<>();
   private final GaLoreConfig galoreConfig;   // null without GaLore
   private final QGaLoreConfig qgalore;       // Q-GaLore (--galore_quantization), else null
+  private final Map<Parameter, Integer> ordinal = new IdentityHashMap<>();  // a weight's stochastic-rounding stream
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
     this(params, beta1, beta2, eps, weightDecay, maxGradNorm, null, List.of());
@@ -84,6 +85,7 @@ public final class AdamW implements AutoCloseable {
           ? new QGaLoreProjector(shape[0], shape[1], galoreConfig, qgalore, p.value().device())
           : LowRankProjector.of(new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device())));
     }
+    for (int i = 0; i < this.params.size(); i++) ordinal.putIfAbsent(this.params.get(i), i);
     for (Parameter p : this.params) if (p.isTrainable()) moments(p);
   }
 
@@ -133,6 +135,13 @@ public final class AdamW implements AutoCloseable {
     out.put("exp_avg_sq", mv[1]);
     LowRankProjector proj = galoreProj.get(p);
     if (proj != null) out.putAll(proj.stateTensors());
+    if (p.isInt8()) {
+      // Q-GaLore's INT8 weight, exactly (the model files hold its dequantized values, which would not re-quantize
+      // to the same codes): a resumed run continues from these bytes
+      out.put("weight_int8_codes", p.value());
+      out.put("weight_int8_scales", p.int8Scales());
+      out.put("weight_int8_zeros", p.int8Zeros());
+    }
     return out;
   }
 
@@ -255,18 +264,32 @@ public final class AdamW implements AutoCloseable {
     LowRankProjector proj = galoreProj.get(p);
     boolean due = proj instanceof QGaLoreProjector lazy ? lazy.dueAt(step) : (step - 1) % galoreConfig.updateProjGap() == 0;
     if (due) proj.refresh(p.grad());
-    Device d = p.master().device();
+    Device d = p.value().device();
+    // Q-GaLore's INT8 weight is updated in a dequantized fp32 copy, then stored back with stochastic rounding
+    Tensor w = p.isInt8() ? Tensor.allocate(DType.F32, d, p.value().shape()) : p.master();
     try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
         Tensor negN = Tensor.zeros(DType.F32, d, mv[0].shape())) {
+      if (p.isInt8()) p.dequantizeInt8Into(w);
       proj.project(p.grad(), low);
       // the fused kernel on a zero "parameter" with lr 1 and no decay leaves -N in it and updates m, v
       double bias2Sqrt = Math.sqrt(1.0 - Math.pow(beta2, step));
       Kernels.adamwStep(negN, low, mv[0], mv[1], 1f, beta1, beta2, (float) (eps / bias2Sqrt), 0f, step, gradScale,
           null);
-      proj.projectBackInto(negN, lr * galoreConfig.scale(), p.master());
+      proj.projectBackInto(negN, lr * galoreConfig.scale(), w);
+      if (wd > 0) Kernels.axpby(-lr * wd, w, 1f, w);
+      if (p.isInt8()) p.requantizeInt8(w, roundingSeed(p, step));
+      else if (copy != null) Kernels.cast(w, copy);
+    } finally {
+      if (w != p.master()) w.close();
     }
-    if (wd > 0) Kernels.axpby(-lr * wd, p.master(), 1f, p.master());
-    if (copy != null) Kernels.cast(p.master(), copy);
+  }
+
+  /**
+   * The stochastic-rounding draws of a weight's INT8 re-quantization at one of its steps: a function of the run's
+   * seed, the weight's place in the optimizer and the step, so a resumed run draws what the straight run drew.
+   */
+  private long roundingSeed(Parameter p, long step) {
+    return qgalore.seed() * 0x9E3779B97F4A7C15L + ordinal.get(p) * 0xC2B2AE3D27D4EB4FL + step;
   }
 
   public void zeroGrad() {

@@ -129,8 +129,11 @@ public final class Trainer implements AutoCloseable {
       if (galore != null && projected.isEmpty())
         throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
             + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
+      // --- Q-GaLore: the projected linear weights stored INT8 (QGaLoreLinear), the projectors lazy / INT4 ---
+      QGaLoreConfig qgalore = args.qgaloreConfig();
+      if (qgalore != null) QGaLoreWeights.storeInt8(m, projected, console);
       optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
-          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected);
+          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected, qgalore);
       List<Parameter> exempt = new ArrayList<>();
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);

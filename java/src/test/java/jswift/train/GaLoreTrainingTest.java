@@ -127,8 +127,8 @@ class GaLoreTrainingTest {
     lora.trainType = "lora";
     assertTrue(assertThrows(IllegalArgumentException.class, lora::validate).getMessage().contains("--train_type full"));
     TrainArguments q = args(shared, 1, 1);
-    q.galoreQuantization = true;
-    assertTrue(assertThrows(IllegalArgumentException.class, q::validate).getMessage().contains("Q-GaLore"));
+    q.galoreProjQuant = true;
+    assertTrue(assertThrows(IllegalArgumentException.class, q::validate).getMessage().contains("--galore_quantization"));
     TrainArguments per = args(shared, 1, 1);
     per.galoreOptimPerParameter = true;
     assertTrue(assertThrows(IllegalArgumentException.class, per::validate).getMessage()
