@@ -14,6 +14,7 @@ public final class Parameter implements AutoCloseable {
   private Tensor value;   // the u8 codes [out, in] while stored INT8 (Q-GaLore)
   private Tensor master;
   private Tensor grad;
+  private boolean gradReleased;   // trainable, gradient freed until the next backward writes it (per-parameter steps)
 
   public Parameter(String name, Tensor value) {
     this.name = name;
@@ -29,7 +30,7 @@ public final class Parameter implements AutoCloseable {
   }
 
   public boolean isTrainable() {
-    return grad != null;
+    return grad != null || gradReleased;
   }
 
   /** The fp32 copy the optimizer updates (null while frozen). */
@@ -37,9 +38,32 @@ public final class Parameter implements AutoCloseable {
     return master;
   }
 
-  /** The fp32 gradient (null while frozen); backward adds into it. */
+  /**
+   * The fp32 gradient (null while frozen); backward adds into it. After {@link #releaseGrad} it is allocated again,
+   * zeroed, when first asked for.
+   */
   public Tensor grad() {
+    if (gradReleased) {
+      grad = Tensor.zeros(DType.F32, value.device(), value.shape());
+      gradReleased = false;
+    }
     return grad;
+  }
+
+  /**
+   * Frees the gradient of a trainable parameter until it is next needed (the optimizer stepped it inside the
+   * backward, so the gradients of all layers never coexist: --galore_optim_per_parameter).
+   */
+  public void releaseGrad() {
+    if (grad == null) return;
+    grad.close();
+    grad = null;
+    gradReleased = true;
+  }
+
+  /** True when the gradient is allocated now (false while frozen or released). */
+  public boolean holdsGrad() {
+    return grad != null;
   }
 
   /** Makes the parameter trainable (fp32 master and zeroed gradient) or frozen (frees both). */
@@ -52,9 +76,10 @@ public final class Parameter implements AutoCloseable {
       grad = Tensor.zeros(DType.F32, value.device(), value.shape());
     } else {
       if (master != null && master != value) master.close();
-      grad.close();
+      if (grad != null) grad.close();
       master = null;
       grad = null;
+      gradReleased = false;
     }
   }
 

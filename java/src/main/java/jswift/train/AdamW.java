@@ -236,19 +236,66 @@ public final class AdamW implements AutoCloseable {
       scale = coef;
       gradNorm = norm.toFloatArray()[0];
     }
-    for (Parameter p : active) {
-      Tensor[] mv = moments(p);
-      long n = ++paramSteps.get(p)[0];
-      Tensor copy = p.master() == p.value() ? null : p.value();
-      float wd = noDecay.contains(p) ? 0f : weightDecay;
-      float lrP = lr * lrRatio.getOrDefault(p, 1f);
-      if (galoreProj.containsKey(p)) {
-        galoreStep(p, mv, lrP, wd, scale, copy, n);
-        continue;
-      }
-      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, n, scale, copy);
-    }
+    for (Parameter p : active) stepOne(p, lr, scale);
     return gradNorm;
+  }
+
+  /** One parameter's update of this step (gradScale: the clip coefficient, or null). */
+  private void stepOne(Parameter p, float lr, Tensor gradScale) {
+    Tensor[] mv = moments(p);
+    long n = ++paramSteps.get(p)[0];
+    Tensor copy = p.master() == p.value() ? null : p.value();
+    float wd = noDecay.contains(p) ? 0f : weightDecay;
+    float lrP = lr * lrRatio.getOrDefault(p, 1f);
+    if (galoreProj.containsKey(p)) {
+      galoreStep(p, mv, lrP, wd, gradScale, copy, n);
+      return;
+    }
+    Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, n, gradScale, copy);
+  }
+
+  // --- per-parameter steps (--galore_optim_per_parameter): one step split over the backward pass ---
+  private float splitLr = Float.NaN;
+  private final java.util.Set<Parameter> steppedThisSplit =
+      java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+
+  /**
+   * Starts a step that is taken piecewise, each parameter as soon as its gradient is complete ({@link
+   * #stepParameters}), GaLore's per-layer update. Each parameter's update is exactly what {@link #step} would do
+   * (they are independent), except that there can be no global gradient-norm clipping: the norm needs every
+   * gradient first.
+   */
+  public void beginSplitStep(float lr) {
+    if (maxGradNorm > 0)
+      throw new IllegalStateException("a per-parameter step cannot clip by the global gradient norm (max_grad_norm "
+          + maxGradNorm + "): that norm needs every gradient before any parameter steps");
+    if (!Float.isNaN(splitLr)) throw new IllegalStateException("the previous split step was not finished");
+    step++;
+    splitLr = lr;
+    steppedThisSplit.clear();
+    // the backward allocates each gradient when it first writes it (zeroed), so none is held before it starts
+    for (Parameter p : params) if (p.isTrainable()) p.releaseGrad();
+  }
+
+  /**
+   * Steps these parameters (the trainable ones not stepped yet in this split step) and frees their gradients: the
+   * next backward allocates them again when it first writes them ({@link Parameter#releaseGrad}).
+   */
+  public void stepParameters(Collection<Parameter> ready) {
+    if (Float.isNaN(splitLr)) throw new IllegalStateException("stepParameters outside beginSplitStep/finishSplitStep");
+    for (Parameter p : ready) {
+      if (!p.isTrainable() || !steppedThisSplit.add(p)) continue;
+      stepOne(p, splitLr, null);
+      p.releaseGrad();
+    }
+  }
+
+  /** Steps whatever trainable parameter the backward did not report, and ends the split step; returns -1 (no norm). */
+  public float finishSplitStep() {
+    for (Parameter p : params) if (p.isTrainable() && !steppedThisSplit.contains(p)) stepParameters(List.of(p));
+    splitLr = Float.NaN;
+    steppedThisSplit.clear();
+    return -1;
   }
 
   /**

@@ -216,9 +216,13 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --galore_quantization "
           + "(Q-GaLore has no per-parameter optimizer; ms-swift ignores the flag there): drop one of them");
     qgaloreConfig();   // bits, group size, threshold, gamma and queue checks, naming their flags
-    if (galoreOptimPerParameter)
-      throw new IllegalArgumentException("--galore_optim_per_parameter (an optimizer step per weight inside the "
-          + "backward pass) is not supported: jswift's backward keeps every gradient until the step; drop the flag");
+    if (galoreOptimPerParameter && gradientAccumulation() != 1)
+      throw new IllegalArgumentException("--galore_optim_per_parameter steps each weight as soon as its gradient is "
+          + "complete, inside the backward pass: it needs --gradient_accumulation_steps 1 (got " + gradientAccumulation()
+          + "; the default is ceil(16 / per_device_train_batch_size))");
+    if (galoreOptimPerParameter && maxGradNorm > 0)
+      throw new IllegalArgumentException("--galore_optim_per_parameter steps each weight before the global gradient "
+          + "norm exists, so it cannot clip: set --max_grad_norm 0 (got " + maxGradNorm + ")");
     galoreConfig();   // rank, gap and scale checks, naming their flags
   }
 

@@ -261,6 +261,8 @@ public final class Trainer implements AutoCloseable {
           args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
           java.util.Arrays.toString(lisa.activeLayers()), Math.min(lisa.intervalEnd(), totalSteps));
     }
+    // --galore_optim_per_parameter: each weight steps (and frees its gradient) as the backward completes it
+    if (args.galoreOptimPerParameter) model.onGradientsReady(optimizer::stepParameters);
     // the peak from here on is training's (loading may pass through a dense copy of a weight it quantizes)
     Kernels.resetPeakMemory(device);
     for (long step = startStep; step <= totalSteps; step++) {
@@ -282,12 +284,15 @@ public final class Trainer implements AutoCloseable {
         continue;
       }
       double loss = 0;
+      if (args.galoreOptimPerParameter) optimizer.beginSplitStep((float) schedule.rate(step));
       for (int i = 0; i < micro.size(); i++) {
         if (micro.get(i).targetCount() == 0) continue;
         loss += model.forwardBackward(micro.get(i), args.seed * 1_000_003L + step * accumulation + i, normalizer);
       }
       if (!Double.isFinite(loss)) {
-        log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
+        log.event(step, "non-finite loss " + loss + (args.galoreOptimPerParameter
+            ? ": stopping (--galore_optim_per_parameter already applied this step's updates during the backward)"
+            : ": stopping before the optimizer step")
             + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
         drawPlots();
         log.close();
@@ -296,7 +301,7 @@ public final class Trainer implements AutoCloseable {
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
       }
       double lr = schedule.rate(step);
-      float gradNorm = optimizer.step((float) lr);
+      float gradNorm = args.galoreOptimPerParameter ? optimizer.finishSplitStep() : optimizer.step((float) lr);
       optimizer.zeroGrad();
       if (step == startStep) first = loss;
       last = loss;

@@ -130,7 +130,7 @@ class GaLoreTrainingTest {
     q.galoreProjQuant = true;
     assertTrue(assertThrows(IllegalArgumentException.class, q::validate).getMessage().contains("--galore_quantization"));
     TrainArguments per = args(shared, 1, 1);
-    per.galoreOptimPerParameter = true;
+    per.galoreOptimPerParameter = true;   // with the default clipping (max_grad_norm 1)
     assertTrue(assertThrows(IllegalArgumentException.class, per::validate).getMessage()
         .contains("--galore_optim_per_parameter"));
     TrainArguments off = args(shared, 1, 1);
