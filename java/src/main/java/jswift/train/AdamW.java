@@ -151,7 +151,9 @@ public final class AdamW implements AutoCloseable {
    */
   public long stateBytes() {
     long b = 0;
-    for (Parameter p : params) for (Tensor t : stateTensors(p).values()) b += t.byteSize();
+    for (Parameter p : params)
+      for (Map.Entry<String, Tensor> e : stateTensors(p).entrySet())
+        if (!e.getKey().startsWith("weight_int8_")) b += e.getValue().byteSize();   // Q-GaLore's INT8 weight is a weight
     return b;
   }
 

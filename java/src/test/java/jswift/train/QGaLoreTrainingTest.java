@@ -76,6 +76,12 @@ class QGaLoreTrainingTest {
       long fp32 = 4 * (151936L * 32 + 32 + 2 * (norms + layerWeights));
       long want = fp32 - 2 * (4 * layerWeights - (layerWeights + 36 * 8));
       assertEquals(want, t.model().weightBytes(), "INT8 storage of the projected weights, in bytes");
+      // Optimizer state per layer: GaLore's low-rank moments (2560 floats, as in GaLoreTrainingTest); INT4
+      // projectors in groups of 64: q, o, gate, up P [4, 32] and down [32, 4] 64 code bytes + 2 groups x 8, k, v
+      // [16, 4] 32 + 8; the lazy state, 3 + queue 5 + the first vector (q, o, gate, up: 32; k, v: 16; down: 32)
+      // floats each. The rest (norms, tied embedding) keeps two fp32 moments; the INT8 codes are weights, not state.
+      long perLayer = 4 * 2560 + (5 * (64 + 16) + 2 * (32 + 8)) + 4 * (7 * 8 + 32 * 5 + 16 * 2);
+      assertEquals(2 * perLayer + 8 * (2 * norms + 32 + 151936L * 32), t.optimizerStateBytes());
       r = t.train();
     }
     assertTrue(console.toString().contains("Q-GaLore: 14 linear weights stored INT8"), console.toString());
