@@ -627,7 +627,7 @@ public final class CausalLM implements AutoCloseable {
     Arena a = run.arena;
     if (lmHead() != embedding()) ready(List.of(lmHead()));
     Tensor dh = finalNorm.backward(a, dHidden, run.finalSaved);
-    ready(List.of(parameters.get("model.norm.weight")));
+    ready(List.of(finalNorm.weight()));
     for (int i = layers.size() - 1; i >= 0; i--) {
       DecoderLayer layer = layers.get(i);
       if (gradientCheckpointing) {
