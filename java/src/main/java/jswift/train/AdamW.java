@@ -23,7 +23,10 @@ import jswift.tensor.Tensor;
  * time it trains (LISA, which keeps optimizer state only for the layers it is training).
  *
  * <p>Built with a {@link GaLoreConfig}, some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
- * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector.
+ * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector. With a {@link
+ * QGaLoreConfig} as well they take Q-GaLore's: lazily refreshed (optionally INT4) projectors, and INT8 weights
+ * updated through stochastic rounding. A step may also be taken piecewise inside the backward pass ({@link
+ * #beginSplitStep}, GaLore's per-layer update), each parameter as soon as its gradient is complete.
  */
 public final class AdamW implements AutoCloseable {
   private final float beta1, beta2, eps, weightDecay, maxGradNorm;
