@@ -6,7 +6,8 @@
 #   benchmarks/tuners/run.sh [MODEL_DIR] [STEPS] [METHOD...]
 #       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
 #       STEPS      default 40 (batch 8, seq <= 512, swift/self-cognition: data the bundled model has not seen)
-#       METHOD     any of: lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro (default: all)
+#       METHOD     any of: lora lora+ rslora dora pissa olora full galore galore-per-param q-galore lisa llamapro
+#                  (default: all)
 #
 # Prints a Markdown table (and writes target/tuners/table.md). Every method runs at the same learning rate
 # (LR, default 1e-3: ms-swift's defaults, 1e-4 / 1e-5, barely move anything in 40 steps), the same seed and data.
@@ -18,7 +19,7 @@ steps="${2:-40}"
 lr="${LR:-1e-3}"
 shift $(( $# > 2 ? 2 : $# )) || true
 methods=("$@")
-[ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora full galore q-galore lisa llamapro)
+[ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora full galore galore-per-param q-galore lisa llamapro)
 out="$root/target/tuners"
 rm -rf "$out"
 mkdir -p "$out"
@@ -34,7 +35,11 @@ flags() {  # the flags of one method
     olora) echo "--train_type lora --init_weights olora" ;;
     full) echo "--train_type full" ;;
     galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20" ;;
-    q-galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_quantization true" ;;
+    # GaLore's per-layer update: no clipping (the global norm would need every gradient first)
+    galore-per-param) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20 \
+--galore_optim_per_parameter true --max_grad_norm 0" ;;
+    q-galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20 \
+--galore_quantization true --galore_proj_quant true" ;;
     lisa) echo "--train_type full --lisa_activated_layers $(( layers / 2 > 0 ? layers / 2 : 1 )) --lisa_step_interval 10" ;;
     llamapro) echo "--train_type llamapro --llamapro_num_new_blocks $(( layers / 2 > 0 ? layers / 2 : 1 ))" ;;
     *) echo "unknown method $1" >&2; return 1 ;;

@@ -296,6 +296,23 @@ int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packed, const ui
                           const float* nested_absmax, const float* code256, float offset, int64_t n,
                           int64_t blocksize, void* out);
 
+/* ---- Min-max group quantization (Q-GaLore: INT4 projectors, INT8 weights) ------------------------------ */
+/* Asymmetric min-max quantization of n values (a flattened row-major tensor) in groups of `group_size`
+ * consecutive values (the last group may be shorter), as Q-GaLore's _quantize: with qmax = 2^bits - 1,
+ * scales[g] = max(max_g - min_g, 1e-5) / qmax, zeros[g] = clamp(round(-min_g / scales[g]), 0, qmax) and
+ * code = clamp(round(x / scales[g]) + zeros[g], 0, qmax), every step in fp32, round = half to even (torch.round).
+ * With stochastic != 0, round(q) becomes floor(q) + 1 with probability q - floor(q) (else floor(q)): an unbiased
+ * stochastic rounding whose uniform draw is a pure function of (seed, element index) (counter-based), so a run
+ * is reproducible and the CPU and CUDA twins draw the same numbers. bits is 4 or 8: with 8, codes has n bytes;
+ * with 4, ceil(n / 2) bytes, element 2k in the high nibble of codes[k] and 2k + 1 in the low one (an odd n
+ * leaves the last low nibble 0). scales and zeros have ceil(n / group_size) floats. x is f32/bf16/f16. The CPU
+ * and CUDA twins produce identical bytes. */
+int jsw_minmax_quantize(int device, int dtype, const void* x, int64_t n, int64_t group_size, int bits,
+                        int stochastic, uint64_t seed, uint8_t* codes, float* scales, float* zeros);
+/* out[i] = (code(i) - zeros[g]) * scales[g], g = i / group_size, computed in fp32, stored as dtype. */
+int jsw_minmax_dequantize(int device, int dtype, const uint8_t* codes, const float* scales, const float* zeros,
+                          int64_t n, int64_t group_size, int bits, void* out);
+
 /* ---- NF4 GEMV (decode-shaped inputs; fused dequantization) ---------------------------------------------- */
 /* y[r, o] = sum_i x[r, i] * W[o, i] (+ bias[o]) for r < rows (1..8), where W [out_features, in] is the NF4 weight
  * flattened row-major exactly as jsw_nf4_dequantize reads it (element o * in + i; blocks of `blocksize`

@@ -108,8 +108,16 @@ public final class TrainOptions {
   @Option(names = "--galore_proj_type", description = "std (project the smaller side)") String galoreProjType = "std";
   @Option(names = "--galore_optim_per_parameter", arity = "1") boolean galoreOptimPerParameter;
   @Option(names = "--galore_with_embedding", arity = "1") boolean galoreWithEmbedding;
-  @Option(names = "--galore_quantization", arity = "1", description = "Q-GaLore (not supported)") boolean galoreQuantization;
-  @Option(names = "--galore_proj_quant", arity = "1", description = "Q-GaLore (not supported)") boolean galoreProjQuant;
+  @Option(names = "--galore_quantization", arity = "1", description = "Q-GaLore: INT8 weights (stochastic rounding) "
+      + "and the lazy projector refresh") boolean galoreQuantization;
+  @Option(names = "--galore_proj_quant", arity = "1", description = "Q-GaLore: projectors stored INT4")
+  boolean galoreProjQuant;
+  // --- Q-GaLore's settings (ms-swift's names and defaults) ---
+  @Option(names = "--galore_proj_bits") int galoreProjBits = 4;
+  @Option(names = "--galore_proj_group_size") int galoreProjGroupSize = 256;
+  @Option(names = "--galore_cos_threshold") double galoreCosThreshold = 0.4;
+  @Option(names = "--galore_gamma_proj") int galoreGammaProj = 2;
+  @Option(names = "--galore_queue_size") int galoreQueueSize = 5;
   @Option(names = "--config", description = "a YAML or JSON file whose keys are these flags without '--' "
       + "(dataset: [a.jsonl, b.jsonl]); flags given on the command line win") Path config;
 
@@ -189,6 +197,11 @@ public final class TrainOptions {
     a.galoreWithEmbedding = galoreWithEmbedding;
     a.galoreQuantization = galoreQuantization;
     a.galoreProjQuant = galoreProjQuant;
+    a.galoreProjBits = galoreProjBits;
+    a.galoreProjGroupSize = galoreProjGroupSize;
+    a.galoreCosThreshold = galoreCosThreshold;
+    a.galoreGammaProj = galoreGammaProj;
+    a.galoreQueueSize = galoreQueueSize;
     return a;
   }
 

@@ -250,7 +250,10 @@ public final class CausalLM implements AutoCloseable {
   /** Bytes of the model's weights on its device (NF4 layers at their packed size). */
   public long weightBytes() {
     long b = 0;
-    for (Parameter p : parameters.values()) b += p.value().byteSize();
+    for (Parameter p : parameters.values()) {
+      b += p.value().byteSize();
+      if (p.isInt8()) b += p.int8Scales().byteSize() + p.int8Zeros().byteSize();   // Q-GaLore's group statistics
+    }
     for (Linear l : linears.values()) if (l.quantizedWeight() != null) b += l.quantizedWeight().bytes();
     return b;
   }
@@ -617,9 +620,38 @@ public final class CausalLM implements AutoCloseable {
     return sum / normalizer;
   }
 
+  // --- per-parameter optimizer steps (--galore_optim_per_parameter): told as gradients complete ---
+  private java.util.function.Consumer<List<Parameter>> gradientsReady;
+  private List<List<Parameter>> layerParameters;
+
+  /**
+   * A hook the backward calls with each group of parameters whose gradients (of this backward) are complete: an
+   * untied lm_head right after the loss, the final norm, then each decoder layer right after its backward (last
+   * layer first), and the embedding (a tied lm_head) at the end. The optimizer steps them there and frees their
+   * gradients (GaLore's per-layer update). Null removes it.
+   */
+  public void onGradientsReady(java.util.function.Consumer<List<Parameter>> hook) {
+    gradientsReady = hook;
+    if (hook != null && layerParameters == null) {
+      layerParameters = new ArrayList<>();
+      for (int i = 0; i < layers.size(); i++) {
+        String prefix = "model.layers." + i + ".";
+        List<Parameter> own = new ArrayList<>();
+        for (Parameter p : parameters.values()) if (p.name().startsWith(prefix)) own.add(p);
+        layerParameters.add(own);
+      }
+    }
+  }
+
+  private void ready(List<Parameter> group) {
+    if (gradientsReady != null) gradientsReady.accept(group);
+  }
+
   private void backward(Run run, Batch b, Tensor dHidden) {
     Arena a = run.arena;
+    if (lmHead() != embedding()) ready(List.of(lmHead()));
     Tensor dh = finalNorm.backward(a, dHidden, run.finalSaved);
+    ready(List.of(finalNorm.weight()));
     for (int i = layers.size() - 1; i >= 0; i--) {
       DecoderLayer layer = layers.get(i);
       if (gradientCheckpointing) {
@@ -632,8 +664,10 @@ public final class CausalLM implements AutoCloseable {
       } else {
         dh = layer.backward(a, dh, run.layout, rope, run.seed, run.saved.get(i));
       }
+      if (gradientsReady != null) ready(layerParameters.get(i));
     }
     if (embedding().isTrainable()) Kernels.embeddingBackward(run.ids, dh, embedding().grad());
+    ready(List.of(embedding()));
   }
 
   // ---- inference with a KV cache ----

@@ -85,6 +85,12 @@ public final class Linear implements AutoCloseable {
 
   /** The dense weight for one op: the parameter itself, or the dequantized packed weight in {@code tmp}. */
   private Tensor denseWeight(Arena tmp) {
+    if (weight != null && weight.isInt8()) {
+      // Q-GaLore: a trained INT8 weight, dequantized per op like the frozen packed formats
+      Tensor w = tmp.allocate(weight.computeDtype(), weight.value().device(), outFeatures, inFeatures);
+      weight.dequantizeInt8Into(w);
+      return w;
+    }
     return quantized == null ? weight.value() : quantized.dequantize(tmp);
   }
 

@@ -11,6 +11,7 @@ import jswift.bindings.RsvdNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
 import jswift.bindings.AwqNative;
+import jswift.bindings.MinmaxQuantNative;
 import jswift.bindings.GptqNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
@@ -1156,6 +1157,59 @@ public final class Kernels {
     Check.dtype(op, name, t, dtype);
     Check.shape(op, name, t, shape);
     Check.device(op, d, name, t);
+  }
+
+  // =====================================================================================================
+  // Min-max group quantization (Q-GaLore: INT4 projectors, INT8 weights with stochastic rounding)
+  // =====================================================================================================
+
+  /** Bytes of the codes of n values at {@code bits} (4: two per byte, high nibble first; 8: one per byte). */
+  public static long minmaxCodeBytes(long n, int bits) {
+    return bits == 8 ? n : (n + 1) / 2;
+  }
+
+  /**
+   * Q-GaLore's asymmetric min-max quantization of x (float dtype, flattened) in groups of {@code groupSize}
+   * consecutive values: scale = max(max - min, 1e-5) / (2^bits - 1), zero = clamp(round(-min / scale)), code =
+   * clamp(round(x / scale) + zero). With {@code stochastic}, round is an unbiased stochastic rounding drawn from
+   * (seed, element index), reproducible across runs and devices. codes: u8 [{@link #minmaxCodeBytes}], scales and
+   * zeros: f32 [ceil(n / groupSize)], all on x's device.
+   */
+  public static void minmaxQuantize(Tensor x, long groupSize, int bits, boolean stochastic, long seed, Tensor codes,
+      Tensor scales, Tensor zeros) {
+    String op = "minmaxQuantize";
+    Check.alive(op, "x", x);
+    Check.floating(op, "x", x);
+    long n = x.numel();
+    minmaxBuffers(op, n, groupSize, bits, codes, scales, zeros, x.device());
+    NativeStatus.check(MinmaxQuantNative.jsw_minmax_quantize(x.device().index(), x.dtype().code(), x.address(), n,
+        groupSize, bits, stochastic ? 1 : 0, seed, codes.address(), scales.address(), zeros.address()));
+  }
+
+  /** out[i] = (code(i) - zero[g]) * scale[g], g = i / groupSize, in fp32, stored in out's float dtype. */
+  public static void minmaxDequantize(Tensor codes, Tensor scales, Tensor zeros, long groupSize, int bits, Tensor out) {
+    String op = "minmaxDequantize";
+    Check.alive(op, "out", out);
+    Check.floating(op, "out", out);
+    long n = out.numel();
+    minmaxBuffers(op, n, groupSize, bits, codes, scales, zeros, out.device());
+    NativeStatus.check(MinmaxQuantNative.jsw_minmax_dequantize(out.device().index(), out.dtype().code(),
+        codes.address(), scales.address(), zeros.address(), n, groupSize, bits, out.address()));
+  }
+
+  private static void minmaxBuffers(String op, long n, long groupSize, int bits, Tensor codes, Tensor scales,
+      Tensor zeros, Device d) {
+    Check.that(bits == 4 || bits == 8, op, "bits must be 4 or 8, got " + bits);
+    Check.that(groupSize > 0, op, "groupSize must be > 0, got " + groupSize);
+    long groups = (n + groupSize - 1) / groupSize;
+    for (Object[] t : new Object[][] {{"codes", codes, DType.U8, minmaxCodeBytes(n, bits)},
+        {"scales", scales, DType.F32, groups}, {"zeros", zeros, DType.F32, groups}}) {
+      Tensor v = (Tensor) t[1];
+      Check.alive(op, (String) t[0], v);
+      Check.dtype(op, (String) t[0], v, (DType) t[2]);
+      Check.numel(op, (String) t[0], v, (Long) t[3]);
+      Check.device(op, d, (String) t[0], v);
+    }
   }
 
   // =====================================================================================================

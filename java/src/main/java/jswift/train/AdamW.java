@@ -23,7 +23,10 @@ import jswift.tensor.Tensor;
  * time it trains (LISA, which keeps optimizer state only for the layers it is training).
  *
  * <p>Built with a {@link GaLoreConfig}, some 2-D weights take GaLore steps instead (galore-torch's GaLoreAdamW, see
- * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector.
+ * {@link #galoreStep}): their moments are kept in the low-rank shape, next to their projector. With a {@link
+ * QGaLoreConfig} as well they take Q-GaLore's: lazily refreshed (optionally INT4) projectors, and INT8 weights
+ * updated through stochastic rounding. A step may also be taken piecewise inside the backward pass ({@link
+ * #beginSplitStep}, GaLore's per-layer update), each parameter as soon as its gradient is complete.
  */
 public final class AdamW implements AutoCloseable {
   private final float beta1, beta2, eps, weightDecay, maxGradNorm;
@@ -35,8 +38,10 @@ public final class AdamW implements AutoCloseable {
   private long step;
   private Tensor sumsq, norm, coef;
   // --- GaLore (--use_galore): the projected weights, their projectors and settings ---
-  private final Map<Parameter, GaLoreProjector> galoreProj = new IdentityHashMap<>();
+  private final Map<Parameter, LowRankProjector> galoreProj = new IdentityHashMap<>();
   private final GaLoreConfig galoreConfig;   // null without GaLore
+  private final QGaLoreConfig qgalore;       // Q-GaLore (--galore_quantization), else null
+  private final Map<Parameter, Integer> ordinal = new IdentityHashMap<>();  // a weight's stochastic-rounding stream
 
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm) {
     this(params, beta1, beta2, eps, weightDecay, maxGradNorm, null, List.of());
@@ -49,6 +54,17 @@ public final class AdamW implements AutoCloseable {
    */
   public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
       GaLoreConfig galore, Collection<Parameter> projected) {
+    this(params, beta1, beta2, eps, weightDecay, maxGradNorm, galore, projected, null);
+  }
+
+  /**
+   * As the GaLore constructor; with {@code qgalore} not null the projected weights take Q-GaLore steps: their
+   * projectors are {@link QGaLoreProjector}s (INT4 with galore_proj_quant, refreshed lazily).
+   */
+  public AdamW(Collection<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float maxGradNorm,
+      GaLoreConfig galore, Collection<Parameter> projected, QGaLoreConfig qgalore) {
+    if (qgalore != null && galore == null) throw new IllegalArgumentException("Q-GaLore needs a GaLore config");
+    this.qgalore = qgalore;
     this.params = new ArrayList<>(params);
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -68,8 +84,11 @@ public final class AdamW implements AutoCloseable {
     }
     for (Parameter p : low) {
       long[] shape = p.value().shape();
-      galoreProj.put(p, new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device()));
+      galoreProj.put(p, qgalore != null
+          ? new QGaLoreProjector(shape[0], shape[1], galoreConfig, qgalore, p.value().device())
+          : LowRankProjector.of(new GaLoreProjector(shape[0], shape[1], galoreConfig, p.value().device())));
     }
+    for (int i = 0; i < this.params.size(); i++) ordinal.putIfAbsent(this.params.get(i), i);
     for (Parameter p : this.params) if (p.isTrainable()) moments(p);
   }
 
@@ -96,6 +115,11 @@ public final class AdamW implements AutoCloseable {
     return this;
   }
 
+  /** The projector of a GaLore weight (null for the others); tests read Q-GaLore's lazy state through it. */
+  LowRankProjector projector(Parameter p) {
+    return galoreProj.get(p);
+  }
+
   /** True when this parameter takes GaLore steps. */
   public boolean isGaLore(Parameter p) {
     return galoreProj.containsKey(p);
@@ -112,8 +136,15 @@ public final class AdamW implements AutoCloseable {
     if (mv == null) return out;
     out.put("exp_avg", mv[0]);
     out.put("exp_avg_sq", mv[1]);
-    GaLoreProjector proj = galoreProj.get(p);
-    if (proj != null) out.put("galore_projector", proj.matrix());
+    LowRankProjector proj = galoreProj.get(p);
+    if (proj != null) out.putAll(proj.stateTensors());
+    if (p.isInt8()) {
+      // Q-GaLore's INT8 weight, exactly (the model files hold its dequantized values, which would not re-quantize
+      // to the same codes): a resumed run continues from these bytes
+      out.put("weight_int8_codes", p.value());
+      out.put("weight_int8_scales", p.int8Scales());
+      out.put("weight_int8_zeros", p.int8Zeros());
+    }
     return out;
   }
 
@@ -123,7 +154,9 @@ public final class AdamW implements AutoCloseable {
    */
   public long stateBytes() {
     long b = 0;
-    for (Parameter p : params) for (Tensor t : stateTensors(p).values()) b += t.byteSize();
+    for (Parameter p : params)
+      for (Map.Entry<String, Tensor> e : stateTensors(p).entrySet())
+        if (!e.getKey().startsWith("weight_int8_")) b += e.getValue().byteSize();   // Q-GaLore's INT8 weight is a weight
     return b;
   }
 
@@ -208,19 +241,66 @@ public final class AdamW implements AutoCloseable {
       scale = coef;
       gradNorm = norm.toFloatArray()[0];
     }
-    for (Parameter p : active) {
-      Tensor[] mv = moments(p);
-      long n = ++paramSteps.get(p)[0];
-      Tensor copy = p.master() == p.value() ? null : p.value();
-      float wd = noDecay.contains(p) ? 0f : weightDecay;
-      float lrP = lr * lrRatio.getOrDefault(p, 1f);
-      if (galoreProj.containsKey(p)) {
-        galoreStep(p, mv, lrP, wd, scale, copy, n);
-        continue;
-      }
-      Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, n, scale, copy);
-    }
+    for (Parameter p : active) stepOne(p, lr, scale);
     return gradNorm;
+  }
+
+  /** One parameter's update of this step (gradScale: the clip coefficient, or null). */
+  private void stepOne(Parameter p, float lr, Tensor gradScale) {
+    Tensor[] mv = moments(p);
+    long n = ++paramSteps.get(p)[0];
+    Tensor copy = p.master() == p.value() ? null : p.value();
+    float wd = noDecay.contains(p) ? 0f : weightDecay;
+    float lrP = lr * lrRatio.getOrDefault(p, 1f);
+    if (galoreProj.containsKey(p)) {
+      galoreStep(p, mv, lrP, wd, gradScale, copy, n);
+      return;
+    }
+    Kernels.adamwStep(p.master(), p.grad(), mv[0], mv[1], lrP, beta1, beta2, eps, wd, n, gradScale, copy);
+  }
+
+  // --- per-parameter steps (--galore_optim_per_parameter): one step split over the backward pass ---
+  private float splitLr = Float.NaN;
+  private final java.util.Set<Parameter> steppedThisSplit =
+      java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+
+  /**
+   * Starts a step that is taken piecewise, each parameter as soon as its gradient is complete ({@link
+   * #stepParameters}), GaLore's per-layer update. Each parameter's update is exactly what {@link #step} would do
+   * (they are independent), except that there can be no global gradient-norm clipping: the norm needs every
+   * gradient first.
+   */
+  public void beginSplitStep(float lr) {
+    if (maxGradNorm > 0)
+      throw new IllegalStateException("a per-parameter step cannot clip by the global gradient norm (max_grad_norm "
+          + maxGradNorm + "): that norm needs every gradient before any parameter steps");
+    if (!Float.isNaN(splitLr)) throw new IllegalStateException("the previous split step was not finished");
+    step++;
+    splitLr = lr;
+    steppedThisSplit.clear();
+    // the backward allocates each gradient when it first writes it (zeroed), so none is held before it starts
+    for (Parameter p : params) if (p.isTrainable()) p.releaseGrad();
+  }
+
+  /**
+   * Steps these parameters (the trainable ones not stepped yet in this split step) and frees their gradients: the
+   * next backward allocates them again when it first writes them ({@link Parameter#releaseGrad}).
+   */
+  public void stepParameters(Collection<Parameter> ready) {
+    if (Float.isNaN(splitLr)) throw new IllegalStateException("stepParameters outside beginSplitStep/finishSplitStep");
+    for (Parameter p : ready) {
+      if (!p.isTrainable() || !steppedThisSplit.add(p)) continue;
+      stepOne(p, splitLr, null);
+      p.releaseGrad();
+    }
+  }
+
+  /** Steps whatever trainable parameter the backward did not report, and ends the split step; returns -1 (no norm). */
+  public float finishSplitStep() {
+    for (Parameter p : params) if (p.isTrainable() && !steppedThisSplit.contains(p)) stepParameters(List.of(p));
+    splitLr = Float.NaN;
+    steppedThisSplit.clear();
+    return -1;
   }
 
   /**
@@ -233,20 +313,35 @@ public final class AdamW implements AutoCloseable {
    * comes after the step. Moments are not rotated when P changes (neither are they in galore-torch).
    */
   private void galoreStep(Parameter p, Tensor[] mv, float lr, float wd, Tensor gradScale, Tensor copy, long step) {
-    GaLoreProjector proj = galoreProj.get(p);
-    if ((step - 1) % galoreConfig.updateProjGap() == 0) proj.refresh(p.grad());
-    Device d = p.master().device();
+    LowRankProjector proj = galoreProj.get(p);
+    boolean due = proj instanceof QGaLoreProjector lazy ? lazy.dueAt(step) : (step - 1) % galoreConfig.updateProjGap() == 0;
+    if (due) proj.refresh(p.grad());
+    Device d = p.value().device();
+    // Q-GaLore's INT8 weight is updated in a dequantized fp32 copy, then stored back with stochastic rounding
+    Tensor w = p.isInt8() ? Tensor.allocate(DType.F32, d, p.value().shape()) : p.master();
     try (Tensor low = Tensor.allocate(DType.F32, d, mv[0].shape());
         Tensor negN = Tensor.zeros(DType.F32, d, mv[0].shape())) {
+      if (p.isInt8()) p.dequantizeInt8Into(w);
       proj.project(p.grad(), low);
       // the fused kernel on a zero "parameter" with lr 1 and no decay leaves -N in it and updates m, v
       double bias2Sqrt = Math.sqrt(1.0 - Math.pow(beta2, step));
       Kernels.adamwStep(negN, low, mv[0], mv[1], 1f, beta1, beta2, (float) (eps / bias2Sqrt), 0f, step, gradScale,
           null);
-      proj.projectBackInto(negN, lr * galoreConfig.scale(), p.master());
+      proj.projectBackInto(negN, lr * galoreConfig.scale(), w);
+      if (wd > 0) Kernels.axpby(-lr * wd, w, 1f, w);
+      if (p.isInt8()) p.requantizeInt8(w, roundingSeed(p, step));
+      else if (copy != null) Kernels.cast(w, copy);
+    } finally {
+      if (w != p.master()) w.close();
     }
-    if (wd > 0) Kernels.axpby(-lr * wd, p.master(), 1f, p.master());
-    if (copy != null) Kernels.cast(p.master(), copy);
+  }
+
+  /**
+   * The stochastic-rounding draws of a weight's INT8 re-quantization at one of its steps: a function of the run's
+   * seed, the weight's place in the optimizer and the step, so a resumed run draws what the straight run drew.
+   */
+  private long roundingSeed(Parameter p, long step) {
+    return qgalore.seed() * 0x9E3779B97F4A7C15L + ordinal.get(p) * 0xC2B2AE3D27D4EB4FL + step;
   }
 
   public void zeroGrad() {
@@ -261,7 +356,7 @@ public final class AdamW implements AutoCloseable {
     }
     state.clear();
     paramSteps.clear();
-    for (GaLoreProjector proj : galoreProj.values()) proj.close();
+    for (LowRankProjector proj : galoreProj.values()) proj.close();
     galoreProj.clear();
     for (Tensor t : new Tensor[] {sumsq, norm, coef}) if (t != null) t.close();
   }

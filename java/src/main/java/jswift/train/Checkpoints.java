@@ -68,6 +68,15 @@ final class Checkpoints {
     java.util.Set<Parameter> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     for (Parameter p : model.parameters().values()) {
       if (!seen.add(p)) continue;   // a tied lm_head is the embedding
+      if (p.isInt8()) {
+        // Q-GaLore's INT8 weight: its dequantized values (what the model computes with), in the stored dtype
+        sources.add(TensorSource.computed(p.name(), stored, p.value().shape(), () -> {
+          jswift.tensor.Tensor d = jswift.tensor.Tensor.allocate(stored, p.value().device(), p.value().shape());
+          p.dequantizeInt8Into(d);
+          return d;
+        }));
+        continue;
+      }
       jswift.tensor.Tensor t = p.isTrainable() ? p.master() : p.value();
       if (t.dtype() == stored) sources.add(TensorSource.of(p.name(), t));
       else sources.add(TensorSource.computed(p.name(), stored, t.shape(), () -> t.to(stored)));
@@ -224,9 +233,11 @@ final class Checkpoints {
         boolean present = lora ? adapter.contains(p.name()) : weights.contains(p.name());
         if (!present)
           throw new IOException(checkpoint + ": no " + p.name() + " (was it saved by a run with other settings?)");
-        float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
-        p.value().copyFrom(v);
-        if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
+        if (!p.isInt8()) {   // an INT8 weight's exact codes come with its optimizer state below
+          float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
+          p.value().copyFrom(v);
+          if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
+        }
         if (!p.isTrainable() || fresh.contains(p)) continue;
         optimizer.moments(p);  // created if the parameter has none yet
         for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet()) {
@@ -237,7 +248,9 @@ final class Checkpoints {
                 + (moments.contains(key) ? java.util.Arrays.toString(moments.entry(key).shape()) : "missing")
                 + ", this run needs " + java.util.Arrays.toString(want) + " (resume with the settings the checkpoint"
                 + " was saved with: --use_galore, --galore_rank, --galore_target_modules, LISA)");
-          e.getValue().copyFrom(moments.floats(key));
+          // Q-GaLore's INT4 projector codes are bytes; every other state tensor is fp32
+          if (e.getValue().dtype() == jswift.tensor.DType.U8) e.getValue().copyFrom(moments.bytes(key));
+          else e.getValue().copyFrom(moments.floats(key));
         }
         String own = moments.metadata().get(p.name() + ".step");
         optimizer.restoreParameterSteps(p, own != null ? Long.parseLong(own) : globalSteps);

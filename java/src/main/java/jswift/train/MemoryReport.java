@@ -37,7 +37,7 @@ public record MemoryReport(long weights, long trainable, long optimizer, long pe
     for (Parameter p : trainable) {
       if (!base.contains(p)) extra += p.value().byteSize();                   // an adapter's own tensor
       if (p.master() != null && p.master() != p.value()) extra += p.master().byteSize();
-      if (p.grad() != null) extra += p.grad().byteSize();
+      if (p.holdsGrad()) extra += p.grad().byteSize();   // not a released one (per-parameter steps)
     }
     return new MemoryReport(model.weightBytes(), extra, optimizer.stateBytes(), Kernels.memoryStats(device)[2]);
   }

@@ -97,8 +97,19 @@ public final class TrainArguments {
   public String galoreProjType = "std";
   public boolean galoreOptimPerParameter;
   public boolean galoreWithEmbedding;
-  public boolean galoreQuantization;         // Q-GaLore: not supported (refused by validate)
-  public boolean galoreProjQuant;
+  public boolean galoreQuantization;         // Q-GaLore: INT8 weights + lazy projector refresh
+  public boolean galoreProjQuant;            // Q-GaLore: INT4 projectors (needs galore_quantization)
+  public int galoreProjBits = 4;
+  public int galoreProjGroupSize = 256;
+  public double galoreCosThreshold = 0.4;
+  public int galoreGammaProj = 2;
+  public int galoreQueueSize = 5;
+
+  /** Q-GaLore's settings of this run (null unless --galore_quantization). */
+  public QGaLoreConfig qgaloreConfig() {
+    return useGalore && galoreQuantization ? new QGaLoreConfig(galoreProjQuant, galoreProjBits, galoreProjGroupSize,
+        (float) galoreCosThreshold, galoreGammaProj, galoreQueueSize, true, seed) : null;
+  }
 
   /** The GaLore settings of this run (null without --use_galore). */
   public GaLoreConfig galoreConfig() {
@@ -198,12 +209,23 @@ public final class TrainArguments {
           + "--train_type full (got " + trainType + ")");
     if (!galoreProjType.equals("std"))
       throw new IllegalArgumentException("--galore_proj_type " + galoreProjType + " is not supported (std)");
-    if (galoreQuantization || galoreProjQuant)
-      throw new IllegalArgumentException("--galore_quantization / --galore_proj_quant (Q-GaLore) are not supported; "
-          + "drop them to train with plain GaLore");
-    if (galoreOptimPerParameter)
-      throw new IllegalArgumentException("--galore_optim_per_parameter (an optimizer step per weight inside the "
-          + "backward pass) is not supported: jswift's backward keeps every gradient until the step; drop the flag");
+    if (galoreProjQuant && !galoreQuantization)
+      throw new IllegalArgumentException("--galore_proj_quant stores Q-GaLore's projectors INT4; it needs "
+          + "--galore_quantization true (ms-swift reads it only then)");
+    if (galoreQuantization && lisaActivatedLayers > 0)
+      throw new IllegalArgumentException("--galore_quantization stores the trained weights INT8 for the whole run; it "
+          + "cannot be combined with LISA (--lisa_activated_layers), which freezes and thaws layers");
+    if (galoreQuantization && galoreOptimPerParameter)
+      throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --galore_quantization "
+          + "(Q-GaLore has no per-parameter optimizer; ms-swift ignores the flag there): drop one of them");
+    qgaloreConfig();   // bits, group size, threshold, gamma and queue checks, naming their flags
+    if (galoreOptimPerParameter && gradientAccumulation() != 1)
+      throw new IllegalArgumentException("--galore_optim_per_parameter steps each weight as soon as its gradient is "
+          + "complete, inside the backward pass: it needs --gradient_accumulation_steps 1 (got " + gradientAccumulation()
+          + "; the default is ceil(16 / per_device_train_batch_size))");
+    if (galoreOptimPerParameter && maxGradNorm > 0)
+      throw new IllegalArgumentException("--galore_optim_per_parameter steps each weight before the global gradient "
+          + "norm exists, so it cannot clip: set --max_grad_norm 0 (got " + maxGradNorm + ")");
     galoreConfig();   // rank, gap and scale checks, naming their flags
   }
 

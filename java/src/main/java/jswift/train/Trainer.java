@@ -131,8 +131,11 @@ public final class Trainer implements AutoCloseable {
       if (galore != null && projected.isEmpty())
         throw new IllegalArgumentException("--use_galore: no trainable 2-D weight matches --galore_target_modules "
             + (galore.targetModules().isEmpty() ? "(the decoder's linear layers)" : galore.targetModules()));
+      // --- Q-GaLore: the projected linear weights stored INT8 (QGaLoreLinear), the projectors lazy / INT4 ---
+      QGaLoreConfig qgalore = args.qgaloreConfig();
+      if (qgalore != null) QGaLoreWeights.storeInt8(m, projected, console);
       optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
-          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected);
+          (float) args.weightDecay, (float) args.maxGradNorm, galore, projected, qgalore);
       List<Parameter> exempt = new ArrayList<>();
       for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
@@ -262,6 +265,8 @@ public final class Trainer implements AutoCloseable {
           args.lisaActivatedLayers, lisa.layerCount(), args.lisaStepInterval,
           java.util.Arrays.toString(lisa.activeLayers()), Math.min(lisa.intervalEnd(), totalSteps));
     }
+    // --galore_optim_per_parameter: each weight steps (and frees its gradient) as the backward completes it
+    if (args.galoreOptimPerParameter) model.onGradientsReady(optimizer::stepParameters);
     // the peak from here on is training's (loading may pass through a dense copy of a weight it quantizes)
     Kernels.resetPeakMemory(device);
     for (long step = startStep; step <= totalSteps; step++) {
@@ -283,12 +288,15 @@ public final class Trainer implements AutoCloseable {
         continue;
       }
       double loss = 0;
+      if (args.galoreOptimPerParameter) optimizer.beginSplitStep((float) schedule.rate(step));
       for (int i = 0; i < micro.size(); i++) {
         if (micro.get(i).targetCount() == 0) continue;
         loss += model.forwardBackward(micro.get(i), args.seed * 1_000_003L + step * accumulation + i, normalizer);
       }
       if (!Double.isFinite(loss)) {
-        log.event(step, "non-finite loss " + loss + ": stopping before the optimizer step"
+        log.event(step, "non-finite loss " + loss + (args.galoreOptimPerParameter
+            ? ": stopping (--galore_optim_per_parameter already applied this step's updates during the backward)"
+            : ": stopping before the optimizer step")
             + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
         drawPlots();
         log.close();
@@ -297,7 +305,7 @@ public final class Trainer implements AutoCloseable {
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
       }
       double lr = schedule.rate(step);
-      float gradNorm = optimizer.step((float) lr);
+      float gradNorm = args.galoreOptimPerParameter ? optimizer.finishSplitStep() : optimizer.step((float) lr);
       optimizer.zeroGrad();
       if (step == startStep) first = loss;
       last = loss;

@@ -43,4 +43,27 @@ class GaLoreFlagsTest {
     assertEquals(List.of("q_proj", "v_proj"), c.targetModules());
     assertTrue(c.withEmbedding());
   }
+
+  @Test
+  void qgaloreDefaultsAndFlagsAreMsSwifts() {
+    TrainArguments d = parse("sft", "--train_type", "full", "--use_galore", "true", "--galore_quantization", "true");
+    jswift.train.QGaLoreConfig q = d.qgaloreConfig();
+    assertFalse(q.projQuant(), "galore_proj_quant defaults to false");
+    assertEquals(4, q.projBits());
+    assertEquals(256, q.projGroupSize());
+    assertEquals(0.4f, q.cosThreshold());
+    assertEquals(2, q.gammaProj());
+    assertEquals(5, q.queueSize());
+    assertNull(parse("sft", "--train_type", "full", "--use_galore", "true").qgaloreConfig(), "off by default");
+    TrainArguments a = parse("sft", "--train_type", "full", "--use_galore", "true", "--galore_quantization", "true",
+        "--galore_proj_quant", "true", "--galore_proj_bits", "8", "--galore_proj_group_size", "128",
+        "--galore_cos_threshold", "0.5", "--galore_gamma_proj", "3", "--galore_queue_size", "4");
+    q = a.qgaloreConfig();
+    assertTrue(q.projQuant());
+    assertEquals(8, q.projBits());
+    assertEquals(128, q.projGroupSize());
+    assertEquals(0.5f, q.cosThreshold());
+    assertEquals(3, q.gammaProj());
+    assertEquals(4, q.queueSize());
+  }
 }

@@ -127,10 +127,10 @@ class GaLoreTrainingTest {
     lora.trainType = "lora";
     assertTrue(assertThrows(IllegalArgumentException.class, lora::validate).getMessage().contains("--train_type full"));
     TrainArguments q = args(shared, 1, 1);
-    q.galoreQuantization = true;
-    assertTrue(assertThrows(IllegalArgumentException.class, q::validate).getMessage().contains("Q-GaLore"));
+    q.galoreProjQuant = true;
+    assertTrue(assertThrows(IllegalArgumentException.class, q::validate).getMessage().contains("--galore_quantization"));
     TrainArguments per = args(shared, 1, 1);
-    per.galoreOptimPerParameter = true;
+    per.galoreOptimPerParameter = true;   // with the default clipping (max_grad_norm 1)
     assertTrue(assertThrows(IllegalArgumentException.class, per::validate).getMessage()
         .contains("--galore_optim_per_parameter"));
     TrainArguments off = args(shared, 1, 1);
