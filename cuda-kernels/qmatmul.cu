@@ -155,8 +155,8 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
     const int64_t n = std::min(out, o0 + panel) - o0;
     deq.rows(device, dtype, o0, o0 + n, tile.as<void>());
     // acc += x[:, o0:o0+n] tile (fp32 C: the panels' partial sums are not rounded to dtype in between)
-    gemm_rm(device, dtype, JSW_F32, false, rows, in, n, xb + o0 * esize, out, tile.as<void>(), in, o0 == 0 ? 0.0f : 1.0f,
-            acc.as<void>(), in);
+    gemm_rm(device, dtype, JSW_F32, false, rows, in, n, xb + o0 * esize, out, tile.as<void>(), in,
+            o0 == 0 ? 0.0f : 1.0f, acc.as<void>(), in);
   }
   JSW_CUDA_DISPATCH_FLOAT(dtype, "qmatmul",
                           finish_kernel<T><<<grid_for(rows * in), kThreads, 0, stream(device)>>>(

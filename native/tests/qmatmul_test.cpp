@@ -318,7 +318,8 @@ JSW_TEST(gptq_gemv_matches_fp64) {
           for (int64_t c = 0; c < q.out; c++) {
             size_t at = size_t(r * q.out + c);
             double b = with_bias ? double(bias[size_t(c)]) : 0.0;
-            JSW_EXPECT(std::fabs(double(got[at]) - (want[at] + b)) <= tolerance(dtype) * (mag[at] + std::fabs(b) + 1e-6),
+            const double bound = tolerance(dtype) * (mag[at] + std::fabs(b) + 1e-6);
+            JSW_EXPECT(std::fabs(double(got[at]) - (want[at] + b)) <= bound,
                        "gptq%d %lld x %lld dtype %d rows %lld: y[%lld] = %.8g, want %.8g", q.bits, (long long)q.out,
                        (long long)q.in, dtype, (long long)rows, (long long)at, double(got[at]), want[at] + b);
           }

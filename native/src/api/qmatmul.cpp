@@ -1,5 +1,6 @@
-// C ABI: the dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul) and the GPTQ dequant-GEMV (jsw_gptq_gemv). Each entry checks its format's arguments,
-// builds the format's row dequantizer and hands it to the device's driver (kernels/qmatmul.h).
+// C ABI: the dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul) and the GPTQ dequant-GEMV (jsw_gptq_gemv).
+// Each entry checks its format's arguments, builds the format's row dequantizer (or calls the GEMV) and hands it
+// to the device's driver (kernels/qmatmul.h).
 #include <cstdint>
 
 #include "core/dispatch.h"

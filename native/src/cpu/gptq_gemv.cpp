@@ -77,13 +77,15 @@ void vector_channels(const Dims& d, const float* xs, const int32_t* qweight, con
     const int32_t* row = qweight + r * d.out + c0;
     // The next packed rows are a page or more away, beyond the hardware prefetcher's reach.
     if (r + 4 < words_per_col)
-      for (int64_t v = 0; v < vecs; v += 2) _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * kLanes), _MM_HINT_T0);
+      for (int64_t v = 0; v < vecs; v += 2)
+        _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * kLanes), _MM_HINT_T0);
     const int32_t* gi = g_idx + r * d.p;
     const float* xk = xs + r * d.p;
     for (int64_t v = 0; v < vecs; v++) {
       __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + v * kLanes));
       __m256 a[kMaxR];
-      for (int i = 0; i < kMaxR; i++) a[i] = i < d.rows ? _mm256_loadu_ps(acc + i * kBlock + v * kLanes) : _mm256_setzero_ps();
+      for (int i = 0; i < kMaxR; i++)
+        a[i] = i < d.rows ? _mm256_loadu_ps(acc + i * kBlock + v * kLanes) : _mm256_setzero_ps();
       for (int j = 0; j < d.p; j++) {
         const int32_t g = gi[j];
         const __m256i q = _mm256_and_si256(words, mask);

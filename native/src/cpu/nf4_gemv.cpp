@@ -125,7 +125,8 @@ void row_dot16(const float* xs, int64_t rows, int64_t in, const uint8_t* packed,
     // time (the hardware prefetcher alone left the loop waiting on memory; prefetches never fault past the end).
     _mm_prefetch(reinterpret_cast<const char*>(packed + ((e0 + i) >> 1) + 4096), _MM_HINT_T0);
     for (int64_t j = i; j < end; j += 16) {
-      const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1))));
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1)));
+      const __m256i v = _mm256_cvtepu8_epi32(bytes);
       const __m256i h = _mm256_srli_epi32(v, 4);
       const __m256 we = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo_s, h), _mm256_permutevar8x32_ps(hi_s, h),
                                          _mm256_castsi256_ps(_mm256_slli_epi32(h, 28)));

@@ -76,7 +76,8 @@ void GptqRows::rows(int64_t r0, int64_t r1, float* tile) const {
     const int zshift = int(c % p) * bits;
     for (int64_t g = 0; g < groups; g++) {
       s_tab[size_t((c - r0) * groups + g)] = to_float(f16{scales_[g * out + c]});
-      z_tab[size_t((c - r0) * groups + g)] = int32_t(((uint32_t(qzeros_[g * zero_words + c / p]) >> zshift) + 1u) & mask);
+      z_tab[size_t((c - r0) * groups + g)] =
+          int32_t(((uint32_t(qzeros_[g * zero_words + c / p]) >> zshift) + 1u) & mask);
     }
   }
   const int32_t* qweight = qweight_;

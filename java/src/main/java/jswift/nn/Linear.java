@@ -13,8 +13,9 @@ import jswift.tensor.Tensor;
  * (QLoRA) or come from a GPTQ checkpoint ({@link GptqWeight}): its products then run from the packed weight
  * ({@link QuantizedWeight#matmul}, the dequant-to-tile GEMM; {@link QuantizedWeight#gemv} for decode), with a
  * plain LoRA adapter's low-rank path beside them ({@link QuantizedLora}); only DoRA, which needs the dense W for
- * its norms, dequantizes it into a temporary for the op. Backward gives dx and accumulates the gradients of whatever is trainable: the active
- * adapter's A and B (and DoRA magnitude), and W / b when the layer itself is trained (full fine-tuning).
+ * its norms, dequantizes it into a temporary for the op. Backward gives dx and accumulates the gradients of
+ * whatever is trainable: the active adapter's A and B (and DoRA magnitude), and W / b when the layer itself is
+ * trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
  * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
@@ -193,7 +194,8 @@ public final class Linear implements AutoCloseable {
         DoraLinear.forward(active, denseWeight(tmp), bias == null ? null : bias.value(), arena, tmp, x2, y2,
             dropoutSeed, saved, training);
       } else {
-        Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
+        Tensor xa = saved == null ? null
+            : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         float p = training ? active.dropout() : 0f;
         if (quantized != null) {
           QuantizedLora.forward(quantized, bias == null ? null : bias.value(), active, tmp, x2, y2, p, dropoutSeed, xa);

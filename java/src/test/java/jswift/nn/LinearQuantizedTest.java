@@ -57,7 +57,8 @@ class LinearQuantizedTest {
   private static Linear quantized(String kind, Tensor code256, int out, int in, long seed) {
     Tensor b = f32(Rand.normal(out, seed, 1f), out);
     if (kind.startsWith("gptq"))
-      return new Linear("q", gptq("q", out, in, Integer.parseInt(kind.substring(4)), 3, seed), new Parameter("q.bias", b));
+      return new Linear("q", gptq("q", out, in, Integer.parseInt(kind.substring(4)), 3, seed),
+          new Parameter("q.bias", b));
     Tensor w = f32(Rand.normal((long) out * in, seed + 1, 0.1f), out, in);
     Linear l = new Linear("q", new Parameter("q.weight", w), new Parameter("q.bias", b));
     l.quantizeNf4(kind.equals("nf4dq"), code256).close();

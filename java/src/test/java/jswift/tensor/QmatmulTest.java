@@ -78,7 +78,8 @@ class QmatmulTest {
     for (int c = 0; c < out; c++)
       for (int k = 0; k < in; k++) qweight[(k / p) * out + c] |= codes[c * in + k] << (bits * (k % p));
     for (int g = 0; g < groups; g++)
-      for (int c = 0; c < out; c++) qzeros[g * (out / p) + c / p] |= ((zeros[g * out + c] - 1) & maxq) << (bits * (c % p));
+      for (int c = 0; c < out; c++)
+        qzeros[g * (out / p) + c / p] |= ((zeros[g * out + c] - 1) & maxq) << (bits * (c % p));
     float[] dense = new float[out * in];
     for (int c = 0; c < out; c++)
       for (int k = 0; k < in; k++)
@@ -139,7 +140,8 @@ class QmatmulTest {
   void nf4MatchesTorch(int rows, boolean dq, float beta, String dt) {
     try (Arena a = new Arena()) {
       Packed w = nf4(a, 37, 67, dq, rows + 3L);  // odd in: rows start mid-byte and mid-block
-      for (boolean backward : new boolean[] {false, true}) check(a, w, rows, backward, beta, DType.valueOf(dt.toUpperCase()));
+      for (boolean backward : new boolean[] {false, true})
+        check(a, w, rows, backward, beta, DType.valueOf(dt.toUpperCase()));
     }
   }
 
@@ -148,7 +150,8 @@ class QmatmulTest {
   void gptqMatchesTorch(int rows, int bits, float beta, String dt) {
     try (Arena a = new Arena()) {
       Packed w = gptq(a, 48, 80, bits, 5, rows + bits);
-      for (boolean backward : new boolean[] {false, true}) check(a, w, rows, backward, beta, DType.valueOf(dt.toUpperCase()));
+      for (boolean backward : new boolean[] {false, true})
+        check(a, w, rows, backward, beta, DType.valueOf(dt.toUpperCase()));
     }
   }
 
