@@ -99,17 +99,79 @@ void row_dot(const float* xs, int64_t rows, int64_t in, const uint8_t* packed, c
 #endif
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+// The fast path, for in % 16 == 0 and blocksize % 16 == 0 (every real layer): every 16-value group then starts
+// on a byte and lies in one block, so a group costs one widening load, one shift and two register lookups:
+//  - the block's scale is folded into the two 8-entry halves of the table once per block (level * s: the same
+//    fp32 product as scaling each looked-up level, so the weights are bit-identical to the dequantization);
+//  - the 8 bytes widen to 8 int32 lanes and are looked up twice, by (byte >> 4) for the even elements and by
+//    the byte itself for the odd ones: the permutes read only the low 3 bits and the blend only bit 3 (moved to
+//    the sign), so no masking or byte interleaving is needed;
+//  - x comes pre-arranged per 16-group as [8 even elements, 8 odd elements] (once per call, see gemv), so the
+//    even / odd weight vectors meet their inputs with plain loads;
+//  - a software prefetch runs ahead of the packed stream.
+template <int kMaxR>
+void row_dot16(const float* xs, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t o,
+               int64_t blocksize, float* acc) {
+  const int64_t e0 = o * in;
+  const __m256 lo = _mm256_loadu_ps(kNf4), hi = _mm256_loadu_ps(kNf4 + 8);
+  __m256 vacc[kMaxR][2];
+  for (int r = 0; r < kMaxR; r++) vacc[r][0] = vacc[r][1] = _mm256_setzero_ps();
+  for (int64_t i = 0, b = e0 / blocksize; i < in; b++) {
+    const int64_t end = std::min(in, (b + 1) * blocksize - e0);
+    const __m256 s = _mm256_set1_ps(absmax[b]);
+    const __m256 lo_s = _mm256_mul_ps(lo, s), hi_s = _mm256_mul_ps(hi, s);
+    // 4 KiB ahead of the stream, once per block: measured on the 151936 x 896 LM head, this roughly halves the
+    // time (the hardware prefetcher alone left the loop waiting on memory; prefetches never fault past the end).
+    _mm_prefetch(reinterpret_cast<const char*>(packed + ((e0 + i) >> 1) + 4096), _MM_HINT_T0);
+    for (int64_t j = i; j < end; j += 16) {
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1)));
+      const __m256i v = _mm256_cvtepu8_epi32(bytes);
+      const __m256i h = _mm256_srli_epi32(v, 4);
+      const __m256 we = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo_s, h), _mm256_permutevar8x32_ps(hi_s, h),
+                                         _mm256_castsi256_ps(_mm256_slli_epi32(h, 28)));
+      const __m256 wo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo_s, v), _mm256_permutevar8x32_ps(hi_s, v),
+                                         _mm256_castsi256_ps(_mm256_slli_epi32(v, 28)));
+      for (int r = 0; r < kMaxR; r++) {
+        if (r >= rows) break;
+        const float* xr = xs + r * in + j;
+        vacc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(xr), we, vacc[r][0]);
+        vacc[r][1] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8), wo, vacc[r][1]);
+      }
+    }
+    i = end;
+  }
+  for (int64_t r = 0; r < rows; r++) acc[r] += hsum(_mm256_add_ps(vacc[r][0], vacc[r][1]));
+}
+#endif
+
 template <class T>
 void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t out_features,
           int64_t blocksize, const T* bias, T* y) {
   // The input is tiny next to the weight (rows * in values): convert it to fp32 once.
   std::vector<float> xf(size_t(rows * in));
-  for (int64_t i = 0; i < rows * in; i++) xf[size_t(i)] = to_float(x[i]);
+#if defined(__AVX2__) && defined(__FMA__)
+  const bool fast = in % 16 == 0 && blocksize % 16 == 0;
+#else
+  const bool fast = false;
+#endif
+  for (int64_t i = 0; i < rows * in; i++) {
+    // The fast path reads each 16-group as its 8 even elements, then its 8 odd ones.
+    const int64_t k = i % 16, at = fast ? i - k + (k < 8 ? 2 * k : 2 * (k - 8) + 1) : i;
+    xf[size_t(i)] = to_float(x[at]);
+  }
   const float* xs = xf.data();
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < out_features; o++) {
     float acc[nf4::kGemvMaxRows] = {};
     // Fewer vector accumulators for the common decode case (one row) keeps them in registers.
+#if defined(__AVX2__) && defined(__FMA__)
+    if (fast && rows == 1) {
+      row_dot16<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else if (fast) {
+      row_dot16<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else
+#endif
     if (rows == 1) {
       row_dot<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
     } else {

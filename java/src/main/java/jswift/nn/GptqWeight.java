@@ -10,10 +10,14 @@ import jswift.tensor.Tensor;
  * A frozen linear weight [out, in] as a GPTQ checkpoint stores it ("gptq" v1 layout of AutoGPTQ / GPTQModel):
  * packed codes {@code qweight} i32 [in * bits / 32, out], packed zero points {@code qzeros} i32 [groups, out *
  * bits / 32], {@code scales} f16 [groups, out] and the group of every input {@code g_idx} i32 [in] (non-monotone
- * after act-order). Like {@link Nf4Weight}, the dense weight exists only while one op runs ({@link #dequantize});
- * between ops the layer holds ~bits + 0.3 bits per value.
+ * after act-order). Products run straight from the packed words: the dequant-to-tile GEMM ({@link #matmul},
+ * {@link #matmulBackward}) and, for decode, the fused GEMV ({@link #gemv}); the layer holds ~bits + 0.3 bits per
+ * value and never a dense copy.
  */
 public final class GptqWeight implements QuantizedWeight {
+  /** Inputs of at most this many rows take the fused GEMV (as NF4's {@link Linear#NF4_GEMV_ROWS}). */
+  static final int GEMV_ROWS = 4;
+
   private final String name;
   private final long out, in;
   private final int bits;
@@ -78,6 +82,32 @@ public final class GptqWeight implements QuantizedWeight {
     Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
     Kernels.gptqDequantize(qweight, qzeros, scales, gIdx, bits, w);
     return w;
+  }
+
+  /** The dequant-to-tile GEMM ({@link Kernels#gptqMatmul}): no dense copy of the weight. */
+  @Override
+  public void matmul(Tensor x, Tensor y, float beta) {
+    Kernels.gptqMatmul(x, qweight, qzeros, scales, gIdx, bits, false, beta, y);
+  }
+
+  @Override
+  public void matmulBackward(Tensor dy, Tensor dx, float beta) {
+    Kernels.gptqMatmul(dy, qweight, qzeros, scales, gIdx, bits, true, beta, dx);
+  }
+
+  /**
+   * Decode-shaped inputs take the fused GEMV: a handful of rows are bound by the packed weight's read, which
+   * the GEMV does once, with no tile to write and re-read.
+   */
+  @Override
+  public int gemvMaxRows() {
+    return GEMV_ROWS;
+  }
+
+  /** The fused GPTQ dequant-GEMV ({@link Kernels#gptqGemv}). */
+  @Override
+  public void gemv(Tensor x, Tensor bias, Tensor y) {
+    Kernels.gptqGemv(x, qweight, qzeros, scales, gIdx, bits, bias, y);
   }
 
   @Override

@@ -10,9 +10,12 @@ import jswift.tensor.Tensor;
 /**
  * y = x W^T (+ b), W [out, in] under its Hugging Face name, optionally with LoRA adapters of which one at a time
  * is active (the fused LoRA kernel then computes base and low-rank paths together). W may be NF4-quantized
- * (QLoRA) or come from a GPTQ checkpoint ({@link GptqWeight}): it is then dequantized into a temporary for each
- * op and freed right after. Backward gives dx and accumulates the gradients of whatever is trainable: the active
- * adapter's A and B (and DoRA magnitude), and W / b when the layer itself is trained (full fine-tuning).
+ * (QLoRA) or come from a GPTQ checkpoint ({@link GptqWeight}): its products then run from the packed weight
+ * ({@link QuantizedWeight#matmul}, the dequant-to-tile GEMM; {@link QuantizedWeight#gemv} for decode), with a
+ * plain LoRA adapter's low-rank path beside them ({@link QuantizedLora}); only DoRA, which needs the dense W for
+ * its norms, dequantizes it into a temporary for the op. Backward gives dx and accumulates the gradients of
+ * whatever is trainable: the active adapter's A and B (and DoRA magnitude), and W / b when the layer itself is
+ * trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
  * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
@@ -182,20 +185,30 @@ public final class Linear implements AutoCloseable {
       if (saved != null) saved.x = x;
       return y;
     }
+    Tensor x2 = x.view(-1, inFeatures()), y2 = y.view(-1, outFeatures());
     try (Arena tmp = new Arena()) {
-      Tensor w = denseWeight(tmp);
       if (active == null) {
-        Tensor x2 = x.view(-1, inFeatures());
-        Kernels.matmul(x2, false, w, true, y.view(-1, outFeatures()), 1f, 0f);
+        // A packed weight multiplies from its packed form (the tile GEMM for NF4 / GPTQ): no dense copy.
+        if (quantized != null) {
+          quantized.matmul(x2, y2, 0f);
+        } else {
+          Kernels.matmul(x2, false, weight.value(), true, y2, 1f, 0f);
+        }
         if (bias != null) Kernels.addBias(y, bias.value());
       } else if (active.isDora()) {
-        DoraLinear.forward(active, w, bias == null ? null : bias.value(), arena, tmp, x.view(-1, inFeatures()),
-            y.view(-1, outFeatures()), dropoutSeed, saved, training);
+        // DoRA needs the dense W anyway (its row norms ||W + s B A||), so it keeps the dequantized path.
+        DoraLinear.forward(active, denseWeight(tmp), bias == null ? null : bias.value(), arena, tmp, x2, y2,
+            dropoutSeed, saved, training);
       } else {
-        Tensor xa = saved == null ? null : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
-        Kernels.loraForward(x.view(-1, inFeatures()), w, bias == null ? null : bias.value(),
-            active.aValue(), active.bValue(), active.scale(), training ? active.dropout() : 0f, dropoutSeed,
-            y.view(-1, outFeatures()), xa);
+        Tensor xa = saved == null ? null
+            : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
+        float p = training ? active.dropout() : 0f;
+        if (quantized != null) {
+          QuantizedLora.forward(quantized, bias == null ? null : bias.value(), active, tmp, x2, y2, p, dropoutSeed, xa);
+        } else {
+          Kernels.loraForward(x2, weight.value(), bias == null ? null : bias.value(), active.aValue(),
+              active.bValue(), active.scale(), p, dropoutSeed, y2, xa);
+        }
         if (saved != null) saved.xa = xa;
       }
     }
@@ -214,15 +227,22 @@ public final class Linear implements AutoCloseable {
     Tensor target2 = target == null ? null : target.view(-1, inFeatures());
     Tensor weightGrad = weight != null && weight.isTrainable() ? weight.grad() : null;
     try (Arena tmp = new Arena()) {
-      Tensor w = denseWeight(tmp);
       if (active == null) {
-        if (target2 != null) Kernels.matmul(dy2, false, w, false, target2, 1f, 0f);
+        if (target2 != null) {
+          if (quantized != null) {
+            quantized.matmulBackward(dy2, target2, 0f);
+          } else {
+            Kernels.matmul(dy2, false, weight.value(), false, target2, 1f, 0f);
+          }
+        }
       } else if (active.isDora()) {
-        DoraLinear.backward(active, w, tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);
+        DoraLinear.backward(active, denseWeight(tmp), tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);
         weightGrad = null;  // done there: DoRA scales the rows of W's gradient too
+      } else if (quantized != null) {
+        QuantizedLora.backward(quantized, active, tmp, dy2, x2, saved.xa, active.dropout(), dropoutSeed, target2);
       } else {
-        Kernels.loraBackward(dy2, x2, w, active.aValue(), active.bValue(), saved.xa, active.scale(), active.dropout(),
-            dropoutSeed, target2, active.a().grad(), active.b().grad());
+        Kernels.loraBackward(dy2, x2, weight.value(), active.aValue(), active.bValue(), saved.xa, active.scale(),
+            active.dropout(), dropoutSeed, target2, active.a().grad(), active.b().grad());
       }
     }
     if (accumulate && target != null) Kernels.axpby(1f, target, 1f, dx);

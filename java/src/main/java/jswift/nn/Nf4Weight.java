@@ -135,6 +135,25 @@ public final class Nf4Weight implements QuantizedWeight {
     return out;
   }
 
+  /** The dequant-to-tile GEMM ({@link Kernels#nf4Matmul}): no dense copy of the weight. */
+  @Override
+  public void matmul(Tensor x, Tensor y, float beta) {
+    tileMatmul(x, false, beta, y);
+  }
+
+  @Override
+  public void matmulBackward(Tensor dy, Tensor dx, float beta) {
+    tileMatmul(dy, true, beta, dx);
+  }
+
+  private void tileMatmul(Tensor x, boolean backward, float beta, Tensor y) {
+    if (absmax != null) {
+      Kernels.nf4Matmul(x, packed, absmax, BLOCKSIZE, backward, beta, y);
+    } else {
+      Kernels.nf4MatmulDoubleQuant(x, packed, absmaxCodes, nestedAbsmax, code256, offset, BLOCKSIZE, backward, beta, y);
+    }
+  }
+
   /** Decode-shaped inputs: the fused NF4 GEMV takes up to 4 rows (more rows amortise a dequantized copy). */
   @Override
   public int gemvMaxRows() {

@@ -16,6 +16,7 @@ import jswift.bindings.GptqNative;
 import jswift.bindings.Nf4Native;
 import jswift.bindings.NormNative;
 import jswift.bindings.OptimNative;
+import jswift.bindings.QmatmulNative;
 import jswift.bindings.RopeNative;
 
 /**
@@ -1386,5 +1387,117 @@ public final class Kernels {
     Check.dtype(op, name, t, DType.F32);
     Check.shape(op, name, t, shape);
     Check.device(op, Device.CPU, name, t);
+  }
+
+  // =====================================================================================================
+  // quantized matmul (branch qmatmul): tile GEMM straight from packed NF4 / GPTQ weights, GPTQ GEMV
+  // =====================================================================================================
+
+  /**
+   * A product with an NF4 weight W [out, in] (packed / absmax as {@link #nf4Dequantize} reads them) that never
+   * materialises the dense weight: W is dequantized a panel of rows at a time into a small tile. {@code backward}
+   * false: x [rows, in], y [rows, out] = x W^T + beta y (a linear's forward); true: x [rows, out], y [rows, in] =
+   * x W + beta y (its input gradient). beta = 0 ignores y's contents. x and y share one float dtype.
+   */
+  public static void nf4Matmul(Tensor x, Tensor packed, Tensor absmax, long blocksize, boolean backward, float beta,
+      Tensor y) {
+    String op = "nf4Matmul";
+    long[] oi = qmatmulShapes(op, x, backward, beta, y);
+    long n = oi[0] * oi[1];
+    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, x.device());
+    nf4Vector(op, "absmax", absmax, DType.F32, (n + blocksize - 1) / blocksize, x.device());
+    NativeStatus.check(QmatmulNative.jsw_nf4_matmul(x.device().index(), x.dtype().code(), x.address(), x.size(0),
+        backward ? 1 : 0, packed.address(), absmax.address(), 0L, 0L, 0L, 0f, oi[0], oi[1], blocksize, beta,
+        y.address()));
+  }
+
+  /** {@link #nf4Matmul} with double-quantized statistics, recovered as in {@link #nf4DequantizeDoubleQuant}. */
+  public static void nf4MatmulDoubleQuant(Tensor x, Tensor packed, Tensor absmaxQ, Tensor nestedAbsmax,
+      Tensor code256, float offset, long blocksize, boolean backward, float beta, Tensor y) {
+    String op = "nf4MatmulDoubleQuant";
+    long[] oi = qmatmulShapes(op, x, backward, beta, y);
+    long n = oi[0] * oi[1];
+    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    long blocks = (n + blocksize - 1) / blocksize;
+    Device d = x.device();
+    nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
+    nf4Vector(op, "absmaxQ", absmaxQ, DType.U8, blocks, d);
+    nf4Vector(op, "nestedAbsmax", nestedAbsmax, DType.F32, (blocks + 255) / 256, d);
+    nf4Vector(op, "code256", code256, DType.F32, 256, d);
+    NativeStatus.check(QmatmulNative.jsw_nf4_matmul(d.index(), x.dtype().code(), x.address(), x.size(0),
+        backward ? 1 : 0, packed.address(), 0L, absmaxQ.address(), nestedAbsmax.address(), code256.address(), offset,
+        oi[0], oi[1], blocksize, beta, y.address()));
+  }
+
+  /**
+   * {@link #nf4Matmul} for a GPTQ weight (qweight / qzeros / scales / gIdx as {@link #gptqDequantize} reads them;
+   * the out and in of W come from x and y).
+   */
+  public static void gptqMatmul(Tensor x, Tensor qweight, Tensor qzeros, Tensor scales, Tensor gIdx, int bits,
+      boolean backward, float beta, Tensor y) {
+    String op = "gptqMatmul";
+    long[] oi = qmatmulShapes(op, x, backward, beta, y);
+    long groups = gptqPacked(op, x.device(), oi[0], oi[1], qweight, qzeros, scales, gIdx, bits);
+    NativeStatus.check(QmatmulNative.jsw_gptq_matmul(x.device().index(), x.dtype().code(), x.address(), x.size(0),
+        backward ? 1 : 0, qweight.address(), qzeros.address(), scales.address(), gIdx.address(), oi[0], oi[1], bits,
+        groups, beta, y.address()));
+  }
+
+  /** Most input rows {@link #gptqGemv} takes (one fp32 accumulator per row in the kernels' registers). */
+  public static final int GPTQ_GEMV_MAX_ROWS = 8;
+
+  /**
+   * y [rows, out] = x [rows, in] W^T (+ bias [out]) for a GPTQ weight W [out, in], fusing the dequantization into
+   * the product (decode: the packed weight is read once; products accumulate in fp32). rows is
+   * 1..{@link #GPTQ_GEMV_MAX_ROWS}; x, bias and y share one float dtype; bias may be null.
+   */
+  public static void gptqGemv(Tensor x, Tensor qweight, Tensor qzeros, Tensor scales, Tensor gIdx, int bits,
+      Tensor bias, Tensor y) {
+    String op = "gptqGemv";
+    long[] oi = qmatmulShapes(op, x, false, 0f, y);
+    long rows = x.size(0);
+    Check.that(rows >= 1 && rows <= GPTQ_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+        + GPTQ_GEMV_MAX_ROWS + " (use gptqMatmul for more)");
+    if (bias != null) {
+      Check.sameDtype(op, x, "bias", bias);
+      Check.shape(op, "bias", bias, oi[0]);
+      Check.device(op, x.device(), "bias", bias);
+    }
+    long groups = gptqPacked(op, x.device(), oi[0], oi[1], qweight, qzeros, scales, gIdx, bits);
+    NativeStatus.check(QmatmulNative.jsw_gptq_gemv(x.device().index(), x.dtype().code(), x.address(), rows,
+        qweight.address(), qzeros.address(), scales.address(), gIdx.address(), oi[0], oi[1], bits, groups,
+        bias == null ? 0L : bias.address(), y.address()));
+  }
+
+  /** Checks x [rows, k] and y [rows, k'] of a quantized product; returns W's {out, in}. */
+  private static long[] qmatmulShapes(String op, Tensor x, boolean backward, float beta, Tensor y) {
+    Check.floating(op, "x", x);
+    Check.alive(op, "y", y);
+    Check.sameDtype(op, x, "y", y);
+    Check.device(op, x.device(), "y", y);
+    Check.that(x.rank() == 2 && y.rank() == 2, op, "x and y must be 2-D [rows, features], got x " + x + ", y " + y);
+    Check.that(y.size(0) == x.size(0), op, "y has " + y.size(0) + " rows, x has " + x.size(0));
+    Check.that(!Float.isNaN(beta), op, "beta is NaN");
+    long out = backward ? x.size(1) : y.size(1), in = backward ? y.size(1) : x.size(1);
+    Check.that(in > 0 && out > 0, op, "empty weight [" + out + ", " + in + "]");
+    return new long[] {out, in};
+  }
+
+  /** Checks a GPTQ weight's tensors against W [out, in] and bits; returns the number of groups. */
+  private static long gptqPacked(String op, Device d, long out, long in, Tensor qweight, Tensor qzeros, Tensor scales,
+      Tensor gIdx, int bits) {
+    Check.that(bits == 2 || bits == 4 || bits == 8, op, "bits must be 2, 4 or 8, got " + bits);
+    long p = 32 / bits;
+    Check.that(in % p == 0 && out % p == 0, op, "in (" + in + ") and out (" + out + ") must be multiples of " + p
+        + " at " + bits + " bits");
+    Check.alive(op, "scales", scales);
+    Check.that(scales.rank() == 2, op, "scales must be [groups, out], got rank " + scales.rank());
+    long groups = scales.size(0);
+    gptqTensor(op, "qweight", qweight, DType.I32, d, in / p, out);
+    gptqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / p);
+    gptqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    gptqTensor(op, "gIdx", gIdx, DType.I32, d, in);
+    return groups;
   }
 }

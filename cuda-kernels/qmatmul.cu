@@ -1,0 +1,168 @@
+// The dequant-to-tile GEMM on CUDA, the twin of native/src/cpu/qmatmul.cpp + qmatmul_formats.cpp: a workspace
+// tile of one panel of W's rows in the storage dtype (what the dense path's dequantized weight is, so cuBLAS
+// runs the same tensor-core GEMM), filled by the format's tile kernel and multiplied by cuBLAS on the same
+// stream. Forward panels write disjoint columns of y; the backward's panels all add into y, so with more than
+// one panel they accumulate in an fp32 workspace [rows, in] (activation-sized) and y is written once.
+#include <algorithm>
+
+#include "common.cuh"
+#include "kernels/gemm.h"
+#include "kernels/gptq.h"
+#include "kernels/nf4_codes.h"
+#include "kernels/qmatmul.h"
+
+namespace jsw {
+namespace cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr unsigned kMaxGrid = 1u << 20;  // grid-stride loops cover the rest
+
+__constant__ float kNf4Levels[16] = {JSW_NF4_CODEBOOK};
+
+unsigned grid_for(int64_t items) {
+  unsigned g = blocks_for(items, kThreads);
+  return g < kMaxGrid ? g : kMaxGrid;
+}
+
+// One thread per tile value: element e = r0 * in + t of the flattened weight. The scale is the plain absmax or
+// the double-quantized one recovered as nf4_dequantize_dq does (product and sum rounded separately).
+template <class T>
+__global__ void nf4_tile_kernel(const uint8_t* __restrict__ packed, const float* __restrict__ absmax,
+                                const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested,
+                                const float* __restrict__ code256, float offset, int64_t e0, int64_t count,
+                                int64_t blocksize, T* __restrict__ tile) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < count; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t e = e0 + t, b = e / blocksize;
+    const unsigned byte = packed[e >> 1];
+    const float s = absmax != nullptr ? absmax[b]
+                                      : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
+                                                  offset);
+    tile[t] = from_f<T>(__fmul_rn(lut[(e & 1) ? (byte & 15u) : (byte >> 4)], s));
+  }
+}
+
+// One thread per packed word of the panel; consecutive threads take consecutive words of one output channel,
+// so a warp writes a contiguous run of a tile row (as gptq_dequant_kernel). An out-of-range group gives NaN.
+template <class T>
+__global__ void gptq_tile_kernel(const int32_t* __restrict__ qweight, const int32_t* __restrict__ qzeros,
+                                 const __half* __restrict__ scales, const int32_t* __restrict__ g_idx, int64_t in,
+                                 int64_t out, int bits, int64_t groups, int64_t r0, int64_t r1,
+                                 T* __restrict__ tile) {
+  const int p = 32 / bits;
+  const unsigned mask = (1u << bits) - 1u;
+  const int64_t words_per_col = in / p, zero_words = out / p, total = words_per_col * (r1 - r0);
+  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = r0 + t / words_per_col, r = t % words_per_col;
+    const unsigned word = unsigned(qweight[r * out + c]);
+    const int zshift = int(c % p) * bits;
+    T* row = tile + (c - r0) * in + r * p;
+    for (int j = 0; j < p; j++) {
+      const int64_t g = g_idx[r * p + j];
+      float v;
+      if (g < 0 || g >= groups) {
+        v = __int_as_float(0x7fc00000);
+      } else {
+        const int q = int((word >> (bits * j)) & mask);
+        const int z = int(((unsigned(qzeros[g * zero_words + c / p]) >> zshift) + 1u) & mask);
+        v = __fmul_rn(__half2float(scales[g * out + c]), float(q - z));
+      }
+      row[j] = from_f<T>(v);
+    }
+  }
+}
+
+// y = acc + beta * y (beta = 0: y's old contents, possibly NaN, are not read).
+template <class T>
+__global__ void finish_kernel(const float* __restrict__ acc, int64_t n, float beta, T* __restrict__ y) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = from_f<T>(beta == 0.0f ? acc[i] : acc[i] + beta * to_f(y[i]));
+}
+
+void gemm_rm(int device, int dtype, int c_dtype, bool tb, int64_t m, int64_t n, int64_t k, const void* a,
+             int64_t lda, const void* b, int64_t ldb, float beta, void* c, int64_t ldc) {
+  GemmArgs g{};
+  g.dtype = dtype;
+  g.c_dtype = c_dtype;
+  g.trans_a = false;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = 1.0f;
+  g.a = a;
+  g.lda = lda;
+  g.b = b;
+  g.ldb = ldb;
+  g.beta = beta;
+  g.c = c;
+  g.ldc = ldc;
+  ::jsw::cuda::gemm(device, g);
+}
+
+}  // namespace
+
+void Nf4DeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+  const int64_t count = (r1 - r0) * in_;
+  cudaStream_t s = stream(device);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
+                          nf4_tile_kernel<T><<<grid_for(count), kThreads, 0, s>>>(
+                              packed_, absmax_, absmax_q_, nested_, code256_, offset_, r0 * in_, count, blocksize_,
+                              static_cast<T*>(tile)));
+  check_launch("nf4_tile_kernel");
+}
+
+void GptqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+  const int64_t words = (in_ / (32 / bits_)) * (r1 - r0);
+  cudaStream_t s = stream(device);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_gptq_matmul",
+                          gptq_tile_kernel<T><<<grid_for(words), kThreads, 0, s>>>(
+                              qweight_, qzeros_, reinterpret_cast<const __half*>(scales_), g_idx_, in_, out_, bits_,
+                              groups_, r0, r1, static_cast<T*>(tile)));
+  check_launch("gptq_tile_kernel");
+}
+
+// AWQ: AwqDeviceRows::rows goes here (an AWQ tile kernel writing rows [r0, r1) of W into the dtype tile).
+
+void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, int64_t rows, int64_t out,
+             int64_t in, bool trans, float beta, void* y) {
+  if (rows == 0) return;
+  const int64_t esize = dtype == JSW_F32 ? 4 : 2;
+  const int64_t panel = qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues);
+  Scratch tile(device, panel * in * esize);
+  const char* xb = static_cast<const char*>(x);
+  char* yb = static_cast<char*>(y);
+  if (!trans) {
+    for (int64_t o0 = 0; o0 < out; o0 += panel) {
+      const int64_t n = std::min(out, o0 + panel) - o0;
+      deq.rows(device, dtype, o0, o0 + n, tile.as<void>());
+      // y[:, o0:o0+n] = x tile^T + beta y[:, o0:o0+n]
+      gemm_rm(device, dtype, dtype, true, rows, n, in, x, in, tile.as<void>(), in, beta, yb + o0 * esize, out);
+    }
+    return;
+  }
+  if (panel >= out) {  // one panel: straight into y
+    deq.rows(device, dtype, 0, out, tile.as<void>());
+    gemm_rm(device, dtype, dtype, false, rows, in, out, x, out, tile.as<void>(), in, beta, y, in);
+    return;
+  }
+  Scratch acc(device, rows * in * 4);
+  for (int64_t o0 = 0; o0 < out; o0 += panel) {
+    const int64_t n = std::min(out, o0 + panel) - o0;
+    deq.rows(device, dtype, o0, o0 + n, tile.as<void>());
+    // acc += x[:, o0:o0+n] tile (fp32 C: the panels' partial sums are not rounded to dtype in between)
+    gemm_rm(device, dtype, JSW_F32, false, rows, in, n, xb + o0 * esize, out, tile.as<void>(), in,
+            o0 == 0 ? 0.0f : 1.0f, acc.as<void>(), in);
+  }
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "qmatmul",
+                          finish_kernel<T><<<grid_for(rows * in), kThreads, 0, stream(device)>>>(
+                              acc.as<float>(), rows * in, beta, static_cast<T*>(y)));
+  check_launch("qmatmul finish_kernel");
+}
+
+}  // namespace cuda
+}  // namespace jsw

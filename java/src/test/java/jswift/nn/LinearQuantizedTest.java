@@ -1,0 +1,154 @@
+package jswift.nn;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jswift.tensor.Arena;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Kernels;
+import jswift.tensor.Tensor;
+import jswift.testing.Assert;
+import jswift.testing.Rand;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * A {@link Linear} over a packed weight (NF4 plain / double-quant, GPTQ) computes its products from the packed
+ * form (dequant-to-tile GEMM, fused GEMV for decode, {@link QuantizedLora} beside a plain LoRA adapter): its
+ * output and every gradient (dx, dA, dB, the bias) must equal those of the same Linear over the dense
+ * dequantized weight, which runs the dense GEMM / the fused LoRA kernel (tested against libtorch elsewhere), with
+ * the same dropout mask. And the point of it: the largest temporary of a forward + backward stays far below the
+ * dense weight's size.
+ *
+ * <p>Tolerance 2e-5 absolute and relative (f32): both sides multiply the same fp32 weight values and differ only
+ * in GEMM summation order and blocking over in = 144 (or out = 48) terms of O(0.1-1) products, ~1e-6; a missing
+ * term, a wrong mask or scale would be O(0.01-1).
+ */
+class LinearQuantizedTest {
+  private static final int IN = 144, OUT = 48, RANK = 4;  // in not a multiple of the NF4 block: rows start mid-block
+
+  private static Tensor f32(float[] v, long... shape) {
+    return Tensor.fromFloats(v, DType.F32, Device.CPU, shape);
+  }
+
+  /** A GPTQ weight of random words (every word is a valid packing), f16 scales and an act-order g_idx. */
+  private static GptqWeight gptq(String name, int out, int in, int bits, int groups, long seed) {
+    int p = 32 / bits;
+    Tensor qweight = Tensor.fromInts(words(in / p * out, seed), Device.CPU, in / p, out);
+    Tensor qzeros = Tensor.fromInts(words(groups * out / p, seed + 1), Device.CPU, groups, out / p);
+    // |q - z| < 2^bits: scales of 0.2..1 / 2^bits keep the weights O(0.1-1) at every width.
+    float unit = 1f / (1 << bits);
+    Tensor scales = Tensor.fromFloats(Rand.uniform((long) groups * out, seed + 2, 0.2f * unit, unit), DType.F16,
+        Device.CPU, groups, out);
+    int[] perm = Rand.ints(in, seed + 3, 0, groups);
+    Tensor gIdx = Tensor.fromInts(perm, Device.CPU, in);
+    return new GptqWeight(name, out, in, bits, DType.F32, qweight, qzeros, scales, gIdx);
+  }
+
+  private static int[] words(int n, long seed) {
+    java.util.Random r = new java.util.Random(seed);
+    int[] v = new int[n];
+    for (int i = 0; i < n; i++) v[i] = r.nextInt();
+    return v;
+  }
+
+  /** The layer under test: "nf4", "nf4dq" or "gptq<bits>" base, bias, and optionally a trainable LoRA adapter. */
+  private static Linear quantized(String kind, Tensor code256, int out, int in, long seed) {
+    Tensor b = f32(Rand.normal(out, seed, 1f), out);
+    if (kind.startsWith("gptq"))
+      return new Linear("q", gptq("q", out, in, Integer.parseInt(kind.substring(4)), 3, seed),
+          new Parameter("q.bias", b));
+    Tensor w = f32(Rand.normal((long) out * in, seed + 1, 0.1f), out, in);
+    Linear l = new Linear("q", new Parameter("q.weight", w), new Parameter("q.bias", b));
+    l.quantizeNf4(kind.equals("nf4dq"), code256).close();
+    return l;
+  }
+
+  /** The same layer over its dequantized (dense, frozen) weight. */
+  private static Linear dense(Linear q) {
+    Tensor w = Tensor.allocate(DType.F32, Device.CPU, q.outFeatures(), q.inFeatures());
+    try (Arena a = new Arena()) {
+      w.copyFrom(q.quantizedWeight().dequantize(a));
+    }
+    Tensor b = f32(q.bias().value().toFloatArray(), q.outFeatures());
+    return new Linear("d", new Parameter("d.weight", w), new Parameter("d.bias", b));
+  }
+
+  private static void addAdapter(Linear l, long seed, float dropout) {
+    long in = l.inFeatures(), out = l.outFeatures();
+    LoraAdapter ad = new LoraAdapter(new Parameter("a", f32(Rand.normal(RANK * in, seed, 0.3f), RANK, in)),
+        new Parameter("b", f32(Rand.normal(out * RANK, seed + 1, 0.3f), out, RANK)), 2.0f, dropout);
+    l.addAdapter("x", ad);
+    l.setActiveAdapter("x");
+    ad.a().setTrainable(true);
+    ad.b().setTrainable(true);
+    l.bias().setTrainable(true);
+  }
+
+  private record Result(float[] y, float[] dx, float[] da, float[] db, float[] dbias) {}
+
+  private static Result run(Linear l, int tokens, long seed, boolean training) {
+    try (Arena ar = new Arena()) {
+      Tensor x = ar.allocate(DType.F32, Device.CPU, tokens, l.inFeatures());
+      x.copyFrom(Rand.normal(tokens * l.inFeatures(), seed, 1f));
+      Linear.Saved s = new Linear.Saved();
+      Tensor y = l.forward(ar, x, 77L, s, training);
+      Tensor dy = ar.allocate(DType.F32, Device.CPU, tokens, l.outFeatures());
+      dy.copyFrom(Rand.normal(tokens * l.outFeatures(), seed + 1, 1f));
+      Tensor dx = ar.allocate(DType.F32, Device.CPU, tokens, l.inFeatures());
+      l.backward(ar, dy, s, 77L, dx, false);
+      LoraAdapter ad = l.activeAdapter();
+      return new Result(y.toFloatArray(), dx.toFloatArray(), ad == null ? null : ad.a().grad().toFloatArray(),
+          ad == null ? null : ad.b().grad().toFloatArray(),
+          l.bias().isTrainable() ? l.bias().grad().toFloatArray() : null);
+    }
+  }
+
+  private static void expectSame(String tag, Result got, Result want) {
+    Assert.close(tag + " y", got.y, want.y, 2e-5, 2e-5);
+    Assert.close(tag + " dx", got.dx, want.dx, 2e-5, 2e-5);
+    if (want.da != null) {
+      Assert.close(tag + " dA", got.da, want.da, 2e-5, 2e-5);
+      Assert.close(tag + " dB", got.db, want.db, 2e-5, 2e-5);
+      Assert.close(tag + " dbias", got.dbias, want.dbias, 2e-5, 2e-5);
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({"nf4, 1, false, 0", "nf4dq, 5, true, 0.2", "gptq4, 67, true, 0.3", "gptq2, 3, true, 0",
+      "gptq8, 5, false, 0", "nf4, 67, false, 0", "gptq4, 2, false, 0"})
+  void matchesTheDequantizedDensePath(String kind, int tokens, boolean lora, float dropout) {
+    try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, OUT, IN, tokens);
+        Linear d = dense(q)) {
+      if (lora) {
+        addAdapter(q, 5, dropout);
+        addAdapter(d, 5, dropout);
+      }
+      String tag = kind + " tokens " + tokens + (lora ? " lora p=" + dropout : "");
+      expectSame(tag, run(q, tokens, 9, true), run(d, tokens, 9, true));
+      if (lora && dropout > 0) expectSame(tag + " eval", run(q, tokens, 10, false), run(d, tokens, 10, false));
+    }
+  }
+
+  /**
+   * Peak host bytes allocated during one LoRA forward + backward over the packed weight, above what was allocated
+   * before (the native allocator counts tensors and kernel scratch alike), against the dense fp32 weight: the
+   * dense path would allocate all of it (plus the packed weight's own bytes are not counted: they exist before).
+   * The tile is 4 MiB (1 Mi fp32 values); the weights are 32 MiB; activations are under 1 MiB.
+   */
+  @ParameterizedTest
+  @CsvSource({"nf4dq, 16384, 512", "gptq4, 4096, 2048"})
+  void largestTemporaryIsFarBelowTheDenseWeight(String kind, int out, int in) {
+    try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, out, in, 3)) {
+      addAdapter(q, 4, 0.1f);
+      long denseBytes = 4L * out * in;
+      long before = Kernels.memoryStats(Device.CPU)[0];
+      Kernels.resetPeakMemory(Device.CPU);
+      run(q, 8, 11, true);
+      long peak = Kernels.memoryStats(Device.CPU)[2] - before;
+      assertTrue(peak < denseBytes / 4, kind + ": peak temporary " + peak + " bytes, dense weight " + denseBytes);
+      assertTrue(peak >= 4L << 20, kind + ": the 4 MiB tile should be the largest temporary, peak " + peak);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// GPTQ dequant-GEMV on the CPU (decode: 1..8 input rows). qweight [in / p, out] runs along the input dim, so one
+// packed row holds consecutive output channels: a task takes 128 channels, walks the packed rows (512 contiguous
+// bytes each), unpacks the p fields of 8 words at a time with vector shifts, and FMAs every input row into its
+// 8-lane accumulators. Each weight value is the dequantization's single fp32 product s * (q - z), so the
+// result is the dequantize-then-matmul one up to fp32 summation order. The packed weight is streamed once per
+// call whatever the number of rows: decode is bound by that read, not by the arithmetic.
+#include <algorithm>
+#include <vector>
+
+#include <omp.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "core/dtype.h"
+#include "kernels/gptq.h"
+#include "kernels/qmatmul.h"
+
+namespace jsw {
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kLanes = 8;    // channels per AVX2 vector
+constexpr int64_t kBlock = 128;  // channels per task: a packed row's 512 contiguous bytes per visit
+
+struct Dims {
+  int64_t rows, out, in, groups;
+  int bits, p;
+  uint32_t mask;
+};
+
+// Scales and zeros of channels [c0, c0 + width) for every group, [group][channel - c0]: the f16 decode and the
+// zero field's shift then happen once per (group, channel) instead of once per weight value.
+void channel_tables(const Dims& d, const int32_t* qzeros, const uint16_t* scales, int64_t c0, int64_t width,
+                    float* s_tab, int32_t* z_tab) {
+  const int64_t zero_words = d.out / d.p;
+  for (int64_t g = 0; g < d.groups; g++)
+    for (int64_t l = 0; l < width; l++) {
+      const int64_t c = c0 + l;
+      s_tab[g * kBlock + l] = to_float(f16{scales[g * d.out + c]});
+      z_tab[g * kBlock + l] =
+          int32_t(((uint32_t(qzeros[g * zero_words + c / d.p]) >> (int(c % d.p) * d.bits)) + 1u) & d.mask);
+    }
+}
+
+// Channels [c0 + l0, c0 + l1), one at a time (the 4-channel tail of out % 8 at 8 bits, and builds without
+// AVX2); acc is [rows][kBlock].
+void scalar_channels(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, int64_t c0,
+                     int64_t l0, int64_t l1, const float* s_tab, const int32_t* z_tab, float* acc) {
+  for (int64_t l = l0; l < l1; l++) {
+    const int64_t c = c0 + l;
+    for (int64_t r = 0; r < d.in / d.p; r++) {
+      const uint32_t word = uint32_t(qweight[r * d.out + c]);
+      for (int j = 0; j < d.p; j++) {
+        const int64_t k = r * d.p + j;
+        const int32_t g = g_idx[k];
+        const float w = s_tab[g * kBlock + l] * float(int32_t((word >> (d.bits * j)) & d.mask) - z_tab[g * kBlock + l]);
+        for (int64_t row = 0; row < d.rows; row++) acc[row * kBlock + l] += xs[row * d.in + k] * w;
+      }
+    }
+  }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// The first `vecs` 8-channel vectors of a block. The packed rows are the outer loop, so each visit of a row reads
+// its kBlock channels contiguously (qweight rows are out * 4 bytes apart: walking one 8-channel column at a time
+// touched a new page per 32 bytes, which the measurement showed bound by TLB misses). The accumulators live in
+// acc ([rows][kBlock], L1-resident) and in registers across the p fields of a word.
+template <int kMaxR>
+void vector_channels(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, int64_t c0,
+                     int64_t vecs, const float* s_tab, const int32_t* z_tab, float* acc) {
+  const __m256i mask = _mm256_set1_epi32(int(d.mask));
+  const __m128i shift = _mm_cvtsi32_si128(d.bits);
+  const int64_t words_per_col = d.in / d.p;
+  for (int64_t r = 0; r < words_per_col; r++) {
+    const int32_t* row = qweight + r * d.out + c0;
+    // The next packed rows are a page or more away, beyond the hardware prefetcher's reach.
+    if (r + 4 < words_per_col)
+      for (int64_t v = 0; v < vecs; v += 2)
+        _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * kLanes), _MM_HINT_T0);
+    const int32_t* gi = g_idx + r * d.p;
+    const float* xk = xs + r * d.p;
+    for (int64_t v = 0; v < vecs; v++) {
+      __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + v * kLanes));
+      __m256 a[kMaxR];
+      for (int i = 0; i < kMaxR; i++)
+        a[i] = i < d.rows ? _mm256_loadu_ps(acc + i * kBlock + v * kLanes) : _mm256_setzero_ps();
+      for (int j = 0; j < d.p; j++) {
+        const int32_t g = gi[j];
+        const __m256i q = _mm256_and_si256(words, mask);
+        words = _mm256_srl_epi32(words, shift);
+        const __m256i qz = _mm256_sub_epi32(
+            q, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z_tab + g * kBlock + v * kLanes)));
+        const __m256 w = _mm256_mul_ps(_mm256_loadu_ps(s_tab + g * kBlock + v * kLanes), _mm256_cvtepi32_ps(qz));
+        for (int i = 0; i < kMaxR; i++) {
+          if (i >= d.rows) break;
+          a[i] = _mm256_fmadd_ps(_mm256_set1_ps(xk[i * d.in + j]), w, a[i]);
+        }
+      }
+      for (int i = 0; i < kMaxR; i++) {
+        if (i >= d.rows) break;
+        _mm256_storeu_ps(acc + i * kBlock + v * kLanes, a[i]);
+      }
+    }
+  }
+}
+#endif
+
+template <class T>
+void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, const int32_t* g_idx,
+          const Dims& d, const T* bias, T* y) {
+  // The input is tiny next to the weight (rows * in values): convert it to fp32 once.
+  std::vector<float> xf(size_t(d.rows * d.in));
+  for (int64_t i = 0; i < d.rows * d.in; i++) xf[size_t(i)] = to_float(x[i]);
+  const float* xs = xf.data();
+  const int64_t blocks = (d.out + kBlock - 1) / kBlock;
+#pragma omp parallel
+  {
+    std::vector<float> s_tab(size_t(d.groups * kBlock));
+    std::vector<int32_t> z_tab(size_t(d.groups * kBlock));
+    std::vector<float> acc(size_t(d.rows * kBlock));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+      const int64_t c0 = b * kBlock, width = std::min(kBlock, d.out - c0);
+      channel_tables(d, qzeros, scales, c0, width, s_tab.data(), z_tab.data());
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      int64_t vector_width = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+      vector_width = width / kLanes * kLanes;
+      if (d.rows == 1) {
+        vector_channels<1>(d, xs, qweight, g_idx, c0, vector_width / kLanes, s_tab.data(), z_tab.data(), acc.data());
+      } else {
+        vector_channels<int(qmatmul::kGptqGemvMaxRows)>(d, xs, qweight, g_idx, c0, vector_width / kLanes,
+                                                         s_tab.data(), z_tab.data(), acc.data());
+      }
+#endif
+      scalar_channels(d, xs, qweight, g_idx, c0, vector_width, width, s_tab.data(), z_tab.data(), acc.data());
+      for (int64_t r = 0; r < d.rows; r++)
+        for (int64_t l = 0; l < width; l++) {
+          const float bo = bias == nullptr ? 0.0f : to_float(bias[c0 + l]);
+          y[r * d.out + c0 + l] = from_float<T>(acc[size_t(r * kBlock + l)] + bo);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void gptq_gemv(int dtype, const void* x, int64_t rows, const int32_t* qweight, const int32_t* qzeros,
+               const uint16_t* scales, const int32_t* g_idx, int64_t out, int64_t in, int bits, int64_t groups,
+               const void* bias, void* y) {
+  const Dims d{rows, out, in, groups, bits, gptq::per_word(bits), gptq::field_mask(bits)};
+  JSW_DISPATCH_FLOAT(dtype, "jsw_gptq_gemv",
+                     gemv(static_cast<const T*>(x), qweight, qzeros, scales, g_idx, d, static_cast<const T*>(bias),
+                          static_cast<T*>(y)));
+}
+
+}  // namespace cpu
+}  // namespace jsw

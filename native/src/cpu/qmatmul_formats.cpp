@@ -1,0 +1,107 @@
+// Row dequantizers of the dequant-to-tile GEMM (kernels/qmatmul.h): rows [r0, r1) of a packed W [out, in] into
+// an fp32 tile, with exactly the arithmetic of the format's whole-weight dequantization (one fp32 product per
+// value), so a tile product equals the dequantize-then-GEMM product up to the GEMM's summation order.
+#include <algorithm>
+#include <vector>
+
+#include <omp.h>
+
+#include "core/dtype.h"
+#include "kernels/gptq.h"
+#include "kernels/nf4.h"
+#include "kernels/nf4_codes.h"
+#include "kernels/qmatmul.h"
+
+namespace jsw {
+namespace cpu {
+
+namespace {
+constexpr float kNf4[16] = {JSW_NF4_CODEBOOK};
+}  // namespace
+
+// ---- NF4 ----------------------------------------------------------------------------------------------------
+// Rows [r0, r1) are the contiguous elements [r0 * in, r1 * in) of the flattened weight: each row walks its
+// blocks (a row may start mid-block and mid-byte when in is odd or not a multiple of the blocksize).
+void Nf4Rows::rows(int64_t r0, int64_t r1, float* tile) const {
+  const int64_t in = in_, bs = blocksize_;
+  const int64_t b0 = r0 * in / bs, b1 = (r1 * in - 1) / bs + 1;
+  // Double quantization: the panel's scales only (a vector 1/bs of the tile), rounded after the product and
+  // after the sum as bitsandbytes does (volatile: no FMA contraction), as nf4_dequantize_dq.
+  std::vector<float> decoded(absmax_ == nullptr ? size_t(b1 - b0) : 0);
+  for (int64_t b = b0; b < b1 && absmax_ == nullptr; b++) {
+    volatile float scaled = code256_[absmax_q_[b]] * nested_[b / nf4::kNestedBlock];
+    decoded[size_t(b - b0)] = scaled + offset_;
+  }
+  const float* scales = absmax_ != nullptr ? absmax_ + b0 : decoded.data();
+  const uint8_t* packed = packed_;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = r0; r < r1; r++) {
+    float* t = tile + (r - r0) * in;
+    const int64_t e0 = r * in;
+    for (int64_t i = 0, b = e0 / bs; i < in; b++) {
+      const int64_t end = std::min(in, (b + 1) * bs - e0);
+      const float s = scales[b - b0];
+      int64_t j = i;
+      if (((e0 + j) & 1) != 0) {  // a low nibble first: the row or the block starts mid-byte
+        t[j] = kNf4[packed[(e0 + j) >> 1] & 15] * s;
+        j++;
+      }
+      const uint8_t* p = packed + ((e0 + j) >> 1);
+      const int64_t pairs = (end - j) / 2;
+      for (int64_t k = 0; k < pairs; k++) {
+        t[j + 2 * k] = kNf4[p[k] >> 4] * s;
+        t[j + 2 * k + 1] = kNf4[p[k] & 15] * s;
+      }
+      j += 2 * pairs;
+      if (j < end) t[j] = kNf4[p[pairs] >> 4] * s;  // a high nibble last
+      i = end;
+    }
+  }
+}
+
+// ---- GPTQ ---------------------------------------------------------------------------------------------------
+// W[c, k] = scale[g, c] * (q[k, c] - zero[g, c]), g = g_idx[k]. qweight runs along the input dim ([in / p, out]),
+// so a packed row r holds the panel's channels contiguously: threads split the packed rows and each writes p
+// values into every tile row. The panel's scales and zeros are unpacked first into [channel, group] tables (the
+// f16 conversion and the zero-field shift then happen once per (group, channel), not once per value).
+void GptqRows::rows(int64_t r0, int64_t r1, float* tile) const {
+  const int bits = bits_, p = gptq::per_word(bits);
+  const uint32_t mask = gptq::field_mask(bits);
+  const int64_t in = in_, out = out_, n = r1 - r0, words_per_col = in / p, zero_words = out / p;
+  const int64_t groups = groups_;
+  std::vector<float> s_tab(size_t(n * groups));
+  std::vector<int32_t> z_tab(size_t(n * groups));
+#pragma omp parallel for schedule(static) if (n * groups > 16384)
+  for (int64_t c = r0; c < r1; c++) {
+    const int zshift = int(c % p) * bits;
+    for (int64_t g = 0; g < groups; g++) {
+      s_tab[size_t((c - r0) * groups + g)] = to_float(f16{scales_[g * out + c]});
+      z_tab[size_t((c - r0) * groups + g)] =
+          int32_t(((uint32_t(qzeros_[g * zero_words + c / p]) >> zshift) + 1u) & mask);
+    }
+  }
+  const int32_t* qweight = qweight_;
+  const int32_t* g_idx = g_idx_;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < words_per_col; r++) {
+    const int32_t* gi = g_idx + r * p;
+    const int32_t* words = qweight + r * out;
+    for (int64_t c = r0; c < r1; c++) {
+      const uint32_t word = uint32_t(words[c]);
+      const float* sc = s_tab.data() + (c - r0) * groups;
+      const int32_t* zc = z_tab.data() + (c - r0) * groups;
+      float* dst = tile + (c - r0) * in + r * p;
+      for (int j = 0; j < p; j++) {
+        const int32_t g = gi[j];
+        dst[j] = sc[g] * float(int32_t((word >> (bits * j)) & mask) - zc[g]);
+      }
+    }
+  }
+}
+
+// ---- AWQ ----------------------------------------------------------------------------------------------------
+// AwqRows::rows goes here: unpack rows [r0, r1) of the AWQ weight into the fp32 tile with the arithmetic of the
+// AWQ dequantization kernel; cpu::qmatmul does the rest.
+
+}  // namespace cpu
+}  // namespace jsw

@@ -1,0 +1,370 @@
+// Dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul): forward (x W^T) and frozen backward (x W), with beta,
+// against an fp64 product with a dense W unpacked here independently (codebook / shifts, one value at a time);
+// NF4 plain and double-quantized, GPTQ 2/4/8 bits with an act-order g_idx; odd rows (1, 5, 67), odd in / out,
+// and a weight big enough for several panels (so panel edges and the backward's panel accumulation are hit).
+// Then argument checks, the CUDA twin against the CPU one on poisoned outputs, and the same for the GPTQ
+// dequant-GEMV (jsw_gptq_gemv).
+#include <algorithm>
+#include <cmath>
+
+#include "test.h"
+
+using namespace jsw_test;
+
+namespace {
+
+// One packed weight of either format, with the dense fp64 W it stands for.
+struct QWeight {
+  bool gptq = false;
+  int64_t out = 0, in = 0;
+  // NF4
+  int64_t blocksize = 64;
+  bool dq = false;
+  std::vector<uint8_t> packed, absmax_q;
+  std::vector<float> absmax, nested;
+  float offset = 0.0f;
+  // GPTQ
+  int bits = 4;
+  int64_t groups = 1;
+  std::vector<int32_t> qweight, qzeros, g_idx;
+  std::vector<float> scales;
+  std::vector<double> dense;  // [out, in]
+};
+
+QWeight make_nf4(int64_t out, int64_t in, int64_t blocksize, bool dq, uint64_t seed) {
+  QWeight q;
+  q.out = out, q.in = in, q.blocksize = blocksize, q.dq = dq;
+  int64_t n = in * out, blocks = (n + blocksize - 1) / blocksize;
+  std::vector<float> w = randn(n, seed, 0.05f);
+  q.packed.resize(size_t((n + 1) / 2));
+  q.absmax.resize(size_t(blocks));
+  JSW_CHECK(jsw_nf4_quantize(JSW_CPU, JSW_F32, w.data(), n, blocksize, q.packed.data(), q.absmax.data()));
+  std::vector<float> scale = q.absmax;
+  if (dq) {
+    q.absmax_q.resize(size_t(blocks));
+    q.nested.resize(size_t((blocks + 255) / 256));
+    JSW_CHECK(jsw_quantize_absmax_8bit(JSW_CPU, q.absmax.data(), blocks, q.absmax_q.data(), q.nested.data(),
+                                       &q.offset));
+    std::vector<float> code(256);
+    JSW_CHECK(jsw_dynamic_map_signed(code.data()));
+    for (int64_t b = 0; b < blocks; b++) {
+      volatile float prod = code[q.absmax_q[size_t(b)]] * q.nested[size_t(b / 256)];
+      scale[size_t(b)] = prod + q.offset;
+    }
+  }
+  std::vector<float> levels(16);
+  JSW_CHECK(jsw_nf4_codebook(levels.data()));
+  q.dense.resize(size_t(n));
+  for (int64_t e = 0; e < n; e++) {
+    int nib = e % 2 == 0 ? q.packed[size_t(e / 2)] >> 4 : q.packed[size_t(e / 2)] & 15;
+    q.dense[size_t(e)] = double(levels[size_t(nib)]) * double(scale[size_t(e / blocksize)]);
+  }
+  return q;
+}
+
+QWeight make_gptq(int64_t out, int64_t in, int bits, int64_t groups, uint64_t seed) {
+  QWeight q;
+  q.gptq = true;
+  q.out = out, q.in = in, q.bits = bits, q.groups = groups;
+  const int p = 32 / bits, maxq = (1 << bits) - 1;
+  std::vector<float> u = uniform(in * out + groups * out * 2 + in, seed, 0.0f, 1.0f);
+  size_t at = 0;
+  std::vector<int32_t> codes(size_t(in * out)), zeros(size_t(groups * out));
+  for (auto& c : codes) c = std::min(maxq, int(u[at++] * float(maxq + 1)));
+  for (auto& z : zeros) z = std::min(maxq, int(u[at++] * float(maxq + 1)));
+  q.scales.resize(size_t(groups * out));
+  for (auto& s : q.scales) s = round_to({0.001f + 0.05f * u[at++]}, JSW_F16)[0];
+  q.g_idx.resize(size_t(in));
+  int64_t gs = (in + groups - 1) / groups;
+  for (int64_t i = 0; i < in; i++) q.g_idx[size_t(i)] = int32_t(i / gs);
+  for (int64_t i = in - 1; i > 0; i--)  // act-order: a scrambled g_idx
+    std::swap(q.g_idx[size_t(i)], q.g_idx[size_t(int64_t(u[at++] * float(i + 1)) % (i + 1))]);
+  q.qweight.assign(size_t(in / p * out), 0);
+  q.qzeros.assign(size_t(groups * out / p), 0);
+  for (int64_t c = 0; c < out; c++)
+    for (int64_t i = 0; i < in; i++)
+      q.qweight[size_t((i / p) * out + c)] |= int32_t(uint32_t(codes[size_t(c * in + i)]) << (bits * (i % p)));
+  for (int64_t g = 0; g < groups; g++)
+    for (int64_t c = 0; c < out; c++)
+      q.qzeros[size_t(g * (out / p) + c / p)] |=
+          int32_t((uint32_t(zeros[size_t(g * out + c)] - 1) & uint32_t(maxq)) << (bits * (c % p)));
+  q.dense.resize(size_t(in * out));
+  for (int64_t c = 0; c < out; c++)
+    for (int64_t i = 0; i < in; i++) {
+      int64_t g = q.g_idx[size_t(i)];
+      q.dense[size_t(c * in + i)] =
+          double(q.scales[size_t(g * out + c)]) * double(codes[size_t(c * in + i)] - zeros[size_t(g * out + c)]);
+    }
+  return q;
+}
+
+// y = x W^T (trans 0: x [rows, in]) or x W (trans 1: x [rows, out]) + beta y0, in fp64, with the magnitude
+// sum |x||w| + |beta y0| of every output (the scale the fp32 rounding error is relative to).
+void reference(const QWeight& q, const std::vector<float>& x, int64_t rows, bool trans, float beta,
+               const std::vector<float>& y0, std::vector<double>& y, std::vector<double>& mag) {
+  int64_t ycols = trans ? q.in : q.out, k = trans ? q.out : q.in;
+  y.assign(size_t(rows * ycols), 0.0);
+  mag.assign(size_t(rows * ycols), 0.0);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < ycols; j++) {
+      double s = 0.0, m = 0.0;
+      for (int64_t i = 0; i < k; i++) {
+        double w = trans ? q.dense[size_t(i * q.in + j)] : q.dense[size_t(j * q.in + i)];
+        double t = double(x[size_t(r * k + i)]) * w;
+        s += t;
+        m += std::fabs(t);
+      }
+      if (beta != 0.0f) {
+        s += double(beta) * double(y0[size_t(r * ycols + j)]);
+        m += std::fabs(double(beta) * double(y0[size_t(r * ycols + j)]));
+      }
+      y[size_t(r * ycols + j)] = s;
+      mag[size_t(r * ycols + j)] = m;
+    }
+}
+
+std::vector<float> run(int device, int dtype, const QWeight& q, const std::vector<float>& x, int64_t rows,
+                       bool trans, float beta, const std::vector<float>& y0) {
+  int64_t ycols = trans ? q.in : q.out;
+  Buffer xb = upload(device, dtype, x);
+  Buffer y = beta != 0.0f ? upload(device, dtype, y0) : poisoned(device, dtype, rows * ycols);
+  if (q.gptq) {
+    Buffer qw = upload_i32(device, q.qweight), qz = upload_i32(device, q.qzeros), gi = upload_i32(device, q.g_idx);
+    Buffer sc = upload(device, JSW_F16, q.scales);
+    JSW_CHECK(jsw_gptq_matmul(device, dtype, xb.get(), rows, trans ? 1 : 0, qw.as<int32_t>(), qz.as<int32_t>(),
+                              sc.as<uint16_t>(), gi.as<int32_t>(), q.out, q.in, q.bits, q.groups, beta, y.get()));
+  } else {
+    std::vector<float> code(256);
+    JSW_CHECK(jsw_dynamic_map_signed(code.data()));
+    Buffer packed = upload_u8(device, q.packed), absmax = upload(device, JSW_F32, q.absmax);
+    Buffer aq = upload_u8(device, q.dq ? q.absmax_q : std::vector<uint8_t>{0});
+    Buffer nested = upload(device, JSW_F32, q.dq ? q.nested : std::vector<float>{0.0f});
+    Buffer c = upload(device, JSW_F32, code);
+    JSW_CHECK(jsw_nf4_matmul(device, dtype, xb.get(), rows, trans ? 1 : 0, packed.as<uint8_t>(),
+                             q.dq ? nullptr : absmax.as<float>(), q.dq ? aq.as<uint8_t>() : nullptr,
+                             q.dq ? nested.as<float>() : nullptr, q.dq ? c.as<float>() : nullptr, q.offset, q.out,
+                             q.in, q.blocksize, beta, y.get()));
+  }
+  JSW_CHECK(jsw_synchronize(device));
+  return download(y, dtype, rows * ycols);
+}
+
+// fp32: the GEMM's summation of `in` (or `out`) products, far inside 1e-5 of sum |x w|; bf16 / f16 outputs add
+// one storage rounding (2^-8 / 2^-11 relative) of a value at most sum |x w|.
+double tolerance(int dtype) { return dtype == JSW_F32 ? 1e-5 : dtype == JSW_BF16 ? 8e-3 : 1e-3; }
+
+void check_against_fp64(const QWeight& q, const char* what, std::initializer_list<int64_t> row_counts,
+                        std::initializer_list<int> dtypes) {
+  for (int dtype : dtypes)
+    for (int64_t rows : row_counts)
+      for (bool trans : {false, true}) {
+        float beta = rows % 2 == 1 ? 0.0f : 0.5f;  // beta = 0 on poisoned outputs, 0.5 on random ones
+        int64_t xcols = trans ? q.out : q.in, ycols = trans ? q.in : q.out;
+        std::vector<float> x = round_to(randn(rows * xcols, uint64_t(rows * 7 + trans)), dtype);
+        std::vector<float> y0 = round_to(randn(rows * ycols, uint64_t(rows * 11 + trans)), dtype);
+        std::vector<double> want, mag;
+        reference(q, x, rows, trans, beta, y0, want, mag);
+        std::vector<float> got = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
+        for (int64_t k = 0; k < rows * ycols; k++)
+          JSW_EXPECT(std::fabs(double(got[size_t(k)]) - want[size_t(k)]) <= tolerance(dtype) * (mag[size_t(k)] + 1e-6),
+                     "%s dtype %d rows %lld trans %d: y[%lld] = %.8g, want %.8g", what, dtype, (long long)rows,
+                     int(trans), (long long)k, double(got[size_t(k)]), want[size_t(k)]);
+      }
+}
+
+}  // namespace
+
+JSW_TEST(qmatmul_nf4_matches_fp64) {
+  // Odd in (rows start mid-byte), a blocksize not dividing in, double quantization, all dtypes.
+  check_against_fp64(make_nf4(19, 67, 64, false, 1), "nf4 19x67", {1, 5, 67}, {JSW_F32, JSW_BF16, JSW_F16});
+  check_against_fp64(make_nf4(37, 200, 7, true, 2), "nf4 dq 37x200 bs7", {1, 5, 67}, {JSW_F32, JSW_BF16});
+  // 4099 inputs: panels of 240 rows (the 4 MiB tile), so 500 outputs are 240 + 240 + 20.
+  check_against_fp64(make_nf4(500, 4099, 64, true, 3), "nf4 dq 500x4099 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
+}
+
+JSW_TEST(qmatmul_gptq_matches_fp64) {
+  check_against_fp64(make_gptq(24, 40, 4, 3, 4), "gptq4 24x40", {1, 5, 67}, {JSW_F32, JSW_BF16, JSW_F16});
+  check_against_fp64(make_gptq(32, 48, 2, 2, 5), "gptq2 32x48", {1, 5, 67}, {JSW_F32, JSW_F16});
+  check_against_fp64(make_gptq(12, 36, 8, 5, 6), "gptq8 12x36", {1, 5, 67}, {JSW_F32, JSW_BF16});
+  // 4112 inputs: panels of 240 rows, 496 outputs = 240 + 240 + 16.
+  check_against_fp64(make_gptq(496, 4112, 4, 32, 7), "gptq4 496x4112 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
+}
+
+JSW_TEST(qmatmul_rejects_bad_arguments) {
+  float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, absmax[1] = {1}, y[16];
+  uint8_t packed[8] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0}, q[1] = {3};
+  auto nf4 = [&](int dtype, int64_t rows, int trans, const float* a, const uint8_t* aq, int64_t blocksize) {
+    return jsw_nf4_matmul(JSW_CPU, dtype, x, rows, trans, packed, a, aq, nullptr, nullptr, 0.0f, 2, 8, blocksize,
+                          0.0f, y);
+  };
+  JSW_EXPECT(nf4(JSW_F32, 1, 0, absmax, nullptr, 64) == JSW_OK, "valid call");
+  JSW_EXPECT(nf4(JSW_F32, 0, 0, absmax, nullptr, 64) == JSW_OK, "rows 0 is a no-op");
+  JSW_EXPECT(nf4(JSW_F32, -1, 0, absmax, nullptr, 64) == JSW_ERR_INVALID_ARGUMENT, "rows -1");
+  JSW_EXPECT(nf4(JSW_F32, 1, 2, absmax, nullptr, 64) == JSW_ERR_INVALID_ARGUMENT, "trans 2");
+  JSW_EXPECT(nf4(JSW_U8, 1, 0, absmax, nullptr, 64) == JSW_ERR_INVALID_ARGUMENT, "u8 dtype");
+  JSW_EXPECT(nf4(JSW_F32, 1, 0, absmax, nullptr, 0) == JSW_ERR_INVALID_ARGUMENT, "blocksize 0");
+  JSW_EXPECT(nf4(JSW_F32, 1, 0, nullptr, nullptr, 64) == JSW_ERR_INVALID_ARGUMENT, "no scales");
+  JSW_EXPECT(nf4(JSW_F32, 1, 0, absmax, q, 64) == JSW_ERR_INVALID_ARGUMENT, "both scale kinds");
+  JSW_EXPECT(nf4(JSW_F32, 1, 0, nullptr, q, 64) == JSW_ERR_INVALID_ARGUMENT, "dq without nested / code256");
+  JSW_EXPECT(jsw_nf4_matmul(JSW_CPU, JSW_F32, x, 1, 0, packed, absmax, nullptr, nullptr, nullptr, 0.0f, 2, 8, 64,
+                            0.0f, nullptr) == JSW_ERR_INVALID_ARGUMENT,
+             "null y");
+  JSW_EXPECT(jsw_nf4_matmul(JSW_CPU, JSW_F32, x, 1, 0, packed, absmax, nullptr, nullptr, nullptr, 0.0f, 0, 8, 64,
+                            0.0f, y) == JSW_ERR_INVALID_ARGUMENT,
+             "out_features 0");
+
+  int32_t qw[1] = {0x12345678}, qz[1] = {0x11111111}, g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint16_t sc[8] = {0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00};
+  auto gptq = [&](int bits, int64_t out, int64_t in, int64_t groups, const int32_t* gi, int trans) {
+    return jsw_gptq_matmul(JSW_CPU, JSW_F32, x, 1, trans, qw, qz, sc, gi, out, in, bits, groups, 0.0f, y);
+  };
+  JSW_EXPECT(gptq(4, 8, 8, 1, g, 0) == JSW_OK, "valid gptq call");
+  JSW_EXPECT(gptq(4, 8, 8, 1, g, 1) == JSW_OK, "valid gptq backward call");
+  JSW_EXPECT(gptq(3, 8, 8, 1, g, 0) == JSW_ERR_INVALID_ARGUMENT, "3 bits");
+  JSW_EXPECT(gptq(4, 8, 6, 1, g, 0) == JSW_ERR_INVALID_ARGUMENT, "in not a multiple of 8");
+  JSW_EXPECT(gptq(4, 4, 8, 1, g, 0) == JSW_ERR_INVALID_ARGUMENT, "out not a multiple of 8");
+  JSW_EXPECT(gptq(4, 8, 8, 0, g, 0) == JSW_ERR_INVALID_ARGUMENT, "0 groups");
+  JSW_EXPECT(gptq(4, 8, 8, 1, nullptr, 0) == JSW_ERR_INVALID_ARGUMENT, "null g_idx");
+  int32_t bad[8] = {0, 0, 0, 1, 0, 0, 0, 0};
+  JSW_EXPECT(gptq(4, 8, 8, 1, bad, 0) == JSW_ERR_INVALID_ARGUMENT, "g_idx value outside the groups");
+}
+
+JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
+  int d = cuda_device();
+  // Small odd shapes; and weights of several panels: 16 Mi-value tiles hold 4096 rows of 4096 inputs, so
+  // 4096 x 9000 (NF4) and 8192 x 4096 (GPTQ) are 2-3 panels and exercise the fp32 backward accumulation.
+  std::vector<QWeight> weights;
+  weights.push_back(make_nf4(19, 67, 64, false, 1));
+  weights.push_back(make_nf4(37, 200, 7, true, 2));
+  weights.push_back(make_nf4(9000, 4096, 64, true, 3));
+  weights.push_back(make_gptq(24, 40, 4, 3, 4));
+  weights.push_back(make_gptq(32, 48, 2, 2, 5));
+  weights.push_back(make_gptq(12, 36, 8, 5, 6));
+  weights.push_back(make_gptq(8192, 4096, 4, 32, 7));
+  for (const QWeight& q : weights) {
+    const bool big = q.out * q.in > (int64_t(1) << 20);
+    for (int64_t rows : {1, 5, 67}) {
+      if (big && rows == 67) continue;  // the host-side magnitudes below would take seconds
+      for (bool trans : {false, true}) {
+        float beta = rows == 5 ? 0.5f : 0.0f;
+        const int64_t xcols = trans ? q.out : q.in, ycols = trans ? q.in : q.out, k = xcols;
+        const std::vector<float> x32 = randn(rows * xcols, uint64_t(rows + trans));
+        const std::vector<float> y032 = randn(rows * ycols, uint64_t(rows * 3 + trans));
+        // sum |x w| + |beta y0| per output (from the unrounded inputs: a bound, not a reference).
+        std::vector<double> mag(size_t(rows * ycols), 0.0);
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t j = 0; j < ycols; j++) {
+            double m = std::fabs(double(beta) * y032[size_t(r * ycols + j)]);
+            for (int64_t i = 0; i < k; i++)
+              m += std::fabs(double(x32[size_t(r * k + i)]) *
+                             (trans ? q.dense[size_t(i * q.in + j)] : q.dense[size_t(j * q.in + i)]));
+            mag[size_t(r * ycols + j)] = m;
+          }
+        for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+          std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
+          std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
+          std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
+          // The CUDA tile is rounded to dtype (as the dense path's weight is) while the CPU tile is fp32:
+          // relative 2^-8 (bf16) / 2^-11 (f16) of sum |x w|, plus both outputs' storage rounding; fp32: two
+          // summation orders.
+          double tol = dtype == JSW_F32 ? 1e-5 : dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
+          for (size_t at = 0; at < cpu.size(); at++)
+            JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (mag[at] + 1e-3),
+                       "%s %lld x %lld dtype %d rows %lld trans %d: y[%lld] cpu %.8g gpu %.8g",
+                       q.gptq ? "gptq" : "nf4", (long long)q.out, (long long)q.in, dtype, (long long)rows,
+                       int(trans), (long long)at, double(cpu[at]), double(gpu[at]));
+        }
+      }
+    }
+  }
+}
+
+// ---- GPTQ dequant-GEMV ----------------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<float> run_gemv(int device, int dtype, const QWeight& q, const std::vector<float>& x, int64_t rows,
+                            const std::vector<float>* bias) {
+  Buffer xb = upload(device, dtype, x), y = poisoned(device, dtype, rows * q.out);
+  Buffer bb = upload(device, dtype, bias != nullptr ? *bias : std::vector<float>{0.0f});
+  Buffer qw = upload_i32(device, q.qweight), qz = upload_i32(device, q.qzeros), gi = upload_i32(device, q.g_idx);
+  Buffer sc = upload(device, JSW_F16, q.scales);
+  JSW_CHECK(jsw_gptq_gemv(device, dtype, xb.get(), rows, qw.as<int32_t>(), qz.as<int32_t>(), sc.as<uint16_t>(),
+                          gi.as<int32_t>(), q.out, q.in, q.bits, q.groups, bias != nullptr ? bb.get() : nullptr,
+                          y.get()));
+  JSW_CHECK(jsw_synchronize(device));
+  return download(y, dtype, rows * q.out);
+}
+
+}  // namespace
+
+JSW_TEST(gptq_gemv_matches_fp64) {
+  // out % 8 == 4 at 8 bits (the scalar tail next to the 8-channel vectors), act-order g_idx, every width.
+  std::vector<QWeight> weights;
+  weights.push_back(make_gptq(24, 40, 4, 3, 11));
+  weights.push_back(make_gptq(32, 48, 2, 2, 12));
+  weights.push_back(make_gptq(12, 36, 8, 5, 13));
+  weights.push_back(make_gptq(200, 512, 4, 4, 14));
+  for (const QWeight& q : weights)
+    for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
+      for (int64_t rows : {1, 2, 3, 5, 8}) {
+        std::vector<float> x = round_to(randn(rows * q.in, uint64_t(rows + q.in)), dtype);
+        std::vector<float> bias = round_to(randn(q.out, uint64_t(rows + 3)), dtype);
+        bool with_bias = rows % 2 == 1;
+        std::vector<double> want, mag;
+        reference(q, x, rows, false, 0.0f, {}, want, mag);
+        std::vector<float> got = run_gemv(JSW_CPU, dtype, q, x, rows, with_bias ? &bias : nullptr);
+        for (int64_t r = 0; r < rows; r++)
+          for (int64_t c = 0; c < q.out; c++) {
+            size_t at = size_t(r * q.out + c);
+            double b = with_bias ? double(bias[size_t(c)]) : 0.0;
+            const double bound = tolerance(dtype) * (mag[at] + std::fabs(b) + 1e-6);
+            JSW_EXPECT(std::fabs(double(got[at]) - (want[at] + b)) <= bound,
+                       "gptq%d %lld x %lld dtype %d rows %lld: y[%lld] = %.8g, want %.8g", q.bits, (long long)q.out,
+                       (long long)q.in, dtype, (long long)rows, (long long)at, double(got[at]), want[at] + b);
+          }
+      }
+}
+
+JSW_TEST(gptq_gemv_rejects_bad_arguments) {
+  float x[72] = {}, y[72];
+  int32_t qw[1] = {0x12345678}, qz[1] = {0x11111111}, g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint16_t sc[8] = {0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00, 0x3c00};
+  auto call = [&](int64_t rows, int bits, const int32_t* gi) {
+    return jsw_gptq_gemv(JSW_CPU, JSW_F32, x, rows, qw, qz, sc, gi, 8, 8, bits, 1, nullptr, y);
+  };
+  JSW_EXPECT(call(1, 4, g) == JSW_OK, "valid call");
+  JSW_EXPECT(call(8, 4, g) == JSW_OK, "8 rows");
+  JSW_EXPECT(call(0, 4, g) == JSW_ERR_INVALID_ARGUMENT, "0 rows");
+  JSW_EXPECT(call(9, 4, g) == JSW_ERR_INVALID_ARGUMENT, "9 rows");
+  JSW_EXPECT(call(1, 5, g) == JSW_ERR_INVALID_ARGUMENT, "5 bits");
+  int32_t bad[8] = {0, 0, 0, 0, 0, 0, 0, -1};
+  JSW_EXPECT(call(1, 4, bad) == JSW_ERR_INVALID_ARGUMENT, "negative g_idx");
+  JSW_EXPECT(jsw_gptq_gemv(JSW_CPU, JSW_F32, x, 1, qw, qz, sc, g, 8, 8, 4, 1, nullptr, nullptr) ==
+                 JSW_ERR_INVALID_ARGUMENT,
+             "null y");
+}
+
+JSW_CUDA_TEST(gptq_gemv_cuda_matches_cpu) {
+  int d = cuda_device();
+  // Decode-sized layers (several input splits per channel), odd small ones, the 8-bit tail.
+  std::vector<QWeight> weights;
+  weights.push_back(make_gptq(4096, 4096, 4, 32, 21));
+  weights.push_back(make_gptq(1024, 11008, 2, 86, 22));
+  weights.push_back(make_gptq(12, 36, 8, 5, 23));
+  weights.push_back(make_gptq(24, 40, 4, 3, 24));
+  for (const QWeight& q : weights)
+    for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
+      for (int64_t rows : {1, 3, 8}) {
+        std::vector<float> x = round_to(randn(rows * q.in, uint64_t(rows + 5)), dtype);
+        std::vector<float> bias = round_to(randn(q.out, uint64_t(rows + 9)), dtype);
+        std::vector<float> cpu = run_gemv(JSW_CPU, dtype, q, x, rows, rows != 3 ? &bias : nullptr);
+        std::vector<float> gpu = run_gemv(d, dtype, q, x, rows, rows != 3 ? &bias : nullptr);
+        // Same weight values; two fp32 summation orders of `in` terms, then one storage rounding each.
+        double tol = dtype == JSW_F32 ? 1e-4 : dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
+        for (size_t at = 0; at < cpu.size(); at++)
+          JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (1.0 + std::fabs(double(cpu[at]))),
+                     "gptq%d %lld x %lld dtype %d rows %lld: y[%lld] cpu %.8g gpu %.8g", q.bits, (long long)q.out,
+                     (long long)q.in, dtype, (long long)rows, (long long)at, double(cpu[at]), double(gpu[at]));
+      }
+}
