@@ -86,7 +86,10 @@ public final class Linear implements AutoCloseable {
     return quantized;
   }
 
-  /** The dense weight for one op: the parameter itself, or the dequantized packed weight in {@code tmp}. */
+  /**
+   * The dense weight for one op: the parameter itself, or a dequantized copy in {@code tmp} (a Q-GaLore INT8
+   * weight; a packed frozen weight where no op multiplies from the packed form, e.g. DoRA's row norms).
+   */
   private Tensor denseWeight(Arena tmp) {
     if (weight != null && weight.isInt8()) {
       // Q-GaLore: a trained INT8 weight, dequantized per op like the frozen packed formats
@@ -192,7 +195,7 @@ public final class Linear implements AutoCloseable {
         if (quantized != null) {
           quantized.matmul(x2, y2, 0f);
         } else {
-          Kernels.matmul(x2, false, weight.value(), true, y2, 1f, 0f);
+          Kernels.matmul(x2, false, denseWeight(tmp), true, y2, 1f, 0f);
         }
         if (bias != null) Kernels.addBias(y, bias.value());
       } else if (active.isDora()) {
@@ -206,7 +209,7 @@ public final class Linear implements AutoCloseable {
         if (quantized != null) {
           QuantizedLora.forward(quantized, bias == null ? null : bias.value(), active, tmp, x2, y2, p, dropoutSeed, xa);
         } else {
-          Kernels.loraForward(x2, weight.value(), bias == null ? null : bias.value(), active.aValue(),
+          Kernels.loraForward(x2, denseWeight(tmp), bias == null ? null : bias.value(), active.aValue(),
               active.bValue(), active.scale(), p, dropoutSeed, y2, xa);
         }
         if (saved != null) saved.xa = xa;
@@ -232,7 +235,7 @@ public final class Linear implements AutoCloseable {
           if (quantized != null) {
             quantized.matmulBackward(dy2, target2, 0f);
           } else {
-            Kernels.matmul(dy2, false, weight.value(), false, target2, 1f, 0f);
+            Kernels.matmul(dy2, false, denseWeight(tmp), false, target2, 1f, 0f);
           }
         }
       } else if (active.isDora()) {
@@ -241,7 +244,7 @@ public final class Linear implements AutoCloseable {
       } else if (quantized != null) {
         QuantizedLora.backward(quantized, active, tmp, dy2, x2, saved.xa, active.dropout(), dropoutSeed, target2);
       } else {
-        Kernels.loraBackward(dy2, x2, weight.value(), active.aValue(), active.bValue(), saved.xa, active.scale(),
+        Kernels.loraBackward(dy2, x2, denseWeight(tmp), active.aValue(), active.bValue(), saved.xa, active.scale(),
             active.dropout(), dropoutSeed, target2, active.a().grad(), active.b().grad());
       }
     }
