@@ -22,7 +22,8 @@ import jswift.train.AdamW;
  * The whole model on CUDA against the CPU, for the GPU script (run there with a carried JRE): the llama-gqa
  * fixture's logits, loss, LoRA gradients, 20 AdamW steps and greedy generation, once with fp32 on the GPU
  * (must match the CPU to fp32 rounding) and once with bf16 compute (must match within bf16 tolerance and train
- * the same way). Prints one JSON object; exits 1 if a check fails.
+ * the same way); and a GPTQ export quantized on CUDA against one quantized on the CPU. Prints one JSON object;
+ * exits 1 if a check fails.
  *
  * <pre>java -cp ... jswift.bench.CudaModelCheck FIXTURE_DIR [OUT.json]</pre>
  */
@@ -67,6 +68,7 @@ public final class CudaModelCheck {
       if (f32) check(tag + ".greedy_mismatches", cpu.greedy.length - same, 0);
     }
     results.put("cpu.losses", cpu.losses);
+    gptqExportCheck(fixture, batch);
     results.put("ok", ok);
     String json = toJson(results);
     System.out.println(json);
@@ -103,6 +105,34 @@ public final class CudaModelCheck {
       }
     }
     return r;
+  }
+
+  /**
+   * GPTQ export with the layer, Hessians and quantizer on CUDA against the same export on the CPU (4-bit, group
+   * 16, act-order, on calibration blocks of fixture ids): the GEMMs round differently, so a few codes may differ,
+   * but the summed GPTQ error and the quantized model's logits must agree closely.
+   */
+  private static void gptqExportCheck(Path fixture, Batch batch) throws IOException {
+    Path tmp = Files.createTempDirectory("jswift-gptq-cuda");
+    List<int[]> blocks = new ArrayList<>();
+    for (int b = 0; b < 6; b++) {
+      int[] ids = new int[48];
+      for (int t = 0; t < ids.length; t++) ids[t] = (int) ((b * 7919L + t * 104729L) % 512);
+      blocks.add(ids);
+    }
+    jswift.quant.GptqConfig c = jswift.quant.GptqConfig.defaults(4).withGroupSize(16).withDescAct(true);
+    java.io.PrintWriter quiet = new java.io.PrintWriter(java.io.Writer.nullWriter());
+    double[] loss = new double[2];
+    Device[] devices = {Device.CPU, Device.cuda(0)};
+    for (int i = 0; i < 2; i++) {
+      jswift.quant.GptqExporter.Result r = jswift.quant.GptqExporter.export(fixture, tmp.resolve("d" + i), blocks, c,
+          1L << 40, quiet, devices[i]);
+      for (jswift.quant.GptqExporter.LinearReport l : r.linears()) loss[i] += l.loss();
+    }
+    check("gptq_export_cuda.loss_rel", Math.abs(loss[1] - loss[0]) / loss[0], 1e-2);
+    try (CausalLM a = CausalLM.load(tmp.resolve("d0"), Device.CPU); CausalLM b = CausalLM.load(tmp.resolve("d1"), Device.CPU)) {
+      check("gptq_export_cuda.logits_rel", rel(b.logits(batch), a.logits(batch)), 1e-2);
+    }
   }
 
   private static void check(String name, double value, double limit) {

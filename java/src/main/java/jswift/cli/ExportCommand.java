@@ -67,7 +67,8 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--safe_serialization", arity = "1", description = "true (safetensors; the only format written)")
   boolean safeSerialization = true;
 
-  @Option(names = "--device", description = "cpu, cuda or cuda:N for the merge GEMMs (default: cuda when usable)")
+  @Option(names = "--device", description = "cpu, cuda or cuda:N: for the merge GEMMs (default: cuda when usable), "
+      + "and for GPTQ quantization (default: cpu)")
   String device;
 
   // ---- quantization (--quant_method) ----
@@ -156,8 +157,11 @@ public final class ExportCommand implements Callable<Integer> {
     out.printf(java.util.Locale.ROOT, "jswift export: GPTQ %d-bit, group_size %d, on %d calibration blocks (%d tokens)%n",
         quantBits, groupSize, blocks.size(), tokens);
     out.flush();
+    // On the CPU unless --device says otherwise: the CUDA path (layer, Hessians and quantizer on the GPU) is opt-in
+    // until it has run on a GPU in the project's GPU check.
+    Device dev = device != null ? Device.parse(device) : Device.CPU;
     jswift.quant.GptqExporter.Result r = jswift.quant.GptqExporter.export(model, output, blocks, config,
-        ShardPlan.parseSize(maxShardSize), out);
+        ShardPlan.parseSize(maxShardSize), out, dev);
     out.println("module                                             error        seconds");
     for (jswift.quant.GptqExporter.LinearReport l : r.linears())
       out.printf(java.util.Locale.ROOT, "%-50s %12.5g %8.2f%n", l.module(), l.loss(), l.seconds());

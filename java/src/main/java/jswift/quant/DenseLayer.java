@@ -17,7 +17,7 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 
 /**
- * One decoder layer of a checkpoint in fp32 on the CPU, loaded on its own: what a layer-by-layer quantizer holds
+ * One decoder layer of a checkpoint in fp32 (on the CPU unless a device is given), loaded on its own: what a layer-by-layer quantizer holds
  * at a time (never the whole model). Its linears come in GPTQ's true-sequential order, grouped by shared input:
  * {q, k, v} after the input norm, {o}, {gate, up} after the post-attention norm, {down}.
  */
@@ -29,7 +29,15 @@ final class DenseLayer implements AutoCloseable {
   final Map<String, Parameter> others = new LinkedHashMap<>();
   private final List<Parameter> owned = new ArrayList<>();
 
+  private final Device device;
+
   DenseLayer(ModelConfig cfg, Checkpoint ckpt, int i) throws IOException {
+    this(cfg, ckpt, i, Device.CPU);
+  }
+
+  /** As {@link #DenseLayer(ModelConfig, Checkpoint, int)}, the layer's tensors on {@code device}. */
+  DenseLayer(ModelConfig cfg, Checkpoint ckpt, int i, Device device) throws IOException {
+    this.device = device;
     boolean ok = false;
     try {
       int h = cfg.hiddenSize(), inter = cfg.intermediateSize(), hd = cfg.headDim();
@@ -65,7 +73,7 @@ final class DenseLayer implements AutoCloseable {
   }
 
   private Parameter load(Checkpoint ckpt, String name, long... shape) throws IOException {
-    Parameter p = new Parameter(name, ckpt.load(name, shape, DType.F32, Device.CPU));
+    Parameter p = new Parameter(name, ckpt.load(name, shape, DType.F32, device));
     owned.add(p);
     return p;
   }

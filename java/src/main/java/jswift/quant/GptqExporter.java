@@ -34,7 +34,7 @@ import jswift.tuner.LoraMerge;
 
 /**
  * Quantizes a Hugging Face model folder with GPTQ, layer by layer, into an AutoGPTQ "gptq" (v1) checkpoint that
- * transformers / AutoGPTQ / GPTQModel load. Only one decoder layer is dense (fp32, CPU) at a time, next to the
+ * transformers / AutoGPTQ / GPTQModel load. Only one decoder layer is dense (fp32, on the CPU or a GPU) at a time, next to the
  * calibration hidden states: the embeddings of the calibration blocks go through layer 0, whose linears are
  * quantized group by group in true-sequential order (each group's Hessian from inputs that already saw the
  * quantized earlier groups); the quantized layer's outputs are the next layer's inputs. Embeddings, norms and
@@ -61,6 +61,16 @@ public final class GptqExporter {
    */
   public static Result export(Path modelDir, Path outDir, List<int[]> calibration, GptqConfig config,
       long maxShardSize, PrintWriter log) throws IOException {
+    return export(modelDir, outDir, calibration, config, maxShardSize, log, Device.CPU);
+  }
+
+  /**
+   * As {@link #export(Path, Path, List, GptqConfig, long, PrintWriter)}, with the layer, its calibration hidden
+   * states, the Hessians and the quantizer on {@code device} (CUDA: the GPTQ kernels' CUDA twins, which agree with
+   * the CPU's to fp32 rounding).
+   */
+  public static Result export(Path modelDir, Path outDir, List<int[]> calibration, GptqConfig config,
+      long maxShardSize, PrintWriter log, Device device) throws IOException {
     long start = System.nanoTime();
     refuseQuantized(modelDir);
     if (calibration.isEmpty())
@@ -78,14 +88,14 @@ public final class GptqExporter {
     List<LinearReport> reports = new ArrayList<>();
     long tokens = 0, weightBytes;
     boolean ok = false;
-    try (Checkpoint ckpt = Checkpoint.open(modelDir); Rope rope = new Rope(cfg, Device.CPU)) {
+    try (Checkpoint ckpt = Checkpoint.open(modelDir); Rope rope = new Rope(cfg, device)) {
       List<TensorSource> out = new ArrayList<>();
       List<Block> blocks = new ArrayList<>();
       List<SafetensorsFile> parts = new ArrayList<>();
       Files.createDirectories(tmp);
       try {
         try (Tensor embed = ckpt.load("model.embed_tokens.weight", new long[] {cfg.vocabSize(), cfg.hiddenSize()},
-            DType.F32, Device.CPU)) {
+            DType.F32, device)) {
           for (int[] ids : calibration) {
             blocks.add(new Block(ids, embed, cfg.hiddenSize()));
             tokens += ids.length;
@@ -94,7 +104,7 @@ public final class GptqExporter {
         long layerBytes = 0;
         for (int i = 0; i < cfg.numHiddenLayers(); i++) {
           long t0 = System.nanoTime();
-          try (DenseLayer layer = new DenseLayer(cfg, ckpt, i)) {
+          try (DenseLayer layer = new DenseLayer(cfg, ckpt, i, device)) {
             List<GptqPacked> packed = quantizeLayer(layer, blocks, rope, config, reports);
             for (Block b : blocks) b.advance(layer, rope);
             List<TensorSource> layerTensors = new ArrayList<>();
@@ -152,9 +162,10 @@ public final class GptqExporter {
       length = ids.length;
       int[] pos = new int[length];
       for (int t = 0; t < length; t++) pos[t] = t;
-      positions = Tensor.fromInts(pos, Device.CPU, length);
-      hidden = Tensor.allocate(DType.F32, Device.CPU, length, hiddenSize);
-      try (Tensor idsT = Tensor.fromInts(ids, Device.CPU, length)) {
+      Device d = embed.device();  // the hidden states live where the embedding table does
+      positions = Tensor.fromInts(pos, d, length);
+      hidden = Tensor.allocate(DType.F32, d, length, hiddenSize);
+      try (Tensor idsT = Tensor.fromInts(ids, d, length)) {
         Kernels.embeddingForward(idsT, embed, hidden);
       }
     }
@@ -240,7 +251,7 @@ public final class GptqExporter {
 
     Hessian(Linear linear) {
       this.linear = linear;
-      this.h = Tensor.zeros(DType.F32, Device.CPU, linear.inFeatures(), linear.inFeatures());
+      this.h = Tensor.zeros(DType.F32, linear.weight().value().device(), linear.inFeatures(), linear.inFeatures());
     }
 
     void add(Tensor x) {
@@ -261,12 +272,13 @@ public final class GptqExporter {
     if (in % p != 0 || out % p != 0)
       throw new IllegalArgumentException(l.name() + ": a [" + out + ", " + in + "] weight cannot be packed in the "
           + "GPTQ v1 layout at " + c.bits() + " bits (both dimensions must be multiples of " + p + ")");
-    try (Tensor w = Tensor.allocate(DType.F32, Device.CPU, out, in);
-        Tensor h = Tensor.allocate(DType.F32, Device.CPU, in, in);
-        Tensor codes = Tensor.allocate(DType.I32, Device.CPU, out, in);
-        Tensor scales = Tensor.allocate(DType.F32, Device.CPU, groups, out);
-        Tensor zeros = Tensor.allocate(DType.I32, Device.CPU, groups, out);
-        Tensor gIdx = Tensor.allocate(DType.I32, Device.CPU, in)) {
+    Device d = l.weight().value().device();
+    try (Tensor w = Tensor.allocate(DType.F32, d, out, in);
+        Tensor h = Tensor.allocate(DType.F32, d, in, in);
+        Tensor codes = Tensor.allocate(DType.I32, d, out, in);
+        Tensor scales = Tensor.allocate(DType.F32, d, groups, out);
+        Tensor zeros = Tensor.allocate(DType.I32, d, groups, out);
+        Tensor gIdx = Tensor.allocate(DType.I32, d, in)) {
       w.copyFrom(l.weight().value());
       h.copyFrom(hessian);  // the quantizer destroys its Hessian, which another linear may share
       double loss;
