@@ -16,6 +16,7 @@ TARGETS = {
     "attention_fwd": ("flash attention fwd at least as fast as torch SDPA", lambda s: s >= 1.0),
     "gemm_bf16": ("GEMM within 10% of torch.matmul (both cuBLAS)", lambda s: s >= 0.9),
     "nf4_dequant": ("NF4 dequant >= 85% of device copy bandwidth", lambda s: s >= 0.85),
+    "nf4_gemv": ("NF4 dequant-GEMV >= 85% of the copy bandwidth of its packed weight", lambda s: s >= 0.85),
 }
 
 

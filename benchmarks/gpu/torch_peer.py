@@ -174,6 +174,11 @@ class Peer:
         # torch has no NF4; the peer is the copy of the bf16 output bytes (the bandwidth ceiling).
         return self.copy_bandwidth({"bytes": 2 * p["rows"] * p["cols"]})
 
+    def nf4_gemv(self, p):
+        # The fused GEMV's ceiling: copying the packed weight bytes (4-bit codes + one fp32 absmax per 64).
+        n = p["out"] * p["in"]
+        return self.copy_bandwidth({"bytes": n // 2 + n // 64 * 4})
+
     def adamw_step(self, p):
         t = self.torch
         param = t.nn.Parameter(t.randn(p["n"], device=self.dev))
