@@ -47,31 +47,8 @@ public record AwqCheckpoint(int bits, int groupSize) {
 
   /** The quantized weight of one linear on a device; the dense compute dtype is {@code dtype}. */
   AwqWeight load(Checkpoint ckpt, String module, long out, long in, DType dtype, Device device) throws IOException {
-    Tensor[] t = new Tensor[3];
-    String[] suffix = {".qweight", ".qzeros", ".scales"};
-    DType[] types = {DType.I32, DType.I32, DType.F16};
-    boolean ok = false;
-    try {
-      for (int i = 0; i < 3; i++) {
-        String name = module + suffix[i];
-        if (!ckpt.contains(name))
-          throw new IOException(ckpt.directory() + ": AWQ layer " + module + " has no " + name);
-        String stored = ckpt.file(name).entry(name).dtype();
-        String want = types[i] == DType.F16 ? "F16" : "I32";
-        if (!stored.equals(want))
-          throw new IOException(ckpt.directory() + ": " + name + " is " + stored + ", an AWQ checkpoint stores " + want);
-        t[i] = ckpt.file(name).load(name, types[i], device);
-      }
-      AwqWeight w;
-      try {
-        w = new AwqWeight(module, out, in, groupSize, dtype, t[0], t[1], t[2]);
-      } catch (IllegalArgumentException e) {
-        throw new IOException(ckpt.directory() + ": " + e.getMessage(), e);
-      }
-      ok = true;
-      return w;
-    } finally {
-      if (!ok) for (Tensor x : t) if (x != null) x.close();
-    }
+    return PackedTensors.load(ckpt, "an AWQ", module, new String[] {".qweight", ".qzeros", ".scales"},
+        new DType[] {DType.I32, DType.I32, DType.F16}, device,
+        t -> new AwqWeight(module, out, in, groupSize, dtype, t[0], t[1], t[2]));
   }
 }

@@ -169,43 +169,28 @@ public final class CausalLM implements AutoCloseable {
   }
 
   private Linear linear(WeightSource ckpt, String module, long out, long in, boolean bias) throws IOException {
-    if (gptq != null && ckpt instanceof Checkpoint files && gptq.isQuantized(files, module)) {
-      jswift.nn.GptqWeight q = gptq.load(files, module, out, in, dtype, device);
-      Linear l;
-      try {
-        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
-      } catch (IOException | RuntimeException e) {
-        q.close();
-        throw e;
+    if (ckpt instanceof Checkpoint files) {
+      jswift.nn.QuantizedWeight q = null;
+      if (gptq != null && gptq.isQuantized(files, module)) {
+        q = gptq.load(files, module, out, in, dtype, device);
+      } else if (awq != null && awq.isQuantized(files, module)) {
+        q = awq.load(files, module, out, in, dtype, device);
+      } else if (bnb != null && bnb.isQuantized(files, module)) {
+        if (files.contains(module + ".weight.nested_absmax") && code256 == null)
+          code256 = jswift.nn.Nf4Weight.dynamicMap(device);
+        q = bnb.load(files, module, out, in, dtype, device, code256);
       }
-      linears.put(module, l);
-      return l;
-    }
-    if (awq != null && ckpt instanceof Checkpoint files && awq.isQuantized(files, module)) {
-      jswift.nn.AwqWeight q = awq.load(files, module, out, in, dtype, device);
-      Linear l;
-      try {
-        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
-      } catch (IOException | RuntimeException e) {
-        q.close();
-        throw e;
+      if (q != null) {
+        Linear l;
+        try {
+          l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
+        } catch (IOException | RuntimeException e) {
+          q.close();
+          throw e;
+        }
+        linears.put(module, l);
+        return l;
       }
-      linears.put(module, l);
-      return l;
-    }
-    if (bnb != null && ckpt instanceof Checkpoint files && bnb.isQuantized(files, module)) {
-      if (files.contains(module + ".weight.nested_absmax") && code256 == null)
-        code256 = jswift.nn.Nf4Weight.dynamicMap(device);
-      jswift.nn.Nf4Weight q = bnb.load(files, module, out, in, dtype, device, code256);
-      Linear l;
-      try {
-        l = new Linear(module, q, bias ? param(ckpt, module + ".bias", out) : null);
-      } catch (IOException | RuntimeException e) {
-        q.close();
-        throw e;
-      }
-      linears.put(module, l);
-      return l;
     }
     Parameter w = param(ckpt, module + ".weight", out, in);
     Parameter b = bias ? param(ckpt, module + ".bias", out) : null;

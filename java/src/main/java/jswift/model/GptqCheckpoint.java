@@ -49,31 +49,8 @@ public record GptqCheckpoint(int bits, int groupSize) {
 
   /** The quantized weight of one linear on a device; the dense compute dtype is {@code dtype}. */
   GptqWeight load(Checkpoint ckpt, String module, long out, long in, DType dtype, Device device) throws IOException {
-    Tensor[] t = new Tensor[4];
-    String[] suffix = {".qweight", ".qzeros", ".scales", ".g_idx"};
-    DType[] types = {DType.I32, DType.I32, DType.F16, DType.I32};
-    boolean ok = false;
-    try {
-      for (int i = 0; i < 4; i++) {
-        String name = module + suffix[i];
-        if (!ckpt.contains(name))
-          throw new IOException(ckpt.directory() + ": GPTQ layer " + module + " has no " + name);
-        String stored = ckpt.file(name).entry(name).dtype();
-        String want = types[i] == DType.F16 ? "F16" : "I32";
-        if (!stored.equals(want))
-          throw new IOException(ckpt.directory() + ": " + name + " is " + stored + ", a GPTQ checkpoint stores " + want);
-        t[i] = ckpt.file(name).load(name, types[i], device);
-      }
-      GptqWeight w;
-      try {
-        w = new GptqWeight(module, out, in, bits, dtype, t[0], t[1], t[2], t[3]);
-      } catch (IllegalArgumentException e) {
-        throw new IOException(ckpt.directory() + ": " + e.getMessage(), e);
-      }
-      ok = true;
-      return w;
-    } finally {
-      if (!ok) for (Tensor x : t) if (x != null) x.close();
-    }
+    return PackedTensors.load(ckpt, "a GPTQ", module, new String[] {".qweight", ".qzeros", ".scales", ".g_idx"},
+        new DType[] {DType.I32, DType.I32, DType.F16, DType.I32}, device,
+        t -> new GptqWeight(module, out, in, bits, dtype, t[0], t[1], t[2], t[3]));
   }
 }
