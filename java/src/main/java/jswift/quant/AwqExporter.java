@@ -12,7 +12,6 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.stream.Stream;
 import jswift.model.Checkpoint;
 import jswift.model.CheckpointWriter;
 import jswift.model.ModelConfig;
@@ -67,19 +66,8 @@ public final class AwqExporter {
   public static Result export(Path modelDir, Path outDir, List<int[]> calibration, AwqConfig config,
       long maxShardSize, PrintWriter log) throws IOException {
     long start = System.nanoTime();
-    GptqExporter.refuseQuantized(modelDir);
-    if (calibration.isEmpty())
-      throw new IllegalArgumentException("AWQ needs calibration data (--dataset): no token blocks were given");
-    if (Files.exists(outDir)) {
-      try (Stream<Path> s = Files.list(outDir)) {
-        if (s.findAny().isPresent())
-          throw new IllegalArgumentException("output folder " + outDir + " exists and is not empty: remove it or "
-              + "choose another --output_dir");
-      }
-    }
+    Path tmp = GptqExporter.startOutput(modelDir, outDir, calibration, "AWQ");
     ModelConfig cfg = ModelConfig.load(modelDir);
-    Path tmp = outDir.toAbsolutePath().resolveSibling(outDir.getFileName() + ".incomplete");
-    GptqExporter.deleteTree(tmp);
     List<LinearReport> reports = new ArrayList<>();
     long tokens = 0, weightBytes;
     boolean ok = false;

@@ -72,19 +72,8 @@ public final class GptqExporter {
   public static Result export(Path modelDir, Path outDir, List<int[]> calibration, GptqConfig config,
       long maxShardSize, PrintWriter log, Device device) throws IOException {
     long start = System.nanoTime();
-    refuseQuantized(modelDir);
-    if (calibration.isEmpty())
-      throw new IllegalArgumentException("GPTQ needs calibration data (--dataset): no token blocks were given");
-    if (Files.exists(outDir)) {
-      try (Stream<Path> s = Files.list(outDir)) {
-        if (s.findAny().isPresent())
-          throw new IllegalArgumentException("output folder " + outDir + " exists and is not empty: remove it or "
-              + "choose another --output_dir");
-      }
-    }
+    Path tmp = startOutput(modelDir, outDir, calibration, "GPTQ");
     ModelConfig cfg = ModelConfig.load(modelDir);
-    Path tmp = outDir.toAbsolutePath().resolveSibling(outDir.getFileName() + ".incomplete");
-    deleteTree(tmp);
     List<LinearReport> reports = new ArrayList<>();
     long tokens = 0, weightBytes;
     boolean ok = false;
@@ -302,6 +291,27 @@ public final class GptqExporter {
     long n = 2;
     for (long d : shape) n *= d;
     return n;
+  }
+
+  /**
+   * The checks every calibrated export makes before any work (an unquantized model, calibration blocks, an absent
+   * or empty output folder), then the fresh temporary sibling {@code <out>.incomplete} it writes into and renames
+   * when complete; {@code method} ("GPTQ", "AWQ") names it in the messages.
+   */
+  static Path startOutput(Path modelDir, Path outDir, List<int[]> calibration, String method) throws IOException {
+    refuseQuantized(modelDir);
+    if (calibration.isEmpty())
+      throw new IllegalArgumentException(method + " needs calibration data (--dataset): no token blocks were given");
+    if (Files.exists(outDir)) {
+      try (Stream<Path> s = Files.list(outDir)) {
+        if (s.findAny().isPresent())
+          throw new IllegalArgumentException("output folder " + outDir + " exists and is not empty: remove it or "
+              + "choose another --output_dir");
+      }
+    }
+    Path tmp = outDir.toAbsolutePath().resolveSibling(outDir.getFileName() + ".incomplete");
+    deleteTree(tmp);
+    return tmp;
   }
 
   static void refuseQuantized(Path modelDir) throws IOException {
