@@ -1,13 +1,18 @@
 // AWQ dequant-GEMV on the CPU. The checkpoint is input-major ([in, out / 8] words, 8 outputs each), so the GEMV
-// walks the inputs and updates 8 outputs per word: each task owns a tile of kTileWords consecutive words (64
-// outputs; a run of 32 bytes per input row, so the tile's stream is prefetchable) and keeps their fp32
+// walks the inputs and updates 8 outputs per word: each task owns a tile of kTileWords consecutive words (128
+// outputs: one 64-byte cache line per input row, so no line is fetched by two tasks) and keeps their fp32
 // accumulators for every input row in L1. Per quant group the tile's zeros and scales are decoded once; per input
-// the words are decoded into 64 fp32 weights (the same (q - z) * s as jsw_awq_dequantize) and every input row adds
-// x[r, k] times them. The inner loops over the tile have fixed shifts and no branches, so they vectorise.
+// each word is decoded into 8 fp32 weights (the same (q - z) * s as jsw_awq_dequantize) and every input row adds
+// x[r, k] times them. With AVX2 one word is one vector: broadcast, variable shifts that undo AutoAWQ's nibble
+// interleave (lane m gets output m), mask, convert; the scalar loop is the fallback and the reference order.
 #include <algorithm>
 #include <vector>
 
 #include <omp.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "core/dtype.h"
 #include "kernels/awq.h"
@@ -17,7 +22,7 @@ namespace cpu {
 
 namespace {
 
-constexpr int64_t kTileWords = 8, kTile = kTileWords * awq::kPerWord;
+constexpr int64_t kTileWords = 16, kTile = kTileWords * awq::kPerWord;
 constexpr int kShift[8] = {0, 16, 4, 20, 8, 24, 12, 28};  // 4 * kNibbleOf[m]
 
 template <class T>
@@ -31,7 +36,7 @@ void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const in
   for (int64_t t = 0; t < tiles; t++) {
     const int64_t j0 = t * kTileWords, nw = std::min(kTileWords, words - j0), n = nw * awq::kPerWord;
     alignas(32) float acc[awq::kGemvMaxRows][kTile] = {};
-    alignas(32) float zero[kTile], scale[kTile], w[kTile];
+    alignas(32) float zero[kTile], scale[kTile];
     for (int64_t g = 0; g < in / gs; g++) {
       for (int64_t v = 0; v < nw; v++) {
         const uint32_t zw = uint32_t(qzeros[g * words + j0 + v]);
@@ -42,6 +47,19 @@ void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const in
       }
       for (int64_t k = g * gs; k < (g + 1) * gs; k++) {
         const int32_t* q = qweight + k * words + j0;
+#if defined(__AVX2__) && defined(__FMA__)
+        const __m256i shifts = _mm256_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28), mask = _mm256_set1_epi32(15);
+        for (int64_t v = 0; v < nw; v++) {
+          const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(q[v]), shifts), mask);
+          const __m256 wv = _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(codes), _mm256_load_ps(zero + v * 8)),
+                                          _mm256_load_ps(scale + v * 8));
+          for (int64_t r = 0; r < rows; r++) {
+            float* a = acc[r] + v * 8;
+            _mm256_store_ps(a, _mm256_fmadd_ps(_mm256_set1_ps(xs[r * in + k]), wv, _mm256_load_ps(a)));
+          }
+        }
+#else
+        alignas(32) float w[kTile];
         for (int64_t v = 0; v < nw; v++) {
           const uint32_t word = uint32_t(q[v]);
           for (int m = 0; m < 8; m++)
@@ -52,6 +70,7 @@ void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const in
           float* a = acc[r];
           for (int64_t i = 0; i < n; i++) a[i] += xv * w[i];
         }
+#endif
       }
     }
     for (int64_t r = 0; r < rows; r++)
