@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common.cuh"
+#include "kernels/awq.h"
 #include "kernels/gemm.h"
 #include "kernels/gptq.h"
 #include "kernels/nf4_codes.h"
@@ -76,6 +77,30 @@ __global__ void gptq_tile_kernel(const int32_t* __restrict__ qweight, const int3
   }
 }
 
+// One thread per packed word [k, j] of the panel's word columns j0..j1 - 1; consecutive threads take consecutive
+// inputs k of one word column, so each of the 8 stores of a warp is a contiguous run of a tile row (as
+// awq_dequant_kernel, whose fp32 product this is). Outputs of an edge word outside [r0, r1) are skipped.
+template <class T>
+__global__ void awq_tile_kernel(const int32_t* __restrict__ qweight, const int32_t* __restrict__ qzeros,
+                                const __half* __restrict__ scales, int64_t in, int64_t out, int64_t group_size,
+                                int64_t r0, int64_t r1, T* __restrict__ tile) {
+  const int64_t words = out / 8, j0 = r0 / 8, total = ((r1 - 1) / 8 + 1 - j0) * in;
+  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = j0 + t / in, k = t % in, g = k / group_size;
+    const unsigned word = unsigned(qweight[k * words + j]), zword = unsigned(qzeros[g * words + j]);
+    const __half* s = scales + g * out + j * 8;
+#pragma unroll
+    for (int m = 0; m < 8; m++) {
+      const int64_t c = j * 8 + m;
+      if (c < r0 || c >= r1) continue;
+      // nibble of output 8j + m (awq::kNibbleOf, as arithmetic: a host constexpr table is not device memory)
+      const int shift = 4 * ((m >> 1) + 4 * (m & 1));
+      const int q = int((word >> shift) & 15u), z = int((zword >> shift) & 15u);
+      tile[(c - r0) * in + k] = from_f<T>(__fmul_rn(__half2float(s[m]), float(q - z)));
+    }
+  }
+}
+
 // y = acc + beta * y (beta = 0: y's old contents, possibly NaN, are not read).
 template <class T>
 __global__ void finish_kernel(const float* __restrict__ acc, int64_t n, float beta, T* __restrict__ y) {
@@ -126,7 +151,15 @@ void GptqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* t
   check_launch("gptq_tile_kernel");
 }
 
-// AWQ: AwqDeviceRows::rows goes here (an AWQ tile kernel writing rows [r0, r1) of W into the dtype tile).
+void AwqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+  const int64_t j0 = r0 / awq::kPerWord, j1 = (r1 - 1) / awq::kPerWord + 1;
+  cudaStream_t s = stream(device);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_awq_matmul",
+                          awq_tile_kernel<T><<<grid_for((j1 - j0) * in_), kThreads, 0, s>>>(
+                              qweight_, qzeros_, reinterpret_cast<const __half*>(scales_), in_, out_, group_size_, r0,
+                              r1, static_cast<T*>(tile)));
+  check_launch("awq_tile_kernel");
+}
 
 void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, int64_t rows, int64_t out,
              int64_t in, bool trans, float beta, void* y) {

@@ -1,7 +1,8 @@
-// Dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul): forward (x W^T) and frozen backward (x W), with beta,
-// against an fp64 product with a dense W unpacked here independently (codebook / shifts, one value at a time);
-// NF4 plain and double-quantized, GPTQ 2/4/8 bits with an act-order g_idx; odd rows (1, 5, 67), odd in / out,
-// and a weight big enough for several panels (so panel edges and the backward's panel accumulation are hit).
+// Dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul, jsw_awq_matmul): forward (x W^T) and frozen backward
+// (x W), with beta, against an fp64 product with a dense W unpacked here independently (codebook / shifts, one
+// value at a time); NF4 plain and double-quantized, GPTQ 2/4/8 bits with an act-order g_idx, AWQ (interleaved
+// output packing); odd rows (1, 5, 67), odd in / out, and a weight big enough for several panels (so panel edges
+// and the backward's panel accumulation are hit).
 // Then argument checks, the CUDA twin against the CPU one on poisoned outputs, and the same for the GPTQ
 // dequant-GEMV (jsw_gptq_gemv).
 #include <algorithm>
@@ -15,7 +16,7 @@ namespace {
 
 // One packed weight of either format, with the dense fp64 W it stands for.
 struct QWeight {
-  bool gptq = false;
+  bool gptq = false, awq = false;
   int64_t out = 0, in = 0;
   // NF4
   int64_t blocksize = 64;
@@ -28,8 +29,12 @@ struct QWeight {
   int64_t groups = 1;
   std::vector<int32_t> qweight, qzeros, g_idx;
   std::vector<float> scales;
+  // AWQ (qweight / qzeros / scales above, in AWQ's layout)
+  int64_t group_size = 0;
   std::vector<double> dense;  // [out, in]
 };
+
+const char* format_name(const QWeight& q) { return q.gptq ? "gptq" : q.awq ? "awq" : "nf4"; }
 
 QWeight make_nf4(int64_t out, int64_t in, int64_t blocksize, bool dq, uint64_t seed) {
   QWeight q;
@@ -98,6 +103,41 @@ QWeight make_gptq(int64_t out, int64_t in, int bits, int64_t groups, uint64_t se
   return q;
 }
 
+// AWQ packs from the layout comment of jsw_awq_dequantize: nibble i of word [k, j] holds output 8j + ORDER[i]
+// (the pack direction; the kernels decode with the inverse table).
+QWeight make_awq(int64_t out, int64_t in, int64_t group_size, uint64_t seed) {
+  static const int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+  QWeight q;
+  q.awq = true;
+  q.out = out, q.in = in, q.group_size = group_size;
+  const int64_t groups = in / group_size, words = out / 8;
+  std::vector<float> u = uniform(in * out + groups * out * 2, seed, 0.0f, 1.0f);
+  size_t at = 0;
+  std::vector<int32_t> codes(size_t(in * out)), zeros(size_t(groups * out));  // [in, out], [groups, out]
+  for (auto& c : codes) c = std::min(15, int(u[at++] * 16.0f));
+  for (auto& z : zeros) z = std::min(15, int(u[at++] * 16.0f));
+  q.scales.resize(size_t(groups * out));
+  for (auto& s : q.scales) s = round_to({0.001f + 0.05f * u[at++]}, JSW_F16)[0];
+  q.qweight.assign(size_t(in * words), 0);
+  q.qzeros.assign(size_t(groups * words), 0);
+  for (int64_t j = 0; j < words; j++)
+    for (int i = 0; i < 8; i++) {
+      const int64_t c = 8 * j + kOrder[i];
+      for (int64_t k = 0; k < in; k++)
+        q.qweight[size_t(k * words + j)] |= int32_t(uint32_t(codes[size_t(k * out + c)]) << (4 * i));
+      for (int64_t g = 0; g < groups; g++)
+        q.qzeros[size_t(g * words + j)] |= int32_t(uint32_t(zeros[size_t(g * out + c)]) << (4 * i));
+    }
+  q.dense.resize(size_t(in * out));
+  for (int64_t c = 0; c < out; c++)
+    for (int64_t k = 0; k < in; k++) {
+      const int64_t g = k / group_size;
+      q.dense[size_t(c * in + k)] =
+          double(q.scales[size_t(g * out + c)]) * double(codes[size_t(k * out + c)] - zeros[size_t(g * out + c)]);
+    }
+  return q;
+}
+
 // y = x W^T (trans 0: x [rows, in]) or x W (trans 1: x [rows, out]) + beta y0, in fp64, with the magnitude
 // sum |x||w| + |beta y0| of every output (the scale the fp32 rounding error is relative to).
 void reference(const QWeight& q, const std::vector<float>& x, int64_t rows, bool trans, float beta,
@@ -128,7 +168,12 @@ std::vector<float> run(int device, int dtype, const QWeight& q, const std::vecto
   int64_t ycols = trans ? q.in : q.out;
   Buffer xb = upload(device, dtype, x);
   Buffer y = beta != 0.0f ? upload(device, dtype, y0) : poisoned(device, dtype, rows * ycols);
-  if (q.gptq) {
+  if (q.awq) {
+    Buffer qw = upload_i32(device, q.qweight), qz = upload_i32(device, q.qzeros);
+    Buffer sc = upload(device, JSW_F16, q.scales);
+    JSW_CHECK(jsw_awq_matmul(device, dtype, xb.get(), rows, trans ? 1 : 0, qw.as<int32_t>(), qz.as<int32_t>(),
+                             sc.as<uint16_t>(), q.out, q.in, q.group_size, beta, y.get()));
+  } else if (q.gptq) {
     Buffer qw = upload_i32(device, q.qweight), qz = upload_i32(device, q.qzeros), gi = upload_i32(device, q.g_idx);
     Buffer sc = upload(device, JSW_F16, q.scales);
     JSW_CHECK(jsw_gptq_matmul(device, dtype, xb.get(), rows, trans ? 1 : 0, qw.as<int32_t>(), qz.as<int32_t>(),
@@ -190,6 +235,41 @@ JSW_TEST(qmatmul_gptq_matches_fp64) {
   check_against_fp64(make_gptq(496, 4112, 4, 32, 7), "gptq4 496x4112 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
 }
 
+JSW_TEST(qmatmul_awq_matches_fp64) {
+  check_against_fp64(make_awq(24, 40, 8, 8), "awq 24x40 g8", {1, 5, 67}, {JSW_F32, JSW_BF16, JSW_F16});
+  check_against_fp64(make_awq(16, 7, 7, 9), "awq 16x7 g7 (odd in)", {1, 5, 67}, {JSW_F32, JSW_BF16});
+  // 4096 inputs: panels of 256 rows, 520 outputs = 256 + 256 + 8.
+  check_against_fp64(make_awq(520, 4096, 128, 10), "awq 520x4096 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
+}
+
+JSW_TEST(qmatmul_awq_rejects_bad_arguments) {
+  float x[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, y[16];
+  int32_t qw[2] = {0x12345678, 0x7654321}, qz[2] = {0x11111111, 0x22222222};
+  uint16_t sc[16];
+  std::fill(sc, sc + 16, uint16_t(0x3c00));
+  auto awq = [&](int dtype, int64_t rows, int trans, int64_t out, int64_t in, int64_t gs, const int32_t* w,
+                 float beta) {
+    return jsw_awq_matmul(JSW_CPU, dtype, x, rows, trans, w, qz, sc, out, in, gs, beta, y);
+  };
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 8, 2, 1, qw, 0.0f) == JSW_OK, "valid awq call");
+  JSW_EXPECT(awq(JSW_F32, 1, 1, 8, 2, 2, qw, 0.0f) == JSW_OK, "valid awq backward call");
+  JSW_EXPECT(awq(JSW_F32, 0, 0, 8, 2, 1, qw, 0.0f) == JSW_OK, "rows 0 is a no-op");
+  JSW_EXPECT(awq(JSW_F32, -1, 0, 8, 2, 1, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "rows -1");
+  JSW_EXPECT(awq(JSW_F32, 1, 2, 8, 2, 1, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "trans 2");
+  JSW_EXPECT(awq(JSW_I32, 1, 0, 8, 2, 1, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "i32 dtype");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 4, 2, 1, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "out not a multiple of 8");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 8, 3, 2, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "in not a multiple of group_size");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 8, 2, 0, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "group_size 0");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 0, 2, 1, qw, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "out_features 0");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 8, 2, 1, nullptr, 0.0f) == JSW_ERR_INVALID_ARGUMENT, "null qweight");
+  JSW_EXPECT(awq(JSW_F32, 1, 0, 8, 2, 1, qw, std::nanf("")) == JSW_ERR_INVALID_ARGUMENT, "NaN beta");
+  JSW_EXPECT(jsw_awq_matmul(JSW_CPU, JSW_F32, x, 1, 0, qw, qz, nullptr, 8, 2, 1, 0.0f, y) == JSW_ERR_INVALID_ARGUMENT,
+             "null scales");
+  JSW_EXPECT(jsw_awq_matmul(JSW_CPU, JSW_F32, x, 1, 0, qw, qz, sc, 8, 2, 1, 0.0f, nullptr) ==
+                 JSW_ERR_INVALID_ARGUMENT,
+             "null y");
+}
+
 JSW_TEST(qmatmul_rejects_bad_arguments) {
   float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, absmax[1] = {1}, y[16];
   uint8_t packed[8] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0}, q[1] = {3};
@@ -241,6 +321,9 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   weights.push_back(make_gptq(32, 48, 2, 2, 5));
   weights.push_back(make_gptq(12, 36, 8, 5, 6));
   weights.push_back(make_gptq(8192, 4096, 4, 32, 7));
+  weights.push_back(make_awq(24, 40, 8, 8));
+  weights.push_back(make_awq(16, 7, 7, 9));
+  weights.push_back(make_awq(8200, 4096, 128, 10));  // panels of 4096 rows: 4096 + 4096 + 8
   for (const QWeight& q : weights) {
     const bool big = q.out * q.in > (int64_t(1) << 20);
     for (int64_t rows : {1, 5, 67}) {
@@ -271,7 +354,7 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
           for (size_t at = 0; at < cpu.size(); at++)
             JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (mag[at] + 1e-3),
                        "%s %lld x %lld dtype %d rows %lld trans %d: y[%lld] cpu %.8g gpu %.8g",
-                       q.gptq ? "gptq" : "nf4", (long long)q.out, (long long)q.in, dtype, (long long)rows,
+                       format_name(q), (long long)q.out, (long long)q.in, dtype, (long long)rows,
                        int(trans), (long long)at, double(cpu[at]), double(gpu[at]));
         }
       }

@@ -416,8 +416,8 @@ int jsw_awq_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in,
  * trans = 1 (frozen backward, dx = dy W): x [rows, out], y [rows, in] = x W + beta * y. x and y are dtype,
  * contiguous; products accumulate in fp32 (CUDA: cuBLAS, fp32 accumulation); beta = 0 ignores y's contents.
  * rows = 0 is a no-op. Each tile value is the format's dequantization of that value (jsw_nf4_dequantize /
- * jsw_nf4_dequantize_dq / jsw_gptq_dequantize arithmetic), so the result is the dequantize-then-GEMM product up
- * to summation order (and, on CUDA with bf16/f16, the tile's rounding to dtype, as the dense path rounds W). */
+ * jsw_nf4_dequantize_dq / jsw_gptq_dequantize / jsw_awq_dequantize arithmetic), so the result is the
+ * dequantize-then-GEMM product up to summation order (and, on CUDA with bf16/f16, the tile's rounding to dtype, as the dense path rounds W). */
 /* NF4: packed / absmax / double quantization exactly as jsw_nf4_gemv (exactly one of absmax and absmax_q). */
 int jsw_nf4_matmul(int device, int dtype, const void* x, int64_t rows, int trans, const uint8_t* packed,
                    const float* absmax, const uint8_t* absmax_q, const float* nested_absmax, const float* code256,
@@ -427,7 +427,11 @@ int jsw_nf4_matmul(int device, int dtype, const void* x, int64_t rows, int trans
 int jsw_gptq_matmul(int device, int dtype, const void* x, int64_t rows, int trans, const int32_t* qweight,
                     const int32_t* qzeros, const uint16_t* scales, const int32_t* g_idx, int64_t out_features,
                     int64_t in_features, int bits, int64_t groups, float beta, void* y);
-/* (AWQ: jsw_awq_matmul goes here, same shape, its own packed arguments.) */
+/* AWQ: qweight / qzeros / scales / group_size exactly as jsw_awq_dequantize (in_features a multiple of
+ * group_size, out_features a multiple of 8). */
+int jsw_awq_matmul(int device, int dtype, const void* x, int64_t rows, int trans, const int32_t* qweight,
+                   const int32_t* qzeros, const uint16_t* scales, int64_t out_features, int64_t in_features,
+                   int64_t group_size, float beta, void* y);
 /* GPTQ dequant-GEMV for decode-shaped inputs: y [rows, out] = x [rows, in] W^T (+ bias [out], or NULL) for
  * 1 <= rows <= 8, streaming the packed weight once; W as jsw_gptq_dequantize (per value one fp32 product),
  * products accumulated in fp32. x, bias, y are dtype. */

@@ -1,9 +1,10 @@
-// C ABI: the dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul) and the GPTQ dequant-GEMV (jsw_gptq_gemv).
+// C ABI: the dequant-to-tile GEMM (jsw_nf4_matmul, jsw_gptq_matmul, jsw_awq_matmul) and the GPTQ dequant-GEMV (jsw_gptq_gemv).
 // Each entry checks its format's arguments, builds the format's row dequantizer (or calls the GEMV) and hands it
 // to the device's driver (kernels/qmatmul.h).
 #include <cstdint>
 
 #include "core/dispatch.h"
+#include "kernels/awq.h"
 #include "kernels/gptq.h"
 #include "kernels/qmatmul.h"
 
@@ -128,5 +129,29 @@ extern "C" int jsw_gptq_gemv(int device, int dtype, const void* x, int64_t rows,
   JSW_API_END
 }
 
-// AWQ: jsw_awq_matmul goes here: check the AWQ arguments, then cpu::qmatmul / cuda::qmatmul with an AwqRows /
-// AwqDeviceRows.
+extern "C" int jsw_awq_matmul(int device, int dtype, const void* x, int64_t rows, int trans, const int32_t* qweight,
+                              const int32_t* qzeros, const uint16_t* scales, int64_t out_features,
+                              int64_t in_features, int64_t group_size, float beta, void* y) {
+  JSW_API_BEGIN
+  const char* op = "jsw_awq_matmul";
+  check_common(op, device, dtype, x, rows, trans, out_features, in_features, beta, y);
+  require_positive(group_size, op, "group_size");
+  require(in_features % group_size == 0, op, "in_features = %lld is not a multiple of group_size = %lld",
+          (long long)in_features, (long long)group_size);
+  require(out_features % awq::kPerWord == 0, op,
+          "out_features = %lld is not a multiple of 8 (4-bit outputs per int32 word)", (long long)out_features);
+  require_ptr(qweight, op, "qweight");
+  require_ptr(qzeros, op, "qzeros");
+  require_ptr(scales, op, "scales");
+  if (rows == 0) return JSW_OK;
+  if (device == JSW_CPU) {
+    cpu::AwqRows deq(qweight, qzeros, scales, in_features, out_features, group_size);
+    cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+  } else {
+    JSW_CUDA_ONLY({
+      cuda::AwqDeviceRows deq(qweight, qzeros, scales, in_features, out_features, group_size);
+      cuda::qmatmul(device, deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+    });
+  }
+  JSW_API_END
+}

@@ -9,8 +9,7 @@
 //   1. a RowDequant (CPU) and a cuda::DeviceRowDequant (CUDA) subclass next to the format's other kernels,
 //   2. a C ABI entry (native/src/api/qmatmul.cpp) that checks the format's arguments, builds the dequantizer
 //      and calls cpu::qmatmul / cuda::qmatmul.
-// NF4 and GPTQ are implemented that way (cpu/qmatmul_formats.cpp, cuda-kernels/qmatmul.cu); AWQ's row
-// dequantization plugs in at the marked "AWQ" places of those files and of api/qmatmul.cpp.
+// NF4, GPTQ and AWQ are implemented that way (cpu/qmatmul_formats.cpp, cuda-kernels/qmatmul.cu).
 #pragma once
 
 #include <cstdint>
@@ -87,7 +86,20 @@ class GptqRows : public RowDequant {
   int64_t groups_;
 };
 
-// AWQ: an `AwqRows : public RowDequant` goes here (its rows() in cpu/qmatmul_formats.cpp).
+// AWQ packs 8 outputs per word along the OUTPUT dim (qweight [in, out / 8]), so rows [r0, r1) of W are the word
+// columns r0 / 8 .. (r1 - 1) / 8; a panel edge inside a word keeps only that word's outputs in the range.
+class AwqRows : public RowDequant {
+ public:
+  AwqRows(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, int64_t in, int64_t out,
+          int64_t group_size)
+      : qweight_(qweight), qzeros_(qzeros), scales_(scales), in_(in), out_(out), group_size_(group_size) {}
+  void rows(int64_t r0, int64_t r1, float* tile) const override;
+
+ private:
+  const int32_t *qweight_, *qzeros_;
+  const uint16_t* scales_;
+  int64_t in_, out_, group_size_;
+};
 
 // GPTQ dequant-GEMV (cpu/gptq_gemv.cpp): y [rows, out] = x W^T (+ bias), 1 <= rows <= kGptqGemvMaxRows.
 void gptq_gemv(int dtype, const void* x, int64_t rows, const int32_t* qweight, const int32_t* qzeros,
@@ -145,7 +157,18 @@ class GptqDeviceRows : public DeviceRowDequant {
   int64_t groups_;
 };
 
-// AWQ: an `AwqDeviceRows : public DeviceRowDequant` goes here (its rows() in cuda-kernels/qmatmul.cu).
+class AwqDeviceRows : public DeviceRowDequant {
+ public:
+  AwqDeviceRows(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, int64_t in, int64_t out,
+                int64_t group_size)
+      : qweight_(qweight), qzeros_(qzeros), scales_(scales), in_(in), out_(out), group_size_(group_size) {}
+  void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const override;
+
+ private:
+  const int32_t *qweight_, *qzeros_;
+  const uint16_t* scales_;
+  int64_t in_, out_, group_size_;
+};
 
 // GPTQ dequant-GEMV (cuda-kernels/gptq_gemv.cu), same contract as cpu::gptq_gemv.
 void gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t* qweight, const int32_t* qzeros,

@@ -7,7 +7,7 @@ import org.bytedeco.javacpp.annotation.Properties;
 
 /**
  * Products with packed low-bit weights that never materialise the dense weight: the dequant-to-tile GEMM for
- * NF4 and GPTQ ({@code jsw_nf4_matmul}, {@code jsw_gptq_matmul}) and the GPTQ dequant-GEMV for decode
+ * NF4, GPTQ and AWQ ({@code jsw_nf4_matmul}, {@code jsw_gptq_matmul}, {@code jsw_awq_matmul}) and the GPTQ dequant-GEMV for decode
  * ({@code jsw_gptq_gemv}); the contract is the "quantized matmul family" block of jswift.h.
  */
 @Properties(inherit = CoreNative.class, value = @Platform(library = "jnijswift"))
@@ -29,6 +29,11 @@ public final class QmatmulNative {
       int device, int dtype, @Cast("const void*") long x, long rows, int trans, @Cast("const int32_t*") long qweight,
       @Cast("const int32_t*") long qzeros, @Cast("const uint16_t*") long scales, @Cast("const int32_t*") long gIdx,
       long outFeatures, long inFeatures, int bits, long groups, float beta, @Cast("void*") long y);
+
+  public static native int jsw_awq_matmul(
+      int device, int dtype, @Cast("const void*") long x, long rows, int trans, @Cast("const int32_t*") long qweight,
+      @Cast("const int32_t*") long qzeros, @Cast("const uint16_t*") long scales, long outFeatures, long inFeatures,
+      long groupSize, float beta, @Cast("void*") long y);
 
   public static native int jsw_gptq_gemv(
       int device, int dtype, @Cast("const void*") long x, long rows, @Cast("const int32_t*") long qweight,

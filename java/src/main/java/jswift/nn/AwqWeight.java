@@ -11,8 +11,9 @@ import jswift.tensor.Tensor;
  * A frozen linear weight [out, in] as an AutoAWQ "GEMM" checkpoint stores it: 4-bit codes {@code qweight} i32
  * [in, out / 8] packed along the output dim in AutoAWQ's interleaved nibble order, zero points {@code qzeros} i32
  * [in / group, out / 8] packed the same way, and {@code scales} f16 [in / group, out]. Like {@link GptqWeight},
- * the dense weight exists only while one op runs ({@link #dequantize}); between ops the layer holds ~4.3 bits per
- * value (at group 128). Decode-shaped inputs (up to 4 rows) skip the dense copy through the fused GEMV.
+ * products run straight from the packed words: the dequant-to-tile GEMM ({@link #matmul}, {@link
+ * #matmulBackward}) and, for decode-shaped inputs (up to 4 rows), the fused GEMV; the layer holds ~4.3 bits per
+ * value (at group 128), and a dense copy exists only when one is asked for ({@link #dequantize}).
  */
 public final class AwqWeight implements QuantizedWeight {
   private final String name;
@@ -71,6 +72,17 @@ public final class AwqWeight implements QuantizedWeight {
     Tensor w = arena.allocate(computeDtype, qweight.device(), out, in);
     Kernels.awqDequantize(qweight, qzeros, scales, groupSize, w);
     return w;
+  }
+
+  /** The dequant-to-tile GEMM ({@link Kernels#awqMatmul}): no dense copy of the weight. */
+  @Override
+  public void matmul(Tensor x, Tensor y, float beta) {
+    Kernels.awqMatmul(x, qweight, qzeros, scales, groupSize, false, beta, y);
+  }
+
+  @Override
+  public void matmulBackward(Tensor dy, Tensor dx, float beta) {
+    Kernels.awqMatmul(dy, qweight, qzeros, scales, groupSize, true, beta, dx);
   }
 
   @Override

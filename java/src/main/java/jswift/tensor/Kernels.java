@@ -1390,7 +1390,7 @@ public final class Kernels {
   }
 
   // =====================================================================================================
-  // quantized matmul (branch qmatmul): tile GEMM straight from packed NF4 / GPTQ weights, GPTQ GEMV
+  // quantized matmul (branch qmatmul): tile GEMM straight from packed NF4 / GPTQ / AWQ weights, GPTQ GEMV
   // =====================================================================================================
 
   /**
@@ -1442,6 +1442,28 @@ public final class Kernels {
     NativeStatus.check(QmatmulNative.jsw_gptq_matmul(x.device().index(), x.dtype().code(), x.address(), x.size(0),
         backward ? 1 : 0, qweight.address(), qzeros.address(), scales.address(), gIdx.address(), oi[0], oi[1], bits,
         groups, beta, y.address()));
+  }
+
+  /**
+   * {@link #nf4Matmul} for an AWQ weight (qweight / qzeros / scales / groupSize as {@link #awqDequantize} reads
+   * them; the out and in of W come from x and y: out a multiple of 8, in a multiple of groupSize).
+   */
+  public static void awqMatmul(Tensor x, Tensor qweight, Tensor qzeros, Tensor scales, long groupSize,
+      boolean backward, float beta, Tensor y) {
+    String op = "awqMatmul";
+    long[] oi = qmatmulShapes(op, x, backward, beta, y);
+    long out = oi[0], in = oi[1];
+    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+        + groupSize);
+    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Device d = x.device();
+    long groups = in / groupSize;
+    awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
+    awqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / 8);
+    awqTensor(op, "scales", scales, DType.F16, d, groups, out);
+    NativeStatus.check(QmatmulNative.jsw_awq_matmul(d.index(), x.dtype().code(), x.address(), x.size(0),
+        backward ? 1 : 0, qweight.address(), qzeros.address(), scales.address(), out, in, groupSize, beta,
+        y.address()));
   }
 
   /** Most input rows {@link #gptqGemv} takes (one fp32 accumulator per row in the kernels' registers). */

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A {@link Linear} over a packed weight (NF4 plain / double-quant, GPTQ) computes its products from the packed
+ * A {@link Linear} over a packed weight (NF4 plain / double-quant, GPTQ, AWQ) computes its products from the packed
  * form (dequant-to-tile GEMM, fused GEMV for decode, {@link QuantizedLora} beside a plain LoRA adapter): its
  * output and every gradient (dx, dA, dB, the bias) must equal those of the same Linear over the dense
  * dequantized weight, which runs the dense GEMM / the fused LoRA kernel (tested against libtorch elsewhere), with
@@ -46,6 +46,17 @@ class LinearQuantizedTest {
     return new GptqWeight(name, out, in, bits, DType.F32, qweight, qzeros, scales, gIdx);
   }
 
+  /** An AWQ weight of random words (every word is a valid packing of 8 codes) and f16 scales. */
+  private static AwqWeight awq(String name, int out, int in, int groupSize, long seed) {
+    int groups = in / groupSize;
+    Tensor qweight = Tensor.fromInts(words(in * out / 8, seed), Device.CPU, in, out / 8);
+    Tensor qzeros = Tensor.fromInts(words(groups * out / 8, seed + 1), Device.CPU, groups, out / 8);
+    // |q - z| < 16: scales of 0.2..1 / 16 keep the weights O(0.1-1).
+    Tensor scales = Tensor.fromFloats(Rand.uniform((long) groups * out, seed + 2, 0.2f / 16, 1f / 16), DType.F16,
+        Device.CPU, groups, out);
+    return new AwqWeight(name, out, in, groupSize, DType.F32, qweight, qzeros, scales);
+  }
+
   private static int[] words(int n, long seed) {
     java.util.Random r = new java.util.Random(seed);
     int[] v = new int[n];
@@ -53,9 +64,14 @@ class LinearQuantizedTest {
     return v;
   }
 
-  /** The layer under test: "nf4", "nf4dq" or "gptq<bits>" base, bias, and optionally a trainable LoRA adapter. */
+  /**
+   * The layer under test: "nf4", "nf4dq", "gptq<bits>" or "awq" (group 48, or 128 when in is larger) base, bias,
+   * and optionally a trainable LoRA adapter.
+   */
   private static Linear quantized(String kind, Tensor code256, int out, int in, long seed) {
     Tensor b = f32(Rand.normal(out, seed, 1f), out);
+    if (kind.equals("awq"))
+      return new Linear("q", awq("q", out, in, in > IN ? 128 : 48, seed), new Parameter("q.bias", b));
     if (kind.startsWith("gptq"))
       return new Linear("q", gptq("q", out, in, Integer.parseInt(kind.substring(4)), 3, seed),
           new Parameter("q.bias", b));
@@ -117,7 +133,8 @@ class LinearQuantizedTest {
 
   @ParameterizedTest
   @CsvSource({"nf4, 1, false, 0", "nf4dq, 5, true, 0.2", "gptq4, 67, true, 0.3", "gptq2, 3, true, 0",
-      "gptq8, 5, false, 0", "nf4, 67, false, 0", "gptq4, 2, false, 0"})
+      "gptq8, 5, false, 0", "nf4, 67, false, 0", "gptq4, 2, false, 0", "awq, 67, true, 0.3", "awq, 5, false, 0",
+      "awq, 3, true, 0"})
   void matchesTheDequantizedDensePath(String kind, int tokens, boolean lora, float dropout) {
     try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, OUT, IN, tokens);
         Linear d = dense(q)) {
@@ -138,7 +155,7 @@ class LinearQuantizedTest {
    * The tile is 4 MiB (1 Mi fp32 values); the weights are 32 MiB; activations are under 1 MiB.
    */
   @ParameterizedTest
-  @CsvSource({"nf4dq, 16384, 512", "gptq4, 4096, 2048"})
+  @CsvSource({"nf4dq, 16384, 512", "gptq4, 4096, 2048", "awq, 4096, 2048"})
   void largestTemporaryIsFarBelowTheDenseWeight(String kind, int out, int in) {
     try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, out, in, 3)) {
       addAdapter(q, 4, 0.1f);

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The dequant-to-tile GEMM ({@link Kernels#nf4Matmul}, {@link Kernels#nf4MatmulDoubleQuant},
- * {@link Kernels#gptqMatmul}) and the GPTQ GEMV ({@link Kernels#gptqGemv}) against libtorch in fp64 on a dense W
+ * {@link Kernels#gptqMatmul}, {@link Kernels#awqMatmul}) and the GPTQ GEMV ({@link Kernels#gptqGemv}) against libtorch in fp64 on a dense W
  * unpacked here from the packed bytes / words (an implementation independent of the kernels): the forward x W^T
  * and the frozen backward dy W, with beta, for rows 1, 5 and 67 and shapes that are no multiple of the kernels'
  * panels or vector widths; then the argument checks of Kernels and of the C ABI.
@@ -22,8 +22,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 class QmatmulTest {
   private static final int BS = 64;
 
-  /** A packed weight and the fp32 dense W [out, in] it stands for. */
-  private record Packed(boolean isGptq, int out, int in, Tensor[] parts, float offset, int bits, float[] dense) {}
+  private enum Format { NF4, GPTQ, AWQ }
+
+  /** A packed weight and the fp32 dense W [out, in] it stands for (groupSize: AWQ's). */
+  private record Packed(Format format, int out, int in, Tensor[] parts, float offset, int bits, long groupSize,
+      float[] dense) {}
 
   private static Packed nf4(Arena a, int out, int in, boolean dq, long seed) {
     long n = (long) out * in, blocks = (n + BS - 1) / BS;
@@ -56,7 +59,7 @@ class QmatmulTest {
       int b = p[e / 2] & 0xFF;
       dense[e] = levels[e % 2 == 0 ? b >> 4 : b & 15] * scales[e / BS];  // bitsandbytes' fp32 product
     }
-    return new Packed(false, out, in, parts, offset, 4, dense);
+    return new Packed(Format.NF4, out, in, parts, offset, 4, 0, dense);
   }
 
   /** Random GPTQ codes, zeros, f16 scales and an act-order (shuffled) g_idx, packed per FORMATS.md. */
@@ -89,12 +92,44 @@ class QmatmulTest {
     qw.copyFrom(qweight);
     qz.copyFrom(qzeros);
     gi.copyFrom(gIdx);
-    return new Packed(true, out, in, new Tensor[] {qw, qz, scales, gi}, 0f, bits, dense);
+    return new Packed(Format.GPTQ, out, in, new Tensor[] {qw, qz, scales, gi}, 0f, bits, 0, dense);
+  }
+
+  /**
+   * Random AWQ codes, zeros and f16 scales, packed as jswift.h's AWQ layout comment states it (the pack
+   * direction: nibble i of word [k, j] holds output 8j + ORDER[i]; the kernels decode with the inverse).
+   */
+  private static Packed awq(Arena a, int out, int in, int groupSize, long seed) {
+    int[] order = {0, 2, 4, 6, 1, 3, 5, 7};
+    int groups = in / groupSize, words = out / 8;
+    int[] codes = Rand.ints((long) in * out, seed, 0, 16), zeros = Rand.ints((long) groups * out, seed + 1, 0, 16);
+    Tensor scales = a.allocate(DType.F16, Device.CPU, groups, out);
+    scales.copyFrom(Rand.uniform((long) groups * out, seed + 2, 0.001f, 0.05f));
+    float[] s = scales.toFloatArray();  // the values an f16 holds
+    int[] qweight = new int[in * words], qzeros = new int[groups * words];
+    for (int j = 0; j < words; j++)
+      for (int i = 0; i < 8; i++) {
+        int c = 8 * j + order[i];
+        for (int k = 0; k < in; k++) qweight[k * words + j] |= codes[k * out + c] << (4 * i);
+        for (int g = 0; g < groups; g++) qzeros[g * words + j] |= zeros[g * out + c] << (4 * i);
+      }
+    float[] dense = new float[out * in];
+    for (int c = 0; c < out; c++)
+      for (int k = 0; k < in; k++) {
+        int g = k / groupSize;
+        dense[c * in + k] = s[g * out + c] * (codes[k * out + c] - zeros[g * out + c]);
+      }
+    Tensor qw = a.allocate(DType.I32, Device.CPU, in, words), qz = a.allocate(DType.I32, Device.CPU, groups, words);
+    qw.copyFrom(qweight);
+    qz.copyFrom(qzeros);
+    return new Packed(Format.AWQ, out, in, new Tensor[] {qw, qz, scales}, 0f, 4, groupSize, dense);
   }
 
   private static void matmul(Packed w, Tensor x, boolean backward, float beta, Tensor y) {
     Tensor[] t = w.parts;
-    if (w.isGptq) {
+    if (w.format == Format.AWQ) {
+      Kernels.awqMatmul(x, t[0], t[1], t[2], w.groupSize, backward, beta, y);
+    } else if (w.format == Format.GPTQ) {
       Kernels.gptqMatmul(x, t[0], t[1], t[2], t[3], w.bits, backward, beta, y);
     } else if (t.length == 2) {
       Kernels.nf4Matmul(x, t[0], t[1], BS, backward, beta, y);
@@ -128,7 +163,7 @@ class QmatmulTest {
       mag = mag.add(ty0.abs());
     }
     float[] want = Torch.floats(ref), m = Torch.floats(mag), got = y.toFloatArray();
-    double rtol = dtype == DType.F32 ? 1e-5 : 8e-3;
+    double rtol = dtype == DType.F32 ? 1e-5 : dtype == DType.BF16 ? 8e-3 : 1e-3;  // f16: 2^-11
     for (int k = 0; k < got.length; k++)
       assertTrue(Math.abs(got[k] - want[k]) <= 1e-6 + rtol * m[k], (backward ? "backward" : "forward") + " rows "
           + rows + " " + dtype + ": y[" + k + "] = " + got[k] + ", want " + want[k]);
@@ -155,13 +190,30 @@ class QmatmulTest {
     }
   }
 
-  /** 4112 inputs make 240-row panels, so 496 outputs are three panels (and the backward accumulates them). */
+  /** Group sizes 8 (several groups) and 40 (one group per row); odd group count 5 at 8. */
+  @ParameterizedTest
+  @CsvSource({"1, 8, 0, f32", "5, 40, 0.5, f32", "67, 8, 0, bf16", "67, 40, 0.5, f32", "5, 8, 0.5, f16"})
+  void awqMatchesTorch(int rows, int groupSize, float beta, String dt) {
+    try (Arena a = new Arena()) {
+      Packed w = awq(a, 24, 40, groupSize, rows + groupSize);
+      for (boolean backward : new boolean[] {false, true})
+        check(a, w, rows, backward, beta, DType.valueOf(dt.toUpperCase()));
+    }
+  }
+
+  /**
+   * 4112 inputs make 240-row panels, so 496 outputs are three panels (and the backward accumulates them); AWQ at
+   * 4096 inputs: 256-row panels, 520 outputs = 256 + 256 + 8.
+   */
   @Test
   void severalPanelsMatchTorch() {
     try (Arena a = new Arena()) {
       Packed w = gptq(a, 496, 4112, 4, 32, 9);
       check(a, w, 3, false, 0f, DType.F32);
       check(a, w, 3, true, 0.5f, DType.F32);
+      Packed q = awq(a, 520, 4096, 128, 11);
+      check(a, q, 3, false, 0.5f, DType.F32);
+      check(a, q, 3, true, 0f, DType.F32);
     }
   }
 
@@ -242,6 +294,40 @@ class QmatmulTest {
           n.parts[0].address(), n.parts[1].address(), 0L, 0L, 0L, 0f, 8, 64, BS, 0f, y.address());
       assertEquals(NativeStatus.INVALID_ARGUMENT, status);
       assertTrue(CoreNative.jsw_last_error().contains("trans"), CoreNative.jsw_last_error());
+    }
+  }
+
+  @Test
+  void awqRejectsBadArguments() {
+    try (Arena a = new Arena()) {
+      Packed w = awq(a, 16, 64, 32, 3);
+      Tensor[] t = w.parts;
+      Tensor x = a.allocate(DType.F32, Device.CPU, 2, 64), y = a.allocate(DType.F32, Device.CPU, 2, 16);
+      Kernels.awqMatmul(x, t[0], t[1], t[2], 32, false, 0f, y);  // the valid calls
+      Kernels.awqMatmul(y, t[0], t[1], t[2], 32, true, 0f, x);
+      var e = assertThrows(IllegalArgumentException.class,
+          () -> Kernels.awqMatmul(x, t[0], t[1], t[2], 24, false, 0f, y));
+      assertTrue(e.getMessage().contains("groupSize"), e.getMessage());
+      Tensor y12 = a.allocate(DType.F32, Device.CPU, 2, 12);
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Kernels.awqMatmul(x, t[0], t[1], t[2], 32, false, 0f, y12));
+      assertTrue(e.getMessage().contains("multiple of 8"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Kernels.awqMatmul(x, t[1], t[0], t[2], 32, false, 0f, y));
+      assertTrue(e.getMessage().contains("qweight"), e.getMessage());
+      Tensor yBf16 = a.allocate(DType.BF16, Device.CPU, 2, 16);
+      assertThrows(IllegalArgumentException.class,
+          () -> Kernels.awqMatmul(x, t[0], t[1], t[2], 32, false, 0f, yBf16));
+      Tensor freedScales = Tensor.allocate(DType.F16, Device.CPU, 2, 16);
+      freedScales.close();
+      e = assertThrows(IllegalArgumentException.class,
+          () -> Kernels.awqMatmul(x, t[0], t[1], freedScales, 32, false, 0f, y));
+      assertTrue(e.getMessage().contains("freed"), e.getMessage());
+      // Straight at the C ABI: a group size that does not divide in is refused with a message, not a crash.
+      int status = QmatmulNative.jsw_awq_matmul(Device.CPU.index(), DType.F32.code(), x.address(), 2, 0,
+          t[0].address(), t[1].address(), t[2].address(), 16, 64, 24, 0f, y.address());
+      assertEquals(NativeStatus.INVALID_ARGUMENT, status);
+      assertTrue(CoreNative.jsw_last_error().contains("group_size"), CoreNative.jsw_last_error());
     }
   }
 }
