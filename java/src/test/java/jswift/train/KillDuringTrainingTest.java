@@ -61,11 +61,14 @@ class KillDuringTrainingTest {
           Process p = start(model, data, out, resume, duringSave ? 600 : 0, log);
           try {
             // During a save: the adapter of the second checkpoint this run saves is in checkpoint-K.tmp, and the
-            // save is paused before the optimizer state. Otherwise: a random moment after its first new checkpoint.
-            int pause = random.nextInt(800);
+            // save is paused before the optimizer state. Otherwise: a random moment (0-40 ms) after a random one of
+            // its first new checkpoints, early enough that the next attempt still has two saves to make (a fast
+            // machine otherwise ran through to the last steps before the kill came).
+            int pause = random.nextInt(40);
+            long target = from + 1 + random.nextInt((int) Math.max(1, STEPS - 4 - from));
             long[] seen = {-1};
             BooleanSupplier trigger = duringSave ? () -> halfSaved(runDir, from + 2) : () -> {
-              if (seen[0] < 0 && newest(runDir) != null && step(newest(runDir)) > from) seen[0] = System.nanoTime();
+              if (seen[0] < 0 && newest(runDir) != null && step(newest(runDir)) >= target) seen[0] = System.nanoTime();
               return seen[0] >= 0 && System.nanoTime() - seen[0] >= TimeUnit.MILLISECONDS.toNanos(pause);
             };
             long limit = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
