@@ -32,6 +32,29 @@ void check_common(const char* op, int device, int dtype, const void* x, int64_t 
   }
 }
 
+// GPTQ's packed arguments (jsw_gptq_matmul and jsw_gptq_gemv take the same ones).
+void check_gptq(const char* op, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
+                const int32_t* g_idx, int64_t out_features, int64_t in_features, int bits, int64_t groups) {
+  require(bits == 2 || bits == 4 || bits == 8, op, "bits = %d is not supported (2, 4 or 8)", bits);
+  require_positive(groups, op, "groups");
+  const int p = gptq::per_word(bits);
+  require(in_features % p == 0 && out_features % p == 0, op,
+          "in_features (%lld) and out_features (%lld) must be multiples of %d (values per int32 word at %d bits)",
+          (long long)in_features, (long long)out_features, p, bits);
+  require_ptr(qweight, op, "qweight");
+  require_ptr(qzeros, op, "qzeros");
+  require_ptr(scales, op, "scales");
+  require_ptr(g_idx, op, "g_idx");
+}
+
+// The CPU reads g_idx before any work and refuses a group outside [0, groups) (CUDA cannot: it writes NaN).
+void check_g_idx(const char* op, const int32_t* g_idx, int64_t in_features, int64_t groups) {
+  for (int64_t k = 0; k < in_features; k++)
+    require(g_idx[k] >= 0 && g_idx[k] < groups, op,
+            "g_idx[%lld] = %d is outside [0, %lld) (the number of groups of scales / qzeros)", (long long)k, g_idx[k],
+            (long long)groups);
+}
+
 }  // namespace
 
 extern "C" int jsw_nf4_matmul(int device, int dtype, const void* x, int64_t rows, int trans, const uint8_t* packed,
@@ -69,22 +92,10 @@ extern "C" int jsw_gptq_matmul(int device, int dtype, const void* x, int64_t row
   JSW_API_BEGIN
   const char* op = "jsw_gptq_matmul";
   check_common(op, device, dtype, x, rows, trans, out_features, in_features, beta, y);
-  require(bits == 2 || bits == 4 || bits == 8, op, "bits = %d is not supported (2, 4 or 8)", bits);
-  require_positive(groups, op, "groups");
-  const int p = gptq::per_word(bits);
-  require(in_features % p == 0 && out_features % p == 0, op,
-          "in_features (%lld) and out_features (%lld) must be multiples of %d (values per int32 word at %d bits)",
-          (long long)in_features, (long long)out_features, p, bits);
-  require_ptr(qweight, op, "qweight");
-  require_ptr(qzeros, op, "qzeros");
-  require_ptr(scales, op, "scales");
-  require_ptr(g_idx, op, "g_idx");
+  check_gptq(op, qweight, qzeros, scales, g_idx, out_features, in_features, bits, groups);
   if (rows == 0) return JSW_OK;
   if (device == JSW_CPU) {
-    for (int64_t k = 0; k < in_features; k++)
-      require(g_idx[k] >= 0 && g_idx[k] < groups, op,
-              "g_idx[%lld] = %d is outside [0, %lld) (the number of groups of scales / qzeros)", (long long)k,
-              g_idx[k], (long long)groups);
+    check_g_idx(op, g_idx, in_features, groups);
     cpu::GptqRows deq(qweight, qzeros, scales, g_idx, in_features, out_features, bits, groups);
     cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
   } else {
@@ -106,21 +117,9 @@ extern "C" int jsw_gptq_gemv(int device, int dtype, const void* x, int64_t rows,
   require(rows >= 1 && rows <= qmatmul::kGptqGemvMaxRows, op,
           "rows = %lld, but the GEMV takes 1..%lld rows (use jsw_gptq_matmul)", (long long)rows,
           (long long)qmatmul::kGptqGemvMaxRows);
-  require(bits == 2 || bits == 4 || bits == 8, op, "bits = %d is not supported (2, 4 or 8)", bits);
-  require_positive(groups, op, "groups");
-  const int p = gptq::per_word(bits);
-  require(in_features % p == 0 && out_features % p == 0, op,
-          "in_features (%lld) and out_features (%lld) must be multiples of %d (values per int32 word at %d bits)",
-          (long long)in_features, (long long)out_features, p, bits);
-  require_ptr(qweight, op, "qweight");
-  require_ptr(qzeros, op, "qzeros");
-  require_ptr(scales, op, "scales");
-  require_ptr(g_idx, op, "g_idx");
+  check_gptq(op, qweight, qzeros, scales, g_idx, out_features, in_features, bits, groups);
   if (device == JSW_CPU) {
-    for (int64_t k = 0; k < in_features; k++)
-      require(g_idx[k] >= 0 && g_idx[k] < groups, op,
-              "g_idx[%lld] = %d is outside [0, %lld) (the number of groups of scales / qzeros)", (long long)k,
-              g_idx[k], (long long)groups);
+    check_g_idx(op, g_idx, in_features, groups);
     cpu::gptq_gemv(dtype, x, rows, qweight, qzeros, scales, g_idx, out_features, in_features, bits, groups, bias, y);
   } else {
     JSW_CUDA_ONLY(cuda::gptq_gemv(device, dtype, x, rows, qweight, qzeros, scales, g_idx, out_features, in_features,
