@@ -15,14 +15,11 @@ import java.util.Map;
 import jswift.model.Checkpoint;
 import jswift.model.CheckpointWriter;
 import jswift.model.ModelConfig;
-import jswift.model.SafetensorsDtype;
 import jswift.model.SafetensorsFile;
-import jswift.model.SafetensorsWriter;
 import jswift.model.TensorSource;
 import jswift.nn.Attention;
 import jswift.nn.Linear;
 import jswift.nn.Mlp;
-import jswift.nn.Parameter;
 import jswift.nn.Rope;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
@@ -44,7 +41,6 @@ import jswift.tuner.LoraMerge;
  */
 public final class AwqExporter {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String PART_PREFIX = "packed-layer-";
 
   private AwqExporter() {}
 
@@ -95,16 +91,8 @@ public final class AwqExporter {
               layerTensors.addAll(p.tensors());
               layerBytes += p.bytes();
             }
-            for (Parameter p : layer.others.values()) {  // the norms, with the scales folded in
-              byte[] f16 = GptqPacked.f16(p.value().toFloatArray());
-              layerTensors.add(TensorSource.of(p.name(), SafetensorsDtype.F16, p.value().shape(), f16));
-              layerBytes += f16.length;
-            }
-            Path part = tmp.resolve(PART_PREFIX + i + ".safetensors");
-            SafetensorsWriter.write(part, layerTensors, SafetensorsWriter.PT_METADATA);
-            SafetensorsFile f = SafetensorsFile.open(part);
-            parts.add(f);
-            for (String name : f.names()) out.add(TensorSource.stored(f, name));
+            // the norms go in with the scales folded into them
+            layerBytes += GptqExporter.parkLayer(tmp, i, layer, layerTensors, parts, out);
           }
           double err = 0, rtn = 0;
           for (LinearReport r : reports.subList(first, reports.size())) {

@@ -101,18 +101,7 @@ public final class GptqExporter {
               layerTensors.addAll(p.tensors());
               layerBytes += p.bytes();
             }
-            for (Parameter p : layer.others.values()) {
-              byte[] f16 = GptqPacked.f16(p.value().toFloatArray());
-              layerTensors.add(TensorSource.of(p.name(), SafetensorsDtype.F16, p.value().shape(), f16));
-              layerBytes += f16.length;
-            }
-            // Parked on disk until the final shards are written (copied file to file then): the heap holds one
-            // packed layer at a time, whatever the model's size.
-            Path part = tmp.resolve(PART_PREFIX + i + ".safetensors");
-            SafetensorsWriter.write(part, layerTensors, SafetensorsWriter.PT_METADATA);
-            SafetensorsFile f = SafetensorsFile.open(part);
-            parts.add(f);
-            for (String name : f.names()) out.add(TensorSource.stored(f, name));
+            layerBytes += parkLayer(tmp, i, layer, layerTensors, parts, out);
           }
           double loss = 0;
           for (LinearReport r : reports.subList(reports.size() - 7, reports.size())) loss += r.loss();
@@ -139,6 +128,28 @@ public final class GptqExporter {
       if (!ok) deleteTree(tmp);
     }
     return new Result(outDir, reports, (System.nanoTime() - start) / 1e9, weightBytes, tokens);
+  }
+
+  /**
+   * Writes one quantized layer's tensors (its packed linears, already in {@code layerTensors}, plus its norms in
+   * f16) to a part file in {@code tmp} and adds them to {@code out} as stored tensors; returns the norms' bytes.
+   * Parked on disk until the final shards are written (copied file to file then), so the heap holds one packed
+   * layer at a time, whatever the model's size.
+   */
+  static long parkLayer(Path tmp, int index, DenseLayer layer, List<TensorSource> layerTensors,
+      List<SafetensorsFile> parts, List<TensorSource> out) throws IOException {
+    long bytes = 0;
+    for (Parameter p : layer.others.values()) {
+      byte[] f16 = GptqPacked.f16(p.value().toFloatArray());
+      layerTensors.add(TensorSource.of(p.name(), SafetensorsDtype.F16, p.value().shape(), f16));
+      bytes += f16.length;
+    }
+    Path part = tmp.resolve(PART_PREFIX + index + ".safetensors");
+    SafetensorsWriter.write(part, layerTensors, SafetensorsWriter.PT_METADATA);
+    SafetensorsFile f = SafetensorsFile.open(part);
+    parts.add(f);
+    for (String name : f.names()) out.add(TensorSource.stored(f, name));
+    return bytes;
   }
 
   /** One calibration sequence: its hidden states [len, hidden] entering the current layer. */
