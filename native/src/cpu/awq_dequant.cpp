@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "cpu/awq_block.h"
 #include "kernels/awq.h"
 
 namespace jsw {
@@ -15,7 +16,7 @@ namespace cpu {
 
 namespace {
 
-constexpr int64_t kTile = 64;
+constexpr int64_t kTile = kAwqBlock;
 
 template <class T>
 void dequantize(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, int64_t in, int64_t out,
@@ -26,16 +27,7 @@ void dequantize(const int32_t* qweight, const int32_t* qzeros, const uint16_t* s
     for (int64_t t = 0; t < tiles; t++) {
       const int64_t k0 = t * kTile, k1 = std::min(in, k0 + kTile);
       float tile[awq::kPerWord][kTile];
-      for (int64_t k = k0; k < k1; k++) {
-        const int64_t g = k / group_size;
-        const uint32_t word = uint32_t(qweight[k * words + j]), zword = uint32_t(qzeros[g * words + j]);
-        const uint16_t* s = scales + g * out + j * awq::kPerWord;
-        for (int m = 0; m < awq::kPerWord; m++) {
-          const int shift = 4 * awq::kNibbleOf[m];
-          const int q = int((word >> shift) & 15u), z = int((zword >> shift) & 15u);
-          tile[m][k - k0] = to_float(f16{s[m]}) * float(q - z);
-        }
-      }
+      awq_decode_block(qweight, qzeros, scales, out, group_size, j, k0, k1, tile);
       for (int m = 0; m < awq::kPerWord; m++) {
         T* row = w + (j * awq::kPerWord + m) * in;
         for (int64_t k = k0; k < k1; k++) row[k] = from_float<T>(tile[m][k - k0]);

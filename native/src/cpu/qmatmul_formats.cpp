@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "core/dtype.h"
+#include "cpu/awq_block.h"
 #include "kernels/awq.h"
 #include "kernels/gptq.h"
 #include "kernels/nf4.h"
@@ -103,11 +104,11 @@ void GptqRows::rows(int64_t r0, int64_t r1, float* tile) const {
 // ---- AWQ ----------------------------------------------------------------------------------------------------
 // W[c, k] = scale[g, c] * (q[k, c] - zero[g, c]), g = k / group_size, as awq_dequant.cpp. The tile rows are the
 // outputs, the packed words run along them: each task takes one word column and a run of kAwqTile inputs,
-// decodes it into a small [8, kAwqTile] buffer (the 8-nibble inner loop is branch-free) and copies the outputs
+// decodes it into a small [8, kAwqTile] buffer (awq_decode_block, shared with awq_dequant.cpp) and copies the outputs
 // that lie in [r0, r1) (all 8 except at a panel edge inside a word) into contiguous tile row segments.
 void AwqRows::rows(int64_t r0, int64_t r1, float* tile) const {
-  constexpr int64_t kAwqTile = 64;
-  const int64_t in = in_, out = out_, gs = group_size_, words = out / awq::kPerWord;
+  constexpr int64_t kAwqTile = kAwqBlock;
+  const int64_t in = in_, out = out_, gs = group_size_;
   const int64_t j0 = r0 / awq::kPerWord, j1 = (r1 - 1) / awq::kPerWord + 1, tiles = (in + kAwqTile - 1) / kAwqTile;
   const int32_t *qweight = qweight_, *qzeros = qzeros_;
   const uint16_t* scales = scales_;
@@ -116,16 +117,7 @@ void AwqRows::rows(int64_t r0, int64_t r1, float* tile) const {
     for (int64_t t = 0; t < tiles; t++) {
       const int64_t k0 = t * kAwqTile, k1 = std::min(in, k0 + kAwqTile);
       float buf[awq::kPerWord][kAwqTile];
-      for (int64_t k = k0; k < k1; k++) {
-        const int64_t g = k / gs;
-        const uint32_t word = uint32_t(qweight[k * words + j]), zword = uint32_t(qzeros[g * words + j]);
-        const uint16_t* s = scales + g * out + j * awq::kPerWord;
-        for (int m = 0; m < awq::kPerWord; m++) {
-          const int shift = 4 * awq::kNibbleOf[m];
-          const int q = int((word >> shift) & 15u), z = int((zword >> shift) & 15u);
-          buf[m][k - k0] = to_float(f16{s[m]}) * float(q - z);
-        }
-      }
+      awq_decode_block(qweight, qzeros, scales, out, gs, j, k0, k1, buf);
       const int64_t c0 = std::max(r0, j * awq::kPerWord), c1 = std::min(r1, (j + 1) * awq::kPerWord);
       for (int64_t c = c0; c < c1; c++) {
         const float* src = buf[c - j * awq::kPerWord];
