@@ -19,7 +19,6 @@ import jswift.model.SafetensorsFile;
 import jswift.nn.AwqWeight;
 import jswift.nn.Linear;
 import jswift.nn.Parameter;
-import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.testing.Rand;
@@ -71,8 +70,8 @@ class AwqModelTest {
       for (Linear l : dense.linears().values()) {
         String p = l.name();
         int in = (int) l.inFeatures(), outF = (int) l.outFeatures();
-        int[] codes = AwqLayout.unpackWeight(ints(f, p + ".qweight"), in, outF);
-        int[] zeros = AwqLayout.unpackZeros(ints(f, p + ".qzeros"), in / 16, outF);
+        int[] codes = AwqLayout.unpackWeight(QuantizedCheckpointChecks.ints(f, p + ".qweight"), in, outF);
+        int[] zeros = AwqLayout.unpackZeros(QuantizedCheckpointChecks.ints(f, p + ".qzeros"), in / 16, outF);
         float[] scales = f.floats(p + ".scales");
         float[] w = new float[outF * in];
         for (int c = 0; c < outF; c++)
@@ -87,7 +86,7 @@ class AwqModelTest {
       // Same values through the same kernels: the same logits, bit for bit.
       assertArrayEquals(dense.logits(BATCH), q.logits(BATCH));
 
-      float[] before = dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
+      float[] before = QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
       List<Parameter> params = LoraTuner.apply(q, "default",
           LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
       try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
@@ -101,39 +100,18 @@ class AwqModelTest {
         }
         assertTrue(last < first - 0.5, "LoRA on the AWQ base reduces the loss: " + first + " -> " + last);
       }
-      assertArrayEquals(before, dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+      assertArrayEquals(before, QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
     }
   }
 
   @Test
   void sftTrainsLoraOnTheCheckpointAndRefusesFullTraining(@TempDir Path tmp) throws IOException {
-    Path data = tmp.resolve("train.jsonl");
-    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, "
-        + "{\"role\": \"assistant\", \"content\": \"4\"}]}\n");
-    jswift.train.TrainArguments a = new jswift.train.TrainArguments();
-    a.model = awq;
-    a.dataset = List.of(data.toString());
-    a.outputDir = tmp.resolve("run");
-    a.maxSteps = 2;
-    a.saveSteps = 2;
-    a.device = "cpu";
-    jswift.train.Trainer.Result r;
-    try (jswift.train.Trainer t = new jswift.train.Trainer(a, new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
-    assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
-    a.trainType = "full";
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> new jswift.train.Trainer(a, new PrintWriter(new StringWriter())).close());
-    assertTrue(e.getMessage().contains("--train_type full cannot train an AWQ checkpoint"), e.getMessage());
+    QuantizedCheckpointChecks.sftTrainsLoraAndRefusesFullTraining(awq, tmp, "--train_type full cannot train an AWQ checkpoint");
   }
 
   @Test
   void damagedOrUnsupportedCheckpointsAreRefused(@TempDir Path tmp) throws IOException {
-    Path out = Files.createDirectories(tmp.resolve("copy"));
-    try (var files = Files.list(awq)) {
-      for (Path f : files.toList()) Files.copy(f, out.resolve(f.getFileName()));
-    }
+    Path out = QuantizedCheckpointChecks.copy(awq, tmp.resolve("copy"));
     var e = assertThrows(IllegalArgumentException.class,
         () -> CausalLM.load(out, Device.CPU, DType.F32, CausalLM.Quantization.NF4));
     assertTrue(e.getMessage().contains("is an AWQ checkpoint (4-bit, group_size 16)"), e.getMessage());
@@ -149,18 +127,5 @@ class AwqModelTest {
     io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
     assertTrue(io.getMessage().contains("model.layers.0.self_attn.q_proj.qzeros is Tensor[2, 4]")
         && io.getMessage().contains("group_size 8 needs int32[4, 4]"), io.getMessage());
-  }
-
-  private static float[] dequantized(Linear l) {
-    try (Arena a = new Arena()) {
-      return l.quantizedWeight().dequantize(a).toFloatArray();
-    }
-  }
-
-  private static int[] ints(SafetensorsFile f, String name) throws IOException {
-    var b = f.bytes(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
-    int[] v = new int[b.remaining()];
-    b.get(v);
-    return v;
   }
 }

@@ -19,7 +19,6 @@ import jswift.model.CausalLM;
 import jswift.model.SafetensorsFile;
 import jswift.nn.Linear;
 import jswift.nn.Parameter;
-import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Tensor;
@@ -84,10 +83,10 @@ class GptqModelTest {
       for (Linear l : dense.linears().values()) {
         String p = l.name();
         int in = (int) l.inFeatures(), outF = (int) l.outFeatures();
-        int[] codes = GptqLayout.unpackWeight(ints(f, p + ".qweight"), in, outF, 4);
-        int[] zeros = GptqLayout.unpackZeros(ints(f, p + ".qzeros"), in / 16, outF, 4);
+        int[] codes = GptqLayout.unpackWeight(QuantizedCheckpointChecks.ints(f, p + ".qweight"), in, outF, 4);
+        int[] zeros = GptqLayout.unpackZeros(QuantizedCheckpointChecks.ints(f, p + ".qzeros"), in / 16, outF, 4);
         float[] scales = f.floats(p + ".scales");
-        int[] g = ints(f, p + ".g_idx");
+        int[] g = QuantizedCheckpointChecks.ints(f, p + ".g_idx");
         for (int k = 1; k < in; k++) nonMonotone |= g[k] < g[k - 1];
         float[] w = new float[outF * in];
         for (int c = 0; c < outF; c++)
@@ -106,7 +105,7 @@ class GptqModelTest {
       // Same values through the same kernels: the same logits, bit for bit.
       assertArrayEquals(want, got);
 
-      float[] before = dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
+      float[] before = QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
       List<Parameter> params = LoraTuner.apply(q, "default",
           LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
       try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
@@ -120,40 +119,18 @@ class GptqModelTest {
         }
         assertTrue(last < first - 0.5, "LoRA on the GPTQ base reduces the loss: " + first + " -> " + last);
       }
-      assertArrayEquals(before, dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+      assertArrayEquals(before, QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
     }
   }
 
   @Test
   void sftTrainsLoraOnTheCheckpointAndRefusesFullTraining(@TempDir Path tmp) throws IOException {
-    Path out = gptq;
-    Path data = tmp.resolve("train.jsonl");
-    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, "
-        + "{\"role\": \"assistant\", \"content\": \"4\"}]}\n");
-    jswift.train.TrainArguments a = new jswift.train.TrainArguments();
-    a.model = out;
-    a.dataset = List.of(data.toString());
-    a.outputDir = tmp.resolve("run");
-    a.maxSteps = 2;
-    a.saveSteps = 2;
-    a.device = "cpu";
-    jswift.train.Trainer.Result r;
-    try (jswift.train.Trainer t = new jswift.train.Trainer(a, new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
-    assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
-    a.trainType = "full";
-    var e = assertThrows(IllegalArgumentException.class,
-        () -> new jswift.train.Trainer(a, new PrintWriter(new StringWriter())).close());
-    assertTrue(e.getMessage().contains("--train_type full cannot train a GPTQ checkpoint"), e.getMessage());
+    QuantizedCheckpointChecks.sftTrainsLoraAndRefusesFullTraining(gptq, tmp, "--train_type full cannot train a GPTQ checkpoint");
   }
 
   @Test
   void damagedOrUnsupportedCheckpointsAreRefused(@TempDir Path tmp) throws IOException {
-    Path out = Files.createDirectories(tmp.resolve("copy"));
-    try (var files = Files.list(gptq)) {
-      for (Path f : files.toList()) Files.copy(f, out.resolve(f.getFileName()));
-    }
+    Path out = QuantizedCheckpointChecks.copy(gptq, tmp.resolve("copy"));
     var e = assertThrows(IllegalArgumentException.class,
         () -> CausalLM.load(out, Device.CPU, DType.F32, CausalLM.Quantization.NF4));
     assertTrue(e.getMessage().contains("is a GPTQ checkpoint (4-bit)"), e.getMessage());
@@ -166,18 +143,5 @@ class GptqModelTest {
     io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
     assertTrue(io.getMessage().contains("model.layers.0.self_attn.q_proj.qweight is Tensor[4, 32]")
         && io.getMessage().contains("8-bit GPTQ layer of [32, 32] needs int32[8, 32]"), io.getMessage());
-  }
-
-  private static float[] dequantized(Linear l) {
-    try (Arena a = new Arena()) {
-      return l.gptqWeight().dequantize(a).toFloatArray();
-    }
-  }
-
-  private static int[] ints(SafetensorsFile f, String name) throws IOException {
-    var b = f.bytes(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
-    int[] v = new int[b.remaining()];
-    b.get(v);
-    return v;
   }
 }

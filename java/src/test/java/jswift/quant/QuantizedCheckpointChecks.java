@@ -1,0 +1,70 @@
+package jswift.quant;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import jswift.model.SafetensorsFile;
+import jswift.nn.Linear;
+import jswift.tensor.Arena;
+import jswift.train.TrainArguments;
+import jswift.train.Trainer;
+
+/** What the GPTQ and AWQ checkpoint tests check the same way, whatever the packed format. */
+final class QuantizedCheckpointChecks {
+  private QuantizedCheckpointChecks() {}
+
+  /**
+   * {@code jswift sft} trains a LoRA adapter on the quantized folder for two steps and saves it, and refuses
+   * {@code --train_type full} with a message containing {@code refusal}.
+   */
+  static void sftTrainsLoraAndRefusesFullTraining(Path model, Path tmp, String refusal) throws IOException {
+    Path data = tmp.resolve("train.jsonl");
+    Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}, "
+        + "{\"role\": \"assistant\", \"content\": \"4\"}]}\n");
+    TrainArguments a = new TrainArguments();
+    a.model = model;
+    a.dataset = List.of(data.toString());
+    a.outputDir = tmp.resolve("run");
+    a.maxSteps = 2;
+    a.saveSteps = 2;
+    a.device = "cpu";
+    Trainer.Result r;
+    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
+      r = t.train();
+    }
+    assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
+    a.trainType = "full";
+    var e = assertThrows(IllegalArgumentException.class, () -> new Trainer(a, new PrintWriter(new StringWriter())).close());
+    assertTrue(e.getMessage().contains(refusal), e.getMessage());
+  }
+
+  /** A copy of a checkpoint folder to damage. */
+  static Path copy(Path from, Path to) throws IOException {
+    Files.createDirectories(to);
+    try (var files = Files.list(from)) {
+      for (Path f : files.toList()) Files.copy(f, to.resolve(f.getFileName()));
+    }
+    return to;
+  }
+
+  /** A packed linear's dequantized weight. */
+  static float[] dequantized(Linear l) {
+    try (Arena a = new Arena()) {
+      return l.quantizedWeight().dequantize(a).toFloatArray();
+    }
+  }
+
+  /** An int32 tensor of a safetensors file, as stored. */
+  static int[] ints(SafetensorsFile f, String name) throws IOException {
+    var b = f.bytes(name).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+    int[] v = new int[b.remaining()];
+    b.get(v);
+    return v;
+  }
+}
