@@ -138,21 +138,6 @@ void cpu_against_reference() {
   }
 }
 
-// Runs fn with JSWIFT_CPU_ISA=baseline, restoring the variable afterwards.
-template <class Fn>
-void with_baseline_isa(Fn fn) {
-  const char* before = std::getenv("JSWIFT_CPU_ISA");
-  const std::string saved = before ? before : "";
-  setenv("JSWIFT_CPU_ISA", "baseline", 1);
-  try {
-    fn();
-  } catch (...) {
-    before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
-    throw;
-  }
-  before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
-}
-
 // Decodes a batch through the cache as a generator would: a prompt chunk of `prefill` tokens, then one token at a
 // time, appending each step's keys/values first; returns every step's out and lse in the training layout
 // ([batch * seq, heads, head_dim] and [batch * seq, heads]).

@@ -210,18 +210,7 @@ void cpu_against_reference() {
 JSW_TEST(attention_cpu_matches_double_reference) { cpu_against_reference(); }
 
 // The same cases on the baseline (AVX2) tile kernels, which an AVX-512 machine would otherwise never run.
-JSW_TEST(attention_cpu_baseline_isa_matches_double_reference) {
-  const char* before = std::getenv("JSWIFT_CPU_ISA");
-  std::string saved = before ? before : "";
-  setenv("JSWIFT_CPU_ISA", "baseline", 1);
-  try {
-    cpu_against_reference();
-  } catch (...) {
-    before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
-    throw;
-  }
-  before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
-}
+JSW_TEST(attention_cpu_baseline_isa_matches_double_reference) { with_baseline_isa(cpu_against_reference); }
 
 JSW_TEST(attention_cpu_16bit_storage) {
   for (int dtype : {JSW_BF16, JSW_F16}) {

@@ -139,18 +139,20 @@ JSW_TEST(awq_dequant_matches_independent_unpacking) {
   }
 }
 
-JSW_TEST(awq_gemv_matches_the_dequantized_product) {
-  // out = 72 (9 words: one full 8-word tile and a 1-word tail), in = 200 with groups of 40; rows 1..4.
-  Random r = random_codes(200, 72, 40, 9);
-  Packed k = pack(r.codes, r.zeros, r.scales, 200, 72, 40);
-  std::vector<float> bias = randn(72, 3, 0.5f);
+namespace {
+
+// One shape: every row count, with and without bias, every dtype, against the dequantized product.
+void gemv_case(int64_t in, int64_t out, int64_t gs, uint64_t seed) {
+  Random r = random_codes(in, out, gs, seed);
+  Packed k = pack(r.codes, r.zeros, r.scales, in, out, gs);
+  std::vector<float> bias = randn(out, seed + 3, 0.5f);
   for (int64_t rows = 1; rows <= 4; rows++) {
-    std::vector<float> x = randn(rows * 200, uint64_t(rows), 1.0f);
+    std::vector<float> x = randn(rows * in, uint64_t(rows), 1.0f);
     for (bool with_bias : {false, true}) {
       const std::vector<float>* b = with_bias ? &bias : nullptr;
-      // fp32 accumulation over 200 products of magnitude ~0.2 (sum ~3): a few ulp of the running sum.
-      expect_close("awq gemv f32 rows " + std::to_string(rows), gemv(JSW_CPU, JSW_F32, k, x, rows, b),
-                   gemv_reference(k, x, rows, b), 2e-5f, 2e-5f);
+      // fp32 accumulation over `in` products of magnitude ~0.2 (sum ~3): a few ulp of the running sum.
+      expect_close("awq gemv f32 " + std::to_string(out) + " rows " + std::to_string(rows),
+                   gemv(JSW_CPU, JSW_F32, k, x, rows, b), gemv_reference(k, x, rows, b), 2e-5f, 2e-5f);
     }
     // bf16 / f16 inputs and outputs: the reference on the rounded inputs, compared at the output dtype's precision.
     for (int dtype : {JSW_BF16, JSW_F16}) {
@@ -161,6 +163,20 @@ JSW_TEST(awq_gemv_matches_the_dequantized_product) {
     }
   }
 }
+
+void gemv_cases() {
+  // out = 72 (9 words: one full 8-word tile and a 1-word tail), in = 200 with groups of 40; out = 264 (33 words:
+  // two full 16-word tiles, the AVX-512 decode path's unit, and a 1-word tail), in = 256 with groups of 64.
+  gemv_case(200, 72, 40, 9);
+  gemv_case(256, 264, 64, 19);
+}
+
+}  // namespace
+
+JSW_TEST(awq_gemv_matches_the_dequantized_product) { gemv_cases(); }
+
+// The same cases on the baseline (AVX2) build, which an AVX-512 machine would otherwise never run.
+JSW_TEST(awq_gemv_baseline_isa_matches_the_dequantized_product) { with_baseline_isa(gemv_cases); }
 
 JSW_TEST(awq_bad_arguments) {
   std::vector<int32_t> qw(16, 0), qz(2, 0);

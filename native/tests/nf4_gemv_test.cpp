@@ -82,12 +82,17 @@ double tolerance(int dtype) { return dtype == JSW_F32 ? 1e-5 : dtype == JSW_BF16
 
 }  // namespace
 
-JSW_TEST(nf4_gemv_matches_fp64_dequant_matmul) {
+namespace {
+
+void against_fp64_reference() {
   struct Shape {
     int64_t in, out, blocksize;
   };
-  // 64-multiples (fast path), odd in (rows straddle bytes and blocks), a blocksize not dividing in, tiny ones.
-  for (Shape s : {Shape{128, 33, 64}, Shape{67, 19, 64}, Shape{1, 5, 64}, Shape{200, 7, 7}, Shape{96, 50, 16}}) {
+  // 64-multiples (both fast paths), odd in (rows straddle bytes and blocks), a blocksize not dividing in, tiny
+  // ones, 16-multiples that only the AVX2 fast path takes, and 32-value blocks (the AVX-512 path's single-group
+  // remainder step).
+  for (Shape s : {Shape{128, 33, 64}, Shape{67, 19, 64}, Shape{1, 5, 64}, Shape{200, 7, 7}, Shape{96, 50, 16},
+                  Shape{160, 9, 32}}) {
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
       for (int64_t rows : {1, 2, 3, 4, 8}) {
         for (bool dq : {false, true}) {
@@ -107,6 +112,13 @@ JSW_TEST(nf4_gemv_matches_fp64_dequant_matmul) {
     }
   }
 }
+
+}  // namespace
+
+JSW_TEST(nf4_gemv_matches_fp64_dequant_matmul) { against_fp64_reference(); }
+
+// The same cases on the baseline (AVX2) build, which an AVX-512 machine would otherwise never run.
+JSW_TEST(nf4_gemv_baseline_isa_matches_fp64_dequant_matmul) { with_baseline_isa(against_fp64_reference); }
 
 JSW_TEST(nf4_gemv_rejects_bad_arguments) {
   float x[4] = {1, 2, 3, 4}, absmax[1] = {1}, y[8];

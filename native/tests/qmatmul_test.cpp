@@ -67,7 +67,8 @@ QWeight make_nf4(int64_t out, int64_t in, int64_t blocksize, bool dq, uint64_t s
   return q;
 }
 
-QWeight make_gptq(int64_t out, int64_t in, int bits, int64_t groups, uint64_t seed) {
+// act_order scrambles g_idx as desc_act checkpoints do; without it, input i is in group i / ceil(in / groups).
+QWeight make_gptq(int64_t out, int64_t in, int bits, int64_t groups, uint64_t seed, bool act_order = true) {
   QWeight q;
   q.gptq = true;
   q.out = out, q.in = in, q.bits = bits, q.groups = groups;
@@ -82,7 +83,7 @@ QWeight make_gptq(int64_t out, int64_t in, int bits, int64_t groups, uint64_t se
   q.g_idx.resize(size_t(in));
   int64_t gs = (in + groups - 1) / groups;
   for (int64_t i = 0; i < in; i++) q.g_idx[size_t(i)] = int32_t(i / gs);
-  for (int64_t i = in - 1; i > 0; i--)  // act-order: a scrambled g_idx
+  for (int64_t i = in - 1; act_order && i > 0; i--)  // act-order: a scrambled g_idx
     std::swap(q.g_idx[size_t(i)], q.g_idx[size_t(int64_t(u[at++] * float(i + 1)) % (i + 1))]);
   q.qweight.assign(size_t(in / p * out), 0);
   q.qzeros.assign(size_t(groups * out / p), 0);
@@ -381,13 +382,19 @@ std::vector<float> run_gemv(int device, int dtype, const QWeight& q, const std::
 
 }  // namespace
 
-JSW_TEST(gptq_gemv_matches_fp64) {
-  // out % 8 == 4 at 8 bits (the scalar tail next to the 8-channel vectors), act-order g_idx, every width.
+namespace {
+
+void gemv_against_fp64() {
+  // out % 8 == 4 at 8 bits (the scalar tail next to the 8-channel vectors), act-order g_idx, every width; and
+  // in-order g_idx over whole 128-channel blocks (the AVX-512 decode path, which scales each group's sum once),
+  // at 4 and 8 bits, with 16- and 8-channel vectors and a scalar tail after the blocks.
   std::vector<QWeight> weights;
   weights.push_back(make_gptq(24, 40, 4, 3, 11));
   weights.push_back(make_gptq(32, 48, 2, 2, 12));
   weights.push_back(make_gptq(12, 36, 8, 5, 13));
   weights.push_back(make_gptq(200, 512, 4, 4, 14));
+  weights.push_back(make_gptq(256, 512, 4, 4, 15, false));
+  weights.push_back(make_gptq(284, 96, 8, 3, 16, false));
   for (const QWeight& q : weights)
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
       for (int64_t rows : {1, 2, 3, 5, 8}) {
@@ -408,6 +415,13 @@ JSW_TEST(gptq_gemv_matches_fp64) {
           }
       }
 }
+
+}  // namespace
+
+JSW_TEST(gptq_gemv_matches_fp64) { gemv_against_fp64(); }
+
+// The same cases on the baseline (AVX2) build, which an AVX-512 machine would otherwise never run.
+JSW_TEST(gptq_gemv_baseline_isa_matches_fp64) { with_baseline_isa(gemv_against_fp64); }
 
 JSW_TEST(gptq_gemv_rejects_bad_arguments) {
   float x[72] = {}, y[72];

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <stdexcept>
@@ -91,6 +92,22 @@ void expect_rel_norm(const std::string& what, const std::vector<float>& got, con
                      double tol);
 
 inline int cuda_device() { return 0; }
+
+// Runs fn with JSWIFT_CPU_ISA=baseline, restoring the variable afterwards: on an AVX-512 machine the kernels with
+// two instruction-set builds would otherwise never run their baseline (AVX2) build in the tests.
+template <class Fn>
+void with_baseline_isa(Fn fn) {
+  const char* before = std::getenv("JSWIFT_CPU_ISA");
+  const std::string saved = before ? before : "";
+  setenv("JSWIFT_CPU_ISA", "baseline", 1);
+  try {
+    fn();
+  } catch (...) {
+    before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
+    throw;
+  }
+  before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
+}
 
 }  // namespace jsw_test
 

@@ -402,9 +402,10 @@ int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, int64_t in, i
 int jsw_awq_dequantize(int device, int dtype, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales,
                        int64_t in, int64_t out, int64_t group_size, void* w);
 /* Fused AWQ dequant-GEMV for decode-shaped inputs: y[r, o] = sum_k x[r, k] * W[o, k] (+ bias[o]) for r < rows
- * (1..4), W the weight jsw_awq_dequantize gives for the same qweight / qzeros / scales / group_size (each value
- * the same fp32 product), never materialised: the packed words are read once, products accumulated in fp32 (the
- * order differs from a GEMM's). x [rows, in], bias [out] (or NULL) and y [rows, out] are dtype. */
+ * (1..4), W the weight jsw_awq_dequantize gives for the same qweight / qzeros / scales / group_size, never
+ * materialised: the packed words are read once, products accumulated in fp32 (the order differs from a GEMM's;
+ * the AVX-512 one-row path sums x (q - z) per quant group and scales the sum once). x [rows, in], bias [out] (or
+ * NULL) and y [rows, out] are dtype. */
 int jsw_awq_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, const int32_t* qweight,
                  const int32_t* qzeros, const uint16_t* scales, int64_t out, int64_t group_size, const void* bias,
                  void* y);
@@ -433,8 +434,9 @@ int jsw_awq_matmul(int device, int dtype, const void* x, int64_t rows, int trans
                    const int32_t* qzeros, const uint16_t* scales, int64_t out_features, int64_t in_features,
                    int64_t group_size, float beta, void* y);
 /* GPTQ dequant-GEMV for decode-shaped inputs: y [rows, out] = x [rows, in] W^T (+ bias [out], or NULL) for
- * 1 <= rows <= 8, streaming the packed weight once; W as jsw_gptq_dequantize (per value one fp32 product),
- * products accumulated in fp32. x, bias, y are dtype. */
+ * 1 <= rows <= 8, streaming the packed weight once; W as jsw_gptq_dequantize, products accumulated in fp32
+ * (the AVX-512 one-row path sums x (q - z) per quant group and scales the sum once: the same value up to fp32
+ * rounding). x, bias, y are dtype. */
 int jsw_gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t* qweight, const int32_t* qzeros,
                   const uint16_t* scales, const int32_t* g_idx, int64_t out_features, int64_t in_features, int bits,
                   int64_t groups, const void* bias, void* y);

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/dtype.h"
+#include "cpu/isa.h"
 #include "cpu/attention_decode_cpu.h"
 #include "cpu/vec_exp.h"
 
@@ -25,8 +26,7 @@ constexpr int kNV = 2;  // 4 x 2 P V accumulators
 #include "cpu/attention_decode_tiles.h"
 }  // namespace baseline
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define JSW_DECODE_AVX512 1
+#ifdef JSW_CPU_AVX512
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 namespace avx512 {
@@ -41,12 +41,10 @@ constexpr int kNV = 4;  // 4 x 4 P V accumulators
 const TaskKernels& task_kernels() {
   static const TaskKernels base{
       "baseline", baseline::kW, {baseline::run_task<float>, baseline::run_task<bf16>, baseline::run_task<f16>}};
-#ifdef JSW_DECODE_AVX512
+#ifdef JSW_CPU_AVX512
   static const TaskKernels wide{
       "avx512", avx512::kW, {avx512::run_task<float>, avx512::run_task<bf16>, avx512::run_task<f16>}};
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  const char* forced = std::getenv("JSWIFT_CPU_ISA");
-  if (has_avx512 && (forced == nullptr || std::strcmp(forced, "baseline") != 0)) return wide;
+  if (use_avx512()) return wide;
 #endif
   return base;
 }

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "core/dtype.h"
+#include "cpu/isa.h"
 #include "cpu/attention_cpu.h"
 
 namespace jsw {
@@ -23,8 +24,7 @@ constexpr int kMR = 6;  // 6 x 16 accumulators: 12 of the 16 ymm registers
 #include "cpu/attention_tiles.h"
 }  // namespace baseline
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define JSW_ATTENTION_AVX512 1
+#ifdef JSW_CPU_AVX512
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 namespace avx512 {
@@ -41,15 +41,13 @@ const TileKernels& tile_kernels() {
       baseline::kW,
       {baseline::fwd_item<float>, baseline::fwd_item<bf16>, baseline::fwd_item<f16>},
       {baseline::bwd_item<float>, baseline::bwd_item<bf16>, baseline::bwd_item<f16>}};
-#ifdef JSW_ATTENTION_AVX512
+#ifdef JSW_CPU_AVX512
   static const TileKernels wide{
       "avx512",
       avx512::kW,
       {avx512::fwd_item<float>, avx512::fwd_item<bf16>, avx512::fwd_item<f16>},
       {avx512::bwd_item<float>, avx512::bwd_item<bf16>, avx512::bwd_item<f16>}};
-  static const bool has_avx512 = __builtin_cpu_supports("avx512f");
-  const char* forced = std::getenv("JSWIFT_CPU_ISA");
-  if (has_avx512 && (forced == nullptr || std::strcmp(forced, "baseline") != 0)) return wide;
+  if (use_avx512()) return wide;
 #endif
   return base;
 }

@@ -1,9 +1,10 @@
 // GPTQ dequant-GEMV on the CPU (decode: 1..8 input rows). qweight [in / p, out] runs along the input dim, so one
 // packed row holds consecutive output channels: a task takes 128 channels, walks the packed rows (512 contiguous
 // bytes each), unpacks the p fields of 8 words at a time with vector shifts, and FMAs every input row into its
-// 8-lane accumulators. Each weight value is the dequantization's single fp32 product s * (q - z), so the
-// result is the dequantize-then-matmul one up to fp32 summation order. The packed weight is streamed once per
-// call whatever the number of rows: decode is bound by that read, not by the arithmetic.
+// 8-lane accumulators (16-lane with AVX-512, picked at run time: cpu/isa.h). Each weight value is the
+// dequantization's single fp32 product s * (q - z), so the result is the dequantize-then-matmul one up to fp32
+// summation order; the AVX-512 one-row path factors the scale out of each quant group instead (block_row1). The
+// packed weight is streamed once per call whatever the number of rows.
 #include <algorithm>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #endif
 
 #include "core/dtype.h"
+#include "cpu/isa.h"
 #include "kernels/gptq.h"
 #include "kernels/qmatmul.h"
 
@@ -32,8 +34,9 @@ struct Dims {
 
 // Scales and zeros of channels [c0, c0 + width) for every group, [group][channel - c0]: the f16 decode and the
 // zero field's shift then happen once per (group, channel) instead of once per weight value.
+// zm_tab (when not null) holds 2^23 + z as fp32 for the AVX-512 path's exact integer decode.
 void channel_tables(const Dims& d, const int32_t* qzeros, const uint16_t* scales, int64_t c0, int64_t width,
-                    float* s_tab, int32_t* z_tab) {
+                    float* s_tab, int32_t* z_tab, float* zm_tab) {
   const int64_t zero_words = d.out / d.p;
   for (int64_t g = 0; g < d.groups; g++)
     for (int64_t l = 0; l < width; l++) {
@@ -41,6 +44,7 @@ void channel_tables(const Dims& d, const int32_t* qzeros, const uint16_t* scales
       s_tab[g * kBlock + l] = to_float(f16{scales[g * d.out + c]});
       z_tab[g * kBlock + l] =
           int32_t(((uint32_t(qzeros[g * zero_words + c / d.p]) >> (int(c % d.p) * d.bits)) + 1u) & d.mask);
+      if (zm_tab != nullptr) zm_tab[g * kBlock + l] = 8388608.0f + float(z_tab[g * kBlock + l]);
     }
 }
 
@@ -107,6 +111,113 @@ void vector_channels(const Dims& d, const float* xs, const int32_t* qweight, con
 }
 #endif
 
+#ifdef JSW_CPU_AVX512
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's _mm512_undefined_*(): a known false positive
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// vector_channels at 16 lanes, with a cheaper decode: one ternary-logic op ORs the masked field into the mantissa
+// of 2^23 (the fp32 bits of 2^23 + q), and subtracting the table's 2^23 + z leaves q - z exactly, so a weight is
+// shift, ternlog, subtract, multiply (the same single fp32 product s * (q - z) as the dequantization) and FMA.
+template <int kMaxR>
+void vector_channels16(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, int64_t c0,
+                       int64_t vecs, const float* s_tab, const float* zm_tab, float* acc) {
+  constexpr int64_t kWide = 16;
+  const __m512i mask = _mm512_set1_epi32(int(d.mask)), magic = _mm512_set1_epi32(0x4B000000);
+  const __m128i shift = _mm_cvtsi32_si128(d.bits);
+  const int64_t words_per_col = d.in / d.p;
+  for (int64_t r = 0; r < words_per_col; r++) {
+    const int32_t* row = qweight + r * d.out + c0;
+    if (r + 4 < words_per_col)
+      for (int64_t v = 0; v < vecs; v++)
+        _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * kWide), _MM_HINT_T0);
+    const int32_t* gi = g_idx + r * d.p;
+    const float* xk = xs + r * d.p;
+    for (int64_t v = 0; v < vecs; v++) {
+      __m512i words = _mm512_loadu_si512(row + v * kWide);
+      __m512 a[kMaxR];
+      for (int i = 0; i < kMaxR; i++)
+        a[i] = i < d.rows ? _mm512_loadu_ps(acc + i * kBlock + v * kWide) : _mm512_setzero_ps();
+      for (int j = 0; j < d.p; j++) {
+        const int64_t t = int64_t(gi[j]) * kBlock + v * kWide;
+        // (words & mask) | magic: 0xEA is the truth table of (A & B) | C.
+        const __m512 q = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(words, mask, magic, 0xEA));
+        words = _mm512_srl_epi32(words, shift);
+        const __m512 w = _mm512_mul_ps(_mm512_loadu_ps(s_tab + t), _mm512_sub_ps(q, _mm512_loadu_ps(zm_tab + t)));
+        for (int i = 0; i < kMaxR; i++) {
+          if (i >= d.rows) break;
+          a[i] = _mm512_fmadd_ps(_mm512_set1_ps(xk[i * d.in + j]), w, a[i]);
+        }
+      }
+      for (int i = 0; i < kMaxR; i++) {
+        if (i >= d.rows) break;
+        _mm512_storeu_ps(acc + i * kBlock + v * kWide, a[i]);
+      }
+    }
+  }
+}
+
+// The decode case (one input row) over a whole 128-channel block, at kBits = 4 or 8: the block's eight 16-lane
+// accumulators stay in registers across all packed rows (no acc round trip through memory) and the field shifts
+// are immediates. Where a packed row's p inputs share one quant group (every row unless act-order scrambled
+// g_idx; `uniform` says which), the scale is factored out of the group: its rows add x_k (q - z) into a group
+// accumulator (q - z exact, as above) that is scaled once when the group ends, one multiply per weight fewer.
+// Rows that straddle groups take the exact per-weight product s * (q - z) of the general path.
+template <int kBits>
+void block_row1(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, const uint8_t* uniform,
+                int64_t c0, const float* s_tab, const float* zm_tab, float* acc) {
+  constexpr int kP = 32 / kBits, kV = int(kBlock / 16);
+  const __m512i mask = _mm512_set1_epi32(int((1u << kBits) - 1u)), magic = _mm512_set1_epi32(0x4B000000);
+  __m512 a[kV], ag[kV];
+  for (int v = 0; v < kV; v++) a[v] = ag[v] = _mm512_setzero_ps();
+  int64_t open = -1;  // the group whose scaled-out sum ag holds, or -1
+  const int64_t words_per_col = d.in / kP;
+  for (int64_t r = 0; r <= words_per_col; r++) {
+    const int32_t* gi = g_idx + r * kP;
+    const bool grouped = r < words_per_col && uniform[r];
+    if (open >= 0 && (!grouped || gi[0] != open)) {  // close the open group: a += s * ag
+      for (int v = 0; v < kV; v++) {
+        a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(s_tab + open * kBlock + v * 16), ag[v], a[v]);
+        ag[v] = _mm512_setzero_ps();
+      }
+      open = -1;
+    }
+    if (r == words_per_col) break;
+    const int32_t* row = qweight + r * d.out + c0;
+    if (r + 4 < words_per_col)
+      for (int v = 0; v < kV; v++) _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * 16), _MM_HINT_T0);
+    const float* xk = xs + r * kP;
+    if (grouped) {
+      open = gi[0];
+      for (int v = 0; v < kV; v++) {
+        const __m512i words = _mm512_loadu_si512(row + v * 16);
+        const __m512 zv = _mm512_loadu_ps(zm_tab + open * kBlock + v * 16);
+        for (int j = 0; j < kP; j++) {
+          const __m512 q = _mm512_castsi512_ps(
+              _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
+          ag[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), _mm512_sub_ps(q, zv), ag[v]);
+        }
+      }
+    } else {
+      for (int v = 0; v < kV; v++) {
+        const __m512i words = _mm512_loadu_si512(row + v * 16);
+        for (int j = 0; j < kP; j++) {
+          const int64_t t = int64_t(gi[j]) * kBlock + v * 16;
+          const __m512 q = _mm512_castsi512_ps(
+              _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
+          const __m512 w = _mm512_mul_ps(_mm512_loadu_ps(s_tab + t), _mm512_sub_ps(q, _mm512_loadu_ps(zm_tab + t)));
+          a[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), w, a[v]);
+        }
+      }
+    }
+  }
+  for (int v = 0; v < kV; v++) _mm512_storeu_ps(acc + v * 16, a[v]);
+}
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
 template <class T>
 void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, const int32_t* g_idx,
           const Dims& d, const T* bias, T* y) {
@@ -115,24 +226,56 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
   for (int64_t i = 0; i < d.rows * d.in; i++) xf[size_t(i)] = to_float(x[i]);
   const float* xs = xf.data();
   const int64_t blocks = (d.out + kBlock - 1) / kBlock;
+  const bool wide = use_avx512();
+  // uniform[r]: packed row r's p inputs all sit in one quant group (block_row1 then loads its tables once).
+  std::vector<uint8_t> uniform(size_t(d.in / d.p));
+  for (int64_t r = 0; r < d.in / d.p; r++)
+    uniform[size_t(r)] = uint8_t(std::all_of(g_idx + r * d.p, g_idx + (r + 1) * d.p,
+                                             [&](int32_t g) { return g == g_idx[r * d.p]; }));
 #pragma omp parallel
   {
     std::vector<float> s_tab(size_t(d.groups * kBlock));
     std::vector<int32_t> z_tab(size_t(d.groups * kBlock));
+    std::vector<float> zm_tab(wide ? size_t(d.groups * kBlock) : 0);
     std::vector<float> acc(size_t(d.rows * kBlock));
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; b++) {
       const int64_t c0 = b * kBlock, width = std::min(kBlock, d.out - c0);
-      channel_tables(d, qzeros, scales, c0, width, s_tab.data(), z_tab.data());
+      channel_tables(d, qzeros, scales, c0, width, s_tab.data(), z_tab.data(), wide ? zm_tab.data() : nullptr);
       std::fill(acc.begin(), acc.end(), 0.0f);
       int64_t vector_width = 0;
+#ifdef JSW_CPU_AVX512
+      // 16-lane vectors first; the 8-lane and scalar paths below take what is left of the block.
+      if (wide) {
+        vector_width = width / 16 * 16;
+        if (d.rows == 1 && width == kBlock && (d.bits == 4 || d.bits == 8)) {
+          (d.bits == 4 ? block_row1<4> : block_row1<8>)(d, xs, qweight, g_idx, uniform.data(), c0, s_tab.data(),
+                                                        zm_tab.data(), acc.data());
+        } else if (d.rows == 1) {
+          vector_channels16<1>(d, xs, qweight, g_idx, c0, vector_width / 16, s_tab.data(), zm_tab.data(),
+                               acc.data());
+        } else {
+          vector_channels16<int(qmatmul::kGptqGemvMaxRows)>(d, xs, qweight, g_idx, c0, vector_width / 16,
+                                                             s_tab.data(), zm_tab.data(), acc.data());
+        }
+      }
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
-      vector_width = width / kLanes * kLanes;
-      if (d.rows == 1) {
-        vector_channels<1>(d, xs, qweight, g_idx, c0, vector_width / kLanes, s_tab.data(), z_tab.data(), acc.data());
-      } else {
-        vector_channels<int(qmatmul::kGptqGemvMaxRows)>(d, xs, qweight, g_idx, c0, vector_width / kLanes,
-                                                         s_tab.data(), z_tab.data(), acc.data());
+      {
+        // The 8-lane vectors of channels [c0 + done, c0 + vector_width): tables and acc are [..][kBlock] with the
+        // block's lane l at offset l, so shifting their base pointers by `done` starts the walk there.
+        const int64_t done = vector_width;
+        vector_width = width / kLanes * kLanes;
+        const int64_t vecs = (vector_width - done) / kLanes;
+        if (vecs == 0) {
+        } else if (d.rows == 1) {
+          vector_channels<1>(d, xs, qweight, g_idx, c0 + done, vecs, s_tab.data() + done, z_tab.data() + done,
+                             acc.data() + done);
+        } else {
+          vector_channels<int(qmatmul::kGptqGemvMaxRows)>(d, xs, qweight, g_idx, c0 + done, vecs,
+                                                           s_tab.data() + done, z_tab.data() + done,
+                                                           acc.data() + done);
+        }
       }
 #endif
       scalar_channels(d, xs, qweight, g_idx, c0, vector_width, width, s_tab.data(), z_tab.data(), acc.data());
