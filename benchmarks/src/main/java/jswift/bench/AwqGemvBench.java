@@ -17,7 +17,10 @@ import org.openjdk.jmh.annotations.*;
  * 128): jswift's fused GEMV against two peers measured in the same run, a plain memcpy of the same packed bytes
  * (qweight, qzeros, scales: the bandwidth ceiling of a GEMV that reads the weight once) and libtorch doing what
  * AutoAWQ's torch fallback does ({@code dequantize_gemm}: shift out the nibbles, undo the interleave, subtract
- * the zeros, scale, then matmul). Shape: Qwen2-0.5B's MLP (4864x896).
+ * the zeros, scale, then matmul). Shapes: Qwen2-0.5B's MLP (4864x896) and a 7B attention projection (4096x4096).
+ * Each call reads the next of a {@link WorkingSet}'s copies of the weight, as a decode step reads each layer's
+ * weight from memory, not cache; a {@link ParallelCopy} of the
+ * same bytes on every core is the third peer.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -28,10 +31,13 @@ import org.openjdk.jmh.annotations.*;
 public class AwqGemvBench {
   private static final int GROUP = 128;
 
-  @Param({"4864x896"})
+  @Param({"4864x896", "4096x4096"})
   public String shape;
 
-  private Tensor qweight, qzeros, scales, qweightCopy, qzerosCopy, scalesCopy, x, y;
+  private Tensor[] qweight, qzeros, scales, qweightCopy, qzerosCopy, scalesCopy;
+  private Tensor x, y;
+  private WorkingSet set;
+  private ParallelCopy parallelCopy;
   private org.bytedeco.pytorch.Tensor tq, tz, ts, tx, shifts, order;
   private long out, in;
 
@@ -50,12 +56,22 @@ public class AwqGemvBench {
     long groups = in / GROUP;
     AwqQuantizer.Result r = AwqQuantizer.quantize(BenchData.normal(out * in, 1), out, in, GROUP);
     int[] qw = AwqLayout.packWeight(r.codes(), in, out), qz = AwqLayout.packZeros(r.zeros(), groups, out);
-    qweight = Tensor.fromInts(qw, Device.CPU, in, out / 8);
-    qzeros = Tensor.fromInts(qz, Device.CPU, groups, out / 8);
-    scales = Tensor.fromFloats(r.scales(), DType.F16, Device.CPU, groups, out);
-    qweightCopy = Tensor.zeros(DType.I32, Device.CPU, in, out / 8);
-    qzerosCopy = Tensor.zeros(DType.I32, Device.CPU, groups, out / 8);
-    scalesCopy = Tensor.zeros(DType.F16, Device.CPU, groups, out);
+    set = new WorkingSet(work(shape).bytes());
+    parallelCopy = new ParallelCopy(set, work(shape).bytes());
+    qweight = new Tensor[set.copies];
+    qzeros = new Tensor[set.copies];
+    scales = new Tensor[set.copies];
+    qweightCopy = new Tensor[set.copies];
+    qzerosCopy = new Tensor[set.copies];
+    scalesCopy = new Tensor[set.copies];
+    for (int c = 0; c < set.copies; c++) {
+      qweight[c] = Tensor.fromInts(qw, Device.CPU, in, out / 8);
+      qzeros[c] = Tensor.fromInts(qz, Device.CPU, groups, out / 8);
+      scales[c] = Tensor.fromFloats(r.scales(), DType.F16, Device.CPU, groups, out);
+      qweightCopy[c] = Tensor.zeros(DType.I32, Device.CPU, in, out / 8);
+      qzerosCopy[c] = Tensor.zeros(DType.I32, Device.CPU, groups, out / 8);
+      scalesCopy[c] = Tensor.zeros(DType.F16, Device.CPU, groups, out);
+    }
     float[] xs = BenchData.normal(in, 2);
     x = Tensor.fromFloats(xs, DType.F32, Device.CPU, 1, in);
     y = Tensor.zeros(DType.F32, Device.CPU, 1, out);
@@ -73,15 +89,22 @@ public class AwqGemvBench {
 
   @Benchmark
   public void jswift() {
-    Kernels.awqGemv(x, qweight, qzeros, scales, GROUP, null, y);
+    int c = set.next();
+    Kernels.awqGemv(x, qweight[c], qzeros[c], scales[c], GROUP, null, y);
   }
 
   @Benchmark
   public void memcpy() {
-    qweightCopy.copyFrom(qweight);
-    qzerosCopy.copyFrom(qzeros);
-    scalesCopy.copyFrom(scales);
+    int c = set.next();
+    qweightCopy[c].copyFrom(qweight[c]);
+    qzerosCopy[c].copyFrom(qzeros[c]);
+    scalesCopy[c].copyFrom(scales[c]);
   }
+  @Benchmark
+  public void parallelCopy() {
+    parallelCopy.run(set.next());
+  }
+
 
   /** AutoAWQ's dequantize_gemm in libtorch, then the matmul; freed per call as Python's refcounting would. */
   @Benchmark
@@ -100,6 +123,8 @@ public class AwqGemvBench {
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (Tensor t : new Tensor[] {qweight, qzeros, scales, qweightCopy, qzerosCopy, scalesCopy, x, y}) t.close();
+    parallelCopy.close();
+    for (Tensor[] ts : new Tensor[][] {qweight, qzeros, scales, qweightCopy, qzerosCopy, scalesCopy, {x, y}})
+      for (Tensor t : ts) t.close();
   }
 }

@@ -68,7 +68,11 @@ public final class BenchReport {
       int dot = bench.lastIndexOf('.');
       String cls = bench.substring(0, dot), method = bench.substring(dot + 1);
       String shape = r.getParams().getParam("shape");
-      String key = cls + "|" + (shape == null ? "" : shape);
+      // Other parameters (e.g. GptqGemvBench's g_idx order) tell rows of one shape apart: "shape|a=x b=y".
+      StringBuilder others = new StringBuilder();
+      for (String name : r.getParams().getParamsKeys())
+        if (!name.equals("shape")) others.append(others.length() == 0 ? "" : " ").append(name).append('=').append(r.getParams().getParam(name));
+      String key = cls + "|" + (shape == null ? "" : shape) + "|" + others;
       double ms = r.getPrimaryResult().getScore();
       units.put(key, r.getPrimaryResult().getScoreUnit());
       times.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(method, ms);
@@ -81,7 +85,7 @@ public final class BenchReport {
     sb.append("|---|---|---|---|---|---|---|---|---|\n");
     for (Map.Entry<String, Map<String, Double>> e : times.entrySet()) {
       String[] k = e.getKey().split("\\|", -1);
-      String cls = k[0], shape = k[1];
+      String cls = k[0], shape = k[1], label = k[2].isEmpty() ? shape : shape + " " + k[2];
       String op = cls.substring(cls.lastIndexOf('.') + 1).replace("Bench", "");
       Double mine = e.getValue().get("jswift");
       if (mine == null) continue;
@@ -94,7 +98,7 @@ public final class BenchReport {
       for (Map.Entry<String, Double> peer : e.getValue().entrySet()) {
         if (peer.getKey().equals("jswift")) continue;
         Long peerMem = memory.get(cls + "." + peer.getKey() + "|" + shape);
-        sb.append(String.format("| %s | %s | %.3f %s | %s | %.3f %s | %.2fx | %s | %s | %s |\n", op, shape, mine, unit,
+        sb.append(String.format("| %s | %s | %.3f %s | %s | %.3f %s | %.2fx | %s | %s | %s |\n", op, label, mine, unit,
             peer.getKey(), peer.getValue(), unit, peer.getValue() / mine, gflops, gbs, mb(myMem) + " / " + mb(peerMem)));
       }
     }

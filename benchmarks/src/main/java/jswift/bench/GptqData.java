@@ -7,7 +7,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * A random GPTQ linear [out, in] ("gptq" v1 layout, group size 128, an act-order g_idx) held twice: as jswift
+ * A random GPTQ linear [out, in] ("gptq" v1 layout, group size 128, an act-order g_idx by default) held twice: as jswift
  * tensors for the kernels and as libtorch tensors for the peer, whose {@link #torchDequantize} is AutoGPTQ's
  * pure-PyTorch dequantization (shift the packed words by [0, bits, 2 bits, ...], mask, gather scales and zeros by
  * g_idx), the path a CPU user of AutoGPTQ / GPTQModel runs.
@@ -19,6 +19,11 @@ final class GptqData implements AutoCloseable {
   private final org.bytedeco.pytorch.Tensor tq, tz, ts, tg, wfWeight, wfZeros;
 
   GptqData(long out, long in, int bits) {
+    this(out, in, bits, true);
+  }
+
+  /** actOrder false: inputs in group order (g_idx[k] = k / 128), as checkpoints without desc_act store them. */
+  GptqData(long out, long in, int bits, boolean actOrder) {
     this.out = out;
     this.in = in;
     this.bits = bits;
@@ -32,7 +37,7 @@ final class GptqData implements AutoCloseable {
     for (int i = 0; i < sc.length; i++) sc[i] = 0.001f + 0.01f * r.nextFloat();
     int[] g = new int[Math.toIntExact(in)];
     for (int k = 0; k < in; k++) g[k] = (int) (k / 128);
-    for (int k = g.length - 1; k > 0; k--) {  // act-order: a shuffled g_idx
+    for (int k = g.length - 1; actOrder && k > 0; k--) {  // act-order: a shuffled g_idx
       int j = r.nextInt(k + 1), t = g[k];
       g[k] = g[j];
       g[j] = t;

@@ -9,11 +9,13 @@ import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
- * The decode step of a GPTQ linear (4-bit, group size 128, act-order), y [1, out] = x [1, in] W^T: jswift's fused
+ * The decode step of a GPTQ linear (4-bit, group size 128), y [1, out] = x [1, in] W^T: jswift's fused
  * {@code Kernels.gptqGemv} against a memcpy of the same packed bytes (the bandwidth ceiling of a GEMV reading the
- * weight once; "peer / jswift" of that row is the GEMV's share of copy bandwidth) and libtorch's AutoGPTQ-style
- * dequantize-then-matmul, in the same run. Shapes: Qwen2-0.5B's MLP (4864x896) and a 7B attention projection
- * (4096x4096).
+ * weight once; "peer / jswift" of that row is the GEMV's share of copy bandwidth), a {@link ParallelCopy} of the
+ * same bytes on every core, and libtorch's AutoGPTQ-style dequantize-then-matmul, in the same run. Shapes:
+ * Qwen2-0.5B's MLP (4864x896) and a 7B attention projection (4096x4096); g_idx act-order (desc_act checkpoints)
+ * or in group order. Each call reads the next of a {@link WorkingSet}'s copies of the weight, as a decode step
+ * reads each layer's weight from memory, not cache.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -25,8 +27,15 @@ public class GptqGemvBench {
   @Param({"4864x896", "4096x4096"})
   public String shape;
 
-  private GptqData data;
-  private Tensor x, y, qweightCopy, qzerosCopy, scalesCopy, gIdxCopy;
+  /** "act": an act-order (shuffled) g_idx; "static": inputs in group order. */
+  @Param({"act", "static"})
+  public String order;
+
+  private GptqData[] data;
+  private Tensor[] qweightCopy, qzerosCopy, scalesCopy, gIdxCopy;
+  private Tensor x, y;
+  private WorkingSet set;
+  private ParallelCopy parallelCopy;
   private org.bytedeco.pytorch.Tensor tx;
 
   static Work work(String shape) {
@@ -37,40 +46,58 @@ public class GptqGemvBench {
   @Setup(Level.Trial)
   public void setup() {
     long[] d = Work.dims(shape);
-    data = new GptqData(d[0], d[1], 4);
+    set = new WorkingSet(work(shape).bytes());
+    parallelCopy = new ParallelCopy(set, work(shape).bytes());
+    data = new GptqData[set.copies];
+    qweightCopy = new Tensor[set.copies];
+    qzerosCopy = new Tensor[set.copies];
+    scalesCopy = new Tensor[set.copies];
+    gIdxCopy = new Tensor[set.copies];
+    for (int c = 0; c < set.copies; c++) {
+      data[c] = new GptqData(d[0], d[1], 4, order.equals("act"));
+      qweightCopy[c] = Tensor.zeros(DType.I32, Device.CPU, data[c].qweight.shape());
+      qzerosCopy[c] = Tensor.zeros(DType.I32, Device.CPU, data[c].qzeros.shape());
+      scalesCopy[c] = Tensor.zeros(DType.F16, Device.CPU, data[c].scales.shape());
+      gIdxCopy[c] = Tensor.zeros(DType.I32, Device.CPU, data[c].gIdx.shape());
+    }
     float[] xs = BenchData.normal(d[1], 2);
     x = Tensor.fromFloats(xs, DType.F32, Device.CPU, 1, d[1]);
     y = Tensor.zeros(DType.F32, Device.CPU, 1, d[0]);
-    qweightCopy = Tensor.zeros(DType.I32, Device.CPU, data.qweight.shape());
-    qzerosCopy = Tensor.zeros(DType.I32, Device.CPU, data.qzeros.shape());
-    scalesCopy = Tensor.zeros(DType.F16, Device.CPU, data.scales.shape());
-    gIdxCopy = Tensor.zeros(DType.I32, Device.CPU, data.gIdx.shape());
     tx = org.bytedeco.pytorch.Tensor.create(xs, 1, d[1]).clone();
   }
 
   @Benchmark
   public void jswift() {
-    Kernels.gptqGemv(x, data.qweight, data.qzeros, data.scales, data.gIdx, 4, null, y);
+    GptqData w = data[set.next()];
+    Kernels.gptqGemv(x, w.qweight, w.qzeros, w.scales, w.gIdx, 4, null, y);
   }
 
   @Benchmark
   public void memcpy() {
-    qweightCopy.copyFrom(data.qweight);
-    qzerosCopy.copyFrom(data.qzeros);
-    scalesCopy.copyFrom(data.scales);
-    gIdxCopy.copyFrom(data.gIdx);
+    int c = set.next();
+    qweightCopy[c].copyFrom(data[c].qweight);
+    qzerosCopy[c].copyFrom(data[c].qzeros);
+    scalesCopy[c].copyFrom(data[c].scales);
+    gIdxCopy[c].copyFrom(data[c].gIdx);
   }
+  @Benchmark
+  public void parallelCopy() {
+    parallelCopy.run(set.next());
+  }
+
 
   @Benchmark
   public void torch() {
     try (PointerScope scope = new PointerScope()) {
-      tx.matmul(data.torchDequantize());
+      tx.matmul(data[0].torchDequantize());
     }
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    data.close();
-    for (Tensor t : new Tensor[] {x, y, qweightCopy, qzerosCopy, scalesCopy, gIdxCopy}) t.close();
+    parallelCopy.close();
+    for (GptqData w : data) w.close();
+    for (Tensor[] ts : new Tensor[][] {qweightCopy, qzerosCopy, scalesCopy, gIdxCopy, {x, y}})
+      for (Tensor t : ts) t.close();
   }
 }

@@ -16,7 +16,9 @@ import org.openjdk.jmh.annotations.*;
  * and absmax: the bandwidth ceiling a GEMV that reads the weight once can approach) and libtorch's
  * dequantize-then-matmul (bitsandbytes' pure-PyTorch path). The report's "peer / jswift" column of the memcpy
  * row is the GEMV's fraction of copy bandwidth. Shapes: Qwen2-0.5B's MLP (4864x896) and its LM head
- * (151936x896).
+ * (151936x896). Each call reads the next of a {@link WorkingSet}'s copies of the weight, as a decode step reads
+ * each layer's weight from memory, not from cache; a {@link ParallelCopy} of
+ * the same bytes on every core is the third peer.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -28,7 +30,10 @@ public class Nf4GemvBench {
   @Param({"4864x896", "151936x896"})
   public String shape;
 
-  private Tensor packed, absmax, packedCopy, absmaxCopy, x, y;
+  private Tensor[] packed, absmax, packedCopy, absmaxCopy;
+  private Tensor x, y;
+  private WorkingSet set;
+  private ParallelCopy parallelCopy;
   private org.bytedeco.pytorch.Tensor tpacked, tabsmax, tcode, tx;
   private long out, in, n;
 
@@ -45,32 +50,47 @@ public class Nf4GemvBench {
     out = d[0];
     in = d[1];
     n = out * in;
+    set = new WorkingSet(work(shape).bytes());
+    parallelCopy = new ParallelCopy(set, work(shape).bytes());
+    packed = new Tensor[set.copies];
+    absmax = new Tensor[set.copies];
+    packedCopy = new Tensor[set.copies];
+    absmaxCopy = new Tensor[set.copies];
     try (Tensor w = Tensor.fromFloats(BenchData.normal(n, 1), DType.F32, Device.CPU, n)) {
-      packed = Tensor.zeros(DType.U8, Device.CPU, n / 2);
-      absmax = Tensor.zeros(DType.F32, Device.CPU, n / 64);
-      Kernels.nf4Quantize(w, 64, packed, absmax);
+      for (int c = 0; c < set.copies; c++) {
+        packed[c] = Tensor.zeros(DType.U8, Device.CPU, n / 2);
+        absmax[c] = Tensor.zeros(DType.F32, Device.CPU, n / 64);
+        Kernels.nf4Quantize(w, 64, packed[c], absmax[c]);
+        packedCopy[c] = Tensor.zeros(DType.U8, Device.CPU, n / 2);
+        absmaxCopy[c] = Tensor.zeros(DType.F32, Device.CPU, n / 64);
+      }
     }
-    packedCopy = Tensor.zeros(DType.U8, Device.CPU, n / 2);
-    absmaxCopy = Tensor.zeros(DType.F32, Device.CPU, n / 64);
     float[] xs = BenchData.normal(in, 2);
     x = Tensor.fromFloats(xs, DType.F32, Device.CPU, 1, in);
     y = Tensor.zeros(DType.F32, Device.CPU, 1, out);
-    tpacked = org.bytedeco.pytorch.Tensor.create(packed.toByteArray(), false, n / 2).to(torch.ScalarType.Long);
-    tabsmax = org.bytedeco.pytorch.Tensor.create(absmax.toFloatArray(), n / 64);
+    tpacked = org.bytedeco.pytorch.Tensor.create(packed[0].toByteArray(), false, n / 2).to(torch.ScalarType.Long);
+    tabsmax = org.bytedeco.pytorch.Tensor.create(absmax[0].toFloatArray(), n / 64);
     tcode = org.bytedeco.pytorch.Tensor.create(Kernels.nf4Codebook(), 16);
     tx = org.bytedeco.pytorch.Tensor.create(xs, 1, in);
   }
 
   @Benchmark
   public void jswift() {
-    Kernels.nf4Gemv(x, packed, absmax, 64, null, y);
+    int c = set.next();
+    Kernels.nf4Gemv(x, packed[c], absmax[c], 64, null, y);
   }
 
   @Benchmark
   public void memcpy() {
-    packedCopy.copyFrom(packed);
-    absmaxCopy.copyFrom(absmax);
+    int c = set.next();
+    packedCopy[c].copyFrom(packed[c]);
+    absmaxCopy[c].copyFrom(absmax[c]);
   }
+  @Benchmark
+  public void parallelCopy() {
+    parallelCopy.run(set.next());
+  }
+
 
   /** Unpack, gather the codebook, scale per block, then matmul; freed per call as Python's refcounting would. */
   @Benchmark
@@ -87,6 +107,8 @@ public class Nf4GemvBench {
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (Tensor t : new Tensor[] {packed, absmax, packedCopy, absmaxCopy, x, y}) t.close();
+    parallelCopy.close();
+    for (Tensor[] ts : new Tensor[][] {packed, absmax, packedCopy, absmaxCopy, {x, y}})
+      for (Tensor t : ts) t.close();
   }
 }
