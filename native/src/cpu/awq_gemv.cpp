@@ -28,11 +28,7 @@ constexpr int64_t kTileWords = 16, kTile = kTileWords * awq::kPerWord;
 constexpr int kShift[8] = {0, 16, 4, 20, 8, 24, 12, 28};  // 4 * kNibbleOf[m]
 
 #ifdef JSW_CPU_AVX512
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's _mm512_undefined_*(): a known false positive
-#pragma GCC diagnostic ignored "-Wuninitialized"
+JSW_AVX512_BEGIN
 // The decode case (one input row) with AVX-512, for a full tile of 16 words (128 outputs): the tile's words of
 // one input are a single 64-byte vector, and output m of every word (lane w holds output 8 w + m) is one shift by
 // an immediate away. A ternary-logic op ORs the nibble into the mantissa of 2^23 (the fp32 bits of 2^23 + q), and
@@ -77,8 +73,7 @@ void tile_row1(const float* xs, int64_t in, const int32_t* qweight, const int32_
   for (int w = 0; w < 16; w++)
     for (int m = 0; m < 8; m++) acc[w * 8 + m] = lanes[m][w];
 }
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+JSW_AVX512_END
 #endif
 
 template <class T>

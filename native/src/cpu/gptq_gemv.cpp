@@ -112,11 +112,7 @@ void vector_channels(const Dims& d, const float* xs, const int32_t* qweight, con
 #endif
 
 #ifdef JSW_CPU_AVX512
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's _mm512_undefined_*(): a known false positive
-#pragma GCC diagnostic ignored "-Wuninitialized"
+JSW_AVX512_BEGIN
 // vector_channels at 16 lanes, with a cheaper decode: one ternary-logic op ORs the masked field into the mantissa
 // of 2^23 (the fp32 bits of 2^23 + q), and subtracting the table's 2^23 + z leaves q - z exactly, so a weight is
 // shift, ternlog, subtract, multiply (the same single fp32 product s * (q - z) as the dequantization) and FMA.
@@ -214,8 +210,7 @@ void block_row1(const Dims& d, const float* xs, const int32_t* qweight, const in
   }
   for (int v = 0; v < kV; v++) _mm512_storeu_ps(acc + v * 16, a[v]);
 }
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+JSW_AVX512_END
 #endif
 
 template <class T>

@@ -10,6 +10,22 @@
 #define JSW_CPU_AVX512 1
 #endif
 
+// Brackets the AVX-512 build of a kernel in a source compiled for the baseline:
+//   #ifdef JSW_CPU_AVX512
+//   JSW_AVX512_BEGIN
+//   ... functions using AVX-512 intrinsics ...
+//   JSW_AVX512_END
+//   #endif
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() (a self-initialised variable) as the unused merge
+// source, which -W(maybe-)uninitialized reports from every inlined call: a known false positive, silenced here.
+#define JSW_AVX512_BEGIN                                      \
+  _Pragma("GCC push_options")                                 \
+  _Pragma("GCC target(\"avx512f,avx512bw\")")                \
+  _Pragma("GCC diagnostic push")                              \
+  _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"") \
+  _Pragma("GCC diagnostic ignored \"-Wuninitialized\"")
+#define JSW_AVX512_END _Pragma("GCC diagnostic pop") _Pragma("GCC pop_options")
+
 namespace jsw {
 namespace cpu {
 

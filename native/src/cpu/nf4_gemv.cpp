@@ -147,70 +147,59 @@ void row_dot16(const float* xs, int64_t rows, int64_t in, const uint8_t* packed,
 #endif
 
 #ifdef JSW_CPU_AVX512
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw")
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() (a self-initialised variable) as the unused merge source,
-// which -Wmaybe-uninitialized reports from every inlined call: a known false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
+JSW_AVX512_BEGIN
 // The AVX-512 fast path, for in % 32 == 0 and blocksize % 32 == 0: row_dot16's scheme at twice the width, with
 // one register lookup per 16 values instead of two permutes and a blend. vpermps on a zmm reads only the low 4
 // bits of each index, so the whole 16-level table (scaled once per block) is one register: 16 packed bytes widen
 // to 16 int32 lanes, `byte >> 4` looks up the even elements and the byte itself the odd ones. x comes
-// pre-arranged per 32-group as [16 even elements, 16 odd elements]. One row keeps two accumulator pairs (64
-// values per step) so the FMA latency, not the decode, is what the two-step chain hides.
+// pre-arranged per 32-group as [16 even elements, 16 odd elements]. One row keeps two accumulator pairs used
+// by alternate 32-value steps, so consecutive FMAs into one register are a step apart (the latency chain).
+
+// One 32-value step: 16 packed bytes widen to 16 int32 lanes, looked up by `byte >> 4` (even elements) and by
+// the byte itself (odd ones), FMAed into accumulator pair kSet of every row.
+template <int kMaxR, int kSet, int kSets>
+inline void step32(const float* xs, int64_t rows, int64_t in, const uint8_t* bytes, int64_t j, __m512 t,
+                   __m512 (&vacc)[kMaxR][2 * kSets]) {
+  const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+  const __m512 we = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t);
+  const __m512 wo = _mm512_permutexvar_ps(v, t);
+  for (int r = 0; r < kMaxR; r++) {
+    if (r >= rows) break;
+    const float* xr = xs + r * in + j;
+    vacc[r][2 * kSet] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), we, vacc[r][2 * kSet]);
+    vacc[r][2 * kSet + 1] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), wo, vacc[r][2 * kSet + 1]);
+  }
+}
+
 template <int kMaxR>
 void row_dot32(const float* xs, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t o,
                int64_t blocksize, float* acc) {
-  constexpr int kPairs = kMaxR == 1 ? 2 : 1;
+  constexpr int kSets = kMaxR == 1 ? 2 : 1;
   const int64_t e0 = o * in;
   const __m512 table = _mm512_loadu_ps(kNf4);
-  __m512 vacc[kMaxR][2 * kPairs];
+  __m512 vacc[kMaxR][2 * kSets];
   for (int r = 0; r < kMaxR; r++)
-    for (int a = 0; a < 2 * kPairs; a++) vacc[r][a] = _mm512_setzero_ps();
+    for (int a = 0; a < 2 * kSets; a++) vacc[r][a] = _mm512_setzero_ps();
   for (int64_t i = 0, b = e0 / blocksize; i < in; b++) {
     const int64_t end = std::min(in, (b + 1) * blocksize - e0);
     const __m512 t = _mm512_mul_ps(table, _mm512_set1_ps(absmax[b]));
     _mm_prefetch(reinterpret_cast<const char*>(packed + ((e0 + i) >> 1) + 4096), _MM_HINT_T0);
     int64_t j = i;
-    for (; j + 32 * kPairs <= end; j += 32 * kPairs) {
-      for (int pair = 0; pair < kPairs; pair++) {
-        const int64_t jj = j + 32 * pair;
-        const __m512i v = _mm512_cvtepu8_epi32(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + ((e0 + jj) >> 1))));
-        const __m512 we = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t);
-        const __m512 wo = _mm512_permutexvar_ps(v, t);
-        for (int r = 0; r < kMaxR; r++) {
-          if (r >= rows) break;
-          const float* xr = xs + r * in + jj;
-          vacc[r][2 * pair] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), we, vacc[r][2 * pair]);
-          vacc[r][2 * pair + 1] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), wo, vacc[r][2 * pair + 1]);
-        }
+    if (kSets == 2)
+      for (; j + 64 <= end; j += 64) {
+        step32<kMaxR, 0, kSets>(xs, rows, in, packed + ((e0 + j) >> 1), j, t, vacc);
+        step32<kMaxR, kSets - 1, kSets>(xs, rows, in, packed + ((e0 + j + 32) >> 1), j + 32, t, vacc);
       }
-    }
-    for (; j < end; j += 32) {  // a block's last 32 values when it holds an odd number of 32-groups
-      const __m512i v =
-          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1))));
-      const __m512 we = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), t);
-      const __m512 wo = _mm512_permutexvar_ps(v, t);
-      for (int r = 0; r < kMaxR; r++) {
-        if (r >= rows) break;
-        const float* xr = xs + r * in + j;
-        vacc[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(xr), we, vacc[r][0]);
-        vacc[r][1] = _mm512_fmadd_ps(_mm512_loadu_ps(xr + 16), wo, vacc[r][1]);
-      }
-    }
+    for (; j < end; j += 32) step32<kMaxR, 0, kSets>(xs, rows, in, packed + ((e0 + j) >> 1), j, t, vacc);
     i = end;
   }
   for (int64_t r = 0; r < rows; r++) {
     __m512 sum = vacc[r][0];
-    for (int a = 1; a < 2 * kPairs; a++) sum = _mm512_add_ps(sum, vacc[r][a]);
+    for (int a = 1; a < 2 * kSets; a++) sum = _mm512_add_ps(sum, vacc[r][a]);
     acc[r] += _mm512_reduce_add_ps(sum);
   }
 }
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
+JSW_AVX512_END
 #endif
 
 template <class T>
