@@ -27,15 +27,14 @@ constexpr int kNV = 2;  // 4 x 2 P V accumulators
 }  // namespace baseline
 
 #ifdef JSW_CPU_AVX512
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+JSW_AVX512_BEGIN
 namespace avx512 {
 constexpr int kW = 16;  // 512-bit vectors
 constexpr int kNR = 4;  // 4 x 4 score accumulators: 16 of the 32 zmm registers
 constexpr int kNV = 4;  // 4 x 4 P V accumulators
 #include "cpu/attention_decode_tiles.h"
 }  // namespace avx512
-#pragma GCC pop_options
+JSW_AVX512_END
 #endif
 
 const TaskKernels& task_kernels() {

@@ -25,14 +25,13 @@ constexpr int kMR = 6;  // 6 x 16 accumulators: 12 of the 16 ymm registers
 }  // namespace baseline
 
 #ifdef JSW_CPU_AVX512
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+JSW_AVX512_BEGIN
 namespace avx512 {
 constexpr int kW = 16;  // 512-bit vectors
 constexpr int kMR = 8;  // 8 x 32 accumulators: 16 of the 32 zmm registers
 #include "cpu/attention_tiles.h"
 }  // namespace avx512
-#pragma GCC pop_options
+JSW_AVX512_END
 #endif
 
 const TileKernels& tile_kernels() {
