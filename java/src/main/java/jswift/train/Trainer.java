@@ -320,7 +320,14 @@ public final class Trainer implements AutoCloseable {
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
       }
       double lr = schedule.rate(step);
-      float gradNorm = args.galoreOptimPerParameter ? optimizer.finishSplitStep() : optimizer.step((float) lr);
+      // The grad norm is only logged: read from the device (a wait) only on the steps the log writes.
+      float gradNorm;
+      if (args.galoreOptimPerParameter) {
+        gradNorm = optimizer.finishSplitStep();
+      } else {
+        optimizer.enqueueStep((float) lr);
+        gradNorm = log.writes(step) ? optimizer.lastGradNorm() : -1;
+      }
       optimizer.zeroGrad();
       if (step == startStep) first = loss;
       last = loss;

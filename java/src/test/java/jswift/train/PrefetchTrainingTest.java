@@ -21,10 +21,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * --dataloader_num_workers: preparing the next step's batches on a background thread changes nothing a run
- * produces (losses, gradient norms, saved adapter and optimizer bytes, the checkpoint's data cursor), a bad row met
- * on that thread fails the run with the row's file:line message, and the thread is gone when train() returns or
- * throws.
+ * What the trainer does to keep the host off the device's critical path changes nothing a run produces.
+ * --dataloader_num_workers: preparing the next step's batches on a background thread keeps losses, gradient norms,
+ * saved adapter and optimizer bytes and the checkpoint's data cursor bit-identical; a bad row met on that thread
+ * fails the run with the row's file:line message; the thread is gone when train() returns or throws. The gradient
+ * norm, read from the device only on the steps the log writes, is the value a per-step read gives.
  */
 class PrefetchTrainingTest {
   @TempDir static Path shared;
@@ -142,6 +143,23 @@ class PrefetchTrainingTest {
     TrainArguments a = args(out.resolve("b"), -1, false);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> run(a));
     assertTrue(e.getMessage().contains("--dataloader_num_workers"), e.getMessage());
+  }
+
+  @Test
+  void theGradNormReadOnlyAtLoggedStepsIsTheOneEveryStepWouldLog(@TempDir Path out) throws IOException {
+    // logging_steps 4: the trainer reads the norm from the device at steps 1, 4 and 6 only, after the AdamW kernels
+    // are queued; the values (and the trained adapter) must be those of the run that reads it every step.
+    Trainer.Result every = run(args(out.resolve("every"), 1, false));
+    TrainArguments a = args(out.resolve("sparse"), 1, false);
+    a.loggingSteps = 4;
+    Trainer.Result sparse = run(a);
+    List<List<Double>> all = steps(every.runDir()), some = steps(sparse.runDir());
+    assertEquals(3, some.size(), "records at steps 1, 4 and 6");
+    int[] logged = {1, 4, 6};
+    for (int i = 0; i < logged.length; i++)
+      assertEquals(all.get(logged[i] - 1).get(1), some.get(i).get(1), "grad_norm at step " + logged[i]);
+    assertArrayEquals(Files.readAllBytes(every.lastCheckpoint().resolve("adapter_model.safetensors")),
+        Files.readAllBytes(sparse.lastCheckpoint().resolve("adapter_model.safetensors")));
   }
 
   private static boolean prefetchThreadAlive() {
