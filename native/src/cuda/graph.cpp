@@ -97,8 +97,9 @@ void* graph_end(int device) {
   if (failure.empty() && st != cudaSuccess)
     failure = format("cudaStreamEndCapture: %s (an operation that cannot be captured ran on the stream)",
                      cudaGetErrorString(st));
+  if (failure.empty() && graph == nullptr) failure = "cudaStreamEndCapture returned no graph";
   cudaGraphExec_t exec = nullptr;
-  if (failure.empty() && graph != nullptr) {
+  if (failure.empty()) {
     cudaError_t ist = cudaGraphInstantiateWithFlags(&exec, graph, 0);
     if (ist != cudaSuccess) failure = format("cudaGraphInstantiate: %s", cudaGetErrorString(ist));
   }
