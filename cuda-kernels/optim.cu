@@ -40,7 +40,8 @@ __global__ void clip_coef_kernel(const float* __restrict__ sumsq, float max_norm
 template <class C>
 __global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ grad, float* __restrict__ m,
                              float* __restrict__ v, int64_t n, AdamWScalars k, const float* __restrict__ grad_scale,
-                             C* __restrict__ copy) {
+                             C* __restrict__ copy, const AdamWScalars* __restrict__ k_dev = nullptr) {
+  if (k_dev != nullptr) k = *k_dev;  // jsw_adamw_step_dev: this step's scalars, written before a graph replay
   float scale = grad_scale != nullptr ? *grad_scale : 1.0f;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     float g = grad[i] * scale;
@@ -84,6 +85,20 @@ void adamw_step(int device, float* param, const float* grad, float* m, float* v,
     JSW_CUDA_DISPATCH_FLOAT(copy_dtype, "jsw_adamw_step",
                             adamw_kernel<T><<<grid_for(n), kThreads, 0, s>>>(param, grad, m, v, n, k, grad_scale,
                                                                              static_cast<T*>(param_copy)));
+  }
+  check_launch("adamw_kernel");
+}
+
+void adamw_step_dev(int device, float* param, const float* grad, float* m, float* v, int64_t n,
+                    const AdamWScalars* scalars, const float* grad_scale, int copy_dtype, void* param_copy) {
+  cudaStream_t s = stream(device);
+  AdamWScalars unused{};  // replaced by *scalars in the kernel
+  if (param_copy == nullptr) {
+    adamw_kernel<float><<<grid_for(n), kThreads, 0, s>>>(param, grad, m, v, n, unused, grad_scale, nullptr, scalars);
+  } else {
+    JSW_CUDA_DISPATCH_FLOAT(copy_dtype, "jsw_adamw_step_dev",
+                            adamw_kernel<T><<<grid_for(n), kThreads, 0, s>>>(param, grad, m, v, n, unused, grad_scale,
+                                                                             static_cast<T*>(param_copy), scalars));
   }
   check_launch("adamw_kernel");
 }

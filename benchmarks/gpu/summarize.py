@@ -77,6 +77,38 @@ def qlora_lines(q):
     return lines
 
 
+def cuda_graphs_summary(rows):
+    """The lora_step benchmark with and without a CUDA graph (graph=0 / graph=1 rows of the same shape): the
+    speedup of replaying the captured step over launching its ops one by one. No graph row (a CPU dry run, or a
+    capture that failed: see benchmark_errors) leaves graph_ms None and says why."""
+    eager = {r["shape"][:-len(" graph=0")]: r for r in rows
+             if r["name"] == "lora_step" and r["shape"].endswith(" graph=0")}
+    graph = {r["shape"][:-len(" graph=1")]: r for r in rows
+             if r["name"] == "lora_step" and r["shape"].endswith(" graph=1")}
+    if not eager:
+        return {"note": "no lora_step benchmark result"}
+    shape, e = next(iter(eager.items()))
+    g = graph.get(shape)
+    s = {"shape": shape, "eager_ms": e["jswift_ms"], "graph_ms": g["jswift_ms"] if g else None,
+         "torch_eager_ms": e.get("torch_ms")}
+    if g and g["jswift_ms"] > 0:
+        s["speedup"] = e["jswift_ms"] / g["jswift_ms"]
+    else:
+        s["speedup"] = None
+        s["note"] = "no graph=1 result (CUDA graphs run on a GPU only; on a GPU see benchmark_errors)"
+    return s
+
+
+def cuda_graphs_lines(c):
+    lines = ["", "CUDA graphs (lora_step: a LoRA training step replayed as one graph vs its ops launched one by one):"]
+    if c.get("speedup") is not None:
+        lines.append(f"- {c['shape']}: eager {c['eager_ms']:.4f} ms, graph {c['graph_ms']:.4f} ms, "
+                     f"{c['speedup']:.2f}x")
+    else:
+        lines.append(f"- {c.get('note')}")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -123,6 +155,7 @@ def main():
         "load_errors": [d["load_error"] for d in (tests, mine, peer, env) if "load_error" in d],
         "java_cuda_check": java if "load_error" not in java else None,
         "qlora": qlora,
+        "cuda_graphs": cuda_graphs_summary(rows),
         "raw": {"native_tests": tests, "jswift_bench": mine, "torch_bench": peer},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -155,6 +188,7 @@ def main():
             limit = j.get(k + ".limit")
             lines.append(f"- {k}: {v}" + (f" (limit {limit}, {'pass' if j.get(k + '.pass') else 'FAIL'})" if limit is not None else ""))
     lines += qlora_lines(qlora)
+    lines += cuda_graphs_lines(result["cuda_graphs"])
     for e in result["benchmark_errors"] + result["load_errors"]:
         lines.append(f"- error: {e}")
     with open(os.path.join(out, "results.md"), "w") as f:

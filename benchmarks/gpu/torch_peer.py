@@ -151,6 +151,32 @@ class Peer:
             x.grad = a.grad = b.grad = None
         return self.time(step, 10), "peft-style F.linear(x,W) + s*B(A x) + autograd"
 
+    def lora_step(self, p):
+        # The same training step in eager PyTorch (both jswift rows, graph=0 and graph=1, pair with it): LoRA
+        # linears with fp32 A/B cast to bf16, dropout 0.05, loss sum(y^2)/2, clipping, fused AdamW, and the host
+        # sync a training step's loss readback makes.
+        t, F = self.torch, self.F
+        n, d, r, layers = p["tokens"], p["dim"], p["rank"], p["layers"]
+        x = self.randn(n, d)
+        ws = [self.randn(d, d) * 0.02 for _ in range(layers)]
+        params = []
+        for _ in range(layers):
+            params += [t.nn.Parameter(t.randn(r, d, device=self.dev) * 0.02),
+                       t.nn.Parameter(t.randn(d, r, device=self.dev) * 0.02)]
+        opt = t.optim.AdamW(params, lr=1e-4, weight_decay=0.0, fused=True)
+
+        def step():
+            h = x
+            for i, w in enumerate(ws):
+                a, b = params[2 * i].to(t.bfloat16), params[2 * i + 1].to(t.bfloat16)
+                h = F.linear(h, w) + 2.0 * F.linear(F.linear(F.dropout(h, 0.05), a), b)
+            (h.float().square().sum() / 2).backward()
+            t.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+            t.cuda.synchronize()
+        return self.time(step, 10), "eager torch: F.linear LoRA + autograd + clip_grad_norm_ + AdamW(fused)"
+
     def swiglu_fwd_bwd(self, p):
         F = self.F
         n = p["n"]

@@ -85,6 +85,26 @@ int jsw_reset_peak_memory(int device);
 /* Releases cached, unused device blocks back to the driver. */
 int jsw_empty_cache(int device);
 
+/* ---- CUDA graphs (capture the device's jswift stream once, replay it many times) --------------------- */
+/* jsw_graph_begin starts capturing every op this thread then queues on the device's stream (nothing runs);
+ * jsw_graph_end stops and returns a graph handle that jsw_graph_launch replays on the stream, as if the captured
+ * calls were made again with the same arguments (pointers and scalars are baked in: a per-step value must live in
+ * device memory, e.g. jsw_adamw_step_dev's scalars). Rules while capturing:
+ *  - device memory comes from the caching allocator's cache only: run the same sequence once eagerly first
+ *    (warm-up), so that every block it needs is cached; a cache miss fails that jsw_malloc with
+ *    JSW_ERR_UNSUPPORTED. Blocks freed during the capture belong to the graph (its replays reuse them) until
+ *    jsw_graph_destroy; blocks allocated during the capture and not freed are the graph's outputs: keep them
+ *    allocated while the graph may be replayed.
+ *  - nothing may wait for the device or copy to/from the host: jsw_synchronize, jsw_memcpy and jsw_empty_cache
+ *    fail with JSW_ERR_UNSUPPORTED (the capture is then broken).
+ * If anything failed during the capture, jsw_graph_end reports the first failure, discards the capture and
+ * leaves the stream usable for eager work. CPU device, or a build without CUDA: JSW_ERR_UNSUPPORTED. */
+int jsw_graph_begin(int device);
+int jsw_graph_end(int device, void** graph);
+int jsw_graph_launch(void* graph);
+/* Waits for the graph's replays, then returns its blocks to the cache. NULL is a no-op. */
+int jsw_graph_destroy(void* graph);
+
 /* ---- elementwise helpers -------------------------------------------------------------------------- */
 /* dst[i] = (dst_dtype) src[i] for any pair of f32 / bf16 / f16 (round to nearest even). */
 int jsw_cast(int device, int src_dtype, const void* src, int dst_dtype, void* dst, int64_t n);
@@ -266,6 +286,16 @@ int jsw_clip_coef(int device, const float* sumsq, float max_norm, float* norm, f
 int jsw_adamw_step(int device, float* param, const float* grad, float* m, float* v, int64_t n, float lr,
                    float beta1, float beta2, float eps, float weight_decay, int64_t step, const float* grad_scale,
                    int copy_dtype, void* param_copy);
+
+/* As jsw_adamw_step, but the per-step scalars are read from `scalars` (8 floats on `device`, written there by
+ * the caller from jsw_adamw_scalars) when the kernel runs, not passed as arguments: the form a CUDA graph replays,
+ * since a captured kernel's arguments are fixed (the learning rate and the step's bias corrections change every
+ * step; the caller writes the next step's 8 floats into the same buffer before each replay). The arithmetic is
+ * jsw_adamw_step's, bit for bit. On the CPU scalars is host memory. */
+int jsw_adamw_step_dev(int device, float* param, const float* grad, float* m, float* v, int64_t n,
+                       const float* scalars, const float* grad_scale, int copy_dtype, void* param_copy);
+/* The 8 floats jsw_adamw_step_dev reads, into host memory out8, for one step (same checks as jsw_adamw_step). */
+int jsw_adamw_scalars(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step, float* out8);
 
 /* ---- NF4 (bitsandbytes layout) ---------------------------------------------------------------------- */
 /* The 16-entry NF4 codebook and bitsandbytes' signed 8-bit dynamic map (create_dynamic_map(signed=True)),

@@ -3,7 +3,8 @@
 // without events because every jswift kernel and copy of a device runs on that device's one stream, so a
 // block's next user is ordered after its previous one. Size classes: multiples of 512 B below 1 MiB, then
 // 8 classes per power of two (at most 12.5% waste). On cudaMalloc failure the cache is emptied and the
-// allocation retried once before reporting out-of-memory with the numbers a user needs.
+// allocation retried once before reporting out-of-memory with the numbers a user needs. While a CUDA graph is
+// captured (graph.cpp), allocations come from the cache only and freed blocks are kept for the graph.
 #include <cuda_runtime.h>
 
 #include <map>
@@ -22,6 +23,12 @@ struct DeviceCache {
   std::multimap<size_t, void*> free_blocks;      // size class -> block
   std::unordered_map<void*, size_t> live;        // block -> size class
   int64_t allocated = 0, reserved = 0, peak = 0, mallocs = 0;
+  // CUDA graph capture: a graph's kernels use the addresses they were captured with on every replay, so a block
+  // freed during the capture must not be handed to eager code while the graph lives (a replay would write into
+  // it). Such blocks go to this pool instead of free_blocks; allocations during the capture come from the pool,
+  // then from the cache, never from cudaMalloc (not allowed while capturing).
+  bool capturing = false;
+  std::multimap<size_t, void*> capture_pool;
 };
 
 constexpr int kMaxDevices = 64;
@@ -49,13 +56,22 @@ void free_cached(int device, DeviceCache& c) {
 void* alloc(int device, int64_t bytes) {
   if (bytes <= 0) return nullptr;
   size_t cls = size_class(size_t(bytes));
-  std::lock_guard<std::mutex> lock(mu);
+  std::unique_lock<std::mutex> lock(mu);
   DeviceCache& c = caches[device];
   void* p = nullptr;
   auto it = c.free_blocks.find(cls);
-  if (it != c.free_blocks.end()) {
+  auto pooled = c.capturing ? c.capture_pool.find(cls) : c.capture_pool.end();
+  if (pooled != c.capture_pool.end()) {
+    p = pooled->second;
+    c.capture_pool.erase(pooled);
+  } else if (it != c.free_blocks.end()) {
     p = it->second;
     c.free_blocks.erase(it);
+  } else if (c.capturing) {
+    lock.unlock();
+    refuse_in_capture(device, format("allocating %lld bytes on cuda:%d during CUDA graph capture: no cached block of "
+                                     "that size (run the captured sequence once eagerly first, so that the cache "
+                                     "holds every block it needs)", (long long)bytes, device));
   } else {
     set_device(device);
     cudaError_t status = cudaMalloc(&p, cls);
@@ -92,8 +108,27 @@ void release(int device, void* ptr) {
     fail(JSW_ERR_INVALID_ARGUMENT,
          format("jsw_free: pointer was not allocated by jsw_malloc on cuda:%d (or was freed twice)", device));
   c.allocated -= int64_t(it->second);
-  c.free_blocks.emplace(it->second, ptr);
+  (c.capturing ? c.capture_pool : c.free_blocks).emplace(it->second, ptr);
   c.live.erase(it);
+}
+
+void capture_pool_begin(int device) {
+  std::lock_guard<std::mutex> lock(mu);
+  caches[device].capturing = true;
+}
+
+CachedBlocks capture_pool_end(int device) {
+  std::lock_guard<std::mutex> lock(mu);
+  DeviceCache& c = caches[device];
+  CachedBlocks blocks(c.capture_pool.begin(), c.capture_pool.end());
+  c.capture_pool.clear();
+  c.capturing = false;
+  return blocks;
+}
+
+void return_to_cache(int device, const CachedBlocks& blocks) {
+  std::lock_guard<std::mutex> lock(mu);
+  for (const auto& b : blocks) caches[device].free_blocks.emplace(b.first, b.second);
 }
 
 void memory_stats(int device, int64_t* stats) {
@@ -111,6 +146,9 @@ void reset_peak_memory(int device) {
 }
 
 void empty_cache(int device) {
+  if (capturing(device))
+    refuse_in_capture(device, format("jsw_empty_cache(%d) during CUDA graph capture: it waits for the device",
+                                     device));
   JSW_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
   std::lock_guard<std::mutex> lock(mu);
   free_cached(device, caches[device]);

@@ -34,6 +34,8 @@ struct Cublas {
                                             cudaDataType, int, long long int, const void*, void*, cudaDataType, int,
                                             long long int, int, cublasComputeType_t, cublasGemmAlgo_t);
   const char* (*status_string)(cublasStatus_t);
+  // Optional (null if this cuBLAS lacks it): only CUDA graph capture needs it, so its absence fails nothing else.
+  cublasStatus_t (*set_workspace)(cublasHandle_t, void*, size_t);
 };
 
 // Loads cuBLAS on first use; throws a clear error naming JSWIFT_CUBLAS_PATH if it cannot be found.

@@ -26,6 +26,7 @@ void load() {
   table.set_stream = &cublasSetStream_v2;
   table.gemm_strided_batched_ex = &cublasGemmStridedBatchedEx;
   table.status_string = &cublasGetStatusString;
+  table.set_workspace = &cublasSetWorkspace_v2;
 }
 #else
 void* open_first(const std::vector<std::string>& candidates, std::string& tried) {
@@ -68,12 +69,14 @@ void load() {
   table.gemm_strided_batched_ex =
       reinterpret_cast<decltype(table.gemm_strided_batched_ex)>(sym("cublasGemmStridedBatchedEx"));
   table.status_string = reinterpret_cast<decltype(table.status_string)>(sym("cublasGetStatusString"));
+  table.set_workspace = reinterpret_cast<decltype(table.set_workspace)>(dlsym(h, "cublasSetWorkspace_v2"));
 }
 #endif
 
 constexpr int kMaxDevices = 64;
 std::mutex mu;
 cublasHandle_t handles[kMaxDevices] = {};
+void* workspaces[kMaxDevices] = {};
 
 }  // namespace
 
@@ -94,6 +97,27 @@ cublasHandle_t cublas_handle(int device) {
     api.set_stream(handles[device], s);
   }
   return handles[device];
+}
+
+// cuBLAS may allocate its workspace when a GEMM runs, which a stream capture forbids; a workspace set once, from the
+// caching allocator and never freed, makes captured GEMMs allocation-free (cuBLAS's advice for CUDA graphs). 32 MiB
+// is what cuBLAS recommends for Hopper and is ample for the older GPUs. It stays for the eager GEMMs after it too,
+// so eager and replayed steps after the first capture run with the same workspace.
+void fix_cublas_workspace(int device) {
+  const Cublas& api = cublas();
+  cublasHandle_t h = cublas_handle(device);
+  std::lock_guard<std::mutex> lock(mu);
+  if (workspaces[device] != nullptr) return;
+  if (api.set_workspace == nullptr)
+    fail(JSW_ERR_UNSUPPORTED, "this cuBLAS lacks cublasSetWorkspace_v2, which CUDA graph capture needs");
+  constexpr size_t kBytes = size_t(32) << 20;
+  void* w = alloc(device, int64_t(kBytes));
+  cublasStatus_t st = api.set_workspace(h, w, kBytes);
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    release(device, w);
+    fail(JSW_ERR_CUDA, format("cublasSetWorkspace failed on cuda:%d: %s", device, api.status_string(st)));
+  }
+  workspaces[device] = w;
 }
 
 }  // namespace cuda

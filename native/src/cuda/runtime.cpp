@@ -48,6 +48,9 @@ int* error_flag(int device) {
 }
 
 void synchronize(int device) {
+  if (capturing(device))
+    refuse_in_capture(device, format("jsw_synchronize(%d) during CUDA graph capture: a captured sequence cannot wait "
+                                     "for the device; read results after jsw_graph_end and a replay", device));
   cudaStream_t s = stream(device);
   int host_flag = 0;
   JSW_CUDA_CHECK(cudaMemcpyAsync(&host_flag, flags[device], sizeof(int), cudaMemcpyDeviceToHost, s));
@@ -72,6 +75,10 @@ void synchronize(int device) {
 void memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes) {
   if (bytes == 0) return;
   int device = dst_device >= 0 ? dst_device : src_device;
+  if (capturing(device))
+    refuse_in_capture(device, format("jsw_memcpy on cuda:%d during CUDA graph capture: copies to or from the host "
+                                     "wait for the device; stage inputs in device memory before jsw_graph_begin",
+                                     device));
   cudaStream_t s = stream(device);
   JSW_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(bytes), cudaMemcpyDefault, s));
   JSW_CUDA_CHECK(cudaStreamSynchronize(s));

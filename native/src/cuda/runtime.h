@@ -6,6 +6,9 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 
@@ -37,6 +40,22 @@ void release(int device, void* ptr);
 void memory_stats(int device, int64_t* stats);
 void reset_peak_memory(int device);
 void empty_cache(int device);
+
+// --- CUDA graph capture (graph.cpp, allocator.cpp): see jsw_graph_begin in jswift.h ---
+// True while the device's stream is being captured into a graph.
+bool capturing(int device);
+// During a capture: records `what` as the first reason the capture is broken (jsw_graph_end reports it) and throws
+// JSW_ERR_UNSUPPORTED with it.
+[[noreturn]] void refuse_in_capture(int device, const std::string& what);
+// The allocator's side of a capture: from begin to end, allocations are served from the cache only and freed
+// blocks go to the capture's pool; end hands that pool (size class, block) to the graph, which gives it back to the
+// cache when it is destroyed.
+using CachedBlocks = std::vector<std::pair<size_t, void*>>;
+void capture_pool_begin(int device);
+CachedBlocks capture_pool_end(int device);
+void return_to_cache(int device, const CachedBlocks& blocks);
+// A fixed cuBLAS workspace for the device's handle, so that captured GEMMs allocate nothing (cublas_loader.cpp).
+void fix_cublas_workspace(int device);
 
 // Device scratch for a kernel's temporaries, returned to the cache on scope exit (stream-ordered reuse).
 class Scratch {

@@ -43,5 +43,8 @@ void sumsq(int device, int dtype, const void* x, int64_t n, float* acc);
 void clip_coef(int device, const float* sumsq, float max_norm, float* norm, float* coef);
 void adamw_step(int device, float* param, const float* grad, float* m, float* v, int64_t n, const AdamWScalars& k,
                 const float* grad_scale, int copy_dtype, void* param_copy);
+// The same kernel reading its scalars from device memory when it runs (jsw_adamw_step_dev, for CUDA graphs).
+void adamw_step_dev(int device, float* param, const float* grad, float* m, float* v, int64_t n,
+                    const AdamWScalars* scalars, const float* grad_scale, int copy_dtype, void* param_copy);
 }  // namespace cuda
 }  // namespace jsw

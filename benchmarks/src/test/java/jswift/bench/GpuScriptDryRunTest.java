@@ -61,6 +61,12 @@ class GpuScriptDryRunTest {
     assertEquals(2, q.get("decode").size(), q.toString());
     for (JsonNode d : q.get("decode")) assertTrue(d.get("speedup").isNumber(), q.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("QLoRA step"));
+    // CUDA graphs: the eager lora_step ran; its graph twin is GPU-only, which the report says instead of a ratio
+    JsonNode g = r.get("cuda_graphs");
+    assertTrue(g.get("eager_ms").asDouble() > 0, g.toString());
+    assertTrue(g.get("graph_ms").isNull() && g.get("speedup").isNull(), g.toString());
+    assertTrue(g.get("note").asText().contains("GPU only"), g.toString());
+    assertTrue(Files.readString(out.resolve("results.md")).contains("CUDA graphs"));
   }
 
   @Test

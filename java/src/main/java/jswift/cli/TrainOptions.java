@@ -28,6 +28,8 @@ public final class TrainOptions {
   @Option(names = "--truncation_strategy", description = "delete (default), left, right; split (pt only)") String truncationStrategy = "delete";
   @Option(names = "--loss_scale", description = "default, last_round, all") String lossScale = "default";
   @Option(names = "--packing", arity = "1") boolean packing;
+  @Option(names = "--dataloader_num_workers", description = "0: prepare each step's batches on the training thread; "
+      + ">= 1 (default 1): on a background thread, one step ahead, while the step computes") Integer dataloaderNumWorkers;
   @Option(names = "--model_name", arity = "1..*") List<String> modelName = new ArrayList<>();
   @Option(names = "--model_author", arity = "1..*") List<String> modelAuthor = new ArrayList<>();
   @Option(names = "--lora_rank") int loraRank = 8;
@@ -136,6 +138,7 @@ public final class TrainOptions {
     a.truncationStrategy = truncationStrategy;
     a.lossScale = lossScale;
     a.packing = packing;
+    a.dataloaderNumWorkers = dataloaderNumWorkers;
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;

@@ -3,6 +3,7 @@ package jswift.tensor;
 import jswift.bindings.ActivationNative;
 import jswift.bindings.AttentionNative;
 import jswift.bindings.CoreNative;
+import jswift.bindings.GraphNative;
 import jswift.bindings.DecodeNative;
 import jswift.bindings.DoraNative;
 import jswift.bindings.EmbeddingNative;
@@ -838,6 +839,49 @@ public final class Kernels {
         v.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step,
         gradScale == null ? 0 : gradScale.address(), paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(),
         paramCopy == null ? 0 : paramCopy.address()));
+  }
+
+  // ---- AdamW with its per-step scalars in memory (CUDA graphs: a replay's kernel arguments are frozen) ----
+
+  /**
+   * The 8 floats {@link #adamwStepDev} reads for one step (learning rate, bias corrections, ...; computed as
+   * {@link #adamwStep} computes them). Write them into an 8-element f32 tensor on the device before the step (before
+   * each replay of a captured step).
+   */
+  public static float[] adamwScalars(float lr, float beta1, float beta2, float eps, float weightDecay, long step) {
+    float[] out = new float[8];
+    NativeStatus.check(GraphNative.jsw_adamw_scalars(lr, beta1, beta2, eps, weightDecay, step, out));
+    return out;
+  }
+
+  /**
+   * {@link #adamwStep}, bit for bit, with the step's scalars read from {@code scalars} (8 f32 values from
+   * {@link #adamwScalars}, on the op's device) when the kernel runs: the form a {@link CudaGraph} can replay with a
+   * new learning rate every step.
+   */
+  public static void adamwStepDev(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor scalars, Tensor gradScale,
+      Tensor paramCopy) {
+    String op = "adamwStepDev";
+    Check.dtype(op, "param", param, DType.F32);
+    Device d = param.device();
+    for (Object[] t : new Object[][] {{"grad", grad}, {"m", m}, {"v", v}}) {
+      Tensor tt = (Tensor) t[1];
+      Check.dtype(op, (String) t[0], tt, DType.F32);
+      Check.shape(op, (String) t[0], tt, param.shape());
+      Check.device(op, d, (String) t[0], tt);
+    }
+    Check.dtype(op, "scalars", scalars, DType.F32);
+    Check.numel(op, "scalars", scalars, 8);
+    Check.device(op, d, "scalars", scalars);
+    if (gradScale != null) optimScalar(op, "gradScale", gradScale, d);
+    if (paramCopy != null) {
+      Check.floating(op, "paramCopy", paramCopy);
+      Check.shape(op, "paramCopy", paramCopy, param.shape());
+      Check.device(op, d, "paramCopy", paramCopy);
+    }
+    NativeStatus.check(GraphNative.jsw_adamw_step_dev(d.index(), param.address(), grad.address(), m.address(),
+        v.address(), param.numel(), scalars.address(), gradScale == null ? 0 : gradScale.address(),
+        paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(), paramCopy == null ? 0 : paramCopy.address()));
   }
 
   /** A one-element f32 device scalar on the op's device. */

@@ -223,11 +223,23 @@ public final class AdamW implements AutoCloseable {
    * theirs, in the order they were given); returns the global grad norm (or -1).
    */
   public float step(float lr) {
+    enqueueStep(lr);
+    return lastGradNorm();
+  }
+
+  private boolean clipped;  // the last step computed a global grad norm (in `norm`, on the device)
+
+  /**
+   * The update of {@link #step}, queued on the device without waiting for it: the global grad norm stays in device
+   * memory until {@link #lastGradNorm} reads it. A host read waits for the whole step, so a caller that needs the
+   * norm only for some steps (the trainer logs every logging_steps) reads it only then.
+   */
+  public void enqueueStep(float lr) {
     step++;
     List<Parameter> active = new ArrayList<>(params.size());
     for (Parameter p : params) if (p.isTrainable()) active.add(p);
     Tensor scale = null;
-    float gradNorm = -1;
+    clipped = false;
     if (maxGradNorm > 0 && !active.isEmpty()) {
       Device d = active.get(0).value().device();
       if (sumsq == null) {
@@ -239,10 +251,14 @@ public final class AdamW implements AutoCloseable {
       for (Parameter p : active) Kernels.sumOfSquares(p.grad(), sumsq);
       Kernels.clipCoefficient(sumsq, maxGradNorm, norm, coef);
       scale = coef;
-      gradNorm = norm.toFloatArray()[0];
+      clipped = true;
     }
     for (Parameter p : active) stepOne(p, lr, scale);
-    return gradNorm;
+  }
+
+  /** The global grad norm of the last step (-1 without clipping); reading it waits for the device. */
+  public float lastGradNorm() {
+    return clipped ? norm.toFloatArray()[0] : -1;
   }
 
   /** One parameter's update of this step (gradScale: the clip coefficient, or null). */

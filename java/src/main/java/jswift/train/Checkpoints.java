@@ -94,7 +94,7 @@ final class Checkpoints {
     }
   }
 
-  Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, SampleStream samples, TrainingLog log)
+  Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, DataCursor samples, TrainingLog log)
       throws IOException {
     Path dir = runDir.resolve("checkpoint-" + step), tmp = runDir.resolve("checkpoint-" + step + ".tmp");
     removeStale();

@@ -183,6 +183,11 @@ final class SampleStream {
     return chunks != null && chunksHandedOut() < chunks.length ? chunksHandedOut() : 0;
   }
 
+  /** The cursor now, as a checkpoint saves it. */
+  DataCursor cursor() {
+    return new DataCursor(epoch, position(), chunk(), epochProgress(), skippedTooLong);
+  }
+
   /** Moves the cursor (resume): the permutation of {@code e} is rebuilt from the seed. */
   void seek(int e, int pos) {
     seek(e, pos, 0);

@@ -50,6 +50,10 @@ public final class TrainArguments {
   public String truncationStrategy = "delete";
   public String lossScale = "default";
   public boolean packing;
+  // --- data prefetch: ms-swift's dataloader_num_workers (None: 1, as ms-swift sets it off Windows); 0 prepares each
+  // step's batches on the training thread, >= 1 on one background thread one step ahead (the samples come from one
+  // ordered cursor, so more workers would not help: they are accepted and one is used) ---
+  public Integer dataloaderNumWorkers;
   public List<String> modelName = new ArrayList<>();
   public List<String> modelAuthor = new ArrayList<>();
 
@@ -142,6 +146,11 @@ public final class TrainArguments {
     return learningRate != null ? learningRate : trainType.equals("full") ? 1e-5 : 1e-4;
   }
 
+  /** --dataloader_num_workers, resolved (None: 1, as ms-swift resolves it off Windows). */
+  public int dataloaderWorkers() {
+    return dataloaderNumWorkers != null ? dataloaderNumWorkers : 1;
+  }
+
   public int evalEvery() {
     return evalSteps != null ? evalSteps : saveSteps;
   }
@@ -178,6 +187,9 @@ public final class TrainArguments {
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
+    if (dataloaderNumWorkers != null && dataloaderNumWorkers < 0)
+      throw new IllegalArgumentException("--dataloader_num_workers must be >= 0 (0: prepare batches on the training "
+          + "thread), got " + dataloaderNumWorkers);
     if (saveTotalLimit != null && saveTotalLimit <= 0) throw new IllegalArgumentException("--save_total_limit must be > 0");
     if (freezeParametersRatio < 0 || freezeParametersRatio > 1 || Double.isNaN(freezeParametersRatio))
       throw new IllegalArgumentException("--freeze_parameters_ratio must be between 0 and 1, not " + freezeParametersRatio);

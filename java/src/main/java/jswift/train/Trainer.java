@@ -242,6 +242,17 @@ public final class Trainer implements AutoCloseable {
 
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
+    try {
+      return trainSteps();
+    } finally {
+      if (prefetch != null) prefetch.close();  // ends the prefetch thread, on success and on failure alike
+      prefetch = null;
+    }
+  }
+
+  private BatchPrefetcher prefetch;  // the data prefetch of the train() running now
+
+  private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
@@ -269,17 +280,21 @@ public final class Trainer implements AutoCloseable {
     if (args.galoreOptimPerParameter) model.onGradientsReady(optimizer::stepParameters);
     // the peak from here on is training's (loading may pass through a dense copy of a weight it quantizes)
     Kernels.resetPeakMemory(device);
+    // --- data prefetch (--dataloader_num_workers): the next step's batches are prepared while this one computes ---
+    DataCursor cursor = samples.cursor();
+    prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
+        Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
             + Math.min(lisa.intervalEnd(), totalSteps));
       }
-      List<Batch> micro = new ArrayList<>();
+      BatchPrefetcher.Step prepared = prefetch.next();
+      cursor = prepared.cursor();
+      List<Batch> micro = prepared.micro();
       double normalizer = 0;
       int tokens = 0;
-      for (int i = 0; i < accumulation; i++) {
-        Batch b = samples.nextBatch(args.perDeviceTrainBatchSize);
-        micro.add(b);
+      for (Batch b : micro) {
         normalizer += b.targetWeight();
         tokens += b.tokens();
       }
@@ -305,22 +320,32 @@ public final class Trainer implements AutoCloseable {
             + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
       }
       double lr = schedule.rate(step);
-      float gradNorm = args.galoreOptimPerParameter ? optimizer.finishSplitStep() : optimizer.step((float) lr);
+      // The grad norm is only logged: read from the device (a wait) only on the steps the log writes.
+      float gradNorm;
+      if (args.galoreOptimPerParameter) {
+        gradNorm = optimizer.finishSplitStep();
+      } else {
+        optimizer.enqueueStep((float) lr);
+        gradNorm = log.writes(step) ? optimizer.lastGradNorm() : -1;
+      }
       optimizer.zeroGrad();
       if (step == startStep) first = loss;
       last = loss;
-      log.step(step, loss, gradNorm, lr, samples.epochProgress(), tokens, device);
+      log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, device);
       if (args.reportMemory && (step == startStep || step == totalSteps))
         log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
-      if (step % args.evalEvery() == 0 || step == totalSteps) evaluate(step);
+      if (step % args.evalEvery() == 0 || step == totalSteps) {
+        prefetch.quiesce();  // evaluation encodes with the same template (and maybe rows of the same file)
+        evaluate(step);
+      }
       if (step % args.saveSteps == 0 || step == totalSteps) {
-        lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, samples, log);
+        lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, cursor, log);
         drawPlots();
       }
     }
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
-    return new Result(runDir, totalSteps, first, last, lastCheckpoint, samples.skippedTooLong());
+    return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
   }
 
   /**

@@ -53,12 +53,17 @@ final class TrainingLog implements AutoCloseable {
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
+  /** Whether {@link #step} writes a record for this step (the others only add to the window's averages). */
+  boolean writes(long step) {
+    return step % every == 0 || step == totalSteps || step == 1;
+  }
+
   void step(long step, double loss, float gradNorm, double lr, double epoch, int stepTokens, Device device)
       throws IOException {
     lossSum += loss;
     lossCount++;
     tokens += stepTokens;
-    if (step % every != 0 && step != totalSteps && step != 1) return;
+    if (!writes(step)) return;
     double seconds = (System.nanoTime() - windowStart) / 1e9, elapsed = (System.nanoTime() - start) / 1e9;
     ObjectNode n = JSON.createObjectNode();
     n.put("loss", round(lossSum / lossCount));

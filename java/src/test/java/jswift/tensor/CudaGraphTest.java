@@ -1,0 +1,75 @@
+package jswift.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jswift.bindings.GraphNative;
+import jswift.testing.Rand;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CUDA graphs from Java, where this machine can check them: the CPU refuses a capture as unsupported with a message
+ * that says why, without running the block; {@link Kernels#adamwStepDev} (AdamW with its per-step scalars in memory,
+ * the form a graph replays) equals {@link Kernels#adamwStep} bit for bit (AdamWTest checks that one against
+ * libtorch); bad arguments are refused. The capture and replay themselves are native CUDA tests
+ * (native/tests/graph_test.cpp), run by the GPU script.
+ */
+class CudaGraphTest {
+  @Test
+  void theCpuRefusesACaptureAsUnsupportedWithoutRunningTheBlock() {
+    boolean[] ran = {false};
+    JswiftNativeException e = assertThrows(JswiftNativeException.class,
+        () -> CudaGraph.capture(Device.CPU, () -> ran[0] = true));
+    assertEquals(CudaGraph.UNSUPPORTED, e.status());
+    assertTrue(e.getMessage().contains("CUDA graphs"), e.getMessage());
+    assertFalse(ran[0], "nothing was captured, so nothing ran");
+    // straight at the C ABI: a launch of nothing is refused, destroying nothing is a no-op
+    assertTrue(GraphNative.jsw_graph_launch(0) != NativeStatus.OK);
+    assertEquals(NativeStatus.OK, GraphNative.jsw_graph_destroy(0));
+    if (jswift.bindings.CoreNative.jsw_cuda_compiled() == 0) {
+      JswiftNativeException noCuda = assertThrows(JswiftNativeException.class,
+          () -> CudaGraph.capture(Device.cuda(0), () -> {}));
+      assertTrue(noCuda.getMessage().contains("built without CUDA"), noCuda.getMessage());
+    }
+  }
+
+  @Test
+  void adamwStepDevIsAdamwStepWithItsScalarsInMemory() {
+    int n = 101;
+    try (Arena a = new Arena()) {
+      float[] init = Rand.normal(n, 3);
+      Tensor p1 = a.allocate(DType.F32, Device.CPU, n), p2 = a.allocate(DType.F32, Device.CPU, n);
+      p1.copyFrom(init);
+      p2.copyFrom(init);
+      Tensor m1 = a.zeros(DType.F32, Device.CPU, n), v1 = a.zeros(DType.F32, Device.CPU, n);
+      Tensor m2 = a.zeros(DType.F32, Device.CPU, n), v2 = a.zeros(DType.F32, Device.CPU, n);
+      Tensor c1 = a.allocate(DType.BF16, Device.CPU, n), c2 = a.allocate(DType.BF16, Device.CPU, n);
+      Tensor scale = a.allocate(DType.F32, Device.CPU, 1), scalars = a.allocate(DType.F32, Device.CPU, 8);
+      scale.copyFrom(new float[] {0.5f});
+      for (int step = 1; step <= 4; step++) {
+        float lr = 3e-2f / step;  // a new learning rate every step: stale scalars would show
+        try (Tensor g = Tensor.fromFloats(Rand.normal(n, 50 + step, 0.4f), DType.F32, Device.CPU, n)) {
+          Kernels.adamwStep(p1, g, m1, v1, lr, 0.9f, 0.95f, 1e-8f, 0.1f, step, scale, c1);
+          scalars.copyFrom(Kernels.adamwScalars(lr, 0.9f, 0.95f, 1e-8f, 0.1f, step));
+          Kernels.adamwStepDev(p2, g, m2, v2, scalars, scale, c2);
+        }
+      }
+      // Tolerance: none; the same kernel with the same fp32 scalars.
+      assertArrayEquals(p1.toFloatArray(), p2.toFloatArray());
+      assertArrayEquals(m1.toFloatArray(), m2.toFloatArray());
+      assertArrayEquals(v1.toFloatArray(), v2.toFloatArray());
+      assertArrayEquals(c1.toFloatArray(), c2.toFloatArray());
+      assertFalse(java.util.Arrays.equals(init, p1.toFloatArray()), "the steps moved the parameters");
+
+      Tensor seven = a.allocate(DType.F32, Device.CPU, 7);
+      IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+          () -> Kernels.adamwStepDev(p2, p2, m2, v2, seven, null, null));
+      assertTrue(bad.getMessage().contains("scalars"), bad.getMessage());
+      bad = assertThrows(IllegalArgumentException.class, () -> Kernels.adamwScalars(1e-3f, 0.9f, 0.95f, 1e-8f, 0f, 0));
+      assertTrue(bad.getMessage().contains("step counts from 1"), bad.getMessage());
+    }
+  }
+}
