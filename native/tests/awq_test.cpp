@@ -166,9 +166,12 @@ void gemv_case(int64_t in, int64_t out, int64_t gs, uint64_t seed) {
 
 void gemv_cases() {
   // out = 72 (9 words: one full 8-word tile and a 1-word tail), in = 200 with groups of 40; out = 264 (33 words:
-  // two full 16-word tiles, the AVX-512 decode path's unit, and a 1-word tail), in = 256 with groups of 64.
+  // two full 16-word tiles, the AVX-512 decode path's unit, and a 1-word tail), in = 256 with groups of 64: the
+  // threads split the groups.
   gemv_case(200, 72, 40, 9);
   gemv_case(256, 264, 64, 19);
+  // out = 2056 (257 words): 16 full tiles, enough for the threads to split the tiles rather than the groups.
+  gemv_case(64, 2056, 32, 21);
 }
 
 }  // namespace

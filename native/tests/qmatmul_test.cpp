@@ -387,7 +387,8 @@ namespace {
 void gemv_against_fp64() {
   // out % 8 == 4 at 8 bits (the scalar tail next to the 8-channel vectors), act-order g_idx, every width; and
   // in-order g_idx over whole 128-channel blocks (the AVX-512 decode path, which scales each group's sum once),
-  // at 4 and 8 bits, with 16- and 8-channel vectors and a scalar tail after the blocks.
+  // at 4 and 8 bits, with 16- and 8-channel vectors and a scalar tail after the blocks, its threads splitting
+  // the groups (few blocks) or the blocks (16 and more).
   std::vector<QWeight> weights;
   weights.push_back(make_gptq(24, 40, 4, 3, 11));
   weights.push_back(make_gptq(32, 48, 2, 2, 12));
@@ -395,6 +396,7 @@ void gemv_against_fp64() {
   weights.push_back(make_gptq(200, 512, 4, 4, 14));
   weights.push_back(make_gptq(256, 512, 4, 4, 15, false));
   weights.push_back(make_gptq(284, 96, 8, 3, 16, false));
+  weights.push_back(make_gptq(2064, 64, 4, 2, 17, false));  // 16 full blocks: each thread its own blocks
   for (const QWeight& q : weights)
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
       for (int64_t rows : {1, 2, 3, 5, 8}) {
