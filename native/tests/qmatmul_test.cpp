@@ -397,6 +397,7 @@ void gemv_against_fp64() {
   weights.push_back(make_gptq(256, 512, 4, 4, 15, false));
   weights.push_back(make_gptq(284, 96, 8, 3, 16, false));
   weights.push_back(make_gptq(2064, 64, 4, 2, 17, false));  // 16 full blocks: each thread its own blocks
+  weights.push_back(make_gptq(2064, 128, 4, 2, 18));        // the same split, act-order
   for (const QWeight& q : weights)
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
       for (int64_t rows : {1, 2, 3, 5, 8}) {

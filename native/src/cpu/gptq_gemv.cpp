@@ -5,8 +5,8 @@
 // dequantization's single fp32 product s * (q - z), so the result is the dequantize-then-matmul one up to fp32
 // summation order. The AVX-512 one-row paths factor the scale out of each quant group instead: group_block, the
 // usual one, reads the weight group by group, each packed row left to right across a thread's blocks (shared
-// out by split_decode, cpu/decode_split.h), and block_row1 serves act-order g_idx, whose packed rows mix
-// groups. The packed weight is streamed once per call whatever the number of rows.
+// out by split_decode, cpu/decode_split.h), and act_block serves act-order g_idx, whose packed rows mix groups,
+// in the same order. The packed weight is streamed once per call whatever the number of rows.
 #include <algorithm>
 #include <vector>
 
@@ -157,63 +157,6 @@ void vector_channels16(const Dims& d, const float* xs, const int32_t* qweight, c
   }
 }
 
-// The decode case (one input row) over a whole 128-channel block, at kBits = 4 or 8: the block's eight 16-lane
-// accumulators stay in registers across all packed rows (no acc round trip through memory) and the field shifts
-// are immediates. Where a packed row's p inputs share one quant group (every row unless act-order scrambled
-// g_idx; `uniform` says which), the scale is factored out of the group: its rows add x_k (q - z) into a group
-// accumulator (q - z exact, as above) that is scaled once when the group ends, one multiply per weight fewer.
-// Rows that straddle groups take the exact per-weight product s * (q - z) of the general path.
-template <int kBits>
-void block_row1(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, const uint8_t* uniform,
-                int64_t c0, const float* s_tab, const float* zm_tab, float* acc) {
-  constexpr int kP = 32 / kBits, kV = int(kBlock / 16);
-  const __m512i mask = _mm512_set1_epi32(int((1u << kBits) - 1u)), magic = _mm512_set1_epi32(0x4B000000);
-  __m512 a[kV], ag[kV];
-  for (int v = 0; v < kV; v++) a[v] = ag[v] = _mm512_setzero_ps();
-  int64_t open = -1;  // the group whose scaled-out sum ag holds, or -1
-  const int64_t words_per_col = d.in / kP;
-  for (int64_t r = 0; r <= words_per_col; r++) {
-    const int32_t* gi = g_idx + r * kP;
-    const bool grouped = r < words_per_col && uniform[r];
-    if (open >= 0 && (!grouped || gi[0] != open)) {  // close the open group: a += s * ag
-      for (int v = 0; v < kV; v++) {
-        a[v] = _mm512_fmadd_ps(_mm512_loadu_ps(s_tab + open * kBlock + v * 16), ag[v], a[v]);
-        ag[v] = _mm512_setzero_ps();
-      }
-      open = -1;
-    }
-    if (r == words_per_col) break;
-    const int32_t* row = qweight + r * d.out + c0;
-    if (r + 4 < words_per_col)
-      for (int v = 0; v < kV; v++) _mm_prefetch(reinterpret_cast<const char*>(row + 4 * d.out + v * 16), _MM_HINT_T0);
-    const float* xk = xs + r * kP;
-    if (grouped) {
-      open = gi[0];
-      for (int v = 0; v < kV; v++) {
-        const __m512i words = _mm512_loadu_si512(row + v * 16);
-        const __m512 zv = _mm512_loadu_ps(zm_tab + open * kBlock + v * 16);
-        for (int j = 0; j < kP; j++) {
-          const __m512 q = _mm512_castsi512_ps(
-              _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
-          ag[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), _mm512_sub_ps(q, zv), ag[v]);
-        }
-      }
-    } else {
-      for (int v = 0; v < kV; v++) {
-        const __m512i words = _mm512_loadu_si512(row + v * 16);
-        for (int j = 0; j < kP; j++) {
-          const int64_t t = int64_t(gi[j]) * kBlock + v * 16;
-          const __m512 q = _mm512_castsi512_ps(
-              _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
-          const __m512 w = _mm512_mul_ps(_mm512_loadu_ps(s_tab + t), _mm512_sub_ps(q, _mm512_loadu_ps(zm_tab + t)));
-          a[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), w, a[v]);
-        }
-      }
-    }
-  }
-  for (int v = 0; v < kV; v++) _mm512_storeu_ps(acc + v * 16, a[v]);
-}
-
 // 2^23 + z (the GPTQ v1 zero: the stored field plus one) as fp32 for channels c0 + 16 v + [0, 16) of quant group
 // row zrow, from the block's 128 / p packed zero words: lane l reads word (16 v + l) / p, field l % p.
 template <int kBits>
@@ -272,6 +215,50 @@ void group_block(const Dims& d, const float* xs, const int32_t* qweight, const i
     _mm512_storeu_ps(acc + v * 16, _mm512_fmadd_ps(sv, ag[v], _mm512_loadu_ps(acc + v * 16)));
   }
 }
+
+// The scales and 2^23 + zeros of every group for channels [c0, c0 + n) (n a multiple of 128), [g][n], decoded in
+// vectors: the tables act_block looks up per field.
+template <int kBits>
+void group_tables(const Dims& d, const int32_t* qzeros, const uint16_t* scales, int64_t c0, int64_t n, float* s_tab,
+                  float* zm_tab) {
+  for (int64_t g = 0; g < d.groups; g++)
+    for (int64_t c = 0; c < n; c += kBlock)
+      for (int v = 0; v < int(kBlock / 16); v++) {
+        const int64_t at = g * n + c + v * 16;
+        _mm512_storeu_ps(zm_tab + at, zero_magic<kBits>(qzeros + g * (d.out / (32 / kBits)), c0 + c, v));
+        _mm512_storeu_ps(s_tab + at, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                         reinterpret_cast<const __m256i*>(scales + g * d.out + c0 + c + v * 16))));
+      }
+}
+
+// group_block for act-order checkpoints, whose packed rows mix groups: rows [r0, r1) times one row of x over the
+// 128 channels at c0, each weight the dequantization's product s * (q - z) with s and 2^23 + z looked up per
+// field in tables [g][ld] (column 0 = c0). Same memory order as group_block.
+template <int kBits>
+void act_block(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, int64_t r0, int64_t r1,
+               int64_t c0, const float* s_tab, const float* zm_tab, int64_t ld, float* acc) {
+  constexpr int kP = 32 / kBits, kV = int(kBlock / 16);
+  const __m512i mask = _mm512_set1_epi32(int((1u << kBits) - 1u)), magic = _mm512_set1_epi32(0x4B000000);
+  __m512 a[kV];
+  for (int v = 0; v < kV; v++) a[v] = _mm512_loadu_ps(acc + v * 16);
+  for (int64_t r = r0; r < r1; r++) {
+    const int32_t* row = qweight + r * d.out + c0;
+    const int32_t* gi = g_idx + r * kP;
+    const float* xk = xs + r * kP;
+    for (int v = 0; v < kV; v++) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + kBlock + v * 16), _MM_HINT_T0);
+      const __m512i words = _mm512_loadu_si512(row + v * 16);
+      for (int j = 0; j < kP; j++) {
+        const int64_t t = int64_t(gi[j]) * ld + v * 16;
+        const __m512 q = _mm512_castsi512_ps(
+            _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
+        const __m512 w = _mm512_mul_ps(_mm512_loadu_ps(s_tab + t), _mm512_sub_ps(q, _mm512_loadu_ps(zm_tab + t)));
+        a[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), w, a[v]);
+      }
+    }
+  }
+  for (int v = 0; v < kV; v++) _mm512_storeu_ps(acc + v * 16, a[v]);
+}
 JSW_AVX512_END
 #endif
 
@@ -284,16 +271,43 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
   const float* xs = xf.data();
   const int64_t blocks = (d.out + kBlock - 1) / kBlock;
   const bool wide = use_avx512();
-  // uniform[r]: packed row r's p inputs all sit in one quant group (block_row1 then loads its tables once).
+  // uniform[r]: packed row r's p inputs all sit in one quant group (for all rows: group_block's runs apply).
   const int64_t packed_rows = d.in / d.p;
   std::vector<uint8_t> uniform(static_cast<size_t>(packed_rows));
   for (int64_t r = 0; r < packed_rows; r++)
     uniform[size_t(r)] = uint8_t(std::all_of(g_idx + r * d.p, g_idx + (r + 1) * d.p,
                                              [&](int32_t g) { return g == g_idx[r * d.p]; }));
-  int64_t first_block = 0;  // blocks before it are done by the group-major decode path
+  int64_t first_block = 0;  // blocks before it are done by the one-row AVX-512 decode paths
 #ifdef JSW_CPU_AVX512
-  if (wide && d.rows == 1 && (d.bits == 4 || d.bits == 8) && d.out >= kBlock &&
-      std::all_of(uniform.begin(), uniform.end(), [](uint8_t u) { return u != 0; })) {
+  const bool one_row = wide && d.rows == 1 && (d.bits == 4 || d.bits == 8) && d.out >= kBlock;
+  if (one_row && !std::all_of(uniform.begin(), uniform.end(), [](uint8_t u) { return u != 0; })) {
+    // Act-order: panels of 16 packed rows instead of group runs, and per-field table lookups.
+    constexpr int64_t kPanel = 16;
+    first_block = d.out / kBlock;
+    split_decode(
+        (packed_rows + kPanel - 1) / kPanel, first_block, kBlock,
+        [&](int64_t p0, int64_t p1, int64_t b0, int64_t b1, float* acc) {
+          // Two blocks at a time, so their tables ([groups][256]: 64 KiB at 32 groups) stay near L1 while every
+          // field looks up its own group (measured: 1, 4, 8 and all of a thread's blocks were no faster).
+          for (int64_t cb0 = b0; cb0 < b1; cb0 += 2) {
+            const int64_t cb1 = std::min(b1, cb0 + 2), n = (cb1 - cb0) * kBlock;
+            std::vector<float> s_tab(size_t(d.groups * n)), zm_tab(size_t(d.groups * n));
+            (d.bits == 4 ? group_tables<4> : group_tables<8>)(d, qzeros, scales, cb0 * kBlock, n, s_tab.data(),
+                                                              zm_tab.data());
+            for (int64_t p = p0; p < p1; p++)
+              for (int64_t b = cb0; b < cb1; b++)
+                (d.bits == 4 ? act_block<4> : act_block<8>)(d, xs, qweight, g_idx, p * kPanel,
+                                                            std::min(packed_rows, (p + 1) * kPanel), b * kBlock,
+                                                            s_tab.data() + (b - cb0) * kBlock,
+                                                            zm_tab.data() + (b - cb0) * kBlock, n,
+                                                            acc + (b - b0) * kBlock);
+          }
+        },
+        [&](int64_t b0, int64_t b1, const float* acc) {
+          for (int64_t c = b0 * kBlock; c < b1 * kBlock; c++)
+            y[c] = from_float<T>(acc[c - b0 * kBlock] + (bias == nullptr ? 0.0f : to_float(bias[c])));
+        });
+  } else if (one_row) {
     // Runs of consecutive packed rows in one group: [run_start[i], run_start[i + 1]).
     std::vector<int64_t> run_start;
     for (int64_t r = 0; r < packed_rows; r++)
@@ -332,10 +346,7 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
       // 16-lane vectors first; the 8-lane and scalar paths below take what is left of the block.
       if (wide) {
         vector_width = width / 16 * 16;
-        if (d.rows == 1 && width == kBlock && (d.bits == 4 || d.bits == 8)) {
-          (d.bits == 4 ? block_row1<4> : block_row1<8>)(d, xs, qweight, g_idx, uniform.data(), c0, s_tab.data(),
-                                                        zm_tab.data(), acc.data());
-        } else if (d.rows == 1) {
+        if (d.rows == 1) {
           vector_channels16<1>(d, xs, qweight, g_idx, c0, vector_width / 16, s_tab.data(), zm_tab.data(),
                                acc.data());
         } else {
