@@ -43,9 +43,9 @@ if [ $dry_run -eq 1 ] && command -v java >/dev/null && [ -n "${JSWIFT_CLASSPATH:
   java_bin="java" classpath="$JSWIFT_CLASSPATH"
 elif [ $dry_run -eq 1 ] && command -v java >/dev/null && [ -f "$root/benchmarks/target/jswift-benchmarks.jar" ]; then
   java_bin="java" classpath="$root/benchmarks/target/jswift-benchmarks.jar"
-elif [ -f "$carry/jre.tgz" ]; then
+elif [ -f "$carry/jre.txz" ]; then  # see prepare-java.sh
   jre="$(mktemp -d)"
-  tar -xzf "$carry/jre.tgz" -C "$jre"
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$carry/jre.txz" "$jre"
   java_bin="$jre/jre/bin/java" classpath="$carry/lib/*"
 fi
 if [ -n "$java_bin" ]; then

@@ -151,9 +151,9 @@ fi
 
 step "Java on CUDA: the model's step and generation vs the CPU (jswift.bench.CudaModelCheck)"
 carry="$root/.gpu-carry"
-if [ $dry_run -eq 0 ] && [ -f "$carry/jre.tgz" ]; then
+if [ $dry_run -eq 0 ] && [ -f "$carry/jre.txz" ]; then
   jre="$(mktemp -d)"
-  tar -xzf "$carry/jre.tgz" -C "$jre"
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$carry/jre.txz" "$jre"
   JSWIFT_CUDA_CACHE="$(mktemp -d)"
   timeout 300 "$jre/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
     jswift.bench.CudaModelCheck "$carry/fixture/llama-gqa" "$out/java_cuda_check.json" \
