@@ -337,3 +337,24 @@ JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
   JSW_CHECK(jsw_free(dev, p1));
   JSW_CHECK(jsw_free(dev, p2));
 }
+
+// A copy within the device is stream-ordered, not a host wait: it is captured, and each replay copies what the
+// source holds at that replay.
+JSW_CUDA_TEST(graph_captures_a_copy_within_the_device_cuda) {
+  const int dev = cuda_device();
+  Buffer src = upload(dev, JSW_F32, std::vector<float>{1, 2, 3, 4}), dst = poisoned(dev, JSW_F32, 4);
+  void* g = nullptr;
+  {
+    Capture capture(dev);
+    JSW_CHECK(jsw_memcpy(dst.get(), dev, src.get(), dev, 16));
+    JSW_CHECK(capture.end(&g));
+  }
+  JSW_EXPECT(g != nullptr, "a graph");
+  for (float base : {10.0f, 20.0f}) {
+    const std::vector<float> now{base, base + 1, base + 2, base + 3};
+    JSW_CHECK(jsw_memcpy(src.get(), dev, now.data(), JSW_CPU, 16));
+    JSW_CHECK(jsw_graph_launch(g));
+    expect_bits("replayed copy", download(dst, JSW_F32, 4), now);
+  }
+  JSW_CHECK(jsw_graph_destroy(g));
+}

@@ -73,7 +73,9 @@ int jsw_set_blas_threads(int threads);
 /* CPU: 64-byte aligned host memory. CUDA: from a caching allocator (blocks are reused, not released). */
 int jsw_malloc(int device, int64_t bytes, void** out);
 int jsw_free(int device, void* ptr);
-/* Copies between any two devices (host<->device, device<->device). Synchronous with respect to the host. */
+/* Copies between any two devices (host<->device, device<->device). Synchronous with respect to the host, except a
+ * copy within one CUDA device, which is queued on its stream like a kernel (later ops and copies see its result;
+ * a CUDA graph capture records it). */
 int jsw_memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes);
 int jsw_memset(int device, void* ptr, int value, int64_t bytes);
 /* Waits for the device's queued work; reports errors raised by kernels since the last synchronize. */
@@ -95,8 +97,9 @@ int jsw_empty_cache(int device);
  *    JSW_ERR_UNSUPPORTED. Blocks freed during the capture belong to the graph (its replays reuse them) until
  *    jsw_graph_destroy; blocks allocated during the capture and not freed are the graph's outputs: keep them
  *    allocated while the graph may be replayed.
- *  - nothing may wait for the device or copy to/from the host: jsw_synchronize, jsw_memcpy and jsw_empty_cache
- *    fail with JSW_ERR_UNSUPPORTED (the capture is then broken).
+ *  - nothing may wait for the device or copy to/from the host: jsw_synchronize, jsw_memcpy to or from the host
+ *    (or another device) and jsw_empty_cache fail with JSW_ERR_UNSUPPORTED (the capture is then broken); a
+ *    jsw_memcpy within the device is captured.
  * If anything failed during the capture, jsw_graph_end reports the first failure, discards the capture and
  * leaves the stream usable for eager work. CPU device, or a build without CUDA: JSW_ERR_UNSUPPORTED. */
 int jsw_graph_begin(int device);

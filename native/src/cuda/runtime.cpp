@@ -75,6 +75,12 @@ void synchronize(int device) {
 void memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes) {
   if (bytes == 0) return;
   int device = dst_device >= 0 ? dst_device : src_device;
+  if (dst_device >= 0 && dst_device == src_device) {
+    // Within one device the copy is ordered on the stream like any kernel, so the host need not wait for it (a
+    // wait per copy drained the queue, e.g. once a layer for gradient checkpointing), and a capture records it.
+    JSW_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(bytes), cudaMemcpyDeviceToDevice, stream(device)));
+    return;
+  }
   if (capturing(device))
     refuse_in_capture(device, format("jsw_memcpy on cuda:%d during CUDA graph capture: copies to or from the host "
                                      "wait for the device; stage inputs in device memory before jsw_graph_begin",
