@@ -20,6 +20,14 @@ AdamWScalars checked_scalars(const char* op, float lr, float beta1, float beta2,
           double(weight_decay));
   return AdamWScalars::make(lr, beta1, beta2, eps, weight_decay, step);
 }
+
+// The four arrays every AdamW step updates or reads.
+void require_adamw_arrays(const char* op, const float* param, const float* grad, const float* m, const float* v) {
+  require_ptr(param, op, "param");
+  require_ptr(grad, op, "grad");
+  require_ptr(m, op, "m");
+  require_ptr(v, op, "v");
+}
 }  // namespace
 
 extern "C" int jsw_sumsq(int device, int dtype, const void* x, int64_t n, float* acc) {
@@ -65,10 +73,7 @@ extern "C" int jsw_adamw_step(int device, float* param, const float* grad, float
   AdamWScalars k = checked_scalars(op, lr, beta1, beta2, eps, weight_decay, step);
   if (param_copy != nullptr) require_float_dtype(copy_dtype, op);
   if (n == 0) return JSW_OK;
-  require_ptr(param, op, "param");
-  require_ptr(grad, op, "grad");
-  require_ptr(m, op, "m");
-  require_ptr(v, op, "v");
+  require_adamw_arrays(op, param, grad, m, v);
   if (device == JSW_CPU) {
     cpu::adamw_step(param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy);
   } else {
@@ -99,10 +104,7 @@ extern "C" int jsw_adamw_step_dev(int device, float* param, const float* grad, f
   require_ptr(scalars, op, "scalars");
   if (param_copy != nullptr) require_float_dtype(copy_dtype, op);
   if (n == 0) return JSW_OK;
-  require_ptr(param, op, "param");
-  require_ptr(grad, op, "grad");
-  require_ptr(m, op, "m");
-  require_ptr(v, op, "v");
+  require_adamw_arrays(op, param, grad, m, v);
   if (device == JSW_CPU) {
     AdamWScalars k;
     std::memcpy(&k, scalars, sizeof k);

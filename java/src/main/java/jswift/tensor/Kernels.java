@@ -820,20 +820,7 @@ public final class Kernels {
   public static void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
       float eps, float weightDecay, long step, Tensor gradScale, Tensor paramCopy) {
     String op = "adamwStep";
-    Check.dtype(op, "param", param, DType.F32);
-    Device d = param.device();
-    for (Object[] t : new Object[][] {{"grad", grad}, {"m", m}, {"v", v}}) {
-      Tensor tt = (Tensor) t[1];
-      Check.dtype(op, (String) t[0], tt, DType.F32);
-      Check.shape(op, (String) t[0], tt, param.shape());
-      Check.device(op, d, (String) t[0], tt);
-    }
-    if (gradScale != null) optimScalar(op, "gradScale", gradScale, d);
-    if (paramCopy != null) {
-      Check.floating(op, "paramCopy", paramCopy);
-      Check.shape(op, "paramCopy", paramCopy, param.shape());
-      Check.device(op, d, "paramCopy", paramCopy);
-    }
+    Device d = checkAdamwTensors(op, param, grad, m, v, gradScale, paramCopy);
     Check.that(step >= 1, op, "step counts from 1, got " + step);
     NativeStatus.check(OptimNative.jsw_adamw_step(d.index(), param.address(), grad.address(), m.address(),
         v.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step,
@@ -862,6 +849,18 @@ public final class Kernels {
   public static void adamwStepDev(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor scalars, Tensor gradScale,
       Tensor paramCopy) {
     String op = "adamwStepDev";
+    Device d = checkAdamwTensors(op, param, grad, m, v, gradScale, paramCopy);
+    Check.dtype(op, "scalars", scalars, DType.F32);
+    Check.numel(op, "scalars", scalars, 8);
+    Check.device(op, d, "scalars", scalars);
+    NativeStatus.check(GraphNative.jsw_adamw_step_dev(d.index(), param.address(), grad.address(), m.address(),
+        v.address(), param.numel(), scalars.address(), gradScale == null ? 0 : gradScale.address(),
+        paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(), paramCopy == null ? 0 : paramCopy.address()));
+  }
+
+  /** AdamW's tensors: f32 param, grad, m, v of one shape on one device; the optional scale and copy. */
+  private static Device checkAdamwTensors(String op, Tensor param, Tensor grad, Tensor m, Tensor v, Tensor gradScale,
+      Tensor paramCopy) {
     Check.dtype(op, "param", param, DType.F32);
     Device d = param.device();
     for (Object[] t : new Object[][] {{"grad", grad}, {"m", m}, {"v", v}}) {
@@ -870,18 +869,13 @@ public final class Kernels {
       Check.shape(op, (String) t[0], tt, param.shape());
       Check.device(op, d, (String) t[0], tt);
     }
-    Check.dtype(op, "scalars", scalars, DType.F32);
-    Check.numel(op, "scalars", scalars, 8);
-    Check.device(op, d, "scalars", scalars);
     if (gradScale != null) optimScalar(op, "gradScale", gradScale, d);
     if (paramCopy != null) {
       Check.floating(op, "paramCopy", paramCopy);
       Check.shape(op, "paramCopy", paramCopy, param.shape());
       Check.device(op, d, "paramCopy", paramCopy);
     }
-    NativeStatus.check(GraphNative.jsw_adamw_step_dev(d.index(), param.address(), grad.address(), m.address(),
-        v.address(), param.numel(), scalars.address(), gradScale == null ? 0 : gradScale.address(),
-        paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(), paramCopy == null ? 0 : paramCopy.address()));
+    return d;
   }
 
   /** A one-element f32 device scalar on the op's device. */
