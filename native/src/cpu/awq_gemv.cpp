@@ -5,8 +5,9 @@
 // each word is decoded into 8 fp32 weights (the same (q - z) * s as jsw_awq_dequantize) and every input row adds
 // x[r, k] times them. With AVX2 one word is one vector: broadcast, variable shifts that undo AutoAWQ's nibble
 // interleave (lane m gets output m), mask, convert; the scalar loop is the fallback and the reference order.
-// With AVX-512 (picked at run time: cpu/isa.h) one input row's decode has its own path (tiles_row1), which reads
-// the weight row by row across the tiles; split_decode (cpu/decode_split.h) shares it between the threads.
+// One input row's decode has its own path (tiles_row1, cpu/awq_decode.h: AVX2, or AVX-512 picked at run time),
+// which reads the weight row by row across the tiles; split_decode (cpu/decode_split.h) shares it between the
+// threads.
 #include <algorithm>
 #include <vector>
 
@@ -29,73 +30,26 @@ namespace {
 constexpr int64_t kTileWords = 16, kTile = kTileWords * awq::kPerWord;
 constexpr int kShift[8] = {0, 16, 4, 20, 8, 24, 12, 28};  // 4 * kNibbleOf[m]
 
+// The one-row decode (cpu/awq_decode.h), once per instruction set. Panels of 16 rows: measured on weights not in
+// cache, 8-16 rows were fastest, whole 128-row groups 1.5x slower.
+constexpr int64_t kPanel = 16;
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define JSW_AWQ_DECODE 1
+namespace baseline {
+#define JSW_SIMD_WIDTH 8
+#include "cpu/simd_width.h"
+#include "cpu/awq_decode.h"
+#undef JSW_SIMD_WIDTH
+}  // namespace baseline
+#endif
 #ifdef JSW_CPU_AVX512
 JSW_AVX512_BEGIN
-// The decode case (one input row) with AVX-512. A tile of 16 words (128 outputs) of one input row is a single
-// 64-byte vector, and output m of every word (lane w holds output 8 w + m) is one shift by an immediate away. A
-// ternary-logic op ORs the nibble into the mantissa of 2^23 (the fp32 bits of 2^23 + q), and subtracting the
-// group's 2^23 + z leaves q - z exactly. The scale is factored out of the group: its inputs add x_k (q - z) into
-// group sums that are scaled once at the group's end (one multiply per weight fewer than the dequantized
-// product; the same sum up to fp32 rounding).
-//
-// Memory order: input rows are out / 2 bytes apart, so one tile walked down all rows reads 64 bytes per row
-// from a new page, which the hardware prefetchers do not follow (2-3x slower on weights not already in cache).
-// A thread instead takes a panel of kPanel rows of one group across all its tiles, left to right, so each row
-// of the panel is read as a stream; the group sums wait in memory (sums, lane order) between panels. (Measured
-// on weights not in cache: panels of 8-16 rows were fastest, whole 128-row groups 1.5x slower.)
-constexpr int64_t kPanel = 16;
-
-#define JSW_AWQ_FIELD(src, m) \
-  _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_srli_epi32(src, kShift[m]), mask, magic, 0xEA))
-
-// Rows [k0, k1) of group g for the tile of words [j0, j0 + 16): sums[m][w] += sum_k x_k (q - z).
-void panel_tile(const float* xs, const int32_t* qweight, const int32_t* qzeros, int64_t words, int64_t g, int64_t k0,
-                int64_t k1, int64_t j0, float* sums) {
-  const __m512i mask = _mm512_set1_epi32(15), magic = _mm512_set1_epi32(0x4B000000);
-  const __m512i zw = _mm512_loadu_si512(qzeros + g * words + j0);
-  __m512 zm[8], ag[8];
-  for (int m = 0; m < 8; m++) {
-    zm[m] = JSW_AWQ_FIELD(zw, m);
-    ag[m] = _mm512_loadu_ps(sums + m * 16);
-  }
-  for (int64_t k = k0; k < k1; k++) {
-    // Two tiles ahead on the same row: the streams are short (a thread's share of a row), too short for the
-    // hardware prefetcher to get ahead of (measured: 1.3-1.6x over none; 1 and 8 tiles ahead were slower).
-    _mm_prefetch(reinterpret_cast<const char*>(qweight + k * words + j0 + 2 * kTileWords), _MM_HINT_T0);
-    const __m512i wv = _mm512_loadu_si512(qweight + k * words + j0);
-    const __m512 xk = _mm512_set1_ps(xs[k]);
-    for (int m = 0; m < 8; m++) ag[m] = _mm512_fmadd_ps(xk, _mm512_sub_ps(JSW_AWQ_FIELD(wv, m), zm[m]), ag[m]);
-  }
-  for (int m = 0; m < 8; m++) _mm512_storeu_ps(sums + m * 16, ag[m]);
-}
-#undef JSW_AWQ_FIELD
-
-// Groups [g0, g1) of the full tiles [t0, t1) of a one-row GEMV, added into acc ([t - t0][m][w] lane order).
-void tiles_row1(const float* xs, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, int64_t out,
-                int64_t gs, int64_t g0, int64_t g1, int64_t t0, int64_t t1, float* acc) {
-  const int64_t words = out / awq::kPerWord, n = (t1 - t0) * kTile;
-  std::vector<float> sums(size_t(n), 0.0f);
-  for (int64_t g = g0; g < g1; g++) {
-    for (int64_t k0 = g * gs; k0 < (g + 1) * gs; k0 += kPanel)
-      for (int64_t t = t0; t < t1; t++)
-        panel_tile(xs, qweight, qzeros, words, g, k0, std::min(k0 + kPanel, (g + 1) * gs), t * kTileWords,
-                   sums.data() + (t - t0) * kTile);
-    // The group's end: acc += s * sums, the scales (output order [g, 8 w + m]) read in lane order.
-    alignas(64) float s_out[kTile];
-    for (int64_t t = t0; t < t1; t++) {
-      float* a = acc + (t - t0) * kTile;
-      float* sm = sums.data() + (t - t0) * kTile;
-      const uint16_t* srow = scales + g * out + t * kTile;
-      for (int i = 0; i < kTile; i += 16)
-        _mm512_store_ps(s_out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(srow + i))));
-      for (int m = 0; m < 8; m++)
-        for (int w = 0; w < 16; w++) {
-          a[m * 16 + w] += s_out[w * 8 + m] * sm[m * 16 + w];
-          sm[m * 16 + w] = 0.0f;
-        }
-    }
-  }
-}
+namespace avx512 {
+#define JSW_SIMD_WIDTH 16
+#include "cpu/simd_width.h"
+#include "cpu/awq_decode.h"
+#undef JSW_SIMD_WIDTH
+}  // namespace avx512
 JSW_AVX512_END
 #endif
 
@@ -107,8 +61,13 @@ void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const in
   const float* xs = xf.data();
   const int64_t words = out / awq::kPerWord, tiles = (words + kTileWords - 1) / kTileWords;
   int64_t first_tile = 0;  // tiles before it are done by the panel decode path
+#ifdef JSW_AWQ_DECODE
 #ifdef JSW_CPU_AVX512
-  if (use_avx512() && rows == 1 && words >= kTileWords) {
+  auto* const tiles_row1 = use_avx512() ? avx512::tiles_row1 : baseline::tiles_row1;
+#else
+  auto* const tiles_row1 = baseline::tiles_row1;
+#endif
+  if (rows == 1 && words >= kTileWords) {
     first_tile = words / kTileWords;
     split_decode(
         in / gs, first_tile, kTile,

@@ -1,12 +1,13 @@
 // GPTQ dequant-GEMV on the CPU (decode: 1..8 input rows). qweight [in / p, out] runs along the input dim, so one
-// packed row holds consecutive output channels: a task takes 128 channels, walks the packed rows (512 contiguous
-// bytes each), unpacks the p fields of 8 words at a time with vector shifts, and FMAs every input row into its
-// 8-lane accumulators (16-lane with AVX-512, picked at run time: cpu/isa.h). Each weight value is the
-// dequantization's single fp32 product s * (q - z), so the result is the dequantize-then-matmul one up to fp32
-// summation order. The AVX-512 one-row paths factor the scale out of each quant group instead: group_block, the
-// usual one, reads the weight group by group, each packed row left to right across a thread's blocks (shared
-// out by split_decode, cpu/decode_split.h), and act_block serves act-order g_idx, whose packed rows mix groups,
-// in the same order. The packed weight is streamed once per call whatever the number of rows.
+// packed row holds consecutive output channels. One input row (decode proper, 4 or 8 bits) takes the kernels of
+// cpu/gptq_decode.h (AVX2, or AVX-512 picked at run time: cpu/isa.h): they read the weight in memory order, a
+// quant group (group_block) or, for act-order g_idx whose packed rows mix groups, a 16-row panel (act_block) at a
+// time across a thread's 128-channel blocks, shared out by split_decode (cpu/decode_split.h). Several rows (and
+// the channels past the last whole block) take the path below: a task takes 128 channels, walks the packed rows
+// (512 contiguous bytes each), unpacks the p fields of 8 (16 with AVX-512) words at a time with vector shifts, and
+// FMAs every input row into its accumulators. Each weight value there is the dequantization's single fp32 product
+// s * (q - z), so the result is the dequantize-then-matmul one up to fp32 summation order (group_block factors the
+// scale out of each group instead). The packed weight is streamed once per call whatever the number of rows.
 #include <algorithm>
 #include <vector>
 
@@ -157,108 +158,35 @@ void vector_channels16(const Dims& d, const float* xs, const int32_t* qweight, c
   }
 }
 
-// 2^23 + z (the GPTQ v1 zero: the stored field plus one) as fp32 for channels c0 + 16 v + [0, 16) of quant group
-// row zrow, from the block's 128 / p packed zero words: lane l reads word (16 v + l) / p, field l % p.
-template <int kBits>
-inline __m512 zero_magic(const int32_t* zrow, int64_t c0, int v) {
-  constexpr int kP = 32 / kBits;
-  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i mask = _mm512_set1_epi32((1 << kBits) - 1);
-  const __m512i word_idx = _mm512_add_epi32(_mm512_set1_epi32(16 * v / kP), _mm512_srli_epi32(lane, kBits == 4 ? 3 : 2));
-  const __m512i shift = _mm512_mullo_epi32(_mm512_and_si512(lane, _mm512_set1_epi32(kP - 1)), _mm512_set1_epi32(kBits));
-  const int32_t* words = zrow + c0 / kP;
-  __m512i w;
-  if (kP == 8) {  // the block's zeros are 16 words
-    w = _mm512_permutexvar_epi32(word_idx, _mm512_loadu_si512(words));
-  } else {  // 32 words
-    w = _mm512_permutex2var_epi32(_mm512_loadu_si512(words), word_idx, _mm512_loadu_si512(words + 16));
-  }
-  const __m512i z = _mm512_and_si512(_mm512_add_epi32(_mm512_srlv_epi32(w, shift), _mm512_set1_epi32(1)), mask);
-  return _mm512_castsi512_ps(_mm512_or_si512(z, _mm512_set1_epi32(0x4B000000)));
-}
+JSW_AVX512_END
+#endif
 
-// One quant group's run of packed rows [r0, r1) (every row of the run in group g) times one row of x, over the
-// 128 channels at c0: the group's scaled-out sum of x_k (q - z), then acc += s * sum. The decode path for
-// checkpoints whose g_idx keeps each packed row in one group (no act-order scramble): gemv walks the groups
-// outermost and a thread's blocks inside, so each packed row is read left to right in 512-byte steps, a
-// pattern the hardware prefetchers follow (one 128-channel column walked down all rows reads 512 bytes every
-// out * 4 bytes, which they do not: 2x slower on weights that are not already in cache).
-template <int kBits>
-void group_block(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* qzeros,
-                 const uint16_t* scales, int64_t g, int64_t r0, int64_t r1, int64_t c0, float* acc) {
-  constexpr int kP = 32 / kBits, kV = int(kBlock / 16);
-  const __m512i mask = _mm512_set1_epi32(int((1u << kBits) - 1u)), magic = _mm512_set1_epi32(0x4B000000);
-  const int32_t* zrow = qzeros + g * (d.out / kP);
-  __m512 zm[kV], ag[kV];
-  for (int v = 0; v < kV; v++) {
-    zm[v] = zero_magic<kBits>(zrow, c0, v);
-    ag[v] = _mm512_setzero_ps();
-  }
-  for (int64_t r = r0; r < r1; r++) {
-    const int32_t* row = qweight + r * d.out + c0;
-    const float* xk = xs + r * kP;
-    for (int v = 0; v < kV; v++) {
-      // The same row's next block: a thread's share of a row is a short stream, which the hardware prefetcher
-      // does not get ahead of (measured: 1.1-1.3x over none on weights not in cache; 2 blocks ahead no better).
-      _mm_prefetch(reinterpret_cast<const char*>(row + kBlock + v * 16), _MM_HINT_T0);
-      const __m512i words = _mm512_loadu_si512(row + v * 16);
-      for (int j = 0; j < kP; j++) {
-        const __m512 q = _mm512_castsi512_ps(
-            _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
-        ag[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), _mm512_sub_ps(q, zm[v]), ag[v]);
-      }
-    }
-  }
-  const uint16_t* srow = scales + g * d.out + c0;
-  for (int v = 0; v < kV; v++) {
-    const __m512 sv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(srow + v * 16)));
-    _mm512_storeu_ps(acc + v * 16, _mm512_fmadd_ps(sv, ag[v], _mm512_loadu_ps(acc + v * 16)));
-  }
-}
+// The one-row decode kernels (cpu/gptq_decode.h), one table per instruction set; [0] for 4 bits, [1] for 8.
+struct DecodeKernels {
+  void (*group_block[2])(const Dims&, const float*, const int32_t*, const int32_t*, const uint16_t*, int64_t, int64_t,
+                         int64_t, int64_t, float*);
+  void (*group_tables[2])(const Dims&, const int32_t*, const uint16_t*, int64_t, int64_t, float*, float*);
+  void (*act_block[2])(const Dims&, const float*, const int32_t*, const int32_t*, int64_t, int64_t, int64_t,
+                       const float*, const float*, int64_t, float*);
+};
 
-// The scales and 2^23 + zeros of every group for channels [c0, c0 + n) (n a multiple of 128), [g][n], decoded in
-// vectors: the tables act_block looks up per field.
-template <int kBits>
-void group_tables(const Dims& d, const int32_t* qzeros, const uint16_t* scales, int64_t c0, int64_t n, float* s_tab,
-                  float* zm_tab) {
-  for (int64_t g = 0; g < d.groups; g++)
-    for (int64_t c = 0; c < n; c += kBlock)
-      for (int v = 0; v < int(kBlock / 16); v++) {
-        const int64_t at = g * n + c + v * 16;
-        _mm512_storeu_ps(zm_tab + at, zero_magic<kBits>(qzeros + g * (d.out / (32 / kBits)), c0 + c, v));
-        _mm512_storeu_ps(s_tab + at, _mm512_cvtph_ps(_mm256_loadu_si256(
-                                         reinterpret_cast<const __m256i*>(scales + g * d.out + c0 + c + v * 16))));
-      }
-}
-
-// group_block for act-order checkpoints, whose packed rows mix groups: rows [r0, r1) times one row of x over the
-// 128 channels at c0, each weight the dequantization's product s * (q - z) with s and 2^23 + z looked up per
-// field in tables [g][ld] (column 0 = c0). Same memory order as group_block.
-template <int kBits>
-void act_block(const Dims& d, const float* xs, const int32_t* qweight, const int32_t* g_idx, int64_t r0, int64_t r1,
-               int64_t c0, const float* s_tab, const float* zm_tab, int64_t ld, float* acc) {
-  constexpr int kP = 32 / kBits, kV = int(kBlock / 16);
-  const __m512i mask = _mm512_set1_epi32(int((1u << kBits) - 1u)), magic = _mm512_set1_epi32(0x4B000000);
-  __m512 a[kV];
-  for (int v = 0; v < kV; v++) a[v] = _mm512_loadu_ps(acc + v * 16);
-  for (int64_t r = r0; r < r1; r++) {
-    const int32_t* row = qweight + r * d.out + c0;
-    const int32_t* gi = g_idx + r * kP;
-    const float* xk = xs + r * kP;
-    for (int v = 0; v < kV; v++) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + kBlock + v * 16), _MM_HINT_T0);
-      const __m512i words = _mm512_loadu_si512(row + v * 16);
-      for (int j = 0; j < kP; j++) {
-        const int64_t t = int64_t(gi[j]) * ld + v * 16;
-        const __m512 q = _mm512_castsi512_ps(
-            _mm512_ternarylogic_epi32(_mm512_srli_epi32(words, kBits * j), mask, magic, 0xEA));
-        const __m512 w = _mm512_mul_ps(_mm512_loadu_ps(s_tab + t), _mm512_sub_ps(q, _mm512_loadu_ps(zm_tab + t)));
-        a[v] = _mm512_fmadd_ps(_mm512_set1_ps(xk[j]), w, a[v]);
-      }
-    }
-  }
-  for (int v = 0; v < kV; v++) _mm512_storeu_ps(acc + v * 16, a[v]);
-}
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define JSW_GPTQ_DECODE 1
+namespace baseline {
+#define JSW_SIMD_WIDTH 8
+#include "cpu/simd_width.h"
+#include "cpu/gptq_decode.h"
+#undef JSW_SIMD_WIDTH
+}  // namespace baseline
+#endif
+#ifdef JSW_CPU_AVX512
+JSW_AVX512_BEGIN
+namespace avx512 {
+#define JSW_SIMD_WIDTH 16
+#include "cpu/simd_width.h"
+#include "cpu/gptq_decode.h"
+#undef JSW_SIMD_WIDTH
+}  // namespace avx512
 JSW_AVX512_END
 #endif
 
@@ -277,9 +205,15 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
   for (int64_t r = 0; r < packed_rows; r++)
     uniform[size_t(r)] = uint8_t(std::all_of(g_idx + r * d.p, g_idx + (r + 1) * d.p,
                                              [&](int32_t g) { return g == g_idx[r * d.p]; }));
-  int64_t first_block = 0;  // blocks before it are done by the one-row AVX-512 decode paths
+  int64_t first_block = 0;  // blocks before it are done by the one-row decode paths
+#ifdef JSW_GPTQ_DECODE
 #ifdef JSW_CPU_AVX512
-  const bool one_row = wide && d.rows == 1 && (d.bits == 4 || d.bits == 8) && d.out >= kBlock;
+  const DecodeKernels& k = wide ? avx512::decode_kernels() : baseline::decode_kernels();
+#else
+  const DecodeKernels& k = baseline::decode_kernels();
+#endif
+  const int kb = d.bits == 4 ? 0 : 1;
+  const bool one_row = d.rows == 1 && (d.bits == 4 || d.bits == 8) && d.out >= kBlock;
   if (one_row && !std::all_of(uniform.begin(), uniform.end(), [](uint8_t u) { return u != 0; })) {
     // Act-order: panels of 16 packed rows instead of group runs, and per-field table lookups.
     constexpr int64_t kPanel = 16;
@@ -292,15 +226,12 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
           for (int64_t cb0 = b0; cb0 < b1; cb0 += 2) {
             const int64_t cb1 = std::min(b1, cb0 + 2), n = (cb1 - cb0) * kBlock;
             std::vector<float> s_tab(size_t(d.groups * n)), zm_tab(size_t(d.groups * n));
-            (d.bits == 4 ? group_tables<4> : group_tables<8>)(d, qzeros, scales, cb0 * kBlock, n, s_tab.data(),
-                                                              zm_tab.data());
+            k.group_tables[kb](d, qzeros, scales, cb0 * kBlock, n, s_tab.data(), zm_tab.data());
             for (int64_t p = p0; p < p1; p++)
               for (int64_t b = cb0; b < cb1; b++)
-                (d.bits == 4 ? act_block<4> : act_block<8>)(d, xs, qweight, g_idx, p * kPanel,
-                                                            std::min(packed_rows, (p + 1) * kPanel), b * kBlock,
-                                                            s_tab.data() + (b - cb0) * kBlock,
-                                                            zm_tab.data() + (b - cb0) * kBlock, n,
-                                                            acc + (b - b0) * kBlock);
+                k.act_block[kb](d, xs, qweight, g_idx, p * kPanel, std::min(packed_rows, (p + 1) * kPanel),
+                                b * kBlock, s_tab.data() + (b - cb0) * kBlock, zm_tab.data() + (b - cb0) * kBlock, n,
+                                acc + (b - b0) * kBlock);
           }
         },
         [&](int64_t b0, int64_t b1, const float* acc) {
@@ -320,8 +251,7 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
           for (int64_t i = i0; i < i1; i++) {
             const int64_t r0 = run_start[size_t(i)], r1 = run_start[size_t(i) + 1], g = g_idx[r0 * d.p];
             for (int64_t b = b0; b < b1; b++)
-              (d.bits == 4 ? group_block<4> : group_block<8>)(d, xs, qweight, qzeros, scales, g, r0, r1,
-                                                              b * kBlock, acc + (b - b0) * kBlock);
+              k.group_block[kb](d, xs, qweight, qzeros, scales, g, r0, r1, b * kBlock, acc + (b - b0) * kBlock);
           }
         },
         [&](int64_t b0, int64_t b1, const float* acc) {
