@@ -33,25 +33,8 @@ constexpr int kShift[8] = {0, 16, 4, 20, 8, 24, 12, 28};  // 4 * kNibbleOf[m]
 // The one-row decode (cpu/awq_decode.h), once per instruction set. Panels of 16 rows: measured on weights not in
 // cache, 8-16 rows were fastest, whole 128-row groups 1.5x slower.
 constexpr int64_t kPanel = 16;
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#define JSW_AWQ_DECODE 1
-namespace baseline {
-#define JSW_SIMD_WIDTH 8
-#include "cpu/simd_width.h"
-#include "cpu/awq_decode.h"
-#undef JSW_SIMD_WIDTH
-}  // namespace baseline
-#endif
-#ifdef JSW_CPU_AVX512
-JSW_AVX512_BEGIN
-namespace avx512 {
-#define JSW_SIMD_WIDTH 16
-#include "cpu/simd_width.h"
-#include "cpu/awq_decode.h"
-#undef JSW_SIMD_WIDTH
-}  // namespace avx512
-JSW_AVX512_END
-#endif
+#define JSW_SIMD_KERNELS "cpu/awq_decode.h"
+#include "cpu/simd_instantiate.h"
 
 template <class T>
 void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const int32_t* qzeros,
@@ -61,7 +44,7 @@ void gemv(const T* x, int64_t rows, int64_t in, const int32_t* qweight, const in
   const float* xs = xf.data();
   const int64_t words = out / awq::kPerWord, tiles = (words + kTileWords - 1) / kTileWords;
   int64_t first_tile = 0;  // tiles before it are done by the panel decode path
-#ifdef JSW_AWQ_DECODE
+#ifdef JSW_SIMD_BASELINE
 #ifdef JSW_CPU_AVX512
   auto* const tiles_row1 = use_avx512() ? avx512::tiles_row1 : baseline::tiles_row1;
 #else

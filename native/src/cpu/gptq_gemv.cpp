@@ -170,25 +170,8 @@ struct DecodeKernels {
                        const float*, const float*, int64_t, float*);
 };
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#define JSW_GPTQ_DECODE 1
-namespace baseline {
-#define JSW_SIMD_WIDTH 8
-#include "cpu/simd_width.h"
-#include "cpu/gptq_decode.h"
-#undef JSW_SIMD_WIDTH
-}  // namespace baseline
-#endif
-#ifdef JSW_CPU_AVX512
-JSW_AVX512_BEGIN
-namespace avx512 {
-#define JSW_SIMD_WIDTH 16
-#include "cpu/simd_width.h"
-#include "cpu/gptq_decode.h"
-#undef JSW_SIMD_WIDTH
-}  // namespace avx512
-JSW_AVX512_END
-#endif
+#define JSW_SIMD_KERNELS "cpu/gptq_decode.h"
+#include "cpu/simd_instantiate.h"
 
 template <class T>
 void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, const int32_t* g_idx,
@@ -206,7 +189,7 @@ void gemv(const T* x, const int32_t* qweight, const int32_t* qzeros, const uint1
     uniform[size_t(r)] = uint8_t(std::all_of(g_idx + r * d.p, g_idx + (r + 1) * d.p,
                                              [&](int32_t g) { return g == g_idx[r * d.p]; }));
   int64_t first_block = 0;  // blocks before it are done by the one-row decode paths
-#ifdef JSW_GPTQ_DECODE
+#ifdef JSW_SIMD_BASELINE
 #ifdef JSW_CPU_AVX512
   const DecodeKernels& k = wide ? avx512::decode_kernels() : baseline::decode_kernels();
 #else
