@@ -51,6 +51,23 @@ __global__ void embedding_bwd_kernel(const int32_t* __restrict__ ids, const T* _
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
+// One thread per output element (consecutive threads read one row's columns, writes coalesced).
+template <class T>
+__global__ void gather_columns_kernel(const T* __restrict__ x, int64_t rows, int64_t cols,
+                                      const int32_t* __restrict__ idx, int64_t n, T* __restrict__ out,
+                                      int* __restrict__ flag) {
+  const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (e >= rows * n) return;
+  const int64_t r = e / n, j = e % n;
+  const int32_t c = idx[j];
+  if (c < 0 || c >= cols) {
+    atomicOr(flag, kErrGatherIndex);
+    out[e] = T(0.0f);
+    return;
+  }
+  out[e] = x[r * cols + c];
+}
+
 }  // namespace
 
 void embedding_fwd(int device, int dtype, const int32_t* ids, int64_t tokens, const void* table, int64_t vocab,
@@ -80,6 +97,17 @@ void embedding_bwd(int device, int dtype, const int32_t* ids, int64_t tokens, co
                           embedding_bwd_kernel<T><<<unsigned(tokens), kThreads, 0, s>>>(
                               ids, static_cast<const T*>(dout), vocab, dim, dtable, flag));
   check_launch("embedding_bwd_kernel");
+}
+
+void gather_columns(int device, int dtype, const void* x, int64_t rows, int64_t cols, const int32_t* idx, int64_t n,
+                    void* out) {
+  cudaStream_t s = stream(device);
+  int* flag = error_flag(device);
+  const int64_t total = rows * n;
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_gather_columns",
+                          gather_columns_kernel<T><<<blocks_for(total, kThreads), kThreads, 0, s>>>(
+                              static_cast<const T*>(x), rows, cols, idx, n, static_cast<T*>(out), flag));
+  check_launch("gather_columns_kernel");
 }
 
 }  // namespace cuda

@@ -161,3 +161,72 @@ JSW_CUDA_TEST(embedding_cuda_reports_out_of_range_ids) {
       JSW_EXPECT(g[v * dim + j] == (v == 1 || v == 9 ? 1.0f : 0.0f), "dtable[%lld] = %g", (long long)v,
                  double(g[v * dim + j]));
 }
+
+// ---- jsw_gather_columns ----------------------------------------------------------------------------------------
+
+namespace {
+// n random column indices in [0, cols), repeats included (a gather need not be a permutation).
+std::vector<int32_t> column_indices(int64_t cols, int64_t n, uint64_t seed) {
+  std::vector<float> u = uniform(n, seed, 0.0f, 1.0f);
+  std::vector<int32_t> idx(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; j++) idx[size_t(j)] = int32_t(std::min<int64_t>(cols - 1, int64_t(u[size_t(j)] * cols)));
+  return idx;
+}
+}  // namespace
+
+JSW_TEST(gather_columns_cpu_matches_reference) {
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
+    for (auto [rows, cols, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 7, 7}, {5, 33, 20}, {300, 260, 260}}) {
+      std::vector<float> x = round_to(randn(rows * cols, uint64_t(rows + cols)), dtype);
+      std::vector<int32_t> idx = column_indices(cols, n, uint64_t(n));
+      Buffer bx = upload(JSW_CPU, dtype, x), bi = upload_i32(JSW_CPU, idx), out = poisoned(JSW_CPU, dtype, rows * n);
+      JSW_CHECK(jsw_gather_columns(JSW_CPU, dtype, bx.get(), rows, cols, bi.as<int32_t>(), n, out.get()));
+      std::vector<float> got = download(out, dtype, rows * n);
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < n; j++)
+          JSW_EXPECT(got[size_t(r * n + j)] == x[size_t(r * cols + idx[size_t(j)])], "dtype %d [%lld, %lld]", dtype,
+                     (long long)r, (long long)j);
+    }
+}
+
+JSW_TEST(gather_columns_cpu_rejects_bad_indices_before_writing) {
+  Buffer x = upload(JSW_CPU, JSW_F32, randn(2 * 4, 3)), out = upload(JSW_CPU, JSW_F32, std::vector<float>(6, 7.0f));
+  for (int32_t bad : {-1, 4}) {
+    Buffer idx = upload_i32(JSW_CPU, {0, bad, 1});
+    JSW_EXPECT(jsw_gather_columns(JSW_CPU, JSW_F32, x.get(), 2, 4, idx.as<int32_t>(), 3, out.get()) ==
+                   JSW_ERR_INVALID_ARGUMENT, "index %d", bad);
+    JSW_EXPECT(std::string(jsw_last_error()).find("[1] = " + std::to_string(bad)) != std::string::npos, "message: %s",
+               jsw_last_error());
+    for (float v : download(out, JSW_F32, 6)) JSW_EXPECT(v == 7.0f, "out was written: %g", double(v));
+  }
+  Buffer idx = upload_i32(JSW_CPU, {0, 1, 2});
+  JSW_EXPECT(jsw_gather_columns(JSW_CPU, JSW_I32, x.get(), 2, 4, idx.as<int32_t>(), 3, out.get()) ==
+                 JSW_ERR_INVALID_ARGUMENT, "int dtype");
+  JSW_EXPECT(jsw_gather_columns(JSW_CPU, JSW_F32, x.get(), 2, 0, idx.as<int32_t>(), 3, out.get()) ==
+                 JSW_ERR_INVALID_ARGUMENT, "no columns");
+  JSW_EXPECT(jsw_gather_columns(JSW_CPU, JSW_F32, nullptr, 2, 4, idx.as<int32_t>(), 3, out.get()) ==
+                 JSW_ERR_INVALID_ARGUMENT, "null x");
+}
+
+JSW_CUDA_TEST(gather_columns_cuda_matches_cpu) {
+  const int device = cuda_device();
+  for (int dtype : {JSW_F32, JSW_BF16}) {
+    const int64_t rows = 37, cols = 300, n = 280;
+    std::vector<float> x = round_to(randn(rows * cols, 5), dtype);
+    std::vector<int32_t> idx = column_indices(cols, n, 6);
+    Buffer cx = upload(JSW_CPU, dtype, x), ci = upload_i32(JSW_CPU, idx), cout = poisoned(JSW_CPU, dtype, rows * n);
+    Buffer gx = upload(device, dtype, x), gi = upload_i32(device, idx), gout = poisoned(device, dtype, rows * n);
+    JSW_CHECK(jsw_gather_columns(JSW_CPU, dtype, cx.get(), rows, cols, ci.as<int32_t>(), n, cout.get()));
+    JSW_CHECK(jsw_gather_columns(device, dtype, gx.get(), rows, cols, gi.as<int32_t>(), n, gout.get()));
+    JSW_CHECK(jsw_synchronize(device));
+    std::vector<float> want = download(cout, dtype, rows * n), got = download(gout, dtype, rows * n);
+    for (size_t e = 0; e < want.size(); e++) JSW_EXPECT(got[e] == want[e], "dtype %d element %zu", dtype, e);
+  }
+  Buffer x = upload(device, JSW_F32, {1, 2, 3, 4}), idx = upload_i32(device, {3, 9}), out = poisoned(device, JSW_F32, 2);
+  JSW_CHECK(jsw_gather_columns(device, JSW_F32, x.get(), 1, 4, idx.as<int32_t>(), 2, out.get()));
+  JSW_EXPECT(jsw_synchronize(device) == JSW_ERR_INVALID_ARGUMENT, "a bad device index is reported");
+  JSW_EXPECT(std::string(jsw_last_error()).find("jsw_gather_columns") != std::string::npos, "message: %s",
+             jsw_last_error());
+  std::vector<float> got = download(out, JSW_F32, 2);
+  JSW_EXPECT(got[0] == 4.0f && got[1] == 0.0f, "got %g %g", double(got[0]), double(got[1]));
+}

@@ -136,6 +136,11 @@ int jsw_embedding_fwd(int device, int dtype, const int32_t* ids, int64_t tokens,
 /* dtable[ids[t], :] += dout[t, :]  (dtable fp32) */
 int jsw_embedding_bwd(int device, int dtype, const int32_t* ids, int64_t tokens, const void* dout,
                       int64_t vocab, int64_t dim, float* dtable);
+/* out [rows, n] = x [rows, cols] gathered along its columns: out[r, j] = x[r, idx[j]] (dtype storage, copied as
+ * is). idx [n] int32 on the device; CPU: an index outside [0, cols) fails the call before anything is written;
+ * CUDA: it gives a zero and jsw_synchronize reports it. Used to permute the inputs of an act-order GPTQ weight. */
+int jsw_gather_columns(int device, int dtype, const void* x, int64_t rows, int64_t cols, const int32_t* idx,
+                       int64_t n, void* out);
 
 /* ---- RMSNorm -------------------------------------------------------------------------------------- */
 /* y = weight * x / sqrt(mean(x^2) + eps) over the last dim; rstd[row] = 1/sqrt(mean + eps) (may be NULL).

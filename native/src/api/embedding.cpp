@@ -1,4 +1,4 @@
-// C ABI: embedding lookup forward/backward.
+// C ABI: embedding lookup forward/backward, and its column form (jsw_gather_columns).
 #include "core/dispatch.h"
 #include "kernels/embedding.h"
 
@@ -47,6 +47,28 @@ extern "C" int jsw_embedding_bwd(int device, int dtype, const int32_t* ids, int6
     cpu::embedding_bwd(dtype, ids, tokens, dout, vocab, dim, dtable);
   } else {
     JSW_CUDA_ONLY(cuda::embedding_bwd(device, dtype, ids, tokens, dout, vocab, dim, dtable));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_gather_columns(int device, int dtype, const void* x, int64_t rows, int64_t cols, const int32_t* idx,
+                                  int64_t n, void* out) {
+  JSW_API_BEGIN
+  const char* op = "jsw_gather_columns";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(rows, op, "rows");
+  require_positive(cols, op, "cols");
+  require_non_negative(n, op, "n");
+  require(cols <= INT32_MAX, op, "cols %lld does not fit int32 indices", (long long)cols);
+  if (rows == 0 || n == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  require_ptr(idx, op, "idx");
+  require_ptr(out, op, "out");
+  if (device == JSW_CPU) {
+    cpu::gather_columns(dtype, x, rows, cols, idx, n, out);
+  } else {
+    JSW_CUDA_ONLY(cuda::gather_columns(device, dtype, x, rows, cols, idx, n, out));
   }
   JSW_API_END
 }

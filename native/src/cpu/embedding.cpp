@@ -65,5 +65,23 @@ void embedding_bwd(int dtype, const int32_t* ids, int64_t tokens, const void* do
   JSW_DISPATCH_FLOAT(dtype, "jsw_embedding_bwd", bwd(ids, tokens, static_cast<const T*>(dout), dim, dtable));
 }
 
+namespace {
+template <class T>
+void gather(const T* x, int64_t rows, int64_t cols, const int32_t* idx, int64_t n, T* out) {
+#pragma omp parallel for schedule(static) if (rows * n > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const T* xr = x + r * cols;
+    T* o = out + r * n;
+    for (int64_t j = 0; j < n; j++) o[j] = xr[idx[j]];
+  }
+}
+}  // namespace
+
+void gather_columns(int dtype, const void* x, int64_t rows, int64_t cols, const int32_t* idx, int64_t n, void* out) {
+  check_ids("jsw_gather_columns", idx, n, cols);
+  JSW_DISPATCH_FLOAT(dtype, "jsw_gather_columns",
+                     gather(static_cast<const T*>(x), rows, cols, idx, n, static_cast<T*>(out)));
+}
+
 }  // namespace cpu
 }  // namespace jsw

@@ -64,6 +64,7 @@ void synchronize(int device) {
     if (host_flag & kErrSeqlens)
       what += "attention cu_seqlens were not offsets from 0 with lengths in [0, seq_len] (those sequences were "
               "skipped); ";
+    if (host_flag & kErrGatherIndex) what += "a column index was outside [0, cols) in jsw_gather_columns; ";
     if (host_flag & kErrKvLen)
       what += "a KV-cache length kv_len[b] was outside [q_len, capacity] (decode attention gave out = 0 and "
               "lse = -inf for that sequence; the append wrote nothing for it); ";

@@ -21,6 +21,7 @@ enum DeviceError : int {
   kErrLabel = 2,
   kErrSeqlens = 4,  // attention: cu_seqlens offsets not 0-based, decreasing, or a length above seq_len
   kErrKvLen = 8,    // KV-cache decode / append: a kv_len outside [q_len, capacity]
+  kErrGatherIndex = 16,  // jsw_gather_columns: an index outside [0, cols)
 };
 
 void check(cudaError_t status, const char* what);

@@ -9,8 +9,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.openjdk.jmh.annotations.*;
 
 /**
- * The decode step of a GPTQ linear (4-bit, group size 128), y [1, out] = x [1, in] W^T: jswift's fused
- * {@code Kernels.gptqGemv} against a memcpy of the same packed bytes (the bandwidth ceiling of a GEMV reading the
+ * The decode step of a GPTQ linear (4-bit, group size 128), y [1, out] = x [1, in] W^T: jswift's fused GEMV as a
+ * model runs it ({@code GptqWeight.gemv}: an act-order weight is held in group order) against a memcpy of the same packed bytes (the bandwidth ceiling of a GEMV reading the
  * weight once; "peer / jswift" of that row is the GEMV's share of copy bandwidth), a {@link ParallelCopy} of the
  * same bytes on every core, and libtorch's AutoGPTQ-style dequantize-then-matmul, in the same run. Shapes:
  * Qwen2-0.5B's MLP (4864x896) and a 7B attention projection (4096x4096); g_idx act-order (desc_act checkpoints)
@@ -32,6 +32,7 @@ public class GptqGemvBench {
   public String order;
 
   private GptqData[] data;
+  private jswift.nn.GptqWeight[] weights;  // the same weights as a model holds them (act-order: in group order)
   private Tensor[] qweightCopy, qzerosCopy, scalesCopy, gIdxCopy;
   private Tensor x, y;
   private WorkingSet set;
@@ -55,6 +56,13 @@ public class GptqGemvBench {
     gIdxCopy = new Tensor[set.copies];
     for (int c = 0; c < set.copies; c++) {
       data[c] = new GptqData(d[0], d[1], 4, order.equals("act"));
+      GptqData w = data[c];
+      weights = weights == null ? new jswift.nn.GptqWeight[set.copies] : weights;
+      weights[c] = new jswift.nn.GptqWeight("bench", d[0], d[1], 4, DType.F32,
+          Tensor.fromInts(w.qweight.toIntArray(), Device.CPU, w.qweight.shape()),
+          Tensor.fromInts(w.qzeros.toIntArray(), Device.CPU, w.qzeros.shape()),
+          Tensor.fromFloats(w.scales.toFloatArray(), DType.F16, Device.CPU, w.scales.shape()),
+          Tensor.fromInts(w.gIdx.toIntArray(), Device.CPU, w.gIdx.shape()));
       qweightCopy[c] = Tensor.zeros(DType.I32, Device.CPU, data[c].qweight.shape());
       qzerosCopy[c] = Tensor.zeros(DType.I32, Device.CPU, data[c].qzeros.shape());
       scalesCopy[c] = Tensor.zeros(DType.F16, Device.CPU, data[c].scales.shape());
@@ -68,8 +76,7 @@ public class GptqGemvBench {
 
   @Benchmark
   public void jswift() {
-    GptqData w = data[set.next()];
-    Kernels.gptqGemv(x, w.qweight, w.qzeros, w.scales, w.gIdx, 4, null, y);
+    weights[set.next()].gemv(x, null, y);
   }
 
   @Benchmark
@@ -97,6 +104,7 @@ public class GptqGemvBench {
   public void tearDown() {
     parallelCopy.close();
     for (GptqData w : data) w.close();
+    for (jswift.nn.GptqWeight w : weights) w.close();
     for (Tensor[] ts : new Tensor[][] {qweightCopy, qzerosCopy, scalesCopy, gIdxCopy, {x, y}})
       for (Tensor t : ts) t.close();
   }

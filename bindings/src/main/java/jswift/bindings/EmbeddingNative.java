@@ -22,4 +22,8 @@ public final class EmbeddingNative {
   public static native int jsw_embedding_bwd(
       int device, int dtype, @Cast("const int32_t*") long ids, long tokens, @Cast("const void*") long dout,
       long vocab, long dim, @Cast("float*") long dtable);
+
+  public static native int jsw_gather_columns(
+      int device, int dtype, @Cast("const void*") long x, long rows, long cols, @Cast("const int32_t*") long idx,
+      long n, @Cast("void*") long out);
 }

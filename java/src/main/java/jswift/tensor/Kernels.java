@@ -237,6 +237,28 @@ public final class Kernels {
         ids.numel(), table.address(), table.size(0), table.size(1), out.address()));
   }
 
+  /**
+   * out [..., n] = x [..., cols] gathered along its last dimension: out[..., j] = x[..., idx[j]], idx i32 [n]. An
+   * index outside [0, cols) is an error: on the CPU the call throws before writing; on CUDA the element becomes
+   * zero and the next {@link #synchronize} throws.
+   */
+  public static void gatherColumns(Tensor x, Tensor idx, Tensor out) {
+    String op = "gatherColumns";
+    Check.floating(op, "x", x);
+    Check.dtype(op, "idx", idx, DType.I32);
+    Check.that(idx.rank() == 1, op, "idx must be [n], got " + idx);
+    Check.that(x.rank() >= 1, op, "x must have a last dimension, got " + x);
+    Device d = x.device();
+    Check.device(op, d, "idx", idx);
+    Check.sameDtype(op, x, "out", out);
+    Check.shape(op, "out", out, withLastReplaced(x.shape(), idx.size(0)));
+    Check.device(op, d, "out", out);
+    long cols = x.size(x.rank() - 1);
+    Check.that(cols > 0, op, "x has no columns: " + x);
+    NativeStatus.check(EmbeddingNative.jsw_gather_columns(d.index(), x.dtype().code(), x.address(), x.numel() / cols,
+        cols, idx.address(), idx.size(0), out.address()));
+  }
+
   /** dtable (f32 [vocab, dim]) += dout scattered by ids: row ids[t] receives dout[t]; repeated ids sum. */
   public static void embeddingBackward(Tensor ids, Tensor dout, Tensor dtable) {
     String op = "embeddingBackward";
