@@ -151,4 +151,35 @@ class EmbeddingTest {
     for (int i = 0; i < a.length; i++) r[i] = a[i] - b[i];
     return r;
   }
+
+  /** gatherColumns is torch's index_select on the last dimension, exactly; bad arguments fail before native code. */
+  @Test
+  void gatherColumnsIsIndexSelectOnTheLastDimension() {
+    int rows = 6, cols = 50, n = 70;  // more indices than columns: repeats are allowed
+    int[] idx = Rand.ints(n, 11, 0, cols);
+    float[] x = Rand.normal((long) 2 * rows * cols, 12);
+    long[] idxLong = new long[n];
+    for (int j = 0; j < n; j++) idxLong[j] = idx[j];
+    var want = Torch.tensor(x, 2, rows, cols).index_select(2, Torch.longs(idxLong, n));
+    try (Arena a = new Arena()) {
+      Tensor jx = a.allocate(DType.F32, Device.CPU, 2, rows, cols);
+      jx.copyFrom(x);
+      Tensor ji = a.allocate(DType.I32, Device.CPU, n);
+      ji.copyFrom(idx);
+      Tensor out = a.allocate(DType.F32, Device.CPU, 2, rows, n);
+      Kernels.gatherColumns(jx, ji, out);
+      Assert.close("gathered", out.toFloatArray(), Torch.floats(want), 0, 0);
+      Tensor wrong = a.allocate(DType.F32, Device.CPU, 2, rows, n + 1);
+      assertThrows(IllegalArgumentException.class, () -> Kernels.gatherColumns(jx, ji, wrong));
+      Tensor intIdx = a.allocate(DType.F32, Device.CPU, n);
+      assertThrows(IllegalArgumentException.class, () -> Kernels.gatherColumns(jx, intIdx, out));
+      ji.copyFrom(new int[n]);  // all zeros: valid
+      Kernels.gatherColumns(jx, ji, out);
+      int[] bad = idx.clone();
+      bad[3] = cols;
+      ji.copyFrom(bad);
+      RuntimeException e = assertThrows(RuntimeException.class, () -> Kernels.gatherColumns(jx, ji, out));
+      assertTrue(e.getMessage().contains("[3] = " + cols), e.getMessage());
+    }
+  }
 }
