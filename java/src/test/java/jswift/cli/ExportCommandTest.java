@@ -6,18 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import jswift.model.Checkpoint;
+import jswift.testing.Cli;
 import jswift.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code jswift export --merge_lora true} end to end: ms-swift's argument names and defaults (output
@@ -34,15 +32,6 @@ class ExportCommandTest {
     return new Path[] {model, ckpt};
   }
 
-  private static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return code + "\n" + out + err;
-  }
-
   private static List<String> listing(Path dir) throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
@@ -52,7 +41,7 @@ class ExportCommandTest {
   @Test
   void mergesIntoTheDefaultFolderAndRefusesToOverwriteIt(@TempDir Path tmp) throws IOException {
     Path[] p = layout(tmp);
-    String r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+    String r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--device", "cpu");
     assertTrue(r.startsWith("0\n"), r);
     Path merged = tmp.resolve("output/checkpoint-5-merged");
@@ -63,10 +52,10 @@ class ExportCommandTest {
       assertArrayEquals(Files.readAllBytes(p[0].resolve(f)), Files.readAllBytes(merged.resolve(f)), f);
     byte[] first = Files.readAllBytes(merged.resolve("model.safetensors"));
 
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+    r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("error: ") && r.contains("--exist_ok"), r);
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "--model", p[0].toString(), "--device", "cpu",
+    r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "--model", p[0].toString(), "--device", "cpu",
         "--exist_ok");
     assertTrue(r.startsWith("0\n"), r);
     assertArrayEquals(first, Files.readAllBytes(merged.resolve("model.safetensors")));  // deterministic
@@ -76,7 +65,7 @@ class ExportCommandTest {
   void maxShardSizeAndOutputDir(@TempDir Path tmp) throws IOException {
     Path[] p = layout(tmp);
     Path out = tmp.resolve("exported");
-    String r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+    String r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--device", "cpu", "--output_dir", out.toString(), "--max_shard_size", "200KB");
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(listing(out).containsAll(List.of("model-00001-of-00004.safetensors", "model.safetensors.index.json")),
@@ -98,27 +87,27 @@ class ExportCommandTest {
         "\"base_model_name_or_path\": \"../../model\"");
     Files.writeString(p[1].resolve("adapter_config.json"), cfg);
     assertEquals(p[0].normalize(), ExportCommand.baseOf(p[1]));
-    String r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--device", "cpu");
+    String r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--device", "cpu");
     assertTrue(r.startsWith("0\n") && r.contains("into " + p[0].normalize()), r);
   }
 
   @Test
   void clearErrors(@TempDir Path tmp) throws IOException {
     Path[] p = layout(tmp);
-    String r = run("export", "--adapters", p[1].toString(), "--device", "cpu");
+    String r = Cli.run("export", "--adapters", p[1].toString(), "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("--merge_lora true only"), r);
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--device", "cpu");
+    r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("cannot find the base model") && r.contains("--model"), r);
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+    r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--safe_serialization", "false");
     assertTrue(r.startsWith("2\n") && r.contains("safe_serialization"), r);
-    r = run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
+    r = Cli.run("export", "--adapters", p[1].toString(), "--merge_lora", "true", "--model", p[0].toString(),
         "--max_shard_size", "5GiB", "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("5GiB"), r);
-    r = run("export", "--adapters", p[1].toString(), p[1].toString(), "--merge_lora", "true", "--model",
+    r = Cli.run("export", "--adapters", p[1].toString(), p[1].toString(), "--merge_lora", "true", "--model",
         p[0].toString());
     assertTrue(r.startsWith("2\n") && r.contains("merges one adapter"), r);
-    r = run("export", "--adapters", tmp.resolve("missing").toString(), "--merge_lora", "true", "--model",
+    r = Cli.run("export", "--adapters", tmp.resolve("missing").toString(), "--merge_lora", "true", "--model",
         p[0].toString(), "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("adapter_config.json not found"), r);
     assertFalse(Files.exists(tmp.resolve("output/checkpoint-5-merged")));

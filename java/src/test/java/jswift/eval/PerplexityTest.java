@@ -8,20 +8,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import jswift.cli.Main;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.quant.Calibration;
 import jswift.tensor.Device;
+import jswift.testing.Cli;
 import jswift.testing.TinyModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * Perplexity against a log-softmax of the model's own logits computed here in double precision, independence of
@@ -79,21 +76,12 @@ class PerplexityTest {
     }
   }
 
-  private static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return code + "\n" + out + err;
-  }
-
   @Test
   void evalCommandScoresDenseAndQuantizedCopiesOnTheSameBlocks() throws IOException {
     Path model = TinyModels.qwen3(dir.resolve("m"), 11);
     Path data = TinyModels.chatDataset(dir.resolve("qa.jsonl"), TinyModels.IDENTITY_QA);
     Path json = dir.resolve("ppl.json");
-    String r = run("eval", "--model", model.toString(), "--eval_dataset", data.toString(), "--max_length", "64",
+    String r = Cli.run("eval", "--model", model.toString(), "--eval_dataset", data.toString(), "--max_length", "64",
         "--device", "cpu", "--result_path", json.toString());
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("perplexity "), r);
@@ -106,11 +94,11 @@ class PerplexityTest {
     }
 
     Path nf4 = dir.resolve("nf4");
-    String e = run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+    String e = Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
         "--output_dir", nf4.toString());
     assertTrue(e.startsWith("0\n"), e);
     Path json4 = dir.resolve("ppl4.json");
-    r = run("eval", "--model", nf4.toString(), "--eval_dataset", data.toString(), "--max_length", "64",
+    r = Cli.run("eval", "--model", nf4.toString(), "--eval_dataset", data.toString(), "--max_length", "64",
         "--device", "cpu", "--result_path", json4.toString());
     assertTrue(r.startsWith("0\n"), r);
     double dense = result.get("mean_nll").asDouble();
@@ -123,13 +111,13 @@ class PerplexityTest {
   @Test
   void evalCommandRefusesBadArguments() throws IOException {
     Files.createDirectories(dir.resolve("empty"));
-    String r = run("eval", "--model", dir.resolve("empty").toString(), "--eval_dataset", "x.jsonl");
+    String r = Cli.run("eval", "--model", dir.resolve("empty").toString(), "--eval_dataset", "x.jsonl");
     assertTrue(r.startsWith("2\n") && r.contains("has no config.json"), r);
     Path model = TinyModels.qwen3(dir.resolve("m"), 7);
-    r = run("eval", "--model", model.toString(), "--eval_dataset", "jswift/quickstart-sft",
+    r = Cli.run("eval", "--model", model.toString(), "--eval_dataset", "jswift/quickstart-sft",
         "--per_device_eval_batch_size", "0");
     assertTrue(r.startsWith("2\n") && r.contains("--per_device_eval_batch_size"), r);
-    r = run("eval", "--model", model.toString(), "--eval_dataset", dir.resolve("missing.jsonl").toString());
+    r = Cli.run("eval", "--model", model.toString(), "--eval_dataset", dir.resolve("missing.jsonl").toString());
     assertTrue(r.startsWith("2\n") && r.contains("missing.jsonl"), r);
   }
 }

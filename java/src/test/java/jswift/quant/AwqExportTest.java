@@ -14,7 +14,6 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import jswift.cli.Main;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.model.Checkpoint;
@@ -26,11 +25,11 @@ import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Tensor;
+import jswift.testing.Cli;
 import jswift.testing.Rand;
 import jswift.testing.TinyModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code jswift export --quant_method awq}: the folder it writes (AutoAWQ's GEMM keys, dtypes and shapes per
@@ -42,34 +41,13 @@ import picocli.CommandLine;
  */
 class AwqExportTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String[] MODULES = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-      "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-
-  static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return code + "\n" + out + err;
-  }
-
-  static Path calibration(Path dir) throws IOException {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < 12; i++)
-      sb.append("{\"messages\": [{\"role\": \"user\", \"content\": \"Question ").append(i)
-          .append(": what is ").append(i).append(" plus ").append(2 * i).append("?\"}, {\"role\": \"assistant\", ")
-          .append("\"content\": \"It is ").append(3 * i).append(", because adding numbers works that way.\"}]}\n");
-    Path f = dir.resolve("calib.jsonl");
-    Files.writeString(f, sb.toString());
-    return f;
-  }
 
   @Test
   void writesAnAutoAwqGemmFolder(@TempDir Path tmp) throws IOException {
     Path model = TinyModels.qwen3(tmp.resolve("tiny"), 5);
-    String r = run("export", "--model", model.toString(), "--quant_method", "awq", "--quant_bits", "4",
-        "--group_size", "16", "--dataset", calibration(tmp).toString(), "--max_length", "96", "--quant_n_samples", "10");
+    String r = Cli.run("export", "--model", model.toString(), "--quant_method", "awq", "--quant_bits", "4",
+        "--group_size", "16", "--dataset", QuantizedCheckpointChecks.calibration(tmp).toString(), "--max_length", "96",
+        "--quant_n_samples", "10");
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("AWQ 4-bit, group_size 16") && r.contains("[AWQ] layer 1/2 quantized")
         && r.contains("[AWQ] layer 2/2 quantized"), r);
@@ -95,7 +73,7 @@ class AwqExportTest {
         if (!name.contains("_proj.")) assertEquals("F16", f.entry(name).dtype(), name);
       assertEquals(2 * 7 * 3 + 2 * 4 + 2, f.names().size(), "3 tensors per linear, 4 norms per layer, embed + norm");
       for (int l = 0; l < 2; l++)
-        for (String m : MODULES) {
+        for (String m : QuantizedCheckpointChecks.MODULES) {
           String p = "model.layers." + l + "." + m;
           long[] shape = base.entry(p + ".weight").shape();
           long outF = shape[0], in = shape[1];
@@ -185,28 +163,28 @@ class AwqExportTest {
   @Test
   void clearErrorsAndNoHalfWrittenFolder(@TempDir Path tmp) throws IOException {
     Path model = TinyModels.qwen3(tmp.resolve("tiny"), 6);
-    String m = model.toString(), c = calibration(tmp).toString();
+    String m = model.toString(), c = QuantizedCheckpointChecks.calibration(tmp).toString();
     for (String bits : new String[] {"8", "3"}) {
-      String r = run("export", "--model", m, "--quant_method", "awq", "--quant_bits", bits, "--dataset", c);
+      String r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", bits, "--dataset", c);
       assertTrue(r.startsWith("2\n") && r.contains("--quant_bits " + bits + " is not supported for awq: only 4 is"), r);
     }
-    String r = run("export", "--model", m, "--quant_method", "awq", "--dataset", c);
+    String r = Cli.run("export", "--model", m, "--quant_method", "awq", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--quant_method awq needs --quant_bits 4"), r);
-    r = run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4");
+    r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4");
     assertTrue(r.startsWith("2\n") && r.contains("AWQ needs calibration data: pass --dataset"), r);
-    r = run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "-1", "--dataset", c);
+    r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "-1", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--group_size -1 is not supported for awq"), r);
-    r = run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "24", "--dataset", c,
+    r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "24", "--dataset", c,
         "--max_length", "96", "--output_dir", tmp.resolve("g24").toString());
     assertTrue(r.startsWith("2\n") && r.contains("model.layers.0.self_attn.q_proj: a [32, 32] weight cannot be packed"
         + " in AWQ's GEMM layout with group_size 24"), r);
     assertFalse(Files.exists(tmp.resolve("g24")) || Files.exists(tmp.resolve("g24.incomplete")));
-    r = run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
+    r = Cli.run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq and bnb are)"), r);
-    r = run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "16", "--dataset", c,
+    r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "16", "--dataset", c,
         "--max_length", "96", "--output_dir", tmp.resolve("q").toString());
     assertTrue(r.startsWith("0\n"), r);
-    r = run("export", "--model", tmp.resolve("q").toString(), "--quant_method", "awq", "--quant_bits", "4",
+    r = Cli.run("export", "--model", tmp.resolve("q").toString(), "--quant_method", "awq", "--quant_bits", "4",
         "--dataset", c, "--max_length", "96");
     assertTrue(r.startsWith("2\n") && r.contains("is already quantized") && r.contains("quant_method 'awq'"), r);
 

@@ -23,9 +23,6 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.testing.Rand;
 import jswift.testing.TinyModels;
-import jswift.train.AdamW;
-import jswift.tuner.LoraConfig;
-import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -86,21 +83,7 @@ class AwqModelTest {
       // Same values through the same kernels: the same logits, bit for bit.
       assertArrayEquals(dense.logits(BATCH), q.logits(BATCH));
 
-      float[] before = QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
-      List<Parameter> params = LoraTuner.apply(q, "default",
-          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
-      try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
-        double first = q.forwardBackward(BATCH, 0), last = first;
-        opt.step(1e-2f);
-        opt.zeroGrad();
-        for (int i = 1; i < 15; i++) {
-          last = q.forwardBackward(BATCH, i);
-          opt.step(1e-2f);
-          opt.zeroGrad();
-        }
-        assertTrue(last < first - 0.5, "LoRA on the AWQ base reduces the loss: " + first + " -> " + last);
-      }
-      assertArrayEquals(before, QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+      QuantizedCheckpointChecks.loraTrainsOnTheFrozenBase(q, BATCH, "AWQ");
     }
   }
 

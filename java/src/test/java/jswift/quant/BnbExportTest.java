@@ -11,14 +11,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import jswift.cli.Main;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.model.CheckpointWriter;
@@ -30,13 +27,13 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
+import jswift.testing.Cli;
 import jswift.testing.TinyModels;
 import jswift.train.AdamW;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code jswift export --quant_method bnb --quant_bits 4}: the bitsandbytes nf4 layout on a hand-checkable weight
@@ -50,15 +47,6 @@ class BnbExportTest {
   private static final String W = "model.layers.0.mlp.down_proj.weight";
   private static final Batch BATCH = Batch.padded(new int[][] {{1, 53, 482, 280, 438, 489, 207, 443, 374, 441}},
       null, new int[][] {{1, 53, 482, 280, 438, 489, 207, 443, 374, 441}});
-
-  private static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return code + "\n" + out + err;
-  }
 
   /**
    * A folder with one linear [2, 64] (two blocks) whose values are codebook entries times a scale: block 0 runs
@@ -96,7 +84,7 @@ class BnbExportTest {
   @Test
   void handCheckableLayoutWithoutDoubleQuant(@TempDir Path tmp) throws IOException {
     Path model = handModel(tmp.resolve("hand"));
-    String r = run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+    String r = Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
         "--bnb_4bit_use_double_quant", "false");
     assertTrue(r.startsWith("0\n") && r.contains("1 linears quantized"), r);
     Path out = tmp.resolve("hand-bnb-int4");
@@ -136,7 +124,7 @@ class BnbExportTest {
   void handCheckableLayoutWithDoubleQuant(@TempDir Path tmp) throws IOException {
     Path model = handModel(tmp.resolve("hand"));
     Path out = tmp.resolve("dq");
-    String r = run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+    String r = Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
         "--output_dir", out.toString());
     assertTrue(r.startsWith("0\n") && r.contains("double quantization"), r);
     try (SafetensorsFile f = SafetensorsFile.open(out.resolve("model.safetensors"))) {
@@ -168,7 +156,7 @@ class BnbExportTest {
     Path base = TinyModels.qwen3(tmp.resolve("tiny"), 5);
     for (boolean dq : new boolean[] {false, true}) {
       Path out = tmp.resolve("tiny-" + dq);
-      String r = run("export", "--model", base.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+      String r = Cli.run("export", "--model", base.toString(), "--quant_method", "bnb", "--quant_bits", "4",
           "--bnb_4bit_use_double_quant", String.valueOf(dq), "--output_dir", out.toString());
       assertTrue(r.startsWith("0\n") && r.contains("14 linears quantized"), r);
       CausalLM.Quantization want = dq ? CausalLM.Quantization.NF4_DOUBLE_QUANT : CausalLM.Quantization.NF4;
@@ -212,18 +200,18 @@ class BnbExportTest {
   @Test
   void badInputsGiveClearErrors(@TempDir Path tmp) throws IOException {
     Path model = handModel(tmp.resolve("hand"));
-    String r = run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "8");
+    String r = Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "8");
     assertTrue(r.startsWith("2\n") || r.startsWith("1\n"), r);
     assertTrue(r.contains("--quant_bits 8 is not supported for bnb"), r);
-    r = run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+    r = Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
         "--bnb_4bit_quant_type", "fp4");
     assertTrue(r.contains("fp4 is not supported"), r);
     assertFalse(Files.exists(tmp.resolve("hand-bnb-int4")));
 
     Path out = tmp.resolve("q");
-    assertTrue(run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
+    assertTrue(Cli.run("export", "--model", model.toString(), "--quant_method", "bnb", "--quant_bits", "4",
         "--output_dir", out.toString()).startsWith("0\n"));
-    r = run("export", "--model", out.toString(), "--quant_method", "bnb", "--quant_bits", "4");
+    r = Cli.run("export", "--model", out.toString(), "--quant_method", "bnb", "--quant_bits", "4");
     assertTrue(r.contains("already quantized") && r.contains("bitsandbytes"), r);
     assertFalse(Files.exists(tmp.resolve("q-bnb-int4")));
 

@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import jswift.cli.Main;
 import jswift.model.CheckpointWriter;
 import jswift.model.SafetensorsFile;
 import jswift.model.TensorSource;
@@ -25,11 +24,11 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
+import jswift.testing.Cli;
 import jswift.testing.Rand;
 import jswift.testing.TinyModels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code jswift export --quant_method gptq}: the folder it writes (AutoGPTQ's keys, dtypes and shapes per linear,
@@ -40,34 +39,12 @@ import picocli.CommandLine;
  */
 class GptqExportTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final String[] MODULES = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-      "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-
-  private static String run(String... args) {
-    StringWriter out = new StringWriter(), err = new StringWriter();
-    CommandLine cli = Main.commandLine();
-    cli.setOut(new PrintWriter(out, true));
-    cli.setErr(new PrintWriter(err, true));
-    int code = cli.execute(args);
-    return code + "\n" + out + err;
-  }
-
-  private static Path calibration(Path dir) throws IOException {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < 12; i++)
-      sb.append("{\"messages\": [{\"role\": \"user\", \"content\": \"Question ").append(i)
-          .append(": what is ").append(i).append(" plus ").append(2 * i).append("?\"}, {\"role\": \"assistant\", ")
-          .append("\"content\": \"It is ").append(3 * i).append(", because adding numbers works that way.\"}]}\n");
-    Path f = dir.resolve("calib.jsonl");
-    Files.writeString(f, sb.toString());
-    return f;
-  }
 
   @Test
   void writesAnAutoGptqFolderThatDequantizesCloseToTheModel(@TempDir Path tmp) throws IOException {
     Path model = TinyModels.qwen3(tmp.resolve("tiny"), 5);
-    Path calib = calibration(tmp);
-    String r = run("export", "--model", model.toString(), "--quant_method", "gptq", "--quant_bits", "4",
+    Path calib = QuantizedCheckpointChecks.calibration(tmp);
+    String r = Cli.run("export", "--model", model.toString(), "--quant_method", "gptq", "--quant_bits", "4",
         "--group_size", "16", "--dataset", calib.toString(), "--max_length", "96", "--quant_n_samples", "10");
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("layer 1/2 quantized") && r.contains("layer 2/2 quantized"), r);
@@ -101,7 +78,7 @@ class GptqExportTest {
         if (!name.contains("_proj.")) assertEquals("F16", f.entry(name).dtype(), name);
       assertEquals(2 * 7 * 4 + 2 * 4 + 2, f.names().size(), "4 tensors per linear, 4 norms per layer, embed + norm");
       for (int l = 0; l < 2; l++)
-        for (String m : MODULES) {
+        for (String m : QuantizedCheckpointChecks.MODULES) {
           String p = "model.layers." + l + "." + m;
           long[] shape = base.entry(p + ".weight").shape();
           long outF = shape[0], in = shape[1], groups = in / 16;
@@ -124,7 +101,7 @@ class GptqExportTest {
     }
     // 8 bits: the same weights ~16x closer.
     Path out8 = tmp.resolve("eight");
-    r = run("export", "--model", model.toString(), "--quant_method", "gptq", "--quant_bits", "8", "--group_size", "16",
+    r = Cli.run("export", "--model", model.toString(), "--quant_method", "gptq", "--quant_bits", "8", "--group_size", "16",
         "--dataset", calib.toString(), "--max_length", "96", "--output_dir", out8.toString());
     assertTrue(r.startsWith("0\n"), r);
     Map<String, float[]> dq8 = dequantizedLinears(out8, 8);
@@ -139,23 +116,23 @@ class GptqExportTest {
   @Test
   void clearErrorsAndNoHalfWrittenFolder(@TempDir Path tmp) throws IOException {
     Path model = TinyModels.qwen3(tmp.resolve("tiny"), 6);
-    Path calib = calibration(tmp);
+    Path calib = QuantizedCheckpointChecks.calibration(tmp);
     String m = model.toString(), c = calib.toString();
-    String r = run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
+    String r = Cli.run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq and bnb are)"), r);
-    r = run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "3", "--dataset", c);
+    r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "3", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--quant_bits 3 is not supported for gptq (4 or 8)"), r);
-    r = run("export", "--model", m, "--quant_method", "gptq", "--dataset", c);
+    r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("needs --quant_bits"), r);
-    r = run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4");
+    r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4");
     assertTrue(r.startsWith("2\n") && r.contains("GPTQ needs calibration data: pass --dataset"), r);
-    r = run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4", "--dataset", c, "--max_length",
+    r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4", "--dataset", c, "--max_length",
         "96", "--output_dir", tmp.resolve("q").toString());
     assertTrue(r.startsWith("0\n"), r);
-    r = run("export", "--model", tmp.resolve("q").toString(), "--quant_method", "gptq", "--quant_bits", "4",
+    r = Cli.run("export", "--model", tmp.resolve("q").toString(), "--quant_method", "gptq", "--quant_bits", "4",
         "--dataset", c, "--max_length", "96");
     assertTrue(r.startsWith("2\n") && r.contains("is already quantized") && r.contains("gptq"), r);
-    r = run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4", "--dataset", c, "--max_length",
+    r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "4", "--dataset", c, "--max_length",
         "96", "--output_dir", tmp.resolve("q").toString());
     assertTrue(r.startsWith("2\n") && r.contains("exists and is not empty"), r);
 

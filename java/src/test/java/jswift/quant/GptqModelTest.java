@@ -24,9 +24,6 @@ import jswift.tensor.Device;
 import jswift.tensor.Tensor;
 import jswift.testing.Rand;
 import jswift.testing.TinyModels;
-import jswift.train.AdamW;
-import jswift.tuner.LoraConfig;
-import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -112,21 +109,7 @@ class GptqModelTest {
       // multiplied with its inputs in group order, GptqWeight; a wrong value would be off by far more).
       jswift.testing.Assert.close("logits", got, want, 1e-5, 1e-5);
 
-      float[] before = QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
-      List<Parameter> params = LoraTuner.apply(q, "default",
-          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
-      try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
-        double first = q.forwardBackward(BATCH, 0), last = first;
-        opt.step(1e-2f);
-        opt.zeroGrad();
-        for (int i = 1; i < 15; i++) {
-          last = q.forwardBackward(BATCH, i);
-          opt.step(1e-2f);
-          opt.zeroGrad();
-        }
-        assertTrue(last < first - 0.5, "LoRA on the GPTQ base reduces the loss: " + first + " -> " + last);
-      }
-      assertArrayEquals(before, QuantizedCheckpointChecks.dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+      QuantizedCheckpointChecks.loraTrainsOnTheFrozenBase(q, BATCH, "GPTQ");
     }
   }
 

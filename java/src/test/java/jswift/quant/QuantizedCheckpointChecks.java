@@ -1,5 +1,6 @@
 package jswift.quant;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,15 +10,59 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
 import jswift.model.SafetensorsFile;
 import jswift.nn.Linear;
+import jswift.nn.Parameter;
 import jswift.tensor.Arena;
+import jswift.train.AdamW;
 import jswift.train.TrainArguments;
 import jswift.train.Trainer;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
 
 /** What the GPTQ and AWQ checkpoint tests check the same way, whatever the packed format. */
 final class QuantizedCheckpointChecks {
   private QuantizedCheckpointChecks() {}
+
+  /** The decoder's linear layers, by their name after {@code model.layers.N.}. */
+  static final String[] MODULES = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+
+  /** Twelve chat rows of calibration data (calib.jsonl in dir). */
+  static Path calibration(Path dir) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 12; i++)
+      sb.append("{\"messages\": [{\"role\": \"user\", \"content\": \"Question ").append(i)
+          .append(": what is ").append(i).append(" plus ").append(2 * i).append("?\"}, {\"role\": \"assistant\", ")
+          .append("\"content\": \"It is ").append(3 * i).append(", because adding numbers works that way.\"}]}\n");
+    Path f = dir.resolve("calib.jsonl");
+    Files.writeString(f, sb.toString());
+    return f;
+  }
+
+  /**
+   * LoRA on every linear of the loaded quantized model lowers the loss on {@code batch} by more than 0.5 in 15
+   * AdamW steps, and leaves the packed base as it was.
+   */
+  static void loraTrainsOnTheFrozenBase(CausalLM q, Batch batch, String format) {
+    float[] before = dequantized(q.linears().get("model.layers.1.self_attn.o_proj"));
+    List<Parameter> params = LoraTuner.apply(q, "default",
+        LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
+    try (AdamW opt = new AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
+      double first = q.forwardBackward(batch, 0), last = first;
+      opt.step(1e-2f);
+      opt.zeroGrad();
+      for (int i = 1; i < 15; i++) {
+        last = q.forwardBackward(batch, i);
+        opt.step(1e-2f);
+        opt.zeroGrad();
+      }
+      assertTrue(last < first - 0.5, "LoRA on the " + format + " base reduces the loss: " + first + " -> " + last);
+    }
+    assertArrayEquals(before, dequantized(q.linears().get("model.layers.1.self_attn.o_proj")), "the base is frozen");
+  }
 
   /**
    * {@code jswift sft} trains a LoRA adapter on the quantized folder for two steps and saves it, and refuses
