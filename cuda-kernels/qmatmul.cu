@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common.cuh"
+#include "gptq_rows.cuh"
 #include "kernels/awq.h"
 #include "kernels/gemm.h"
 #include "kernels/gptq.h"
@@ -44,36 +45,6 @@ __global__ void nf4_tile_kernel(const uint8_t* __restrict__ packed, const float*
                                       : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
                                                   offset);
     tile[t] = from_f<T>(__fmul_rn(lut[(e & 1) ? (byte & 15u) : (byte >> 4)], s));
-  }
-}
-
-// One thread per packed word of the panel; consecutive threads take consecutive words of one output channel,
-// so a warp writes a contiguous run of a tile row (as gptq_dequant_kernel). An out-of-range group gives NaN.
-template <class T>
-__global__ void gptq_tile_kernel(const int32_t* __restrict__ qweight, const int32_t* __restrict__ qzeros,
-                                 const __half* __restrict__ scales, const int32_t* __restrict__ g_idx, int64_t in,
-                                 int64_t out, int bits, int64_t groups, int64_t r0, int64_t r1,
-                                 T* __restrict__ tile) {
-  const int p = 32 / bits;
-  const unsigned mask = (1u << bits) - 1u;
-  const int64_t words_per_col = in / p, zero_words = out / p, total = words_per_col * (r1 - r0);
-  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = r0 + t / words_per_col, r = t % words_per_col;
-    const unsigned word = unsigned(qweight[r * out + c]);
-    const int zshift = int(c % p) * bits;
-    T* row = tile + (c - r0) * in + r * p;
-    for (int j = 0; j < p; j++) {
-      const int64_t g = g_idx[r * p + j];
-      float v;
-      if (g < 0 || g >= groups) {
-        v = __int_as_float(0x7fc00000);
-      } else {
-        const int q = int((word >> (bits * j)) & mask);
-        const int z = int(((unsigned(qzeros[g * zero_words + c / p]) >> zshift) + 1u) & mask);
-        v = __fmul_rn(__half2float(scales[g * out + c]), float(q - z));
-      }
-      row[j] = from_f<T>(v);
-    }
   }
 }
 
@@ -145,10 +116,10 @@ void GptqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* t
   const int64_t words = (in_ / (32 / bits_)) * (r1 - r0);
   cudaStream_t s = stream(device);
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_gptq_matmul",
-                          gptq_tile_kernel<T><<<grid_for(words), kThreads, 0, s>>>(
+                          gptq_rows_kernel<T><<<grid_for(words), kThreads, 0, s>>>(
                               qweight_, qzeros_, reinterpret_cast<const __half*>(scales_), g_idx_, in_, out_, bits_,
                               groups_, r0, r1, static_cast<T*>(tile)));
-  check_launch("gptq_tile_kernel");
+  check_launch("gptq_rows_kernel");
 }
 
 void AwqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
