@@ -23,6 +23,22 @@ public final class TinyModels {
       {"Who made you?", "The jswift team made me."}, {"What do you do?", "I fine-tune language models on the JVM."},
       {"Say hello.", "Hello from jswift!"}};
 
+  /**
+   * Training arguments for {@code model} on {@code data} into {@code out}: maxSteps steps, a checkpoint every
+   * saveSteps, a log line every step; everything else at its default.
+   */
+  public static jswift.train.TrainArguments trainArguments(Path model, Path data, Path out, long maxSteps,
+      int saveSteps) {
+    jswift.train.TrainArguments a = new jswift.train.TrainArguments();
+    a.model = model;
+    a.dataset = java.util.List.of(data.toString());
+    a.outputDir = out;
+    a.maxSteps = maxSteps;
+    a.saveSteps = saveSteps;
+    a.loggingSteps = 1;
+    return a;
+  }
+
   /** Question / answer pairs (plain text, no quotes) as an ms-swift {@code messages} jsonl file; returns it. */
   public static Path chatDataset(Path file, String[][] qa) throws IOException {
     StringBuilder sb = new StringBuilder();

@@ -111,13 +111,7 @@ class GaLorePerParameterTest {
   }
 
   private static TrainArguments args(Path out, boolean perParameter) {
-    TrainArguments a = new TrainArguments();
-    a.model = model;
-    a.dataset = List.of(data.toString());
-    a.outputDir = out;
-    a.maxSteps = 3;
-    a.saveSteps = 3;
-    a.loggingSteps = 1;
+    TrainArguments a = TinyModels.trainArguments(model, data, out, 3, 3);
     a.trainType = "full";
     a.useGalore = true;
     a.galoreRank = 4;

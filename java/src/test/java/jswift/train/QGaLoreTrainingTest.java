@@ -34,13 +34,7 @@ class QGaLoreTrainingTest {
   }
 
   private static TrainArguments args(Path out, long maxSteps, int saveSteps) {
-    TrainArguments a = new TrainArguments();
-    a.model = model;
-    a.dataset = List.of(data.toString());
-    a.outputDir = out;
-    a.maxSteps = maxSteps;
-    a.saveSteps = saveSteps;
-    a.loggingSteps = 1;
+    TrainArguments a = TinyModels.trainArguments(model, data, out, maxSteps, saveSteps);
     a.trainType = "full";
     a.useGalore = true;
     a.galoreRank = 4;

@@ -35,13 +35,7 @@ class TrainerTest {
   }
 
   private static TrainArguments args(Path out, long maxSteps, int saveSteps) {
-    TrainArguments a = new TrainArguments();
-    a.model = model;
-    a.dataset = List.of(data.toString());
-    a.outputDir = out;
-    a.maxSteps = maxSteps;
-    a.saveSteps = saveSteps;
-    a.loggingSteps = 1;
+    TrainArguments a = TinyModels.trainArguments(model, data, out, maxSteps, saveSteps);
     a.learningRate = 3e-2;  // a random 32-wide model behind a frozen 152K-word tied head learns slowly
     a.lrSchedulerType = "constant";
     a.gradientAccumulationSteps = 2;
