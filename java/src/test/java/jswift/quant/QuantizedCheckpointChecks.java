@@ -16,6 +16,7 @@ import jswift.model.SafetensorsFile;
 import jswift.nn.Linear;
 import jswift.nn.Parameter;
 import jswift.tensor.Arena;
+import jswift.testing.TinyModels;
 import jswift.train.AdamW;
 import jswift.train.TrainArguments;
 import jswift.train.Trainer;
@@ -79,10 +80,7 @@ final class QuantizedCheckpointChecks {
     a.maxSteps = 2;
     a.saveSteps = 2;
     a.device = "cpu";
-    Trainer.Result r;
-    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
+    Trainer.Result r = TinyModels.train(a);
     assertTrue(Double.isFinite(r.firstLoss()) && Files.exists(r.lastCheckpoint().resolve("adapter_model.safetensors")));
     a.trainType = "full";
     var e = assertThrows(IllegalArgumentException.class, () -> new Trainer(a, new PrintWriter(new StringWriter())).close());

@@ -39,6 +39,13 @@ public final class TinyModels {
     return a;
   }
 
+  /** Runs the trainer to the end with its console output discarded. */
+  public static jswift.train.Trainer.Result train(jswift.train.TrainArguments a) throws IOException {
+    try (jswift.train.Trainer t = new jswift.train.Trainer(a, new java.io.PrintWriter(new java.io.StringWriter()))) {
+      return t.train();
+    }
+  }
+
   /** Question / answer pairs (plain text, no quotes) as an ms-swift {@code messages} jsonl file; returns it. */
   public static Path chatDataset(Path file, String[][] qa) throws IOException {
     StringBuilder sb = new StringBuilder();

@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -128,12 +126,8 @@ class GaLorePerParameterTest {
   @Test
   void theFlagTrainsLikeTheUsualStep(@TempDir Path out) throws IOException {
     Trainer.Result usual, split;
-    try (Trainer t = new Trainer(args(out.resolve("a"), false), new PrintWriter(new StringWriter()))) {
-      usual = t.train();
-    }
-    try (Trainer t = new Trainer(args(out.resolve("b"), true), new PrintWriter(new StringWriter()))) {
-      split = t.train();
-    }
+    usual = TinyModels.train(args(out.resolve("a"), false));
+    split = TinyModels.train(args(out.resolve("b"), true));
     assertEquals(usual.lastLoss(), split.lastLoss(), 0.0);
     for (String f : List.of("model.safetensors", Checkpoints.OPTIMIZER))
       try (SafetensorsFile x = SafetensorsFile.open(usual.lastCheckpoint().resolve(f));

@@ -93,17 +93,11 @@ class QGaLoreTrainingTest {
 
   @Test
   void resumeMidIntervalIsBitIdentical(@TempDir Path out) throws IOException {
-    Trainer.Result straight;
-    try (Trainer t = new Trainer(args(out.resolve("a"), 6, 3), new PrintWriter(new StringWriter()))) {
-      straight = t.train();
-    }
+    Trainer.Result straight = TinyModels.train(args(out.resolve("a"), 6, 3));
     // checkpoint-3 sits inside the first interval (P from step 1 serves steps 1-4)
     TrainArguments resumed = args(out.resolve("b"), 6, 3);
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-3");
-    Trainer.Result second;
-    try (Trainer t = new Trainer(resumed, new PrintWriter(new StringWriter()))) {
-      second = t.train();
-    }
+    Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
     for (String f : List.of("model.safetensors", Checkpoints.OPTIMIZER))
       try (SafetensorsFile a = SafetensorsFile.open(straight.lastCheckpoint().resolve(f));

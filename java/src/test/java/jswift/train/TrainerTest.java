@@ -81,16 +81,10 @@ class TrainerTest {
 
   @Test
   void resumeIsBitIdenticalToAnUninterruptedRun(@TempDir Path out) throws IOException {
-    Trainer.Result straight;
-    try (Trainer t = new Trainer(args(out.resolve("a"), 8, 4), new PrintWriter(new StringWriter()))) {
-      straight = t.train();
-    }
+    Trainer.Result straight = TinyModels.train(args(out.resolve("a"), 8, 4));
     TrainArguments resumed = args(out.resolve("b"), 8, 4);
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-4");
-    Trainer.Result second;
-    try (Trainer t = new Trainer(resumed, new PrintWriter(new StringWriter()))) {
-      second = t.train();
-    }
+    Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
     try (SafetensorsFile a = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
         SafetensorsFile b = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
@@ -164,17 +158,11 @@ class TrainerTest {
     // resuming regenerates the same masks.
     TrainArguments a = args(out.resolve("a"), 4, 2);
     a.useDora = true;
-    Trainer.Result straight;
-    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
-      straight = t.train();
-    }
+    Trainer.Result straight = TinyModels.train(a);
     TrainArguments resumed = args(out.resolve("b"), 4, 2);
     resumed.useDora = true;
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
-    Trainer.Result second;
-    try (Trainer t = new Trainer(resumed, new PrintWriter(new StringWriter()))) {
-      second = t.train();
-    }
+    Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
     JsonNode cfg = new ObjectMapper().readTree(straight.lastCheckpoint().resolve("adapter_config.json").toFile());
     assertTrue(cfg.get("use_dora").asBoolean());
@@ -191,10 +179,7 @@ class TrainerTest {
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
-    Trainer.Result r;
-    try (Trainer t = new Trainer(a, new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
+    Trainer.Result r = TinyModels.train(a);
     assertFalse(Files.exists(r.runDir().resolve("checkpoint-2")));
     assertTrue(Files.exists(r.runDir().resolve("checkpoint-4")) && Files.exists(r.runDir().resolve("checkpoint-6")));
     TrainArguments bad = args(out, 2, 1);
@@ -278,10 +263,7 @@ class TrainerTest {
     pt.trainType = "full";
     pt.learningRate = 1e-3;
     pt.loraDropout = 0f;
-    Trainer.Result r;
-    try (Trainer t = new Trainer(pt, new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
+    Trainer.Result r = TinyModels.train(pt);
     assertTrue(r.lastLoss() < r.firstLoss(), "pre-training lowers the loss: " + r.firstLoss() + " -> " + r.lastLoss());
     Path ckpt = r.lastCheckpoint();
     for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "optimizer.safetensors"))
@@ -300,10 +282,7 @@ class TrainerTest {
     again.learningRate = 1e-3;
     again.loraDropout = 0f;
     again.resumeFromCheckpoint = r.runDir().resolve("checkpoint-3");
-    Trainer.Result resumed;
-    try (Trainer t = new Trainer(again, new PrintWriter(new StringWriter()))) {
-      resumed = t.train();
-    }
+    Trainer.Result resumed = TinyModels.train(again);
     assertEquals(r.lastLoss(), resumed.lastLoss(), 0.0);
   }
 
@@ -323,18 +302,12 @@ class TrainerTest {
       a.gradientAccumulationSteps = 1;  // one chunk a step: checkpoint-2 falls inside the first document
       return a;
     };
-    Trainer.Result r;
-    try (Trainer t = new Trainer(split.apply("a"), new PrintWriter(new StringWriter()))) {
-      r = t.train();
-    }
+    Trainer.Result r = TinyModels.train(split.apply("a"));
     JsonNode state = new ObjectMapper().readTree(r.runDir().resolve("checkpoint-2/trainer_state.json").toFile());
     assertEquals(2, state.path("data_chunk").asInt(), "checkpoint-2 is two chunks into a document: " + state);
     TrainArguments again = split.apply("b");
     again.resumeFromCheckpoint = r.runDir().resolve("checkpoint-2");
-    Trainer.Result resumed;
-    try (Trainer t = new Trainer(again, new PrintWriter(new StringWriter()))) {
-      resumed = t.train();
-    }
+    Trainer.Result resumed = TinyModels.train(again);
     assertEquals(r.lastLoss(), resumed.lastLoss(), 0.0);
   }
 }
