@@ -3,6 +3,9 @@
 # machines without a GPU or driver; cuBLAS is linked where the toolkit has it, else dlopen'ed at first use.
 set(JSWIFT_CUDA "AUTO" CACHE STRING "AUTO, ON or OFF")
 set(JSWIFT_CUDA_ARCHITECTURES "80-real;90a-real;90-virtual" CACHE STRING "CUDA architectures")
+# OFF: always dlopen cuBLAS, as the jar's library does (benchmarks/gpu/run.sh builds so: the binaries it tests then
+# load the way the jar's do, without the toolkit's lib64 on the loader path).
+option(JSWIFT_CUBLAS_LINK "link cuBLAS where the toolkit has its headers" ON)
 set(JSWIFT_WITH_CUDA OFF)
 set(JSWIFT_CUDA_INFO "off")
 
@@ -23,7 +26,7 @@ if(NOT JSWIFT_CUDA STREQUAL "OFF")
     set(JSWIFT_WITH_CUDA ON)
     string(REPLACE ";" " " _archs "${JSWIFT_CUDA_ARCHITECTURES}")
     set(JSWIFT_CUDA_INFO "${CMAKE_CUDA_COMPILER_VERSION}, archs ${_archs}")
-    if(TARGET CUDA::cublas AND EXISTS "${CUDAToolkit_INCLUDE_DIRS}/cublas_v2.h")
+    if(JSWIFT_CUBLAS_LINK AND TARGET CUDA::cublas AND EXISTS "${CUDAToolkit_INCLUDE_DIRS}/cublas_v2.h")
       set(JSWIFT_CUBLAS_LINKED ON)
       string(APPEND JSWIFT_CUDA_INFO ", cuBLAS linked")
     else()

@@ -13,6 +13,7 @@ Prints (and with --json writes) one JSON object: step tokens/s, peak GPU memory,
 import argparse
 import json
 import statistics
+import sys
 import time
 
 
@@ -73,8 +74,11 @@ def main():
         opt.step()
         opt.zero_grad(set_to_none=True)
         sync()
+        took = time.perf_counter() - t0
         if step >= 2:
-            times.append(time.perf_counter() - t0)
+            times.append(took)
+        print(f"{'timed' if step >= 2 else 'warm-up'} step {step - 1 if step >= 2 else step + 1}: {took:.3f} s, "
+              f"loss {loss.item():.4f}", file=sys.stderr, flush=True)
     step_s = statistics.median(times)
     out = {"impl": f"transformers {transformers.__version__} + peft {peft.__version__}, torch {torch.__version__}",
            "base": "bf16 (no bitsandbytes on this machine)" if not a.cpu else "fp32 (cpu dry run)",
@@ -83,6 +87,7 @@ def main():
            "loss": round(loss.item(), 4),
            "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if not a.cpu else None,
            "decode": []}
+    emit(a, out, quiet=True)  # now too, so a run stopped during decode keeps the step's numbers
 
     model.eval()
     with torch.inference_mode():
@@ -106,12 +111,15 @@ def main():
                 if run > 0:
                     runs.append(b * (a.decode_tokens - 1) / (t2 - t1))
             out["decode"].append({"batch": b, "tokens_per_s": round(statistics.median(runs), 2)})
+            print(f"decode batch {b}: {out['decode'][-1]['tokens_per_s']} tokens/s", file=sys.stderr, flush=True)
+            emit(a, out, quiet=True)
     emit(a, out)
 
 
-def emit(a, out):
+def emit(a, out, quiet=False):
     text = json.dumps(out)
-    print(text)
+    if not quiet:
+        print(text)
     if a.json:
         with open(a.json, "w") as f:
             f.write(text + "\n")

@@ -7,9 +7,13 @@
 #   4. the QLoRA step and decode of a Llama-3-8B-shaped model against transformers + PEFT (qlora.sh),
 #   5. writes OUT/results.json, OUT/results.md and OUT/run.log (summarize.py).
 #
-#   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--no-sanitize] [--build-dir DIR]
+#   benchmarks/gpu/run.sh OUT [--dry-run] [--quick] [--no-sanitize] [--build-dir DIR] [--budget SECONDS]
+#                              [--only STEPS]
 #
-# Also runs the CUDA twin tests under compute-sanitizer memcheck (skip with --no-sanitize).
+# Last, with the time left, runs the CUDA twin tests under compute-sanitizer memcheck (skip with --no-sanitize).
+# --budget (default 480) is the whole run's time: each step's time limit is cut to what is left, keeping 20 s for
+# the summary, so the run ends inside a lease. --only runs some steps: a comma list of tests, bench, java, qlora,
+# memcheck (the build always runs when a step needs it).
 #
 # --dry-run checks the script's logic anywhere (no GPU, no torch): it reuses an existing CPU build
 # (--build-dir, default target/gpu-build), runs the native tests, the benchmarks with tiny shapes on the CPU,
@@ -22,6 +26,8 @@ out=""
 dry_run=0
 quick=0
 sanitize=1
+budget=480
+only="tests,bench,java,qlora,memcheck"
 build="$root/target/gpu-build"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,7 +35,9 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --no-sanitize) sanitize=0 ;;
     --build-dir) build="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --budget) budget="$2"; shift ;;
+    --only) only="$2"; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) out="$1" ;;
   esac
@@ -46,6 +54,13 @@ start=$(date +%s)
 status=0
 step() { echo; echo "== [$(( $(date +%s) - start ))s] $*"; }
 fail() { echo "!! $*"; status=1; }
+wants() { [[ ",$only," == *",$1,"* ]]; }
+# limit CAP: seconds a step may take, CAP at most, keeping 20 s of the budget for the summary.
+limit() {
+  local left=$(( budget - ($(date +%s) - start) - 20 ))
+  [ "$left" -lt 1 ] && left=1
+  [ "$1" -lt "$left" ] && echo "$1" || echo "$left"
+}
 
 step "environment"
 gpu="none"; cc=""
@@ -72,7 +87,12 @@ print(hits[0] if hits else "")
 PY
 )"
   [ -z "$cublas" ] && cublas="$(ls /usr/local/cuda/lib64/libcublas.so.* /usr/local/cuda-*/lib64/libcublas.so.* 2>/dev/null | head -1)"
-  if [ -n "$cublas" ]; then export JSWIFT_CUBLAS_PATH="$cublas"; echo "cuBLAS: $cublas"; else fail "libcublas not found"; fi
+  if [ -n "$cublas" ]; then
+    export JSWIFT_CUBLAS_PATH="$cublas"; echo "cuBLAS: $cublas"
+    export LD_LIBRARY_PATH="$(dirname "$cublas")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  else
+    fail "libcublas not found"
+  fi
 fi
 
 python3 - "$out/env.json" "$gpu" "$nvcc_version" "$cmake_version" "$dry_run" <<'PY'
@@ -96,7 +116,7 @@ else
   gen=""; command -v ninja >/dev/null && gen="-G Ninja"
   # shellcheck disable=SC2086
   cmake -S "$root/native" -B "$build" $gen -DCMAKE_BUILD_TYPE=Release -DJSWIFT_CUDA=ON \
-    -DJSWIFT_CUDA_ARCHITECTURES="$arch" && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
+    -DJSWIFT_CUDA_ARCHITECTURES="$arch" -DJSWIFT_CUBLAS_LINK=OFF && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
 fi
 
 if [ $dry_run -eq 0 ] && command -v cuobjdump >/dev/null && [ -f "$build/libjswift.so" ]; then
@@ -107,36 +127,24 @@ if [ $dry_run -eq 0 ] && command -v cuobjdump >/dev/null && [ -f "$build/libjswi
 fi
 
 step "native tests (CUDA twins vs CPU)"
-if [ -x "$build/jswift_tests" ]; then
-  "$build/jswift_tests" --json "$out/native_tests.json" || fail "native tests failed"
+if ! wants tests; then
+  echo "skipped (--only)"
+elif [ -x "$build/jswift_tests" ]; then
+  # One process first; a CUDA test that failed or was not reached then runs again alone (native_tests.py).
+  python3 "$root/benchmarks/gpu/native_tests.py" "$build/jswift_tests" "$out/native_tests.json" \
+    --limit "$(limit 150)" --each 30 --budget "$(limit 90)" || fail "native tests failed"
 else
   fail "no jswift_tests binary"
-fi
-
-step "compute-sanitizer memcheck of the CUDA twin tests"
-if [ $dry_run -eq 0 ] && [ $sanitize -eq 1 ]; then
-  if command -v compute-sanitizer >/dev/null; then
-    timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 --log-file "$out/memcheck.log" \
-      "$build/jswift_tests" --filter cuda > /dev/null
-    rc=$?
-    case $rc in
-      0) echo "memcheck: clean" ;;
-      124) echo "memcheck: timed out (partial log in memcheck.log)" ;;
-      *) fail "memcheck reported errors (exit $rc): see memcheck.log"; tail -20 "$out/memcheck.log" ;;
-    esac
-  else
-    echo "compute-sanitizer not found: skipped"
-  fi
-else
-  echo "skipped"
 fi
 
 step "jswift kernel benchmarks"
 bench_args=(--json "$out/jswift_bench.json")
 [ $quick -eq 1 ] && bench_args+=(--quick)
 [ $dry_run -eq 1 ] && bench_args+=(--device -1 --tiny)
-if [ -x "$build/jswift_bench" ]; then
-  "$build/jswift_bench" "${bench_args[@]}" || fail "some jswift benchmarks failed"
+if ! wants bench; then
+  echo "skipped (--only)"
+elif [ -x "$build/jswift_bench" ]; then
+  timeout "$(limit 120)" "$build/jswift_bench" "${bench_args[@]}" || fail "some jswift benchmarks failed"
 else
   fail "no jswift_bench binary"
 fi
@@ -145,17 +153,19 @@ step "PyTorch peer benchmarks"
 peer_args=(--jswift "$out/jswift_bench.json" --json "$out/torch_bench.json")
 [ $quick -eq 1 ] && peer_args+=(--quick)
 [ $dry_run -eq 1 ] && peer_args+=(--dry-run)
-if [ -f "$out/jswift_bench.json" ]; then
-  python3 "$root/benchmarks/gpu/torch_peer.py" "${peer_args[@]}" || fail "torch peer failed"
+if wants bench && [ -f "$out/jswift_bench.json" ]; then
+  timeout "$(limit 120)" python3 "$root/benchmarks/gpu/torch_peer.py" "${peer_args[@]}" || fail "torch peer failed"
 fi
 
 step "Java on CUDA: the model's step and generation vs the CPU (jswift.bench.CudaModelCheck)"
 carry="$root/.gpu-carry"
-if [ $dry_run -eq 0 ] && [ -f "$carry/jre.txz" ]; then
+if ! wants java; then
+  echo "skipped (--only)"
+elif [ $dry_run -eq 0 ] && [ -f "$carry/jre.txz" ]; then
   jre="$(mktemp -d)"
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$carry/jre.txz" "$jre"
   JSWIFT_CUDA_CACHE="$(mktemp -d)"
-  timeout 300 "$jre/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
+  timeout "$(limit 150)" "$jre/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
     jswift.bench.CudaModelCheck "$carry/fixture/llama-gqa" "$out/java_cuda_check.json" \
     || fail "the Java CUDA model check failed (see java_cuda_check.json / the log)"
 else
@@ -163,10 +173,39 @@ else
 fi
 
 step "QLoRA step and decode, Llama-3-8B shape: jswift (NF4) vs transformers + PEFT (qlora.sh)"
-qlora_args=("$out")
-[ $dry_run -eq 1 ] && qlora_args+=(--dry-run)
-[ $quick -eq 1 ] && qlora_args+=(--steps 3)
-"$root/benchmarks/gpu/qlora.sh" "${qlora_args[@]}" || fail "the QLoRA benchmark failed"
+if wants qlora; then
+  # jswift and the peer share what is left; memcheck gets what they leave.
+  side=$(( $(limit 400) / 2 - 5 ))
+  [ "$side" -lt 30 ] && side=30
+  qlora_args=("$out" --limit "$side")
+  [ $dry_run -eq 1 ] && qlora_args+=(--dry-run)
+  [ $quick -eq 1 ] && qlora_args+=(--steps 3)
+  "$root/benchmarks/gpu/qlora.sh" "${qlora_args[@]}" || fail "the QLoRA benchmark failed"
+else
+  echo "skipped (--only)"
+fi
+
+step "compute-sanitizer memcheck of the CUDA twin tests (with the time left)"
+if [ $dry_run -eq 0 ] && [ $sanitize -eq 1 ] && wants memcheck && [ -x "$build/jswift_tests" ]; then
+  t="$(limit 120)"
+  if ! command -v compute-sanitizer >/dev/null; then
+    echo "compute-sanitizer not found: skipped"
+  elif [ "$t" -lt 30 ]; then
+    echo "skipped: ${t}s left"
+  else
+    timeout "$t" compute-sanitizer --tool memcheck --error-exitcode 3 --log-file "$out/memcheck.log" \
+      "$build/jswift_tests" --filter cuda > "$out/memcheck_tests.log" 2>&1
+    rc=$?
+    grep -c '^PASS' "$out/memcheck_tests.log" | sed 's/^/memcheck: tests finished under memcheck: /'
+    case $rc in
+      0) echo "memcheck: clean" ;;
+      124) echo "memcheck: stopped at the ${t}s limit (no error before then; partial log in memcheck.log)" ;;
+      *) fail "memcheck reported errors (exit $rc): see memcheck.log"; grep -m5 -A6 'Invalid\|ERROR' "$out/memcheck.log" ;;
+    esac
+  fi
+else
+  echo "skipped"
+fi
 
 step "summary"
 if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
@@ -175,6 +214,13 @@ if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
     "$out/qlora_jswift.json" "$out/qlora_peer.json"
 else
   fail "summary failed"
+fi
+# The device machine sends back at most 8 files: whatever else is left (logs, pieces a failed summary left) goes
+# into one archive.
+rest=$(cd "$out" && ls | grep -v -x -e run.log -e results.json -e results.md -e pieces.tgz)
+if [ -n "$rest" ]; then
+  # shellcheck disable=SC2086
+  (cd "$out" && tar czf pieces.tgz $rest && rm -f $rest)
 fi
 echo "total $(( $(date +%s) - start ))s; status $status; results in $out"
 exit $status

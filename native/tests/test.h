@@ -33,6 +33,12 @@ struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by a test that cannot run in this build (the driver lists it as skipped with the reason), as a CUDA
+// twin is skipped where there is no GPU.
+struct Skip : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Throws Failure with the native error message unless status is JSW_OK.
 void check(int status, const char* what);
 #define JSW_CHECK(call) ::jsw_test::check((call), #call)

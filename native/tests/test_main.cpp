@@ -1,6 +1,8 @@
 // Runs every registered native test. CUDA twin tests run when a CUDA device is usable and are otherwise
 // listed as skipped with the reason. `--json FILE` writes the results (used by benchmarks/gpu/run.sh);
-// `--filter SUBSTRING` runs a subset. Exit status 1 if any test failed.
+// `--filter SUBSTRING` runs a subset, `--exact NAME` one test, `--list` prints the names (with "cuda" for the
+// CUDA twins) and runs nothing. Exit status 1 if any test failed.
+#include <chrono>
 #include <cstring>
 #include <fstream>
 
@@ -163,10 +165,20 @@ void expect_rel_norm(const std::string& what, const std::vector<float>& got, con
 int main(int argc, char** argv) {
   const char* json_path = nullptr;
   const char* filter = nullptr;
+  const char* exact = nullptr;
+  bool list = false;
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
     else if (!std::strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+    else if (!std::strcmp(argv[i], "--exact") && i + 1 < argc) exact = argv[++i];
+    else if (!std::strcmp(argv[i], "--list")) list = true;
   }
+  if (list) {
+    for (const auto& t : jsw_test::registry()) std::printf("%s%s\n", t.name, t.needs_cuda ? " cuda" : "");
+    return 0;
+  }
+  // Line by line even into a pipe: if a kernel kills the process, the log still names the tests that ran.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int devices = jsw_cuda_device_count();
   std::printf("%s\nCUDA devices: %d\n", jsw_build_info(), devices);
   std::string skip_reason = !jsw_cuda_compiled() ? "built without CUDA" : "no CUDA device";
@@ -175,7 +187,9 @@ int main(int argc, char** argv) {
   bool first = true;
   for (const auto& t : jsw_test::registry()) {
     if (filter != nullptr && std::strstr(t.name, filter) == nullptr) continue;
+    if (exact != nullptr && std::strcmp(t.name, exact) != 0) continue;
     std::string status, detail;
+    auto t0 = std::chrono::steady_clock::now();
     if (t.needs_cuda && devices == 0) {
       status = "skipped";
       detail = skip_reason;
@@ -185,21 +199,26 @@ int main(int argc, char** argv) {
         t.fn();
         status = "passed";
         passed++;
+      } catch (const jsw_test::Skip& e) {
+        status = "skipped";
+        detail = e.what();
+        skipped++;
       } catch (const std::exception& e) {
         status = "failed";
         detail = e.what();
         failed++;
       }
     }
-    std::printf("%-8s %s%s%s\n", status == "passed" ? "PASS" : status == "failed" ? "FAIL" : "SKIPPED", t.name,
-                detail.empty() ? "" : ": ", detail.c_str());
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%-8s %s%s%s (%.2f s)\n", status == "passed" ? "PASS" : status == "failed" ? "FAIL" : "SKIPPED", t.name,
+                detail.empty() ? "" : ": ", detail.c_str(), seconds);
     std::string esc;
     for (char c : detail) {
       if (c == '"' || c == '\\') esc += '\\';
       esc += (c == '\n' ? ' ' : c);
     }
     json += std::string(first ? "" : ",") + "{\"name\":\"" + t.name + "\",\"status\":\"" + status +
-            "\",\"detail\":\"" + esc + "\"}";
+            "\",\"detail\":\"" + esc + "\",\"seconds\":" + std::to_string(seconds) + "}";
     first = false;
   }
   json += "],\"passed\":" + std::to_string(passed) + ",\"failed\":" + std::to_string(failed) +

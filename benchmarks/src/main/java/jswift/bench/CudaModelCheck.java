@@ -11,6 +11,7 @@ import jswift.infer.GenerationConfig;
 import jswift.infer.Generator;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
+import jswift.model.CausalLM.Quantization;
 import jswift.model.SafetensorsFile;
 import jswift.nn.Parameter;
 import jswift.tensor.DType;
@@ -22,8 +23,10 @@ import jswift.train.AdamW;
  * The whole model on CUDA against the CPU, for the GPU script (run there with a carried JRE): the llama-gqa
  * fixture's logits, loss, LoRA gradients, 20 AdamW steps and greedy generation, once with fp32 on the GPU
  * (must match the CPU to fp32 rounding) and once with bf16 compute (must match within bf16 tolerance and train
- * the same way); and a GPTQ export quantized on CUDA against one quantized on the CPU. Prints one JSON object;
- * exits 1 if a check fails.
+ * the same way); the same for QLoRA (an NF4 base, bf16 compute and activation recomputation on the GPU, against
+ * the same NF4 base and bf16 compute on the CPU); and a GPTQ export quantized on CUDA against one quantized on the
+ * CPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
+ * check fails. {@code -Djswift.check.device=cpu} runs the "GPU" side on the CPU: a dry run of the harness.
  *
  * <pre>java -cp ... jswift.bench.CudaModelCheck FIXTURE_DIR [OUT.json]</pre>
  */
@@ -37,7 +40,9 @@ public final class CudaModelCheck {
     Path fixture = Path.of(args[0]);
     results.put("build", Kernels.buildInfo());
     results.put("cuda_devices", Kernels.cudaDeviceCount());
-    if (Kernels.cudaDeviceCount() == 0) {
+    // -Djswift.check.device=cpu: the "GPU" side runs on the CPU too, a dry run of this harness anywhere
+    boolean dry = "cpu".equals(System.getProperty("jswift.check.device"));
+    if (Kernels.cudaDeviceCount() == 0 && !dry) {
       System.out.println("{\"error\": \"no CUDA device\"}");
       System.exit(2);
     }
@@ -48,32 +53,63 @@ public final class CudaModelCheck {
       labels = rows(ref.longs("labels"));
     }
     Batch batch = Batch.padded(ids, mask, labels);
-    Run cpu = run(fixture, Device.CPU, DType.F32, batch);
-    for (DType dt : new DType[] {DType.F32, DType.BF16}) {
-      Run gpu = run(fixture, Device.cuda(0), dt, batch);
-      String tag = dt == DType.F32 ? "cuda_f32" : "cuda_bf16";
-      boolean f32 = dt == DType.F32;
-      check(tag + ".logits_rel", rel(gpu.logits, cpu.logits), f32 ? 1e-4 : 3e-2);
-      check(tag + ".loss_rel", Math.abs(gpu.loss - cpu.loss) / cpu.loss, f32 ? 1e-5 : 1e-2);
-      double worst = 0;
-      for (String k : cpu.grads.keySet()) worst = Math.max(worst, rel(gpu.grads.get(k), cpu.grads.get(k)));
-      check(tag + ".lora_grad_worst_rel", worst, f32 ? 1e-3 : 6e-2);
-      results.put(tag + ".losses", gpu.losses);
-      double cpuDrop = cpu.losses.get(0) - cpu.losses.get(cpu.losses.size() - 1);
-      double gpuDrop = gpu.losses.get(0) - gpu.losses.get(gpu.losses.size() - 1);
-      check(tag + ".training_drop_rel_diff", Math.abs(gpuDrop - cpuDrop) / cpuDrop, f32 ? 1e-3 : 0.1);
-      int same = 0;
-      for (int i = 0; i < cpu.greedy.length && i < gpu.greedy.length; i++) if (cpu.greedy[i] == gpu.greedy[i]) same++;
-      results.put(tag + ".greedy_tokens_equal", same + "/" + cpu.greedy.length);
-      if (f32) check(tag + ".greedy_mismatches", cpu.greedy.length - same, 0);
-    }
-    results.put("cpu.losses", cpu.losses);
-    gptqExportCheck(fixture, batch);
+    Device cuda = dry ? Device.CPU : Device.cuda(0);
+    Run cpu = attempt("cpu", () -> run(fixture, Device.CPU, DType.F32, Quantization.NONE, false, batch));
+    compare("cuda_f32", cpu, attempt("cuda_f32", () -> run(fixture, cuda, DType.F32, Quantization.NONE, false, batch)), true);
+    compare("cuda_bf16", cpu, attempt("cuda_bf16", () -> run(fixture, cuda, DType.BF16, Quantization.NONE, false, batch)), false);
+    // bf16 on both sides: NF4 codes quantized from bf16 weights differ from those of fp32 weights at level boundaries
+    Run cpuNf4 = attempt("cpu_nf4", () -> run(fixture, Device.CPU, DType.BF16, Quantization.NF4, false, batch));
+    compare("cuda_qlora_bf16", cpuNf4, attempt("cuda_qlora_bf16", () -> run(fixture, cuda, DType.BF16, Quantization.NF4, true, batch)), false);
+    if (cpu != null) results.put("cpu.losses", cpu.losses);
+    if (cpuNf4 != null) results.put("cpu_nf4.losses", cpuNf4.losses);
+    attempt("gptq_export_cuda", () -> {
+      gptqExportCheck(fixture, batch, cuda);
+      return null;
+    });
     results.put("ok", ok);
     String json = toJson(results);
     System.out.println(json);
     if (args.length > 1) Files.writeString(Path.of(args[1]), json + "\n");
     System.exit(ok ? 0 : 1);
+  }
+
+  /** One part of the check, which may throw. */
+  private interface Part<T> {
+    T get() throws Exception;
+  }
+
+  /** Runs a part; if it throws, records the error under {@code tag.error}, fails the check and returns null. */
+  private static <T> T attempt(String tag, Part<T> part) {
+    long t0 = System.nanoTime();
+    try {
+      T value = part.get();
+      results.put(tag + ".seconds", Math.round((System.nanoTime() - t0) / 1e7) / 100.0);
+      return value;
+    } catch (Throwable e) {
+      System.err.println(tag + " failed:");
+      e.printStackTrace();
+      results.put(tag + ".error", e.toString());
+      ok = false;
+      return null;
+    }
+  }
+
+  /** A GPU run against the CPU run of the same model: logits, loss, step-1 LoRA gradients, 20 steps, greedy. */
+  private static void compare(String tag, Run cpu, Run gpu, boolean f32) {
+    if (cpu == null || gpu == null) return;  // attempt() recorded why
+    check(tag + ".logits_rel", rel(gpu.logits, cpu.logits), f32 ? 1e-4 : 3e-2);
+    check(tag + ".loss_rel", Math.abs(gpu.loss - cpu.loss) / cpu.loss, f32 ? 1e-5 : 1e-2);
+    double worst = 0;
+    for (String k : cpu.grads.keySet()) worst = Math.max(worst, rel(gpu.grads.get(k), cpu.grads.get(k)));
+    check(tag + ".lora_grad_worst_rel", worst, f32 ? 1e-3 : 6e-2);
+    results.put(tag + ".losses", gpu.losses);
+    double cpuDrop = cpu.losses.get(0) - cpu.losses.get(cpu.losses.size() - 1);
+    double gpuDrop = gpu.losses.get(0) - gpu.losses.get(gpu.losses.size() - 1);
+    check(tag + ".training_drop_rel_diff", Math.abs(gpuDrop - cpuDrop) / cpuDrop, f32 ? 1e-3 : 0.1);
+    int same = 0;
+    for (int i = 0; i < cpu.greedy.length && i < gpu.greedy.length; i++) if (cpu.greedy[i] == gpu.greedy[i]) same++;
+    results.put(tag + ".greedy_tokens_equal", same + "/" + cpu.greedy.length);
+    if (f32) check(tag + ".greedy_mismatches", cpu.greedy.length - same, 0);
   }
 
   /** What one device produced. */
@@ -85,9 +121,11 @@ public final class CudaModelCheck {
     int[] greedy;
   }
 
-  private static Run run(Path fixture, Device device, DType dtype, Batch batch) throws IOException {
+  private static Run run(Path fixture, Device device, DType dtype, Quantization quant, boolean recompute, Batch batch)
+      throws IOException {
     Run r = new Run();
-    try (CausalLM m = CausalLM.load(fixture, device, dtype)) {
+    try (CausalLM m = CausalLM.load(fixture, device, dtype, quant)) {
+      m.setGradientCheckpointing(recompute);
       r.logits = m.logits(batch);
       r.loss = m.loss(batch);
       r.greedy = Generator.generate(m, new int[] {1, 53, 482, 280, 438}, GenerationConfig.greedy(8, List.of()));
@@ -112,7 +150,7 @@ public final class CudaModelCheck {
    * 16, act-order, on calibration blocks of fixture ids): the GEMMs round differently, so a few codes may differ,
    * but the summed GPTQ error and the quantized model's logits must agree closely.
    */
-  private static void gptqExportCheck(Path fixture, Batch batch) throws IOException {
+  private static void gptqExportCheck(Path fixture, Batch batch, Device gpu) throws IOException {
     Path tmp = Files.createTempDirectory("jswift-gptq-cuda");
     List<int[]> blocks = new ArrayList<>();
     for (int b = 0; b < 6; b++) {
@@ -123,7 +161,7 @@ public final class CudaModelCheck {
     jswift.quant.GptqConfig c = jswift.quant.GptqConfig.defaults(4).withGroupSize(16).withDescAct(true);
     java.io.PrintWriter quiet = new java.io.PrintWriter(java.io.Writer.nullWriter());
     double[] loss = new double[2];
-    Device[] devices = {Device.CPU, Device.cuda(0)};
+    Device[] devices = {Device.CPU, gpu};
     for (int i = 0; i < 2; i++) {
       jswift.quant.GptqExporter.Result r = jswift.quant.GptqExporter.export(fixture, tmp.resolve("d" + i), blocks, c,
           1L << 40, quiet, devices[i]);

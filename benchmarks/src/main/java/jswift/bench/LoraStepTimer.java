@@ -37,7 +37,10 @@ final class LoraStepTimer {
         loss = m.forwardBackward(batch, s + 2);
         opt.step(1e-4f);
         Kernels.synchronize(m.device());  // the GPU's queued work belongs to this step
-        if (s >= 0) seconds[s] = (System.nanoTime() - t0) / 1e9;
+        double took = (System.nanoTime() - t0) / 1e9;
+        if (s >= 0) seconds[s] = took;
+        // progress on stderr: on a lease, a run cut short still shows how far it got
+        System.err.printf("%s step %d: %.3f s, loss %.4f%n", s < 0 ? "warm-up" : "timed", s < 0 ? s + 3 : s + 1, took, loss);
       }
     }
     Arrays.sort(seconds);

@@ -59,9 +59,12 @@ public final class QloraStepBench {
     out.put("device", device.toString());
     out.put("seq", seq);
     out.put("rank", rank);
+    Path jsonOut = a.containsKey("json") ? Path.of(a.get("json")) : null;
     long t0 = System.nanoTime();
+    System.err.println("building " + config.getFileName() + " with random weights on " + device + " (" + quant + ")");
     try (CausalLM m = CausalLM.create(cfg, RandomInit.source(cfg, std, 0), device, dtype, quant)) {
       out.put("build_s", round((System.nanoTime() - t0) / 1e9, 2));
+      System.err.println("built in " + out.get("build_s") + " s");
       m.setGradientCheckpointing(true);
       if (!device.isCpu()) Kernels.resetPeakMemory(device);
       LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps);
@@ -71,6 +74,9 @@ public final class QloraStepBench {
       out.put("loss", round(loss, 4));
       if (device.isCpu()) out.putNull("peak_memory_gib");
       else out.put("peak_memory_gib", round(Kernels.memoryStats(device)[2] / Math.pow(2, 30), 3));
+
+      // written now too, so a run stopped during decode keeps the step's numbers
+      if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
 
       ArrayNode decode = out.putArray("decode");
       for (String b : a.getOrDefault("decode-batches", "1,16").split(",")) {
@@ -95,11 +101,13 @@ public final class QloraStepBench {
         ObjectNode row = decode.addObject();
         row.put("batch", bs);
         row.put("tokens_per_s", round(best, 2));
+        System.err.printf("decode batch %d: %.1f tokens/s%n", bs, best);
+        if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
       }
     }
     String text = json.writeValueAsString(out);
     System.out.println(text);
-    if (a.containsKey("json")) Files.writeString(Path.of(a.get("json")), text + "\n");
+    if (jsonOut != null) Files.writeString(jsonOut, text + "\n");
   }
 
   private static double round(double v, int digits) {
