@@ -4,6 +4,8 @@
 // stream. Forward panels write disjoint columns of y; the backward's panels all add into y, so with more than
 // one panel they accumulate in an fp32 workspace [rows, in] (activation-sized) and y is written once.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "common.cuh"
 #include "gptq_rows.cuh"
@@ -45,6 +47,38 @@ __global__ void nf4_tile_kernel(const uint8_t* __restrict__ packed, const float*
                                       : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
                                                   offset);
     tile[t] = from_f<T>(__fmul_rn(lut[(e & 1) ? (byte & 15u) : (byte >> 4)], s));
+  }
+}
+
+// Sixteen values a thread (the panel's start, its length, in and blocksize multiples of 16): one 8-byte load of
+// codes, one scale, and the outputs stored as 16-byte vectors; the same products as nf4_tile_kernel, bit for bit.
+// shift = log2(blocksize), or -1 when it is no power of two. JSWIFT_NF4_TILE=v1 keeps it off (the benchmark's
+// before / after).
+template <class T>
+__global__ void nf4_tile16_kernel(const uint2* __restrict__ packed, const float* __restrict__ absmax,
+                                  const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested,
+                                  const float* __restrict__ code256, float offset, int64_t e0, int64_t count16,
+                                  int64_t blocksize, int shift, T* __restrict__ tile) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < count16; t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t e = e0 + t * 16, b = shift >= 0 ? e >> shift : e / blocksize;
+    const uint2 q = __ldcs(packed + (e >> 4));
+    const float s = absmax != nullptr ? absmax[b]
+                                      : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
+                                                  offset);
+    alignas(16) T v[16];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      const unsigned byte = ((j < 4 ? q.x : q.y) >> (8 * (j & 3))) & 0xffu;
+      v[2 * j] = from_f<T>(__fmul_rn(lut[byte >> 4], s));
+      v[2 * j + 1] = from_f<T>(__fmul_rn(lut[byte & 15u], s));
+    }
+    uint4* dst = reinterpret_cast<uint4*>(tile + t * 16);
+    const uint4* src = reinterpret_cast<const uint4*>(v);
+#pragma unroll
+    for (int k = 0; k < int(16 * sizeof(T) / 16); k++) dst[k] = src[k];
   }
 }
 
@@ -105,6 +139,21 @@ void gemm_rm(int device, int dtype, int c_dtype, bool tb, int64_t m, int64_t n, 
 void Nf4DeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
   const int64_t count = (r1 - r0) * in_;
   cudaStream_t s = stream(device);
+  const char* v1 = std::getenv("JSWIFT_NF4_TILE");  // read each call: the benchmark switches it
+  const bool by16 = in_ % 16 == 0 && blocksize_ % 16 == 0 && reinterpret_cast<uintptr_t>(packed_) % 8 == 0 &&
+                    reinterpret_cast<uintptr_t>(tile) % 16 == 0 && !(v1 != nullptr && std::strcmp(v1, "v1") == 0);
+  if (by16) {
+    int shift = -1;
+    if ((blocksize_ & (blocksize_ - 1)) == 0)
+      for (shift = 0; (int64_t(1) << shift) < blocksize_; shift++) {
+      }
+    JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
+                            nf4_tile16_kernel<T><<<grid_for(count / 16), kThreads, 0, s>>>(
+                                reinterpret_cast<const uint2*>(packed_), absmax_, absmax_q_, nested_, code256_,
+                                offset_, r0 * in_, count / 16, blocksize_, shift, static_cast<T*>(tile)));
+    check_launch("nf4_tile16_kernel");
+    return;
+  }
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
                           nf4_tile_kernel<T><<<grid_for(count), kThreads, 0, s>>>(
                               packed_, absmax_, absmax_q_, nested_, code256_, offset_, r0 * in_, count, blocksize_,

@@ -3,17 +3,17 @@
 # random weights (no download), jswift (NF4 base, jswift.bench.QloraStepBench on the carried JRE) against
 # transformers + PEFT (bf16 base, SDPA; qlora_peer.py), one after the other on the same GPU.
 #
-#   benchmarks/gpu/qlora.sh OUT [--dry-run] [--config FILE] [--seq N] [--steps N] [--limit SECONDS]
+#   benchmarks/gpu/qlora.sh OUT [--dry-run] [--config FILE] [--seq N] [--steps N] [--limit SECONDS] [--no-peer]
 #
 # Writes OUT/qlora_jswift.json and OUT/qlora_peer.json (summarize.py folds them into results.json). --dry-run runs
 # jswift on the CPU with a tiny config and short sequences and the peer's placeholder numbers, to check the logic
 # anywhere (java on PATH; the classpath from JSWIFT_CLASSPATH, else the benchmarks' jar). --limit (default 240) is
-# each side's time limit. For a real CPU run of the
+# each side's time limit; --no-peer runs jswift's side alone. For a real CPU run of the
 # peer (torch needed): qlora_peer.py --config benchmarks/gpu/models/tiny-llama.json --cpu.
 set -uo pipefail
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-out="" dry_run=0 config="$root/benchmarks/gpu/models/llama3-8b.json" seq=2048 steps=5 limit=240
+out="" dry_run=0 no_peer=0 config="$root/benchmarks/gpu/models/llama3-8b.json" seq=2048 steps=5 limit=240
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry_run=1 ;;
@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
     --seq) seq="$2"; shift ;;
     --steps) steps="$2"; shift ;;
     --limit) limit="$2"; shift ;;
+    --no-peer) no_peer=1 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) out="$1" ;;
@@ -54,10 +55,11 @@ if [ -n "$java_bin" ]; then
   echo "jswift: $(basename "$config"), seq $seq, $steps steps, $device"
   timeout "$limit" "$java_bin" -Xss4m -Dorg.bytedeco.javacpp.cachedir="$(mktemp -d)" -cp "$classpath" \
     jswift.bench.QloraStepBench --config "$config" --device "$device" --seq "$seq" --steps "$steps" \
-    "${decode[@]}" --json "$out/qlora_jswift.json" || { echo "!! the jswift QLoRA benchmark failed"; status=1; }
+    "${decode[@]}" --profile 1 --json "$out/qlora_jswift.json" || { echo "!! the jswift QLoRA benchmark failed"; status=1; }
 else
   echo "!! no JVM: run benchmarks/gpu/prepare-java.sh before the GPU run"; status=1
 fi
+if [ $no_peer -eq 1 ]; then echo "transformers + PEFT: skipped (--no-peer)"; exit $status; fi
 echo "transformers + PEFT: $(basename "$config"), seq $seq, $steps steps"
 timeout "$limit" python3 "$root/benchmarks/gpu/qlora_peer.py" --config "$config" --seq "$seq" --steps "$steps" \
   "${decode[@]}" "${peer_mode[@]}" --json "$out/qlora_peer.json" || { echo "!! the peer QLoRA benchmark failed"; status=1; }

@@ -12,8 +12,8 @@
 #
 # Last, with the time left, runs the CUDA twin tests under compute-sanitizer memcheck (skip with --no-sanitize).
 # --budget (default 480) is the whole run's time: each step's time limit is cut to what is left, keeping 20 s for
-# the summary, so the run ends inside a lease. --only runs some steps: a comma list of tests, bench, java, qlora,
-# memcheck (the build always runs when a step needs it).
+# the summary, so the run ends inside a lease. --only runs some steps: a comma list of tests, bench, java, qlora
+# (qlora-jswift: jswift's side alone), memcheck (the build always runs when a step needs it).
 #
 # --dry-run checks the script's logic anywhere (no GPU, no torch): it reuses an existing CPU build
 # (--build-dir, default target/gpu-build), runs the native tests, the benchmarks with tiny shapes on the CPU,
@@ -145,6 +145,9 @@ if ! wants bench; then
   echo "skipped (--only)"
 elif [ -x "$build/jswift_bench" ]; then
   timeout "$(limit 120)" "$build/jswift_bench" "${bench_args[@]}" || fail "some jswift benchmarks failed"
+  # before / after of the NF4 GEMV's 32-value path (nf4_gemv.cu): the 16-value kernel it replaced
+  [ $dry_run -eq 0 ] && JSWIFT_NF4_GEMV=v1 timeout "$(limit 30)" "$build/jswift_bench" --filter nf4_gemv | tail -1 \
+    | sed 's/^/16-value kernel (JSWIFT_NF4_GEMV=v1): /'
 else
   fail "no jswift_bench binary"
 fi
@@ -173,11 +176,12 @@ else
 fi
 
 step "QLoRA step and decode, Llama-3-8B shape: jswift (NF4) vs transformers + PEFT (qlora.sh)"
-if wants qlora; then
+if wants qlora || wants qlora-jswift; then
   # jswift and the peer share what is left; memcheck gets what they leave.
   side=$(( $(limit 400) / 2 - 5 ))
   [ "$side" -lt 30 ] && side=30
   qlora_args=("$out" --limit "$side")
+  wants qlora || qlora_args+=(--no-peer)
   [ $dry_run -eq 1 ] && qlora_args+=(--dry-run)
   [ $quick -eq 1 ] && qlora_args+=(--steps 3)
   "$root/benchmarks/gpu/qlora.sh" "${qlora_args[@]}" || fail "the QLoRA benchmark failed"

@@ -205,6 +205,15 @@ class Peer:
         n = p["out"] * p["in"]
         return self.copy_bandwidth({"bytes": n // 2 + n // 64 * 4})
 
+    def nf4_matmul(self, p):
+        # The same product with the weight dense in bf16 (what a bf16-base LoRA step multiplies by).
+        w = self.randn(p["out"], p["in"], dtype=self.dtype(p))
+        if p.get("pass") == "bwd":
+            dy = self.randn(p["tokens"], p["out"], dtype=self.dtype(p))
+            return self.time(lambda: self.torch.matmul(dy, w), 10), "torch.matmul(dy, W) (W bf16)"
+        x = self.randn(p["tokens"], p["in"], dtype=self.dtype(p))
+        return self.time(lambda: self.torch.matmul(x, w.t()), 10), "torch.matmul(x, W.t()) (W bf16)"
+
     def adamw_step(self, p):
         t = self.torch
         param = t.nn.Parameter(t.randn(p["n"], device=self.dev))

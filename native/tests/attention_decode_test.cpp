@@ -409,14 +409,15 @@ JSW_CUDA_TEST(attention_decode_kv_cache_append_cuda_matches_cpu) {
     std::vector<float> kn = round_to(randn(B * L * row, 91), dtype), vn = round_to(randn(B * L * row, 92), dtype);
     std::vector<float> base = round_to(randn(B * C * row, 93), dtype);
     std::vector<float> want_k, want_v, got_k, got_v;
-    for (int device : {int(JSW_CPU), cuda_device()}) {
+    for (int side = 0; side < 2; side++) {
+      int device = side == 0 ? int(JSW_CPU) : cuda_device();
       Buffer knb = upload(device, dtype, kn), vnb = upload(device, dtype, vn);
       Buffer kc = upload(device, dtype, base), vc = upload(device, dtype, base), len = upload_i32(device, lens);
       JSW_CHECK(jsw_kv_cache_append(device, dtype, knb.get(), vnb.get(), kc.get(), vc.get(), len.as<int32_t>(), B, L,
                                     C, KH, D));
       JSW_CHECK(jsw_synchronize(device));
-      (device == JSW_CPU ? want_k : got_k) = download(kc, dtype, B * C * row);
-      (device == JSW_CPU ? want_v : got_v) = download(vc, dtype, B * C * row);
+      (side == 0 ? want_k : got_k) = download(kc, dtype, B * C * row);
+      (side == 0 ? want_v : got_v) = download(vc, dtype, B * C * row);
     }
     expect_close("append k dtype " + std::to_string(dtype), got_k, want_k, 0.0f, 0.0f);  // a copy: exact
     expect_close("append v dtype " + std::to_string(dtype), got_v, want_v, 0.0f, 0.0f);
@@ -424,6 +425,7 @@ JSW_CUDA_TEST(attention_decode_kv_cache_append_cuda_matches_cpu) {
 }
 
 JSW_CUDA_TEST(attention_decode_cuda_rejects_bad_kv_len) {
+  cuda_only_behaviour("device lengths flagged by the kernels");
   // Device lengths are checked by the kernels: the bad sequence gives out = 0 and lse = -inf, the good one its
   // attention, and jsw_synchronize reports the flag (then clears it). The append writes nothing for it.
   const int dev = cuda_device();

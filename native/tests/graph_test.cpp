@@ -180,6 +180,7 @@ void write_scalars(int dev, const Buffer& scalars, int64_t step) {
 }  // namespace
 
 JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
+  cuda_only_behaviour("CUDA graphs");
   int dev = cuda_device();
   LoraLayer eager(dev), graphed(dev);
   Buffer scalars = zeros(dev, JSW_F32, 8);
@@ -232,6 +233,7 @@ JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
 }
 
 JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
+  cuda_only_behaviour("CUDA graphs");
   int dev = cuda_device();
   Buffer t = zeros(dev, JSW_F32, 16);
   // 1. synchronizing: refused at once, reported again by jsw_graph_end, and the stream is fine afterwards
@@ -291,6 +293,7 @@ JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
 }
 
 JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
+  cuda_only_behaviour("CUDA graphs");
   int dev = cuda_device();
   const int64_t bytes = 777 * 512;  // a size class of its own in this test program
   void* warm = nullptr;
@@ -341,6 +344,7 @@ JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
 // A copy within the device is stream-ordered, not a host wait: it is captured, and each replay copies what the
 // source holds at that replay.
 JSW_CUDA_TEST(graph_captures_a_copy_within_the_device_cuda) {
+  cuda_only_behaviour("CUDA graphs");
   const int dev = cuda_device();
   Buffer src = upload(dev, JSW_F32, std::vector<float>{1, 2, 3, 4}), dst = poisoned(dev, JSW_F32, 4);
   void* g = nullptr;

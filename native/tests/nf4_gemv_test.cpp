@@ -146,8 +146,9 @@ JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
   struct Shape {
     int64_t in, out, blocksize;
   };
-  // 896 / 4864: the fast (16-value) path at decode sizes; 67 and blocksize 7: the general one.
-  for (Shape s : {Shape{896, 4864, 64}, Shape{4864, 96, 64}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
+  // 896 / 4864: the 32-value path at decode sizes (896: fewer 32-value words than lanes; 4864: a partial unrolled
+  // step); 912 with blocksize 16: the 16-value path; 67 and blocksize 7: the general one.
+  for (Shape s : {Shape{896, 4864, 64}, Shape{4864, 96, 64}, Shape{912, 40, 16}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
       for (int64_t rows : {1, 3, 8}) {
         for (bool dq : {false, true}) {

@@ -318,6 +318,7 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   weights.push_back(make_nf4(19, 67, 64, false, 1));
   weights.push_back(make_nf4(37, 200, 7, true, 2));
   weights.push_back(make_nf4(9000, 4096, 64, true, 3));
+  weights.push_back(make_nf4(40, 96, 32, false, 11));  // the 16-value tile kernel with a plain absmax
   weights.push_back(make_gptq(24, 40, 4, 3, 4));
   weights.push_back(make_gptq(32, 48, 2, 2, 5));
   weights.push_back(make_gptq(12, 36, 8, 5, 6));

@@ -97,7 +97,16 @@ void expect_close(const std::string& what, const std::vector<float>& got, const 
 void expect_rel_norm(const std::string& what, const std::vector<float>& got, const std::vector<float>& want,
                      double tol);
 
-inline int cuda_device() { return 0; }
+// The device the CUDA twin tests run on: GPU 0, or the CPU under `jswift_tests --cuda-as-cpu`, which runs the
+// twins' own code (packing, uploads, comparisons) on a machine without a GPU, so a bug there shows up before a
+// GPU run does.
+extern bool cuda_as_cpu;
+inline int cuda_device() { return cuda_as_cpu ? JSW_CPU : 0; }
+// For a twin test that checks what only the CUDA build does (device-side error flags, graphs): skipped under
+// --cuda-as-cpu, where the CPU does it its own documented way.
+inline void cuda_only_behaviour(const char* what) {
+  if (cuda_as_cpu) throw Skip(std::string("checks CUDA-only behaviour (") + what + ")");
+}
 
 // Runs fn with JSWIFT_CPU_ISA=baseline, restoring the variable afterwards: on an AVX-512 machine the kernels with
 // two instruction-set builds would otherwise never run their baseline (AVX2) build in the tests.

@@ -86,6 +86,12 @@ int jsw_memory_stats(int device, int64_t* stats);
 int jsw_reset_peak_memory(int device);
 /* Releases cached, unused device blocks back to the driver. */
 int jsw_empty_cache(int device);
+/* Per-op timing, to see where a step's time goes: after jsw_profile_start every API call waits for the device
+ * before it returns and adds its time to its op's row; jsw_profile_stop prints the rows (calls, total, mean,
+ * share, and the wall time outside the ops) to stderr under `label` and stops. JSWIFT_PROFILE=1 profiles the
+ * whole process and prints at exit. Not for CUDA graph capture (captured calls are not waited for). */
+int jsw_profile_start(void);
+int jsw_profile_stop(const char* label);
 
 /* ---- CUDA graphs (capture the device's jswift stream once, replay it many times) --------------------- */
 /* jsw_graph_begin starts capturing every op this thread then queues on the device's stream (nothing runs);

@@ -121,6 +121,16 @@ int jsw_memset(int device, void* ptr, int value, int64_t bytes) {
   JSW_API_END
 }
 
+int jsw_profile_start(void) {
+  jsw::profile::start();
+  return JSW_OK;
+}
+
+int jsw_profile_stop(const char* label) {
+  jsw::profile::stop(label != nullptr ? label : "");
+  return JSW_OK;
+}
+
 int jsw_synchronize(int device) {
   JSW_API_BEGIN
   require_device(device, "jsw_synchronize");

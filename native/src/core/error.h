@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/profile.h"
 #include "jswift/jswift.h"
 
 namespace jsw {
@@ -41,7 +42,9 @@ void require_device(int device, const char* op);
 
 }  // namespace jsw
 
-#define JSW_API_BEGIN try {
+#define JSW_API_BEGIN                               \
+  ::jsw::profile::Scope jsw_profile_scope_(__func__); \
+  try {
 #define JSW_API_END                                                          \
   }                                                                          \
   catch (const jsw::Error& e) {                                              \

@@ -1,5 +1,7 @@
 #include "cuda/runtime.h"
 
+#include "core/profile.h"
+
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -41,6 +43,19 @@ cudaStream_t stream(int device) {
   }
   return streams[device];
 }
+
+// The profiler's wait after each API call (core/profile.h): every stream made so far, except while capturing.
+void wait_all_streams() {
+  for (int d = 0; d < kMaxDevices; d++) {
+    cudaStream_t s;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      s = streams[d];
+    }
+    if (s != nullptr && !capturing(d)) cudaStreamSynchronize(s);  // errors surface at the next checked call
+  }
+}
+const bool profile_wait_registered = (profile::set_device_wait(&wait_all_streams), true);
 
 int* error_flag(int device) {
   stream(device);

@@ -23,6 +23,14 @@ final class LoraStepTimer {
   private LoraStepTimer() {}
 
   static Timing run(CausalLM m, int rank, int alpha, int seq, int steps) {
+    return run(m, rank, alpha, seq, steps, 0);
+  }
+
+  /**
+   * As {@link #run(CausalLM, int, int, int, int)}, then {@code profiledSteps} more steps under the per-op profiler
+   * ({@link Kernels#profileStart}), whose table goes to stderr; they are not part of the timing.
+   */
+  static Timing run(CausalLM m, int rank, int alpha, int seq, int steps, int profiledSteps) {
     List<Parameter> trainable = LoraTuner.apply(m, "default", LoraConfig.defaults().withR(rank).withLoraAlpha(alpha)
         .withLoraDropout(0.05).withTargetModules(List.of("all-linear")), 42);
     int vocab = m.config().vocabSize();
@@ -32,16 +40,20 @@ final class LoraStepTimer {
     double[] seconds = new double[steps];
     double loss = 0;
     try (AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f)) {
-      for (int s = -2; s < steps; s++) {
+      for (int s = -2; s < steps + profiledSteps; s++) {
+        if (s == steps) Kernels.profileStart();
         long t0 = System.nanoTime();
         loss = m.forwardBackward(batch, s + 2);
         opt.step(1e-4f);
         Kernels.synchronize(m.device());  // the GPU's queued work belongs to this step
         double took = (System.nanoTime() - t0) / 1e9;
-        if (s >= 0) seconds[s] = took;
+        if (s >= 0 && s < steps) seconds[s] = took;
         // progress on stderr: on a lease, a run cut short still shows how far it got
-        System.err.printf("%s step %d: %.3f s, loss %.4f%n", s < 0 ? "warm-up" : "timed", s < 0 ? s + 3 : s + 1, took, loss);
+        String kind = s < 0 ? "warm-up" : s < steps ? "timed" : "profiled";
+        System.err.printf("%s step %d: %.3f s, loss %.4f%n", kind, s < 0 ? s + 3 : s < steps ? s + 1 : s - steps + 1,
+            took, loss);
       }
+      if (profiledSteps > 0) Kernels.profileStop(profiledSteps + " LoRA training steps (seq " + seq + ")");
     }
     Arrays.sort(seconds);
     return new Timing(seconds[steps / 2], loss);

@@ -28,7 +28,9 @@ import jswift.tensor.Kernels;
  *
  * <pre>java -cp ... jswift.bench.QloraStepBench --config models/llama3-8b.json [--device cuda|cpu] [--seq 2048]
  *     [--rank 16] [--steps 5] [--quant nf4|none] [--decode-batches 1,16] [--decode-tokens 64] [--prompt 128]
- *     [--json OUT]</pre>
+ *     [--json OUT] [--profile 1]</pre>
+ * With {@code --profile 1}, two more training steps and one more generation per batch size run under the per-op
+ * profiler ({@link Kernels#profileStart}) after the timed ones, and print where their time went.
  */
 public final class QloraStepBench {
   private QloraStepBench() {}
@@ -42,6 +44,7 @@ public final class QloraStepBench {
     int steps = Integer.parseInt(a.getOrDefault("steps", "5"));
     int decodeTokens = Integer.parseInt(a.getOrDefault("decode-tokens", "64"));
     int promptLen = Integer.parseInt(a.getOrDefault("prompt", "128"));
+    boolean profile = a.getOrDefault("profile", "0").equals("1");
     Quantization quant = switch (a.getOrDefault("quant", "nf4")) {
       case "nf4" -> Quantization.NF4;
       case "none" -> Quantization.NONE;
@@ -67,7 +70,7 @@ public final class QloraStepBench {
       System.err.println("built in " + out.get("build_s") + " s");
       m.setGradientCheckpointing(true);
       if (!device.isCpu()) Kernels.resetPeakMemory(device);
-      LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps);
+      LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps, profile ? 2 : 0);
       double median = t.medianSeconds(), loss = t.loss();
       out.put("step_s", round(median, 4));
       out.put("tokens_per_s", round(seq / median, 2));
@@ -102,6 +105,11 @@ public final class QloraStepBench {
         row.put("batch", bs);
         row.put("tokens_per_s", round(best, 2));
         System.err.printf("decode batch %d: %.1f tokens/s%n", bs, best);
+        if (profile) {  // after the timed runs: the profiler's waits slow every op down
+          Kernels.profileStart();
+          Generator.generate(m, prompts, GenerationConfig.greedy(decodeTokens, List.of()), null, null);
+          Kernels.profileStop("generate, batch " + bs + ": prefill " + promptLen + " + " + decodeTokens + " tokens");
+        }
         if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
       }
     }

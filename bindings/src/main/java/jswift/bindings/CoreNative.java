@@ -96,6 +96,10 @@ public final class CoreNative {
 
   public static native int jsw_empty_cache(int device);
 
+  public static native int jsw_profile_start();
+
+  public static native int jsw_profile_stop(String label);
+
   // ---- elementwise ----
   public static native int jsw_cast(
       int device, int srcDtype, @Cast("const void*") long src, int dstDtype, @Cast("void*") long dst, long n);

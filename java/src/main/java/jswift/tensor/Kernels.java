@@ -57,6 +57,19 @@ public final class Kernels {
     NativeStatus.check(CoreNative.jsw_synchronize(device.index()));
   }
 
+  /**
+   * Starts per-op timing (jsw_profile_start): every native call then waits for the device before it returns, so
+   * the table {@link #profileStop} prints shows where the time between the two calls went, op by op.
+   */
+  public static void profileStart() {
+    NativeStatus.check(CoreNative.jsw_profile_start());
+  }
+
+  /** Prints the per-op table since {@link #profileStart} to stderr under {@code label}, and stops timing. */
+  public static void profileStop(String label) {
+    NativeStatus.check(CoreNative.jsw_profile_stop(label));
+  }
+
   /** {allocated, reserved, peak allocated, native allocations} in bytes / count for a device. */
   public static long[] memoryStats(Device device) {
     long[] stats = new long[4];

@@ -1,0 +1,40 @@
+// The NF4 dequant-to-tile GEMM (jsw_nf4_matmul) of a QLoRA training step: a Llama-3-8B MLP projection (14336 x
+// 4096, double-quantized NF4) at 2048 tokens, forward (x W^T) and the frozen backward (dy W). The peer multiplies
+// by the same weight stored densely in bf16 (torch.matmul): what a QLoRA step pays on top of a bf16 base is the
+// tile dequantization. Each runs with the 16-value tile kernel (tile=v2) and the one-value-a-thread one (tile=v1).
+#include <cstdlib>
+
+#include "bench.h"
+
+using namespace jsw_bench;
+
+JSW_BENCH(nf4_matmul) {
+  int64_t tokens = ctx.pick(2048, 32), out = ctx.pick(14336, 96), in = ctx.pick(4096, 128), n = out * in;
+  int64_t blocks = n / 64;
+  DeviceBuffer w(ctx.device, JSW_BF16, n, 1, 0.02f), x(ctx.device, JSW_BF16, tokens * in, 2),
+      dy(ctx.device, JSW_BF16, tokens * out, 3);
+  DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, tokens * out * 2),
+      dx(ctx.device, tokens * in * 2);
+  BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
+  for (const char* tile : {"v2", "v1"}) {
+    if (std::string(tile) == "v1") setenv("JSWIFT_NF4_TILE", "v1", 1);
+    for (bool trans : {false, true}) {
+      double ms = time_ms(ctx.device, [&] {
+        BENCH_CHECK(jsw_nf4_matmul(ctx.device, JSW_BF16, trans ? dy.get() : x.get(), tokens, trans ? 1 : 0,
+                                   packed.as<uint8_t>(), absmax.as<float>(), nullptr, nullptr, nullptr, 0.0f, out, in,
+                                   64, 0.0f, trans ? dx.get() : y.get()));
+      }, ctx.quick ? 2 : 10);
+      Result r;
+      r.name = "nf4_matmul";
+      r.shape = "tokens=" + std::to_string(tokens) + " out=" + std::to_string(out) + " in=" + std::to_string(in) +
+                " pass=" + (trans ? "bwd" : "fwd") + " tile=" + tile + " dtype=bf16";
+      r.ms = ms;
+      r.peak_extra = last_peak_extra_bytes();
+      r.flops = 2.0 * tokens * in * out;
+      r.bytes = n / 2.0 + blocks * 4.0 + 2.0 * tokens * (in + out);
+      r.note = "peer: torch.matmul with the weight dense in bf16";
+      ctx.results->push_back(r);
+    }
+  }
+  unsetenv("JSWIFT_NF4_TILE");
+}
