@@ -18,7 +18,8 @@ import picocli.CommandLine;
 
 /**
  * The quick start (README's first command, `jswift sft` with no argument): the bundled pre-trained tiny chat model
- * is a normal Hugging Face folder, and 150 LoRA steps teach it the self-cognition answers it did not give before.
+ * is a normal Hugging Face folder, and 150 QLoRA steps (NF4 base) teach it the self-cognition answers it did not give
+ * before.
  */
 class QuickStartTest {
   private static final Path MODEL = Path.of(System.getProperty("user.dir")).getParent().resolve(QuickStart.MODEL);
@@ -44,13 +45,14 @@ class QuickStartTest {
   }
 
   @Test
-  void loraTeachesTheModelItsNewIdentity(@TempDir Path out) throws IOException {
+  void qloraTeachesTheModelItsNewIdentity(@TempDir Path out) throws IOException {
     StringWriter console = new StringWriter();
     List<String> identity = QuickStart.QUESTIONS.subList(0, 3);  // who are you, your name, who made you
     QuickStart.Result r = QuickStart.run(QuickStart.arguments(MODEL, out, 150), QuickStart.QUESTIONS,
         new PrintWriter(console));
     String text = console.toString();
     assertTrue(text.contains("Before training") && text.contains("After training"), text);
+    assertTrue(text.contains("QLoRA (4-bit NF4 base)") && text.contains("NF4_DOUBLE_QUANT weights"), text);
     for (String a : r.before().subList(0, identity.size()))
       assertFalse(a.contains("jswift"), "the pre-trained model does not know the name yet: " + a);
     long learnt = r.after().subList(0, identity.size()).stream()
