@@ -219,9 +219,13 @@ if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
 else
   fail "summary failed"
 fi
-# The device machine sends back at most 8 files: whatever else is left (logs, pieces a failed summary left) goes
-# into one archive.
-rest=$(cd "$out" && ls | grep -v -x -e run.log -e results.json -e results.md -e pieces.tgz)
+# The device machine sends back at most 8 files: the other files this script writes (memcheck's logs, the pieces a
+# failed summary leaves) go into one archive.
+rest=""
+for f in memcheck.log memcheck_tests.log env.json native_tests.json jswift_bench.json torch_bench.json \
+         java_cuda_check.json qlora_jswift.json qlora_peer.json; do
+  [ -f "$out/$f" ] && rest="$rest $f"
+done
 if [ -n "$rest" ]; then
   # shellcheck disable=SC2086
   (cd "$out" && tar czf pieces.tgz $rest && rm -f $rest)
