@@ -1,5 +1,6 @@
 // DoRA helpers: the CPU twins against double-precision loops (dropout: against the fused LoRA kernel's mask), and
 // the CUDA twins against the CPU twins.
+#include <cstring>
 #include <limits>
 
 #include "test.h"
@@ -162,6 +163,20 @@ JSW_TEST(dora_dropout_cpu_drops_what_the_lora_kernel_drops) {
   int64_t differ = 0;
   for (int64_t i = 0; i < n; i++) differ += (other[i] == 0.0f) != (mask[i] == 0.0f);
   JSW_EXPECT(differ > n / 10, "another seed drops other elements (%lld differ)", (long long)differ);
+
+  // Long inputs (threads, 16-element vectors and a tail): the AVX-512 build (where the CPU has it) and the
+  // baseline build give the same bits, and drop ~p of the elements.
+  int64_t big = 200003;
+  auto xb = randn(big, 53);
+  Buffer bbig = upload(JSW_CPU, JSW_F32, xb), ybig = poisoned(JSW_CPU, JSW_F32, big);
+  JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bbig.get(), big, p, seed, ybig.get()));
+  auto fast = download(ybig, JSW_F32, big);
+  with_baseline_isa([&] { JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bbig.get(), big, p, seed, ybig.get())); });
+  auto base = download(ybig, JSW_F32, big);
+  JSW_EXPECT(std::memcmp(fast.data(), base.data(), size_t(big) * 4) == 0, "the two ISA builds' masks differ");
+  int64_t zero = 0;
+  for (float v : base) zero += v == 0.0f;
+  JSW_EXPECT(std::fabs(double(zero) / double(big) - p) < 0.01, "dropped fraction %g", double(zero) / double(big));
 }
 
 JSW_TEST(dora_ops_reject_bad_arguments) {

@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/memory.h"
+#include "kernels/dora.h"
 #include "kernels/dropout_hash.h"
 #include "kernels/gemm.h"
 #include "kernels/lora.h"
@@ -70,6 +71,10 @@ class F32Out {
 // CUDA twin stores it.
 template <class T>
 void dropout(const T* x, int64_t n, float p, uint64_t seed, float* out) {
+  if constexpr (std::is_same_v<T, float>) {  // jsw_dropout's kernel: the same mask, hashed with AVX-512 where present
+    ::jsw::cpu::dropout(JSW_F32, x, n, p, seed, out);
+    return;
+  }
   uint64_t key = dropout_key(seed);
   float keep_scale = 1.0f / (1.0f - p);
 #pragma omp parallel for simd schedule(static) if (n > 65536)
