@@ -226,6 +226,9 @@ JSW_TEST(qmatmul_nf4_matches_fp64) {
   check_against_fp64(make_nf4(37, 200, 7, true, 2), "nf4 dq 37x200 bs7", {1, 5, 67}, {JSW_F32, JSW_BF16});
   // 4099 inputs: panels of 240 rows (the 4 MiB tile), so 500 outputs are 240 + 240 + 20.
   check_against_fp64(make_nf4(500, 4099, 64, true, 3), "nf4 dq 500x4099 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
+  // Whole blocks of 64 from a row start: the AVX-512 tile decode (where the CPU has it) and the baseline's loop.
+  check_against_fp64(make_nf4(48, 256, 64, false, 12), "nf4 48x256", {1, 67}, {JSW_F32, JSW_BF16});
+  with_baseline_isa([] { check_against_fp64(make_nf4(48, 256, 64, false, 12), "nf4 48x256 baseline", {67}, {JSW_F32}); });
 }
 
 JSW_TEST(qmatmul_gptq_matches_fp64) {

@@ -6,6 +6,11 @@
 
 #include <omp.h>
 
+#include "cpu/isa.h"
+#ifdef JSW_CPU_AVX512
+#include <immintrin.h>
+#endif
+
 #include "core/dtype.h"
 #include "cpu/awq_block.h"
 #include "kernels/awq.h"
@@ -20,6 +25,28 @@ namespace cpu {
 namespace {
 constexpr float kNf4[16] = {JSW_NF4_CODEBOOK};
 }  // namespace
+
+#ifdef JSW_CPU_AVX512
+JSW_AVX512_BEGIN
+namespace {
+// t[0, 2 * pairs) from packed bytes p[0, pairs) of one block (pairs % 16 == 0): each 16 bytes widen to 16 int32
+// lanes and look the 16-level table, scaled once (t = level * s, the scalar loop's one product), up by the high
+// nibble (even elements) and by the byte itself (odd ones: vpermps reads the low 4 bits), then interleave.
+void nf4_pairs_avx512(const uint8_t* p, int64_t pairs, float s, float* t) {
+  const __m512 table = _mm512_mul_ps(_mm512_loadu_ps(kNf4), _mm512_set1_ps(s));
+  const __m512i first = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i second = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  for (int64_t k = 0; k < pairs; k += 16) {
+    const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + k)));
+    const __m512 even = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    const __m512 odd = _mm512_permutexvar_ps(v, table);
+    _mm512_storeu_ps(t + 2 * k, _mm512_permutex2var_ps(even, first, odd));
+    _mm512_storeu_ps(t + 2 * k + 16, _mm512_permutex2var_ps(even, second, odd));
+  }
+}
+}  // namespace
+JSW_AVX512_END
+#endif
 
 // ---- NF4 ----------------------------------------------------------------------------------------------------
 // Rows [r0, r1) are the contiguous elements [r0 * in, r1 * in) of the flattened weight: each row walks its
@@ -36,6 +63,7 @@ void Nf4Rows::rows(int64_t r0, int64_t r1, float* tile) const {
   }
   const float* scales = absmax_ != nullptr ? absmax_ + b0 : decoded.data();
   const uint8_t* packed = packed_;
+  [[maybe_unused]] const bool wide = use_avx512();
 #pragma omp parallel for schedule(static)
   for (int64_t r = r0; r < r1; r++) {
     float* t = tile + (r - r0) * in;
@@ -50,7 +78,14 @@ void Nf4Rows::rows(int64_t r0, int64_t r1, float* tile) const {
       }
       const uint8_t* p = packed + ((e0 + j) >> 1);
       const int64_t pairs = (end - j) / 2;
-      for (int64_t k = 0; k < pairs; k++) {
+      int64_t k = 0;
+#ifdef JSW_CPU_AVX512
+      if (wide && pairs >= 16) {
+        nf4_pairs_avx512(p, pairs / 16 * 16, s, t + j);
+        k = pairs / 16 * 16;
+      }
+#endif
+      for (; k < pairs; k++) {
         t[j + 2 * k] = kNf4[p[k] >> 4] * s;
         t[j + 2 * k + 1] = kNf4[p[k] & 15] * s;
       }
