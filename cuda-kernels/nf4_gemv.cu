@@ -90,24 +90,21 @@ __device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
   float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
   v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
 }
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) {
+__device__ __forceinline__ float2 to_f2(__nv_bfloat162 h) { return __bfloat1622float2(h); }
+__device__ __forceinline__ float2 to_f2(__half2 h) { return __half22float2(h); }
+// 16-bit storage: one 16-byte load holds the 8 values as 4 pairs (T2: bf16 / f16 pairs).
+template <class T2, class T>
+__device__ __forceinline__ void load8_pairs(const T* p, float (&v)[8]) {
   uint4 u = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+  const T2* h = reinterpret_cast<const T2*>(&u);
 #pragma unroll
   for (int k = 0; k < 4; k++) {
-    float2 f = __bfloat1622float2(h[k]);
+    float2 f = to_f2(h[k]);
     v[2 * k] = f.x, v[2 * k + 1] = f.y;
   }
 }
-__device__ __forceinline__ void load8(const __half* p, float (&v)[8]) {
-  uint4 u = *reinterpret_cast<const uint4*>(p);
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    float2 f = __half22float2(h[k]);
-    v[2 * k] = f.x, v[2 * k + 1] = f.y;
-  }
-}
+__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) { load8_pairs<__nv_bfloat162>(p, v); }
+__device__ __forceinline__ void load8(const __half* p, float (&v)[8]) { load8_pairs<__half2>(p, v); }
 
 // 32-value path: see the top of the file. shift = log2(blocksize), or -1 when it is no power of two.
 template <class T>
