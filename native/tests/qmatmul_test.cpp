@@ -237,6 +237,10 @@ JSW_TEST(qmatmul_gptq_matches_fp64) {
   check_against_fp64(make_gptq(12, 36, 8, 5, 6), "gptq8 12x36", {1, 5, 67}, {JSW_F32, JSW_BF16});
   // 4112 inputs: panels of 240 rows, 496 outputs = 240 + 240 + 16.
   check_against_fp64(make_gptq(496, 4112, 4, 32, 7), "gptq4 496x4112 (3 panels)", {1, 5}, {JSW_F32, JSW_BF16});
+  // Group order (no act-order): words of one group decode as one vector; groups of 67 inputs leave words that
+  // straddle two groups, which take the per-value loop in the same tile.
+  check_against_fp64(make_gptq(48, 512, 4, 4, 13, false), "gptq4 static 48x512", {1, 67}, {JSW_F32, JSW_BF16});
+  check_against_fp64(make_gptq(40, 200, 4, 3, 14, false), "gptq4 static 40x200 g67", {5, 67}, {JSW_F32});
 }
 
 JSW_TEST(qmatmul_awq_matches_fp64) {

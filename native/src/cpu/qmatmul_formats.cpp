@@ -7,7 +7,7 @@
 #include <omp.h>
 
 #include "cpu/isa.h"
-#ifdef JSW_CPU_AVX512
+#if defined(JSW_CPU_AVX512) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -98,8 +98,8 @@ void Nf4Rows::rows(int64_t r0, int64_t r1, float* tile) const {
 
 // ---- GPTQ ---------------------------------------------------------------------------------------------------
 // W[c, k] = scale[g, c] * (q[k, c] - zero[g, c]), g = g_idx[k]. qweight runs along the input dim ([in / p, out]),
-// so a packed row r holds the panel's channels contiguously: threads split the packed rows and each writes p
-// values into every tile row. The panel's scales and zeros are unpacked first into [channel, group] tables (the
+// so a packed row r holds the panel's channels contiguously, and each word holds p consecutive inputs of one
+// channel. The panel's scales and zeros are unpacked first into [channel, group] tables (the
 // f16 conversion and the zero-field shift then happen once per (group, channel), not once per value).
 void GptqRows::rows(int64_t r0, int64_t r1, float* tile) const {
   const int bits = bits_, p = gptq::per_word(bits);
@@ -119,18 +119,46 @@ void GptqRows::rows(int64_t r0, int64_t r1, float* tile) const {
   }
   const int32_t* qweight = qweight_;
   const int32_t* g_idx = g_idx_;
-#pragma omp parallel for schedule(static)
+  // The group a word's p inputs share, or -1 where they straddle two groups or act-order scrambled them.
+  std::vector<int32_t> word_group(static_cast<size_t>(words_per_col));
   for (int64_t r = 0; r < words_per_col; r++) {
     const int32_t* gi = g_idx + r * p;
-    const int32_t* words = qweight + r * out;
-    for (int64_t c = r0; c < r1; c++) {
-      const uint32_t word = uint32_t(words[c]);
-      const float* sc = s_tab.data() + (c - r0) * groups;
-      const int32_t* zc = z_tab.data() + (c - r0) * groups;
-      float* dst = tile + (c - r0) * in + r * p;
-      for (int j = 0; j < p; j++) {
-        const int32_t g = gi[j];
-        dst[j] = sc[g] * float(int32_t((word >> (bits * j)) & mask) - zc[g]);
+    word_group[size_t(r)] = std::all_of(gi + 1, gi + p, [&](int32_t g) { return g == gi[0]; }) ? gi[0] : -1;
+  }
+  // Blocks of kC channels x kR packed rows: the block's words (kR rows of kC contiguous int32) stay in L1 while
+  // each channel's kR * p values are written as one contiguous run of its tile row. (Walking one packed row across
+  // every channel instead wrote 32 bytes into each of thousands of tile rows per step.)
+  constexpr int64_t kC = 64, kR = 16;
+  const int64_t c_blocks = (n + kC - 1) / kC, r_blocks = (words_per_col + kR - 1) / kR;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t cb = 0; cb < c_blocks; cb++) {
+    for (int64_t rb = 0; rb < r_blocks; rb++) {
+      const int64_t c_end = std::min(r1, r0 + (cb + 1) * kC), r_end = std::min(words_per_col, (rb + 1) * kR);
+      for (int64_t c = r0 + cb * kC; c < c_end; c++) {
+        const float* sc = s_tab.data() + (c - r0) * groups;
+        const int32_t* zc = z_tab.data() + (c - r0) * groups;
+        float* row = tile + (c - r0) * in;
+        for (int64_t r = rb * kR; r < r_end; r++) {
+          const uint32_t word = uint32_t(qweight[r * out + c]);
+          const int32_t wg = word_group[size_t(r)];
+#ifdef __AVX2__
+          // 4 bits, one group for the word's 8 inputs (any g_idx in group order, which is how GptqWeight stores
+          // act-order checkpoints too): the 8 fields decode as one vector, the same products as the loop below.
+          if (bits == 4 && wg >= 0) {
+            const __m256i q = _mm256_and_si256(
+                _mm256_srlv_epi32(_mm256_set1_epi32(int32_t(word)), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+                _mm256_set1_epi32(15));
+            const __m256i d = _mm256_sub_epi32(q, _mm256_set1_epi32(zc[wg]));
+            _mm256_storeu_ps(row + r * p, _mm256_mul_ps(_mm256_set1_ps(sc[wg]), _mm256_cvtepi32_ps(d)));
+            continue;
+          }
+#endif
+          const int32_t* gi = g_idx + r * p;
+          for (int j = 0; j < p; j++) {
+            const int32_t g = gi[j];
+            row[r * p + j] = sc[g] * float(int32_t((word >> (bits * j)) & mask) - zc[g]);
+          }
+        }
       }
     }
   }
