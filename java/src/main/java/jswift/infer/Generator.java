@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.function.Function;
 import jswift.model.CausalLM;
 import jswift.model.KvCache;
+import jswift.tensor.BlockRecycler;
 
 /**
  * Autoregressive generation with a KV cache: one prefill of the (left-padded) prompts, then one token per step
@@ -73,8 +74,11 @@ public final class Generator {
     int[][] generated = new int[batch][cfg.maxNewTokens()];
     int[] count = new int[batch];
     boolean[] done = new boolean[batch];
-    try (KvCache cache = model.newCache(batch, maxLen + cfg.maxNewTokens())) {
+    // Every decode step allocates the same temporaries: recycle them (no native allocation after the first step).
+    try (KvCache cache = model.newCache(batch, maxLen + cfg.maxNewTokens());
+        BlockRecycler recycler = BlockRecycler.open()) {
       float[][] logits = model.forwardCached(cache, ids, maxLen, pos, real);
+      recycler.trim();  // the prefill's temporaries are larger than a step's: give them back
       for (int step = 0; ; step++) {
         int[] next = new int[batch], nextPos = new int[batch];
         for (int b = 0; b < batch; b++) {

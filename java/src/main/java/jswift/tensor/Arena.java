@@ -7,7 +7,8 @@ import java.util.List;
  * Scoped allocation: every tensor allocated through an arena is freed when the arena closes. A training step
  * allocates its activations in one arena and releases them together; weights and optimizer state are
  * allocated with {@link Tensor#allocate} and live until closed explicitly. On CUDA the freed blocks return to
- * the engine's caching allocator, so the next step reuses them without cudaMalloc.
+ * the engine's caching allocator, so the next step reuses them without cudaMalloc. While a {@link BlockRecycler}
+ * is open on the thread, closed arenas hand their blocks to it and new ones take from it.
  */
 public final class Arena implements AutoCloseable {
   private final List<Storage> storages = new ArrayList<>();
@@ -16,7 +17,10 @@ public final class Arena implements AutoCloseable {
   /** Uninitialized memory, freed when the arena closes (closing the tensor itself does nothing). */
   public Tensor allocate(DType dtype, Device device, long... shape) {
     if (closed) throw new IllegalStateException("arena is closed");
-    Storage s = Storage.allocate(device, Tensor.bytesFor(dtype, shape));
+    long bytes = Tensor.bytesFor(dtype, shape);
+    BlockRecycler recycler = BlockRecycler.current();
+    Storage s = recycler != null ? recycler.take(device, bytes) : null;
+    if (s == null) s = Storage.allocate(device, bytes);
     storages.add(s);
     return Tensor.over(s, dtype, shape);
   }
@@ -32,9 +36,11 @@ public final class Arena implements AutoCloseable {
     if (closed) return;
     closed = true;
     RuntimeException first = null;
+    BlockRecycler recycler = BlockRecycler.current();
     for (Storage s : storages) {
       try {
-        s.free();
+        if (recycler != null && !s.isFreed()) recycler.give(s);
+        else s.free();
       } catch (RuntimeException e) {
         if (first == null) first = e;
       }

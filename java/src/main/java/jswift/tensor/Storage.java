@@ -43,6 +43,17 @@ final class Storage {
     return address;
   }
 
+  /**
+   * The same block under a new storage, this one becoming freed (its tensors throw), without a native free: how
+   * {@link BlockRecycler} hands a block to its next user.
+   */
+  Storage reissue() {
+    long a = address();
+    freed = true;
+    address = 0;
+    return new Storage(device, a, bytes);
+  }
+
   void free() {
     if (freed) return;
     freed = true;
