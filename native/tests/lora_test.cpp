@@ -254,3 +254,82 @@ JSW_CUDA_TEST(lora_cuda_matches_cpu) {
     }
   }
 }
+
+namespace {
+
+// jsw_lora_delta on a device: y0 + scale * round_T(x A^T) B^T.
+std::vector<float> lora_delta_on(int device, int dtype, const std::vector<float>& x, const std::vector<float>& a,
+                                 const std::vector<float>& b, const std::vector<float>& y0, int64_t rows, int64_t in,
+                                 int64_t rank, int64_t out, float scale) {
+  Buffer bx = upload(device, dtype, x), ba = upload(device, dtype, a), bb = upload(device, dtype, b),
+         by = upload(device, dtype, y0);
+  JSW_CHECK(jsw_lora_delta(device, dtype, bx.get(), rows, in, ba.get(), rank, bb.get(), out, scale, by.get()));
+  return download(by, dtype, rows * out);
+}
+
+}  // namespace
+
+JSW_TEST(lora_delta_cpu_matches_double_reference) {
+  const int64_t rows = 3, in = 67, rank = 5, out = 41;
+  const float scale = 1.5f;
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    std::vector<float> x = round_to(randn(rows * in, 61), dtype), a = round_to(randn(rank * in, 62, 0.2f), dtype),
+                       b = round_to(randn(out * rank, 63, 0.2f), dtype), y0 = round_to(randn(rows * out, 64), dtype);
+    std::vector<float> got = lora_delta_on(JSW_CPU, dtype, x, a, b, y0, rows, in, rank, out, scale);
+    // xa in double, rounded to the storage type as the op stores it; then the second product in double.
+    std::vector<float> xa(size_t(rows * rank));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t k = 0; k < rank; k++) {
+        double s = 0;
+        for (int64_t i = 0; i < in; i++) s += double(x[size_t(r * in + i)]) * a[size_t(k * in + i)];
+        xa[size_t(r * rank + k)] = float(s);
+      }
+    xa = round_to(xa, dtype);
+    std::vector<float> want(size_t(rows * out));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t o = 0; o < out; o++) {
+        double s = 0;
+        for (int64_t k = 0; k < rank; k++) s += double(xa[size_t(r * rank + k)]) * b[size_t(o * rank + k)];
+        want[size_t(r * out + o)] = float(y0[size_t(r * out + o)] + scale * s);
+      }
+    // fp32 sums of 67 terms (and the one-ulp flip of a rounded xa element): 1e-5 / storage rounding of y.
+    float tol = dtype == JSW_F32 ? 1e-5f : dtype == JSW_BF16 ? 1e-2f : 2e-3f;
+    expect_close("lora_delta dtype " + std::to_string(dtype), got, round_to(want, dtype), tol, tol);
+  }
+}
+
+JSW_TEST(lora_delta_rejects_bad_arguments) {
+  std::vector<float> v(64, 1.0f);
+  float* p = v.data();
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, p, -1, 4, p, 2, p, 4, 1.0f, p) == JSW_ERR_INVALID_ARGUMENT, "rows < 0");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, p, 1, 4, p, 0, p, 4, 1.0f, p) == JSW_ERR_INVALID_ARGUMENT, "rank 0");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, nullptr, 1, 4, p, 2, p, 4, 1.0f, p) == JSW_ERR_INVALID_ARGUMENT, "null x");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, p, 1, 4, p, 2, nullptr, 4, 1.0f, p) == JSW_ERR_INVALID_ARGUMENT, "null b");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_I32, p, 1, 4, p, 2, p, 4, 1.0f, p) == JSW_ERR_INVALID_ARGUMENT, "int dtype");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, p, 1, 4, p, 2, p, 4, NAN, p) == JSW_ERR_INVALID_ARGUMENT, "NaN scale");
+  JSW_EXPECT(jsw_lora_delta(JSW_CPU, JSW_F32, nullptr, 0, 4, nullptr, 2, nullptr, 4, 1.0f, nullptr) == JSW_OK,
+             "no rows: nothing to do");
+}
+
+JSW_CUDA_TEST(lora_delta_cuda_matches_cpu) {
+  const int dev = cuda_device();
+  struct Shape {
+    int64_t rows, in, rank, out;
+  };
+  // A decode step of a Llama-3-8B MLP projection (rank 16), and odd sizes (not multiples of a warp or block).
+  for (Shape s : {Shape{1, 4096, 16, 14336}, Shape{4, 14336, 16, 4096}, Shape{3, 67, 5, 41}}) {
+    for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+      std::vector<float> x = round_to(randn(s.rows * s.in, 71), dtype),
+                         a = round_to(randn(s.rank * s.in, 72, 0.02f), dtype),
+                         b = round_to(randn(s.out * s.rank, 73, 0.2f), dtype),
+                         y0 = round_to(randn(s.rows * s.out, 74), dtype);
+      std::vector<float> cpu = lora_delta_on(JSW_CPU, dtype, x, a, b, y0, s.rows, s.in, s.rank, s.out, 2.0f);
+      std::vector<float> gpu = lora_delta_on(dev, dtype, x, a, b, y0, s.rows, s.in, s.rank, s.out, 2.0f);
+      // Two summation orders of `in` products, then one rounding of xa and of y (a flipped rounding of xa moves
+      // y by up to an ulp of xa times |B| * rank).
+      float tol = dtype == JSW_F32 ? 1e-4f : dtype == JSW_BF16 ? 2e-2f : 4e-3f;
+      expect_close("lora_delta cuda in " + std::to_string(s.in) + " dtype " + std::to_string(dtype), gpu, cpu, tol,
+                   tol);
+    }
+  }
+}

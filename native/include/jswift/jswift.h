@@ -194,6 +194,12 @@ int jsw_lora_fwd(int device, int dtype, const void* x, const void* w, const void
 int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const void* w, const void* lora_a,
                  const void* lora_b, const void* xa, int64_t tokens, int64_t in_features, int64_t out_features,
                  int64_t rank, float scale, float dropout_p, uint64_t seed, void* dx, float* da, float* db);
+/* The adapter's term alone, for decode-shaped inputs beside a packed base's GEMV: y [rows, out] += scale *
+ * (x [rows, in] A^T) B^T, A [rank, in], B [out, rank], no dropout (inference). xa = x A^T is rounded to the
+ * storage dtype before the second product, as two GEMMs through an xa tensor would. One call (two small kernels on
+ * CUDA) where two GEMM calls were made. */
+int jsw_lora_delta(int device, int dtype, const void* x, int64_t rows, int64_t in_features, const void* lora_a,
+                   int64_t rank, const void* lora_b, int64_t out_features, float scale, void* y);
 
 /* ---- DoRA helpers (weight-decomposed LoRA: y = b + (m / ||W + s B A||_row) * (x W^T + s (x A^T) B^T)) -- */
 /* norm[r] = sqrt(sum_c x[r, c]^2) and inv_norm[r] = 1 / norm[r] (fp32 sums; a zero row gives inf) for a

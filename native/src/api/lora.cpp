@@ -72,3 +72,23 @@ extern "C" int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x
   }
   JSW_API_END
 }
+
+extern "C" int jsw_lora_delta(int device, int dtype, const void* x, int64_t rows, int64_t in_features,
+                              const void* lora_a, int64_t rank, const void* lora_b, int64_t out_features, float scale,
+                              void* y) {
+  JSW_API_BEGIN
+  const char* op = "jsw_lora_delta";
+  check_shapes(op, device, dtype, rows, in_features, out_features, rank, scale, 0.0f);
+  if (rows == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  require_ptr(lora_a, op, "lora_a");
+  require_ptr(lora_b, op, "lora_b");
+  require_ptr(y, op, "y");
+  if (device == JSW_CPU) {
+    cpu::lora_delta(dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y);
+  } else {
+    JSW_CUDA_ONLY(
+        cuda::lora_delta(device, dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y));
+  }
+  JSW_API_END
+}

@@ -27,4 +27,8 @@ public final class LoraNative {
       @Cast("const void*") long xa, long tokens, long inFeatures, long outFeatures, long rank, float scale,
       float dropoutP, @Cast("uint64_t") long seed, @Cast("void*") long dx, @Cast("float*") long da,
       @Cast("float*") long db);
+
+  public static native int jsw_lora_delta(
+      int device, int dtype, @Cast("const void*") long x, long rows, long inFeatures, @Cast("const void*") long loraA,
+      long rank, @Cast("const void*") long loraB, long outFeatures, float scale, @Cast("void*") long y);
 }

@@ -27,6 +27,11 @@ final class QuantizedLora {
       // and re-read a dense panel of every weight for each token (what the first H200 run measured: 24 tokens/s
       // for a Llama-3-8B shape at batch 1).
       w.gemv(x, bias, y);
+      if (xa == null && dropout == 0f) {
+        // Inference: the adapter's term in one native call (decode is bound by the host's calls on the GPU).
+        Kernels.loraDelta(x, ad.aValue(), ad.bValue(), ad.scale(), y);
+        return;
+      }
     } else {
       w.matmul(x, y, 0f);
       if (bias != null) Kernels.addBias(y, bias);

@@ -478,6 +478,33 @@ public final class Kernels {
     }
   }
 
+  /**
+   * The adapter's term alone, for decode-shaped inputs beside a packed base's GEMV: y [..., out] += scale (x A^T)
+   * B^T (no dropout), with x A^T rounded to the storage dtype as two GEMMs through an xa tensor would. One native
+   * call instead of two GEMMs (jsw_lora_delta).
+   */
+  public static void loraDelta(Tensor x, Tensor loraA, Tensor loraB, float scale, Tensor y) {
+    String op = "loraDelta";
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    Device d = x.device();
+    long in = x.size(-1);
+    Check.sameDtype(op, x, "loraA", loraA);
+    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    long rank = loraA.size(0);
+    Check.shape(op, "loraA", loraA, rank, in);
+    Check.device(op, d, "loraA", loraA);
+    Check.sameDtype(op, x, "loraB", loraB);
+    Check.that(loraB.rank() == 2 && loraB.size(1) == rank, op, "loraB must be [out, rank " + rank + "], got " + loraB);
+    long out = loraB.size(0);
+    Check.device(op, d, "loraB", loraB);
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, withLastReplaced(x.shape(), out));
+    Check.device(op, d, "y", y);
+    NativeStatus.check(LoraNative.jsw_lora_delta(d.index(), x.dtype().code(), x.address(), x.numel() / Math.max(in, 1),
+        in, loraA.address(), rank, loraB.address(), out, scale, y.address()));
+  }
+
   private static LoraDims loraDims(String op, Tensor x, Tensor w, Tensor loraA, Tensor loraB, float dropoutP) {
     Check.floating(op, "x", x);
     Check.rankAtLeast(op, "x", x, 1);

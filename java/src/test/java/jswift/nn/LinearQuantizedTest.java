@@ -149,6 +149,26 @@ class LinearQuantizedTest {
   }
 
   /**
+   * Inference with the adapter unmerged (no saved activations, no dropout) on decode-shaped inputs: the packed
+   * weight's GEMV plus the adapter's term in one call ({@link jswift.tensor.Kernels#loraDelta}) must give what the
+   * dense layer's fused LoRA kernel gives.
+   */
+  @ParameterizedTest
+  @CsvSource({"nf4, 1", "nf4dq, 4", "gptq4, 2", "awq, 3", "nf4, 5"})
+  void inferenceWithAnUnmergedAdapterMatchesTheDensePath(String kind, int tokens) {
+    try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, OUT, IN, tokens);
+        Linear d = dense(q); Arena ar = new Arena()) {
+      addAdapter(q, 6, 0.3f);
+      addAdapter(d, 6, 0.3f);
+      Tensor x = ar.allocate(DType.F32, Device.CPU, 1, tokens, IN);
+      x.copyFrom(Rand.normal((long) tokens * IN, 12, 1f));
+      float[] got = q.forward(ar, x, 5L, null, false).toFloatArray();
+      float[] want = d.forward(ar, x, 5L, null, false).toFloatArray();
+      Assert.close(kind + " tokens " + tokens + " inference", got, want, 2e-5, 2e-5);
+    }
+  }
+
+  /**
    * Peak host bytes allocated during one LoRA forward + backward over the packed weight, above what was allocated
    * before (the native allocator counts tensors and kernel scratch alike), against the dense fp32 weight: the
    * dense path would allocate all of it (plus the packed weight's own bytes are not counted: they exist before).
