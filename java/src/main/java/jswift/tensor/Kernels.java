@@ -488,12 +488,7 @@ public final class Kernels {
     Check.floating(op, "x", x);
     Check.rankAtLeast(op, "x", x, 1);
     Device d = x.device();
-    long in = x.size(-1);
-    Check.sameDtype(op, x, "loraA", loraA);
-    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
-    long rank = loraA.size(0);
-    Check.shape(op, "loraA", loraA, rank, in);
-    Check.device(op, d, "loraA", loraA);
+    long in = x.size(-1), rank = loraRank(op, x, loraA, in);
     Check.sameDtype(op, x, "loraB", loraB);
     Check.that(loraB.rank() == 2 && loraB.size(1) == rank, op, "loraB must be [out, rank " + rank + "], got " + loraB);
     long out = loraB.size(0);
@@ -503,6 +498,16 @@ public final class Kernels {
     Check.device(op, d, "y", y);
     NativeStatus.check(LoraNative.jsw_lora_delta(d.index(), x.dtype().code(), x.address(), x.numel() / Math.max(in, 1),
         in, loraA.address(), rank, loraB.address(), out, scale, y.address()));
+  }
+
+  /** Checks A [rank, in] against x (dtype, device) and returns the rank. */
+  private static long loraRank(String op, Tensor x, Tensor loraA, long in) {
+    Check.sameDtype(op, x, "loraA", loraA);
+    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    long rank = loraA.size(0);
+    Check.shape(op, "loraA", loraA, rank, in);
+    Check.device(op, x.device(), "loraA", loraA);
+    return rank;
   }
 
   private static LoraDims loraDims(String op, Tensor x, Tensor w, Tensor loraA, Tensor loraB, float dropoutP) {
@@ -515,11 +520,7 @@ public final class Kernels {
     long in = x.size(-1), out = w.size(0);
     Check.shape(op, "w", w, out, in);
     Check.device(op, d, "w", w);
-    Check.sameDtype(op, x, "loraA", loraA);
-    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
-    long rank = loraA.size(0);
-    Check.shape(op, "loraA", loraA, rank, in);
-    Check.device(op, d, "loraA", loraA);
+    long rank = loraRank(op, x, loraA, in);
     Check.sameDtype(op, x, "loraB", loraB);
     Check.shape(op, "loraB", loraB, out, rank);
     Check.device(op, d, "loraB", loraB);
