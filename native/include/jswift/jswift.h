@@ -92,6 +92,9 @@ int jsw_empty_cache(int device);
  * whole process and prints at exit. Not for CUDA graph capture (captured calls are not waited for). */
 int jsw_profile_start(void);
 int jsw_profile_stop(const char* label);
+/* The table so far (as jsw_profile_stop would print it, without stopping) into out, NUL-terminated and cut to
+ * capacity bytes; returns the bytes the whole table needs (with the NUL), or a negative status. */
+int64_t jsw_profile_table(const char* label, char* out, int64_t capacity);
 
 /* ---- CUDA graphs (capture the device's jswift stream once, replay it many times) --------------------- */
 /* jsw_graph_begin starts capturing every op this thread then queues on the device's stream (nothing runs);

@@ -1,6 +1,7 @@
 // C ABI: library info, devices, memory and copies.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -129,6 +130,22 @@ int jsw_profile_start(void) {
 int jsw_profile_stop(const char* label) {
   jsw::profile::stop(label != nullptr ? label : "");
   return JSW_OK;
+}
+
+int64_t jsw_profile_table(const char* label, char* out, int64_t capacity) {
+  if (capacity < 0 || (capacity > 0 && out == nullptr))
+    return jsw::set_last_error(JSW_ERR_INVALID_ARGUMENT, "jsw_profile_table: out must hold capacity >= 0 bytes");
+  try {  // not JSW_API_BEGIN: the profiler's own call stays out of its table
+    const std::string t = jsw::profile::table(label != nullptr ? label : "");
+    if (capacity > 0) {
+      const size_t n = std::min(size_t(capacity - 1), t.size());
+      std::memcpy(out, t.data(), n);
+      out[n] = '\0';
+    }
+    return int64_t(t.size()) + 1;
+  } catch (const std::bad_alloc&) {
+    return jsw::set_last_error(JSW_ERR_OUT_OF_MEMORY, "host out of memory");
+  }
 }
 
 int jsw_synchronize(int device) {

@@ -27,7 +27,7 @@ std::map<std::string, Stat> stats;
 std::chrono::steady_clock::time_point started;
 thread_local int depth = 0;
 
-void report(const char* label) {
+std::string render(const char* label) {
   std::vector<std::pair<std::string, Stat>> rows;
   double wall;
   {
@@ -39,14 +39,20 @@ void report(const char* label) {
   double total = 0.0;
   long long calls = 0;
   for (const auto& r : rows) total += r.second.seconds, calls += r.second.calls;
-  std::fprintf(stderr, "jswift profile: %s: %lld calls, %.3f ms in ops, %.3f ms wall (%.3f ms outside ops)\n", label,
-               calls, total * 1e3, wall * 1e3, (wall - total) * 1e3);
-  std::fprintf(stderr, "  %-34s %8s %11s %10s %7s\n", "op", "calls", "total ms", "mean us", "share");
-  for (const auto& r : rows)
-    std::fprintf(stderr, "  %-34s %8lld %11.3f %10.1f %6.1f%%\n", r.first.c_str(), r.second.calls,
-                 r.second.seconds * 1e3, r.second.seconds * 1e6 / double(r.second.calls),
-                 total > 0 ? 100.0 * r.second.seconds / total : 0.0);
-  std::fflush(stderr);
+  char line[256];
+  std::string out;
+  std::snprintf(line, sizeof line, "jswift profile: %s: %lld calls, %.3f ms in ops, %.3f ms wall (%.3f ms outside ops)\n",
+                label, calls, total * 1e3, wall * 1e3, (wall - total) * 1e3);
+  out += line;
+  std::snprintf(line, sizeof line, "  %-34s %8s %11s %10s %7s\n", "op", "calls", "total ms", "mean us", "share");
+  out += line;
+  for (const auto& r : rows) {
+    std::snprintf(line, sizeof line, "  %-34s %8lld %11.3f %10.1f %6.1f%%\n", r.first.c_str(), r.second.calls,
+                  r.second.seconds * 1e3, r.second.seconds * 1e6 / double(r.second.calls),
+                  total > 0 ? 100.0 * r.second.seconds / total : 0.0);
+    out += line;
+  }
+  return out;
 }
 
 // JSWIFT_PROFILE=1: on from the first call, printed at exit.
@@ -73,8 +79,11 @@ void start() {
 
 void stop(const char* label) {
   if (!on.exchange(false)) return;
-  report(label);
+  std::fputs(render(label).c_str(), stderr);
+  std::fflush(stderr);
 }
+
+std::string table(const char* label) { return render(label); }
 
 void set_device_wait(void (*wait)()) { device_wait.store(wait); }
 

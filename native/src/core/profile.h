@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 namespace jsw {
 namespace profile {
@@ -15,6 +16,8 @@ bool enabled();
 void start();
 // Prints the table under `label` to stderr and stops.
 void stop(const char* label);
+// The table so far, as stop() would print it (without stopping).
+std::string table(const char* label);
 
 // The CUDA build registers how to wait for every device stream (the CPU's ops are synchronous already).
 void set_device_wait(void (*wait)());
