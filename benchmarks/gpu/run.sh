@@ -116,7 +116,8 @@ else
   gen=""; command -v ninja >/dev/null && gen="-G Ninja"
   # shellcheck disable=SC2086
   cmake -S "$root/native" -B "$build" $gen -DCMAKE_BUILD_TYPE=Release -DJSWIFT_CUDA=ON \
-    -DJSWIFT_CUDA_ARCHITECTURES="$arch" -DJSWIFT_CUBLAS_LINK=OFF && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
+    -DJSWIFT_CUDA_ARCHITECTURES="$arch" -DJSWIFT_CUBLAS_LINK=OFF \
+    && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
 fi
 
 if [ $dry_run -eq 0 ] && command -v cuobjdump >/dev/null && [ -f "$build/libjswift.so" ]; then
