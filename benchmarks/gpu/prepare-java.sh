@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what the Java part of the GPU check needs into .gpu-carry/ (ignored by git), for a GPU machine that has
 # no Java, Maven or network: a jlink'd JRE (.tgz), the project's jars and their runtime dependencies (no
-# libtorch, no tokenizers), and the llama-gqa fixture. benchmarks/gpu/run.sh uses it when present.
+# libtorch, no tokenizers), the llama-gqa fixture, and the native drivers built for sm_90a. benchmarks/gpu/run.sh
+# uses it when present.
 #   benchmarks/gpu/prepare-java.sh      (after mvn -B -DskipTests package)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -45,5 +46,27 @@ with zipfile.ZipFile(jar) as src, zipfile.ZipFile(jar + ".slim", "w", zipfile.ZI
 os.replace(jar + ".slim", jar)
 PY
 cp -r "$root/java/src/test/resources/fixtures/hf-tiny/llama-gqa" "$carry/fixture/"
+
+# The native drivers built here for Hopper (sm_90a, the H100 / H200 of the lent machines): run.sh then skips its
+# own CUDA build, about a minute of device time, when the sources' hash matches (native_sources_hash) and the
+# library loads there; otherwise it builds as before.
+if command -v nvcc >/dev/null; then
+  nb="$(mktemp -d)"
+  cmake -S "$root/native" -B "$nb" -DCMAKE_BUILD_TYPE=Release -DJSWIFT_CUDA=ON -DJSWIFT_CUDA_ARCHITECTURES=90a-real \
+    -DJSWIFT_CUBLAS_LINK=OFF > /dev/null
+  cmake --build "$nb" -j "$(nproc)" > /dev/null
+  python3 - "$carry/native-sm90a.txz" "$nb" "$(bash "$root/benchmarks/gpu/native_sources_hash.sh" "$root")" <<'PY'
+import io, os, sys, tarfile
+out, build, digest = sys.argv[1:4]
+with tarfile.open(out, "w:xz") as t:
+    for f in ("libjswift.so", "jswift_tests", "jswift_bench"):
+        t.add(os.path.join(build, f), f)
+    stamp = (digest + "\n").encode()
+    info = tarfile.TarInfo("sources.sha256")
+    info.size = len(stamp)
+    t.addfile(info, io.BytesIO(stamp))
+PY
+  rm -rf "$nb"
+fi
 du -sh "$carry"
 echo "travels with the tracked tree: $(( ( $(du -sb "$carry" | cut -f1) + $(git -C "$root" ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1) ) / 1048576 )) MiB of 64 MiB"

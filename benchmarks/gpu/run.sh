@@ -109,6 +109,24 @@ if [ $dry_run -eq 1 ]; then
       && cmake --build "$build" -j "$(nproc)" >/dev/null || fail "CPU build failed"
   fi
 else
+  # The sm_90a build prepare-java.sh carried, when it is of these sources and loads here (saves the build).
+  prebuilt="$root/.gpu-carry/native-sm90a.txz"
+  carried=0
+  if [ "$cc" = "90" ] && [ -f "$prebuilt" ] && [ -z "${JSWIFT_CUDA_ARCHITECTURES:-}" ]; then
+    rm -rf "$build" && mkdir -p "$build"
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$prebuilt" "$build"
+    if [ "$(cat "$build/sources.sha256")" != "$(bash "$root/benchmarks/gpu/native_sources_hash.sh" "$root")" ]; then
+      echo "the carried sm_90a build is of other sources: building here"
+    elif LD_LIBRARY_PATH="$build" "$build/jswift_tests" --list > /dev/null; then
+      echo "using the carried sm_90a build (.gpu-carry/native-sm90a.txz)"
+      carried=1
+    else
+      echo "the carried sm_90a build does not load here: building here"
+    fi
+    [ $carried -eq 1 ] || rm -rf "$build"
+  fi
+fi
+if [ $dry_run -eq 0 ] && [ "${carried:-0}" -eq 0 ]; then
   arch="${JSWIFT_CUDA_ARCHITECTURES:-}"
   if [ -z "$arch" ]; then
     case "$cc" in 90) arch="90a-real" ;; "") arch="80-real;90a-real" ;; *) arch="${cc}-real" ;; esac
@@ -119,6 +137,10 @@ else
     -DJSWIFT_CUDA_ARCHITECTURES="$arch" -DJSWIFT_CUBLAS_LINK=OFF \
     && cmake --build "$build" -j "$(nproc)" || fail "CUDA build failed"
 fi
+
+# The native drivers find libjswift.so beside them (a carried build's RUNPATH is the build machine's folder); only
+# they get this path, so the JVM steps keep loading the jar's library.
+drivers=(env "LD_LIBRARY_PATH=$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 
 if [ $dry_run -eq 0 ] && command -v cuobjdump >/dev/null && [ -f "$build/libjswift.so" ]; then
   # Evidence that the attention kernels use tensor cores, ldmatrix and cp.async (per-instruction counts).
@@ -132,7 +154,7 @@ if ! wants tests; then
   echo "skipped (--only)"
 elif [ -x "$build/jswift_tests" ]; then
   # One process first; a CUDA test that failed or was not reached then runs again alone (native_tests.py).
-  python3 "$root/benchmarks/gpu/native_tests.py" "$build/jswift_tests" "$out/native_tests.json" \
+  "${drivers[@]}" python3 "$root/benchmarks/gpu/native_tests.py" "$build/jswift_tests" "$out/native_tests.json" \
     --limit "$(limit 150)" --each 30 --budget "$(limit 90)" || fail "native tests failed"
 else
   fail "no jswift_tests binary"
@@ -145,9 +167,11 @@ bench_args=(--json "$out/jswift_bench.json")
 if ! wants bench; then
   echo "skipped (--only)"
 elif [ -x "$build/jswift_bench" ]; then
-  timeout "$(limit 120)" "$build/jswift_bench" "${bench_args[@]}" || fail "some jswift benchmarks failed"
+  "${drivers[@]}" timeout "$(limit 120)" "$build/jswift_bench" "${bench_args[@]}" \
+    || fail "some jswift benchmarks failed"
   # before / after of the NF4 GEMV's 32-value path (nf4_gemv.cu): the 16-value kernel it replaced
-  [ $dry_run -eq 0 ] && JSWIFT_NF4_GEMV=v1 timeout "$(limit 30)" "$build/jswift_bench" --filter nf4_gemv | tail -1 \
+  [ $dry_run -eq 0 ] && "${drivers[@]}" JSWIFT_NF4_GEMV=v1 timeout "$(limit 30)" "$build/jswift_bench" --filter nf4_gemv \
+    | tail -1 \
     | sed 's/^/16-value kernel (JSWIFT_NF4_GEMV=v1): /'
 else
   fail "no jswift_bench binary"
@@ -198,7 +222,7 @@ if [ $dry_run -eq 0 ] && [ $sanitize -eq 1 ] && wants memcheck && [ -x "$build/j
   elif [ "$t" -lt 30 ]; then
     echo "skipped: ${t}s left"
   else
-    timeout "$t" compute-sanitizer --tool memcheck --error-exitcode 3 --log-file "$out/memcheck.log" \
+    "${drivers[@]}" timeout "$t" compute-sanitizer --tool memcheck --error-exitcode 3 --log-file "$out/memcheck.log" \
       "$build/jswift_tests" --filter cuda > "$out/memcheck_tests.log" 2>&1
     rc=$?
     grep -c '^PASS' "$out/memcheck_tests.log" | sed 's/^/memcheck: tests finished under memcheck: /'
