@@ -100,6 +100,8 @@ public final class CoreNative {
 
   public static native int jsw_profile_stop(String label);
 
+  public static native long jsw_profile_table(String label, @Cast("char*") byte[] out, long capacity);
+
   // ---- elementwise ----
   public static native int jsw_cast(
       int device, int srcDtype, @Cast("const void*") long src, int dstDtype, @Cast("void*") long dst, long n);

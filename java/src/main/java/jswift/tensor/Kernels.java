@@ -70,6 +70,15 @@ public final class Kernels {
     NativeStatus.check(CoreNative.jsw_profile_stop(label));
   }
 
+  /** The per-op table since {@link #profileStart} (as {@link #profileStop} prints it), without stopping. */
+  public static String profileTable(String label) {
+    long need = CoreNative.jsw_profile_table(label, null, 0);
+    if (need < 0) NativeStatus.check((int) need);
+    byte[] buf = new byte[Math.toIntExact(need)];
+    CoreNative.jsw_profile_table(label, buf, buf.length);
+    return new String(buf, 0, buf.length - 1, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   /** {allocated, reserved, peak allocated, native allocations} in bytes / count for a device. */
   public static long[] memoryStats(Device device) {
     long[] stats = new long[4];
