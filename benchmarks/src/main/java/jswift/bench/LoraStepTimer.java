@@ -17,8 +17,8 @@ import jswift.tuner.LoraTuner;
  * the median of {@code steps} steps after 2 warm-up steps.
  */
 final class LoraStepTimer {
-  /** The median step time and the last step's loss. */
-  record Timing(double medianSeconds, double loss) {}
+  /** The median step time, the last step's loss, and the profiled steps' per-op table (null without them). */
+  record Timing(double medianSeconds, double loss, String profile) {}
 
   private LoraStepTimer() {}
 
@@ -39,6 +39,7 @@ final class LoraStepTimer {
     Batch batch = Batch.packed(List.of(ids), List.of(ids));
     double[] seconds = new double[steps];
     double loss = 0;
+    String profile = null;
     try (AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f)) {
       for (int s = -2; s < steps + profiledSteps; s++) {
         if (s == steps) Kernels.profileStart();
@@ -53,9 +54,13 @@ final class LoraStepTimer {
         System.err.printf("%s step %d: %.3f s, loss %.4f%n", kind, s < 0 ? s + 3 : s < steps ? s + 1 : s - steps + 1,
             took, loss);
       }
-      if (profiledSteps > 0) Kernels.profileStop(profiledSteps + " LoRA training steps (seq " + seq + ")");
+      if (profiledSteps > 0) {
+        String label = profiledSteps + " LoRA training steps (seq " + seq + ")";
+        profile = Kernels.profileTable(label);
+        Kernels.profileStop(label);
+      }
     }
     Arrays.sort(seconds);
-    return new Timing(seconds[steps / 2], loss);
+    return new Timing(seconds[steps / 2], loss, profile);
   }
 }

@@ -75,6 +75,7 @@ public final class QloraStepBench {
       out.put("step_s", round(median, 4));
       out.put("tokens_per_s", round(seq / median, 2));
       out.put("loss", round(loss, 4));
+      if (t.profile() != null) out.put("profile_step", t.profile());
       if (device.isCpu()) out.putNull("peak_memory_gib");
       else out.put("peak_memory_gib", round(Kernels.memoryStats(device)[2] / Math.pow(2, 30), 3));
 
@@ -108,7 +109,9 @@ public final class QloraStepBench {
         if (profile) {  // after the timed runs: the profiler's waits slow every op down
           Kernels.profileStart();
           Generator.generate(m, prompts, GenerationConfig.greedy(decodeTokens, List.of()), null, null);
-          Kernels.profileStop("generate, batch " + bs + ": prefill " + promptLen + " + " + decodeTokens + " tokens");
+          String label = "generate, batch " + bs + ": prefill " + promptLen + " + " + decodeTokens + " tokens";
+          row.put("profile", Kernels.profileTable(label));
+          Kernels.profileStop(label);
         }
         if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
       }

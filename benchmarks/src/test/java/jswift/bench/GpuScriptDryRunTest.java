@@ -59,6 +59,12 @@ class GpuScriptDryRunTest {
     assertTrue(Double.isFinite(q.get("jswift").get("loss").asDouble()), q.toString());
     assertTrue(q.get("step_speedup").isNumber(), q.toString());
     assertEquals(2, q.get("decode").size(), q.toString());
+    // the per-op profiles of the extra step and generations (--profile 1): the NF4 tile GEMM trains, and decode
+    // takes the fused GEMV with the adapter's term in one call
+    JsonNode mine = q.get("jswift");
+    assertTrue(mine.get("profile_step").asText().contains("jsw_nf4_matmul"), mine.toString());
+    String decodeProfile = mine.get("decode").get(0).get("profile").asText();
+    assertTrue(decodeProfile.contains("jsw_nf4_gemv") && decodeProfile.contains("jsw_lora_delta"), decodeProfile);
     for (JsonNode d : q.get("decode")) assertTrue(d.get("speedup").isNumber(), q.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("QLoRA step"));
     // CUDA graphs: the eager lora_step ran; its graph twin is GPU-only, which the report says instead of a ratio
