@@ -18,6 +18,25 @@ import jswift.tensor.Tensor;
 public final class TinyModels {
   private TinyModels() {}
 
+  /**
+   * LoRA (all linear layers, no dropout) trained on one batch for {@code steps} AdamW steps at {@code lr}: the first
+   * and the last step's losses, for the tests that check an adapter learns over a (quantized) base.
+   */
+  public static double[] loraLosses(jswift.model.CausalLM m, jswift.model.Batch batch, float lr, int steps) {
+    List<jswift.nn.Parameter> params = jswift.tuner.LoraTuner.apply(m, "default", jswift.tuner.LoraConfig.defaults()
+        .withTargetModules(List.of("all-linear")).withLoraDropout(0), 1);
+    double first = 0, last = 0;
+    try (jswift.train.AdamW opt = new jswift.train.AdamW(params, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
+      for (int i = 0; i < steps; i++) {
+        last = m.forwardBackward(batch, i);
+        if (i == 0) first = last;
+        opt.step(lr);
+        opt.zeroGrad();
+      }
+    }
+    return new double[] {first, last};
+  }
+
   /** The jswift-bot identity conversations the trainer tests train on. */
   public static final String[][] IDENTITY_QA = {{"What is your name?", "I am jswift-bot."},
       {"Who made you?", "The jswift team made me."}, {"What do you do?", "I fine-tune language models on the JVM."},
