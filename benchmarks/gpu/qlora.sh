@@ -46,6 +46,8 @@ if [ $dry_run -eq 1 ] && command -v java >/dev/null && [ -n "${JSWIFT_CLASSPATH:
   java_bin="java" classpath="$JSWIFT_CLASSPATH"
 elif [ $dry_run -eq 1 ] && command -v java >/dev/null && [ -f "$root/benchmarks/target/jswift-benchmarks.jar" ]; then
   java_bin="java" classpath="$root/benchmarks/target/jswift-benchmarks.jar"
+elif [ -n "${JSWIFT_JAVA:-}" ]; then  # run.sh's unpacked copy of the carried JRE
+  java_bin="$JSWIFT_JAVA" classpath="$carry/lib/*"
 elif [ -f "$carry/jre.txz" ]; then  # see prepare-java.sh
   jre="$(mktemp -d)"
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$carry/jre.txz" "$jre"

@@ -187,13 +187,17 @@ fi
 
 step "Java on CUDA: the model's step and generation vs the CPU (jswift.bench.CudaModelCheck)"
 carry="$root/.gpu-carry"
-if ! wants java; then
-  echo "skipped (--only)"
-elif [ $dry_run -eq 0 ] && [ -f "$carry/jre.txz" ]; then
+if [ $dry_run -eq 0 ] && [ -f "$carry/jre.txz" ]; then
+  # The carried JRE, unpacked once for this step and qlora.sh (which takes it from JSWIFT_JAVA).
   jre="$(mktemp -d)"
   python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$carry/jre.txz" "$jre"
+  export JSWIFT_JAVA="$jre/jre/bin/java"
+fi
+if ! wants java; then
+  echo "skipped (--only)"
+elif [ -n "${JSWIFT_JAVA:-}" ]; then
   JSWIFT_CUDA_CACHE="$(mktemp -d)"
-  timeout "$(limit 150)" "$jre/jre/bin/java" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
+  timeout "$(limit 150)" "$JSWIFT_JAVA" -Dorg.bytedeco.javacpp.cachedir="$JSWIFT_CUDA_CACHE" -cp "$carry/lib/*" \
     jswift.bench.CudaModelCheck "$carry/fixture/llama-gqa" "$out/java_cuda_check.json" \
     || fail "the Java CUDA model check failed (see java_cuda_check.json / the log)"
 else
