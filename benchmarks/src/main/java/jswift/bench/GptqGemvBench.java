@@ -54,10 +54,10 @@ public class GptqGemvBench {
     qzerosCopy = new Tensor[set.copies];
     scalesCopy = new Tensor[set.copies];
     gIdxCopy = new Tensor[set.copies];
+    weights = new jswift.nn.GptqWeight[set.copies];
     for (int c = 0; c < set.copies; c++) {
       data[c] = new GptqData(d[0], d[1], 4, order.equals("act"));
       GptqData w = data[c];
-      weights = weights == null ? new jswift.nn.GptqWeight[set.copies] : weights;
       weights[c] = new jswift.nn.GptqWeight("bench", d[0], d[1], 4, DType.F32,
           Tensor.fromInts(w.qweight.toIntArray(), Device.CPU, w.qweight.shape()),
           Tensor.fromInts(w.qzeros.toIntArray(), Device.CPU, w.qzeros.shape()),
