@@ -123,11 +123,6 @@ void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float
 
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
-
-bool use_avx512dq() {
-  static const bool has = __builtin_cpu_supports("avx512dq");
-  return has && use_avx512();
-}
 #endif
 
 }  // namespace

@@ -40,5 +40,15 @@ inline bool use_avx512() {
 #endif
 }
 
+// use_avx512() and the CPU also has AVX512DQ (64-bit integer multiplies, int64 -> float conversions).
+inline bool use_avx512dq() {
+#ifdef JSW_CPU_AVX512
+  static const bool has = __builtin_cpu_supports("avx512dq");
+  return has && use_avx512();
+#else
+  return false;
+#endif
+}
+
 }  // namespace cpu
 }  // namespace jsw
