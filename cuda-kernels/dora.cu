@@ -54,9 +54,11 @@ __global__ void sum_rows_mul_kernel(const T* __restrict__ a, const T* __restrict
   atomicAdd(dv + c, acc);
 }
 
-// No __restrict__: y may equal x.
+// No __restrict__: y may equal x. The key takes the device's dropout step as the kernel runs.
 template <class T>
-__global__ void dropout_kernel(const T* x, int64_t n, uint64_t key, float p, float keep_scale, T* y) {
+__global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, const uint64_t* step, float p, float keep_scale,
+                               T* y) {
+  const uint64_t key = dropout_key(seed, *step);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
 }
@@ -103,12 +105,23 @@ void sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t r
 void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
   if (n == 0) return;
   cudaStream_t s = stream(device);
-  uint64_t key = dropout_key(seed);
+  const uint64_t* step = dropout_step(device);
   float keep_scale = 1.0f / (1.0f - p);
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_dropout",
-                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, key, p,
+                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, seed, step, p,
                                                                              keep_scale, static_cast<T*>(y)));
   check_launch("dropout_kernel");
+}
+
+namespace {
+__global__ void set_step_kernel(uint64_t* step, uint64_t value) { *step = value; }
+}  // namespace
+
+// A kernel, not a copy: it is ordered with the work queued before it, needs no pinned host memory, and is captured
+// like any op.
+void set_dropout_step(int device, uint64_t step) {
+  set_step_kernel<<<1, 1, 0, stream(device)>>>(dropout_step(device), step);
+  check_launch("set_step_kernel");
 }
 
 }  // namespace cuda

@@ -17,9 +17,12 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// out[i] = keep(i) ? in[i] / (1 - p) : 0. out may equal in (the backward masks dx in place).
+// out[i] = keep(i) ? in[i] / (1 - p) : 0. out may equal in (the backward masks dx in place). The key takes the
+// device's dropout step as the kernel runs (a graph replays with each step's).
 template <class T>
-__global__ void dropout_kernel(const T* in, int64_t n, uint64_t key, float p, float keep_scale, T* out) {
+__global__ void dropout_kernel(const T* in, int64_t n, uint64_t seed, const uint64_t* step, float p,
+                               float keep_scale, T* out) {
+  const uint64_t key = dropout_key(seed, *step);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     out[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(in[i]) * keep_scale) : from_f<T>(0.0f);
 }
@@ -37,11 +40,11 @@ unsigned grid_for(int64_t n) {
 
 void dropout(int device, int dtype, const void* in, int64_t n, float p, uint64_t seed, void* out) {
   cudaStream_t s = stream(device);
-  uint64_t key = dropout_key(seed);
+  const uint64_t* step = dropout_step(device);
   float keep_scale = 1.0f / (1.0f - p);
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_lora",
-                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), n, key, p,
-                                                                             keep_scale, static_cast<T*>(out)));
+                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), n, seed, step,
+                                                                             p, keep_scale, static_cast<T*>(out)));
   check_launch("dropout_kernel");
 }
 

@@ -2,7 +2,8 @@
 // step (forward, loss gradient, backward, global-norm clipping, AdamW with a per-step learning rate) replayed for
 // several steps gives bit for bit what the same steps give eagerly; a capture refuses, with a clear message and
 // without breaking the stream, what cannot be captured; the blocks a graph uses stay its own until it is
-// destroyed. On the CPU (and in a build without CUDA) the graph calls are JSW_ERR_UNSUPPORTED.
+// destroyed; the dropout step in device memory gives each replay its own mask. The CPU runs the same rules with a
+// recording of its calls (core/cpu_graph.h), so each behaviour is checked on the CPU here and on CUDA on a GPU.
 #include <cstring>
 #include <set>
 
@@ -47,20 +48,19 @@ class Capture {
 
 }  // namespace
 
-JSW_TEST(graph_calls_are_unsupported_on_the_cpu) {
-  JSW_EXPECT(jsw_graph_begin(JSW_CPU) == JSW_ERR_UNSUPPORTED, "begin on the CPU: %s", jsw_last_error());
-  JSW_EXPECT(message_has("CUDA graphs"), "message: %s", jsw_last_error());
+JSW_TEST(graph_calls_check_their_arguments) {
   void* g = reinterpret_cast<void*>(1);
-  JSW_EXPECT(jsw_graph_end(JSW_CPU, &g) == JSW_ERR_UNSUPPORTED, "end on the CPU: %s", jsw_last_error());
+  JSW_EXPECT(jsw_graph_end(JSW_CPU, &g) == JSW_ERR_INVALID_ARGUMENT, "end without begin: %s", jsw_last_error());
+  JSW_EXPECT(message_has("not capturing"), "message: %s", jsw_last_error());
   JSW_EXPECT(g == nullptr, "a failed end leaves no handle");
   JSW_EXPECT(jsw_graph_end(JSW_CPU, nullptr) == JSW_ERR_INVALID_ARGUMENT, "null out: %s", jsw_last_error());
   JSW_EXPECT(jsw_graph_launch(nullptr) != JSW_OK, "launching nothing must fail");
   JSW_EXPECT(jsw_graph_destroy(nullptr) == JSW_OK, "destroying NULL is a no-op: %s", jsw_last_error());
+  JSW_EXPECT(jsw_graph_begin(-2) == JSW_ERR_INVALID_ARGUMENT, "device -2: %s", jsw_last_error());
   if (!jsw_cuda_compiled()) {
-    // a CUDA device index in a CPU-only build: refused as unsupported, saying why
-    JSW_EXPECT(jsw_graph_begin(0) == JSW_ERR_UNSUPPORTED, "begin(0) without CUDA: %s", jsw_last_error());
-    JSW_EXPECT(message_has("built without CUDA"), "message: %s", jsw_last_error());
-    JSW_EXPECT(jsw_graph_launch(reinterpret_cast<void*>(1)) == JSW_ERR_UNSUPPORTED, "launch: %s", jsw_last_error());
+    // a CUDA device index in a CPU-only build: refused, saying why
+    JSW_EXPECT(jsw_graph_begin(0) != JSW_OK, "begin(0) without CUDA: %s", jsw_last_error());
+    JSW_EXPECT(message_has("without CUDA"), "message: %s", jsw_last_error());
   }
 }
 
@@ -104,7 +104,7 @@ namespace {
 struct LoraLayer {
   static constexpr int64_t kTokens = 64, kIn = 48, kOut = 40, kRank = 4;  // dA: 192 elements, dB: 160
   static constexpr float kScale = 2.0f, kDropout = 0.1f;
-  static constexpr uint64_t kSeed = 1234;  // baked into a capture: a graph replays the same dropout mask
+  static constexpr uint64_t kSeed = 1234;  // baked into a capture; the mask changes with the dropout step
   int dev;
   Buffer x, w, target, a32, b32, a16, b16, da, db, ma, va, mb, vb, y, sumsq, norm, coef;
 
@@ -177,15 +177,25 @@ void write_scalars(int dev, const Buffer& scalars, int64_t step) {
   JSW_CHECK(jsw_memcpy(scalars.get(), dev, k, JSW_CPU, sizeof k));  // outside the capture, ordered before a replay
 }
 
-}  // namespace
+// Sets the device's dropout step back to 0 on scope exit: the other tests' masks assume step 0.
+class DropoutStepReset {
+ public:
+  explicit DropoutStepReset(int device) : device_(device) {}
+  ~DropoutStepReset() { jsw_set_dropout_step(device_, 0); }
+  DropoutStepReset(const DropoutStepReset&) = delete;
+  DropoutStepReset& operator=(const DropoutStepReset&) = delete;
 
-JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
-  cuda_only_behaviour("CUDA graphs");
-  int dev = cuda_device();
+ private:
+  int device_;
+};
+
+void check_lora_step_replays(int dev) {
+  DropoutStepReset reset(dev);
   LoraLayer eager(dev), graphed(dev);
   Buffer scalars = zeros(dev, JSW_F32, 8);
   std::vector<float> a_initial = download(graphed.a32, JSW_F32, LoraLayer::kRank * LoraLayer::kIn);
   // Step 1 eagerly for both: the warm-up that fills the allocator's cache with every block the step needs.
+  JSW_CHECK(jsw_set_dropout_step(dev, 1));
   eager.forward_backward();
   eager.adamw(lr_at(1), 1);
   graphed.forward_backward();
@@ -204,9 +214,12 @@ JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
   JSW_EXPECT(graph != nullptr, "no graph handle");
   int64_t stats_after[4];
   JSW_CHECK(jsw_memory_stats(dev, stats_after));
-  JSW_EXPECT(stats_after[3] == stats_before[3], "the capture made %lld cudaMalloc calls",
-             (long long)(stats_after[3] - stats_before[3]));
+  if (dev != JSW_CPU)  // (the CPU allocates as it records; its replays allocate nothing either)
+    JSW_EXPECT(stats_after[3] == stats_before[3], "the capture made %lld cudaMalloc calls",
+               (long long)(stats_after[3] - stats_before[3]));
   for (int64_t step = 2; step <= 6; step++) {
+    // Each step's dropout mask: the step is set in memory before the eager ops and before the replay alike.
+    JSW_CHECK(jsw_set_dropout_step(dev, step));
     eager.forward_backward();
     eager.adamw(lr_at(step), step);
     write_scalars(dev, scalars, step);
@@ -232,9 +245,20 @@ JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
   JSW_CHECK(jsw_graph_destroy(graph));
 }
 
-JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
+}  // namespace
+
+JSW_TEST(graph_replays_a_lora_training_step_bit_for_bit_cpu) { check_lora_step_replays(JSW_CPU); }
+
+JSW_CUDA_TEST(graph_replays_a_lora_training_step_bit_for_bit_cuda) {
   cuda_only_behaviour("CUDA graphs");
-  int dev = cuda_device();
+  check_lora_step_replays(cuda_device());
+}
+
+namespace {
+
+void check_cache_miss_refused(int dev);
+
+void check_refusals(int dev) {
   Buffer t = zeros(dev, JSW_F32, 16);
   // 1. synchronizing: refused at once, reported again by jsw_graph_end, and the stream is fine afterwards
   void* g = reinterpret_cast<void*>(1);
@@ -242,7 +266,7 @@ JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
     Capture capture(dev);
     JSW_CHECK(jsw_fill(dev, JSW_F32, t.get(), 1.0f, 16));
     JSW_EXPECT(jsw_synchronize(dev) == JSW_ERR_UNSUPPORTED, "synchronize during capture: %s", jsw_last_error());
-    JSW_EXPECT(message_has("during CUDA graph capture"), "message: %s", jsw_last_error());
+    JSW_EXPECT(message_has("graph capture"), "message: %s", jsw_last_error());
     JSW_EXPECT(capture.end(&g) == JSW_ERR_UNSUPPORTED, "end of a broken capture: %s", jsw_last_error());
     JSW_EXPECT(g == nullptr, "a broken capture gives no graph");
     JSW_EXPECT(message_has("jsw_synchronize"), "end names the first failure: %s", jsw_last_error());
@@ -259,7 +283,35 @@ JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
     JSW_EXPECT(message_has("jsw_memcpy"), "message: %s", jsw_last_error());
     JSW_EXPECT(capture.end(&g) == JSW_ERR_UNSUPPORTED, "end: %s", jsw_last_error());
   }
-  // 3. an allocation the cache cannot serve (a size no earlier test used): refused, not cudaMalloc'ed
+  if (dev == JSW_CPU) {
+    // 2b. the CPU's host memory is any memory jsw_malloc did not hand out
+    std::vector<float> host(16, 1.0f);
+    Capture capture(dev);
+    JSW_EXPECT(jsw_memcpy(t.get(), dev, host.data(), JSW_CPU, 64) == JSW_ERR_UNSUPPORTED, "upload: %s",
+               jsw_last_error());
+    JSW_EXPECT(message_has("host memory"), "message: %s", jsw_last_error());
+    JSW_EXPECT(capture.end(&g) == JSW_ERR_UNSUPPORTED, "end: %s", jsw_last_error());
+  } else {
+    check_cache_miss_refused(dev);
+  }
+  // 4. misuse of begin / end
+  JSW_EXPECT(jsw_graph_end(dev, &g) == JSW_ERR_INVALID_ARGUMENT, "end without begin: %s", jsw_last_error());
+  {
+    Capture capture(dev);
+    JSW_EXPECT(jsw_graph_begin(dev) == JSW_ERR_INVALID_ARGUMENT, "nested begin: %s", jsw_last_error());
+    JSW_EXPECT(message_has("already"), "message: %s", jsw_last_error());
+    JSW_CHECK(jsw_fill(dev, JSW_F32, t.get(), 3.0f, 16));
+    JSW_CHECK(capture.end(&g));  // the first capture is intact
+  }
+  JSW_CHECK(jsw_graph_launch(g));
+  JSW_CHECK(jsw_synchronize(dev));
+  JSW_EXPECT(download(t, JSW_F32, 16)[7] == 3.0f, "the replayed fill wrote 3");
+  JSW_CHECK(jsw_graph_destroy(g));
+}
+
+// 3. an allocation the cache cannot serve (a size no earlier test used): refused, not cudaMalloc'ed
+void check_cache_miss_refused(int dev) {
+  void* g = nullptr;
   const int64_t odd = 1000 * 512 + 1;
   int64_t before[4], after[4];
   void* p = reinterpret_cast<void*>(1);
@@ -277,35 +329,32 @@ JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
              (long long)(after[3] - before[3]));
   JSW_CHECK(jsw_malloc(dev, odd, &p));  // eagerly it is an ordinary allocation
   JSW_CHECK(jsw_free(dev, p));
-  // 4. misuse of begin / end
-  JSW_EXPECT(jsw_graph_end(dev, &g) == JSW_ERR_INVALID_ARGUMENT, "end without begin: %s", jsw_last_error());
-  {
-    Capture capture(dev);
-    JSW_EXPECT(jsw_graph_begin(dev) == JSW_ERR_INVALID_ARGUMENT, "nested begin: %s", jsw_last_error());
-    JSW_EXPECT(message_has("already being captured"), "message: %s", jsw_last_error());
-    JSW_CHECK(jsw_fill(dev, JSW_F32, t.get(), 3.0f, 16));
-    JSW_CHECK(capture.end(&g));  // the first capture is intact
-  }
-  JSW_CHECK(jsw_graph_launch(g));
-  JSW_CHECK(jsw_synchronize(dev));
-  JSW_EXPECT(download(t, JSW_F32, 16)[7] == 3.0f, "the replayed fill wrote 3");
-  JSW_CHECK(jsw_graph_destroy(g));
 }
 
-JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
+}  // namespace
+
+JSW_TEST(graph_capture_refuses_what_cannot_be_captured_cpu) { check_refusals(JSW_CPU); }
+
+JSW_CUDA_TEST(graph_capture_refuses_what_cannot_be_captured_cuda) {
   cuda_only_behaviour("CUDA graphs");
-  int dev = cuda_device();
+  check_refusals(cuda_device());
+}
+
+namespace {
+
+void check_freed_blocks_kept(int dev) {
+  const bool cuda = dev != JSW_CPU;
   const int64_t bytes = 777 * 512;  // a size class of its own in this test program
   void* warm = nullptr;
   JSW_CHECK(jsw_malloc(dev, bytes, &warm));
-  JSW_CHECK(jsw_free(dev, warm));  // cached
+  JSW_CHECK(jsw_free(dev, warm));  // cached (CUDA)
   Buffer out = zeros(dev, JSW_F32, 1);
   void* tmp = nullptr;
   void* g = nullptr;
   {
     Capture capture(dev);
     JSW_CHECK(jsw_malloc(dev, bytes, &tmp));
-    JSW_EXPECT(tmp == warm, "the capture's allocation comes from the cache");
+    if (cuda) JSW_EXPECT(tmp == warm, "the capture's allocation comes from the cache");
     JSW_CHECK(jsw_fill(dev, JSW_F32, tmp, 5.0f, 4));
     JSW_CHECK(jsw_sumsq(dev, JSW_F32, tmp, 4, out.as<float>()));
     JSW_CHECK(jsw_free(dev, tmp));
@@ -327,6 +376,7 @@ JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
   JSW_EXPECT(host[0] == -1.0f && host[3] == -1.0f, "the replays wrote into eager code's block: %g", double(host[0]));
   JSW_CHECK(jsw_free(dev, other));
   JSW_CHECK(jsw_graph_destroy(g));
+  if (!cuda) return;  // the CPU frees the graph's blocks (no cache to return them to)
   // Destroyed: both blocks are back in the cache (two allocations of that size need no cudaMalloc).
   int64_t before[4], after[4];
   JSW_CHECK(jsw_memory_stats(dev, before));
@@ -341,11 +391,20 @@ JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
   JSW_CHECK(jsw_free(dev, p2));
 }
 
+}  // namespace
+
+JSW_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cpu) { check_freed_blocks_kept(JSW_CPU); }
+
+JSW_CUDA_TEST(graph_keeps_the_blocks_it_freed_until_destroyed_cuda) {
+  cuda_only_behaviour("CUDA graphs");
+  check_freed_blocks_kept(cuda_device());
+}
+
+namespace {
+
 // A copy within the device is stream-ordered, not a host wait: it is captured, and each replay copies what the
 // source holds at that replay.
-JSW_CUDA_TEST(graph_captures_a_copy_within_the_device_cuda) {
-  cuda_only_behaviour("CUDA graphs");
-  const int dev = cuda_device();
+void check_copy_captured(int dev) {
   Buffer src = upload(dev, JSW_F32, std::vector<float>{1, 2, 3, 4}), dst = poisoned(dev, JSW_F32, 4);
   void* g = nullptr;
   {
@@ -361,4 +420,61 @@ JSW_CUDA_TEST(graph_captures_a_copy_within_the_device_cuda) {
     expect_bits("replayed copy", download(dst, JSW_F32, 4), now);
   }
   JSW_CHECK(jsw_graph_destroy(g));
+}
+
+}  // namespace
+
+JSW_TEST(graph_captures_a_copy_within_the_device_cpu) { check_copy_captured(JSW_CPU); }
+
+JSW_CUDA_TEST(graph_captures_a_copy_within_the_device_cuda) {
+  cuda_only_behaviour("CUDA graphs");
+  check_copy_captured(cuda_device());
+}
+
+// The dropout step lives in device memory: one capture of a dropout replays with the mask of whichever step was
+// set before each launch (the eager op's mask at that step), and masks differ from step to step.
+namespace {
+
+void check_dropout_step(int dev) {
+  DropoutStepReset reset(dev);
+  const int64_t n = 4096;
+  const float p = 0.3f;
+  const uint64_t seed = 99;
+  Buffer x = upload(dev, JSW_F32, randn(n, 7)), y = zeros(dev, JSW_F32, n), eager = zeros(dev, JSW_F32, n);
+  JSW_CHECK(jsw_set_dropout_step(dev, 0));
+  JSW_CHECK(jsw_dropout(dev, JSW_F32, x.get(), n, p, seed, eager.get()));
+  std::vector<float> step0 = download(eager, JSW_F32, n);
+  int64_t kept = 0;
+  for (float v : step0) kept += v != 0.0f;
+  JSW_EXPECT(kept > n / 2 && kept < n * 9 / 10, "kept %lld of %lld at p = 0.3", (long long)kept, (long long)n);
+  void* g = nullptr;
+  {
+    Capture capture(dev);
+    JSW_CHECK(jsw_dropout(dev, JSW_F32, x.get(), n, p, seed, y.get()));
+    JSW_CHECK(capture.end(&g));
+  }
+  std::vector<float> previous = step0;
+  for (int64_t step : {1, 2, 1000003}) {
+    JSW_CHECK(jsw_set_dropout_step(dev, step));
+    JSW_CHECK(jsw_graph_launch(g));
+    JSW_CHECK(jsw_dropout(dev, JSW_F32, x.get(), n, p, seed, eager.get()));
+    std::vector<float> replayed = download(y, JSW_F32, n);
+    expect_bits("replay at step " + std::to_string(step), replayed, download(eager, JSW_F32, n));
+    int64_t differ = 0;
+    for (int64_t i = 0; i < n; i++) differ += (replayed[size_t(i)] == 0.0f) != (previous[size_t(i)] == 0.0f);
+    JSW_EXPECT(differ > n / 10, "step %lld drops nearly the elements the step before dropped (%lld differ)",
+               (long long)step, (long long)differ);
+    previous = replayed;
+  }
+  JSW_CHECK(jsw_graph_destroy(g));
+  JSW_EXPECT(jsw_set_dropout_step(-2, 1) == JSW_ERR_INVALID_ARGUMENT, "device -2: %s", jsw_last_error());
+}
+
+}  // namespace
+
+JSW_TEST(graph_replays_dropout_with_the_step_set_before_each_launch_cpu) { check_dropout_step(JSW_CPU); }
+
+JSW_CUDA_TEST(graph_replays_dropout_with_the_step_set_before_each_launch_cuda) {
+  cuda_only_behaviour("CUDA graphs");
+  check_dropout_step(cuda_device());
 }

@@ -96,21 +96,25 @@ int jsw_profile_stop(const char* label);
  * capacity bytes; returns the bytes the whole table needs (with the NUL), or a negative status. */
 int64_t jsw_profile_table(const char* label, char* out, int64_t capacity);
 
-/* ---- CUDA graphs (capture the device's jswift stream once, replay it many times) --------------------- */
-/* jsw_graph_begin starts capturing every op this thread then queues on the device's stream (nothing runs);
- * jsw_graph_end stops and returns a graph handle that jsw_graph_launch replays on the stream, as if the captured
- * calls were made again with the same arguments (pointers and scalars are baked in: a per-step value must live in
- * device memory, e.g. jsw_adamw_step_dev's scalars). Rules while capturing:
- *  - device memory comes from the caching allocator's cache only: run the same sequence once eagerly first
+/* ---- graphs (capture a device's work once, replay it many times) ------------------------------------ */
+/* jsw_graph_begin starts capturing every op this thread then queues on the device (nothing runs);
+ * jsw_graph_end stops and returns a graph handle that jsw_graph_launch replays, as if the captured calls were
+ * made again with the same arguments (pointers and scalars are baked in: a per-step value must live in device
+ * memory, e.g. jsw_adamw_step_dev's scalars, jsw_set_dropout_step's step). A CUDA device captures its stream
+ * into a CUDA graph (one launch replays a whole step). The CPU records its calls and replays them in order: no
+ * faster, but the same rules, so a graph path can be tested without a GPU. Rules while capturing:
+ *  - CUDA device memory comes from the caching allocator's cache only: run the same sequence once eagerly first
  *    (warm-up), so that every block it needs is cached; a cache miss fails that jsw_malloc with
- *    JSW_ERR_UNSUPPORTED. Blocks freed during the capture belong to the graph (its replays reuse them) until
- *    jsw_graph_destroy; blocks allocated during the capture and not freed are the graph's outputs: keep them
- *    allocated while the graph may be replayed.
+ *    JSW_ERR_UNSUPPORTED. On both devices, blocks freed during the capture belong to the graph (its replays reuse
+ *    them) until jsw_graph_destroy; blocks allocated during the capture and not freed are the graph's outputs:
+ *    keep them allocated while the graph may be replayed.
  *  - nothing may wait for the device or copy to/from the host: jsw_synchronize, jsw_memcpy to or from the host
- *    (or another device) and jsw_empty_cache fail with JSW_ERR_UNSUPPORTED (the capture is then broken); a
- *    jsw_memcpy within the device is captured.
+ *    (on the CPU: memory that is not jsw_malloc's) or another device, and jsw_empty_cache fail with
+ *    JSW_ERR_UNSUPPORTED (the capture is then broken); a jsw_memcpy within the device is captured.
+ *  - the CPU checks an op's host-side data (labels, cu_seqlens, kv_len) when it replays it; a failure there
+ *    stops the replay with the op's name.
  * If anything failed during the capture, jsw_graph_end reports the first failure, discards the capture and
- * leaves the stream usable for eager work. CPU device, or a build without CUDA: JSW_ERR_UNSUPPORTED. */
+ * leaves the device usable for eager work. */
 int jsw_graph_begin(int device);
 int jsw_graph_end(int device, void** graph);
 int jsw_graph_launch(void* graph);
@@ -218,6 +222,12 @@ int jsw_sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_
  * as a standalone op, for DoRA's training path (PEFT runs its base path on the dropped input too). Its own
  * backward is the same call on dy. y may equal x. */
 int jsw_dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+/* Sets the device's dropout step, the second part of every dropout mask's key (jsw_dropout, jsw_lora_fwd,
+ * jsw_lora_bwd): the mask of element i is a hash of (seed, step, i). The step lives in device memory and kernels
+ * read it when they run, so a graph captured once draws a new mask at each replay after a new step, while its
+ * baked seeds stay. Queued in order with the device's other work (on the CPU: applied at once; recorded, like any
+ * op, while capturing). Every device starts at step 0, whose masks are those of the seed alone. */
+int jsw_set_dropout_step(int device, int64_t step);
 
 /* ---- flash attention ------------------------------------------------------------------------------ */
 /* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32

@@ -31,19 +31,22 @@ bool check_shape(const char* op, int device, int dtype, int64_t batch, int64_t s
   require(batch <= INT32_MAX && seq_len <= INT32_MAX, op, "batch and seq_len must be below 2^31");
   require(batch * seq_len <= INT64_MAX / (heads * head_dim), op, "tokens * heads * head_dim overflows int64");
   if (batch == 0 || seq_len == 0) return false;
-  if (cu_seqlens != nullptr && device == JSW_CPU) {
-    // Host offsets are checked here; the CUDA kernels check device offsets and raise the device error flag.
-    require(cu_seqlens[0] == 0, op, "cu_seqlens[0] must be 0, got %d", cu_seqlens[0]);
-    for (int64_t b = 0; b < batch; b++) {
-      int64_t len = int64_t(cu_seqlens[b + 1]) - cu_seqlens[b];
-      require(len >= 0 && len <= seq_len, op,
-              "sequence %lld has length %lld (cu_seqlens[%lld] = %d, cu_seqlens[%lld] = %d); lengths must be in "
-              "[0, seq_len = %lld]",
-              (long long)b, (long long)len, (long long)b, cu_seqlens[b], (long long)(b + 1), cu_seqlens[b + 1],
-              (long long)seq_len);
-    }
-  }
   return true;
+}
+
+// Packed offsets in host memory (the CPU's), checked when the op runs: a graph's replays see new ones. The CUDA
+// kernels check device offsets and raise the device error flag.
+void check_host_cu_seqlens(const char* op, const int32_t* cu_seqlens, int64_t batch, int64_t seq_len) {
+  if (cu_seqlens == nullptr) return;
+  require(cu_seqlens[0] == 0, op, "cu_seqlens[0] must be 0, got %d", cu_seqlens[0]);
+  for (int64_t b = 0; b < batch; b++) {
+    int64_t len = int64_t(cu_seqlens[b + 1]) - cu_seqlens[b];
+    require(len >= 0 && len <= seq_len, op,
+            "sequence %lld has length %lld (cu_seqlens[%lld] = %d, cu_seqlens[%lld] = %d); lengths must be in "
+            "[0, seq_len = %lld]",
+            (long long)b, (long long)len, (long long)b, cu_seqlens[b], (long long)(b + 1), cu_seqlens[b + 1],
+            (long long)seq_len);
+  }
 }
 
 AttentionShape shape_of(int64_t batch, int64_t seq_len, int64_t heads, int64_t kv_heads, int64_t head_dim,
@@ -72,7 +75,8 @@ extern "C" int jsw_attention_fwd(int device, int dtype, const void* q, const voi
   AttentionShape s = shape_of(batch, seq_len, heads, kv_heads, head_dim, cu_seqlens, key_mask, causal, window,
                               softmax_scale);
   if (device == JSW_CPU) {
-    cpu::attention_fwd(dtype, s, q, k, v, out, lse);
+    JSW_CPU_RUN(check_host_cu_seqlens(op, cu_seqlens, batch, seq_len);
+                cpu::attention_fwd(dtype, s, q, k, v, out, lse));
   } else {
     JSW_CUDA_ONLY(cuda::attention_fwd(device, dtype, s, q, k, v, out, lse));
   }
@@ -101,7 +105,8 @@ extern "C" int jsw_attention_bwd(int device, int dtype, const void* q, const voi
   AttentionShape s = shape_of(batch, seq_len, heads, kv_heads, head_dim, cu_seqlens, key_mask, causal, window,
                               softmax_scale);
   if (device == JSW_CPU) {
-    cpu::attention_bwd(dtype, s, q, k, v, out, dout, lse, dq, dk, dv);
+    JSW_CPU_RUN(check_host_cu_seqlens(op, cu_seqlens, batch, seq_len);
+                cpu::attention_bwd(dtype, s, q, k, v, out, dout, lse, dq, dk, dv));
   } else {
     JSW_CUDA_ONLY(cuda::attention_bwd(device, dtype, s, q, k, v, out, dout, lse, dq, dk, dv));
   }

@@ -33,10 +33,9 @@ bool check_cache_shape(const char* op, int device, int dtype, int64_t batch, int
   return batch > 0 && q_len > 0;
 }
 
-// Host lengths are checked before any work; the CUDA kernels check device ones and raise the device error flag.
-void check_host_lengths(const char* op, int device, const int32_t* kv_len, int64_t batch, int64_t q_len,
-                        int64_t capacity) {
-  if (device != JSW_CPU) return;
+// Host lengths (the CPU's) are checked before any work, when the op runs (a graph's replays see new ones); the
+// CUDA kernels check device ones and raise the device error flag.
+void check_host_lengths(const char* op, const int32_t* kv_len, int64_t batch, int64_t q_len, int64_t capacity) {
   for (int64_t b = 0; b < batch; b++)
     require(kv_len[b] >= q_len && kv_len[b] <= capacity, op,
             "kv_len[%lld] = %d is outside [q_len = %lld, capacity = %lld]", (long long)b, kv_len[b],
@@ -63,10 +62,10 @@ extern "C" int jsw_attention_decode(int device, int dtype, const void* q, const 
   require_ptr(v_cache, op, "v_cache");
   require_ptr(kv_len, op, "kv_len");
   require_ptr(out, op, "out");
-  check_host_lengths(op, device, kv_len, batch, q_len, capacity);
   DecodeShape s{batch, q_len, capacity, heads, kv_heads, head_dim, kv_len, key_mask, window, softmax_scale};
   if (device == JSW_CPU) {
-    cpu::attention_decode(dtype, s, q, k_cache, v_cache, out, lse);
+    JSW_CPU_RUN(check_host_lengths(op, kv_len, batch, q_len, capacity);
+                cpu::attention_decode(dtype, s, q, k_cache, v_cache, out, lse));
   } else {
     JSW_CUDA_ONLY(cuda::attention_decode(device, dtype, s, q, k_cache, v_cache, out, lse));
   }
@@ -84,10 +83,10 @@ extern "C" int jsw_kv_cache_append(int device, int dtype, const void* k_new, con
   require_ptr(k_cache, op, "k_cache");
   require_ptr(v_cache, op, "v_cache");
   require_ptr(kv_len, op, "kv_len");
-  check_host_lengths(op, device, kv_len, batch, q_len, capacity);
   DecodeShape s{batch, q_len, capacity, kv_heads, kv_heads, head_dim, kv_len, nullptr, 0, 1.0f};
   if (device == JSW_CPU) {
-    cpu::kv_cache_append(dtype, s, k_new, v_new, k_cache, v_cache);
+    JSW_CPU_RUN(check_host_lengths(op, kv_len, batch, q_len, capacity);
+                cpu::kv_cache_append(dtype, s, k_new, v_new, k_cache, v_cache));
   } else {
     JSW_CUDA_ONLY(cuda::kv_cache_append(device, dtype, s, k_new, v_new, k_cache, v_cache));
   }

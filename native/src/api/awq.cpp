@@ -32,7 +32,7 @@ extern "C" int jsw_awq_dequantize(int device, int dtype, const int32_t* qweight,
   check_layout(op, in, out, group_size, qweight, qzeros, scales);
   require_ptr(w, op, "w");
   if (device == JSW_CPU) {
-    cpu::awq_dequantize(dtype, qweight, qzeros, scales, in, out, group_size, w);
+    JSW_CPU_RUN(cpu::awq_dequantize(dtype, qweight, qzeros, scales, in, out, group_size, w));
   } else {
     JSW_CUDA_ONLY(cuda::awq_dequantize(device, dtype, qweight, qzeros, scales, in, out, group_size, w));
   }
@@ -53,7 +53,7 @@ extern "C" int jsw_awq_gemv(int device, int dtype, const void* x, int64_t rows, 
   require_ptr(x, op, "x");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::awq_gemv(dtype, x, rows, in, qweight, qzeros, scales, out, group_size, bias, y);
+    JSW_CPU_RUN(cpu::awq_gemv(dtype, x, rows, in, qweight, qzeros, scales, out, group_size, bias, y));
   } else {
     JSW_CUDA_ONLY(cuda::awq_gemv(device, dtype, x, rows, in, qweight, qzeros, scales, out, group_size, bias, y));
   }

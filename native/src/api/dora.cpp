@@ -1,5 +1,6 @@
-// C ABI: the DoRA helpers (row norms, diagonal scaling, product column sums, dropout).
+// C ABI: the DoRA helpers (row norms, diagonal scaling, product column sums, dropout) and the dropout step.
 #include "core/dispatch.h"
+#include "core/dropout_step.h"
 #include "kernels/dora.h"
 
 using namespace jsw;
@@ -17,7 +18,7 @@ extern "C" int jsw_row_norm(int device, int dtype, const void* x, int64_t rows, 
   if (rows == 0) return JSW_OK;
   require_ptr(x, op, "x");
   if (device == JSW_CPU) {
-    cpu::row_norm(dtype, x, rows, cols, norm, inv_norm);
+    JSW_CPU_RUN(cpu::row_norm(dtype, x, rows, cols, norm, inv_norm));
   } else {
     JSW_CUDA_ONLY(cuda::row_norm(device, dtype, x, rows, cols, norm, inv_norm));
   }
@@ -36,7 +37,7 @@ extern "C" int jsw_scale_rows_cols(int device, int dtype, const void* x, int64_t
   require_ptr(x, op, "x");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::scale_rows_cols(dtype, x, rows, cols, row_scale, col_scale, y);
+    JSW_CPU_RUN(cpu::scale_rows_cols(dtype, x, rows, cols, row_scale, col_scale, y));
   } else {
     JSW_CUDA_ONLY(cuda::scale_rows_cols(device, dtype, x, rows, cols, row_scale, col_scale, y));
   }
@@ -56,7 +57,7 @@ extern "C" int jsw_sum_rows_mul(int device, int dtype, const void* a, const void
   require_ptr(b, op, "b");
   require_ptr(dv, op, "dv");
   if (device == JSW_CPU) {
-    cpu::sum_rows_mul(dtype, a, b, rows, cols, dv);
+    JSW_CPU_RUN(cpu::sum_rows_mul(dtype, a, b, rows, cols, dv));
   } else {
     JSW_CUDA_ONLY(cuda::sum_rows_mul(device, dtype, a, b, rows, cols, dv));
   }
@@ -74,9 +75,20 @@ extern "C" int jsw_dropout(int device, int dtype, const void* x, int64_t n, floa
   require_ptr(x, op, "x");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::dropout(dtype, x, n, p, seed, y);
+    JSW_CPU_RUN(cpu::dropout(dtype, x, n, p, seed, y));
   } else {
     JSW_CUDA_ONLY(cuda::dropout(device, dtype, x, n, p, seed, y));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_set_dropout_step(int device, int64_t step) {
+  JSW_API_BEGIN
+  require_device(device, "jsw_set_dropout_step");
+  if (device == JSW_CPU) {
+    JSW_CPU_RUN(cpu::set_dropout_step(uint64_t(step)));
+  } else {
+    JSW_CUDA_ONLY(cuda::set_dropout_step(device, uint64_t(step)));
   }
   JSW_API_END
 }

@@ -15,7 +15,7 @@ extern "C" int jsw_cast(int device, int src_dtype, const void* src, int dst_dtyp
   require_ptr(src, op, "src");
   require_ptr(dst, op, "dst");
   if (device == JSW_CPU) {
-    cpu::cast(src_dtype, src, dst_dtype, dst, n);
+    JSW_CPU_RUN(cpu::cast(src_dtype, src, dst_dtype, dst, n));
   } else {
     JSW_CUDA_ONLY(cuda::cast(device, src_dtype, src, dst_dtype, dst, n));
   }
@@ -31,7 +31,7 @@ extern "C" int jsw_fill(int device, int dtype, void* x, float value, int64_t n) 
   if (n == 0) return JSW_OK;
   require_ptr(x, op, "x");
   if (device == JSW_CPU) {
-    cpu::fill(dtype, x, value, n);
+    JSW_CPU_RUN(cpu::fill(dtype, x, value, n));
   } else {
     JSW_CUDA_ONLY(cuda::fill(device, dtype, x, value, n));
   }
@@ -48,7 +48,7 @@ extern "C" int jsw_axpby(int device, int dtype, int64_t n, float a, const void* 
   require_ptr(x, op, "x");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::axpby(dtype, n, a, x, b, y);
+    JSW_CPU_RUN(cpu::axpby(dtype, n, a, x, b, y));
   } else {
     JSW_CUDA_ONLY(cuda::axpby(device, dtype, n, a, x, b, y));
   }
@@ -66,7 +66,7 @@ extern "C" int jsw_add_bias(int device, int dtype, void* y, const void* bias, in
   require_ptr(y, op, "y");
   require_ptr(bias, op, "bias");
   if (device == JSW_CPU) {
-    cpu::add_bias(dtype, y, bias, rows, cols);
+    JSW_CPU_RUN(cpu::add_bias(dtype, y, bias, rows, cols));
   } else {
     JSW_CUDA_ONLY(cuda::add_bias(device, dtype, y, bias, rows, cols));
   }
@@ -84,7 +84,7 @@ extern "C" int jsw_sum_rows(int device, int dtype, const void* dy, int64_t rows,
   require_ptr(dy, op, "dy");
   require_ptr(dbias, op, "dbias");
   if (device == JSW_CPU) {
-    cpu::sum_rows(dtype, dy, rows, cols, dbias);
+    JSW_CPU_RUN(cpu::sum_rows(dtype, dy, rows, cols, dbias));
   } else {
     JSW_CUDA_ONLY(cuda::sum_rows(device, dtype, dy, rows, cols, dbias));
   }

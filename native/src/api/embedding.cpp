@@ -28,7 +28,7 @@ extern "C" int jsw_embedding_fwd(int device, int dtype, const int32_t* ids, int6
   require_ptr(table, op, "table");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::embedding_fwd(dtype, ids, tokens, table, vocab, dim, out);
+    JSW_CPU_RUN(cpu::embedding_fwd(dtype, ids, tokens, table, vocab, dim, out));
   } else {
     JSW_CUDA_ONLY(cuda::embedding_fwd(device, dtype, ids, tokens, table, vocab, dim, out));
   }
@@ -44,7 +44,7 @@ extern "C" int jsw_embedding_bwd(int device, int dtype, const int32_t* ids, int6
   require_ptr(dout, op, "dout");
   require_ptr(dtable, op, "dtable");
   if (device == JSW_CPU) {
-    cpu::embedding_bwd(dtype, ids, tokens, dout, vocab, dim, dtable);
+    JSW_CPU_RUN(cpu::embedding_bwd(dtype, ids, tokens, dout, vocab, dim, dtable));
   } else {
     JSW_CUDA_ONLY(cuda::embedding_bwd(device, dtype, ids, tokens, dout, vocab, dim, dtable));
   }
@@ -66,7 +66,7 @@ extern "C" int jsw_gather_columns(int device, int dtype, const void* x, int64_t 
   require_ptr(idx, op, "idx");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::gather_columns(dtype, x, rows, cols, idx, n, out);
+    JSW_CPU_RUN(cpu::gather_columns(dtype, x, rows, cols, idx, n, out));
   } else {
     JSW_CUDA_ONLY(cuda::gather_columns(device, dtype, x, rows, cols, idx, n, out));
   }

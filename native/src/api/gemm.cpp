@@ -34,7 +34,7 @@ extern "C" int jsw_gemm(int device, int dtype, int c_dtype, int trans_a, int tra
   GemmArgs g{dtype, c_dtype, trans_a != 0, trans_b != 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
              batch, stride_a, stride_b, stride_c};
   if (device == JSW_CPU) {
-    cpu::gemm(g);
+    JSW_CPU_RUN(cpu::gemm(g));
   } else {
     JSW_CUDA_ONLY(cuda::gemm(device, g));
   }

@@ -35,7 +35,7 @@ extern "C" int jsw_gptq_dequantize(int device, int dtype, const int32_t* qweight
   require_ptr(g_idx, op, "g_idx");
   require_ptr(w, op, "w");
   if (device == JSW_CPU) {
-    cpu::gptq_dequantize(dtype, qweight, qzeros, scales, g_idx, in, out, bits, groups, w);
+    JSW_CPU_RUN(cpu::gptq_dequantize(dtype, qweight, qzeros, scales, g_idx, in, out, bits, groups, w));
   } else {
     JSW_CUDA_ONLY(cuda::gptq_dequantize(device, dtype, qweight, qzeros, scales, g_idx, in, out, bits, groups, w));
   }
@@ -53,7 +53,7 @@ extern "C" int jsw_gptq_hessian_add(int device, const float* x, int64_t rows, in
   require_ptr(x, op, "x");
   require_ptr(h, op, "h");
   if (device == JSW_CPU) {
-    cpu::gptq_hessian_add(x, rows, in, h, seen);
+    JSW_CPU_RUN(cpu::gptq_hessian_add(x, rows, in, h, seen));
   } else {
     JSW_CUDA_ONLY(cuda::gptq_hessian_add(device, x, rows, in, h, seen));
   }
@@ -80,8 +80,8 @@ extern "C" int jsw_gptq_quantize(int device, float* w, float* h, int64_t out, in
   require_ptr(g_idx, op, "g_idx");
   require_ptr(loss, op, "loss");
   if (device == JSW_CPU) {
-    cpu::gptq_quantize(w, h, out, in, bits, group_size, sym != 0, desc_act != 0, percdamp, block, codes, scales,
-                       zeros, g_idx, loss);
+    JSW_CPU_RUN(cpu::gptq_quantize(w, h, out, in, bits, group_size, sym != 0, desc_act != 0, percdamp, block, codes,
+                scales, zeros, g_idx, loss));
   } else {
     require(block <= 128, op, "block = %lld: the CUDA twin takes lazy batches of at most 128 columns",
             (long long)block);

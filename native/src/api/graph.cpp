@@ -1,5 +1,6 @@
-// C ABI: CUDA graphs of the jswift stream (jsw_graph_* in jswift.h). Only CUDA devices of a CUDA build capture;
-// everything else is JSW_ERR_UNSUPPORTED with a message that says why, so a caller can fall back to eager ops.
+// C ABI: graphs of a device's work (jsw_graph_* in jswift.h). A CUDA device captures its jswift stream into a
+// CUDA graph (cuda/graph.cpp); the CPU records its API calls and replays them (core/cpu_graph.h), which runs the
+// same rules without a GPU.
 #include "core/dispatch.h"
 #include "jswift/jswift.h"
 
@@ -10,34 +11,21 @@
 using namespace jsw;
 
 namespace {
-void require_capturable(int device, const char* op) {
-#ifndef JSWIFT_WITH_CUDA
-  (void)device;
-  fail(JSW_ERR_UNSUPPORTED, format("%s: CUDA graphs need a CUDA build of jswift; this one was built without CUDA "
-                                   "(run the steps eagerly)", op));
-#else
-  if (device == JSW_CPU)
-    fail(JSW_ERR_UNSUPPORTED, format("%s: CUDA graphs capture a CUDA device's stream; the CPU (device -1) runs its "
-                                     "ops eagerly", op));
-  require_device(device, op);
-#endif
-}
-
-void require_graph(const void* graph, const char* op) {
-#ifndef JSWIFT_WITH_CUDA
-  (void)graph;
-  fail(JSW_ERR_UNSUPPORTED, format("%s: CUDA graphs need a CUDA build of jswift; this one was built without CUDA",
-                                   op));
-#else
-  require_ptr(graph, op, "graph");
-#endif
-}
+// What jsw_graph_end hands out: which device's graph it is, and that device's own handle.
+struct GraphHandle {
+  int device;
+  void* impl;
+};
 }  // namespace
 
 extern "C" int jsw_graph_begin(int device) {
   JSW_API_BEGIN
-  require_capturable(device, "jsw_graph_begin");
-  JSW_CUDA_ONLY(cuda::graph_begin(device));
+  require_device(device, "jsw_graph_begin");
+  if (device == JSW_CPU) {
+    cpu_graph::begin();
+  } else {
+    JSW_CUDA_ONLY(cuda::graph_begin(device));
+  }
   JSW_API_END
 }
 
@@ -45,22 +33,38 @@ extern "C" int jsw_graph_end(int device, void** graph) {
   JSW_API_BEGIN
   require_ptr(graph, "jsw_graph_end", "graph");
   *graph = nullptr;
-  require_capturable(device, "jsw_graph_end");
-  JSW_CUDA_ONLY(*graph = cuda::graph_end(device));
+  require_device(device, "jsw_graph_end");
+  void* impl = nullptr;
+  if (device == JSW_CPU) {
+    impl = cpu_graph::end();
+  } else {
+    JSW_CUDA_ONLY(impl = cuda::graph_end(device));
+  }
+  *graph = new GraphHandle{device, impl};
   JSW_API_END
 }
 
 extern "C" int jsw_graph_launch(void* graph) {
   JSW_API_BEGIN
-  require_graph(graph, "jsw_graph_launch");
-  JSW_CUDA_ONLY(cuda::graph_launch(graph));
+  require_ptr(graph, "jsw_graph_launch", "graph");
+  GraphHandle* g = static_cast<GraphHandle*>(graph);
+  if (g->device == JSW_CPU) {
+    cpu_graph::launch(g->impl);
+  } else {
+    JSW_CUDA_ONLY(cuda::graph_launch(g->impl));
+  }
   JSW_API_END
 }
 
 extern "C" int jsw_graph_destroy(void* graph) {
   JSW_API_BEGIN
   if (graph == nullptr) return JSW_OK;
-  require_graph(graph, "jsw_graph_destroy");
-  JSW_CUDA_ONLY(cuda::graph_destroy(graph));
+  GraphHandle* g = static_cast<GraphHandle*>(graph);
+  if (g->device == JSW_CPU) {
+    cpu_graph::destroy(g->impl);
+  } else {
+    JSW_CUDA_ONLY(cuda::graph_destroy(g->impl));
+  }
+  delete g;
   JSW_API_END
 }

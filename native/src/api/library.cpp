@@ -85,7 +85,13 @@ int jsw_free(int device, void* ptr) {
   JSW_API_BEGIN
   require_device(device, "jsw_free");
   if (device == JSW_CPU) {
-    cpu::release(ptr);
+    // A block freed while this thread captures the CPU stays the graph's: its replays write it.
+    if (ptr != nullptr && cpu_graph::capturing()) {
+      require(cpu::is_block(ptr), "jsw_free", "pointer was not allocated by jsw_malloc on the CPU (or freed twice)");
+      cpu_graph::keep_freed_block(ptr);
+    } else {
+      cpu::release(ptr);
+    }
   } else {
     JSW_CUDA_ONLY(cuda::release(device, ptr));
   }
@@ -102,7 +108,11 @@ int jsw_memcpy(void* dst, int dst_device, const void* src, int src_device, int64
   require_device(dst_device, "jsw_memcpy");
   require_device(src_device, "jsw_memcpy");
   if (dst_device == JSW_CPU && src_device == JSW_CPU) {
-    if (bytes > 0) std::memmove(dst, src, size_t(bytes));
+    if (cpu_graph::capturing() && bytes > 0 && !(cpu::owns(dst, bytes) && cpu::owns(src, bytes)))
+      cpu_graph::refuse("jsw_memcpy to or from host memory during a CPU graph capture: a graph cannot take the "
+                        "host's data; copy inputs into the graph's tensors before jsw_graph_launch and read "
+                        "results after it");
+    if (bytes > 0) JSW_CPU_RUN(std::memmove(dst, src, size_t(bytes)));
   } else {
     JSW_CUDA_ONLY(cuda::memcpy(dst, dst_device, src, src_device, bytes));
   }
@@ -115,7 +125,7 @@ int jsw_memset(int device, void* ptr, int value, int64_t bytes) {
   if (bytes > 0) require_ptr(ptr, "jsw_memset", "ptr");
   require_device(device, "jsw_memset");
   if (device == JSW_CPU) {
-    if (bytes > 0) std::memset(ptr, value, size_t(bytes));
+    if (bytes > 0) JSW_CPU_RUN(std::memset(ptr, value, size_t(bytes)));
   } else {
     JSW_CUDA_ONLY(cuda::memset(device, ptr, value, bytes));
   }
@@ -151,6 +161,9 @@ int64_t jsw_profile_table(const char* label, char* out, int64_t capacity) {
 int jsw_synchronize(int device) {
   JSW_API_BEGIN
   require_device(device, "jsw_synchronize");
+  if (device == JSW_CPU && cpu_graph::capturing())
+    cpu_graph::refuse("jsw_synchronize(-1) during a CPU graph capture: a captured sequence cannot wait for its own "
+                      "results; read them after jsw_graph_end and a replay");
   if (device != JSW_CPU) JSW_CUDA_ONLY(cuda::synchronize(device));
   JSW_API_END
 }

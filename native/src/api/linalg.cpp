@@ -27,7 +27,7 @@ extern "C" int jsw_linalg_svd_f32(int device, const float* a, int64_t m, int64_t
   require_ptr(u, op, "u");
   require_ptr(s, op, "s");
   require_ptr(vt, op, "vt");
-  cpu::svd_f32(a, m, n, u, s, vt);
+  JSW_CPU_RUN(cpu::svd_f32(a, m, n, u, s, vt));
   JSW_API_END
 }
 
@@ -38,6 +38,6 @@ extern "C" int jsw_linalg_qr_f32(int device, const float* a, int64_t m, int64_t 
   require_ptr(a, op, "a");
   require_ptr(q, op, "q");
   require_ptr(r, op, "r");
-  cpu::qr_f32(a, m, n, q, r);
+  JSW_CPU_RUN(cpu::qr_f32(a, m, n, q, r));
   JSW_API_END
 }

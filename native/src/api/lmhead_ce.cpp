@@ -39,8 +39,8 @@ extern "C" int jsw_lmhead_ce_fwd(int device, int dtype, const void* hidden, cons
   a.lse = lse;
   a.argmax = argmax;
   if (device == JSW_CPU) {
-    cpu::lmhead_ce_check_labels(a, op);
-    cpu::lmhead_ce_fwd(a);
+    // The labels are checked when the op runs (a graph's replays see new ones).
+    JSW_CPU_RUN(cpu::lmhead_ce_check_labels(a, op); cpu::lmhead_ce_fwd(a));
   } else {
     JSW_CUDA_ONLY(cuda::lmhead_ce_fwd(device, a));
   }
@@ -62,8 +62,8 @@ extern "C" int jsw_lmhead_ce_bwd(int device, int dtype, const void* hidden, cons
   a.dhidden = dhidden;
   a.dweight = dweight;
   if (device == JSW_CPU) {
-    cpu::lmhead_ce_check_labels(a, op);
-    cpu::lmhead_ce_bwd(a);
+    // The labels are checked when the op runs (a graph's replays see new ones).
+    JSW_CPU_RUN(cpu::lmhead_ce_check_labels(a, op); cpu::lmhead_ce_bwd(a));
   } else {
     JSW_CUDA_ONLY(cuda::lmhead_ce_bwd(device, a));
   }
@@ -88,8 +88,8 @@ extern "C" int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, 
   a.dhidden = dhidden;
   a.dweight = dweight;
   if (device == JSW_CPU) {
-    cpu::lmhead_ce_check_labels(a, op);
-    cpu::lmhead_ce_fwd_bwd(a);
+    // The labels are checked when the op runs (a graph's replays see new ones).
+    JSW_CPU_RUN(cpu::lmhead_ce_check_labels(a, op); cpu::lmhead_ce_fwd_bwd(a));
   } else {
     JSW_CUDA_ONLY(cuda::lmhead_ce_fwd_bwd(device, a));
   }

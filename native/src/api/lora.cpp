@@ -37,8 +37,8 @@ extern "C" int jsw_lora_fwd(int device, int dtype, const void* x, const void* w,
   require_ptr(lora_b, op, "lora_b");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::lora_fwd(dtype, x, w, bias, lora_a, lora_b, tokens, in_features, out_features, rank, scale, dropout_p, seed,
-                  y, xa);
+    JSW_CPU_RUN(cpu::lora_fwd(dtype, x, w, bias, lora_a, lora_b, tokens, in_features, out_features, rank, scale,
+                dropout_p, seed, y, xa));
   } else {
     JSW_CUDA_ONLY(cuda::lora_fwd(device, dtype, x, w, bias, lora_a, lora_b, tokens, in_features, out_features, rank,
                                  scale, dropout_p, seed, y, xa));
@@ -64,8 +64,8 @@ extern "C" int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x
   if (da != nullptr) require_ptr(x, op, "x");
   if (db != nullptr) require_ptr(xa, op, "xa (from the forward)");
   if (device == JSW_CPU) {
-    cpu::lora_bwd(dtype, dy, x, w, lora_a, lora_b, xa, tokens, in_features, out_features, rank, scale, dropout_p,
-                  seed, dx, da, db);
+    JSW_CPU_RUN(cpu::lora_bwd(dtype, dy, x, w, lora_a, lora_b, xa, tokens, in_features, out_features, rank, scale,
+                dropout_p, seed, dx, da, db));
   } else {
     JSW_CUDA_ONLY(cuda::lora_bwd(device, dtype, dy, x, w, lora_a, lora_b, xa, tokens, in_features, out_features, rank,
                                  scale, dropout_p, seed, dx, da, db));
@@ -85,7 +85,7 @@ extern "C" int jsw_lora_delta(int device, int dtype, const void* x, int64_t rows
   require_ptr(lora_b, op, "lora_b");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::lora_delta(dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y);
+    JSW_CPU_RUN(cpu::lora_delta(dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y));
   } else {
     JSW_CUDA_ONLY(
         cuda::lora_delta(device, dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y));

@@ -25,7 +25,7 @@ extern "C" int jsw_minmax_quantize(int device, int dtype, const void* x, int64_t
   require_ptr(scales, op, "scales");
   require_ptr(zeros, op, "zeros");
   if (device == JSW_CPU) {
-    cpu::minmax_quantize(dtype, x, n, group_size, bits, stochastic != 0, seed, codes, scales, zeros);
+    JSW_CPU_RUN(cpu::minmax_quantize(dtype, x, n, group_size, bits, stochastic != 0, seed, codes, scales, zeros));
   } else {
     JSW_CUDA_ONLY(cuda::minmax_quantize(device, dtype, x, n, group_size, bits, stochastic != 0, seed, codes, scales,
                                         zeros));
@@ -44,7 +44,7 @@ extern "C" int jsw_minmax_dequantize(int device, int dtype, const uint8_t* codes
   require_ptr(zeros, op, "zeros");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::minmax_dequantize(dtype, codes, scales, zeros, n, group_size, bits, out);
+    JSW_CPU_RUN(cpu::minmax_dequantize(dtype, codes, scales, zeros, n, group_size, bits, out));
   } else {
     JSW_CUDA_ONLY(cuda::minmax_dequantize(device, dtype, codes, scales, zeros, n, group_size, bits, out));
   }

@@ -35,7 +35,7 @@ extern "C" int jsw_nf4_quantize(int device, int dtype, const void* x, int64_t n,
   require_ptr(packed, op, "packed");
   require_ptr(absmax, op, "absmax");
   if (device == JSW_CPU) {
-    cpu::nf4_quantize(dtype, x, n, blocksize, packed, absmax);
+    JSW_CPU_RUN(cpu::nf4_quantize(dtype, x, n, blocksize, packed, absmax));
   } else {
     JSW_CUDA_ONLY(cuda::nf4_quantize(device, dtype, x, n, blocksize, packed, absmax));
   }
@@ -55,7 +55,7 @@ extern "C" int jsw_nf4_dequantize(int device, int dtype, const uint8_t* packed, 
   require_ptr(absmax, op, "absmax");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::nf4_dequantize(dtype, packed, absmax, n, blocksize, out);
+    JSW_CPU_RUN(cpu::nf4_dequantize(dtype, packed, absmax, n, blocksize, out));
   } else {
     JSW_CUDA_ONLY(cuda::nf4_dequantize(device, dtype, packed, absmax, n, blocksize, out));
   }
@@ -73,7 +73,7 @@ extern "C" int jsw_quantize_absmax_8bit(int device, const float* absmax, int64_t
   require_ptr(nested_absmax, op, "nested_absmax");
   require_ptr(offset, op, "offset");
   if (device == JSW_CPU) {
-    cpu::quantize_absmax_8bit(absmax, n, q, nested_absmax, offset);
+    JSW_CPU_RUN(cpu::quantize_absmax_8bit(absmax, n, q, nested_absmax, offset));
   } else {
     JSW_CUDA_ONLY(cuda::quantize_absmax_8bit(device, absmax, n, q, nested_absmax, offset));
   }
@@ -96,7 +96,7 @@ extern "C" int jsw_nf4_dequantize_dq(int device, int dtype, const uint8_t* packe
   require_ptr(code256, op, "code256");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::nf4_dequantize_dq(dtype, packed, absmax_q, nested_absmax, code256, offset, n, blocksize, out);
+    JSW_CPU_RUN(cpu::nf4_dequantize_dq(dtype, packed, absmax_q, nested_absmax, code256, offset, n, blocksize, out));
   } else {
     JSW_CUDA_ONLY(cuda::nf4_dequantize_dq(device, dtype, packed, absmax_q, nested_absmax, code256, offset, n,
                                           blocksize, out));

@@ -34,12 +34,15 @@ extern "C" int jsw_nf4_gemv(int device, int dtype, const void* x, int64_t rows, 
   }
   if (device == JSW_CPU) {
     if (absmax_q == nullptr) {
-      cpu::nf4_gemv(dtype, x, rows, in, packed, absmax, out_features, blocksize, bias, y);
+      JSW_CPU_RUN(cpu::nf4_gemv(dtype, x, rows, in, packed, absmax, out_features, blocksize, bias, y));
     } else {
-      int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
-      std::vector<float> scales(static_cast<size_t>(blocks));
-      cpu::nf4_decode_nested(absmax_q, nested_absmax, code256, offset, blocks, scales.data());
-      cpu::nf4_gemv(dtype, x, rows, in, packed, scales.data(), out_features, blocksize, bias, y);
+      // The nested scales are decoded when the op runs (a graph replays it with whatever they hold then).
+      JSW_CPU_RUN({
+        int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
+        std::vector<float> scales(static_cast<size_t>(blocks));
+        cpu::nf4_decode_nested(absmax_q, nested_absmax, code256, offset, blocks, scales.data());
+        cpu::nf4_gemv(dtype, x, rows, in, packed, scales.data(), out_features, blocksize, bias, y);
+      });
     }
   } else {
     JSW_CUDA_ONLY(cuda::nf4_gemv(device, dtype, x, rows, in, packed, absmax, absmax_q, nested_absmax, code256, offset,

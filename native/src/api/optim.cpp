@@ -40,7 +40,7 @@ extern "C" int jsw_sumsq(int device, int dtype, const void* x, int64_t n, float*
   if (n == 0) return JSW_OK;
   require_ptr(x, op, "x");
   if (device == JSW_CPU) {
-    cpu::sumsq(dtype, x, n, acc);
+    JSW_CPU_RUN(cpu::sumsq(dtype, x, n, acc));
   } else {
     JSW_CUDA_ONLY(cuda::sumsq(device, dtype, x, n, acc));
   }
@@ -56,7 +56,7 @@ extern "C" int jsw_clip_coef(int device, const float* sumsq, float max_norm, flo
   require_ptr(coef, op, "coef");
   require(!std::isnan(max_norm), op, "max_norm is NaN");
   if (device == JSW_CPU) {
-    cpu::clip_coef(sumsq, max_norm, norm, coef);
+    JSW_CPU_RUN(cpu::clip_coef(sumsq, max_norm, norm, coef));
   } else {
     JSW_CUDA_ONLY(cuda::clip_coef(device, sumsq, max_norm, norm, coef));
   }
@@ -75,7 +75,7 @@ extern "C" int jsw_adamw_step(int device, float* param, const float* grad, float
   if (n == 0) return JSW_OK;
   require_adamw_arrays(op, param, grad, m, v);
   if (device == JSW_CPU) {
-    cpu::adamw_step(param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy);
+    JSW_CPU_RUN(cpu::adamw_step(param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy));
   } else {
     JSW_CUDA_ONLY(cuda::adamw_step(device, param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy));
   }
@@ -106,9 +106,12 @@ extern "C" int jsw_adamw_step_dev(int device, float* param, const float* grad, f
   if (n == 0) return JSW_OK;
   require_adamw_arrays(op, param, grad, m, v);
   if (device == JSW_CPU) {
-    AdamWScalars k;
-    std::memcpy(&k, scalars, sizeof k);
-    cpu::adamw_step(param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy);
+    // The scalars are read when the step runs: a graph's replays take each step's.
+    JSW_CPU_RUN({
+      AdamWScalars k;
+      std::memcpy(&k, scalars, sizeof k);
+      cpu::adamw_step(param, grad, m, v, n, k, grad_scale, copy_dtype, param_copy);
+    });
   } else {
     JSW_CUDA_ONLY(cuda::adamw_step_dev(device, param, grad, m, v, n, reinterpret_cast<const AdamWScalars*>(scalars),
                                        grad_scale, copy_dtype, param_copy));

@@ -74,8 +74,8 @@ extern "C" int jsw_nf4_matmul(int device, int dtype, const void* x, int64_t rows
   }
   if (rows == 0) return JSW_OK;
   if (device == JSW_CPU) {
-    cpu::Nf4Rows deq(packed, absmax, absmax_q, nested_absmax, code256, offset, in_features, blocksize);
-    cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+    JSW_CPU_RUN(cpu::Nf4Rows deq(packed, absmax, absmax_q, nested_absmax, code256, offset, in_features, blocksize);
+                cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y));
   } else {
     JSW_CUDA_ONLY({
       cuda::Nf4DeviceRows deq(packed, absmax, absmax_q, nested_absmax, code256, offset, in_features, blocksize);
@@ -96,8 +96,8 @@ extern "C" int jsw_gptq_matmul(int device, int dtype, const void* x, int64_t row
   if (rows == 0) return JSW_OK;
   if (device == JSW_CPU) {
     check_g_idx(op, g_idx, in_features, groups);
-    cpu::GptqRows deq(qweight, qzeros, scales, g_idx, in_features, out_features, bits, groups);
-    cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+    JSW_CPU_RUN(cpu::GptqRows deq(qweight, qzeros, scales, g_idx, in_features, out_features, bits, groups);
+                cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y));
   } else {
     JSW_CUDA_ONLY({
       cuda::GptqDeviceRows deq(qweight, qzeros, scales, g_idx, in_features, out_features, bits, groups);
@@ -120,7 +120,8 @@ extern "C" int jsw_gptq_gemv(int device, int dtype, const void* x, int64_t rows,
   check_gptq(op, qweight, qzeros, scales, g_idx, out_features, in_features, bits, groups);
   if (device == JSW_CPU) {
     check_g_idx(op, g_idx, in_features, groups);
-    cpu::gptq_gemv(dtype, x, rows, qweight, qzeros, scales, g_idx, out_features, in_features, bits, groups, bias, y);
+    JSW_CPU_RUN(cpu::gptq_gemv(dtype, x, rows, qweight, qzeros, scales, g_idx, out_features, in_features, bits,
+                groups, bias, y));
   } else {
     JSW_CUDA_ONLY(cuda::gptq_gemv(device, dtype, x, rows, qweight, qzeros, scales, g_idx, out_features, in_features,
                                   bits, groups, bias, y));
@@ -144,8 +145,8 @@ extern "C" int jsw_awq_matmul(int device, int dtype, const void* x, int64_t rows
   require_ptr(scales, op, "scales");
   if (rows == 0) return JSW_OK;
   if (device == JSW_CPU) {
-    cpu::AwqRows deq(qweight, qzeros, scales, in_features, out_features, group_size);
-    cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+    JSW_CPU_RUN(cpu::AwqRows deq(qweight, qzeros, scales, in_features, out_features, group_size);
+                cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y));
   } else {
     JSW_CUDA_ONLY({
       cuda::AwqDeviceRows deq(qweight, qzeros, scales, in_features, out_features, group_size);

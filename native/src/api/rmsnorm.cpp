@@ -19,7 +19,7 @@ extern "C" int jsw_rmsnorm_fwd(int device, int dtype, const void* x, const void*
   require_ptr(weight, op, "weight");
   require_ptr(y, op, "y");
   if (device == JSW_CPU) {
-    cpu::rmsnorm_fwd(dtype, x, weight, eps, rows, dim, y, rstd);
+    JSW_CPU_RUN(cpu::rmsnorm_fwd(dtype, x, weight, eps, rows, dim, y, rstd));
   } else {
     JSW_CUDA_ONLY(cuda::rmsnorm_fwd(device, dtype, x, weight, eps, rows, dim, y, rstd));
   }
@@ -42,7 +42,7 @@ extern "C" int jsw_rmsnorm_bwd(int device, int dtype, const void* dy, const void
   require_ptr(rstd, op, "rstd (from the forward)");
   require_ptr(dx, op, "dx");
   if (device == JSW_CPU) {
-    cpu::rmsnorm_bwd(dtype, dy, x, weight, rstd, rows, dim, dx, dweight);
+    JSW_CPU_RUN(cpu::rmsnorm_bwd(dtype, dy, x, weight, rstd, rows, dim, dx, dweight));
   } else {
     JSW_CUDA_ONLY(cuda::rmsnorm_bwd(device, dtype, dy, x, weight, rstd, rows, dim, dx, dweight));
   }

@@ -52,7 +52,8 @@ int rotate(const char* op, int device, int dtype, const void* x, const int32_t* 
   require_ptr(inv_freq, op, "inv_freq");
   require_ptr(y, op, y_name);
   if (device == JSW_CPU) {
-    cpu::rope_rotate(dtype, x, positions, inv_freq, tokens, heads, head_dim, attention_scaling, sin_sign, y);
+    JSW_CPU_RUN(cpu::rope_rotate(dtype, x, positions, inv_freq, tokens, heads, head_dim, attention_scaling,
+                sin_sign, y));
   } else {
     JSW_CUDA_ONLY(cuda::rope_rotate(device, dtype, x, positions, inv_freq, tokens, heads, head_dim,
                                     attention_scaling, sin_sign, y));

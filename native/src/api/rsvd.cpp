@@ -28,7 +28,7 @@ extern "C" int jsw_linalg_rsvd_f32(int device, const float* a, int64_t m, int64_
   require_ptr(s, op, "s");
   require_ptr(vt, op, "vt");
   if (device == JSW_CPU) {
-    cpu::randomized_svd(a, m, n, rank, oversample, power_iters, seed, u, s, vt);
+    JSW_CPU_RUN(cpu::randomized_svd(a, m, n, rank, oversample, power_iters, seed, u, s, vt));
   } else {
     JSW_CUDA_ONLY(cuda::randomized_svd(device, a, m, n, rank, oversample, power_iters, seed, u, s, vt));
   }

@@ -15,7 +15,7 @@ extern "C" int jsw_swiglu_fwd(int device, int dtype, const void* gate, const voi
   require_ptr(up, op, "up");
   require_ptr(out, op, "out");
   if (device == JSW_CPU) {
-    cpu::swiglu_fwd(dtype, gate, up, n, out);
+    JSW_CPU_RUN(cpu::swiglu_fwd(dtype, gate, up, n, out));
   } else {
     JSW_CUDA_ONLY(cuda::swiglu_fwd(device, dtype, gate, up, n, out));
   }
@@ -36,7 +36,7 @@ extern "C" int jsw_swiglu_bwd(int device, int dtype, const void* dout, const voi
   require_ptr(dgate, op, "dgate");
   require_ptr(dup, op, "dup");
   if (device == JSW_CPU) {
-    cpu::swiglu_bwd(dtype, dout, gate, up, n, dgate, dup);
+    JSW_CPU_RUN(cpu::swiglu_bwd(dtype, dout, gate, up, n, dgate, dup));
   } else {
     JSW_CUDA_ONLY(cuda::swiglu_bwd(device, dtype, dout, gate, up, n, dgate, dup));
   }

@@ -2,6 +2,7 @@
 // require_device, so the branch is unreachable and reports a clear error if it ever runs.
 #pragma once
 
+#include "core/cpu_graph.h"
 #include "core/error.h"
 
 #ifdef JSWIFT_WITH_CUDA

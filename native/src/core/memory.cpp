@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <unordered_map>
+#include <map>
 
 #include "core/error.h"
 
@@ -11,7 +11,8 @@ namespace cpu {
 
 namespace {
 std::mutex mu;
-std::unordered_map<void*, int64_t> sizes;
+// Ordered by address: owns() finds the block around a pointer.
+std::map<const char*, int64_t> sizes;
 int64_t allocated = 0, peak = 0, count = 0;
 }  // namespace
 
@@ -23,7 +24,7 @@ void* alloc(int64_t bytes) {
   if (posix_memalign(&p, 64, rounded) != 0 || p == nullptr)
     fail(JSW_ERR_OUT_OF_MEMORY, format("host allocation of %lld bytes failed", (long long)bytes));
   std::lock_guard<std::mutex> lock(mu);
-  sizes[p] = bytes;
+  sizes[static_cast<const char*>(p)] = bytes;
   allocated += bytes;
   count++;
   if (allocated > peak) peak = allocated;
@@ -34,13 +35,27 @@ void release(void* ptr) {
   if (ptr == nullptr) return;
   {
     std::lock_guard<std::mutex> lock(mu);
-    auto it = sizes.find(ptr);
+    auto it = sizes.find(static_cast<const char*>(ptr));
     if (it == sizes.end())
       fail(JSW_ERR_INVALID_ARGUMENT, "jsw_free: pointer was not allocated by jsw_malloc on the CPU (or freed twice)");
     allocated -= it->second;
     sizes.erase(it);
   }
   std::free(ptr);
+}
+
+bool is_block(const void* ptr) {
+  std::lock_guard<std::mutex> lock(mu);
+  return sizes.count(static_cast<const char*>(ptr)) != 0;
+}
+
+bool owns(const void* ptr, int64_t bytes) {
+  const char* p = static_cast<const char*>(ptr);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = sizes.upper_bound(p);
+  if (it == sizes.begin()) return false;
+  --it;
+  return p >= it->first && bytes >= 0 && p + bytes <= it->first + it->second;
 }
 
 void memory_stats(int64_t* stats) {

@@ -8,6 +8,10 @@ namespace cpu {
 
 void* alloc(int64_t bytes);
 void release(void* ptr);
+// True if [ptr, ptr + bytes) lies inside one block of alloc (device memory of the CPU, not other host memory).
+bool owns(const void* ptr, int64_t bytes);
+// True if ptr is a block alloc returned and release has not freed.
+bool is_block(const void* ptr);
 void memory_stats(int64_t* stats);
 void reset_peak_memory();
 

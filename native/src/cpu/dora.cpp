@@ -1,6 +1,7 @@
 // DoRA helpers on the CPU: rows spread over OpenMP threads, vectorisable inner loops over columns, fp32 sums.
 #include <cmath>
 
+#include "core/dropout_step.h"
 #include "core/dtype.h"
 #include "cpu/isa.h"
 #include "kernels/dora.h"
@@ -71,7 +72,7 @@ void sum_rows_mul_typed(const T* a, const T* b, int64_t rows, int64_t cols, floa
 // No restrict: y may equal x (the backward masks a gradient in place).
 template <class T>
 void dropout_typed(const T* x, int64_t n, float p, uint64_t seed, T* y) {
-  uint64_t key = dropout_key(seed);
+  uint64_t key = dropout_key(seed, dropout_step());
   float keep_scale = 1.0f / (1.0f - p);
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++)
@@ -108,7 +109,8 @@ inline __mmask16 keep16(__m512i key, int64_t i, __m512 p) {
 }
 
 void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float* y) {
-  const __m512i key = _mm512_set1_epi64(int64_t(dropout_key(seed)));
+  const uint64_t k = dropout_key(seed, dropout_step());
+  const __m512i key = _mm512_set1_epi64(int64_t(k));
   const __m512 pv = _mm512_set1_ps(p), scale = _mm512_set1_ps(1.0f / (1.0f - p));
   const int64_t whole = n / 16;
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -117,7 +119,6 @@ void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float
     _mm512_storeu_ps(y + i, _mm512_maskz_mul_ps(keep16(key, i, pv), _mm512_loadu_ps(x + i), scale));
   }
   const float keep_scale = 1.0f / (1.0f - p);
-  const uint64_t k = dropout_key(seed);
   for (int64_t i = whole * 16; i < n; i++) y[i] = dropout_keep(k, uint64_t(i), p) ? x[i] * keep_scale : 0.0f;
 }
 

@@ -6,6 +6,7 @@
 // to the storage type exactly as the CUDA twin stores them: both twins then multiply the same numbers.
 #include <type_traits>
 
+#include "core/dropout_step.h"
 #include "core/dtype.h"
 #include "core/memory.h"
 #include "kernels/dora.h"
@@ -75,7 +76,7 @@ void dropout(const T* x, int64_t n, float p, uint64_t seed, float* out) {
     ::jsw::cpu::dropout(JSW_F32, x, n, p, seed, out);
     return;
   }
-  uint64_t key = dropout_key(seed);
+  uint64_t key = dropout_key(seed, dropout_step());
   float keep_scale = 1.0f / (1.0f - p);
 #pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++)
@@ -148,7 +149,7 @@ void bwd(const T* dy, const T* x, const T* w, const T* a, const T* b, const T* x
     sgemm(false, false, tokens, in, rank, scale, g, rank, af.get(), in, 0.0f, d, in);
     if (p > 0.0f) {
       // drop'(v): the forward's mask and 1/(1-p) scale applied to the gradient
-      uint64_t key = dropout_key(seed);
+      uint64_t key = dropout_key(seed, dropout_step());
       float keep_scale = 1.0f / (1.0f - p);
       int64_t n = tokens * in;
 #pragma omp parallel for simd schedule(static) if (n > 65536)

@@ -14,6 +14,7 @@ constexpr int kMaxDevices = 64;
 std::mutex mu;
 cudaStream_t streams[kMaxDevices] = {};
 int* flags[kMaxDevices] = {};
+uint64_t* dropout_steps[kMaxDevices] = {};
 }  // namespace
 
 void check(cudaError_t status, const char* what) {
@@ -40,6 +41,8 @@ cudaStream_t stream(int device) {
     JSW_CUDA_CHECK(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking));
     JSW_CUDA_CHECK(cudaMalloc(&flags[device], sizeof(int)));
     JSW_CUDA_CHECK(cudaMemsetAsync(flags[device], 0, sizeof(int), streams[device]));
+    JSW_CUDA_CHECK(cudaMalloc(&dropout_steps[device], sizeof(uint64_t)));
+    JSW_CUDA_CHECK(cudaMemsetAsync(dropout_steps[device], 0, sizeof(uint64_t), streams[device]));
   }
   return streams[device];
 }
@@ -60,6 +63,11 @@ const bool profile_wait_registered = (profile::set_device_wait(&wait_all_streams
 int* error_flag(int device) {
   stream(device);
   return flags[device];
+}
+
+uint64_t* dropout_step(int device) {
+  stream(device);
+  return dropout_steps[device];
 }
 
 void synchronize(int device) {

@@ -17,5 +17,7 @@ void scale_rows_cols(int device, int dtype, const void* x, int64_t rows, int64_t
                      const float* col_scale, void* y);
 void sum_rows_mul(int device, int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
 void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+// jsw_set_dropout_step on a CUDA device (queued on its stream).
+void set_dropout_step(int device, uint64_t step);
 }  // namespace cuda
 }  // namespace jsw

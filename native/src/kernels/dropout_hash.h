@@ -1,4 +1,4 @@
-// The dropout mask as a pure function of (seed, element index), shared by the CPU and CUDA twins so both drop
+// The dropout mask as a pure function of (seed, step, element index), shared by the CPU and CUDA twins so both drop
 // the same elements, and by the forward and backward so the mask is regenerated instead of stored.
 // A splitmix64-style finaliser (a bijective 64-bit mixer with full avalanche) hashes the mixed seed plus a
 // Weyl step over the index; the top 24 bits give a uniform u = k / 2^24 in [0, 1), and an element is kept iff
@@ -21,8 +21,12 @@ JSW_HOST_DEVICE uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Computed once per call from the user's seed, so nearby seeds give unrelated masks.
-JSW_HOST_DEVICE uint64_t dropout_key(uint64_t seed) { return mix64(seed ^ 0x6A09E667F3BCC909ull); }
+// A call's key, from its seed and the device's dropout step (jsw_set_dropout_step), mixed so that nearby seeds
+// and steps give unrelated masks. Kernels read the step from memory when they run, so a graph replayed after a
+// new step draws a new mask. Step 0 gives the key of the seed alone.
+JSW_HOST_DEVICE uint64_t dropout_key(uint64_t seed, uint64_t step) {
+  return mix64((seed + step * 0xD1B54A32D192ED03ull) ^ 0x6A09E667F3BCC909ull);
+}
 
 JSW_HOST_DEVICE bool dropout_keep(uint64_t key, uint64_t index, float p) {
   uint64_t h = mix64(key + (index + 1) * 0x9E3779B97F4A7C15ull);
