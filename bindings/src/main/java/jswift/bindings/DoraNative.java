@@ -33,4 +33,6 @@ public final class DoraNative {
   public static native int jsw_dropout(
       int device, int dtype, @Cast("const void*") long x, long n, float p, @Cast("uint64_t") long seed,
       @Cast("void*") long y);
+
+  public static native int jsw_set_dropout_step(int device, long step);
 }

@@ -71,6 +71,10 @@ public final class TrainOptions {
   @Option(names = "--gradient_checkpointing", arity = "1") boolean gradientCheckpointing = true;
   @Option(names = "--report_memory", arity = "1", description = "print (and log) the split of the peak memory: "
       + "weights, trainable, optimizer state, activations + workspace") boolean reportMemory;
+  @Option(names = "--cuda_graphs", arity = "1", description = "(jswift) pad every micro-batch to "
+      + "per_device_train_batch_size x max_length tokens and replay its forward and backward from one captured "
+      + "device graph (CUDA: one launch a step; CPU: a recording, for tests); needs --max_length, best with --packing "
+      + "true") boolean cudaGraphs;
   @Option(names = "--torch_dtype") String torchDtype;
   @Option(names = "--seed") long seed = 42;
   @Option(names = "--logging_steps") int loggingSteps = 5;
@@ -171,6 +175,7 @@ public final class TrainOptions {
     a.maxGradNorm = maxGradNorm;
     a.gradientCheckpointing = gradientCheckpointing;
     a.reportMemory = reportMemory;
+    a.cudaGraphs = cudaGraphs;
     a.torchDtype = torchDtype;
     a.seed = seed;
     a.loggingSteps = loggingSteps;

@@ -99,6 +99,39 @@ public final class Batch {
     return b;
   }
 
+  /**
+   * This packed batch padded to a fixed shape, for a step replayed from a graph: {@code tokens} tokens (the pad
+   * tokens, id {@code padId}, carry no target and form sequences of their own of at most {@code seqLen} tokens,
+   * so attention never mixes them with real ones and their gradients are zero) in exactly {@code sequences}
+   * sequences (the last ones empty). Throws if the batch is not packed or does not fit.
+   */
+  public Batch padTo(int tokens, int sequences, int seqLen, int padId) {
+    check(cuSeqlens != null, "padTo needs a packed batch");
+    int n = ids.length, pad = tokens - n, padSequences = pad == 0 ? 0 : (pad + seqLen - 1) / seqLen;
+    check(pad >= 0, "padTo: the batch has " + n + " tokens, more than " + tokens);
+    check(this.seqLen <= seqLen, "padTo: a sequence has " + this.seqLen + " tokens, more than " + seqLen);
+    check(this.sequences + padSequences <= sequences, "padTo: " + this.sequences + " sequences + " + padSequences
+        + " of padding do not fit in " + sequences);
+    int[] id = Arrays.copyOf(ids, tokens), pos = Arrays.copyOf(positions, tokens), tgt = Arrays.copyOf(targets, tokens);
+    int[] cu = Arrays.copyOf(cuSeqlens, sequences + 1);
+    for (int t = n; t < tokens; t++) {
+      id[t] = padId;
+      pos[t] = (t - n) % seqLen;
+      tgt[t] = IGNORE;
+    }
+    for (int s = this.sequences + 1; s <= sequences; s++)
+      cu[s] = Math.min(tokens, cu[s - 1] + (s <= this.sequences + padSequences ? seqLen : 0));
+    Batch b = new Batch(id, null, cu, pos, tgt, sequences, seqLen);
+    if (weights != null) b.weights = Arrays.copyOf(weights, tokens);
+    return b;
+  }
+
+  /** The number of sequences {@link #padTo} needs for this batch at a given total and sequence length. */
+  public int paddedSequences(int tokens, int seqLen) {
+    int pad = Math.max(0, tokens - ids.length);
+    return sequences + (pad + seqLen - 1) / seqLen;
+  }
+
   /** The loss weight of each token's target (1 where no loss scale was given). */
   public float weight(int token) {
     return weights == null ? 1f : weights[token];

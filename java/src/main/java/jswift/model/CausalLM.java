@@ -476,12 +476,24 @@ public final class CausalLM implements AutoCloseable {
     run.seed = seed;
     try {
       Arena a = run.arena;
-      int n = b.tokens(), h = config.hiddenSize();
       run.ids = upload(a, b.ids);
       run.targets = upload(a, b.targets);
       Tensor mask = b.keyMask == null ? null : upload(a, b.keyMask).view(b.sequences, b.seqLen);
       Tensor cu = b.cuSeqlens == null ? null : upload(a, b.cuSeqlens);
       run.layout = new AttentionLayout(b.seqLen, mask, cu, upload(a, b.positions));
+      return forwardLayers(run, b.tokens(), training);
+    } catch (RuntimeException e) {
+      run.close();
+      throw e;
+    }
+  }
+
+  /** The forward from run's device inputs (ids, layout) to run.hidden; closes run if it throws. */
+  private Run forwardLayers(Run run, int n, boolean training) {
+    long seed = run.seed;
+    try {
+      Arena a = run.arena;
+      int h = config.hiddenSize();
       Tensor x = a.allocate(dtype, device, n, h);
       Kernels.embeddingForward(run.ids, embedding().value(), x);
       for (DecoderLayer layer : layers) {
@@ -558,13 +570,19 @@ public final class CausalLM implements AutoCloseable {
    */
   public double forwardBackward(Batch b, long seed, double normalizer) {
     if (!(normalizer > 0)) throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
-    float[] dl = new float[b.tokens()];
-    for (int t = 0; t < dl.length; t++) dl[t] = b.targets[t] == Batch.IGNORE ? 0f : (float) (b.weight(t) / normalizer);
+    float[] dl = lossWeights(b, normalizer);
     try (Run run = forward(b, true, seed)) {
       Tensor dloss = run.arena.allocate(DType.F32, device, dl.length);
       dloss.copyFrom(dl);
       return weightedLoss(run, b, dloss, normalizer);
     }
+  }
+
+  /** The loss gradient's weight of each token: weight_t / normalizer at targets, 0 elsewhere. */
+  private static float[] lossWeights(Batch b, double normalizer) {
+    float[] dl = new float[b.tokens()];
+    for (int t = 0; t < dl.length; t++) dl[t] = b.targets[t] == Batch.IGNORE ? 0f : (float) (b.weight(t) / normalizer);
+    return dl;
   }
 
   /** Loss and token accuracy of a batch, for evaluation. */
@@ -592,17 +610,119 @@ public final class CausalLM implements AutoCloseable {
   }
 
   private double weightedLoss(Run run, Batch b, Tensor dloss, double normalizer) {
-    int n = b.tokens();
-    Tensor loss = run.arena.allocate(DType.F32, device, n);
+    Tensor loss = run.arena.allocate(DType.F32, device, b.tokens());
+    lossBackward(run, dloss, loss);
+    return weightedSum(b, loss.toFloatArray(), normalizer);
+  }
+
+  /** The loss head (per-token cross-entropy into loss, its gradient weighted by dloss) and the whole backward. */
+  private void lossBackward(Run run, Tensor dloss, Tensor loss) {
+    long n = run.ids.numel();
     Tensor lse = run.arena.allocate(DType.F32, device, n);
     Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
     Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead().value(), run.targets, dloss, Batch.IGNORE, 0, loss,
         lse, dh, lmHead().isTrainable() ? lmHead().grad() : null);
-    backward(run, b, dh);
-    float[] l = loss.toFloatArray();
+    backward(run, dh);
+  }
+
+  /** sum_t weight_t * CE_t / normalizer over b's targets (ignored positions and padding excluded). */
+  private static double weightedSum(Batch b, float[] loss, double normalizer) {
     double sum = 0;
-    for (int t = 0; t < n; t++) if (b.targets[t] != Batch.IGNORE) sum += b.weight(t) * l[t];
+    for (int t = 0; t < b.tokens(); t++) if (b.targets[t] != Batch.IGNORE) sum += b.weight(t) * loss[t];
     return sum / normalizer;
+  }
+
+  // ---- fixed-shape micro-steps (graph replay) ----
+
+  /**
+   * The device inputs of a micro-step of fixed shape ({@link Batch#padTo}): a {@link jswift.tensor.DeviceGraph}
+   * captures {@link #forwardBackward(StepInputs, long)} once with these tensors' addresses baked in, and each step
+   * copies its batch into them ({@link #stage}) before a launch. The packed layout's sequence count is part of
+   * the shape (the attention kernels' grid): {@link #sequences}.
+   */
+  public final class StepInputs implements AutoCloseable {
+    private final Arena arena = new Arena();
+    private final int tokens, seqLen;
+    private final Tensor ids, targets, positions, cuSeqlens, dloss, loss;
+    private int sequences = -1;
+
+    private StepInputs(int tokens, int seqLen) {
+      this.tokens = tokens;
+      this.seqLen = seqLen;
+      ids = arena.allocate(DType.I32, device, tokens);
+      targets = arena.allocate(DType.I32, device, tokens);
+      positions = arena.allocate(DType.I32, device, tokens);
+      cuSeqlens = arena.allocate(DType.I32, device, tokens + 1L);  // room for one sequence per token
+      dloss = arena.allocate(DType.F32, device, tokens);
+      loss = arena.allocate(DType.F32, device, tokens);
+    }
+
+    public int tokens() {
+      return tokens;
+    }
+
+    public int seqLen() {
+      return seqLen;
+    }
+
+    /** The packed sequences of the staged batch (padding included); -1 before the first {@link #stage}. */
+    public int sequences() {
+      return sequences;
+    }
+
+    /**
+     * Copies a batch of exactly this shape (tokens, and sequences no longer than seqLen) into the tensors, with
+     * each target's loss-gradient weight weight_t / normalizer. Ordered with the device's work: a launch queued
+     * after it sees this batch.
+     */
+    public void stage(Batch fixed, double normalizer) {
+      if (fixed.tokens() != tokens || fixed.cuSeqlens == null || fixed.seqLen > seqLen)
+        throw new IllegalArgumentException("stage: a packed batch of " + tokens + " tokens in sequences of at most "
+            + seqLen + " is needed (Batch.padTo); got " + fixed.tokens() + " tokens"
+            + (fixed.cuSeqlens == null ? " in the padded layout" : ", longest sequence " + fixed.seqLen));
+      if (!(normalizer > 0)) throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
+      ids.copyFrom(fixed.ids);
+      targets.copyFrom(fixed.targets);
+      positions.copyFrom(fixed.positions);
+      cuSeqlens.narrow(0, fixed.cuSeqlens.length).copyFrom(fixed.cuSeqlens);
+      dloss.copyFrom(lossWeights(fixed, normalizer));
+      sequences = fixed.sequences;
+    }
+
+    @Override
+    public void close() {
+      arena.close();
+    }
+  }
+
+  /** Device inputs for micro-steps of {@code tokens} tokens in packed sequences of at most {@code seqLen}. */
+  public StepInputs stepInputs(int tokens, int seqLen) {
+    if (tokens < 1 || seqLen < 1) throw new IllegalArgumentException("stepInputs: tokens and seqLen must be >= 1");
+    return new StepInputs(tokens, seqLen);
+  }
+
+  /**
+   * The forward and backward of the staged batch, as {@link #forwardBackward(Batch, long, double)} computes them
+   * (gradients accumulated into the trainable parameters), but with no host read: each token's loss lands in the
+   * inputs' loss tensor, read by {@link #stagedLoss} after the step ran. So the whole call can be captured into a
+   * graph and replayed (the dropout masks then come from the device's dropout step, {@link
+   * Kernels#setDropoutStep}; {@code seed} is baked in).
+   */
+  public void forwardBackward(StepInputs in, long seed) {
+    if (in.sequences < 0) throw new IllegalStateException("forwardBackward: nothing was staged");
+    Run run = new Run();
+    run.seed = seed;
+    run.ids = in.ids;
+    run.targets = in.targets;
+    run.layout = new AttentionLayout(in.seqLen, null, in.cuSeqlens.narrow(0, in.sequences + 1L), in.positions);
+    try (Run r = forwardLayers(run, in.tokens, true)) {
+      lossBackward(r, in.dloss, in.loss);
+    }
+  }
+
+  /** sum_t weight_t * CE_t / normalizer of b (the batch staged, padding included) after its step ran. */
+  public double stagedLoss(StepInputs in, Batch b, double normalizer) {
+    return weightedSum(b, in.loss.toFloatArray(), normalizer);
   }
 
   // --- per-parameter optimizer steps (--galore_optim_per_parameter): told as gradients complete ---
@@ -632,7 +752,7 @@ public final class CausalLM implements AutoCloseable {
     if (gradientsReady != null) gradientsReady.accept(group);
   }
 
-  private void backward(Run run, Batch b, Tensor dHidden) {
+  private void backward(Run run, Tensor dHidden) {
     Arena a = run.arena;
     if (lmHead() != embedding()) ready(List.of(lmHead()));
     Tensor dh = finalNorm.backward(a, dHidden, run.finalSaved);

@@ -622,8 +622,8 @@ public final class Kernels {
 
   /**
    * y = drop(x): element i (of x flattened) kept with probability 1 - p and scaled by 1 / (1 - p), else 0, by the
-   * same hash of (seed, i) as {@link #loraForward}'s dropout. y has x's dtype and shape and may be x; the
-   * backward is the same call on dy.
+   * same hash of (seed, step, i) as {@link #loraForward}'s dropout (step: {@link #setDropoutStep}). y has x's
+   * dtype and shape and may be x; the backward is the same call on dy.
    */
   public static void dropout(Tensor x, float p, long seed, Tensor y) {
     String op = "dropout";
@@ -634,6 +634,15 @@ public final class Kernels {
     Check.device(op, x.device(), "y", y);
     NativeStatus.check(DoraNative.jsw_dropout(x.device().index(), x.dtype().code(), x.address(), x.numel(), p, seed,
         y.address()));
+  }
+
+  /**
+   * Sets the device's dropout step, the part of every dropout mask's key (with the call's seed) that lives in
+   * device memory: kernels read it when they run, so a {@link DeviceGraph} captured once draws each step's mask
+   * when the step is set before each launch. Queued in order with the device's work. Every device starts at 0.
+   */
+  public static void setDropoutStep(Device device, long step) {
+    NativeStatus.check(DoraNative.jsw_set_dropout_step(device.index(), step));
   }
 
   // =====================================================================================================
@@ -729,7 +738,9 @@ public final class Kernels {
         "cuSeqlens must be [batch + 1], got " + cuSeqlens);
     Check.device(op, d, "cuSeqlens", cuSeqlens);
     long batch = cuSeqlens.size(0) - 1;
-    if (d.isCpu()) {  // device offsets are checked by the kernels (reading them here would synchronise)
+    // Device offsets are checked by the kernels (reading them here would synchronise); so are the CPU's inside a
+    // graph capture (a host read there is refused), by the native op each time it replays.
+    if (d.isCpu() && !DeviceGraph.capturing(d)) {
       int[] cu = cuSeqlens.toIntArray();
       Check.that(cu[(int) batch] == tokens, op,
           "cuSeqlens[" + batch + "] = " + cu[(int) batch] + " must equal the token count " + tokens);
@@ -915,7 +926,7 @@ public final class Kernels {
 
   /**
    * {@link #adamwStep}, bit for bit, with the step's scalars read from {@code scalars} (8 f32 values from
-   * {@link #adamwScalars}, on the op's device) when the kernel runs: the form a {@link CudaGraph} can replay with a
+   * {@link #adamwScalars}, on the op's device) when the kernel runs: the form a {@link DeviceGraph} can replay with a
    * new learning rate every step.
    */
   public static void adamwStepDev(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor scalars, Tensor gradScale,

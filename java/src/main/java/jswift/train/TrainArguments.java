@@ -74,6 +74,7 @@ public final class TrainArguments {
   public double maxGradNorm = 1.0;
   public boolean gradientCheckpointing = true;
   public boolean reportMemory;    // --report_memory: the split of the peak memory after the first and last step
+  public boolean cudaGraphs;      // --cuda_graphs: replay each micro-step from a captured graph (fixed shapes)
   public long seed = 42;
 
   // logging, evaluation, saving
@@ -186,6 +187,17 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
+    if (cudaGraphs) {
+      if (maxLength == null)
+        throw new IllegalArgumentException("--cuda_graphs pads every micro-batch to per_device_train_batch_size x "
+            + "max_length tokens (one shape to replay): set --max_length (and --packing true to fill that length)");
+      if (lisaActivatedLayers > 0)
+        throw new IllegalArgumentException("--cuda_graphs replays one captured step, but LISA (--lisa_activated_layers)"
+            + " changes which layers train every interval: drop one of the two");
+      if (galoreOptimPerParameter)
+        throw new IllegalArgumentException("--cuda_graphs replays the forward and backward as captured, but "
+            + "--galore_optim_per_parameter steps the optimizer inside the backward: drop one of the two");
+    }
     if (loggingSteps <= 0) throw new IllegalArgumentException("--logging_steps must be > 0");
     if (dataloaderNumWorkers != null && dataloaderNumWorkers < 0)
       throw new IllegalArgumentException("--dataloader_num_workers must be >= 0 (0: prepare batches on the training "

@@ -243,14 +243,29 @@ public final class Trainer implements AutoCloseable {
   /** Runs to the end (or to a non-finite loss, which throws after logging it). */
   public Result train() throws IOException {
     try {
+      if (args.cudaGraphs) {
+        int tokens = Math.multiplyExact(args.perDeviceTrainBatchSize, args.maxLength);
+        graphs = new GraphedMicroSteps(model, tokens, args.maxLength, console);
+        console.printf("cuda_graphs: every micro-batch is padded to %d x %d = %d tokens and replayed from a graph%s%n",
+            args.perDeviceTrainBatchSize, args.maxLength, tokens, device.isCpu()
+                ? " (on the CPU a graph is a recording of the calls: it checks the graph path, it is not faster)"
+                : args.packing ? "" : "; --packing true fills that length with samples instead of padding");
+      }
       return trainSteps();
     } finally {
       if (prefetch != null) prefetch.close();  // ends the prefetch thread, on success and on failure alike
       prefetch = null;
+      if (graphs != null) {
+        console.printf("cuda_graphs: %d micro-steps replayed, %d run eagerly, %d captures%n", graphs.replays(),
+            graphs.eagerSteps(), graphs.captures());
+        graphs.close();
+      }
+      graphs = null;
     }
   }
 
   private BatchPrefetcher prefetch;  // the data prefetch of the train() running now
+  private GraphedMicroSteps graphs;  // --cuda_graphs
 
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
@@ -306,7 +321,15 @@ public final class Trainer implements AutoCloseable {
       if (args.galoreOptimPerParameter) optimizer.beginSplitStep((float) schedule.rate(step));
       for (int i = 0; i < micro.size(); i++) {
         if (micro.get(i).targetCount() == 0) continue;
-        loss += model.forwardBackward(micro.get(i), args.seed * 1_000_003L + step * accumulation + i, normalizer);
+        // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
+        // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
+        long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
+        if (graphs != null) {
+          loss += graphs.forwardBackward(micro.get(i), seed, dropoutStep, normalizer);
+        } else {
+          Kernels.setDropoutStep(device, dropoutStep);
+          loss += model.forwardBackward(micro.get(i), seed, normalizer);
+        }
       }
       if (!Double.isFinite(loss)) {
         log.event(step, "non-finite loss " + loss + (args.galoreOptimPerParameter
