@@ -32,10 +32,11 @@ if [ -z "$out" ]; then echo "usage: $0 OUT_DIR [--dry-run] [--config FILE] [--se
 mkdir -p "$out"
 status=0
 decode=(--decode-batches 1,16 --decode-tokens 64 --prompt 128)
+graph_steps=5
 device=cuda
 peer_mode=()
 if [ $dry_run -eq 1 ]; then
-  config="$root/benchmarks/gpu/models/tiny-llama.json" seq=64 steps=2 device=cpu peer_mode=(--dry-run)
+  config="$root/benchmarks/gpu/models/tiny-llama.json" seq=64 steps=2 device=cpu peer_mode=(--dry-run) graph_steps=2
   decode=(--decode-batches 1,16 --decode-tokens 4 --prompt 8)
 fi
 
@@ -57,7 +58,7 @@ if [ -n "$java_bin" ]; then
   echo "jswift: $(basename "$config"), seq $seq, $steps steps, $device"
   timeout "$limit" "$java_bin" -Xss4m -Dorg.bytedeco.javacpp.cachedir="$(mktemp -d)" -cp "$classpath" \
     jswift.bench.QloraStepBench --config "$config" --device "$device" --seq "$seq" --steps "$steps" \
-    "${decode[@]}" --profile 1 --json "$out/qlora_jswift.json" || { echo "!! the jswift QLoRA benchmark failed"; status=1; }
+    "${decode[@]}" --profile 1 --graph-steps "$graph_steps" --json "$out/qlora_jswift.json" || { echo "!! the jswift QLoRA benchmark failed"; status=1; }
 else
   echo "!! no JVM: run benchmarks/gpu/prepare-java.sh before the GPU run"; status=1
 fi

@@ -43,6 +43,8 @@ def qlora_summary(mine, peer):
     if "tokens_per_s" in mine and "tokens_per_s" in peer:
         s["step_speedup"] = mine["tokens_per_s"] / peer["tokens_per_s"]
         s["step_speedup_target_met"] = s["step_speedup"] >= 2.5
+        if mine.get("graph_tokens_per_s"):
+            s["graph_step_speedup"] = mine["graph_tokens_per_s"] / peer["tokens_per_s"]
         if mine.get("peak_memory_gib") and peer.get("peak_memory_gib"):
             s["memory_ratio"] = mine["peak_memory_gib"] / peer["peak_memory_gib"]
             s["memory_target_met"] = s["memory_ratio"] <= 0.5
@@ -68,6 +70,11 @@ def qlora_lines(q):
     if "step_speedup" in q:
         lines.append(f"- step speed jswift/peer: {q['step_speedup']:.2f}x (target >= 2.5x: "
                      f"{'met' if q['step_speedup_target_met'] else 'NOT met'})")
+    if j.get("graph_step_s"):
+        vs_peer = f", {q['graph_step_speedup']:.2f}x the peer" if "graph_step_speedup" in q else ""
+        lines.append(f"- jswift step replayed from a graph (--cuda_graphs): {j['graph_tokens_per_s']} tokens/s, step "
+                     f"{j['graph_step_s']} s ({j['graph_speedup']:.2f}x the eager step{vs_peer}), peak memory "
+                     f"{j.get('graph_peak_memory_gib')} GiB")
     if "memory_ratio" in q:
         lines.append(f"- peak memory jswift/peer: {q['memory_ratio']:.2f}x (target <= 0.5x: "
                      f"{'met' if q['memory_target_met'] else 'NOT met'})")

@@ -25,7 +25,8 @@ import jswift.train.AdamW;
  * (must match the CPU to fp32 rounding) and once with bf16 compute (must match within bf16 tolerance and train
  * the same way); the same for QLoRA (an NF4 base, bf16 compute and activation recomputation on the GPU, against
  * the same NF4 base and bf16 compute on the CPU); and a GPTQ export quantized on CUDA against one quantized on the
- * CPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
+ * CPU; and the QLoRA micro-step replayed from a graph (--cuda_graphs) against the same padded step run eagerly on
+ * the GPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
  * check fails. {@code -Djswift.check.device=cpu} runs the "GPU" side on the CPU: a dry run of the harness.
  *
  * <pre>java -cp ... jswift.bench.CudaModelCheck FIXTURE_DIR [OUT.json]</pre>
@@ -64,6 +65,10 @@ public final class CudaModelCheck {
     if (cpuNf4 != null) results.put("cpu_nf4.losses", cpuNf4.losses);
     attempt("gptq_export_cuda", () -> {
       gptqExportCheck(fixture, batch, cuda);
+      return null;
+    });
+    attempt("cuda_graph_qlora", () -> {
+      graphCheck(fixture, cuda);
       return null;
     });
     results.put("ok", ok);
@@ -171,6 +176,69 @@ public final class CudaModelCheck {
     try (CausalLM a = CausalLM.load(tmp.resolve("d0"), Device.CPU); CausalLM b = CausalLM.load(tmp.resolve("d1"), Device.CPU)) {
       check("gptq_export_cuda.logits_rel", rel(b.logits(batch), a.logits(batch)), 1e-2);
     }
+  }
+
+  /**
+   * --cuda_graphs on the GPU: 8 QLoRA micro-steps (NF4 base, bf16, recomputation, LoRA dropout 0.1, AdamW after
+   * each) over packed batches of different lengths, replayed from graphs (one shape, then a larger one), against the
+   * same padded steps run eagerly by a second copy of the model. The replays run the eager calls' kernels, but the
+   * gradient norm sums with atomics in a varying order, so the two drift by rounding only.
+   */
+  private static void graphCheck(Path fixture, Device device) throws IOException {
+    DType dtype = device.isCpu() ? DType.F32 : DType.BF16;
+    int tokens = 48, seqLen = 24;
+    int[][] lengths = {{10, 14}, {20, 3, 9}, {24, 24}, {12, 12, 12}, {5, 5, 5, 5, 5, 6}, {7, 11}, {1, 2, 3}, {24, 20}};
+    try (CausalLM g = CausalLM.load(fixture, device, dtype, Quantization.NF4);
+        CausalLM e = CausalLM.load(fixture, device, dtype, Quantization.NF4)) {
+      List<Parameter> pg = lora(g), pe = lora(e);
+      java.io.PrintWriter quiet = new java.io.PrintWriter(java.io.Writer.nullWriter());
+      double worstLoss = 0, worstGrad = 0;
+      try (jswift.train.GraphedMicroSteps steps = new jswift.train.GraphedMicroSteps(g, tokens, seqLen, quiet);
+          CausalLM.StepInputs in = e.stepInputs(tokens, seqLen);
+          AdamW og = new AdamW(pg, 0.9f, 0.999f, 1e-8f, 0f, 1f);
+          AdamW oe = new AdamW(pe, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
+        int shape = 0;
+        for (int i = 0; i < lengths.length; i++) {
+          Batch b = randomPacked(g.config().vocabSize(), i, lengths[i]);
+          double lg = steps.forwardBackward(b, 5, i + 1, b.targetWeight());
+          int needed = b.paddedSequences(tokens, seqLen);
+          if (needed > shape) shape = jswift.train.GraphedMicroSteps.shapeSequences(needed);
+          Batch fixed = b.padTo(tokens, shape, seqLen, 0);
+          in.stage(fixed, b.targetWeight());
+          Kernels.setDropoutStep(device, i + 1);
+          e.forwardBackward(in, 5);
+          double le = e.stagedLoss(in, fixed, b.targetWeight());
+          worstLoss = Math.max(worstLoss, Math.abs(lg - le) / le);
+          for (int k = 0; k < pg.size(); k++)
+            worstGrad = Math.max(worstGrad, rel(pg.get(k).grad().toFloatArray(), pe.get(k).grad().toFloatArray()));
+          og.step(1e-2f);
+          oe.step(1e-2f);
+          og.zeroGrad();
+          oe.zeroGrad();
+        }
+        results.put("cuda_graph_qlora.replays", steps.replays());
+        results.put("cuda_graph_qlora.captures", steps.captures());
+        check("cuda_graph_qlora.not_replayed", steps.replays() >= lengths.length - 2 * steps.captures() ? 0 : 1, 0);
+      }
+      check("cuda_graph_qlora.loss_rel", worstLoss, device.isCpu() ? 0 : 1e-3);
+      check("cuda_graph_qlora.grad_worst_rel", worstGrad, device.isCpu() ? 0 : 2e-2);
+    }
+  }
+
+  private static List<Parameter> lora(CausalLM m) {
+    return jswift.tuner.LoraTuner.apply(m, "default", jswift.tuner.LoraConfig.defaults()
+        .withTargetModules(List.of("all-linear")).withLoraDropout(0.1), 3);
+  }
+
+  private static Batch randomPacked(int vocab, long seed, int... lengths) {
+    java.util.Random r = new java.util.Random(seed);
+    List<int[]> ids = new ArrayList<>();
+    for (int len : lengths) {
+      int[] s = new int[len];
+      for (int t = 0; t < len; t++) s[t] = r.nextInt(vocab);
+      ids.add(s);
+    }
+    return Batch.packed(ids, ids);
   }
 
   private static void check(String name, double value, double limit) {

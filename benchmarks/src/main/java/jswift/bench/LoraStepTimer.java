@@ -7,6 +7,7 @@ import jswift.model.CausalLM;
 import jswift.nn.Parameter;
 import jswift.tensor.Kernels;
 import jswift.train.AdamW;
+import jswift.train.GraphedMicroSteps;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraTuner;
 
@@ -14,23 +15,30 @@ import jswift.tuner.LoraTuner;
  * The timed LoRA SFT step the whole-model training benchmarks share ({@link SftStepBench} on the CPU,
  * {@link QloraStepBench} on the GPU), mirroring their Python peers: LoRA of the given rank and alpha, dropout 0.05, on all
  * linear layers, one {@code seq}-token row with every token labelled, forward + backward + AdamW (clip 1.0, lr 1e-4);
- * the median of {@code steps} steps after 2 warm-up steps.
+ * the median of {@code steps} steps after 2 warm-up steps. Optionally the same step again from a captured graph
+ * ({@link GraphedMicroSteps}, the trainer's {@code --cuda_graphs}), timed the same way.
  */
 final class LoraStepTimer {
-  /** The median step time, the last step's loss, and the profiled steps' per-op table (null without them). */
-  record Timing(double medianSeconds, double loss, String profile) {}
+  /**
+   * The median step time, the last step's loss, the profiled steps' per-op table (null without them), and the
+   * median step time replayed from a graph (NaN without graphed steps); the device's peak memory (bytes) after the
+   * eager steps and after the graphed ones.
+   */
+  record Timing(double medianSeconds, double loss, String profile, double graphMedianSeconds, long eagerPeakBytes,
+      long graphPeakBytes) {}
 
   private LoraStepTimer() {}
 
   static Timing run(CausalLM m, int rank, int alpha, int seq, int steps) {
-    return run(m, rank, alpha, seq, steps, 0);
+    return run(m, rank, alpha, seq, steps, 0, 0);
   }
 
   /**
    * As {@link #run(CausalLM, int, int, int, int)}, then {@code profiledSteps} more steps under the per-op profiler
-   * ({@link Kernels#profileStart}), whose table goes to stderr; they are not part of the timing.
+   * ({@link Kernels#profileStart}), whose table goes to stderr; they are not part of the timing. Then, if
+   * {@code graphedSteps > 0}, that many more steps replayed from a graph after 2 warm-ups (one eager, one captured).
    */
-  static Timing run(CausalLM m, int rank, int alpha, int seq, int steps, int profiledSteps) {
+  static Timing run(CausalLM m, int rank, int alpha, int seq, int steps, int profiledSteps, int graphedSteps) {
     List<Parameter> trainable = LoraTuner.apply(m, "default", LoraConfig.defaults().withR(rank).withLoraAlpha(alpha)
         .withLoraDropout(0.05).withTargetModules(List.of("all-linear")), 42);
     int vocab = m.config().vocabSize();
@@ -38,7 +46,8 @@ final class LoraStepTimer {
     for (int i = 0; i < seq; i++) ids[i] = (1000 + i * 7919) % vocab;
     Batch batch = Batch.packed(List.of(ids), List.of(ids));
     double[] seconds = new double[steps];
-    double loss = 0;
+    double loss = 0, graphMedian = Double.NaN;
+    long eagerPeak = 0;
     String profile = null;
     try (AdamW opt = new AdamW(trainable, 0.9f, 0.999f, 1e-8f, 0.1f, 1f)) {
       for (int s = -2; s < steps + profiledSteps; s++) {
@@ -59,8 +68,28 @@ final class LoraStepTimer {
         profile = Kernels.profileTable(label);
         Kernels.profileStop(label);
       }
+      eagerPeak = Kernels.memoryStats(m.device())[2];
+      if (graphedSteps > 0) {
+        double[] graphed = new double[graphedSteps];
+        java.io.PrintWriter err = new java.io.PrintWriter(System.err, true);
+        try (GraphedMicroSteps g = new GraphedMicroSteps(m, seq, seq, err)) {
+          for (int s = -2; s < graphedSteps; s++) {
+            long t0 = System.nanoTime();
+            loss = g.forwardBackward(batch, 42, s + 3, batch.targetWeight());
+            opt.step(1e-4f);
+            Kernels.synchronize(m.device());
+            double took = (System.nanoTime() - t0) / 1e9;
+            if (s >= 0) graphed[s] = took;
+            System.err.printf("graph %s step %d: %.3f s, loss %.4f%n", s < 0 ? "warm-up" : "timed", s < 0 ? s + 3 : s + 1,
+                took, loss);
+          }
+          if (g.replays() < graphedSteps) System.err.println("!! the graphed steps ran eagerly (see above)");
+        }
+        Arrays.sort(graphed);
+        graphMedian = graphed[graphedSteps / 2];
+      }
     }
     Arrays.sort(seconds);
-    return new Timing(seconds[steps / 2], loss, profile);
+    return new Timing(seconds[steps / 2], loss, profile, graphMedian, eagerPeak, Kernels.memoryStats(m.device())[2]);
   }
 }

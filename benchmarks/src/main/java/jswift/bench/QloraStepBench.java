@@ -28,9 +28,11 @@ import jswift.tensor.Kernels;
  *
  * <pre>java -cp ... jswift.bench.QloraStepBench --config models/llama3-8b.json [--device cuda|cpu] [--seq 2048]
  *     [--rank 16] [--steps 5] [--quant nf4|none] [--decode-batches 1,16] [--decode-tokens 64] [--prompt 128]
- *     [--json OUT] [--profile 1]</pre>
+ *     [--json OUT] [--profile 1] [--graph-steps N]</pre>
  * With {@code --profile 1}, two more training steps and one more generation per batch size run under the per-op
- * profiler ({@link Kernels#profileStart}) after the timed ones, and print where their time went.
+ * profiler ({@link Kernels#profileStart}) after the timed ones, and print where their time went. With
+ * {@code --graph-steps N}, N more steps replayed from a captured graph (the trainer's {@code --cuda_graphs}) are timed
+ * too: {@code graph_step_s}, and {@code graph_speedup} against the eager step.
  */
 public final class QloraStepBench {
   private QloraStepBench() {}
@@ -45,6 +47,7 @@ public final class QloraStepBench {
     int decodeTokens = Integer.parseInt(a.getOrDefault("decode-tokens", "64"));
     int promptLen = Integer.parseInt(a.getOrDefault("prompt", "128"));
     boolean profile = a.getOrDefault("profile", "0").equals("1");
+    int graphSteps = Integer.parseInt(a.getOrDefault("graph-steps", "0"));
     Quantization quant = switch (a.getOrDefault("quant", "nf4")) {
       case "nf4" -> Quantization.NF4;
       case "none" -> Quantization.NONE;
@@ -70,14 +73,20 @@ public final class QloraStepBench {
       System.err.println("built in " + out.get("build_s") + " s");
       m.setGradientCheckpointing(true);
       if (!device.isCpu()) Kernels.resetPeakMemory(device);
-      LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps, profile ? 2 : 0);
+      LoraStepTimer.Timing t = LoraStepTimer.run(m, rank, 2 * rank, seq, steps, profile ? 2 : 0, graphSteps);
       double median = t.medianSeconds(), loss = t.loss();
       out.put("step_s", round(median, 4));
       out.put("tokens_per_s", round(seq / median, 2));
       out.put("loss", round(loss, 4));
       if (t.profile() != null) out.put("profile_step", t.profile());
+      if (graphSteps > 0) {
+        out.put("graph_step_s", round(t.graphMedianSeconds(), 4));
+        out.put("graph_tokens_per_s", round(seq / t.graphMedianSeconds(), 2));
+        out.put("graph_speedup", round(median / t.graphMedianSeconds(), 3));
+        if (!device.isCpu()) out.put("graph_peak_memory_gib", round(t.graphPeakBytes() / Math.pow(2, 30), 3));
+      }
       if (device.isCpu()) out.putNull("peak_memory_gib");
-      else out.put("peak_memory_gib", round(Kernels.memoryStats(device)[2] / Math.pow(2, 30), 3));
+      else out.put("peak_memory_gib", round(t.eagerPeakBytes() / Math.pow(2, 30), 3));
 
       // written now too, so a run stopped during decode keeps the step's numbers
       if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");

@@ -66,6 +66,10 @@ class GpuScriptDryRunTest {
     String decodeProfile = mine.get("decode").get(0).get("profile").asText();
     assertTrue(decodeProfile.contains("jsw_nf4_gemv") && decodeProfile.contains("jsw_lora_delta"), decodeProfile);
     for (JsonNode d : q.get("decode")) assertTrue(d.get("speedup").isNumber(), q.toString());
+    // the step replayed from a graph (--graph-steps: on the CPU a recording of the calls, so the graph path runs)
+    assertTrue(mine.get("graph_step_s").asDouble() > 0, mine.toString());
+    assertTrue(q.get("graph_step_speedup").isNumber(), q.toString());
+    assertTrue(Files.readString(out.resolve("results.md")).contains("replayed from a graph"));
     assertTrue(Files.readString(out.resolve("results.md")).contains("QLoRA step"));
     // CUDA graphs: the eager lora_step ran; its graph twin is GPU-only, which the report says instead of a ratio
     JsonNode g = r.get("cuda_graphs");
