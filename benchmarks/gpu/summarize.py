@@ -80,7 +80,8 @@ def qlora_lines(q):
                      f"{'met' if q['memory_target_met'] else 'NOT met'})")
     for d in q["decode"]:
         sp = f"{d['speedup']:.2f}x" if d["speedup"] else "-"
-        lines.append(f"- decode batch {d['batch']}: jswift {d['jswift']} tokens/s, peer {d['peer']} tokens/s ({sp})")
+        lines.append(f"- decode batch {d['batch']}: jswift {d['jswift']} tokens/s"
+                     f"{' (replayed from a graph)' if j.get('decode_graphs') else ''}, peer {d['peer']} tokens/s ({sp})")
     return lines
 
 

@@ -91,6 +91,8 @@ public final class QloraStepBench {
       // written now too, so a run stopped during decode keeps the step's numbers
       if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
 
+      // decode replays each token from a graph on a GPU (Generator's default; JSWIFT_DECODE_GRAPHS=0 turns it off)
+      out.put("decode_graphs", Generator.decodeGraphs(device));
       ArrayNode decode = out.putArray("decode");
       for (String b : a.getOrDefault("decode-batches", "1,16").split(",")) {
         int bs = Integer.parseInt(b.trim());
@@ -116,11 +118,14 @@ public final class QloraStepBench {
         row.put("tokens_per_s", round(best, 2));
         System.err.printf("decode batch %d: %.1f tokens/s%n", bs, best);
         if (profile) {  // after the timed runs: the profiler's waits slow every op down
+          // eagerly: a graph replay is one call, which would hide the ops it runs
+          System.setProperty(Generator.DECODE_GRAPHS, "false");
           Kernels.profileStart();
           Generator.generate(m, prompts, GenerationConfig.greedy(decodeTokens, List.of()), null, null);
-          String label = "generate, batch " + bs + ": prefill " + promptLen + " + " + decodeTokens + " tokens";
+          String label = "generate (eager), batch " + bs + ": prefill " + promptLen + " + " + decodeTokens + " tokens";
           row.put("profile", Kernels.profileTable(label));
           Kernels.profileStop(label);
+          System.clearProperty(Generator.DECODE_GRAPHS);
         }
         if (jsonOut != null) Files.writeString(jsonOut, json.writeValueAsString(out) + "\n");
       }

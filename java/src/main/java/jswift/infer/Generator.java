@@ -12,7 +12,10 @@ import jswift.tensor.BlockRecycler;
  * Autoregressive generation with a KV cache: one prefill of the (left-padded) prompts, then one token per step
  * for every sequence, picked by a {@link Sampler}. A sequence stops at a stop token (kept in its output), when
  * its decoded text ends with a stop string, or after max_new_tokens; the batch ends when all have stopped.
- * Tokens are reported to a listener as they are chosen (streaming).
+ * Tokens are reported to a listener as they are chosen (streaming). On a GPU the decode tokens are replayed from
+ * a captured graph ({@link CausalLM.DecodeGraph}: one launch a token instead of a few thousand); {@link
+ * #DECODE_GRAPHS} (system property) or JSWIFT_DECODE_GRAPHS (environment), true / false, overrides that default
+ * (the CPU's graphs are recordings: no faster, so off unless asked for).
  */
 public final class Generator {
   /** Receives each new token as soon as it is chosen. */
@@ -21,6 +24,17 @@ public final class Generator {
   }
 
   private Generator() {}
+
+  /** System property: true / false forces decode graphs on / off (see the class comment). */
+  public static final String DECODE_GRAPHS = "jswift.decode_graphs";
+
+  /** Whether decode on this device replays its tokens from a graph (the property, the environment, the default). */
+  public static boolean decodeGraphs(jswift.tensor.Device device) {
+    String v = System.getProperty(DECODE_GRAPHS);
+    if (v == null) v = System.getenv("JSWIFT_DECODE_GRAPHS");
+    if (v == null || v.isBlank()) return !device.isCpu();
+    return v.equalsIgnoreCase("true") || v.equals("1");
+  }
 
   /** Greedy or sampled continuation of one prompt: the new tokens only. */
   public static int[] generate(CausalLM model, int[] prompt, GenerationConfig cfg) {
@@ -76,7 +90,8 @@ public final class Generator {
     boolean[] done = new boolean[batch];
     // Every decode step allocates the same temporaries: recycle them (no native allocation after the first step).
     try (KvCache cache = model.newCache(batch, maxLen + cfg.maxNewTokens());
-        BlockRecycler recycler = BlockRecycler.open()) {
+        BlockRecycler recycler = BlockRecycler.open();
+        CausalLM.DecodeGraph graph = decodeGraphs(model.device()) ? model.decodeGraph(cache) : null) {
       float[][] logits = model.forwardCached(cache, ids, maxLen, pos, real);
       recycler.trim();  // the prefill's temporaries are larger than a step's: give them back
       for (int step = 0; ; step++) {
@@ -100,7 +115,7 @@ public final class Generator {
         boolean all = true;
         for (boolean d : done) all &= d;
         if (all) break;
-        logits = model.forwardCached(cache, next, 1, nextPos, null);
+        logits = graph != null ? graph.next(next, nextPos) : model.forwardCached(cache, next, 1, nextPos, null);
       }
     }
     for (int b = 0; b < batch; b++) out.add(Arrays.copyOf(generated[b], count[b]));

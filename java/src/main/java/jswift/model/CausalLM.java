@@ -21,6 +21,7 @@ import jswift.nn.RmsNorm;
 import jswift.nn.Rope;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
+import jswift.tensor.DeviceGraph;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
@@ -795,15 +796,25 @@ public final class CausalLM implements AutoCloseable {
           + batch * qLen + " entries");
     cache.append(qLen, realMask);
     try (Arena a = new Arena()) {
-      Tensor idsT = upload(a, ids), pos = upload(a, positions);
+      Tensor logits = a.allocate(DType.F32, device, batch, config.vocabSize());
+      enqueueCached(cache, upload(a, ids), upload(a, positions), qLen, logits);
+      return logitRows(logits, batch);
+    }
+  }
+
+  /** The forward of qLen new tokens per sequence against the cache, into fp32 logits [batch, vocab]; no host read. */
+  private void enqueueCached(KvCache cache, Tensor idsT, Tensor pos, int qLen, Tensor logits) {
+    int batch = cache.batch;
+    long n = idsT.numel();
+    try (Arena a = new Arena()) {
       int h = config.hiddenSize();
-      Tensor x = a.allocate(dtype, device, ids.length, h);
+      Tensor x = a.allocate(dtype, device, n, h);
       Kernels.embeddingForward(idsT, embedding().value(), x);
       for (int l = 0; l < layers.size(); l++) {
         try (Arena tmp = new Arena()) {
           Tensor y = layers.get(l).forwardCached(tmp, x, batch, qLen, pos, rope, cache.keys.get(l),
               cache.values.get(l), cache.lengthsOnDevice, cache.maskOnDevice);
-          Tensor kept = a.allocate(dtype, device, ids.length, h);
+          Tensor kept = a.allocate(dtype, device, n, h);
           kept.copyFrom(y);
           x = kept;
         }
@@ -812,14 +823,81 @@ public final class CausalLM implements AutoCloseable {
       Tensor last = a.allocate(dtype, device, batch, h);
       for (int b = 0; b < batch; b++) last.narrow(b, 1).copyFrom(x.narrow((long) b * qLen + qLen - 1, 1));
       Tensor normed = finalNorm.forward(a, last, null);
-      Tensor logits = a.allocate(DType.F32, device, batch, config.vocabSize());
       Kernels.matmul(normed, false, lmHead().value(), true, logits, 1f, 0f);
-      float[] flat = logits.toFloatArray();
-      float[][] rows = new float[batch][];
-      for (int b = 0; b < batch; b++)
-        rows[b] = java.util.Arrays.copyOfRange(flat, b * config.vocabSize(), (b + 1) * config.vocabSize());
-      return rows;
     }
+  }
+
+  private float[][] logitRows(Tensor logits, int batch) {
+    float[] flat = logits.toFloatArray();
+    float[][] rows = new float[batch][];
+    for (int b = 0; b < batch; b++)
+      rows[b] = java.util.Arrays.copyOfRange(flat, b * config.vocabSize(), (b + 1) * config.vocabSize());
+    return rows;
+  }
+
+  /**
+   * One decode token for every sequence of a cache, replayed from a captured {@link DeviceGraph}: decode is bound
+   * by the host's calls on a GPU (a few thousand a token), and a replay is one. The token's ids and positions go
+   * into fixed device tensors, the cache's lengths and padding mask are updated (both outside the graph, which
+   * reads them from memory), the graph runs the forward into a fixed logits tensor, and the logits are read. The
+   * first token runs eagerly (on CUDA that fills the allocator's cache for the capture), the second is captured.
+   * If the capture is refused, every token runs eagerly.
+   */
+  public final class DecodeGraph implements AutoCloseable {
+    private final KvCache cache;
+    private final Arena arena = new Arena();
+    private final Tensor ids, positions, logits;
+    private DeviceGraph graph;
+    private boolean warmedUp, eagerOnly;
+
+    private DecodeGraph(KvCache cache) {
+      this.cache = cache;
+      ids = arena.allocate(DType.I32, device, cache.batch);
+      positions = arena.allocate(DType.I32, device, cache.batch);
+      logits = arena.allocate(DType.F32, device, cache.batch, config.vocabSize());
+    }
+
+    /** The next token of each sequence (its id and position): as {@code forwardCached(cache, ids, 1, positions, null)}. */
+    public float[][] next(int[] tokenIds, int[] tokenPositions) {
+      if (tokenIds.length != cache.batch || tokenPositions.length != cache.batch)
+        throw new IllegalArgumentException("decode: one id and one position per sequence (" + cache.batch + ")");
+      cache.append(1, null);
+      ids.copyFrom(tokenIds);
+      positions.copyFrom(tokenPositions);
+      if (graph != null) {
+        graph.launch();
+      } else if (!warmedUp || eagerOnly) {
+        enqueueCached(cache, ids, positions, 1, logits);
+        warmedUp = true;
+      } else {
+        try {
+          graph = DeviceGraph.capture(device, () -> enqueueCached(cache, ids, positions, 1, logits));
+          graph.launch();
+        } catch (jswift.tensor.JswiftNativeException e) {
+          if (e.status() != DeviceGraph.UNSUPPORTED) throw e;
+          eagerOnly = true;  // nothing of the refused capture ran
+          enqueueCached(cache, ids, positions, 1, logits);
+        }
+      }
+      return logitRows(logits, cache.batch);
+    }
+
+    /** True once tokens are replayed from a graph. */
+    public boolean replaying() {
+      return graph != null;
+    }
+
+    @Override
+    public void close() {
+      if (graph != null) graph.close();
+      graph = null;
+      arena.close();
+    }
+  }
+
+  /** A graph-replayed decode loop over this cache (see {@link DecodeGraph}). */
+  public DecodeGraph decodeGraph(KvCache cache) {
+    return new DecodeGraph(cache);
   }
 
   @Override

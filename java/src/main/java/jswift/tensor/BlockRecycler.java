@@ -39,6 +39,14 @@ public final class BlockRecycler implements AutoCloseable {
     return CURRENT.get();
   }
 
+  /** Makes r (may be null: none) this thread's recycler; returns the one before. */
+  static BlockRecycler swap(BlockRecycler r) {
+    BlockRecycler before = CURRENT.get();
+    if (r == null) CURRENT.remove();
+    else CURRENT.set(r);
+    return before;
+  }
+
   /** A held block of exactly this size on this device, reissued, or null. */
   Storage take(Device device, long bytes) {
     ArrayDeque<Storage> q = free.get(new Key(device, bytes));

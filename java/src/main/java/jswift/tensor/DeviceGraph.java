@@ -36,6 +36,9 @@ public final class DeviceGraph implements AutoCloseable {
     long[] out = new long[1];
     Device outer = CAPTURING.get();
     CAPTURING.set(device);
+    // No recycling inside a capture: the blocks the captured ops use must be the engine's (which keeps those freed
+    // during the capture for the graph), not held by Java and handed to eager code while the graph may replay.
+    BlockRecycler recycler = BlockRecycler.swap(null);
     try {
       ops.run();
     } catch (RuntimeException | Error e) {
@@ -48,6 +51,7 @@ public final class DeviceGraph implements AutoCloseable {
       throw e;
     } finally {
       CAPTURING.set(outer);
+      BlockRecycler.swap(recycler);
     }
     NativeStatus.check(GraphNative.jsw_graph_end(device.index(), out));
     return new DeviceGraph(device, out[0]);

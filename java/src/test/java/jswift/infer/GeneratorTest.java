@@ -118,6 +118,56 @@ class GeneratorTest {
     }
   }
 
+  /**
+   * Decode replayed from a graph (the GPU's default; on the CPU a recording of the calls, forced on here) chooses
+   * every token that eager decode chooses, bit for bit in the logits: greedy and sampled, one sequence and a
+   * left-padded batch, over an NF4 base with an unmerged LoRA adapter (the fused GEMV and jsw_lora_delta) and over
+   * the plain model with the fixture's transformers references.
+   */
+  @Test
+  void decodeReplayedFromAGraphChoosesTheEagerTokens() throws IOException {
+    int[] prompt = Arrays.stream(ref("gen.prompt_ids")).mapToInt(Math::toIntExact).toArray();
+    int[] a = {1, 53, 482, 280, 438}, b = {1, 340, 255}, c = {1, 7, 9, 11, 13, 15, 17};
+    GenerationConfig greedy = GenerationConfig.greedy(8, List.of());
+    GenerationConfig sampled = GenerationConfig.sampling(10, 1.0f, 50, 0.9f, 1.1f, 99, List.of());
+    try (CausalLM plain = CausalLM.load(Fixtures.llamaGqa(), Device.CPU);
+        CausalLM q = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, jswift.tensor.DType.F32,
+            CausalLM.Quantization.NF4_DOUBLE_QUANT)) {
+      q.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+      q.setActiveAdapter("lora");
+      List<List<int[]>> eager = new ArrayList<>(), graphed = new ArrayList<>();
+      for (String mode : new String[] {"false", "true"}) {
+        System.setProperty(Generator.DECODE_GRAPHS, mode);
+        try {
+          List<List<int[]>> into = mode.equals("true") ? graphed : eager;
+          into.add(Generator.generate(plain, List.of(prompt), greedy, null, null));
+          into.add(Generator.generate(q, List.of(a, b, c), greedy, null, null));
+          into.add(Generator.generate(q, List.of(a), sampled, null, null));
+        } finally {
+          System.clearProperty(Generator.DECODE_GRAPHS);
+        }
+      }
+      assertArrayEquals(ref("gen.sequences"), toLongs(concat(prompt, graphed.get(0).get(0))), "transformers' tokens");
+      for (int i = 0; i < eager.size(); i++) {
+        assertEquals(eager.get(i).size(), graphed.get(i).size());
+        for (int s = 0; s < eager.get(i).size(); s++)
+          assertArrayEquals(eager.get(i).get(s), graphed.get(i).get(s), "run " + i + ", sequence " + s);
+      }
+      // the graph really replays: logits of a replayed token equal the eager call's
+      try (var c1 = q.newCache(1, 16); var c2 = q.newCache(1, 16); CausalLM.DecodeGraph g = q.decodeGraph(c2)) {
+        int[] pos = {0, 1, 2, 3, 4};
+        q.forwardCached(c1, a, 5, pos, null);
+        q.forwardCached(c2, a, 5, pos, null);
+        for (int t = 0; t < 4; t++) {
+          float[] want = q.forwardCached(c1, new int[] {100 + t}, 1, new int[] {5 + t}, null)[0];
+          float[] got = g.next(new int[] {100 + t}, new int[] {5 + t})[0];
+          assertArrayEquals(want, got, "token " + t);
+          assertEquals(t >= 1, g.replaying(), "eager first, then captured and replayed");
+        }
+      }
+    }
+  }
+
   private static long[] toLongs(int[] v) {
     return Arrays.stream(v).asLongStream().toArray();
   }
