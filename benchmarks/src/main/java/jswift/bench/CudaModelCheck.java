@@ -180,8 +180,8 @@ public final class CudaModelCheck {
 
   /**
    * --cuda_graphs on the GPU: 8 QLoRA micro-steps (NF4 base, bf16, recomputation, LoRA dropout 0.1, AdamW after
-   * each) over packed batches of different lengths, replayed from graphs (one shape, then a larger one), against the
-   * same padded steps run eagerly by a second copy of the model. The replays run the eager calls' kernels, but the
+   * each, itself replayed from a graph) over packed batches of different lengths, replayed from graphs (one shape,
+   * then a larger one), against the same padded steps and updates run eagerly by a second copy of the model. The replays run the eager calls' kernels, but the
    * gradient norm sums with atomics in a varying order, so the two drift by rounding only.
    */
   private static void graphCheck(Path fixture, Device device) throws IOException {
@@ -211,9 +211,8 @@ public final class CudaModelCheck {
           worstLoss = Math.max(worstLoss, Math.abs(lg - le) / le);
           for (int k = 0; k < pg.size(); k++)
             worstGrad = Math.max(worstGrad, rel(pg.get(k).grad().toFloatArray(), pe.get(k).grad().toFloatArray()));
-          og.step(1e-2f);
-          oe.step(1e-2f);
-          og.zeroGrad();
+          og.enqueueStepAndZeroGrad(1e-2f);  // the update from a graph too, as the trainer's --cuda_graphs
+          oe.enqueueStep(1e-2f);
           oe.zeroGrad();
         }
         results.put("cuda_graph_qlora.replays", steps.replays());

@@ -364,8 +364,97 @@ public final class AdamW implements AutoCloseable {
     for (Parameter p : params) p.zeroGrad();
   }
 
+  // --- the update replayed from a graph (the trainer's --cuda_graphs) ---
+  private jswift.tensor.DeviceGraph stepGraph;
+  private List<Parameter> graphParams;  // the parameters the warm-up / capture stepped, in order
+  private boolean graphWarm;
+  private Tensor graphScalars;          // [parameters, 8]: each one's adamwScalars, rewritten before every launch
+
+  /**
+   * {@link #enqueueStep} then {@link #zeroGrad}, replayed from one captured device graph once warmed up: on CUDA one
+   * launch instead of a few kernels per parameter. Each parameter's scalars of this step (its learning rate, bias
+   * corrections of its own step count, decay) are computed on the host and copied into a device buffer before the
+   * launch; the kernels are {@link Kernels#adamwStepDev}, {@link #enqueueStep}'s update bit for bit. The first call
+   * with a set of trainable parameters runs eagerly (on CUDA that is the capture's warm-up), the second captures.
+   * GaLore steps (their projector refreshes are host decisions) always run eagerly.
+   */
+  public void enqueueStepAndZeroGrad(float lr) {
+    List<Parameter> active = new ArrayList<>(params.size());
+    for (Parameter p : params) if (p.isTrainable()) active.add(p);
+    if (!galoreProj.isEmpty() || active.isEmpty()) {
+      enqueueStep(lr);
+      zeroGrad();
+      return;
+    }
+    if (!active.equals(graphParams)) {  // another set of parameters trains: start over
+      closeStepGraph();
+      graphParams = active;
+      graphScalars = Tensor.zeros(DType.F32, active.get(0).value().device(), active.size(), 8);
+    }
+    step++;
+    float[] scalars = new float[active.size() * 8];
+    for (int i = 0; i < active.size(); i++) {
+      Parameter p = active.get(i);
+      moments(p);
+      long n = ++paramSteps.get(p)[0];
+      float wd = noDecay.contains(p) ? 0f : weightDecay;
+      System.arraycopy(Kernels.adamwScalars(lr * lrRatio.getOrDefault(p, 1f), beta1, beta2, eps, wd, n), 0, scalars,
+          i * 8, 8);
+    }
+    graphScalars.copyFrom(scalars);
+    clipped = maxGradNorm > 0;
+    if (stepGraph != null) {
+      stepGraph.launch();
+    } else if (!graphWarm) {
+      enqueueStepDev(active);
+      graphWarm = true;
+    } else {
+      stepGraph = jswift.tensor.DeviceGraph.capture(graphScalars.device(), () -> enqueueStepDev(active));
+      stepGraph.launch();
+    }
+  }
+
+  /** The update of the given parameters with their scalars in graphScalars, then their gradients zeroed. */
+  private void enqueueStepDev(List<Parameter> active) {
+    Tensor scale = null;
+    if (maxGradNorm > 0) {
+      if (sumsq == null) {
+        Device d = active.get(0).value().device();
+        sumsq = Tensor.zeros(DType.F32, d, 1);
+        norm = Tensor.zeros(DType.F32, d, 1);
+        coef = Tensor.zeros(DType.F32, d, 1);
+      }
+      sumsq.zero();
+      for (Parameter p : active) Kernels.sumOfSquares(p.grad(), sumsq);
+      Kernels.clipCoefficient(sumsq, maxGradNorm, norm, coef);
+      scale = coef;
+    }
+    for (int i = 0; i < active.size(); i++) {
+      Parameter p = active.get(i);
+      Tensor[] mv = moments(p);
+      Tensor copy = p.master() == p.value() ? null : p.value();
+      Kernels.adamwStepDev(p.master(), p.grad(), mv[0], mv[1], graphScalars.narrow(i, 1), scale, copy);
+    }
+    for (Parameter p : params) p.zeroGrad();
+  }
+
+  /** True once {@link #enqueueStepAndZeroGrad} replays a captured graph. */
+  boolean replaysStepGraph() {
+    return stepGraph != null;
+  }
+
+  private void closeStepGraph() {
+    if (stepGraph != null) stepGraph.close();
+    stepGraph = null;
+    graphWarm = false;
+    if (graphScalars != null) graphScalars.close();
+    graphScalars = null;
+    graphParams = null;
+  }
+
   @Override
   public void close() {
+    closeStepGraph();
     for (Tensor[] mv : state.values()) {
       mv[0].close();
       mv[1].close();

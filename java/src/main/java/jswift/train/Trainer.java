@@ -347,11 +347,16 @@ public final class Trainer implements AutoCloseable {
       float gradNorm;
       if (args.galoreOptimPerParameter) {
         gradNorm = optimizer.finishSplitStep();
+        optimizer.zeroGrad();
       } else {
-        optimizer.enqueueStep((float) lr);
+        if (graphs != null) {
+          optimizer.enqueueStepAndZeroGrad((float) lr);  // the update from a graph too
+        } else {
+          optimizer.enqueueStep((float) lr);
+          optimizer.zeroGrad();
+        }
         gradNorm = log.writes(step) ? optimizer.lastGradNorm() : -1;
       }
-      optimizer.zeroGrad();
       if (step == startStep) first = loss;
       last = loss;
       log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, device);
