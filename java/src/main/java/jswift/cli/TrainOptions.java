@@ -72,9 +72,9 @@ public final class TrainOptions {
   @Option(names = "--report_memory", arity = "1", description = "print (and log) the split of the peak memory: "
       + "weights, trainable, optimizer state, activations + workspace") boolean reportMemory;
   @Option(names = "--cuda_graphs", arity = "1", description = "(jswift) pad every micro-batch to "
-      + "per_device_train_batch_size x max_length tokens and replay its forward and backward from one captured "
-      + "device graph (CUDA: one launch a step; CPU: a recording, for tests); needs --max_length, best with --packing "
-      + "true") boolean cudaGraphs;
+      + "per_device_train_batch_size x max_length tokens and replay its forward and backward (and the optimizer's "
+      + "update) from captured device graphs (CUDA: a launch instead of thousands; CPU: a recording, for tests); "
+      + "needs --max_length, best with --packing true") boolean cudaGraphs;
   @Option(names = "--torch_dtype") String torchDtype;
   @Option(names = "--seed") long seed = 42;
   @Option(names = "--logging_steps") int loggingSteps = 5;
