@@ -11,7 +11,6 @@
 # each side's time limit; --no-peer runs jswift's side alone. For a real CPU run of the
 # peer (torch needed): qlora_peer.py --config benchmarks/gpu/models/tiny-llama.json --cpu.
 set -uo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="" dry_run=0 no_peer=0 config="$root/benchmarks/gpu/models/llama3-8b.json" seq=2048 steps=5 limit=240
 while [ $# -gt 0 ]; do

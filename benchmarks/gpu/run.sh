@@ -19,7 +19,6 @@
 # (--build-dir, default target/gpu-build), runs the native tests, the benchmarks with tiny shapes on the CPU,
 # placeholder peer timings, and the summary. Exit status: 0 when every step ran and no test failed.
 set -uo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out=""

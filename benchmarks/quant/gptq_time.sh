@@ -7,7 +7,6 @@
 # Needs the benchmarks jar (mvn -DskipTests package) for the random model and the fetched Qwen3 tokenizer
 # (java/target/test-fixtures, fetched by the build) for the calibration rows of jswift/quickstart-sft.
 set -euo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 samples="${1:-32}"
 length="${2:-512}"

@@ -13,7 +13,6 @@
 # Group size 64 by default, because the bundled model's intermediate size (704) is not a multiple of 128, which
 # AWQ requires. Prints a Markdown table and writes it to target/quant/table.md.
 set -euo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/models/jswift-tiny-chat}"
 shift $(( $# > 0 ? 1 : 0 )) || true

@@ -5,7 +5,6 @@
 #   benchmarks/train/run.sh [MODEL_DIR] [STEPS]   (after mvn -B -DskipTests package; needs python3 with torch,
 #                                                   transformers and peft; MODEL_DIR is created if missing, ~2 GB)
 set -euo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/target/qwen2.5-0.5b-random}"
 steps="${2:-5}"

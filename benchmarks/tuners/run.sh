@@ -12,7 +12,6 @@
 # Prints a Markdown table (and writes target/tuners/table.md). Every method runs at the same learning rate
 # (LR, default 1e-3: ms-swift's defaults, 1e-4 / 1e-5, barely move anything in 40 steps), the same seed and data.
 set -euo pipefail
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"   # see README, Threads
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/models/jswift-tiny-chat}"
 steps="${2:-40}"

@@ -1,4 +1,6 @@
 // GEMM: CPU against a double loop for all transpose combinations and batching; CUDA (cuBLAS) against CPU.
+#include <tuple>
+
 #include "test.h"
 
 using namespace jsw_test;
@@ -43,7 +45,35 @@ JSW_TEST(gemm_cpu_all_transposes) {
       run_case(JSW_CPU, JSW_BF16, JSW_BF16, ta, tb, 1, 40, 70, 8e-3);
       run_case(JSW_CPU, JSW_BF16, JSW_F32, ta, tb, 8, 5, 70, 1e-6);
       run_case(JSW_CPU, JSW_BF16, JSW_BF16, ta, tb, 8, 5, 70, 8e-3);
+      // large enough to split over the threads: by rows, by columns, a GEMV by columns
+      run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 97, 33, 41, 1e-6);
+      run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 13, 150, 40, 1e-6);
+      run_case(JSW_CPU, JSW_F32, JSW_F32, ta, tb, 1, 5001, 64, 1e-6);
     }
+}
+
+// A GEMM split over the OpenMP threads (one OpenBLAS call per slice) gives what one thread gives.
+JSW_TEST(gemm_cpu_split_over_threads_equals_one_thread) {
+  const int threads = jsw_cpu_threads();
+  if (threads < 2) throw Skip("one OpenMP thread: nothing is split");
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{301, 37, 45}, {7, 401, 33}, {1, 3001, 50}}) {
+        const int64_t lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3;
+        auto a = randn((ta ? k : m) * lda, 41), b = randn((tb ? n : k) * ldb, 42), c0 = randn(m * ldc, 43);
+        std::vector<float> out[2];
+        for (int t : {1, threads}) {
+          JSW_CHECK(jsw_set_cpu_threads(t));
+          Buffer ba = upload(JSW_CPU, JSW_F32, a), bb = upload(JSW_CPU, JSW_F32, b), bc = upload(JSW_CPU, JSW_F32, c0);
+          JSW_CHECK(jsw_gemm(JSW_CPU, JSW_F32, JSW_F32, ta, tb, m, n, k, 0.75f, ba.get(), lda, bb.get(), ldb, 0.5f,
+                             bc.get(), ldc, 1, 0, 0, 0));
+          out[t == 1 ? 0 : 1] = download(bc, JSW_F32, m * ldc);
+        }
+        JSW_CHECK(jsw_set_cpu_threads(threads));
+        expect_close("split " + std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + " ta=" +
+                         std::to_string(ta) + " tb=" + std::to_string(tb),
+                     out[1], out[0], 1e-6f, 1e-6f);
+      }
 }
 
 JSW_TEST(gemm_cpu_batched) {

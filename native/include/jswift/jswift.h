@@ -65,8 +65,9 @@ int jsw_cuda_device_name(int device, char* name, int len);
 /* OpenMP threads used by CPU kernels. */
 int jsw_cpu_threads(void);
 int jsw_set_cpu_threads(int threads);
-/* Threads of the CPU BLAS (OpenBLAS; a no-op with the builtin GEMM). The process shares one OpenBLAS, so this
- * also affects other libraries that use it (e.g. libtorch in the same JVM). */
+/* Threads of the process's OpenBLAS for its other users (e.g. libtorch in the same JVM; a no-op with the builtin
+ * GEMM). jswift's own GEMMs do not use them: they are split over the OpenMP threads (jsw_set_cpu_threads), one
+ * single-threaded OpenBLAS call per thread. */
 int jsw_set_blas_threads(int threads);
 
 /* ---- memory --------------------------------------------------------------------------------------- */
