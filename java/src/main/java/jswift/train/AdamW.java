@@ -238,22 +238,23 @@ public final class AdamW implements AutoCloseable {
     step++;
     List<Parameter> active = new ArrayList<>(params.size());
     for (Parameter p : params) if (p.isTrainable()) active.add(p);
-    Tensor scale = null;
-    clipped = false;
-    if (maxGradNorm > 0 && !active.isEmpty()) {
-      Device d = active.get(0).value().device();
-      if (sumsq == null) {
-        sumsq = Tensor.zeros(DType.F32, d, 1);
-        norm = Tensor.zeros(DType.F32, d, 1);
-        coef = Tensor.zeros(DType.F32, d, 1);
-      }
-      sumsq.zero();
-      for (Parameter p : active) Kernels.sumOfSquares(p.grad(), sumsq);
-      Kernels.clipCoefficient(sumsq, maxGradNorm, norm, coef);
-      scale = coef;
-      clipped = true;
-    }
+    clipped = maxGradNorm > 0 && !active.isEmpty();
+    Tensor scale = clipped ? clipCoefficient(active) : null;
     for (Parameter p : active) stepOne(p, lr, scale);
+  }
+
+  /** The global grad norm of these parameters into {@code norm} and the clip coefficient into {@code coef}. */
+  private Tensor clipCoefficient(List<Parameter> active) {
+    if (sumsq == null) {
+      Device d = active.get(0).value().device();
+      sumsq = Tensor.zeros(DType.F32, d, 1);
+      norm = Tensor.zeros(DType.F32, d, 1);
+      coef = Tensor.zeros(DType.F32, d, 1);
+    }
+    sumsq.zero();
+    for (Parameter p : active) Kernels.sumOfSquares(p.grad(), sumsq);
+    Kernels.clipCoefficient(sumsq, maxGradNorm, norm, coef);
+    return coef;
   }
 
   /** The global grad norm of the last step (-1 without clipping); reading it waits for the device. */
@@ -416,19 +417,7 @@ public final class AdamW implements AutoCloseable {
 
   /** The update of the given parameters with their scalars in graphScalars, then their gradients zeroed. */
   private void enqueueStepDev(List<Parameter> active) {
-    Tensor scale = null;
-    if (maxGradNorm > 0) {
-      if (sumsq == null) {
-        Device d = active.get(0).value().device();
-        sumsq = Tensor.zeros(DType.F32, d, 1);
-        norm = Tensor.zeros(DType.F32, d, 1);
-        coef = Tensor.zeros(DType.F32, d, 1);
-      }
-      sumsq.zero();
-      for (Parameter p : active) Kernels.sumOfSquares(p.grad(), sumsq);
-      Kernels.clipCoefficient(sumsq, maxGradNorm, norm, coef);
-      scale = coef;
-    }
+    Tensor scale = maxGradNorm > 0 ? clipCoefficient(active) : null;
     for (int i = 0; i < active.size(); i++) {
       Parameter p = active.get(i);
       Tensor[] mv = moments(p);

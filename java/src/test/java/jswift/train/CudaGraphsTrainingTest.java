@@ -27,13 +27,11 @@ import org.junit.jupiter.api.io.TempDir;
 class CudaGraphsTrainingTest {
   @TempDir static Path shared;
   static Path model, data;
-  static final String[][] QA = {{"What is your name?", "I am jswift-bot."}, {"Who made you?", "The jswift team."},
-      {"Say hello.", "Hello from jswift!"}, {"Two plus two?", "Four."}, {"Favourite colour?", "Green, like a leaf."}};
 
   @BeforeAll
   static void setUp() throws IOException {
     model = TinyModels.qwen3(shared.resolve("tiny-qwen3"), 12);
-    data = TinyModels.chatDataset(shared.resolve("train.jsonl"), QA);
+    data = TinyModels.chatDataset(shared.resolve("train.jsonl"), TinyModels.IDENTITY_QA);
   }
 
   private static TrainArguments args(Path out, boolean graphs) {
