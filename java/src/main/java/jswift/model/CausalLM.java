@@ -866,8 +866,11 @@ public final class CausalLM implements AutoCloseable {
       positions.copyFrom(tokenPositions);
       if (graph != null) {
         graph.launch();
-      } else if (!warmedUp || eagerOnly) {
+      } else if (eagerOnly) {
         enqueueCached(cache, ids, positions, 1, logits);
+      } else if (!warmedUp) {
+        // allocating as the capture will (Generator recycles blocks on the Java side, which a capture cannot use)
+        DeviceGraph.warmUp(() -> enqueueCached(cache, ids, positions, 1, logits));
         warmedUp = true;
       } else {
         try {

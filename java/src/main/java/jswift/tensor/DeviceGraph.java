@@ -57,6 +57,20 @@ public final class DeviceGraph implements AutoCloseable {
     return new DeviceGraph(device, out[0]);
   }
 
+  /**
+   * Runs {@code ops} now (eagerly), allocating as a capture of them will: without Java-side block recycling
+   * ({@link BlockRecycler}), so the blocks they free go back to the engine's cache, where a capture of the same ops
+   * finds them (on CUDA a capture may only take cached blocks). The warm-up before a {@link #capture}.
+   */
+  public static void warmUp(Runnable ops) {
+    BlockRecycler recycler = BlockRecycler.swap(null);
+    try {
+      ops.run();
+    } finally {
+      BlockRecycler.swap(recycler);
+    }
+  }
+
   private static final ThreadLocal<Device> CAPTURING = new ThreadLocal<>();
 
   /** True while this thread runs the block of a {@link #capture} of {@code device} (its ops are recorded). */

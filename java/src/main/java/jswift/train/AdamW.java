@@ -407,7 +407,7 @@ public final class AdamW implements AutoCloseable {
     if (stepGraph != null) {
       stepGraph.launch();
     } else if (!graphWarm) {
-      enqueueStepDev(active);
+      jswift.tensor.DeviceGraph.warmUp(() -> enqueueStepDev(active));
       graphWarm = true;
     } else {
       stepGraph = jswift.tensor.DeviceGraph.capture(graphScalars.device(), () -> enqueueStepDev(active));

@@ -59,8 +59,11 @@ public final class GraphedMicroSteps implements AutoCloseable {
     if (graph != null) {
       graph.launch();
       replays++;
-    } else if (!warmedUp || disabled != null) {
+    } else if (disabled != null) {
       model.forwardBackward(inputs, seed);
+      eagerSteps++;
+    } else if (!warmedUp) {
+      DeviceGraph.warmUp(() -> model.forwardBackward(inputs, seed));
       warmedUp = true;
       eagerSteps++;
     } else {

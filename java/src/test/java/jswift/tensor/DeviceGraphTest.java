@@ -40,6 +40,38 @@ class DeviceGraphTest {
     }
   }
 
+  /**
+   * A capture (and its warm-up) allocates from the engine, never from a {@link BlockRecycler}: on CUDA a capture
+   * may only take blocks from the engine's cache, so a warm-up whose freed blocks stayed in Java's recycler would
+   * leave the capture nothing to take.
+   */
+  @Test
+  void warmUpsAndCapturesAllocateFromTheEngineNotTheRecycler() {
+    try (BlockRecycler r = BlockRecycler.open()) {
+      try (Arena a = new Arena()) {
+        a.allocate(DType.F32, Device.CPU, 1000);  // held by the recycler once the arena closes
+      }
+      long native0 = Kernels.memoryStats(Device.CPU)[3];
+      DeviceGraph.warmUp(() -> {
+        try (Arena a = new Arena()) {
+          a.allocate(DType.F32, Device.CPU, 1000);
+        }
+      });
+      assertEquals(native0 + 1, Kernels.memoryStats(Device.CPU)[3], "the warm-up allocated from the engine");
+      try (DeviceGraph g = DeviceGraph.capture(Device.CPU, () -> {
+        try (Arena a = new Arena()) {
+          a.allocate(DType.F32, Device.CPU, 1000);
+        }
+      })) {
+        assertEquals(native0 + 2, Kernels.memoryStats(Device.CPU)[3], "so did the capture");
+      }
+      try (Arena a = new Arena()) {
+        a.allocate(DType.F32, Device.CPU, 1000);  // outside both: the recycler's block again
+      }
+      assertEquals(native0 + 2, Kernels.memoryStats(Device.CPU)[3]);
+    }
+  }
+
   @Test
   void aHostReadInsideACaptureIsRefusedAndTheDeviceStaysUsable() {
     try (Arena a = new Arena()) {
