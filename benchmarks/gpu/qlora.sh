@@ -36,6 +36,7 @@ device=cuda
 peer_mode=()
 if [ $dry_run -eq 1 ]; then
   config="$root/benchmarks/gpu/models/tiny-llama.json" seq=64 steps=2 device=cpu peer_mode=(--dry-run) graph_steps=2
+  export JSWIFT_DECODE_GRAPHS=1  # decode replays from graphs as on a GPU (on the CPU: a recording of the calls)
   decode=(--decode-batches 1,16 --decode-tokens 4 --prompt 8)
 fi
 

@@ -70,6 +70,7 @@ class GpuScriptDryRunTest {
     assertTrue(mine.get("graph_step_s").asDouble() > 0, mine.toString());
     assertTrue(q.get("graph_step_speedup").isNumber(), q.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("replayed from a graph"));
+    assertTrue(mine.get("decode_graphs").asBoolean(), "the dry run decodes from graphs, as a GPU run does");
     assertTrue(Files.readString(out.resolve("results.md")).contains("QLoRA step"));
     // CUDA graphs: the eager lora_step ran; its graph twin is GPU-only, which the report says instead of a ratio
     JsonNode g = r.get("cuda_graphs");
