@@ -1,12 +1,13 @@
 // Fused LoRA linear on CUDA, the twin of native/src/cpu/lora.cpp: cuBLAS GEMMs (tensor cores for bf16/f16,
-// fp32 accumulation, fp32 C for the accumulated dA / dB) plus two small kernels, dropout and the bias rows.
+// fp32 accumulation, fp32 C for the accumulated dA / dB) plus two small kernels: jsw_dropout's (dora.cu: the same
+// mask, read from the device's dropout step) and the bias rows.
 //   forward:  xa = drop(x) A^T;  y = bias (rows);  y = scale xa B^T + y;  y = x W^T + y
 //   backward: dB += scale dy^T xa;  g = dy B;  dA += scale g^T drop(x);  dx = scale g A;  dx = drop'(dx);
 //             dx = dy W + dx
 // Folding the bias and the low-rank term into C before the big GEMM (beta = 1) avoids a [tokens, out] fp32
 // temporary: the output is rounded once for the small terms and once for the sum.
 #include "common.cuh"
-#include "kernels/dropout_hash.h"
+#include "kernels/dora.h"
 #include "kernels/gemm.h"
 #include "kernels/lora.h"
 
@@ -17,35 +18,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// out[i] = keep(i) ? in[i] / (1 - p) : 0. out may equal in (the backward masks dx in place). The key takes the
-// device's dropout step as the kernel runs (a graph replays with each step's).
-template <class T>
-__global__ void dropout_kernel(const T* in, int64_t n, uint64_t seed, const uint64_t* step, float p,
-                               float keep_scale, T* out) {
-  const uint64_t key = dropout_key(seed, *step);
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(in[i]) * keep_scale) : from_f<T>(0.0f);
-}
-
 template <class T>
 __global__ void bias_rows_kernel(const T* __restrict__ bias, int64_t out, T* __restrict__ y) {
   T* row = y + int64_t(blockIdx.x) * out;
   for (int64_t j = threadIdx.x; j < out; j += blockDim.x) row[j] = bias[j];
-}
-
-unsigned grid_for(int64_t n) {
-  int64_t blocks = (n + kThreads - 1) / kThreads;
-  return unsigned(blocks < 65536 ? blocks : 65536);
-}
-
-void dropout(int device, int dtype, const void* in, int64_t n, float p, uint64_t seed, void* out) {
-  cudaStream_t s = stream(device);
-  const uint64_t* step = dropout_step(device);
-  float keep_scale = 1.0f / (1.0f - p);
-  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_lora",
-                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), n, seed, step,
-                                                                             p, keep_scale, static_cast<T*>(out)));
-  check_launch("dropout_kernel");
 }
 
 // Row-major C[m, n] = alpha op(A) op(B) + beta C with dense leading dimensions.
