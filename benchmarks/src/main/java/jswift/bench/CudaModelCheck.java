@@ -18,6 +18,7 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.train.AdamW;
+import jswift.train.GraphedMicroSteps;
 
 /**
  * The whole model on CUDA against the CPU, for the GPU script (run there with a carried JRE): the llama-gqa
@@ -193,21 +194,14 @@ public final class CudaModelCheck {
       List<Parameter> pg = lora(g), pe = lora(e);
       java.io.PrintWriter quiet = new java.io.PrintWriter(java.io.Writer.nullWriter());
       double worstLoss = 0, worstGrad = 0;
-      try (jswift.train.GraphedMicroSteps steps = new jswift.train.GraphedMicroSteps(g, tokens, seqLen, quiet);
-          CausalLM.StepInputs in = e.stepInputs(tokens, seqLen);
+      try (GraphedMicroSteps steps = new GraphedMicroSteps(g, tokens, seqLen, quiet);
+          GraphedMicroSteps eager = GraphedMicroSteps.eager(e, tokens, seqLen);
           AdamW og = new AdamW(pg, 0.9f, 0.999f, 1e-8f, 0f, 1f);
           AdamW oe = new AdamW(pe, 0.9f, 0.999f, 1e-8f, 0f, 1f)) {
-        int shape = 0;
         for (int i = 0; i < lengths.length; i++) {
           Batch b = randomPacked(g.config().vocabSize(), i, lengths[i]);
           double lg = steps.forwardBackward(b, 5, i + 1, b.targetWeight());
-          int needed = b.paddedSequences(tokens, seqLen);
-          if (needed > shape) shape = jswift.train.GraphedMicroSteps.shapeSequences(needed);
-          Batch fixed = b.padTo(tokens, shape, seqLen, 0);
-          in.stage(fixed, b.targetWeight());
-          Kernels.setDropoutStep(device, i + 1);
-          e.forwardBackward(in, 5);
-          double le = e.stagedLoss(in, fixed, b.targetWeight());
+          double le = eager.forwardBackward(b, 5, i + 1, b.targetWeight());
           worstLoss = Math.max(worstLoss, Math.abs(lg - le) / le);
           for (int k = 0; k < pg.size(); k++)
             worstGrad = Math.max(worstGrad, rel(pg.get(k).grad().toFloatArray(), pe.get(k).grad().toFloatArray()));

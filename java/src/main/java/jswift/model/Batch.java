@@ -107,10 +107,11 @@ public final class Batch {
    */
   public Batch padTo(int tokens, int sequences, int seqLen, int padId) {
     check(cuSeqlens != null, "padTo needs a packed batch");
-    int n = ids.length, pad = tokens - n, padSequences = pad == 0 ? 0 : (pad + seqLen - 1) / seqLen;
-    check(pad >= 0, "padTo: the batch has " + n + " tokens, more than " + tokens);
+    int n = ids.length;
+    check(n <= tokens, "padTo: the batch has " + n + " tokens, more than " + tokens);
     check(this.seqLen <= seqLen, "padTo: a sequence has " + this.seqLen + " tokens, more than " + seqLen);
-    check(this.sequences + padSequences <= sequences, "padTo: " + this.sequences + " sequences + " + padSequences
+    int needed = paddedSequences(tokens, seqLen);
+    check(needed <= sequences, "padTo: " + this.sequences + " sequences + " + (needed - this.sequences)
         + " of padding do not fit in " + sequences);
     int[] id = Arrays.copyOf(ids, tokens), pos = Arrays.copyOf(positions, tokens), tgt = Arrays.copyOf(targets, tokens);
     int[] cu = Arrays.copyOf(cuSeqlens, sequences + 1);
@@ -119,8 +120,8 @@ public final class Batch {
       pos[t] = (t - n) % seqLen;
       tgt[t] = IGNORE;
     }
-    for (int s = this.sequences + 1; s <= sequences; s++)
-      cu[s] = Math.min(tokens, cu[s - 1] + (s <= this.sequences + padSequences ? seqLen : 0));
+    // the padding in sequences of seqLen tokens (the last one shorter), then empty sequences
+    for (int s = this.sequences + 1; s <= sequences; s++) cu[s] = Math.min(tokens, cu[s - 1] + seqLen);
     Batch b = new Batch(id, null, cu, pos, tgt, sequences, seqLen);
     if (weights != null) b.weights = Arrays.copyOf(weights, tokens);
     return b;

@@ -21,8 +21,8 @@ import jswift.nn.RmsNorm;
 import jswift.nn.Rope;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
-import jswift.tensor.DeviceGraph;
 import jswift.tensor.Device;
+import jswift.tensor.DeviceGraph;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 
@@ -636,16 +636,16 @@ public final class CausalLM implements AutoCloseable {
   // ---- fixed-shape micro-steps (graph replay) ----
 
   /**
-   * The device inputs of a micro-step of fixed shape ({@link Batch#padTo}): a {@link jswift.tensor.DeviceGraph}
+   * The device inputs of a micro-step of fixed shape ({@link Batch#padTo}): a {@link DeviceGraph}
    * captures {@link #forwardBackward(StepInputs, long)} once with these tensors' addresses baked in, and each step
    * copies its batch into them ({@link #stage}) before a launch. The packed layout's sequence count is part of
-   * the shape (the attention kernels' grid): {@link #sequences}.
+   * the shape (the attention kernels' grid).
    */
   public final class StepInputs implements AutoCloseable {
     private final Arena arena = new Arena();
     private final int tokens, seqLen;
     private final Tensor ids, targets, positions, cuSeqlens, dloss, loss;
-    private int sequences = -1;
+    private int sequences = -1;  // of the staged batch (padding included): the attention's batch
 
     private StepInputs(int tokens, int seqLen) {
       this.tokens = tokens;
@@ -656,19 +656,6 @@ public final class CausalLM implements AutoCloseable {
       cuSeqlens = arena.allocate(DType.I32, device, tokens + 1L);  // room for one sequence per token
       dloss = arena.allocate(DType.F32, device, tokens);
       loss = arena.allocate(DType.F32, device, tokens);
-    }
-
-    public int tokens() {
-      return tokens;
-    }
-
-    public int seqLen() {
-      return seqLen;
-    }
-
-    /** The packed sequences of the staged batch (padding included); -1 before the first {@link #stage}. */
-    public int sequences() {
-      return sequences;
     }
 
     /**

@@ -36,11 +36,10 @@ public final class DeviceGraph implements AutoCloseable {
     long[] out = new long[1];
     Device outer = CAPTURING.get();
     CAPTURING.set(device);
-    // No recycling inside a capture: the blocks the captured ops use must be the engine's (which keeps those freed
-    // during the capture for the graph), not held by Java and handed to eager code while the graph may replay.
-    BlockRecycler recycler = BlockRecycler.swap(null);
     try {
-      ops.run();
+      // No recycling inside a capture: the blocks the captured ops use must be the engine's (which keeps those
+      // freed during the capture for the graph), not held by Java and handed to eager code while it may replay.
+      withoutRecycling(ops);
     } catch (RuntimeException | Error e) {
       int status = GraphNative.jsw_graph_end(device.index(), out);
       if (status == NativeStatus.OK) {
@@ -51,7 +50,6 @@ public final class DeviceGraph implements AutoCloseable {
       throw e;
     } finally {
       CAPTURING.set(outer);
-      BlockRecycler.swap(recycler);
     }
     NativeStatus.check(GraphNative.jsw_graph_end(device.index(), out));
     return new DeviceGraph(device, out[0]);
@@ -63,6 +61,11 @@ public final class DeviceGraph implements AutoCloseable {
    * finds them (on CUDA a capture may only take cached blocks). The warm-up before a {@link #capture}.
    */
   public static void warmUp(Runnable ops) {
+    withoutRecycling(ops);
+  }
+
+  /** Runs ops with no {@link BlockRecycler} current on this thread (the one before comes back). */
+  private static void withoutRecycling(Runnable ops) {
     BlockRecycler recycler = BlockRecycler.swap(null);
     try {
       ops.run();

@@ -424,7 +424,7 @@ public final class AdamW implements AutoCloseable {
       Tensor copy = p.master() == p.value() ? null : p.value();
       Kernels.adamwStepDev(p.master(), p.grad(), mv[0], mv[1], graphScalars.narrow(i, 1), scale, copy);
     }
-    for (Parameter p : params) p.zeroGrad();
+    zeroGrad();
   }
 
   /** True once {@link #enqueueStepAndZeroGrad} replays a captured graph. */

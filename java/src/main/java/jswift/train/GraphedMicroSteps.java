@@ -44,6 +44,17 @@ public final class GraphedMicroSteps implements AutoCloseable {
   }
 
   /**
+   * The same padded, staged micro-steps, always run eagerly: what a replay must reproduce, for checks that
+   * compare the two.
+   */
+  public static GraphedMicroSteps eager(CausalLM model, int tokens, int seqLen) {
+    java.io.PrintWriter quiet = new java.io.PrintWriter(java.io.Writer.nullWriter());
+    GraphedMicroSteps s = new GraphedMicroSteps(model, tokens, seqLen, quiet);
+    s.disabled = "eager by request";
+    return s;
+  }
+
+  /**
    * The micro-step of {@code b} (forward, backward, gradients accumulated), with the masks of {@code dropoutStep};
    * returns sum_t weight_t * CE_t / normalizer. {@code seed} must be the same every call (a graph bakes it in).
    */
