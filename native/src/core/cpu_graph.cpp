@@ -42,11 +42,7 @@ void refuse(const std::string& what) {
   fail(JSW_ERR_UNSUPPORTED, what);
 }
 
-bool keep_freed_block(void* ptr) {
-  if (!recording) return false;
-  recording->blocks.push_back(ptr);
-  return true;
-}
+void keep_freed_block(void* ptr) { recording->blocks.push_back(ptr); }
 
 void begin() {
   if (recording)

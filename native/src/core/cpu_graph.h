@@ -20,8 +20,8 @@ bool capturing();
 void record(const char* name, std::function<void()> op);
 // During a capture: records `what` as the first reason the capture is broken and throws JSW_ERR_UNSUPPORTED.
 [[noreturn]] void refuse(const std::string& what);
-// During a capture: the block is kept by the graph (freed at destroy). Returns false when not capturing.
-bool keep_freed_block(void* ptr);
+// During a capture: the block (one of cpu::alloc's) is kept by the graph and freed when it is destroyed.
+void keep_freed_block(void* ptr);
 
 void begin();
 void* end();  // the graph (opaque), or throws the first refusal of the capture
