@@ -502,20 +502,20 @@ public final class CausalLM implements AutoCloseable {
         if (training && gradientCheckpointing) {
           // Compute in a throwaway arena; keep only the output (the next layer's saved input).
           try (Arena tmp = new Arena()) {
-            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, s, false);
+            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, s, a);
             Tensor kept = a.allocate(dtype, device, n, h);
             kept.copyFrom(y);
             x = kept;
           }
         } else if (!training) {
           try (Arena tmp = new Arena()) {  // inference: activations die layer by layer
-            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, null, false);
+            Tensor y = layer.forward(tmp, x, run.layout, rope, seed, null, null);
             Tensor kept = a.allocate(dtype, device, n, h);
             kept.copyFrom(y);
             x = kept;
           }
         } else {
-          x = layer.forward(a, x, run.layout, rope, seed, s, true);
+          x = layer.forward(a, x, run.layout, rope, seed, s, null);
         }
         if (s != null) run.saved.add(s);
       }

@@ -15,13 +15,23 @@ public final class DecoderLayer {
   private final Attention attention;
   private final Mlp mlp;
 
-  /** Everything the backward needs; with recomputation only {@link #input} is kept by the forward. */
+  /**
+   * Everything the backward needs; with recomputation the forward keeps only {@link #input} and the QLoRA
+   * linears' xa ({@link Linear.Saved#keepXaIn}), and {@link #complete} is false until the backward rebuilds the
+   * rest.
+   */
   public static final class Saved {
     Tensor input;
     final RmsNorm.Saved inputNorm = new RmsNorm.Saved(), postNorm = new RmsNorm.Saved();
     final Attention.Saved attention = new Attention.Saved();
     final Mlp.Saved mlp = new Mlp.Saved();
     boolean complete;
+
+    private void keepXaIn(Arena keep) {
+      for (Linear.Saved l : new Linear.Saved[] {attention.q, attention.k, attention.v, attention.o, mlp.gate, mlp.up,
+          mlp.down})
+        l.keepXaIn(keep);
+    }
   }
 
   public DecoderLayer(int index, RmsNorm inputNorm, Attention attention, RmsNorm postNorm, Mlp mlp) {
@@ -55,14 +65,16 @@ public final class DecoderLayer {
 
   /**
    * h [tokens, hidden] -> the next residual stream. {@code saved}: null for inference (no LoRA dropout), else a
-   * training step's; with {@code keepAll} false only the input is kept (the backward recomputes the rest).
+   * training step's. {@code keep}: null keeps every activation (in {@code a}); else the layer is checkpointed:
+   * the activations die with {@code a}, the backward recomputes them from the input, and the QLoRA linears' xa
+   * go to {@code keep}, the step's arena (the recomputation reuses them).
    */
-  public Tensor forward(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved saved,
-      boolean keepAll) {
-    Saved s = saved != null && keepAll ? saved : null;
+  public Tensor forward(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved saved, Arena keep) {
+    Saved s = saved;
     if (saved != null) {
       saved.input = h;
-      saved.complete = keepAll;
+      saved.complete = keep == null;
+      if (keep != null) saved.keepXaIn(keep);
     }
     long seed = seed(stepSeed);
     Tensor x = inputNorm.forward(a, h, s == null ? null : s.inputNorm);
@@ -93,7 +105,7 @@ public final class DecoderLayer {
     boolean recomputed = !saved.complete;
     if (recomputed) {
       // Rebuild the activations from the layer input, in this (temporary) arena.
-      forward(a, saved.input, layout, rope, stepSeed, saved, true);
+      forward(a, saved.input, layout, rope, stepSeed, saved, null);
     }
     long seed = seed(stepSeed);
     Tensor dx2 = mlp.backward(a, dh, seed + 8, saved.mlp);

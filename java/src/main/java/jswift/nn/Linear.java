@@ -34,12 +34,25 @@ public final class Linear implements AutoCloseable {
   /**
    * What the forward keeps for the backward: the input and, with LoRA, drop(x) A^T; with DoRA also m / n (f32
    * [out]) and, when m is trained, z / n.
+   *
+   * <p>Activation checkpointing: the layer's first forward gives {@link #keepXaIn} the step's arena, so that a
+   * plain LoRA adapter over a packed base (QLoRA) keeps xa there ([tokens, rank], a sliver of the activations) and
+   * the recomputed forward adds xa B^T instead of redoing dropout and x A^T: the same numbers (the mask of the
+   * same seed and step), one dropout pass and one GEMM less per linear and step.
    */
   public static final class Saved {
     Tensor x;
     Tensor xa;
     Tensor doraFactor;
     Tensor doraZn;
+    private Arena xaArena;  // the checkpointed forward's arena for xa, else null
+    private boolean xaKept;  // xa is the checkpointed forward's, for the recomputation
+
+    /** The first (checkpointed) forward keeps xa in {@code arena}, which outlives the recomputation. */
+    public void keepXaIn(Arena arena) {
+      xaArena = arena;
+      xaKept = false;
+    }
   }
 
   public Linear(String name, Parameter weight, Parameter bias) {
@@ -177,6 +190,14 @@ public final class Linear implements AutoCloseable {
    */
   public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
     if (inputObserver != null) inputObserver.accept(x.view(-1, inFeatures()));
+    Saved keepXa = null;  // a checkpointed layer's first forward: nothing is kept but QLoRA's xa
+    Arena keepArena = null;
+    if (saved != null && saved.xaArena != null) {
+      keepXa = saved;
+      keepArena = saved.xaArena;
+      saved.xaArena = null;  // once: the recomputation is an ordinary forward
+      saved = null;
+    }
     long[] outShape = x.shape();
     outShape[outShape.length - 1] = outFeatures();
     Tensor y = arena.allocate(x.dtype(), x.device(), outShape);
@@ -202,12 +223,21 @@ public final class Linear implements AutoCloseable {
         // DoRA needs the dense W anyway (its row norms ||W + s B A||), so it keeps the dequantized path.
         DoraLinear.forward(active, denseWeight(tmp), bias == null ? null : bias.value(), arena, tmp, x2, y2,
             dropoutSeed, saved, training);
+      } else if (quantized != null && saved != null && saved.xaKept) {
+        // recomputation: xa = drop(x) A^T is the checkpointed forward's
+        QuantizedLora.forwardFromXa(quantized, bias == null ? null : bias.value(), active, x2, saved.xa, y2);
       } else {
-        Tensor xa = saved == null ? null
-            : arena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
+        boolean keep = keepXa != null && quantized != null;
+        Arena xaArena = keep ? keepArena : saved != null ? arena : null;
+        Tensor xa = xaArena == null ? null
+            : xaArena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         float p = training ? active.dropout() : 0f;
         if (quantized != null) {
           QuantizedLora.forward(quantized, bias == null ? null : bias.value(), active, tmp, x2, y2, p, dropoutSeed, xa);
+          if (keep) {
+            keepXa.xa = xa;
+            keepXa.xaKept = true;
+          }
         } else {
           Kernels.loraForward(x2, denseWeight(tmp), bias == null ? null : bias.value(), active.aValue(),
               active.bValue(), active.scale(), p, dropoutSeed, y2, xa);

@@ -43,6 +43,21 @@ final class QuantizedLora {
   }
 
   /**
+   * y = x W^T + bias + scale xa B^T from a given xa = drop(x) A^T (the checkpointed forward's): the recomputed
+   * forward, the same operations as {@link #forward} after xa.
+   */
+  static void forwardFromXa(QuantizedWeight w, Tensor bias, LoraAdapter ad, Tensor x, Tensor xa, Tensor y) {
+    long rows = x.size(0);
+    if (rows >= 1 && rows <= w.gemvMaxRows()) {
+      w.gemv(x, bias, y);
+    } else {
+      w.matmul(x, y, 0f);
+      if (bias != null) Kernels.addBias(y, bias);
+    }
+    Kernels.matmul(xa, false, ad.bValue(), true, y, ad.scale(), 1f);
+  }
+
+  /**
    * From dy [tokens, out]: dx = dy W + scale drop'((dy B) A) (overwritten; null if not needed), and the
    * adapter's gradients dA += scale (dy B)^T drop(x), dB += scale dy^T xa (each skipped when frozen).
    */

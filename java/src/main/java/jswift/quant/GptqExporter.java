@@ -177,14 +177,14 @@ public final class GptqExporter {
     /** Runs the layer (the inputs it sees reach any observers); the output is dropped. */
     void run(DenseLayer layer, Rope rope) {
       try (Arena a = new Arena()) {
-        layer.layer.forward(a, hidden, layout(), rope, 0, null, false);
+        layer.layer.forward(a, hidden, layout(), rope, 0, null, null);
       }
     }
 
     /** Replaces the hidden states by the layer's output. */
     void advance(DenseLayer layer, Rope rope) {
       try (Arena a = new Arena()) {
-        Tensor y = layer.layer.forward(a, hidden, layout(), rope, 0, null, false);
+        Tensor y = layer.layer.forward(a, hidden, layout(), rope, 0, null, null);
         hidden.copyFrom(y);
       }
     }

@@ -149,6 +149,59 @@ class LinearQuantizedTest {
   }
 
   /**
+   * Activation checkpointing over a packed base: the layer's first forward keeps xa = drop(x) A^T in the step's
+   * arena and the recomputed forward reuses it. The recomputation then gives what the first forward gave and the
+   * backward the gradients of an ordinary forward + backward; and it really reuses xa: with A changed between the
+   * two forwards, the recomputed output is still the first one (recomputing xa would change it).
+   */
+  @ParameterizedTest
+  @CsvSource({"nf4dq, 0.2", "gptq4, 0.3", "awq, 0", "nf4, 0.1"})
+  void recomputationReusesTheCheckpointedXa(String kind, float dropout) {
+    int tokens = 7;
+    try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, OUT, IN, 2);
+        Arena step = new Arena()) {
+      addAdapter(q, 8, dropout);
+      Result plain = run(q, tokens, 13, true);
+      q.activeAdapter().a().grad().copyFrom(new float[RANK * IN]);
+      q.activeAdapter().b().grad().copyFrom(new float[OUT * RANK]);
+      q.bias().grad().copyFrom(new float[OUT]);
+
+      Tensor x = step.allocate(DType.F32, Device.CPU, tokens, IN);
+      x.copyFrom(Rand.normal(tokens * IN, 13, 1f));
+      Linear.Saved s = new Linear.Saved();
+      s.keepXaIn(step);
+      float[] first;
+      try (Arena layer = new Arena()) {  // the checkpointed forward's activations die with its arena
+        first = q.forward(layer, x, 77L, s, true).toFloatArray();
+      }
+      Assert.close(kind + " checkpointed forward", first, plain.y, 0, 0);
+      Tensor a = q.activeAdapter().aValue();
+      float[] aValues = a.toFloatArray();
+      try (Arena layer = new Arena()) {
+        Tensor dy = layer.allocate(DType.F32, Device.CPU, tokens, OUT);
+        dy.copyFrom(Rand.normal(tokens * OUT, 14, 1f));
+        Tensor dx = layer.allocate(DType.F32, Device.CPU, tokens, IN);
+        float[] recomputed = q.forward(layer, x, 77L, s, true).toFloatArray();
+        Assert.close(kind + " recomputed forward", recomputed, plain.y, 0, 0);
+        q.backward(layer, dy, s, 77L, dx, false);
+        Assert.close(kind + " dx", dx.toFloatArray(), plain.dx, 0, 0);
+        Assert.close(kind + " dA", q.activeAdapter().a().grad().toFloatArray(), plain.da, 0, 0);
+        Assert.close(kind + " dB", q.activeAdapter().b().grad().toFloatArray(), plain.db, 0, 0);
+
+        Linear.Saved s2 = new Linear.Saved();
+        s2.keepXaIn(step);
+        q.forward(layer, x, 77L, s2, true);
+        float[] changed = aValues.clone();
+        for (int i = 0; i < changed.length; i++) changed[i] *= 2f;
+        a.copyFrom(changed);
+        float[] reused = q.forward(layer, x, 77L, s2, true).toFloatArray();
+        Assert.close(kind + " the recomputation reads the kept xa, not A", reused, plain.y, 0, 0);
+        a.copyFrom(aValues);
+      }
+    }
+  }
+
+  /**
    * Inference with the adapter unmerged (no saved activations, no dropout) on decode-shaped inputs: the packed
    * weight's GEMV plus the adapter's term in one call ({@link jswift.tensor.Kernels#loraDelta}) must give what the
    * dense layer's fused LoRA kernel gives.

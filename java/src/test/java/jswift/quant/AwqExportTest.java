@@ -120,7 +120,7 @@ class AwqExportTest {
   private static float[] delta(DenseLayer layer, GptqExporter.Block block, Rope rope, float[] h) {
     try (Arena a = new Arena()) {
       block.hidden.copyFrom(h);
-      float[] y = layer.layer.forward(a, block.hidden, block.layout(), rope, 0, null, false).toFloatArray();
+      float[] y = layer.layer.forward(a, block.hidden, block.layout(), rope, 0, null, null).toFloatArray();
       for (int i = 0; i < y.length; i++) y[i] -= h[i];
       return y;
     }
