@@ -54,6 +54,30 @@ __global__ void nf4_tile_kernel(const uint8_t* __restrict__ packed, const float*
 // codes, one scale, and the outputs stored as 16-byte vectors; the same products as nf4_tile_kernel, bit for bit.
 // shift = log2(blocksize), or -1 when it is no power of two. JSWIFT_NF4_TILE=v1 keeps it off (the benchmark's
 // before / after).
+// The 16 values of W from flattened element e (a multiple of 16, inside one absmax block) to dst (16-byte aligned).
+template <class T>
+__device__ __forceinline__ void nf4_decode16(const uint2* __restrict__ packed, const float* __restrict__ absmax,
+                                             const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested,
+                                             const float* __restrict__ code256, float offset, int64_t e,
+                                             int64_t blocksize, int shift, const float* lut, T* __restrict__ dst) {
+  const int64_t b = shift >= 0 ? e >> shift : e / blocksize;
+  const uint2 q = __ldcs(packed + (e >> 4));
+  const float s = absmax != nullptr ? absmax[b]
+                                    : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
+                                                offset);
+  alignas(16) T v[16];
+#pragma unroll
+  for (int j = 0; j < 8; j++) {
+    const unsigned byte = ((j < 4 ? q.x : q.y) >> (8 * (j & 3))) & 0xffu;
+    v[2 * j] = from_f<T>(__fmul_rn(lut[byte >> 4], s));
+    v[2 * j + 1] = from_f<T>(__fmul_rn(lut[byte & 15u], s));
+  }
+  uint4* d = reinterpret_cast<uint4*>(dst);
+  const uint4* src = reinterpret_cast<const uint4*>(v);
+#pragma unroll
+  for (int k = 0; k < int(16 * sizeof(T) / 16); k++) d[k] = src[k];
+}
+
 template <class T>
 __global__ void nf4_tile16_kernel(const uint2* __restrict__ packed, const float* __restrict__ absmax,
                                   const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested,
@@ -62,23 +86,26 @@ __global__ void nf4_tile16_kernel(const uint2* __restrict__ packed, const float*
   __shared__ float lut[16];
   if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
   __syncthreads();
-  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < count16; t += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t e = e0 + t * 16, b = shift >= 0 ? e >> shift : e / blocksize;
-    const uint2 q = __ldcs(packed + (e >> 4));
-    const float s = absmax != nullptr ? absmax[b]
-                                      : __fadd_rn(__fmul_rn(code256[absmax_q[b]], nested[b / nf4::kNestedBlock]),
-                                                  offset);
-    alignas(16) T v[16];
-#pragma unroll
-    for (int j = 0; j < 8; j++) {
-      const unsigned byte = ((j < 4 ? q.x : q.y) >> (8 * (j & 3))) & 0xffu;
-      v[2 * j] = from_f<T>(__fmul_rn(lut[byte >> 4], s));
-      v[2 * j + 1] = from_f<T>(__fmul_rn(lut[byte & 15u], s));
-    }
-    uint4* dst = reinterpret_cast<uint4*>(tile + t * 16);
-    const uint4* src = reinterpret_cast<const uint4*>(v);
-#pragma unroll
-    for (int k = 0; k < int(16 * sizeof(T) / 16); k++) dst[k] = src[k];
+  for (int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; t < count16; t += int64_t(gridDim.x) * blockDim.x)
+    nf4_decode16(packed, absmax, absmax_q, nested, code256, offset, e0 + t * 16, blocksize, shift, lut,
+                 tile + t * 16);
+}
+
+// The column panel W[:, c0 : c0 + 16 * width16] as tile [out, 16 * width16], sixteen values a thread as
+// nf4_tile16_kernel (c0, in and blocksize multiples of 16; the tile has fewer than 2^31 groups of 16).
+template <class T>
+__global__ void nf4_cols16_kernel(const uint2* __restrict__ packed, const float* __restrict__ absmax,
+                                  const uint8_t* __restrict__ absmax_q, const float* __restrict__ nested,
+                                  const float* __restrict__ code256, float offset, int64_t in, int64_t c0,
+                                  unsigned width16, unsigned count16, int64_t blocksize, int shift,
+                                  T* __restrict__ tile) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  for (unsigned t = blockIdx.x * blockDim.x + threadIdx.x; t < count16; t += gridDim.x * blockDim.x) {
+    const unsigned r = t / width16, j = t - r * width16;
+    nf4_decode16(packed, absmax, absmax_q, nested, code256, offset, int64_t(r) * in + c0 + 16 * int64_t(j),
+                 blocksize, shift, lut, tile + int64_t(t) * 16);
   }
 }
 
@@ -136,17 +163,46 @@ void gemm_rm(int device, int dtype, int c_dtype, bool tb, int64_t m, int64_t n, 
 
 }  // namespace
 
+namespace {
+
+bool env_is(const char* name, const char* value) {  // read each call: the benchmark switches these
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
+}
+
+int log2_or_minus_one(int64_t v) {  // log2(v) for a power of two, else -1
+  if ((v & (v - 1)) != 0) return -1;
+  int shift = 0;
+  while ((int64_t(1) << shift) < v) shift++;
+  return shift;
+}
+
+}  // namespace
+
+bool Nf4DeviceRows::by16() const {
+  return in_ % 16 == 0 && blocksize_ % 16 == 0 && reinterpret_cast<uintptr_t>(packed_) % 8 == 0 &&
+         !env_is("JSWIFT_NF4_TILE", "v1");
+}
+
+int64_t Nf4DeviceRows::column_quantum() const {
+  return by16() && !env_is("JSWIFT_NF4_BWD", "acc") ? 16 : 0;
+}
+
+void Nf4DeviceRows::columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const {
+  const int64_t width16 = (c1 - c0) / 16, count16 = out * width16;
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
+                          nf4_cols16_kernel<T><<<grid_for(count16), kThreads, 0, stream(device)>>>(
+                              reinterpret_cast<const uint2*>(packed_), absmax_, absmax_q_, nested_, code256_,
+                              offset_, in_, c0, unsigned(width16), unsigned(count16), blocksize_,
+                              log2_or_minus_one(blocksize_), static_cast<T*>(tile)));
+  check_launch("nf4_cols16_kernel");
+}
+
 void Nf4DeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
   const int64_t count = (r1 - r0) * in_;
   cudaStream_t s = stream(device);
-  const char* v1 = std::getenv("JSWIFT_NF4_TILE");  // read each call: the benchmark switches it
-  const bool by16 = in_ % 16 == 0 && blocksize_ % 16 == 0 && reinterpret_cast<uintptr_t>(packed_) % 8 == 0 &&
-                    reinterpret_cast<uintptr_t>(tile) % 16 == 0 && !(v1 != nullptr && std::strcmp(v1, "v1") == 0);
-  if (by16) {
-    int shift = -1;
-    if ((blocksize_ & (blocksize_ - 1)) == 0)
-      for (shift = 0; (int64_t(1) << shift) < blocksize_; shift++) {
-      }
+  if (by16() && reinterpret_cast<uintptr_t>(tile) % 16 == 0) {
+    const int shift = log2_or_minus_one(blocksize_);
     JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
                             nf4_tile16_kernel<T><<<grid_for(count / 16), kThreads, 0, s>>>(
                                 reinterpret_cast<const uint2*>(packed_), absmax_, absmax_q_, nested_, code256_,
@@ -201,6 +257,21 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
   if (panel >= out) {  // one panel: straight into y
     deq.rows(device, dtype, 0, out, tile.as<void>());
     gemm_rm(device, dtype, dtype, false, rows, in, out, x, out, tile.as<void>(), in, beta, y, in);
+    return;
+  }
+  const int64_t quantum = deq.column_quantum();
+  if (quantum > 0) {
+    // Column panels W[:, c0:c1] (balanced widths, multiples of the format's quantum): each owns its columns of
+    // y, one GEMM over all of out each, so no fp32 accumulator is read and written once per row panel.
+    // JSWIFT_NF4_BWD=acc keeps the row panels (the benchmark's before / after).
+    const int64_t width = qmatmul::panel_columns(out, in, qmatmul::kCudaTileValues, quantum);
+    Scratch cols(device, out * width * esize);
+    for (int64_t c0 = 0; c0 < in; c0 += width) {
+      const int64_t n = std::min(in, c0 + width) - c0;
+      deq.columns(device, dtype, out, c0, c0 + n, cols.as<void>());
+      // y[:, c0:c0+n] = x cols + beta y[:, c0:c0+n]
+      gemm_rm(device, dtype, dtype, false, rows, n, out, x, out, cols.as<void>(), n, beta, yb + c0 * esize, in);
+    }
     return;
   }
   Scratch acc(device, rows * in * 4);

@@ -1,7 +1,9 @@
 // The NF4 dequant-to-tile GEMM (jsw_nf4_matmul) of a QLoRA training step: a Llama-3-8B MLP projection (14336 x
 // 4096, double-quantized NF4) at 2048 tokens, forward (x W^T) and the frozen backward (dy W). The peer multiplies
 // by the same weight stored densely in bf16 (torch.matmul): what a QLoRA step pays on top of a bf16 base is the
-// tile dequantization. Each runs with the 16-value tile kernel (tile=v2) and the one-value-a-thread one (tile=v1).
+// tile dequantization. Each runs with the 16-value tile kernel (tile=v2; the backward over column panels) and the
+// one-value-a-thread one (tile=v1); the backward also with tile=v2-acc, the 16-value kernel over row panels that
+// add into an fp32 accumulator (JSWIFT_NF4_BWD=acc, what the column panels replaced).
 #include <cstdlib>
 
 #include "bench.h"
@@ -16,9 +18,13 @@ JSW_BENCH(nf4_matmul) {
   DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, tokens * out * 2),
       dx(ctx.device, tokens * in * 2);
   BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
-  for (const char* tile : {"v2", "v1"}) {
-    if (std::string(tile) == "v1") setenv("JSWIFT_NF4_TILE", "v1", 1);
+  for (const char* tile : {"v2", "v2-acc", "v1"}) {
+    const std::string t = tile;
+    if (t == "v1") setenv("JSWIFT_NF4_TILE", "v1", 1);
+    if (t == "v2-acc") setenv("JSWIFT_NF4_BWD", "acc", 1);
+    else unsetenv("JSWIFT_NF4_BWD");
     for (bool trans : {false, true}) {
+      if (t == "v2-acc" && !trans) continue;  // the forward has no accumulator
       double ms = time_ms(ctx.device, [&] {
         BENCH_CHECK(jsw_nf4_matmul(ctx.device, JSW_BF16, trans ? dy.get() : x.get(), tokens, trans ? 1 : 0,
                                    packed.as<uint8_t>(), absmax.as<float>(), nullptr, nullptr, nullptr, 0.0f, out, in,
@@ -37,4 +43,5 @@ JSW_BENCH(nf4_matmul) {
     }
   }
   unsetenv("JSWIFT_NF4_TILE");
+  unsetenv("JSWIFT_NF4_BWD");
 }

@@ -7,7 +7,10 @@
 // dequant-GEMV (jsw_gptq_gemv).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
+#include "../src/kernels/qmatmul.h"  // panel_columns, a pure function of the CUDA driver
 #include "test.h"
 
 using namespace jsw_test;
@@ -317,6 +320,28 @@ JSW_TEST(qmatmul_rejects_bad_arguments) {
   JSW_EXPECT(gptq(4, 8, 8, 1, bad, 0) == JSW_ERR_INVALID_ARGUMENT, "g_idx value outside the groups");
 }
 
+// The CUDA backward's column panels W[:, c0:c1] (kernels/qmatmul.h, a pure function): balanced widths in
+// multiples of the quantum that tile all of in, within the tile budget, no more panels than the budget needs.
+JSW_TEST(qmatmul_column_panels_tile_the_input) {
+  struct Case {
+    int64_t out, in, budget, quantum, want;
+  };
+  // the Llama-3-8B MLP's backward (up / gate: W 14336 x 4096; down: 4096 x 14336) with 16 Mi-value tiles; the
+  // twin test's 9000 x 4096; a budget smaller than one quantum column; a weight narrower than one panel.
+  for (Case c : {Case{14336, 4096, 1 << 24, 16, 1024}, Case{4096, 14336, 1 << 24, 16, 3584},
+                 Case{9000, 4096, 1 << 24, 16, 1376}, Case{1 << 21, 64, 1 << 20, 16, 16}, Case{8, 48, 1 << 24, 16, 48}}) {
+    const int64_t w = jsw::qmatmul::panel_columns(c.out, c.in, c.budget, c.quantum);
+    JSW_EXPECT(w == c.want, "out %lld in %lld: width %lld, want %lld", (long long)c.out, (long long)c.in,
+               (long long)w, (long long)c.want);
+    JSW_EXPECT(w % c.quantum == 0 || w == c.in, "width %lld is a multiple of the quantum", (long long)w);
+    JSW_EXPECT(w * c.out <= c.budget || w == c.quantum, "width %lld x out %lld fits the budget", (long long)w,
+               (long long)c.out);
+    const int64_t panels = (c.in + w - 1) / w, fewest = (c.in * c.out + c.budget - 1) / c.budget;
+    JSW_EXPECT(w == c.quantum || panels == std::max<int64_t>(fewest, 1) || panels == fewest + 1,
+               "%lld panels where the budget needs %lld", (long long)panels, (long long)fewest);
+  }
+}
+
 JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   int d = cuda_device();
   // Small odd shapes; and weights of several panels: 16 Mi-value tiles hold 4096 rows of 4096 inputs, so
@@ -355,16 +380,26 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
         for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
           std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
           std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
-          std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
-          // The CUDA tile is rounded to dtype (as the dense path's weight is) while the CPU tile is fp32:
-          // relative 2^-8 (bf16) / 2^-11 (f16) of sum |x w|, plus both outputs' storage rounding; fp32: two
-          // summation orders.
-          double tol = dtype == JSW_F32 ? 1e-5 : dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
-          for (size_t at = 0; at < cpu.size(); at++)
-            JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (mag[at] + 1e-3),
-                       "%s %lld x %lld dtype %d rows %lld trans %d: y[%lld] cpu %.8g gpu %.8g",
-                       format_name(q), (long long)q.out, (long long)q.in, dtype, (long long)rows,
-                       int(trans), (long long)at, double(cpu[at]), double(gpu[at]));
+          // NF4's backward runs over column panels, or with JSWIFT_NF4_BWD=acc over row panels and an fp32
+          // accumulator (the path GPTQ and AWQ take): both are checked.
+          const bool both = trans && !q.gptq && !q.awq;
+          for (const char* bwd : {"columns", "acc"}) {
+            if (std::string(bwd) == "acc") {
+              if (!both) break;
+              setenv("JSWIFT_NF4_BWD", "acc", 1);
+            }
+            std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
+            unsetenv("JSWIFT_NF4_BWD");
+            // The CUDA tile is rounded to dtype (as the dense path's weight is) while the CPU tile is fp32:
+            // relative 2^-8 (bf16) / 2^-11 (f16) of sum |x w|, plus both outputs' storage rounding; fp32: two
+            // summation orders.
+            double tol = dtype == JSW_F32 ? 1e-5 : dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
+            for (size_t at = 0; at < cpu.size(); at++)
+              JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (mag[at] + 1e-3),
+                         "%s %lld x %lld dtype %d rows %lld trans %d (%s): y[%lld] cpu %.8g gpu %.8g",
+                         format_name(q), (long long)q.out, (long long)q.in, dtype, (long long)rows, int(trans),
+                         both ? bwd : "row panels", (long long)at, double(cpu[at]), double(gpu[at]));
+          }
         }
       }
     }

@@ -33,6 +33,16 @@ inline int64_t panel_rows(int64_t out, int64_t in, int64_t budget) {
   return p < out ? p : out;
 }
 
+// Width of the backward's column panels W[:, c0:c1] on CUDA: as many panels as a tile of `budget` values needs,
+// of balanced widths rounded up to the format's quantum (in is a multiple of it).
+inline int64_t panel_columns(int64_t out, int64_t in, int64_t budget, int64_t quantum) {
+  int64_t most = budget / (out > 0 ? out : 1) / quantum * quantum;
+  if (most < quantum) most = quantum;
+  const int64_t panels = (in + most - 1) / most;
+  const int64_t width = ((in + panels - 1) / panels + quantum - 1) / quantum * quantum;
+  return width < in ? width : in;
+}
+
 }  // namespace qmatmul
 
 namespace cpu {
@@ -116,6 +126,11 @@ class DeviceRowDequant {
  public:
   virtual ~DeviceRowDequant() = default;
   virtual void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const = 0;
+  // A format that can also dequantize column panels W[:, c0:c1] (the backward's, which then need no fp32
+  // accumulator) returns their quantum (c0 and c1 multiples of it), else 0.
+  virtual int64_t column_quantum() const { return 0; }
+  // W[:, c0:c1] into tile [out, c1 - c0] of `dtype`; only when column_quantum() > 0.
+  virtual void columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const {}
 };
 
 void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, int64_t rows, int64_t out,
@@ -130,8 +145,11 @@ class Nf4DeviceRows : public DeviceRowDequant {
       : packed_(packed), absmax_(absmax), absmax_q_(absmax_q), nested_(nested), code256_(code256), offset_(offset),
         in_(in), blocksize_(blocksize) {}
   void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const override;
+  int64_t column_quantum() const override;
+  void columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const override;
 
  private:
+  bool by16() const;  // the 16-values-a-thread kernels apply
   const uint8_t* packed_;
   const float* absmax_;
   const uint8_t* absmax_q_;
