@@ -8,7 +8,10 @@
 //    words (32 values each) before it decodes any, so a warp keeps 2 KB of weights in flight; x comes in 16-byte
 //    vectors and absmax once per 32 values, found by a shift when blocksize is a power of two. The first H200 run
 //    measured the 16-value path at 0.26x of a copy of the same bytes: one 8-byte load in flight per lane, 16 scalar
-//    loads of x and a 64-bit division per 16 weights.
+//    loads of x and a 64-bit division per 16 weights. The input-row count is a template parameter (1, 2, 4, 8),
+//    so decoding one row holds one accumulator, and double-quantized scales are recovered in the kernel (the
+//    other paths first decode them into a scale vector: one more kernel, a write and a re-read of 1/16 of the
+//    weight's bytes).
 //  - gemv16 (multiples of 16): 8 bytes a lane a step.
 //  - the general path: anything else.
 // JSWIFT_NF4_GEMV=v1 keeps gemv32 off, for the benchmark's before / after.
@@ -106,10 +109,29 @@ __device__ __forceinline__ void load8_pairs(const T* p, float (&v)[8]) {
 __device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) { load8_pairs<__nv_bfloat162>(p, v); }
 __device__ __forceinline__ void load8(const __half* p, float (&v)[8]) { load8_pairs<__half2>(p, v); }
 
-// 32-value path: see the top of the file. shift = log2(blocksize), or -1 when it is no power of two.
-template <class T>
+// An absmax block's scale: the plain fp32 absmax, or (double quantization) recovered from its 8-bit code as
+// decode_nested_kernel does, product and sum rounded separately (bit for bit the CPU twin's).
+struct PlainScales {
+  const float* absmax;
+  __device__ __forceinline__ float operator()(int64_t b) const { return __ldg(absmax + b); }
+};
+struct NestedScales {
+  const uint8_t* absmax_q;
+  const float* nested;
+  const float* code256;
+  float offset;
+  __device__ __forceinline__ float operator()(int64_t b) const {
+    const float code = __ldg(code256 + __ldg(absmax_q + b));
+    return __fadd_rn(__fmul_rn(code, __ldg(nested + b / nf4::kNestedBlock)), offset);
+  }
+};
+
+// 32-value path: see the top of the file. R: input rows rounded up to a power of two (a compile-time count keeps
+// the accumulators and the unrolled row loops in registers: one row, the decode case, needs 1 accumulator, not
+// kRows); rows <= R are live. shift = log2(blocksize), or -1 when it is no power of two.
+template <class T, int R, class Scales>
 __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, const uint4* __restrict__ packed,
-                              const float* __restrict__ absmax, int64_t out_features, int64_t blocksize, int shift,
+                              Scales scale, int64_t out_features, int64_t blocksize, int shift,
                               const T* __restrict__ bias, T* __restrict__ y) {
   __shared__ float lut[16];
   if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
@@ -119,9 +141,9 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
   int lane = threadIdx.x & 31;
   int64_t chunks = in / 32, first = o * in;
   const uint4* row = packed + o * chunks;
-  float acc[kRows];
+  float acc[R];
 #pragma unroll
-  for (int r = 0; r < kRows; r++) acc[r] = 0.0f;
+  for (int r = 0; r < R; r++) acc[r] = 0.0f;
   for (int64_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
     // every load of this step first: the weights stream through once (__ldcs), so they are not kept in L1
     uint4 q[kUnroll];
@@ -132,7 +154,7 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
       if (c < chunks) {
         q[u] = __ldcs(row + c);
         int64_t e = first + c * 32;
-        s[u] = absmax[shift >= 0 ? (e >> shift) : (e / blocksize)];
+        s[u] = scale(shift >= 0 ? (e >> shift) : (e / blocksize));
       }
     }
 #pragma unroll
@@ -148,8 +170,8 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
         w[2 * j + 1] = lut[byte & 15u] * s[u];
       }
 #pragma unroll
-      for (int r = 0; r < kRows; r++) {
-        if (r < rows) {
+      for (int r = 0; r < R; r++) {
+        if (R == 1 || r < rows) {
           const T* xr = x + int64_t(r) * in + c * 32;
           float d = 0.0f;
 #pragma unroll
@@ -164,7 +186,33 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
       }
     }
   }
-  finish_row<T>(acc, rows, o, out_features, bias, y);
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    if (R == 1 || r < rows) {
+      float v = warp_sum(acc[r]);
+      if (lane == 0) y[int64_t(r) * out_features + o] = from_f<T>(v + (bias ? to_f(bias[o]) : 0.0f));
+    }
+  }
+}
+
+// Launches gemv32_kernel with R = rows rounded up to a power of two (rows <= kRows = 8).
+template <class T, class Scales>
+void launch_gemv32(unsigned grid, cudaStream_t s, const T* x, int rows, int64_t in, const uint4* packed,
+                   Scales scale, int64_t out_features, int64_t blocksize, int shift, const T* bias, T* y) {
+  static_assert(kRows == 8, "R covers 1..8 input rows");
+  const unsigned threads = kWarps * 32;
+  if (rows == 1)
+    gemv32_kernel<T, 1, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
+                                                         bias, y);
+  else if (rows == 2)
+    gemv32_kernel<T, 2, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
+                                                         bias, y);
+  else if (rows <= 4)
+    gemv32_kernel<T, 4, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
+                                                         bias, y);
+  else
+    gemv32_kernel<T, 8, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
+                                                         bias, y);
 }
 
 bool gemv32_disabled() {
@@ -215,15 +263,6 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
               const float* absmax, const uint8_t* absmax_q, const float* nested_absmax, const float* code256,
               float offset, int64_t out_features, int64_t blocksize, const void* bias, void* y) {
   cudaStream_t s = stream(device);
-  int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
-  Scratch decoded(device, absmax_q == nullptr ? 0 : blocks * int64_t(sizeof(float)));
-  if (absmax_q != nullptr) {
-    unsigned grid = blocks_for(blocks, 256);
-    decode_nested_kernel<<<grid < (1u << 20) ? grid : (1u << 20), 256, 0, s>>>(absmax_q, nested_absmax, code256,
-                                                                              offset, blocks, decoded.as<float>());
-    check_launch("nf4 gemv decode_nested_kernel");
-    absmax = decoded.as<float>();
-  }
   int64_t grid = (out_features + kWarps - 1) / kWarps;
   require(grid <= int64_t(INT32_MAX), "jsw_nf4_gemv", "out_features = %lld is too large", (long long)out_features);
   bool fast = in % 16 == 0 && blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(packed) % 8 == 0;
@@ -233,12 +272,33 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
   if ((blocksize & (blocksize - 1)) == 0)
     for (shift = 0; (int64_t(1) << shift) < blocksize; shift++) {
     }
+  if (fast32) {
+    // the 32-value path recovers double-quantized scales itself: no decode kernel, no scale vector
+    JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_gemv", {
+      const T* xt = static_cast<const T*>(x);
+      const uint4* p4 = reinterpret_cast<const uint4*>(packed);
+      if (absmax_q != nullptr)
+        launch_gemv32<T>(unsigned(grid), s, xt, int(rows), in, p4,
+                         NestedScales{absmax_q, nested_absmax, code256, offset}, out_features, blocksize, shift,
+                         static_cast<const T*>(bias), static_cast<T*>(y));
+      else
+        launch_gemv32<T>(unsigned(grid), s, xt, int(rows), in, p4, PlainScales{absmax}, out_features, blocksize,
+                         shift, static_cast<const T*>(bias), static_cast<T*>(y));
+    });
+    check_launch("nf4 gemv32_kernel");
+    return;
+  }
+  int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
+  Scratch decoded(device, absmax_q == nullptr ? 0 : blocks * int64_t(sizeof(float)));
+  if (absmax_q != nullptr) {
+    unsigned grid = blocks_for(blocks, 256);
+    decode_nested_kernel<<<grid < (1u << 20) ? grid : (1u << 20), 256, 0, s>>>(absmax_q, nested_absmax, code256,
+                                                                              offset, blocks, decoded.as<float>());
+    check_launch("nf4 gemv decode_nested_kernel");
+    absmax = decoded.as<float>();
+  }
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_gemv", {
-    if (fast32) {
-      gemv32_kernel<T><<<unsigned(grid), kWarps * 32, 0, s>>>(
-          static_cast<const T*>(x), int(rows), in, reinterpret_cast<const uint4*>(packed), absmax, out_features,
-          blocksize, shift, static_cast<const T*>(bias), static_cast<T*>(y));
-    } else if (fast) {
+    if (fast) {
       gemv16_kernel<T><<<unsigned(grid), kWarps * 32, 0, s>>>(
           static_cast<const T*>(x), int(rows), in, reinterpret_cast<const uint2*>(packed), absmax, out_features,
           blocksize, static_cast<const T*>(bias), static_cast<T*>(y));

@@ -25,23 +25,37 @@ JSW_BENCH(nf4_dequant) {
 
 // Decode-shaped NF4 GEMV (one token through a Llama-3-8B MLP up/gate projection, bf16 activations): the fused
 // kernel reads the 4-bit weight once, so its ceiling is the copy bandwidth of the packed bytes, which is the
-// peer (the GPU issue's target: >= 85% of it).
+// peer (the GPU issue's target: >= 85% of it). Plain fp32 absmax, and double-quantized (QLoRA's bases: 8-bit
+// absmax codes, recovered in the kernel; the peer still copies the plain layout's bytes, a few % more).
 JSW_BENCH(nf4_gemv) {
-  int64_t out_f = ctx.pick(14336, 64), in_f = ctx.pick(4096, 128), n = out_f * in_f;
+  int64_t out_f = ctx.pick(14336, 64), in_f = ctx.pick(4096, 128), n = out_f * in_f, blocks = n / 64;
   DeviceBuffer w(ctx.device, JSW_BF16, n, 2, 0.02f), x(ctx.device, JSW_BF16, in_f, 3, 1.0f);
-  DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, n / 64 * 4), y(ctx.device, out_f * 2);
+  DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, out_f * 2);
+  DeviceBuffer absmax_q(ctx.device, blocks), nested(ctx.device, (blocks + 255) / 256 * 4), offset(ctx.device, 4),
+      code256(ctx.device, 256 * 4);
   BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
-  double ms = time_ms(ctx.device, [&] {
-    BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), 1, in_f, packed.as<uint8_t>(), absmax.as<float>(),
-                             nullptr, nullptr, nullptr, 0.0f, out_f, 64, nullptr, y.get()));
-  }, ctx.quick ? 5 : 50);
-  Result r;
-  r.name = "nf4_gemv";
-  r.shape = "rows=1 out=" + std::to_string(out_f) + " in=" + std::to_string(in_f) + " dtype=bf16";
-  r.ms = ms;
-  r.peak_extra = last_peak_extra_bytes();
-  r.flops = 2.0 * n;
-  r.bytes = n / 2.0 + n / 64.0 * 4;
-  r.note = "peer: copy of the packed weight bytes (NF4 codes + absmax)";
-  ctx.results->push_back(r);
+  BENCH_CHECK(jsw_quantize_absmax_8bit(ctx.device, absmax.as<float>(), blocks, absmax_q.as<uint8_t>(),
+                                       nested.as<float>(), offset.as<float>()));
+  float code_host[256], offset_host = 0.0f;
+  BENCH_CHECK(jsw_dynamic_map_signed(code_host));
+  BENCH_CHECK(jsw_memcpy(code256.get(), ctx.device, code_host, JSW_CPU, sizeof code_host));
+  BENCH_CHECK(jsw_memcpy(&offset_host, JSW_CPU, offset.get(), ctx.device, 4));
+  for (bool dq : {false, true}) {
+    double ms = time_ms(ctx.device, [&] {
+      BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), 1, in_f, packed.as<uint8_t>(),
+                               dq ? nullptr : absmax.as<float>(), dq ? absmax_q.as<uint8_t>() : nullptr,
+                               dq ? nested.as<float>() : nullptr, dq ? code256.as<float>() : nullptr, offset_host,
+                               out_f, 64, nullptr, y.get()));
+    }, ctx.quick ? 5 : 50);
+    Result r;
+    r.name = "nf4_gemv";
+    r.shape = "rows=1 out=" + std::to_string(out_f) + " in=" + std::to_string(in_f) + " dtype=bf16" +
+              (dq ? " absmax=dq" : "");
+    r.ms = ms;
+    r.peak_extra = last_peak_extra_bytes();
+    r.flops = 2.0 * n;
+    r.bytes = n / 2.0 + (dq ? blocks + blocks / 256 * 4.0 : blocks * 4.0);
+    r.note = "peer: copy of the packed weight bytes (NF4 codes + fp32 absmax)";
+    ctx.results->push_back(r);
+  }
 }
