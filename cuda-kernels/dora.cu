@@ -1,7 +1,10 @@
 // DoRA helpers on CUDA, twins of native/src/cpu/dora.cpp.
 // Row norms: one block per row, fp32 block sum. Diagonal scaling: a grid-stride elementwise pass.
 // Product column sums: thread = column (coalesced over a row), a slice of rows per blockIdx.y, one atomicAdd
-// per column and slice. Dropout: a grid-stride pass over the shared hash of kernels/dropout_hash.h.
+// per column and slice. Dropout: a grid-stride pass over the shared hash of kernels/dropout_hash.h, in 16-byte
+// vectors where the pointers allow.
+#include <algorithm>
+
 #include "common.cuh"
 #include "kernels/dora.h"
 #include "kernels/dropout_hash.h"
@@ -63,6 +66,32 @@ __global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, const uint6
     y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
 }
 
+// The same pass over 16-byte vectors (x and y 16-byte aligned): one load and one store per 16 / sizeof(T)
+// elements instead of one per element (a LoRA step drops activation-sized inputs several times per linear, and
+// the element-wise kernel issued 2-byte accesses). Elements past the last whole vector: block 0's first threads.
+template <class T>
+__global__ void dropout_vec_kernel(const T* x, int64_t n, uint64_t seed, const uint64_t* step, float p,
+                                   float keep_scale, T* y) {
+  constexpr int kV = 16 / int(sizeof(T));
+  const uint64_t key = dropout_key(seed, *step);
+  const int64_t vectors = n / kV;
+  for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors;
+       v += int64_t(gridDim.x) * blockDim.x) {
+    alignas(16) T in[kV], out[kV];
+    *reinterpret_cast<uint4*>(in) = *reinterpret_cast<const uint4*>(x + v * kV);
+#pragma unroll
+    for (int j = 0; j < kV; j++) {
+      const int64_t i = v * kV + j;
+      out[j] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(in[j]) * keep_scale) : from_f<T>(0.0f);
+    }
+    *reinterpret_cast<uint4*>(y + v * kV) = *reinterpret_cast<const uint4*>(out);
+  }
+  if (blockIdx.x == 0) {
+    const int64_t i = vectors * kV + threadIdx.x;
+    if (i < n) y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
+  }
+}
+
 unsigned grid_for(int64_t n) {
   int64_t blocks = (n + kThreads - 1) / kThreads;
   return unsigned(blocks < 65536 ? blocks : 65536);
@@ -107,9 +136,16 @@ void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t 
   cudaStream_t s = stream(device);
   const uint64_t* step = dropout_step(device);
   float keep_scale = 1.0f / (1.0f - p);
-  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_dropout",
-                          dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, seed, step, p,
-                                                                             keep_scale, static_cast<T*>(y)));
+  const bool vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_dropout", {
+    constexpr int64_t kV = 16 / int64_t(sizeof(T));
+    if (vec)
+      dropout_vec_kernel<T><<<grid_for(std::max<int64_t>(n / kV, 1)), kThreads, 0, s>>>(
+          static_cast<const T*>(x), n, seed, step, p, keep_scale, static_cast<T*>(y));
+    else
+      dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, seed, step, p, keep_scale,
+                                                         static_cast<T*>(y));
+  });
   check_launch("dropout_kernel");
 }
 

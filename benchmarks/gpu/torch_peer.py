@@ -177,6 +177,10 @@ class Peer:
             t.cuda.synchronize()
         return self.time(step, 10), "eager torch: F.linear LoRA + autograd + clip_grad_norm_ + AdamW(fused)"
 
+    def dropout(self, p):
+        x = self.randn(p["n"], dtype=self.dtype(p))
+        return self.time(lambda: self.F.dropout(x, 0.05, training=True), 50), "F.dropout(x, 0.05, training=True)"
+
     def swiglu_fwd_bwd(self, p):
         F = self.F
         n = p["n"]

@@ -274,6 +274,20 @@ JSW_CUDA_TEST(dora_dropout_cuda_matches_cpu) {
     // One shared hash and one product per element: bit-identical.
     expect_close("dropout", download(gy, dtype, n), download(cy, dtype, n), 0, 0);
     expect_close("dropout in place", download(gx, dtype, n), download(cx, dtype, n), 0, 0);
+    // Misaligned by one element (the element-wise kernel), and the vector kernel's tail on its own (n < one
+    // vector; n = 2 vectors + 3).
+    const int64_t es = dtype == JSW_F32 ? 4 : 2;
+    JSW_CHECK(jsw_dropout(dev, dtype, static_cast<char*>(gx.get()) + es, n - 1, 0.4f, 79,
+                          static_cast<char*>(gy.get()) + es));
+    JSW_CHECK(jsw_dropout(JSW_CPU, dtype, static_cast<char*>(cx.get()) + es, n - 1, 0.4f, 79,
+                          static_cast<char*>(cy.get()) + es));
+    for (int64_t small : {int64_t(3), 2 * 16 / es + 3}) {
+      JSW_CHECK(jsw_dropout(dev, dtype, gx.get(), small, 0.5f, 80, gx.get()));
+      JSW_CHECK(jsw_dropout(JSW_CPU, dtype, cx.get(), small, 0.5f, 80, cx.get()));
+    }
+    JSW_CHECK(jsw_synchronize(dev));
+    expect_close("dropout misaligned", download(gy, dtype, n), download(cy, dtype, n), 0, 0);
+    expect_close("dropout of a few elements", download(gx, dtype, n), download(cx, dtype, n), 0, 0);
   }
 }
 
