@@ -33,7 +33,8 @@ def main():
     if a.dry_run:
         emit(a, {"impl": "dry-run placeholder", "base": "none", "device": "none", "seq": a.seq, "rank": a.rank,
                  "step_s": 1.0, "tokens_per_s": float(a.seq), "loss": None, "peak_memory_gib": 1.0,
-                 "decode": [{"batch": int(b), "tokens_per_s": 1.0} for b in a.decode_batches.split(",") if b]})
+                 "decode": [{"batch": int(b), "tokens_per_s": 1.0, "first_token_s": 1.0}
+                            for b in a.decode_batches.split(",") if b]})
         return
 
     import torch
@@ -94,7 +95,7 @@ def main():
         for b in [int(x) for x in a.decode_batches.split(",") if x]:
             prompt = torch.tensor([[(7 + r * 131 + i * 7919) % vocab for i in range(a.prompt)] for r in range(b)],
                                   device=dev)
-            runs = []
+            runs, first_token = [], None
             for run in range(2):
                 sync()
                 t0 = time.perf_counter()
@@ -110,7 +111,9 @@ def main():
                 t2 = time.perf_counter()
                 if run > 0:
                     runs.append(b * (a.decode_tokens - 1) / (t2 - t1))
-            out["decode"].append({"batch": b, "tokens_per_s": round(statistics.median(runs), 2)})
+                    first_token = t1 - t0  # the prompts' prefill, whose logits give the first token
+            out["decode"].append({"batch": b, "tokens_per_s": round(statistics.median(runs), 2),
+                                  "first_token_s": round(first_token, 4)})
             print(f"decode batch {b}: {out['decode'][-1]['tokens_per_s']} tokens/s", file=sys.stderr, flush=True)
             emit(a, out, quiet=True)
     emit(a, out)

@@ -48,10 +48,13 @@ def qlora_summary(mine, peer):
         if mine.get("peak_memory_gib") and peer.get("peak_memory_gib"):
             s["memory_ratio"] = mine["peak_memory_gib"] / peer["peak_memory_gib"]
             s["memory_target_met"] = s["memory_ratio"] <= 0.5
-    peer_decode = {d["batch"]: d["tokens_per_s"] for d in peer.get("decode", [])}
-    s["decode"] = [{"batch": d["batch"], "jswift": d["tokens_per_s"], "peer": peer_decode.get(d["batch"]),
-                    "speedup": d["tokens_per_s"] / peer_decode[d["batch"]] if peer_decode.get(d["batch"]) else None}
-                   for d in mine.get("decode", [])]
+    peer_decode = {d["batch"]: d for d in peer.get("decode", [])}
+    s["decode"] = []
+    for d in mine.get("decode", []):
+        p = peer_decode.get(d["batch"], {})
+        s["decode"].append({"batch": d["batch"], "jswift": d["tokens_per_s"], "peer": p.get("tokens_per_s"),
+                            "speedup": d["tokens_per_s"] / p["tokens_per_s"] if p.get("tokens_per_s") else None,
+                            "jswift_first_token_s": d.get("first_token_s"), "peer_first_token_s": p.get("first_token_s")})
     return s
 
 
@@ -81,7 +84,9 @@ def qlora_lines(q):
     for d in q["decode"]:
         sp = f"{d['speedup']:.2f}x" if d["speedup"] else "-"
         lines.append(f"- decode batch {d['batch']}: jswift {d['jswift']} tokens/s"
-                     f"{' (replayed from a graph)' if j.get('decode_graphs') else ''}, peer {d['peer']} tokens/s ({sp})")
+                     f"{' (replayed from a graph)' if j.get('decode_graphs') else ''}, peer {d['peer']} tokens/s ({sp})"
+                     f"; first token (prefill of the prompts): jswift {d.get('jswift_first_token_s')} s, peer "
+                     f"{d.get('peer_first_token_s')} s")
     return lines
 
 

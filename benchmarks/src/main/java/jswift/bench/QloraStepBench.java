@@ -102,7 +102,7 @@ public final class QloraStepBench {
           for (int i = 0; i < promptLen; i++) p[i] = (7 + r * 131 + i * 7919) % cfg.vocabSize();
           prompts.add(p);
         }
-        double best = 0;
+        double best = 0, firstToken = 0;
         for (int run = 0; run < 2; run++) {
           // Prefill + 1 token, then prefill + N tokens: the difference is N - 1 decode steps.
           long d0 = System.nanoTime();
@@ -111,11 +111,15 @@ public final class QloraStepBench {
           Generator.generate(m, prompts, GenerationConfig.greedy(decodeTokens, List.of()), null, null);
           long d2 = System.nanoTime();
           double decodeSeconds = ((d2 - d1) - (d1 - d0)) / 1e9;
-          if (run > 0) best = (double) bs * (decodeTokens - 1) / decodeSeconds;
+          if (run > 0) {
+            best = (double) bs * (decodeTokens - 1) / decodeSeconds;
+            firstToken = (d1 - d0) / 1e9;
+          }
         }
         ObjectNode row = decode.addObject();
         row.put("batch", bs);
         row.put("tokens_per_s", round(best, 2));
+        row.put("first_token_s", round(firstToken, 4));  // the prompts' prefill and one token
         System.err.printf("decode batch %d: %.1f tokens/s%n", bs, best);
         if (profile) {  // after the timed runs: the profiler's waits slow every op down
           // eagerly: a graph replay is one call, which would hide the ops it runs

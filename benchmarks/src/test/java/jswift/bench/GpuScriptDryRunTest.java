@@ -65,7 +65,11 @@ class GpuScriptDryRunTest {
     assertTrue(mine.get("profile_step").asText().contains("jsw_nf4_matmul"), mine.toString());
     String decodeProfile = mine.get("decode").get(0).get("profile").asText();
     assertTrue(decodeProfile.contains("jsw_nf4_gemv") && decodeProfile.contains("jsw_lora_delta"), decodeProfile);
-    for (JsonNode d : q.get("decode")) assertTrue(d.get("speedup").isNumber(), q.toString());
+    for (JsonNode d : q.get("decode")) {
+      assertTrue(d.get("speedup").isNumber(), q.toString());
+      assertTrue(d.get("jswift_first_token_s").asDouble() > 0 && d.get("peer_first_token_s").asDouble() > 0,
+          "time to the first token on both sides: " + d);
+    }
     // the step replayed from a graph (--graph-steps: on the CPU a recording of the calls, so the graph path runs)
     assertTrue(mine.get("graph_step_s").asDouble() > 0, mine.toString());
     assertTrue(q.get("graph_step_speedup").isNumber(), q.toString());

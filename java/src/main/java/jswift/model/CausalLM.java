@@ -781,16 +781,24 @@ public final class CausalLM implements AutoCloseable {
     if (ids.length != batch * qLen || positions.length != ids.length || (realMask != null && realMask.length != ids.length))
       throw new IllegalArgumentException("forwardCached: ids, positions and mask must have batch * qLen = "
           + batch * qLen + " entries");
+    // A prompt's prefill (the cache held nothing): attention within the new tokens, by the flash kernel
+    boolean prompt = qLen > 1 && cache.isEmpty();
     cache.append(qLen, realMask);
     try (Arena a = new Arena()) {
       Tensor logits = a.allocate(DType.F32, device, batch, config.vocabSize());
-      enqueueCached(cache, upload(a, ids), upload(a, positions), qLen, logits);
+      Tensor pos = upload(a, positions);
+      AttentionLayout layout = !prompt ? null
+          : new AttentionLayout(qLen, realMask == null ? null : upload(a, realMask).view(batch, qLen), null, pos);
+      enqueueCached(cache, upload(a, ids), pos, qLen, layout, logits);
       return logitRows(logits, batch);
     }
   }
 
-  /** The forward of qLen new tokens per sequence against the cache, into fp32 logits [batch, vocab]; no host read. */
-  private void enqueueCached(KvCache cache, Tensor idsT, Tensor pos, int qLen, Tensor logits) {
+  /**
+   * The forward of qLen new tokens per sequence against the cache, into fp32 logits [batch, vocab]; no host read.
+   * {@code prompt}: the new tokens' layout when the cache held nothing before them, else null.
+   */
+  private void enqueueCached(KvCache cache, Tensor idsT, Tensor pos, int qLen, AttentionLayout prompt, Tensor logits) {
     int batch = cache.batch;
     long n = idsT.numel();
     try (Arena a = new Arena()) {
@@ -800,7 +808,7 @@ public final class CausalLM implements AutoCloseable {
       for (int l = 0; l < layers.size(); l++) {
         try (Arena tmp = new Arena()) {
           Tensor y = layers.get(l).forwardCached(tmp, x, batch, qLen, pos, rope, cache.keys.get(l),
-              cache.values.get(l), cache.lengthsOnDevice, cache.maskOnDevice);
+              cache.values.get(l), cache.lengthsOnDevice, cache.maskOnDevice, prompt);
           Tensor kept = a.allocate(dtype, device, n, h);
           kept.copyFrom(y);
           x = kept;
@@ -854,19 +862,19 @@ public final class CausalLM implements AutoCloseable {
       if (graph != null) {
         graph.launch();
       } else if (eagerOnly) {
-        enqueueCached(cache, ids, positions, 1, logits);
+        enqueueCached(cache, ids, positions, 1, null, logits);
       } else if (!warmedUp) {
         // allocating as the capture will (Generator recycles blocks on the Java side, which a capture cannot use)
-        DeviceGraph.warmUp(() -> enqueueCached(cache, ids, positions, 1, logits));
+        DeviceGraph.warmUp(() -> enqueueCached(cache, ids, positions, 1, null, logits));
         warmedUp = true;
       } else {
         try {
-          graph = DeviceGraph.capture(device, () -> enqueueCached(cache, ids, positions, 1, logits));
+          graph = DeviceGraph.capture(device, () -> enqueueCached(cache, ids, positions, 1, null, logits));
           graph.launch();
         } catch (jswift.tensor.JswiftNativeException e) {
           if (e.status() != DeviceGraph.UNSUPPORTED) throw e;
           eagerOnly = true;  // nothing of the refused capture ran
-          enqueueCached(cache, ids, positions, 1, logits);
+          enqueueCached(cache, ids, positions, 1, null, logits);
         }
       }
       return logitRows(logits, cache.batch);

@@ -55,6 +55,12 @@ public final class KvCache implements AutoCloseable {
     return lengths[sequence];
   }
 
+  /** Whether no sequence holds a token yet. */
+  boolean isEmpty() {
+    for (int l : lengths) if (l != 0) return false;
+    return true;
+  }
+
   /** Records qLen new tokens per sequence (realMask[b * qLen + i] = 0 for padding) before the forward. */
   void append(int qLen, int[] realMask) {
     for (int b = 0; b < batch; b++) {

@@ -82,9 +82,13 @@ public final class Attention {
    * Inference against a KV cache: x [batch * qLen, hidden] holds qLen new tokens per sequence (positions i32
    * [batch * qLen]); their keys and values are appended to kCache / vCache ([batch, capacity, kv_heads,
    * head_dim]) at the slots that kvLen (lengths after the append) implies, then attention runs over the cache.
+   * {@code prompt}: when the cache held nothing before (a prompt's prefill), the new tokens' own padded layout
+   * (seqLen = qLen, their key mask): attention then runs on the new keys and values with the training forward's
+   * flash kernel (tensor cores on CUDA), which equals the cache kernel there up to rounding and is much faster
+   * for long prompts (the cache kernel is tuned for few queries a sequence). Else null.
    */
   public Tensor forwardCached(Arena a, Tensor x, int batch, int qLen, Tensor positions, Rope rope, Tensor kCache,
-      Tensor vCache, Tensor kvLen, Tensor keyMask) {
+      Tensor vCache, Tensor kvLen, Tensor keyMask, AttentionLayout prompt) {
     long n = x.size(0);
     Tensor qh = q.forward(a, x, 0, null, false).view(n, heads, headDim);
     Tensor kh = k.forward(a, x, 0, null, false).view(n, kvHeads, headDim);
@@ -98,8 +102,14 @@ public final class Attention {
     Kernels.kvCacheAppend(kh.view(batch, qLen, kvHeads, headDim), vh.view(batch, qLen, kvHeads, headDim), kCache,
         vCache, kvLen);
     Tensor out = a.allocate(x.dtype(), x.device(), batch, qLen, heads, headDim);
-    Kernels.attentionDecode(qh.view(batch, qLen, heads, headDim), kCache, vCache, kvLen, keyMask, window, scale(),
-        out, null);
+    if (prompt != null) {
+      Tensor lse = a.allocate(DType.F32, x.device(), n, heads);
+      Kernels.attentionForward(qh, kh, vh, prompt.seqLen(), null, prompt.keyMask(), true, window, scale(),
+          out.view(n, heads, headDim), lse);
+    } else {
+      Kernels.attentionDecode(qh.view(batch, qLen, heads, headDim), kCache, vCache, kvLen, keyMask, window, scale(),
+          out, null);
+    }
     return o.forward(a, out.view(n, (long) heads * headDim), 0, null, false);
   }
 

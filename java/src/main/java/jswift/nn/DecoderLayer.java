@@ -91,9 +91,9 @@ public final class DecoderLayer {
 
   /** Inference with a KV cache (see {@link Attention#forwardCached}): h [batch * qLen, hidden] -> next stream. */
   public Tensor forwardCached(Arena a, Tensor h, int batch, int qLen, Tensor positions, Rope rope, Tensor kCache,
-      Tensor vCache, Tensor kvLen, Tensor keyMask) {
+      Tensor vCache, Tensor kvLen, Tensor keyMask, AttentionLayout prompt) {
     Tensor x = inputNorm.forward(a, h, null);
-    Tensor attn = attention.forwardCached(a, x, batch, qLen, positions, rope, kCache, vCache, kvLen, keyMask);
+    Tensor attn = attention.forwardCached(a, x, batch, qLen, positions, rope, kCache, vCache, kvLen, keyMask, prompt);
     Kernels.axpby(1f, h, 1f, attn);  // attn = h + attention(x)
     Tensor m = mlp.forward(a, postNorm.forward(a, attn, null), 0, null, false);
     Kernels.axpby(1f, attn, 1f, m);

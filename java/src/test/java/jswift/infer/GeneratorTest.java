@@ -72,6 +72,38 @@ class GeneratorTest {
     }
   }
 
+  /**
+   * A prompt's prefill into an empty cache runs attention with the flash forward kernel on the new keys; a prefill
+   * in chunks (1 token, then the rest) runs the cache kernel. For a left-padded batch both must give the same
+   * logits, and the caches they leave the same next-token logits.
+   */
+  @Test
+  void aPromptsPrefillMatchesTheCacheKernelsChunkedPrefill() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      int len = 6;
+      int[] ids = {0, 0, 1, 53, 482, 280, /* second prompt, unpadded */ 1, 340, 255, 7, 9, 11};
+      int[] real = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+      int[] pos = {0, 0, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5};
+      try (var whole = m.newCache(2, 8); var chunked = m.newCache(2, 8)) {
+        float[][] want = m.forwardCached(whole, ids, len, pos, real);
+        int[][] first = new int[3][2], rest = new int[3][2 * (len - 1)];
+        for (int b = 0; b < 2; b++) {
+          int[][] src = {ids, real, pos};
+          for (int k = 0; k < 3; k++) {
+            first[k][b] = src[k][b * len];
+            System.arraycopy(src[k], b * len + 1, rest[k], b * (len - 1), len - 1);
+          }
+        }
+        m.forwardCached(chunked, first[0], 1, first[2], first[1]);
+        float[][] got = m.forwardCached(chunked, rest[0], len - 1, rest[2], rest[1]);
+        for (int b = 0; b < 2; b++) jswift.testing.Assert.close("prefill logits " + b, got[b], want[b], 1e-5, 1e-5);
+        int[] next = {100, 101}, nextPos = {4, 6};
+        float[][] w2 = m.forwardCached(whole, next, 1, nextPos, null), g2 = m.forwardCached(chunked, next, 1, nextPos, null);
+        for (int b = 0; b < 2; b++) jswift.testing.Assert.close("next logits " + b, g2[b], w2[b], 1e-5, 1e-5);
+      }
+    }
+  }
+
   @Test
   void batchedLeftPaddedGenerationEqualsOneByOne() throws IOException {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
