@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "common.cuh"
 #include "gptq_rows.cuh"
@@ -188,19 +190,18 @@ int64_t Nf4DeviceRows::column_quantum() const {
   return by16() && !env_is("JSWIFT_NF4_BWD", "acc") ? 16 : 0;
 }
 
-void Nf4DeviceRows::columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const {
+void Nf4DeviceRows::columns(int dtype, int64_t out, int64_t c0, int64_t c1, void* tile, cudaStream_t s) const {
   const int64_t width16 = (c1 - c0) / 16, count16 = out * width16;
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
-                          nf4_cols16_kernel<T><<<grid_for(count16), kThreads, 0, stream(device)>>>(
+                          nf4_cols16_kernel<T><<<grid_for(count16), kThreads, 0, s>>>(
                               reinterpret_cast<const uint2*>(packed_), absmax_, absmax_q_, nested_, code256_,
                               offset_, in_, c0, unsigned(width16), unsigned(count16), blocksize_,
                               log2_or_minus_one(blocksize_), static_cast<T*>(tile)));
   check_launch("nf4_cols16_kernel");
 }
 
-void Nf4DeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+void Nf4DeviceRows::rows(int dtype, int64_t r0, int64_t r1, void* tile, cudaStream_t s) const {
   const int64_t count = (r1 - r0) * in_;
-  cudaStream_t s = stream(device);
   if (by16() && reinterpret_cast<uintptr_t>(tile) % 16 == 0) {
     const int shift = log2_or_minus_one(blocksize_);
     JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_matmul",
@@ -217,9 +218,8 @@ void Nf4DeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* ti
   check_launch("nf4_tile_kernel");
 }
 
-void GptqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+void GptqDeviceRows::rows(int dtype, int64_t r0, int64_t r1, void* tile, cudaStream_t s) const {
   const int64_t words = (in_ / (32 / bits_)) * (r1 - r0);
-  cudaStream_t s = stream(device);
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_gptq_matmul",
                           gptq_rows_kernel<T><<<grid_for(words), kThreads, 0, s>>>(
                               qweight_, qzeros_, reinterpret_cast<const __half*>(scales_), g_idx_, in_, out_, bits_,
@@ -227,9 +227,8 @@ void GptqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* t
   check_launch("gptq_rows_kernel");
 }
 
-void AwqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const {
+void AwqDeviceRows::rows(int dtype, int64_t r0, int64_t r1, void* tile, cudaStream_t s) const {
   const int64_t j0 = r0 / awq::kPerWord, j1 = (r1 - 1) / awq::kPerWord + 1;
-  cudaStream_t s = stream(device);
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_awq_matmul",
                           awq_tile_kernel<T><<<grid_for((j1 - j0) * in_), kThreads, 0, s>>>(
                               qweight_, qzeros_, reinterpret_cast<const __half*>(scales_), in_, out_, group_size_, r0,
@@ -237,51 +236,130 @@ void AwqDeviceRows::rows(int device, int dtype, int64_t r0, int64_t r1, void* ti
   check_launch("awq_tile_kernel");
 }
 
+namespace {
+
+// The side stream and events of one device's dequantize / multiply pipeline, made on first use (outside a
+// capture: a graph's warm-up makes them) and kept for the process. The mutex keeps two host threads enqueuing
+// on one device from interleaving their use of the events.
+struct Overlap {
+  std::mutex mutex;
+  cudaStream_t side = nullptr;
+  cudaEvent_t fork = nullptr, filled[2] = {nullptr, nullptr}, used[2] = {nullptr, nullptr};
+};
+
+Overlap* overlap_for(int device) {
+  static std::mutex made_mutex;
+  static std::map<int, Overlap*> made;
+  std::lock_guard<std::mutex> lock(made_mutex);
+  auto it = made.find(device);
+  if (it != made.end()) return it->second;
+  if (capturing(device)) return nullptr;  // first use inside a capture: no overlap this time
+  auto* ov = new Overlap();               // process lifetime, like the device's stream
+  JSW_CUDA_CHECK(cudaStreamCreateWithFlags(&ov->side, cudaStreamNonBlocking));
+  for (cudaEvent_t* e : {&ov->fork, &ov->filled[0], &ov->filled[1], &ov->used[0], &ov->used[1]})
+    JSW_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+  made[device] = ov;
+  return ov;
+}
+
+bool overlap_enabled(int64_t out, int64_t in) {
+  return out * in >= qmatmul::kCudaOverlapValues && !env_is("JSWIFT_QMATMUL_OVERLAP", "0");
+}
+
+// Runs `panels` panels: fill(i, tile, stream) dequantizes panel i into a tile on `stream`, use(i, tile) multiplies
+// it on the device stream. With an Overlap, two tiles alternate and the side stream fills panel i + 1 while the
+// device stream multiplies panel i (a memory-bound kernel beside a compute-bound GEMM), each tile refilled once
+// the GEMM that read it is done; the device stream waits for each fill, so after the loop every side-stream op is
+// ordered before whatever the device stream runs next (the tiles' release included).
+template <class Fill, class Use>
+void run_panels(int device, Overlap* ov, int64_t panels, int64_t tile_bytes, const Fill& fill, const Use& use) {
+  cudaStream_t s0 = stream(device);
+  if (ov == nullptr || panels < 2) {
+    Scratch tile(device, tile_bytes);
+    for (int64_t i = 0; i < panels; i++) {
+      fill(i, tile.as<void>(), s0);
+      use(i, tile.as<void>());
+    }
+    return;
+  }
+  Scratch t0(device, tile_bytes), t1(device, tile_bytes);
+  void* tiles[2] = {t0.as<void>(), t1.as<void>()};
+  std::lock_guard<std::mutex> lock(ov->mutex);
+  JSW_CUDA_CHECK(cudaEventRecord(ov->fork, s0));  // the side stream starts after all queued work
+  JSW_CUDA_CHECK(cudaStreamWaitEvent(ov->side, ov->fork, 0));
+  for (int64_t i = 0; i < panels; i++) {
+    const int b = int(i & 1);
+    if (i >= 2) JSW_CUDA_CHECK(cudaStreamWaitEvent(ov->side, ov->used[b], 0));  // panel i - 2's GEMM read it
+    fill(i, tiles[b], ov->side);
+    JSW_CUDA_CHECK(cudaEventRecord(ov->filled[b], ov->side));
+    JSW_CUDA_CHECK(cudaStreamWaitEvent(s0, ov->filled[b], 0));
+    use(i, tiles[b]);
+    JSW_CUDA_CHECK(cudaEventRecord(ov->used[b], s0));
+  }
+}
+
+}  // namespace
+
 void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, int64_t rows, int64_t out,
              int64_t in, bool trans, float beta, void* y) {
   if (rows == 0) return;
   const int64_t esize = dtype == JSW_F32 ? 4 : 2;
-  const int64_t panel = qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues);
-  Scratch tile(device, panel * in * esize);
   const char* xb = static_cast<const char*>(x);
   char* yb = static_cast<char*>(y);
+  // With the pipeline, a weight is cut into at least kCudaOverlapPanels panels (a one-panel weight would leave
+  // nothing to overlap), each at most the tile budget.
+  Overlap* ov = overlap_enabled(out, in) ? overlap_for(device) : nullptr;
+  const int64_t budget = ov == nullptr ? qmatmul::kCudaTileValues
+                                       : std::min(qmatmul::kCudaTileValues, out * in / qmatmul::kCudaOverlapPanels);
+  // Row panels of `panel` rows: fills for run_panels.
+  auto row_fill = [&](int64_t panel) {
+    return [&deq, dtype, out, panel](int64_t i, void* tile, cudaStream_t s) {
+      deq.rows(dtype, i * panel, std::min(out, (i + 1) * panel), tile, s);
+    };
+  };
   if (!trans) {
-    for (int64_t o0 = 0; o0 < out; o0 += panel) {
-      const int64_t n = std::min(out, o0 + panel) - o0;
-      deq.rows(device, dtype, o0, o0 + n, tile.as<void>());
-      // y[:, o0:o0+n] = x tile^T + beta y[:, o0:o0+n]
-      gemm_rm(device, dtype, dtype, true, rows, n, in, x, in, tile.as<void>(), in, beta, yb + o0 * esize, out);
-    }
+    const int64_t panel = qmatmul::panel_rows(out, in, budget);
+    run_panels(device, ov, (out + panel - 1) / panel, panel * in * esize, row_fill(panel),
+               [&](int64_t i, void* tile) {
+                 const int64_t o0 = i * panel, n = std::min(out, o0 + panel) - o0;
+                 // y[:, o0:o0+n] = x tile^T + beta y[:, o0:o0+n]
+                 gemm_rm(device, dtype, dtype, true, rows, n, in, x, in, tile, in, beta, yb + o0 * esize, out);
+               });
     return;
   }
-  if (panel >= out) {  // one panel: straight into y
-    deq.rows(device, dtype, 0, out, tile.as<void>());
-    gemm_rm(device, dtype, dtype, false, rows, in, out, x, out, tile.as<void>(), in, beta, y, in);
-    return;
-  }
+  // The backward: row panels at the full budget first (a forced split would add passes over the accumulator).
+  const int64_t panel = qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues), row_panels = (out + panel - 1) / panel;
   const int64_t quantum = deq.column_quantum();
-  if (quantum > 0) {
+  if (quantum > 0 && (row_panels > 1 || ov != nullptr)) {
     // Column panels W[:, c0:c1] (balanced widths, multiples of the format's quantum): each owns its columns of
     // y, one GEMM over all of out each, so no fp32 accumulator is read and written once per row panel.
     // JSWIFT_NF4_BWD=acc keeps the row panels (the benchmark's before / after).
-    const int64_t width = qmatmul::panel_columns(out, in, qmatmul::kCudaTileValues, quantum);
-    Scratch cols(device, out * width * esize);
-    for (int64_t c0 = 0; c0 < in; c0 += width) {
-      const int64_t n = std::min(in, c0 + width) - c0;
-      deq.columns(device, dtype, out, c0, c0 + n, cols.as<void>());
-      // y[:, c0:c0+n] = x cols + beta y[:, c0:c0+n]
-      gemm_rm(device, dtype, dtype, false, rows, n, out, x, out, cols.as<void>(), n, beta, yb + c0 * esize, in);
-    }
+    const int64_t width = qmatmul::panel_columns(out, in, budget, quantum), col_panels = (in + width - 1) / width;
+    run_panels(
+        device, ov, col_panels, out * width * esize,
+        [&](int64_t i, void* tile, cudaStream_t s) {
+          deq.columns(dtype, out, i * width, std::min(in, (i + 1) * width), tile, s);
+        },
+        [&](int64_t i, void* tile) {
+          const int64_t c0 = i * width, n = std::min(in, c0 + width) - c0;
+          // y[:, c0:c0+n] = x tile + beta y[:, c0:c0+n]
+          gemm_rm(device, dtype, dtype, false, rows, n, out, x, out, tile, n, beta, yb + c0 * esize, in);
+        });
+    return;
+  }
+  if (row_panels == 1) {  // one panel: straight into y
+    run_panels(device, nullptr, 1, out * in * esize, row_fill(out), [&](int64_t, void* tile) {
+      gemm_rm(device, dtype, dtype, false, rows, in, out, x, out, tile, in, beta, y, in);
+    });
     return;
   }
   Scratch acc(device, rows * in * 4);
-  for (int64_t o0 = 0; o0 < out; o0 += panel) {
-    const int64_t n = std::min(out, o0 + panel) - o0;
-    deq.rows(device, dtype, o0, o0 + n, tile.as<void>());
+  run_panels(device, ov, row_panels, panel * in * esize, row_fill(panel), [&](int64_t i, void* tile) {
+    const int64_t o0 = i * panel, n = std::min(out, o0 + panel) - o0;
     // acc += x[:, o0:o0+n] tile (fp32 C: the panels' partial sums are not rounded to dtype in between)
-    gemm_rm(device, dtype, JSW_F32, false, rows, in, n, xb + o0 * esize, out, tile.as<void>(), in,
-            o0 == 0 ? 0.0f : 1.0f, acc.as<void>(), in);
-  }
+    gemm_rm(device, dtype, JSW_F32, false, rows, in, n, xb + o0 * esize, out, tile, in, i == 0 ? 0.0f : 1.0f,
+            acc.as<void>(), in);
+  });
   JSW_CUDA_DISPATCH_FLOAT(dtype, "qmatmul",
                           finish_kernel<T><<<grid_for(rows * in), kThreads, 0, stream(device)>>>(
                               acc.as<float>(), rows * in, beta, static_cast<T*>(y)));

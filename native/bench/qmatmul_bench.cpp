@@ -1,9 +1,11 @@
 // The NF4 dequant-to-tile GEMM (jsw_nf4_matmul) of a QLoRA training step: a Llama-3-8B MLP projection (14336 x
 // 4096, double-quantized NF4) at 2048 tokens, forward (x W^T) and the frozen backward (dy W). The peer multiplies
 // by the same weight stored densely in bf16 (torch.matmul): what a QLoRA step pays on top of a bf16 base is the
-// tile dequantization. Each runs with the 16-value tile kernel (tile=v2; the backward over column panels) and the
-// one-value-a-thread one (tile=v1); the backward also with tile=v2-acc, the 16-value kernel over row panels that
-// add into an fp32 accumulator (JSWIFT_NF4_BWD=acc, what the column panels replaced).
+// tile dequantization. Each runs with the 16-value tile kernel (tile=v2: panels dequantized on a side stream while
+// the previous panel's GEMM runs; the backward over column panels), with the same in turn on one stream
+// (tile=v2-serial, JSWIFT_QMATMUL_OVERLAP=0), and with the one-value-a-thread kernel (tile=v1); the backward also
+// with tile=v2-acc, row panels that add into an fp32 accumulator (JSWIFT_NF4_BWD=acc, what the column panels
+// replaced).
 #include <cstdlib>
 
 #include "bench.h"
@@ -18,11 +20,13 @@ JSW_BENCH(nf4_matmul) {
   DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, tokens * out * 2),
       dx(ctx.device, tokens * in * 2);
   BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
-  for (const char* tile : {"v2", "v2-acc", "v1"}) {
+  for (const char* tile : {"v2", "v2-serial", "v2-acc", "v1"}) {
     const std::string t = tile;
     if (t == "v1") setenv("JSWIFT_NF4_TILE", "v1", 1);
     if (t == "v2-acc") setenv("JSWIFT_NF4_BWD", "acc", 1);
     else unsetenv("JSWIFT_NF4_BWD");
+    if (t == "v2-serial") setenv("JSWIFT_QMATMUL_OVERLAP", "0", 1);
+    else unsetenv("JSWIFT_QMATMUL_OVERLAP");
     for (bool trans : {false, true}) {
       if (t == "v2-acc" && !trans) continue;  // the forward has no accumulator
       double ms = time_ms(ctx.device, [&] {
@@ -44,4 +48,5 @@ JSW_BENCH(nf4_matmul) {
   }
   unsetenv("JSWIFT_NF4_TILE");
   unsetenv("JSWIFT_NF4_BWD");
+  unsetenv("JSWIFT_QMATMUL_OVERLAP");
 }

@@ -345,7 +345,8 @@ JSW_TEST(qmatmul_column_panels_tile_the_input) {
 JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   int d = cuda_device();
   // Small odd shapes; and weights of several panels: 16 Mi-value tiles hold 4096 rows of 4096 inputs, so
-  // 4096 x 9000 (NF4) and 8192 x 4096 (GPTQ) are 2-3 panels and exercise the fp32 backward accumulation.
+  // 4096 x 9000 (NF4) and 8192 x 4096 (GPTQ) are 2-3 panels and exercise the fp32 backward accumulation; with
+  // the side-stream pipeline (weights of 4 Mi values or more) they are 4-5 panels in two alternating tiles.
   std::vector<QWeight> weights;
   weights.push_back(make_nf4(19, 67, 64, false, 1));
   weights.push_back(make_nf4(37, 200, 7, true, 2));
@@ -381,15 +382,21 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
           std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
           std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
           // NF4's backward runs over column panels, or with JSWIFT_NF4_BWD=acc over row panels and an fp32
-          // accumulator (the path GPTQ and AWQ take): both are checked.
-          const bool both = trans && !q.gptq && !q.awq;
-          for (const char* bwd : {"columns", "acc"}) {
-            if (std::string(bwd) == "acc") {
-              if (!both) break;
-              setenv("JSWIFT_NF4_BWD", "acc", 1);
-            }
+          // accumulator (the path GPTQ and AWQ take); a big weight's panels are dequantized on a side stream
+          // while the previous panel's GEMM runs, or with JSWIFT_QMATMUL_OVERLAP=0 in turn: each is checked.
+          struct Variant {
+            const char *name, *var, *value;
+            bool applies;
+          };
+          for (const Variant& v : {Variant{"default", nullptr, nullptr, true},
+                                   Variant{"row panels + fp32 accumulator", "JSWIFT_NF4_BWD", "acc",
+                                           trans && !q.gptq && !q.awq},
+                                   Variant{"no overlap", "JSWIFT_QMATMUL_OVERLAP", "0", big}}) {
+            if (!v.applies) continue;
+            if (v.var != nullptr) setenv(v.var, v.value, 1);
             std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
-            unsetenv("JSWIFT_NF4_BWD");
+            if (v.var != nullptr) unsetenv(v.var);
+            const char* bwd = v.name;
             // The CUDA tile is rounded to dtype (as the dense path's weight is) while the CPU tile is fp32:
             // relative 2^-8 (bf16) / 2^-11 (f16) of sum |x w|, plus both outputs' storage rounding; fp32: two
             // summation orders.
@@ -398,7 +405,7 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
               JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (mag[at] + 1e-3),
                          "%s %lld x %lld dtype %d rows %lld trans %d (%s): y[%lld] cpu %.8g gpu %.8g",
                          format_name(q), (long long)q.out, (long long)q.in, dtype, (long long)rows, int(trans),
-                         both ? bwd : "row panels", (long long)at, double(cpu[at]), double(gpu[at]));
+                         bwd, (long long)at, double(cpu[at]), double(gpu[at]));
           }
         }
       }

@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+struct CUstream_st;  // cudaStream_t is CUstream_st*
+
 namespace jsw {
 namespace qmatmul {
 
@@ -22,6 +24,10 @@ namespace qmatmul {
 constexpr int64_t kCpuTileValues = int64_t(1) << 20;
 // CUDA tile budget: 16 Mi values of the storage dtype (32 MiB in bf16), big enough to keep cuBLAS busy.
 constexpr int64_t kCudaTileValues = int64_t(1) << 24;
+// CUDA: a weight of at least kCudaOverlapValues values is cut into at least kCudaOverlapPanels panels whose
+// dequantization (a side stream) overlaps the GEMM of the previous panel (the device stream), in two tiles.
+constexpr int64_t kCudaOverlapValues = int64_t(1) << 22;
+constexpr int64_t kCudaOverlapPanels = 4;
 constexpr int64_t kMinPanel = 16;
 // Most input rows the GPTQ dequant-GEMV takes: one fp32 accumulator per row in registers.
 constexpr int64_t kGptqGemvMaxRows = 8;
@@ -120,17 +126,19 @@ void gptq_gemv(int dtype, const void* x, int64_t rows, const int32_t* qweight, c
 
 namespace cuda {
 
-// Dequantizes rows [r0, r1) of W into tile [(r1 - r0), in] of `dtype` (the product's storage dtype) on
-// `device`'s stream: one or more kernel launches, no host synchronisation.
+// Dequantizes rows [r0, r1) of W into tile [(r1 - r0), in] of `dtype` (the product's storage dtype) on a
+// stream of the product's device: one or more kernel launches, no host synchronisation.
+// Dequantizers launch on the stream they are given (the device's, or the side stream of the CUDA driver's
+// pipeline); cudaStream_t is spelled as CUDA defines it, so that this header needs no CUDA include.
 class DeviceRowDequant {
  public:
   virtual ~DeviceRowDequant() = default;
-  virtual void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const = 0;
+  virtual void rows(int dtype, int64_t r0, int64_t r1, void* tile, CUstream_st* stream) const = 0;
   // A format that can also dequantize column panels W[:, c0:c1] (the backward's, which then need no fp32
   // accumulator) returns their quantum (c0 and c1 multiples of it), else 0.
   virtual int64_t column_quantum() const { return 0; }
   // W[:, c0:c1] into tile [out, c1 - c0] of `dtype`; only when column_quantum() > 0.
-  virtual void columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const {}
+  virtual void columns(int dtype, int64_t out, int64_t c0, int64_t c1, void* tile, CUstream_st* stream) const {}
 };
 
 void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, int64_t rows, int64_t out,
@@ -144,9 +152,9 @@ class Nf4DeviceRows : public DeviceRowDequant {
                 const float* code256, float offset, int64_t in, int64_t blocksize)
       : packed_(packed), absmax_(absmax), absmax_q_(absmax_q), nested_(nested), code256_(code256), offset_(offset),
         in_(in), blocksize_(blocksize) {}
-  void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const override;
+  void rows(int dtype, int64_t r0, int64_t r1, void* tile, CUstream_st* stream) const override;
   int64_t column_quantum() const override;
-  void columns(int device, int dtype, int64_t out, int64_t c0, int64_t c1, void* tile) const override;
+  void columns(int dtype, int64_t out, int64_t c0, int64_t c1, void* tile, CUstream_st* stream) const override;
 
  private:
   bool by16() const;  // the 16-values-a-thread kernels apply
@@ -164,7 +172,7 @@ class GptqDeviceRows : public DeviceRowDequant {
                  int64_t in, int64_t out, int bits, int64_t groups)
       : qweight_(qweight), qzeros_(qzeros), scales_(scales), g_idx_(g_idx), in_(in), out_(out), bits_(bits),
         groups_(groups) {}
-  void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const override;
+  void rows(int dtype, int64_t r0, int64_t r1, void* tile, CUstream_st* stream) const override;
 
  private:
   const int32_t *qweight_, *qzeros_;
@@ -180,7 +188,7 @@ class AwqDeviceRows : public DeviceRowDequant {
   AwqDeviceRows(const int32_t* qweight, const int32_t* qzeros, const uint16_t* scales, int64_t in, int64_t out,
                 int64_t group_size)
       : qweight_(qweight), qzeros_(qzeros), scales_(scales), in_(in), out_(out), group_size_(group_size) {}
-  void rows(int device, int dtype, int64_t r0, int64_t r1, void* tile) const override;
+  void rows(int dtype, int64_t r0, int64_t r1, void* tile, CUstream_st* stream) const override;
 
  private:
   const int32_t *qweight_, *qzeros_;
