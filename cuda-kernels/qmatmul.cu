@@ -287,14 +287,20 @@ void run_panels(int device, Overlap* ov, int64_t panels, int64_t tile_bytes, con
   std::lock_guard<std::mutex> lock(ov->mutex);
   JSW_CUDA_CHECK(cudaEventRecord(ov->fork, s0));  // the side stream starts after all queued work
   JSW_CUDA_CHECK(cudaStreamWaitEvent(ov->side, ov->fork, 0));
-  for (int64_t i = 0; i < panels; i++) {
-    const int b = int(i & 1);
-    if (i >= 2) JSW_CUDA_CHECK(cudaStreamWaitEvent(ov->side, ov->used[b], 0));  // panel i - 2's GEMM read it
-    fill(i, tiles[b], ov->side);
-    JSW_CUDA_CHECK(cudaEventRecord(ov->filled[b], ov->side));
-    JSW_CUDA_CHECK(cudaStreamWaitEvent(s0, ov->filled[b], 0));
-    use(i, tiles[b]);
-    JSW_CUDA_CHECK(cudaEventRecord(ov->used[b], s0));
+  try {
+    for (int64_t i = 0; i < panels; i++) {
+      const int b = int(i & 1);
+      if (i >= 2) JSW_CUDA_CHECK(cudaStreamWaitEvent(ov->side, ov->used[b], 0));  // panel i - 2's GEMM read it
+      fill(i, tiles[b], ov->side);
+      JSW_CUDA_CHECK(cudaEventRecord(ov->filled[b], ov->side));
+      JSW_CUDA_CHECK(cudaStreamWaitEvent(s0, ov->filled[b], 0));
+      use(i, tiles[b]);
+      JSW_CUDA_CHECK(cudaEventRecord(ov->used[b], s0));
+    }
+  } catch (...) {
+    // join before the tiles go back to the cache, so no later op reuses a block the side stream still writes
+    if (cudaEventRecord(ov->fork, ov->side) == cudaSuccess) cudaStreamWaitEvent(s0, ov->fork, 0);
+    throw;
   }
 }
 
