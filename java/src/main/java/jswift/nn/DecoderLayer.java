@@ -16,7 +16,7 @@ public final class DecoderLayer {
   private final Mlp mlp;
 
   /**
-   * Everything the backward needs; with recomputation the forward keeps only {@link #input} and the QLoRA
+   * Everything the backward needs; with recomputation the forward keeps only {@link #input} and the LoRA
    * linears' xa ({@link Linear.Saved#keepXaIn}), and {@link #complete} is false until the backward rebuilds the
    * rest.
    */
@@ -66,24 +66,36 @@ public final class DecoderLayer {
   /**
    * h [tokens, hidden] -> the next residual stream. {@code saved}: null for inference (no LoRA dropout), else a
    * training step's. {@code keep}: null keeps every activation (in {@code a}); else the layer is checkpointed:
-   * the activations die with {@code a}, the backward recomputes them from the input, and the QLoRA linears' xa
+   * the activations die with {@code a}, the backward recomputes them from the input, and the LoRA linears' xa
    * go to {@code keep}, the step's arena (the recomputation reuses them).
    */
   public Tensor forward(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved saved, Arena keep) {
-    Saved s = saved;
     if (saved != null) {
       saved.input = h;
       saved.complete = keep == null;
       if (keep != null) saved.keepXaIn(keep);
     }
+    return run(a, h, layout, rope, stepSeed, saved, true);
+  }
+
+  /**
+   * The forward; with {@code output} false (the backward's recomputation) it may stop once the activations the
+   * backward reads exist and return null: the layer's output is not among them, so the down projection only
+   * records its input when it can ({@link Mlp#recompute}), a GEMM with the largest weight of the layer saved.
+   */
+  private Tensor run(Arena a, Tensor h, AttentionLayout layout, Rope rope, long stepSeed, Saved s, boolean output) {
     long seed = seed(stepSeed);
     Tensor x = inputNorm.forward(a, h, s == null ? null : s.inputNorm);
-    boolean training = saved != null;
+    boolean training = s != null;
     Tensor attn = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention, training);
     Tensor h2 = a.allocate(h.dtype(), h.device(), h.shape());
     h2.copyFrom(h);
     Kernels.axpby(1f, attn, 1f, h2);
     Tensor x2 = postNorm.forward(a, h2, s == null ? null : s.postNorm);
+    if (!output) {
+      mlp.recompute(a, x2, seed + 8, s.mlp);
+      return null;
+    }
     Tensor m = mlp.forward(a, x2, seed + 8, s == null ? null : s.mlp, training);
     Kernels.axpby(1f, h2, 1f, m);  // m = h2 + mlp(x2): the layer's output, written over the MLP output
     return m;
@@ -105,7 +117,8 @@ public final class DecoderLayer {
     boolean recomputed = !saved.complete;
     if (recomputed) {
       // Rebuild the activations from the layer input, in this (temporary) arena.
-      forward(a, saved.input, layout, rope, stepSeed, saved, null);
+      saved.complete = true;
+      run(a, saved.input, layout, rope, stepSeed, saved, false);
     }
     long seed = seed(stepSeed);
     Tensor dx2 = mlp.backward(a, dh, seed + 8, saved.mlp);

@@ -36,9 +36,10 @@ public final class Linear implements AutoCloseable {
    * [out]) and, when m is trained, z / n.
    *
    * <p>Activation checkpointing: the layer's first forward gives {@link #keepXaIn} the step's arena, so that a
-   * plain LoRA adapter over a packed base (QLoRA) keeps xa there ([tokens, rank], a sliver of the activations) and
+   * plain LoRA adapter keeps xa there ([tokens, rank], a sliver of the activations). Over a packed base (QLoRA)
    * the recomputed forward adds xa B^T instead of redoing dropout and x A^T: the same numbers (the mask of the
-   * same seed and step), one dropout pass and one GEMM less per linear and step.
+   * same seed and step), one dropout pass and one GEMM less per linear and step; and a linear whose output the
+   * recomputation does not need (the down projection) only records its input ({@link #recordInputOnly}).
    */
   public static final class Saved {
     Tensor x;
@@ -227,26 +228,38 @@ public final class Linear implements AutoCloseable {
         // recomputation: xa = drop(x) A^T is the checkpointed forward's
         QuantizedLora.forwardFromXa(quantized, bias == null ? null : bias.value(), active, x2, saved.xa, y2);
       } else {
-        boolean keep = keepXa != null && quantized != null;
+        boolean keep = keepXa != null;
         Arena xaArena = keep ? keepArena : saved != null ? arena : null;
         Tensor xa = xaArena == null ? null
             : xaArena.allocate(x.dtype(), x.device(), x.numel() / inFeatures(), active.rank());
         float p = training ? active.dropout() : 0f;
         if (quantized != null) {
           QuantizedLora.forward(quantized, bias == null ? null : bias.value(), active, tmp, x2, y2, p, dropoutSeed, xa);
-          if (keep) {
-            keepXa.xa = xa;
-            keepXa.xaKept = true;
-          }
         } else {
           Kernels.loraForward(x2, denseWeight(tmp), bias == null ? null : bias.value(), active.aValue(),
               active.bValue(), active.scale(), p, dropoutSeed, y2, xa);
+        }
+        if (keep) {
+          keepXa.xa = xa;
+          keepXa.xaKept = true;
         }
         if (saved != null) saved.xa = xa;
       }
     }
     if (saved != null) saved.x = x;
     return y;
+  }
+
+  /**
+   * Records in {@code saved} what the backward needs from input x without computing the output, when that is x
+   * alone: no active adapter, or a plain LoRA adapter whose xa the layer's checkpointed forward kept. Returns false
+   * (nothing recorded) otherwise, e.g. for DoRA, whose backward needs factors of the output: then call
+   * {@link #forward}.
+   */
+  public boolean recordInputOnly(Tensor x, Saved saved) {
+    if (inputObserver != null || (active != null && (active.isDora() || !saved.xaKept))) return false;
+    saved.x = x;
+    return true;
   }
 
   /**

@@ -25,6 +25,20 @@ public final class Mlp {
 
   /** {@code training} turns LoRA dropout on. */
   public Tensor forward(Arena a, Tensor x, long seed, Saved s, boolean training) {
+    return down.forward(a, activation(a, x, seed, s, training), seed + 2, s == null ? null : s.down, training);
+  }
+
+  /**
+   * A checkpointed layer's recomputation: what the backward reads, which is not the output, so the down
+   * projection only records its input when it can ({@link Linear#recordInputOnly}).
+   */
+  void recompute(Arena a, Tensor x, long seed, Saved s) {
+    Tensor act = activation(a, x, seed, s, true);
+    if (!down.recordInputOnly(act, s.down)) down.forward(a, act, seed + 2, s.down, true);
+  }
+
+  /** silu(gate(x)) * up(x), keeping gate(x) and up(x) in s. */
+  private Tensor activation(Arena a, Tensor x, long seed, Saved s, boolean training) {
     Tensor g = gate.forward(a, x, seed, s == null ? null : s.gate, training);
     Tensor u = up.forward(a, x, seed + 1, s == null ? null : s.up, training);
     Tensor act = a.allocate(g.dtype(), g.device(), g.shape());
@@ -33,7 +47,7 @@ public final class Mlp {
       s.g = g;
       s.u = u;
     }
-    return down.forward(a, act, seed + 2, s == null ? null : s.down, training);
+    return act;
   }
 
   public Tensor backward(Arena a, Tensor dy, long seed, Saved s) {

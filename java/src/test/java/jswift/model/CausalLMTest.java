@@ -12,13 +12,18 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import jswift.nn.Parameter;
+import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.testing.Assert;
 import jswift.testing.Fixtures;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * CausalLM against the llama-gqa fixture (transformers 4.57 + PEFT 0.21 references; tolerances as in
@@ -81,6 +86,80 @@ class CausalLMTest {
         assertEquals(6.618367671966553, m.loss(Batch.padded(ids, mask, labels)), 1e-5, "base again");
       }
     }
+  }
+
+  /**
+   * Gradient checkpointing changes no number of a LoRA or QLoRA step with dropout, in fp32 and bf16: the layer's
+   * first forward keeps each linear's xa = drop(x) A^T, the recomputation reuses it (over a packed base) and skips
+   * the down projection's product (its output is not needed), and the loss and every adapter gradient must still
+   * be bit for bit those of the step that keeps its activations.
+   */
+  @ParameterizedTest
+  @CsvSource({"NONE, F32", "NONE, BF16", "NF4_DOUBLE_QUANT, F32", "NF4_DOUBLE_QUANT, BF16"})
+  void checkpointingChangesNoNumberOfALoraStepWithDropout(CausalLM.Quantization quant, DType dtype)
+      throws IOException {
+    Batch b = Batch.padded(ids, mask, labels);
+    Map<String, float[]> first = new java.util.HashMap<>();
+    double firstLoss = Double.NaN;
+    for (boolean checkpointing : new boolean[] {false, true}) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, dtype, quant)) {
+        LoraTuner.apply(m, "x", LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0.2f),
+            5);
+        m.setGradientCheckpointing(checkpointing);
+        Map<String, Parameter> params = m.activeAdapterParameters();
+        params.values().forEach(p -> p.setTrainable(true));
+        // B starts at 0 (PEFT's init), which would hide xa from every output: give it values
+        for (Parameter p : params.values())
+          if (p.name().contains("lora_B"))
+            p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+        double loss = m.forwardBackward(b, 3);
+        if (!checkpointing) firstLoss = loss;
+        else assertEquals(firstLoss, loss, 0, quant + " " + dtype + " loss");
+        for (Parameter p : params.values()) {
+          float[] g = p.grad().toFloatArray(), before = first.putIfAbsent(p.name(), g);
+          if (before != null) Assert.close(quant + " " + dtype + " checkpointed " + p.name(), g, before, 0, 0);
+        }
+      }
+    }
+    assertEquals(28, first.size());
+  }
+
+  /**
+   * What the recomputation saves, counted by the profiler on a QLoRA step: without checkpointing each layer's 7
+   * packed linears multiply twice (forward, backward); with it, the recomputation adds 6 products per layer, not 7
+   * (the down projection records its input only), and no dropout pass (xa is the first forward's).
+   */
+  @Test
+  void theRecomputationSkipsTheDownProductAndTheDropouts() throws IOException {
+    Batch b = Batch.padded(ids, mask, labels);
+    long[][] counts = new long[2][];
+    for (int c = 0; c < 2; c++) {
+      try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NF4)) {
+        LoraTuner.apply(m, "x", LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0.1f),
+            5);
+        m.activeAdapterParameters().values().forEach(p -> p.setTrainable(true));
+        m.setGradientCheckpointing(c == 1);
+        m.forwardBackward(b, 3);  // warm
+        jswift.tensor.Kernels.profileStart();
+        try {
+          m.forwardBackward(b, 4);
+          String table = jswift.tensor.Kernels.profileTable("checkpointing " + (c == 1));
+          counts[c] = new long[] {calls(table, "jsw_nf4_matmul"), calls(table, "jsw_dropout")};
+        } finally {
+          jswift.tensor.Kernels.profileStop("CausalLMTest");
+        }
+      }
+    }
+    int layers = 2;
+    assertEquals(2 * 7 * layers, counts[0][0], "products without checkpointing");
+    assertEquals(counts[0][0] + 6 * layers, counts[1][0], "products with checkpointing");
+    assertEquals(counts[0][1], counts[1][1], "dropout passes: the recomputation reuses xa");
+  }
+
+  /** The count in op's row of a profiler table, 0 without one. */
+  private static long calls(String table, String op) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n  " + op + " +(\\d+) ").matcher(table);
+    return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
   @Test
