@@ -262,8 +262,9 @@ Overlap* overlap_for(int device) {
   return ov;
 }
 
-bool overlap_enabled(int64_t out, int64_t in) {
-  return out * in >= qmatmul::kCudaOverlapValues && !env_is("JSWIFT_QMATMUL_OVERLAP", "0");
+// The pipeline for a product of `panels` (pipeline_panels) panels, or null: one panel, or JSWIFT_QMATMUL_OVERLAP=0.
+Overlap* pipeline(int device, int64_t panels) {
+  return panels >= 2 && !env_is("JSWIFT_QMATMUL_OVERLAP", "0") ? overlap_for(device) : nullptr;
 }
 
 // Runs `panels` panels: fill(i, tile, stream) dequantizes panel i into a tile on `stream`, use(i, tile) multiplies
@@ -312,11 +313,11 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
   const int64_t esize = dtype == JSW_F32 ? 4 : 2;
   const char* xb = static_cast<const char*>(x);
   char* yb = static_cast<char*>(y);
-  // With the pipeline, a weight is cut into at least kCudaOverlapPanels panels (a one-panel weight would leave
-  // nothing to overlap), each at most the tile budget.
-  Overlap* ov = overlap_enabled(out, in) ? overlap_for(device) : nullptr;
-  const int64_t budget = ov == nullptr ? qmatmul::kCudaTileValues
-                                       : std::min(qmatmul::kCudaTileValues, out * in / qmatmul::kCudaOverlapPanels);
+  // The pipeline cuts the weight into panels along the output's columns (out forward, in backward), at least as
+  // many as it wants, each at most the tile budget.
+  const int64_t want = qmatmul::pipeline_panels(rows * (trans ? in : out));
+  Overlap* ov = pipeline(device, want);
+  const int64_t budget = std::min(qmatmul::kCudaTileValues, out * in / want);
   // Row panels of `panel` rows: fills for run_panels.
   auto row_fill = [&](int64_t panel) {
     return [&deq, dtype, out, panel](int64_t i, void* tile, cudaStream_t s) {
@@ -324,7 +325,9 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
     };
   };
   if (!trans) {
-    const int64_t panel = qmatmul::panel_rows(out, in, budget);
+    // balanced panels: ceil(out / want) rows rounded up to 16, within the tile budget
+    const int64_t m = qmatmul::kMinPanel, balanced = ((out + want - 1) / want + m - 1) / m * m;
+    const int64_t panel = std::min(qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues), balanced);
     run_panels(device, ov, (out + panel - 1) / panel, panel * in * esize, row_fill(panel),
                [&](int64_t i, void* tile) {
                  const int64_t o0 = i * panel, n = std::min(out, o0 + panel) - o0;

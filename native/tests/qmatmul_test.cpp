@@ -345,8 +345,7 @@ JSW_TEST(qmatmul_column_panels_tile_the_input) {
 JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   int d = cuda_device();
   // Small odd shapes; and weights of several panels: 16 Mi-value tiles hold 4096 rows of 4096 inputs, so
-  // 4096 x 9000 (NF4) and 8192 x 4096 (GPTQ) are 2-3 panels and exercise the fp32 backward accumulation; with
-  // the side-stream pipeline (weights of 4 Mi values or more) they are 4-5 panels in two alternating tiles.
+  // 4096 x 9000 (NF4) and 8192 x 4096 (GPTQ) are 2-3 panels and exercise the fp32 backward accumulation.
   std::vector<QWeight> weights;
   weights.push_back(make_nf4(19, 67, 64, false, 1));
   weights.push_back(make_nf4(37, 200, 7, true, 2));
@@ -382,16 +381,15 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
           std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
           std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
           // NF4's backward runs over column panels, or with JSWIFT_NF4_BWD=acc over row panels and an fp32
-          // accumulator (the path GPTQ and AWQ take); a big weight's panels are dequantized on a side stream
-          // while the previous panel's GEMM runs, or with JSWIFT_QMATMUL_OVERLAP=0 in turn: each is checked.
+          // accumulator (the path GPTQ and AWQ take): both are checked. (Too few rows here for the side-stream
+          // pipeline: qmatmul_cuda_pipeline_matches_cpu checks it.)
           struct Variant {
             const char *name, *var, *value;
             bool applies;
           };
           for (const Variant& v : {Variant{"default", nullptr, nullptr, true},
                                    Variant{"row panels + fp32 accumulator", "JSWIFT_NF4_BWD", "acc",
-                                           trans && !q.gptq && !q.awq},
-                                   Variant{"no overlap", "JSWIFT_QMATMUL_OVERLAP", "0", big}}) {
+                                           trans && !q.gptq && !q.awq}}) {
             if (!v.applies) continue;
             if (v.var != nullptr) setenv(v.var, v.value, 1);
             std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
@@ -408,6 +406,37 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
                          bwd, (long long)at, double(cpu[at]), double(gpu[at]));
           }
         }
+      }
+    }
+  }
+}
+
+// Products big enough for the CUDA pipeline (kernels/qmatmul.h: 2048 tokens x 4096 outputs are 4 panels of 2 Mi
+// outputs): panels dequantized on a side stream while the previous panel's GEMM runs, in two alternating tiles;
+// against the CPU twin, and with the pipeline off (JSWIFT_QMATMUL_OVERLAP=0) and, for NF4's backward, row panels
+// into an fp32 accumulator. Too big for the per-element bound above (its host loop would take minutes): the
+// relative norm of the difference, which a wrong or stale panel would push to O(0.1-1).
+JSW_CUDA_TEST(qmatmul_cuda_pipeline_matches_cpu) {
+  int d = cuda_device();
+  // --cuda-as-cpu runs the test's own code at a size the CPU does in a moment (it has no pipeline)
+  const int64_t rows = cuda_as_cpu ? 16 : 2048, dim = cuda_as_cpu ? 256 : 4096;
+  for (const QWeight& q : {make_nf4(dim, dim, 64, true, 31), make_gptq(dim, dim, 4, 32, 32)}) {
+    for (bool trans : {false, true}) {
+      const int64_t xcols = trans ? q.out : q.in;
+      const std::vector<float> x = round_to(randn(rows * xcols, uint64_t(40 + trans)), JSW_BF16);
+      const std::vector<float> y0(size_t(rows * (trans ? q.in : q.out)), 0.0f);
+      const std::vector<float> cpu = run(JSW_CPU, JSW_BF16, q, x, rows, trans, 0.0f, y0);
+      struct Variant {
+        const char *var, *value;
+      };
+      for (const Variant& v : {Variant{nullptr, nullptr}, Variant{"JSWIFT_QMATMUL_OVERLAP", "0"},
+                               Variant{"JSWIFT_NF4_BWD", "acc"}}) {
+        if (v.var != nullptr) setenv(v.var, v.value, 1);
+        const std::vector<float> gpu = run(d, JSW_BF16, q, x, rows, trans, 0.0f, y0);
+        if (v.var != nullptr) unsetenv(v.var);
+        expect_rel_norm(std::string(format_name(q)) + (trans ? " backward" : " forward") + " " +
+                            (v.var ? std::string(v.var) + "=" + v.value : std::string("default")),
+                        gpu, cpu, 1e-2);
       }
     }
   }

@@ -24,10 +24,18 @@ namespace qmatmul {
 constexpr int64_t kCpuTileValues = int64_t(1) << 20;
 // CUDA tile budget: 16 Mi values of the storage dtype (32 MiB in bf16), big enough to keep cuBLAS busy.
 constexpr int64_t kCudaTileValues = int64_t(1) << 24;
-// CUDA: a weight of at least kCudaOverlapValues values is cut into at least kCudaOverlapPanels panels whose
-// dequantization (a side stream) overlaps the GEMM of the previous panel (the device stream), in two tiles.
-constexpr int64_t kCudaOverlapValues = int64_t(1) << 22;
+// CUDA: a product is cut into up to kCudaOverlapPanels panels whose dequantization (a side stream) overlaps the
+// GEMM of the previous panel (the device stream), in two tiles, as long as each panel's GEMM keeps
+// kCudaMinPanelOutputs outputs (128 tiles of 128 x 128, about one per SM of an H100): smaller GEMMs would leave
+// the GPU idle for longer than the dequantization takes.
 constexpr int64_t kCudaOverlapPanels = 4;
+constexpr int64_t kCudaMinPanelOutputs = int64_t(1) << 21;
+
+// Panels of the CUDA pipeline for a product with `outputs` outputs: 1 (no pipeline) to kCudaOverlapPanels.
+inline int64_t pipeline_panels(int64_t outputs) {
+  const int64_t p = outputs / kCudaMinPanelOutputs;
+  return p < 1 ? 1 : p > kCudaOverlapPanels ? kCudaOverlapPanels : p;
+}
 constexpr int64_t kMinPanel = 16;
 // Most input rows the GPTQ dequant-GEMV takes: one fp32 accumulator per row in registers.
 constexpr int64_t kGptqGemvMaxRows = 8;
