@@ -1,7 +1,10 @@
 // RMSNorm on CUDA, the twin of native/src/cpu/rmsnorm.cpp.
-// Forward and dx: one block per row (rows are independent; dim is at most a few thousand), fp32 block sums.
+// Forward and dx: one block per row (rows are independent; dim is at most a few thousand), fp32 block sums, in
+// 16-byte vectors where dim and the pointers allow.
 // dweight: a column-parallel pass (thread = column, coalesced over a row) over a slice of rows per block,
 // combined with one atomicAdd per column and slice.
+#include <initializer_list>
+
 #include "common.cuh"
 #include "kernels/rmsnorm.h"
 
@@ -47,6 +50,85 @@ __global__ void rmsnorm_dx_kernel(const T* __restrict__ dy, const T* __restrict_
     dxr[i] = from_f<T>(inv * to_f(w[i]) * to_f(dyr[i]) - to_f(xr[i]) * c);
 }
 
+// The same two kernels over 16-byte vectors (dim a multiple of 16 / sizeof(T), rows 16-byte aligned): one load
+// per 8 bf16 values instead of one per value (run 2 measured the scalar pair at 0.67x of torch on 8192 x 4096).
+template <class T>
+struct Vec16 {
+  static constexpr int kN = 16 / int(sizeof(T));
+  alignas(16) T v[kN];
+  __device__ __forceinline__ void load(const T* p) { *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ void store(T* p) const { *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(v); }
+  __device__ __forceinline__ float operator[](int i) const { return to_f(v[i]); }
+};
+
+template <class T>
+__global__ void rmsnorm_fwd_vec_kernel(const T* __restrict__ x, const T* __restrict__ w, float eps, int64_t dim,
+                                       T* __restrict__ y, float* __restrict__ rstd) {
+  constexpr int kN = Vec16<T>::kN;
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * dim;
+  T* yr = y + row * dim;
+  float ss = 0.0f;
+  for (int64_t i = int64_t(threadIdx.x) * kN; i < dim; i += int64_t(blockDim.x) * kN) {
+    Vec16<T> a;
+    a.load(xr + i);
+#pragma unroll
+    for (int j = 0; j < kN; j++) ss += a[j] * a[j];
+  }
+  ss = block_sum(ss, scratch);
+  float inv = 1.0f / sqrtf(ss / float(dim) + eps);
+  if (rstd != nullptr && threadIdx.x == 0) rstd[row] = inv;
+  for (int64_t i = int64_t(threadIdx.x) * kN; i < dim; i += int64_t(blockDim.x) * kN) {
+    Vec16<T> a, b, out;
+    a.load(xr + i);
+    b.load(w + i);
+#pragma unroll
+    for (int j = 0; j < kN; j++) out.v[j] = from_f<T>(b[j] * (a[j] * inv));
+    out.store(yr + i);
+  }
+}
+
+template <class T>
+__global__ void rmsnorm_dx_vec_kernel(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
+                                      const float* __restrict__ rstd, int64_t dim, T* __restrict__ dx) {
+  constexpr int kN = Vec16<T>::kN;
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const T* xr = x + row * dim;
+  const T* dyr = dy + row * dim;
+  float inv = rstd[row];
+  float dot = 0.0f;
+  for (int64_t i = int64_t(threadIdx.x) * kN; i < dim; i += int64_t(blockDim.x) * kN) {
+    Vec16<T> a, b, g;
+    a.load(xr + i);
+    b.load(w + i);
+    g.load(dyr + i);
+#pragma unroll
+    for (int j = 0; j < kN; j++) dot += b[j] * g[j] * a[j];
+  }
+  dot = block_sum(dot, scratch);
+  float c = dot * inv * inv * inv / float(dim);
+  T* dxr = dx + row * dim;
+  for (int64_t i = int64_t(threadIdx.x) * kN; i < dim; i += int64_t(blockDim.x) * kN) {
+    Vec16<T> a, b, g, out;
+    a.load(xr + i);
+    b.load(w + i);
+    g.load(dyr + i);
+#pragma unroll
+    for (int j = 0; j < kN; j++) out.v[j] = from_f<T>(inv * b[j] * g[j] - a[j] * c);
+    out.store(dxr + i);
+  }
+}
+
+// The vector kernels apply: dim in whole 16-byte vectors and every row pointer 16-byte aligned.
+bool vectorizable(int64_t dim, int64_t esize, std::initializer_list<const void*> ptrs) {
+  if ((dim * esize) % 16 != 0) return false;
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
 template <class T>
 __global__ void rmsnorm_dw_kernel(const T* __restrict__ dy, const T* __restrict__ x, const float* __restrict__ rstd,
                                   int64_t rows, int64_t dim, int64_t rows_per_block, float* __restrict__ dw) {
@@ -64,20 +146,32 @@ __global__ void rmsnorm_dw_kernel(const T* __restrict__ dy, const T* __restrict_
 void rmsnorm_fwd(int device, int dtype, const void* x, const void* weight, float eps, int64_t rows, int64_t dim,
                  void* y, float* rstd) {
   cudaStream_t s = stream(device);
-  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_rmsnorm_fwd",
-                          rmsnorm_fwd_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(
-                              static_cast<const T*>(x), static_cast<const T*>(weight), eps, dim, static_cast<T*>(y),
-                              rstd));
+  const bool vec = vectorizable(dim, dtype == JSW_F32 ? 4 : 2, {x, weight, y});
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_rmsnorm_fwd", {
+    if (vec)
+      rmsnorm_fwd_vec_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(
+          static_cast<const T*>(x), static_cast<const T*>(weight), eps, dim, static_cast<T*>(y), rstd);
+    else
+      rmsnorm_fwd_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(
+          static_cast<const T*>(x), static_cast<const T*>(weight), eps, dim, static_cast<T*>(y), rstd);
+  });
   check_launch("rmsnorm_fwd_kernel");
 }
 
 void rmsnorm_bwd(int device, int dtype, const void* dy, const void* x, const void* weight, const float* rstd,
                  int64_t rows, int64_t dim, void* dx, float* dweight) {
   cudaStream_t s = stream(device);
+  const bool vec = vectorizable(dim, dtype == JSW_F32 ? 4 : 2, {dy, x, weight, dx});
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_rmsnorm_bwd", {
-    rmsnorm_dx_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(static_cast<const T*>(dy), static_cast<const T*>(x),
-                                                             static_cast<const T*>(weight), rstd, dim,
-                                                             static_cast<T*>(dx));
+    if (vec)
+      rmsnorm_dx_vec_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(static_cast<const T*>(dy),
+                                                                   static_cast<const T*>(x),
+                                                                   static_cast<const T*>(weight), rstd, dim,
+                                                                   static_cast<T*>(dx));
+    else
+      rmsnorm_dx_kernel<T><<<unsigned(rows), kThreads, 0, s>>>(static_cast<const T*>(dy), static_cast<const T*>(x),
+                                                               static_cast<const T*>(weight), rstd, dim,
+                                                               static_cast<T*>(dx));
     check_launch("rmsnorm_dx_kernel");
     if (dweight != nullptr) {
       int64_t rows_per_block = 64;

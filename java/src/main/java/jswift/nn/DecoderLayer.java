@@ -87,10 +87,9 @@ public final class DecoderLayer {
     long seed = seed(stepSeed);
     Tensor x = inputNorm.forward(a, h, s == null ? null : s.inputNorm);
     boolean training = s != null;
-    Tensor attn = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention, training);
-    Tensor h2 = a.allocate(h.dtype(), h.device(), h.shape());
-    h2.copyFrom(h);
-    Kernels.axpby(1f, attn, 1f, h2);
+    // h2 = h + attention(x), written over the attention output (the backward does not read it)
+    Tensor h2 = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention, training);
+    Kernels.axpby(1f, h, 1f, h2);
     Tensor x2 = postNorm.forward(a, h2, s == null ? null : s.postNorm);
     if (!output) {
       mlp.recompute(a, x2, seed + 8, s.mlp);
