@@ -191,7 +191,7 @@ public final class Linear implements AutoCloseable {
    */
   public Tensor forward(Arena arena, Tensor x, long dropoutSeed, Saved saved, boolean training) {
     if (inputObserver != null) inputObserver.accept(x.view(-1, inFeatures()));
-    Saved keepXa = null;  // a checkpointed layer's first forward: nothing is kept but QLoRA's xa
+    Saved keepXa = null;  // a checkpointed layer's first forward: nothing is kept but a plain LoRA adapter's xa
     Arena keepArena = null;
     if (saved != null && saved.xaArena != null) {
       keepXa = saved;
