@@ -122,6 +122,37 @@ def cuda_graphs_lines(c):
     return lines
 
 
+def variants_summary(rows):
+    """Before / after pairs within one run: the same benchmark with one switch of its kernels flipped (the shape's
+    tile=... or absmax=... token), each variant's time against the default's, so the effect of a change that no
+    GPU has run yet reads straight off the report."""
+    groups = {}
+    for r in rows:
+        params = r["shape"].split()
+        variant = [p for p in params if p.startswith(("tile=", "absmax="))]
+        base = " ".join(p for p in params if p not in variant)
+        groups.setdefault((r["name"], base), []).append((" ".join(variant) or "default", r["jswift_ms"]))
+    out = []
+    for (name, base), vs in groups.items():
+        if len(vs) < 2:
+            continue
+        ref = vs[0][1]
+        out.append({"name": name, "shape": base, "variants": [
+            {"variant": v, "ms": ms, "vs_first": ref / ms if ms else None} for v, ms in vs]})
+    return out
+
+
+def variants_lines(groups):
+    if not groups:
+        return []
+    lines = ["", "Kernel variants in this run (time of the first listed / time of each: above 1, that variant is faster):"]
+    for g in groups:
+        parts = ", ".join(f"{v['variant']} {v['ms']:.4f} ms" + (f" ({v['vs_first']:.2f}x)" if v["vs_first"] else "")
+                          for v in g["variants"])
+        lines.append(f"- {g['name']} {g['shape']}: {parts}")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -169,6 +200,7 @@ def main():
         "java_cuda_check": java if "load_error" not in java else None,
         "qlora": qlora,
         "cuda_graphs": cuda_graphs_summary(rows),
+        "kernel_variants": variants_summary(rows),
         "raw": {"native_tests": tests, "jswift_bench": mine, "torch_bench": peer},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -202,6 +234,7 @@ def main():
             lines.append(f"- {k}: {v}" + (f" (limit {limit}, {'pass' if j.get(k + '.pass') else 'FAIL'})" if limit is not None else ""))
     lines += qlora_lines(qlora)
     lines += cuda_graphs_lines(result["cuda_graphs"])
+    lines += variants_lines(result["kernel_variants"])
     for e in result["benchmark_errors"] + result["load_errors"]:
         lines.append(f"- error: {e}")
     with open(os.path.join(out, "results.md"), "w") as f:
