@@ -6,6 +6,11 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
 #include "cuda/runtime.h"
 
 namespace jsw {
@@ -63,6 +68,54 @@ __device__ __forceinline__ float block_max(float v, float* scratch) {
   int nwarps = (blockDim.x + 31) >> 5;
   v = lane < nwarps ? scratch[lane] : -INFINITY;
   return warp_max(v);
+}
+
+// N consecutive values of T in registers, loaded and stored as one 16-byte access when N * sizeof(T) == 16
+// (the pointer then 16-byte aligned), else one access a value: an element-wise kernel written over Vec<T, N>
+// serves its vector path (N = 16 / sizeof(T)) and its any-alignment path (N = 1) with one body.
+template <class T, int N>
+struct Vec {
+  static constexpr bool kWide = N * sizeof(T) == 16;
+  alignas(kWide ? 16 : alignof(T)) T v[N];
+  __device__ __forceinline__ void load(const T* p) {
+    if constexpr (kWide) {
+      *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(p);
+    } else {
+#pragma unroll
+      for (int i = 0; i < N; i++) v[i] = p[i];
+    }
+  }
+  __device__ __forceinline__ void store(T* p) const {
+    if constexpr (kWide) {
+      *reinterpret_cast<uint4*>(p) = *reinterpret_cast<const uint4*>(v);
+    } else {
+#pragma unroll
+      for (int i = 0; i < N; i++) p[i] = v[i];
+    }
+  }
+  __device__ __forceinline__ float operator[](int i) const { return to_f(v[i]); }
+};
+
+// Whether every pointer is 16-byte aligned (the Vec<T, 16 / sizeof(T)> path applies).
+inline bool aligned16(std::initializer_list<const void*> ptrs) {
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
+// A before / after switch of a kernel path (native/README.md, "Switches"): environment variable `name` equals
+// `value`. Read at each call, so one process (a benchmark) can time both paths.
+inline bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
+}
+
+// log2(v) when v is a power of two (a block index is then a shift), else -1.
+inline int log2_or_minus_one(int64_t v) {
+  if (v <= 0 || (v & (v - 1)) != 0) return -1;
+  int shift = 0;
+  while ((int64_t(1) << shift) < v) shift++;
+  return shift;
 }
 
 }  // namespace cuda

@@ -57,38 +57,30 @@ __global__ void sum_rows_mul_kernel(const T* __restrict__ a, const T* __restrict
   atomicAdd(dv + c, acc);
 }
 
-// No __restrict__: y may equal x. The key takes the device's dropout step as the kernel runs.
+// No __restrict__: y may equal x. The key takes the device's dropout step as the kernel runs. N values a thread
+// at once: 16 / sizeof(T) (one 16-byte load and store; x and y aligned) or 1 (any pointers). With N > 1 the
+// elements past the last whole vector are block 0's first threads'.
 template <class T>
-__global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, const uint64_t* step, float p, float keep_scale,
-                               T* y) {
-  const uint64_t key = dropout_key(seed, *step);
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
+__device__ __forceinline__ T dropped(uint64_t key, int64_t i, float p, float keep_scale, float v) {
+  return dropout_keep(key, uint64_t(i), p) ? from_f<T>(v * keep_scale) : from_f<T>(0.0f);
 }
 
-// The same pass over 16-byte vectors (x and y 16-byte aligned): one load and one store per 16 / sizeof(T)
-// elements instead of one per element (a LoRA step drops activation-sized inputs several times per linear, and
-// the element-wise kernel issued 2-byte accesses). Elements past the last whole vector: block 0's first threads.
-template <class T>
-__global__ void dropout_vec_kernel(const T* x, int64_t n, uint64_t seed, const uint64_t* step, float p,
-                                   float keep_scale, T* y) {
-  constexpr int kV = 16 / int(sizeof(T));
+template <class T, int N>
+__global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, const uint64_t* step, float p,
+                               float keep_scale, T* y) {
   const uint64_t key = dropout_key(seed, *step);
-  const int64_t vectors = n / kV;
+  const int64_t vectors = n / N;
   for (int64_t v = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; v < vectors;
        v += int64_t(gridDim.x) * blockDim.x) {
-    alignas(16) T in[kV], out[kV];
-    *reinterpret_cast<uint4*>(in) = *reinterpret_cast<const uint4*>(x + v * kV);
+    Vec<T, N> in, out;
+    in.load(x + v * N);
 #pragma unroll
-    for (int j = 0; j < kV; j++) {
-      const int64_t i = v * kV + j;
-      out[j] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(in[j]) * keep_scale) : from_f<T>(0.0f);
-    }
-    *reinterpret_cast<uint4*>(y + v * kV) = *reinterpret_cast<const uint4*>(out);
+    for (int j = 0; j < N; j++) out.v[j] = dropped<T>(key, v * N + j, p, keep_scale, in[j]);
+    out.store(y + v * N);
   }
-  if (blockIdx.x == 0) {
-    const int64_t i = vectors * kV + threadIdx.x;
-    if (i < n) y[i] = dropout_keep(key, uint64_t(i), p) ? from_f<T>(to_f(x[i]) * keep_scale) : from_f<T>(0.0f);
+  if (N > 1 && blockIdx.x == 0) {
+    const int64_t i = vectors * N + threadIdx.x;
+    if (i < n) y[i] = dropped<T>(key, i, p, keep_scale, to_f(x[i]));
   }
 }
 
@@ -136,15 +128,12 @@ void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t 
   cudaStream_t s = stream(device);
   const uint64_t* step = dropout_step(device);
   float keep_scale = 1.0f / (1.0f - p);
-  const bool vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  const bool vec = aligned16({x, y});
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_dropout", {
-    constexpr int64_t kV = 16 / int64_t(sizeof(T));
-    if (vec)
-      dropout_vec_kernel<T><<<grid_for(std::max<int64_t>(n / kV, 1)), kThreads, 0, s>>>(
-          static_cast<const T*>(x), n, seed, step, p, keep_scale, static_cast<T*>(y));
-    else
-      dropout_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<const T*>(x), n, seed, step, p, keep_scale,
-                                                         static_cast<T*>(y));
+    constexpr int kN = 16 / int(sizeof(T));
+    auto kernel = vec ? dropout_kernel<T, kN> : dropout_kernel<T, 1>;
+    kernel<<<grid_for(std::max<int64_t>(n / (vec ? kN : 1), 1)), kThreads, 0, s>>>(
+        static_cast<const T*>(x), n, seed, step, p, keep_scale, static_cast<T*>(y));
   });
   check_launch("dropout_kernel");
 }

@@ -15,9 +15,6 @@
 //  - gemv16 (multiples of 16): 8 bytes a lane a step.
 //  - the general path: anything else.
 // JSWIFT_NF4_GEMV=v1 keeps gemv32 off, for the benchmark's before / after.
-#include <cstdlib>
-#include <string>
-
 #include "common.cuh"
 #include "kernels/nf4_codes.h"
 #include "kernels/nf4_gemv.h"
@@ -32,13 +29,14 @@ constexpr int kRows = int(nf4::kGemvMaxRows);
 
 __constant__ float kNf4Levels[16] = {JSW_NF4_CODEBOOK};
 
-// Writes lane sums of warp w's row: reduce each row's accumulator, lane 0 adds the bias and stores.
-template <class T>
-__device__ __forceinline__ void finish_row(float (&acc)[kRows], int rows, int64_t o, int64_t out_features,
+// Writes lane sums of warp w's row: reduce each row's accumulator, lane 0 adds the bias and stores. R: the
+// accumulators held (rows <= R are live).
+template <class T, int R>
+__device__ __forceinline__ void finish_row(float (&acc)[R], int rows, int64_t o, int64_t out_features,
                                            const T* __restrict__ bias, T* __restrict__ y) {
 #pragma unroll
-  for (int r = 0; r < kRows; r++) {
-    if (r < rows) {
+  for (int r = 0; r < R; r++) {
+    if (R == 1 || r < rows) {
       float v = warp_sum(acc[r]);
       if ((threadIdx.x & 31) == 0) y[int64_t(r) * out_features + o] = from_f<T>(v + (bias ? to_f(bias[o]) : 0.0f));
     }
@@ -83,7 +81,7 @@ __global__ void gemv16_kernel(const T* __restrict__ x, int rows, int64_t in, con
       }
     }
   }
-  finish_row<T>(acc, rows, o, out_features, bias, y);
+  finish_row<T, kRows>(acc, rows, o, out_features, bias, y);
 }
 
 constexpr int kUnroll = 4;
@@ -186,13 +184,7 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
       }
     }
   }
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    if (R == 1 || r < rows) {
-      float v = warp_sum(acc[r]);
-      if (lane == 0) y[int64_t(r) * out_features + o] = from_f<T>(v + (bias ? to_f(bias[o]) : 0.0f));
-    }
-  }
+  finish_row<T, R>(acc, rows, o, out_features, bias, y);
 }
 
 // Launches gemv32_kernel with R = rows rounded up to a power of two (rows <= kRows = 8).
@@ -215,13 +207,6 @@ void launch_gemv32(unsigned grid, cudaStream_t s, const T* x, int rows, int64_t 
                                                          bias, y);
 }
 
-bool gemv32_disabled() {
-  static const bool off = [] {
-    const char* v = std::getenv("JSWIFT_NF4_GEMV");
-    return v != nullptr && std::string(v) == "v1";
-  }();
-  return off;
-}
 
 // General path: any in / blocksize / alignment; lane-strided elements (consecutive lanes read the same or
 // neighbouring bytes, still coalesced).
@@ -246,7 +231,7 @@ __global__ void gemv_kernel(const T* __restrict__ x, int rows, int64_t in, const
     for (int r = 0; r < kRows; r++)
       if (r < rows) acc[r] = fmaf(to_f(x[int64_t(r) * in + i]), w, acc[r]);
   }
-  finish_row<T>(acc, rows, o, out_features, bias, y);
+  finish_row<T, kRows>(acc, rows, o, out_features, bias, y);
 }
 
 // Recovered absmax, rounded after the product and after the sum as bitsandbytes (and the CPU twin).
@@ -267,11 +252,8 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
   require(grid <= int64_t(INT32_MAX), "jsw_nf4_gemv", "out_features = %lld is too large", (long long)out_features);
   bool fast = in % 16 == 0 && blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(packed) % 8 == 0;
   bool fast32 = in % 32 == 0 && blocksize % 32 == 0 && reinterpret_cast<uintptr_t>(packed) % 16 == 0 &&
-                reinterpret_cast<uintptr_t>(x) % 16 == 0 && !gemv32_disabled();
-  int shift = -1;
-  if ((blocksize & (blocksize - 1)) == 0)
-    for (shift = 0; (int64_t(1) << shift) < blocksize; shift++) {
-    }
+                reinterpret_cast<uintptr_t>(x) % 16 == 0 && !env_is("JSWIFT_NF4_GEMV", "v1");
+  const int shift = log2_or_minus_one(blocksize);
   if (fast32) {
     // the 32-value path recovers double-quantized scales itself: no decode kernel, no scale vector
     JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_nf4_gemv", {

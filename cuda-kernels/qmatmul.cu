@@ -165,22 +165,6 @@ void gemm_rm(int device, int dtype, int c_dtype, bool tb, int64_t m, int64_t n, 
 
 }  // namespace
 
-namespace {
-
-bool env_is(const char* name, const char* value) {  // read each call: the benchmark switches these
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, value) == 0;
-}
-
-int log2_or_minus_one(int64_t v) {  // log2(v) for a power of two, else -1
-  if ((v & (v - 1)) != 0) return -1;
-  int shift = 0;
-  while ((int64_t(1) << shift) < v) shift++;
-  return shift;
-}
-
-}  // namespace
-
 bool Nf4DeviceRows::by16() const {
   return in_ % 16 == 0 && blocksize_ % 16 == 0 && reinterpret_cast<uintptr_t>(packed_) % 8 == 0 &&
          !env_is("JSWIFT_NF4_TILE", "v1");
