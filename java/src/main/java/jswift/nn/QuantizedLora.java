@@ -21,20 +21,10 @@ final class QuantizedLora {
    */
   static void forward(QuantizedWeight w, Tensor bias, LoraAdapter ad, Arena tmp, Tensor x, Tensor y, float dropout,
       long seed, Tensor xa) {
-    long rows = x.size(0);
-    if (rows >= 1 && rows <= w.gemvMaxRows()) {
-      // Decode with the adapter unmerged: the fused GEMV reads the packed weight once. The tile GEMM would write
-      // and re-read a dense panel of every weight for each token (what the first H200 run measured: 24 tokens/s
-      // for a Llama-3-8B shape at batch 1).
-      w.gemv(x, bias, y);
-      if (xa == null && dropout == 0f) {
-        // Inference: the adapter's term in one native call (decode is bound by the host's calls on the GPU).
-        Kernels.loraDelta(x, ad.aValue(), ad.bValue(), ad.scale(), y);
-        return;
-      }
-    } else {
-      w.matmul(x, y, 0f);
-      if (bias != null) Kernels.addBias(y, bias);
+    if (baseProduct(w, bias, x, y) && xa == null && dropout == 0f) {
+      // Inference: the adapter's term in one native call (decode is bound by the host's calls on the GPU).
+      Kernels.loraDelta(x, ad.aValue(), ad.bValue(), ad.scale(), y);
+      return;
     }
     Tensor xd = dropped(tmp, x, dropout, seed);
     if (xa == null) xa = tmp.allocate(x.dtype(), x.device(), x.size(0), ad.rank());
@@ -47,14 +37,24 @@ final class QuantizedLora {
    * forward, the same operations as {@link #forward} after xa.
    */
   static void forwardFromXa(QuantizedWeight w, Tensor bias, LoraAdapter ad, Tensor x, Tensor xa, Tensor y) {
+    baseProduct(w, bias, x, y);
+    Kernels.matmul(xa, false, ad.bValue(), true, y, ad.scale(), 1f);
+  }
+
+  /**
+   * y = x W^T + bias from the packed weight; returns whether it took the fused GEMV. Decode-sized inputs do: the
+   * GEMV reads the packed weight once, where the tile GEMM would write and re-read a dense panel of every weight
+   * for each token (what the first H200 run measured: 24 tokens/s for a Llama-3-8B shape at batch 1).
+   */
+  private static boolean baseProduct(QuantizedWeight w, Tensor bias, Tensor x, Tensor y) {
     long rows = x.size(0);
     if (rows >= 1 && rows <= w.gemvMaxRows()) {
       w.gemv(x, bias, y);
-    } else {
-      w.matmul(x, y, 0f);
-      if (bias != null) Kernels.addBias(y, bias);
+      return true;
     }
-    Kernels.matmul(xa, false, ad.bValue(), true, y, ad.scale(), 1f);
+    w.matmul(x, y, 0f);
+    if (bias != null) Kernels.addBias(y, bias);
+    return false;
   }
 
   /**
