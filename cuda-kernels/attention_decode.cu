@@ -15,7 +15,6 @@
 // and P V into the lane's kEl output columns. At the end the groups' (m, l, acc) are merged, within a warp by
 // shuffles and across warps through shared memory, in a fixed order (deterministic).
 #include <algorithm>
-#include <atomic>
 #include <type_traits>
 
 #include "common.cuh"
@@ -385,18 +384,6 @@ __global__ void __launch_bounds__(kThreads) kv_append_kernel(const T* __restrict
       v_cache[dst + c] = v_new[src + c];
     }
   }
-}
-
-// Multiprocessors of a device, queried once per device.
-int sm_count(int device) {
-  constexpr int kCached = 64;
-  static std::atomic<int> counts[kCached];
-  int n = device < kCached ? counts[device].load(std::memory_order_relaxed) : 0;
-  if (n == 0) {
-    JSW_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
-    if (device < kCached) counts[device].store(n, std::memory_order_relaxed);
-  }
-  return n;
 }
 
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }

@@ -25,20 +25,7 @@ namespace jsw {
 namespace cuda {
 namespace attn {
 
-// Row stride (elements) of a 16-bit shared tile with kCols columns (kCols a multiple of 16): an odd number of
-// 16-byte chunks, so the 8 rows one ldmatrix matrix reads fall in 8 different 16-byte bank groups.
-template <int kCols>
-constexpr int tc_ld() {
-  static_assert(kCols % 16 == 0, "tile columns must be a multiple of 16");
-  return kCols + 8;
-}
-
 // ---- asynchronous copies ------------------------------------------------------------------------------------
-// Shared memory is addressed by 32-bit shared-space addresses here and in the fragment loads: a lane's base
-// address plus compile-time offsets, which the instructions encode as immediates, so the unrolled loops keep
-// one register per operand tile.
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) { return uint32_t(__cvta_generic_to_shared(p)); }
 
 // 16 bytes global -> shared; bytes = 0 writes 16 zeros and reads nothing (g must still be a valid address).
 __device__ __forceinline__ void cp_async16(uint32_t s, const void* g, int bytes) {
@@ -153,27 +140,6 @@ __device__ __forceinline__ void mask_tile(float (&s)[NT][4], const Visibility& v
       if (!(key & (j >= r1.x) & (j <= r1.y))) s[nt][2 + c] = -INFINITY;
     }
   }
-}
-
-// ---- fragment loads ---------------------------------------------------------------------------------------
-
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-// Two matrices (rows from lanes 0..15; the other lanes' addresses are ignored): one n-tile's {b0, b1}.
-__device__ __forceinline__ void ldsm_x2_t(uint32_t (&r)[2], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
-               : "=r"(r[0]), "=r"(r[1])
-               : "r"(addr));
 }
 
 // ---- arithmetic -------------------------------------------------------------------------------------------

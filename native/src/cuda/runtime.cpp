@@ -2,6 +2,7 @@
 
 #include "core/profile.h"
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -68,6 +69,17 @@ int* error_flag(int device) {
 uint64_t* dropout_step(int device) {
   stream(device);
   return dropout_steps[device];
+}
+
+int sm_count(int device) {
+  constexpr int kCached = 64;
+  static std::atomic<int> counts[kCached];
+  int n = device >= 0 && device < kCached ? counts[device].load(std::memory_order_relaxed) : 0;
+  if (n == 0) {
+    JSW_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    if (device >= 0 && device < kCached) counts[device].store(n, std::memory_order_relaxed);
+  }
+  return n;
 }
 
 void synchronize(int device) {

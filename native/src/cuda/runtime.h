@@ -33,6 +33,8 @@ int* error_flag(int device);
 // The device's dropout step (jsw_set_dropout_step) in device memory: dropout kernels read it when they run, so a
 // graph replays with the step set before each launch (kernels/dropout_hash.h). Starts at 0.
 uint64_t* dropout_step(int device);
+// Multiprocessors of the device (queried once per device): what a launcher sizes a grid of split work by.
+int sm_count(int device);
 void synchronize(int device);
 void memcpy(void* dst, int dst_device, const void* src, int src_device, int64_t bytes);
 void memset(int device, void* ptr, int value, int64_t bytes);
