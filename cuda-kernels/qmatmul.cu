@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "common.cuh"
@@ -238,12 +239,24 @@ Overlap* overlap_for(int device) {
   auto it = made.find(device);
   if (it != made.end()) return it->second;
   if (capturing(device)) return nullptr;  // first use inside a capture: no overlap this time
-  auto* ov = new Overlap();               // process lifetime, like the device's stream
-  JSW_CUDA_CHECK(cudaStreamCreateWithFlags(&ov->side, cudaStreamNonBlocking));
-  for (cudaEvent_t* e : {&ov->fork, &ov->filled[0], &ov->filled[1], &ov->used[0], &ov->used[1]})
-    JSW_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
-  made[device] = ov;
-  return ov;
+  // Streams and events belong to the device current when they are made: make `device` current (stream() sets
+  // it) before making any, so that on a multi-GPU machine the side stream is not made on another device.
+  stream(device);
+  // Made into an Overlap the cache does not hold yet, all destroyed again if one fails (a CUDA error, or no memory
+  // for the cache's node); cached, for the process like the device's stream, only once all of them are made.
+  auto ov = std::make_unique<Overlap>();
+  cudaEvent_t* events[] = {&ov->fork, &ov->filled[0], &ov->filled[1], &ov->used[0], &ov->used[1]};
+  try {
+    JSW_CUDA_CHECK(cudaStreamCreateWithFlags(&ov->side, cudaStreamNonBlocking));
+    for (cudaEvent_t* e : events) JSW_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+    made.emplace(device, ov.get());
+  } catch (...) {
+    for (cudaEvent_t* e : events)
+      if (*e != nullptr) cudaEventDestroy(*e);
+    if (ov->side != nullptr) cudaStreamDestroy(ov->side);
+    throw;
+  }
+  return ov.release();
 }
 
 // The pipeline for a product of `panels` (pipeline_panels) panels, or null: one panel, or JSWIFT_QMATMUL_OVERLAP=0.

@@ -486,8 +486,11 @@ JSW_CUDA_TEST(graph_replays_dropout_with_the_step_set_before_each_launch_cuda) {
 namespace {
 
 void check_pipelined_nf4_matmul(int dev) {
-  // On CUDA 2048 tokens x 2048 outputs: 2 panels of the pipeline; the CPU, which has none, checks the calls small
-  const int64_t out = 2048, in = 2048, rows = dev == JSW_CPU ? 64 : 2048, n = out * in;
+  // On CUDA 4096 tokens x 2048 outputs (kernels/qmatmul.h's pipeline_panels: 8 Mi outputs of 2 Mi each): 4 panels
+  // of the pipeline each way (forward: row panels of 512; backward: column panels of 512 in a 1 Mi-value budget),
+  // so the capture takes in the side stream's wait for the GEMM of panel i - 2 (i >= 2) too; the CPU, which has
+  // no pipeline, checks the calls small
+  const int64_t out = 2048, in = 2048, rows = dev == JSW_CPU ? 64 : 4096, n = out * in;
   Buffer w = upload(dev, JSW_F32, randn(n, 21, 0.05f));
   Buffer packed(dev, n / 2), absmax(dev, n / 64 * 4);
   JSW_CHECK(jsw_nf4_quantize(dev, JSW_F32, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));

@@ -147,10 +147,14 @@ JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
     int64_t in, out, blocksize;
   };
   // 896 / 4864: the 32-value path at decode sizes (896: fewer 32-value words than lanes; 4864: a partial unrolled
-  // step); 912 with blocksize 16: the 16-value path; 67 and blocksize 7: the general one.
-  for (Shape s : {Shape{896, 4864, 64}, Shape{4864, 96, 64}, Shape{912, 40, 16}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
+  // step); 512 with blocksize 96 (a multiple of 32, no power of two: the scale's block by division, not a shift)
+  // and out 37, and 1024 / 32 with out 61 (out % 8 != 0: the last block's warps partly past out): the 32-value path
+  // too; 912 with blocksize 16: the 16-value path; 67 and blocksize 7: the general one.
+  for (Shape s : {Shape{896, 4864, 64}, Shape{4864, 96, 64}, Shape{512, 37, 96}, Shape{1024, 61, 32},
+                  Shape{912, 40, 16}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
-      for (int64_t rows : {1, 3, 8}) {
+      // the 32-value path's row counts R = 1, 2, 4 (3 and 4 rows: partly and fully live), 8 (5 and 8 rows)
+      for (int64_t rows : {1, 2, 3, 4, 5, 8}) {
         for (bool dq : {false, true}) {
           Problem p = make(dtype, rows, s.in, s.out, s.blocksize, dq, uint64_t(s.out + rows));
           std::vector<float> cpu = run(JSW_CPU, dtype, p, dq, rows != 3);

@@ -411,6 +411,35 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
   }
 }
 
+namespace {
+
+// One product of the pipeline tests in bf16 on poisoned outputs: the CUDA twin against the CPU one, by default,
+// with the pipeline off (JSWIFT_QMATMUL_OVERLAP=0) and, for NF4's backward, over row panels into an fp32
+// accumulator (JSWIFT_NF4_BWD=acc).
+void check_pipeline(int d, const QWeight& q, int64_t rows, bool trans) {
+  const int64_t xcols = trans ? q.out : q.in;
+  const std::vector<float> x = round_to(randn(rows * xcols, uint64_t(40 + trans)), JSW_BF16);
+  const std::vector<float> y0(size_t(rows * (trans ? q.in : q.out)), 0.0f);
+  const std::vector<float> cpu = run(JSW_CPU, JSW_BF16, q, x, rows, trans, 0.0f, y0);
+  struct Variant {
+    const char *var, *value;
+    bool applies;
+  };
+  for (const Variant& v : {Variant{nullptr, nullptr, true}, Variant{"JSWIFT_QMATMUL_OVERLAP", "0", true},
+                           Variant{"JSWIFT_NF4_BWD", "acc", trans && !q.gptq && !q.awq}}) {
+    if (!v.applies) continue;
+    if (v.var != nullptr) setenv(v.var, v.value, 1);
+    const std::vector<float> gpu = run(d, JSW_BF16, q, x, rows, trans, 0.0f, y0);
+    if (v.var != nullptr) unsetenv(v.var);
+    expect_rel_norm(std::string(format_name(q)) + " " + std::to_string(q.out) + " x " + std::to_string(q.in) +
+                        (trans ? " backward" : " forward") + " " +
+                        (v.var ? std::string(v.var) + "=" + v.value : std::string("default")),
+                    gpu, cpu, 1e-2);
+  }
+}
+
+}  // namespace
+
 // Products big enough for the CUDA pipeline (kernels/qmatmul.h: 2048 tokens x 4096 outputs are 4 panels of 2 Mi
 // outputs): panels dequantized on a side stream while the previous panel's GEMM runs, in two alternating tiles;
 // against the CPU twin, and with the pipeline off (JSWIFT_QMATMUL_OVERLAP=0) and, for NF4's backward, row panels
@@ -420,26 +449,43 @@ JSW_CUDA_TEST(qmatmul_cuda_pipeline_matches_cpu) {
   int d = cuda_device();
   // --cuda-as-cpu runs the test's own code at a size the CPU does in a moment (it has no pipeline)
   const int64_t rows = cuda_as_cpu ? 16 : 2048, dim = cuda_as_cpu ? 256 : 4096;
-  for (const QWeight& q : {make_nf4(dim, dim, 64, true, 31), make_gptq(dim, dim, 4, 32, 32)}) {
-    for (bool trans : {false, true}) {
-      const int64_t xcols = trans ? q.out : q.in;
-      const std::vector<float> x = round_to(randn(rows * xcols, uint64_t(40 + trans)), JSW_BF16);
-      const std::vector<float> y0(size_t(rows * (trans ? q.in : q.out)), 0.0f);
-      const std::vector<float> cpu = run(JSW_CPU, JSW_BF16, q, x, rows, trans, 0.0f, y0);
-      struct Variant {
-        const char *var, *value;
-      };
-      for (const Variant& v : {Variant{nullptr, nullptr}, Variant{"JSWIFT_QMATMUL_OVERLAP", "0"},
-                               Variant{"JSWIFT_NF4_BWD", "acc"}}) {
-        if (v.var != nullptr) setenv(v.var, v.value, 1);
-        const std::vector<float> gpu = run(d, JSW_BF16, q, x, rows, trans, 0.0f, y0);
-        if (v.var != nullptr) unsetenv(v.var);
-        expect_rel_norm(std::string(format_name(q)) + (trans ? " backward" : " forward") + " " +
-                            (v.var ? std::string(v.var) + "=" + v.value : std::string("default")),
-                        gpu, cpu, 1e-2);
-      }
-    }
-  }
+  for (const QWeight& q : {make_nf4(dim, dim, 64, true, 31), make_gptq(dim, dim, 4, 32, 32)})
+    for (bool trans : {false, true}) check_pipeline(d, q, rows, trans);
+}
+
+// The pipeline on uneven products (the panel arithmetic of qmatmul.cu, checked below from kernels/qmatmul.h):
+//  - GPTQ 4608 x 4096 backward: two row panels (4096 + 512 rows) accumulated in fp32, the second dequantized on
+//    the side stream while the first one's GEMM runs (GPTQ has no column panels);
+//  - NF4 4104 x 4112 (out % 16 = 8): the forward in 4 row panels of 1040 rows, the last one 984; the backward in
+//    5 column panels of 832, the last one 784 (an odd count: the last panel in tile 0); with JSWIFT_NF4_BWD=acc
+//    2 row panels (4080 + 24) accumulated with the side stream.
+// --cuda-as-cpu builds the same weights but multiplies 16 rows (the CPU has no pipeline).
+JSW_CUDA_TEST(qmatmul_cuda_uneven_pipeline_matches_cpu) {
+  namespace qm = jsw::qmatmul;
+  const int64_t gpu_rows = 2048, rows = cuda_as_cpu ? 16 : gpu_rows;
+  // the shapes hit the paths named above (qmatmul.cu's cuda::qmatmul, on a GPU's row count)
+  JSW_EXPECT(qm::pipeline_panels(gpu_rows * 4096) == 4, "gptq backward: %lld pipeline panels",
+             (long long)qm::pipeline_panels(gpu_rows * 4096));
+  JSW_EXPECT(qm::panel_rows(4608, 4096, qm::kCudaTileValues) == 4096, "gptq backward: row panels of %lld",
+             (long long)qm::panel_rows(4608, 4096, qm::kCudaTileValues));
+  const int64_t want = qm::pipeline_panels(gpu_rows * 4104);
+  const int64_t fwd_panel = std::min(qm::panel_rows(4104, 4112, qm::kCudaTileValues),
+                                     ((4104 + want - 1) / want + qm::kMinPanel - 1) / qm::kMinPanel * qm::kMinPanel);
+  JSW_EXPECT(want == 4 && fwd_panel == 1040, "nf4 forward: %lld panels of %lld rows", (long long)want,
+             (long long)fwd_panel);
+  const int64_t bwd_width =
+      qm::panel_columns(4104, 4112, std::min(qm::kCudaTileValues, 4104 * 4112 / qm::pipeline_panels(gpu_rows * 4112)),
+                        16);
+  JSW_EXPECT(bwd_width == 832 && (4112 + bwd_width - 1) / bwd_width == 5, "nf4 backward: column panels of %lld",
+             (long long)bwd_width);
+  JSW_EXPECT(qm::panel_rows(4104, 4112, qm::kCudaTileValues) == 4080, "nf4 backward acc: row panels of %lld",
+             (long long)qm::panel_rows(4104, 4112, qm::kCudaTileValues));
+
+  int d = cuda_device();
+  check_pipeline(d, make_gptq(4608, 4096, 4, 32, 33), rows, true);
+  const QWeight nf4 = make_nf4(4104, 4112, 64, true, 34);
+  check_pipeline(d, nf4, rows, false);
+  check_pipeline(d, nf4, rows, true);
 }
 
 // ---- GPTQ dequant-GEMV ----------------------------------------------------------------------------------------

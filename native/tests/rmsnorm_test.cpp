@@ -39,15 +39,20 @@ struct RmsOut {
   std::vector<float> y, rstd, dx, dw;
 };
 
+// x_offset: x is passed x_offset values into its buffer (so that a pointer is misaligned where x_offset values
+// are not a multiple of 16 bytes).
 RmsOut run(int device, int dtype, const std::vector<float>& x, const std::vector<float>& w,
-           const std::vector<float>& dy, int64_t rows, int64_t dim, float eps) {
-  Buffer bx = upload(device, dtype, x), bw = upload(device, dtype, w), bdy = upload(device, dtype, dy);
+           const std::vector<float>& dy, int64_t rows, int64_t dim, float eps, int64_t x_offset = 0) {
+  std::vector<float> x_at(size_t(x_offset), 0.0f);
+  x_at.insert(x_at.end(), x.begin(), x.end());
+  Buffer bx = upload(device, dtype, x_at), bw = upload(device, dtype, w), bdy = upload(device, dtype, dy);
+  const void* xp = static_cast<const char*>(bx.get()) + x_offset * dtype_bytes(dtype);
   Buffer by = poisoned(device, dtype, rows * dim), bdx = poisoned(device, dtype, rows * dim);
   Buffer brstd = poisoned(device, JSW_F32, rows);
   std::vector<float> dw0 = uniform(dim, 7, -1, 1);  // dweight accumulates: start from non-zero values
   Buffer bdw = upload(device, JSW_F32, dw0);
-  JSW_CHECK(jsw_rmsnorm_fwd(device, dtype, bx.get(), bw.get(), eps, rows, dim, by.get(), brstd.as<float>()));
-  JSW_CHECK(jsw_rmsnorm_bwd(device, dtype, bdy.get(), bx.get(), bw.get(), brstd.as<float>(), rows, dim, bdx.get(),
+  JSW_CHECK(jsw_rmsnorm_fwd(device, dtype, xp, bw.get(), eps, rows, dim, by.get(), brstd.as<float>()));
+  JSW_CHECK(jsw_rmsnorm_bwd(device, dtype, bdy.get(), xp, bw.get(), brstd.as<float>(), rows, dim, bdx.get(),
                             bdw.as<float>()));
   JSW_CHECK(jsw_synchronize(device));
   RmsOut o{download(by, dtype, rows * dim), download(brstd, JSW_F32, rows), download(bdx, dtype, rows * dim),
@@ -114,5 +119,24 @@ JSW_CUDA_TEST(rmsnorm_cuda_matches_cpu) {
       expect_close(tag + " dx", gpu.dx, cpu.dx, 2 * tol, 2 * tol);
       expect_close(tag + " dw", gpu.dw, cpu.dw, 1e-3f, 1e-4f);
     }
+  }
+}
+
+// dim 64 allows 16-byte vectors, but x starts 8 bytes past a 16-byte boundary (4 bf16 / f16 values, 2 fp32), so
+// every row of x is misaligned: the forward and the backward take the scalar kernels (rmsnorm.cu's vectorizable).
+JSW_CUDA_TEST(rmsnorm_cuda_misaligned_x_matches_cpu) {
+  const int64_t rows = 5, dim = 64;
+  for (int dtype : {JSW_BF16, JSW_F16, JSW_F32}) {
+    const int64_t offset = 8 / dtype_bytes(dtype);
+    auto x = round_to(randn(rows * dim, 21), dtype), w = round_to(uniform(dim, 22, 0.5f, 1.5f), dtype);
+    auto dy = round_to(randn(rows * dim, 23), dtype);
+    RmsOut cpu = run(JSW_CPU, JSW_F32, x, w, dy, rows, dim, 1e-6f);
+    RmsOut gpu = run(cuda_device(), dtype, x, w, dy, rows, dim, 1e-6f, offset);
+    float tol = dtype == JSW_F32 ? 1e-5f : dtype == JSW_BF16 ? 1e-2f : 2e-3f;
+    std::string tag = "dtype " + std::to_string(dtype) + " x offset " + std::to_string(offset);
+    expect_close(tag + " y", gpu.y, cpu.y, tol, tol);
+    expect_close(tag + " rstd", gpu.rstd, cpu.rstd, 1e-6f, 1e-5f);
+    expect_close(tag + " dx", gpu.dx, cpu.dx, 2 * tol, 2 * tol);
+    expect_close(tag + " dw", gpu.dw, cpu.dw, 1e-3f, 1e-4f);
   }
 }
