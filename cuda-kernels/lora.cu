@@ -1,15 +1,15 @@
 // Fused LoRA linear on CUDA, the twin of native/src/cpu/lora.cpp: cuBLAS GEMMs (tensor cores for bf16/f16,
-// fp32 accumulation, fp32 C for the accumulated dA / dB) plus two small kernels: jsw_dropout's (dora.cu: the same
-// mask, read from the device's dropout step) and the bias rows.
+// fp32 accumulation, fp32 C for the accumulated dA / dB), the low-rank halves with the dropout inside
+// (lora_rank.cu: the same mask as jsw_dropout, read from the device's dropout step) and the bias rows.
 //   forward:  xa = drop(x) A^T;  y = bias (rows);  y = scale xa B^T + y;  y = x W^T + y
 //   backward: dB += scale dy^T xa;  g = dy B;  dA += scale g^T drop(x);  dx = scale g A;  dx = drop'(dx);
 //             dx = dy W + dx
 // Folding the bias and the low-rank term into C before the big GEMM (beta = 1) avoids a [tokens, out] fp32
 // temporary: the output is rounded once for the small terms and once for the sum.
 #include "common.cuh"
-#include "kernels/dora.h"
 #include "kernels/gemm.h"
 #include "kernels/lora.h"
+#include "kernels/lora_rank.h"
 
 namespace jsw {
 namespace cuda {
@@ -52,15 +52,9 @@ void lora_fwd(int device, int dtype, const void* x, const void* w, const void* b
               const void* lora_b, int64_t tokens, int64_t in, int64_t out, int64_t rank, float scale, float p,
               uint64_t seed, void* y, void* xa) {
   int64_t esize = dtype == JSW_F32 ? 4 : 2;
-  Scratch dropped(device, p > 0.0f ? tokens * in * esize : 0);
   Scratch xa_scratch(device, xa == nullptr ? tokens * rank * esize : 0);
-  const void* xd = x;
-  if (p > 0.0f) {
-    dropout(device, dtype, x, tokens * in, p, seed, dropped.as<void>());
-    xd = dropped.as<void>();
-  }
   void* xa_out = xa != nullptr ? xa : xa_scratch.as<void>();
-  gemm(device, dtype, dtype, false, true, tokens, rank, in, 1.0f, xd, lora_a, 0.0f, xa_out);
+  lora_down(device, dtype, x, lora_a, tokens, in, rank, p, seed, xa_out);
   if (bias != nullptr) {
     cudaStream_t s = stream(device);
     JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_lora_fwd",
@@ -80,20 +74,8 @@ void lora_bwd(int device, int dtype, const void* dy, const void* x, const void* 
   int64_t esize = dtype == JSW_F32 ? 4 : 2;
   Scratch g(device, tokens * rank * esize);
   gemm(device, dtype, dtype, false, false, tokens, rank, out, 1.0f, dy, lora_b, 0.0f, g.as<void>());
-  if (da != nullptr) {
-    Scratch dropped(device, p > 0.0f ? tokens * in * esize : 0);
-    const void* xd = x;
-    if (p > 0.0f) {
-      dropout(device, dtype, x, tokens * in, p, seed, dropped.as<void>());
-      xd = dropped.as<void>();
-    }
-    gemm(device, dtype, JSW_F32, true, false, rank, in, tokens, scale, g.as<void>(), xd, 1.0f, da);
-  }
-  if (dx != nullptr) {
-    gemm(device, dtype, dtype, false, false, tokens, in, rank, scale, g.as<void>(), lora_a, 0.0f, dx);
-    if (p > 0.0f) dropout(device, dtype, dx, tokens * in, p, seed, dx);
-    gemm(device, dtype, dtype, false, false, tokens, in, out, 1.0f, dy, w, 1.0f, dx);
-  }
+  lora_up_grad(device, dtype, g.as<void>(), x, lora_a, tokens, in, rank, scale, p, seed, dx, da);
+  if (dx != nullptr) gemm(device, dtype, dtype, false, false, tokens, in, out, 1.0f, dy, w, 1.0f, dx);
 }
 
 }  // namespace cuda

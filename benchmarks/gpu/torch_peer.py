@@ -181,6 +181,24 @@ class Peer:
         x = self.randn(p["n"], dtype=self.dtype(p))
         return self.time(lambda: self.F.dropout(x, 0.05, training=True), 50), "F.dropout(x, 0.05, training=True)"
 
+    def lora_rank(self, p):
+        # PEFT's autograd for the same half: the forward drops x (F.dropout, which saves its mask) and multiplies
+        # by A^T; the backward reads the saved drop(x) for dA and applies the saved mask to g A for dx.
+        t, F = self.torch, self.F
+        x = self.randn(p["tokens"], p["in"], dtype=self.dtype(p))
+        a = self.randn(p["rank"], p["in"], dtype=self.dtype(p))
+        if p.get("pass") == "down":
+            return self.time(lambda: F.dropout(x, 0.05, training=True) @ a.t(), 50), "F.dropout(x) @ A.t()"
+        g = self.randn(p["tokens"], p["rank"], dtype=self.dtype(p))
+        xd = F.dropout(x, 0.05, training=True)
+        mask = (xd != 0).to(x.dtype) / 0.95
+        da = t.zeros(p["rank"], p["in"], device=self.dev, dtype=t.float32)
+
+        def step():
+            da.add_((g.t() @ xd).float(), alpha=2.0)
+            return (g @ a).mul_(2.0).mul_(mask)
+        return self.time(step, 50), "dA += 2 g.t() @ drop(x) (saved); dx = 2 (g @ A) * mask (saved)"
+
     def swiglu_fwd_bwd(self, p):
         F = self.F
         n = p["n"]

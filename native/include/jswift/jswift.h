@@ -209,6 +209,23 @@ int jsw_lora_bwd(int device, int dtype, const void* dy, const void* x, const voi
 int jsw_lora_delta(int device, int dtype, const void* x, int64_t rows, int64_t in_features, const void* lora_a,
                    int64_t rank, const void* lora_b, int64_t out_features, float scale, void* y);
 
+/* The low-rank halves of a LoRA linear with the dropout inside them, for a base product made elsewhere (a
+ * packed 4-bit weight's tile GEMM, QuantizedLora in Java): drop(x) is never stored. Both apply jsw_dropout's
+ * mask (element t*in + i of x, the seed and the device's dropout step; p = 0: none) with drop(x) rounded to the
+ * storage dtype, and accumulate in fp32.
+ * jsw_lora_down:    xa [rows, rank] = drop(x) A^T  (x [rows, in], A [rank, in]; xa rounded once).
+ * jsw_lora_up_grad: from g [rows, rank] (= dy B, in the storage dtype):
+ *                   dx [rows, in] = drop'(scale g A)  (overwritten; scale g A rounded, then masked and scaled by
+ *                                    1/(1-p) and rounded again, as a GEMM and jsw_dropout would; NULL: skipped)
+ *                   dA [rank, in] += scale g^T drop(x)  (fp32; NULL: skipped).
+ * One pass over x for each (where jsw_dropout and GEMMs made three or five), one mask evaluation for both
+ * outputs of jsw_lora_up_grad. Equal, up to the order of fp32 sums, to the jsw_dropout + jsw_gemm sequence. */
+int jsw_lora_down(int device, int dtype, const void* x, const void* lora_a, int64_t rows, int64_t in_features,
+                  int64_t rank, float dropout_p, uint64_t seed, void* xa);
+int jsw_lora_up_grad(int device, int dtype, const void* g, const void* x, const void* lora_a, int64_t rows,
+                     int64_t in_features, int64_t rank, float scale, float dropout_p, uint64_t seed, void* dx,
+                     float* da);
+
 /* ---- DoRA helpers (weight-decomposed LoRA: y = b + (m / ||W + s B A||_row) * (x W^T + s (x A^T) B^T)) -- */
 /* norm[r] = sqrt(sum_c x[r, c]^2) and inv_norm[r] = 1 / norm[r] (fp32 sums; a zero row gives inf) for a
  * [rows, cols] x; either output may be NULL, not both. DoRA's per-output-row weight norm, on W + s B A. */

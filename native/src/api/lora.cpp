@@ -3,6 +3,7 @@
 
 #include "core/dispatch.h"
 #include "kernels/lora.h"
+#include "kernels/lora_rank.h"
 
 using namespace jsw;
 
@@ -89,6 +90,42 @@ extern "C" int jsw_lora_delta(int device, int dtype, const void* x, int64_t rows
   } else {
     JSW_CUDA_ONLY(
         cuda::lora_delta(device, dtype, x, rows, in_features, lora_a, rank, lora_b, out_features, scale, y));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_lora_down(int device, int dtype, const void* x, const void* lora_a, int64_t rows,
+                             int64_t in_features, int64_t rank, float dropout_p, uint64_t seed, void* xa) {
+  JSW_API_BEGIN
+  const char* op = "jsw_lora_down";
+  check_shapes(op, device, dtype, rows, in_features, 1, rank, 1.0f, dropout_p);
+  if (rows == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  require_ptr(lora_a, op, "lora_a");
+  require_ptr(xa, op, "xa");
+  if (device == JSW_CPU) {
+    JSW_CPU_RUN(cpu::lora_down(dtype, x, lora_a, rows, in_features, rank, dropout_p, seed, xa));
+  } else {
+    JSW_CUDA_ONLY(cuda::lora_down(device, dtype, x, lora_a, rows, in_features, rank, dropout_p, seed, xa));
+  }
+  JSW_API_END
+}
+
+extern "C" int jsw_lora_up_grad(int device, int dtype, const void* g, const void* x, const void* lora_a,
+                                int64_t rows, int64_t in_features, int64_t rank, float scale, float dropout_p,
+                                uint64_t seed, void* dx, float* da) {
+  JSW_API_BEGIN
+  const char* op = "jsw_lora_up_grad";
+  check_shapes(op, device, dtype, rows, in_features, 1, rank, scale, dropout_p);
+  if (rows == 0 || (dx == nullptr && da == nullptr)) return JSW_OK;
+  require_ptr(g, op, "g");
+  if (dx != nullptr) require_ptr(lora_a, op, "lora_a");
+  if (da != nullptr) require_ptr(x, op, "x");
+  if (device == JSW_CPU) {
+    JSW_CPU_RUN(cpu::lora_up_grad(dtype, g, x, lora_a, rows, in_features, rank, scale, dropout_p, seed, dx, da));
+  } else {
+    JSW_CUDA_ONLY(
+        cuda::lora_up_grad(device, dtype, g, x, lora_a, rows, in_features, rank, scale, dropout_p, seed, dx, da));
   }
   JSW_API_END
 }

@@ -31,4 +31,13 @@ public final class LoraNative {
   public static native int jsw_lora_delta(
       int device, int dtype, @Cast("const void*") long x, long rows, long inFeatures, @Cast("const void*") long loraA,
       long rank, @Cast("const void*") long loraB, long outFeatures, float scale, @Cast("void*") long y);
+
+  public static native int jsw_lora_down(
+      int device, int dtype, @Cast("const void*") long x, @Cast("const void*") long loraA, long rows,
+      long inFeatures, long rank, float dropoutP, @Cast("uint64_t") long seed, @Cast("void*") long xa);
+
+  public static native int jsw_lora_up_grad(
+      int device, int dtype, @Cast("const void*") long g, @Cast("const void*") long x,
+      @Cast("const void*") long loraA, long rows, long inFeatures, long rank, float scale, float dropoutP,
+      @Cast("uint64_t") long seed, @Cast("void*") long dx, @Cast("float*") long da);
 }

@@ -7,8 +7,9 @@ import jswift.tensor.Tensor;
 /**
  * Plain LoRA over a quantized base weight (QLoRA, LoRA on a GPTQ checkpoint): the base product comes from the
  * packed weight's own kernels ({@link QuantizedWeight#matmul} / {@link QuantizedWeight#matmulBackward}, the
- * dequant-to-tile GEMM for NF4 and GPTQ) and the low-rank path from plain GEMMs, with the fused LoRA kernel's
- * semantics: the same dropout mask (the hash of (seed, element) of {@link Kernels#dropout}), drop(x), xa and
+ * dequant-to-tile GEMM for NF4 and GPTQ) and the low-rank path from the fused low-rank kernels ({@link
+ * Kernels#loraDown}, {@link Kernels#loraUpGrad}: the dropout applied as x is read) and plain GEMMs, with the
+ * fused LoRA kernel's semantics: the same dropout mask (the hash of (seed, element) of {@link Kernels#dropout}), drop(x), xa and
  * g = dy B rounded to the storage dtype as it rounds them, and the same gradients (dA and dB accumulated in f32).
  * The fused kernel needs the dense W, which is what this path avoids materialising.
  */
@@ -17,7 +18,7 @@ final class QuantizedLora {
 
   /**
    * y [tokens, out] = x W^T + bias + scale (drop(x) A^T) B^T; xa (or null when no backward follows) receives
-   * drop(x) A^T. Temporaries (activation-sized) go to {@code tmp}.
+   * drop(x) A^T. Temporaries (rank-sized) go to {@code tmp}.
    */
   static void forward(QuantizedWeight w, Tensor bias, LoraAdapter ad, Arena tmp, Tensor x, Tensor y, float dropout,
       long seed, Tensor xa) {
@@ -26,9 +27,8 @@ final class QuantizedLora {
       Kernels.loraDelta(x, ad.aValue(), ad.bValue(), ad.scale(), y);
       return;
     }
-    Tensor xd = dropped(tmp, x, dropout, seed);
     if (xa == null) xa = tmp.allocate(x.dtype(), x.device(), x.size(0), ad.rank());
-    Kernels.matmul(xd, false, ad.aValue(), true, xa, 1f, 0f);
+    Kernels.loraDown(x, ad.aValue(), dropout, seed, xa);
     Kernels.matmul(xa, false, ad.bValue(), true, y, ad.scale(), 1f);
   }
 
@@ -68,20 +68,9 @@ final class QuantizedLora {
     if (dx == null && dA == null) return;
     Tensor g = tmp.allocate(dy.dtype(), dy.device(), dy.size(0), ad.rank());
     Kernels.matmul(dy, false, ad.bValue(), false, g, 1f, 0f);
-    if (dA != null) Kernels.matmul(g, true, dropped(tmp, x, dropout, seed), false, dA, ad.scale(), 1f);
-    if (dx != null) {
-      // The low-rank part first, masked like the forward's input (drop' is linear: the scale commutes with it),
-      // then the base product adds into it.
-      Kernels.matmul(g, false, ad.aValue(), false, dx, ad.scale(), 0f);
-      if (dropout > 0f) Kernels.dropout(dx, dropout, seed, dx);
-      w.matmulBackward(dy, dx, 1f);
-    }
-  }
-
-  private static Tensor dropped(Arena tmp, Tensor x, float p, long seed) {
-    if (p == 0f) return x;
-    Tensor xd = tmp.allocate(x.dtype(), x.device(), x.shape());
-    Kernels.dropout(x, p, seed, xd);
-    return xd;
+    // dA and the low-rank part of dx in one pass over x (masked like the forward's input: drop' is linear, so the
+    // scale commutes with it); then the base product adds into dx.
+    Kernels.loraUpGrad(g, x, ad.aValue(), ad.scale(), dropout, seed, dx, dA);
+    if (dx != null) w.matmulBackward(dy, dx, 1f);
   }
 }

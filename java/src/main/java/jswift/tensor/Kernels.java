@@ -509,6 +509,59 @@ public final class Kernels {
         in, loraA.address(), rank, loraB.address(), out, scale, y.address()));
   }
 
+  /**
+   * xa [..., rank] = drop(x) A^T for x [..., in] and A [rank, in], the dropout ({@link #dropout}'s mask for
+   * {@code seed}, p = 0: none) applied as x is read: drop(x) is never stored (jsw_lora_down).
+   */
+  public static void loraDown(Tensor x, Tensor loraA, float p, long seed, Tensor xa) {
+    String op = "loraDown";
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    long in = x.size(-1), rank = loraRank(op, x, loraA, in);
+    Check.sameDtype(op, x, "xa", xa);
+    Check.shape(op, "xa", xa, withLastReplaced(x.shape(), rank));
+    Check.device(op, x.device(), "xa", xa);
+    NativeStatus.check(LoraNative.jsw_lora_down(x.device().index(), x.dtype().code(), x.address(), loraA.address(),
+        x.numel() / Math.max(in, 1), in, rank, p, seed, xa.address()));
+  }
+
+  /**
+   * From g [..., rank] (= dy B): dx [..., in] = drop'(scale g A) (overwritten; null: skipped) and the f32 dA
+   * [rank, in] += scale g^T drop(x) (null: skipped), with {@link #loraDown}'s mask; x may be null when dA is
+   * (jsw_lora_up_grad). One pass over x for both.
+   */
+  public static void loraUpGrad(Tensor g, Tensor x, Tensor loraA, float scale, float p, long seed, Tensor dx,
+      Tensor dA) {
+    String op = "loraUpGrad";
+    Check.floating(op, "g", g);
+    Check.rankAtLeast(op, "g", g, 1);
+    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.sameDtype(op, g, "loraA", loraA);
+    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    long rank = loraA.size(0), in = loraA.size(1);
+    Check.that(g.size(-1) == rank, op, "g must be [..., rank " + rank + "], got " + g);
+    Check.device(op, g.device(), "loraA", loraA);
+    long[] full = withLastReplaced(g.shape(), in);
+    if (dx != null) {
+      Check.sameDtype(op, g, "dx", dx);
+      Check.shape(op, "dx", dx, full);
+      Check.device(op, g.device(), "dx", dx);
+    }
+    if (dA != null) {
+      Check.that(x != null, op, "x is needed for dA");
+      Check.sameDtype(op, g, "x", x);
+      Check.shape(op, "x", x, full);
+      Check.device(op, g.device(), "x", x);
+      Check.that(dA.dtype() == DType.F32, op, "dA must be f32, got " + dA.dtype());
+      Check.shape(op, "dA", dA, rank, in);
+      Check.device(op, g.device(), "dA", dA);
+    }
+    NativeStatus.check(LoraNative.jsw_lora_up_grad(g.device().index(), g.dtype().code(), g.address(),
+        x == null ? 0 : x.address(), loraA.address(), g.numel() / Math.max(rank, 1), in, rank, scale, p, seed,
+        dx == null ? 0 : dx.address(), dA == null ? 0 : dA.address()));
+  }
+
   /** Checks A [rank, in] against x (dtype, device) and returns the rank. */
   private static long loraRank(String op, Tensor x, Tensor loraA, long in) {
     Check.sameDtype(op, x, "loraA", loraA);

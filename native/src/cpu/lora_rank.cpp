@@ -1,0 +1,79 @@
+// The low-rank halves of a LoRA linear with the dropout inside, on the CPU (contracts: jsw_lora_down /
+// jsw_lora_up_grad in jswift.h; the fused CUDA twin is cuda-kernels/lora_rank.cu). Here they are the sequence
+// the contract is defined by: jsw_dropout into a scratch copy, then the GEMMs (dx masked after its product).
+// On the CPU that is also the fast way: the mask is hashed 16 elements at a time with AVX-512 over the whole
+// input and each product is one large sgemm split over the threads, where masking panel by panel in cache and
+// multiplying each panel (tried first) spent more in small sgemm calls than the copy of x costs (an activation
+// of a 0.5B model fits in the caches). The numbers are the unfused ones bit for bit.
+#include "core/memory.h"
+#include "jswift/jswift.h"
+#include "kernels/dora.h"
+#include "kernels/gemm.h"
+#include "kernels/lora_rank.h"
+
+namespace jsw {
+namespace cpu {
+
+namespace {
+
+int64_t element_size(int dtype) { return dtype == JSW_F32 ? 4 : 2; }
+
+// Row-major C [m, n] = alpha op(A) op(B) + beta C with dense leading dimensions.
+void gemm_rm(int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const void* a,
+             const void* b, float beta, void* c) {
+  GemmArgs g{};
+  g.dtype = dtype;
+  g.c_dtype = c_dtype;
+  g.trans_a = ta;
+  g.trans_b = tb;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = alpha;
+  g.a = a;
+  g.lda = ta ? m : k;
+  g.b = b;
+  g.ldb = tb ? k : n;
+  g.beta = beta;
+  g.c = c;
+  g.ldc = n;
+  gemm(g);
+}
+
+// drop(x) as jsw_dropout stores it: x itself when p = 0, else a masked copy.
+class Dropped {
+ public:
+  Dropped(int dtype, const void* x, int64_t n, float p, uint64_t seed)
+      : copy_(p > 0.0f ? n * element_size(dtype) : 0), ptr_(p > 0.0f ? copy_.as<void>() : x) {
+    if (p > 0.0f) dropout(dtype, x, n, p, seed, copy_.as<void>());
+  }
+  const void* get() const { return ptr_; }
+
+ private:
+  Scratch copy_;
+  const void* ptr_;
+};
+
+}  // namespace
+
+void lora_down(int dtype, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank, float p,
+               uint64_t seed, void* xa) {
+  Dropped xd(dtype, x, rows * in, p, seed);
+  gemm_rm(dtype, dtype, false, true, rows, rank, in, 1.0f, xd.get(), a, 0.0f, xa);
+}
+
+void lora_up_grad(int dtype, const void* g, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank,
+                  float scale, float p, uint64_t seed, void* dx, float* da) {
+  if (da != nullptr) {
+    Dropped xd(dtype, x, rows * in, p, seed);
+    gemm_rm(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd.get(), 1.0f, da);
+  }
+  if (dx != nullptr) {
+    // scale g A is stored (rounded) before the mask rescales it: jsw_dropout's two roundings.
+    gemm_rm(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx);
+    if (p > 0.0f) dropout(dtype, dx, rows * in, p, seed, dx);
+  }
+}
+
+}  // namespace cpu
+}  // namespace jsw
