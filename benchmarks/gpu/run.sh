@@ -158,6 +158,13 @@ elif [ -x "$build/jswift_tests" ]; then
 else
   fail "no jswift_tests binary"
 fi
+# A new path whose twin test failed is switched back to the path it replaced for the rest of the run.
+if [ -f "$out/native_tests.json" ]; then
+  for kv in $(python3 "$root/benchmarks/gpu/fallbacks.py" "$out/native_tests.json" "$out/fallbacks.json"); do
+    export "$kv"
+    echo "fallback for the rest of the run (its twin test failed): $kv"
+  done
+fi
 
 step "jswift kernel benchmarks"
 bench_args=(--json "$out/jswift_bench.json")
@@ -242,7 +249,7 @@ fi
 step "summary"
 if python3 "$root/benchmarks/gpu/summarize.py" --out "$out"; then
   # results.json holds every piece in full; fewer files come back from the device machine.
-  rm -f "$out/env.json" "$out/native_tests.json" "$out/jswift_bench.json" "$out/torch_bench.json" "$out/java_cuda_check.json" \
+  rm -f "$out/env.json" "$out/fallbacks.json" "$out/native_tests.json" "$out/jswift_bench.json" "$out/torch_bench.json" "$out/java_cuda_check.json" \
     "$out/qlora_jswift.json" "$out/qlora_peer.json"
 else
   fail "summary failed"
@@ -250,7 +257,7 @@ fi
 # The device machine sends back at most 8 files: the other files this script writes (memcheck's logs, the pieces a
 # failed summary leaves) go into one archive.
 rest=""
-for f in memcheck.log memcheck_tests.log env.json native_tests.json jswift_bench.json torch_bench.json \
+for f in memcheck.log memcheck_tests.log env.json fallbacks.json native_tests.json jswift_bench.json torch_bench.json \
          java_cuda_check.json qlora_jswift.json qlora_peer.json; do
   [ -f "$out/$f" ] && rest="$rest $f"
 done

@@ -162,6 +162,7 @@ def main():
     mine = load(os.path.join(out, "jswift_bench.json"), {"results": []})
     peer = load(os.path.join(out, "torch_bench.json"), {"results": []})
     env = load(os.path.join(out, "env.json"), {})
+    fallbacks = load(os.path.join(out, "fallbacks.json"), [])
     java = load(os.path.join(out, "java_cuda_check.json"), {})
     qlora = qlora_summary(load(os.path.join(out, "qlora_jswift.json"), {}), load(os.path.join(out, "qlora_peer.json"), {}))
 
@@ -194,6 +195,7 @@ def main():
         "environment": env,
         "native_tests": {k: tests.get(k) for k in ("passed", "failed", "skipped")},
         "native_test_failures": failed_tests,
+        "fallbacks": fallbacks if isinstance(fallbacks, list) else [],
         "benchmarks": rows,
         "benchmark_errors": [e for e in [mine.get("errors"), *peer.get("errors", [])] if e],
         "load_errors": [d["load_error"] for d in (tests, mine, peer, env) if "load_error" in d],
@@ -213,6 +215,9 @@ def main():
     lines += [f"Native tests (CUDA twins vs CPU): {nt['passed']} passed, {nt['failed']} failed, {nt['skipped']} skipped.", ""]
     for t in failed_tests:
         lines.append(f"- FAILED {t['name']}: {t.get('detail', '')}")
+    for fb in result["fallbacks"]:
+        lines.append(f"- switched back for the benchmarks and Java steps: {fb['variable']}={fb['value']} "
+                     f"({', '.join(fb['failed_tests'])} failed)")
     lines += ["", "| bench | shape | jswift ms | torch ms | torch/jswift | jswift TFLOP/s | jswift GB/s | "
               "peak extra MiB jswift / torch | target |",
               "|---|---|---|---|---|---|---|---|---|"]

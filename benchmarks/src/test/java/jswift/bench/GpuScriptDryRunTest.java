@@ -83,15 +83,50 @@ class GpuScriptDryRunTest {
     assertTrue(g.get("note").asText().contains("GPU only"), g.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("CUDA graphs"));
     // the before / after pairs of one run: the NF4 tile GEMM's backward in its four variants, the GEMV's two
-    boolean tileBwd = false, gemv = false;
+    // and the LoRA low-rank halves fused and unfused
+    boolean tileBwd = false, gemv = false, loraRank = false;
     for (JsonNode v : r.get("kernel_variants")) {
       String name = v.get("name").asText(), shape = v.get("shape").asText();
       if (name.equals("nf4_matmul") && shape.contains("pass=bwd")) tileBwd = v.get("variants").size() == 4;
       if (name.equals("nf4_gemv")) gemv = v.get("variants").size() == 2;
+      if (name.equals("lora_rank") && shape.contains("pass=up_grad")) loraRank = v.get("variants").size() == 2;
       for (JsonNode x : v.get("variants")) assertTrue(x.get("vs_first").asDouble() > 0, v.toString());
     }
-    assertTrue(tileBwd && gemv, r.get("kernel_variants").toString());
+    assertTrue(tileBwd && gemv && loraRank, r.get("kernel_variants").toString());
+    assertTrue(r.get("fallbacks").isEmpty(), "no twin test failed, so no path is switched back: " + r.get("fallbacks"));
     assertTrue(Files.readString(out.resolve("results.md")).contains("Kernel variants in this run"));
+  }
+
+  /**
+   * A failed twin test of a path that has a switch back (native/README.md, "Switches") sets that switch for the rest
+   * of the run (fallbacks.py, exported by run.sh), and the report says so; a failed test of no such path sets none.
+   */
+  @Test
+  void aFailedTwinTestSwitchesItsPathBackAndTheReportSaysSo(@TempDir Path out) throws Exception {
+    Files.writeString(out.resolve("native_tests.json"), "{\"tests\": ["
+        + "{\"name\": \"lora_rank_cuda_matches_cpu\", \"status\": \"failed\", \"detail\": \"xa: relative error 1\"},"
+        + "{\"name\": \"rope_cuda_matches_cpu\", \"status\": \"failed\", \"detail\": \"x\"},"
+        + "{\"name\": \"nf4_gemv_cuda_matches_cpu\", \"status\": \"passed\"}],"
+        + " \"passed\": 1, \"failed\": 2, \"skipped\": 0}");
+    String printed = python("benchmarks/gpu/fallbacks.py", out.resolve("native_tests.json").toString(),
+        out.resolve("fallbacks.json").toString());
+    assertEquals("JSWIFT_LORA_RANK=unfused", printed.strip());
+    python("benchmarks/gpu/summarize.py", "--out", out.toString());
+    String md = Files.readString(out.resolve("results.md"));
+    assertTrue(md.contains("switched back for the benchmarks and Java steps: JSWIFT_LORA_RANK=unfused "
+        + "(lora_rank_cuda_matches_cpu failed)"), md);
+    JsonNode fb = new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("fallbacks");
+    assertEquals(1, fb.size(), fb.toString());
+  }
+
+  private static String python(String script, String... args) throws IOException, InterruptedException {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("python3", ROOT.resolve(script).toString()));
+    cmd.addAll(java.util.List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String text = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(1, TimeUnit.MINUTES), script + " timed out");
+    assertEquals(0, p.exitValue(), text);
+    return text;
   }
 
   @Test
