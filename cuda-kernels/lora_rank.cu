@@ -313,11 +313,12 @@ bool fused(int dtype, int64_t in, int64_t rank, std::initializer_list<const void
          aligned16(ptrs) && !env_is("JSWIFT_LORA_RANK", "unfused");
 }
 
-// Splits of a reduction of `length` (in 64-wide tiles) that give at least two blocks a multiprocessor when
-// `blocks` blocks cover the other dimension; returns the split's length, a multiple of 64.
+// Splits of a reduction of `length` (in 64-wide tiles) that give at least four blocks a multiprocessor when
+// `blocks` blocks cover the other dimension (a block loads its tiles without prefetching: the other blocks of its
+// multiprocessor hide that latency); returns the split's length, a multiple of 64.
 int64_t split_length(int device, int64_t blocks, int64_t length) {
   const int64_t tiles = (length + kTile - 1) / kTile;
-  int64_t splits = (2 * int64_t(sm_count(device)) + blocks - 1) / blocks;
+  int64_t splits = (4 * int64_t(sm_count(device)) + blocks - 1) / blocks;
   splits = std::max<int64_t>(1, std::min(splits, tiles));
   return (tiles + splits - 1) / splits * kTile;
 }

@@ -5,6 +5,9 @@
 // input and each product is one large sgemm split over the threads, where masking panel by panel in cache and
 // multiplying each panel (tried first) spent more in small sgemm calls than the copy of x costs (an activation
 // of a 0.5B model fits in the caches). The numbers are the unfused ones bit for bit.
+#include <cstddef>
+#include <vector>
+
 #include "core/memory.h"
 #include "jswift/jswift.h"
 #include "kernels/dora.h"
@@ -40,17 +43,40 @@ void gemm_rm(int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int
   gemm(g);
 }
 
-// drop(x) as jsw_dropout stores it: x itself when p = 0, else a masked copy.
+// The calling thread's workspace for drop(x), kept between calls up to kKeptBytes: a fresh allocation of an
+// activation's size is mapped and unmapped by the C library at every call, and its page faults cost more than
+// the small products that read it. Larger copies (big models on the CPU) are allocated per call.
+constexpr int64_t kKeptBytes = int64_t(64) << 20;
+
+class Workspace {
+ public:
+  explicit Workspace(int64_t bytes) : own_(bytes > kKeptBytes ? bytes : 0) {
+    if (bytes > kKeptBytes) {
+      ptr_ = own_.as<void>();
+    } else {
+      thread_local std::vector<char> kept;
+      if (int64_t(kept.size()) < bytes) kept.resize(std::size_t(bytes));
+      ptr_ = kept.data();
+    }
+  }
+  void* get() const { return ptr_; }
+
+ private:
+  Scratch own_;
+  void* ptr_;
+};
+
+// drop(x) as jsw_dropout stores it: x itself when p = 0, else a masked copy in the thread's workspace.
 class Dropped {
  public:
   Dropped(int dtype, const void* x, int64_t n, float p, uint64_t seed)
-      : copy_(p > 0.0f ? n * element_size(dtype) : 0), ptr_(p > 0.0f ? copy_.as<void>() : x) {
-    if (p > 0.0f) dropout(dtype, x, n, p, seed, copy_.as<void>());
+      : copy_(p > 0.0f ? n * element_size(dtype) : 0), ptr_(p > 0.0f ? copy_.get() : x) {
+    if (p > 0.0f) dropout(dtype, x, n, p, seed, copy_.get());
   }
   const void* get() const { return ptr_; }
 
  private:
-  Scratch copy_;
+  Workspace copy_;
   const void* ptr_;
 };
 
