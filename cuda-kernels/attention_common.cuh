@@ -47,6 +47,10 @@ struct Params {
   float scale, scale_log2;
   bool vec_loads;  // every row of q, k, v, dout starts 16-byte aligned: tiles load with 16-byte vectors
   int* error_flag;
+  // A chunk of queries over a KV cache (fwd_tensor_cores_cached, jsw_attention_decode's q_len > 1): q_len queries
+  // per sequence, the last ones of kv_len[b] keys, in caches of seq_len (= capacity) slots; null otherwise.
+  const int32_t* kv_len;
+  int q_len;
 };
 
 struct Seq {
@@ -260,6 +264,10 @@ void allow_smem(Kernel kernel, size_t bytes) {
 // vectors (p.vec_loads); the generic kernels of attention_fwd.cu / attention_bwd.cu take the other calls, fp32,
 // and the backward above head_dim 128.
 void fwd_tensor_cores(int dtype, const Params& p, cudaStream_t s);
+// The same kernel over a KV cache (p.kv_len, p.q_len set; p.seq_len = the capacity, p.batch, causal): query i of
+// sequence b at position kv_len[b] - q_len + i, keys from slot b * capacity. A kv_len outside [q_len, capacity]
+// raises kErrKvLen and gives that sequence out = 0, lse = -inf.
+void fwd_tensor_cores_cached(int dtype, const Params& p, cudaStream_t s);
 // The dQ accumulator row length of the tensor-core backward for this call, or 0 where it does not run.
 int bwd_tensor_cores_ld(int dtype, int head_dim, bool vec);
 // Needs p.delta (from attention_delta_kernel) and p.dq_acc zeroed; writes dq, dk, dv.

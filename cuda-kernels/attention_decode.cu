@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "attention_common.cuh"
 #include "common.cuh"
 #include "kernels/attention_decode.h"
 
@@ -420,11 +421,55 @@ void launch_decode(int device, DecodeParams p, cudaStream_t stream) {
 
 }  // namespace
 
+namespace {
+
+// Chunks of at least this many queries a sequence run the flash kernel on tensor cores over the cache.
+constexpr int64_t kChunkQueries = 16;
+
+// A chunk of queries (a prompt continued over a filled cache, a batch of speculative tokens) as the flash forward
+// kernel on tensor cores reading the cache's rows (attention_fwd_tc.cu, cache mode): the decode kernel, built for a
+// few query rows a kv head, ran a 128-query chunk over 2048 keys at 10 TFLOP/s (H200 run 2), the flash kernel
+// ~300. bf16 / f16 with 16-byte rows only; JSWIFT_PREFILL_TC=0 keeps the decode kernel.
+bool chunk_on_tensor_cores(int device, int dtype, const DecodeShape& s, const void* q, const void* k_cache,
+                           const void* v_cache, void* out, float* lse) {
+  if (s.q_len < kChunkQueries || (dtype != JSW_BF16 && dtype != JSW_F16) || s.head_dim % 8 != 0 ||
+      !(aligned16(q) && aligned16(k_cache) && aligned16(v_cache) && aligned16(out)) ||
+      env_is("JSWIFT_PREFILL_TC", "0"))
+    return false;
+  if (s.batch * s.heads > INT32_MAX || (s.q_len + 63) / 64 > 65535) return false;
+  attn::Params p{};
+  p.q = q;
+  p.k = k_cache;
+  p.v = v_cache;
+  p.out_w = out;
+  p.lse_w = lse;
+  p.key_mask = s.key_mask;
+  p.seq_len = s.capacity;
+  p.window = s.window;
+  p.batch = int(s.batch);
+  p.heads = int(s.heads);
+  p.kv_heads = int(s.kv_heads);
+  p.head_dim = int(s.head_dim);
+  p.group = int(s.heads / s.kv_heads);
+  p.causal = 1;
+  p.scale = s.scale;
+  p.scale_log2 = s.scale * kLog2e;
+  p.vec_loads = true;
+  p.error_flag = error_flag(device);
+  p.kv_len = s.kv_len;
+  p.q_len = int(s.q_len);
+  attn::fwd_tensor_cores_cached(dtype, p, cuda::stream(device));
+  return true;
+}
+
+}  // namespace
+
 void attention_decode(int device, int dtype, const DecodeShape& s, const void* q, const void* k_cache,
                       const void* v_cache, void* out, float* lse) {
   const char* op = "jsw_attention_decode";
   require(s.batch * s.kv_heads <= INT32_MAX && s.q_len * s.heads <= INT32_MAX, op,
           "batch * kv_heads and q_len * heads must be below 2^31");
+  if (chunk_on_tensor_cores(device, dtype, s, q, k_cache, v_cache, out, lse)) return;
   cudaStream_t stream = cuda::stream(device);
   DecodeParams p{};
   p.q = q;

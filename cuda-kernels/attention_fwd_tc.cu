@@ -35,7 +35,27 @@ struct FwdTiles {
   static constexpr size_t kSmem = size_t(kBm + 4 * kBn) * kLd * 2;
 };
 
-template <class T, int kDp>
+// The rows of sequence b a block works on: its queries (rows of q and out from q_start), the position of the first
+// among the keys (0 when queries and keys are the same tokens), and the keys (rows of k and v from k_start).
+struct Rows {
+  int64_t q_start, k_start;
+  int queries, first_position, keys;
+};
+
+template <bool kCache>
+__device__ __forceinline__ Rows rows_of(const Params& p, int b) {
+  if constexpr (kCache) {
+    const int kv = p.kv_len[b];
+    const bool ok = kv >= p.q_len && int64_t(kv) <= p.seq_len;
+    if (!ok && threadIdx.x == 0) atomicOr(p.error_flag, kErrKvLen);
+    return {int64_t(b) * p.q_len, int64_t(b) * p.seq_len, p.q_len, ok ? kv - p.q_len : 0, ok ? kv : 0};
+  } else {
+    const Seq sq = sequence(p, b);
+    return {sq.start, sq.start, sq.len, 0, sq.len};
+  }
+}
+
+template <class T, int kDp, bool kCache>
 __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Params p) {
   using C = FwdTiles<kDp>;
   constexpr int kBm = C::kBm, kBn = C::kBn, kMt = C::kStrips, kLd = C::kLd, kThreads = 32 * kFwdWarps;
@@ -47,23 +67,26 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.x / p.heads, h = blockIdx.x % p.heads;
-  const Seq sq = sequence(p, b);
+  const Rows rw = rows_of<kCache>(p, b);
   // Under a causal mask the last query blocks do the most work: they get the lowest block index, so they start
   // first and the short blocks fill the tail.
   const int q0 = int(gridDim.y - 1 - blockIdx.y) * kBm;
-  if (q0 >= sq.len) return;  // uniform over the block
-  const int len = sq.len, kvh = h / p.group, D = p.head_dim, nq = min(kBm, len - q0);
+  if (q0 >= rw.queries) return;  // uniform over the block
+  // len: the keys; qp0: the position of query q0 among them (visibility compares positions).
+  const int len = rw.keys, kvh = h / p.group, D = p.head_dim, nq = min(kBm, rw.queries - q0);
+  const int qp0 = rw.first_position + q0;
   const int32_t* mask = p.key_mask ? p.key_mask + int64_t(b) * p.seq_len : nullptr;
-  const T* k = static_cast<const T*>(p.k) + (sq.start * p.kv_heads + kvh) * D;
-  const T* v = static_cast<const T*>(p.v) + (sq.start * p.kv_heads + kvh) * D;
+  const T* k = static_cast<const T*>(p.k) + (rw.k_start * p.kv_heads + kvh) * D;
+  const T* v = static_cast<const T*>(p.v) + (rw.k_start * p.kv_heads + kvh) * D;
   const int64_t qld = int64_t(p.heads) * D, kld = int64_t(p.kv_heads) * D;
 
-  tile_load<T, kBm, kDp, kThreads>(qs, static_cast<const T*>(p.q) + ((sq.start + q0) * p.heads + h) * D, qld, nq, D);
-  const int qlast = q0 + nq - 1;
+  tile_load<T, kBm, kDp, kThreads>(qs, static_cast<const T*>(p.q) + ((rw.q_start + q0) * p.heads + h) * D, qld, nq,
+                                   D);
+  const int qlast = qp0 + nq - 1;
   const Visibility vis = visibility(p, len);
-  int klo = p.window > 0 ? int(max(int64_t(0), int64_t(q0) - p.window + 1)) : 0;
+  int klo = p.window > 0 ? int(max(int64_t(0), int64_t(qp0) - p.window + 1)) : 0;
   klo = klo / kBn * kBn;
-  const int khi = p.causal ? qlast + 1 : len;
+  const int khi = !p.causal ? len : kCache ? min(len, qlast + 1) : qlast + 1;  // a bad kv_len leaves no keys
   const int ntiles = klo < khi ? (khi - klo + kBn - 1) / kBn : 0;
   // Key tile n goes to buffer n & 1 of K and of V.
   auto load_kv = [&](int n) {
@@ -133,7 +156,7 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
     // one when c < 0) and 2^(s c - m) is one FFMA and one ex2; tiles with hidden keys scale first and set those
     // to -inf. The exponent offset stays 0 while a row has seen no key, so 2^(-inf - 0) = 0 and the row keeps
     // O = 0, l = 0. P leaves as the A operands of P V, rounded to T.
-    const bool full = mask == nullptr && nk == kBn && (!p.causal || k0 + kBn - 1 <= q0) &&
+    const bool full = mask == nullptr && nk == kBn && (!p.causal || k0 + kBn - 1 <= qp0) &&
                       (p.window <= 0 || int64_t(qlast) - k0 < p.window);
     const float c = p.scale_log2, f = full ? c : 1.0f;
     const uint32_t keys = full ? 0u : key_bits<kNtS>(vis, k0 + 2 * t, mask);
@@ -162,7 +185,7 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
         for (int nt = 0; nt < kNtS; nt++)
 #pragma unroll
           for (int e = 0; e < 4; e++) s[mt][nt][e] *= c;
-        mask_tile<kNtS>(s[mt], vis, q0 + row0 + 16 * mt + g, k0 + 2 * t, keys);
+        mask_tile<kNtS>(s[mt], vis, qp0 + row0 + 16 * mt + g, k0 + 2 * t, keys);
 #pragma unroll
         for (int nt = 0; nt < kNtS; nt++) {
           mx0 = fmaxf(mx0, fmaxf(s[mt][nt][0], s[mt][nt][1]));
@@ -231,13 +254,13 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
       for (int nt = 0; nt < kNtO; nt++)
         *reinterpret_cast<uint32_t*>(srow + 8 * nt) =
             pack_floats<T>(o[mt][nt][2 * half] * inv, o[mt][nt][2 * half + 1] * inv);
-      if (t == 0 && q0 + r < len)
-        p.lse_w[(sq.start + q0 + r) * p.heads + h] = lsum > 0.0f ? (m[mt][half] + log2f(lsum)) * kLn2 : -INFINITY;
+      if (t == 0 && q0 + r < rw.queries && (!kCache || p.lse_w != nullptr))  // lse is optional for decode
+        p.lse_w[(rw.q_start + q0 + r) * p.heads + h] = lsum > 0.0f ? (m[mt][half] + log2f(lsum)) * kLn2 : -INFINITY;
     }
   }
   __syncwarp();
-  T* orow0 = out + ((sq.start + q0 + row0) * p.heads + h) * D;
-  const int rows = min(16 * kMt, len - q0 - row0);
+  T* orow0 = out + ((rw.q_start + q0 + row0) * p.heads + h) * D;
+  const int rows = min(16 * kMt, rw.queries - q0 - row0);
   for (int idx = lane; idx < rows * (kDp / 8); idx += 32) {
     const int r = idx / (kDp / 8), c = (idx - r * (kDp / 8)) * 8;
     if (c < D)
@@ -245,34 +268,42 @@ __global__ void __launch_bounds__(32 * kFwdWarps, 2) attention_fwd_tc_kernel(Par
   }
 }
 
-template <class T, int kDp>
+template <class T, int kDp, bool kCache>
 void launch_fwd_tc(const Params& p, cudaStream_t s) {
   using C = FwdTiles<kDp>;
-  allow_smem(attention_fwd_tc_kernel<T, kDp>, C::kSmem);
-  dim3 grid(unsigned(p.batch) * unsigned(p.heads), unsigned((p.seq_len + C::kBm - 1) / C::kBm));
-  attention_fwd_tc_kernel<T, kDp><<<grid, 32 * kFwdWarps, C::kSmem, s>>>(p);
+  allow_smem(attention_fwd_tc_kernel<T, kDp, kCache>, C::kSmem);
+  const int64_t queries = kCache ? p.q_len : p.seq_len;
+  dim3 grid(unsigned(p.batch) * unsigned(p.heads), unsigned((queries + C::kBm - 1) / C::kBm));
+  attention_fwd_tc_kernel<T, kDp, kCache><<<grid, 32 * kFwdWarps, C::kSmem, s>>>(p);
   check_launch("attention_fwd_tc_kernel");
 }
 
-template <class T>
+template <class T, bool kCache>
 void launch_fwd_tc_for_head_dim(const Params& p, cudaStream_t s) {
   if (p.head_dim <= 64)
-    launch_fwd_tc<T, 64>(p, s);
+    launch_fwd_tc<T, 64, kCache>(p, s);
   else if (p.head_dim <= 96)
-    launch_fwd_tc<T, 96>(p, s);
+    launch_fwd_tc<T, 96, kCache>(p, s);
   else if (p.head_dim <= 128)
-    launch_fwd_tc<T, 128>(p, s);
+    launch_fwd_tc<T, 128, kCache>(p, s);
   else
-    launch_fwd_tc<T, 256>(p, s);
+    launch_fwd_tc<T, 256, kCache>(p, s);
 }
 
 }  // namespace
 
 void fwd_tensor_cores(int dtype, const Params& p, cudaStream_t s) {
   if (dtype == JSW_BF16)
-    launch_fwd_tc_for_head_dim<__nv_bfloat16>(p, s);
+    launch_fwd_tc_for_head_dim<__nv_bfloat16, false>(p, s);
   else
-    launch_fwd_tc_for_head_dim<__half>(p, s);
+    launch_fwd_tc_for_head_dim<__half, false>(p, s);
+}
+
+void fwd_tensor_cores_cached(int dtype, const Params& p, cudaStream_t s) {
+  if (dtype == JSW_BF16)
+    launch_fwd_tc_for_head_dim<__nv_bfloat16, true>(p, s);
+  else
+    launch_fwd_tc_for_head_dim<__half, true>(p, s);
 }
 
 }  // namespace attn

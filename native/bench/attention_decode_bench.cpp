@@ -1,8 +1,10 @@
 // KV-cache decode attention, bf16, Llama-3-8B attention (32 query heads, 8 KV heads, head_dim 128): one decoding
 // step of 16 sequences over 4096 cached tokens, one step of a single sequence over a long cache (the keys split
-// over the GPU: flash-decoding), and a 128-token prefill chunk. Decoding is memory-bound: bytes counts the K and
-// V rows of the valid cache, read once.
+// over the GPU: flash-decoding), and a 128-token prefill chunk, on the flash kernel over the cache (path=flash) and
+// on the decode kernel it replaced for chunks (path=decode-kernel, JSWIFT_PREFILL_TC=0). Decoding is memory-bound:
+// bytes counts the K and V rows of the valid cache, read once.
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,7 @@ using namespace jsw_bench;
 
 namespace {
 
-void run(Context& ctx, int64_t batch, int64_t q_len, int64_t kv_len, int64_t capacity) {
+void run(Context& ctx, int64_t batch, int64_t q_len, int64_t kv_len, int64_t capacity, const char* path = nullptr) {
   const int64_t heads = ctx.pick(32, 4), kv = ctx.pick(8, 2), hd = ctx.pick(128, 32);
   DeviceBuffer q(ctx.device, JSW_BF16, batch * q_len * heads * hd, 1);
   DeviceBuffer k(ctx.device, JSW_BF16, batch * capacity * kv * hd, 2);
@@ -28,7 +30,8 @@ void run(Context& ctx, int64_t batch, int64_t q_len, int64_t kv_len, int64_t cap
   r.name = "attention_decode";
   r.shape = "batch=" + std::to_string(batch) + " q_len=" + std::to_string(q_len) + " kv_len=" + std::to_string(kv_len) +
             " capacity=" + std::to_string(capacity) + " heads=" + std::to_string(heads) +
-            " kv_heads=" + std::to_string(kv) + " head_dim=" + std::to_string(hd) + " dtype=bf16";
+            " kv_heads=" + std::to_string(kv) + " head_dim=" + std::to_string(hd) + " dtype=bf16" +
+            (path ? std::string(" path=") + path : std::string());
   r.ms = ms;
   r.peak_extra = last_peak_extra_bytes();
   // QK^T and PV: 2 * 2 * head_dim flops per (query, visible key); query i of the chunk sees kv_len - q_len + i + 1
@@ -43,5 +46,10 @@ void run(Context& ctx, int64_t batch, int64_t q_len, int64_t kv_len, int64_t cap
 JSW_BENCH(attention_decode) {
   run(ctx, ctx.pick(16, 2), 1, ctx.pick(4000, 60), ctx.pick(4096, 64));
   run(ctx, 1, 1, ctx.pick(16384, 200), ctx.pick(16384, 256));
-  run(ctx, ctx.pick(4, 2), ctx.pick(128, 8), ctx.pick(2048, 40), ctx.pick(4096, 64));
+  run(ctx, ctx.pick(4, 2), ctx.pick(128, 8), ctx.pick(2048, 40), ctx.pick(4096, 64), "flash");
+  if (std::getenv("JSWIFT_PREFILL_TC") == nullptr) {  // unless the GPU script switched the flash path off
+    setenv("JSWIFT_PREFILL_TC", "0", 1);
+    run(ctx, ctx.pick(4, 2), ctx.pick(128, 8), ctx.pick(2048, 40), ctx.pick(4096, 64), "decode-kernel");
+    unsetenv("JSWIFT_PREFILL_TC");
+  }
 }

@@ -52,6 +52,12 @@ std::vector<Case> cases() {
       {"q3 gqa8 d256", 2, 3, 20, 8, 1, 256, 0, {20, 3}, {}},
       // a window longer than any cache (as a model config may give) is no window, and must not overflow
       {"decode window 2^62", 2, 2, 300, 4, 2, 64, int64_t(1) << 62, {300, 130}, {}},
+      // chunks of 16 or more queries (CUDA: the flash kernel over the cache): two query blocks of 128 and left
+      // padding, a whole cache as the chunk; a window; head_dim 96; a chunk that is exactly the cache
+      {"prefill chunk q130 gqa4 d128 left padding", 2, 130, 300, 8, 2, 128, 0, {200, 130},
+       left_padding(300, {3, 0})},
+      {"prefill chunk q20 window24 d64", 2, 20, 64, 4, 4, 64, 24, {64, 45}, {}},
+      {"prefill chunk q16 gqa2 d96", 1, 16, 40, 2, 1, 96, 0, {33}, {}},
   };
 }
 
@@ -422,6 +428,37 @@ JSW_CUDA_TEST(attention_decode_kv_cache_append_cuda_matches_cpu) {
     expect_close("append k dtype " + std::to_string(dtype), got_k, want_k, 0.0f, 0.0f);  // a copy: exact
     expect_close("append v dtype " + std::to_string(dtype), got_v, want_v, 0.0f, 0.0f);
   }
+}
+
+// A chunk on the flash kernel (q_len >= 16, bf16) flags a bad kv_len the same way: that sequence gets out = 0 and
+// lse = -inf, the other one its attention.
+JSW_CUDA_TEST(attention_decode_cuda_chunk_rejects_bad_kv_len) {
+  cuda_only_behaviour("device lengths flagged by the kernels");
+  const int dev = cuda_device();
+  Case c{"bad kv_len chunk", 2, 16, 40, 4, 2, 64, 0, {9, 30}, {}};  // 9 < q_len
+  Inputs in = inputs_for(c, JSW_BF16, 19);
+  Buffer q = upload(dev, JSW_BF16, in.q), k = upload(dev, JSW_BF16, in.k), v = upload(dev, JSW_BF16, in.v);
+  Buffer len = upload_i32(dev, c.kv_len);
+  const int64_t per_seq = c.q_len * c.heads * c.head_dim, lse_per_seq = c.q_len * c.heads;
+  Buffer out = poisoned(dev, JSW_BF16, c.q_elems()), lse = poisoned(dev, JSW_F32, c.batch * lse_per_seq);
+  JSW_CHECK(jsw_attention_decode(dev, JSW_BF16, q.get(), k.get(), v.get(), len.as<int32_t>(), nullptr, c.batch,
+                                 c.q_len, c.capacity, c.heads, c.kv_heads, c.head_dim, 0, c.scale(), out.get(),
+                                 lse.as<float>()));
+  int st = jsw_synchronize(dev);
+  JSW_EXPECT(st == JSW_ERR_INVALID_ARGUMENT, "bad kv_len reported, got %d", st);
+  JSW_CHECK(jsw_synchronize(dev));
+  std::vector<float> o = download(out, JSW_BF16, c.q_elems()), l = download(lse, JSW_F32, c.batch * lse_per_seq);
+  for (int64_t e = 0; e < per_seq; e++) JSW_EXPECT(o[e] == 0.0f, "bad sequence out[%lld] = %g", (long long)e, double(o[e]));
+  for (int64_t i = 0; i < lse_per_seq; i++) JSW_EXPECT(l[i] == -INFINITY, "bad sequence lse[%lld]", (long long)i);
+  Case good = c;
+  good.batch = 1;
+  good.kv_len = {30};
+  Inputs gin = in;
+  gin.q.assign(in.q.begin() + per_seq, in.q.end());
+  gin.k.assign(in.k.begin() + c.capacity * c.kv_heads * c.head_dim, in.k.end());
+  gin.v.assign(in.v.begin() + c.capacity * c.kv_heads * c.head_dim, in.v.end());
+  Result want = run(JSW_CPU, JSW_F32, good, gin);
+  expect_rel_norm("good sequence out", std::vector<float>(o.begin() + per_seq, o.end()), want.out, 8e-3);
 }
 
 JSW_CUDA_TEST(attention_decode_cuda_rejects_bad_kv_len) {
