@@ -10,6 +10,9 @@
 //  - key tiles that causality or the window hide entirely are never visited; only the tiles that straddle the
 //    diagonal, the window edge, a key mask or the sequence end apply the visibility rule per element.
 // At the end out = O / l (staged through shared memory for 16-byte stores) and lse = (m + log2 l) ln 2.
+// Cache mode (kCache, jsw_attention_decode's chunks of 16+ queries): the keys are a sequence's first kv_len[b]
+// slots of a KV cache and its q_len queries the last of those positions; rows_of gives each mode's geometry, and
+// visibility compares positions, so the loop is the same.
 // Rows must be 16-byte vectors (head_dim % 8 == 0, aligned pointers); attention_fwd.cu sends other calls to
 // the generic kernel.
 #include "attention_tc.cuh"
