@@ -436,26 +436,16 @@ bool chunk_on_tensor_cores(int device, int dtype, const DecodeShape& s, const vo
       !(aligned16(q) && aligned16(k_cache) && aligned16(v_cache) && aligned16(out)) ||
       env_is("JSWIFT_PREFILL_TC", "0"))
     return false;
-  if (s.batch * s.heads > INT32_MAX || (s.q_len + 63) / 64 > 65535) return false;
-  attn::Params p{};
+  if ((s.q_len + 63) / 64 > 65535) return false;
+  const AttentionShape shape{s.batch, s.capacity, s.heads, s.kv_heads, s.head_dim, nullptr, s.key_mask, true,
+                             s.window, s.scale};
+  attn::Params p = attn::make_params(shape, error_flag(device));  // seq_len = the capacity: a cache's row count
   p.q = q;
   p.k = k_cache;
   p.v = v_cache;
   p.out_w = out;
   p.lse_w = lse;
-  p.key_mask = s.key_mask;
-  p.seq_len = s.capacity;
-  p.window = s.window;
-  p.batch = int(s.batch);
-  p.heads = int(s.heads);
-  p.kv_heads = int(s.kv_heads);
-  p.head_dim = int(s.head_dim);
-  p.group = int(s.heads / s.kv_heads);
-  p.causal = 1;
-  p.scale = s.scale;
-  p.scale_log2 = s.scale * kLog2e;
   p.vec_loads = true;
-  p.error_flag = error_flag(device);
   p.kv_len = s.kv_len;
   p.q_len = int(s.q_len);
   attn::fwd_tensor_cores_cached(dtype, p, cuda::stream(device));

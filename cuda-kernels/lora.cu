@@ -27,23 +27,7 @@ __global__ void bias_rows_kernel(const T* __restrict__ bias, int64_t out, T* __r
 // Row-major C[m, n] = alpha op(A) op(B) + beta C with dense leading dimensions.
 void gemm(int device, int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
           const void* a, const void* b, float beta, void* c) {
-  GemmArgs g{};
-  g.dtype = dtype;
-  g.c_dtype = c_dtype;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = alpha;
-  g.a = a;
-  g.lda = ta ? m : k;
-  g.b = b;
-  g.ldb = tb ? k : n;
-  g.beta = beta;
-  g.c = c;
-  g.ldc = n;
-  ::jsw::cuda::gemm(device, g);
+  ::jsw::cuda::gemm(device, dense_gemm_args(dtype, c_dtype, ta, tb, m, n, k, alpha, a, b, beta, c));
 }
 
 }  // namespace

@@ -323,27 +323,6 @@ int64_t split_length(int device, int64_t blocks, int64_t length) {
   return (tiles + splits - 1) / splits * kTile;
 }
 
-void gemm_rm(int device, int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-             const void* a, int64_t lda, const void* b, int64_t ldb, float beta, void* c, int64_t ldc) {
-  GemmArgs args{};
-  args.dtype = dtype;
-  args.c_dtype = c_dtype;
-  args.trans_a = ta;
-  args.trans_b = tb;
-  args.m = m;
-  args.n = n;
-  args.k = k;
-  args.alpha = alpha;
-  args.a = a;
-  args.lda = lda;
-  args.b = b;
-  args.ldb = ldb;
-  args.beta = beta;
-  args.c = c;
-  args.ldc = ldc;
-  gemm(device, args);
-}
-
 // The kernel instance for a rank (rounded up to 16).
 template <template <class, int> class Launch, class T, class... Args>
 void by_rank(int64_t rank, Args&&... args) {
@@ -387,7 +366,7 @@ void lora_down(int device, int dtype, const void* x, const void* a, int64_t rows
       dropout(device, dtype, x, rows * in, p, seed, dropped.as<void>());
       xd = dropped.as<void>();
     }
-    gemm_rm(device, dtype, dtype, false, true, rows, rank, in, 1.0f, xd, in, a, in, 0.0f, xa, rank);
+    gemm(device, dense_gemm_args(dtype, dtype, false, true, rows, rank, in, 1.0f, xd, a, 0.0f, xa));
     return;
   }
   cudaStream_t s = stream(device);
@@ -423,10 +402,10 @@ void lora_up_grad(int device, int dtype, const void* g, const void* x, const voi
         dropout(device, dtype, x, rows * in, p, seed, dropped.as<void>());
         xd = dropped.as<void>();
       }
-      gemm_rm(device, dtype, JSW_F32, true, false, rank, in, rows, scale, g, rank, xd, in, 1.0f, da, in);
+      gemm(device, dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd, 1.0f, da));
     }
     if (dx != nullptr) {
-      gemm_rm(device, dtype, dtype, false, false, rows, in, rank, scale, g, rank, a, in, 0.0f, dx, in);
+      gemm(device, dense_gemm_args(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx));
       if (p > 0.0f) dropout(device, dtype, dx, rows * in, p, seed, dx);
     }
     return;

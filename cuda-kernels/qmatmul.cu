@@ -145,23 +145,7 @@ __global__ void finish_kernel(const float* __restrict__ acc, int64_t n, float be
 
 void gemm_rm(int device, int dtype, int c_dtype, bool tb, int64_t m, int64_t n, int64_t k, const void* a,
              int64_t lda, const void* b, int64_t ldb, float beta, void* c, int64_t ldc) {
-  GemmArgs g{};
-  g.dtype = dtype;
-  g.c_dtype = c_dtype;
-  g.trans_a = false;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = 1.0f;
-  g.a = a;
-  g.lda = lda;
-  g.b = b;
-  g.ldb = ldb;
-  g.beta = beta;
-  g.c = c;
-  g.ldc = ldc;
-  ::jsw::cuda::gemm(device, g);
+  ::jsw::cuda::gemm(device, gemm_args(dtype, c_dtype, false, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc));
 }
 
 }  // namespace

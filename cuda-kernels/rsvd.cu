@@ -24,23 +24,7 @@ struct DeviceOps {
 
   void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
             const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-    GemmArgs g{};
-    g.dtype = JSW_F32;
-    g.c_dtype = JSW_F32;
-    g.trans_a = ta;
-    g.trans_b = tb;
-    g.m = m;
-    g.n = n;
-    g.k = k;
-    g.alpha = alpha;
-    g.a = a;
-    g.lda = lda;
-    g.b = b;
-    g.ldb = ldb;
-    g.beta = beta;
-    g.c = c;
-    g.ldc = ldc;
-    ::jsw::cuda::gemm(device, g);
+    ::jsw::cuda::gemm(device, gemm_args(JSW_F32, JSW_F32, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc));
   }
   void gaussian(float* x, int64_t count, uint64_t key, uint64_t offset) {
     if (count == 0) return;

@@ -21,28 +21,6 @@ namespace {
 
 int64_t element_size(int dtype) { return dtype == JSW_F32 ? 4 : 2; }
 
-// Row-major C [m, n] = alpha op(A) op(B) + beta C with dense leading dimensions.
-void gemm_rm(int dtype, int c_dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const void* a,
-             const void* b, float beta, void* c) {
-  GemmArgs g{};
-  g.dtype = dtype;
-  g.c_dtype = c_dtype;
-  g.trans_a = ta;
-  g.trans_b = tb;
-  g.m = m;
-  g.n = n;
-  g.k = k;
-  g.alpha = alpha;
-  g.a = a;
-  g.lda = ta ? m : k;
-  g.b = b;
-  g.ldb = tb ? k : n;
-  g.beta = beta;
-  g.c = c;
-  g.ldc = n;
-  gemm(g);
-}
-
 // The calling thread's workspace for drop(x), kept between calls up to kKeptBytes: a fresh allocation of an
 // activation's size is mapped and unmapped by the C library at every call, and its page faults cost more than
 // the small products that read it. Larger copies (big models on the CPU) are allocated per call.
@@ -85,18 +63,18 @@ class Dropped {
 void lora_down(int dtype, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank, float p,
                uint64_t seed, void* xa) {
   Dropped xd(dtype, x, rows * in, p, seed);
-  gemm_rm(dtype, dtype, false, true, rows, rank, in, 1.0f, xd.get(), a, 0.0f, xa);
+  gemm(dense_gemm_args(dtype, dtype, false, true, rows, rank, in, 1.0f, xd.get(), a, 0.0f, xa));
 }
 
 void lora_up_grad(int dtype, const void* g, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank,
                   float scale, float p, uint64_t seed, void* dx, float* da) {
   if (da != nullptr) {
     Dropped xd(dtype, x, rows * in, p, seed);
-    gemm_rm(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd.get(), 1.0f, da);
+    gemm(dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd.get(), 1.0f, da));
   }
   if (dx != nullptr) {
     // scale g A is stored (rounded) before the mask rescales it: jsw_dropout's two roundings.
-    gemm_rm(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx);
+    gemm(dense_gemm_args(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx));
     if (p > 0.0f) dropout(dtype, dx, rows * in, p, seed, dx);
   }
 }
