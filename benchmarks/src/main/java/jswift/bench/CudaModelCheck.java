@@ -62,6 +62,13 @@ public final class CudaModelCheck {
     // bf16 on both sides: NF4 codes quantized from bf16 weights differ from those of fp32 weights at level boundaries
     Run cpuNf4 = attempt("cpu_nf4", () -> run(fixture, Device.CPU, DType.BF16, Quantization.NF4, false, batch));
     compare("cuda_qlora_bf16", cpuNf4, attempt("cuda_qlora_bf16", () -> run(fixture, cuda, DType.BF16, Quantization.NF4, true, batch)), false);
+    // LoRA dropout 0.1 (the fixture's adapter has none): the fused low-rank kernels' mask on the GPU must be the
+    // CPU's, element for element, or the gradients part
+    Path dropoutAdapter = withDropout(fixture.resolve("adapters/lora"), 0.1);
+    Run cpuNf4Dropout = attempt("cpu_nf4_dropout",
+        () -> run(fixture, Device.CPU, DType.BF16, Quantization.NF4, false, batch, dropoutAdapter));
+    compare("cuda_qlora_bf16_dropout", cpuNf4Dropout, attempt("cuda_qlora_bf16_dropout",
+        () -> run(fixture, cuda, DType.BF16, Quantization.NF4, true, batch, dropoutAdapter)), false);
     if (cpu != null) results.put("cpu.losses", cpu.losses);
     if (cpuNf4 != null) results.put("cpu_nf4.losses", cpuNf4.losses);
     attempt("gptq_export_cuda", () -> {
@@ -129,13 +136,32 @@ public final class CudaModelCheck {
 
   private static Run run(Path fixture, Device device, DType dtype, Quantization quant, boolean recompute, Batch batch)
       throws IOException {
+    return run(fixture, device, dtype, quant, recompute, batch, fixture.resolve("adapters/lora"));
+  }
+
+  /** A copy of a PEFT adapter folder (in a temporary folder) with lora_dropout set to {@code p}. */
+  private static Path withDropout(Path adapter, double p) throws IOException {
+    Path copy = Files.createTempDirectory("jswift-dropout-adapter");
+    try (var files = Files.list(adapter)) {
+      for (Path f : (Iterable<Path>) files::iterator) Files.copy(f, copy.resolve(f.getFileName().toString()));
+    }
+    Path config = copy.resolve("adapter_config.json");
+    String text = Files.readString(config);
+    String changed = text.replaceFirst("\"lora_dropout\":\\s*[0-9.eE+-]+", "\"lora_dropout\": " + p);
+    if (changed.equals(text)) throw new IOException("no lora_dropout in " + config);
+    Files.writeString(config, changed);
+    return copy;
+  }
+
+  private static Run run(Path fixture, Device device, DType dtype, Quantization quant, boolean recompute, Batch batch,
+      Path adapter) throws IOException {
     Run r = new Run();
     try (CausalLM m = CausalLM.load(fixture, device, dtype, quant)) {
       m.setGradientCheckpointing(recompute);
       r.logits = m.logits(batch);
       r.loss = m.loss(batch);
       r.greedy = Generator.generate(m, new int[] {1, 53, 482, 280, 438}, GenerationConfig.greedy(8, List.of()));
-      m.loadAdapter("lora", fixture.resolve("adapters/lora"));
+      m.loadAdapter("lora", adapter);
       m.setActiveAdapter("lora");
       Map<String, Parameter> params = m.activeAdapterParameters();
       params.values().forEach(p -> p.setTrainable(true));
