@@ -1,5 +1,6 @@
-// NF4 dequant-GEMV twins (contract: jsw_nf4_gemv in jswift.h). `absmax` is always the fp32 scale vector here:
-// the C ABI layer decodes double-quantized statistics first (nf4_gemv_scales), so the kernels have one shape.
+// NF4 dequant-GEMV twins (contract: jsw_nf4_gemv in jswift.h). The CPU twin takes the fp32 scale vector (the C ABI
+// layer decodes double-quantized statistics into it first, cpu::nf4_decode_nested); the CUDA twin takes either
+// form and decodes nested scales inside its 32-value kernel (else with a decode kernel before the 16-value one).
 #pragma once
 
 #include <cstdint>
