@@ -16,6 +16,9 @@ FALLBACKS = [
     (("nf4_gemv_cuda_matches_cpu",), "JSWIFT_NF4_GEMV", "v1"),
     (("qmatmul_cuda_pipeline_matches_cpu", "qmatmul_cuda_uneven_pipeline_matches_cpu",
       "graph_replays_a_pipelined_nf4_matmul_cuda"), "JSWIFT_QMATMUL_OVERLAP", "0"),
+    # the column-panel backward (the accumulating one ran on the H200s)
+    (("qmatmul_cuda_matches_cpu", "qmatmul_cuda_pipeline_matches_cpu", "qmatmul_cuda_uneven_pipeline_matches_cpu"),
+     "JSWIFT_NF4_BWD", "acc"),
     (("attention_decode_cuda_matches_cpu", "attention_decode_cuda_without_lse",
       "attention_decode_cuda_chunk_rejects_bad_kv_len"), "JSWIFT_PREFILL_TC", "0"),
     (("graph_replays_a_lora_training_step_bit_for_bit_cuda",
