@@ -94,6 +94,10 @@ struct Vec {
     }
   }
   __device__ __forceinline__ float operator[](int i) const { return to_f(v[i]); }
+  __device__ __forceinline__ void zero() {
+#pragma unroll
+    for (int i = 0; i < N; i++) v[i] = from_f<T>(0.0f);
+  }
 };
 
 // Whether every pointer is 16-byte aligned (the Vec<T, 16 / sizeof(T)> path applies).

@@ -33,11 +33,6 @@ constexpr int kLd = tc_ld<kTile>();     // its shared row stride (elements)
 constexpr int kChunks = kTile / 8;      // 16-byte chunks in a tile row
 constexpr int kMaxRank = 64;
 
-template <int kR>
-constexpr int rank_ld() {
-  return tc_ld<kR>();
-}
-
 // The tile of drop(x) at rows [r0, r0 + 64) and columns [c0, c0 + 64) into xs (row stride kLd), as T: elements
 // past `rows` or `c_end` are 0. keep (optional, [64][kChunks] bytes) receives the mask, bit j of chunk c of row r
 // for column 8 c + j. With load_x false only the mask is computed (dx without dA needs no x).
@@ -62,8 +57,7 @@ __device__ __forceinline__ void stage_dropped(T* xs, uint8_t* keep, const T* __r
         if (load_x) out.v[j] = p == 0.0f ? v.v[j] : kept ? from_f<T>(v[j] * keep_scale) : from_f<T>(0.0f);
       }
     } else {
-#pragma unroll
-      for (int j = 0; j < 8; j++) out.v[j] = from_f<T>(0.0f);
+      out.zero();
     }
     if (load_x) out.store(xs + r * kLd + c);
     if (keep != nullptr) keep[r * kChunks + c / 8] = uint8_t(bits);
@@ -81,26 +75,24 @@ __device__ __forceinline__ void stage_a(T* s, const T* __restrict__ a, int rank,
     if (r < rank && c0 + c < c_end) {
       v.load(a + int64_t(r) * in + c0 + c);
     } else {
-#pragma unroll
-      for (int j = 0; j < 8; j++) v.v[j] = from_f<T>(0.0f);
+      v.zero();
     }
     v.store(s + r * kLd + c);
   }
 }
 
-// Rows [r0, r0 + 64) of g [rows, rank] into gs (row stride rank_ld<kR>()); rows past `r_end` and columns >= rank
+// Rows [r0, r0 + 64) of g [rows, rank] into gs (row stride tc_ld<kR>()); rows past `r_end` and columns >= rank
 // are 0.
 template <class T, int kR>
 __device__ __forceinline__ void stage_g(T* gs, const T* __restrict__ g, int rank, int64_t r0, int64_t r_end) {
-  constexpr int kLdG = rank_ld<kR>(), kRowChunks = kR / 8;
+  constexpr int kLdG = tc_ld<kR>(), kRowChunks = kR / 8;
   for (int idx = int(threadIdx.x); idx < kTile * kRowChunks; idx += kThreads) {
     const int r = idx / kRowChunks, c = (idx % kRowChunks) * 8;
     Vec<T, 8> v;
     if (r0 + r < r_end && c < rank) {
       v.load(g + (r0 + r) * rank + c);
     } else {
-#pragma unroll
-      for (int j = 0; j < 8; j++) v.v[j] = from_f<T>(0.0f);
+      v.zero();
     }
     v.store(gs + r * kLdG + c);
   }
@@ -183,7 +175,7 @@ __global__ void __launch_bounds__(kThreads) lora_up_grad_kernel(
     const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ a, int64_t rows, int64_t in, int rank,
     int64_t split_rows, const uint64_t* step, uint64_t seed, float p, float keep_scale, float scale,
     T* __restrict__ dx, float* __restrict__ da, float* __restrict__ da_partial) {
-  constexpr int kLdG = rank_ld<kR>(), kMt = kR / 16;
+  constexpr int kLdG = tc_ld<kR>(), kMt = kR / 16;
   __shared__ __align__(16) T xs[kTile * kLd];  // drop(x) tile, then the dx tile on its way out
   __shared__ __align__(16) T as[kR * kLd];     // A[:, columns]
   __shared__ __align__(16) T gs[kTile * kLdG]; // g rows of the tile
@@ -354,19 +346,27 @@ struct UpGrad {
   }
 };
 
+// drop(x) as jsw_dropout stores it, for the unfused sequence: x itself when p = 0, else a masked copy.
+class Dropped {
+ public:
+  Dropped(int device, int dtype, const void* x, int64_t n, float p, uint64_t seed)
+      : copy_(device, p > 0.0f ? n * (dtype == JSW_F32 ? 4 : 2) : 0), ptr_(p > 0.0f ? copy_.as<void>() : x) {
+    if (p > 0.0f) dropout(device, dtype, x, n, p, seed, copy_.as<void>());
+  }
+  const void* get() const { return ptr_; }
+
+ private:
+  Scratch copy_;
+  const void* ptr_;
+};
+
 }  // namespace
 
 void lora_down(int device, int dtype, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank, float p,
                uint64_t seed, void* xa) {
   if (!fused(dtype, in, rank, {x, a, xa})) {
-    const int64_t es = dtype == JSW_F32 ? 4 : 2;
-    Scratch dropped(device, p > 0.0f ? rows * in * es : 0);
-    const void* xd = x;
-    if (p > 0.0f) {
-      dropout(device, dtype, x, rows * in, p, seed, dropped.as<void>());
-      xd = dropped.as<void>();
-    }
-    gemm(device, dense_gemm_args(dtype, dtype, false, true, rows, rank, in, 1.0f, xd, a, 0.0f, xa));
+    Dropped xd(device, dtype, x, rows * in, p, seed);
+    gemm(device, dense_gemm_args(dtype, dtype, false, true, rows, rank, in, 1.0f, xd.get(), a, 0.0f, xa));
     return;
   }
   cudaStream_t s = stream(device);
@@ -394,15 +394,9 @@ void lora_down(int device, int dtype, const void* x, const void* a, int64_t rows
 void lora_up_grad(int device, int dtype, const void* g, const void* x, const void* a, int64_t rows, int64_t in,
                   int64_t rank, float scale, float p, uint64_t seed, void* dx, float* da) {
   if (!fused(dtype, in, rank, {g, x, a, dx})) {
-    const int64_t es = dtype == JSW_F32 ? 4 : 2;
     if (da != nullptr) {
-      Scratch dropped(device, p > 0.0f ? rows * in * es : 0);
-      const void* xd = x;
-      if (p > 0.0f) {
-        dropout(device, dtype, x, rows * in, p, seed, dropped.as<void>());
-        xd = dropped.as<void>();
-      }
-      gemm(device, dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd, 1.0f, da));
+      Dropped xd(device, dtype, x, rows * in, p, seed);
+      gemm(device, dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd.get(), 1.0f, da));
     }
     if (dx != nullptr) {
       gemm(device, dense_gemm_args(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx));
