@@ -27,7 +27,8 @@ JSW_BENCH(lora_rank) {
         uint64_t seed = 1;
         double ms = time_ms(ctx.device, [&] {
           if (down)
-            BENCH_CHECK(jsw_lora_down(ctx.device, JSW_BF16, x.get(), a.get(), tokens, in, rank, 0.05f, seed++, xa.get()));
+            BENCH_CHECK(
+                jsw_lora_down(ctx.device, JSW_BF16, x.get(), a.get(), tokens, in, rank, 0.05f, seed++, xa.get()));
           else
             BENCH_CHECK(jsw_lora_up_grad(ctx.device, JSW_BF16, g.get(), x.get(), a.get(), tokens, in, rank, 2.0f, 0.05f,
                                          seed++, dx.get(), da.as<float>()));

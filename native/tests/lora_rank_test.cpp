@@ -113,7 +113,8 @@ std::string rank_tag(int dtype, const RankShape& s, float p) {
 
 JSW_TEST(lora_rank_cpu_matches_double_reference) {
   for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
-    for (const RankShape& s : {RankShape{1, 8, 4}, RankShape{37, 100, 16}, RankShape{130, 72, 8}, RankShape{5, 1100, 3}})
+    for (const RankShape& s :
+         {RankShape{1, 8, 4}, RankShape{37, 100, 16}, RankShape{130, 72, 8}, RankShape{5, 1100, 3}})
       for (float p : {0.0f, 0.1f, 0.5f}) {
         RankInputs v = rank_inputs(s, dtype, 3);
         // 16-bit: the kernel's fp32 sums may round xa or scale g A to the neighbouring value (one ulp: 2^-8 bf16).
@@ -205,7 +206,8 @@ JSW_CUDA_TEST(lora_rank_cuda_matches_cpu) {
   for (int64_t offset : {1, 2}) {  // x, A and dx off their 16-byte alignment (bf16: 2 and 4 bytes)
     const RankShape s{40, 64, 16};
     RankInputs v = rank_inputs(s, JSW_BF16, 8);
-    expect_rank("cuda misaligned by " + std::to_string(offset), run_rank(cuda_device(), JSW_BF16, s, v, 1.0f, 0.1f, 3, offset),
+    expect_rank("cuda misaligned by " + std::to_string(offset),
+                run_rank(cuda_device(), JSW_BF16, s, v, 1.0f, 0.1f, 3, offset),
                 run_rank(JSW_CPU, JSW_BF16, s, v, 1.0f, 0.1f, 3), 4e-3);
   }
 }

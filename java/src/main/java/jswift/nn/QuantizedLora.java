@@ -7,11 +7,11 @@ import jswift.tensor.Tensor;
 /**
  * Plain LoRA over a quantized base weight (QLoRA, LoRA on a GPTQ checkpoint): the base product comes from the
  * packed weight's own kernels ({@link QuantizedWeight#matmul} / {@link QuantizedWeight#matmulBackward}, the
- * dequant-to-tile GEMM for NF4 and GPTQ) and the low-rank path from the fused low-rank kernels ({@link
- * Kernels#loraDown}, {@link Kernels#loraUpGrad}: the dropout applied as x is read) and plain GEMMs, with the
- * fused LoRA kernel's semantics: the same dropout mask (the hash of (seed, element) of {@link Kernels#dropout}), drop(x), xa and
- * g = dy B rounded to the storage dtype as it rounds them, and the same gradients (dA and dB accumulated in f32).
- * The fused kernel needs the dense W, which is what this path avoids materialising.
+ * dequant-to-tile GEMM for NF4 and GPTQ) and the low-rank path from the low-rank kernels with the dropout inside
+ * ({@link Kernels#loraDown}, {@link Kernels#loraUpGrad}) and plain GEMMs, with the fused LoRA kernel's semantics:
+ * the same dropout mask (the hash of (seed, element) of {@link Kernels#dropout}), drop(x), xa and g = dy B rounded
+ * to the storage dtype as it rounds them, and the same gradients (dA and dB accumulated in f32). The fused kernel
+ * needs the dense W, which is what this path avoids materialising.
  */
 final class QuantizedLora {
   private QuantizedLora() {}

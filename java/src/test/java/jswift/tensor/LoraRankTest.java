@@ -19,7 +19,8 @@ class LoraRankTest {
   private record Case(int rows, int in, int rank, float[] x, float[] a, float[] g, float[] da0) {
     static Case of(int rows, int in, int rank, long seed) {
       return new Case(rows, in, rank, Rand.normal((long) rows * in, seed),
-          Rand.normal((long) rank * in, seed + 1, (float) (1 / Math.sqrt(in))), Rand.normal((long) rows * rank, seed + 2),
+          Rand.normal((long) rank * in, seed + 1, (float) (1 / Math.sqrt(in))),
+          Rand.normal((long) rows * rank, seed + 2),
           Rand.uniform((long) rank * in, seed + 3, -1, 1));
     }
   }
