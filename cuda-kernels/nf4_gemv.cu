@@ -3,18 +3,25 @@
 // against a shared copy of the 16 levels, and accumulate x . w for every input row in fp32 registers; a warp
 // shuffle reduces the lanes. x (rows * in values, a few KB) is re-read by every warp and stays in L1/L2.
 //
-// Three paths, fastest first:
-//  - gemv32 (in and blocksize multiples of 32, 16-byte aligned packed and x): each lane loads kUnroll 16-byte
-//    words (32 values each) before it decodes any, so a warp keeps 2 KB of weights in flight; x comes in 16-byte
-//    vectors and absmax once per 32 values, found by a shift when blocksize is a power of two. The first H200 run
-//    measured the 16-value path at 0.26x of a copy of the same bytes: one 8-byte load in flight per lane, 16 scalar
-//    loads of x and a 64-bit division per 16 weights. The input-row count is a template parameter (1, 2, 4, 8),
-//    so decoding one row holds one accumulator, and double-quantized scales are recovered in the kernel (the
-//    other paths first decode them into a scale vector: one more kernel, a write and a re-read of 1/16 of the
-//    weight's bytes).
+// The paths, fastest first:
+//  - gemv32s, streamed (in and blocksize multiples of 32, 16-byte aligned packed and x): gemv32 below as a
+//    persistent grid in which each warp streams through several rows with the next words' loads in flight while
+//    it decodes (see the kernel). The default; JSWIFT_NF4_GEMV=v2 takes gemv32 instead, for the benchmark's
+//    before / after.
+//  - gemv32 (the same preconditions): each lane loads kUnroll 16-byte words (32 values each) before it decodes
+//    any, so a warp keeps 2 KB of weights in flight; x comes in 16-byte vectors and absmax once per 32 values,
+//    found by a shift when blocksize is a power of two. The first H200 run measured the 16-value path at 0.26x of
+//    a copy of the same bytes: one 8-byte load in flight per lane, 16 scalar loads of x and a 64-bit division per
+//    16 weights; the second measured gemv32 at 0.52x (then with 96 registers, 16 warps an SM). The input-row count
+//    is a template parameter (1, 2, 4, 8), so decoding one row holds one accumulator, and double-quantized scales
+//    are recovered in the kernel (the other paths first decode them into a scale vector: one more kernel, a
+//    write and a re-read of 1/16 of the weight's bytes).
 //  - gemv16 (multiples of 16): 8 bytes a lane a step.
 //  - the general path: anything else.
-// JSWIFT_NF4_GEMV=v1 keeps gemv32 off, for the benchmark's before / after.
+// JSWIFT_NF4_GEMV=v1 keeps the 32-value paths off.
+#include <algorithm>
+#include <atomic>
+
 #include "common.cuh"
 #include "kernels/nf4_codes.h"
 #include "kernels/nf4_gemv.h"
@@ -108,20 +115,33 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) { l
 __device__ __forceinline__ void load8(const __half* p, float (&v)[8]) { load8_pairs<__half2>(p, v); }
 
 // An absmax block's scale: the plain fp32 absmax, or (double quantization) recovered from its 8-bit code as
-// decode_nested_kernel does, product and sum rounded separately (bit for bit the CPU twin's).
+// decode_nested_kernel does, product and sum rounded separately (bit for bit the CPU twin's). load(b) issues the
+// global loads a scale needs and value() finishes it, so a kernel that prefetches can hold the loads in flight
+// (the nested scale's code-table lookup depends on its code: it is left to value(), where the 1 KB table is
+// in L1). operator() does both.
 struct PlainScales {
   const float* absmax;
-  __device__ __forceinline__ float operator()(int64_t b) const { return __ldg(absmax + b); }
+  using Raw = float;
+  __device__ __forceinline__ Raw load(int64_t b) const { return __ldg(absmax + b); }
+  __device__ __forceinline__ float value(Raw r) const { return r; }
+  __device__ __forceinline__ float operator()(int64_t b) const { return value(load(b)); }
 };
 struct NestedScales {
   const uint8_t* absmax_q;
   const float* nested;
   const float* code256;
   float offset;
-  __device__ __forceinline__ float operator()(int64_t b) const {
-    const float code = __ldg(code256 + __ldg(absmax_q + b));
-    return __fadd_rn(__fmul_rn(code, __ldg(nested + b / nf4::kNestedBlock)), offset);
+  struct Raw {
+    unsigned code;
+    float nested;
+  };
+  __device__ __forceinline__ Raw load(int64_t b) const {
+    return {__ldg(absmax_q + b), __ldg(nested + b / nf4::kNestedBlock)};
   }
+  __device__ __forceinline__ float value(Raw r) const {
+    return __fadd_rn(__fmul_rn(__ldg(code256 + r.code), r.nested), offset);
+  }
+  __device__ __forceinline__ float operator()(int64_t b) const { return value(load(b)); }
 };
 
 // 32-value path: see the top of the file. R: input rows rounded up to a power of two (a compile-time count keeps
@@ -187,26 +207,141 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
   finish_row<T, R>(acc, rows, o, out_features, bias, y);
 }
 
-// Launches gemv32_kernel with R = rows rounded up to a power of two (rows <= kRows = 8).
-template <class T, class Scales>
-void launch_gemv32(unsigned grid, cudaStream_t s, const T* x, int rows, int64_t in, const uint4* packed,
-                   Scales scale, int64_t out_features, int64_t blocksize, int shift, const T* bias, T* y) {
-  static_assert(kRows == 8, "R covers 1..8 input rows");
-  const unsigned threads = kWarps * 32;
-  if (rows == 1)
-    gemv32_kernel<T, 1, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
-                                                         bias, y);
-  else if (rows == 2)
-    gemv32_kernel<T, 2, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
-                                                         bias, y);
-  else if (rows <= 4)
-    gemv32_kernel<T, 4, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
-                                                         bias, y);
-  else
-    gemv32_kernel<T, 8, Scales><<<grid, threads, 0, s>>>(x, rows, in, packed, scale, out_features, blocksize, shift,
-                                                         bias, y);
+// Streamed 32-value path (the default; the same preconditions as gemv32): a persistent grid, as many blocks as
+// are resident on the GPU at once, in which warp w takes rows w, w + warps, ... as one stream of 16-byte words
+// (row by row, a lane taking every 32nd word) and loads the next kUnroll words of its stream before it decodes
+// the ones it holds. gemv32's warp loaded its row, waited, decoded and left, holding no load in flight while it
+// decoded, and a short row (in = 896: one word a lane) gave it one load to wait on; here every warp keeps up to
+// 2 x kUnroll words a lane in flight from its first row to its last. A word's 32 values share an absmax block,
+// so its scale multiplies the 32-term dot product once rather than each weight. One input row (decode) is held
+// to 80 registers, 3 blocks an SM (ptxas: no spills; left alone, double-quantized scales took 94, 2 blocks).
+template <class T, int R, class Scales>
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 1)
+    gemv32s_kernel(const T* __restrict__ x, int rows, int64_t in, const uint4* __restrict__ packed, Scales scale,
+                   int64_t out_features, int64_t blocksize, int shift, const T* __restrict__ bias, T* __restrict__ y) {
+  __shared__ float lut[16];
+  if (threadIdx.x < 16) lut[threadIdx.x] = kNf4Levels[threadIdx.x];
+  __syncthreads();
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t(gridDim.x) * kWarps, words = in / 32, steps = (words + 31) / 32;
+  // Two cursors over the warp's stream, (row, step): `lo, ls` the next word to load, `co, cs` the next to decode.
+  // Both are warp-uniform; a lane's word in step s is s * 32 + lane, live when below `words`.
+  int64_t lo = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32, ls = 0, co = lo, cs = 0;
+  auto advance = [&](int64_t& o, int64_t& step) {
+    if (++step == steps) step = 0, o += warps;
+  };
+  using Raw = typename Scales::Raw;
+  // The next kUnroll words of the stream (none past the last row) and their scales' loads into q / s.
+  auto load = [&](uint4(&q)[kUnroll], Raw(&s)[kUnroll]) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      if (lo < out_features) {
+        const int64_t c = ls * 32 + lane;
+        if (c < words) {
+          q[u] = __ldcs(packed + lo * words + c);
+          const int64_t e = lo * in + c * 32;
+          s[u] = scale.load(shift >= 0 ? (e >> shift) : (e / blocksize));
+        }
+        advance(lo, ls);
+      }
+    }
+  };
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; r++) acc[r] = 0.0f;
+  // Decodes the words load() gave q / s, finishing each row at its last step.
+  auto consume = [&](const uint4(&q)[kUnroll], const Raw(&s)[kUnroll]) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      if (co >= out_features) break;
+      const int64_t c = cs * 32 + lane;
+      if (c < words) {
+        const float scale_u = scale.value(s[u]);
+        const unsigned word[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
+        float lv[32];
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+          const unsigned byte = (word[j / 4] >> (8 * (j & 3))) & 0xffu;
+          lv[2 * j] = lut[byte >> 4];
+          lv[2 * j + 1] = lut[byte & 15u];
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+          if (R == 1 || r < rows) {
+            const T* xr = x + int64_t(r) * in + c * 32;
+            float d = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+              float xv[8];
+              load8(xr + 8 * k, xv);
+#pragma unroll
+              for (int j = 0; j < 8; j++) d = fmaf(xv[j], lv[8 * k + j], d);
+            }
+            acc[r] = fmaf(d, scale_u, acc[r]);
+          }
+        }
+      }
+      if (cs == steps - 1) {
+        finish_row<T, R>(acc, rows, co, out_features, bias, y);
+#pragma unroll
+        for (int r = 0; r < R; r++) acc[r] = 0.0f;
+      }
+      advance(co, cs);
+    }
+  };
+  // Two register sets in turn: one is decoded while the other's loads are in flight.
+  uint4 qa[kUnroll], qb[kUnroll];
+  Raw sa[kUnroll], sb[kUnroll];
+  load(qa, sa);
+  while (co < out_features) {
+    load(qb, sb);
+    consume(qa, sa);
+    if (co >= out_features) break;
+    load(qa, sa);
+    consume(qb, sb);
+  }
 }
 
+// Launches gemv32_kernel, or the streamed gemv32s_kernel, with R = rows rounded up to a power of two (rows <=
+// kRows = 8).
+template <class T, int R, class Scales>
+void launch_gemv32_rows(bool streamed, int device, cudaStream_t s, const T* x, int rows, int64_t in,
+                        const uint4* packed, Scales scale, int64_t out_features, int64_t blocksize, int shift,
+                        const T* bias, T* y) {
+  const unsigned threads = kWarps * 32;
+  const int64_t needed = (out_features + kWarps - 1) / kWarps;
+  if (!streamed) {
+    gemv32_kernel<T, R, Scales><<<unsigned(needed), threads, 0, s>>>(x, rows, in, packed, scale, out_features,
+                                                                     blocksize, shift, bias, y);
+    return;
+  }
+  // Resident blocks an SM holds, cached per device (the occupancy query costs more than a decode GEMV's launch).
+  constexpr int kCached = 64;
+  static std::atomic<int> per_sm[kCached];
+  int n = device >= 0 && device < kCached ? per_sm[device].load(std::memory_order_relaxed) : 0;
+  if (n == 0) {
+    JSW_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, gemv32s_kernel<T, R, Scales>, int(threads), 0));
+    n = n > 0 ? n : 1;
+    if (device >= 0 && device < kCached) per_sm[device].store(n, std::memory_order_relaxed);
+  }
+  const int64_t grid = std::min(needed, int64_t(n) * sm_count(device));
+  gemv32s_kernel<T, R, Scales><<<unsigned(grid), threads, 0, s>>>(x, rows, in, packed, scale, out_features,
+                                                                  blocksize, shift, bias, y);
+}
+
+template <class T, class Scales>
+void launch_gemv32(bool streamed, int device, cudaStream_t s, const T* x, int rows, int64_t in, const uint4* packed,
+                   Scales scale, int64_t out_features, int64_t blocksize, int shift, const T* bias, T* y) {
+  static_assert(kRows == 8, "R covers 1..8 input rows");
+  if (rows == 1)
+    launch_gemv32_rows<T, 1>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
+  else if (rows == 2)
+    launch_gemv32_rows<T, 2>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
+  else if (rows <= 4)
+    launch_gemv32_rows<T, 4>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
+  else
+    launch_gemv32_rows<T, 8>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
+}
 
 // General path: any in / blocksize / alignment; lane-strided elements (consecutive lanes read the same or
 // neighbouring bytes, still coalesced).
@@ -253,6 +388,7 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
   bool fast = in % 16 == 0 && blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(packed) % 8 == 0;
   bool fast32 = in % 32 == 0 && blocksize % 32 == 0 && reinterpret_cast<uintptr_t>(packed) % 16 == 0 &&
                 reinterpret_cast<uintptr_t>(x) % 16 == 0 && !env_is("JSWIFT_NF4_GEMV", "v1");
+  const bool streamed = !env_is("JSWIFT_NF4_GEMV", "v2");
   const int shift = log2_or_minus_one(blocksize);
   if (fast32) {
     // the 32-value path recovers double-quantized scales itself: no decode kernel, no scale vector
@@ -260,11 +396,11 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
       const T* xt = static_cast<const T*>(x);
       const uint4* p4 = reinterpret_cast<const uint4*>(packed);
       if (absmax_q != nullptr)
-        launch_gemv32<T>(unsigned(grid), s, xt, int(rows), in, p4,
+        launch_gemv32<T>(streamed, device, s, xt, int(rows), in, p4,
                          NestedScales{absmax_q, nested_absmax, code256, offset}, out_features, blocksize, shift,
                          static_cast<const T*>(bias), static_cast<T*>(y));
       else
-        launch_gemv32<T>(unsigned(grid), s, xt, int(rows), in, p4, PlainScales{absmax}, out_features, blocksize,
+        launch_gemv32<T>(streamed, device, s, xt, int(rows), in, p4, PlainScales{absmax}, out_features, blocksize,
                          shift, static_cast<const T*>(bias), static_cast<T*>(y));
     });
     check_launch("nf4 gemv32_kernel");

@@ -175,10 +175,6 @@ if ! wants bench; then
 elif [ -x "$build/jswift_bench" ]; then
   "${drivers[@]}" timeout "$(limit 120)" "$build/jswift_bench" "${bench_args[@]}" \
     || fail "some jswift benchmarks failed"
-  # before / after of the NF4 GEMV's 32-value path (nf4_gemv.cu): the 16-value kernel it replaced
-  [ $dry_run -eq 0 ] && "${drivers[@]}" JSWIFT_NF4_GEMV=v1 timeout "$(limit 30)" "$build/jswift_bench" --filter nf4_gemv \
-    | tail -1 \
-    | sed 's/^/16-value kernel (JSWIFT_NF4_GEMV=v1): /'
 else
   fail "no jswift_bench binary"
 fi

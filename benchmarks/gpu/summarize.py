@@ -124,12 +124,12 @@ def cuda_graphs_lines(c):
 
 def variants_summary(rows):
     """Before / after pairs within one run: the same benchmark with one switch of its kernels flipped (the shape's
-    tile=..., absmax=... or path=... token), each variant's time against the default's, so the effect of a change that no
-    GPU has run yet reads straight off the report."""
+    tile=..., absmax=..., kernel=... or path=... token), each variant's time against the default's, so the effect
+    of a change that no GPU has run yet reads straight off the report."""
     groups = {}
     for r in rows:
         params = r["shape"].split()
-        variant = [p for p in params if p.startswith(("tile=", "absmax=", "path="))]
+        variant = [p for p in params if p.startswith(("tile=", "absmax=", "kernel=", "path="))]
         base = " ".join(p for p in params if p not in variant)
         groups.setdefault((r["name"], base), []).append((" ".join(variant) or "default", r["jswift_ms"]))
     out = []

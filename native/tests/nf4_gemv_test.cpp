@@ -141,17 +141,21 @@ JSW_TEST(nf4_gemv_rejects_bad_arguments) {
              "null y");
 }
 
-JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
-  int d = cuda_device();
+namespace {
+
+// CUDA against the CPU twin; `variant` names the 32-value kernel JSWIFT_NF4_GEMV selected (the log says which).
+void cuda_matches_cpu(int d, const char* variant) {
   struct Shape {
     int64_t in, out, blocksize;
   };
   // 896 / 4864: the 32-value path at decode sizes (896: fewer 32-value words than lanes; 4864: a partial unrolled
   // step); 512 with blocksize 96 (a multiple of 32, no power of two: the scale's block by division, not a shift)
   // and out 37, and 1024 / 32 with out 61 (out % 8 != 0: the last block's warps partly past out): the 32-value path
-  // too; 912 with blocksize 16: the 16-value path; 67 and blocksize 7: the general one.
+  // too; 1056 x 4200: more rows than an H100 / H200 holds warps at once, so some of the streamed kernel's warps
+  // take 2 rows, of 33 words (a second step with one live lane); 912 with blocksize 16: the 16-value path; 67 and
+  // blocksize 7: the general one.
   for (Shape s : {Shape{896, 4864, 64}, Shape{4864, 96, 64}, Shape{512, 37, 96}, Shape{1024, 61, 32},
-                  Shape{912, 40, 16}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
+                  Shape{1056, 4200, 32}, Shape{912, 40, 16}, Shape{67, 19, 64}, Shape{200, 37, 7}}) {
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
       // the 32-value path's row counts R = 1, 2, 4 (3 and 4 rows: partly and fully live), 8 (5 and 8 rows)
       for (int64_t rows : {1, 2, 3, 4, 5, 8}) {
@@ -164,11 +168,23 @@ JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
           for (int64_t k = 0; k < rows * s.out; k++)
             JSW_EXPECT(std::fabs(double(cpu[size_t(k)]) - double(gpu[size_t(k)])) <=
                            tol * (1.0 + std::fabs(double(cpu[size_t(k)]))),
-                       "in %lld out %lld dtype %d rows %lld dq %d: y[%lld] cpu %.8g gpu %.8g", (long long)s.in,
-                       (long long)s.out, dtype, (long long)rows, int(dq), (long long)k, double(cpu[size_t(k)]),
-                       double(gpu[size_t(k)]));
+                       "%s: in %lld out %lld dtype %d rows %lld dq %d: y[%lld] cpu %.8g gpu %.8g", variant,
+                       (long long)s.in, (long long)s.out, dtype, (long long)rows, int(dq), (long long)k,
+                       double(cpu[size_t(k)]), double(gpu[size_t(k)]));
         }
       }
     }
   }
+}
+
+}  // namespace
+
+// The streamed 32-value kernel (the default), then the one-row-a-warp kernel it replaced (JSWIFT_NF4_GEMV=v2).
+JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
+  int d = cuda_device();
+  unsetenv("JSWIFT_NF4_GEMV");
+  cuda_matches_cpu(d, "streamed");
+  setenv("JSWIFT_NF4_GEMV", "v2", 1);
+  cuda_matches_cpu(d, "v2");
+  unsetenv("JSWIFT_NF4_GEMV");
 }
