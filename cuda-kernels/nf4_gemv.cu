@@ -114,6 +114,31 @@ __device__ __forceinline__ void load8_pairs(const T* p, float (&v)[8]) {
 __device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) { load8_pairs<__nv_bfloat162>(p, v); }
 __device__ __forceinline__ void load8(const __half* p, float (&v)[8]) { load8_pairs<__half2>(p, v); }
 
+// The 32 levels of a 16-byte word of codes (high nibble first), from the shared table.
+__device__ __forceinline__ void decode_word(uint4 q, const float* lut, float (&lv)[32]) {
+  const unsigned words[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+  for (int j = 0; j < 16; j++) {
+    const unsigned byte = (words[j / 4] >> (8 * (j & 3))) & 0xffu;
+    lv[2 * j] = lut[byte >> 4];
+    lv[2 * j + 1] = lut[byte & 15u];
+  }
+}
+
+// x[0..32) . w as one fp32 fma chain, x read in 16-byte vectors.
+template <class T>
+__device__ __forceinline__ float dot32(const T* xr, const float (&w)[32]) {
+  float d = 0.0f;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    float xv[8];
+    load8(xr + 8 * k, xv);
+#pragma unroll
+    for (int j = 0; j < 8; j++) d = fmaf(xv[j], w[8 * k + j], d);
+  }
+  return d;
+}
+
 // An absmax block's scale: the plain fp32 absmax, or (double quantization) recovered from its 8-bit code as
 // decode_nested_kernel does, product and sum rounded separately (bit for bit the CPU twin's). load(b) issues the
 // global loads a scale needs and value() finishes it, so a kernel that prefetches can hold the loads in flight
@@ -180,28 +205,12 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
       int64_t c = c0 + 32 * u;
       if (c >= chunks) break;
       float w[32];
-      unsigned words[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
+      decode_word(q[u], lut, w);
 #pragma unroll
-      for (int j = 0; j < 16; j++) {
-        unsigned byte = (words[j / 4] >> (8 * (j & 3))) & 0xffu;
-        w[2 * j] = lut[byte >> 4] * s[u];
-        w[2 * j + 1] = lut[byte & 15u] * s[u];
-      }
+      for (int j = 0; j < 32; j++) w[j] *= s[u];
 #pragma unroll
-      for (int r = 0; r < R; r++) {
-        if (R == 1 || r < rows) {
-          const T* xr = x + int64_t(r) * in + c * 32;
-          float d = 0.0f;
-#pragma unroll
-          for (int k = 0; k < 4; k++) {
-            float xv[8];
-            load8(xr + 8 * k, xv);
-#pragma unroll
-            for (int j = 0; j < 8; j++) d = fmaf(xv[j], w[8 * k + j], d);
-          }
-          acc[r] += d;
-        }
-      }
+      for (int r = 0; r < R; r++)
+        if (R == 1 || r < rows) acc[r] += dot32(x + int64_t(r) * in + c * 32, w);
     }
   }
   finish_row<T, R>(acc, rows, o, out_features, bias, y);
@@ -213,10 +222,11 @@ __global__ void gemv32_kernel(const T* __restrict__ x, int rows, int64_t in, con
 // the ones it holds. gemv32's warp loaded its row, waited, decoded and left, holding no load in flight while it
 // decoded, and a short row (in = 896: one word a lane) gave it one load to wait on; here every warp keeps up to
 // 2 x kUnroll words a lane in flight from its first row to its last. A word's 32 values share an absmax block,
-// so its scale multiplies the 32-term dot product once rather than each weight. One input row (decode) is held
-// to 80 registers, 3 blocks an SM (ptxas: no spills; left alone, double-quantized scales took 94, 2 blocks).
+// so its scale multiplies the 32-term dot product once rather than each weight. Registers are held to 3 blocks
+// an SM for one input row (80: decode; left alone, double-quantized scales took 94, 2 blocks) and 2 for more
+// (128, from up to 142); ptxas: no spills for bf16 / f16, a few bytes in two fp32 instances.
 template <class T, int R, class Scales>
-__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 1)
+__global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 2)
     gemv32s_kernel(const T* __restrict__ x, int rows, int64_t in, const uint4* __restrict__ packed, Scales scale,
                    int64_t out_features, int64_t blocksize, int shift, const T* __restrict__ bias, T* __restrict__ y) {
   __shared__ float lut[16];
@@ -257,29 +267,11 @@ __global__ void __launch_bounds__(kWarps * 32, R == 1 ? 3 : 1)
       const int64_t c = cs * 32 + lane;
       if (c < words) {
         const float scale_u = scale.value(s[u]);
-        const unsigned word[4] = {q[u].x, q[u].y, q[u].z, q[u].w};
         float lv[32];
+        decode_word(q[u], lut, lv);
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
-          const unsigned byte = (word[j / 4] >> (8 * (j & 3))) & 0xffu;
-          lv[2 * j] = lut[byte >> 4];
-          lv[2 * j + 1] = lut[byte & 15u];
-        }
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-          if (R == 1 || r < rows) {
-            const T* xr = x + int64_t(r) * in + c * 32;
-            float d = 0.0f;
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-              float xv[8];
-              load8(xr + 8 * k, xv);
-#pragma unroll
-              for (int j = 0; j < 8; j++) d = fmaf(xv[j], lv[8 * k + j], d);
-            }
-            acc[r] = fmaf(d, scale_u, acc[r]);
-          }
-        }
+        for (int r = 0; r < R; r++)
+          if (R == 1 || r < rows) acc[r] = fmaf(dot32(x + int64_t(r) * in + c * 32, lv), scale_u, acc[r]);
       }
       if (cs == steps - 1) {
         finish_row<T, R>(acc, rows, co, out_features, bias, y);
