@@ -14,7 +14,6 @@ import jswift.model.AtomicFile;
 import jswift.model.CausalLM;
 import jswift.quant.Calibration;
 import jswift.tensor.Device;
-import jswift.tensor.Kernels;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -64,7 +63,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (batchSize <= 0)
       throw new IllegalArgumentException("--per_device_eval_batch_size must be > 0, got " + batchSize);
     List<int[]> blocks = Calibration.blocks(model, evalDataset, evalLimit, maxLength, seed);
-    Device dev = device != null ? Device.parse(device) : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    Device dev = Device.select(device);
     long start = System.nanoTime();
     Perplexity.Result r;
     try (CausalLM lm = CausalLM.load(model, dev)) {

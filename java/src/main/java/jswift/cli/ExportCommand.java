@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import jswift.model.ShardPlan;
 import jswift.tensor.Device;
-import jswift.tensor.Kernels;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraMerge;
 import picocli.CommandLine.Command;
@@ -67,8 +66,8 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--safe_serialization", arity = "1", description = "true (safetensors; the only format written)")
   boolean safeSerialization = true;
 
-  @Option(names = "--device", description = "cpu, cuda or cuda:N: for the merge GEMMs (default: cuda when usable), "
-      + "and for GPTQ quantization (default: cpu)")
+  @Option(names = "--device", description = "cpu, cuda or cuda:N: for the merge GEMMs and GPTQ quantization "
+      + "(default: cuda when usable)")
   String device;
 
   // ---- quantization (--quant_method) ----
@@ -126,7 +125,7 @@ public final class ExportCommand implements Callable<Integer> {
     Path adapter = Path.of(eq > 0 ? spec0.substring(eq + 1) : spec0);
     Path base = model != null ? model : baseOf(adapter);
     Path output = outputDir != null ? outputDir : LoraMerge.defaultOutputDir(adapter);
-    Device dev = device != null ? Device.parse(device) : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    Device dev = Device.select(device);
     LoraMerge.Options options = LoraMerge.Options.on(dev).withMaxShardSize(ShardPlan.parseSize(maxShardSize))
         .withExistOk(existOk);
     LoraMerge.Result r = LoraMerge.merge(base, adapter, output, options);
@@ -157,9 +156,9 @@ public final class ExportCommand implements Callable<Integer> {
     out.printf(java.util.Locale.ROOT, "jswift export: GPTQ %d-bit, group_size %d, on %d calibration blocks (%d tokens)%n",
         quantBits, groupSize, blocks.size(), tokens);
     out.flush();
-    // On the CPU unless --device says otherwise: the CUDA path (layer, Hessians and quantizer on the GPU) is opt-in
-    // until it has run on a GPU in the project's GPU check.
-    Device dev = device != null ? Device.parse(device) : Device.CPU;
+    // The layer, its Hessians and the quantizer on the GPU when there is one (the GPU check compares the CUDA
+    // export with the CPU's).
+    Device dev = Device.select(device);
     jswift.quant.GptqExporter.Result r = jswift.quant.GptqExporter.export(model, output, blocks, config,
         ShardPlan.parseSize(maxShardSize), out, dev);
     out.println("module                                             error        seconds");

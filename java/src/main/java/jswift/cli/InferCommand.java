@@ -20,7 +20,6 @@ import jswift.infer.DatasetInference;
 import jswift.infer.GenerationConfig;
 import jswift.model.CausalLM;
 import jswift.tensor.Device;
-import jswift.tensor.Kernels;
 import jswift.template.ChatTemplate;
 import jswift.template.ConversationEncoder;
 import jswift.template.TemplateOptions;
@@ -88,7 +87,7 @@ public final class InferCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
-    Device dev = device != null ? Device.parse(device) : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    Device dev = Device.select(device);
     String sys = system;
     if (sys != null && sys.endsWith(".txt") && Files.exists(Path.of(sys))) sys = Files.readString(Path.of(sys));
     try (CausalLM lm = CausalLM.load(model, dev); Tokenizer tok = Tokenizer.load(model)) {

@@ -21,6 +21,31 @@ public final class Device {
     return new Device(index);
   }
 
+  /**
+   * The device a command runs on: {@code spec} parsed (see {@link #parse}) and checked against what this machine
+   * and build offer, or without a spec (null) the first CUDA device when there is one, else the CPU. A CUDA device
+   * that is not there is refused here, before any work, with what to do about it, rather than by the first
+   * allocation's native error.
+   */
+  public static Device select(String spec) {
+    int visible = Kernels.cudaDeviceCount();
+    if (spec == null) return visible > 0 ? cuda(0) : CPU;
+    Device d = parse(spec);
+    if (d.isCuda() && d.index >= visible) {
+      String why;
+      if (Kernels.buildInfo().contains("CUDA: off"))
+        why = "this jswift build has no CUDA kernels (nvcc was not on the PATH when it was built); rebuild on a "
+            + "machine with the CUDA toolkit (mvn -B package) to use a GPU";
+      else if (visible == 0)
+        why = "no CUDA device is visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them)";
+      else
+        why = "only " + visible + " CUDA device" + (visible == 1 ? " is" : "s are") + " visible (cuda:0"
+            + (visible > 1 ? " .. cuda:" + (visible - 1) : "") + ")";
+      throw new IllegalArgumentException("--device " + spec + ": " + why + "; or run with --device cpu");
+    }
+    return d;
+  }
+
   /** Parses "cpu", "cuda" (device 0) or "cuda:N". */
   public static Device parse(String spec) {
     String s = spec.trim().toLowerCase(Locale.ROOT);

@@ -66,8 +66,7 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
-    this.device = args.device != null ? Device.parse(args.device)
-        : Kernels.cudaDeviceCount() > 0 ? Device.cuda(0) : Device.CPU;
+    this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
     CausalLM m = null;
     Tokenizer tok = null;

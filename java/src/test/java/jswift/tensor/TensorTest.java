@@ -105,4 +105,19 @@ class TensorTest {
     assertEquals(DType.BF16, DType.parse("bfloat16"));
     assertThrows(IllegalArgumentException.class, () -> DType.parse("float8"));
   }
+
+  @Test
+  void selectingAMissingCudaDeviceFailsUpFrontAndSaysWhatToDo() {
+    int visible = Kernels.cudaDeviceCount();
+    assertEquals(visible > 0 ? Device.cuda(0) : Device.CPU, Device.select(null), "no --device: the GPU if any");
+    assertEquals(Device.CPU, Device.select("cpu"));
+    String missing = "cuda:" + visible;  // one past the last visible device (cuda:0 on a machine without one)
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Device.select(missing));
+    assertTrue(e.getMessage().startsWith("--device " + missing + ": ") && e.getMessage().endsWith("--device cpu"),
+        e.getMessage());
+    String why = Kernels.buildInfo().contains("CUDA: off") ? "no CUDA kernels"
+        : visible == 0 ? "no CUDA device is visible" : "visible (cuda:0";
+    assertTrue(e.getMessage().contains(why), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Device.select("tpu"));
+  }
 }
