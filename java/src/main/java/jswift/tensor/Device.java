@@ -34,8 +34,8 @@ public final class Device {
     if (d.isCuda() && d.index >= visible) {
       String why;
       if (Kernels.buildInfo().contains("CUDA: off"))
-        why = "this jswift build has no CUDA kernels (nvcc was not on the PATH when it was built); rebuild on a "
-            + "machine with the CUDA toolkit (mvn -B package) to use a GPU";
+        why = "this jswift build has no CUDA kernels (it was built without nvcc on the PATH, or with "
+            + "-Djswift.cuda=OFF); rebuild with the CUDA toolkit (mvn -B package) to use a GPU";
       else if (visible == 0)
         why = "no CUDA device is visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them)";
       else
