@@ -378,7 +378,8 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
   int64_t grid = (out_features + kWarps - 1) / kWarps;
   require(grid <= int64_t(INT32_MAX), "jsw_nf4_gemv", "out_features = %lld is too large", (long long)out_features);
   bool fast = in % 16 == 0 && blocksize % 16 == 0 && reinterpret_cast<uintptr_t>(packed) % 8 == 0;
-  bool fast32 = in % 32 == 0 && blocksize % 32 == 0 && reinterpret_cast<uintptr_t>(packed) % 16 == 0 &&
+  // in > 0 (jsw_nf4_gemv checks it): the streamed kernel's warps advance a row after `steps` > 0 words
+  bool fast32 = in > 0 && in % 32 == 0 && blocksize % 32 == 0 && reinterpret_cast<uintptr_t>(packed) % 16 == 0 &&
                 reinterpret_cast<uintptr_t>(x) % 16 == 0 && !env_is("JSWIFT_NF4_GEMV", "v1");
   const bool streamed = !env_is("JSWIFT_NF4_GEMV", "v2");
   const int shift = log2_or_minus_one(blocksize);
@@ -395,7 +396,7 @@ void nf4_gemv(int device, int dtype, const void* x, int64_t rows, int64_t in, co
         launch_gemv32<T>(streamed, device, s, xt, int(rows), in, p4, PlainScales{absmax}, out_features, blocksize,
                          shift, static_cast<const T*>(bias), static_cast<T*>(y));
     });
-    check_launch("nf4 gemv32_kernel");
+    check_launch(streamed ? "nf4 gemv32s_kernel" : "nf4 gemv32_kernel");
     return;
   }
   int64_t blocks = (in * out_features + blocksize - 1) / blocksize;
