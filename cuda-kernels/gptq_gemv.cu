@@ -1,8 +1,10 @@
 // GPTQ dequant-GEMV on CUDA, the twin of native/src/cpu/gptq_gemv.cpp. qweight [in / p, out] has consecutive
-// output channels side by side, so one thread per channel makes every packed-row read a coalesced warp load;
-// x (rows * in values, a few KB) is read at the same address by a whole warp (a broadcast). A decode GEMV has
-// few channels per thread block to spread, so the input dim is split too (grid.y): each split writes fp32
+// output channels side by side, so threads on consecutive channels make every packed-row read a coalesced warp
+// load; x (rows * in values, a few KB) is read at the same address by a whole warp (a broadcast). A decode GEMV
+// has few channels per thread block to spread, so the input dim is split too (grid.y): each split writes fp32
 // partial sums [split, rows, out] and a second kernel adds them in split order with the bias: deterministic.
+// Two partial kernels: gptq_gemv4 for 4 bits (below), the general one for every width (JSWIFT_GPTQ_GEMV=v1
+// takes it for 4 bits too, the benchmark's before / after).
 #include <algorithm>
 
 #include "common.cuh"
@@ -53,6 +55,95 @@ __global__ void gptq_gemv_partial_kernel(const T* __restrict__ x, int rows, cons
   for (int r2 = 0; r2 < rows; r2++) partial[(int64_t(blockIdx.y) * rows + r2) * out + c] = acc[r2];
 }
 
+// 4-bit path (out % 4 == 0; qweight, x and g_idx 16-byte aligned, scales 8-byte): thread t owns the channel quad
+// 4t .. 4t + 3, whose 4 words of a packed row are one 16-byte load (32 weights), and loads kU packed rows before
+// it decodes any: the general kernel's thread loads one 4-byte word and waits, so a warp holds 128 bytes in
+// flight. When a packed row's 8 inputs share a group (always without act-order) the quad's scales and zeros are
+// read once for the row, not per weight; otherwise (act-order, or a bad group) per weight as the general kernel.
+// Each weight and each fma is the general kernel's, in the same order over k.
+constexpr int kU = 8;
+
+template <class T, int R>
+__global__ void __launch_bounds__(kThreads)
+    gptq_gemv4_partial_kernel(const T* __restrict__ x, int rows, const int4* __restrict__ qweight,
+                              const int32_t* __restrict__ qzeros, const __half* __restrict__ scales,
+                              const int32_t* __restrict__ g_idx, int64_t out, int64_t in, int64_t groups,
+                              int64_t words_per_split, float* __restrict__ partial) {
+  const int64_t quads = out / 4, t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= quads) return;  // no barrier below
+  const int64_t c0 = 4 * t, words_per_col = in / 8, zero_words = out / 8;
+  const int64_t r0 = int64_t(blockIdx.y) * words_per_split;
+  const int64_t r1 = r0 + words_per_split < words_per_col ? r0 + words_per_split : words_per_col;
+  const int zshift = int(c0 % 8) * 4;  // the quad's first zero nibble (c0 % 8 is 0 or 4: one zero word)
+  float acc[R][4];
+#pragma unroll
+  for (int r2 = 0; r2 < R; r2++)
+#pragma unroll
+    for (int j = 0; j < 4; j++) acc[r2][j] = 0.0f;
+  for (int64_t r = r0; r < r1; r += kU) {
+    int4 q[kU];
+#pragma unroll
+    for (int u = 0; u < kU; u++)
+      if (r + u < r1) q[u] = __ldcs(qweight + (r + u) * quads + t);
+#pragma unroll
+    for (int u = 0; u < kU; u++) {
+      if (r + u >= r1) break;
+      const int64_t k0 = (r + u) * 8;
+      const int4 ga = __ldg(reinterpret_cast<const int4*>(g_idx + k0));
+      const int4 gb = __ldg(reinterpret_cast<const int4*>(g_idx + k0 + 4));
+      const int gi[8] = {ga.x, ga.y, ga.z, ga.w, gb.x, gb.y, gb.z, gb.w};
+      const unsigned word[4] = {unsigned(q[u].x), unsigned(q[u].y), unsigned(q[u].z), unsigned(q[u].w)};
+      bool one_group = gi[0] >= 0 && gi[0] < groups;
+#pragma unroll
+      for (int i = 1; i < 8; i++) one_group = one_group && gi[i] == gi[0];
+      float w[4][8];  // w[j][i]: channel c0 + j, input k0 + i
+      if (one_group) {  // the same for every thread of the warp: g_idx does not depend on the channel
+        const int64_t g = gi[0];
+        const uint2 sv = __ldg(reinterpret_cast<const uint2*>(scales + g * out + c0));
+        const __half* s = reinterpret_cast<const __half*>(&sv);
+        const unsigned zw = unsigned(__ldg(qzeros + g * zero_words + c0 / 8)) >> zshift;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const float sj = __half2float(s[j]);
+          const int z = int(((zw >> (4 * j)) + 1u) & 15u);
+#pragma unroll
+          for (int i = 0; i < 8; i++) w[j][i] = __fmul_rn(sj, float(int((word[j] >> (4 * i)) & 15u) - z));
+        }
+      } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+          const int64_t g = gi[i];
+#pragma unroll
+          for (int j = 0; j < 4; j++) {
+            if (g < 0 || g >= groups) {
+              w[j][i] = __int_as_float(0x7fc00000);  // as the general kernel: a bad group poisons
+            } else {
+              const int z = int(((unsigned(qzeros[g * zero_words + c0 / 8]) >> (zshift + 4 * j)) + 1u) & 15u);
+              w[j][i] = __fmul_rn(__half2float(scales[g * out + c0 + j]), float(int((word[j] >> (4 * i)) & 15u) - z));
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int r2 = 0; r2 < R; r2++) {
+        if (R == 1 || r2 < rows) {
+          float xv[8];
+          load8(x + int64_t(r2) * in + k0, xv);
+#pragma unroll
+          for (int i = 0; i < 8; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[r2][j] = fmaf(xv[i], w[j][i], acc[r2][j]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r2 = 0; r2 < R; r2++)
+    if (R == 1 || r2 < rows)
+      *reinterpret_cast<float4*>(partial + (int64_t(blockIdx.y) * rows + r2) * out + c0) =
+          make_float4(acc[r2][0], acc[r2][1], acc[r2][2], acc[r2][3]);
+}
+
 template <class T>
 __global__ void gptq_gemv_finish_kernel(const float* __restrict__ partial, int splits, int rows, int64_t out,
                                         const T* __restrict__ bias, T* __restrict__ y) {
@@ -64,6 +155,23 @@ __global__ void gptq_gemv_finish_kernel(const float* __restrict__ partial, int s
   }
 }
 
+// The 4-bit path's launch with R = rows rounded up to a power of two (1, 2, 4, 8).
+template <class T>
+void launch_gemv4(dim3 grid, cudaStream_t s, const T* x, int rows, const int32_t* qweight, const int32_t* qzeros,
+                  const __half* scales, const int32_t* g_idx, int64_t out, int64_t in, int64_t groups,
+                  int64_t words_per_split, float* partial) {
+  static_assert(kRows == 8, "R covers 1..8 input rows");
+  const int4* q4 = reinterpret_cast<const int4*>(qweight);
+#define JSW_GPTQ_GEMV4(R)                                                                                         \
+  gptq_gemv4_partial_kernel<T, R><<<grid, kThreads, 0, s>>>(x, rows, q4, qzeros, scales, g_idx, out, in, groups, \
+                                                            words_per_split, partial)
+  if (rows == 1) JSW_GPTQ_GEMV4(1);
+  else if (rows == 2) JSW_GPTQ_GEMV4(2);
+  else if (rows <= 4) JSW_GPTQ_GEMV4(4);
+  else JSW_GPTQ_GEMV4(8);
+#undef JSW_GPTQ_GEMV4
+}
+
 }  // namespace
 
 void gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t* qweight, const int32_t* qzeros,
@@ -71,20 +179,33 @@ void gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t
                const void* bias, void* y) {
   cudaStream_t s = stream(device);
   const int64_t words_per_col = in / (32 / bits);
-  const int64_t grid_x = (out + kThreads - 1) / kThreads;
+  const bool quads = bits == 4 && out % 4 == 0 && aligned16({qweight, x, g_idx}) &&
+                     reinterpret_cast<uintptr_t>(scales) % 8 == 0 && !env_is("JSWIFT_GPTQ_GEMV", "v1");
+  // Channels per thread block: 128 (general) or 512 (4 bits: a quad a thread).
+  const int64_t grid_x = (out + (quads ? 4 : 1) * kThreads - 1) / ((quads ? 4 : 1) * kThreads);
   require(grid_x <= int64_t(INT32_MAX), "jsw_gptq_gemv", "out_features = %lld is too large", (long long)out);
-  // About 1024 thread blocks in all (several waves on 132 SMs), each split at least 8 packed rows long.
-  int64_t splits = std::max<int64_t>(1, std::min<int64_t>(1024 / grid_x, words_per_col / 8));
+  // General: about 1024 thread blocks in all (several waves on 132 SMs), each split at least 8 packed rows long.
+  // 4 bits: about 512 (each thread has kU 16-byte loads in flight), at least 2 kU packed rows a split; fewer
+  // splits also mean fewer partial sums to write and re-read.
+  int64_t splits = quads ? std::max<int64_t>(1, std::min<int64_t>(512 / grid_x, words_per_col / (2 * kU)))
+                         : std::max<int64_t>(1, std::min<int64_t>(1024 / grid_x, words_per_col / 8));
   splits = std::min<int64_t>(splits, 65535);
   const int64_t words_per_split = (words_per_col + splits - 1) / splits;
   splits = (words_per_col + words_per_split - 1) / words_per_split;  // no empty split
   Scratch partial(device, splits * rows * out * int64_t(sizeof(float)));
   const dim3 grid(static_cast<unsigned>(grid_x), static_cast<unsigned>(splits));
   JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_gptq_gemv", {
-    gptq_gemv_partial_kernel<T><<<grid, kThreads, 0, s>>>(
-        static_cast<const T*>(x), int(rows), qweight, qzeros, reinterpret_cast<const __half*>(scales), g_idx, out, in,
-        bits, groups, words_per_split, partial.as<float>());
-    check_launch("gptq_gemv_partial_kernel");
+    if (quads) {
+      launch_gemv4<T>(grid, s, static_cast<const T*>(x), int(rows), qweight, qzeros,
+                      reinterpret_cast<const __half*>(scales), g_idx, out, in, groups, words_per_split,
+                      partial.as<float>());
+      check_launch("gptq_gemv4_partial_kernel");
+    } else {
+      gptq_gemv_partial_kernel<T><<<grid, kThreads, 0, s>>>(
+          static_cast<const T*>(x), int(rows), qweight, qzeros, reinterpret_cast<const __half*>(scales), g_idx, out,
+          in, bits, groups, words_per_split, partial.as<float>());
+      check_launch("gptq_gemv_partial_kernel");
+    }
     unsigned fgrid = blocks_for(rows * out, 256);
     gptq_gemv_finish_kernel<T><<<fgrid < 65535u ? fgrid : 65535u, 256, 0, s>>>(
         partial.as<float>(), int(splits), int(rows), out, static_cast<const T*>(bias), static_cast<T*>(y));

@@ -93,27 +93,6 @@ __global__ void gemv16_kernel(const T* __restrict__ x, int rows, int64_t in, con
 
 constexpr int kUnroll = 4;
 
-// Eight consecutive values of x as floats, from one 16-byte load (two for fp32).
-__device__ __forceinline__ void load8(const float* p, float (&v)[8]) {
-  float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
-  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-}
-__device__ __forceinline__ float2 to_f2(__nv_bfloat162 h) { return __bfloat1622float2(h); }
-__device__ __forceinline__ float2 to_f2(__half2 h) { return __half22float2(h); }
-// 16-bit storage: one 16-byte load holds the 8 values as 4 pairs (T2: bf16 / f16 pairs).
-template <class T2, class T>
-__device__ __forceinline__ void load8_pairs(const T* p, float (&v)[8]) {
-  uint4 u = *reinterpret_cast<const uint4*>(p);
-  const T2* h = reinterpret_cast<const T2*>(&u);
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    float2 f = to_f2(h[k]);
-    v[2 * k] = f.x, v[2 * k + 1] = f.y;
-  }
-}
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float (&v)[8]) { load8_pairs<__nv_bfloat162>(p, v); }
-__device__ __forceinline__ void load8(const __half* p, float (&v)[8]) { load8_pairs<__half2>(p, v); }
-
 // The 32 levels of a 16-byte word of codes (high nibble first), from the shared table.
 __device__ __forceinline__ void decode_word(uint4 q, const float* lut, float (&lv)[32]) {
   const unsigned words[4] = {q.x, q.y, q.z, q.w};

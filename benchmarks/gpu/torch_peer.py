@@ -227,6 +227,14 @@ class Peer:
         n = p["out"] * p["in"]
         return self.copy_bandwidth({"bytes": n // 2 + n // 64 * 4})
 
+    def gptq_gemv(self, p):
+        # As nf4_gemv: the copy of the packed bytes, 4-bit qweight + qzeros and f16 scales per group.
+        n, groups = p["out"] * p["in"], p["in"] // p["group"]
+        return self.copy_bandwidth({"bytes": n // 2 + groups * p["out"] // 2 + groups * p["out"] * 2})
+
+    def awq_gemv(self, p):
+        return self.gptq_gemv(p)
+
     def nf4_matmul(self, p):
         # The same product with the weight dense in bf16 (what a bf16-base LoRA step multiplies by).
         w = self.randn(p["out"], p["in"], dtype=self.dtype(p))

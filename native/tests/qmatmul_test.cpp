@@ -570,17 +570,23 @@ JSW_TEST(gptq_gemv_rejects_bad_arguments) {
              "null y");
 }
 
-JSW_CUDA_TEST(gptq_gemv_cuda_matches_cpu) {
-  int d = cuda_device();
-  // Decode-sized layers (several input splits per channel), odd small ones, the 8-bit tail.
+namespace {
+
+// CUDA against the CPU twin; `variant` names the 4-bit kernel JSWIFT_GPTQ_GEMV selected (the log says which).
+void gptq_gemv_against_cpu(int d, const char* variant) {
+  // Decode-sized layers (several input splits per channel), odd small ones, the 8-bit tail; act-order weights
+  // (a packed row's inputs in several groups: the 4-bit kernel's per-weight path) and group-ordered ones (its
+  // one-group path; 64 x 40 with groups of 14 inputs, so some packed rows still straddle two groups).
   std::vector<QWeight> weights;
   weights.push_back(make_gptq(4096, 4096, 4, 32, 21));
+  weights.push_back(make_gptq(4096, 4096, 4, 32, 25, false));
   weights.push_back(make_gptq(1024, 11008, 2, 86, 22));
   weights.push_back(make_gptq(12, 36, 8, 5, 23));
   weights.push_back(make_gptq(24, 40, 4, 3, 24));
+  weights.push_back(make_gptq(64, 40, 4, 3, 26, false));
   for (const QWeight& q : weights)
     for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
-      for (int64_t rows : {1, 3, 8}) {
+      for (int64_t rows : {1, 2, 3, 8}) {
         std::vector<float> x = round_to(randn(rows * q.in, uint64_t(rows + 5)), dtype);
         std::vector<float> bias = round_to(randn(q.out, uint64_t(rows + 9)), dtype);
         std::vector<float> cpu = run_gemv(JSW_CPU, dtype, q, x, rows, rows != 3 ? &bias : nullptr);
@@ -589,7 +595,20 @@ JSW_CUDA_TEST(gptq_gemv_cuda_matches_cpu) {
         double tol = dtype == JSW_F32 ? 1e-4 : dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
         for (size_t at = 0; at < cpu.size(); at++)
           JSW_EXPECT(std::fabs(double(cpu[at]) - double(gpu[at])) <= tol * (1.0 + std::fabs(double(cpu[at]))),
-                     "gptq%d %lld x %lld dtype %d rows %lld: y[%lld] cpu %.8g gpu %.8g", q.bits, (long long)q.out,
-                     (long long)q.in, dtype, (long long)rows, (long long)at, double(cpu[at]), double(gpu[at]));
+                     "%s: gptq%d %lld x %lld dtype %d rows %lld: y[%lld] cpu %.8g gpu %.8g", variant, q.bits,
+                     (long long)q.out, (long long)q.in, dtype, (long long)rows, (long long)at, double(cpu[at]),
+                     double(gpu[at]));
       }
+}
+
+}  // namespace
+
+// The 4-bit kernel with a channel quad a thread (the default), then the general one (JSWIFT_GPTQ_GEMV=v1).
+JSW_CUDA_TEST(gptq_gemv_cuda_matches_cpu) {
+  int d = cuda_device();
+  unsetenv("JSWIFT_GPTQ_GEMV");
+  gptq_gemv_against_cpu(d, "quads");
+  setenv("JSWIFT_GPTQ_GEMV", "v1", 1);
+  gptq_gemv_against_cpu(d, "v1");
+  unsetenv("JSWIFT_GPTQ_GEMV");
 }
