@@ -2,13 +2,14 @@
 // output channels side by side, so threads on consecutive channels make every packed-row read a coalesced warp
 // load; x (rows * in values, a few KB) is read at the same address by a whole warp (a broadcast). A decode GEMV
 // has few channels per thread block to spread, so the input dim is split too (grid.y): each split writes fp32
-// partial sums [split, rows, out] and a second kernel adds them in split order with the bias: deterministic.
+// partial sums [split, rows, out] and sum_splits adds them in split order with the bias: deterministic.
 // Two partial kernels: gptq_gemv4 for 4 bits (below), the general one for every width (JSWIFT_GPTQ_GEMV=v1
 // takes it for 4 bits too, the benchmark's before / after).
 #include <algorithm>
 
 #include "common.cuh"
 #include "kernels/gptq.h"
+#include "split_sum.cuh"
 #include "kernels/qmatmul.h"
 
 namespace jsw {
@@ -144,17 +145,6 @@ __global__ void __launch_bounds__(kThreads)
           make_float4(acc[r2][0], acc[r2][1], acc[r2][2], acc[r2][3]);
 }
 
-template <class T>
-__global__ void gptq_gemv_finish_kernel(const float* __restrict__ partial, int splits, int rows, int64_t out,
-                                        const T* __restrict__ bias, T* __restrict__ y) {
-  const int64_t n = int64_t(rows) * out;
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    float v = 0.0f;
-    for (int s = 0; s < splits; s++) v += partial[int64_t(s) * n + i];
-    y[i] = from_f<T>(v + (bias != nullptr ? to_f(bias[i % out]) : 0.0f));
-  }
-}
-
 // The 4-bit path's launch with R = rows rounded up to a power of two (1, 2, 4, 8).
 template <class T>
 void launch_gemv4(dim3 grid, cudaStream_t s, const T* x, int rows, const int32_t* qweight, const int32_t* qzeros,
@@ -206,10 +196,7 @@ void gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t
           in, bits, groups, words_per_split, partial.as<float>());
       check_launch("gptq_gemv_partial_kernel");
     }
-    unsigned fgrid = blocks_for(rows * out, 256);
-    gptq_gemv_finish_kernel<T><<<fgrid < 65535u ? fgrid : 65535u, 256, 0, s>>>(
-        partial.as<float>(), int(splits), int(rows), out, static_cast<const T*>(bias), static_cast<T*>(y));
-    check_launch("gptq_gemv_finish_kernel");
+    sum_splits<T>(s, partial.as<float>(), splits, rows, out, static_cast<const T*>(bias), static_cast<T*>(y));
   });
 }
 

@@ -15,6 +15,7 @@ FALLBACKS = [
     (("lora_rank_cuda_matches_cpu", "lora_cuda_matches_cpu"), "JSWIFT_LORA_RANK", "unfused"),
     (("nf4_gemv_cuda_matches_cpu",), "JSWIFT_NF4_GEMV", "v1"),
     (("gptq_gemv_cuda_matches_cpu",), "JSWIFT_GPTQ_GEMV", "v1"),
+    (("awq_gemv_cuda_matches_cpu",), "JSWIFT_AWQ_GEMV", "v1"),
     (("qmatmul_cuda_pipeline_matches_cpu", "qmatmul_cuda_uneven_pipeline_matches_cpu",
       "graph_replays_a_pipelined_nf4_matmul_cuda"), "JSWIFT_QMATMUL_OVERLAP", "0"),
     # the column-panel backward (the accumulating one ran on the H200s)

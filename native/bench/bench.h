@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,12 @@ class DeviceBuffer {
 };
 
 DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v);
+
+// Runs fn(variant) for each variant of a kernel switch (native/README.md, "Switches"): the first with `var` unset
+// (the default path), each other with var=variant. A switch set before the run (the GPU script's fallback after
+// a failed twin test) is left as it is: fn runs once, with "as-set". Afterwards var is as it was.
+void for_each_variant(const char* var, std::initializer_list<const char*> variants,
+                      const std::function<void(const char*)>& fn);
 
 // Runs fn `warmup` times, then `reps` timed repetitions of `iters` calls each (synchronizing the device
 // around each repetition); returns the median milliseconds per call.

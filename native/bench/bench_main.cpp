@@ -2,6 +2,7 @@
 // --tiny shrinks every shape (a dry run of the pipeline, e.g. on a CPU with --device -1).
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -59,6 +60,21 @@ DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v) {
   DeviceBuffer b(device, int64_t(v.size()) * 4);
   check(jsw_memcpy(b.get(), device, v.data(), JSW_CPU, int64_t(v.size()) * 4), "jsw_memcpy");
   return b;
+}
+
+void for_each_variant(const char* var, std::initializer_list<const char*> variants,
+                      const std::function<void(const char*)>& fn) {
+  if (std::getenv(var) != nullptr) {
+    fn("as-set");
+    return;
+  }
+  bool first = true;
+  for (const char* v : variants) {
+    first ? unsetenv(var) : setenv(var, v, 1);
+    first = false;
+    fn(v);
+  }
+  unsetenv(var);
 }
 
 static double peak_extra = -1;

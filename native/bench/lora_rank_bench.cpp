@@ -4,7 +4,7 @@
 // x) and as the sequence it replaced (path=unfused, JSWIFT_LORA_RANK=unfused: jsw_dropout into a copy, cuBLAS
 // products, dx masked in a pass of its own). Peer: what PEFT's autograd runs for the same halves (F.dropout then
 // x A^T; g^T drop(x) from the saved drop(x) and the saved mask applied to g A).
-#include <cstdlib>
+#include <string>
 
 #include "bench.h"
 
@@ -12,16 +12,11 @@ using namespace jsw_bench;
 
 JSW_BENCH(lora_rank) {
   const int64_t tokens = ctx.pick(2048, 64), rank = 16;
-  // Set before the run (the GPU script's fallback after a failed twin test): the fused path is not timed.
-  const bool forced = std::getenv("JSWIFT_LORA_RANK") != nullptr;
   for (int64_t in : {ctx.pick(4096, 128), ctx.pick(14336, 256)}) {
     DeviceBuffer x(ctx.device, JSW_BF16, tokens * in, 1), a(ctx.device, JSW_BF16, rank * in, 2, 0.02f),
         g(ctx.device, JSW_BF16, tokens * rank, 3);
     DeviceBuffer xa(ctx.device, tokens * rank * 2), dx(ctx.device, tokens * in * 2), da(ctx.device, rank * in * 4);
-    for (const char* path : {"fused", "unfused"}) {
-      if (forced && std::string(path) == "fused") continue;
-      if (std::string(path) == "unfused") setenv("JSWIFT_LORA_RANK", "unfused", 1);
-      else unsetenv("JSWIFT_LORA_RANK");
+    for_each_variant("JSWIFT_LORA_RANK", {"fused", "unfused"}, [&](const char* path) {
       for (const char* pass : {"down", "up_grad"}) {
         const bool down = std::string(pass) == "down";
         uint64_t seed = 1;
@@ -45,7 +40,6 @@ JSW_BENCH(lora_rank) {
         r.note = "peer: PEFT's autograd ops for the same half (F.dropout + matmul; saved drop(x) and mask)";
         ctx.results->push_back(r);
       }
-    }
-    if (!forced) unsetenv("JSWIFT_LORA_RANK");
+    });
   }
 }

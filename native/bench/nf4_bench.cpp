@@ -1,6 +1,5 @@
 // NF4 dequantization (bitsandbytes layout, blocksize 64) of a Llama-3-8B MLP weight to bf16; the peer is a
 // device-to-device copy of the output bytes, the bandwidth ceiling of a memory-bound kernel.
-#include <cstdlib>
 #include <string>
 
 #include "bench.h"
@@ -44,14 +43,8 @@ JSW_BENCH(nf4_gemv) {
   BENCH_CHECK(jsw_memcpy(code256.get(), ctx.device, code_host, JSW_CPU, sizeof code_host));
   BENCH_CHECK(jsw_memcpy(&offset_host, JSW_CPU, offset.get(), ctx.device, 4));
   // The streamed 32-value kernel (the default), the one-row-a-warp kernel it replaced (kernel=v2) and the 16-value
-  // one (kernel=v1), each switched by JSWIFT_NF4_GEMV; a switch set before the run (the GPU script's fallback
-  // after a failed twin test) is left as it is: one pass, kernel=as-set.
-  const bool forced = std::getenv("JSWIFT_NF4_GEMV") != nullptr;
-  for (const char* kernel : {"streamed", "v2", "v1", "as-set"}) {
-    const std::string k = kernel;
-    if (forced != (k == "as-set")) continue;
-    if (k == "streamed") unsetenv("JSWIFT_NF4_GEMV");
-    else if (!forced) setenv("JSWIFT_NF4_GEMV", kernel, 1);
+  // one (kernel=v1), each switched by JSWIFT_NF4_GEMV.
+  for_each_variant("JSWIFT_NF4_GEMV", {"streamed", "v2", "v1"}, [&](const char* kernel) {
     for (bool dq : {false, true}) {
       double ms = time_ms(ctx.device, [&] {
         BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), 1, in_f, packed.as<uint8_t>(),
@@ -70,6 +63,5 @@ JSW_BENCH(nf4_gemv) {
       r.note = "peer: copy of the packed weight bytes (NF4 codes + fp32 absmax)";
       ctx.results->push_back(r);
     }
-  }
-  if (!forced) unsetenv("JSWIFT_NF4_GEMV");
+  });
 }

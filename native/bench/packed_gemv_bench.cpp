@@ -2,7 +2,6 @@
 // projection, 4 bits, group 128, f16 activations as those checkpoints run): like the NF4 GEMV, each reads its
 // packed weight once, so the peer is a device-to-device copy of the same bytes (qweight + qzeros + scales). The
 // values of the packed words do not change the work, so they are a fixed pattern; scales are small f16 values.
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -29,12 +28,18 @@ std::vector<int32_t> packed_pattern(int64_t n) {
   return v;
 }
 
+// The bytes a 4-bit, group-128 layer's GEMV reads: qweight, qzeros and the f16 scales.
+double packed_bytes(int64_t out_f, int64_t in_f) {
+  const int64_t groups = in_f / kGroup;
+  return in_f * out_f / 2.0 + groups * out_f / 2.0 + groups * out_f * 2.0;
+}
+
 void report(Context& ctx, const char* name, int64_t out_f, int64_t in_f, const char* kernel, double ms,
             double bytes) {
   Result r;
   r.name = name;
   r.shape = "rows=1 out=" + std::to_string(out_f) + " in=" + std::to_string(in_f) + " bits=4 group=" +
-            std::to_string(kGroup) + " dtype=f16" + (kernel != nullptr ? std::string(" kernel=") + kernel : "");
+            std::to_string(kGroup) + " dtype=f16 kernel=" + kernel;
   r.ms = ms;
   r.peak_extra = last_peak_extra_bytes();
   r.flops = 2.0 * out_f * in_f;
@@ -56,21 +61,14 @@ JSW_BENCH(gptq_gemv) {
   for (int64_t k = 0; k < in_f; k++) g_idx[size_t(k)] = int32_t(k / kGroup);
   DeviceBuffer gi = upload_i32(ctx.device, g_idx);
   // The 4-bit kernel with a channel quad a thread (the default) and the general one it replaced (kernel=v1,
-  // JSWIFT_GPTQ_GEMV=v1); a switch set before the run (the GPU script's fallback) is left as it is (as-set).
-  const bool forced = std::getenv("JSWIFT_GPTQ_GEMV") != nullptr;
-  for (const char* kernel : {"quads", "v1", "as-set"}) {
-    const std::string k = kernel;
-    if (forced != (k == "as-set")) continue;
-    if (k == "quads") unsetenv("JSWIFT_GPTQ_GEMV");
-    else if (!forced) setenv("JSWIFT_GPTQ_GEMV", kernel, 1);
+  // JSWIFT_GPTQ_GEMV=v1).
+  for_each_variant("JSWIFT_GPTQ_GEMV", {"quads", "v1"}, [&](const char* kernel) {
     const double ms = time_ms(ctx.device, [&] {
       BENCH_CHECK(jsw_gptq_gemv(ctx.device, JSW_F16, x.get(), 1, qweight.as<int32_t>(), qzeros.as<int32_t>(),
                                 scales.as<uint16_t>(), gi.as<int32_t>(), out_f, in_f, 4, groups, nullptr, y.get()));
     }, ctx.quick ? 5 : 50);
-    report(ctx, "gptq_gemv", out_f, in_f, kernel, ms,
-           in_f * out_f / 2.0 + groups * out_f / 2.0 + groups * out_f * 2.0);
-  }
-  if (!forced) unsetenv("JSWIFT_GPTQ_GEMV");
+    report(ctx, "gptq_gemv", out_f, in_f, kernel, ms, packed_bytes(out_f, in_f));
+  });
 }
 
 // AutoAWQ GEMM layout: qweight [in, out / 8], qzeros [groups, out / 8], scales [groups, out].
@@ -80,9 +78,12 @@ JSW_BENCH(awq_gemv) {
   DeviceBuffer qweight = upload_i32(ctx.device, packed_pattern(in_f * out_f / 8));
   DeviceBuffer qzeros = upload_i32(ctx.device, packed_pattern(groups * out_f / 8));
   DeviceBuffer scales = upload_scales(ctx.device, groups * out_f);
-  const double ms = time_ms(ctx.device, [&] {
-    BENCH_CHECK(jsw_awq_gemv(ctx.device, JSW_F16, x.get(), 1, in_f, qweight.as<int32_t>(), qzeros.as<int32_t>(),
-                             scales.as<uint16_t>(), out_f, kGroup, nullptr, y.get()));
-  }, ctx.quick ? 5 : 50);
-  report(ctx, "awq_gemv", out_f, in_f, nullptr, ms, in_f * out_f / 2.0 + groups * out_f / 2.0 + groups * out_f * 2.0);
+  // The kernel split along the inputs (the default) and the one it replaced (kernel=v1, JSWIFT_AWQ_GEMV=v1).
+  for_each_variant("JSWIFT_AWQ_GEMV", {"split", "v1"}, [&](const char* kernel) {
+    const double ms = time_ms(ctx.device, [&] {
+      BENCH_CHECK(jsw_awq_gemv(ctx.device, JSW_F16, x.get(), 1, in_f, qweight.as<int32_t>(), qzeros.as<int32_t>(),
+                               scales.as<uint16_t>(), out_f, kGroup, nullptr, y.get()));
+    }, ctx.quick ? 5 : 50);
+    report(ctx, "awq_gemv", out_f, in_f, kernel, ms, packed_bytes(out_f, in_f));
+  });
 }

@@ -220,30 +220,58 @@ JSW_CUDA_TEST(awq_dequant_cuda_matches_cpu) {
   }
 }
 
-JSW_CUDA_TEST(awq_gemv_cuda_matches_cpu) {
-  int dev = cuda_device();
-  // 9 words: the 32-word block is mostly idle columns; in = 200 is no multiple of the 8 input slices.
+namespace {
+
+// CUDA against the CPU twin; `variant` names the kernel JSWIFT_AWQ_GEMV selected (the log says which).
+void awq_gemv_against_cpu(int dev, const std::string& variant) {
+  // 9 words: the 32-word block is mostly idle columns; in = 200 is no multiple of the 8 input slices, and
+  // group 40 no multiple of 16 (the split kernel's step): the v1 kernel either way.
   Random r = random_codes(200, 72, 40, 11);
   Packed k = pack(r.codes, r.zeros, r.scales, 200, 72, 40);
   std::vector<float> bias = randn(72, 5, 0.5f);
   for (int64_t rows = 1; rows <= 4; rows++) {
     std::vector<float> x = randn(rows * 200, uint64_t(10 + rows), 1.0f);
     // Same weights, different summation order: agreement to fp32 accumulation error.
-    expect_close("awq gemv cuda f32 rows " + std::to_string(rows), gemv(dev, JSW_F32, k, x, rows, &bias),
+    expect_close(variant + ": awq gemv cuda f32 rows " + std::to_string(rows), gemv(dev, JSW_F32, k, x, rows, &bias),
                  gemv(JSW_CPU, JSW_F32, k, x, rows, &bias), 2e-5f, 2e-5f);
-    expect_close("awq gemv cuda f32 vs fp64", gemv(dev, JSW_F32, k, x, rows, nullptr),
+    expect_close(variant + ": awq gemv cuda f32 vs fp64", gemv(dev, JSW_F32, k, x, rows, nullptr),
                  gemv_reference(k, x, rows, nullptr), 2e-5f, 2e-5f);
     for (int dtype : {JSW_BF16, JSW_F16}) {
       std::vector<float> xr = round_to(x, dtype), br = round_to(bias, dtype);
       float tol = dtype == JSW_BF16 ? 1e-2f : 2e-3f;
-      expect_close("awq gemv cuda dtype " + std::to_string(dtype), gemv(dev, dtype, k, xr, rows, &br),
+      expect_close(variant + ": awq gemv cuda dtype " + std::to_string(dtype), gemv(dev, dtype, k, xr, rows, &br),
                    gemv(JSW_CPU, dtype, k, xr, rows, &br), tol, tol);
     }
   }
-  // More than one block of words (out = 8 * 40 = 320 outputs: 40 words over two blocks).
+  // More than one block of words (out = 8 * 40 = 320 outputs: 40 words over two blocks); group 64 over 128
+  // inputs: the split kernel with 2 splits of one group each.
   Random big = random_codes(128, 320, 64, 12);
   Packed kb = pack(big.codes, big.zeros, big.scales, 128, 320, 64);
   std::vector<float> x = randn(3 * 128, 13, 1.0f);
-  expect_close("awq gemv cuda two blocks", gemv(dev, JSW_F32, kb, x, 3, nullptr), gemv_reference(kb, x, 3, nullptr),
-               2e-5f, 2e-5f);
+  expect_close(variant + ": awq gemv cuda two blocks", gemv(dev, JSW_F32, kb, x, 3, nullptr),
+               gemv_reference(kb, x, 3, nullptr), 2e-5f, 2e-5f);
+  // Decode-sized: 1024 inputs in groups of 128 (splits of whole groups), 1032 outputs (129 words: a second
+  // block of word columns with one live thread); group 32 (two kU steps a group).
+  for (int64_t group : {128, 32}) {
+    Random d = random_codes(1024, 1032, group, uint64_t(14 + group));
+    Packed kd = pack(d.codes, d.zeros, d.scales, 1024, 1032, group);
+    std::vector<float> bd = randn(1032, 15, 0.5f);
+    for (int64_t rows : {1, 2, 3, 4}) {
+      std::vector<float> xd = randn(rows * 1024, uint64_t(16 + rows), 1.0f);
+      expect_close(variant + ": awq gemv cuda decode-sized f32", gemv(dev, JSW_F32, kd, xd, rows, &bd),
+                   gemv(JSW_CPU, JSW_F32, kd, xd, rows, &bd), 5e-5f, 5e-5f);
+      std::vector<float> xb = round_to(xd, JSW_BF16), bb = round_to(bd, JSW_BF16);
+      expect_close(variant + ": awq gemv cuda decode-sized bf16", gemv(dev, JSW_BF16, kd, xb, rows, &bb),
+                   gemv(JSW_CPU, JSW_BF16, kd, xb, rows, &bb), 1e-2f, 1e-2f);
+    }
+  }
+}
+
+}  // namespace
+
+// The split kernel (the default where it applies), then the one-block-per-32-words kernel (JSWIFT_AWQ_GEMV=v1).
+JSW_CUDA_TEST(awq_gemv_cuda_matches_cpu) {
+  int dev = cuda_device();
+  with_env("JSWIFT_AWQ_GEMV", nullptr, [&] { awq_gemv_against_cpu(dev, "split"); });
+  with_env("JSWIFT_AWQ_GEMV", "v1", [&] { awq_gemv_against_cpu(dev, "v1"); });
 }

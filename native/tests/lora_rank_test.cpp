@@ -217,14 +217,7 @@ JSW_CUDA_TEST(lora_rank_cuda_unfused_switch_matches_cpu) {
   const RankShape s{300, 256, 16};
   RankInputs v = rank_inputs(s, JSW_BF16, 31);
   RankOut cpu = run_rank(JSW_CPU, JSW_BF16, s, v, 2.0f, 0.05f, 12);
-  setenv("JSWIFT_LORA_RANK", "unfused", 1);
   RankOut gpu;
-  try {
-    gpu = run_rank(cuda_device(), JSW_BF16, s, v, 2.0f, 0.05f, 12);
-  } catch (...) {
-    unsetenv("JSWIFT_LORA_RANK");
-    throw;
-  }
-  unsetenv("JSWIFT_LORA_RANK");
+  with_env("JSWIFT_LORA_RANK", "unfused", [&] { gpu = run_rank(cuda_device(), JSW_BF16, s, v, 2.0f, 0.05f, 12); });
   expect_rank("cuda unfused", gpu, cpu, 4e-3);
 }

@@ -182,9 +182,6 @@ void cuda_matches_cpu(int d, const char* variant) {
 // The streamed 32-value kernel (the default), then the one-row-a-warp kernel it replaced (JSWIFT_NF4_GEMV=v2).
 JSW_CUDA_TEST(nf4_gemv_cuda_matches_cpu) {
   int d = cuda_device();
-  unsetenv("JSWIFT_NF4_GEMV");
-  cuda_matches_cpu(d, "streamed");
-  setenv("JSWIFT_NF4_GEMV", "v2", 1);
-  cuda_matches_cpu(d, "v2");
-  unsetenv("JSWIFT_NF4_GEMV");
+  with_env("JSWIFT_NF4_GEMV", nullptr, [&] { cuda_matches_cpu(d, "streamed"); });
+  with_env("JSWIFT_NF4_GEMV", "v2", [&] { cuda_matches_cpu(d, "v2"); });
 }

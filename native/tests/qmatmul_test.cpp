@@ -391,9 +391,9 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
                                    Variant{"row panels + fp32 accumulator", "JSWIFT_NF4_BWD", "acc",
                                            trans && !q.gptq && !q.awq}}) {
             if (!v.applies) continue;
-            if (v.var != nullptr) setenv(v.var, v.value, 1);
-            std::vector<float> gpu = run(d, dtype, q, x, rows, trans, beta, y0);
-            if (v.var != nullptr) unsetenv(v.var);
+            std::vector<float> gpu;
+            auto run_gpu = [&] { gpu = run(d, dtype, q, x, rows, trans, beta, y0); };
+            v.var != nullptr ? with_env(v.var, v.value, run_gpu) : run_gpu();
             const char* bwd = v.name;
             // The CUDA tile is rounded to dtype (as the dense path's weight is) while the CPU tile is fp32:
             // relative 2^-8 (bf16) / 2^-11 (f16) of sum |x w|, plus both outputs' storage rounding; fp32: two
@@ -428,9 +428,9 @@ void check_pipeline(int d, const QWeight& q, int64_t rows, bool trans) {
   for (const Variant& v : {Variant{nullptr, nullptr, true}, Variant{"JSWIFT_QMATMUL_OVERLAP", "0", true},
                            Variant{"JSWIFT_NF4_BWD", "acc", trans && !q.gptq && !q.awq}}) {
     if (!v.applies) continue;
-    if (v.var != nullptr) setenv(v.var, v.value, 1);
-    const std::vector<float> gpu = run(d, JSW_BF16, q, x, rows, trans, 0.0f, y0);
-    if (v.var != nullptr) unsetenv(v.var);
+    std::vector<float> gpu;
+    auto run_gpu = [&] { gpu = run(d, JSW_BF16, q, x, rows, trans, 0.0f, y0); };
+    v.var != nullptr ? with_env(v.var, v.value, run_gpu) : run_gpu();
     expect_rel_norm(std::string(format_name(q)) + " " + std::to_string(q.out) + " x " + std::to_string(q.in) +
                         (trans ? " backward" : " forward") + " " +
                         (v.var ? std::string(v.var) + "=" + v.value : std::string("default")),
@@ -606,9 +606,6 @@ void gptq_gemv_against_cpu(int d, const char* variant) {
 // The 4-bit kernel with a channel quad a thread (the default), then the general one (JSWIFT_GPTQ_GEMV=v1).
 JSW_CUDA_TEST(gptq_gemv_cuda_matches_cpu) {
   int d = cuda_device();
-  unsetenv("JSWIFT_GPTQ_GEMV");
-  gptq_gemv_against_cpu(d, "quads");
-  setenv("JSWIFT_GPTQ_GEMV", "v1", 1);
-  gptq_gemv_against_cpu(d, "v1");
-  unsetenv("JSWIFT_GPTQ_GEMV");
+  with_env("JSWIFT_GPTQ_GEMV", nullptr, [&] { gptq_gemv_against_cpu(d, "quads"); });
+  with_env("JSWIFT_GPTQ_GEMV", "v1", [&] { gptq_gemv_against_cpu(d, "v1"); });
 }

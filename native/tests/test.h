@@ -108,20 +108,28 @@ inline void cuda_only_behaviour(const char* what) {
   if (cuda_as_cpu) throw Skip(std::string("checks CUDA-only behaviour (") + what + ")");
 }
 
-// Runs fn with JSWIFT_CPU_ISA=baseline, restoring the variable afterwards: on an AVX-512 machine the kernels with
-// two instruction-set builds would otherwise never run their baseline (AVX2) build in the tests.
+// Runs fn with environment variable `name` set to `value` (unset when value is null), restoring it afterwards:
+// a kernel switch (native/README.md, "Switches") for a test of the path it selects.
 template <class Fn>
-void with_baseline_isa(Fn fn) {
-  const char* before = std::getenv("JSWIFT_CPU_ISA");
+void with_env(const char* name, const char* value, Fn fn) {
+  const char* before = std::getenv(name);
   const std::string saved = before ? before : "";
-  setenv("JSWIFT_CPU_ISA", "baseline", 1);
+  auto restore = [&] { before ? setenv(name, saved.c_str(), 1) : unsetenv(name); };
+  value ? setenv(name, value, 1) : unsetenv(name);
   try {
     fn();
   } catch (...) {
-    before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
+    restore();
     throw;
   }
-  before ? setenv("JSWIFT_CPU_ISA", saved.c_str(), 1) : unsetenv("JSWIFT_CPU_ISA");
+  restore();
+}
+
+// Runs fn with JSWIFT_CPU_ISA=baseline: on an AVX-512 machine the kernels with two instruction-set builds would
+// otherwise never run their baseline (AVX2) build in the tests.
+template <class Fn>
+void with_baseline_isa(Fn fn) {
+  with_env("JSWIFT_CPU_ISA", "baseline", fn);
 }
 
 }  // namespace jsw_test

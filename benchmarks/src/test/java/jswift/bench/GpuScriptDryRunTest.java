@@ -83,18 +83,19 @@ class GpuScriptDryRunTest {
     assertTrue(g.get("note").asText().contains("GPU only"), g.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("CUDA graphs"));
     // the before / after pairs of one run: the NF4 tile GEMM's backward in its four variants, the GEMV's three
-    // kernels with plain and double-quantized scales, the GPTQ GEMV's two and the LoRA low-rank halves fused and
-    // unfused
-    boolean tileBwd = false, gemv = false, gptqGemv = false, loraRank = false;
+    // kernels with plain and double-quantized scales, the GPTQ and AWQ GEMVs' two each and the LoRA low-rank
+    // halves fused and unfused
+    boolean tileBwd = false, gemv = false, loraRank = false;
+    int packedGemvs = 0;
     for (JsonNode v : r.get("kernel_variants")) {
       String name = v.get("name").asText(), shape = v.get("shape").asText();
       if (name.equals("nf4_matmul") && shape.contains("pass=bwd")) tileBwd = v.get("variants").size() == 4;
       if (name.equals("nf4_gemv")) gemv = v.get("variants").size() == 6;
-      if (name.equals("gptq_gemv")) gptqGemv = v.get("variants").size() == 2;
+      if (name.equals("gptq_gemv") || name.equals("awq_gemv")) packedGemvs += v.get("variants").size() == 2 ? 1 : 0;
       if (name.equals("lora_rank") && shape.contains("pass=up_grad")) loraRank = v.get("variants").size() == 2;
       for (JsonNode x : v.get("variants")) assertTrue(x.get("vs_first").asDouble() > 0, v.toString());
     }
-    assertTrue(tileBwd && gemv && gptqGemv && loraRank, r.get("kernel_variants").toString());
+    assertTrue(tileBwd && gemv && packedGemvs == 2 && loraRank, r.get("kernel_variants").toString());
     assertTrue(r.get("fallbacks").isEmpty(), "no twin test failed, so no path is switched back: " + r.get("fallbacks"));
     assertTrue(Files.readString(out.resolve("results.md")).contains("Kernel variants in this run"));
   }
