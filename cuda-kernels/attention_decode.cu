@@ -8,16 +8,24 @@
 // log-sum-exp. A long prefill has many row blocks and needs no split; it re-reads K/V once per row block (through
 // L2): a SIMT kernel, correct for any q_len, tuned for decoding.
 //
-// Inside a CTA, `lanes` consecutive threads (a power of two, lanes * kEl >= head_dim) share one key: each loads
-// kEl elements of its K and V rows with 16-byte loads (interleaved, so that each load instruction reads contiguous
-// runs) and holds the same kEl elements of every row's query in registers. A lane group walks its keys kUnroll at a time (their loads in flight together): scores by a
-// butterfly sum over the group, FA2's online softmax in log2 units (running max m, sum l, rescaled accumulator),
-// and P V into the lane's kEl output columns. At the end the groups' (m, l, acc) are merged, within a warp by
-// shuffles and across warps through shared memory, in a fixed order (deterministic).
+// Inside a CTA, `lanes` consecutive threads (a power of two, lanes * kEl >= head_dim) share one key: each takes
+// kEl elements of its K and V rows as 16-byte vectors (interleaved, so that each load instruction reads contiguous
+// runs) and holds the same kEl elements of every row's query in registers. A lane group walks its keys kUnroll at
+// a time: scores by a butterfly sum over the group, FA2's online softmax in log2 units (running max m, sum l,
+// rescaled accumulator), and P V into the lane's kEl output columns. At the end the groups' (m, l, acc) are
+// merged, within a warp by shuffles and across warps through shared memory, in a fixed order (deterministic).
+//
+// K and V reach the lanes one of two ways. Staged (rows of whole 16-byte vectors, 16-byte aligned): the CTA
+// copies each step's keys into shared memory by cp.async, kStages - 1 steps ahead of the one it computes, so
+// 48 KB a CTA are in flight while it computes. Otherwise (and with JSWIFT_DECODE_LOADS=registers) each lane loads
+// its vectors for the step into registers and waits for them: H200 run 2 measured that at 0.42x of SDPA (1.5
+// TB/s), with the q / acc registers allowing 2 CTAs an SM, i.e. 32 KB in flight an SM. Both compute the same
+// values in the same order, bit for bit.
 #include <algorithm>
 #include <type_traits>
 
 #include "attention_common.cuh"
+#include "attention_tc.cuh"
 #include "common.cuh"
 #include "kernels/attention_decode.h"
 
@@ -29,6 +37,7 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kUnroll = 2;     // keys per lane group per step
+constexpr int kStages = 4;     // staged path: shared-memory buffers of one step's K and V each
 constexpr int kMaxDim = 256;   // head_dim limit of the C ABI
 constexpr int kMaxSplits = 64;
 constexpr int64_t kMinSplitKeys = 128;  // a split shorter than this costs more to merge than it saves
@@ -103,11 +112,20 @@ __device__ __forceinline__ int64_t query_row(const DecodeParams& p, int b, int k
   return (int64_t(b) * p.q_len + gr / p.group) * p.heads + int64_t(kvh) * p.group + gr % p.group;
 }
 
-template <class T, int kRows, int kEl>
+// 16-byte vectors of K (and as many of V) in one staged step: step keys of lanes * kVecs vectors each, where
+// step = (kThreads / lanes) * kUnroll, whatever lanes is.
+template <class T, int kEl>
+constexpr int stage_vecs() {
+  return kThreads * kUnroll * (kEl / (16 / int(sizeof(T))));
+}
+
+template <class T, int kRows, int kEl, bool kStaged>
 __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p) {
   constexpr int kE = 16 / int(sizeof(T));  // elements per 16-byte vector
   constexpr int kVecs = kEl / kE;          // vectors per lane and key row
+  constexpr int kStageVecs = stage_vecs<T, kEl>();
   static_assert(kEl % kE == 0, "a lane holds whole vectors");
+  extern __shared__ __align__(16) uint4 staged[];  // kStaged: [kStages][K, V][step keys][lanes * kVecs]
   __shared__ float warp_m[kWarps][kRows], warp_l[kWarps][kRows], row_m[kRows], row_l[kRows];
   __shared__ float o_s[kRows][kMaxDim];
 
@@ -170,27 +188,65 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p) {
   const int32_t* mask = p.key_mask != nullptr ? p.key_mask + int64_t(b) * p.capacity : nullptr;
   const int step = ngroups * kUnroll;
   const int iters = (s1 - s0 + step - 1) / step;  // the same for every thread: the shuffles below stay converged
+  const int row_vecs = p.lanes * kVecs;            // staged: the vectors of a key row (whole ones past D are 0)
+
+  // Staged: step t's keys [s0 + t step, + step) into buffer t % kStages, vectors past s1 or D as zeros (p.vec:
+  // a vector is wholly inside or outside the row); one commit group per step, empty past the last.
+  auto stage = [&](int t) {
+    if (t < iters) {
+      uint4* kt = staged + (t % kStages) * 2 * kStageVecs;
+      const int j0 = s0 + t * step;
+      for (int i = threadIdx.x; i < kStageVecs; i += kThreads) {
+        const int u = i / row_vecs, c = i - u * row_vecs;
+        const bool in = j0 + u < s1 && c * kE < D;
+        const int64_t at = in ? int64_t(j0 + u) * row_ld + c * kE : 0;
+        attn::cp_async16(smem_addr(kt + i), kbase + at, in ? 16 : 0);
+        attn::cp_async16(smem_addr(kt + kStageVecs + i), vbase + at, in ? 16 : 0);
+      }
+    }
+    attn::cp_async_commit();
+  };
+  if constexpr (kStaged) {
+#pragma unroll
+    for (int t = 0; t < kStages - 1; t++) stage(t);
+  }
 
   for (int it = 0; it < iters; it++) {
     const int jb = s0 + it * step + grp * kUnroll;
-    uint4 kr[kUnroll][kVecs], vr[kUnroll][kVecs];
+    uint4 kr[kUnroll][kVecs], vr[kUnroll][kVecs];  // the register path's vectors
+    const uint4* kt = nullptr;                      // the staged path's step buffer: K, then V
+    if constexpr (kStaged) {
+      attn::cp_async_wait<kStages - 2>();  // this thread's copies of step it have landed...
+      __syncthreads();                     // ...and everyone's; everyone is also done with step it - 1's buffer
+      stage(it + kStages - 1);             // which the copies of step it + kStages - 1 now refill
+      kt = staged + (it % kStages) * 2 * kStageVecs;
+    } else {
 #pragma unroll
-    for (int u = 0; u < kUnroll; u++) {
-      const bool in = jb + u < s1;
+      for (int u = 0; u < kUnroll; u++) {
+        const bool in = jb + u < s1;
 #pragma unroll
-      for (int c = 0; c < kVecs; c++) {
-        const int valid = in ? D - col(c) : 0;
-        kr[u][c] = load16(kbase + (jb + u) * row_ld + col(c), valid, p.vec);
-        vr[u][c] = load16(vbase + (jb + u) * row_ld + col(c), valid, p.vec);
+        for (int c = 0; c < kVecs; c++) {
+          const int valid = in ? D - col(c) : 0;
+          kr[u][c] = load16(kbase + (jb + u) * row_ld + col(c), valid, p.vec);
+          vr[u][c] = load16(vbase + (jb + u) * row_ld + col(c), valid, p.vec);
+        }
       }
     }
 
+    // Vector c of key u of this lane (columns col(c) ..): from the step buffer (read when used, so that the
+    // staged path holds no K / V registers across the step) or the registers.
+    auto vec = [&](int u, int c, bool v) -> uint4 {
+      if constexpr (kStaged)
+        return kt[(v ? kStageVecs : 0) + (grp * kUnroll + u) * row_vecs + c * p.lanes + sub];
+      else
+        return v ? vr[u][c] : kr[u][c];
+    };
     float s[kUnroll][kRows];
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
       float kf[kEl];
 #pragma unroll
-      for (int c = 0; c < kVecs; c++) unpack(kr[u][c], kf + c * kE, T());
+      for (int c = 0; c < kVecs; c++) unpack(vec(u, c, false), kf + c * kE, T());
 #pragma unroll
       for (int r = 0; r < kRows; r++) {
         float dot = 0.0f;
@@ -245,7 +301,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(DecodeParams p) {
     for (int u = 0; u < kUnroll; u++) {
       float vf[kEl];
 #pragma unroll
-      for (int c = 0; c < kVecs; c++) unpack(vr[u][c], vf + c * kE, T());
+      for (int c = 0; c < kVecs; c++) unpack(vec(u, c, true), vf + c * kE, T());
 #pragma unroll
       for (int r = 0; r < kRows; r++)
 #pragma unroll
@@ -409,7 +465,13 @@ void launch_decode(int device, DecodeParams p, cudaStream_t stream) {
   Scratch parts(device, p.nsplit > 1 ? items * p.nsplit * kRows * (p.head_dim + 1) * int64_t(sizeof(float)) : 0);
   p.part_o = parts.as<float>();
   p.part_lse = p.nsplit > 1 ? p.part_o + items * p.nsplit * kRows * p.head_dim : nullptr;
-  decode_kernel<T, kRows, kEl><<<unsigned(items * p.nsplit), kThreads, 0, stream>>>(p);
+  if (p.vec && !env_is("JSWIFT_DECODE_LOADS", "registers")) {
+    const size_t smem = size_t(kStages) * 2 * stage_vecs<T, kEl>() * sizeof(uint4);
+    attn::allow_smem(decode_kernel<T, kRows, kEl, true>, smem);
+    decode_kernel<T, kRows, kEl, true><<<unsigned(items * p.nsplit), kThreads, smem, stream>>>(p);
+  } else {
+    decode_kernel<T, kRows, kEl, false><<<unsigned(items * p.nsplit), kThreads, 0, stream>>>(p);
+  }
   check_launch("decode_kernel");
   if (p.nsplit > 1) {
     const int64_t rows = int64_t(p.batch) * p.q_len * p.heads;

@@ -23,6 +23,9 @@ FALLBACKS = [
      "JSWIFT_NF4_BWD", "acc"),
     (("attention_decode_cuda_matches_cpu", "attention_decode_cuda_without_lse",
       "attention_decode_cuda_chunk_rejects_bad_kv_len"), "JSWIFT_PREFILL_TC", "0"),
+    (("attention_decode_cuda_matches_cpu", "attention_decode_cuda_without_lse",
+      "attention_decode_cuda_staged_equals_register_loads", "attention_decode_cuda_token_by_token_matches_cpu"),
+     "JSWIFT_DECODE_LOADS", "registers"),
     (("graph_replays_a_lora_training_step_bit_for_bit_cuda",
       "graph_replays_dropout_with_the_step_set_before_each_launch_cuda"), "JSWIFT_DECODE_GRAPHS", "0"),
 ]

@@ -1,6 +1,7 @@
 // KV-cache decode attention, bf16, Llama-3-8B attention (32 query heads, 8 KV heads, head_dim 128): one decoding
-// step of 16 sequences over 4096 cached tokens, one step of a single sequence over a long cache (the keys split
-// over the GPU: flash-decoding), and a 128-token prefill chunk, on the flash kernel over the cache (path=flash) and
+// step of 16 sequences over 4096 cached tokens and one step of a single sequence over a long cache (the keys split
+// over the GPU: flash-decoding), each with K / V staged in shared memory (path=decode-staged) and loaded into
+// registers (path=decode-registers), and a 128-token prefill chunk, on the flash kernel over the cache (path=flash) and
 // on the decode kernel it replaced for chunks (path=decode-kernel, JSWIFT_PREFILL_TC=0). Decoding is memory-bound:
 // bytes counts the K and V rows of the valid cache, read once.
 #include <cmath>
@@ -44,8 +45,12 @@ void run(Context& ctx, int64_t batch, int64_t q_len, int64_t kv_len, int64_t cap
 }  // namespace
 
 JSW_BENCH(attention_decode) {
-  run(ctx, ctx.pick(16, 2), 1, ctx.pick(4000, 60), ctx.pick(4096, 64));
-  run(ctx, 1, 1, ctx.pick(16384, 200), ctx.pick(16384, 256));
+  // decoding: K / V staged in shared memory (the default) and loaded into registers (JSWIFT_DECODE_LOADS=registers)
+  for_each_variant("JSWIFT_DECODE_LOADS", {"staged", "registers"}, [&](const char* loads) {
+    const std::string path = std::string("decode-") + loads;
+    run(ctx, ctx.pick(16, 2), 1, ctx.pick(4000, 60), ctx.pick(4096, 64), path.c_str());
+    run(ctx, 1, 1, ctx.pick(16384, 200), ctx.pick(16384, 256), path.c_str());
+  });
   const bool forced = std::getenv("JSWIFT_PREFILL_TC") != nullptr;  // the GPU script switched the flash path off
   run(ctx, ctx.pick(4, 2), ctx.pick(128, 8), ctx.pick(2048, 40), ctx.pick(4096, 64), forced ? "as-set" : "flash");
   if (!forced) {

@@ -2,6 +2,7 @@
 // instruction-set builds), token-by-token decoding through jsw_kv_cache_append against the training forward over
 // the whole sequence, argument checks, and the CUDA twin against the CPU.
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "test.h"
@@ -377,6 +378,27 @@ JSW_CUDA_TEST(attention_decode_cuda_matches_cpu) {
       }
     }
   }
+}
+
+// The decode kernel's two ways to its K / V rows, staged in shared memory (the default) and loaded into registers
+// (JSWIFT_DECODE_LOADS=registers), compute the same values in the same order: equal bit for bit, out and lse. The
+// chunk cases run the decode kernel too (JSWIFT_PREFILL_TC=0); d33 and d80 rows are not whole 16-byte vectors, so
+// both runs take the register path there.
+JSW_CUDA_TEST(attention_decode_cuda_staged_equals_register_loads) {
+  uint64_t seed = 5000;
+  with_env("JSWIFT_PREFILL_TC", "0", [&] {
+    for (int dtype : {JSW_F32, JSW_BF16, JSW_F16})
+      for (const Case& c : cases()) {
+        Inputs in = inputs_for(c, dtype, seed += 10);
+        Result staged = run(cuda_device(), dtype, c, in), registers;
+        with_env("JSWIFT_DECODE_LOADS", "registers", [&] { registers = run(cuda_device(), dtype, c, in); });
+        const std::string tag = std::string(c.name) + " dtype " + std::to_string(dtype);
+        JSW_EXPECT(std::memcmp(staged.out.data(), registers.out.data(), staged.out.size() * sizeof(float)) == 0,
+                   "%s: out differs between the staged and the register loads", tag.c_str());
+        JSW_EXPECT(std::memcmp(staged.lse.data(), registers.lse.data(), staged.lse.size() * sizeof(float)) == 0,
+                   "%s: lse differs between the staged and the register loads", tag.c_str());
+      }
+  });
 }
 
 JSW_CUDA_TEST(attention_decode_cuda_without_lse) {
