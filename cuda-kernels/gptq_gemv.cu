@@ -59,9 +59,10 @@ __global__ void gptq_gemv_partial_kernel(const T* __restrict__ x, int rows, cons
 // 4-bit path (out % 4 == 0; qweight, x and g_idx 16-byte aligned, scales 8-byte): thread t owns the channel quad
 // 4t .. 4t + 3, whose 4 words of a packed row are one 16-byte load (32 weights), and loads kU packed rows before
 // it decodes any: the general kernel's thread loads one 4-byte word and waits, so a warp holds 128 bytes in
-// flight. When a packed row's 8 inputs share a group (always without act-order) the quad's scales and zeros are
-// read once for the row, not per weight; otherwise (act-order, or a bad group) per weight as the general kernel.
-// Each weight and each fma is the general kernel's, in the same order over k.
+// flight. When a packed row's 8 inputs share a group (without act-order, whenever a group is a multiple of 8
+// inputs) the quad's scales and zeros are read once for the row, not per weight; otherwise (act-order, groups
+// straddling packed rows, a bad group) per weight as the general kernel. Each weight and each fma is the general
+// kernel's, in the same order over k (the emulation found the partial sums equal bit for bit at equal splits).
 constexpr int kU = 8;
 
 template <class T, int R>
