@@ -59,6 +59,9 @@ std::vector<Case> cases() {
        left_padding(300, {3, 0})},
       {"prefill chunk q20 window24 d64", 2, 20, 64, 4, 4, 64, 24, {64, 45}, {}},
       {"prefill chunk q16 gqa2 d96", 1, 16, 40, 2, 1, 96, 0, {33}, {}},
+      // the last sequence's cache full, rows of 40 values: the CUDA staged copies of the last key's row must stop
+      // at column 40 of the last slot (a copy past it would read beyond the cache; compute-sanitizer sees it)
+      {"decode full cache gqa2 d40", 2, 1, 96, 4, 2, 40, 0, {50, 96}, {}},
   };
 }
 
@@ -382,8 +385,8 @@ JSW_CUDA_TEST(attention_decode_cuda_matches_cpu) {
 
 // The decode kernel's two ways to its K / V rows, staged in shared memory (the default) and loaded into registers
 // (JSWIFT_DECODE_LOADS=registers), compute the same values in the same order: equal bit for bit, out and lse. The
-// chunk cases run the decode kernel too (JSWIFT_PREFILL_TC=0); d33 and d80 rows are not whole 16-byte vectors, so
-// both runs take the register path there.
+// chunk cases run the decode kernel too (JSWIFT_PREFILL_TC=0); d33 rows are not whole 16-byte vectors, so both
+// runs take the register path there.
 JSW_CUDA_TEST(attention_decode_cuda_staged_equals_register_loads) {
   uint64_t seed = 5000;
   with_env("JSWIFT_PREFILL_TC", "0", [&] {
