@@ -112,19 +112,31 @@ __global__ void __launch_bounds__(kThreads)
           for (int i = 0; i < 8; i++) w[j][i] = __fmul_rn(sj, float(int((word[j] >> (4 * i)) & 15u) - z));
         }
       } else {
-#pragma unroll
+        // The rare path, kept as a loop (unrolled, its per-weight loads made each instance several times larger):
+        // input by input, each accumulator still adding its inputs in order k0, k0 + 1, ...
+#pragma unroll 1
         for (int i = 0; i < 8; i++) {
-          const int64_t g = gi[i];
+          const int64_t g = __ldg(g_idx + k0 + i);  // not gi[i]: a runtime index would put gi in local memory
+          float wi[4];
 #pragma unroll
           for (int j = 0; j < 4; j++) {
             if (g < 0 || g >= groups) {
-              w[j][i] = __int_as_float(0x7fc00000);  // as the general kernel: a bad group poisons
+              wi[j] = __int_as_float(0x7fc00000);  // as the general kernel: a bad group poisons
             } else {
               const int z = int(((unsigned(qzeros[g * zero_words + c0 / 8]) >> (zshift + 4 * j)) + 1u) & 15u);
-              w[j][i] = __fmul_rn(__half2float(scales[g * out + c0 + j]), float(int((word[j] >> (4 * i)) & 15u) - z));
+              wi[j] = __fmul_rn(__half2float(scales[g * out + c0 + j]), float(int((word[j] >> (4 * i)) & 15u) - z));
+            }
+          }
+#pragma unroll
+          for (int r2 = 0; r2 < R; r2++) {
+            if (R == 1 || r2 < rows) {
+              const float xi = to_f(x[int64_t(r2) * in + k0 + i]);
+#pragma unroll
+              for (int j = 0; j < 4; j++) acc[r2][j] = fmaf(xi, wi[j], acc[r2][j]);
             }
           }
         }
+        continue;
       }
 #pragma unroll
       for (int r2 = 0; r2 < R; r2++) {
