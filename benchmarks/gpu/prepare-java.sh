@@ -47,6 +47,32 @@ os.replace(jar + ".slim", jar)
 PY
 cp -r "$root/java/src/test/resources/fixtures/hf-tiny/llama-gqa" "$carry/fixture/"
 
+# The bindings jar's libjswift.so holds the CUDA kernels for sm_80, sm_90a and PTX (61 MB, 18.5 MB packed on
+# 2026-11-28), more than the carry can take. Where nvcc is installed, the jar travels with the same library built
+# for sm_90a only (the lent machines' H100 / H200), with Maven's build settings otherwise (OpenBLAS included).
+if command -v nvcc >/dev/null; then
+  jb="$(mktemp -d)"
+  cmake -S "$root/native" -B "$jb/build" -DCMAKE_BUILD_TYPE=Release -DJSWIFT_OUTPUT_DIR="$jb/out" \
+    -DOPENBLAS_ROOT="$root/bindings/target/openblas/org/bytedeco/openblas/linux-x86_64" -DJSWIFT_CUDA=ON \
+    -DJSWIFT_CUDA_ARCHITECTURES=90a-real > /dev/null
+  cmake --build "$jb/build" -j "$(nproc)" --target jswift > /dev/null
+  python3 - "$(ls "$carry"/lib/jswift-bindings-*.jar)" "$jb/out/libjswift.so" <<'PY'
+import os, sys, zipfile
+jar, lib = sys.argv[1:3]
+name = "jswift/bindings/linux-x86_64/libjswift.so"
+with zipfile.ZipFile(jar) as src, zipfile.ZipFile(jar + ".hopper", "w", zipfile.ZIP_DEFLATED) as dst:
+    assert name in src.namelist(), f"{jar} has no {name}"
+    for item in src.infolist():
+        if item.filename == name:
+            with open(lib, "rb") as f:
+                dst.writestr(item, f.read())
+        else:
+            dst.writestr(item, src.read(item.filename))
+os.replace(jar + ".hopper", jar)
+PY
+  rm -rf "$jb"
+fi
+
 # The native drivers built here for Hopper (sm_90a, the H100 / H200 of the lent machines): run.sh then skips its
 # own CUDA build, about a minute of device time, when the sources' hash matches (native_sources_hash) and the
 # library loads there; otherwise it builds as before.
