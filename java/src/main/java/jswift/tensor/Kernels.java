@@ -159,19 +159,20 @@ public final class Kernels {
     Check.sameDtype(op, a, "b", b);
     Check.alive(op, "c", c);
     Check.that(c.dtype() == a.dtype() || c.dtype() == DType.F32, op,
-        "c must have a's dtype or f32, got " + c + " for a " + a);
+        () -> "c must have a's dtype or f32, got " + c + " for a " + a);
     Check.device(op, a.device(), "b", b);
     Check.device(op, a.device(), "c", c);
-    Check.that(a.rank() == 2 || a.rank() == 3, op, "a must be 2-D or 3-D, got " + a);
-    Check.that(b.rank() == 2 || b.rank() == a.rank(), op, "b must be 2-D or have a's rank, got " + b);
-    Check.that(c.rank() == a.rank(), op, "c must have a's rank, got " + c);
+    Check.that(a.rank() == 2 || a.rank() == 3, op, () -> "a must be 2-D or 3-D, got " + a);
+    Check.that(b.rank() == 2 || b.rank() == a.rank(), op, () -> "b must be 2-D or have a's rank, got " + b);
+    Check.that(c.rank() == a.rank(), op, () -> "c must have a's rank, got " + c);
     long batch = a.rank() == 3 ? a.size(0) : 1;
-    if (b.rank() == 3) Check.that(b.size(0) == batch, op, "batch sizes differ: " + a + " vs " + b);
+    if (b.rank() == 3) Check.that(b.size(0) == batch, op, () -> "batch sizes differ: " + a + " vs " + b);
     long m = transA ? a.size(-1) : a.size(-2);
     long k = transA ? a.size(-2) : a.size(-1);
     long kb = transB ? b.size(-1) : b.size(-2);
     long n = transB ? b.size(-2) : b.size(-1);
-    Check.that(k == kb, op, "inner dimensions differ: op(a) is [" + m + ", " + k + "], op(b) is [" + kb + ", " + n + "]");
+    Check.that(k == kb, op,
+        () -> "inner dimensions differ: op(a) is [" + m + ", " + k + "], op(b) is [" + kb + ", " + n + "]");
     if (a.rank() == 3) Check.shape(op, "c", c, batch, m, n);
     else Check.shape(op, "c", c, m, n);
     NativeStatus.check(CoreNative.jsw_gemm(a.device().index(), a.dtype().code(), c.dtype().code(), transA ? 1 : 0,
@@ -249,7 +250,7 @@ public final class Kernels {
     String op = "embeddingForward";
     Check.dtype(op, "ids", ids, DType.I32);
     Check.floating(op, "table", table);
-    Check.that(table.rank() == 2, op, "table must be [vocab, dim], got " + table);
+    Check.that(table.rank() == 2, op, () -> "table must be [vocab, dim], got " + table);
     Device d = table.device();
     Check.device(op, d, "ids", ids);
     Check.sameDtype(op, table, "out", out);
@@ -268,15 +269,15 @@ public final class Kernels {
     String op = "gatherColumns";
     Check.floating(op, "x", x);
     Check.dtype(op, "idx", idx, DType.I32);
-    Check.that(idx.rank() == 1, op, "idx must be [n], got " + idx);
-    Check.that(x.rank() >= 1, op, "x must have a last dimension, got " + x);
+    Check.that(idx.rank() == 1, op, () -> "idx must be [n], got " + idx);
+    Check.that(x.rank() >= 1, op, () -> "x must have a last dimension, got " + x);
     Device d = x.device();
     Check.device(op, d, "idx", idx);
     Check.sameDtype(op, x, "out", out);
     Check.shape(op, "out", out, withLastReplaced(x.shape(), idx.size(0)));
     Check.device(op, d, "out", out);
     long cols = x.size(x.rank() - 1);
-    Check.that(cols > 0, op, "x has no columns: " + x);
+    Check.that(cols > 0, op, () -> "x has no columns: " + x);
     NativeStatus.check(EmbeddingNative.jsw_gather_columns(d.index(), x.dtype().code(), x.address(), x.numel() / cols,
         cols, idx.address(), idx.size(0), out.address()));
   }
@@ -287,7 +288,7 @@ public final class Kernels {
     Check.dtype(op, "ids", ids, DType.I32);
     Check.floating(op, "dout", dout);
     Check.dtype(op, "dtable", dtable, DType.F32);
-    Check.that(dtable.rank() == 2, op, "dtable must be [vocab, dim], got " + dtable);
+    Check.that(dtable.rank() == 2, op, () -> "dtable must be [vocab, dim], got " + dtable);
     Device d = dtable.device();
     Check.device(op, d, "ids", ids);
     Check.device(op, d, "dout", dout);
@@ -325,7 +326,8 @@ public final class Kernels {
    */
   public static float[] ropeInvFreq(int headDim, float theta, int scalingType, float factor, float lowFreqFactor,
       float highFreqFactor, long originalMaxPosition) {
-    Check.that(headDim > 0 && headDim % 2 == 0, "ropeInvFreq", "headDim must be positive and even, got " + headDim);
+    Check.that(headDim > 0 && headDim % 2 == 0, "ropeInvFreq",
+        () -> "headDim must be positive and even, got " + headDim);
     float[] invFreq = new float[headDim / 2];
     NativeStatus.check(RopeNative.jsw_rope_inv_freq(headDim, theta, scalingType, factor, lowFreqFactor,
         highFreqFactor, originalMaxPosition, invFreq));
@@ -349,9 +351,9 @@ public final class Kernels {
   private static void rope(String op, String inName, Tensor in, Tensor positions, Tensor invFreq, float scaling,
       String outName, Tensor out, boolean forward) {
     Check.floating(op, inName, in);
-    Check.that(in.rank() == 3, op, inName + " must be [tokens, heads, headDim], got " + in);
+    Check.that(in.rank() == 3, op, () -> inName + " must be [tokens, heads, headDim], got " + in);
     long tokens = in.size(0), heads = in.size(1), headDim = in.size(2);
-    Check.that(headDim % 2 == 0, op, "headDim must be even (rotate-half pairs), got " + in);
+    Check.that(headDim % 2 == 0, op, () -> "headDim must be even (rotate-half pairs), got " + in);
     Device d = in.device();
     Check.dtype(op, "positions", positions, DType.I32);
     Check.shape(op, "positions", positions, tokens);
@@ -499,7 +501,8 @@ public final class Kernels {
     Device d = x.device();
     long in = x.size(-1), rank = loraRank(op, x, loraA, in);
     Check.sameDtype(op, x, "loraB", loraB);
-    Check.that(loraB.rank() == 2 && loraB.size(1) == rank, op, "loraB must be [out, rank " + rank + "], got " + loraB);
+    Check.that(loraB.rank() == 2 && loraB.size(1) == rank, op,
+        () -> "loraB must be [out, rank " + rank + "], got " + loraB);
     long out = loraB.size(0);
     Check.device(op, d, "loraB", loraB);
     Check.sameDtype(op, x, "y", y);
@@ -517,7 +520,7 @@ public final class Kernels {
     String op = "loraDown";
     Check.floating(op, "x", x);
     Check.rankAtLeast(op, "x", x, 1);
-    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.that(p >= 0.0f && p < 1.0f, op, () -> "p must be in [0, 1), got " + p);
     long in = x.size(-1), rank = loraRank(op, x, loraA, in);
     Check.sameDtype(op, x, "xa", xa);
     Check.shape(op, "xa", xa, withLastReplaced(x.shape(), rank));
@@ -536,11 +539,11 @@ public final class Kernels {
     String op = "loraUpGrad";
     Check.floating(op, "g", g);
     Check.rankAtLeast(op, "g", g, 1);
-    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.that(p >= 0.0f && p < 1.0f, op, () -> "p must be in [0, 1), got " + p);
     Check.sameDtype(op, g, "loraA", loraA);
-    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    Check.that(loraA.rank() == 2, op, () -> "loraA must be [rank, in], got " + loraA);
     long rank = loraA.size(0), in = loraA.size(1);
-    Check.that(g.size(-1) == rank, op, "g must be [..., rank " + rank + "], got " + g);
+    Check.that(g.size(-1) == rank, op, () -> "g must be [..., rank " + rank + "], got " + g);
     Check.device(op, g.device(), "loraA", loraA);
     long[] full = withLastReplaced(g.shape(), in);
     if (dx != null) {
@@ -553,7 +556,7 @@ public final class Kernels {
       Check.sameDtype(op, g, "x", x);
       Check.shape(op, "x", x, full);
       Check.device(op, g.device(), "x", x);
-      Check.that(dA.dtype() == DType.F32, op, "dA must be f32, got " + dA.dtype());
+      Check.that(dA.dtype() == DType.F32, op, () -> "dA must be f32, got " + dA.dtype());
       Check.shape(op, "dA", dA, rank, in);
       Check.device(op, g.device(), "dA", dA);
     }
@@ -565,7 +568,7 @@ public final class Kernels {
   /** Checks A [rank, in] against x (dtype, device) and returns the rank. */
   private static long loraRank(String op, Tensor x, Tensor loraA, long in) {
     Check.sameDtype(op, x, "loraA", loraA);
-    Check.that(loraA.rank() == 2, op, "loraA must be [rank, in], got " + loraA);
+    Check.that(loraA.rank() == 2, op, () -> "loraA must be [rank, in], got " + loraA);
     long rank = loraA.size(0);
     Check.shape(op, "loraA", loraA, rank, in);
     Check.device(op, x.device(), "loraA", loraA);
@@ -575,10 +578,10 @@ public final class Kernels {
   private static LoraDims loraDims(String op, Tensor x, Tensor w, Tensor loraA, Tensor loraB, float dropoutP) {
     Check.floating(op, "x", x);
     Check.rankAtLeast(op, "x", x, 1);
-    Check.that(dropoutP >= 0.0f && dropoutP < 1.0f, op, "dropoutP must be in [0, 1), got " + dropoutP);
+    Check.that(dropoutP >= 0.0f && dropoutP < 1.0f, op, () -> "dropoutP must be in [0, 1), got " + dropoutP);
     Device d = x.device();
     Check.sameDtype(op, x, "w", w);
-    Check.that(w.rank() == 2, op, "w must be [out, in], got " + w);
+    Check.that(w.rank() == 2, op, () -> "w must be [out, in], got " + w);
     long in = x.size(-1), out = w.size(0);
     Check.shape(op, "w", w, out, in);
     Check.device(op, d, "w", w);
@@ -611,7 +614,7 @@ public final class Kernels {
     Check.rankAtLeast(op, "x", x, 1);
     Check.that(norm != null || invNorm != null, op, "norm and invNorm are both null: nothing to compute");
     long cols = x.size(-1);
-    Check.that(cols > 0, op, "x must have a non-empty last dimension, got " + x);
+    Check.that(cols > 0, op, () -> "x must have a non-empty last dimension, got " + x);
     long rows = x.numel() / cols;
     for (String name : new String[] {"norm", "invNorm"}) {
       Tensor t = name.equals("norm") ? norm : invNorm;
@@ -634,7 +637,7 @@ public final class Kernels {
     Check.floating(op, "x", x);
     Check.rankAtLeast(op, "x", x, 1);
     long cols = x.size(-1);
-    Check.that(cols > 0, op, "x must have a non-empty last dimension, got " + x);
+    Check.that(cols > 0, op, () -> "x must have a non-empty last dimension, got " + x);
     long rows = x.numel() / cols;
     if (rowScale != null) {
       Check.dtype(op, "rowScale", rowScale, DType.F32);
@@ -665,7 +668,7 @@ public final class Kernels {
     Check.shape(op, "b", b, a.shape());
     Check.device(op, a.device(), "b", b);
     long cols = a.size(-1);
-    Check.that(cols > 0, op, "a must have a non-empty last dimension, got " + a);
+    Check.that(cols > 0, op, () -> "a must have a non-empty last dimension, got " + a);
     Check.dtype(op, "dv", dv, DType.F32);
     Check.shape(op, "dv", dv, cols);
     Check.device(op, a.device(), "dv", dv);
@@ -681,7 +684,7 @@ public final class Kernels {
   public static void dropout(Tensor x, float p, long seed, Tensor y) {
     String op = "dropout";
     Check.floating(op, "x", x);
-    Check.that(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1), got " + p);
+    Check.that(p >= 0.0f && p < 1.0f, op, () -> "p must be in [0, 1), got " + p);
     Check.sameDtype(op, x, "y", y);
     Check.shape(op, "y", y, x.shape());
     Check.device(op, x.device(), "y", y);
@@ -760,23 +763,23 @@ public final class Kernels {
   private static long attentionBatch(String op, Tensor q, Tensor k, Tensor v, long seqLen, Tensor cuSeqlens,
       Tensor keyMask) {
     Check.floating(op, "q", q);
-    Check.that(q.rank() == 3, op, "q must be [tokens, heads, headDim], got " + q);
+    Check.that(q.rank() == 3, op, () -> "q must be [tokens, heads, headDim], got " + q);
     long tokens = q.size(0), heads = q.size(1), headDim = q.size(2);
-    Check.that(headDim >= 1 && headDim <= 256, op, "headDim must be in [1, 256], got " + q);
+    Check.that(headDim >= 1 && headDim <= 256, op, () -> "headDim must be in [1, 256], got " + q);
     Check.sameDtype(op, q, "k", k);
     Check.that(k.rank() == 3 && k.size(0) == tokens && k.size(2) == headDim && k.size(1) > 0, op,
-        "k must be [" + tokens + ", kvHeads, " + headDim + "] like q " + q + ", got " + k);
+        () -> "k must be [" + tokens + ", kvHeads, " + headDim + "] like q " + q + ", got " + k);
     Check.that(heads % k.size(1) == 0, op,
-        "heads (" + heads + ") must be a multiple of kvHeads (" + k.size(1) + ")");
+        () -> "heads (" + heads + ") must be a multiple of kvHeads (" + k.size(1) + ")");
     Check.sameDtype(op, q, "v", v);
     Check.shape(op, "v", v, k.shape());
     Device d = q.device();
     Check.device(op, d, "k", k);
     Check.device(op, d, "v", v);
-    Check.that(seqLen > 0, op, "seqLen must be > 0, got " + seqLen);
+    Check.that(seqLen > 0, op, () -> "seqLen must be > 0, got " + seqLen);
     if (cuSeqlens == null) {
       Check.that(tokens % seqLen == 0, op,
-          "padded layout: tokens (" + tokens + ") must be a multiple of seqLen (" + seqLen + ")");
+          () -> "padded layout: tokens (" + tokens + ") must be a multiple of seqLen (" + seqLen + ")");
       long batch = tokens / seqLen;
       if (keyMask != null) {
         Check.dtype(op, "keyMask", keyMask, DType.I32);
@@ -788,7 +791,7 @@ public final class Kernels {
     Check.that(keyMask == null, op, "keyMask is for the padded layout and must be null when cuSeqlens is given");
     Check.dtype(op, "cuSeqlens", cuSeqlens, DType.I32);
     Check.that(cuSeqlens.rank() == 1 && cuSeqlens.size(0) >= 1, op,
-        "cuSeqlens must be [batch + 1], got " + cuSeqlens);
+        () -> "cuSeqlens must be [batch + 1], got " + cuSeqlens);
     Check.device(op, d, "cuSeqlens", cuSeqlens);
     long batch = cuSeqlens.size(0) - 1;
     // Device offsets are checked by the kernels (reading them here would synchronise); so are the CPU's inside a
@@ -796,7 +799,7 @@ public final class Kernels {
     if (d.isCpu() && !DeviceGraph.capturing(d)) {
       int[] cu = cuSeqlens.toIntArray();
       Check.that(cu[(int) batch] == tokens, op,
-          "cuSeqlens[" + batch + "] = " + cu[(int) batch] + " must equal the token count " + tokens);
+          () -> "cuSeqlens[" + batch + "] = " + cu[(int) batch] + " must equal the token count " + tokens);
     }
     return batch;
   }
@@ -884,14 +887,14 @@ public final class Kernels {
     Check.floating(op, "hidden", hidden);
     Check.rankAtLeast(op, "hidden", hidden, 2);
     Check.sameDtype(op, hidden, "weight", weight);
-    Check.that(weight.rank() == 2, op, "weight must be [vocab, dim], got " + weight);
+    Check.that(weight.rank() == 2, op, () -> "weight must be [vocab, dim], got " + weight);
     Check.that(weight.size(1) == hidden.size(-1), op,
-        "weight " + weight + " and hidden " + hidden + " disagree on dim");
+        () -> "weight " + weight + " and hidden " + hidden + " disagree on dim");
     long tokens = hidden.numel() / Math.max(hidden.size(-1), 1);
     Device d = hidden.device();
     Check.device(op, d, "weight", weight);
     lmHeadRowVector(op, "labels", labels, DType.I32, tokens, d);
-    Check.that(chunkTokens >= 0, op, "chunkTokens must be >= 0 (0 = default), got " + chunkTokens);
+    Check.that(chunkTokens >= 0, op, () -> "chunkTokens must be >= 0 (0 = default), got " + chunkTokens);
     return tokens;
   }
 
@@ -957,7 +960,7 @@ public final class Kernels {
       float eps, float weightDecay, long step, Tensor gradScale, Tensor paramCopy) {
     String op = "adamwStep";
     Device d = checkAdamwTensors(op, param, grad, m, v, gradScale, paramCopy);
-    Check.that(step >= 1, op, "step counts from 1, got " + step);
+    Check.that(step >= 1, op, () -> "step counts from 1, got " + step);
     NativeStatus.check(OptimNative.jsw_adamw_step(d.index(), param.address(), grad.address(), m.address(),
         v.address(), param.numel(), lr, beta1, beta2, eps, weightDecay, step,
         gradScale == null ? 0 : gradScale.address(), paramCopy == null ? DType.F32.code() : paramCopy.dtype().code(),
@@ -1097,7 +1100,7 @@ public final class Kernels {
     Check.floating(op, "out", out);
     long n = out.numel();
     Device d = out.device();
-    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Check.that(blocksize > 0, op, () -> "blocksize must be > 0, got " + blocksize);
     long blocks = (n + blocksize - 1) / blocksize;
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
     nf4Vector(op, "absmaxQ", absmaxQ, DType.U8, blocks, d);
@@ -1146,17 +1149,17 @@ public final class Kernels {
   private static long nf4GemvShapes(String op, Tensor x, Tensor packed, long blocksize, Tensor bias, Tensor y) {
     Check.floating(op, "x", x);
     Check.sameDtype(op, x, "y", y);
-    Check.that(x.rank() == 2 && y.rank() == 2, op, "x and y must be 2-D [rows, in] / [rows, out], got x " + x
+    Check.that(x.rank() == 2 && y.rank() == 2, op, () -> "x and y must be 2-D [rows, in] / [rows, out], got x " + x
         + ", y " + y);
     long rows = x.size(0);
-    Check.that(rows >= 1 && rows <= NF4_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+    Check.that(rows >= 1 && rows <= NF4_GEMV_MAX_ROWS, op, () -> "x has " + rows + " rows; the GEMV takes 1.."
         + NF4_GEMV_MAX_ROWS + " (use nf4Dequantize + matmul for more)");
-    Check.that(y.size(0) == rows, op, "y has " + y.size(0) + " rows, x has " + rows);
-    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Check.that(y.size(0) == rows, op, () -> "y has " + y.size(0) + " rows, x has " + rows);
+    Check.that(blocksize > 0, op, () -> "blocksize must be > 0, got " + blocksize);
     Device d = x.device();
     Check.device(op, d, "y", y);
     long in = x.size(1), out = y.size(1), n = Math.multiplyExact(in, out);
-    Check.that(in > 0 && out > 0, op, "empty weight [" + out + ", " + in + "]");
+    Check.that(in > 0 && out > 0, op, () -> "empty weight [" + out + ", " + in + "]");
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
     if (bias != null) {
       Check.sameDtype(op, x, "bias", bias);
@@ -1167,7 +1170,7 @@ public final class Kernels {
   }
 
   private static void nf4Blocks(String op, long n, long blocksize, Tensor packed, Tensor absmax, Device d) {
-    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Check.that(blocksize > 0, op, () -> "blocksize must be > 0, got " + blocksize);
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
     nf4Vector(op, "absmax", absmax, DType.F32, (n + blocksize - 1) / blocksize, d);
   }
@@ -1192,12 +1195,12 @@ public final class Kernels {
   public static void gptqDequantize(Tensor qweight, Tensor qzeros, Tensor scales, Tensor gIdx, int bits, Tensor w) {
     String op = "gptqDequantize";
     Check.floating(op, "w", w);
-    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
-    Check.that(bits == 2 || bits == 4 || bits == 8, op, "bits must be 2, 4 or 8, got " + bits);
+    Check.that(w.rank() == 2, op, () -> "w must be [out, in], got rank " + w.rank());
+    Check.that(bits == 2 || bits == 4 || bits == 8, op, () -> "bits must be 2, 4 or 8, got " + bits);
     long out = w.size(0), in = w.size(1), p = 32 / bits;
-    Check.that(in % p == 0 && out % p == 0, op, "in (" + in + ") and out (" + out + ") must be multiples of " + p
+    Check.that(in % p == 0 && out % p == 0, op, () -> "in (" + in + ") and out (" + out + ") must be multiples of " + p
         + " at " + bits + " bits");
-    Check.that(scales.rank() == 2, op, "scales must be [groups, out], got rank " + scales.rank());
+    Check.that(scales.rank() == 2, op, () -> "scales must be [groups, out], got rank " + scales.rank());
     long groups = scales.size(0);
     Device d = w.device();
     gptqTensor(op, "qweight", qweight, DType.I32, d, in / p, out);
@@ -1216,8 +1219,8 @@ public final class Kernels {
     String op = "gptqHessianAdd";
     Check.alive(op, "x", x);
     Check.dtype(op, "x", x, DType.F32);
-    Check.that(x.rank() == 2, op, "x must be [rows, in], got rank " + x.rank());
-    Check.that(seen >= 0, op, "seen must be >= 0, got " + seen);
+    Check.that(x.rank() == 2, op, () -> "x must be [rows, in], got rank " + x.rank());
+    Check.that(seen >= 0, op, () -> "seen must be >= 0, got " + seen);
     long in = x.size(1);
     gptqTensor(op, "h", h, DType.F32, x.device(), in, in);
     NativeStatus.check(GptqNative.jsw_gptq_hessian_add(x.device().index(), x.address(), x.size(0), in, h.address(),
@@ -1234,10 +1237,10 @@ public final class Kernels {
       float dampPercent, Tensor codes, Tensor scales, Tensor zeros, Tensor gIdx) {
     String op = "gptqQuantize";
     Check.dtype(op, "w", w, DType.F32);
-    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    Check.that(w.rank() == 2, op, () -> "w must be [out, in], got rank " + w.rank());
     Check.alive(op, "w", w);
     Device d = w.device();
-    Check.that(groupSize == -1 || groupSize > 0, op, "group_size must be > 0 or -1, got " + groupSize);
+    Check.that(groupSize == -1 || groupSize > 0, op, () -> "group_size must be > 0 or -1, got " + groupSize);
     long out = w.size(0), in = w.size(1), groups = groupSize == -1 ? 1 : (in + groupSize - 1) / groupSize;
     if (h != null) gptqTensor(op, "h", h, DType.F32, d, in, in);
     gptqTensor(op, "codes", codes, DType.I32, d, out, in);
@@ -1273,11 +1276,11 @@ public final class Kernels {
     String op = "awqDequantize";
     Check.alive(op, "w", w);
     Check.floating(op, "w", w);
-    Check.that(w.rank() == 2, op, "w must be [out, in], got rank " + w.rank());
+    Check.that(w.rank() == 2, op, () -> "w must be [out, in], got rank " + w.rank());
     long out = w.size(0), in = w.size(1);
-    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+    Check.that(groupSize > 0 && in % groupSize == 0, op, () -> "groupSize must be > 0 and divide in (" + in + "), got "
         + groupSize);
-    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Check.that(out % 8 == 0, op, () -> "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
     Device d = w.device();
     long groups = in / groupSize;
     awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
@@ -1300,17 +1303,17 @@ public final class Kernels {
     String op = "awqGemv";
     Check.alive(op, "x", x);
     Check.floating(op, "x", x);
-    Check.that(x.rank() == 2, op, "x must be [rows, in], got " + x);
+    Check.that(x.rank() == 2, op, () -> "x must be [rows, in], got " + x);
     Check.alive(op, "y", y);
     Check.sameDtype(op, x, "y", y);
-    Check.that(y.rank() == 2, op, "y must be [rows, out], got " + y);
+    Check.that(y.rank() == 2, op, () -> "y must be [rows, out], got " + y);
     long rows = x.size(0), in = x.size(1), out = y.size(1);
-    Check.that(rows >= 1 && rows <= AWQ_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+    Check.that(rows >= 1 && rows <= AWQ_GEMV_MAX_ROWS, op, () -> "x has " + rows + " rows; the GEMV takes 1.."
         + AWQ_GEMV_MAX_ROWS + " (dequantize and use matmul for more)");
-    Check.that(y.size(0) == rows, op, "y has " + y.size(0) + " rows, x " + rows);
-    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+    Check.that(y.size(0) == rows, op, () -> "y has " + y.size(0) + " rows, x " + rows);
+    Check.that(groupSize > 0 && in % groupSize == 0, op, () -> "groupSize must be > 0 and divide in (" + in + "), got "
         + groupSize);
-    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Check.that(out % 8 == 0, op, () -> "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
     Device d = x.device();
     Check.device(op, d, "y", y);
     long groups = in / groupSize;
@@ -1374,8 +1377,8 @@ public final class Kernels {
 
   private static void minmaxBuffers(String op, long n, long groupSize, int bits, Tensor codes, Tensor scales,
       Tensor zeros, Device d) {
-    Check.that(bits == 4 || bits == 8, op, "bits must be 4 or 8, got " + bits);
-    Check.that(groupSize > 0, op, "groupSize must be > 0, got " + groupSize);
+    Check.that(bits == 4 || bits == 8, op, () -> "bits must be 4 or 8, got " + bits);
+    Check.that(groupSize > 0, op, () -> "groupSize must be > 0, got " + groupSize);
     long groups = (n + groupSize - 1) / groupSize;
     for (Object[] t : new Object[][] {{"codes", codes, DType.U8, minmaxCodeBytes(n, bits)},
         {"scales", scales, DType.F32, groups}, {"zeros", zeros, DType.F32, groups}}) {
@@ -1409,13 +1412,13 @@ public final class Kernels {
       long window, float softmaxScale, Tensor out, Tensor lse) {
     String op = "attentionDecode";
     Check.floating(op, "q", q);
-    Check.that(q.rank() == 4, op, "q must be [batch, qLen, heads, headDim], got " + q);
+    Check.that(q.rank() == 4, op, () -> "q must be [batch, qLen, heads, headDim], got " + q);
     long batch = q.size(0), qLen = q.size(1), heads = q.size(2), headDim = q.size(3);
-    Check.that(headDim >= 1 && headDim <= 256, op, "headDim must be in [1, 256], got " + q);
+    Check.that(headDim >= 1 && headDim <= 256, op, () -> "headDim must be in [1, 256], got " + q);
     long[] cache = kvCacheShape(op, q, "kCache", kCache, batch, headDim);
     long capacity = cache[1], kvHeads = cache[2];
-    Check.that(heads % kvHeads == 0, op, "heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
-    Check.that(qLen <= capacity, op, "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
+    Check.that(heads % kvHeads == 0, op, () -> "heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
+    Check.that(qLen <= capacity, op, () -> "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
     Check.sameDtype(op, q, "vCache", vCache);
     Check.shape(op, "vCache", vCache, cache);
     Device d = q.device();
@@ -1447,16 +1450,16 @@ public final class Kernels {
   public static void kvCacheAppend(Tensor kNew, Tensor vNew, Tensor kCache, Tensor vCache, Tensor kvLen) {
     String op = "kvCacheAppend";
     Check.floating(op, "kNew", kNew);
-    Check.that(kNew.rank() == 4, op, "kNew must be [batch, qLen, kvHeads, headDim], got " + kNew);
+    Check.that(kNew.rank() == 4, op, () -> "kNew must be [batch, qLen, kvHeads, headDim], got " + kNew);
     long batch = kNew.size(0), qLen = kNew.size(1), kvHeads = kNew.size(2), headDim = kNew.size(3);
     Device d = kNew.device();
     Check.sameDtype(op, kNew, "vNew", vNew);
     Check.shape(op, "vNew", vNew, kNew.shape());
     Check.device(op, d, "vNew", vNew);
     long[] cache = kvCacheShape(op, kNew, "kCache", kCache, batch, headDim);
-    Check.that(cache[2] == kvHeads, op, "kCache must have " + kvHeads + " kv heads like kNew, got " + kCache);
+    Check.that(cache[2] == kvHeads, op, () -> "kCache must have " + kvHeads + " kv heads like kNew, got " + kCache);
     long capacity = cache[1];
-    Check.that(qLen <= capacity, op, "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
+    Check.that(qLen <= capacity, op, () -> "qLen (" + qLen + ") must be <= the cache capacity (" + capacity + ")");
     Check.sameDtype(op, kNew, "vCache", vCache);
     Check.shape(op, "vCache", vCache, cache);
     Check.device(op, d, "vCache", vCache);
@@ -1470,7 +1473,7 @@ public final class Kernels {
   private static long[] kvCacheShape(String op, Tensor x, String name, Tensor cache, long batch, long headDim) {
     Check.sameDtype(op, x, name, cache);
     Check.that(cache.rank() == 4 && cache.size(0) == batch && cache.size(2) > 0 && cache.size(3) == headDim, op,
-        name + " must be [" + batch + ", capacity, kvHeads, " + headDim + "], got " + cache);
+        () -> name + " must be [" + batch + ", capacity, kvHeads, " + headDim + "], got " + cache);
     Check.device(op, x.device(), name, cache);
     return cache.shape();
   }
@@ -1526,17 +1529,17 @@ public final class Kernels {
     String op = "randomizedSvd";
     Check.alive(op, "a", a);
     Check.dtype(op, "a", a, DType.F32);
-    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, "a must be a non-empty matrix, got " + a);
+    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, () -> "a must be a non-empty matrix, got " + a);
     long m = a.size(0), n = a.size(1);
     Check.alive(op, "s", s);
     Check.that(s.rank() == 1 && s.size(0) >= 1 && s.size(0) <= Math.min(m, n), op,
-        "s must be [r] with 1 <= r <= min(m, n) = " + Math.min(m, n) + ", got " + s);
+        () -> "s must be [r] with 1 <= r <= min(m, n) = " + Math.min(m, n) + ", got " + s);
     long r = s.size(0);
     rsvdOutput(op, "u", u, a.device(), m, r);
     rsvdOutput(op, "vt", vt, a.device(), r, n);
     rsvdOutput(op, "s", s, a.device(), r);
-    Check.that(oversample >= 0, op, "oversample must be >= 0, got " + oversample);
-    Check.that(powerIters >= 0 && powerIters <= 64, op, "powerIters must be in [0, 64], got " + powerIters);
+    Check.that(oversample >= 0, op, () -> "oversample must be >= 0, got " + oversample);
+    Check.that(powerIters >= 0 && powerIters <= 64, op, () -> "powerIters must be in [0, 64], got " + powerIters);
     NativeStatus.check(RsvdNative.jsw_linalg_rsvd_f32(a.device().index(), a.address(), m, n, r, oversample,
         powerIters, seed, u.address(), s.address(), vt.address()));
   }
@@ -1551,7 +1554,7 @@ public final class Kernels {
   private static long[] linalgInput(String op, Tensor a) {
     Check.alive(op, "a", a);
     Check.dtype(op, "a", a, DType.F32);
-    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, "a must be a non-empty matrix, got " + a);
+    Check.that(a.rank() == 2 && a.size(0) > 0 && a.size(1) > 0, op, () -> "a must be a non-empty matrix, got " + a);
     Check.device(op, Device.CPU, "a", a);
     return a.shape();
   }
@@ -1578,7 +1581,7 @@ public final class Kernels {
     String op = "nf4Matmul";
     long[] oi = qmatmulShapes(op, x, backward, beta, y);
     long n = oi[0] * oi[1];
-    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Check.that(blocksize > 0, op, () -> "blocksize must be > 0, got " + blocksize);
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, x.device());
     nf4Vector(op, "absmax", absmax, DType.F32, (n + blocksize - 1) / blocksize, x.device());
     NativeStatus.check(QmatmulNative.jsw_nf4_matmul(x.device().index(), x.dtype().code(), x.address(), x.size(0),
@@ -1592,7 +1595,7 @@ public final class Kernels {
     String op = "nf4MatmulDoubleQuant";
     long[] oi = qmatmulShapes(op, x, backward, beta, y);
     long n = oi[0] * oi[1];
-    Check.that(blocksize > 0, op, "blocksize must be > 0, got " + blocksize);
+    Check.that(blocksize > 0, op, () -> "blocksize must be > 0, got " + blocksize);
     long blocks = (n + blocksize - 1) / blocksize;
     Device d = x.device();
     nf4Vector(op, "packed", packed, DType.U8, (n + 1) / 2, d);
@@ -1627,9 +1630,9 @@ public final class Kernels {
     String op = "awqMatmul";
     long[] oi = qmatmulShapes(op, x, backward, beta, y);
     long out = oi[0], in = oi[1];
-    Check.that(groupSize > 0 && in % groupSize == 0, op, "groupSize must be > 0 and divide in (" + in + "), got "
+    Check.that(groupSize > 0 && in % groupSize == 0, op, () -> "groupSize must be > 0 and divide in (" + in + "), got "
         + groupSize);
-    Check.that(out % 8 == 0, op, "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
+    Check.that(out % 8 == 0, op, () -> "out (" + out + ") must be a multiple of 8 (4-bit outputs per int32 word)");
     Device d = x.device();
     long groups = in / groupSize;
     awqTensor(op, "qweight", qweight, DType.I32, d, in, out / 8);
@@ -1653,7 +1656,7 @@ public final class Kernels {
     String op = "gptqGemv";
     long[] oi = qmatmulShapes(op, x, false, 0f, y);
     long rows = x.size(0);
-    Check.that(rows >= 1 && rows <= GPTQ_GEMV_MAX_ROWS, op, "x has " + rows + " rows; the GEMV takes 1.."
+    Check.that(rows >= 1 && rows <= GPTQ_GEMV_MAX_ROWS, op, () -> "x has " + rows + " rows; the GEMV takes 1.."
         + GPTQ_GEMV_MAX_ROWS + " (use gptqMatmul for more)");
     if (bias != null) {
       Check.sameDtype(op, x, "bias", bias);
@@ -1672,23 +1675,24 @@ public final class Kernels {
     Check.alive(op, "y", y);
     Check.sameDtype(op, x, "y", y);
     Check.device(op, x.device(), "y", y);
-    Check.that(x.rank() == 2 && y.rank() == 2, op, "x and y must be 2-D [rows, features], got x " + x + ", y " + y);
-    Check.that(y.size(0) == x.size(0), op, "y has " + y.size(0) + " rows, x has " + x.size(0));
+    Check.that(x.rank() == 2 && y.rank() == 2, op,
+        () -> "x and y must be 2-D [rows, features], got x " + x + ", y " + y);
+    Check.that(y.size(0) == x.size(0), op, () -> "y has " + y.size(0) + " rows, x has " + x.size(0));
     Check.that(!Float.isNaN(beta), op, "beta is NaN");
     long out = backward ? x.size(1) : y.size(1), in = backward ? y.size(1) : x.size(1);
-    Check.that(in > 0 && out > 0, op, "empty weight [" + out + ", " + in + "]");
+    Check.that(in > 0 && out > 0, op, () -> "empty weight [" + out + ", " + in + "]");
     return new long[] {out, in};
   }
 
   /** Checks a GPTQ weight's tensors against W [out, in] and bits; returns the number of groups. */
   private static long gptqPacked(String op, Device d, long out, long in, Tensor qweight, Tensor qzeros, Tensor scales,
       Tensor gIdx, int bits) {
-    Check.that(bits == 2 || bits == 4 || bits == 8, op, "bits must be 2, 4 or 8, got " + bits);
+    Check.that(bits == 2 || bits == 4 || bits == 8, op, () -> "bits must be 2, 4 or 8, got " + bits);
     long p = 32 / bits;
-    Check.that(in % p == 0 && out % p == 0, op, "in (" + in + ") and out (" + out + ") must be multiples of " + p
+    Check.that(in % p == 0 && out % p == 0, op, () -> "in (" + in + ") and out (" + out + ") must be multiples of " + p
         + " at " + bits + " bits");
     Check.alive(op, "scales", scales);
-    Check.that(scales.rank() == 2, op, "scales must be [groups, out], got rank " + scales.rank());
+    Check.that(scales.rank() == 2, op, () -> "scales must be [groups, out], got rank " + scales.rank());
     long groups = scales.size(0);
     gptqTensor(op, "qweight", qweight, DType.I32, d, in / p, out);
     gptqTensor(op, "qzeros", qzeros, DType.I32, d, groups, out / p);

@@ -14,6 +14,7 @@ public final class Tensor implements AutoCloseable {
   private final Storage storage;
   private final long offset;
   private final long[] shape;
+  private final long numel;  // the product of shape, asked for on every kernel call
   private final DType dtype;
   private final boolean ownsStorage;
 
@@ -21,6 +22,7 @@ public final class Tensor implements AutoCloseable {
     this.storage = storage;
     this.offset = offset;
     this.shape = shape;
+    this.numel = numel(shape);
     this.dtype = dtype;
     this.ownsStorage = ownsStorage;
   }
@@ -96,7 +98,7 @@ public final class Tensor implements AutoCloseable {
   }
 
   public long numel() {
-    return numel(shape);
+    return numel;
   }
 
   public long byteSize() {
