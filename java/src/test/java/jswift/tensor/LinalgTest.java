@@ -35,6 +35,7 @@ class LinalgTest {
       Assert.close("singular values", s.toFloatArray(), Torch.floats(torch.linalg_svdvals(t)), 1e-5, 1e-5);
       var usv = torch.linalg_svd(t, false, new org.bytedeco.pytorch.StringViewOptional());
       float[] tu = Torch.floats(usv.get0()), tvt = Torch.floats(usv.get2());
+      java.lang.ref.Reference.reachabilityFence(usv);  // get0 / get2 point into the tuple: see Torch.qrQ
       float[] gu = u.toFloatArray(), gvt = vt.toFloatArray();
       for (int j = 0; j < k; j++) {
         double dot = 0;
@@ -60,6 +61,7 @@ class LinalgTest {
       Kernels.qr(ta, q, r);
       T_TensorTensor_T qrT = torch.linalg_qr(Torch.tensor(a, m, n));
       float[] tq = Torch.floats(qrT.get0()), tr = Torch.floats(qrT.get1());
+      java.lang.ref.Reference.reachabilityFence(qrT);  // get0 / get1 point into the tuple: see Torch.qrQ
       float[] gq = q.toFloatArray(), gr = r.toFloatArray();
       for (int j = 0; j < k; j++) {
         float sign = Math.signum(gr[j * n + j]) == Math.signum(tr[j * n + j]) ? 1 : -1;

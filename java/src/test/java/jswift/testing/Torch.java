@@ -25,6 +25,20 @@ public final class Torch {
 
   private Torch() {}
 
+  /**
+   * Q of torch.linalg_qr(x) ("reduced"), as a tensor of its own. The tuple's get0() is a reference into the tuple,
+   * which JavaCPP frees once the tuple is unreachable (a later allocation may run its deallocator); a test that
+   * kept get0() across allocations crashed the JVM in libtorch (RandomizedSvdTest, 2026-11-28).
+   */
+  public static Tensor qrQ(Tensor x) {
+    var qr = torch.linalg_qr(x);
+    try {
+      return qr.get0().clone();
+    } finally {
+      java.lang.ref.Reference.reachabilityFence(qr);
+    }
+  }
+
   /** A float64 tensor with the given values (copied). */
   public static Tensor tensor(float[] data, long... shape) {
     double[] d = new double[data.length];

@@ -152,8 +152,8 @@ class GaLoreRandomizedSvdTest {
   /** U0 diag(base^i) V0^T with random orthonormal U0, V0 (libtorch QR, fp64), rounded to fp32. */
   private static float[] decayingSpectrum(int m, int n, double base, long seed) {
     int k = Math.min(m, n);
-    var u0 = torch.linalg_qr(Torch.tensor(Rand.normal((long) m * k, seed), m, k)).get0();
-    var v0 = torch.linalg_qr(Torch.tensor(Rand.normal((long) n * k, seed + 1), n, k)).get0();
+    var u0 = Torch.qrQ(Torch.tensor(Rand.normal((long) m * k, seed), m, k));
+    var v0 = Torch.qrQ(Torch.tensor(Rand.normal((long) n * k, seed + 1), n, k));
     float[] s = new float[k];
     for (int i = 0; i < k; i++) s[i] = (float) Math.pow(base, i);
     return Torch.floats(u0.mul(Torch.tensor(s, 1, k)).matmul(v0.t()));

@@ -109,6 +109,7 @@ class GaLoreStepTest {
       float[] jswift, long[] shape) {
     var usv = torch.linalg_svd(grad, false, new StringViewOptional());
     float[] t = Torch.floats(right ? usv.get2().narrow(0, 0, r) : usv.get0().narrow(1, 0, r));
+    java.lang.ref.Reference.reachabilityFence(usv);  // get0 / get2 point into the tuple: see Torch.qrQ
     long rows = right ? r : shape[0], cols = right ? shape[1] : r;
     for (int j = 0; j < r; j++) {
       double dot = 0;
@@ -138,6 +139,7 @@ class GaLoreStepTest {
       var p = Torch.tensor(proj.matrix().toFloatArray(), right ? r : rows, right ? cols : r);
       var usv = torch.linalg_svd(Torch.tensor(g, rows, cols), false, new StringViewOptional());
       var t = right ? usv.get2().narrow(0, 0, r) : usv.get0().narrow(1, 0, r);
+      java.lang.ref.Reference.reachabilityFence(usv);  // get0 / get2 point into the tuple: see Torch.qrQ
       var got = right ? p.t().matmul(p) : p.matmul(p.t());
       var want = right ? t.t().matmul(t) : t.matmul(t.t());
       Assert.relNorm("projection onto the top-" + r + " subspace", Torch.floats(got), Torch.floats(want), 1e-4);

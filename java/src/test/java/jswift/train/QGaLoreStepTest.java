@@ -111,6 +111,7 @@ class QGaLoreStepTest {
       long cols) {
     var usv = torch.linalg_svd(grad, false, new StringViewOptional());
     float[] t = Torch.floats(right ? usv.get2().narrow(0, 0, r) : usv.get0().narrow(1, 0, r));
+    java.lang.ref.Reference.reachabilityFence(usv);  // get0 / get2 point into the tuple: see Torch.qrQ
     long len = right ? cols : rows;
     for (int j = 0; j < r; j++) {
       double dot = 0;
@@ -212,7 +213,7 @@ class QGaLoreStepTest {
    * e_dir, e_{dir+1}, ... (u_k orthonormal from a fixed QR), so the first one is e_dir.
    */
   private static float[] lowRank(int m, int n, int r, int dir) {
-    var u = torch.linalg_qr(Torch.tensor(Rand.normal((long) m * r, 11), m, r), "reduced").get0();
+    var u = Torch.qrQ(Torch.tensor(Rand.normal((long) m * r, 11), m, r));
     float[] uf = Torch.floats(u);
     float[] g = new float[m * n];
     for (int k = 0; k < r; k++) {
