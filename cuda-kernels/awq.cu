@@ -184,14 +184,10 @@ template <class T>
 void launch_split(dim3 grid, cudaStream_t s, const T* x, int rows, int64_t in, const int32_t* qweight,
                   const int32_t* qzeros, const __half* scales, int64_t out, int64_t group_size,
                   int64_t groups_per_split, float* partial) {
-  static_assert(kRows == 4, "R covers 1..4 input rows");
-#define JSW_AWQ_SPLIT(R)                                                                                     \
-  awq_gemv_split_kernel<T, R><<<grid, kSplitThreads, 0, s>>>(x, rows, in, qweight, qzeros, scales, out, \
-                                                             group_size, groups_per_split, partial)
-  if (rows == 1) JSW_AWQ_SPLIT(1);
-  else if (rows == 2) JSW_AWQ_SPLIT(2);
-  else JSW_AWQ_SPLIT(4);
-#undef JSW_AWQ_SPLIT
+  with_row_count<kRows>(rows, [&](auto r) {
+    awq_gemv_split_kernel<T, decltype(r)::value><<<grid, kSplitThreads, 0, s>>>(
+        x, rows, in, qweight, qzeros, scales, out, group_size, groups_per_split, partial);
+  });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <type_traits>
 
 #include "cuda/runtime.h"
 
@@ -133,6 +134,18 @@ inline bool aligned16(std::initializer_list<const void*> ptrs) {
 inline bool env_is(const char* name, const char* value) {
   const char* v = std::getenv(name);
   return v != nullptr && std::strcmp(v, value) == 0;
+}
+
+// Calls f(std::integral_constant<int, R>{}) with R = rows rounded up to a power of two, at most kMaxRows: the
+// decode GEMVs hold one accumulator set per input row in registers, so the row count is a template parameter
+// and a kernel is built for 1, 2, 4, ... kMaxRows rows (rows <= kMaxRows, checked by the C API).
+template <int kMaxRows, class F>
+void with_row_count(int64_t rows, F f) {
+  static_assert(kMaxRows == 4 || kMaxRows == 8, "instances for 1, 2, 4 (and 8) rows");
+  if (rows == 1) f(std::integral_constant<int, 1>{});
+  else if (rows == 2) f(std::integral_constant<int, 2>{});
+  else if (kMaxRows == 4 || rows <= 4) f(std::integral_constant<int, 4>{});
+  else f(std::integral_constant<int, kMaxRows>{});
 }
 
 // log2(v) when v is a power of two (a block index is then a shift), else -1.

@@ -163,16 +163,11 @@ template <class T>
 void launch_gemv4(dim3 grid, cudaStream_t s, const T* x, int rows, const int32_t* qweight, const int32_t* qzeros,
                   const __half* scales, const int32_t* g_idx, int64_t out, int64_t in, int64_t groups,
                   int64_t words_per_split, float* partial) {
-  static_assert(kRows == 8, "R covers 1..8 input rows");
-  const int4* q4 = reinterpret_cast<const int4*>(qweight);
-#define JSW_GPTQ_GEMV4(R)                                                                                         \
-  gptq_gemv4_partial_kernel<T, R><<<grid, kThreads, 0, s>>>(x, rows, q4, qzeros, scales, g_idx, out, in, groups, \
-                                                            words_per_split, partial)
-  if (rows == 1) JSW_GPTQ_GEMV4(1);
-  else if (rows == 2) JSW_GPTQ_GEMV4(2);
-  else if (rows <= 4) JSW_GPTQ_GEMV4(4);
-  else JSW_GPTQ_GEMV4(8);
-#undef JSW_GPTQ_GEMV4
+  with_row_count<kRows>(rows, [&](auto r) {
+    gptq_gemv4_partial_kernel<T, decltype(r)::value><<<grid, kThreads, 0, s>>>(
+        x, rows, reinterpret_cast<const int4*>(qweight), qzeros, scales, g_idx, out, in, groups, words_per_split,
+        partial);
+  });
 }
 
 }  // namespace
@@ -185,7 +180,7 @@ void gptq_gemv(int device, int dtype, const void* x, int64_t rows, const int32_t
   const bool quads = bits == 4 && out % 4 == 0 && aligned16({qweight, x, g_idx}) &&
                      reinterpret_cast<uintptr_t>(scales) % 8 == 0 && !env_is("JSWIFT_GPTQ_GEMV", "v1");
   // Channels per thread block: 128 (general) or 512 (4 bits: a quad a thread).
-  const int64_t grid_x = (out + (quads ? 4 : 1) * kThreads - 1) / ((quads ? 4 : 1) * kThreads);
+  const int64_t per_block = (quads ? 4 : 1) * kThreads, grid_x = (out + per_block - 1) / per_block;
   require(grid_x <= int64_t(INT32_MAX), "jsw_gptq_gemv", "out_features = %lld is too large", (long long)out);
   // General: about 1024 thread blocks in all (several waves on 132 SMs), each split at least 8 packed rows long.
   // 4 bits: about 512 (each thread has kU 16-byte loads in flight), at least 2 kU packed rows a split; fewer

@@ -303,15 +303,10 @@ void launch_gemv32_rows(bool streamed, int device, cudaStream_t s, const T* x, i
 template <class T, class Scales>
 void launch_gemv32(bool streamed, int device, cudaStream_t s, const T* x, int rows, int64_t in, const uint4* packed,
                    Scales scale, int64_t out_features, int64_t blocksize, int shift, const T* bias, T* y) {
-  static_assert(kRows == 8, "R covers 1..8 input rows");
-  if (rows == 1)
-    launch_gemv32_rows<T, 1>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
-  else if (rows == 2)
-    launch_gemv32_rows<T, 2>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
-  else if (rows <= 4)
-    launch_gemv32_rows<T, 4>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
-  else
-    launch_gemv32_rows<T, 8>(streamed, device, s, x, rows, in, packed, scale, out_features, blocksize, shift, bias, y);
+  with_row_count<kRows>(rows, [&](auto r) {
+    launch_gemv32_rows<T, decltype(r)::value>(streamed, device, s, x, rows, in, packed, scale, out_features,
+                                              blocksize, shift, bias, y);
+  });
 }
 
 // General path: any in / blocksize / alignment; lane-strided elements (consecutive lanes read the same or
