@@ -23,7 +23,7 @@
 #include <atomic>
 
 #include "common.cuh"
-#include "kernels/nf4_codes.h"
+#include "nf4_decode.cuh"
 #include "kernels/nf4_gemv.h"
 
 namespace jsw {
@@ -33,8 +33,6 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kRows = int(nf4::kGemvMaxRows);
-
-__constant__ float kNf4Levels[16] = {JSW_NF4_CODEBOOK};
 
 // Writes lane sums of warp w's row: reduce each row's accumulator, lane 0 adds the bias and stores. R: the
 // accumulators held (rows <= R are live).
@@ -93,17 +91,6 @@ __global__ void gemv16_kernel(const T* __restrict__ x, int rows, int64_t in, con
 
 constexpr int kUnroll = 4;
 
-// The 32 levels of a 16-byte word of codes (high nibble first), from the shared table.
-__device__ __forceinline__ void decode_word(uint4 q, const float* lut, float (&lv)[32]) {
-  const unsigned words[4] = {q.x, q.y, q.z, q.w};
-#pragma unroll
-  for (int j = 0; j < 16; j++) {
-    const unsigned byte = (words[j / 4] >> (8 * (j & 3))) & 0xffu;
-    lv[2 * j] = lut[byte >> 4];
-    lv[2 * j + 1] = lut[byte & 15u];
-  }
-}
-
 // x[0..32) . w as one fp32 fma chain, x read in 16-byte vectors.
 template <class T>
 __device__ __forceinline__ float dot32(const T* xr, const float (&w)[32]) {
@@ -117,36 +104,6 @@ __device__ __forceinline__ float dot32(const T* xr, const float (&w)[32]) {
   }
   return d;
 }
-
-// An absmax block's scale: the plain fp32 absmax, or (double quantization) recovered from its 8-bit code as
-// decode_nested_kernel does, product and sum rounded separately (bit for bit the CPU twin's). load(b) issues the
-// global loads a scale needs and value() finishes it, so a kernel that prefetches can hold the loads in flight
-// (the nested scale's code-table lookup depends on its code: it is left to value(), where the 1 KB table is
-// in L1). operator() does both.
-struct PlainScales {
-  const float* absmax;
-  using Raw = float;
-  __device__ __forceinline__ Raw load(int64_t b) const { return __ldg(absmax + b); }
-  __device__ __forceinline__ float value(Raw r) const { return r; }
-  __device__ __forceinline__ float operator()(int64_t b) const { return value(load(b)); }
-};
-struct NestedScales {
-  const uint8_t* absmax_q;
-  const float* nested;
-  const float* code256;
-  float offset;
-  struct Raw {
-    unsigned code;
-    float nested;
-  };
-  __device__ __forceinline__ Raw load(int64_t b) const {
-    return {__ldg(absmax_q + b), __ldg(nested + b / nf4::kNestedBlock)};
-  }
-  __device__ __forceinline__ float value(Raw r) const {
-    return __fadd_rn(__fmul_rn(__ldg(code256 + r.code), r.nested), offset);
-  }
-  __device__ __forceinline__ float operator()(int64_t b) const { return value(load(b)); }
-};
 
 // 32-value path: see the top of the file. R: input rows rounded up to a power of two (a compile-time count keeps
 // the accumulators and the unrolled row loops in registers: one row, the decode case, needs 1 accumulator, not

@@ -14,6 +14,7 @@ import sys
 FALLBACKS = [
     (("lora_rank_cuda_matches_cpu", "lora_cuda_matches_cpu"), "JSWIFT_LORA_RANK", "unfused"),
     (("nf4_gemv_cuda_matches_cpu",), "JSWIFT_NF4_GEMV", "v1"),
+    (("nf4_matmul_cuda_few_rows_match_cpu", "qmatmul_cuda_matches_cpu"), "JSWIFT_NF4_MMA", "off"),
     (("gptq_gemv_cuda_matches_cpu",), "JSWIFT_GPTQ_GEMV", "v1"),
     (("awq_gemv_cuda_matches_cpu",), "JSWIFT_AWQ_GEMV", "v1"),
     (("qmatmul_cuda_pipeline_matches_cpu", "qmatmul_cuda_uneven_pipeline_matches_cpu",

@@ -227,6 +227,11 @@ class Peer:
         n = p["out"] * p["in"]
         return self.copy_bandwidth({"bytes": n // 2 + n // 64 * 4})
 
+    def nf4_few_rows(self, p):
+        # The same ceiling for a few rows: the packed codes + 8-bit absmax codes + fp32 nested scales, read once.
+        n = p["out"] * p["in"]
+        return self.copy_bandwidth({"bytes": n // 2 + n // 64 + n // 64 // 256 * 4})
+
     def gptq_gemv(self, p):
         # As nf4_gemv: the copy of the packed bytes, 4-bit qweight + qzeros and f16 scales per group.
         n, groups = p["out"] * p["in"], p["in"] // p["group"]

@@ -57,3 +57,58 @@ JSW_BENCH(nf4_matmul) {
     unsetenv("JSWIFT_QMATMUL_OVERLAP");
   }
 }
+
+// A batch of decode tokens through a Llama-3-8B MLP projection against its double-quantized NF4 weight (QLoRA's
+// base): jsw_nf4_matmul with 4, 8 and 16 rows, on the tensor-core kernel for few rows (path=mma, the default),
+// on the tile GEMM it replaced for them (path=tile, JSWIFT_NF4_MMA=off: the whole weight dequantized to bf16 and
+// multiplied by cuBLAS), and, up to 8 rows, on the fused GEMV (path=gemv, jsw_nf4_gemv: the crossover between the
+// two fused kernels). Both projections' shapes: gate / up (14336 x 4096) and down (4096 x 14336, whose long input
+// the kernel splits across blocks). The peer copies the packed bytes: the ceiling of a kernel that reads the 4-bit
+// weight once.
+JSW_BENCH(nf4_few_rows) {
+  struct Shape {
+    int64_t out, in;
+  };
+  for (Shape sh : {Shape{ctx.pick(14336, 96), ctx.pick(4096, 256)}, Shape{ctx.pick(4096, 64), ctx.pick(14336, 384)}}) {
+    const int64_t n = sh.out * sh.in, blocks = n / 64;
+    DeviceBuffer w(ctx.device, JSW_BF16, n, 5, 0.02f), x(ctx.device, JSW_BF16, 16 * sh.in, 6, 1.0f);
+    DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, 16 * sh.out * 2);
+    DeviceBuffer absmax_q(ctx.device, blocks), nested(ctx.device, (blocks + 255) / 256 * 4), offset(ctx.device, 4),
+        code256(ctx.device, 256 * 4);
+    BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
+    BENCH_CHECK(jsw_quantize_absmax_8bit(ctx.device, absmax.as<float>(), blocks, absmax_q.as<uint8_t>(),
+                                         nested.as<float>(), offset.as<float>()));
+    float code_host[256], offset_host = 0.0f;
+    BENCH_CHECK(jsw_dynamic_map_signed(code_host));
+    BENCH_CHECK(jsw_memcpy(code256.get(), ctx.device, code_host, JSW_CPU, sizeof code_host));
+    BENCH_CHECK(jsw_memcpy(&offset_host, JSW_CPU, offset.get(), ctx.device, 4));
+    for (int64_t rows : {16, 8, 4}) {
+      for_each_variant("JSWIFT_NF4_MMA", {"on", "off", "gemv"}, [&](const char* variant) {
+        const std::string v = variant;
+        if (v == "gemv" && rows > 8) return;
+        double ms = time_ms(ctx.device, [&] {
+          if (v == "gemv") {
+            BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), rows, sh.in, packed.as<uint8_t>(), nullptr,
+                                     absmax_q.as<uint8_t>(), nested.as<float>(), code256.as<float>(), offset_host,
+                                     sh.out, 64, nullptr, y.get()));
+          } else {
+            BENCH_CHECK(jsw_nf4_matmul(ctx.device, JSW_BF16, x.get(), rows, 0, packed.as<uint8_t>(), nullptr,
+                                       absmax_q.as<uint8_t>(), nested.as<float>(), code256.as<float>(), offset_host,
+                                       sh.out, sh.in, 64, 0.0f, y.get()));
+          }
+        }, ctx.quick ? 5 : 50);
+        Result r;
+        r.name = "nf4_few_rows";
+        r.shape = "rows=" + std::to_string(rows) + " out=" + std::to_string(sh.out) + " in=" +
+                  std::to_string(sh.in) + " dtype=bf16 absmax=dq path=" +
+                  (v == "on" ? "mma" : v == "off" ? "tile" : v);  // gemv, or as-set (a fallback's switch)
+        r.ms = ms;
+        r.peak_extra = last_peak_extra_bytes();
+        r.flops = 2.0 * rows * n;
+        r.bytes = n / 2.0 + blocks + blocks / 256 * 4.0 + 2.0 * rows * (sh.in + sh.out);
+        r.note = "peer: copy of the packed weight bytes (NF4 codes + 8-bit absmax codes)";
+        ctx.results->push_back(r);
+      });
+    }
+  }
+}

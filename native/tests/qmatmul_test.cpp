@@ -10,7 +10,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "../src/kernels/qmatmul.h"  // panel_columns, a pure function of the CUDA driver
+#include "../src/kernels/nf4_mma.h"  // mma_splits, a pure function of the CUDA driver
+#include "../src/kernels/qmatmul.h"  // panel_columns, likewise
 #include "test.h"
 
 using namespace jsw_test;
@@ -486,6 +487,76 @@ JSW_CUDA_TEST(qmatmul_cuda_uneven_pipeline_matches_cpu) {
   const QWeight nf4 = make_nf4(4104, 4112, 64, true, 34);
   check_pipeline(d, nf4, rows, false);
   check_pipeline(d, nf4, rows, true);
+}
+
+// ---- NF4 on the tensor cores for a few rows (cuda-kernels/nf4_mma.cu) ------------------------------------------
+
+// The split of a long input across blocks: every step in exactly one slice, no slice over the shared-memory
+// budget, a full wave of blocks where the steps allow it, and no more than 8 splits unless the budget needs them.
+JSW_TEST(nf4_mma_splits_cover_the_input) {
+  for (int64_t steps : {1, 7, 17, 32, 112, 128, 500})
+    for (int64_t columns : {1, 8, 32, 112, 1188})
+      for (int64_t wave : {1, 132, 528}) {
+        const int64_t max_slice = 16, splits = jsw::nf4::mma_splits(steps, columns, wave, max_slice);
+        const int64_t slice = (steps + splits - 1) / splits, used = (steps + slice - 1) / slice;
+        JSW_EXPECT(splits >= 1 && splits <= steps, "steps %lld: %lld splits", (long long)steps, (long long)splits);
+        JSW_EXPECT(slice <= max_slice && (used - 1) * slice < steps && used * slice >= steps,
+                   "steps %lld, splits %lld: slices of %lld (%lld used)", (long long)steps, (long long)splits,
+                   (long long)slice, (long long)used);
+        const int64_t fewest = (steps + max_slice - 1) / max_slice;
+        JSW_EXPECT(splits <= std::max<int64_t>(fewest, 8), "steps %lld: %lld splits", (long long)steps,
+                   (long long)splits);
+        JSW_EXPECT(columns * splits >= std::min(wave, columns * std::min<int64_t>(steps, 8)),
+                   "steps %lld, columns %lld, wave %lld: only %lld splits", (long long)steps, (long long)columns,
+                   (long long)wave, (long long)splits);
+      }
+}
+
+// 1..16 rows of bf16 / f16 against an NF4 weight take nf4_mma: against the CPU twin (its tile GEMM, fp32 weights)
+// within the bound of qmatmul_cuda_matches_cpu, and against the CUDA tile GEMM (JSWIFT_NF4_MMA=off: the same
+// bf16 / f16 weights, another summation order) within fp32 rounding plus one storage rounding of the output.
+// Shapes: a partial tile of 8 channels and a partial block of 128; 17 steps of 128 inputs (uneven splits);
+// blocksizes 32, 64, 96 (no power of two) and 256; plain and double-quantized scales; beta 0 on a poisoned y and
+// 0.5; and a Llama-sized 4096 x 4096 that the GPU splits across blocks.
+JSW_CUDA_TEST(nf4_matmul_cuda_few_rows_match_cpu) {
+  const int d = cuda_device();
+  std::vector<QWeight> weights;
+  weights.push_back(make_nf4(20, 128, 64, false, 41));
+  weights.push_back(make_nf4(136, 2176, 64, true, 42));
+  weights.push_back(make_nf4(200, 896, 32, false, 43));
+  weights.push_back(make_nf4(72, 384, 96, true, 44));
+  weights.push_back(make_nf4(264, 1024, 256, false, 45));
+  weights.push_back(make_nf4(4096, 4096, 64, true, 46));
+  for (const QWeight& q : weights) {
+    const bool big = q.out * q.in > (int64_t(1) << 22);
+    for (int64_t rows : {1, 5, 9, 16}) {
+      if (big && rows != 16) continue;
+      const float beta = rows == 9 ? 0.5f : 0.0f;
+      const std::vector<float> x32 = randn(rows * q.in, uint64_t(50 + rows)), y032 = randn(rows * q.out, 60);
+      std::vector<double> want, mag;
+      reference(q, round_to(x32, JSW_F32), rows, false, beta, y032, want, mag);
+      for (int dtype : {JSW_BF16, JSW_F16}) {
+        const std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
+        const std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, false, beta, y0);
+        const std::vector<float> mma = run(d, dtype, q, x, rows, false, beta, y0);
+        std::vector<float> tile;
+        with_env("JSWIFT_NF4_MMA", "off", [&] { tile = run(d, dtype, q, x, rows, false, beta, y0); });
+        const double storage = dtype == JSW_BF16 ? 1.0 / 128 : 1.0 / 1024;  // an ulp apart at most
+        const double loose = dtype == JSW_BF16 ? 1.6e-2 : 2e-3;
+        for (size_t at = 0; at < cpu.size(); at++) {
+          const double m = double(mma[at]), c = double(cpu[at]), t = double(tile[at]);
+          JSW_EXPECT(std::fabs(m - c) <= loose * (mag[at] + 1e-3),
+                     "nf4 %lld x %lld bs %lld dq %d dtype %d rows %lld: y[%zu] cpu %.8g, cuda %.8g",
+                     (long long)q.out, (long long)q.in, (long long)q.blocksize, int(q.dq), dtype, (long long)rows,
+                     at, c, m);
+          JSW_EXPECT(std::fabs(m - t) <= 1e-5 * mag[at] + storage * std::fabs(t) + 1e-6,
+                     "nf4 %lld x %lld bs %lld dq %d dtype %d rows %lld: y[%zu] tile GEMM %.8g, mma %.8g",
+                     (long long)q.out, (long long)q.in, (long long)q.blocksize, int(q.dq), dtype, (long long)rows,
+                     at, t, m);
+        }
+      }
+    }
+  }
 }
 
 // ---- GPTQ dequant-GEMV ----------------------------------------------------------------------------------------

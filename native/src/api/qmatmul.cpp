@@ -6,6 +6,7 @@
 #include "core/dispatch.h"
 #include "kernels/awq.h"
 #include "kernels/gptq.h"
+#include "kernels/nf4_mma.h"
 #include "kernels/qmatmul.h"
 
 using namespace jsw;
@@ -78,8 +79,14 @@ extern "C" int jsw_nf4_matmul(int device, int dtype, const void* x, int64_t rows
                 cpu::qmatmul(deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y));
   } else {
     JSW_CUDA_ONLY({
-      cuda::Nf4DeviceRows deq(packed, absmax, absmax_q, nested_absmax, code256, offset, in_features, blocksize);
-      cuda::qmatmul(device, deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+      if (trans == 0 && cuda::nf4_mma_applies(dtype, rows, in_features, blocksize, x, packed)) {
+        // a few rows (batched decode): decoded into the tensor cores' operands, no dequantized copy
+        cuda::nf4_mma(device, dtype, x, rows, in_features, packed, absmax, absmax_q, nested_absmax, code256, offset,
+                      out_features, blocksize, beta, y);
+      } else {
+        cuda::Nf4DeviceRows deq(packed, absmax, absmax_q, nested_absmax, code256, offset, in_features, blocksize);
+        cuda::qmatmul(device, deq, dtype, x, rows, out_features, in_features, trans != 0, beta, y);
+      }
     });
   }
   JSW_API_END
