@@ -69,14 +69,23 @@ void sum_rows_mul_typed(const T* a, const T* b, int64_t rows, int64_t cols, floa
   }
 }
 
-// No restrict: y may equal x (the backward masks a gradient in place).
+// No restrict: y may equal x (the backward masks a gradient in place). z (or null): masked in place too.
 template <class T>
-void dropout_typed(const T* x, int64_t n, float p, uint64_t seed, T* y) {
+void dropout_typed(const T* x, int64_t n, float p, uint64_t seed, T* y, T* z) {
   uint64_t key = dropout_key(seed, dropout_step());
   float keep_scale = 1.0f / (1.0f - p);
+  if (z == nullptr) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; i++)
-    y[i] = dropout_keep(key, uint64_t(i), p) ? from_float<T>(to_float(x[i]) * keep_scale) : from_float<T>(0.0f);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = dropout_keep(key, uint64_t(i), p) ? from_float<T>(to_float(x[i]) * keep_scale) : from_float<T>(0.0f);
+    return;
+  }
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const bool keep = dropout_keep(key, uint64_t(i), p);
+    y[i] = keep ? from_float<T>(to_float(x[i]) * keep_scale) : from_float<T>(0.0f);
+    z[i] = keep ? from_float<T>(to_float(z[i]) * keep_scale) : from_float<T>(0.0f);
+  }
 }
 
 #ifdef JSW_CPU_AVX512
@@ -108,7 +117,7 @@ inline __mmask16 keep16(__m512i key, int64_t i, __m512 p) {
   return _mm512_cmp_ps_mask(_mm512_mul_ps(u, _mm512_set1_ps(1.0f / 16777216.0f)), p, _CMP_GE_OQ);
 }
 
-void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float* y) {
+void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float* y, float* z) {
   const uint64_t k = dropout_key(seed, dropout_step());
   const __m512i key = _mm512_set1_epi64(int64_t(k));
   const __m512 pv = _mm512_set1_ps(p), scale = _mm512_set1_ps(1.0f / (1.0f - p));
@@ -116,10 +125,16 @@ void dropout_f32_avx512(const float* x, int64_t n, float p, uint64_t seed, float
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t b = 0; b < whole; b++) {
     const int64_t i = b * 16;
-    _mm512_storeu_ps(y + i, _mm512_maskz_mul_ps(keep16(key, i, pv), _mm512_loadu_ps(x + i), scale));
+    const __mmask16 keep = keep16(key, i, pv);
+    _mm512_storeu_ps(y + i, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(x + i), scale));
+    if (z != nullptr) _mm512_storeu_ps(z + i, _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(z + i), scale));
   }
   const float keep_scale = 1.0f / (1.0f - p);
-  for (int64_t i = whole * 16; i < n; i++) y[i] = dropout_keep(k, uint64_t(i), p) ? x[i] * keep_scale : 0.0f;
+  for (int64_t i = whole * 16; i < n; i++) {
+    const bool keep = dropout_keep(k, uint64_t(i), p);
+    y[i] = keep ? x[i] * keep_scale : 0.0f;
+    if (z != nullptr) z[i] = keep ? z[i] * keep_scale : 0.0f;
+  }
 }
 
 #pragma GCC diagnostic pop
@@ -144,14 +159,19 @@ void sum_rows_mul(int dtype, const void* a, const void* b, int64_t rows, int64_t
                      sum_rows_mul_typed(static_cast<const T*>(a), static_cast<const T*>(b), rows, cols, dv));
 }
 
-void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
+void dropout_pair(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y, void* z) {
 #ifdef JSW_CPU_AVX512
   if (dtype == JSW_F32 && use_avx512dq()) {
-    dropout_f32_avx512(static_cast<const float*>(x), n, p, seed, static_cast<float*>(y));
+    dropout_f32_avx512(static_cast<const float*>(x), n, p, seed, static_cast<float*>(y), static_cast<float*>(z));
     return;
   }
 #endif
-  JSW_DISPATCH_FLOAT(dtype, "jsw_dropout", dropout_typed(static_cast<const T*>(x), n, p, seed, static_cast<T*>(y)));
+  JSW_DISPATCH_FLOAT(dtype, "jsw_dropout",
+                     dropout_typed(static_cast<const T*>(x), n, p, seed, static_cast<T*>(y), static_cast<T*>(z)));
+}
+
+void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y) {
+  dropout_pair(dtype, x, n, p, seed, y, nullptr);
 }
 
 }  // namespace cpu

@@ -1,6 +1,7 @@
 // The low-rank halves of a LoRA linear with the dropout inside, on the CPU (contracts: jsw_lora_down /
 // jsw_lora_up_grad in jswift.h; the fused CUDA twin is cuda-kernels/lora_rank.cu). Here they are the sequence
-// the contract is defined by: jsw_dropout into a scratch copy, then the GEMMs (dx masked after its product).
+// the contract is defined by: jsw_dropout into a scratch copy, then the GEMMs (dx masked after its product; in
+// jsw_lora_up_grad one pass masks both x's copy and dx, so the mask is hashed once).
 // On the CPU that is also the fast way: the mask is hashed 16 elements at a time with AVX-512 over the whole
 // input and each product is one large sgemm split over the threads, where masking panel by panel in cache and
 // multiplying each panel (tried first) spent more in small sgemm calls than the copy of x costs (an activation
@@ -68,15 +69,21 @@ void lora_down(int dtype, const void* x, const void* a, int64_t rows, int64_t in
 
 void lora_up_grad(int dtype, const void* g, const void* x, const void* a, int64_t rows, int64_t in, int64_t rank,
                   float scale, float p, uint64_t seed, void* dx, float* da) {
-  if (da != nullptr) {
-    Dropped xd(dtype, x, rows * in, p, seed);
-    gemm(dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd.get(), 1.0f, da));
+  const int64_t n = rows * in;
+  // scale g A is stored (rounded) before the mask rescales it: jsw_dropout's two roundings.
+  if (dx != nullptr) gemm(dense_gemm_args(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx));
+  if (da == nullptr) {
+    if (dx != nullptr && p > 0.0f) dropout(dtype, dx, n, p, seed, dx);
+    return;
   }
-  if (dx != nullptr) {
-    // scale g A is stored (rounded) before the mask rescales it: jsw_dropout's two roundings.
-    gemm(dense_gemm_args(dtype, dtype, false, false, rows, in, rank, scale, g, a, 0.0f, dx));
-    if (p > 0.0f) dropout(dtype, dx, rows * in, p, seed, dx);
+  // drop(x) for dA; with dx as well, one pass hashes the mask once for both (it was 2 of the call's 3 passes)
+  Workspace copy(p > 0.0f ? n * element_size(dtype) : 0);
+  const void* xd = x;
+  if (p > 0.0f) {
+    dropout_pair(dtype, x, n, p, seed, copy.get(), dx);
+    xd = copy.get();
   }
+  gemm(dense_gemm_args(dtype, JSW_F32, true, false, rank, in, rows, scale, g, xd, 1.0f, da));
 }
 
 }  // namespace cpu

@@ -10,6 +10,8 @@ void scale_rows_cols(int dtype, const void* x, int64_t rows, int64_t cols, const
                      const float* col_scale, void* y);
 void sum_rows_mul(int dtype, const void* a, const void* b, int64_t rows, int64_t cols, float* dv);
 void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y);
+// y = drop(x) and, with the same mask (hashed once), z = drop(z) in place; y and z may not overlap.
+void dropout_pair(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* y, void* z);
 }  // namespace cpu
 namespace cuda {
 void row_norm(int device, int dtype, const void* x, int64_t rows, int64_t cols, float* norm, float* inv_norm);
