@@ -295,10 +295,13 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
   const char* xb = static_cast<const char*>(x);
   char* yb = static_cast<char*>(y);
   // The pipeline cuts the weight into panels along the output's columns (out forward, in backward), at least as
-  // many as it wants, each at most the tile budget.
-  const int64_t want = qmatmul::pipeline_panels(rows * (trans ? in : out));
+  // many as it wants, each at most the tile budget. JSWIFT_QMATMUL_TILE=whole (the benchmark's variant) takes the
+  // whole weight as one tile instead: one dequantization, then one GEMM, nothing overlapped.
+  const bool whole = env_is("JSWIFT_QMATMUL_TILE", "whole");
+  const int64_t tile_values = whole ? out * in : qmatmul::kCudaTileValues;
+  const int64_t want = whole ? 1 : qmatmul::pipeline_panels(rows * (trans ? in : out));
   Overlap* ov = pipeline(device, want);
-  const int64_t budget = std::min(qmatmul::kCudaTileValues, out * in / want);
+  const int64_t budget = std::min(tile_values, out * in / want);
   // Row panels of `panel` rows: fills for run_panels.
   auto row_fill = [&](int64_t panel) {
     return [&deq, dtype, out, panel](int64_t i, void* tile, cudaStream_t s) {
@@ -308,7 +311,7 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
   if (!trans) {
     // balanced panels: ceil(out / want) rows rounded up to 16, within the tile budget
     const int64_t m = qmatmul::kMinPanel, balanced = ((out + want - 1) / want + m - 1) / m * m;
-    const int64_t panel = std::min(qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues), balanced);
+    const int64_t panel = std::min(qmatmul::panel_rows(out, in, tile_values), balanced);
     run_panels(device, ov, (out + panel - 1) / panel, panel * in * esize, row_fill(panel),
                [&](int64_t i, void* tile) {
                  const int64_t o0 = i * panel, n = std::min(out, o0 + panel) - o0;
@@ -318,7 +321,7 @@ void qmatmul(int device, const DeviceRowDequant& deq, int dtype, const void* x, 
     return;
   }
   // The backward: row panels at the full budget first (a forced split would add passes over the accumulator).
-  const int64_t panel = qmatmul::panel_rows(out, in, qmatmul::kCudaTileValues), row_panels = (out + panel - 1) / panel;
+  const int64_t panel = qmatmul::panel_rows(out, in, tile_values), row_panels = (out + panel - 1) / panel;
   const int64_t quantum = deq.column_quantum();
   if (quantum > 0 && (row_panels > 1 || ov != nullptr)) {
     // Column panels W[:, c0:c1] (balanced widths, multiples of the format's quantum): each owns its columns of

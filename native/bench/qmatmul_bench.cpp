@@ -5,7 +5,8 @@
 // the previous panel's GEMM runs; the backward over column panels), with the same in turn on one stream
 // (tile=v2-serial, JSWIFT_QMATMUL_OVERLAP=0), and with the one-value-a-thread kernel (tile=v1); the backward also
 // with tile=v2-acc, row panels that add into an fp32 accumulator (JSWIFT_NF4_BWD=acc, what the column panels
-// replaced).
+// replaced); and with tile=whole, the whole weight dequantized as one tile and multiplied by one GEMM
+// (JSWIFT_QMATMUL_TILE=whole: 117 MB of workspace here, no overlap, no panel seams).
 #include <cstdlib>
 
 #include "bench.h"
@@ -23,8 +24,8 @@ JSW_BENCH(nf4_matmul) {
   // A switch set before the run (the GPU script's fallback after a failed twin test) is left as it is: one pass,
   // tile=as-set, instead of the variants (which set and clear the switches).
   const bool forced = std::getenv("JSWIFT_QMATMUL_OVERLAP") != nullptr || std::getenv("JSWIFT_NF4_BWD") != nullptr ||
-                      std::getenv("JSWIFT_NF4_TILE") != nullptr;
-  for (const char* tile : {"v2", "v2-serial", "v2-acc", "v1", "as-set"}) {
+                      std::getenv("JSWIFT_NF4_TILE") != nullptr || std::getenv("JSWIFT_QMATMUL_TILE") != nullptr;
+  for (const char* tile : {"v2", "v2-serial", "v2-acc", "whole", "v1", "as-set"}) {
     const std::string t = tile;
     if (forced != (t == "as-set")) continue;
     if (t == "v1") setenv("JSWIFT_NF4_TILE", "v1", 1);
@@ -32,6 +33,8 @@ JSW_BENCH(nf4_matmul) {
     else if (!forced) unsetenv("JSWIFT_NF4_BWD");
     if (t == "v2-serial") setenv("JSWIFT_QMATMUL_OVERLAP", "0", 1);
     else if (!forced) unsetenv("JSWIFT_QMATMUL_OVERLAP");
+    if (t == "whole") setenv("JSWIFT_QMATMUL_TILE", "whole", 1);
+    else if (!forced) unsetenv("JSWIFT_QMATMUL_TILE");
     for (bool trans : {false, true}) {
       if (t == "v2-acc" && !trans) continue;  // the forward has no accumulator
       double ms = time_ms(ctx.device, [&] {
@@ -55,6 +58,7 @@ JSW_BENCH(nf4_matmul) {
     unsetenv("JSWIFT_NF4_TILE");
     unsetenv("JSWIFT_NF4_BWD");
     unsetenv("JSWIFT_QMATMUL_OVERLAP");
+    unsetenv("JSWIFT_QMATMUL_TILE");
   }
 }
 

@@ -382,7 +382,8 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
           std::vector<float> x = round_to(x32, dtype), y0 = round_to(y032, dtype);
           std::vector<float> cpu = run(JSW_CPU, dtype, q, x, rows, trans, beta, y0);
           // NF4's backward runs over column panels, or with JSWIFT_NF4_BWD=acc over row panels and an fp32
-          // accumulator (the path GPTQ and AWQ take): both are checked. (Too few rows here for the side-stream
+          // accumulator (the path GPTQ and AWQ take): both are checked; so is a weight of several panels taken
+          // as one tile (JSWIFT_QMATMUL_TILE=whole). (Too few rows here for the side-stream
           // pipeline: qmatmul_cuda_pipeline_matches_cpu checks it.)
           struct Variant {
             const char *name, *var, *value;
@@ -390,7 +391,8 @@ JSW_CUDA_TEST(qmatmul_cuda_matches_cpu) {
           };
           for (const Variant& v : {Variant{"default", nullptr, nullptr, true},
                                    Variant{"row panels + fp32 accumulator", "JSWIFT_NF4_BWD", "acc",
-                                           trans && !q.gptq && !q.awq}}) {
+                                           trans && !q.gptq && !q.awq},
+                                   Variant{"the whole weight as one tile", "JSWIFT_QMATMUL_TILE", "whole", big}}) {
             if (!v.applies) continue;
             std::vector<float> gpu;
             auto run_gpu = [&] { gpu = run(d, dtype, q, x, rows, trans, beta, y0); };

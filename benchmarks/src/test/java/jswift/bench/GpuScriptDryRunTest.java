@@ -82,14 +82,14 @@ class GpuScriptDryRunTest {
     assertTrue(g.get("graph_ms").isNull() && g.get("speedup").isNull(), g.toString());
     assertTrue(g.get("note").asText().contains("GPU only"), g.toString());
     assertTrue(Files.readString(out.resolve("results.md")).contains("CUDA graphs"));
-    // the before / after pairs of one run: the NF4 tile GEMM's backward in its four variants, the GEMV's three
+    // the before / after pairs of one run: the NF4 tile GEMM's backward in its five variants, the GEMV's three
     // kernels with plain and double-quantized scales, the GPTQ and AWQ GEMVs' two each and the LoRA low-rank
     // halves fused and unfused; NF4 with a few rows on the tensor cores, the tile GEMM and (up to 8 rows) the GEMV
     boolean tileBwd = false, gemv = false, loraRank = false;
     int packedGemvs = 0, fewRows = 0;
     for (JsonNode v : r.get("kernel_variants")) {
       String name = v.get("name").asText(), shape = v.get("shape").asText();
-      if (name.equals("nf4_matmul") && shape.contains("pass=bwd")) tileBwd = v.get("variants").size() == 4;
+      if (name.equals("nf4_matmul") && shape.contains("pass=bwd")) tileBwd = v.get("variants").size() == 5;
       if (name.equals("nf4_gemv")) gemv = v.get("variants").size() == 6;
       if (name.equals("gptq_gemv") || name.equals("awq_gemv")) packedGemvs += v.get("variants").size() == 2 ? 1 : 0;
       if (name.equals("lora_rank") && shape.contains("pass=up_grad")) loraRank = v.get("variants").size() == 2;

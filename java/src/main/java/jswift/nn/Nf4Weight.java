@@ -154,7 +154,10 @@ public final class Nf4Weight implements QuantizedWeight {
     }
   }
 
-  /** Decode-shaped inputs: the fused NF4 GEMV takes up to 4 rows (more rows amortise a dequantized copy). */
+  /**
+   * Decode-shaped inputs: the fused NF4 GEMV takes up to 4 rows. More rows go to {@link #matmul}, which on CUDA
+   * runs up to 16 of them on the tensor cores straight from the codes and on the CPU amortises a dequantized tile.
+   */
   @Override
   public int gemvMaxRows() {
     return Linear.NF4_GEMV_ROWS;
