@@ -71,6 +71,15 @@ class DeviceBuffer {
 
 DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v);
 
+// A random bf16 weight [out, in] (normal, std 0.02) quantized to NF4 in bitsandbytes' layout (blocks of 64), with
+// both scale forms: the plain fp32 absmax and its double quantization (8-bit codes, nested fp32 scales, the
+// 256-value code table, offset).
+struct Nf4Weight {
+  Nf4Weight(int device, int64_t out, int64_t in, uint64_t seed);
+  DeviceBuffer packed, absmax, absmax_q, nested, code256;
+  float offset = 0.0f;
+};
+
 // Runs fn(variant) for each variant of a kernel switch (native/README.md, "Switches"): the first with `var` unset
 // (the default path), each other with var=variant. A switch set before the run (the GPU script's fallback after
 // a failed twin test) is left as it is: fn runs once, with "as-set". Afterwards var is as it was.

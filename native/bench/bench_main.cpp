@@ -62,6 +62,25 @@ DeviceBuffer upload_i32(int device, const std::vector<int32_t>& v) {
   return b;
 }
 
+Nf4Weight::Nf4Weight(int device, int64_t out, int64_t in, uint64_t seed)
+    : packed(device, out * in / 2),
+      absmax(device, out * in / 64 * 4),
+      absmax_q(device, out * in / 64),
+      nested(device, (out * in / 64 + 255) / 256 * 4),
+      code256(device, 256 * 4) {
+  const int64_t n = out * in, blocks = n / 64;
+  DeviceBuffer w(device, JSW_BF16, n, seed, 0.02f), offset_dev(device, 4);
+  check(jsw_nf4_quantize(device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()),
+        "jsw_nf4_quantize");
+  check(jsw_quantize_absmax_8bit(device, absmax.as<float>(), blocks, absmax_q.as<uint8_t>(), nested.as<float>(),
+                                 offset_dev.as<float>()),
+        "jsw_quantize_absmax_8bit");
+  float code_host[256];
+  check(jsw_dynamic_map_signed(code_host), "jsw_dynamic_map_signed");
+  check(jsw_memcpy(code256.get(), device, code_host, JSW_CPU, sizeof code_host), "jsw_memcpy");
+  check(jsw_memcpy(&offset, JSW_CPU, offset_dev.get(), device, 4), "jsw_memcpy");
+}
+
 void for_each_variant(const char* var, std::initializer_list<const char*> variants,
                       const std::function<void(const char*)>& fn) {
   if (std::getenv(var) != nullptr) {

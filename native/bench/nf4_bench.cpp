@@ -31,25 +31,16 @@ JSW_BENCH(nf4_dequant) {
 // absmax codes, recovered in the kernel; the peer still copies the plain layout's bytes, a few % more).
 JSW_BENCH(nf4_gemv) {
   int64_t out_f = ctx.pick(14336, 64), in_f = ctx.pick(4096, 128), n = out_f * in_f, blocks = n / 64;
-  DeviceBuffer w(ctx.device, JSW_BF16, n, 2, 0.02f), x(ctx.device, JSW_BF16, in_f, 3, 1.0f);
-  DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, out_f * 2);
-  DeviceBuffer absmax_q(ctx.device, blocks), nested(ctx.device, (blocks + 255) / 256 * 4), offset(ctx.device, 4),
-      code256(ctx.device, 256 * 4);
-  BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
-  BENCH_CHECK(jsw_quantize_absmax_8bit(ctx.device, absmax.as<float>(), blocks, absmax_q.as<uint8_t>(),
-                                       nested.as<float>(), offset.as<float>()));
-  float code_host[256], offset_host = 0.0f;
-  BENCH_CHECK(jsw_dynamic_map_signed(code_host));
-  BENCH_CHECK(jsw_memcpy(code256.get(), ctx.device, code_host, JSW_CPU, sizeof code_host));
-  BENCH_CHECK(jsw_memcpy(&offset_host, JSW_CPU, offset.get(), ctx.device, 4));
+  const Nf4Weight q(ctx.device, out_f, in_f, 2);
+  DeviceBuffer x(ctx.device, JSW_BF16, in_f, 3, 1.0f), y(ctx.device, out_f * 2);
   // The streamed 32-value kernel (the default), the one-row-a-warp kernel it replaced (kernel=v2) and the 16-value
   // one (kernel=v1), each switched by JSWIFT_NF4_GEMV.
   for_each_variant("JSWIFT_NF4_GEMV", {"streamed", "v2", "v1"}, [&](const char* kernel) {
     for (bool dq : {false, true}) {
       double ms = time_ms(ctx.device, [&] {
-        BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), 1, in_f, packed.as<uint8_t>(),
-                                 dq ? nullptr : absmax.as<float>(), dq ? absmax_q.as<uint8_t>() : nullptr,
-                                 dq ? nested.as<float>() : nullptr, dq ? code256.as<float>() : nullptr, offset_host,
+        BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), 1, in_f, q.packed.as<uint8_t>(),
+                                 dq ? nullptr : q.absmax.as<float>(), dq ? q.absmax_q.as<uint8_t>() : nullptr,
+                                 dq ? q.nested.as<float>() : nullptr, dq ? q.code256.as<float>() : nullptr, q.offset,
                                  out_f, 64, nullptr, y.get()));
       }, ctx.quick ? 5 : 50);
       Result r;

@@ -75,30 +75,21 @@ JSW_BENCH(nf4_few_rows) {
   };
   for (Shape sh : {Shape{ctx.pick(14336, 96), ctx.pick(4096, 256)}, Shape{ctx.pick(4096, 64), ctx.pick(14336, 384)}}) {
     const int64_t n = sh.out * sh.in, blocks = n / 64;
-    DeviceBuffer w(ctx.device, JSW_BF16, n, 5, 0.02f), x(ctx.device, JSW_BF16, 16 * sh.in, 6, 1.0f);
-    DeviceBuffer packed(ctx.device, n / 2), absmax(ctx.device, blocks * 4), y(ctx.device, 16 * sh.out * 2);
-    DeviceBuffer absmax_q(ctx.device, blocks), nested(ctx.device, (blocks + 255) / 256 * 4), offset(ctx.device, 4),
-        code256(ctx.device, 256 * 4);
-    BENCH_CHECK(jsw_nf4_quantize(ctx.device, JSW_BF16, w.get(), n, 64, packed.as<uint8_t>(), absmax.as<float>()));
-    BENCH_CHECK(jsw_quantize_absmax_8bit(ctx.device, absmax.as<float>(), blocks, absmax_q.as<uint8_t>(),
-                                         nested.as<float>(), offset.as<float>()));
-    float code_host[256], offset_host = 0.0f;
-    BENCH_CHECK(jsw_dynamic_map_signed(code_host));
-    BENCH_CHECK(jsw_memcpy(code256.get(), ctx.device, code_host, JSW_CPU, sizeof code_host));
-    BENCH_CHECK(jsw_memcpy(&offset_host, JSW_CPU, offset.get(), ctx.device, 4));
+    const Nf4Weight q(ctx.device, sh.out, sh.in, 5);
+    DeviceBuffer x(ctx.device, JSW_BF16, 16 * sh.in, 6, 1.0f), y(ctx.device, 16 * sh.out * 2);
     for (int64_t rows : {16, 8, 4}) {
       for_each_variant("JSWIFT_NF4_MMA", {"on", "off", "gemv"}, [&](const char* variant) {
         const std::string v = variant;
         if (v == "gemv" && rows > 8) return;
         double ms = time_ms(ctx.device, [&] {
           if (v == "gemv") {
-            BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), rows, sh.in, packed.as<uint8_t>(), nullptr,
-                                     absmax_q.as<uint8_t>(), nested.as<float>(), code256.as<float>(), offset_host,
+            BENCH_CHECK(jsw_nf4_gemv(ctx.device, JSW_BF16, x.get(), rows, sh.in, q.packed.as<uint8_t>(), nullptr,
+                                     q.absmax_q.as<uint8_t>(), q.nested.as<float>(), q.code256.as<float>(), q.offset,
                                      sh.out, 64, nullptr, y.get()));
           } else {
-            BENCH_CHECK(jsw_nf4_matmul(ctx.device, JSW_BF16, x.get(), rows, 0, packed.as<uint8_t>(), nullptr,
-                                       absmax_q.as<uint8_t>(), nested.as<float>(), code256.as<float>(), offset_host,
-                                       sh.out, sh.in, 64, 0.0f, y.get()));
+            BENCH_CHECK(jsw_nf4_matmul(ctx.device, JSW_BF16, x.get(), rows, 0, q.packed.as<uint8_t>(), nullptr,
+                                       q.absmax_q.as<uint8_t>(), q.nested.as<float>(), q.code256.as<float>(),
+                                       q.offset, sh.out, sh.in, 64, 0.0f, y.get()));
           }
         }, ctx.quick ? 5 : 50);
         Result r;
