@@ -21,8 +21,8 @@ JSW_BENCH(lmhead_ce_fwd_bwd) {
       dw(ctx.device, vocab * dim * 4);
   double ms = time_ms(ctx.device, [&] {
     BENCH_CHECK(jsw_lmhead_ce_fwd_bwd(ctx.device, JSW_BF16, h.get(), w.get(), lab.as<int32_t>(), dloss.as<float>(),
-                                      tokens, dim, vocab, -100, 0, loss.as<float>(), lse.as<float>(), dh.get(),
-                                      dw.as<float>()));
+                                      tokens, dim, vocab, -100, 0, loss.as<float>(), lse.as<float>(), nullptr,
+                                      dh.get(), dw.as<float>()));
   }, ctx.quick ? 1 : 5);
   Result r;
   r.name = "lmhead_ce_fwd_bwd";

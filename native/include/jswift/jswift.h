@@ -316,10 +316,12 @@ int jsw_lmhead_ce_bwd(int device, int dtype, const void* hidden, const void* wei
                       const float* lse, const float* dloss, int64_t tokens, int64_t dim, int64_t vocab,
                       int32_t ignore_index, int64_t chunk_tokens, void* dhidden, float* dweight);
 /* Forward and backward in one pass over the logits (dloss known up front, as for a mean loss); equal to
- * jsw_lmhead_ce_fwd then jsw_lmhead_ce_bwd up to rounding, with one logits GEMM per chunk instead of two. */
+ * jsw_lmhead_ce_fwd then jsw_lmhead_ce_bwd up to rounding, with one logits GEMM per chunk instead of two. argmax
+ * (may be NULL) as jsw_lmhead_ce_fwd's: a training step's token accuracy. */
 int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, const void* weight, const int32_t* labels,
                           const float* dloss, int64_t tokens, int64_t dim, int64_t vocab, int32_t ignore_index,
-                          int64_t chunk_tokens, float* loss, float* lse, void* dhidden, float* dweight);
+                          int64_t chunk_tokens, float* loss, float* lse, int32_t* argmax, void* dhidden,
+                          float* dweight);
 
 /* ---- optimizer ------------------------------------------------------------------------------------ */
 /* *acc += sum(x^2) (fp32 accumulation; acc is one float on the device, so the squares of many tensors add up

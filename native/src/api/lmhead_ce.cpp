@@ -73,7 +73,7 @@ extern "C" int jsw_lmhead_ce_bwd(int device, int dtype, const void* hidden, cons
 extern "C" int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, const void* weight,
                                      const int32_t* labels, const float* dloss, int64_t tokens, int64_t dim,
                                      int64_t vocab, int32_t ignore_index, int64_t chunk_tokens, float* loss, float* lse,
-                                     void* dhidden, float* dweight) {
+                                     int32_t* argmax, void* dhidden, float* dweight) {
   JSW_API_BEGIN
   const char* op = "jsw_lmhead_ce_fwd_bwd";
   LmHeadCe a{dtype, hidden, weight, labels, tokens, dim, vocab, ignore_index, chunk_tokens};
@@ -84,6 +84,7 @@ extern "C" int jsw_lmhead_ce_fwd_bwd(int device, int dtype, const void* hidden, 
   require_ptr(dhidden, op, "dhidden");
   a.loss = loss;
   a.lse = lse;
+  a.argmax = argmax;
   a.dloss = dloss;
   a.dhidden = dhidden;
   a.dweight = dweight;

@@ -60,8 +60,8 @@ public class LmHeadCrossEntropyBench {
 
   @Benchmark
   public void jswift() {
-    Kernels.lmHeadCrossEntropyForwardBackward(h, w, labels, dloss, -100, Kernels.LM_HEAD_DEFAULT_CHUNK, loss, lse, dh,
-        null);
+    Kernels.lmHeadCrossEntropyForwardBackward(h, w, labels, dloss, -100, Kernels.LM_HEAD_DEFAULT_CHUNK, loss, lse, null,
+        dh, null);
   }
 
   /** Inside a PointerScope: libtorch tensors are freed when the call ends, as Python's refcounting would

@@ -30,5 +30,5 @@ public final class LossNative {
       int device, int dtype, @Cast("const void*") long hidden, @Cast("const void*") long weight,
       @Cast("const int32_t*") long labels, @Cast("const float*") long dloss, long tokens, long dim, long vocab,
       int ignoreIndex, long chunkTokens, @Cast("float*") long loss, @Cast("float*") long lse,
-      @Cast("void*") long dhidden, @Cast("float*") long dweight);
+      @Cast("int32_t*") long argmax, @Cast("void*") long dhidden, @Cast("float*") long dweight);
 }

@@ -612,18 +612,47 @@ public final class CausalLM implements AutoCloseable {
 
   private double weightedLoss(Run run, Batch b, Tensor dloss, double normalizer) {
     Tensor loss = run.arena.allocate(DType.F32, device, b.tokens());
-    lossBackward(run, dloss, loss);
+    Tensor argmax = run.arena.allocate(DType.I32, device, b.tokens());
+    lossBackward(run, dloss, loss, argmax);
+    countCorrect(b, argmax);
     return weightedSum(b, loss.toFloatArray(), normalizer);
   }
 
-  /** The loss head (per-token cross-entropy into loss, its gradient weighted by dloss) and the whole backward. */
-  private void lossBackward(Run run, Tensor dloss, Tensor loss) {
+  /**
+   * The loss head (per-token cross-entropy into loss, its gradient weighted by dloss, each token's most likely
+   * next token into argmax) and the whole backward.
+   */
+  private void lossBackward(Run run, Tensor dloss, Tensor loss, Tensor argmax) {
     long n = run.ids.numel();
     Tensor lse = run.arena.allocate(DType.F32, device, n);
     Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
     Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead().value(), run.targets, dloss, Batch.IGNORE, 0, loss,
-        lse, dh, lmHead().isTrainable() ? lmHead().grad() : null);
+        lse, argmax, dh, lmHead().isTrainable() ? lmHead().grad() : null);
     backward(run, dh);
+  }
+
+  // Token accuracy of the training micro-steps since the last takeTokenAccuracy: targets whose logits' argmax is
+  // the target itself, and targets.
+  private long correctTargets, countedTargets;
+
+  private void countCorrect(Batch b, Tensor argmax) {
+    int[] am = argmax.toIntArray();
+    for (int t = 0; t < b.tokens(); t++) {
+      if (b.targets[t] == Batch.IGNORE) continue;
+      countedTargets++;
+      if (am[t] == b.targets[t]) correctTargets++;
+    }
+  }
+
+  /**
+   * {correct, targets} over the training micro-steps since the last call (ms-swift's token_acc is their ratio),
+   * then starts counting again.
+   */
+  public long[] takeTokenAccuracy() {
+    long[] r = {correctTargets, countedTargets};
+    correctTargets = 0;
+    countedTargets = 0;
+    return r;
   }
 
   /** sum_t weight_t * CE_t / normalizer over b's targets (ignored positions and padding excluded). */
@@ -644,7 +673,7 @@ public final class CausalLM implements AutoCloseable {
   public final class StepInputs implements AutoCloseable {
     private final Arena arena = new Arena();
     private final int tokens, seqLen;
-    private final Tensor ids, targets, positions, cuSeqlens, dloss, loss;
+    private final Tensor ids, targets, positions, cuSeqlens, dloss, loss, argmax;
     private int sequences = -1;  // of the staged batch (padding included): the attention's batch
 
     private StepInputs(int tokens, int seqLen) {
@@ -656,6 +685,7 @@ public final class CausalLM implements AutoCloseable {
       cuSeqlens = arena.allocate(DType.I32, device, tokens + 1L);  // room for one sequence per token
       dloss = arena.allocate(DType.F32, device, tokens);
       loss = arena.allocate(DType.F32, device, tokens);
+      argmax = arena.allocate(DType.I32, device, tokens);
     }
 
     /**
@@ -691,9 +721,9 @@ public final class CausalLM implements AutoCloseable {
 
   /**
    * The forward and backward of the staged batch, as {@link #forwardBackward(Batch, long, double)} computes them
-   * (gradients accumulated into the trainable parameters), but with no host read: each token's loss lands in the
-   * inputs' loss tensor, read by {@link #stagedLoss} after the step ran. So the whole call can be captured into a
-   * graph and replayed (the dropout masks then come from the device's dropout step, {@link
+   * (gradients accumulated into the trainable parameters), but with no host read: each token's loss and argmax
+   * land in the inputs' tensors, read by {@link #stagedLoss} after the step ran. So the whole call can be captured
+   * into a graph and replayed (the dropout masks then come from the device's dropout step, {@link
    * Kernels#setDropoutStep}; {@code seed} is baked in).
    */
   public void forwardBackward(StepInputs in, long seed) {
@@ -704,12 +734,16 @@ public final class CausalLM implements AutoCloseable {
     run.targets = in.targets;
     run.layout = new AttentionLayout(in.seqLen, null, in.cuSeqlens.narrow(0, in.sequences + 1L), in.positions);
     try (Run r = forwardLayers(run, in.tokens, true)) {
-      lossBackward(r, in.dloss, in.loss);
+      lossBackward(r, in.dloss, in.loss, in.argmax);
     }
   }
 
-  /** sum_t weight_t * CE_t / normalizer of b (the batch staged, padding included) after its step ran. */
+  /**
+   * sum_t weight_t * CE_t / normalizer of b (the batch staged, padding included) after its step ran; its token
+   * accuracy joins {@link #takeTokenAccuracy}'s count.
+   */
   public double stagedLoss(StepInputs in, Batch b, double normalizer) {
+    countCorrect(b, in.argmax);
     return weightedSum(b, in.loss.toFloatArray(), normalizer);
   }
 

@@ -866,20 +866,23 @@ public final class Kernels {
   /**
    * Forward and backward in one pass over the logits, for when dloss is known up front (a mean loss): the
    * results equal {@link #lmHeadCrossEntropyForward} then {@link #lmHeadCrossEntropyBackward} up to rounding,
-   * with one logits GEMM per chunk instead of two.
+   * with one logits GEMM per chunk instead of two. argmax (or null) as the forward's: a training step's token
+   * accuracy.
    */
   public static void lmHeadCrossEntropyForwardBackward(Tensor hidden, Tensor weight, Tensor labels, Tensor dloss,
-      int ignoreIndex, long chunkTokens, Tensor loss, Tensor lse, Tensor dhidden, Tensor dweight) {
+      int ignoreIndex, long chunkTokens, Tensor loss, Tensor lse, Tensor argmax, Tensor dhidden, Tensor dweight) {
     String op = "lmHeadCrossEntropyForwardBackward";
     long tokens = lmHeadChecks(op, hidden, weight, labels, chunkTokens);
     Device d = hidden.device();
     lmHeadRowVector(op, "dloss", dloss, DType.F32, tokens, d);
     lmHeadRowVector(op, "loss", loss, DType.F32, tokens, d);
     lmHeadRowVector(op, "lse", lse, DType.F32, tokens, d);
+    if (argmax != null) lmHeadRowVector(op, "argmax", argmax, DType.I32, tokens, d);
     lmHeadGradChecks(op, hidden, weight, dhidden, dweight);
     NativeStatus.check(LossNative.jsw_lmhead_ce_fwd_bwd(d.index(), hidden.dtype().code(), hidden.address(),
         weight.address(), labels.address(), dloss.address(), tokens, weight.size(1), weight.size(0), ignoreIndex,
-        chunkTokens, loss.address(), lse.address(), dhidden.address(), dweight == null ? 0 : dweight.address()));
+        chunkTokens, loss.address(), lse.address(), argmax == null ? 0 : argmax.address(), dhidden.address(),
+        dweight == null ? 0 : dweight.address()));
   }
 
   /** Checks shared by the LM head ops; returns the number of tokens (rows of hidden). */

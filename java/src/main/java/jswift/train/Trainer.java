@@ -298,6 +298,7 @@ public final class Trainer implements AutoCloseable {
     DataCursor cursor = samples.cursor();
     prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
         Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
+    model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
@@ -358,7 +359,7 @@ public final class Trainer implements AutoCloseable {
       }
       if (step == startStep) first = loss;
       last = loss;
-      log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, device);
+      log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, model.takeTokenAccuracy(), device);
       if (args.reportMemory && (step == startStep || step == totalSteps))
         log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
       if (step % args.evalEvery() == 0 || step == totalSteps) {

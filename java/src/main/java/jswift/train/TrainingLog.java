@@ -35,6 +35,7 @@ final class TrainingLog implements AutoCloseable {
   private double lossSum;
   private int lossCount;
   private long tokens;
+  private long correctTargets, countedTargets;  // the window's token accuracy
   private long windowStart = System.nanoTime();
   final List<ObjectNode> history = new ArrayList<>();
 
@@ -58,15 +59,23 @@ final class TrainingLog implements AutoCloseable {
     return step % every == 0 || step == totalSteps || step == 1;
   }
 
-  void step(long step, double loss, float gradNorm, double lr, double epoch, int stepTokens, Device device)
-      throws IOException {
+  /**
+   * A training step: its loss, gradient norm (-1: not read), learning rate, epoch progress, tokens, and its
+   * token accuracy as {correct, targets} (targets whose logits' argmax is the target). Written every
+   * logging_steps steps as the window's means (token_acc: correct over targets of the window).
+   */
+  void step(long step, double loss, float gradNorm, double lr, double epoch, int stepTokens, long[] tokenAccuracy,
+      Device device) throws IOException {
     lossSum += loss;
     lossCount++;
     tokens += stepTokens;
+    correctTargets += tokenAccuracy[0];
+    countedTargets += tokenAccuracy[1];
     if (!writes(step)) return;
     double seconds = (System.nanoTime() - windowStart) / 1e9, elapsed = (System.nanoTime() - start) / 1e9;
     ObjectNode n = JSON.createObjectNode();
     n.put("loss", round(lossSum / lossCount));
+    if (countedTargets > 0) n.put("token_acc", round((double) correctTargets / countedTargets));
     if (gradNorm >= 0) n.put("grad_norm", round(gradNorm));
     n.put("learning_rate", lr);
     n.put("epoch", round(epoch));
@@ -85,6 +94,8 @@ final class TrainingLog implements AutoCloseable {
     lossSum = 0;
     lossCount = 0;
     tokens = 0;
+    correctTargets = 0;
+    countedTargets = 0;
     windowStart = System.nanoTime();
   }
 

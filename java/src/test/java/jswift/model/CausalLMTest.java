@@ -235,6 +235,41 @@ class CausalLMTest {
     }
   }
 
+  /**
+   * A training micro-step counts its token accuracy from the loss head's argmax (ms-swift's token_acc): the same
+   * count as evaluate() on a dropout-free adapter, over targets half of which are set to the model's own
+   * prediction (so the count is far from 0), and a take starts the count again.
+   */
+  @Test
+  void aTrainingStepCountsTheTokenAccuracyOfItsLogits() throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("lora", Fixtures.llamaGqa().resolve("adapters/lora"));
+      m.setActiveAdapter("lora");
+      m.activeAdapterParameters().values().forEach(p -> p.setTrainable(true));
+      Batch b = Batch.padded(ids, mask, labels);
+      float[] logits = m.logits(b);
+      int vocab = logits.length / b.tokens(), predicted = 0;
+      for (int t = 0; t < b.tokens(); t += 2) {
+        if (b.targets[t] == Batch.IGNORE) continue;
+        int best = 0;
+        for (int v = 1; v < vocab; v++) if (logits[t * vocab + v] > logits[t * vocab + best]) best = v;
+        b.targets[t] = best;
+        predicted++;
+      }
+      CausalLM.Eval e = m.evaluate(b);
+      assertTrue(e.correct() >= predicted && predicted >= 5, e + ", " + predicted + " targets set to the argmax");
+      m.takeTokenAccuracy();
+      m.forwardBackward(b, 3);
+      long[] acc = m.takeTokenAccuracy();
+      assertEquals(e.correct(), acc[0], "correct targets");
+      assertEquals(e.targets(), acc[1], "targets");
+      m.forwardBackward(b, 4);
+      m.forwardBackward(b, 5);
+      assertEquals(2L * e.targets(), m.takeTokenAccuracy()[1], "two micro-steps add up");
+      assertEquals(0L, m.takeTokenAccuracy()[1], "a take starts again");
+    }
+  }
+
   @Test
   void packedSequencesGiveTheLossesOfThePaddedRows() throws IOException {
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {

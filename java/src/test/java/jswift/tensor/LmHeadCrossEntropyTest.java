@@ -91,9 +91,13 @@ class LmHeadCrossEntropyTest {
     try (Arena a = new Arena()) {
       Tensor[] in = inputs(a, p, dtype);
       Tensor loss = poisoned(a, p.tokens), lse = poisoned(a, p.tokens);
+      Tensor argmax = a.allocate(DType.I32, Device.CPU, p.tokens);
+      argmax.copyFrom(new int[p.tokens]);
       Tensor dh = a.allocate(dtype, Device.CPU, p.tokens, p.dim);
-      Kernels.lmHeadCrossEntropyForwardBackward(in[0], in[1], in[2], in[3], IGNORE, chunk, loss, lse, dh, in[4]);
-      return new Got(loss.toFloatArray(), lse.toFloatArray(), null, dh.toFloatArray(), in[4].toFloatArray());
+      Kernels.lmHeadCrossEntropyForwardBackward(in[0], in[1], in[2], in[3], IGNORE, chunk, loss, lse, argmax, dh,
+          in[4]);
+      return new Got(loss.toFloatArray(), lse.toFloatArray(), argmax.toIntArray(), dh.toFloatArray(),
+          in[4].toFloatArray());
     }
   }
 
@@ -143,6 +147,7 @@ class LmHeadCrossEntropyTest {
     Assert.close("fused lse", fused.lse, got.lse, 1e-6, 1e-6);
     Assert.close("fused dhidden", fused.dhidden, got.dhidden, 1e-6, 1e-5);
     Assert.close("fused dweight", fused.dweight, got.dweight, 1e-6, 1e-5);
+    for (int t = 0; t < tokens; t++) assertEquals(want.argmax[t], fused.argmax[t], "fused argmax of row " + t);
   }
 
   @Test
@@ -212,7 +217,7 @@ class LmHeadCrossEntropyTest {
       Tensor freed = Tensor.zeros(DType.F32, Device.CPU, 4);
       freed.close();
       e = assertThrows(IllegalArgumentException.class,
-          () -> Kernels.lmHeadCrossEntropyForwardBackward(h, w, labels, freed, IGNORE, 0, loss, lse, dh, null));
+          () -> Kernels.lmHeadCrossEntropyForwardBackward(h, w, labels, freed, IGNORE, 0, loss, lse, null, dh, null));
       assertTrue(e.getMessage().contains("dloss was already freed"), e.getMessage());
     }
   }

@@ -50,13 +50,14 @@ class CudaGraphsTrainingTest {
     return a;
   }
 
-  /** Every logged training step's loss and grad_norm. */
+  /** Every logged training step's loss, grad_norm and token_acc. */
   private static List<double[]> steps(Path runDir) throws IOException {
     List<double[]> out = new ArrayList<>();
     ObjectMapper json = new ObjectMapper();
     for (String line : Files.readAllLines(runDir.resolve("logging.jsonl"))) {
       JsonNode n = json.readTree(line);
-      if (n.has("loss") && n.has("grad_norm")) out.add(new double[] {n.get("loss").asDouble(), n.get("grad_norm").asDouble()});
+      if (n.has("loss") && n.has("grad_norm"))
+        out.add(new double[] {n.get("loss").asDouble(), n.get("grad_norm").asDouble(), n.get("token_acc").asDouble(-1)});
     }
     return out;
   }
@@ -76,6 +77,9 @@ class CudaGraphsTrainingTest {
       // Tolerance: rounding only; the padded step multiplies more (zero-gradient) rows, in other GEMM shapes.
       assertEquals(e.get(i)[0], g.get(i)[0], 1e-5 * Math.abs(e.get(i)[0]), "loss of step " + (i + 1));
       assertEquals(e.get(i)[1], g.get(i)[1], 1e-4 * Math.abs(e.get(i)[1]), "grad_norm of step " + (i + 1));
+      // the staged step's argmax, read after the replay, with the padding's rows left out
+      assertTrue(e.get(i)[2] >= 0 && Math.abs(e.get(i)[2] - g.get(i)[2]) < 0.02,
+          "token_acc of step " + (i + 1) + ": " + e.get(i)[2] + " vs " + g.get(i)[2]);
     }
     assertTrue(e.get(5)[0] < e.get(0)[0], "the run learns");
     String out = console.toString();

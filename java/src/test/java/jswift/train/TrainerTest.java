@@ -59,6 +59,14 @@ class TrainerTest {
     assertTrue(Files.exists(r.runDir().resolve("args.json")));
     List<String> log = Files.readAllLines(r.runDir().resolve("logging.jsonl"));
     assertEquals(12, log.stream().filter(l -> l.contains("\"loss\"")).count(), String.join("\n", log));
+    // ms-swift's token_acc on every training record; memorising the answers raises it
+    List<Double> acc = new java.util.ArrayList<>();
+    for (String line : log) {
+      JsonNode n = new ObjectMapper().readTree(line);
+      if (n.has("loss")) acc.add(n.get("token_acc").asDouble(-1));
+    }
+    assertTrue(acc.stream().allMatch(a -> a >= 0 && a <= 1), acc.toString());
+    assertTrue(acc.get(acc.size() - 1) > acc.get(0), "token accuracy " + acc);
     Path ckpt = r.runDir().resolve("checkpoint-12");
     assertEquals(ckpt, r.lastCheckpoint());
     assertTrue(Files.exists(r.runDir().resolve("checkpoint-6/adapter_model.safetensors")));
@@ -68,7 +76,7 @@ class TrainerTest {
     assertEquals(7, cfg.get("target_modules").size(), "all-linear saved as the 7 layer names, as PEFT does");
     assertTrue(console.toString().contains("step 12/12"), console.toString());
     // images/: ms-swift's plot files, redrawn at the saves (TrainingPlotsTest checks what they show)
-    for (String png : List.of("train_loss.png", "train_learning_rate.png", "train_grad_norm.png"))
+    for (String png : List.of("train_loss.png", "train_learning_rate.png", "train_grad_norm.png", "train_token_acc.png"))
       assertEquals(800, javax.imageio.ImageIO.read(r.runDir().resolve("images").resolve(png).toFile()).getWidth(), png);
     // The saved adapter, loaded on a fresh model, reproduces the trained model's eval loss.
     try (CausalLM m = CausalLM.load(model, Device.CPU)) {
