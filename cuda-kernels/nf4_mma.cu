@@ -2,9 +2,9 @@
 // NF4 weight, on the tensor cores: each 16-byte word of codes is decoded in registers straight into mma.sync's B
 // operand, so the weight is read once, at 4 bits. The tile GEMM it replaces for such inputs (qmatmul.cu)
 // dequantizes the whole weight to a bf16 workspace and has cuBLAS read that back: 4.5 bytes written and read
-// per weight for 16 rows of products (the H200 run 2 measured 606 tokens/s decoding a batch of 16, ~10 ms of its
-// 26 ms a step in those dequantized copies). The GEMVs (nf4_gemv.cu) stay the path for 1-4 rows: on CUDA cores
-// their fp32 products cost 1 FMA a weight a row, which 16 rows would turn compute-bound.
+// per weight for 16 rows of products (the H200 run 2 measured 606 tokens/s decoding a batch of 16, 26 ms a step,
+// of which those dequantized copies are an estimated ~10 ms). The GEMVs (nf4_gemv.cu) stay the path for 1-4
+// rows: on CUDA cores their fp32 products cost 1 FMA a weight a row, which 16 rows would turn compute-bound.
 //
 // The weights are the tile GEMM's, bit for bit: level * absmax in fp32, rounded to bf16 / f16 (the B fragment);
 // the products accumulate in fp32. Only the order of the sums differs.

@@ -21,9 +21,6 @@ import jswift.tensor.Tensor;
  * Results are the same products summed in another order.
  */
 public final class GptqWeight implements QuantizedWeight {
-  /** Inputs of at most this many rows take the fused GEMV (as NF4's {@link Linear#NF4_GEMV_ROWS}). */
-  static final int GEMV_ROWS = 4;
-
   private final String name;
   private final long out, in;
   private final int bits;
@@ -183,7 +180,7 @@ public final class GptqWeight implements QuantizedWeight {
    */
   @Override
   public int gemvMaxRows() {
-    return GEMV_ROWS;
+    return Linear.gemvRows(qweight.device());
   }
 
   /** The fused GPTQ dequant-GEMV ({@link Kernels#gptqGemv}). */

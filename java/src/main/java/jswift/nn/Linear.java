@@ -4,6 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
+import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 
@@ -23,8 +24,6 @@ import jswift.tensor.Tensor;
 public final class Linear implements AutoCloseable {
   private final String name;
   private Parameter weight;        // dense weight, or null once quantized
-  /** Inputs of at most this many rows take the fused NF4 GEMV (decode) instead of dequantize + GEMM. */
-  static final int NF4_GEMV_ROWS = 4;
   private QuantizedWeight quantized;  // a frozen packed weight (QLoRA base, GPTQ checkpoint...), else null
   private final long outFeatures, inFeatures;
   private final Parameter bias;
@@ -54,6 +53,16 @@ public final class Linear implements AutoCloseable {
       xaArena = arena;
       xaKept = false;
     }
+  }
+
+  /**
+   * Inputs of at most this many rows take a packed weight's fused GEMV (NF4, GPTQ: kernels of up to 8 rows)
+   * instead of its tile GEMM. On the CPU, 8: there the GEMV is 2.1-4.1x faster than the tile GEMM at 5-8 rows
+   * (benchmarks/RESULTS.md, "CPU: 4-bit decode of a few rows"). On CUDA, 4: NF4 runs 5-16 rows on the tensor cores
+   * inside jsw_nf4_matmul, and GPTQ's GEMV at 5-8 rows has not been measured on a GPU yet.
+   */
+  static int gemvRows(Device device) {
+    return device.isCpu() ? 8 : 4;
   }
 
   public Linear(String name, Parameter weight, Parameter bias) {

@@ -155,12 +155,13 @@ public final class Nf4Weight implements QuantizedWeight {
   }
 
   /**
-   * Decode-shaped inputs: the fused NF4 GEMV takes up to 4 rows. More rows go to {@link #matmul}, which on CUDA
-   * runs up to 16 of them on the tensor cores straight from the codes and on the CPU amortises a dequantized tile.
+   * Decode-shaped inputs take the fused NF4 GEMV ({@link Linear#gemvRows}: up to 8 rows on the CPU, 4 on CUDA).
+   * More rows go to {@link #matmul}, which on CUDA runs up to 16 of them on the tensor cores straight from the
+   * codes and otherwise amortises a dequantized tile.
    */
   @Override
   public int gemvMaxRows() {
-    return Linear.NF4_GEMV_ROWS;
+    return Linear.gemvRows(packed.device());
   }
 
   /** The fused NF4 dequant-GEMV ({@link Kernels#nf4Gemv}). */

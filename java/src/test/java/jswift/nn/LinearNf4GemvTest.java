@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
+import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import jswift.testing.Rand;
 import jswift.testing.Torch;
@@ -12,13 +13,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * An NF4 Linear without an adapter: decode-shaped inputs (1..4 rows) take the fused GEMV, larger ones
- * dequantize + GEMM; both must give x W^T + b for the NF4 weight, checked against libtorch (fp64) on the
- * weight's own dequantization.
+ * An NF4 Linear without an adapter on the CPU: decode-shaped inputs (1..8 rows, {@link Linear#gemvRows}) take the
+ * fused GEMV, larger ones the tile GEMM (the profiler names the op); both must give x W^T + b for the NF4 weight,
+ * checked against libtorch (fp64) on the weight's own dequantization.
  */
 class LinearNf4GemvTest {
   @ParameterizedTest
-  @CsvSource({"1, false", "3, true", "4, false", "5, true"})
+  @CsvSource({"1, false", "3, true", "4, false", "5, true", "8, false", "9, true", "16, false"})
   void forwardMatchesTheDequantizedWeight(int rows, boolean doubleQuant) {
     int in = 136, out = 21;  // in not a multiple of 64: rows start mid-block
     try (Arena a = new Arena(); Tensor code256 = Nf4Weight.dynamicMap(Device.CPU)) {
@@ -28,7 +29,17 @@ class LinearNf4GemvTest {
       layer.quantizeNf4(doubleQuant, code256).close();
       Tensor x = a.allocate(DType.F32, Device.CPU, 1, rows, in);
       x.copyFrom(Rand.normal((long) rows * in, 5, 1f));
-      float[] got = layer.forward(a, x, 0L, null, false).toFloatArray();
+      Kernels.profileStart();
+      String ops;
+      float[] got;
+      try {
+        got = layer.forward(a, x, 0L, null, false).toFloatArray();
+      } finally {
+        ops = Kernels.profileTable("rows " + rows);
+        Kernels.profileStop("LinearNf4GemvTest");
+      }
+      String op = rows <= 8 ? "jsw_nf4_gemv" : "jsw_nf4_matmul", other = rows <= 8 ? "jsw_nf4_matmul" : "jsw_nf4_gemv";
+      assertTrue(ops.contains(op) && !ops.contains(other), rows + " rows should take " + op + ":\n" + ops);
 
       float[] dense = layer.quantizedWeight().dequantize(a).toFloatArray();
       float[] want = Torch.floats(Torch.tensor(x.toFloatArray(), rows, in)
