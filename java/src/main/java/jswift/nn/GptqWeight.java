@@ -183,15 +183,17 @@ public final class GptqWeight implements QuantizedWeight {
     return Linear.gemvRows(qweight.device());
   }
 
-  /** The fused GPTQ dequant-GEMV ({@link Kernels#gptqGemv}). */
+  /** The fused GPTQ dequant-GEMV ({@link Kernels#gptqGemv}), in calls of at most its kernel's 8 rows. */
   @Override
   public void gemv(Tensor x, Tensor bias, Tensor y) {
-    Tensor xs = stored(x);
-    try {
-      Kernels.gptqGemv(xs, qweight, qzeros, scales, gIdx, bits, bias, y);
-    } finally {
-      if (xs != x) xs.close();
-    }
+    Linear.inRowSlices(x, y, Kernels.GPTQ_GEMV_MAX_ROWS, (slice, ys) -> {
+      Tensor xs = stored(slice);
+      try {
+        Kernels.gptqGemv(xs, qweight, qzeros, scales, gIdx, bits, bias, ys);
+      } finally {
+        if (xs != slice) xs.close();
+      }
+    });
   }
 
   @Override

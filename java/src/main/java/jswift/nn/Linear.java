@@ -56,13 +56,27 @@ public final class Linear implements AutoCloseable {
   }
 
   /**
-   * Inputs of at most this many rows take a packed weight's fused GEMV (NF4, GPTQ: kernels of up to 8 rows)
-   * instead of its tile GEMM. On the CPU, 8: there the GEMV is 2.1-4.1x faster than the tile GEMM at 5-8 rows
-   * (benchmarks/RESULTS.md, "CPU: 4-bit decode of a few rows"). On CUDA, 4: NF4 runs 5-16 rows on the tensor cores
-   * inside jsw_nf4_matmul, and GPTQ's GEMV at 5-8 rows has not been measured on a GPU yet.
+   * Inputs of at most this many rows take a packed weight's fused GEMV (NF4, GPTQ) instead of its tile GEMM. On
+   * the CPU, 16, in GEMVs of up to 8 rows ({@link #inRowSlices}): there the GEMV is 2.4-4.2x faster than the tile
+   * GEMM at 4-8 rows, and two 8-row GEMVs are 1.1-1.5x faster at 16 (benchmarks/RESULTS.md, "CPU: 4-bit decode of
+   * a few rows"). On CUDA, 4: NF4 runs 5-16 rows on the tensor cores inside jsw_nf4_matmul, and GPTQ's GEMV at 5-8
+   * rows has not been measured on a GPU yet.
    */
   static int gemvRows(Device device) {
-    return device.isCpu() ? 8 : 4;
+    return device.isCpu() ? 16 : 4;
+  }
+
+  /** gemv(x, y) over slices of at most {@code kernelRows} rows of x [rows, in] and y [rows, out]. */
+  static void inRowSlices(Tensor x, Tensor y, int kernelRows, java.util.function.BiConsumer<Tensor, Tensor> gemv) {
+    long rows = x.size(0);
+    if (rows <= kernelRows) {
+      gemv.accept(x, y);
+      return;
+    }
+    for (long r0 = 0; r0 < rows; r0 += kernelRows) {
+      long n = Math.min(kernelRows, rows - r0);
+      gemv.accept(x.narrow(r0, n), y.narrow(r0, n));
+    }
   }
 
   public Linear(String name, Parameter weight, Parameter bias) {

@@ -155,7 +155,7 @@ public final class Nf4Weight implements QuantizedWeight {
   }
 
   /**
-   * Decode-shaped inputs take the fused NF4 GEMV ({@link Linear#gemvRows}: up to 8 rows on the CPU, 4 on CUDA).
+   * Decode-shaped inputs take the fused NF4 GEMV ({@link Linear#gemvRows}: up to 16 rows on the CPU, 4 on CUDA).
    * More rows go to {@link #matmul}, which on CUDA runs up to 16 of them on the tensor cores straight from the
    * codes and otherwise amortises a dequantized tile.
    */
@@ -164,14 +164,16 @@ public final class Nf4Weight implements QuantizedWeight {
     return Linear.gemvRows(packed.device());
   }
 
-  /** The fused NF4 dequant-GEMV ({@link Kernels#nf4Gemv}). */
+  /** The fused NF4 dequant-GEMV ({@link Kernels#nf4Gemv}), in calls of at most its kernel's 8 rows. */
   @Override
   public void gemv(Tensor x, Tensor bias, Tensor y) {
-    if (absmax != null) {
-      Kernels.nf4Gemv(x, packed, absmax, BLOCKSIZE, bias, y);
-    } else {
-      Kernels.nf4GemvDoubleQuant(x, packed, absmaxCodes, nestedAbsmax, code256, offset, BLOCKSIZE, bias, y);
-    }
+    Linear.inRowSlices(x, y, Kernels.NF4_GEMV_MAX_ROWS, (xs, ys) -> {
+      if (absmax != null) {
+        Kernels.nf4Gemv(xs, packed, absmax, BLOCKSIZE, bias, ys);
+      } else {
+        Kernels.nf4GemvDoubleQuant(xs, packed, absmaxCodes, nestedAbsmax, code256, offset, BLOCKSIZE, bias, ys);
+      }
+    });
   }
 
   @Override

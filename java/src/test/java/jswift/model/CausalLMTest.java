@@ -16,6 +16,7 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.testing.Assert;
 import jswift.testing.Fixtures;
+import jswift.testing.ProfileTables;
 import jswift.tuner.LoraConfig;
 import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.AfterAll;
@@ -144,7 +145,7 @@ class CausalLMTest {
         try {
           m.forwardBackward(b, 4);
           String table = jswift.tensor.Kernels.profileTable("checkpointing " + (c == 1));
-          counts[c] = new long[] {calls(table, "jsw_nf4_matmul"), calls(table, "jsw_dropout")};
+          counts[c] = new long[] {ProfileTables.calls(table, "jsw_nf4_matmul"), ProfileTables.calls(table, "jsw_dropout")};
         } finally {
           jswift.tensor.Kernels.profileStop("CausalLMTest");
         }
@@ -154,12 +155,6 @@ class CausalLMTest {
     assertEquals(2 * 7 * layers, counts[0][0], "products without checkpointing");
     assertEquals(counts[0][0] + 6 * layers, counts[1][0], "products with checkpointing");
     assertEquals(counts[0][1], counts[1][1], "dropout passes: the recomputation reuses xa");
-  }
-
-  /** The count in op's row of a profiler table, 0 without one. */
-  private static long calls(String table, String op) {
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n  " + op + " +(\\d+) ").matcher(table);
-    return m.find() ? Long.parseLong(m.group(1)) : 0;
   }
 
   @Test

@@ -1,5 +1,6 @@
 package jswift.nn;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jswift.tensor.Arena;
@@ -7,19 +8,21 @@ import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
+import jswift.testing.ProfileTables;
 import jswift.testing.Rand;
 import jswift.testing.Torch;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * An NF4 Linear without an adapter on the CPU: decode-shaped inputs (1..8 rows, {@link Linear#gemvRows}) take the
- * fused GEMV, larger ones the tile GEMM (the profiler names the op); both must give x W^T + b for the NF4 weight,
- * checked against libtorch (fp64) on the weight's own dequantization.
+ * An NF4 Linear without an adapter on the CPU: decode-shaped inputs (1..16 rows, {@link Linear#gemvRows}) take
+ * the fused GEMV (more than 8 in two calls), larger ones the tile GEMM (the profiler names the op and counts the
+ * calls); both must give x W^T + b for the NF4 weight, checked against libtorch (fp64) on the weight's own
+ * dequantization.
  */
 class LinearNf4GemvTest {
   @ParameterizedTest
-  @CsvSource({"1, false", "3, true", "4, false", "5, true", "8, false", "9, true", "16, false"})
+  @CsvSource({"1, false", "3, true", "4, false", "5, true", "8, false", "9, true", "16, false", "17, true"})
   void forwardMatchesTheDequantizedWeight(int rows, boolean doubleQuant) {
     int in = 136, out = 21;  // in not a multiple of 64: rows start mid-block
     try (Arena a = new Arena(); Tensor code256 = Nf4Weight.dynamicMap(Device.CPU)) {
@@ -38,8 +41,10 @@ class LinearNf4GemvTest {
         ops = Kernels.profileTable("rows " + rows);
         Kernels.profileStop("LinearNf4GemvTest");
       }
-      String op = rows <= 8 ? "jsw_nf4_gemv" : "jsw_nf4_matmul", other = rows <= 8 ? "jsw_nf4_matmul" : "jsw_nf4_gemv";
+      boolean gemv = rows <= 16;
+      String op = gemv ? "jsw_nf4_gemv" : "jsw_nf4_matmul", other = gemv ? "jsw_nf4_matmul" : "jsw_nf4_gemv";
       assertTrue(ops.contains(op) && !ops.contains(other), rows + " rows should take " + op + ":\n" + ops);
+      if (gemv) assertEquals(rows > 8 ? 2 : 1, ProfileTables.calls(ops, op), rows + " rows in GEMVs of at most 8:\n" + ops);
 
       float[] dense = layer.quantizedWeight().dequantize(a).toFloatArray();
       float[] want = Torch.floats(Torch.tensor(x.toFloatArray(), rows, in)
