@@ -85,15 +85,20 @@ public final class AwqWeight implements QuantizedWeight {
     Kernels.awqMatmul(dy, qweight, qzeros, scales, groupSize, true, beta, dx);
   }
 
+  /** Decode-shaped inputs take the fused GEMV ({@link Linear#gemvRows}: up to 16 rows on the CPU, 4 on CUDA). */
   @Override
   public int gemvMaxRows() {
-    return Kernels.AWQ_GEMV_MAX_ROWS;
+    return Linear.gemvRows(qweight.device());
   }
 
-  /** The fused AWQ dequant-GEMV ({@link Kernels#awqGemv}): decode reads the 4-bit words once. */
+  /**
+   * The fused AWQ dequant-GEMV ({@link Kernels#awqGemv}): decode reads the 4-bit words once, in calls of at most
+   * its kernel's 4 rows.
+   */
   @Override
   public void gemv(Tensor x, Tensor bias, Tensor y) {
-    Kernels.awqGemv(x, qweight, qzeros, scales, groupSize, bias, y);
+    Linear.inRowSlices(x, y, Kernels.AWQ_GEMV_MAX_ROWS,
+        (xs, ys) -> Kernels.awqGemv(xs, qweight, qzeros, scales, groupSize, bias, ys));
   }
 
   @Override

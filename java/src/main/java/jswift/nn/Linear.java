@@ -56,11 +56,11 @@ public final class Linear implements AutoCloseable {
   }
 
   /**
-   * Inputs of at most this many rows take a packed weight's fused GEMV (NF4, GPTQ) instead of its tile GEMM. On
-   * the CPU, 16, in GEMVs of up to 8 rows ({@link #inRowSlices}): there the GEMV is 2.4-4.2x faster than the tile
-   * GEMM at 4-8 rows, and two 8-row GEMVs are 1.1-1.5x faster at 16 (benchmarks/RESULTS.md, "CPU: 4-bit decode of
-   * a few rows"). On CUDA, 4: NF4 runs 5-16 rows on the tensor cores inside jsw_nf4_matmul, and GPTQ's GEMV at 5-8
-   * rows has not been measured on a GPU yet.
+   * Inputs of at most this many rows take a packed weight's fused GEMV (NF4, GPTQ, AWQ) instead of its tile GEMM.
+   * On the CPU, 16, in GEMVs of as many rows as the format's kernel takes (8; AWQ 4; {@link #inRowSlices}): there
+   * the GEMV is 2.4-4.2x faster than the tile GEMM at 4-8 rows, and the GEMVs of 16 rows 1.1-2.4x faster
+   * (benchmarks/RESULTS.md, "CPU: 4-bit decode of a few rows"). On CUDA, 4: NF4 runs 5-16 rows on the tensor cores
+   * inside jsw_nf4_matmul, and GPTQ's GEMV at 5-8 rows has not been measured on a GPU yet.
    */
   static int gemvRows(Device device) {
     return device.isCpu() ? 16 : 4;

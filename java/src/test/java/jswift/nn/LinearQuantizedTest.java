@@ -134,7 +134,9 @@ class LinearQuantizedTest {
   @ParameterizedTest
   @CsvSource({"nf4, 1, false, 0", "nf4dq, 5, true, 0.2", "gptq4, 67, true, 0.3", "gptq2, 3, true, 0",
       "gptq8, 5, false, 0", "nf4, 67, false, 0", "gptq4, 2, false, 0", "awq, 67, true, 0.3", "awq, 5, false, 0",
-      "awq, 3, true, 0", "nf4, 1, true, 0", "nf4dq, 4, true, 0.2", "gptq4, 1, true, 0.1"})
+      "awq, 3, true, 0", "nf4, 1, true, 0", "nf4dq, 4, true, 0.2", "gptq4, 1, true, 0.1",
+      // the CPU's GEMVs in slices of the kernel's rows (8; AWQ 4)
+      "awq, 13, false, 0", "awq, 16, true, 0.2", "gptq4, 12, true, 0", "nf4dq, 16, false, 0"})
   void matchesTheDequantizedDensePath(String kind, int tokens, boolean lora, float dropout) {
     try (Tensor code256 = Nf4Weight.dynamicMap(Device.CPU); Linear q = quantized(kind, code256, OUT, IN, tokens);
         Linear d = dense(q)) {
