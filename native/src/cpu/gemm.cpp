@@ -7,7 +7,9 @@
 // setting). Before, OpenBLAS ran its own pthreads: its pool and OpenMP's fought over the cores unless OpenMP's
 // idle threads slept (OMP_WAIT_POLICY=PASSIVE), and then every parallel op paid ~50 us to wake them. One pool
 // lets OpenMP's threads spin briefly between ops (libgomp's default): the quick start went from 5794 to about
-// 7300 tokens/s on 2 cores, with the same losses (a slice's elements are summed as in the whole GEMM).
+// 7300 tokens/s on 2 cores, with the same losses on that machine's OpenBLAS core (SkylakeX: a slice's elements
+// are summed as in the whole GEMM). Other cores' kernels (Zen) may sum a slice's edge tiles in another order, so
+// there the last bits of a GEMM can depend on the thread count (the same count gives the same bits every run).
 // A build without OpenBLAS (JSWIFT_BLAS=builtin, e.g. on a GPU machine where the CPU twins only serve as
 // test references) uses a plain blocked loop instead.
 #include <omp.h>
