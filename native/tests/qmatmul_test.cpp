@@ -235,6 +235,36 @@ JSW_TEST(qmatmul_nf4_matches_fp64) {
   with_baseline_isa([] { check_against_fp64(make_nf4(48, 256, 64, false, 12), "nf4 48x256 baseline", {67}, {JSW_F32}); });
 }
 
+// The tile decode gives the dequantization's values bit for bit (its one fp32 product level * scale), in every
+// instruction-set build: with x the identity, y = x W^T holds W itself (each output one product plus exact
+// zeros), compared with jsw_nf4_dequantize. Blocks of 64 run the AVX-512 decode (32 bytes a block) or the AVX2
+// one (8 bytes a step); blocks of 48 leave 8 bytes past the AVX-512 steps; odd rows start mid-byte; blocks of 7
+// run the scalar ends.
+JSW_TEST(qmatmul_nf4_tile_decode_is_the_dequantization) {
+  struct Case {
+    int64_t out, in, blocksize;
+  };
+  for (Case c : {Case{24, 256, 64}, Case{20, 192, 48}, Case{9, 131, 64}, Case{6, 70, 7}}) {
+    const QWeight q = make_nf4(c.out, c.in, c.blocksize, false, uint64_t(c.in));
+    std::vector<float> eye(size_t(c.in * c.in), 0.0f);
+    for (int64_t i = 0; i < c.in; i++) eye[size_t(i * c.in + i)] = 1.0f;
+    std::vector<float> want(size_t(c.out * c.in));
+    JSW_CHECK(jsw_nf4_dequantize(JSW_CPU, JSW_F32, q.packed.data(), q.absmax.data(), c.out * c.in, c.blocksize,
+                                 want.data()));
+    auto check = [&](const char* build) {
+      std::vector<float> y = run(JSW_CPU, JSW_F32, q, eye, c.in, false, 0.0f, {});  // y[i, o] = W[o, i]
+      for (int64_t o = 0; o < c.out; o++)
+        for (int64_t i = 0; i < c.in; i++)
+          JSW_EXPECT(y[size_t(i * c.out + o)] == want[size_t(o * c.in + i)],
+                     "%s build, %lld x %lld blocks of %lld: W[%lld, %lld] = %.9g, the dequantization gives %.9g",
+                     build, (long long)c.out, (long long)c.in, (long long)c.blocksize, (long long)o, (long long)i,
+                     double(y[size_t(i * c.out + o)]), double(want[size_t(o * c.in + i)]));
+    };
+    check("default");
+    with_baseline_isa([&] { check("baseline"); });
+  }
+}
+
 JSW_TEST(qmatmul_gptq_matches_fp64) {
   check_against_fp64(make_gptq(24, 40, 4, 3, 4), "gptq4 24x40", {1, 5, 67}, {JSW_F32, JSW_BF16, JSW_F16});
   check_against_fp64(make_gptq(32, 48, 2, 2, 5), "gptq2 32x48", {1, 5, 67}, {JSW_F32, JSW_F16});

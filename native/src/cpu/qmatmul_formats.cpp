@@ -48,6 +48,30 @@ void nf4_pairs_avx512(const uint8_t* p, int64_t pairs, float s, float* t) {
 JSW_AVX512_END
 #endif
 
+#if defined(__AVX2__)
+namespace {
+// The baseline (AVX2) build of nf4_pairs_avx512, 8 bytes at a time (pairs % 8 == 0): an 8-lane permute reads
+// only the low 3 bits of its index, so the 16-level table is two scaled halves, picked per lane by bit 3 of the
+// code (moved to the sign bit for the blend); the even (high-nibble) and odd (low-nibble) values are then
+// interleaved back into element order. Each value is level * s, the same fp32 product as the scalar loop's.
+void nf4_pairs_avx2(const uint8_t* p, int64_t pairs, float s, float* t) {
+  const __m256 scale = _mm256_set1_ps(s);
+  const __m256 lo = _mm256_mul_ps(_mm256_loadu_ps(kNf4), scale), hi = _mm256_mul_ps(_mm256_loadu_ps(kNf4 + 8), scale);
+  auto lookup = [&](__m256i codes) {
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, codes), _mm256_permutevar8x32_ps(hi, codes),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
+  };
+  for (int64_t k = 0; k < pairs; k += 8) {
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + k)));
+    const __m256 even = lookup(_mm256_srli_epi32(v, 4)), odd = lookup(v);
+    const __m256 a = _mm256_unpacklo_ps(even, odd), b = _mm256_unpackhi_ps(even, odd);  // pairs 0,1,4,5 / 2,3,6,7
+    _mm256_storeu_ps(t + 2 * k, _mm256_permute2f128_ps(a, b, 0x20));
+    _mm256_storeu_ps(t + 2 * k + 8, _mm256_permute2f128_ps(a, b, 0x31));
+  }
+}
+}  // namespace
+#endif
+
 // ---- NF4 ----------------------------------------------------------------------------------------------------
 // Rows [r0, r1) are the contiguous elements [r0 * in, r1 * in) of the flattened weight: each row walks its
 // blocks (a row may start mid-block and mid-byte when in is odd or not a multiple of the blocksize).
@@ -83,6 +107,13 @@ void Nf4Rows::rows(int64_t r0, int64_t r1, float* tile) const {
       if (wide && pairs >= 16) {
         nf4_pairs_avx512(p, pairs / 16 * 16, s, t + j);
         k = pairs / 16 * 16;
+      }
+#endif
+#if defined(__AVX2__)
+      if (pairs - k >= 8) {  // the AVX2 build, or what the AVX-512 one left
+        const int64_t n8 = (pairs - k) / 8 * 8;
+        nf4_pairs_avx2(p + k, n8, s, t + j + 2 * k);
+        k += n8;
       }
 #endif
       for (; k < pairs; k++) {
