@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../src/kernels/dropout_hash.h"  // the mask's definition
 #include "test.h"
 
 using namespace jsw_test;
@@ -174,6 +175,47 @@ JSW_TEST(dora_dropout_cpu_drops_what_the_lora_kernel_drops) {
   with_baseline_isa([&] { JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bbig.get(), big, p, seed, ybig.get())); });
   auto base = download(ybig, JSW_F32, big);
   JSW_EXPECT(std::memcmp(fast.data(), base.data(), size_t(big) * 4) == 0, "the two ISA builds' masks differ");
+  // Both against the mask's definition (kernels/dropout_hash.h) evaluated here one element at a time, at a step
+  // other than 0: the vector builds derive the hash's inputs and its keep test differently (see cpu/dora.cpp).
+  JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 12345));
+  for (bool baseline : {false, true}) {
+    auto call = [&] { JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bbig.get(), big, p, seed, ybig.get())); };
+    if (baseline) with_baseline_isa(call); else call();
+    auto got = download(ybig, JSW_F32, big);
+    const uint64_t key = jsw::dropout_key(seed, 12345);
+    const float keep_scale = 1.0f / (1.0f - p);
+    int64_t wrong = 0, first = -1;
+    for (int64_t i = 0; i < big; i++) {
+      const float want = jsw::dropout_keep(key, uint64_t(i), p) ? xb[size_t(i)] * keep_scale : 0.0f;
+      if (std::memcmp(&want, &got[size_t(i)], 4) != 0 && wrong++ == 0) first = i;
+    }
+    JSW_EXPECT(wrong == 0, "%s build: %lld elements differ from the mask's definition, the first at %lld",
+               baseline ? "baseline" : "default", (long long)wrong, (long long)first);
+  }
+  // The keep test at its edge: p = k / 2^24 for the k that element j hashes to keeps element j (u = p), which
+  // a comparison off by one would drop.
+  {
+    const uint64_t key = jsw::dropout_key(seed, 12345);
+    const int64_t n64 = 64;
+    int64_t j = 0;
+    uint32_t k = 0;
+    for (; j < n64; j++) {
+      k = uint32_t(jsw::mix64(key + uint64_t(j + 1) * 0x9E3779B97F4A7C15ull) >> 40);
+      if (k > (1u << 20) && k < (1u << 23)) break;
+    }
+    JSW_EXPECT(j < n64, "no element with a usable hash");
+    const float pe = float(k) / 16777216.0f;
+    auto x64 = randn(n64, 54);
+    Buffer bx64 = upload(JSW_CPU, JSW_F32, x64), y64 = poisoned(JSW_CPU, JSW_F32, n64);
+    for (bool baseline : {false, true}) {
+      auto call = [&] { JSW_CHECK(jsw_dropout(JSW_CPU, JSW_F32, bx64.get(), n64, pe, seed, y64.get())); };
+      if (baseline) with_baseline_isa(call); else call();
+      const float got = download(y64, JSW_F32, n64)[size_t(j)];
+      JSW_EXPECT(got == x64[size_t(j)] * (1.0f / (1.0f - pe)), "%s build: element %lld, whose u equals p, dropped",
+                 baseline ? "baseline" : "default", (long long)j);
+    }
+  }
+  JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 0));
   int64_t zero = 0;
   for (float v : base) zero += v == 0.0f;
   JSW_EXPECT(std::fabs(double(zero) / double(big) - p) < 0.01, "dropped fraction %g", double(zero) / double(big));
