@@ -240,6 +240,13 @@ class Peer:
     def awq_gemv(self, p):
         return self.gptq_gemv(p)
 
+    def gptq_few_rows(self, p):
+        # A few rows read the same packed bytes once (the rows themselves are a few KB).
+        return self.gptq_gemv(p)
+
+    def awq_few_rows(self, p):
+        return self.gptq_gemv(p)
+
     def nf4_matmul(self, p):
         # The same product with the weight dense in bf16 (what a bf16-base LoRA step multiplies by).
         w = self.randn(p["out"], p["in"], dtype=self.dtype(p))

@@ -2,6 +2,7 @@
 // projection, 4 bits, group 128, f16 activations as those checkpoints run): like the NF4 GEMV, each reads its
 // packed weight once, so the peer is a device-to-device copy of the same bytes (qweight + qzeros + scales). The
 // values of the packed words do not change the work, so they are a fixed pattern; scales are small f16 values.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -86,4 +87,59 @@ JSW_BENCH(awq_gemv) {
     }, ctx.quick ? 5 : 50);
     report(ctx, "awq_gemv", out_f, in_f, kernel, ms, packed_bytes(out_f, in_f));
   });
+}
+
+// A few decode rows (batched decode, 4 and 8 sequences) through the same GPTQ / AWQ projection: the fused GEMV
+// (path=gemv; AWQ's takes at most 4 rows, so 8 rows are two calls, as Linear.inRowSlices makes them) against the
+// tile GEMM (path=tile: jsw_gptq_matmul / jsw_awq_matmul dequantize the weight to a dtype tile that cuBLAS
+// multiplies). On CUDA, Linear sends at most 4 rows to the GEMVs (Linear.gemvRows): these numbers say whether 5-8
+// rows should go there too, as they do on the CPU. The peer copies the packed bytes, as for the one-row GEMVs.
+JSW_BENCH(packed_few_rows) {
+  const int64_t out_f = ctx.pick(14336, 64), in_f = ctx.pick(4096, 256), groups = in_f / kGroup;
+  DeviceBuffer x(ctx.device, JSW_F16, 8 * in_f, 7, 1.0f), y(ctx.device, 8 * out_f * 2);
+  std::vector<int32_t> g_idx(static_cast<size_t>(in_f));
+  for (int64_t k = 0; k < in_f; k++) g_idx[size_t(k)] = int32_t(k / kGroup);
+  DeviceBuffer gi = upload_i32(ctx.device, g_idx);
+  DeviceBuffer gptq_w = upload_i32(ctx.device, packed_pattern(in_f / 8 * out_f));
+  DeviceBuffer awq_w = upload_i32(ctx.device, packed_pattern(in_f * out_f / 8));
+  DeviceBuffer qzeros = upload_i32(ctx.device, packed_pattern(groups * out_f / 8));
+  DeviceBuffer scales = upload_scales(ctx.device, groups * out_f);
+  for (const char* format : {"gptq", "awq"}) {
+    const bool gptq = std::string(format) == "gptq";
+    for (int64_t rows : {4, 8}) {
+      for (const char* path : {"tile", "gemv"}) {
+        const bool tile = std::string(path) == "tile";
+        const double ms = time_ms(ctx.device, [&] {
+          if (gptq && tile) {
+            BENCH_CHECK(jsw_gptq_matmul(ctx.device, JSW_F16, x.get(), rows, 0, gptq_w.as<int32_t>(),
+                                        qzeros.as<int32_t>(), scales.as<uint16_t>(), gi.as<int32_t>(), out_f, in_f, 4,
+                                        groups, 0.0f, y.get()));
+          } else if (gptq) {
+            BENCH_CHECK(jsw_gptq_gemv(ctx.device, JSW_F16, x.get(), rows, gptq_w.as<int32_t>(), qzeros.as<int32_t>(),
+                                      scales.as<uint16_t>(), gi.as<int32_t>(), out_f, in_f, 4, groups, nullptr,
+                                      y.get()));
+          } else if (tile) {
+            BENCH_CHECK(jsw_awq_matmul(ctx.device, JSW_F16, x.get(), rows, 0, awq_w.as<int32_t>(), qzeros.as<int32_t>(),
+                                       scales.as<uint16_t>(), out_f, in_f, kGroup, 0.0f, y.get()));
+          } else {
+            for (int64_t r0 = 0; r0 < rows; r0 += 4)  // the AWQ GEMV's most rows a call
+              BENCH_CHECK(jsw_awq_gemv(ctx.device, JSW_F16, static_cast<const uint16_t*>(x.get()) + r0 * in_f,
+                                       std::min<int64_t>(4, rows - r0), in_f, awq_w.as<int32_t>(),
+                                       qzeros.as<int32_t>(), scales.as<uint16_t>(), out_f, kGroup, nullptr,
+                                       static_cast<uint16_t*>(y.get()) + r0 * out_f));
+          }
+        }, ctx.quick ? 5 : 50);
+        Result r;
+        r.name = std::string(format) + "_few_rows";
+        r.shape = "rows=" + std::to_string(rows) + " out=" + std::to_string(out_f) + " in=" + std::to_string(in_f) +
+                  " bits=4 group=" + std::to_string(kGroup) + " dtype=f16 path=" + path;
+        r.ms = ms;
+        r.peak_extra = last_peak_extra_bytes();
+        r.flops = 2.0 * rows * out_f * in_f;
+        r.bytes = packed_bytes(out_f, in_f) + 2.0 * rows * (in_f + out_f);
+        r.note = "peer: copy of the packed weight bytes (qweight + qzeros + scales)";
+        ctx.results->push_back(r);
+      }
+    }
+  }
 }

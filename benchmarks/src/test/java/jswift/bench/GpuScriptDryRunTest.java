@@ -84,9 +84,10 @@ class GpuScriptDryRunTest {
     assertTrue(Files.readString(out.resolve("results.md")).contains("CUDA graphs"));
     // the before / after pairs of one run: the NF4 tile GEMM's backward in its five variants, the GEMV's three
     // kernels with plain and double-quantized scales, the GPTQ and AWQ GEMVs' two each and the LoRA low-rank
-    // halves fused and unfused; NF4 with a few rows on the tensor cores, the tile GEMM and (up to 8 rows) the GEMV
+    // halves fused and unfused; NF4 with a few rows on the tensor cores, the tile GEMM and (up to 8 rows) the GEMV;
+    // GPTQ and AWQ with 4 and 8 rows on the tile GEMM (listed first: CUDA's path for 5-8 rows now) and the GEMV
     boolean tileBwd = false, gemv = false, loraRank = false;
-    int packedGemvs = 0, fewRows = 0;
+    int packedGemvs = 0, fewRows = 0, packedFewRows = 0;
     for (JsonNode v : r.get("kernel_variants")) {
       String name = v.get("name").asText(), shape = v.get("shape").asText();
       if (name.equals("nf4_matmul") && shape.contains("pass=bwd")) tileBwd = v.get("variants").size() == 5;
@@ -94,9 +95,12 @@ class GpuScriptDryRunTest {
       if (name.equals("gptq_gemv") || name.equals("awq_gemv")) packedGemvs += v.get("variants").size() == 2 ? 1 : 0;
       if (name.equals("lora_rank") && shape.contains("pass=up_grad")) loraRank = v.get("variants").size() == 2;
       if (name.equals("nf4_few_rows")) fewRows += v.get("variants").size() == (shape.contains("rows=16") ? 2 : 3) ? 1 : 0;
+      if (name.equals("gptq_few_rows") || name.equals("awq_few_rows"))
+        packedFewRows += v.get("variants").size() == 2 && v.get("variants").get(0).get("variant").asText().equals("path=tile") ? 1 : 0;
       for (JsonNode x : v.get("variants")) assertTrue(x.get("vs_first").asDouble() > 0, v.toString());
     }
-    assertTrue(tileBwd && gemv && packedGemvs == 2 && loraRank && fewRows == 6, r.get("kernel_variants").toString());
+    assertTrue(tileBwd && gemv && packedGemvs == 2 && loraRank && fewRows == 6 && packedFewRows == 4,
+        r.get("kernel_variants").toString());
     assertTrue(r.get("fallbacks").isEmpty(), "no twin test failed, so no path is switched back: " + r.get("fallbacks"));
     assertTrue(Files.readString(out.resolve("results.md")).contains("Kernel variants in this run"));
   }
