@@ -2,6 +2,7 @@
 // AVX-512 registers where the CPU has them, else 16 at a time in AVX2 ones (scalar fallback elsewhere), and every input row takes an fp32 FMA dot product with it. The packed weight is streamed once per call whatever
 // the number of input rows, which is what makes decode (1..few rows) memory-bound rather than compute-bound.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include <omp.h>
@@ -146,6 +147,75 @@ void row_dot16(const float* xs, int64_t rows, int64_t in, const uint8_t* packed,
 }
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__)
+// One input row (decode at batch 1) with in % 32 == 0 and blocksize % 32 == 0, on AVX2: row_dot16 spends two
+// lane-crossing permutes and a blend per 8 weights, which left this path compute-bound at ~0.7x of a memcpy on
+// an AVX2-only CPU (AMD Zen 2). Here 16 packed bytes (32 weights) are looked up with in-lane byte shuffles:
+// vpshufb reads the low 4 bits of each index byte, so each byte of the 16 fp32 levels is one 16-entry table (a
+// "plane"); the even (high-nibble) codes go to the low lane and the odd ones to the high lane, four vpshufb give
+// the four bytes of every level, and two rounds of unpacks put them back together as floats. Each 8-float result
+// holds 4 even and 4 odd elements of an 8-element chunk, so x comes pre-arranged per 8-group as [4 even, 4 odd]
+// (see gemv). The weight is level * s, the same fp32 product as everywhere (one multiply per 8 weights).
+struct Nf4Planes {
+  __m256i byte[4];
+  Nf4Planes() {
+    alignas(32) uint8_t t[4][32];
+    for (int b = 0; b < 4; b++)
+      for (int c = 0; c < 16; c++) {
+        uint32_t bits;
+        std::memcpy(&bits, &kNf4[c], 4);
+        t[b][c] = t[b][c + 16] = uint8_t(bits >> (8 * b));
+      }
+    for (int b = 0; b < 4; b++) byte[b] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t[b]));
+  }
+};
+
+template <int kMaxR>
+void row_dot32_avx2(const float* xs, int64_t rows, int64_t in, const uint8_t* packed, const float* absmax, int64_t o,
+                    int64_t blocksize, float* acc) {
+  static const Nf4Planes planes;
+  const __m256i p0 = planes.byte[0], p1 = planes.byte[1], p2 = planes.byte[2], p3 = planes.byte[3];
+  const __m128i low4 = _mm_set1_epi8(15);
+  const int64_t e0 = o * in;
+  // Independent accumulators a row (kPer): consecutive FMAs into one register wait for each other, so one row
+  // spreads a step's four 8-float chunks over four, two rows over two each; more rows have enough in flight with
+  // one each. The step's chunks are decoded once for all rows.
+  constexpr int kPer = kMaxR == 1 ? 4 : kMaxR == 2 ? 2 : 1;
+  __m256 a[kMaxR][kPer];
+  for (int r = 0; r < kMaxR; r++)
+    for (int k = 0; k < kPer; k++) a[r][k] = _mm256_setzero_ps();
+  for (int64_t i = 0, b = e0 / blocksize; i < in; b++) {
+    const int64_t end = std::min(in, (b + 1) * blocksize - e0);
+    const __m256 s = _mm256_set1_ps(absmax[b]);
+    _mm_prefetch(reinterpret_cast<const char*>(packed + ((e0 + i) >> 1) + 4096), _MM_HINT_T0);
+    for (int64_t j = i; j < end; j += 32) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1)));
+      const __m256i codes = _mm256_inserti128_si256(
+          _mm256_castsi128_si256(_mm_and_si128(_mm_srli_epi16(v, 4), low4)), _mm_and_si128(v, low4), 1);
+      const __m256i b0 = _mm256_shuffle_epi8(p0, codes), b1 = _mm256_shuffle_epi8(p1, codes);
+      const __m256i b2 = _mm256_shuffle_epi8(p2, codes), b3 = _mm256_shuffle_epi8(p3, codes);
+      const __m256i lo01 = _mm256_unpacklo_epi8(b0, b1), hi01 = _mm256_unpackhi_epi8(b0, b1);
+      const __m256i lo23 = _mm256_unpacklo_epi8(b2, b3), hi23 = _mm256_unpackhi_epi8(b2, b3);
+      const __m256 w[4] = {_mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(lo01, lo23)), s),
+                           _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(lo01, lo23)), s),
+                           _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpacklo_epi16(hi01, hi23)), s),
+                           _mm256_mul_ps(_mm256_castsi256_ps(_mm256_unpackhi_epi16(hi01, hi23)), s)};
+      for (int r = 0; r < kMaxR; r++) {
+        if (r >= rows) break;
+        const float* xr = xs + r * in + j;
+        for (int k = 0; k < 4; k++) a[r][k % kPer] = _mm256_fmadd_ps(_mm256_loadu_ps(xr + 8 * k), w[k], a[r][k % kPer]);
+      }
+    }
+    i = end;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    __m256 sum = a[r][0];
+    for (int k = 1; k < kPer; k++) sum = _mm256_add_ps(sum, a[r][k]);
+    acc[r] += hsum(sum);
+  }
+}
+#endif
+
 #ifdef JSW_CPU_AVX512
 JSW_AVX512_BEGIN
 // The AVX-512 fast path, for in % 32 == 0 and blocksize % 32 == 0: row_dot16's scheme at twice the width, with
@@ -213,9 +283,10 @@ void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const flo
   const bool fast = false;
 #endif
   const bool wide = fast && in % 32 == 0 && blocksize % 32 == 0 && use_avx512();
-  // The fast paths read each group of 2h values (h = 8 with AVX2, 16 with AVX-512) as its h even elements, then
-  // its h odd ones.
-  const int64_t group = wide ? 32 : 16, half = group / 2;
+  const bool shuffled = fast && !wide && in % 32 == 0 && blocksize % 32 == 0;  // row_dot32_avx2
+  // The fast paths read each group of 2h values (h = 8 with AVX2, 16 with AVX-512, 4 for row_dot32_avx2) as its
+  // h even elements, then its h odd ones.
+  const int64_t group = wide ? 32 : shuffled ? 8 : 16, half = group / 2;
   for (int64_t i = 0; i < rows * in; i++) {
     const int64_t k = i % group, at = fast ? i - k + (k < half ? 2 * k : 2 * (k - half) + 1) : i;
     xf[size_t(i)] = to_float(x[at]);
@@ -233,7 +304,13 @@ void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const flo
     } else
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
-    if (fast && rows == 1) {
+    if (shuffled && rows == 1) {
+      row_dot32_avx2<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else if (shuffled && rows == 2) {
+      row_dot32_avx2<2>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else if (shuffled) {
+      row_dot32_avx2<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else if (fast && rows == 1) {
       row_dot16<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
     } else if (fast) {
       row_dot16<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
