@@ -178,9 +178,9 @@ void row_dot32_avx2(const float* xs, int64_t rows, int64_t in, const uint8_t* pa
   const __m128i low4 = _mm_set1_epi8(15);
   const int64_t e0 = o * in;
   // Independent accumulators a row (kPer): consecutive FMAs into one register wait for each other, so one row
-  // spreads a step's four 8-float chunks over four, two rows over two each; more rows have enough in flight with
-  // one each. The step's chunks are decoded once for all rows.
-  constexpr int kPer = kMaxR == 1 ? 4 : kMaxR == 2 ? 2 : 1;
+  // spreads a step's four 8-float chunks over four, up to four rows over two each; more rows have enough in flight
+  // with one each. The step's chunks are decoded once for all rows.
+  constexpr int kPer = kMaxR == 1 ? 4 : kMaxR <= 4 ? 2 : 1;
   __m256 a[kMaxR][kPer];
   for (int r = 0; r < kMaxR; r++)
     for (int k = 0; k < kPer; k++) a[r][k] = _mm256_setzero_ps();
@@ -308,6 +308,8 @@ void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const flo
       row_dot32_avx2<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
     } else if (shuffled && rows == 2) {
       row_dot32_avx2<2>(xs, rows, in, packed, absmax, o, blocksize, acc);
+    } else if (shuffled && rows <= 4) {
+      row_dot32_avx2<4>(xs, rows, in, packed, absmax, o, blocksize, acc);
     } else if (shuffled) {
       row_dot32_avx2<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
     } else if (fast && rows == 1) {
