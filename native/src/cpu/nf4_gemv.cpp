@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "cpu/isa.h"
+#include "cpu/nf4_avx2.h"
 #include "kernels/nf4.h"
 #include "kernels/nf4_codes.h"
 #include "kernels/nf4_gemv.h"
@@ -33,10 +34,7 @@ inline float level(const uint8_t* packed, int64_t e) {
 // bit 3 of the code), so the decode costs a handful of instructions per 16 values instead of 16 table loads.
 struct Decoder {
   __m256 lo = _mm256_loadu_ps(kNf4), hi = _mm256_loadu_ps(kNf4 + 8);
-  inline __m256 lookup(__m256i codes) const {
-    __m256 a = _mm256_permutevar8x32_ps(lo, codes), b = _mm256_permutevar8x32_ps(hi, codes);
-    return _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
-  }
+  inline __m256 lookup(__m256i codes) const { return nf4_lookup8(lo, hi, codes); }
   inline void decode16(const uint8_t* p, __m256 scale, __m256& w0, __m256& w1) const {
     __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
     __m128i mask = _mm_set1_epi8(15);
@@ -130,10 +128,7 @@ void row_dot16(const float* xs, int64_t rows, int64_t in, const uint8_t* packed,
       const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + ((e0 + j) >> 1)));
       const __m256i v = _mm256_cvtepu8_epi32(bytes);
       const __m256i h = _mm256_srli_epi32(v, 4);
-      const __m256 we = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo_s, h), _mm256_permutevar8x32_ps(hi_s, h),
-                                         _mm256_castsi256_ps(_mm256_slli_epi32(h, 28)));
-      const __m256 wo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo_s, v), _mm256_permutevar8x32_ps(hi_s, v),
-                                         _mm256_castsi256_ps(_mm256_slli_epi32(v, 28)));
+      const __m256 we = nf4_lookup8(lo_s, hi_s, h), wo = nf4_lookup8(lo_s, hi_s, v);
       for (int r = 0; r < kMaxR; r++) {
         if (r >= rows) break;
         const float* xr = xs + r * in + j;
@@ -292,37 +287,25 @@ void gemv(const T* x, int64_t rows, int64_t in, const uint8_t* packed, const flo
     xf[size_t(i)] = to_float(x[at]);
   }
   const float* xs = xf.data();
+  // The row kernel, picked once: fewer vector accumulators for the common decode case (one row) keep them in
+  // registers.
+  using RowDot = void (*)(const float*, int64_t, int64_t, const uint8_t*, const float*, int64_t, int64_t, float*);
+  constexpr int kMax = int(nf4::kGemvMaxRows);
+  RowDot row_kernel = rows == 1 ? row_dot<1> : row_dot<kMax>;
+#if defined(__AVX2__) && defined(__FMA__)
+  if (shuffled)
+    row_kernel = rows == 1 ? row_dot32_avx2<1> : rows == 2 ? row_dot32_avx2<2> : rows <= 4 ? row_dot32_avx2<4>
+                                                                                           : row_dot32_avx2<kMax>;
+  else if (fast)
+    row_kernel = rows == 1 ? row_dot16<1> : row_dot16<kMax>;
+#endif
+#ifdef JSW_CPU_AVX512
+  if (wide) row_kernel = rows == 1 ? row_dot32<1> : row_dot32<kMax>;
+#endif
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < out_features; o++) {
     float acc[nf4::kGemvMaxRows] = {};
-    // Fewer vector accumulators for the common decode case (one row) keeps them in registers.
-#ifdef JSW_CPU_AVX512
-    if (wide && rows == 1) {
-      row_dot32<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (wide) {
-      row_dot32<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else
-#endif
-#if defined(__AVX2__) && defined(__FMA__)
-    if (shuffled && rows == 1) {
-      row_dot32_avx2<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (shuffled && rows == 2) {
-      row_dot32_avx2<2>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (shuffled && rows <= 4) {
-      row_dot32_avx2<4>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (shuffled) {
-      row_dot32_avx2<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (fast && rows == 1) {
-      row_dot16<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else if (fast) {
-      row_dot16<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else
-#endif
-    if (rows == 1) {
-      row_dot<1>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    } else {
-      row_dot<int(nf4::kGemvMaxRows)>(xs, rows, in, packed, absmax, o, blocksize, acc);
-    }
+    row_kernel(xs, rows, in, packed, absmax, o, blocksize, acc);
     float bo = bias == nullptr ? 0.0f : to_float(bias[o]);
     for (int64_t r = 0; r < rows; r++) y[r * out_features + o] = from_float<T>(acc[r] + bo);
   }

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "cpu/isa.h"
+#include "cpu/nf4_avx2.h"
 #if defined(JSW_CPU_AVX512) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -50,20 +51,16 @@ JSW_AVX512_END
 
 #if defined(__AVX2__)
 namespace {
-// The baseline (AVX2) build of nf4_pairs_avx512, 8 bytes at a time (pairs % 8 == 0): an 8-lane permute reads
-// only the low 3 bits of its index, so the 16-level table is two scaled halves, picked per lane by bit 3 of the
-// code (moved to the sign bit for the blend); the even (high-nibble) and odd (low-nibble) values are then
-// interleaved back into element order. Each value is level * s, the same fp32 product as the scalar loop's.
+// The baseline (AVX2) build of nf4_pairs_avx512, 8 bytes at a time (pairs % 8 == 0): the table's two scaled
+// halves looked up (nf4_lookup8) by the high nibbles (even elements) and by the bytes (odd ones), then interleaved
+// back into element order. Each value is level * s, the same fp32 product as the scalar loop's.
 void nf4_pairs_avx2(const uint8_t* p, int64_t pairs, float s, float* t) {
   const __m256 scale = _mm256_set1_ps(s);
   const __m256 lo = _mm256_mul_ps(_mm256_loadu_ps(kNf4), scale), hi = _mm256_mul_ps(_mm256_loadu_ps(kNf4 + 8), scale);
-  auto lookup = [&](__m256i codes) {
-    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, codes), _mm256_permutevar8x32_ps(hi, codes),
-                            _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
-  };
+
   for (int64_t k = 0; k < pairs; k += 8) {
     const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + k)));
-    const __m256 even = lookup(_mm256_srli_epi32(v, 4)), odd = lookup(v);
+    const __m256 even = nf4_lookup8(lo, hi, _mm256_srli_epi32(v, 4)), odd = nf4_lookup8(lo, hi, v);
     const __m256 a = _mm256_unpacklo_ps(even, odd), b = _mm256_unpackhi_ps(even, odd);  // pairs 0,1,4,5 / 2,3,6,7
     _mm256_storeu_ps(t + 2 * k, _mm256_permute2f128_ps(a, b, 0x20));
     _mm256_storeu_ps(t + 2 * k + 8, _mm256_permute2f128_ps(a, b, 0x31));
