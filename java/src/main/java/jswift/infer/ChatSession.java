@@ -47,23 +47,8 @@ public final class ChatSession {
   public String send(String user, Consumer<String> onText) {
     messages.add(Message.user(user));
     GenerationPrompt prompt = template.encodePrompt(Conversation.of(messages));
-    List<Integer> stops = new ArrayList<>(generation.stopTokenIds());
-    for (int id : prompt.stopTokenIds()) if (!stops.contains(id)) stops.add(id);
-    List<String> stopWords = new ArrayList<>(generation.stopStrings());
-    stopWords.addAll(prompt.stopWords());
-    GenerationConfig cfg = new GenerationConfig(generation.maxNewTokens(), generation.doSample(),
-        generation.temperature(), generation.topK(), generation.topP(), generation.repetitionPenalty(),
-        generation.seed(), stops, stopWords);
-    StreamingText stream = new StreamingText(t -> tokenizer.decode(t, true));
-    List<int[]> out = Generator.generate(model, List.of(prompt.inputIds()), cfg, t -> tokenizer.decode(t, false),
-        (seq, tok) -> {
-          String delta = stream.add(tok);
-          if (onText != null && !delta.isEmpty()) onText.accept(delta);
-        });
-    String answer = tokenizer.decode(out.get(0), true);
-    for (String s : stopWords) {
-      if (!s.isEmpty() && answer.endsWith(s)) answer = answer.substring(0, answer.length() - s.length());
-    }
+    ChatCompletion.Listener listener = onText == null ? null : (choice, delta) -> onText.accept(delta);
+    String answer = ChatCompletion.generate(model, tokenizer, prompt, generation, 1, listener).choices().get(0).text();
     messages.add(Message.assistant(answer));
     return answer;
   }

@@ -21,6 +21,13 @@ public final class Generator {
   /** Receives each new token as soon as it is chosen. */
   public interface TokenListener {
     void onToken(int sequence, int tokenId);
+
+    /**
+     * The model's logits for a sequence's next token, as they come from the model: before the repetition penalty,
+     * temperature and top-k / top-p (for log-probabilities). Called just before that token is picked; the array is
+     * the generator's and is modified right after, so copy what you keep. The default ignores it.
+     */
+    default void onLogits(int sequence, float[] logits) {}
   }
 
   private Generator() {}
@@ -101,6 +108,7 @@ public final class Generator {
             next[b] = generated[b][Math.max(count[b] - 1, 0)];  // fed but ignored
             continue;
           }
+          if (listener != null) listener.onLogits(b, logits[b]);
           int tok = samplers[b].next(logits[b], seen[b], seenLen[b]);
           generated[b][count[b]++] = tok;
           seen[b][seenLen[b]++] = tok;
