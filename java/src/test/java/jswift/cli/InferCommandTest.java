@@ -25,12 +25,7 @@ import picocli.CommandLine;
 /** `jswift infer` end to end on a tiny chat model folder (fixture weights + a word-level tokenizer). */
 class InferCommandTest {
   static Path tinyChatModel(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    for (String f : List.of("config.json", "model.safetensors", "generation_config.json"))
-      Files.copy(Fixtures.llamaGqa().resolve(f), dir.resolve(f));
-    for (String f : List.of("tokenizer.json", "tokenizer_config.json"))
-      Files.copy(Fixtures.resource("tiny-chat/" + f), dir.resolve(f));
-    return dir;
+    return Fixtures.tinyChatModel(dir);
   }
 
   private static String run(String stdin, String... args) {

@@ -42,4 +42,17 @@ public final class Fixtures {
   public static Path hfTiny(String family) {
     return resource("hf-tiny/" + family);
   }
+
+  /**
+   * A complete tiny chat model folder in {@code dir}: the llama-gqa weights with the word-level tiny-chat
+   * tokenizer and its one-line chat template (fixtures/tiny-chat/README.md). Its answers are random words.
+   */
+  public static Path tinyChatModel(Path dir) throws java.io.IOException {
+    java.nio.file.Files.createDirectories(dir);
+    for (String f : java.util.List.of("config.json", "model.safetensors", "generation_config.json"))
+      java.nio.file.Files.copy(llamaGqa().resolve(f), dir.resolve(f));
+    for (String f : java.util.List.of("tokenizer.json", "tokenizer_config.json"))
+      java.nio.file.Files.copy(resource("tiny-chat/" + f), dir.resolve(f));
+    return dir;
+  }
 }

@@ -1,0 +1,106 @@
+package jswift.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.infer.GenerationConfig;
+import jswift.model.CausalLM;
+import jswift.template.ChatTemplate;
+import jswift.template.ConversationEncoder;
+import jswift.template.TemplateOptions;
+import jswift.template.Templates;
+import jswift.tokenizer.Tokenizer;
+import picocli.CommandLine.Option;
+
+/**
+ * The flags {@code jswift infer} and {@code jswift deploy} share (ms-swift's infer arguments): the model, its
+ * adapters and template, the device, and the sampling defaults, which come from the model's
+ * generation_config.json where the command line leaves them unset.
+ */
+final class GenerationOptions {
+  @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors, tokenizer)")
+  Path model;
+
+  @Option(names = "--adapters", arity = "1..*", description = "PEFT LoRA adapter folders: DIR or name=DIR")
+  List<String> adapters = new ArrayList<>();
+
+  @Option(names = "--template", description = "ms-swift template name (qwen2_5, qwen3, llama3, ...) or 'jinja' "
+      + "(the model's own chat_template); default: the model family's template")
+  String template;
+
+  @Option(names = "--system", description = "system prompt (text, or a .txt file)")
+  String system;
+
+  @Option(names = "--max_new_tokens", description = "default 512")
+  int maxNewTokens = 512;
+
+  @Option(names = "--temperature", description = "0 = greedy; default: generation_config.json, else greedy")
+  Float temperature;
+
+  @Option(names = "--top_k") Integer topK;
+
+  @Option(names = "--top_p") Float topP;
+
+  @Option(names = "--repetition_penalty") Float repetitionPenalty;
+
+  @Option(names = "--seed", description = "default 42")
+  long seed = 42;
+
+  @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when a GPU is usable)")
+  String device;
+
+  /** One {@code --adapters} entry: its name (given, or adapterN) and folder. */
+  record Adapter(String name, boolean named, Path dir) {}
+
+  List<Adapter> adapterList() {
+    List<Adapter> out = new ArrayList<>();
+    for (int i = 0; i < adapters.size(); i++) {
+      String spec = adapters.get(i);
+      int eq = spec.indexOf('=');
+      if (eq == 0 || eq == spec.length() - 1)
+        throw new IllegalArgumentException("--adapters " + spec + ": expected DIR or name=DIR");
+      out.add(eq > 0 ? new Adapter(spec.substring(0, eq), true, Path.of(spec.substring(eq + 1)))
+          : new Adapter("adapter" + i, false, Path.of(spec)));
+    }
+    return out;
+  }
+
+  /** Loads every adapter into the model (none active yet). */
+  void loadAdapters(CausalLM lm) throws IOException {
+    for (Adapter a : adapterList()) lm.loadAdapter(a.name(), jswift.tuner.ResidualInit.forOriginalBase(a.dir()));
+  }
+
+  /** The system prompt: the text, or a .txt file's contents; null when not given. */
+  String systemPrompt() throws IOException {
+    if (system != null && system.endsWith(".txt") && Files.exists(Path.of(system))) return Files.readString(Path.of(system));
+    return system;
+  }
+
+  /** The template's name: --template, else the model family's. */
+  String templateName(CausalLM lm) {
+    return template != null ? template : lm.config().architecture().template();
+  }
+
+  ConversationEncoder encoder(CausalLM lm, Tokenizer tok) throws IOException {
+    String name = templateName(lm);
+    return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model) : null,
+        TemplateOptions.DEFAULT);
+  }
+
+  /** CLI values, else generation_config.json's, else greedy. Stop at the tokenizer's eos ids. */
+  GenerationConfig generation(Tokenizer tok) throws IOException {
+    JsonNode g = new ObjectMapper().createObjectNode();
+    Path f = model.resolve("generation_config.json");
+    if (Files.exists(f)) g = new ObjectMapper().readTree(f.toFile());
+    float t = temperature != null ? temperature : g.path("do_sample").asBoolean(false)
+        ? (float) g.path("temperature").asDouble(1.0) : 0f;
+    int k = topK != null ? topK : g.path("top_k").asInt(0);
+    float p = topP != null ? topP : (float) g.path("top_p").asDouble(1.0);
+    float rep = repetitionPenalty != null ? repetitionPenalty : (float) g.path("repetition_penalty").asDouble(1.0);
+    return new GenerationConfig(maxNewTokens, t > 0, t > 0 ? t : 1f, k, p, rep, seed, tok.eosTokenIds(), List.of());
+  }
+}

@@ -1,0 +1,359 @@
+package jswift.serve;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import jswift.infer.ChatCompletion;
+
+/**
+ * An OpenAI-compatible HTTP server over one {@link ServedModel}, with ms-swift's deploy routes: {@code GET
+ * /v1/models}, {@code POST /v1/chat/completions}, {@code POST /v1/completions}, {@code GET /health} and
+ * {@code GET|POST /ping}. Answers stream as server-sent events ({@code data: {chunk}} lines, then
+ * {@code data: [DONE]}) when a request sets {@code stream}. With an API key, the {@code /v1} routes need
+ * {@code Authorization: Bearer <key>}.
+ *
+ * <p>The model runs on one thread: requests are checked as they arrive (a bad one is answered at once), then
+ * generated one after another in arrival order; more than {@link #MAX_WAITING} waiting requests are refused with a
+ * 503, and a body over {@link #MAX_BODY_BYTES} with a 413. A client that goes away while its answer streams stops
+ * that generation. Built on the JDK's own HTTP server ({@code com.sun.net.httpserver}), so it adds no dependency.
+ */
+public final class OpenAiServer implements AutoCloseable {
+  /** Requests that may wait for the model before new ones are refused (503). */
+  public static final int MAX_WAITING = 64;
+  /** The largest request body accepted (413 above). */
+  public static final int MAX_BODY_BYTES = 16 << 20;
+
+  /**
+   * How the server runs: where it listens (port 0: any free port), the API key (null: none), the {@code owned_by}
+   * of the model list, the most {@code top_logprobs} a request may ask for, whether each request is logged, how
+   * often throughput is logged (seconds; 0: never), and where finished requests are appended as JSON lines (null:
+   * nowhere).
+   */
+  public record Options(String host, int port, String apiKey, String ownedBy, int maxLogprobs, boolean verbose,
+      int logIntervalSeconds, java.nio.file.Path resultPath) {}
+
+  private final ServedModel model;
+  private final Options options;
+  private final HttpServer http;
+  private final ExecutorService handlers;
+  private final ExecutorService modelThread;
+  private final ScheduledExecutorService ticker;
+  private final AtomicInteger waiting = new AtomicInteger();
+  private final RequestLog requests;
+  private final long created = System.currentTimeMillis() / 1000;
+
+  private OpenAiServer(ServedModel model, Options options, PrintWriter log) throws IOException {
+    this.model = model;
+    this.options = options;
+    this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 128);
+    try {
+      this.requests = new RequestLog(options.resultPath(), log);
+    } catch (IOException | RuntimeException e) {
+      http.stop(0);
+      throw e;
+    }
+    this.handlers = Executors.newCachedThreadPool(daemon("jswift-http"));
+    this.modelThread = Executors.newSingleThreadExecutor(daemon("jswift-model"));
+    this.ticker = Executors.newSingleThreadScheduledExecutor(daemon("jswift-log"));
+    http.setExecutor(handlers);
+    http.createContext("/", this::handle);
+  }
+
+  /** Starts serving; the server runs until {@link #close}. */
+  public static OpenAiServer start(ServedModel model, Options options, PrintWriter log) throws IOException {
+    OpenAiServer s = new OpenAiServer(model, options, log);
+    s.http.start();
+    if (options.logIntervalSeconds() > 0)
+      s.ticker.scheduleAtFixedRate(() -> s.requests.logThroughput(s.waiting.get()), options.logIntervalSeconds(),
+          options.logIntervalSeconds(), TimeUnit.SECONDS);
+    return s;
+  }
+
+  /** The port it listens on (the chosen one when started with port 0). */
+  public int port() {
+    return http.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    http.stop(0);
+    ticker.shutdownNow();
+    modelThread.shutdownNow();
+    handlers.shutdownNow();
+    requests.close();
+  }
+
+  private void handle(HttpExchange ex) {
+    String id = UUID.randomUUID().toString().replace("-", "");
+    long start = System.nanoTime();
+    String method = ex.getRequestMethod(), path = ex.getRequestURI().getPath();
+    try {
+      switch (path) {
+        case "/health", "/ping" -> {
+          if (!method.equals("GET") && !(path.equals("/ping") && method.equals("POST"))) throw notAllowed(method, path);
+          send(ex, 200, Responses.JSON.createObjectNode().put("status", "ok"));
+        }
+        case "/v1/models" -> {
+          if (!method.equals("GET")) throw notAllowed(method, path);
+          authorize(ex);
+          send(ex, 200, Responses.models(model.names(), created, options.ownedBy()));
+        }
+        case "/v1/chat/completions", "/v1/completions" -> {
+          if (!method.equals("POST")) throw notAllowed(method, path);
+          authorize(ex);
+          boolean chat = path.equals("/v1/chat/completions");
+          JsonNode body = readJson(ex);
+          ChatRequest r = chat ? ChatRequest.chat(body, options.maxLogprobs())
+              : ChatRequest.completion(body, options.maxLogprobs());
+          complete(ex, (chat ? "chatcmpl-" : "cmpl-") + id, chat, body, r, start);
+        }
+        default -> throw new ApiException(404, "not_found_error", null, "no route " + path + "; routes: GET /v1/models, "
+            + "POST /v1/chat/completions, POST /v1/completions, GET /health, GET|POST /ping");
+      }
+    } catch (ApiException e) {
+      if (options.verbose()) log(method + " " + path + " " + e.status() + ": " + e.getMessage());
+      trySend(ex, e.status(), Responses.error(e.type(), e.param(), e.getMessage(), e.status()));
+    } catch (RuntimeException e) {
+      log(method + " " + path + " 500: " + e);
+      trySend(ex, 500, Responses.error("server_error", null, String.valueOf(e.getMessage()), 500));
+    } finally {
+      drain(ex);
+      ex.close();
+    }
+  }
+
+  /**
+   * Reads what is left of the request body, so the connection can carry the client's next request (the JDK
+   * server would otherwise drop it, and a client reusing it would see it closed).
+   */
+  private static void drain(HttpExchange ex) {
+    try (InputStream in = ex.getRequestBody()) {
+      in.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException ignored) {
+      // the client is gone: nothing to keep
+    }
+  }
+
+  /** Queues the request for the model and answers it, whole or as a stream. */
+  private void complete(HttpExchange ex, String id, boolean chat, JsonNode body, ChatRequest r, long start) {
+    if (waiting.incrementAndGet() > MAX_WAITING) {
+      waiting.decrementAndGet();
+      throw new ApiException(503, "server_busy", null, "the server is busy: " + MAX_WAITING
+          + " requests are waiting for the model; retry later");
+    }
+    Future<ObjectNode> answer;
+    try {
+      answer = modelThread.submit(() -> {
+        try {
+          ServedModel.Prepared p = model.prepare(r);
+          Responses shape = new Responses(chat, id, System.currentTimeMillis() / 1000, p.name(), model.tokenizer());
+          TokenLogprobs logprobs = r.logprobs() ? new TokenLogprobs(r.n(), r.topLogprobs()) : null;
+          ChatCompletion.Result result = r.stream() ? stream(ex, shape, p, logprobs) : model.run(p, recorder(logprobs));
+          ObjectNode whole = shape.complete(result, logprobs);
+          requests.finished(id, chat, body, whole, result, (System.nanoTime() - start) / 1e9, options.verbose());
+          return whole;
+        } finally {
+          waiting.decrementAndGet();
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      waiting.decrementAndGet();
+      throw new ApiException(503, "server_busy", null, "the server is shutting down");
+    }
+    try {
+      ObjectNode whole = answer.get();
+      if (!r.stream()) send(ex, 200, whole);
+    } catch (InterruptedException e) {
+      answer.cancel(true);
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof ApiException a) throw a;
+      if (cause instanceof ClientGone) {
+        if (options.verbose()) log(id + ": the client closed the connection; generation stopped");
+        return;
+      }
+      if (cause instanceof IllegalArgumentException) throw ApiException.badRequest(null, cause.getMessage());
+      throw new RuntimeException(cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
+    }
+  }
+
+  /** Generates with every piece of text sent as a server-sent event as soon as it is known. */
+  private ChatCompletion.Result stream(HttpExchange ex, Responses shape, ServedModel.Prepared p, TokenLogprobs logprobs) {
+    ChatRequest r = p.request();
+    ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+    ex.getResponseHeaders().set("Cache-Control", "no-cache");
+    try {
+      ex.sendResponseHeaders(200, 0);
+    } catch (IOException e) {
+      throw new ClientGone(e);
+    }
+    OutputStream out = ex.getResponseBody();
+    int[] sentEntries = new int[r.n()];
+    boolean[] started = new boolean[r.n()];
+    ChatCompletion.Listener listener = new ChatCompletion.Listener() {
+      @Override
+      public void onText(int choice, String delta) {
+        event(out, shape.chunk(choice, delta, newEntries(logprobs, choice, sentEntries), null, !started[choice]));
+        started[choice] = true;
+      }
+
+      @Override
+      public void onLogits(int choice, float[] logits) {
+        if (logprobs != null) logprobs.onLogits(choice, logits);
+      }
+
+      @Override
+      public void onToken(int choice, int tokenId) {
+        if (logprobs != null) logprobs.onToken(choice, tokenId);
+      }
+    };
+    ChatCompletion.Result result;
+    try {
+      result = model.run(p, listener);
+    } catch (ClientGone e) {
+      throw e;
+    } catch (RuntimeException e) {  // the 200 is sent: say what failed in the stream itself, then end it
+      event(out, Responses.error("server_error", null, String.valueOf(e.getMessage()), 500));
+      throw e;
+    }
+    for (int i = 0; i < r.n(); i++)
+      event(out, shape.chunk(i, "", newEntries(logprobs, i, sentEntries), result.choices().get(i).finishReason(), !started[i]));
+    if (r.includeUsage()) event(out, shape.usageChunk(result));
+    write(out, "data: [DONE]\n\n");
+    return result;
+  }
+
+  /** The log-probability entries of a choice not yet sent in a chunk (null when none were asked for). */
+  private static List<TokenLogprobs.Entry> newEntries(TokenLogprobs logprobs, int choice, int[] sent) {
+    if (logprobs == null) return null;
+    List<TokenLogprobs.Entry> all = logprobs.entries(choice);
+    List<TokenLogprobs.Entry> fresh = new ArrayList<>(all.subList(sent[choice], all.size()));
+    sent[choice] = all.size();
+    return fresh;
+  }
+
+  private static ChatCompletion.Listener recorder(TokenLogprobs logprobs) {
+    if (logprobs == null) return null;
+    return new ChatCompletion.Listener() {
+      @Override
+      public void onText(int choice, String delta) {}
+
+      @Override
+      public void onLogits(int choice, float[] logits) {
+        logprobs.onLogits(choice, logits);
+      }
+
+      @Override
+      public void onToken(int choice, int tokenId) {
+        logprobs.onToken(choice, tokenId);
+      }
+    };
+  }
+
+  private static void event(OutputStream out, ObjectNode chunk) {
+    try {
+      write(out, "data: " + Responses.JSON.writeValueAsString(chunk) + "\n\n");
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void write(OutputStream out, String s) {
+    try {
+      out.write(s.getBytes(StandardCharsets.UTF_8));
+      out.flush();
+    } catch (IOException e) {
+      throw new ClientGone(e);
+    }
+  }
+
+  private void authorize(HttpExchange ex) {
+    if (options.apiKey() == null) return;
+    String h = ex.getRequestHeaders().getFirst("Authorization");
+    if (h == null || !h.equals("Bearer " + options.apiKey()))
+      throw new ApiException(401, "authentication_error", null, "API key error: "
+          + (h == null ? "send the header 'Authorization: Bearer <api_key>'" : "the API key is not the server's"));
+  }
+
+  private static JsonNode readJson(HttpExchange ex) {
+    byte[] body;
+    try (InputStream in = ex.getRequestBody()) {
+      body = in.readNBytes(MAX_BODY_BYTES + 1);
+    } catch (IOException e) {
+      throw new ClientGone(e);
+    }
+    if (body.length > MAX_BODY_BYTES)
+      throw new ApiException(413, "invalid_request_error", null, "the request body is over " + (MAX_BODY_BYTES >> 20) + " MiB");
+    try {
+      return Responses.JSON.readTree(body);
+    } catch (IOException e) {
+      String m = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+      throw ApiException.badRequest(null, "the request body is not valid JSON: " + m);
+    }
+  }
+
+  private static ApiException notAllowed(String method, String path) {
+    return new ApiException(405, "invalid_request_error", null, method + " is not allowed on " + path);
+  }
+
+  private static void send(HttpExchange ex, int status, ObjectNode json) {
+    try {
+      byte[] bytes = Responses.JSON.writeValueAsBytes(json);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(status, bytes.length);
+      ex.getResponseBody().write(bytes);
+    } catch (IOException e) {
+      throw new ClientGone(e);
+    }
+  }
+
+  /** Sends an error unless the response has started (a stream that failed midway just ends). */
+  private static void trySend(HttpExchange ex, int status, ObjectNode json) {
+    if (ex.getResponseCode() != -1) return;
+    try {
+      send(ex, status, json);
+    } catch (ClientGone ignored) {
+      // nobody to tell
+    }
+  }
+
+  private void log(String line) {
+    requests.print(line);
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** The client closed the connection (a failed write or read): the request is dropped. */
+  static final class ClientGone extends RuntimeException {
+    ClientGone(IOException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+package jswift.serve;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import jswift.infer.ChatCompletion;
+import jswift.infer.GenerationConfig;
+import jswift.model.CausalLM;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.GenerationPrompt;
+import jswift.template.Message;
+import jswift.template.Role;
+import jswift.template.SequenceTooLongException;
+import jswift.template.jinja.TemplateException;
+import jswift.tokenizer.Tokenizer;
+
+/**
+ * The model behind the server, and the names it is served under: the base name (the model folder's name, or
+ * {@code --served_model_name}) and one name per named LoRA adapter, ms-swift's multi-LoRA deployment
+ * ({@code --adapters name=DIR}): a request's {@code model} picks the adapter its answer is generated with. An
+ * unnamed adapter is part of the base name. Requests are checked and encoded here ({@link #prepare}), against the
+ * context length, before they queue for the model; {@link #run} generates, one request at a time, on the thread
+ * the server gives the model.
+ */
+public final class ServedModel {
+  private final CausalLM model;
+  private final Tokenizer tokenizer;
+  private final ConversationEncoder template;
+  private final GenerationConfig defaults;
+  private final String system;
+  private final Map<String, String> adapterOfName;  // served name -> loaded adapter (null: none)
+  private final int maxModelLength;
+  private final SplittableRandom seeds;
+
+  /** A request ready for the model: the name it asked for, its encoded prompt and its generation settings. */
+  public record Prepared(String name, ChatRequest request, GenerationPrompt prompt, GenerationConfig generation) {}
+
+  /**
+   * @param adapterOfName served name -> name of a loaded adapter (null for the base model); the first entry is the
+   *     default (a request without {@code model})
+   * @param system the system prompt of conversations that have none (null: the template's default)
+   * @param maxModelLength the longest prompt + answer accepted, in tokens
+   */
+  public ServedModel(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, GenerationConfig defaults,
+      String system, Map<String, String> adapterOfName, int maxModelLength) {
+    if (adapterOfName.isEmpty()) throw new IllegalArgumentException("a served model needs a name");
+    if (maxModelLength < 2) throw new IllegalArgumentException("max model length must be >= 2, got " + maxModelLength);
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.defaults = defaults;
+    this.system = system;
+    this.adapterOfName = new LinkedHashMap<>(adapterOfName);
+    this.maxModelLength = maxModelLength;
+    this.seeds = new SplittableRandom(defaults.seed());
+  }
+
+  /** The served names: the base model's first, then the named adapters'. */
+  public List<String> names() {
+    return new ArrayList<>(adapterOfName.keySet());
+  }
+
+  public int maxModelLength() {
+    return maxModelLength;
+  }
+
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /**
+   * Checks a request against this model and encodes it: an unknown model name, a conversation the template cannot
+   * encode, or a prompt + max_tokens beyond the context length is an {@link ApiException}. Without max_tokens the
+   * answer may use what the context leaves, up to the server's max_new_tokens.
+   */
+  public synchronized Prepared prepare(ChatRequest r) {
+    String name = r.model() == null ? names().get(0) : r.model();
+    if (!adapterOfName.containsKey(name))
+      throw new ApiException(404, "invalid_request_error", "model",
+          "the model '" + name + "' is not served here; served: " + names());
+    Conversation conv = r.conversation();
+    if (system != null && (conv.messages().isEmpty() || conv.messages().get(0).role() != Role.SYSTEM)) {
+      List<Message> withSystem = new ArrayList<>();
+      withSystem.add(Message.system(system));
+      withSystem.addAll(conv.messages());
+      conv = new Conversation(withSystem, conv.tools());
+    }
+    GenerationPrompt prompt;
+    try {
+      prompt = template.encodePrompt(conv);
+    } catch (IllegalArgumentException | SequenceTooLongException | TemplateException e) {
+      // a malformed conversation, one longer than the template's max_length, or the chat template's own refusal
+      throw ApiException.badRequest("messages", e.getMessage());
+    }
+    int promptTokens = prompt.inputIds().length, room = maxModelLength - promptTokens;
+    if (room < 1)
+      throw ApiException.badRequest("messages", "the prompt is " + promptTokens + " tokens and this server's maximum "
+          + "context length is " + maxModelLength + " tokens (--max_length): shorten the conversation");
+    int maxTokens;
+    if (r.maxTokens() != null) {
+      if (r.maxTokens() > room)
+        throw ApiException.badRequest("max_tokens", "the prompt is " + promptTokens + " tokens, so max_tokens can be at most "
+            + room + " (the maximum context length is " + maxModelLength + " tokens); got " + r.maxTokens());
+      maxTokens = r.maxTokens();
+    } else {
+      maxTokens = Math.min(defaults.maxNewTokens(), room);
+    }
+    float temperature = r.temperature() != null ? r.temperature() : defaults.isGreedy() ? 0f : defaults.temperature();
+    long seed = r.seed() != null ? r.seed() : seeds.nextLong();
+    GenerationConfig g = new GenerationConfig(maxTokens, temperature > 0, temperature > 0 ? temperature : 1f,
+        r.topK() != null ? r.topK() : defaults.topK(), r.topP() != null ? r.topP() : defaults.topP(),
+        r.repetitionPenalty() != null ? r.repetitionPenalty() : defaults.repetitionPenalty(), seed,
+        defaults.stopTokenIds(), r.stop());
+    return new Prepared(name, r, prompt, g);
+  }
+
+  /** Generates the answers of a prepared request with its adapter (call on the model's thread only). */
+  public ChatCompletion.Result run(Prepared p, ChatCompletion.Listener listener) {
+    model.setActiveAdapter(adapterOfName.get(p.name()));
+    return ChatCompletion.generate(model, tokenizer, p.prompt(), p.generation(), p.request().n(), listener);
+  }
+}
