@@ -1,5 +1,7 @@
 // GEMM: CPU against a double loop for all transpose combinations and batching; CUDA (cuBLAS) against CPU.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include "test.h"
@@ -95,6 +97,53 @@ JSW_TEST(gemm_cpu_split_over_threads_equals_one_thread) {
                        (long long)i, (long long)j, out[1][e], threads, out[0][e], bound);
           }
       }
+}
+
+// 1-8 rows against a weight stored [n, k] (a decode step) take gemv_rows: each row's outputs are the bits one row
+// alone gets (so a sequence decoded in a batch gets its own logits), within an fp32 dot product's rounding of a
+// double reference, and c is not read when beta == 0 (NaN there must not leak). k covers the 8-wide body with and
+// without a tail, n the J-output blocks with a remainder and the split over threads.
+JSW_TEST(gemm_cpu_few_rows_equal_one_row_bit_for_bit) {
+  const double eps = std::ldexp(1.0, -24);
+  for (auto [n, k] : {std::tuple<int64_t, int64_t>{37, 45}, {5001, 64}, {131, 901}, {6, 3}})
+    for (float beta : {0.0f, 0.5f}) {
+      const int64_t lda = k + 3, ldb = k + 1, ldc = n + 2;
+      auto a = randn(8 * lda, 51), b = randn(n * ldb, 52), c0 = randn(8 * ldc, 53);
+      if (beta == 0.0f) std::fill(c0.begin(), c0.end(), std::nanf(""));
+      const float alpha = 0.75f;
+      Buffer bb = upload(JSW_CPU, JSW_F32, b);
+      std::vector<float> alone(8 * ldc);
+      for (int64_t r = 0; r < 8; r++) {  // each row by itself
+        std::vector<float> row(a.begin() + r * lda, a.begin() + (r + 1) * lda), c(c0.begin() + r * ldc, c0.begin() + (r + 1) * ldc);
+        Buffer ba = upload(JSW_CPU, JSW_F32, row), bc = upload(JSW_CPU, JSW_F32, c);
+        JSW_CHECK(jsw_gemm(JSW_CPU, JSW_F32, JSW_F32, 0, 1, 1, n, k, alpha, ba.get(), lda, bb.get(), ldb, beta, bc.get(),
+                           ldc, 1, 0, 0, 0));
+        auto got = download(bc, JSW_F32, ldc);
+        std::copy(got.begin(), got.end(), alone.begin() + r * ldc);
+      }
+      for (int64_t m = 1; m <= 8; m++) {
+        Buffer ba = upload(JSW_CPU, JSW_F32, a), bc = upload(JSW_CPU, JSW_F32, c0);
+        JSW_CHECK(jsw_gemm(JSW_CPU, JSW_F32, JSW_F32, 0, 1, m, n, k, alpha, ba.get(), lda, bb.get(), ldb, beta, bc.get(),
+                           ldc, 1, 0, 0, 0));
+        auto got = download(bc, JSW_F32, m * ldc);
+        for (int64_t r = 0; r < m; r++)
+          for (int64_t j = 0; j < n; j++) {
+            const size_t e = size_t(r * ldc + j);
+            JSW_EXPECT(std::memcmp(&got[e], &alone[e], 4) == 0, "n=%lld k=%lld m=%lld beta=%g: (%lld, %lld) is %.9g in the "
+                       "batch, %.9g alone", (long long)n, (long long)k, (long long)m, beta, (long long)r, (long long)j,
+                       got[e], alone[e]);
+            double s = 0, terms = 0;
+            for (int64_t p = 0; p < k; p++) {
+              s += double(a[r * lda + p]) * b[j * ldb + p];
+              terms += std::fabs(double(a[r * lda + p]) * b[j * ldb + p]);
+            }
+            const double want = alpha * s + (beta == 0.0f ? 0.0 : beta * double(c0[e]));
+            const double bound = 2.0 * double(k + 2) * eps * (std::fabs(alpha) * terms + (beta == 0.0f ? 0.0 : std::fabs(beta * double(c0[e]))));
+            JSW_EXPECT(std::fabs(got[e] - want) <= bound + 1e-30, "n=%lld k=%lld m=%lld: (%lld, %lld) is %.9g, want %.9g",
+                       (long long)n, (long long)k, (long long)m, (long long)r, (long long)j, got[e], want);
+          }
+      }
+    }
 }
 
 JSW_TEST(gemm_cpu_batched) {

@@ -20,6 +20,7 @@
 
 #include "core/dtype.h"
 #include "core/memory.h"
+#include "cpu/gemv_rows.h"
 #include "kernels/gemm.h"
 
 #ifdef JSWIFT_WITH_OPENBLAS
@@ -66,6 +67,13 @@ void sgemm_one(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, floa
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
+  if (!trans_a && trans_b && m <= kGemvMaxRows) {
+    // 1-8 rows against a weight stored [n, k]: a decode step. Read the weight once for all rows (gemv_rows.cpp);
+    // sgemm would pack it first (3x slower at 2-8 rows), and the same sums for any m keep batched decode's logits
+    // equal to one sequence's.
+    gemv_rows(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
 #ifdef JSWIFT_WITH_OPENBLAS
   // Split when each thread gets real work (2^15 multiply-adds or more in all) and no outer region holds them.
   if (m * n * k >= (1 << 15) && omp_get_max_threads() > 1 && !omp_in_parallel()) {
