@@ -60,6 +60,10 @@ public final class DeployCommand implements Callable<Integer> {
   @Option(names = "--max_logprobs", description = "the most top_logprobs a request may ask for (default 20)")
   int maxLogprobs = 20;
 
+  @Option(names = "--max_batch_size", description = "the most answers generated together: requests that wait for "
+      + "the model together share its decode steps (default 8; 1 = one request at a time)")
+  int maxBatchSize = 8;
+
   @Option(names = "--max_length", description = "longest prompt + answer in tokens (default: the model's "
       + "max_position_embeddings)")
   Integer maxLength;
@@ -74,6 +78,7 @@ public final class DeployCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
     if (maxLogprobs < 0) throw new IllegalArgumentException("--max_logprobs must be >= 0, got " + maxLogprobs);
+    if (maxBatchSize < 1) throw new IllegalArgumentException("--max_batch_size must be >= 1, got " + maxBatchSize);
     if (logInterval < 0) throw new IllegalArgumentException("--log_interval must be >= 0 seconds, got " + logInterval);
     if (maxLength != null && maxLength < 2) throw new IllegalArgumentException("--max_length must be >= 2, got " + maxLength);
     Map<String, String> names = names();  // checked before the (long) model load
@@ -83,8 +88,8 @@ public final class DeployCommand implements Callable<Integer> {
       gen.loadAdapters(lm);
       ServedModel served = new ServedModel(lm, tok, gen.encoder(lm, tok), gen.generation(tok), gen.systemPrompt(),
           names, maxLength != null ? maxLength : lm.config().maxPositionEmbeddings());
-      OpenAiServer.Options base = new OpenAiServer.Options(host, port, apiKey, ownedBy, maxLogprobs, verbose,
-          logInterval, resultPath);
+      OpenAiServer.Options base = new OpenAiServer.Options(host, port, apiKey, ownedBy, maxLogprobs,
+          maxBatchSize, verbose, logInterval, resultPath);
       try (OpenAiServer server = bind(served, base, out)) {
         serving = true;
         String shown = host.equals("0.0.0.0") ? "127.0.0.1" : host;
@@ -155,7 +160,7 @@ public final class DeployCommand implements Callable<Integer> {
     for (int p = o.port(); ; p++) {
       try {
         return OpenAiServer.start(served, new OpenAiServer.Options(o.host(), p, o.apiKey(), o.ownedBy(), o.maxLogprobs(),
-            o.verbose(), o.logIntervalSeconds(), o.resultPath()), out);
+            o.maxBatchSize(), o.verbose(), o.logIntervalSeconds(), o.resultPath()), out);
       } catch (BindException e) {
         if (o.port() == 0 || p >= o.port() + PORT_TRIES - 1 || p == 65535)
           throw new IOException("cannot listen on " + o.host() + ":" + (o.port() == 0 ? "any port" : o.port() + "-" + p)

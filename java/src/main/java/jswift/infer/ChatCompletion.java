@@ -9,9 +9,9 @@ import jswift.template.GenerationPrompt;
 import jswift.tokenizer.Tokenizer;
 
 /**
- * The answers to an encoded chat prompt: the {@link Generator} continues the prompt (n times for n answers, each
- * with its own seed) until an eos id, one of the template's stop words or the caller's stop strings, or
- * max_new_tokens. An answer's text has its special tokens and the stop string that ended it removed. Text
+ * The answers to encoded chat prompts: the {@link Generator} continues each prompt (n times for n answers, each
+ * with its own seed; the answers of several requests in one batch) until an eos id, one of the template's stop
+ * words or the request's stop strings, or its max_new_tokens. An answer's text has its special tokens and the stop string that ended it removed. Text
  * streams to a {@link Listener} as it is generated, held back while it could be the beginning of a stop string,
  * so the streamed pieces add up to exactly the final text and never show a stop string.
  */
@@ -51,52 +51,105 @@ public final class ChatCompletion {
 
     /** The token picked for answer {@code choice}, after its {@link #onLogits}. */
     default void onToken(int choice, int tokenId) {}
+
+    /** Whether to stop generating these answers (their reader went away); what was generated is kept. */
+    default boolean cancelled() {
+      return false;
+    }
   }
 
   /**
-   * Generates {@code n} answers to {@code prompt}. The template's stop words and stop ids are added to
-   * {@code generation}'s; answer i samples with seed {@code generation.seed() + i}. {@code listener} may be null.
+   * One request of a batch: its encoded prompt, its settings (answer i samples with seed {@code generation.seed() +
+   * i}), how many answers, and who hears them as they grow (may be null).
    */
+  public record Request(GenerationPrompt prompt, GenerationConfig generation, int n, Listener listener) {
+    public Request {
+      if (n < 1) throw new IllegalArgumentException("n (the number of answers) must be >= 1, got " + n);
+    }
+  }
+
+  /** Generates {@code n} answers to {@code prompt}; {@code listener} may be null. See {@link #generate(CausalLM, Tokenizer, List)}. */
   public static Result generate(CausalLM model, Tokenizer tokenizer, GenerationPrompt prompt, GenerationConfig generation,
       int n, Listener listener) {
-    if (n < 1) throw new IllegalArgumentException("n (the number of answers) must be >= 1, got " + n);
-    List<Integer> stopIds = new ArrayList<>(generation.stopTokenIds());
-    for (int id : prompt.stopTokenIds()) if (!stopIds.contains(id)) stopIds.add(id);
-    List<String> stopWords = new ArrayList<>(generation.stopStrings());
-    for (String w : prompt.stopWords()) if (!w.isEmpty() && !stopWords.contains(w)) stopWords.add(w);
-    GenerationConfig cfg = new GenerationConfig(generation.maxNewTokens(), generation.doSample(),
-        generation.temperature(), generation.topK(), generation.topP(), generation.repetitionPenalty(),
-        generation.seed(), stopIds, stopWords);
-    Stream[] streams = new Stream[n];
-    for (int i = 0; i < n; i++) streams[i] = new Stream(tokenizer, stopWords);
-    Generator.TokenListener tokens = listener == null ? null : new Generator.TokenListener() {
+    return generate(model, tokenizer, List.of(new Request(prompt, generation, n, listener))).get(0);
+  }
+
+  /**
+   * Generates the answers of several requests in one batch (every answer of every request is a sequence, decoded
+   * together). Each request's template stop words and stop ids are added to its settings' own.
+   */
+  public static List<Result> generate(CausalLM model, Tokenizer tokenizer, List<Request> requests) {
+    List<int[]> prompts = new ArrayList<>();
+    List<GenerationConfig> configs = new ArrayList<>();
+    List<Stream> streams = new ArrayList<>();
+    List<Integer> requestOf = new ArrayList<>(), answerOf = new ArrayList<>();
+    List<GenerationConfig> withStops = new ArrayList<>();
+    for (int r = 0; r < requests.size(); r++) {
+      Request q = requests.get(r);
+      GenerationConfig g = q.generation();
+      List<Integer> stopIds = new ArrayList<>(g.stopTokenIds());
+      for (int id : q.prompt().stopTokenIds()) if (!stopIds.contains(id)) stopIds.add(id);
+      List<String> stopWords = new ArrayList<>(g.stopStrings());
+      for (String w : q.prompt().stopWords()) if (!w.isEmpty() && !stopWords.contains(w)) stopWords.add(w);
+      GenerationConfig cfg = new GenerationConfig(g.maxNewTokens(), g.doSample(), g.temperature(), g.topK(), g.topP(),
+          g.repetitionPenalty(), g.seed(), stopIds, stopWords);
+      withStops.add(cfg);
+      int[] ids = q.prompt().inputIds();
+      for (int i = 0; i < q.n(); i++) {
+        prompts.add(ids);
+        configs.add(cfg.withSeed(cfg.seed() + i));
+        streams.add(new Stream(tokenizer, stopWords));
+        requestOf.add(r);
+        answerOf.add(i);
+      }
+    }
+    Generator.TokenListener tokens = new Generator.TokenListener() {
+      private Listener of(int sequence) {
+        return requests.get(requestOf.get(sequence)).listener();
+      }
+
       @Override
       public void onLogits(int sequence, float[] logits) {
-        listener.onLogits(sequence, logits);
+        Listener l = of(sequence);
+        if (l != null) l.onLogits(answerOf.get(sequence), logits);
       }
 
       @Override
       public void onToken(int sequence, int tokenId) {
-        listener.onToken(sequence, tokenId);
-        String delta = streams[sequence].add(tokenId);
-        if (!delta.isEmpty()) listener.onText(sequence, delta);
+        Listener l = of(sequence);
+        if (l == null) return;
+        l.onToken(answerOf.get(sequence), tokenId);
+        String delta = streams.get(sequence).add(tokenId);
+        if (!delta.isEmpty()) l.onText(answerOf.get(sequence), delta);
+      }
+
+      @Override
+      public boolean cancelled(int sequence) {
+        Listener l = of(sequence);
+        return l != null && l.cancelled();
       }
     };
-    int[] ids = prompt.inputIds();
-    List<int[]> out = Generator.generate(model, Collections.nCopies(n, ids), cfg, t -> tokenizer.decode(t, false), tokens);
-    List<Choice> choices = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      int[] t = out.get(i);
-      String text = withoutStop(tokenizer.decode(t, true), stopWords);
-      FinishReason why = t.length < cfg.maxNewTokens() || stopped(t, stopIds, stopWords, tokenizer)
-          ? FinishReason.STOP : FinishReason.LENGTH;
-      if (listener != null) {
-        String rest = streams[i].finish(text);
-        if (!rest.isEmpty()) listener.onText(i, rest);
+    List<int[]> out = Generator.generate(model, prompts, configs, t -> tokenizer.decode(t, false), tokens);
+    List<Result> results = new ArrayList<>();
+    int seq = 0;
+    for (int r = 0; r < requests.size(); r++) {
+      Request q = requests.get(r);
+      GenerationConfig cfg = withStops.get(r);
+      List<Choice> choices = new ArrayList<>();
+      for (int i = 0; i < q.n(); i++, seq++) {
+        int[] t = out.get(seq);
+        String text = withoutStop(tokenizer.decode(t, true), cfg.stopStrings());
+        FinishReason why = t.length < cfg.maxNewTokens() || stopped(t, cfg.stopTokenIds(), cfg.stopStrings(), tokenizer)
+            ? FinishReason.STOP : FinishReason.LENGTH;
+        if (q.listener() != null && !q.listener().cancelled()) {
+          String rest = streams.get(seq).finish(text);
+          if (!rest.isEmpty()) q.listener().onText(i, rest);
+        }
+        choices.add(new Choice(text, t, why));
       }
-      choices.add(new Choice(text, t, why));
+      results.add(new Result(q.prompt().inputIds().length, choices));
     }
-    return new Result(ids.length, choices);
+    return results;
   }
 
   /** Whether a full-length answer still ended on a stop: its last token is a stop id, or its text a stop word. */

@@ -38,6 +38,11 @@ public record GenerationConfig(int maxNewTokens, boolean doSample, float tempera
         strings);
   }
 
+  public GenerationConfig withSeed(long newSeed) {
+    return new GenerationConfig(maxNewTokens, doSample, temperature, topK, topP, repetitionPenalty, newSeed, stopTokenIds,
+        stopStrings);
+  }
+
   /** Greedy: no sampling, or temperature 0. */
   public boolean isGreedy() {
     return !doSample || temperature == 0f;

@@ -28,6 +28,14 @@ public final class Generator {
      * the generator's and is modified right after, so copy what you keep. The default ignores it.
      */
     default void onLogits(int sequence, float[] logits) {}
+
+    /**
+     * Whether a sequence should stop now (its reader went away): checked before each of its tokens; a stopped
+     * sequence keeps what it generated. The default never stops one.
+     */
+    default boolean cancelled(int sequence) {
+      return false;
+    }
   }
 
   private Generator() {}
@@ -49,16 +57,34 @@ public final class Generator {
   }
 
   /**
-   * The new tokens of each prompt. {@code detokenize} (ids -> text) is needed only for stop strings;
-   * {@code listener} may be null.
+   * The new tokens of each prompt, all with {@code cfg}; sequence b samples with seed {@code cfg.seed() + b}.
+   * {@code detokenize} (ids -> text) is needed only for stop strings; {@code listener} may be null.
    */
   public static List<int[]> generate(CausalLM model, List<int[]> prompts, GenerationConfig cfg,
       Function<int[], String> detokenize, TokenListener listener) {
+    List<GenerationConfig> configs = new ArrayList<>();
+    for (int b = 0; b < prompts.size(); b++) configs.add(cfg.withSeed(cfg.seed() + b));
+    return generate(model, prompts, configs, detokenize, listener);
+  }
+
+  /**
+   * The new tokens of each prompt, each with its own settings ({@code configs.get(b)}: its sampling, seed,
+   * max_new_tokens and stops), in one batch: the prompts are prefilled together and every step decodes one token
+   * of each sequence still running. {@code detokenize} is needed only for stop strings; {@code listener} may be
+   * null.
+   */
+  public static List<int[]> generate(CausalLM model, List<int[]> prompts, List<GenerationConfig> configs,
+      Function<int[], String> detokenize, TokenListener listener) {
     int batch = prompts.size();
     if (batch == 0) throw new IllegalArgumentException("no prompts");
-    if (!cfg.stopStrings().isEmpty() && detokenize == null)
-      throw new IllegalArgumentException("stop strings need a detokenizer");
-    int maxLen = 0;
+    if (configs.size() != batch)
+      throw new IllegalArgumentException(configs.size() + " generation configs for " + batch + " prompts");
+    int maxLen = 0, maxNew = 0;
+    for (GenerationConfig cfg : configs) {
+      if (!cfg.stopStrings().isEmpty() && detokenize == null)
+        throw new IllegalArgumentException("stop strings need a detokenizer");
+      maxNew = Math.max(maxNew, cfg.maxNewTokens());
+    }
     for (int[] p : prompts) {
       if (p.length == 0) throw new IllegalArgumentException("empty prompt");
       for (int id : p)
@@ -67,7 +93,7 @@ public final class Generator {
       maxLen = Math.max(maxLen, p.length);
     }
     List<int[]> out = new ArrayList<>();
-    if (cfg.maxNewTokens() == 0) {
+    if (maxNew == 0) {
       for (int b = 0; b < batch; b++) out.add(new int[0]);
       return out;
     }
@@ -76,8 +102,13 @@ public final class Generator {
     int[] realCount = new int[batch];
     int[][] seen = new int[batch][];
     int[] seenLen = new int[batch];
+    Sampler[] samplers = new Sampler[batch];
+    int[][] generated = new int[batch][];
+    int[] count = new int[batch];
+    boolean[] done = new boolean[batch];
     for (int b = 0; b < batch; b++) {
       int[] p = prompts.get(b);
+      GenerationConfig cfg = configs.get(b);
       int pad = maxLen - p.length;
       for (int i = 0; i < p.length; i++) {
         ids[b * maxLen + pad + i] = p[i];
@@ -87,16 +118,12 @@ public final class Generator {
       realCount[b] = p.length;
       seen[b] = Arrays.copyOf(p, p.length + cfg.maxNewTokens());
       seenLen[b] = p.length;
+      samplers[b] = new Sampler(cfg);
+      generated[b] = new int[cfg.maxNewTokens()];
+      done[b] = cfg.maxNewTokens() == 0;
     }
-    Sampler[] samplers = new Sampler[batch];
-    for (int b = 0; b < batch; b++)
-      samplers[b] = new Sampler(new GenerationConfig(cfg.maxNewTokens(), cfg.doSample(), cfg.temperature(), cfg.topK(),
-          cfg.topP(), cfg.repetitionPenalty(), cfg.seed() + b, cfg.stopTokenIds(), cfg.stopStrings()));
-    int[][] generated = new int[batch][cfg.maxNewTokens()];
-    int[] count = new int[batch];
-    boolean[] done = new boolean[batch];
     // Every decode step allocates the same temporaries: recycle them (no native allocation after the first step).
-    try (KvCache cache = model.newCache(batch, maxLen + cfg.maxNewTokens());
+    try (KvCache cache = model.newCache(batch, maxLen + maxNew);
         BlockRecycler recycler = BlockRecycler.open();
         CausalLM.DecodeGraph graph = decodeGraphs(model.device()) ? model.decodeGraph(cache) : null) {
       float[][] logits = model.forwardCached(cache, ids, maxLen, pos, real);
@@ -104,10 +131,12 @@ public final class Generator {
       for (int step = 0; ; step++) {
         int[] next = new int[batch], nextPos = new int[batch];
         for (int b = 0; b < batch; b++) {
+          if (!done[b] && listener != null && listener.cancelled(b)) done[b] = true;
           if (done[b]) {
-            next[b] = generated[b][Math.max(count[b] - 1, 0)];  // fed but ignored
+            next[b] = count[b] > 0 ? generated[b][count[b] - 1] : 0;  // fed but ignored
             continue;
           }
+          GenerationConfig cfg = configs.get(b);
           if (listener != null) listener.onLogits(b, logits[b]);
           int tok = samplers[b].next(logits[b], seen[b], seenLen[b]);
           generated[b][count[b]++] = tok;

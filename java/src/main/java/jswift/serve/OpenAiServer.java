@@ -1,6 +1,5 @@
 package jswift.serve;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
@@ -9,16 +8,12 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,9 +26,10 @@ import jswift.infer.ChatCompletion;
  * {@code data: [DONE]}) when a request sets {@code stream}. With an API key, the {@code /v1} routes need
  * {@code Authorization: Bearer <key>}.
  *
- * <p>The model runs on one thread: requests are checked as they arrive (a bad one is answered at once), then
- * generated one after another in arrival order; more than {@link #MAX_WAITING} waiting requests are refused with a
- * 503, and a body over {@link #MAX_BODY_BYTES} with a 413. A client that goes away while its answer streams stops
+ * <p>The model runs on one thread ({@link ModelWorker}): a request's JSON is checked as it arrives (a malformed one
+ * is answered at once), then it waits for the model, and requests that wait together for the same model are
+ * generated together, as one batch; more than {@link #MAX_WAITING} waiting requests are refused with a 503, and a
+ * body over {@link #MAX_BODY_BYTES} with a 413. A client that goes away while its answer streams stops
  * that generation. Built on the JDK's own HTTP server ({@code com.sun.net.httpserver}), so it adds no dependency.
  */
 public final class OpenAiServer implements AutoCloseable {
@@ -44,20 +40,20 @@ public final class OpenAiServer implements AutoCloseable {
 
   /**
    * How the server runs: where it listens (port 0: any free port), the API key (null: none), the {@code owned_by}
-   * of the model list, the most {@code top_logprobs} a request may ask for, whether each request is logged, how
+   * of the model list, the most {@code top_logprobs} a request may ask for, the most answers generated together
+   * (concurrent requests share a batch: see {@link ModelWorker}), whether each request is logged, how
    * often throughput is logged (seconds; 0: never), and where finished requests are appended as JSON lines (null:
    * nowhere).
    */
-  public record Options(String host, int port, String apiKey, String ownedBy, int maxLogprobs, boolean verbose,
-      int logIntervalSeconds, java.nio.file.Path resultPath) {}
+  public record Options(String host, int port, String apiKey, String ownedBy, int maxLogprobs, int maxBatchSize,
+      boolean verbose, int logIntervalSeconds, java.nio.file.Path resultPath) {}
 
   private final ServedModel model;
   private final Options options;
   private final HttpServer http;
   private final ExecutorService handlers;
-  private final ExecutorService modelThread;
+  private final ModelWorker worker;
   private final ScheduledExecutorService ticker;
-  private final AtomicInteger waiting = new AtomicInteger();
   private final RequestLog requests;
   private final long created = System.currentTimeMillis() / 1000;
 
@@ -72,7 +68,7 @@ public final class OpenAiServer implements AutoCloseable {
       throw e;
     }
     this.handlers = Executors.newCachedThreadPool(daemon("jswift-http"));
-    this.modelThread = Executors.newSingleThreadExecutor(daemon("jswift-model"));
+    this.worker = new ModelWorker(model, options.maxBatchSize(), MAX_WAITING);
     this.ticker = Executors.newSingleThreadScheduledExecutor(daemon("jswift-log"));
     http.setExecutor(handlers);
     http.createContext("/", this::handle);
@@ -83,7 +79,7 @@ public final class OpenAiServer implements AutoCloseable {
     OpenAiServer s = new OpenAiServer(model, options, log);
     s.http.start();
     if (options.logIntervalSeconds() > 0)
-      s.ticker.scheduleAtFixedRate(() -> s.requests.logThroughput(s.waiting.get()), options.logIntervalSeconds(),
+      s.ticker.scheduleAtFixedRate(() -> s.requests.logThroughput(s.worker.pending()), options.logIntervalSeconds(),
           options.logIntervalSeconds(), TimeUnit.SECONDS);
     return s;
   }
@@ -97,7 +93,7 @@ public final class OpenAiServer implements AutoCloseable {
   public void close() {
     http.stop(0);
     ticker.shutdownNow();
-    modelThread.shutdownNow();
+    worker.close();
     handlers.shutdownNow();
     requests.close();
   }
@@ -155,41 +151,55 @@ public final class OpenAiServer implements AutoCloseable {
 
   /** Queues the request for the model and answers it, whole or as a stream. */
   private void complete(HttpExchange ex, String id, boolean chat, JsonNode body, ChatRequest r, long start) {
-    if (waiting.incrementAndGet() > MAX_WAITING) {
-      waiting.decrementAndGet();
-      throw new ApiException(503, "server_busy", null, "the server is busy: " + MAX_WAITING
-          + " requests are waiting for the model; retry later");
-    }
-    Future<ObjectNode> answer;
-    try {
-      answer = modelThread.submit(() -> {
-        try {
-          ServedModel.Prepared p = model.prepare(r);
-          Responses shape = new Responses(chat, id, System.currentTimeMillis() / 1000, p.name(), model.tokenizer());
-          TokenLogprobs logprobs = r.logprobs() ? new TokenLogprobs(r.n(), r.topLogprobs()) : null;
-          ChatCompletion.Result result = r.stream() ? stream(ex, shape, p, logprobs) : model.run(p, recorder(logprobs));
-          ObjectNode whole = shape.complete(result, logprobs);
-          requests.finished(id, chat, body, whole, result, (System.nanoTime() - start) / 1e9, options.verbose());
-          return whole;
-        } finally {
-          waiting.decrementAndGet();
+    CompletableFuture<ObjectNode> answer = new CompletableFuture<>();
+    worker.submit(new ModelWorker.Job() {
+      private Responses shape;
+      private TokenLogprobs logprobs;
+      private EventStream events;
+
+      @Override
+      public ChatRequest request() {
+        return r;
+      }
+
+      @Override
+      public ChatCompletion.Listener started(ServedModel.Prepared p) {
+        shape = new Responses(chat, id, System.currentTimeMillis() / 1000, p.name(), model.tokenizer());
+        logprobs = r.logprobs() ? new TokenLogprobs(r.n(), r.topLogprobs()) : null;
+        if (!r.stream()) return logprobs == null ? null : recorder(logprobs);
+        events = new EventStream(ex, shape, logprobs, r.n());
+        events.begin();
+        return events;
+      }
+
+      @Override
+      public void finished(ServedModel.Prepared p, ChatCompletion.Result result) {
+        ObjectNode whole = shape.complete(result, logprobs);
+        if (events != null) events.end(result, r.includeUsage());
+        if (events != null && events.clientGone()) {
+          answer.completeExceptionally(new ClientGone());
+          return;
         }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      waiting.decrementAndGet();
-      throw new ApiException(503, "server_busy", null, "the server is shutting down");
-    }
+        requests.finished(id, chat, body, whole, result, (System.nanoTime() - start) / 1e9, options.verbose());
+        answer.complete(whole);
+      }
+
+      @Override
+      public void failed(RuntimeException e) {
+        if (events != null && !(e instanceof ApiException)) events.fail(String.valueOf(e.getMessage()));
+        answer.completeExceptionally(e);
+      }
+    });
     try {
       ObjectNode whole = answer.get();
       if (!r.stream()) send(ex, 200, whole);
     } catch (InterruptedException e) {
-      answer.cancel(true);
       Thread.currentThread().interrupt();
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof ApiException a) throw a;
       if (cause instanceof ClientGone) {
-        if (options.verbose()) log(id + ": the client closed the connection; generation stopped");
+        if (options.verbose()) log(id + ": the client closed the connection; its generation stopped");
         return;
       }
       if (cause instanceof IllegalArgumentException) throw ApiException.badRequest(null, cause.getMessage());
@@ -197,63 +207,8 @@ public final class OpenAiServer implements AutoCloseable {
     }
   }
 
-  /** Generates with every piece of text sent as a server-sent event as soon as it is known. */
-  private ChatCompletion.Result stream(HttpExchange ex, Responses shape, ServedModel.Prepared p, TokenLogprobs logprobs) {
-    ChatRequest r = p.request();
-    ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-    ex.getResponseHeaders().set("Cache-Control", "no-cache");
-    try {
-      ex.sendResponseHeaders(200, 0);
-    } catch (IOException e) {
-      throw new ClientGone(e);
-    }
-    OutputStream out = ex.getResponseBody();
-    int[] sentEntries = new int[r.n()];
-    boolean[] started = new boolean[r.n()];
-    ChatCompletion.Listener listener = new ChatCompletion.Listener() {
-      @Override
-      public void onText(int choice, String delta) {
-        event(out, shape.chunk(choice, delta, newEntries(logprobs, choice, sentEntries), null, !started[choice]));
-        started[choice] = true;
-      }
-
-      @Override
-      public void onLogits(int choice, float[] logits) {
-        if (logprobs != null) logprobs.onLogits(choice, logits);
-      }
-
-      @Override
-      public void onToken(int choice, int tokenId) {
-        if (logprobs != null) logprobs.onToken(choice, tokenId);
-      }
-    };
-    ChatCompletion.Result result;
-    try {
-      result = model.run(p, listener);
-    } catch (ClientGone e) {
-      throw e;
-    } catch (RuntimeException e) {  // the 200 is sent: say what failed in the stream itself, then end it
-      event(out, Responses.error("server_error", null, String.valueOf(e.getMessage()), 500));
-      throw e;
-    }
-    for (int i = 0; i < r.n(); i++)
-      event(out, shape.chunk(i, "", newEntries(logprobs, i, sentEntries), result.choices().get(i).finishReason(), !started[i]));
-    if (r.includeUsage()) event(out, shape.usageChunk(result));
-    write(out, "data: [DONE]\n\n");
-    return result;
-  }
-
-  /** The log-probability entries of a choice not yet sent in a chunk (null when none were asked for). */
-  private static List<TokenLogprobs.Entry> newEntries(TokenLogprobs logprobs, int choice, int[] sent) {
-    if (logprobs == null) return null;
-    List<TokenLogprobs.Entry> all = logprobs.entries(choice);
-    List<TokenLogprobs.Entry> fresh = new ArrayList<>(all.subList(sent[choice], all.size()));
-    sent[choice] = all.size();
-    return fresh;
-  }
-
+  /** Records the log-probabilities of an answer that is not streamed. */
   private static ChatCompletion.Listener recorder(TokenLogprobs logprobs) {
-    if (logprobs == null) return null;
     return new ChatCompletion.Listener() {
       @Override
       public void onText(int choice, String delta) {}
@@ -268,23 +223,6 @@ public final class OpenAiServer implements AutoCloseable {
         logprobs.onToken(choice, tokenId);
       }
     };
-  }
-
-  private static void event(OutputStream out, ObjectNode chunk) {
-    try {
-      write(out, "data: " + Responses.JSON.writeValueAsString(chunk) + "\n\n");
-    } catch (JsonProcessingException e) {
-      throw new UncheckedIOException(e);
-    }
-  }
-
-  private static void write(OutputStream out, String s) {
-    try {
-      out.write(s.getBytes(StandardCharsets.UTF_8));
-      out.flush();
-    } catch (IOException e) {
-      throw new ClientGone(e);
-    }
   }
 
   private void authorize(HttpExchange ex) {
@@ -352,6 +290,10 @@ public final class OpenAiServer implements AutoCloseable {
 
   /** The client closed the connection (a failed write or read): the request is dropped. */
   static final class ClientGone extends RuntimeException {
+    ClientGone() {
+      super("the client closed the connection");
+    }
+
     ClientGone(IOException cause) {
       super(cause.getMessage(), cause);
     }

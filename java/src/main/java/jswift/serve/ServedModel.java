@@ -77,7 +77,7 @@ public final class ServedModel {
    * answer may use what the context leaves, up to the server's max_new_tokens.
    */
   public synchronized Prepared prepare(ChatRequest r) {
-    String name = r.model() == null ? names().get(0) : r.model();
+    String name = nameOf(r);
     if (!adapterOfName.containsKey(name))
       throw new ApiException(404, "invalid_request_error", "model",
           "the model '" + name + "' is not served here; served: " + names());
@@ -117,9 +117,25 @@ public final class ServedModel {
     return new Prepared(name, r, prompt, g);
   }
 
-  /** Generates the answers of a prepared request with its adapter (call on the model's thread only). */
-  public ChatCompletion.Result run(Prepared p, ChatCompletion.Listener listener) {
-    model.setActiveAdapter(adapterOfName.get(p.name()));
-    return ChatCompletion.generate(model, tokenizer, p.prompt(), p.generation(), p.request().n(), listener);
+  /**
+   * Generates the answers of prepared requests that asked for the same model name, in one batch (call on the
+   * model's thread only); {@code listeners.get(i)} (may be null) hears request i's answers as they grow.
+   */
+  public List<ChatCompletion.Result> run(List<Prepared> batch, List<ChatCompletion.Listener> listeners) {
+    String name = batch.get(0).name();
+    List<ChatCompletion.Request> requests = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i++) {
+      Prepared p = batch.get(i);
+      if (!p.name().equals(name))
+        throw new IllegalArgumentException("one batch, one model: " + name + " and " + p.name());
+      requests.add(new ChatCompletion.Request(p.prompt(), p.generation(), p.request().n(), listeners.get(i)));
+    }
+    model.setActiveAdapter(adapterOfName.get(name));
+    return ChatCompletion.generate(model, tokenizer, requests);
+  }
+
+  /** The served name a request asks for (the base name when it names none). */
+  public String nameOf(ChatRequest r) {
+    return r.model() == null ? names().get(0) : r.model();
   }
 }

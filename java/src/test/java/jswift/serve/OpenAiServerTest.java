@@ -75,7 +75,7 @@ class OpenAiServerTest {
         GenerationConfig.greedy(16, tok.eosTokenIds()), null, names, 128);
     results = dir.resolve("results/deploy.jsonl");
     server = OpenAiServer.start(served,
-        new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 5, true, 0, results), new PrintWriter(log, true));
+        new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 5, 8, true, 0, results), new PrintWriter(log, true));
   }
 
   @AfterAll
@@ -372,7 +372,7 @@ class OpenAiServerTest {
         Templates.create(Templates.JINJA, tok, ChatTemplate.load(modelDir), TemplateOptions.DEFAULT),
         GenerationConfig.greedy(4, tok.eosTokenIds()), null, Collections.singletonMap("tiny", null), 128);
     try (OpenAiServer guarded = OpenAiServer.start(served,
-        new OpenAiServer.Options("127.0.0.1", 0, "s3cret", "swift", 5, false, 0, null), new PrintWriter(new StringWriter()))) {
+        new OpenAiServer.Options("127.0.0.1", 0, "s3cret", "swift", 5, 1, false, 0, null), new PrintWriter(new StringWriter()))) {
       URI models = URI.create("http://127.0.0.1:" + guarded.port() + "/v1/models");
       HttpResponse<String> none = CLIENT.send(HttpRequest.newBuilder(models).GET().build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(401, none.statusCode());

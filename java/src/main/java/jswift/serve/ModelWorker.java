@@ -1,0 +1,138 @@
+package jswift.serve;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+import jswift.infer.ChatCompletion;
+
+/**
+ * The one thread that runs the model, and the queue of requests waiting for it. Each turn takes the oldest
+ * request and every other waiting one that asks for the same model name (the same adapter), up to
+ * {@code maxBatchSize} answers in all, and generates them as one batch, so concurrent clients share each decode
+ * step (a step reads every weight once, whatever the batch). Requests that arrive while a batch runs wait for the
+ * next turn. More than {@code maxWaiting} waiting requests are refused.
+ */
+final class ModelWorker implements AutoCloseable {
+  /** A request for the model, and what to do at each stage; every callback runs on the model thread. */
+  interface Job {
+    ChatRequest request();
+
+    /** Its request is checked and encoded: returns who hears its answers as they grow (null: no one). */
+    ChatCompletion.Listener started(ServedModel.Prepared prepared);
+
+    void finished(ServedModel.Prepared prepared, ChatCompletion.Result result);
+
+    /** It failed: an {@link ApiException} for a bad request, anything else for a failure of the model. */
+    void failed(RuntimeException e);
+  }
+
+  private final ServedModel model;
+  private final int maxBatchSize;
+  private final int maxWaiting;
+  private final LinkedBlockingDeque<Job> queue = new LinkedBlockingDeque<>();
+  private final AtomicInteger pending = new AtomicInteger();
+  private final Thread thread;
+  private volatile boolean closed;
+
+  ModelWorker(ServedModel model, int maxBatchSize, int maxWaiting) {
+    if (maxBatchSize < 1) throw new IllegalArgumentException("max batch size must be >= 1, got " + maxBatchSize);
+    this.model = model;
+    this.maxBatchSize = maxBatchSize;
+    this.maxWaiting = maxWaiting;
+    this.thread = new Thread(this::loop, "jswift-model");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Queues a job; a 503 when {@code maxWaiting} are waiting already or the worker is closed. */
+  void submit(Job job) {
+    if (closed) throw new ApiException(503, "server_busy", null, "the server is shutting down");
+    if (pending.incrementAndGet() > maxWaiting) {
+      pending.decrementAndGet();
+      throw new ApiException(503, "server_busy", null, "the server is busy: " + maxWaiting
+          + " requests are waiting for the model; retry later");
+    }
+    queue.add(job);
+  }
+
+  /** Requests queued or being generated. */
+  int pending() {
+    return pending.get();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    thread.interrupt();
+    for (Job j; (j = queue.poll()) != null; ) {
+      pending.decrementAndGet();
+      j.failed(new ApiException(503, "server_busy", null, "the server is shutting down"));
+    }
+  }
+
+  private void loop() {
+    while (!closed) {
+      List<Job> batch;
+      try {
+        batch = nextBatch();
+      } catch (InterruptedException e) {
+        return;
+      }
+      try {
+        run(batch);
+      } finally {
+        pending.addAndGet(-batch.size());
+      }
+    }
+  }
+
+  /** The oldest job and the waiting ones that ask for the same model, up to maxBatchSize answers. */
+  private List<Job> nextBatch() throws InterruptedException {
+    List<Job> batch = new ArrayList<>();
+    Job first = queue.take();
+    batch.add(first);
+    String name = model.nameOf(first.request());
+    int answers = first.request().n();
+    for (Iterator<Job> it = queue.iterator(); it.hasNext() && answers < maxBatchSize; ) {
+      Job j = it.next();
+      if (!model.nameOf(j.request()).equals(name) || answers + j.request().n() > maxBatchSize) continue;
+      it.remove();
+      batch.add(j);
+      answers += j.request().n();
+    }
+    return batch;
+  }
+
+  private void run(List<Job> jobs) {
+    List<Job> running = new ArrayList<>();
+    List<ServedModel.Prepared> prepared = new ArrayList<>();
+    List<ChatCompletion.Listener> listeners = new ArrayList<>();
+    for (Job j : jobs) {
+      try {
+        ServedModel.Prepared p = model.prepare(j.request());
+        listeners.add(j.started(p));
+        prepared.add(p);
+        running.add(j);
+      } catch (RuntimeException e) {
+        j.failed(e);
+      }
+    }
+    if (running.isEmpty()) return;
+    List<ChatCompletion.Result> results;
+    try {
+      results = model.run(prepared, listeners);
+    } catch (RuntimeException e) {
+      for (Job j : running) j.failed(e);
+      return;
+    }
+    for (int i = 0; i < running.size(); i++) {
+      try {
+        running.get(i).finished(prepared.get(i), results.get(i));
+      } catch (RuntimeException e) {
+        running.get(i).failed(e);
+      }
+    }
+  }
+}
