@@ -13,7 +13,9 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * GEMM C = A B^T (the linear-layer shape: tokens x in times [out, in]^T), fp32: jswift's matmul vs OpenBLAS
- * sgemm called directly (the target: within 10%) vs libtorch's mm. Shape: m x n x k.
+ * sgemm called directly (the target: within 10%) vs libtorch's mm. Shape: m x n x k. The 1-8 row shapes are a
+ * decode step of that many sequences, which jswift runs on cpu/gemv_rows.cpp (the weight read once for all rows;
+ * sgemm packs it first).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -22,7 +24,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class GemmBench {
-  @Param({"2048x896x896", "1024x4864x896"})
+  @Param({"2048x896x896", "1024x4864x896", "1x4864x896", "4x4864x896", "8x4864x896", "4x896x4864"})
   public String shape;
 
   private Tensor a, b, c;

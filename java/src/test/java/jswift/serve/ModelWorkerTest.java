@@ -7,19 +7,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import jswift.infer.ChatCompletion;
-import jswift.infer.GenerationConfig;
 import jswift.model.CausalLM;
 import jswift.tensor.Device;
-import jswift.template.ChatTemplate;
-import jswift.template.TemplateOptions;
-import jswift.template.Templates;
 import jswift.testing.Fixtures;
 import jswift.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
@@ -103,13 +97,7 @@ class ModelWorkerTest {
   void waitingRequestsShareABatchAndGetTheirOwnAnswers(@TempDir Path dir) throws Exception {
     Path modelDir = Fixtures.tinyChatModel(dir.resolve("m"));
     try (CausalLM lm = CausalLM.load(modelDir, Device.CPU); Tokenizer tok = Tokenizer.load(modelDir)) {
-      lm.loadAdapter("mine", Fixtures.llamaGqa().resolve("adapters/lora"));
-      Map<String, String> names = new LinkedHashMap<>();
-      names.put("base", null);
-      names.put("mine", "mine");
-      ServedModel served = new ServedModel(lm, tok,
-          Templates.create(Templates.JINJA, tok, ChatTemplate.load(modelDir), TemplateOptions.DEFAULT),
-          GenerationConfig.greedy(16, tok.eosTokenIds()), null, names, 128);
+      ServedModel served = OpenAiServerTest.servedWithAdapter(lm, tok, modelDir, "base");
       String a = body("base", "hello world", 6, ""), b = body("base", "how are you", 4, "\"n\": 2, \"temperature\": 1.3, \"seed\": 3");
       String c = body("mine", "hello", 5, ""), d = body("base", "are you", 5, "");
       // Alone, one batch each.

@@ -66,13 +66,7 @@ class OpenAiServerTest {
     modelDir = Fixtures.tinyChatModel(dir.resolve("tiny-chat"));
     lm = CausalLM.load(modelDir, Device.CPU);
     tok = Tokenizer.load(modelDir);
-    lm.loadAdapter("mine", Fixtures.llamaGqa().resolve("adapters/lora"));
-    Map<String, String> names = new LinkedHashMap<>();
-    names.put("tiny-chat", null);
-    names.put("mine", "mine");
-    ServedModel served = new ServedModel(lm, tok,
-        Templates.create(Templates.JINJA, tok, ChatTemplate.load(modelDir), TemplateOptions.DEFAULT),
-        GenerationConfig.greedy(16, tok.eosTokenIds()), null, names, 128);
+    ServedModel served = servedWithAdapter(lm, tok, modelDir, "tiny-chat");
     results = dir.resolve("results/deploy.jsonl");
     server = OpenAiServer.start(served,
         new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 5, 8, true, 0, results), new PrintWriter(log, true));
@@ -83,6 +77,20 @@ class OpenAiServerTest {
     if (server != null) server.close();
     if (tok != null) tok.close();
     if (lm != null) lm.close();
+  }
+
+  /**
+   * The tiny chat model served under {@code baseName} and its LoRA fixture under "mine" (loaded here), greedy with
+   * up to 16 new tokens by default, its context 128 tokens.
+   */
+  static ServedModel servedWithAdapter(CausalLM lm, Tokenizer tok, Path modelDir, String baseName) throws IOException {
+    lm.loadAdapter("mine", Fixtures.llamaGqa().resolve("adapters/lora"));
+    Map<String, String> names = new LinkedHashMap<>();
+    names.put(baseName, null);
+    names.put("mine", "mine");
+    return new ServedModel(lm, tok,
+        Templates.create(Templates.JINJA, tok, ChatTemplate.load(modelDir), TemplateOptions.DEFAULT),
+        GenerationConfig.greedy(16, tok.eosTokenIds()), null, names, 128);
   }
 
   /** The greedy answer the generator gives for the template's text of one user turn, with an adapter or none. */
