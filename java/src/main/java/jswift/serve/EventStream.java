@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import jswift.infer.ChatCompletion;
+import jswift.template.AgentTemplate;
 
 /**
  * A streamed answer as server-sent events: the 200 and {@code text/event-stream} header, then one {@code data:}
@@ -72,10 +73,21 @@ final class EventStream implements ChatCompletion.Listener {
     return gone;
   }
 
-  /** The last chunk of each answer, the usage (if asked) and [DONE]. */
-  void end(ChatCompletion.Result result, boolean includeUsage) {
-    for (int i = 0; i < started.length; i++)
-      event(shape.chunk(i, "", newEntries(i), result.choices().get(i).finishReason(), !started[i]));
+  /**
+   * The last chunk of each answer (an answer that calls tools ends with a chunk of its tool_calls, see {@link
+   * Responses#complete}; its text streamed as it came), the usage (if asked) and [DONE].
+   */
+  void end(ChatCompletion.Result result, boolean includeUsage, List<AgentTemplate.Reply> replies) {
+    for (int i = 0; i < started.length; i++) {
+      AgentTemplate.Reply reply = replies == null ? null : replies.get(i);
+      if (reply != null && !reply.calls().isEmpty()) {
+        List<TokenLogprobs.Entry> rest = newEntries(i);
+        if (rest != null && !rest.isEmpty()) event(shape.chunk(i, "", rest, null, !started[i]));
+        event(shape.toolCallChunk(i, reply.calls()));
+      } else {
+        event(shape.chunk(i, "", newEntries(i), result.choices().get(i).finishReason(), !started[i]));
+      }
+    }
     if (includeUsage) event(shape.usageChunk(result));
     write("data: [DONE]\n\n");
   }

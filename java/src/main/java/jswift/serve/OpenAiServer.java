@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -18,6 +19,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import jswift.infer.ChatCompletion;
+import jswift.template.AgentTemplate;
 
 /**
  * An OpenAI-compatible HTTP server over one {@link ServedModel}, with ms-swift's deploy routes: {@code GET
@@ -174,8 +176,9 @@ public final class OpenAiServer implements AutoCloseable {
 
       @Override
       public void finished(ServedModel.Prepared p, ChatCompletion.Result result) {
-        ObjectNode whole = shape.complete(result, logprobs);
-        if (events != null) events.end(result, r.includeUsage());
+        List<AgentTemplate.Reply> replies = chat ? model.toolCalls(r, result) : null;
+        ObjectNode whole = shape.complete(result, logprobs, replies);
+        if (events != null) events.end(result, r.includeUsage(), replies);
         if (events != null && events.clientGone()) {
           answer.completeExceptionally(new ClientGone());
           return;

@@ -5,7 +5,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.UUID;
 import jswift.infer.ChatCompletion;
+import jswift.template.AgentTemplate;
+import jswift.template.ToolCall;
 import jswift.tokenizer.Tokenizer;
 
 /**
@@ -30,20 +33,61 @@ final class Responses {
     this.tokenizer = tokenizer;
   }
 
-  /** The whole answer of a request that did not stream. */
-  ObjectNode complete(ChatCompletion.Result result, TokenLogprobs logprobs) {
+  /**
+   * The whole answer of a request that did not stream; {@code replies} (null: none) are the answers read back by
+   * the agent template when the request gave tools: an answer with tool calls gets {@code tool_calls}, its text
+   * before them as content (null if none) and the finish reason {@code tool_calls}.
+   */
+  ObjectNode complete(ChatCompletion.Result result, TokenLogprobs logprobs, List<AgentTemplate.Reply> replies) {
     ObjectNode root = header(chat ? "chat.completion" : "text_completion");
     ArrayNode choices = root.putArray("choices");
     for (int i = 0; i < result.choices().size(); i++) {
       ChatCompletion.Choice c = result.choices().get(i);
       ObjectNode choice = choices.addObject().put("index", i);
-      if (chat) choice.putObject("message").put("role", "assistant").put("content", c.text());
-      else choice.put("text", c.text());
+      AgentTemplate.Reply reply = replies == null ? null : replies.get(i);
+      boolean calls = reply != null && !reply.calls().isEmpty();
+      if (chat) {
+        ObjectNode message = choice.putObject("message").put("role", "assistant");
+        if (calls) {
+          if (reply.content().isEmpty()) message.putNull("content");
+          else message.put("content", reply.content());
+          putToolCalls(message, reply.calls());
+        } else {
+          message.put("content", c.text());
+        }
+      } else {
+        choice.put("text", c.text());
+      }
       putLogprobs(choice, logprobs == null ? null : logprobs.entries(i));
-      choice.put("finish_reason", c.finishReason().wireName());
+      choice.put("finish_reason", calls ? TOOL_CALLS : c.finishReason().wireName());
     }
     root.set("usage", usage(result));
     return root;
+  }
+
+  /** The finish reason of an answer that calls tools. */
+  static final String TOOL_CALLS = "tool_calls";
+
+  /** The last chunk of a streamed answer that calls tools: the calls in the delta, finish reason tool_calls. */
+  ObjectNode toolCallChunk(int index, List<ToolCall> calls) {
+    ObjectNode root = header("chat.completion.chunk");
+    ObjectNode choice = root.putArray("choices").addObject().put("index", index);
+    putToolCalls(choice.putObject("delta"), calls);
+    choice.putNull("logprobs");
+    choice.put("finish_reason", TOOL_CALLS);
+    return root;
+  }
+
+  /** OpenAI's {@code tool_calls}: {@code [{"index", "id", "type": "function", "function": {"name", "arguments"}}]}. */
+  private static void putToolCalls(ObjectNode message, List<ToolCall> calls) {
+    ArrayNode list = message.putArray("tool_calls");
+    for (int k = 0; k < calls.size(); k++) {
+      ToolCall call = calls.get(k);
+      ObjectNode c = list.addObject().put("index", k)
+          .put("id", "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24)).put("type", "function");
+      String arguments = call.arguments().isTextual() ? call.arguments().textValue() : call.arguments().toString();
+      c.putObject("function").put("name", call.name()).put("arguments", arguments);
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 import jswift.infer.ChatCompletion;
 import jswift.infer.GenerationConfig;
 import jswift.model.CausalLM;
+import jswift.template.AgentTemplate;
 import jswift.template.Conversation;
 import jswift.template.ConversationEncoder;
 import jswift.template.GenerationPrompt;
@@ -132,6 +133,18 @@ public final class ServedModel {
     }
     model.setActiveAdapter(adapterOfName.get(name));
     return ChatCompletion.generate(model, tokenizer, requests);
+  }
+
+  /**
+   * The answers read back as tool calls by the template's agent format, when the request gave tools and the
+   * template has such a format (ms-swift's templates do; a model's own jinja template does not); else null.
+   */
+  public List<AgentTemplate.Reply> toolCalls(ChatRequest r, ChatCompletion.Result result) {
+    AgentTemplate agent = template.agentTemplate();
+    if (agent == null || r.conversation().tools().isEmpty()) return null;
+    List<AgentTemplate.Reply> out = new ArrayList<>();
+    for (ChatCompletion.Choice c : result.choices()) out.add(agent.parseReply(c.text()));
+    return out;
   }
 
   /** The served name a request asks for (the base name when it names none). */

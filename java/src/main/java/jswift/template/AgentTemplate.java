@@ -46,6 +46,20 @@ public interface AgentTemplate {
     return content + "\n" + calls;
   }
 
+  /**
+   * Reads a generated answer back (ms-swift's {@code get_toolcall}, for the server's {@code tool_calls}): the tool
+   * calls written in this template's format, and the text before them. Text that only looks like a call (not
+   * valid JSON, no name) stays text.
+   */
+  Reply parseReply(String answer);
+
+  /** A generated answer read back: its text (without the calls) and its tool calls, in order. */
+  record Reply(String content, List<ToolCall> calls) {
+    public Reply {
+      calls = List.copyOf(calls);
+    }
+  }
+
   /** The assistant turn's (possibly extended) text and the query parts of the round that follows. */
   record ToolTurn(String assistantContent, List<PromptPart> query) {
     public ToolTurn {

@@ -26,4 +26,9 @@ public interface ConversationEncoder {
    *     left (cutting a prompt on the right would drop the question)
    */
   GenerationPrompt encodePrompt(Conversation conversation);
+
+  /** How this template writes tool calls (to read them back from an answer), or null when it has no such format. */
+  default AgentTemplate agentTemplate() {
+    return null;
+  }
 }

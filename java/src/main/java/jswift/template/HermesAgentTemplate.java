@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * ms-swift's {@code hermes} agent template, the tool format of Qwen2.5 and Qwen3: the system prompt gets a
@@ -71,5 +73,25 @@ final class HermesAgentTemplate implements AgentTemplate {
       parts.add(p instanceof PromptPart.Text t ? PromptPart.text(Placeholders.fill(t.text(), TemplateMeta.QUERY, total)) : p);
     }
     return new ToolTurn(assistantContent, parts);
+  }
+
+  private static final Pattern CALL =
+      Pattern.compile("<tool_call>(.*?)</tool_call>", Pattern.DOTALL);
+
+  /** Every {@code <tool_call>...</tool_call>} holding a JSON call; the text before the first one. */
+  @Override
+  public Reply parseReply(String answer) {
+    List<ToolCall> calls = new ArrayList<>();
+    int first = -1;
+    Matcher m = CALL.matcher(answer);
+    while (m.find()) {
+      try {
+        calls.add(ToolCall.parse(m.group(1).strip()));
+        if (first < 0) first = m.start();
+      } catch (IllegalArgumentException notACall) {
+        // left in the text
+      }
+    }
+    return calls.isEmpty() ? new Reply(answer, calls) : new Reply(answer.substring(0, first).strip(), calls);
   }
 }

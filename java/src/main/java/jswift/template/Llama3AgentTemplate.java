@@ -59,4 +59,24 @@ final class Llama3AgentTemplate implements AgentTemplate {
     parts.add(PromptPart.text(HEADER_START + "assistant" + HEADER_END + "\n\n"));
     return new ToolTurn(assistantContent, parts);
   }
+
+  /** Each line that is a JSON call {"name", "parameters"} is a call; the other lines are the text. */
+  @Override
+  public Reply parseReply(String answer) {
+    List<ToolCall> calls = new ArrayList<>();
+    List<String> text = new ArrayList<>();
+    for (String line : answer.split("\n", -1)) {
+      String t = line.strip();
+      if (t.startsWith("{") && t.endsWith("}")) {
+        try {
+          calls.add(ToolCall.parse(t));
+          continue;
+        } catch (IllegalArgumentException notACall) {
+          // text
+        }
+      }
+      text.add(line);
+    }
+    return calls.isEmpty() ? new Reply(answer, calls) : new Reply(String.join("\n", text).strip(), calls);
+  }
 }

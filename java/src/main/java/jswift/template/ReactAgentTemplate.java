@@ -1,8 +1,13 @@
 package jswift.template;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.TextNode;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * ms-swift's {@code react_en} agent template: tools are listed in a ReAct instruction that becomes the system
@@ -86,5 +91,33 @@ final class ReactAgentTemplate implements AgentTemplate {
       parts.add(PromptPart.text(r.endsWith("\n") ? r : r + "\n"));
     }
     return new ToolTurn(content, parts);
+  }
+
+  private static final Pattern CALL = Pattern.compile(
+      "Action:[ \\t]*([^\\n]+?)[ \\t]*\\n[ \\t]*Action Input:[ \\t]*(.*?)[ \\t]*(?=\\n[ \\t]*(?:Action:|Observation:)|\\z)",
+      Pattern.DOTALL);
+
+  /**
+   * Each {@code Action: NAME} / {@code Action Input: ARGS} pair is a call (ARGS parsed as JSON, else kept as a
+   * string); the text before the first {@code Action:} (the Thought) is the text.
+   */
+  @Override
+  public Reply parseReply(String answer) {
+    List<ToolCall> calls = new ArrayList<>();
+    int first = -1;
+    Matcher m = CALL.matcher(answer);
+    while (m.find()) {
+      String args = m.group(2).strip();
+      JsonNode json;
+      try {
+        json = new ObjectMapper().readTree(args);
+      } catch (JsonProcessingException notJson) {
+        json = TextNode.valueOf(args);
+      }
+      if (json == null || json.isMissingNode()) json = TextNode.valueOf(args);
+      calls.add(new ToolCall(m.group(1).strip(), json));
+      if (first < 0) first = m.start();
+    }
+    return calls.isEmpty() ? new Reply(answer, calls) : new Reply(answer.substring(0, first).strip(), calls);
   }
 }

@@ -74,6 +74,11 @@ public final class SwiftTemplate implements ConversationEncoder {
     return meta.name();
   }
 
+  @Override
+  public AgentTemplate agentTemplate() {
+    return agent;
+  }
+
   public TemplateMeta meta() {
     return meta;
   }

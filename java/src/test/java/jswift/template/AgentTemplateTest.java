@@ -135,4 +135,37 @@ class AgentTemplateTest {
     assertTrue(text.startsWith("<|im_start|>system\nAnswer the following questions"), text);
     assertTrue(text.endsWith("<|im_start|>assistant\nAction: get_time\nAction Input: {\"city\": \"Oslo\"}\nObservation:14:05\n14:05.<|im_end|>\n"), text);
   }
+
+  /** What a template writes for calls it reads back (the server's tool_calls), with the text before them. */
+  @Test
+  void everyAgentTemplateReadsBackTheCallsItWrites() throws IOException {
+    List<ToolCall> calls = List.of(new ToolCall("get_time", json("{\"city\": \"Rome\"}")),
+        new ToolCall("get_weather", json("{\"city\": \"Paris\", \"days\": [1, 2]}")));
+    for (String name : List.of("hermes", "llama3", "react_en")) {
+      AgentTemplate t = AgentTemplate.forName(name);
+      AgentTemplate.Reply alone = t.parseReply(t.formatToolCalls(calls));
+      assertEquals(calls, alone.calls(), name);
+      assertEquals("", alone.content(), name);
+      String lead = name.equals("react_en") ? "Thought: I need the time and the weather." : "Let me look that up.";
+      AgentTemplate.Reply withText = t.parseReply(t.joinToolCalls(lead, t.formatToolCalls(calls)));
+      assertEquals(calls, withText.calls(), name);
+      assertEquals(lead, withText.content(), name);
+      AgentTemplate.Reply plain = t.parseReply("It is noon in Rome.");
+      assertEquals(List.of(), plain.calls(), name);
+      assertEquals("It is noon in Rome.", plain.content(), name);
+    }
+  }
+
+  @Test
+  void textThatOnlyLooksLikeACallStaysText() throws IOException {
+    AgentTemplate h = AgentTemplate.forName("hermes");
+    String broken = "Sure.\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"city\": }\n</tool_call>";
+    assertEquals(new AgentTemplate.Reply(broken, List.of()), h.parseReply(broken));
+    AgentTemplate l = AgentTemplate.forName("llama3");
+    assertEquals(List.of(), l.parseReply("{\"not\": \"a call\"}").calls());
+    AgentTemplate r = AgentTemplate.forName("react_en");
+    AgentTemplate.Reply words = r.parseReply("Action: search\nAction Input: cheap flights to Rome\nObservation:");
+    assertEquals(List.of(new ToolCall("search", JSON.getNodeFactory().textNode("cheap flights to Rome"))), words.calls(),
+        "ReAct input that is not JSON is passed as a string");
+  }
 }
