@@ -72,7 +72,7 @@ public final class ServeBench {
     ObjectMapper json = new ObjectMapper();
     HttpClient http = HttpClient.newHttpClient();
     try (OpenAiServer server = OpenAiServer.start(served, new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 0,
-        batch, false, 0, null), new PrintWriter(new StringWriter()))) {
+        batch, false, 0, null, null), new PrintWriter(new StringWriter()))) {
       URI uri = URI.create("http://127.0.0.1:" + server.port() + "/v1/chat/completions");
       ExecutorService pool = Executors.newFixedThreadPool(clients);
       try {

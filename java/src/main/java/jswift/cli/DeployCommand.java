@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "deploy", mixinStandardHelpOptions = true,
     description = "Serve a model (and LoRA adapters) over an OpenAI-compatible HTTP API.")
-public final class DeployCommand implements Callable<Integer> {
+public class DeployCommand implements Callable<Integer> {
   /** How many ports after --port are tried when it is taken. */
   static final int PORT_TRIES = 100;
 
@@ -39,7 +39,7 @@ public final class DeployCommand implements Callable<Integer> {
   @Option(names = "--host", description = "address to listen on (default 0.0.0.0: every interface)")
   String host = "0.0.0.0";
 
-  @Option(names = "--port", description = "default 8000; the next free port if taken; 0 = any free port")
+  @Option(names = "--port", description = "default ${DEFAULT-VALUE}; the next free port if taken; 0 = any free port")
   int port = 8000;
 
   @Option(names = "--api_key", description = "require 'Authorization: Bearer <api_key>' on the /v1 routes")
@@ -89,13 +89,15 @@ public final class DeployCommand implements Callable<Integer> {
       ServedModel served = new ServedModel(lm, tok, gen.encoder(lm, tok), gen.generation(tok), gen.systemPrompt(),
           names, maxLength != null ? maxLength : lm.config().maxPositionEmbeddings());
       OpenAiServer.Options base = new OpenAiServer.Options(host, port, apiKey, ownedBy, maxLogprobs,
-          maxBatchSize, verbose, logInterval, resultPath);
+          maxBatchSize, verbose, logInterval, resultPath, chatPageTitle(names));
       try (OpenAiServer server = bind(served, base, out)) {
         serving = true;
         String shown = host.equals("0.0.0.0") ? "127.0.0.1" : host;
         out.println("jswift deploy: serving " + served.names() + " (" + gen.model + " on " + dev + ", template "
             + gen.templateName(lm) + ", max length " + served.maxModelLength() + ") at http://" + shown + ":"
             + server.port() + "/v1" + (apiKey != null ? " (API key required)" : "") + "; Ctrl-C stops");
+        if (base.chatPageTitle() != null)
+          out.println("jswift app: open http://" + shown + ":" + server.port() + "/ in a browser to chat");
         out.println("  try: curl http://" + shown + ":" + server.port() + "/v1/chat/completions -H 'Content-Type: "
             + "application/json' -d '{\"model\": \"" + served.names().get(0) + "\", \"messages\": [{\"role\": \"user\", "
             + "\"content\": \"Who are you?\"}]}'");
@@ -132,6 +134,11 @@ public final class DeployCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The title of the chat page served at / ({@code jswift app}); null: the API only. */
+  String chatPageTitle(Map<String, String> names) {
+    return null;
+  }
+
   /** Served name -> loaded adapter: the base name first (with the unnamed adapter, if one), then the named ones. */
   Map<String, String> names() {
     String baseName = servedModelName != null ? servedModelName : gen.model.toAbsolutePath().normalize().getFileName().toString();
@@ -159,8 +166,7 @@ public final class DeployCommand implements Callable<Integer> {
   private OpenAiServer bind(ServedModel served, OpenAiServer.Options o, PrintWriter out) throws IOException {
     for (int p = o.port(); ; p++) {
       try {
-        return OpenAiServer.start(served, new OpenAiServer.Options(o.host(), p, o.apiKey(), o.ownedBy(), o.maxLogprobs(),
-            o.maxBatchSize(), o.verbose(), o.logIntervalSeconds(), o.resultPath()), out);
+        return OpenAiServer.start(served, o.withPort(p), out);
       } catch (BindException e) {
         if (o.port() == 0 || p >= o.port() + PORT_TRIES - 1 || p == 65535)
           throw new IOException("cannot listen on " + o.host() + ":" + (o.port() == 0 ? "any port" : o.port() + "-" + p)

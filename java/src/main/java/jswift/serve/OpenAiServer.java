@@ -45,10 +45,16 @@ public final class OpenAiServer implements AutoCloseable {
    * of the model list, the most {@code top_logprobs} a request may ask for, the most answers generated together
    * (concurrent requests share a batch: see {@link ModelWorker}), whether each request is logged, how
    * often throughput is logged (seconds; 0: never), and where finished requests are appended as JSON lines (null:
-   * nowhere).
+   * nowhere), and the title of the chat page served at {@code /} ({@code jswift app}; null: no page).
    */
   public record Options(String host, int port, String apiKey, String ownedBy, int maxLogprobs, int maxBatchSize,
-      boolean verbose, int logIntervalSeconds, java.nio.file.Path resultPath) {}
+      boolean verbose, int logIntervalSeconds, java.nio.file.Path resultPath, String chatPageTitle) {
+    /** The same options on another port. */
+    public Options withPort(int newPort) {
+      return new Options(host, newPort, apiKey, ownedBy, maxLogprobs, maxBatchSize, verbose, logIntervalSeconds,
+          resultPath, chatPageTitle);
+    }
+  }
 
   private final ServedModel model;
   private final Options options;
@@ -106,6 +112,12 @@ public final class OpenAiServer implements AutoCloseable {
     String method = ex.getRequestMethod(), path = ex.getRequestURI().getPath();
     try {
       switch (path) {
+        case "/", "/index.html" -> {
+          if (options.chatPageTitle() == null) throw new ApiException(404, "not_found_error", null, "no page here: "
+              + "jswift deploy serves the API only (jswift app adds a chat page)");
+          if (!method.equals("GET")) throw notAllowed(method, path);
+          sendHtml(ex, ChatPage.html(options.chatPageTitle()));
+        }
         case "/health", "/ping" -> {
           if (!method.equals("GET") && !(path.equals("/ping") && method.equals("POST"))) throw notAllowed(method, path);
           send(ex, 200, Responses.JSON.createObjectNode().put("status", "ok"));
@@ -263,6 +275,16 @@ public final class OpenAiServer implements AutoCloseable {
       ex.getResponseHeaders().set("Content-Type", "application/json");
       ex.sendResponseHeaders(status, bytes.length);
       ex.getResponseBody().write(bytes);
+    } catch (IOException e) {
+      throw new ClientGone(e);
+    }
+  }
+
+  private static void sendHtml(HttpExchange ex, byte[] page) {
+    try {
+      ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+      ex.sendResponseHeaders(200, page.length);
+      ex.getResponseBody().write(page);
     } catch (IOException e) {
       throw new ClientGone(e);
     }

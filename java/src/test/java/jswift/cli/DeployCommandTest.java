@@ -120,4 +120,22 @@ class DeployCommandTest {
       assertTrue(out.toString().contains(c[0]), out.toString());
     }
   }
+
+  @Test
+  void appIsDeployWithAChatPageOnPort7860(@TempDir Path dir) throws Exception {
+    AppCommand defaults = new AppCommand();
+    new CommandLine(defaults).parseArgs("--model", "m");
+    assertEquals(7860, defaults.port);
+    Path model = Fixtures.tinyChatModel(dir.resolve("tiny"));
+    Running r = new Running("app", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1", "--port", "0",
+        "--template", "jinja", "--log_interval", "0");
+    try (r) {
+      int port = r.port();
+      HttpResponse<String> page = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + port + "/")).GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, page.statusCode());
+      assertTrue(page.body().contains("<title>jswift: tiny</title>"), page.body());
+      assertTrue(r.out.toString().contains("open http://127.0.0.1:" + port + "/ in a browser"), r.out.toString());
+    }
+  }
 }

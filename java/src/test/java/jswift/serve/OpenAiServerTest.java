@@ -69,7 +69,7 @@ class OpenAiServerTest {
     ServedModel served = servedWithAdapter(lm, tok, modelDir, "tiny-chat");
     results = dir.resolve("results/deploy.jsonl");
     server = OpenAiServer.start(served,
-        new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 5, 8, true, 0, results), new PrintWriter(log, true));
+        new OpenAiServer.Options("127.0.0.1", 0, null, "swift", 5, 8, true, 0, results, null), new PrintWriter(log, true));
   }
 
   @AfterAll
@@ -317,6 +317,7 @@ class OpenAiServerTest {
       assertTrue(message.contains(c[2]), c[0] + " -> " + message);
     }
     assertEquals(404, post("/v1/embeddings", "{}").statusCode());
+    assertEquals(404, get("/").statusCode(), "deploy serves no page");
     assertEquals(405, get("/v1/chat/completions").statusCode());
     HttpResponse<String> huge = post("/v1/chat/completions", "{\"messages\": \"" + "x".repeat(OpenAiServer.MAX_BODY_BYTES) + "\"}");
     assertEquals(413, huge.statusCode());
@@ -380,7 +381,7 @@ class OpenAiServerTest {
         Templates.create(Templates.JINJA, tok, ChatTemplate.load(modelDir), TemplateOptions.DEFAULT),
         GenerationConfig.greedy(4, tok.eosTokenIds()), null, Collections.singletonMap("tiny", null), 128);
     try (OpenAiServer guarded = OpenAiServer.start(served,
-        new OpenAiServer.Options("127.0.0.1", 0, "s3cret", "swift", 5, 1, false, 0, null), new PrintWriter(new StringWriter()))) {
+        new OpenAiServer.Options("127.0.0.1", 0, "s3cret", "swift", 5, 1, false, 0, null, "Chat <test>"), new PrintWriter(new StringWriter()))) {
       URI models = URI.create("http://127.0.0.1:" + guarded.port() + "/v1/models");
       HttpResponse<String> none = CLIENT.send(HttpRequest.newBuilder(models).GET().build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(401, none.statusCode());
@@ -394,6 +395,12 @@ class OpenAiServerTest {
       HttpResponse<String> health = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/health"))
           .GET().build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, health.statusCode(), "health checks need no key");
+      HttpResponse<String> page = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + guarded.port() + "/"))
+          .GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, page.statusCode(), "the chat page needs no key (it asks for one)");
+      assertTrue(page.headers().firstValue("Content-Type").orElse("").startsWith("text/html"));
+      assertTrue(page.body().contains("<title>Chat &lt;test&gt;</title>") && page.body().contains("v1/chat/completions")
+          && page.body().contains("id=\"key\""), page.body());
     }
   }
 
