@@ -1,0 +1,184 @@
+package jswift.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+import jswift.eval.MultipleChoice;
+import jswift.eval.QuestionAnswering;
+import jswift.infer.GenerationConfig;
+import jswift.model.AtomicFile;
+import jswift.model.CausalLM;
+import jswift.template.ConversationEncoder;
+import jswift.tokenizer.Tokenizer;
+
+/**
+ * {@code jswift eval} on ms-swift's custom evaluation sets (EvalScope's Native backend): {@code general_mcq} (per
+ * subset, {@code <subset>_val.csv} scored, {@code <subset>_dev.csv} optional few-shot examples; accuracy) and
+ * {@code general_qa} ({@code <subset>.jsonl} with query / response; ROUGE and BLEU), each located by
+ * {@code --eval_dataset_args '{"general_mcq": {"local_path": DIR, "subset_list": [...], "few_shot_num": N}}'}.
+ * Prints a line per subset and writes the report and every question's answer under the output folder.
+ */
+final class BenchmarkEval {
+  /** The evaluation sets this runs. */
+  static final List<String> SETS = List.of("general_mcq", "general_qa");
+  /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
+  static final int DEFAULT_SHOTS = 5;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final CausalLM model;
+  private final Tokenizer tokenizer;
+  private final ConversationEncoder template;
+  private final String system;
+  private final GenerationConfig generation;
+  private final int limit;
+  private final int batchSize;
+  private final PrintWriter out;
+
+  BenchmarkEval(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, String system,
+      GenerationConfig generation, int limit, int batchSize, PrintWriter out) {
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.system = system;
+    this.generation = generation;
+    this.limit = limit;
+    this.batchSize = batchSize;
+    this.out = out;
+  }
+
+  /** The arguments of each set: the JSON object of --eval_dataset_args, checked against the sets asked for. */
+  static Map<String, JsonNode> arguments(List<String> sets, String json) {
+    if (json == null)
+      throw new IllegalArgumentException("--eval_dataset " + sets + " needs --eval_dataset_args, e.g. '{\""
+          + sets.get(0) + "\": {\"local_path\": \"DIR\", \"subset_list\": [\"NAME\"]}}'");
+    JsonNode root;
+    try {
+      root = JSON.readTree(json);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("--eval_dataset_args is not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+    }
+    if (root == null || !root.isObject()) throw new IllegalArgumentException("--eval_dataset_args must be a JSON object");
+    Map<String, JsonNode> out = new java.util.LinkedHashMap<>();
+    for (String set : sets) {
+      JsonNode a = root.get(set);
+      if (a == null || !a.isObject() || !a.path("local_path").isTextual())
+        throw new IllegalArgumentException("--eval_dataset_args has no \"" + set + "\": {\"local_path\": DIR, ...}");
+      out.put(set, a);
+    }
+    return out;
+  }
+
+  /** Runs every set; returns the report ({set: {subset: metrics, ...}}) and writes it and the answers to {@code dir}. */
+  ObjectNode run(Map<String, JsonNode> sets, Path dir) throws IOException {
+    Files.createDirectories(dir);
+    ObjectNode report = JSON.createObjectNode();
+    for (Map.Entry<String, JsonNode> e : sets.entrySet()) {
+      Path local = Path.of(e.getValue().get("local_path").asText());
+      if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
+      boolean mcq = e.getKey().equals("general_mcq");
+      List<String> subsets = subsets(e.getValue(), local, mcq ? "_val.csv" : ".jsonl");
+      ObjectNode setReport = report.putObject(e.getKey());
+      for (String subset : subsets) {
+        setReport.set(subset, mcq ? multipleChoice(e.getValue(), local, subset, dir)
+            : questionAnswering(local, subset, dir));
+      }
+      if (mcq) {  // EvalScope's AverageAccuracy: over all questions of the set
+        int right = 0, total = 0;
+        for (String s : subsets) {
+          right += setReport.get(s).get("correct").asInt();
+          total += setReport.get(s).get("total").asInt();
+        }
+        setReport.put("average_accuracy", total == 0 ? 0 : right / (double) total);
+        out.printf(Locale.ROOT, "general_mcq: average accuracy %.4f (%d / %d)%n", total == 0 ? 0 : right / (double) total,
+            right, total);
+      }
+    }
+    AtomicFile.writeString(dir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report) + "\n");
+    return report;
+  }
+
+  private ObjectNode multipleChoice(JsonNode args, Path local, String subset, Path dir) throws IOException {
+    List<MultipleChoice.Question> questions = cut(MultipleChoice.read(local.resolve(subset + "_val.csv")));
+    Path devFile = local.resolve(subset + "_dev.csv");
+    List<MultipleChoice.Question> dev = Files.exists(devFile) ? MultipleChoice.read(devFile) : List.of();
+    int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : DEFAULT_SHOTS;
+    if (shots < 0) throw new IllegalArgumentException("general_mcq: few_shot_num must be >= 0, got " + shots);
+    List<MultipleChoice.Question> examples = dev.subList(0, Math.min(shots, dev.size()));
+    MultipleChoice.Result r = MultipleChoice.evaluate(model, tokenizer, template, system, examples, questions,
+        done -> progress("general_mcq " + subset, done, questions.size()));
+    out.println();
+    out.printf(Locale.ROOT, "general_mcq %s: accuracy %.4f (%d / %d, %d-shot)%n", subset, r.accuracy(), r.correct(),
+        r.rows().size(), examples.size());
+    List<String> lines = new ArrayList<>();
+    for (MultipleChoice.Scored s : r.rows()) {
+      ObjectNode o = JSON.createObjectNode().put("id", s.question().id())
+          .put("answer", String.valueOf(MultipleChoice.LETTERS.charAt(s.question().answer())))
+          .put("prediction", String.valueOf(MultipleChoice.LETTERS.charAt(s.chosen()))).put("correct", s.correct());
+      ArrayNode lp = o.putArray("logprobs");
+      for (double v : s.logprobs()) lp.add(v);
+      lines.add(JSON.writeValueAsString(o));
+    }
+    AtomicFile.writeString(dir.resolve("general_mcq_" + subset + ".jsonl"), String.join("\n", lines) + "\n");
+    return JSON.createObjectNode().put("accuracy", r.accuracy()).put("correct", r.correct()).put("total", r.rows().size())
+        .put("few_shot", examples.size());
+  }
+
+  private ObjectNode questionAnswering(Path local, String subset, Path dir) throws IOException {
+    List<QuestionAnswering.Item> items = cut(QuestionAnswering.read(local.resolve(subset + ".jsonl")));
+    QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
+        batchSize, done -> progress("general_qa " + subset, done, items.size()));
+    out.println();
+    Map<String, Double> mean = r.mean();
+    out.printf(Locale.ROOT, "general_qa %s: rouge-1-f %.4f, rouge-2-f %.4f, rouge-l-f %.4f, bleu-1 %.4f, bleu-4 %.4f (%d "
+        + "questions)%n", subset, mean.get("rouge-1-f"), mean.get("rouge-2-f"), mean.get("rouge-l-f"), mean.get("bleu-1"),
+        mean.get("bleu-4"), items.size());
+    List<String> lines = new ArrayList<>();
+    for (QuestionAnswering.Answered a : r.rows()) {
+      ObjectNode o = JSON.createObjectNode().put("query", a.item().query()).put("reference", a.item().reference())
+          .put("answer", a.answer());
+      ObjectNode scores = o.putObject("scores");
+      a.scores().forEach(scores::put);
+      lines.add(JSON.writeValueAsString(o));
+    }
+    AtomicFile.writeString(dir.resolve("general_qa_" + subset + ".jsonl"), String.join("\n", lines) + "\n");
+    ObjectNode o = JSON.createObjectNode();
+    mean.forEach(o::put);
+    o.put("total", items.size());
+    return o;
+  }
+
+  /** subset_list, or every file with the suffix in the folder (sorted). */
+  private static List<String> subsets(JsonNode args, Path local, String suffix) throws IOException {
+    List<String> out = new ArrayList<>();
+    if (args.has("subset_list")) {
+      for (JsonNode s : args.get("subset_list")) out.add(s.asText());
+    } else {
+      try (Stream<Path> files = Files.list(local)) {
+        files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(suffix)).sorted()
+            .forEach(n -> out.add(n.substring(0, n.length() - suffix.length())));
+      }
+    }
+    if (out.isEmpty()) throw new IOException(local + " has no *" + suffix + " file and no subset_list names one");
+    return out;
+  }
+
+  private <T> List<T> cut(List<T> rows) {
+    return rows.size() > limit ? rows.subList(0, limit) : rows;
+  }
+
+  private void progress(String what, int done, int total) {
+    out.printf("\r%s: %d/%d", what, done, total);
+    out.flush();
+  }
+}
