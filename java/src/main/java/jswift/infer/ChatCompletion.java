@@ -56,6 +56,11 @@ public final class ChatCompletion {
     default boolean cancelled() {
       return false;
     }
+
+    /** Whether {@link #onText} is wanted (false: the text is not decoded as it grows, which costs a decode a token). */
+    default boolean wantsText() {
+      return true;
+    }
   }
 
   /**
@@ -119,6 +124,7 @@ public final class ChatCompletion {
         Listener l = of(sequence);
         if (l == null) return;
         l.onToken(answerOf.get(sequence), tokenId);
+        if (!l.wantsText()) return;
         String delta = streams.get(sequence).add(tokenId);
         if (!delta.isEmpty()) l.onText(answerOf.get(sequence), delta);
       }
@@ -141,7 +147,7 @@ public final class ChatCompletion {
         String text = withoutStop(tokenizer.decode(t, true), cfg.stopStrings());
         FinishReason why = t.length < cfg.maxNewTokens() || stopped(t, cfg.stopTokenIds(), cfg.stopStrings(), tokenizer)
             ? FinishReason.STOP : FinishReason.LENGTH;
-        if (q.listener() != null && !q.listener().cancelled()) {
+        if (q.listener() != null && q.listener().wantsText() && !q.listener().cancelled()) {
           String rest = streams.get(seq).finish(text);
           if (!rest.isEmpty()) q.listener().onText(i, rest);
         }

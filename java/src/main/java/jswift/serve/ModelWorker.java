@@ -62,14 +62,27 @@ final class ModelWorker implements AutoCloseable {
     return pending.get();
   }
 
+  /**
+   * Stops: waiting requests get a 503, the batch being generated stops at its next token (its requests get a 503
+   * too), and this returns once the model thread has let go of the model, so the caller may free it.
+   */
   @Override
   public void close() {
     closed = true;
     thread.interrupt();
     for (Job j; (j = queue.poll()) != null; ) {
       pending.decrementAndGet();
-      j.failed(new ApiException(503, "server_busy", null, "the server is shutting down"));
+      j.failed(shuttingDown());
     }
+    try {
+      thread.join(60_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static ApiException shuttingDown() {
+    return new ApiException(503, "server_busy", null, "the server is shutting down");
   }
 
   private void loop() {
@@ -120,11 +133,17 @@ final class ModelWorker implements AutoCloseable {
       }
     }
     if (running.isEmpty()) return;
+    List<ChatCompletion.Listener> stoppable = new ArrayList<>();
+    for (ChatCompletion.Listener l : listeners) stoppable.add(new StopOnClose(l));
     List<ChatCompletion.Result> results;
     try {
-      results = model.run(prepared, listeners);
+      results = model.run(prepared, stoppable);
     } catch (RuntimeException e) {
       for (Job j : running) j.failed(e);
+      return;
+    }
+    if (closed) {
+      for (Job j : running) j.failed(shuttingDown());
       return;
     }
     for (int i = 0; i < running.size(); i++) {
@@ -133,6 +152,40 @@ final class ModelWorker implements AutoCloseable {
       } catch (RuntimeException e) {
         running.get(i).failed(e);
       }
+    }
+  }
+
+  /** A job's listener (or none) whose answers also stop when the worker closes. */
+  private final class StopOnClose implements ChatCompletion.Listener {
+    private final ChatCompletion.Listener inner;
+
+    StopOnClose(ChatCompletion.Listener inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public void onText(int choice, String delta) {
+      if (inner != null) inner.onText(choice, delta);
+    }
+
+    @Override
+    public void onLogits(int choice, float[] logits) {
+      if (inner != null) inner.onLogits(choice, logits);
+    }
+
+    @Override
+    public void onToken(int choice, int tokenId) {
+      if (inner != null) inner.onToken(choice, tokenId);
+    }
+
+    @Override
+    public boolean cancelled() {
+      return closed || (inner != null && inner.cancelled());
+    }
+
+    @Override
+    public boolean wantsText() {
+      return inner != null && inner.wantsText();
     }
   }
 }

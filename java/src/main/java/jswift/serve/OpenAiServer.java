@@ -229,6 +229,11 @@ public final class OpenAiServer implements AutoCloseable {
       public void onText(int choice, String delta) {}
 
       @Override
+      public boolean wantsText() {
+        return false;
+      }
+
+      @Override
       public void onLogits(int choice, float[] logits) {
         logprobs.onLogits(choice, logits);
       }

@@ -27,7 +27,7 @@ class ModelWorkerTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** A job that records the order its tokens arrive in (shared log) and its result; job "gate" blocks the worker. */
-  private static final class Recording implements ModelWorker.Job {
+  private static class Recording implements ModelWorker.Job {
     final String tag;
     final ChatRequest request;
     final List<String> order;
@@ -130,6 +130,52 @@ class ModelWorkerTest {
         int[] sa = span(order, "a"), sb = span(order, "b"), sc = span(order, "c"), sd = span(order, "d");
         assertTrue(sa[0] < sb[1] && sb[0] < sa[1], "a and b decoded in the same steps: " + order);
         assertTrue(sc[0] > Math.max(sa[1], sb[1]) && sd[0] > sc[1], "c, then d, each in a later batch: " + order);
+      }
+    }
+  }
+
+  @Test
+  void closingStopsTheRunningBatchBeforeTheModelIsFreed(@TempDir Path dir) throws Exception {
+    Path modelDir = Fixtures.tinyChatModel(dir.resolve("m"));
+    try (CausalLM lm = CausalLM.load(modelDir, Device.CPU); Tokenizer tok = Tokenizer.load(modelDir)) {
+      ServedModel served = OpenAiServerTest.servedWithAdapter(lm, tok, modelDir, "base");
+      List<String> order = Collections.synchronizedList(new ArrayList<>());
+      CountDownLatch generating = new CountDownLatch(1);
+      Recording running = new Recording("r", body("base", "hello", 110, ""), order, null) {
+        @Override
+        public ChatCompletion.Listener started(ServedModel.Prepared prepared) {
+          ChatCompletion.Listener inner = super.started(prepared);
+          return new ChatCompletion.Listener() {
+            @Override
+            public void onText(int choice, String delta) {}
+
+            @Override
+            public void onToken(int choice, int tokenId) {
+              inner.onToken(choice, tokenId);
+              generating.countDown();
+              try {
+                Thread.sleep(5);  // slow enough that close() lands mid-answer
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+          };
+        }
+      };
+      Recording queued = new Recording("q", body("base", "hello", 5, ""), order, null);
+      ModelWorker w = new ModelWorker(served, 1, 64);
+      w.submit(running);
+      w.submit(queued);
+      assertTrue(generating.await(30, TimeUnit.SECONDS));
+      w.close();  // returns once the model thread is done with the model
+      int tokens = order.size();
+      Thread.sleep(50);
+      assertEquals(tokens, order.size(), "no token after close returned");
+      assertTrue(tokens < 110, "the answer stopped early: " + tokens + " tokens");
+      for (Recording r : List.of(running, queued)) {
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> r.result.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof ApiException a && a.status() == 503, String.valueOf(e.getCause()));
       }
     }
   }
