@@ -105,16 +105,32 @@ public final class ExportCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "calibration row shuffle (default 42)")
   long seed = 42;
 
+  @Option(names = "--to_ollama", arity = "0..1", fallbackValue = "true",
+      description = "write an Ollama Modelfile for --model into --output_dir (default <model>-ollama)")
+  boolean toOllama;
+
+  @Option(names = "--template", description = "--to_ollama: the ms-swift template (default: the model family's)")
+  String template;
+
+  @Option(names = "--temperature", description = "--to_ollama: PARAMETER temperature") Float temperature;
+
+  @Option(names = "--top_k", description = "--to_ollama: PARAMETER top_k") Integer topK;
+
+  @Option(names = "--top_p", description = "--to_ollama: PARAMETER top_p") Float topP;
+
+  @Option(names = "--repetition_penalty", description = "--to_ollama: PARAMETER repeat_penalty") Float repetitionPenalty;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
+    if (toOllama) return toOllama(out);
     if (quantMethod != null) return quantize(out);
     if (adapters.isEmpty())
       throw new IllegalArgumentException("jswift export needs --adapters CKPT --merge_lora true, or --model DIR "
           + "--quant_method gptq --quant_bits 4");
     if (!mergeLora)
       throw new IllegalArgumentException("jswift export implements --merge_lora true only so far (quantization, "
-          + "to_ollama and the other ms-swift export modes are not available yet)");
+          + "to_ollama and quantization are separate exports)");
     if (!safeSerialization)
       throw new IllegalArgumentException(
           "--safe_serialization false (.bin files) is not supported: jswift writes safetensors");
@@ -131,6 +147,34 @@ public final class ExportCommand implements Callable<Integer> {
     LoraMerge.Result r = LoraMerge.merge(base, adapter, output, options);
     out.println("jswift export: merged " + adapter + " into " + base + " on " + dev + " (" + r.mergedWeights()
         + " weights changed): " + r.outputDir() + " (" + r.files().size() + " files)");
+    out.flush();
+    return 0;
+  }
+
+  /** ms-swift's --to_ollama: a Modelfile for a model folder (merge an adapter into it first, as for quantization). */
+  private int toOllama(PrintWriter out) throws IOException {
+    if (quantMethod != null || mergeLora || !adapters.isEmpty())
+      throw new IllegalArgumentException("--to_ollama writes a Modelfile for a model folder: merge the adapter first "
+          + "(jswift export --adapters CKPT --merge_lora true), then --to_ollama --model MERGED");
+    if (model == null || !java.nio.file.Files.isRegularFile(model.resolve("config.json")))
+      throw new IllegalArgumentException("--to_ollama needs --model DIR, a Hugging Face model folder (config.json)");
+    Path dir = model.toAbsolutePath().normalize();
+    Path output = outputDir != null ? outputDir : dir.resolveSibling(dir.getFileName() + "-ollama");
+    String name = template != null ? template
+        : jswift.model.ModelConfig.load(model).architecture().template();
+    if (name.equals(jswift.template.Templates.JINJA))
+      throw new IllegalArgumentException("--to_ollama needs an ms-swift template (qwen2_5, llama3, ...), not jinja");
+    String text;
+    try (jswift.tokenizer.Tokenizer tok = jswift.tokenizer.Tokenizer.load(model)) {
+      text = jswift.template.OllamaModelfile.render(dir.toString(), jswift.template.Templates.meta(name), tok,
+          new jswift.template.OllamaModelfile.Sampling(temperature, topK, topP, repetitionPenalty));
+    }
+    java.nio.file.Files.createDirectories(output);
+    Path file = output.resolve("Modelfile");
+    jswift.model.AtomicFile.writeString(file, text);
+    out.println("jswift export: wrote " + file + " (template " + name + "; FROM " + dir + "). Then:");
+    out.println("  ollama create my-model -f " + file);
+    out.println("  ollama run my-model");
     out.flush();
     return 0;
   }

@@ -113,4 +113,29 @@ class ExportCommandTest {
     assertFalse(Files.exists(tmp.resolve("output/checkpoint-5-merged")));
     assertFalse(Files.exists(tmp.resolve("missing-merged")));
   }
+
+  /** --to_ollama writes a Modelfile from the template (the bundled model's chatml-style qwen template). */
+  @Test
+  void toOllamaWritesAModelfileFromTheTemplate(@TempDir Path tmp) throws IOException {
+    Path model = Path.of(System.getProperty("user.dir")).getParent().resolve(QuickStart.MODEL);
+    Path out = tmp.resolve("ollama");
+    String r = Cli.run("export", "--model", model.toString(), "--to_ollama", "--output_dir", out.toString(),
+        "--temperature", "0.7", "--top_p", "0.9");
+    assertTrue(r.startsWith("0\n") && r.contains("ollama create"), r);
+    String modelfile = Files.readString(out.resolve("Modelfile"));
+    assertEquals("FROM " + model.toAbsolutePath().normalize() + "\n"
+        + "TEMPLATE \"\"\"{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ else }}{{ end }}"
+        + "{{ if .Prompt }}<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n{{ end }}"
+        + "{{ .Response }}<|im_end|>\n\"\"\"\n"
+        + "SYSTEM \"\"\"You are a helpful assistant.\"\"\"\n"
+        + "PARAMETER stop \"<|im_end|>\"\n"
+        + "PARAMETER stop \"<|endoftext|>\"\n"
+        + "PARAMETER temperature 0.7\n"
+        + "PARAMETER top_p 0.9\n", modelfile);
+    String withAdapter = Cli.run("export", "--model", model.toString(), "--adapters", "x", "--to_ollama");
+    assertTrue(withAdapter.startsWith("2\n") && withAdapter.contains("merge the adapter first"), withAdapter);
+    String jinja = Cli.run("export", "--model", model.toString(), "--to_ollama", "--template", "jinja", "--output_dir",
+        tmp.resolve("j").toString());
+    assertTrue(jinja.startsWith("2\n") && jinja.contains("needs an ms-swift template"), jinja);
+  }
 }
