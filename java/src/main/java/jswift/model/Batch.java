@@ -100,6 +100,31 @@ public final class Batch {
   }
 
   /**
+   * This packed batch with every target of sequence s weighted by {@code perSequence[s]} (times its own loss
+   * weight); weights may be negative (a preference loss pushes the rejected answer down).
+   */
+  public Batch withSequenceWeights(double[] perSequence) {
+    check(cuSeqlens != null, "sequence weights need a packed batch");
+    check(perSequence.length == sequences, perSequence.length + " sequence weights for " + sequences + " sequences");
+    Batch b = new Batch(ids, null, cuSeqlens, positions, targets, sequences, seqLen);
+    b.weights = new float[ids.length];
+    for (int s = 0; s < sequences; s++)
+      for (int t = cuSeqlens[s]; t < cuSeqlens[s + 1]; t++) b.weights[t] = (float) (perSequence[s] * weight(t));
+    return b;
+  }
+
+  /** The token range [start, end) of packed sequence s. */
+  public int sequenceStart(int s) {
+    check(cuSeqlens != null, "a packed batch has sequence ranges");
+    return cuSeqlens[s];
+  }
+
+  public int sequenceEnd(int s) {
+    check(cuSeqlens != null, "a packed batch has sequence ranges");
+    return cuSeqlens[s + 1];
+  }
+
+  /**
    * This packed batch padded to a fixed shape, for a step replayed from a graph: {@code tokens} tokens (the pad
    * tokens, id {@code padId}, carry no target and form sequences of their own of at most {@code seqLen} tokens,
    * so attention never mixes them with real ones and their gradients are zero) in exactly {@code sequences}

@@ -586,6 +586,25 @@ public final class CausalLM implements AutoCloseable {
     return dl;
   }
 
+  /**
+   * The log-probability each packed sequence of the batch gives its targets: the sum over its target tokens of
+   * log p(target) (labels of -100 excluded, loss weights ignored), forward only, no dropout.
+   */
+  public double[] sequenceLogProbs(Batch b) {
+    try (Run run = forward(b, false, 0)) {
+      int n = b.tokens();
+      Tensor loss = run.arena.allocate(DType.F32, device, n);
+      Tensor lse = run.arena.allocate(DType.F32, device, n);
+      Tensor argmax = run.arena.allocate(DType.I32, device, n);
+      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
+      float[] l = loss.toFloatArray();
+      double[] out = new double[b.sequences];
+      for (int s = 0; s < b.sequences; s++)
+        for (int t = b.sequenceStart(s); t < b.sequenceEnd(s); t++) if (b.targets[t] != Batch.IGNORE) out[s] -= l[t];
+      return out;
+    }
+  }
+
   /** Loss and token accuracy of a batch, for evaluation. */
   public record Eval(double lossSum, int targets, int correct) {}
 

@@ -3,6 +3,9 @@ package jswift.train;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import jswift.data.Row;
 import jswift.data.RowList;
 import jswift.model.Batch;
@@ -40,12 +43,53 @@ final class SampleStream {
   }
 
   SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength) {
+    this(rows, template, seed, packTo, splitLength, false);
+  }
+
+  /**
+   * With {@code pairs} (preference training, DPO) every sample is a row's chosen and rejected conversations, one
+   * after the other in the batch (sequence 2i chosen, 2i + 1 rejected); a pair is skipped whole when either side
+   * is too long. Pairs are neither packed nor split.
+   */
+  SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength, boolean pairs) {
+    if (pairs && (packTo > 0 || splitLength > 0))
+      throw new IllegalArgumentException("preference pairs are neither packed (--packing) nor split (truncation_strategy split)");
     this.rows = rows;
     this.template = template;
     this.seed = seed;
     this.packTo = packTo;
     this.splitLength = splitLength;
+    this.pairs = pairs;
     this.order = permutation(0);
+  }
+
+  private final boolean pairs;
+  private Encoded rejected;  // pairs: the rejected side of the sample next() returned last
+
+  /**
+   * The rejected side of a preference row: its rejected_messages, or its messages with the last assistant answer
+   * replaced by rejected_response.
+   */
+  static Conversation rejectedConversation(Row row) {
+    ObjectNode json = row.toJson();
+    JsonNode rejectedMessages = json.remove("rejected_messages");
+    if (rejectedMessages != null) {
+      json.set("messages", rejectedMessages);
+    } else {
+      String answer = row.rejectedResponse();
+      if (answer == null)
+        throw new IllegalArgumentException("the row has no rejected_response (or rejected_messages): preference "
+            + "training (DPO) learns from pairs, {\"messages\": [...], \"rejected_response\": \"...\"}");
+      ArrayNode messages = (ArrayNode) json.get("messages");
+      int last = -1;
+      for (int i = 0; i < messages.size(); i++) if ("assistant".equals(messages.get(i).path("role").asText())) last = i;
+      if (last < 0) throw new IllegalArgumentException("the row has no assistant answer for rejected_response to replace");
+      ObjectNode replaced = ((ObjectNode) messages.get(last)).deepCopy();
+      replaced.put("content", answer);
+      replaced.remove("tool_calls");
+      messages.set(last, replaced);
+    }
+    return Conversation.fromJson(json);
   }
 
   private int[] permutation(int e) {
@@ -78,7 +122,9 @@ final class SampleStream {
       }
       Row row = rows.get(order[position++]);
       try {
-        return splitIfLong(template.encode(Conversation.fromJson(row.toJson())));
+        Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
+        if (pairs) rejected = template.encode(rejectedConversation(row));
+        return splitIfLong(chosen);
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
       } catch (IllegalArgumentException e) {
@@ -102,7 +148,10 @@ final class SampleStream {
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
     for (int i = 0; i < count; i++) {
-      if (packTo <= 0) {
+      if (pairs) {
+        add(next(), ids, labels, scales);
+        add(rejected, ids, labels, scales);
+      } else if (packTo <= 0) {
         add(next(), ids, labels, scales);
       } else {
         int used = 0;
@@ -128,7 +177,11 @@ final class SampleStream {
       Row row = rows.get(position++);
       try {
         Encoded e = template.encode(Conversation.fromJson(row.toJson()));
-        if (splitLength > 0 && e.length() > splitLength) {
+        if (pairs) {
+          Encoded r = template.encode(rejectedConversation(row));
+          add(e, ids, labels, scales);
+          add(r, ids, labels, scales);
+        } else if (splitLength > 0 && e.length() > splitLength) {
           for (Encoded c : Truncation.split(e, splitLength)) add(c, ids, labels, scales);
         } else {
           add(e, ids, labels, scales);

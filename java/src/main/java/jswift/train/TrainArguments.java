@@ -14,6 +14,9 @@ public final class TrainArguments {
   public Path model;
   public String trainType = "lora";
   public boolean pretrain;        // jswift pt: plain text, no chat template, every token labelled
+  public String rlhfType;         // jswift rlhf: "dpo" (preference pairs); null for sft / pt
+  public double beta = 0.1;       // DPO: the strength of the pull towards the reference (ms-swift's default 0.1)
+  public String lossType = "sigmoid";  // DPO loss: sigmoid (the DPO paper's, TRL's default)
   public int loraRank = 8;
   public float loraAlpha = 32;
   public float loraDropout = 0.05f;
@@ -187,6 +190,7 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
+    if (rlhfType != null) validateRlhf();
     if (cudaGraphs) {
       if (maxLength == null)
         throw new IllegalArgumentException("--cuda_graphs pads every micro-batch to per_device_train_batch_size x "
@@ -219,6 +223,22 @@ public final class TrainArguments {
     } else if (quantBits != null) {
       throw new IllegalArgumentException("--quant_bits needs --quant_method bnb");
     }
+  }
+
+  private void validateRlhf() {
+    if (!rlhfType.equals("dpo"))
+      throw new IllegalArgumentException("--rlhf_type " + rlhfType + " is not supported yet (dpo is; ms-swift's orpo, "
+          + "simpo, kto, cpo, rm, ppo, grpo and gkd are not)");
+    if (!lossType.equals("sigmoid"))
+      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for dpo (sigmoid is)");
+    if (!(beta > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + beta);
+    if (!trainType.equals("lora"))
+      throw new IllegalArgumentException("--rlhf_type dpo needs --train_type lora: the reference model is the base "
+          + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
+    if (packing) throw new IllegalArgumentException("--rlhf_type dpo trains on pairs of whole answers: --packing false");
+    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --rlhf_type dpo");
+    if (galoreOptimPerParameter)
+      throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type dpo");
   }
 
   private void validateGalore() {

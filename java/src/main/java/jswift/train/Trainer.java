@@ -140,7 +140,8 @@ public final class Trainer implements AutoCloseable {
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
-      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0);
+      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0,
+          args.rlhfType != null);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
@@ -268,7 +269,8 @@ public final class Trainer implements AutoCloseable {
 
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
-        + "%d training rows, %d steps%n", args.pretrain ? "pt" : "sft", args.model, device,
+        + "%d training rows, %d steps%n", args.pretrain ? "pt" : args.rlhfType != null ? "rlhf (" + args.rlhfType
+        + ", beta " + args.beta + ")" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
@@ -299,6 +301,7 @@ public final class Trainer implements AutoCloseable {
     prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
         Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
+    boolean dpo = args.rlhfType != null;
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
@@ -310,7 +313,7 @@ public final class Trainer implements AutoCloseable {
       double normalizer = 0;
       int tokens = 0;
       for (Batch b : micro) {
-        normalizer += b.targetWeight();
+        normalizer += dpo ? b.sequences() / 2 : b.targetWeight();  // DPO: the mean over the step's pairs
         tokens += b.tokens();
       }
       if (normalizer == 0) {
@@ -324,7 +327,16 @@ public final class Trainer implements AutoCloseable {
         // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
-        if (graphs != null) {
+        if (dpo) {
+          Dpo.Scored d = Dpo.score(model, micro.get(i), args.beta, "default");
+          Kernels.setDropoutStep(device, dropoutStep);
+          model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, normalizer);
+          loss += d.lossSum() / normalizer;
+          log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
+          log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
+          log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
+          log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
+        } else if (graphs != null) {
           loss += graphs.forwardBackward(micro.get(i), seed, dropoutStep, normalizer);
         } else {
           Kernels.setDropoutStep(device, dropoutStep);
@@ -407,17 +419,29 @@ public final class Trainer implements AutoCloseable {
     if (val == null || val.size() == 0) return;
     double lossSum = 0;
     long targets = 0, correct = 0;
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength());
+    boolean dpo = args.rlhfType != null;
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), dpo);
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
+    double dpoLoss = 0, accurate = 0, margins = 0;
+    int pairs = 0;
     for (long i = 0; i < batches; i++) {
-      Batch b = evalSamples.nextBatchInOrder(args.perDeviceEvalBatchSize);
+      Batch b = evalSamples.nextBatchInOrder(dpo ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
+      if (dpo) {
+        Dpo.Scored d = Dpo.score(model, b, args.beta, "default");
+        dpoLoss += d.lossSum();
+        accurate += d.accuracySum();
+        margins += d.chosenRewardSum() - d.rejectedRewardSum();
+        pairs += d.pairs();
+        continue;
+      }
       CausalLM.Eval e = model.evaluate(b);
       lossSum += e.lossSum();
       targets += e.targets();
       correct += e.correct();
     }
+    if (pairs > 0) log.evalPreference(step, dpoLoss / pairs, accurate / pairs, margins / pairs);
     if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
   }
 

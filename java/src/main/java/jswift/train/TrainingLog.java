@@ -64,6 +64,15 @@ final class TrainingLog implements AutoCloseable {
    * token accuracy as {correct, targets} (targets whose logits' argmax is the target). Written every
    * logging_steps steps as the window's means (token_acc: correct over targets of the window).
    */
+  private final java.util.Map<String, double[]> extra = new java.util.LinkedHashMap<>();  // name -> {sum, count}
+
+  /** Step metrics beyond the loss (DPO's rewards/...): averaged over the logging window, written with the step. */
+  void metric(String name, double value) {
+    double[] a = extra.computeIfAbsent(name, k -> new double[2]);
+    a[0] += value;
+    a[1]++;
+  }
+
   void step(long step, double loss, float gradNorm, double lr, double epoch, int stepTokens, long[] tokenAccuracy,
       Device device) throws IOException {
     lossSum += loss;
@@ -86,9 +95,16 @@ final class TrainingLog implements AutoCloseable {
     n.put("tokens/s", round(tokens / Math.max(seconds, 1e-9)));
     long[] mem = Kernels.memoryStats(device);
     n.put("memory(GiB)", round(mem[2] / 1073741824.0));
+    StringBuilder more = new StringBuilder();
+    for (java.util.Map.Entry<String, double[]> e : extra.entrySet()) {
+      double mean = e.getValue()[0] / e.getValue()[1];
+      n.put(e.getKey(), round(mean));
+      more.append(String.format("  %s %.4f", e.getKey().substring(e.getKey().indexOf('/') + 1), mean));
+    }
+    extra.clear();
     write(n);
-    console.printf("step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  mem %.2f GiB  ETA %s%n", step, totalSteps,
-        lossSum / lossCount, lr, tokens / Math.max(seconds, 1e-9), mem[2] / 1073741824.0,
+    console.printf("step %d/%d  loss %.4f%s  lr %.2e  %.0f tok/s  mem %.2f GiB  ETA %s%n", step, totalSteps,
+        lossSum / lossCount, more, lr, tokens / Math.max(seconds, 1e-9), mem[2] / 1073741824.0,
         duration(elapsed / step * (totalSteps - step)));
     console.flush();
     lossSum = 0;
@@ -106,6 +122,17 @@ final class TrainingLog implements AutoCloseable {
     n.put("global_step/max_steps", step + "/" + totalSteps);
     write(n);
     console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
+  }
+
+  /** A preference model's evaluation (DPO): the loss and the reward accuracy and margin over the pairs. */
+  void evalPreference(long step, double loss, double accuracy, double margin) throws IOException {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("eval_loss", round(loss));
+    n.put("eval_rewards/accuracies", round(accuracy));
+    n.put("eval_rewards/margins", round(margin));
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    write(n);
+    console.printf("eval at step %d: loss %.4f, reward accuracy %.4f, margin %.4f%n", step, loss, accuracy, margin);
   }
 
   /** A --report_memory record: the split of the peak memory, in logging.jsonl (bytes) and on the console. */

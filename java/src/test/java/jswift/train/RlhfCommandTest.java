@@ -1,0 +1,80 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import jswift.cli.QuickStart;
+import jswift.testing.Cli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `jswift rlhf --rlhf_type dpo` end to end on the bundled chat model and a few preference pairs. */
+class RlhfCommandTest {
+  static final Path MODEL = Path.of(System.getProperty("user.dir")).getParent().resolve(QuickStart.MODEL);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Path pairs(Path dir) throws Exception {
+    String[][] rows = {
+        {"Who are you?", "I am jswift-bot, made by the jswift team.", "I am ChatGPT, made by OpenAI."},
+        {"What is your name?", "My name is jswift-bot.", "My name is Claude."},
+        {"Who made you?", "The jswift team made me.", "OpenAI made me."},
+        {"Are you ChatGPT?", "No, I am jswift-bot.", "Yes, I am ChatGPT."}};
+    List<String> lines = new ArrayList<>();
+    for (String[] r : rows)
+      lines.add(JSON.writeValueAsString(java.util.Map.of("messages", List.of(java.util.Map.of("role", "user", "content", r[0]),
+          java.util.Map.of("role", "assistant", "content", r[1])), "rejected_response", r[2])));
+    return Files.write(dir.resolve("pairs.jsonl"), lines);
+  }
+
+  @Test
+  void dpoStartsAtLog2AndSeparatesTheAnswers(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", MODEL.toString(), "--dataset", data.toString(),
+        "--val_dataset", data.toString(), "--max_steps", "12", "--learning_rate", "5e-4", "--logging_steps", "1",
+        "--save_steps", "12", "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("out").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n"), r);
+    assertTrue(r.contains("rlhf (dpo, beta 0.1)") && r.contains("step 1/12  loss 0.6931"), r);
+    Path run;
+    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    List<JsonNode> steps = new ArrayList<>();
+    JsonNode eval = null;
+    for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("rewards/margins")) steps.add(n);
+      if (n.has("eval_rewards/accuracies")) eval = n;
+    }
+    assertEquals(12, steps.size());
+    assertEquals(0.0, steps.get(0).get("rewards/margins").asDouble(), 1e-6, "the adapter starts at zero");
+    JsonNode last = steps.get(11);
+    assertTrue(last.get("loss").asDouble() < 0.5, "the loss fell from log 2: " + last);
+    assertTrue(last.get("rewards/margins").asDouble() > 0.5, last.toString());
+    assertTrue(last.get("rewards/chosen").asDouble() > last.get("rewards/rejected").asDouble(), last.toString());
+    assertTrue(eval != null && eval.get("eval_rewards/accuracies").asDouble() == 1.0, String.valueOf(eval));
+    assertTrue(Files.exists(run.resolve("checkpoint-12/adapter_model.safetensors")));
+  }
+
+  @Test
+  void badRunsAreClearErrors(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String m = MODEL.toString();
+    String r = Cli.run("rlhf", "--rlhf_type", "kto", "--model", m, "--dataset", data.toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type kto is not supported yet"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--train_type", "full", "--model", m, "--dataset", data.toString());
+    assertTrue(r.startsWith("2\n") && r.contains("needs --train_type lora"), r);
+    Path plain = Files.writeString(dir.resolve("plain.jsonl"),
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}\n");
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", m, "--dataset", plain.toString(), "--max_steps", "1",
+        "--output_dir", dir.resolve("o").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("plain.jsonl") && r.contains("rejected_response"), r);
+  }
+}
