@@ -591,41 +591,40 @@ public final class CausalLM implements AutoCloseable {
    * log p(target) (labels of -100 excluded, loss weights ignored), forward only, no dropout.
    */
   public double[] sequenceLogProbs(Batch b) {
-    try (Run run = forward(b, false, 0)) {
-      int n = b.tokens();
-      Tensor loss = run.arena.allocate(DType.F32, device, n);
-      Tensor lse = run.arena.allocate(DType.F32, device, n);
-      Tensor argmax = run.arena.allocate(DType.I32, device, n);
-      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
-      float[] l = loss.toFloatArray();
-      double[] out = new double[b.sequences];
-      for (int s = 0; s < b.sequences; s++)
-        for (int t = b.sequenceStart(s); t < b.sequenceEnd(s); t++) if (b.targets[t] != Batch.IGNORE) out[s] -= l[t];
-      return out;
-    }
+    TokenLosses t = tokenLosses(b);
+    double[] out = new double[b.sequences];
+    for (int s = 0; s < b.sequences; s++)
+      for (int k = b.sequenceStart(s); k < b.sequenceEnd(s); k++) if (b.targets[k] != Batch.IGNORE) out[s] -= t.loss[k];
+    return out;
   }
 
   /** Loss and token accuracy of a batch, for evaluation. */
   public record Eval(double lossSum, int targets, int correct) {}
 
   public Eval evaluate(Batch b) {
+    TokenLosses t = tokenLosses(b);
+    double sum = 0;
+    int count = 0, correct = 0;
+    for (int k = 0; k < b.tokens(); k++) {
+      if (b.targets[k] == Batch.IGNORE) continue;
+      sum += t.loss[k];
+      count++;
+      if (t.argmax[k] == b.targets[k]) correct++;
+    }
+    return new Eval(sum, count, correct);
+  }
+
+  /** Each token's cross-entropy on its target and the most likely next token (forward only, no dropout). */
+  private record TokenLosses(float[] loss, int[] argmax) {}
+
+  private TokenLosses tokenLosses(Batch b) {
     try (Run run = forward(b, false, 0)) {
       int n = b.tokens();
       Tensor loss = run.arena.allocate(DType.F32, device, n);
       Tensor lse = run.arena.allocate(DType.F32, device, n);
       Tensor argmax = run.arena.allocate(DType.I32, device, n);
       Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
-      float[] l = loss.toFloatArray();
-      int[] am = argmax.toIntArray();
-      double sum = 0;
-      int count = 0, correct = 0;
-      for (int t = 0; t < n; t++) {
-        if (b.targets[t] == Batch.IGNORE) continue;
-        sum += l[t];
-        count++;
-        if (am[t] == b.targets[t]) correct++;
-      }
-      return new Eval(sum, count, correct);
+      return new TokenLosses(loss.toFloatArray(), argmax.toIntArray());
     }
   }
 

@@ -58,6 +58,11 @@ public interface AgentTemplate {
     public Reply {
       calls = List.copyOf(calls);
     }
+
+    /** The answer itself when it holds no call, else the calls and the text before the first (at {@code first}). */
+    static Reply of(String answer, List<ToolCall> calls, int first) {
+      return calls.isEmpty() ? new Reply(answer, calls) : new Reply(answer.substring(0, first).strip(), calls);
+    }
   }
 
   /** The assistant turn's (possibly extended) text and the query parts of the round that follows. */

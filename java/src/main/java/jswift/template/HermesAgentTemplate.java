@@ -92,6 +92,6 @@ final class HermesAgentTemplate implements AgentTemplate {
         // left in the text
       }
     }
-    return calls.isEmpty() ? new Reply(answer, calls) : new Reply(answer.substring(0, first).strip(), calls);
+    return Reply.of(answer, calls, first);
   }
 }

@@ -118,6 +118,6 @@ final class ReactAgentTemplate implements AgentTemplate {
       calls.add(new ToolCall(m.group(1).strip(), json));
       if (first < 0) first = m.start();
     }
-    return calls.isEmpty() ? new Reply(answer, calls) : new Reply(answer.substring(0, first).strip(), calls);
+    return Reply.of(answer, calls, first);
   }
 }
