@@ -9,24 +9,31 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo},
- * {@code --beta} (default 0.1) and {@code --loss_type sigmoid}. Rows are preference pairs, {@code messages} (the
- * chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). With LoRA (the only tuner
- * here) the reference model is the base with the adapter switched off, as ms-swift and TRL do for adapters, so
+ * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo | cpo | simpo |
+ * orpo}, {@code --beta} (default: simpo 2.0, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
+ * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
+ * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
+ * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters, so
  * {@code --ref_model} is not needed. The log adds TRL's rewards/chosen, rewards/rejected, rewards/accuracies and
  * rewards/margins.
  */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Preference training (DPO) of a Hugging Face model on preference pairs.")
+    description = "Preference training (DPO, CPO, SimPO, ORPO) of a Hugging Face model on preference pairs.")
 public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo (ms-swift's other types are not supported yet)")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo or orpo")
   String rlhfType;
 
-  @Option(names = "--beta", description = "DPO: how strongly the model is held to the reference (default 0.1)")
+  @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, the others 0.1)")
   Double beta;
+
+  @Option(names = "--simpo_gamma", description = "SimPO's target reward margin (default 1.0)")
+  double simpoGamma = 1.0;
+
+  @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
+  double cpoAlpha = 1.0;
 
   @Option(names = "--loss_type", description = "DPO loss: sigmoid (default)")
   String lossType = "sigmoid";
@@ -46,7 +53,9 @@ public final class RlhfCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--ref_model " + refModel + ": a separate reference model is not supported; "
           + "with --train_type lora the reference is --model without the adapter");
     a.rlhfType = rlhfType;
-    if (beta != null) a.beta = beta;
+    a.beta = beta;
+    a.simpoGamma = simpoGamma;
+    a.cpoAlpha = cpoAlpha;
     a.lossType = lossType;
     return SftCommand.run(spec, a);
   }

@@ -193,6 +193,13 @@ public final class Batch {
   }
 
   /** Number of tokens that carry a loss. */
+  /** The labelled targets of packed sequence s. */
+  public int targetCount(int s) {
+    int n = 0;
+    for (int t = sequenceStart(s); t < sequenceEnd(s); t++) if (targets[t] != IGNORE) n++;
+    return n;
+  }
+
   public int targetCount() {
     return (int) Arrays.stream(targets).filter(t -> t != IGNORE).count();
   }

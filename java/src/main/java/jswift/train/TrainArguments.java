@@ -14,9 +14,11 @@ public final class TrainArguments {
   public Path model;
   public String trainType = "lora";
   public boolean pretrain;        // jswift pt: plain text, no chat template, every token labelled
-  public String rlhfType;         // jswift rlhf: "dpo" (preference pairs); null for sft / pt
-  public double beta = 0.1;       // DPO: the strength of the pull towards the reference (ms-swift's default 0.1)
+  public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs); null for sft / pt
+  public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, the others 0.1)
   public String lossType = "sigmoid";  // DPO loss: sigmoid (the DPO paper's, TRL's default)
+  public double simpoGamma = 1.0; // SimPO's target reward margin
+  public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
   public int loraRank = 8;
   public float loraAlpha = 32;
   public float loraDropout = 0.05f;
@@ -225,20 +227,25 @@ public final class TrainArguments {
     }
   }
 
+  /** The preference loss of --rlhf_type with its coefficients (beta defaulting as in ms-swift). */
+  PreferenceLoss.Settings preferenceLoss() {
+    PreferenceLoss.Type t = PreferenceLoss.Type.parse(rlhfType);
+    return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, cpoAlpha);
+  }
+
   private void validateRlhf() {
-    if (!rlhfType.equals("dpo"))
-      throw new IllegalArgumentException("--rlhf_type " + rlhfType + " is not supported yet (dpo is; ms-swift's orpo, "
-          + "simpo, kto, cpo, rm, ppo, grpo and gkd are not)");
+    PreferenceLoss.Settings s = preferenceLoss();
     if (!lossType.equals("sigmoid"))
-      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for dpo (sigmoid is)");
-    if (!(beta > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + beta);
-    if (!trainType.equals("lora"))
+      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported (sigmoid is)");
+    if (!(s.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + s.beta());
+    if (cpoAlpha < 0) throw new IllegalArgumentException("--cpo_alpha must be >= 0, got " + cpoAlpha);
+    if (s.type() == PreferenceLoss.Type.DPO && !trainType.equals("lora"))
       throw new IllegalArgumentException("--rlhf_type dpo needs --train_type lora: the reference model is the base "
           + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
-    if (packing) throw new IllegalArgumentException("--rlhf_type dpo trains on pairs of whole answers: --packing false");
-    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --rlhf_type dpo");
+    if (packing) throw new IllegalArgumentException("--rlhf_type trains on pairs of whole answers: --packing false");
+    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --rlhf_type");
     if (galoreOptimPerParameter)
-      throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type dpo");
+      throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
   }
 
   private void validateGalore() {

@@ -270,7 +270,7 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : args.rlhfType != null ? "rlhf (" + args.rlhfType
-        + ", beta " + args.beta + ")" : "sft", args.model, device,
+        + ", beta " + args.preferenceLoss().beta() + ")" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
@@ -301,7 +301,7 @@ public final class Trainer implements AutoCloseable {
     prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
         Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
-    boolean dpo = args.rlhfType != null;
+    PreferenceLoss.Settings preference = args.rlhfType != null ? args.preferenceLoss() : null;
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
@@ -313,9 +313,10 @@ public final class Trainer implements AutoCloseable {
       double normalizer = 0;
       int tokens = 0;
       for (Batch b : micro) {
-        normalizer += dpo ? b.sequences() / 2 : b.targetWeight();  // DPO: the mean over the step's pairs
+        normalizer += preference != null ? b.sequences() / 2 : b.targetWeight();  // rlhf: the step's pairs
         tokens += b.tokens();
       }
+      long chosenTokens = preference != null ? PreferenceLoss.chosenTokens(micro) : 0;
       if (normalizer == 0) {
         console.printf("step %d: no token of its %d samples carries a loss; skipped%n", step, accumulation);
         continue;
@@ -327,11 +328,12 @@ public final class Trainer implements AutoCloseable {
         // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
-        if (dpo) {
-          Dpo.Scored d = Dpo.score(model, micro.get(i), args.beta, "default");
+        if (preference != null) {
+          PreferenceLoss.Scored d = PreferenceLoss.score(model, micro.get(i), preference, "default", (int) normalizer,
+              chosenTokens);
           Kernels.setDropoutStep(device, dropoutStep);
-          model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, normalizer);
-          loss += d.lossSum() / normalizer;
+          model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, 1.0);  // weights are normalised
+          loss += d.loss();
           log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
           log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
           log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
@@ -419,7 +421,8 @@ public final class Trainer implements AutoCloseable {
     if (val == null || val.size() == 0) return;
     double lossSum = 0;
     long targets = 0, correct = 0;
-    boolean dpo = args.rlhfType != null;
+    PreferenceLoss.Settings preference = args.rlhfType != null ? args.preferenceLoss() : null;
+    boolean dpo = preference != null;
     SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), dpo);
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
     double dpoLoss = 0, accurate = 0, margins = 0;
@@ -428,9 +431,10 @@ public final class Trainer implements AutoCloseable {
       Batch b = evalSamples.nextBatchInOrder(dpo ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
-      if (dpo) {
-        Dpo.Scored d = Dpo.score(model, b, args.beta, "default");
-        dpoLoss += d.lossSum();
+      if (dpo) {  // each batch scored as a step of its own (its pairs, its chosen tokens): the mean loss a batch
+        PreferenceLoss.Scored d = PreferenceLoss.score(model, b, preference, "default", b.sequences() / 2,
+            PreferenceLoss.chosenTokens(List.of(b)));
+        dpoLoss += d.loss() * d.pairs();
         accurate += d.accuracySum();
         margins += d.chosenRewardSum() - d.rejectedRewardSum();
         pairs += d.pairs();

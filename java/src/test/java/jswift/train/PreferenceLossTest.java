@@ -1,0 +1,134 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The preference losses: their values against the papers' formulas worked out here, and their gradients (the
+ * weighted cross-entropy backward the trainer runs) against central finite differences of the loss along random
+ * directions of a LoRA adapter's weights, on the tiny Llama fixture.
+ */
+class PreferenceLossTest {
+  /** Two pairs: a shared prompt (no labels) then a chosen or a rejected answer (labelled). */
+  private static Batch pairs() {
+    Random r = new Random(7);
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    for (int pair = 0; pair < 2; pair++) {
+      int[] prompt = new int[6 + pair];
+      for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + r.nextInt(500);
+      for (int side = 0; side < 2; side++) {
+        int[] answer = new int[4 + side + pair];
+        for (int i = 0; i < answer.length; i++) answer[i] = 3 + r.nextInt(500);
+        int[] seq = new int[prompt.length + answer.length], lab = new int[seq.length];
+        System.arraycopy(prompt, 0, seq, 0, prompt.length);
+        System.arraycopy(answer, 0, seq, prompt.length, answer.length);
+        for (int i = 0; i < seq.length; i++) lab[i] = i < prompt.length ? Batch.IGNORE : seq[i];
+        ids.add(seq);
+        labels.add(lab);
+      }
+    }
+    return Batch.packed(ids, labels);
+  }
+
+  private static PreferenceLoss.Settings settings(PreferenceLoss.Type t) {
+    return new PreferenceLoss.Settings(t, t == PreferenceLoss.Type.SIMPO ? 2.0 : 0.5, 0.7, 0.3);
+  }
+
+  private static PreferenceLoss.Scored score(CausalLM m, Batch b, PreferenceLoss.Settings s) {
+    return PreferenceLoss.score(m, b, s, "default", 2, PreferenceLoss.chosenTokens(List.of(b)));
+  }
+
+  @Test
+  void lossesFollowTheirDefinitions() {
+    double[] logp = {-3.0, -5.0, -8.0, -6.0}, ref = {-3.5, -4.0, -7.0, -7.5};
+    int[] tokens = {3, 5, 4, 2};
+    long chosen = 3 + 4;
+    double nll = (3.0 + 8.0) / chosen;  // the chosen answers' cross-entropy, per chosen token
+    // DPO: -log sigmoid(beta (log-ratio chosen - log-ratio rejected)), mean over pairs
+    double dpo = (-logSig(0.5 * ((-3 + 3.5) - (-5 + 4))) - logSig(0.5 * ((-8 + 7) - (-6 + 7.5)))) / 2;
+    assertEquals(dpo, PreferenceLoss.score(logp, ref, tokens, settings(PreferenceLoss.Type.DPO), 2, chosen).loss(), 1e-12);
+    double cpo = (-logSig(0.5 * (-3 + 5)) - logSig(0.5 * (-8 + 6))) / 2 + 0.3 * nll;
+    assertEquals(cpo, PreferenceLoss.score(logp, null, tokens, settings(PreferenceLoss.Type.CPO), 2, chosen).loss(), 1e-12);
+    double simpo = (-logSig(2.0 * (-3 / 3.0 + 5 / 5.0) - 0.7) - logSig(2.0 * (-8 / 4.0 + 6 / 2.0) - 0.7)) / 2 + 0.3 * nll;
+    assertEquals(simpo, PreferenceLoss.score(logp, null, tokens, settings(PreferenceLoss.Type.SIMPO), 2, chosen).loss(), 1e-12);
+    double orpo = -0.5 * (logSig(odds(-1.0) - odds(-1.0)) + logSig(odds(-2.0) - odds(-3.0))) / 2 + nll;
+    assertEquals(orpo, PreferenceLoss.score(logp, null, tokens, settings(PreferenceLoss.Type.ORPO), 2, chosen).loss(), 1e-12);
+  }
+
+  private static double logSig(double x) {
+    return Math.log(1 / (1 + Math.exp(-x)));
+  }
+
+  private static double odds(double avgLogp) {
+    double p = Math.exp(avgLogp);
+    return Math.log(p / (1 - p));
+  }
+
+  @ParameterizedTest
+  @EnumSource(PreferenceLoss.Type.class)
+  void gradientIsTheDerivativeOfTheLoss(PreferenceLoss.Type type) throws IOException {
+    Batch b = pairs();
+    PreferenceLoss.Settings s = settings(type);
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      List<Parameter> params = LoraTuner.apply(m, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
+      params.forEach(p -> p.setTrainable(true));
+      if (type == PreferenceLoss.Type.DPO)
+        assertEquals(Math.log(2), score(m, b, s).loss(), 1e-12, "with B = 0 the policy is the reference: z = 0");
+      for (Parameter p : params)
+        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      PreferenceLoss.Scored d = score(m, b, s);
+      params.forEach(Parameter::zeroGrad);
+      m.forwardBackward(b.withSequenceWeights(d.weights()), 1, 1.0);
+      Random r = new Random(11);
+      for (int trial = 0; trial < 3; trial++) {
+        Map<Parameter, float[]> direction = new java.util.LinkedHashMap<>();
+        double analytic = 0;
+        for (Parameter p : params) {
+          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
+          for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+            analytic += (double) g[i] * v[i];
+          }
+          direction.put(p, v);
+        }
+        double eps = 1e-3, plus = shifted(m, b, s, direction, eps), minus = shifted(m, b, s, direction, -eps);
+        double numeric = (plus - minus) / (2 * eps);
+        assertTrue(Math.abs(numeric) > 1e-3, type + ": the direction changes the loss: " + numeric);
+        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, type + " trial " + trial);
+      }
+    }
+  }
+
+  /** The loss with every adapter weight moved by eps times its direction (then moved back). */
+  private static double shifted(CausalLM m, Batch b, PreferenceLoss.Settings s, Map<Parameter, float[]> direction,
+      double eps) {
+    Map<Parameter, float[]> saved = new java.util.HashMap<>();
+    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
+      float[] w = e.getKey().value().toFloatArray();
+      saved.put(e.getKey(), w.clone());
+      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
+      e.getKey().value().copyFrom(w);
+    }
+    double l = score(m, b, s).loss();
+    saved.forEach((p, w) -> p.value().copyFrom(w));
+    return l;
+  }
+}
