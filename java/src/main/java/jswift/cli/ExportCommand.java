@@ -35,7 +35,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
-        + "(--quant_method gptq|awq|bnb), and save a Hugging Face folder.")
+        + "(--quant_method gptq|awq|bnb), and save a Hugging Face folder; or write an Ollama Modelfile (--to_ollama).")
 public final class ExportCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 

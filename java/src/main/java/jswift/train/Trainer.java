@@ -422,19 +422,19 @@ public final class Trainer implements AutoCloseable {
     double lossSum = 0;
     long targets = 0, correct = 0;
     PreferenceLoss.Settings preference = args.rlhfType != null ? args.preferenceLoss() : null;
-    boolean dpo = preference != null;
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), dpo);
+    boolean pairwise = preference != null;
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), pairwise);
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
-    double dpoLoss = 0, accurate = 0, margins = 0;
+    double preferenceLoss = 0, accurate = 0, margins = 0;
     int pairs = 0;
     for (long i = 0; i < batches; i++) {
-      Batch b = evalSamples.nextBatchInOrder(dpo ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
+      Batch b = evalSamples.nextBatchInOrder(pairwise ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
-      if (dpo) {  // each batch scored as a step of its own (its pairs, its chosen tokens): the mean loss a batch
+      if (pairwise) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
         PreferenceLoss.Scored d = PreferenceLoss.score(model, b, preference, "default", b.sequences() / 2,
             PreferenceLoss.chosenTokens(List.of(b)));
-        dpoLoss += d.loss() * d.pairs();
+        preferenceLoss += d.loss() * d.pairs();
         accurate += d.accuracySum();
         margins += d.chosenRewardSum() - d.rejectedRewardSum();
         pairs += d.pairs();
@@ -445,7 +445,7 @@ public final class Trainer implements AutoCloseable {
       targets += e.targets();
       correct += e.correct();
     }
-    if (pairs > 0) log.evalPreference(step, dpoLoss / pairs, accurate / pairs, margins / pairs);
+    if (pairs > 0) log.evalPreference(step, preferenceLoss / pairs, accurate / pairs, margins / pairs);
     if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
   }
 

@@ -124,7 +124,7 @@ final class TrainingLog implements AutoCloseable {
     console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
   }
 
-  /** A preference model's evaluation (DPO): the loss and the reward accuracy and margin over the pairs. */
+  /** A preference run's evaluation (rlhf): the loss and the reward accuracy and margin over the pairs. */
   void evalPreference(long step, double loss, double accuracy, double margin) throws IOException {
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
