@@ -46,9 +46,7 @@ public final class DatasetInference {
       for (int first = 0; first < rows.size(); first += maxBatchSize) {
         int n = Math.min(maxBatchSize, rows.size() - first);
         List<Conversation> convs = new ArrayList<>();
-        List<int[]> prompts = new ArrayList<>();
-        List<String> stopWords = new ArrayList<>(gen.stopStrings());
-        List<Integer> stopIds = new ArrayList<>(gen.stopTokenIds());
+        List<ChatCompletion.Request> requests = new ArrayList<>();
         for (int i = 0; i < n; i++) {
           Row row = rows.get(first + i);
           Conversation c;
@@ -60,17 +58,11 @@ public final class DatasetInference {
             throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
           }
           convs.add(c);
-          prompts.add(p.inputIds());
-          for (String s : p.stopWords()) if (!stopWords.contains(s)) stopWords.add(s);
-          for (int id : p.stopTokenIds()) if (!stopIds.contains(id)) stopIds.add(id);
+          requests.add(new ChatCompletion.Request(p, gen.withSeed(gen.seed() + first + i), 1, null));
         }
-        GenerationConfig cfg = new GenerationConfig(gen.maxNewTokens(), gen.doSample(), gen.temperature(), gen.topK(),
-            gen.topP(), gen.repetitionPenalty(), gen.seed() + first, stopIds, stopWords);
-        List<int[]> answers = Generator.generate(model, prompts, cfg, t -> tokenizer.decode(t, false), null);
+        List<ChatCompletion.Result> answers = ChatCompletion.generate(model, tokenizer, requests);
         for (int i = 0; i < n; i++) {
-          String response = tokenizer.decode(answers.get(i), true);
-          for (String s : stopWords) if (!s.isEmpty() && response.endsWith(s)) response = response.substring(0, response.length() - s.length());
-          out.write(JSON.writeValueAsString(result(convs.get(i), response)));
+          out.write(JSON.writeValueAsString(result(convs.get(i), answers.get(i).choices().get(0).text())));
           out.write('\n');
         }
         out.flush();

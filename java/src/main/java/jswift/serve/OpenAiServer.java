@@ -180,7 +180,7 @@ public final class OpenAiServer implements AutoCloseable {
       public ChatCompletion.Listener started(ServedModel.Prepared p) {
         shape = new Responses(chat, id, System.currentTimeMillis() / 1000, p.name(), model.tokenizer());
         logprobs = r.logprobs() ? new TokenLogprobs(r.n(), r.topLogprobs()) : null;
-        if (!r.stream()) return logprobs == null ? null : recorder(logprobs);
+        if (!r.stream()) return logprobs;
         events = new EventStream(ex, shape, logprobs, r.n());
         events.begin();
         return events;
@@ -220,29 +220,6 @@ public final class OpenAiServer implements AutoCloseable {
       if (cause instanceof IllegalArgumentException) throw ApiException.badRequest(null, cause.getMessage());
       throw new RuntimeException(cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
     }
-  }
-
-  /** Records the log-probabilities of an answer that is not streamed. */
-  private static ChatCompletion.Listener recorder(TokenLogprobs logprobs) {
-    return new ChatCompletion.Listener() {
-      @Override
-      public void onText(int choice, String delta) {}
-
-      @Override
-      public boolean wantsText() {
-        return false;
-      }
-
-      @Override
-      public void onLogits(int choice, float[] logits) {
-        logprobs.onLogits(choice, logits);
-      }
-
-      @Override
-      public void onToken(int choice, int tokenId) {
-        logprobs.onToken(choice, tokenId);
-      }
-    };
   }
 
   private void authorize(HttpExchange ex) {

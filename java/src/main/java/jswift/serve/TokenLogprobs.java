@@ -8,8 +8,9 @@ import jswift.infer.ChatCompletion;
  * Records, for each answer of a request, the log-probability of every generated token and of the {@code top} most
  * likely tokens at that step, from the model's own distribution (log-softmax of the raw logits, before the
  * repetition penalty, temperature and top-k / top-p that picked the token), as OpenAI's {@code logprobs} reports.
+ * As a listener it records an answer that is not streamed (it needs no text).
  */
-final class TokenLogprobs {
+final class TokenLogprobs implements ChatCompletion.Listener {
   /** One candidate token and its log-probability. */
   record Candidate(int id, float logprob) {}
 
@@ -32,8 +33,16 @@ final class TokenLogprobs {
     }
   }
 
-  /** See {@link ChatCompletion.Listener#onLogits}. */
-  void onLogits(int choice, float[] logits) {
+  @Override
+  public void onText(int choice, String delta) {}
+
+  @Override
+  public boolean wantsText() {
+    return false;
+  }
+
+  @Override
+  public void onLogits(int choice, float[] logits) {
     double max = Double.NEGATIVE_INFINITY;
     for (float v : logits) max = Math.max(max, v);
     double sum = 0;
@@ -44,8 +53,9 @@ final class TokenLogprobs {
     pendingTop.set(choice, best(logits, top, logSum));
   }
 
-  /** See {@link ChatCompletion.Listener#onToken}: the token picked after the last {@link #onLogits}. */
-  void onToken(int choice, int id) {
+  /** The token picked after the last {@link #onLogits}. */
+  @Override
+  public void onToken(int choice, int id) {
     float lp = (float) (pendingLogits[choice][id] - pendingLogSum[choice]);
     entries.get(choice).add(new Entry(id, lp, pendingTop.get(choice)));
     pendingLogits[choice] = null;

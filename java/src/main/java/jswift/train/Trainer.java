@@ -53,6 +53,7 @@ public final class Trainer implements AutoCloseable {
   private final long totalSteps;
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
+  private final PreferenceLoss.Settings preference;  // jswift rlhf: the loss of the preference pairs; null otherwise
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -66,6 +67,7 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
+    this.preference = args.rlhfType != null ? args.preferenceLoss() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
     CausalLM m = null;
@@ -141,7 +143,7 @@ public final class Trainer implements AutoCloseable {
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0,
-          args.rlhfType != null);
+          preference != null);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
@@ -269,8 +271,8 @@ public final class Trainer implements AutoCloseable {
 
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
-        + "%d training rows, %d steps%n", args.pretrain ? "pt" : args.rlhfType != null ? "rlhf (" + args.rlhfType
-        + ", beta " + args.preferenceLoss().beta() + ")" : "sft", args.model, device,
+        + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
+        + ", beta " + preference.beta() + ")" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
@@ -301,7 +303,6 @@ public final class Trainer implements AutoCloseable {
     prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
         Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
-    PreferenceLoss.Settings preference = args.rlhfType != null ? args.preferenceLoss() : null;
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
@@ -421,7 +422,6 @@ public final class Trainer implements AutoCloseable {
     if (val == null || val.size() == 0) return;
     double lossSum = 0;
     long targets = 0, correct = 0;
-    PreferenceLoss.Settings preference = args.rlhfType != null ? args.preferenceLoss() : null;
     boolean pairwise = preference != null;
     SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), pairwise);
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
