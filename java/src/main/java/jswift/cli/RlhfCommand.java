@@ -1,6 +1,8 @@
 package jswift.cli;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import jswift.train.TrainArguments;
 import picocli.CommandLine.Command;
@@ -10,23 +12,25 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo | cpo | simpo |
- * orpo}, {@code --beta} (default: simpo 2.0, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
+ * orpo | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
  * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
  * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
  * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters, so
  * {@code --ref_model} is not needed. The log adds TRL's rewards/chosen, rewards/rejected, rewards/accuracies and
- * rewards/margins.
+ * rewards/margins. GRPO's rows are prompts (a trailing assistant answer is ignored) whose other columns, such as
+ * {@code solution}, go to the reward functions ({@code --reward_funcs}; see {@code jswift.train.GrpoStep}).
  */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Preference training (DPO, CPO, SimPO, ORPO) of a Hugging Face model on preference pairs.")
+    description = "Preference training (DPO, CPO, SimPO, ORPO) of a Hugging Face model on preference pairs, or GRPO "
+        + "on prompts with reward functions.")
 public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo or orpo")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo or grpo")
   String rlhfType;
 
-  @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, the others 0.1)")
+  @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, grpo 0.04, the others 0.1)")
   Double beta;
 
   @Option(names = "--simpo_gamma", description = "SimPO's target reward margin (default 1.0)")
@@ -35,11 +39,77 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO loss: sigmoid (default)")
-  String lossType = "sigmoid";
+  @Option(names = "--loss_type", description = "DPO: sigmoid (default); GRPO: grpo (default), bnpo or dr_grpo")
+  String lossType;
 
-  @Option(names = "--rpo_alpha", description = "not supported (ms-swift's default None: no SFT term)")
+  @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
+
+  // --- GRPO ---
+  @Option(names = "--reward_funcs", arity = "1..*", description = "GRPO rewards: accuracy, format, react_format, cosine, "
+      + "repetition, soft_overlong, or a jswift.train.RewardFunction on the class path")
+  List<String> rewardFuncs = new ArrayList<>();
+
+  @Option(names = "--reward_weights", arity = "1..*", description = "GRPO: a weight per reward function (default 1 each)")
+  List<Double> rewardWeights;
+
+  @Option(names = "--num_generations", description = "GRPO: completions sampled per prompt (default 8)")
+  int numGenerations = 8;
+
+  @Option(names = "--max_completion_length", description = "GRPO: longest completion in tokens (default 512)")
+  int maxCompletionLength = 512;
+
+  @Option(names = "--temperature", description = "GRPO: sampling temperature (default 0.9)")
+  float temperature = 0.9f;
+
+  @Option(names = "--top_k", description = "GRPO: top-k sampling (default 50; 0 off)")
+  int topK = 50;
+
+  @Option(names = "--top_p", description = "GRPO: top-p sampling (default 0.9)")
+  float topP = 0.9f;
+
+  @Option(names = "--repetition_penalty", description = "GRPO: sampling repetition penalty (default 1.0)")
+  float repetitionPenalty = 1f;
+
+  @Option(names = "--scale_rewards", arity = "1", description = "GRPO: divide advantages by the group's reward std (default true)")
+  boolean scaleRewards = true;
+
+  @Option(names = "--num_iterations", description = "GRPO: policy updates per generation (1, the default, only)")
+  int numIterations = 1;
+
+  @Option(names = "--epsilon", description = "GRPO: PPO clip range (default 0.2; inactive with one update per generation)")
+  double epsilon = 0.2;
+
+  @Option(names = "--log_completions", arity = "1", description = "GRPO: write each completion, its rewards and advantage "
+      + "to completions.jsonl (default false)")
+  boolean logCompletions;
+
+  @Option(names = "--cosine_min_len_value_wrong", description = "cosine reward: a wrong answer of length 0 (default -0.5)")
+  double cosineMinLenValueWrong = -0.5;
+
+  @Option(names = "--cosine_max_len_value_wrong", description = "cosine reward: a wrong answer of cosine_max_len (default 0.0)")
+  double cosineMaxLenValueWrong = 0.0;
+
+  @Option(names = "--cosine_min_len_value_correct", description = "cosine reward: a right answer of length 0 (default 1.0)")
+  double cosineMinLenValueCorrect = 1.0;
+
+  @Option(names = "--cosine_max_len_value_correct", description = "cosine reward: a right answer of cosine_max_len (default 0.5)")
+  double cosineMaxLenValueCorrect = 0.5;
+
+  @Option(names = "--cosine_max_len", description = "cosine reward: the length scale (default max_completion_length)")
+  Integer cosineMaxLen;
+
+  @Option(names = "--repetition_n_grams", description = "repetition reward: n-gram size (default 3)")
+  int repetitionNGrams = 3;
+
+  @Option(names = "--repetition_max_penalty", description = "repetition reward: the penalty of all-repeated text (default -1.0)")
+  double repetitionMaxPenalty = -1.0;
+
+  @Option(names = "--soft_max_length", description = "soft_overlong reward: the hard limit (default max_completion_length)")
+  Integer softMaxLength;
+
+  @Option(names = "--soft_cache_length", description = "soft_overlong reward: the penalty ramps over the last this many tokens")
+  Integer softCacheLength;
 
   @Option(names = "--ref_model", description = "not needed with LoRA: the reference is the base without the adapter")
   Path refModel;
@@ -47,8 +117,6 @@ public final class RlhfCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     TrainArguments a = ConfigFile.apply(spec, options).arguments();
-    if (rpoAlpha != null)
-      throw new IllegalArgumentException("--rpo_alpha (an SFT term added to DPO) is not supported yet: leave it unset");
     if (refModel != null && a.model != null && !refModel.toAbsolutePath().normalize().equals(a.model.toAbsolutePath().normalize()))
       throw new IllegalArgumentException("--ref_model " + refModel + ": a separate reference model is not supported; "
           + "with --train_type lora the reference is --model without the adapter");
@@ -56,6 +124,28 @@ public final class RlhfCommand implements Callable<Integer> {
     a.beta = beta;
     a.simpoGamma = simpoGamma;
     a.cpoAlpha = cpoAlpha;
+    a.rpoAlpha = rpoAlpha;
+    a.rewardFuncs = rewardFuncs;
+    a.rewardWeights = rewardWeights;
+    a.numGenerations = numGenerations;
+    a.maxCompletionLength = maxCompletionLength;
+    a.temperature = temperature;
+    a.topK = topK;
+    a.topP = topP;
+    a.repetitionPenalty = repetitionPenalty;
+    a.scaleRewards = scaleRewards;
+    a.numIterations = numIterations;
+    a.epsilon = epsilon;
+    a.logCompletions = logCompletions;
+    a.cosineMinLenValueWrong = cosineMinLenValueWrong;
+    a.cosineMaxLenValueWrong = cosineMaxLenValueWrong;
+    a.cosineMinLenValueCorrect = cosineMinLenValueCorrect;
+    a.cosineMaxLenValueCorrect = cosineMaxLenValueCorrect;
+    a.cosineMaxLen = cosineMaxLen;
+    a.repetitionNGrams = repetitionNGrams;
+    a.repetitionMaxPenalty = repetitionMaxPenalty;
+    a.softMaxLength = softMaxLength;
+    a.softCacheLength = softCacheLength;
     a.lossType = lossType;
     return SftCommand.run(spec, a);
   }

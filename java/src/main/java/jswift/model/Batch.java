@@ -113,6 +113,18 @@ public final class Batch {
     return b;
   }
 
+  /**
+   * This batch with target t weighted by {@code perTarget[t]} (times its own loss weight): GRPO's per-token policy
+   * gradient weights. Weights may be negative.
+   */
+  public Batch withTargetWeights(float[] perTarget) {
+    check(perTarget.length == ids.length, perTarget.length + " target weights for " + ids.length + " tokens");
+    Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
+    b.weights = new float[ids.length];
+    for (int t = 0; t < ids.length; t++) b.weights[t] = perTarget[t] * weight(t);
+    return b;
+  }
+
   /** The token range [start, end) of packed sequence s. */
   public int sequenceStart(int s) {
     check(cuSeqlens != null, "a packed batch has sequence ranges");
@@ -192,7 +204,6 @@ public final class Batch {
     return sequences;
   }
 
-  /** Number of tokens that carry a loss. */
   /** The labelled targets of packed sequence s. */
   public int targetCount(int s) {
     int n = 0;

@@ -598,6 +598,17 @@ public final class CausalLM implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Each token's log-probability of its target, log p(target_t) (0 where the target is -100), forward only, no
+   * dropout: GRPO's per-token policy and reference log-probabilities.
+   */
+  public float[] targetLogProbs(Batch b) {
+    TokenLosses t = tokenLosses(b);
+    float[] out = new float[b.tokens()];
+    for (int k = 0; k < out.length; k++) if (b.targets[k] != Batch.IGNORE) out[k] = -t.loss[k];
+    return out;
+  }
+
   /** Loss and token accuracy of a batch, for evaluation. */
   public record Eval(double lossSum, int targets, int correct) {}
 

@@ -9,7 +9,8 @@ import jswift.model.CausalLM;
  * answer, 2i + 1 the rejected one), as TRL defines them and ms-swift runs them:
  * <ul>
  *   <li>DPO (Rafailov et al. 2023): -log sigmoid(z), z = beta ((log pi(c) - log ref(c)) - (log pi(r) - log ref(r))),
- *       the reference being the model with its LoRA adapter switched off (PEFT's reference for adapters);
+ *       the reference being the model with its LoRA adapter switched off (PEFT's reference for adapters); with
+ *       {@code --rpo_alpha} a (RPO, Pang et al. 2024) plus a NLL(c), as TRL adds it;
  *   <li>CPO (Xu et al. 2024): -log sigmoid(beta (log pi(c) - log pi(r))) + alpha NLL(c), no reference;
  *   <li>SimPO (Meng et al. 2024): -log sigmoid(beta (avg log pi(c) - avg log pi(r)) - gamma) + alpha NLL(c), with
  *       per-token averages (TRL's CPO trainer with loss_type simpo, ms-swift's cpo_alpha);
@@ -31,8 +32,8 @@ final class PreferenceLoss {
 
     static Type parse(String name) {
       for (Type t : values()) if (t.name().toLowerCase(Locale.ROOT).equals(name)) return t;
-      throw new IllegalArgumentException("--rlhf_type " + name + " is not supported yet (dpo, cpo, simpo and orpo are; "
-          + "ms-swift's kto, rm, ppo, grpo and gkd are not)");
+      throw new IllegalArgumentException("--rlhf_type " + name + " is not supported yet (dpo, cpo, simpo, orpo and "
+          + "grpo are; ms-swift's kto, rm, ppo and gkd are not)");
     }
 
     /** ms-swift's default beta: SimPO 2.0, the others 0.1. */
@@ -46,10 +47,13 @@ final class PreferenceLoss {
     }
   }
 
-  /** A loss and its coefficients: beta, SimPO's gamma, the NLL weight alpha (CPO / SimPO; ORPO's NLL weight is 1). */
+  /**
+   * A loss and its coefficients: beta, SimPO's gamma, the NLL weight alpha (CPO / SimPO: cpo_alpha; DPO: rpo_alpha,
+   * 0 for none; ORPO's NLL weight is always 1).
+   */
   record Settings(Type type, double beta, double gamma, double alpha) {
     double nllWeight() {
-      return type == Type.ORPO ? 1 : type == Type.DPO ? 0 : alpha;
+      return type == Type.ORPO ? 1 : alpha;
     }
   }
 

@@ -115,12 +115,7 @@ final class SampleStream {
     if (chunks != null && chunkAt < chunks.length) return chunks[chunkAt++];
     chunks = null;
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
-      if (position == order.length) {
-        epoch++;
-        position = 0;
-        order = permutation(epoch);
-      }
-      Row row = rows.get(order[position++]);
+      Row row = nextRow();
       try {
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
         if (pairs) rejected = template.encode(rejectedConversation(row));
@@ -133,6 +128,24 @@ final class SampleStream {
     }
     throw new IllegalStateException("every training row is longer than max_length (raise --max_length, or use "
         + "--truncation_strategy left/right)");
+  }
+
+  /**
+   * The next row in epoch order, not encoded (GRPO encodes only its prompt); the cursor moves past it. Not to be
+   * mixed with packing or splitting, whose held-back samples this does not see.
+   */
+  Row nextRow() {
+    if (position == order.length) {
+      epoch++;
+      position = 0;
+      order = permutation(epoch);
+    }
+    return rows.get(order[position++]);
+  }
+
+  /** The number of rows of an epoch. */
+  int size() {
+    return rows.size();
   }
 
   /** A row over splitLength becomes its chunks: the first is returned, the others follow in next(). */

@@ -14,11 +14,32 @@ public final class TrainArguments {
   public Path model;
   public String trainType = "lora";
   public boolean pretrain;        // jswift pt: plain text, no chat template, every token labelled
-  public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs); null for sft / pt
-  public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, the others 0.1)
-  public String lossType = "sigmoid";  // DPO loss: sigmoid (the DPO paper's, TRL's default)
+  public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs), grpo; null for sft / pt
+  public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, GRPO 0.04, the others 0.1)
+  public String lossType;         // null: DPO sigmoid (the DPO paper's, TRL's default), GRPO grpo
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
+  public Double rpoAlpha;         // DPO: the weight of the chosen answers' NLL (RPO); null: none, as ms-swift 3.x
+  // GRPO (--rlhf_type grpo), with ms-swift's defaults
+  public List<String> rewardFuncs = new ArrayList<>();
+  public List<Double> rewardWeights;  // null: 1 for each reward function
+  public int numGenerations = 8;
+  public int maxCompletionLength = 512;
+  public float temperature = 0.9f;
+  public int topK = 50;
+  public float topP = 0.9f;
+  public float repetitionPenalty = 1f;
+  public boolean scaleRewards = true;
+  public int numIterations = 1;
+  public double epsilon = 0.2;
+  public boolean logCompletions;
+  public double cosineMinLenValueWrong = -0.5, cosineMaxLenValueWrong = 0.0, cosineMinLenValueCorrect = 1.0,
+      cosineMaxLenValueCorrect = 0.5;
+  public Integer cosineMaxLen;    // null: max_completion_length
+  public int repetitionNGrams = 3;
+  public double repetitionMaxPenalty = -1.0;
+  public Integer softMaxLength;   // null: max_completion_length
+  public Integer softCacheLength;
   public int loraRank = 8;
   public float loraAlpha = 32;
   public float loraDropout = 0.05f;
@@ -227,25 +248,82 @@ public final class TrainArguments {
     }
   }
 
+  /** Whether this is a GRPO run (--rlhf_type grpo): prompts, sampled completions and rewards instead of pairs. */
+  public boolean isGrpo() {
+    return "grpo".equals(rlhfType);
+  }
+
+  /** The GRPO settings of the arguments (beta defaulting to ms-swift's 0.04). */
+  GrpoStep.Settings grpoSettings() {
+    Rewards.Settings r = new Rewards.Settings(cosineMinLenValueWrong, cosineMaxLenValueWrong, cosineMinLenValueCorrect,
+        cosineMaxLenValueCorrect, cosineMaxLen != null ? cosineMaxLen : maxCompletionLength, repetitionNGrams,
+        repetitionMaxPenalty, softMaxLength != null ? softMaxLength : maxCompletionLength, softCacheLength);
+    List<RewardFunction> functions = Rewards.resolve(rewardFuncs, r);
+    double[] weights = new double[functions.size()];
+    java.util.Arrays.fill(weights, 1.0);
+    if (rewardWeights != null) {
+      if (rewardWeights.size() != functions.size())
+        throw new IllegalArgumentException("--reward_weights has " + rewardWeights.size() + " weights for "
+            + functions.size() + " --reward_funcs " + rewardFuncs);
+      for (int i = 0; i < weights.length; i++) weights[i] = rewardWeights.get(i);
+    }
+    return new GrpoStep.Settings(numGenerations, maxCompletionLength, temperature, topK, topP, repetitionPenalty,
+        beta != null ? beta : 0.04, GrpoLoss.Normalization.parse(lossType != null ? lossType : "grpo"), scaleRewards,
+        functions, weights);
+  }
+
+  private void validateGrpo() {
+    if (numGenerations < 2)
+      throw new IllegalArgumentException("--num_generations must be >= 2 (advantages compare the completions of one "
+          + "prompt), got " + numGenerations);
+    long completions = (long) perDeviceTrainBatchSize * gradientAccumulation();
+    if (completions % numGenerations != 0)
+      throw new IllegalArgumentException("a GRPO step trains on per_device_train_batch_size x gradient_accumulation_steps"
+          + " = " + perDeviceTrainBatchSize + " x " + gradientAccumulation() + " = " + completions + " completions, "
+          + "which must be a multiple of --num_generations " + numGenerations + " (whole groups of one prompt)");
+    if (maxCompletionLength < 1)
+      throw new IllegalArgumentException("--max_completion_length must be >= 1, got " + maxCompletionLength);
+    if (numIterations != 1)
+      throw new IllegalArgumentException("--num_iterations " + numIterations + " is not supported: one policy update "
+          + "per generation (ms-swift's default 1)");
+    if (!(epsilon > 0)) throw new IllegalArgumentException("--epsilon must be > 0, got " + epsilon);
+    GrpoStep.Settings s = grpoSettings();  // checks the reward functions, their weights and the loss type
+    if (!(s.beta() >= 0)) throw new IllegalArgumentException("--beta must be >= 0 for GRPO, got " + s.beta());
+    if (s.beta() > 0 && !trainType.equals("lora"))
+      throw new IllegalArgumentException("GRPO's KL term (--beta " + s.beta() + ") needs a reference model: with "
+          + "--train_type lora it is the base without the adapter; with --train_type " + trainType + " use --beta 0");
+    new jswift.infer.GenerationConfig(maxCompletionLength, true, temperature, topK, topP, repetitionPenalty, 0,
+        List.of(), List.of());  // checks temperature, top_k, top_p and repetition_penalty
+  }
+
   /** The preference loss of --rlhf_type with its coefficients (beta defaulting as in ms-swift). */
   PreferenceLoss.Settings preferenceLoss() {
     PreferenceLoss.Type t = PreferenceLoss.Type.parse(rlhfType);
-    return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, cpoAlpha);
+    double nllAlpha = t == PreferenceLoss.Type.DPO ? (rpoAlpha != null ? rpoAlpha : 0) : cpoAlpha;
+    return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, nllAlpha);
   }
 
   private void validateRlhf() {
-    PreferenceLoss.Settings s = preferenceLoss();
-    if (!lossType.equals("sigmoid"))
-      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported (sigmoid is)");
-    if (!(s.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + s.beta());
-    if (cpoAlpha < 0) throw new IllegalArgumentException("--cpo_alpha must be >= 0, got " + cpoAlpha);
-    if (s.type() == PreferenceLoss.Type.DPO && !trainType.equals("lora"))
-      throw new IllegalArgumentException("--rlhf_type dpo needs --train_type lora: the reference model is the base "
-          + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
-    if (packing) throw new IllegalArgumentException("--rlhf_type trains on pairs of whole answers: --packing false");
+    if (packing) throw new IllegalArgumentException("--rlhf_type trains on whole answers: --packing false");
     if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --rlhf_type");
     if (galoreOptimPerParameter)
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
+    if (isGrpo()) {
+      validateGrpo();
+      return;
+    }
+    PreferenceLoss.Settings s = preferenceLoss();
+    if (lossType != null && !lossType.equals("sigmoid"))
+      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported (sigmoid is)");
+    if (!(s.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + s.beta());
+    if (cpoAlpha < 0) throw new IllegalArgumentException("--cpo_alpha must be >= 0, got " + cpoAlpha);
+    if (rpoAlpha != null && !(rpoAlpha >= 0)) throw new IllegalArgumentException("--rpo_alpha must be >= 0, got " + rpoAlpha);
+    if (rpoAlpha != null && s.type() != PreferenceLoss.Type.DPO)
+      throw new IllegalArgumentException("--rpo_alpha is DPO's NLL weight; --rlhf_type " + rlhfType
+          + (s.type() == PreferenceLoss.Type.ORPO ? " always adds the NLL with weight 1" : " has --cpo_alpha"));
+    if (s.type() == PreferenceLoss.Type.DPO && !trainType.equals("lora"))
+      throw new IllegalArgumentException("--rlhf_type dpo needs --train_type lora: the reference model is the base "
+          + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
   }
 
   private void validateGalore() {

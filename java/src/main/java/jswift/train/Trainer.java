@@ -54,6 +54,7 @@ public final class Trainer implements AutoCloseable {
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
   private final PreferenceLoss.Settings preference;  // jswift rlhf: the loss of the preference pairs; null otherwise
+  private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -67,7 +68,7 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
-    this.preference = args.rlhfType != null ? args.preferenceLoss() : null;
+    this.preference = args.rlhfType != null && !args.isGrpo() ? args.preferenceLoss() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
     CausalLM m = null;
@@ -97,7 +98,8 @@ public final class Trainer implements AutoCloseable {
       }
       d = DatasetLoader.load(args.dataset, args.valDataset, DatasetOptions.defaults().withSeed(args.seed)
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
-          .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor));
+          .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor)
+          .withRequireAssistant(!args.isGrpo()));  // GRPO's rows are prompts: the model writes the answers
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
@@ -146,11 +148,17 @@ public final class Trainer implements AutoCloseable {
           preference != null);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
+      if (args.isGrpo()) {  // a step takes (batch x accumulation) / num_generations prompts
+        long prompts = (long) args.perDeviceTrainBatchSize * args.gradientAccumulation() / args.numGenerations;
+        stepsPerEpoch = Math.max(1, (train.size() + prompts - 1) / prompts);
+      }
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
       schedule = new LrSchedule(args.lrSchedulerType, args.peakLearningRate(),
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
+      grpo = args.isGrpo() ? new GrpoStep(m, tok, template, args.grpoSettings(), lora != null ? "default" : null,
+          args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       Set<Parameter> fresh = Set.of();
@@ -272,7 +280,8 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
-        + ", beta " + preference.beta() + ")" : "sft", args.model, device,
+        + ", beta " + preference.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
+        + ", " + args.numGenerations + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
@@ -300,13 +309,31 @@ public final class Trainer implements AutoCloseable {
     Kernels.resetPeakMemory(device);
     // --- data prefetch (--dataloader_num_workers): the next step's batches are prepared while this one computes ---
     DataCursor cursor = samples.cursor();
-    prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
-        Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
+    if (grpo == null)  // GRPO's batches are the completions it samples at each step
+      prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
+          Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
     for (long step = startStep; step <= totalSteps; step++) {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
             + Math.min(lisa.intervalEnd(), totalSteps));
+      }
+      if (grpo != null) {
+        long seed = args.seed * 1_000_003L + step * 7_919L;  // a resumed run samples what it would have
+        GrpoStep.Rollout rollout = grpo.rollout(grpo.nextPrompts(samples, accumulation * args.perDeviceTrainBatchSize
+            / args.numGenerations), seed);
+        cursor = samples.cursor();
+        double loss = grpoStep(step, rollout, accumulation);
+        if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
+        double lr = schedule.rate(step);
+        optimizer.enqueueStep((float) lr);
+        optimizer.zeroGrad();
+        if (step == startStep) first = loss;
+        last = loss;
+        log.step(step, loss, log.writes(step) ? optimizer.lastGradNorm() : -1, lr, cursor.epochProgress(),
+            grpoTokens, grpoTokenAccuracy(), device);
+        lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
+        continue;
       }
       BatchPrefetcher.Step prepared = prefetch.next();
       cursor = prepared.cursor();
@@ -346,17 +373,7 @@ public final class Trainer implements AutoCloseable {
           loss += model.forwardBackward(micro.get(i), seed, normalizer);
         }
       }
-      if (!Double.isFinite(loss)) {
-        log.event(step, "non-finite loss " + loss + (args.galoreOptimPerParameter
-            ? ": stopping (--galore_optim_per_parameter already applied this step's updates during the backward)"
-            : ": stopping before the optimizer step")
-            + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
-        drawPlots();
-        log.close();
-        throw new IllegalStateException("training loss became " + loss + " at step " + step
-            + " (try a lower --learning_rate, or --max_grad_norm); "
-            + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
-      }
+      if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
       double lr = schedule.rate(step);
       // The grad norm is only logged: read from the device (a wait) only on the steps the log writes.
       float gradNorm;
@@ -375,20 +392,71 @@ public final class Trainer implements AutoCloseable {
       if (step == startStep) first = loss;
       last = loss;
       log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, model.takeTokenAccuracy(), device);
-      if (args.reportMemory && (step == startStep || step == totalSteps))
-        log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
-      if (step % args.evalEvery() == 0 || step == totalSteps) {
-        prefetch.quiesce();  // evaluation encodes with the same template (and maybe rows of the same file)
-        evaluate(step);
-      }
-      if (step % args.saveSteps == 0 || step == totalSteps) {
-        lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, cursor, log);
-        drawPlots();
-      }
+      lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
     }
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+  }
+
+  /** Logs a non-finite loss and returns the error that stops the run (before the optimizer step). */
+  private IllegalStateException nonFinite(long step, double loss, Path lastCheckpoint) throws IOException {
+    log.event(step, "non-finite loss " + loss + (args.galoreOptimPerParameter
+        ? ": stopping (--galore_optim_per_parameter already applied this step's updates during the backward)"
+        : ": stopping before the optimizer step")
+        + (lastCheckpoint == null ? "" : "; the last good checkpoint is " + lastCheckpoint));
+    drawPlots();
+    log.close();
+    return new IllegalStateException("training loss became " + loss + " at step " + step
+        + " (try a lower --learning_rate, or --max_grad_norm); "
+        + (lastCheckpoint == null ? "no checkpoint was saved yet" : "last good checkpoint: " + lastCheckpoint));
+  }
+
+  /** After a step's update: the memory report, evaluation and checkpoint on their schedules; the last checkpoint. */
+  private Path afterStep(long step, DataCursor cursor, Path lastCheckpoint) throws IOException {
+    if (args.reportMemory && (step == startStep || step == totalSteps))
+      log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
+    if (step % args.evalEvery() == 0 || step == totalSteps) {
+      if (prefetch != null) prefetch.quiesce();  // evaluation encodes with the same template (and maybe rows of the same file)
+      evaluate(step);
+    }
+    if (step % args.saveSteps == 0 || step == totalSteps) {
+      lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, cursor, log);
+      drawPlots();
+    }
+    return lastCheckpoint;
+  }
+
+  private int grpoTokens;  // the tokens of the last GRPO step's training sequences
+
+  /** GRPO logs no token accuracy: its targets are the policy's own samples. */
+  private long[] grpoTokenAccuracy() {
+    model.takeTokenAccuracy();
+    return new long[2];
+  }
+
+  /**
+   * A GRPO step's forward and backward passes: its completions in micro-batches of per_device_train_batch_size,
+   * each scored and backpropagated with its per-token weights; returns the step's loss.
+   */
+  private double grpoStep(long step, GrpoStep.Rollout rollout, int accumulation) throws IOException {
+    grpo.logMetrics(log, rollout);
+    grpo.logCompletions(step, rollout);
+    double loss = 0, kl = 0;
+    int klTokens = 0, n = rollout.samples().size(), per = args.perDeviceTrainBatchSize;
+    grpoTokens = 0;
+    for (int i = 0, from = 0; from < n; i++, from += per) {
+      GrpoStep.Scored d = grpo.score(rollout, from, Math.min(n, from + per));
+      loss += d.loss();
+      kl += d.klSum();
+      klTokens += d.tokens();
+      grpoTokens += d.weighted().tokens();
+      if (d.tokens() == 0) continue;  // empty completions: nothing to learn from
+      Kernels.setDropoutStep(device, (step - 1) * accumulation + i + 1);
+      model.forwardBackward(d.weighted(), args.seed * 1_000_003L, 1.0);  // the weights are normalised
+    }
+    if (grpo.beta() > 0) log.metric("kl", kl / Math.max(1, klTokens));
+    return loss;
   }
 
   /**
@@ -420,6 +488,10 @@ public final class Trainer implements AutoCloseable {
   private void evaluate(long step) throws IOException {
     RowList val = data.valList();
     if (val == null || val.size() == 0) return;
+    if (grpo != null) {
+      evaluateGrpo(step, val);
+      return;
+    }
     double lossSum = 0;
     long targets = 0, correct = 0;
     boolean pairwise = preference != null;
@@ -447,6 +519,25 @@ public final class Trainer implements AutoCloseable {
     }
     if (pairs > 0) log.evalPreference(step, preferenceLoss / pairs, accurate / pairs, margins / pairs);
     if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
+  }
+
+  /** GRPO's evaluation: the mean reward of num_generations completions of each validation prompt. */
+  private void evaluateGrpo(long step, RowList val) throws IOException {
+    double reward = 0;
+    int completions = 0;
+    for (int first = 0; first < val.size(); first += args.perDeviceEvalBatchSize) {
+      List<GrpoStep.Prompt> prompts = new ArrayList<>();
+      for (int i = first; i < Math.min(val.size(), first + args.perDeviceEvalBatchSize); i++) {
+        GrpoStep.Prompt p = grpo.encode(val.get(i));
+        if (p != null) prompts.add(p);
+      }
+      if (prompts.isEmpty()) continue;
+      for (GrpoStep.Sample x : grpo.rollout(prompts, args.seed + first).samples()) {
+        reward += x.reward();
+        completions++;
+      }
+    }
+    if (completions > 0) log.evalMetric(step, "eval_reward", reward / completions);
   }
 
   @Override

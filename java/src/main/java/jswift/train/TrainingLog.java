@@ -135,6 +135,15 @@ final class TrainingLog implements AutoCloseable {
     console.printf("eval at step %d: loss %.4f, reward accuracy %.4f, margin %.4f%n", step, loss, accuracy, margin);
   }
 
+  /** An evaluation's single metric (GRPO's eval_reward). */
+  void evalMetric(long step, String name, double value) throws IOException {
+    ObjectNode n = JSON.createObjectNode();
+    n.put(name, round(value));
+    n.put("global_step/max_steps", step + "/" + totalSteps);
+    write(n);
+    console.printf("eval at step %d: %s %.4f%n", step, name.replace("eval_", ""), value);
+  }
+
   /** A --report_memory record: the split of the peak memory, in logging.jsonl (bytes) and on the console. */
   void memory(long step, MemoryReport r) throws IOException {
     ObjectNode n = JSON.createObjectNode();

@@ -63,7 +63,10 @@ class PreferenceLossTest {
     double nll = (3.0 + 8.0) / chosen;  // the chosen answers' cross-entropy, per chosen token
     // DPO: -log sigmoid(beta (log-ratio chosen - log-ratio rejected)), mean over pairs
     double dpo = (-logSig(0.5 * ((-3 + 3.5) - (-5 + 4))) - logSig(0.5 * ((-8 + 7) - (-6 + 7.5)))) / 2;
-    assertEquals(dpo, PreferenceLoss.score(logp, ref, tokens, settings(PreferenceLoss.Type.DPO), 2, chosen).loss(), 1e-12);
+    PreferenceLoss.Settings plainDpo = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0.7, 0);
+    assertEquals(dpo, PreferenceLoss.score(logp, ref, tokens, plainDpo, 2, chosen).loss(), 1e-12);
+    // RPO (--rpo_alpha 0.3): DPO plus alpha times the chosen answers' NLL
+    assertEquals(dpo + 0.3 * nll, PreferenceLoss.score(logp, ref, tokens, settings(PreferenceLoss.Type.DPO), 2, chosen).loss(), 1e-12);
     double cpo = (-logSig(0.5 * (-3 + 5)) - logSig(0.5 * (-8 + 6))) / 2 + 0.3 * nll;
     assertEquals(cpo, PreferenceLoss.score(logp, null, tokens, settings(PreferenceLoss.Type.CPO), 2, chosen).loss(), 1e-12);
     double simpo = (-logSig(2.0 * (-3 / 3.0 + 5 / 5.0) - 0.7) - logSig(2.0 * (-8 / 4.0 + 6 / 2.0) - 0.7)) / 2 + 0.3 * nll;
@@ -91,7 +94,8 @@ class PreferenceLossTest {
           LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
       params.forEach(p -> p.setTrainable(true));
       if (type == PreferenceLoss.Type.DPO)
-        assertEquals(Math.log(2), score(m, b, s).loss(), 1e-12, "with B = 0 the policy is the reference: z = 0");
+        assertEquals(Math.log(2), score(m, b, new PreferenceLoss.Settings(type, s.beta(), 0, 0)).loss(), 1e-12,
+            "with B = 0 the policy is the reference: z = 0");
       for (Parameter p : params)
         if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
       PreferenceLoss.Scored d = score(m, b, s);

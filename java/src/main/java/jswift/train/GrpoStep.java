@@ -1,0 +1,272 @@
+package jswift.train;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.data.Row;
+import jswift.infer.ChatCompletion;
+import jswift.infer.GenerationConfig;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.GenerationPrompt;
+import jswift.template.Message;
+import jswift.template.Role;
+import jswift.template.SequenceTooLongException;
+import jswift.tokenizer.Tokenizer;
+
+/**
+ * One GRPO step's data: the prompts' completions sampled from the policy (the model with its adapter, no dropout),
+ * scored by the reward functions, turned into advantages ({@link GrpoLoss}), then into micro-batches of
+ * prompt + completion sequences (only the completion labelled) whose per-token cross-entropy weights make the
+ * ordinary weighted backward the GRPO gradient.
+ */
+final class GrpoStep {
+  /** The run's GRPO settings ({@code jswift rlhf --rlhf_type grpo}). */
+  record Settings(int numGenerations, int maxCompletionLength, float temperature, int topK, float topP,
+      float repetitionPenalty, double beta, GrpoLoss.Normalization normalization, boolean scaleRewards,
+      List<RewardFunction> rewards, double[] rewardWeights) {}
+
+  private final CausalLM model;
+  private final Tokenizer tokenizer;
+  private final ConversationEncoder template;
+  private final Settings s;
+  private final String adapter;  // the trained adapter; null: full training (no reference: beta must be 0)
+  private final Path completionsLog;  // --log_completions: completions.jsonl of the run, or null
+  private long skippedTooLong;
+
+  GrpoStep(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, Settings s, String adapter,
+      Path completionsLog) {
+    if (s.beta() > 0 && adapter == null)
+      throw new IllegalArgumentException("GRPO's KL term (--beta " + s.beta() + ") needs a reference model: with "
+          + "--train_type lora it is the base without the adapter; with full training use --beta 0");
+    if (s.rewardWeights().length != s.rewards().size())
+      throw new IllegalArgumentException("--reward_weights has " + s.rewardWeights().length + " weights for "
+          + s.rewards().size() + " --reward_funcs");
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.s = s;
+    this.adapter = adapter;
+    this.completionsLog = completionsLog;
+  }
+
+  /** Prompts whose encoding was longer than max_length, skipped. */
+  long skippedTooLong() {
+    return skippedTooLong;
+  }
+
+  /** A prompt of the step: its row, conversation and encoding. */
+  record Prompt(Row row, Conversation conversation, GenerationPrompt encoded) {}
+
+  /** The next {@code count} prompts of the stream (prompts over max_length are skipped and counted). */
+  List<Prompt> nextPrompts(SampleStream rows, int count) {
+    List<Prompt> out = new ArrayList<>();
+    int skippedInARow = 0;
+    while (out.size() < count) {
+      Row row = rows.nextRow();
+      Prompt p = encode(row);
+      if (p != null) {
+        out.add(p);
+        skippedInARow = 0;
+      } else if (++skippedInARow > rows.size()) {
+        throw new IllegalStateException("every prompt is longer than max_length (raise --max_length)");
+      }
+    }
+    return out;
+  }
+
+  /** The row's prompt (its messages up to the last user turn; a trailing assistant answer is left out), or null. */
+  Prompt encode(Row row) {
+    try {
+      Conversation c = Conversation.fromJson(row.toJson());
+      return new Prompt(row, c, template.encodePrompt(c));
+    } catch (SequenceTooLongException e) {
+      skippedTooLong++;
+      return null;
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** One sampled completion, scored. */
+  record Sample(Prompt prompt, ChatCompletion.Choice choice, double[] rewards, double reward) {}
+
+  /** A step's rollout: the samples (groups of num_generations per prompt, in order) and their advantages. */
+  record Rollout(List<Sample> samples, GrpoLoss.Advantages advantages, double[] completionWeights) {
+    int tokens(int i) {
+      return samples.get(i).choice().tokens().length;
+    }
+  }
+
+  /** Samples num_generations completions of each prompt (completion j of prompt p seeded seed + p * G + j) and scores them. */
+  Rollout rollout(List<Prompt> prompts, long seed) {
+    List<ChatCompletion.Request> requests = new ArrayList<>();
+    int g = s.numGenerations();
+    for (int p = 0; p < prompts.size(); p++) {
+      GenerationConfig gen = new GenerationConfig(s.maxCompletionLength(), s.temperature() > 0,
+          s.temperature() > 0 ? s.temperature() : 1f, s.topK(), s.topP(), s.repetitionPenalty(), seed + (long) p * g,
+          tokenizer.eosTokenIds(), List.of());
+      requests.add(new ChatCompletion.Request(prompts.get(p).encoded(), gen, g, null));
+    }
+    model.setActiveAdapter(adapter);
+    List<ChatCompletion.Result> results = ChatCompletion.generate(model, tokenizer, requests);
+    List<Sample> samples = new ArrayList<>();
+    double[] total = new double[prompts.size() * g];
+    int[] tokens = new int[total.length];
+    for (int p = 0; p < prompts.size(); p++) {
+      Prompt prompt = prompts.get(p);
+      List<Message> promptMessages = promptMessages(prompt.conversation());
+      for (int j = 0; j < g; j++) {
+        ChatCompletion.Choice c = results.get(p).choices().get(j);
+        RewardFunction.Completion completion = new RewardFunction.Completion(c.text(), c.tokens().length,
+            c.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, prompt.row().extras());
+        double[] r = new double[s.rewards().size()];
+        double sum = 0;
+        for (int f = 0; f < r.length; f++) {
+          try {
+            r[f] = s.rewards().get(f).reward(completion);
+          } catch (RuntimeException e) {
+            throw new IllegalArgumentException(prompt.row().location() + ": reward " + s.rewards().get(f).name()
+                + ": " + e.getMessage(), e);
+          }
+          if (!Double.isNaN(r[f])) sum += s.rewardWeights()[f] * r[f];  // NaN: no reward from this function
+        }
+        int i = p * g + j;
+        total[i] = sum;
+        tokens[i] = c.tokens().length;
+        samples.add(new Sample(prompt, c, r, sum));
+      }
+    }
+    return new Rollout(samples, GrpoLoss.advantages(total, g, s.scaleRewards()),
+        GrpoLoss.completionWeights(tokens, s.normalization(), s.maxCompletionLength()));
+  }
+
+  private static List<Message> promptMessages(Conversation c) {
+    List<Message> m = new ArrayList<>(c.messages());
+    if (!m.isEmpty() && m.get(m.size() - 1).role() == Role.ASSISTANT) m.remove(m.size() - 1);
+    return m;
+  }
+
+  /** Completions [from, to) of the rollout as one packed batch: prompt (unlabelled) + completion (labelled). */
+  static Batch batch(Rollout r, int from, int to) {
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    for (int i = from; i < to; i++) {
+      int[] prompt = r.samples().get(i).prompt().encoded().inputIds(), answer = r.samples().get(i).choice().tokens();
+      int[] seq = new int[prompt.length + answer.length], lab = new int[seq.length];
+      System.arraycopy(prompt, 0, seq, 0, prompt.length);
+      System.arraycopy(answer, 0, seq, prompt.length, answer.length);
+      for (int t = 0; t < seq.length; t++) lab[t] = t < prompt.length ? Batch.IGNORE : seq[t];
+      ids.add(seq);
+      labels.add(lab);
+    }
+    return Batch.packed(ids, labels);
+  }
+
+  /** A micro-batch's part of the step: its loss, its summed KL and token count, and the weighted batch to backward. */
+  record Scored(double loss, double klSum, int tokens, Batch weighted) {}
+
+  /**
+   * The loss terms of completions [from, to) of the rollout and the batch weighted for their gradient; the policy's
+   * and (beta > 0) the reference's per-token log-probabilities are computed here, without dropout.
+   */
+  Scored score(Rollout r, int from, int to) {
+    Batch b = batch(r, from, to);
+    float[] logp = null, ref = null;
+    if (s.beta() > 0) {
+      model.setActiveAdapter(null);
+      try {
+        ref = model.targetLogProbs(b);
+      } finally {
+        model.setActiveAdapter(adapter);
+      }
+      logp = model.targetLogProbs(b);
+    }
+    return score(r, from, b, logp, ref, s.beta());
+  }
+
+  /** The arithmetic of {@link #score(Rollout, int, int)} on given per-token log-probabilities (null when beta is 0). */
+  static Scored score(Rollout r, int from, Batch b, float[] logp, float[] ref, double beta) {
+    float[] w = new float[b.tokens()];
+    double loss = 0, kl = 0;
+    int tokens = 0;
+    for (int q = 0; q < b.sequences(); q++) {
+      int i = from + q;
+      double a = r.advantages().advantage()[i], si = r.completionWeights()[i];
+      for (int t = b.sequenceStart(q); t < b.sequenceEnd(q); t++) {
+        if (b.target(t) == Batch.IGNORE) continue;
+        double lp = logp == null ? 0 : logp[t], rf = ref == null ? 0 : ref[t];
+        w[t] = (float) GrpoLoss.tokenWeight(si, a, beta, lp, rf);
+        loss += GrpoLoss.tokenLoss(si, a, beta, lp, rf);
+        if (beta > 0) kl += GrpoLoss.kl(lp, rf);
+        tokens++;
+      }
+    }
+    return new Scored(loss, kl, tokens, b.withTargetWeights(w));
+  }
+
+  /** The step's reward metrics into the log, as TRL names them. */
+  void logMetrics(TrainingLog log, Rollout r) {
+    int n = r.samples().size(), g = s.numGenerations();
+    double reward = 0, length = 0, clipped = 0;
+    double[] perFunction = new double[s.rewards().size()];
+    int[] perFunctionCount = new int[perFunction.length];
+    for (Sample x : r.samples()) {
+      reward += x.reward();
+      length += x.choice().tokens().length;
+      if (x.choice().finishReason() == ChatCompletion.FinishReason.LENGTH) clipped++;
+      for (int f = 0; f < perFunction.length; f++) {
+        if (Double.isNaN(x.rewards()[f])) continue;
+        perFunction[f] += x.rewards()[f];
+        perFunctionCount[f]++;
+      }
+    }
+    double std = 0, zeroStd = 0;
+    for (double sd : r.advantages().groupStd()) {
+      std += sd;
+      if (sd == 0) zeroStd++;
+    }
+    log.metric("reward", reward / n);
+    log.metric("reward_std", std / (n / g));
+    for (int f = 0; f < perFunction.length; f++)
+      if (perFunctionCount[f] > 0) log.metric("rewards/" + s.rewards().get(f).name() + "/mean", perFunction[f] / perFunctionCount[f]);
+    log.metric("frac_reward_zero_std", zeroStd / (n / g));
+    log.metric("completions/mean_length", length / n);
+    log.metric("completions/clipped_ratio", clipped / n);
+  }
+
+  /** --log_completions: each completion of the step with its rewards and advantage, appended to completions.jsonl. */
+  void logCompletions(long step, Rollout r) throws IOException {
+    if (completionsLog == null) return;
+    try (BufferedWriter out = Files.newBufferedWriter(completionsLog, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND)) {
+      for (int i = 0; i < r.samples().size(); i++) {
+        Sample x = r.samples().get(i);
+        ObjectNode n = TrainingLog.JSON.createObjectNode();
+        n.put("step", step);
+        n.set("prompt", TrainingLog.JSON.valueToTree(x.prompt().row().toJson().get("messages")));
+        n.put("completion", x.choice().text());
+        ObjectNode rewards = n.putObject("rewards");
+        for (int f = 0; f < x.rewards().length; f++) {
+          if (Double.isNaN(x.rewards()[f])) rewards.putNull(s.rewards().get(f).name());  // no reward: JSON has no NaN
+          else rewards.put(s.rewards().get(f).name(), x.rewards()[f]);
+        }
+        n.put("reward", x.reward());
+        n.put("advantage", r.advantages().advantage()[i]);
+        out.write(TrainingLog.JSON.writeValueAsString(n));
+        out.write('\n');
+      }
+    }
+  }
+
+  double beta() {
+    return s.beta();
+  }
+}

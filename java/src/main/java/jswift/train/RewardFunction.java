@@ -1,0 +1,38 @@
+package jswift.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.Map;
+import jswift.template.Message;
+
+/**
+ * A GRPO reward: scores one generated completion (ms-swift's ORM, its outcome reward model). The built-in ones
+ * ({@code accuracy}, {@code format}, {@code react_format}, {@code cosine}, {@code repetition},
+ * {@code soft_overlong}) are in {@link Rewards}. Your own is a class implementing this interface with a public
+ * no-argument constructor, listed in {@code META-INF/services/jswift.train.RewardFunction} of a jar on the class
+ * path (Java's ServiceLoader; ms-swift registers Python ones with {@code --external_plugins}); {@code
+ * --reward_funcs} then names it by {@link #name()}.
+ */
+public interface RewardFunction {
+  /** The name {@code --reward_funcs} selects this function by. */
+  String name();
+
+  /**
+   * The reward of one completion; NaN where this function has none for it (left out of the weighted sum, as TRL
+   * does with None).
+   */
+  double reward(Completion completion);
+
+  /**
+   * One completion to score: its text (special tokens and the stop string removed), its length in tokens, whether
+   * it was cut at max_completion_length, the prompt's messages, and the other columns of its dataset row
+   * ({@code solution}...), as ms-swift passes them to reward functions.
+   */
+  record Completion(String text, int tokens, boolean truncated, List<Message> prompt, Map<String, JsonNode> columns) {
+    /** A column of the row as text (a string as is, anything else as JSON), or null when the row has none. */
+    public String column(String name) {
+      JsonNode n = columns.get(name);
+      return n == null || n.isNull() ? null : n.isTextual() ? n.asText() : n.toString();
+    }
+  }
+}

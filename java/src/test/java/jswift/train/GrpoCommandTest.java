@@ -1,0 +1,140 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import jswift.testing.Cli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * `jswift rlhf --rlhf_type grpo` end to end on the bundled chat model: with the soft_overlong reward (answers longer
+ * than 8 tokens lose reward) the policy learns to answer shorter; a run resumed from a checkpoint samples and
+ * trains exactly what the uninterrupted run did.
+ */
+class GrpoCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static Path prompts(Path dir) throws Exception {
+    String[] questions = {"Who are you?", "What is your name?", "Tell me about yourself.", "Say hello.",
+        "What can you do?", "Introduce yourself.", "Hi!", "Are you a robot?"};
+    List<String> lines = new ArrayList<>();
+    for (String q : questions)
+      lines.add(JSON.writeValueAsString(Map.of("messages", List.of(Map.of("role", "user", "content", q)),
+          "solution", "jswift")));
+    return Files.write(dir.resolve("prompts.jsonl"), lines);
+  }
+
+  /** The run's command line: the defaults below, with each option in {@code more} replacing the default's values. */
+  private static String[] run(Path data, Path out, String... more) {
+    Map<String, List<String>> options = new java.util.LinkedHashMap<>();
+    String[] defaults = {"--rlhf_type", "grpo", "--model", RlhfCommandTest.MODEL.toString(), "--dataset",
+        data.toString(), "--reward_funcs", "soft_overlong", "--max_completion_length", "32", "--soft_cache_length",
+        "24", "--num_generations", "4", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "2",
+        "--max_steps", "16", "--learning_rate", "1e-3", "--logging_steps", "1", "--save_steps", "8", "--output_dir",
+        out.toString(), "--device", "cpu"};
+    for (String[] a : new String[][] {defaults, more}) {
+      String option = null;
+      for (String x : a) {
+        if (x.startsWith("--")) options.put(option = x, new ArrayList<>());
+        else options.get(option).add(x);
+      }
+    }
+    List<String> line = new ArrayList<>(List.of("rlhf"));
+    options.forEach((k, v) -> {
+      line.add(k);
+      line.addAll(v);
+    });
+    return line.toArray(new String[0]);
+  }
+
+  private static Path onlyRun(Path out) throws Exception {
+    try (Stream<Path> s = Files.list(out.resolve("jswift-tiny-chat"))) {
+      return s.findFirst().orElseThrow();
+    }
+  }
+
+  @Test
+  void completionsGetShorterAndAResumedRunMatches(@TempDir Path dir) throws Exception {
+    Path data = prompts(dir);
+    String r = Cli.run(run(data, dir.resolve("a"), "--log_completions", "true"));
+    assertTrue(r.startsWith("0\n"), r);
+    assertTrue(r.contains("rlhf (grpo, beta 0.04, 4 completions per prompt)"), r);
+    Path a = onlyRun(dir.resolve("a"));
+    List<JsonNode> steps = new ArrayList<>();
+    for (String line : Files.readAllLines(a.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("reward")) steps.add(n);
+    }
+    assertEquals(16, steps.size());
+    for (String key : List.of("reward_std", "rewards/soft_overlong/mean", "frac_reward_zero_std",
+        "completions/mean_length", "completions/clipped_ratio", "kl", "grad_norm"))
+      assertTrue(steps.get(3).has(key), key + " in " + steps.get(3));
+    assertEquals(0.0, steps.get(0).get("kl").asDouble(), 1e-6, "the adapter starts at zero: policy = reference");
+    double early = 0, late = 0, earlyLength = 0, lateLength = 0;
+    for (int i = 0; i < 4; i++) {
+      early += steps.get(i).get("reward").asDouble() / 4;
+      late += steps.get(12 + i).get("reward").asDouble() / 4;
+      earlyLength += steps.get(i).get("completions/mean_length").asDouble() / 4;
+      lateLength += steps.get(12 + i).get("completions/mean_length").asDouble() / 4;
+    }
+    assertTrue(late > early + 0.1, "the reward rose: " + early + " -> " + late);
+    assertTrue(lateLength < earlyLength - 3, "the answers got shorter: " + earlyLength + " -> " + lateLength);
+    assertTrue(steps.get(15).get("kl").asDouble() > 0, "the policy moved away from the reference");
+    List<String> completions = Files.readAllLines(a.resolve("completions.jsonl"));
+    assertEquals(16 * 8, completions.size());
+    JsonNode c = JSON.readTree(completions.get(0));
+    assertTrue(c.has("prompt") && c.has("completion") && c.get("rewards").has("soft_overlong") && c.has("advantage"), c.toString());
+
+    r = Cli.run(run(data, dir.resolve("b"), "--resume_from_checkpoint", a.resolve("checkpoint-8").toString()));
+    assertTrue(r.startsWith("0\n") && r.contains("resuming from"), r);
+    Path b = onlyRun(dir.resolve("b"));
+    assertArrayEquals(Files.readAllBytes(a.resolve("checkpoint-16/adapter_model.safetensors")),
+        Files.readAllBytes(b.resolve("checkpoint-16/adapter_model.safetensors")), "resumed = uninterrupted");
+  }
+
+  @Test
+  void evaluationReportsTheMeanRewardOfTheValidationPrompts(@TempDir Path dir) throws Exception {
+    Path data = prompts(dir);
+    String r = Cli.run(run(data, dir.resolve("o"), "--max_steps", "2", "--val_dataset", data.toString(),
+        "--reward_funcs", "soft_overlong", "repetition", "--reward_weights", "1", "0.5", "--beta", "0",
+        "--loss_type", "dr_grpo"));
+    assertTrue(r.startsWith("0\n") && r.contains("eval at step 2: reward "), r);
+    JsonNode eval = null, step = null;
+    for (String line : Files.readAllLines(onlyRun(dir.resolve("o")).resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("eval_reward")) eval = n;
+      if (n.has("reward")) step = n;
+    }
+    assertTrue(eval != null && eval.get("eval_reward").asDouble() <= 0, String.valueOf(eval));
+    assertTrue(step.has("rewards/repetition/mean") && !step.has("kl"), "beta 0: no KL to log: " + step);
+  }
+
+  @Test
+  void badGrpoRunsAreClearErrors(@TempDir Path dir) throws Exception {
+    Path data = prompts(dir);
+    String r = Cli.run(run(data, dir.resolve("o"), "--num_generations", "3"));
+    assertTrue(r.startsWith("2\n") && r.contains("multiple of --num_generations 3"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--train_type", "full"));
+    assertTrue(r.startsWith("2\n") && r.contains("use --beta 0"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "kindness"));
+    assertTrue(r.startsWith("2\n") && r.contains("--reward_funcs kindness: no such reward function"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "format", "accuracy", "--reward_weights", "1"));
+    assertTrue(r.startsWith("2\n") && r.contains("--reward_weights has 1 weights for 2"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--num_iterations", "2"));
+    assertTrue(r.startsWith("2\n") && r.contains("--num_iterations 2 is not supported"), r);
+    Path noSolution = Files.writeString(dir.resolve("nosolution.jsonl"),
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}]}\n");
+    r = Cli.run(run(noSolution, dir.resolve("o"), "--reward_funcs", "accuracy", "--max_steps", "1"));
+    assertTrue(r.startsWith("2\n") && r.contains("nosolution.jsonl") && r.contains("\"solution\" column"), r);
+  }
+}
