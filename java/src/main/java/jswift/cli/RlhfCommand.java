@@ -12,22 +12,23 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo | cpo | simpo |
- * orpo | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
+ * orpo | kto | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
  * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
  * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
  * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters, so
  * {@code --ref_model} is not needed. The log adds TRL's rewards/chosen, rewards/rejected, rewards/accuracies and
- * rewards/margins. GRPO's rows are prompts (a trailing assistant answer is ignored) whose other columns, such as
+ * rewards/margins. KTO's rows are {@code messages} with a {@code label} (true: a desirable answer, false: an
+ * undesirable one; see {@code jswift.train.KtoLoss}). GRPO's rows are prompts (a trailing assistant answer is ignored) whose other columns, such as
  * {@code solution}, go to the reward functions ({@code --reward_funcs}; see {@code jswift.train.GrpoStep}).
  */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Preference training (DPO, CPO, SimPO, ORPO) of a Hugging Face model on preference pairs, or GRPO "
-        + "on prompts with reward functions.")
+    description = "Preference training of a Hugging Face model: DPO, CPO, SimPO, ORPO on preference pairs, KTO on "
+        + "answers labelled good or bad, GRPO on prompts with reward functions.")
 public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo or grpo")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto or grpo")
   String rlhfType;
 
   @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, grpo 0.04, the others 0.1)")
@@ -39,11 +40,17 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO: sigmoid (default); GRPO: grpo (default), bnpo or dr_grpo")
+  @Option(names = "--loss_type", description = "DPO: sigmoid (default); KTO: kto; GRPO: grpo (default), bnpo or dr_grpo")
   String lossType;
 
   @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
+
+  @Option(names = "--desirable_weight", description = "KTO: the weight of desirable answers' losses (default 1.0)")
+  double desirableWeight = 1.0;
+
+  @Option(names = "--undesirable_weight", description = "KTO: the weight of undesirable answers' losses (default 1.0)")
+  double undesirableWeight = 1.0;
 
   // --- GRPO ---
   @Option(names = "--reward_funcs", arity = "1..*", description = "GRPO rewards: accuracy, format, react_format, cosine, "
@@ -125,6 +132,8 @@ public final class RlhfCommand implements Callable<Integer> {
     a.simpoGamma = simpoGamma;
     a.cpoAlpha = cpoAlpha;
     a.rpoAlpha = rpoAlpha;
+    a.desirableWeight = desirableWeight;
+    a.undesirableWeight = undesirableWeight;
     a.rewardFuncs = rewardFuncs;
     a.rewardWeights = rewardWeights;
     a.numGenerations = numGenerations;

@@ -20,6 +20,7 @@ public final class Batch {
   final int sequences;
   final int seqLen;
   float[] weights;  // loss weight of each target (null: all 1), ms-swift's loss_scale shifted like the labels
+  boolean[] desirable;  // KTO: whether each sequence's answer is desirable (null: not a KTO batch)
 
   private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
     this.ids = ids;
@@ -122,6 +123,34 @@ public final class Batch {
     Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
     b.weights = new float[ids.length];
     for (int t = 0; t < ids.length; t++) b.weights[t] = perTarget[t] * weight(t);
+    return b;
+  }
+
+  /** This batch with KTO's label of each sequence: whether its answer is desirable (true) or undesirable. */
+  public Batch withDesirable(boolean[] perSequence) {
+    check(perSequence.length == sequences, perSequence.length + " labels for " + sequences + " sequences");
+    Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
+    b.weights = weights;
+    b.desirable = perSequence.clone();
+    return b;
+  }
+
+  /** KTO: whether sequence s's answer is desirable; throws for a batch without labels. */
+  public boolean desirable(int s) {
+    check(desirable != null, "the batch has no KTO labels");
+    return desirable[s];
+  }
+
+  /** The first {@code n} sequences of this packed batch, as a batch of their own (KTO trains on these). */
+  public Batch firstSequences(int n) {
+    check(cuSeqlens != null, "firstSequences needs a packed batch");
+    check(n >= 1 && n <= sequences, "firstSequences(" + n + ") of " + sequences + " sequences");
+    int end = cuSeqlens[n], longest = 0;
+    for (int s = 0; s < n; s++) longest = Math.max(longest, cuSeqlens[s + 1] - cuSeqlens[s]);
+    Batch b = new Batch(Arrays.copyOf(ids, end), null, Arrays.copyOf(cuSeqlens, n + 1), Arrays.copyOf(positions, end),
+        Arrays.copyOf(targets, end), n, longest);
+    if (weights != null) b.weights = Arrays.copyOf(weights, end);
+    if (desirable != null) b.desirable = Arrays.copyOf(desirable, n);
     return b;
   }
 

@@ -43,28 +43,54 @@ final class SampleStream {
   }
 
   SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength) {
-    this(rows, template, seed, packTo, splitLength, false);
+    this(rows, template, seed, packTo, splitLength, Layout.SINGLE);
+  }
+
+  /** How a batch holds its samples. */
+  enum Layout {
+    /** One sequence a sample (sft, pt, GRPO's prompts). */
+    SINGLE,
+    /** Preference pairs: sequence 2i a row's chosen conversation, 2i + 1 its rejected one (DPO, CPO, ...). */
+    PAIRS,
+    /**
+     * KTO: the first n sequences are the rows' conversations (labelled desirable or not), the next n the
+     * mismatched ones KTO's KL estimate reads: row i's prompt with row i - 1's answer (the last row's for row 0), as
+     * TRL builds them within a batch.
+     */
+    KTO
   }
 
   /**
-   * With {@code pairs} (preference training, DPO) every sample is a row's chosen and rejected conversations, one
-   * after the other in the batch (sequence 2i chosen, 2i + 1 rejected); a pair is skipped whole when either side
-   * is too long. Pairs are neither packed nor split.
+   * With {@link Layout#PAIRS} (preference training, DPO) every sample is a row's chosen and rejected conversations,
+   * one after the other in the batch (sequence 2i chosen, 2i + 1 rejected); a pair is skipped whole when either side
+   * is too long. With {@link Layout#KTO} see there. Pairs and KTO samples are neither packed nor split.
    */
-  SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength, boolean pairs) {
-    if (pairs && (packTo > 0 || splitLength > 0))
-      throw new IllegalArgumentException("preference pairs are neither packed (--packing) nor split (truncation_strategy split)");
+  SampleStream(RowList rows, ConversationEncoder template, long seed, int packTo, int splitLength, Layout layout) {
+    if (layout != Layout.SINGLE && (packTo > 0 || splitLength > 0))
+      throw new IllegalArgumentException("preference samples are neither packed (--packing) nor split (truncation_strategy split)");
     this.rows = rows;
     this.template = template;
     this.seed = seed;
     this.packTo = packTo;
     this.splitLength = splitLength;
-    this.pairs = pairs;
+    this.layout = layout;
     this.order = permutation(0);
   }
 
-  private final boolean pairs;
+  private final Layout layout;
   private Encoded rejected;  // pairs: the rejected side of the sample next() returned last
+  private boolean desirable;  // KTO: the label of the sample next() returned last
+
+  /** A KTO row's label: true (a desirable answer) or false; also 1 / 0 and "true" / "false". */
+  static boolean ktoLabel(Row row) {
+    JsonNode l = row.label();
+    if (l != null && l.isBoolean()) return l.asBoolean();
+    if (l != null && l.isNumber() && (l.asDouble() == 0 || l.asDouble() == 1)) return l.asDouble() == 1;
+    if (l != null && l.isTextual() && (l.asText().equals("true") || l.asText().equals("false")))
+      return l.asText().equals("true");
+    throw new IllegalArgumentException("KTO rows need a \"label\": true for a desirable answer, false for an "
+        + "undesirable one (found " + (l == null ? "none" : l.toString()) + ")");
+  }
 
   /**
    * The rejected side of a preference row: its rejected_messages, or its messages with the last assistant answer
@@ -118,7 +144,8 @@ final class SampleStream {
       Row row = nextRow();
       try {
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
-        if (pairs) rejected = template.encode(rejectedConversation(row));
+        if (layout == Layout.PAIRS) rejected = template.encode(rejectedConversation(row));
+        if (layout == Layout.KTO) desirable = ktoLabel(row);
         return splitIfLong(chosen);
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
@@ -160,8 +187,17 @@ final class SampleStream {
   Batch nextBatch(int count) {
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
+    if (layout == Layout.KTO) {
+      List<Encoded> samples = new ArrayList<>();
+      boolean[] good = new boolean[count];
+      for (int i = 0; i < count; i++) {
+        samples.add(next());
+        good[i] = desirable;
+      }
+      return ktoBatch(samples, good);
+    }
     for (int i = 0; i < count; i++) {
-      if (pairs) {
+      if (layout == Layout.PAIRS) {
         add(next(), ids, labels, scales);
         add(rejected, ids, labels, scales);
       } else if (packTo <= 0) {
@@ -182,15 +218,50 @@ final class SampleStream {
     return Batch.packed(ids, labels, scales);
   }
 
+  /**
+   * A KTO batch: the samples, then the KL sequences (sample i's prompt, the unlabelled tokens before its first
+   * label, with sample i - 1's answer), labelled desirable or not (the KL sequences: false, unused).
+   */
+  static Batch ktoBatch(List<Encoded> samples, boolean[] desirable) {
+    int n = samples.size();
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    List<float[]> scales = new ArrayList<>();
+    for (Encoded e : samples) add(e, ids, labels, scales);
+    for (int i = 0; i < n; i++) {
+      Encoded prompt = samples.get(i), answer = samples.get((i + n - 1) % n);
+      int p = firstLabel(prompt), a = firstLabel(answer);
+      int[] seq = new int[p + answer.length() - a], lab = new int[seq.length];
+      System.arraycopy(prompt.inputIds(), 0, seq, 0, p);
+      System.arraycopy(answer.inputIds(), a, seq, p, answer.length() - a);
+      java.util.Arrays.fill(lab, 0, p, Encoded.IGNORE);
+      System.arraycopy(answer.labels(), a, lab, p, answer.length() - a);
+      ids.add(seq);
+      labels.add(lab);
+      scales.add(null);
+    }
+    return Batch.packed(ids, labels, scales).withDesirable(java.util.Arrays.copyOf(desirable, 2 * n));
+  }
+
+  /** The index of the first labelled token (the answer's start); the length if none is labelled. */
+  private static int firstLabel(Encoded e) {
+    for (int t = 0; t < e.length(); t++) if (e.labels()[t] != Encoded.IGNORE) return t;
+    return e.length();
+  }
+
   /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
   Batch nextBatchInOrder(int count) {
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
-    while (ids.size() < count && position < rows.size()) {
+    List<Encoded> kto = new ArrayList<>();
+    List<Boolean> ktoDesirable = new ArrayList<>();
+    while (ids.size() + kto.size() < count && position < rows.size()) {
       Row row = rows.get(position++);
       try {
         Encoded e = template.encode(Conversation.fromJson(row.toJson()));
-        if (pairs) {
+        if (layout == Layout.KTO) {
+          ktoDesirable.add(ktoLabel(row));
+          kto.add(e);
+        } else if (layout == Layout.PAIRS) {
           Encoded r = template.encode(rejectedConversation(row));
           add(e, ids, labels, scales);
           add(r, ids, labels, scales);
@@ -201,7 +272,14 @@ final class SampleStream {
         }
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
       }
+    }
+    if (!kto.isEmpty()) {
+      boolean[] good = new boolean[kto.size()];
+      for (int i = 0; i < good.length; i++) good[i] = ktoDesirable.get(i);
+      return ktoBatch(kto, good);
     }
     return ids.isEmpty() ? null : Batch.packed(ids, labels, scales);
   }

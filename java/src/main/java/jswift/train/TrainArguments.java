@@ -14,12 +14,13 @@ public final class TrainArguments {
   public Path model;
   public String trainType = "lora";
   public boolean pretrain;        // jswift pt: plain text, no chat template, every token labelled
-  public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs), grpo; null for sft / pt
+  public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs), kto, grpo; null for sft / pt
   public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, GRPO 0.04, the others 0.1)
   public String lossType;         // null: DPO sigmoid (the DPO paper's, TRL's default), GRPO grpo
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
   public Double rpoAlpha;         // DPO: the weight of the chosen answers' NLL (RPO); null: none, as ms-swift 3.x
+  public double desirableWeight = 1.0, undesirableWeight = 1.0;  // KTO's class weights
   // GRPO (--rlhf_type grpo), with ms-swift's defaults
   public List<String> rewardFuncs = new ArrayList<>();
   public List<Double> rewardWeights;  // null: 1 for each reward function
@@ -248,6 +249,16 @@ public final class TrainArguments {
     }
   }
 
+  /** Whether this is a KTO run (--rlhf_type kto): unpaired answers labelled desirable or undesirable. */
+  public boolean isKto() {
+    return "kto".equals(rlhfType);
+  }
+
+  /** KTO's settings (beta defaulting to 0.1). */
+  KtoLoss.Settings ktoSettings() {
+    return new KtoLoss.Settings(beta != null ? beta : 0.1, desirableWeight, undesirableWeight);
+  }
+
   /** Whether this is a GRPO run (--rlhf_type grpo): prompts, sampled completions and rewards instead of pairs. */
   public boolean isGrpo() {
     return "grpo".equals(rlhfType);
@@ -310,6 +321,18 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
     if (isGrpo()) {
       validateGrpo();
+      return;
+    }
+    if (isKto()) {
+      KtoLoss.Settings k = ktoSettings();
+      if (!(k.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + k.beta());
+      if (!(desirableWeight >= 0) || !(undesirableWeight >= 0) || desirableWeight + undesirableWeight == 0)
+        throw new IllegalArgumentException("--desirable_weight and --undesirable_weight must be >= 0 and not both 0");
+      if (lossType != null && !lossType.equals("kto"))
+        throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for KTO (kto is)");
+      if (!trainType.equals("lora"))
+        throw new IllegalArgumentException("--rlhf_type kto needs --train_type lora: the reference model is the base "
+            + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
       return;
     }
     PreferenceLoss.Settings s = preferenceLoss();

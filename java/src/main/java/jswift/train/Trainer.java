@@ -55,6 +55,7 @@ public final class Trainer implements AutoCloseable {
   private final Checkpoints checkpoints;
   private final PreferenceLoss.Settings preference;  // jswift rlhf: the loss of the preference pairs; null otherwise
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
+  private final KtoLoss.Settings kto;  // jswift rlhf --rlhf_type kto: the loss of labelled answers; else null
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -68,7 +69,8 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
-    this.preference = args.rlhfType != null && !args.isGrpo() ? args.preferenceLoss() : null;
+    this.preference = args.rlhfType != null && !args.isGrpo() && !args.isKto() ? args.preferenceLoss() : null;
+    this.kto = args.isKto() ? args.ktoSettings() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
     CausalLM m = null;
@@ -145,7 +147,7 @@ public final class Trainer implements AutoCloseable {
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
       samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0,
-          preference != null);
+          layout());
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
       if (args.isGrpo()) {  // a step takes (batch x accumulation) / num_generations prompts
@@ -200,6 +202,12 @@ public final class Trainer implements AutoCloseable {
     this.model = m;
     this.tokenizer = tok;
     this.data = d;
+  }
+
+  /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
+  private SampleStream.Layout layout() {
+    return preference != null ? SampleStream.Layout.PAIRS : kto != null ? SampleStream.Layout.KTO
+        : SampleStream.Layout.SINGLE;
   }
 
   /** output/&lt;model dir name&gt;/vN-YYYYMMDD-HHMMSS, N one more than the versions already there. */
@@ -280,7 +288,7 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
-        + ", beta " + preference.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
+        + ", beta " + preference.beta() + ")" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
         + ", " + args.numGenerations + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
@@ -341,7 +349,8 @@ public final class Trainer implements AutoCloseable {
       double normalizer = 0;
       int tokens = 0;
       for (Batch b : micro) {
-        normalizer += preference != null ? b.sequences() / 2 : b.targetWeight();  // rlhf: the step's pairs
+        // rlhf: the step's pairs (KTO: its rows, each with its KL sequence)
+        normalizer += preference != null || kto != null ? b.sequences() / 2 : b.targetWeight();
         tokens += b.tokens();
       }
       long chosenTokens = preference != null ? PreferenceLoss.chosenTokens(micro) : 0;
@@ -366,6 +375,13 @@ public final class Trainer implements AutoCloseable {
           log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
           log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
           log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
+        } else if (kto != null) {
+          KtoLoss.Scored d = KtoLoss.score(model, micro.get(i), kto, "default", (int) normalizer);
+          Kernels.setDropoutStep(device, dropoutStep);
+          // only the rows' own answers train; their KL twins were read for the reference point z0
+          model.forwardBackward(micro.get(i).firstSequences(d.rows()).withSequenceWeights(d.weights()), seed, 1.0);
+          loss += d.loss();
+          logKto(d, "");
         } else if (graphs != null) {
           loss += graphs.forwardBackward(micro.get(i), seed, dropoutStep, normalizer);
         } else {
@@ -397,6 +413,15 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+  }
+
+  /** A KTO micro-batch's rewards and KL estimate, as TRL logs them (means over the batch's answers of each class). */
+  private void logKto(KtoLoss.Scored d, String prefix) {
+    if (d.chosen() > 0) log.metric(prefix + "rewards/chosen", d.chosenRewardSum() / d.chosen());
+    if (d.rejected() > 0) log.metric(prefix + "rewards/rejected", d.rejectedRewardSum() / d.rejected());
+    if (d.chosen() > 0 && d.rejected() > 0)
+      log.metric(prefix + "rewards/margins", d.chosenRewardSum() / d.chosen() - d.rejectedRewardSum() / d.rejected());
+    log.metric(prefix + "kl", d.kl());
   }
 
   /** Logs a non-finite loss and returns the error that stops the run (before the optimizer step). */
@@ -495,14 +520,24 @@ public final class Trainer implements AutoCloseable {
     double lossSum = 0;
     long targets = 0, correct = 0;
     boolean pairwise = preference != null;
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), pairwise);
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), layout());
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
-    double preferenceLoss = 0, accurate = 0, margins = 0;
-    int pairs = 0;
+    double preferenceLoss = 0, accurate = 0, margins = 0, ktoLoss = 0, chosenReward = 0, rejectedReward = 0;
+    int pairs = 0, ktoRows = 0, chosen = 0, rejected = 0;
     for (long i = 0; i < batches; i++) {
       Batch b = evalSamples.nextBatchInOrder(pairwise ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
+      if (kto != null) {  // each batch a step of its own; its KL estimate from its own rows, as in training
+        KtoLoss.Scored d = KtoLoss.score(model, b, kto, "default", b.sequences() / 2);
+        ktoLoss += d.loss() * d.rows();
+        ktoRows += d.rows();
+        chosenReward += d.chosenRewardSum();
+        chosen += d.chosen();
+        rejectedReward += d.rejectedRewardSum();
+        rejected += d.rejected();
+        continue;
+      }
       if (pairwise) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
         PreferenceLoss.Scored d = PreferenceLoss.score(model, b, preference, "default", b.sequences() / 2,
             PreferenceLoss.chosenTokens(List.of(b)));
@@ -518,6 +553,13 @@ public final class Trainer implements AutoCloseable {
       correct += e.correct();
     }
     if (pairs > 0) log.evalPreference(step, preferenceLoss / pairs, accurate / pairs, margins / pairs);
+    if (ktoRows > 0) {
+      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+      m.put("eval_loss", ktoLoss / ktoRows);
+      if (chosen > 0) m.put("eval_rewards/chosen", chosenReward / chosen);
+      if (rejected > 0) m.put("eval_rewards/rejected", rejectedReward / rejected);
+      log.evalMetrics(step, m);
+    }
     if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
   }
 
@@ -537,7 +579,7 @@ public final class Trainer implements AutoCloseable {
         completions++;
       }
     }
-    if (completions > 0) log.evalMetric(step, "eval_reward", reward / completions);
+    if (completions > 0) log.evalMetrics(step, java.util.Map.of("eval_reward", reward / completions));
   }
 
   @Override

@@ -135,13 +135,18 @@ final class TrainingLog implements AutoCloseable {
     console.printf("eval at step %d: loss %.4f, reward accuracy %.4f, margin %.4f%n", step, loss, accuracy, margin);
   }
 
-  /** An evaluation's single metric (GRPO's eval_reward). */
-  void evalMetric(long step, String name, double value) throws IOException {
+  /** An evaluation's metrics (GRPO's eval_reward; KTO's eval_loss and eval_rewards/...), in order. */
+  void evalMetrics(long step, java.util.Map<String, Double> metrics) throws IOException {
     ObjectNode n = JSON.createObjectNode();
-    n.put(name, round(value));
+    StringBuilder shown = new StringBuilder();
+    for (java.util.Map.Entry<String, Double> e : metrics.entrySet()) {
+      n.put(e.getKey(), round(e.getValue()));
+      shown.append(shown.length() == 0 ? "" : ", ").append(e.getKey().replace("eval_", "")).append(' ')
+          .append(String.format("%.4f", e.getValue()));
+    }
     n.put("global_step/max_steps", step + "/" + totalSteps);
     write(n);
-    console.printf("eval at step %d: %s %.4f%n", step, name.replace("eval_", ""), value);
+    console.printf("eval at step %d: %s%n", step, shown);
   }
 
   /** A --report_memory record: the split of the peak memory, in logging.jsonl (bytes) and on the console. */

@@ -15,7 +15,7 @@ import jswift.testing.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** `jswift rlhf --rlhf_type dpo` end to end on the bundled chat model and a few preference pairs. */
+/** `jswift rlhf --rlhf_type dpo` and `kto` end to end on the bundled chat model and a few preference pairs. */
 class RlhfCommandTest {
   static final Path MODEL = Path.of(System.getProperty("user.dir")).getParent().resolve(QuickStart.MODEL);
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -64,11 +64,51 @@ class RlhfCommandTest {
   }
 
   @Test
+  void ktoPushesDesirableAnswersUpAndUndesirableOnesDown(@TempDir Path dir) throws Exception {
+    Path pairs = pairs(dir);
+    List<String> rows = new ArrayList<>();
+    for (String line : Files.readAllLines(pairs)) {  // each pair becomes two labelled rows
+      com.fasterxml.jackson.databind.node.ObjectNode good = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(line);
+      String rejected = good.remove("rejected_response").asText();
+      com.fasterxml.jackson.databind.node.ObjectNode bad = good.deepCopy();
+      ((com.fasterxml.jackson.databind.node.ObjectNode) bad.get("messages").get(1)).put("content", rejected);
+      rows.add(good.put("label", true).toString());
+      rows.add(bad.put("label", false).toString());
+    }
+    Path data = Files.write(dir.resolve("kto.jsonl"), rows);
+    String r = Cli.run("rlhf", "--rlhf_type", "kto", "--model", MODEL.toString(), "--dataset", data.toString(),
+        "--val_dataset", data.toString(), "--max_steps", "12", "--learning_rate", "5e-4", "--logging_steps", "1",
+        "--save_steps", "12", "--per_device_train_batch_size", "4", "--output_dir", dir.resolve("out").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n"), r);
+    assertTrue(r.contains("rlhf (kto, beta 0.1)") && r.contains("step 1/12  loss 0.5000"), r);
+    Path run;
+    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    JsonNode last = null, eval = null;
+    for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("kl") && n.has("loss")) last = n;
+      if (n.has("eval_loss")) eval = n;
+    }
+    assertTrue(last.get("loss").asDouble() < 0.4, "the loss fell from 0.5: " + last);
+    assertTrue(last.get("rewards/chosen").asDouble() > 0 && last.get("rewards/rejected").asDouble() < 0, last.toString());
+    assertTrue(eval != null && eval.get("eval_rewards/chosen").asDouble() > eval.get("eval_rewards/rejected").asDouble(),
+        String.valueOf(eval));
+    Path unlabelled = Files.writeString(dir.resolve("unlabelled.jsonl"),
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}\n");
+    r = Cli.run("rlhf", "--rlhf_type", "kto", "--model", MODEL.toString(), "--dataset", unlabelled.toString(),
+        "--max_steps", "1", "--output_dir", dir.resolve("o").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("unlabelled.jsonl:1") && r.contains("KTO rows need a \"label\""), r);
+  }
+
+  @Test
   void badRunsAreClearErrors(@TempDir Path dir) throws Exception {
     Path data = pairs(dir);
     String m = MODEL.toString();
-    String r = Cli.run("rlhf", "--rlhf_type", "kto", "--model", m, "--dataset", data.toString());
-    assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type kto is not supported yet"), r);
+    String r = Cli.run("rlhf", "--rlhf_type", "ppo", "--model", m, "--dataset", data.toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type ppo is not supported yet"), r);
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--train_type", "full", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("needs --train_type lora"), r);
     Path plain = Files.writeString(dir.resolve("plain.jsonl"),

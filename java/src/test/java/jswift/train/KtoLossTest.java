@@ -1,0 +1,153 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.nn.Parameter;
+import jswift.template.Encoded;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+import org.junit.jupiter.api.Test;
+
+/**
+ * KTO: its loss against the paper's formula worked out here, the batch layout of its KL pairs, and its gradient
+ * (the weighted cross-entropy backward the trainer runs) against central finite differences of the loss with the
+ * reference point z0 held fixed (TRL detaches it), on the tiny Llama fixture.
+ */
+class KtoLossTest {
+  private static double sig(double x) {
+    return 1 / (1 + Math.exp(-x));
+  }
+
+  @Test
+  void lossFollowsItsDefinition() {
+    // rows 0..2 (desirable, undesirable, desirable), then their KL twins 3..5
+    double[] logp = {-3, -5, -4, -6, -7, -5}, ref = {-3.5, -4.5, -4.2, -6.4, -7.1, -5.4};
+    boolean[] desirable = {true, false, true};
+    KtoLoss.Settings s = new KtoLoss.Settings(0.5, 1.0, 1.5);
+    double z0 = ((-6 + 6.4) + (-7 + 7.1) + (-5 + 5.4)) / 3;
+    double expected = (1.0 * (1 - sig(0.5 * (0.5 - z0))) + 1.5 * (1 - sig(0.5 * (z0 - -0.5)))
+        + 1.0 * (1 - sig(0.5 * (0.2 - z0)))) / 4;  // a step of 4 rows
+    KtoLoss.Scored d = KtoLoss.score(logp, ref, desirable, s, 4);
+    assertEquals(z0, d.kl(), 1e-12);
+    assertEquals(expected, d.loss(), 1e-12);
+    assertEquals(0.5 * 0.5 + 0.5 * 0.2, d.chosenRewardSum(), 1e-12);
+    assertEquals(2, d.chosen());
+    assertEquals(1, d.rejected());
+    assertTrue(d.weights()[0] > 0 && d.weights()[1] < 0, "desirable answers are pushed up, undesirable down");
+    double[] above = {-3, -5, -4, -1, -1, -1}, refBelow = {-3, -5, -4, -9, -9, -9};
+    assertEquals(8, KtoLoss.score(above, refBelow, desirable, s, 4).kl(), 1e-12);
+    assertEquals(0, KtoLoss.score(refBelow, above, desirable, s, 4).kl(), 0, "z0 is clamped at 0");
+  }
+
+  @Test
+  void klPairsJoinEachPromptWithThePreviousRowsAnswer() {
+    int ig = Encoded.IGNORE;
+    List<Encoded> rows = List.of(new Encoded(new int[] {1, 2, 10, 11}, new int[] {ig, ig, 10, 11}, null),
+        new Encoded(new int[] {3, 20}, new int[] {ig, 20}, null),
+        new Encoded(new int[] {4, 5, 6, 30, 31, 32}, new int[] {ig, ig, ig, 30, 31, 32}, null));
+    Batch b = SampleStream.ktoBatch(rows, new boolean[] {true, false, true});
+    assertEquals(6, b.sequences());
+    assertTrue(b.desirable(0) && !b.desirable(1) && b.desirable(2));
+    // KL twin of row 0: its prompt {1, 2} with row 2's answer {30, 31, 32}; of row 1: {3} + {10, 11}
+    assertArrayEquals(new int[] {1, 2, 30, 31, 32}, ids(b, 3));
+    assertArrayEquals(new int[] {3, 10, 11}, ids(b, 4));
+    assertArrayEquals(new int[] {4, 5, 6, 20}, ids(b, 5));
+    assertEquals(3, b.targetCount(3), "only the borrowed answer is scored");
+    Batch first = b.firstSequences(3);
+    assertEquals(3, first.sequences());
+    assertEquals(12, first.tokens());
+    assertFalse(first.desirable(1));
+  }
+
+  private static int[] ids(Batch b, int s) {
+    int[] out = new int[b.sequenceEnd(s) - b.sequenceStart(s)];
+    for (int t = 0; t < out.length; t++) out[t] = b.id(b.sequenceStart(s) + t);
+    return out;
+  }
+
+  private static Batch batch() {
+    Random r = new Random(3);
+    List<Encoded> rows = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      int prompt = 4 + i, answer = 3 + i;
+      int[] ids = new int[prompt + answer], labels = new int[ids.length];
+      for (int t = 0; t < ids.length; t++) {
+        ids[t] = 3 + r.nextInt(500);
+        labels[t] = t < prompt ? Encoded.IGNORE : ids[t];
+      }
+      rows.add(new Encoded(ids, labels, null));
+    }
+    return SampleStream.ktoBatch(rows, new boolean[] {true, false, true});
+  }
+
+  @Test
+  void gradientIsTheDerivativeOfTheLossAtAFixedReferencePoint() throws IOException {
+    Batch b = batch();
+    KtoLoss.Settings s = new KtoLoss.Settings(0.5, 1.0, 1.3);
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      List<Parameter> params = LoraTuner.apply(m, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
+      params.forEach(p -> p.setTrainable(true));
+      assertEquals(0.5, KtoLoss.score(m, b, s, "default", 3).loss() / ((1.0 + 1.3 + 1.0) / 3), 1e-9,
+          "with B = 0 the policy is the reference: every row's loss is 1 - sigmoid(0)");
+      for (Parameter p : params)
+        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      KtoLoss.Scored d = KtoLoss.score(m, b, s, "default", 3);
+      m.setActiveAdapter(null);
+      double[] ref = m.sequenceLogProbs(b);
+      m.setActiveAdapter("default");
+      double[] atStart = m.sequenceLogProbs(b);
+      params.forEach(Parameter::zeroGrad);
+      m.forwardBackward(b.firstSequences(3).withSequenceWeights(d.weights()), 1, 1.0);
+      Random r = new Random(11);
+      for (int trial = 0; trial < 3; trial++) {
+        Map<Parameter, float[]> direction = new LinkedHashMap<>();
+        double analytic = 0;
+        for (Parameter p : params) {
+          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
+          for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+            analytic += (double) g[i] * v[i];
+          }
+          direction.put(p, v);
+        }
+        double eps = 1e-3;
+        double numeric = (shifted(m, b, s, ref, atStart, direction, eps) - shifted(m, b, s, ref, atStart, direction, -eps))
+            / (2 * eps);
+        assertTrue(Math.abs(numeric) > 1e-4, "the direction changes the loss: " + numeric);
+        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-6, "trial " + trial);
+      }
+    }
+  }
+
+  /** The loss with the adapter moved by eps along the direction, the KL twins' log-probabilities kept (z0 fixed). */
+  private static double shifted(CausalLM m, Batch b, KtoLoss.Settings s, double[] ref, double[] atStart,
+      Map<Parameter, float[]> direction, double eps) {
+    Map<Parameter, float[]> saved = new java.util.HashMap<>();
+    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
+      float[] w = e.getKey().value().toFloatArray();
+      saved.put(e.getKey(), w.clone());
+      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
+      e.getKey().value().copyFrom(w);
+    }
+    double[] logp = m.sequenceLogProbs(b);
+    System.arraycopy(atStart, 3, logp, 3, 3);
+    double l = KtoLoss.score(logp, ref, new boolean[] {true, false, true}, s, 3).loss();
+    saved.forEach((p, w) -> p.value().copyFrom(w));
+    return l;
+  }
+}
