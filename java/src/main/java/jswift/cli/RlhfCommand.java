@@ -15,8 +15,9 @@ import picocli.CommandLine.Spec;
  * orpo | kto | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
  * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
  * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
- * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters, so
- * {@code --ref_model} is not needed. The log adds TRL's rewards/chosen, rewards/rejected, rewards/accuracies and
+ * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters; with
+ * {@code --train_type full} (or {@code --ref_model} given) it is a second, frozen model, {@code --ref_model} or a
+ * copy of {@code --model}. The log adds TRL's rewards/chosen, rewards/rejected, rewards/accuracies and
  * rewards/margins. KTO's rows are {@code messages} with a {@code label} (true: a desirable answer, false: an
  * undesirable one; see {@code jswift.train.KtoLoss}). GRPO's rows are prompts (a trailing assistant answer is ignored) whose other columns, such as
  * {@code solution}, go to the reward functions ({@code --reward_funcs}; see {@code jswift.train.GrpoStep}).
@@ -118,20 +119,19 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--soft_cache_length", description = "soft_overlong reward: the penalty ramps over the last this many tokens")
   Integer softCacheLength;
 
-  @Option(names = "--ref_model", description = "not needed with LoRA: the reference is the base without the adapter")
+  @Option(names = "--ref_model", description = "the reference model of DPO, KTO and GRPO (default: with LoRA the base "
+      + "without the adapter; with full training a second copy of --model)")
   Path refModel;
 
   @Override
   public Integer call() throws Exception {
     TrainArguments a = ConfigFile.apply(spec, options).arguments();
-    if (refModel != null && a.model != null && !refModel.toAbsolutePath().normalize().equals(a.model.toAbsolutePath().normalize()))
-      throw new IllegalArgumentException("--ref_model " + refModel + ": a separate reference model is not supported; "
-          + "with --train_type lora the reference is --model without the adapter");
     a.rlhfType = rlhfType;
     a.beta = beta;
     a.simpoGamma = simpoGamma;
     a.cpoAlpha = cpoAlpha;
     a.rpoAlpha = rpoAlpha;
+    a.refModel = refModel;
     a.desirableWeight = desirableWeight;
     a.undesirableWeight = undesirableWeight;
     a.rewardFuncs = rewardFuncs;

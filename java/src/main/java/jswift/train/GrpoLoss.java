@@ -10,8 +10,8 @@ import java.util.Locale;
  *       the group's standard deviation (unbiased, + 1e-4) unless {@code --scale_rewards false};
  *   <li>per token t of completion i: -A_i ratio_t + beta KL_t, with ratio_t = pi(t) / pi_old(t) (1 here: the
  *       completions were just sampled from this policy, so PPO's clipping to [1 - eps, 1 + eps] never bites) and
- *       KL_t = exp(ref_t - logp_t) - (ref_t - logp_t) - 1 (Schulman's k3 estimator, >= 0), ref being the model
- *       with its adapter switched off;
+ *       KL_t = exp(ref_t - logp_t) - (ref_t - logp_t) - 1 (Schulman's k3 estimator, >= 0), ref being the
+ *       {@link ReferenceModel} (the base without the adapter, or a separate copy);
  *   <li>the step's loss: those terms summed with a weight s_i per completion: {@code grpo} 1 / (N |o_i|) (each
  *       completion's token mean, then the mean over the step's N completions), {@code bnpo} 1 / (total completion
  *       tokens), {@code dr_grpo} 1 / (N max_completion_length).

@@ -38,15 +38,15 @@ final class GrpoStep {
   private final Tokenizer tokenizer;
   private final ConversationEncoder template;
   private final Settings s;
-  private final String adapter;  // the trained adapter; null: full training (no reference: beta must be 0)
+  private final String adapter;  // the trained adapter (null: full training), active while sampling
+  private final ReferenceModel reference;  // the KL term's reference; null when beta is 0
   private final Path completionsLog;  // --log_completions: completions.jsonl of the run, or null
   private long skippedTooLong;
 
   GrpoStep(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, Settings s, String adapter,
-      Path completionsLog) {
-    if (s.beta() > 0 && adapter == null)
-      throw new IllegalArgumentException("GRPO's KL term (--beta " + s.beta() + ") needs a reference model: with "
-          + "--train_type lora it is the base without the adapter; with full training use --beta 0");
+      ReferenceModel reference, Path completionsLog) {
+    if (s.beta() > 0 && reference == null)
+      throw new IllegalArgumentException("GRPO's KL term (--beta " + s.beta() + ") needs a reference model");
     if (s.rewardWeights().length != s.rewards().size())
       throw new IllegalArgumentException("--reward_weights has " + s.rewardWeights().length + " weights for "
           + s.rewards().size() + " --reward_funcs");
@@ -55,6 +55,7 @@ final class GrpoStep {
     this.template = template;
     this.s = s;
     this.adapter = adapter;
+    this.reference = reference;
     this.completionsLog = completionsLog;
   }
 
@@ -181,12 +182,7 @@ final class GrpoStep {
     Batch b = batch(r, from, to);
     float[] logp = null, ref = null;
     if (s.beta() > 0) {
-      model.setActiveAdapter(null);
-      try {
-        ref = model.targetLogProbs(b);
-      } finally {
-        model.setActiveAdapter(adapter);
-      }
+      ref = reference.targetLogProbs(b);
       logp = model.targetLogProbs(b);
     }
     return score(r, from, b, logp, ref, s.beta());

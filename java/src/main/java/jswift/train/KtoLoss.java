@@ -5,8 +5,8 @@ import jswift.model.CausalLM;
 
 /**
  * KTO (Ethayarajh et al. 2024), as TRL's KTOTrainer computes it (loss_type kto) and ms-swift runs it, on unpaired
- * answers labelled desirable or undesirable. With r(y) = log pi(y) - log ref(y) (ref: the model with its LoRA adapter
- * switched off) and z0 = max(0, mean over the batch's mismatched prompt/answer pairs of r), a reference point that
+ * answers labelled desirable or undesirable. With r(y) = log pi(y) - log ref(y) ({@link ReferenceModel}: the model
+ * with its LoRA adapter switched off, or a separate copy) and z0 = max(0, mean over the batch's mismatched prompt/answer pairs of r), a reference point that
  * carries no gradient:
  * <ul>
  *   <li>a desirable answer's loss is w_d (1 - sigmoid(beta (r(y) - z0))),
@@ -31,21 +31,15 @@ final class KtoLoss {
   private KtoLoss() {}
 
   /** Scores a KTO batch ({@link SampleStream.Layout#KTO}) for a step of {@code stepRows} rows. */
-  static Scored score(CausalLM model, Batch b, Settings s, String adapter, int stepRows) {
-    double[] ref;
-    model.setActiveAdapter(null);
-    try {
-      ref = model.sequenceLogProbs(b);
-    } finally {
-      model.setActiveAdapter(adapter);
-    }
+  static Scored score(CausalLM model, ReferenceModel reference, Batch b, Settings s, int stepRows) {
+    double[] ref = reference.sequenceLogProbs(b);
     int n = b.sequences() / 2;
     boolean[] desirable = new boolean[n];
     for (int i = 0; i < n; i++) desirable[i] = b.desirable(i);
     return score(model.sequenceLogProbs(b), ref, desirable, s, stepRows);
   }
 
-  /** The arithmetic of {@link #score(CausalLM, Batch, Settings, String, int)}: logp and ref over all 2n sequences. */
+  /** The arithmetic of {@link #score(CausalLM, ReferenceModel, Batch, Settings, int)}: logp and ref over all 2n sequences. */
   static Scored score(double[] logp, double[] ref, boolean[] desirable, Settings s, int stepRows) {
     int n = desirable.length;
     double kl = 0;

@@ -9,7 +9,8 @@ import jswift.model.CausalLM;
  * answer, 2i + 1 the rejected one), as TRL defines them and ms-swift runs them:
  * <ul>
  *   <li>DPO (Rafailov et al. 2023): -log sigmoid(z), z = beta ((log pi(c) - log ref(c)) - (log pi(r) - log ref(r))),
- *       the reference being the model with its LoRA adapter switched off (PEFT's reference for adapters); with
+ *       the reference being the model with its LoRA adapter switched off (PEFT's reference for adapters) or, for
+ *       full training, a separate copy ({@link ReferenceModel}); with
  *       {@code --rpo_alpha} a (RPO, Pang et al. 2024) plus a NLL(c), as TRL adds it;
  *   <li>CPO (Xu et al. 2024): -log sigmoid(beta (log pi(c) - log pi(r))) + alpha NLL(c), no reference;
  *   <li>SimPO (Meng et al. 2024): -log sigmoid(beta (avg log pi(c) - avg log pi(r)) - gamma) + alpha NLL(c), with
@@ -69,23 +70,16 @@ final class PreferenceLoss {
 
   /**
    * Scores a batch of pairs for a step of {@code stepPairs} pairs and {@code stepChosenTokens} chosen-answer tokens;
-   * the adapter {@code adapter} is active again afterwards.
+   * {@code reference} is DPO's (null for the reference-free losses).
    */
-  static Scored score(CausalLM model, Batch b, Settings s, String adapter, int stepPairs, long stepChosenTokens) {
+  static Scored score(CausalLM model, ReferenceModel reference, Batch b, Settings s, int stepPairs,
+      long stepChosenTokens) {
     if (b.sequences() % 2 != 0) throw new IllegalStateException("a preference batch holds pairs, got " + b.sequences());
-    double[] ref = null;
-    if (s.type() == Type.DPO) {
-      model.setActiveAdapter(null);
-      try {
-        ref = model.sequenceLogProbs(b);
-      } finally {
-        model.setActiveAdapter(adapter);
-      }
-    }
+    double[] ref = s.type() == Type.DPO ? reference.sequenceLogProbs(b) : null;
     return score(model.sequenceLogProbs(b), ref, targetCounts(b), s, stepPairs, stepChosenTokens);
   }
 
-  /** The arithmetic of {@link #score(CausalLM, Batch, Settings, String, int, long)} on given log-probabilities. */
+  /** The arithmetic of {@link #score(CausalLM, ReferenceModel, Batch, Settings, int, long)} on given log-probabilities. */
   static Scored score(double[] logp, double[] ref, int[] tokens, Settings s, int stepPairs, long stepChosenTokens) {
     int pairs = logp.length / 2;
     double[] weights = new double[logp.length];

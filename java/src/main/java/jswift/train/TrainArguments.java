@@ -20,6 +20,8 @@ public final class TrainArguments {
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
   public Double rpoAlpha;         // DPO: the weight of the chosen answers' NLL (RPO); null: none, as ms-swift 3.x
+  public Path refModel;           // DPO / KTO / GRPO: a separate reference model; null: LoRA's base without the
+                                  // adapter, or for full training a second copy of --model
   public double desirableWeight = 1.0, undesirableWeight = 1.0;  // KTO's class weights
   // GRPO (--rlhf_type grpo), with ms-swift's defaults
   public List<String> rewardFuncs = new ArrayList<>();
@@ -249,6 +251,14 @@ public final class TrainArguments {
     }
   }
 
+  /** Whether the run's loss compares the policy with a reference model (DPO, KTO, GRPO with beta > 0). */
+  boolean needsReference() {
+    if (rlhfType == null) return false;
+    if (isKto()) return true;
+    if (isGrpo()) return beta == null || beta > 0;
+    return PreferenceLoss.Type.parse(rlhfType) == PreferenceLoss.Type.DPO;
+  }
+
   /** Whether this is a KTO run (--rlhf_type kto): unpaired answers labelled desirable or undesirable. */
   public boolean isKto() {
     return "kto".equals(rlhfType);
@@ -300,9 +310,6 @@ public final class TrainArguments {
     if (!(epsilon > 0)) throw new IllegalArgumentException("--epsilon must be > 0, got " + epsilon);
     GrpoStep.Settings s = grpoSettings();  // checks the reward functions, their weights and the loss type
     if (!(s.beta() >= 0)) throw new IllegalArgumentException("--beta must be >= 0 for GRPO, got " + s.beta());
-    if (s.beta() > 0 && !trainType.equals("lora"))
-      throw new IllegalArgumentException("GRPO's KL term (--beta " + s.beta() + ") needs a reference model: with "
-          + "--train_type lora it is the base without the adapter; with --train_type " + trainType + " use --beta 0");
     new jswift.infer.GenerationConfig(maxCompletionLength, true, temperature, topK, topP, repetitionPenalty, 0,
         List.of(), List.of());  // checks temperature, top_k, top_p and repetition_penalty
   }
@@ -330,9 +337,6 @@ public final class TrainArguments {
         throw new IllegalArgumentException("--desirable_weight and --undesirable_weight must be >= 0 and not both 0");
       if (lossType != null && !lossType.equals("kto"))
         throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for KTO (kto is)");
-      if (!trainType.equals("lora"))
-        throw new IllegalArgumentException("--rlhf_type kto needs --train_type lora: the reference model is the base "
-            + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
       return;
     }
     PreferenceLoss.Settings s = preferenceLoss();
@@ -344,9 +348,6 @@ public final class TrainArguments {
     if (rpoAlpha != null && s.type() != PreferenceLoss.Type.DPO)
       throw new IllegalArgumentException("--rpo_alpha is DPO's NLL weight; --rlhf_type " + rlhfType
           + (s.type() == PreferenceLoss.Type.ORPO ? " always adds the NLL with weight 1" : " has --cpo_alpha"));
-    if (s.type() == PreferenceLoss.Type.DPO && !trainType.equals("lora"))
-      throw new IllegalArgumentException("--rlhf_type dpo needs --train_type lora: the reference model is the base "
-          + "with the adapter switched off (--train_type " + trainType + " would need a second copy of the model)");
   }
 
   private void validateGalore() {

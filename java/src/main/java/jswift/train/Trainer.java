@@ -56,6 +56,7 @@ public final class Trainer implements AutoCloseable {
   private final PreferenceLoss.Settings preference;  // jswift rlhf: the loss of the preference pairs; null otherwise
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
   private final KtoLoss.Settings kto;  // jswift rlhf --rlhf_type kto: the loss of labelled answers; else null
+  private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -159,7 +160,8 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
-      grpo = args.isGrpo() ? new GrpoStep(m, tok, template, args.grpoSettings(), lora != null ? "default" : null,
+      if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
+      grpo = args.isGrpo() ? new GrpoStep(m, tok, template, args.grpoSettings(), lora != null ? "default" : null, reference,
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
@@ -187,6 +189,7 @@ public final class Trainer implements AutoCloseable {
       ok = true;
     } finally {
       if (!ok) {
+        if (reference != null) reference.close();
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
@@ -202,6 +205,28 @@ public final class Trainer implements AutoCloseable {
     this.model = m;
     this.tokenizer = tok;
     this.data = d;
+  }
+
+  /**
+   * The reference model of DPO, KTO and GRPO: with LoRA the base without the adapter (no second copy), unless
+   * --ref_model names another model; with full training a frozen second copy of --ref_model or --model (the
+   * LLaMA-Pro expansion, whose new blocks start as identities, for llamapro).
+   */
+  private ReferenceModel reference(CausalLM policy, boolean lora, Device device, DType dtype) throws IOException {
+    Path own = expanded != null ? expanded : args.model;
+    boolean sameModel = args.refModel == null
+        || args.refModel.toAbsolutePath().normalize().equals(args.model.toAbsolutePath().normalize());
+    if (lora && sameModel) return ReferenceModel.adapterOff(policy, "default");
+    Path dir = args.refModel != null ? args.refModel : own;
+    CausalLM r = CausalLM.load(dir, device, dtype, args.quantization());
+    try {
+      ReferenceModel ref = ReferenceModel.separate(r, policy, dir.toString());
+      console.printf("reference model: %s (frozen, %.1f MiB)%n", dir, r.weightBytes() / 1048576.0);
+      return ref;
+    } catch (RuntimeException e) {
+      r.close();
+      throw e;
+    }
   }
 
   /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
@@ -366,7 +391,7 @@ public final class Trainer implements AutoCloseable {
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
         if (preference != null) {
-          PreferenceLoss.Scored d = PreferenceLoss.score(model, micro.get(i), preference, "default", (int) normalizer,
+          PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, micro.get(i), preference, (int) normalizer,
               chosenTokens);
           Kernels.setDropoutStep(device, dropoutStep);
           model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, 1.0);  // weights are normalised
@@ -376,7 +401,7 @@ public final class Trainer implements AutoCloseable {
           log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
           log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
         } else if (kto != null) {
-          KtoLoss.Scored d = KtoLoss.score(model, micro.get(i), kto, "default", (int) normalizer);
+          KtoLoss.Scored d = KtoLoss.score(model, reference, micro.get(i), kto, (int) normalizer);
           Kernels.setDropoutStep(device, dropoutStep);
           // only the rows' own answers train; their KL twins were read for the reference point z0
           model.forwardBackward(micro.get(i).firstSequences(d.rows()).withSequenceWeights(d.weights()), seed, 1.0);
@@ -529,7 +554,7 @@ public final class Trainer implements AutoCloseable {
       if (b == null) break;
       if (b.targetCount() == 0) continue;
       if (kto != null) {  // each batch a step of its own; its KL estimate from its own rows, as in training
-        KtoLoss.Scored d = KtoLoss.score(model, b, kto, "default", b.sequences() / 2);
+        KtoLoss.Scored d = KtoLoss.score(model, reference, b, kto, b.sequences() / 2);
         ktoLoss += d.loss() * d.rows();
         ktoRows += d.rows();
         chosenReward += d.chosenRewardSum();
@@ -539,7 +564,7 @@ public final class Trainer implements AutoCloseable {
         continue;
       }
       if (pairwise) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
-        PreferenceLoss.Scored d = PreferenceLoss.score(model, b, preference, "default", b.sequences() / 2,
+        PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, preference, b.sequences() / 2,
             PreferenceLoss.chosenTokens(List.of(b)));
         preferenceLoss += d.loss() * d.pairs();
         accurate += d.accuracySum();
@@ -584,6 +609,7 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (reference != null) reference.close();
     optimizer.close();
     data.close();
     tokenizer.close();

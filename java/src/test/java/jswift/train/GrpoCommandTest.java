@@ -124,8 +124,6 @@ class GrpoCommandTest {
     Path data = prompts(dir);
     String r = Cli.run(run(data, dir.resolve("o"), "--num_generations", "3"));
     assertTrue(r.startsWith("2\n") && r.contains("multiple of --num_generations 3"), r);
-    r = Cli.run(run(data, dir.resolve("o"), "--train_type", "full"));
-    assertTrue(r.startsWith("2\n") && r.contains("use --beta 0"), r);
     r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "kindness"));
     assertTrue(r.startsWith("2\n") && r.contains("--reward_funcs kindness: no such reward function"), r);
     r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "format", "accuracy", "--reward_weights", "1"));

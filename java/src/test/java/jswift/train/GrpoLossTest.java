@@ -106,7 +106,7 @@ class GrpoLossTest {
       for (Parameter p : params)
         if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
       GrpoStep step = new GrpoStep(m, null, null, new GrpoStep.Settings(2, 8, 1f, 0, 1f, 1f, beta, n, true, List.of(),
-          new double[0]), "default", null);
+          new double[0]), "default", ReferenceModel.adapterOff(m, "default"), null);
       Batch b = GrpoStep.batch(ro, 0, 4);
       m.setActiveAdapter(null);
       float[] ref = m.targetLogProbs(b);

@@ -102,11 +102,11 @@ class KtoLossTest {
       List<Parameter> params = LoraTuner.apply(m, "default",
           LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
       params.forEach(p -> p.setTrainable(true));
-      assertEquals(0.5, KtoLoss.score(m, b, s, "default", 3).loss() / ((1.0 + 1.3 + 1.0) / 3), 1e-9,
+      assertEquals(0.5, KtoLoss.score(m, ReferenceModel.adapterOff(m, "default"), b, s, 3).loss() / ((1.0 + 1.3 + 1.0) / 3), 1e-9,
           "with B = 0 the policy is the reference: every row's loss is 1 - sigmoid(0)");
       for (Parameter p : params)
         if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
-      KtoLoss.Scored d = KtoLoss.score(m, b, s, "default", 3);
+      KtoLoss.Scored d = KtoLoss.score(m, ReferenceModel.adapterOff(m, "default"), b, s, 3);
       m.setActiveAdapter(null);
       double[] ref = m.sequenceLogProbs(b);
       m.setActiveAdapter("default");

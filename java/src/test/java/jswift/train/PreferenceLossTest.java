@@ -52,7 +52,7 @@ class PreferenceLossTest {
   }
 
   private static PreferenceLoss.Scored score(CausalLM m, Batch b, PreferenceLoss.Settings s) {
-    return PreferenceLoss.score(m, b, s, "default", 2, PreferenceLoss.chosenTokens(List.of(b)));
+    return PreferenceLoss.score(m, ReferenceModel.adapterOff(m, "default"), b, s, 2, PreferenceLoss.chosenTokens(List.of(b)));
   }
 
   @Test

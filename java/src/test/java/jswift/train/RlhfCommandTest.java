@@ -64,6 +64,28 @@ class RlhfCommandTest {
   }
 
   @Test
+  void fullParameterDpoMeasuresAgainstAFrozenCopy(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String r = Cli.run("rlhf", "--rlhf_type", "dpo", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
+        data.toString(), "--max_steps", "6", "--learning_rate", "1e-4", "--logging_steps", "1", "--save_steps", "6",
+        "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("out").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n"), r);
+    assertTrue(r.contains("reference model: " + MODEL) && r.contains("step 1/6  loss 0.6931"),
+        "a second copy is the reference, and the policy starts equal to it: " + r);
+    Path run;
+    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    JsonNode last = null;
+    for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("rewards/margins")) last = n;
+    }
+    assertTrue(last.get("loss").asDouble() < 0.6 && last.get("rewards/margins").asDouble() > 0, last.toString());
+    assertTrue(Files.exists(run.resolve("checkpoint-6/model.safetensors")), "full training saves the whole model");
+  }
+
+  @Test
   void ktoPushesDesirableAnswersUpAndUndesirableOnesDown(@TempDir Path dir) throws Exception {
     Path pairs = pairs(dir);
     List<String> rows = new ArrayList<>();
@@ -109,8 +131,10 @@ class RlhfCommandTest {
     String m = MODEL.toString();
     String r = Cli.run("rlhf", "--rlhf_type", "ppo", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type ppo is not supported yet"), r);
-    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--train_type", "full", "--model", m, "--dataset", data.toString());
-    assertTrue(r.startsWith("2\n") && r.contains("needs --train_type lora"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", m, "--dataset", data.toString(), "--ref_model",
+        jswift.testing.Fixtures.llamaGqa().toString(), "--max_steps", "1", "--output_dir", dir.resolve("o").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("--ref_model") && r.contains("the same tokenizer"), r);
     Path plain = Files.writeString(dir.resolve("plain.jsonl"),
         "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}\n");
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", m, "--dataset", plain.toString(), "--max_steps", "1",
