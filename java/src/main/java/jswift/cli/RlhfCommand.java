@@ -58,6 +58,10 @@ public final class RlhfCommand implements Callable<Integer> {
       + "repetition, soft_overlong, or a jswift.train.RewardFunction on the class path")
   List<String> rewardFuncs = new ArrayList<>();
 
+  @Option(names = "--external_plugins", arity = "1..*", description = "GRPO: jars whose jswift.train.RewardFunction "
+      + "services --reward_funcs may name")
+  List<Path> externalPlugins = new ArrayList<>();
+
   @Option(names = "--reward_weights", arity = "1..*", description = "GRPO: a weight per reward function (default 1 each)")
   List<Double> rewardWeights;
 
@@ -136,6 +140,7 @@ public final class RlhfCommand implements Callable<Integer> {
     a.undesirableWeight = undesirableWeight;
     a.rewardFuncs = rewardFuncs;
     a.rewardWeights = rewardWeights;
+    a.externalPlugins = externalPlugins;
     a.numGenerations = numGenerations;
     a.maxCompletionLength = maxCompletionLength;
     a.temperature = temperature;

@@ -9,9 +9,9 @@ import jswift.template.Message;
  * A GRPO reward: scores one generated completion (ms-swift's ORM, its outcome reward model). The built-in ones
  * ({@code accuracy}, {@code format}, {@code react_format}, {@code cosine}, {@code repetition},
  * {@code soft_overlong}) are in {@link Rewards}. Your own is a class implementing this interface with a public
- * no-argument constructor, listed in {@code META-INF/services/jswift.train.RewardFunction} of a jar on the class
- * path (Java's ServiceLoader; ms-swift registers Python ones with {@code --external_plugins}); {@code
- * --reward_funcs} then names it by {@link #name()}.
+ * no-argument constructor, listed in {@code META-INF/services/jswift.train.RewardFunction} of a jar given to
+ * {@code --external_plugins} (ms-swift's flag for its Python plugins) or on the class path (Java's ServiceLoader);
+ * {@code --reward_funcs} then names it by {@link #name()}.
  */
 public interface RewardFunction {
   /** The name {@code --reward_funcs} selects this function by. */

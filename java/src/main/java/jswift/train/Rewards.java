@@ -23,7 +23,8 @@ import java.util.regex.Pattern;
  *   <li>{@code repetition}: max_penalty (-1.0) times the fraction of repeated word n-grams (n = 3);
  *   <li>{@code soft_overlong} (DAPO): min(0, -(L - (soft_max_length - soft_cache_length)) / soft_cache_length).
  * </ul>
- * Any other name is looked up among the {@link RewardFunction}s on the class path.
+ * Any other name is looked up among the {@link RewardFunction}s on the class path and in the jars of
+ * {@code --external_plugins}.
  */
 final class Rewards {
   private Rewards() {}
@@ -40,8 +41,17 @@ final class Rewards {
   static final List<String> BUILT_IN = List.of("accuracy", "format", "react_format", "cosine", "repetition",
       "soft_overlong");
 
-  /** The reward functions of {@code --reward_funcs}, in order. */
+  /** The reward functions of {@code --reward_funcs}, in order (services from the application class path). */
   static List<RewardFunction> resolve(List<String> names, Settings s) {
+    return resolve(names, s, List.of());
+  }
+
+  /**
+   * The reward functions of {@code --reward_funcs}, in order; names that are not built in are looked up among the
+   * {@link RewardFunction} services of the class path and of the {@code plugins} jars ({@code --external_plugins}).
+   */
+  static List<RewardFunction> resolve(List<String> names, Settings s, List<java.nio.file.Path> plugins) {
+    ClassLoader loader = pluginLoader(plugins);
     if (names.isEmpty())
       throw new IllegalArgumentException("--rlhf_type grpo needs --reward_funcs (built in: " + String.join(", ", BUILT_IN)
           + "; or a jswift.train.RewardFunction on the class path)");
@@ -49,12 +59,31 @@ final class Rewards {
     Set<String> seen = new HashSet<>();
     for (String name : names) {
       if (!seen.add(name)) throw new IllegalArgumentException("--reward_funcs names " + name + " twice");
-      out.add(create(name, s));
+      out.add(create(name, s, loader));
     }
     return out;
   }
 
-  private static RewardFunction create(String name, Settings s) {
+  /** A class loader over the plugin jars (the application's when there are none). */
+  private static ClassLoader pluginLoader(List<java.nio.file.Path> plugins) {
+    ClassLoader app = Rewards.class.getClassLoader();
+    if (plugins.isEmpty()) return app;
+    java.net.URL[] urls = new java.net.URL[plugins.size()];
+    for (int i = 0; i < urls.length; i++) {
+      java.nio.file.Path p = plugins.get(i);
+      if (!java.nio.file.Files.isRegularFile(p))
+        throw new IllegalArgumentException("--external_plugins " + p + ": no such file (a jar of RewardFunction classes "
+            + "listed in its META-INF/services/jswift.train.RewardFunction)");
+      try {
+        urls[i] = p.toUri().toURL();
+      } catch (java.net.MalformedURLException e) {
+        throw new IllegalArgumentException("--external_plugins " + p + ": " + e.getMessage(), e);
+      }
+    }
+    return new java.net.URLClassLoader(urls, app);  // lives as long as the run: its classes are in use
+  }
+
+  private static RewardFunction create(String name, Settings s, ClassLoader loader) {
     switch (name) {
       case "accuracy":
         return of(name, c -> MathAnswer.matches(c.text(), solution(c, name)) ? 1.0 : 0.0);
@@ -85,9 +114,16 @@ final class Rewards {
               + "), got " + s.softCacheLength());
         return of(name, c -> softOverlong(c.tokens(), s.softMaxLength(), s.softCacheLength()));
       default:
-        for (RewardFunction f : ServiceLoader.load(RewardFunction.class)) if (f.name().equals(name)) return f;
         Set<String> known = new TreeSet<>(BUILT_IN);
-        for (RewardFunction f : ServiceLoader.load(RewardFunction.class)) known.add(f.name());
+        try {
+          for (RewardFunction f : ServiceLoader.load(RewardFunction.class, loader)) {
+            if (f.name().equals(name)) return f;
+            known.add(f.name());
+          }
+        } catch (java.util.ServiceConfigurationError e) {
+          throw new IllegalArgumentException("--reward_funcs " + name + ": a RewardFunction service could not be loaded: "
+              + e.getMessage(), e);
+        }
         throw new IllegalArgumentException("--reward_funcs " + name + ": no such reward function (known: "
             + String.join(", ", known) + "; add your own as a jswift.train.RewardFunction service on the class path)");
     }

@@ -25,6 +25,7 @@ public final class TrainArguments {
   public double desirableWeight = 1.0, undesirableWeight = 1.0;  // KTO's class weights
   // GRPO (--rlhf_type grpo), with ms-swift's defaults
   public List<String> rewardFuncs = new ArrayList<>();
+  public List<Path> externalPlugins = new ArrayList<>();  // jars with RewardFunction services
   public List<Double> rewardWeights;  // null: 1 for each reward function
   public int numGenerations = 8;
   public int maxCompletionLength = 512;
@@ -279,7 +280,7 @@ public final class TrainArguments {
     Rewards.Settings r = new Rewards.Settings(cosineMinLenValueWrong, cosineMaxLenValueWrong, cosineMinLenValueCorrect,
         cosineMaxLenValueCorrect, cosineMaxLen != null ? cosineMaxLen : maxCompletionLength, repetitionNGrams,
         repetitionMaxPenalty, softMaxLength != null ? softMaxLength : maxCompletionLength, softCacheLength);
-    List<RewardFunction> functions = Rewards.resolve(rewardFuncs, r);
+    List<RewardFunction> functions = Rewards.resolve(rewardFuncs, r, externalPlugins);
     double[] weights = new double[functions.size()];
     java.util.Arrays.fill(weights, 1.0);
     if (rewardWeights != null) {

@@ -97,11 +97,12 @@ final class TrainingLog implements AutoCloseable {
     n.put("memory(GiB)", round(mem[2] / 1073741824.0));
     StringBuilder more = new StringBuilder();
     for (java.util.Map.Entry<String, double[]> e : extra.entrySet()) {
+      if (e.getValue()[1] == 0) continue;  // not measured in this window (KTO: a window of one class only)
       double mean = e.getValue()[0] / e.getValue()[1];
       n.put(e.getKey(), round(mean));
       more.append(String.format("  %s %.4f", e.getKey().substring(e.getKey().indexOf('/') + 1), mean));
+      e.getValue()[0] = e.getValue()[1] = 0;  // the entry stays: metrics keep the order they first came in
     }
-    extra.clear();
     write(n);
     console.printf("step %d/%d  loss %.4f%s  lr %.2e  %.0f tok/s  mem %.2f GiB  ETA %s%n", step, totalSteps,
         lossSum / lossCount, more, lr, tokens / Math.max(seconds, 1e-9), mem[2] / 1073741824.0,

@@ -119,6 +119,47 @@ class GrpoCommandTest {
     assertTrue(step.has("rewards/repetition/mean") && !step.has("kl"), "beta 0: no KL to log: " + step);
   }
 
+  /**
+   * A plugin jar as a user builds one: a RewardFunction class compiled here (not on the test class path) and its
+   * service entry.
+   */
+  static Path pluginJar(Path dir) throws Exception {
+    Path src = Files.createDirectories(dir.resolve("plugin-src/demo"));
+    Files.writeString(src.resolve("Brevity.java"), String.join("\n",
+        "package demo;",
+        "public final class Brevity implements jswift.train.RewardFunction {",
+        "  public String name() { return \"brevity\"; }",
+        "  public double reward(Completion c) { return c.tokens() <= 8 ? 1.0 : 0.0; }",
+        "}"));
+    Path classes = Files.createDirectories(dir.resolve("plugin-classes"));
+    javax.tools.JavaCompiler javac = javax.tools.ToolProvider.getSystemJavaCompiler();
+    int rc = javac.run(null, null, null, "-cp", System.getProperty("java.class.path"), "-d", classes.toString(),
+        src.resolve("Brevity.java").toString());
+    assertEquals(0, rc, "the plugin compiles");
+    Path jar = dir.resolve("my-rewards.jar");
+    try (java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar))) {
+      out.putNextEntry(new java.util.jar.JarEntry("demo/Brevity.class"));
+      out.write(Files.readAllBytes(classes.resolve("demo/Brevity.class")));
+      out.putNextEntry(new java.util.jar.JarEntry("META-INF/services/jswift.train.RewardFunction"));
+      out.write("demo.Brevity\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    return jar;
+  }
+
+  @Test
+  void externalPluginsAddRewardFunctions(@TempDir Path dir) throws Exception {
+    Path data = prompts(dir), jar = pluginJar(dir);
+    String r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "brevity"));
+    assertTrue(r.startsWith("2\n") && r.contains("--reward_funcs brevity: no such reward function"),
+        "not on the class path: " + r);
+    r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "brevity", "--external_plugins", jar.toString(),
+        "--max_steps", "1"));
+    assertTrue(r.startsWith("0\n") && r.contains("brevity/mean"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "brevity", "--external_plugins",
+        dir.resolve("missing.jar").toString()));
+    assertTrue(r.startsWith("2\n") && r.contains("missing.jar: no such file"), r);
+  }
+
   @Test
   void badGrpoRunsAreClearErrors(@TempDir Path dir) throws Exception {
     Path data = prompts(dir);
