@@ -86,11 +86,14 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--scale_rewards", arity = "1", description = "GRPO: divide advantages by the group's reward std (default true)")
   boolean scaleRewards = true;
 
-  @Option(names = "--num_iterations", description = "GRPO: policy updates per generation (1, the default, only)")
+  @Option(names = "--num_iterations", description = "GRPO: optimizer steps on each generation's completions (default 1)")
   int numIterations = 1;
 
   @Option(names = "--epsilon", description = "GRPO: PPO clip range (default 0.2; inactive with one update per generation)")
   double epsilon = 0.2;
+
+  @Option(names = "--epsilon_high", description = "GRPO: the clip range's upper side (default: --epsilon; DAPO uses 0.28)")
+  Double epsilonHigh;
 
   @Option(names = "--log_completions", arity = "1", description = "GRPO: write each completion, its rewards and advantage "
       + "to completions.jsonl (default false)")
@@ -150,6 +153,7 @@ public final class RlhfCommand implements Callable<Integer> {
     a.scaleRewards = scaleRewards;
     a.numIterations = numIterations;
     a.epsilon = epsilon;
+    a.epsilonHigh = epsilonHigh;
     a.logCompletions = logCompletions;
     a.cosineMinLenValueWrong = cosineMinLenValueWrong;
     a.cosineMaxLenValueWrong = cosineMaxLenValueWrong;

@@ -32,7 +32,7 @@ final class GrpoStep {
   /** The run's GRPO settings ({@code jswift rlhf --rlhf_type grpo}). */
   record Settings(int numGenerations, int maxCompletionLength, float temperature, int topK, float topP,
       float repetitionPenalty, double beta, GrpoLoss.Normalization normalization, boolean scaleRewards,
-      List<RewardFunction> rewards, double[] rewardWeights) {}
+      List<RewardFunction> rewards, double[] rewardWeights, int numIterations, GrpoLoss.Clip clip) {}
 
   private final CausalLM model;
   private final Tokenizer tokenizer;
@@ -100,15 +100,28 @@ final class GrpoStep {
   /** One sampled completion, scored. */
   record Sample(Prompt prompt, ChatCompletion.Choice choice, double[] rewards, double reward) {}
 
-  /** A step's rollout: the samples (groups of num_generations per prompt, in order) and their advantages. */
-  record Rollout(List<Sample> samples, GrpoLoss.Advantages advantages, double[] completionWeights) {
+  /**
+   * A generation: the samples (groups of num_generations per prompt, in order), their advantages and loss weights,
+   * and (num_iterations > 1) the sampling policy's per-token log-probabilities of each micro-batch of
+   * {@code perBatch} completions, against which later iterations' ratios are taken (null: ratio 1).
+   */
+  record Rollout(List<Sample> samples, GrpoLoss.Advantages advantages, double[] completionWeights, int perBatch,
+      float[][] oldLogProbs) {
+    Rollout(List<Sample> samples, GrpoLoss.Advantages advantages, double[] completionWeights) {
+      this(samples, advantages, completionWeights, 0, null);
+    }
+
     int tokens(int i) {
       return samples.get(i).choice().tokens().length;
     }
   }
 
-  /** Samples num_generations completions of each prompt (completion j of prompt p seeded seed + p * G + j) and scores them. */
-  Rollout rollout(List<Prompt> prompts, long seed) {
+  /**
+   * Samples num_generations completions of each prompt (completion j of prompt p seeded seed + p * G + j) and scores
+   * them; with num_iterations > 1 also records the sampling policy's log-probabilities for micro-batches of
+   * {@code perBatch} completions (0: not needed, as for evaluation).
+   */
+  Rollout rollout(List<Prompt> prompts, long seed, int perBatch) {
     List<ChatCompletion.Request> requests = new ArrayList<>();
     int g = s.numGenerations();
     for (int p = 0; p < prompts.size(); p++) {
@@ -146,8 +159,13 @@ final class GrpoStep {
         samples.add(new Sample(prompt, c, r, sum));
       }
     }
-    return new Rollout(samples, GrpoLoss.advantages(total, g, s.scaleRewards()),
+    Rollout r = new Rollout(samples, GrpoLoss.advantages(total, g, s.scaleRewards()),
         GrpoLoss.completionWeights(tokens, s.normalization(), s.maxCompletionLength()));
+    if (s.numIterations() <= 1 || perBatch <= 0) return r;
+    float[][] old = new float[(samples.size() + perBatch - 1) / perBatch][];
+    for (int i = 0; i < old.length; i++)
+      old[i] = model.targetLogProbs(batch(r, i * perBatch, Math.min(samples.size(), (i + 1) * perBatch)));
+    return new Rollout(r.samples(), r.advantages(), r.completionWeights(), perBatch, old);
   }
 
   private static List<Message> promptMessages(Conversation c) {
@@ -171,8 +189,11 @@ final class GrpoStep {
     return Batch.packed(ids, labels);
   }
 
-  /** A micro-batch's part of the step: its loss, its summed KL and token count, and the weighted batch to backward. */
-  record Scored(double loss, double klSum, int tokens, Batch weighted) {}
+  /**
+   * A micro-batch's part of the step: its loss, its summed KL, its completion tokens and how many of them were
+   * clipped, and the weighted batch to backward.
+   */
+  record Scored(double loss, double klSum, int tokens, int clipped, Batch weighted) {}
 
   /**
    * The loss terms of completions [from, to) of the rollout and the batch weighted for their gradient; the policy's
@@ -180,32 +201,36 @@ final class GrpoStep {
    */
   Scored score(Rollout r, int from, int to) {
     Batch b = batch(r, from, to);
-    float[] logp = null, ref = null;
-    if (s.beta() > 0) {
-      ref = reference.targetLogProbs(b);
-      logp = model.targetLogProbs(b);
-    }
-    return score(r, from, b, logp, ref, s.beta());
+    float[] logp = null, ref = null, old = r.oldLogProbs() == null ? null : r.oldLogProbs()[from / r.perBatch()];
+    if (s.beta() > 0) ref = reference.targetLogProbs(b);
+    if (s.beta() > 0 || old != null) logp = model.targetLogProbs(b);
+    return score(r, from, b, logp, ref, old, s.beta(), s.clip());
   }
 
-  /** The arithmetic of {@link #score(Rollout, int, int)} on given per-token log-probabilities (null when beta is 0). */
-  static Scored score(Rollout r, int from, Batch b, float[] logp, float[] ref, double beta) {
+  /**
+   * The arithmetic of {@link #score(Rollout, int, int)} on given per-token log-probabilities: the policy's (null when
+   * neither beta nor a ratio needs it), the reference's (null when beta is 0) and the sampling policy's (null: ratio 1).
+   */
+  static Scored score(Rollout r, int from, Batch b, float[] logp, float[] ref, float[] old, double beta,
+      GrpoLoss.Clip clip) {
     float[] w = new float[b.tokens()];
     double loss = 0, kl = 0;
-    int tokens = 0;
+    int tokens = 0, clipped = 0;
     for (int q = 0; q < b.sequences(); q++) {
       int i = from + q;
       double a = r.advantages().advantage()[i], si = r.completionWeights()[i];
       for (int t = b.sequenceStart(q); t < b.sequenceEnd(q); t++) {
         if (b.target(t) == Batch.IGNORE) continue;
         double lp = logp == null ? 0 : logp[t], rf = ref == null ? 0 : ref[t];
-        w[t] = (float) GrpoLoss.tokenWeight(si, a, beta, lp, rf);
-        loss += GrpoLoss.tokenLoss(si, a, beta, lp, rf);
+        double ratio = old == null ? 1 : Math.exp(lp - old[t]);
+        w[t] = (float) GrpoLoss.tokenWeight(si, a, beta, lp, rf, ratio, clip);
+        loss += GrpoLoss.tokenLoss(si, a, beta, lp, rf, ratio, clip);
+        if (clip != null && clip.clipped(ratio, a)) clipped++;
         if (beta > 0) kl += GrpoLoss.kl(lp, rf);
         tokens++;
       }
     }
-    return new Scored(loss, kl, tokens, b.withTargetWeights(w));
+    return new Scored(loss, kl, tokens, clipped, b.withTargetWeights(w));
   }
 
   /** The step's reward metrics into the log, as TRL names them. */

@@ -36,6 +36,7 @@ public final class TrainArguments {
   public boolean scaleRewards = true;
   public int numIterations = 1;
   public double epsilon = 0.2;
+  public Double epsilonHigh;      // null: epsilon
   public boolean logCompletions;
   public double cosineMinLenValueWrong = -0.5, cosineMaxLenValueWrong = 0.0, cosineMinLenValueCorrect = 1.0,
       cosineMaxLenValueCorrect = 0.5;
@@ -291,7 +292,7 @@ public final class TrainArguments {
     }
     return new GrpoStep.Settings(numGenerations, maxCompletionLength, temperature, topK, topP, repetitionPenalty,
         beta != null ? beta : 0.04, GrpoLoss.Normalization.parse(lossType != null ? lossType : "grpo"), scaleRewards,
-        functions, weights);
+        functions, weights, numIterations, new GrpoLoss.Clip(epsilon, epsilonHigh != null ? epsilonHigh : epsilon));
   }
 
   private void validateGrpo() {
@@ -305,10 +306,10 @@ public final class TrainArguments {
           + "which must be a multiple of --num_generations " + numGenerations + " (whole groups of one prompt)");
     if (maxCompletionLength < 1)
       throw new IllegalArgumentException("--max_completion_length must be >= 1, got " + maxCompletionLength);
-    if (numIterations != 1)
-      throw new IllegalArgumentException("--num_iterations " + numIterations + " is not supported: one policy update "
-          + "per generation (ms-swift's default 1)");
-    if (!(epsilon > 0)) throw new IllegalArgumentException("--epsilon must be > 0, got " + epsilon);
+    if (numIterations < 1) throw new IllegalArgumentException("--num_iterations must be >= 1, got " + numIterations);
+    if (!(epsilon > 0 && epsilon < 1)) throw new IllegalArgumentException("--epsilon must be in (0, 1), got " + epsilon);
+    if (epsilonHigh != null && !(epsilonHigh > 0))
+      throw new IllegalArgumentException("--epsilon_high must be > 0, got " + epsilonHigh);
     GrpoStep.Settings s = grpoSettings();  // checks the reward functions, their weights and the loss type
     if (!(s.beta() >= 0)) throw new IllegalArgumentException("--beta must be >= 0 for GRPO, got " + s.beta());
     new jswift.infer.GenerationConfig(maxCompletionLength, true, temperature, topK, topP, repetitionPenalty, 0,

@@ -151,9 +151,9 @@ public final class Trainer implements AutoCloseable {
           layout());
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
-      if (args.isGrpo()) {  // a step takes (batch x accumulation) / num_generations prompts
+      if (args.isGrpo()) {  // a generation takes (batch x accumulation) / num_generations prompts, num_iterations steps
         long prompts = (long) args.perDeviceTrainBatchSize * args.gradientAccumulation() / args.numGenerations;
-        stepsPerEpoch = Math.max(1, (train.size() + prompts - 1) / prompts);
+        stepsPerEpoch = Math.max(1, (train.size() + prompts - 1) / prompts) * args.numIterations;
       }
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
       schedule = new LrSchedule(args.lrSchedulerType, args.peakLearningRate(),
@@ -352,9 +352,16 @@ public final class Trainer implements AutoCloseable {
             + Math.min(lisa.intervalEnd(), totalSteps));
       }
       if (grpo != null) {
-        long seed = args.seed * 1_000_003L + step * 7_919L;  // a resumed run samples what it would have
-        GrpoStep.Rollout rollout = grpo.rollout(grpo.nextPrompts(samples, accumulation * args.perDeviceTrainBatchSize
-            / args.numGenerations), seed);
+        boolean generates = (step - 1) % args.numIterations == 0;  // each generation trains num_iterations steps
+        if (rollout == null || generates) {
+          if (!generates)
+            log.event(step, "resumed inside a generation's " + args.numIterations + " iterations: new completions are "
+                + "sampled for the rest of them");
+          long seed = args.seed * 1_000_003L + step * 7_919L;  // a resumed run samples what it would have
+          rollout = grpo.rollout(grpo.nextPrompts(samples, accumulation * args.perDeviceTrainBatchSize
+              / args.numGenerations), seed, args.perDeviceTrainBatchSize);
+          grpo.logCompletions(step, rollout);
+        }
         cursor = samples.cursor();
         double loss = grpoStep(step, rollout, accumulation);
         if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
@@ -478,6 +485,7 @@ public final class Trainer implements AutoCloseable {
   }
 
   private int grpoTokens;  // the tokens of the last GRPO step's training sequences
+  private GrpoStep.Rollout rollout;  // GRPO: the generation the current steps train on
 
   /** GRPO logs no token accuracy: its targets are the policy's own samples. */
   private long[] grpoTokenAccuracy() {
@@ -491,21 +499,22 @@ public final class Trainer implements AutoCloseable {
    */
   private double grpoStep(long step, GrpoStep.Rollout rollout, int accumulation) throws IOException {
     grpo.logMetrics(log, rollout);
-    grpo.logCompletions(step, rollout);
     double loss = 0, kl = 0;
-    int klTokens = 0, n = rollout.samples().size(), per = args.perDeviceTrainBatchSize;
+    int klTokens = 0, clipped = 0, n = rollout.samples().size(), per = args.perDeviceTrainBatchSize;
     grpoTokens = 0;
     for (int i = 0, from = 0; from < n; i++, from += per) {
       GrpoStep.Scored d = grpo.score(rollout, from, Math.min(n, from + per));
       loss += d.loss();
       kl += d.klSum();
       klTokens += d.tokens();
+      clipped += d.clipped();
       grpoTokens += d.weighted().tokens();
       if (d.tokens() == 0) continue;  // empty completions: nothing to learn from
       Kernels.setDropoutStep(device, (step - 1) * accumulation + i + 1);
       model.forwardBackward(d.weighted(), args.seed * 1_000_003L, 1.0);  // the weights are normalised
     }
     if (grpo.beta() > 0) log.metric("kl", kl / Math.max(1, klTokens));
+    log.metric("clip_ratio/region_mean", (double) clipped / Math.max(1, klTokens));
     return loss;
   }
 
@@ -599,7 +608,7 @@ public final class Trainer implements AutoCloseable {
         if (p != null) prompts.add(p);
       }
       if (prompts.isEmpty()) continue;
-      for (GrpoStep.Sample x : grpo.rollout(prompts, args.seed + first).samples()) {
+      for (GrpoStep.Sample x : grpo.rollout(prompts, args.seed + first, 0).samples()) {
         reward += x.reward();
         completions++;
       }

@@ -103,6 +103,27 @@ class GrpoCommandTest {
   }
 
   @Test
+  void eachGenerationTrainsNumIterationsSteps(@TempDir Path dir) throws Exception {
+    Path data = prompts(dir);
+    String r = Cli.run(run(data, dir.resolve("a"), "--num_iterations", "2", "--max_steps", "6", "--save_steps", "3",
+        "--log_completions", "true", "--epsilon_high", "0.28"));
+    assertTrue(r.startsWith("0\n"), r);
+    Path a = onlyRun(dir.resolve("a"));
+    assertEquals(3 * 8, Files.readAllLines(a.resolve("completions.jsonl")).size(), "a generation every 2 steps");
+    List<JsonNode> steps = new ArrayList<>();
+    for (String line : Files.readAllLines(a.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("reward")) steps.add(n);
+    }
+    assertEquals(steps.get(0).get("reward").asDouble(), steps.get(1).get("reward").asDouble(), 0,
+        "steps 1 and 2 train on one generation");
+    assertEquals(0.0, steps.get(0).get("clip_ratio/region_mean").asDouble(), 0, "ratio 1 at a generation's first step");
+    r = Cli.run(run(data, dir.resolve("b"), "--num_iterations", "2", "--max_steps", "6", "--save_steps", "3",
+        "--resume_from_checkpoint", a.resolve("checkpoint-3").toString()));
+    assertTrue(r.startsWith("0\n") && r.contains("resumed inside a generation's 2 iterations"), r);
+  }
+
+  @Test
   void evaluationReportsTheMeanRewardOfTheValidationPrompts(@TempDir Path dir) throws Exception {
     Path data = prompts(dir);
     String r = Cli.run(run(data, dir.resolve("o"), "--max_steps", "2", "--val_dataset", data.toString(),
@@ -169,8 +190,8 @@ class GrpoCommandTest {
     assertTrue(r.startsWith("2\n") && r.contains("--reward_funcs kindness: no such reward function"), r);
     r = Cli.run(run(data, dir.resolve("o"), "--reward_funcs", "format", "accuracy", "--reward_weights", "1"));
     assertTrue(r.startsWith("2\n") && r.contains("--reward_weights has 1 weights for 2"), r);
-    r = Cli.run(run(data, dir.resolve("o"), "--num_iterations", "2"));
-    assertTrue(r.startsWith("2\n") && r.contains("--num_iterations 2 is not supported"), r);
+    r = Cli.run(run(data, dir.resolve("o"), "--num_iterations", "0"));
+    assertTrue(r.startsWith("2\n") && r.contains("--num_iterations must be >= 1"), r);
     Path noSolution = Files.writeString(dir.resolve("nosolution.jsonl"),
         "{\"messages\": [{\"role\": \"user\", \"content\": \"2+2?\"}]}\n");
     r = Cli.run(run(noSolution, dir.resolve("o"), "--reward_funcs", "accuracy", "--max_steps", "1"));

@@ -69,6 +69,20 @@ class GrpoLossTest {
       double minus = s * (-a * (logp - h) + beta * GrpoLoss.kl(logp - h, ref));
       assertEquals(-(plus - minus) / (2 * h), GrpoLoss.tokenWeight(s, a, beta, logp, ref), 1e-6);
     }
+    // with a sampling policy pi_old: the clipped surrogate -min(r A, clip(r) A), r = exp(logp - old)
+    GrpoLoss.Clip clip = new GrpoLoss.Clip(0.2, 0.28);
+    int clippedSeen = 0;
+    for (int trial = 0; trial < 200; trial++) {
+      double s = r.nextDouble(), a = r.nextGaussian(), beta = r.nextDouble() * 0.2;
+      double logp = -3 * r.nextDouble(), ref = -3 * r.nextDouble(), old = logp + 0.6 * r.nextGaussian(), h = 1e-7;
+      double ratio = Math.exp(logp - old);
+      if (Math.abs(ratio - 0.8) < 1e-4 || Math.abs(ratio - 1.28) < 1e-4) continue;  // at a kink
+      if (clip.clipped(ratio, a)) clippedSeen++;
+      double plus = GrpoLoss.tokenLoss(s, a, beta, logp + h, ref, Math.exp(logp + h - old), clip);
+      double minus = GrpoLoss.tokenLoss(s, a, beta, logp - h, ref, Math.exp(logp - h - old), clip);
+      assertEquals(-(plus - minus) / (2 * h), GrpoLoss.tokenWeight(s, a, beta, logp, ref, ratio, clip), 1e-5);
+    }
+    assertTrue(clippedSeen > 20, "the clipped side is exercised: " + clippedSeen);
     assertEquals(0, GrpoLoss.kl(-1.3, -1.3), 0);
     assertEquals(-0.25 * 2, GrpoLoss.tokenLoss(0.25, 2, 0.1, -1, -1), 1e-15, "no KL where policy = reference");
   }
@@ -106,7 +120,7 @@ class GrpoLossTest {
       for (Parameter p : params)
         if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
       GrpoStep step = new GrpoStep(m, null, null, new GrpoStep.Settings(2, 8, 1f, 0, 1f, 1f, beta, n, true, List.of(),
-          new double[0]), "default", ReferenceModel.adapterOff(m, "default"), null);
+          new double[0], 1, new GrpoLoss.Clip(0.2, 0.2)), "default", ReferenceModel.adapterOff(m, "default"), null);
       Batch b = GrpoStep.batch(ro, 0, 4);
       m.setActiveAdapter(null);
       float[] ref = m.targetLogProbs(b);
@@ -136,6 +150,71 @@ class GrpoLossTest {
         assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, n + " trial " + trial);
       }
     }
+  }
+
+  @Test
+  void clippedGradientIsTheDerivativeOfTheClippedLoss() throws IOException {
+    GrpoStep.Rollout ro = rollout(GrpoLoss.Normalization.GRPO);
+    double beta = 0.1;
+    GrpoLoss.Clip clip = new GrpoLoss.Clip(0.2, 0.2);
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      List<Parameter> params = LoraTuner.apply(m, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
+      params.forEach(p -> p.setTrainable(true));
+      for (Parameter p : params)
+        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      Batch b = GrpoStep.batch(ro, 0, 4);
+      m.setActiveAdapter(null);
+      float[] ref = m.targetLogProbs(b);
+      m.setActiveAdapter("default");
+      // the sampling policy: this one, drifted by +-0.5 per token, so that some ratios leave [0.8, 1.2]
+      float[] old = m.targetLogProbs(b);
+      Random drift = new Random(2);
+      for (int t = 0; t < old.length; t++) if (b.target(t) != Batch.IGNORE) old[t] += (float) (0.5 * drift.nextGaussian());
+      GrpoStep.Rollout drifted = new GrpoStep.Rollout(ro.samples(), ro.advantages(), ro.completionWeights(), 4,
+          new float[][] {old});
+      GrpoStep step = new GrpoStep(m, null, null, new GrpoStep.Settings(2, 8, 1f, 0, 1f, 1f, beta,
+          GrpoLoss.Normalization.GRPO, true, List.of(), new double[0], 2, clip), "default",
+          ReferenceModel.adapterOff(m, "default"), null);
+      GrpoStep.Scored d = step.score(drifted, 0, 4);
+      assertTrue(d.clipped() > 0 && d.clipped() < d.tokens(), "some tokens clipped, not all: " + d.clipped());
+      params.forEach(Parameter::zeroGrad);
+      m.forwardBackward(d.weighted(), 1, 1.0);
+      Random r = new Random(13);
+      for (int trial = 0; trial < 3; trial++) {
+        Map<Parameter, float[]> direction = new LinkedHashMap<>();
+        double analytic = 0;
+        for (Parameter p : params) {
+          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
+          for (int i = 0; i < v.length; i++) {
+            v[i] = (float) r.nextGaussian();
+            analytic += (double) g[i] * v[i];
+          }
+          direction.put(p, v);
+        }
+        double eps = 1e-3;
+        java.util.function.DoubleSupplier loss = () -> GrpoStep.score(drifted, 0, b, m.targetLogProbs(b), ref, old,
+            beta, clip).loss();
+        double numeric = (moved(params, direction, eps, loss) - moved(params, direction, -eps, loss)) / (2 * eps);
+        assertTrue(Math.abs(numeric) > 1e-4, "the direction changes the loss: " + numeric);
+        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, "trial " + trial);
+      }
+    }
+  }
+
+  /** f evaluated with every adapter weight moved by eps times its direction (then moved back). */
+  private static double moved(List<Parameter> params, Map<Parameter, float[]> direction, double eps,
+      java.util.function.DoubleSupplier f) {
+    Map<Parameter, float[]> saved = new java.util.HashMap<>();
+    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
+      float[] w = e.getKey().value().toFloatArray();
+      saved.put(e.getKey(), w.clone());
+      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
+      e.getKey().value().copyFrom(w);
+    }
+    double v = f.getAsDouble();
+    saved.forEach((p, w) -> p.value().copyFrom(w));
+    return v;
   }
 
   /** sum_i s_i sum_t (-A_i logp_t + beta KL_t): the function whose gradient GRPO follows (at ratio 1). */
