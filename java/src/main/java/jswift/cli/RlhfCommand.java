@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo | cpo | simpo |
- * orpo | kto | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
+ * orpo | kto | rm | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
  * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
  * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
  * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters; with
@@ -23,13 +23,13 @@ import picocli.CommandLine.Spec;
  * {@code solution}, go to the reward functions ({@code --reward_funcs}; see {@code jswift.train.GrpoStep}).
  */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Preference training of a Hugging Face model: DPO, CPO, SimPO, ORPO on preference pairs, KTO on "
-        + "answers labelled good or bad, GRPO on prompts with reward functions.")
+    description = "Preference training of a Hugging Face model: DPO, CPO, SimPO, ORPO and reward models (rm) on "
+        + "preference pairs, KTO on answers labelled good or bad, GRPO on prompts with reward functions.")
 public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto or grpo")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto, rm or grpo")
   String rlhfType;
 
   @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, grpo 0.04, the others 0.1)")
@@ -47,6 +47,9 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
 
+  @Option(names = "--center_rewards_coefficient", description = "RM: weight of (r(chosen) + r(rejected))^2 (default none)")
+  Double centerRewardsCoefficient;
+
   @Option(names = "--desirable_weight", description = "KTO: the weight of desirable answers' losses (default 1.0)")
   double desirableWeight = 1.0;
 
@@ -61,6 +64,10 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--external_plugins", arity = "1..*", description = "GRPO: jars whose jswift.train.RewardFunction "
       + "services --reward_funcs may name")
   List<Path> externalPlugins = new ArrayList<>();
+
+  @Option(names = "--reward_model", description = "GRPO: a reward model (a checkpoint of jswift rlhf --rlhf_type rm) "
+      + "whose score is one more reward")
+  Path rewardModel;
 
   @Option(names = "--reward_weights", arity = "1..*", description = "GRPO: a weight per reward function (default 1 each)")
   List<Double> rewardWeights;
@@ -139,11 +146,13 @@ public final class RlhfCommand implements Callable<Integer> {
     a.cpoAlpha = cpoAlpha;
     a.rpoAlpha = rpoAlpha;
     a.refModel = refModel;
+    a.centerRewardsCoefficient = centerRewardsCoefficient;
     a.desirableWeight = desirableWeight;
     a.undesirableWeight = undesirableWeight;
     a.rewardFuncs = rewardFuncs;
     a.rewardWeights = rewardWeights;
     a.externalPlugins = externalPlugins;
+    a.rewardModel = rewardModel;
     a.numGenerations = numGenerations;
     a.maxCompletionLength = maxCompletionLength;
     a.temperature = temperature;

@@ -20,7 +20,7 @@ public final class Batch {
   final int sequences;
   final int seqLen;
   float[] weights;  // loss weight of each target (null: all 1), ms-swift's loss_scale shifted like the labels
-  boolean[] desirable;  // KTO: whether each sequence's answer is desirable (null: not a KTO batch)
+  double[] sequenceValues;  // a number per sequence that a loss reads (KTO: 1 desirable / 0; RM: the pair's margin)
 
   private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
     this.ids = ids;
@@ -126,19 +126,22 @@ public final class Batch {
     return b;
   }
 
-  /** This batch with KTO's label of each sequence: whether its answer is desirable (true) or undesirable. */
-  public Batch withDesirable(boolean[] perSequence) {
-    check(perSequence.length == sequences, perSequence.length + " labels for " + sequences + " sequences");
+  /**
+   * This batch with a number per sequence that a training loss reads: KTO's label (1 for a desirable answer, 0 for
+   * an undesirable one), a reward model's margin.
+   */
+  public Batch withSequenceValues(double[] perSequence) {
+    check(perSequence.length == sequences, perSequence.length + " values for " + sequences + " sequences");
     Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
     b.weights = weights;
-    b.desirable = perSequence.clone();
+    b.sequenceValues = perSequence.clone();
     return b;
   }
 
-  /** KTO: whether sequence s's answer is desirable; throws for a batch without labels. */
-  public boolean desirable(int s) {
-    check(desirable != null, "the batch has no KTO labels");
-    return desirable[s];
+  /** The value of sequence s given by {@link #withSequenceValues}; throws for a batch without values. */
+  public double sequenceValue(int s) {
+    check(sequenceValues != null, "the batch has no per-sequence values (KTO labels, reward margins)");
+    return sequenceValues[s];
   }
 
   /** The first {@code n} sequences of this packed batch, as a batch of their own (KTO trains on these). */
@@ -150,7 +153,7 @@ public final class Batch {
     Batch b = new Batch(Arrays.copyOf(ids, end), null, Arrays.copyOf(cuSeqlens, n + 1), Arrays.copyOf(positions, end),
         Arrays.copyOf(targets, end), n, longest);
     if (weights != null) b.weights = Arrays.copyOf(weights, end);
-    if (desirable != null) b.desirable = Arrays.copyOf(desirable, n);
+    if (sequenceValues != null) b.sequenceValues = Arrays.copyOf(sequenceValues, n);
     return b;
   }
 

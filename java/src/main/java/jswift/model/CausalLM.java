@@ -295,9 +295,13 @@ public final class CausalLM implements AutoCloseable {
     Map<String, Tensor> copies = new LinkedHashMap<>();  // modules_to_save: module -> the adapter's weight
     List<String> toSave = new ArrayList<>();
     c.path("modules_to_save").forEach(n -> toSave.add(n.asText()));
+    // A reward model's adapter (task_type SEQ_CLS) also holds its score head: ScoreHead.load reads that.
+    boolean seqCls = "SEQ_CLS".equals(c.path("task_type").asText());
+    if (seqCls) toSave.removeAll(List.of("score", "classifier"));
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         for (String key : f.names()) {
+          if (seqCls && key.matches("base_model\\.model\\.(score|classifier)\\..*")) continue;
           String copy = savedModuleOf(key, toSave);
           if (copy != null) {
             long[] shape = baseModuleWeight(copy).value().shape(), stored = f.entry(key).shape();
@@ -606,6 +610,53 @@ public final class CausalLM implements AutoCloseable {
     TokenLosses t = tokenLosses(b);
     float[] out = new float[b.tokens()];
     for (int k = 0; k < out.length; k++) if (b.targets[k] != Batch.IGNORE) out[k] = -t.loss[k];
+    return out;
+  }
+
+  // ---- sequence heads (a reward model's score) on the last token's hidden state ----
+
+  /**
+   * The final hidden state (after the last norm) at the last token of each packed sequence, [sequences][hidden],
+   * forward only, no dropout: what transformers' *ForSequenceClassification heads read.
+   */
+  public float[][] lastHiddenStates(Batch b) {
+    try (Run run = forward(b, false, 0)) {
+      return lastRows(b, run.hidden.toFloatArray());
+    }
+  }
+
+  /** A head on the sequences' last hidden states: given them, returns dLoss/d(each), same shape. */
+  public interface SequenceHead {
+    float[][] gradient(float[][] lastHidden);
+  }
+
+  /**
+   * A training micro-step of a sequence head: forward with dropout ({@code seed}), the last hidden state of each
+   * packed sequence handed to {@code head}, and the backward of the gradient it returns into every trainable
+   * parameter. The LM head is not used.
+   */
+  public void forwardBackwardLastHidden(Batch b, long seed, SequenceHead head) {
+    if (b.cuSeqlens == null) throw new IllegalArgumentException("a sequence head needs a packed batch");
+    try (Run run = forward(b, true, seed)) {
+      int h = config.hiddenSize();
+      float[][] grad = head.gradient(lastRows(b, run.hidden.toFloatArray()));
+      if (grad.length != b.sequences) throw new IllegalArgumentException(grad.length + " gradients for " + b.sequences + " sequences");
+      float[] dh = new float[b.tokens() * h];
+      for (int s = 0; s < b.sequences; s++) System.arraycopy(grad[s], 0, dh, (b.sequenceEnd(s) - 1) * h, h);
+      Tensor dHidden = run.arena.allocate(dtype, device, b.tokens(), h);
+      dHidden.copyFrom(dh);
+      backward(run, dHidden);
+    }
+  }
+
+  private float[][] lastRows(Batch b, float[] hidden) {
+    int h = config.hiddenSize();
+    float[][] out = new float[b.sequences][];
+    for (int s = 0; s < b.sequences; s++) {
+      int last = b.cuSeqlens != null ? b.sequenceEnd(s) - 1 : s * b.seqLen + b.seqLen - 1;
+      if (b.keyMask != null) while (last > s * b.seqLen && b.keyMask[last] == 0) last--;  // the last real token
+      out[s] = java.util.Arrays.copyOfRange(hidden, last * h, (last + 1) * h);
+    }
     return out;
   }
 

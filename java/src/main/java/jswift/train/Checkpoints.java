@@ -94,6 +94,13 @@ final class Checkpoints {
     }
   }
 
+  private List<Parameter> adapterExtras = List.of();
+
+  /** Parameters saved inside each adapter checkpoint beside the LoRA tensors (a reward model's score head). */
+  void saveWithAdapter(List<Parameter> extras) {
+    adapterExtras = List.copyOf(extras);
+  }
+
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, DataCursor samples, TrainingLog log)
       throws IOException {
     Path dir = runDir.resolve("checkpoint-" + step), tmp = runDir.resolve("checkpoint-" + step + ".tmp");
@@ -101,7 +108,7 @@ final class Checkpoints {
     Files.createDirectories(tmp);
     try {
       if (config != null) {
-        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true);
+        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true, adapterExtras);
         // PiSSA / OLoRA: also the plain-LoRA conversion relative to the original base, as ms-swift saves it.
         if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
           ConvertedAdapter.saveConverted(model, "default", config, base.toString(),

@@ -35,7 +35,7 @@ final class KtoLoss {
     double[] ref = reference.sequenceLogProbs(b);
     int n = b.sequences() / 2;
     boolean[] desirable = new boolean[n];
-    for (int i = 0; i < n; i++) desirable[i] = b.desirable(i);
+    for (int i = 0; i < n; i++) desirable[i] = b.sequenceValue(i) == 1;
     return score(model.sequenceLogProbs(b), ref, desirable, s, stepRows);
   }
 

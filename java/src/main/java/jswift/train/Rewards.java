@@ -54,7 +54,7 @@ final class Rewards {
     ClassLoader loader = pluginLoader(plugins);
     if (names.isEmpty())
       throw new IllegalArgumentException("--rlhf_type grpo needs --reward_funcs (built in: " + String.join(", ", BUILT_IN)
-          + "; or a jswift.train.RewardFunction on the class path)");
+          + "; or a jswift.train.RewardFunction of --external_plugins) or --reward_model");
     List<RewardFunction> out = new ArrayList<>();
     Set<String> seen = new HashSet<>();
     for (String name : names) {

@@ -80,6 +80,15 @@ final class SampleStream {
   private final Layout layout;
   private Encoded rejected;  // pairs: the rejected side of the sample next() returned last
   private boolean desirable;  // KTO: the label of the sample next() returned last
+  private double margin;  // pairs: the margin column of the sample next() returned last (0 when none)
+
+  /** A preference row's {@code margin} column (reward modelling: the chosen answer's required lead), 0 if none. */
+  static double margin(Row row) {
+    JsonNode m = row.extra("margin");
+    if (m == null || m.isNull()) return 0;
+    if (!m.isNumber()) throw new IllegalArgumentException("\"margin\" must be a number, found " + m);
+    return m.asDouble();
+  }
 
   /** A KTO row's label: true (a desirable answer) or false; also 1 / 0 and "true" / "false". */
   static boolean ktoLabel(Row row) {
@@ -144,7 +153,10 @@ final class SampleStream {
       Row row = nextRow();
       try {
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
-        if (layout == Layout.PAIRS) rejected = template.encode(rejectedConversation(row));
+        if (layout == Layout.PAIRS) {
+          rejected = template.encode(rejectedConversation(row));
+          margin = margin(row);
+        }
         if (layout == Layout.KTO) desirable = ktoLabel(row);
         return splitIfLong(chosen);
       } catch (SequenceTooLongException e) {
@@ -196,10 +208,12 @@ final class SampleStream {
       }
       return ktoBatch(samples, good);
     }
+    double[] margins = layout == Layout.PAIRS ? new double[2 * count] : null;
     for (int i = 0; i < count; i++) {
       if (layout == Layout.PAIRS) {
         add(next(), ids, labels, scales);
         add(rejected, ids, labels, scales);
+        margins[2 * i] = margins[2 * i + 1] = margin;
       } else if (packTo <= 0) {
         add(next(), ids, labels, scales);
       } else {
@@ -215,7 +229,8 @@ final class SampleStream {
         } while (used < packTo);
       }
     }
-    return Batch.packed(ids, labels, scales);
+    Batch b = Batch.packed(ids, labels, scales);
+    return margins != null ? b.withSequenceValues(margins) : b;
   }
 
   /**
@@ -239,7 +254,9 @@ final class SampleStream {
       labels.add(lab);
       scales.add(null);
     }
-    return Batch.packed(ids, labels, scales).withDesirable(java.util.Arrays.copyOf(desirable, 2 * n));
+    double[] values = new double[2 * n];
+    for (int i = 0; i < n; i++) values[i] = desirable[i] ? 1 : 0;
+    return Batch.packed(ids, labels, scales).withSequenceValues(values);
   }
 
   /** The index of the first labelled token (the answer's start); the length if none is labelled. */
@@ -254,6 +271,7 @@ final class SampleStream {
     List<float[]> scales = new ArrayList<>();
     List<Encoded> kto = new ArrayList<>();
     List<Boolean> ktoDesirable = new ArrayList<>();
+    List<Double> margins = new ArrayList<>();
     while (ids.size() + kto.size() < count && position < rows.size()) {
       Row row = rows.get(position++);
       try {
@@ -265,6 +283,8 @@ final class SampleStream {
           Encoded r = template.encode(rejectedConversation(row));
           add(e, ids, labels, scales);
           add(r, ids, labels, scales);
+          margins.add(margin(row));
+          margins.add(margin(row));
         } else if (splitLength > 0 && e.length() > splitLength) {
           for (Encoded c : Truncation.split(e, splitLength)) add(c, ids, labels, scales);
         } else {
@@ -281,7 +301,9 @@ final class SampleStream {
       for (int i = 0; i < good.length; i++) good[i] = ktoDesirable.get(i);
       return ktoBatch(kto, good);
     }
-    return ids.isEmpty() ? null : Batch.packed(ids, labels, scales);
+    if (ids.isEmpty()) return null;
+    Batch b = Batch.packed(ids, labels, scales);
+    return layout == Layout.PAIRS ? b.withSequenceValues(margins.stream().mapToDouble(Double::doubleValue).toArray()) : b;
   }
 
   private static void add(Encoded e, List<int[]> ids, List<int[]> labels, List<float[]> scales) {

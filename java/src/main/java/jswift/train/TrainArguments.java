@@ -23,9 +23,11 @@ public final class TrainArguments {
   public Path refModel;           // DPO / KTO / GRPO: a separate reference model; null: LoRA's base without the
                                   // adapter, or for full training a second copy of --model
   public double desirableWeight = 1.0, undesirableWeight = 1.0;  // KTO's class weights
+  public Double centerRewardsCoefficient;  // RM: weight of (r(chosen) + r(rejected))^2; null: none
   // GRPO (--rlhf_type grpo), with ms-swift's defaults
   public List<String> rewardFuncs = new ArrayList<>();
   public List<Path> externalPlugins = new ArrayList<>();  // jars with RewardFunction services
+  public Path rewardModel;        // a reward model adapter (jswift rlhf --rlhf_type rm) scoring completions
   public List<Double> rewardWeights;  // null: 1 for each reward function
   public int numGenerations = 8;
   public int maxCompletionLength = 512;
@@ -255,10 +257,15 @@ public final class TrainArguments {
 
   /** Whether the run's loss compares the policy with a reference model (DPO, KTO, GRPO with beta > 0). */
   boolean needsReference() {
-    if (rlhfType == null) return false;
+    if (rlhfType == null || isRewardModeling()) return false;
     if (isKto()) return true;
     if (isGrpo()) return beta == null || beta > 0;
     return PreferenceLoss.Type.parse(rlhfType) == PreferenceLoss.Type.DPO;
+  }
+
+  /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
+  public boolean isRewardModeling() {
+    return "rm".equals(rlhfType);
   }
 
   /** Whether this is a KTO run (--rlhf_type kto): unpaired answers labelled desirable or undesirable. */
@@ -278,17 +285,25 @@ public final class TrainArguments {
 
   /** The GRPO settings of the arguments (beta defaulting to ms-swift's 0.04). */
   GrpoStep.Settings grpoSettings() {
+    return grpoSettings(List.of());
+  }
+
+  /** As {@link #grpoSettings()}, with rewards loaded by the trainer (the reward model) after --reward_funcs'. */
+  GrpoStep.Settings grpoSettings(List<RewardFunction> loaded) {
     Rewards.Settings r = new Rewards.Settings(cosineMinLenValueWrong, cosineMaxLenValueWrong, cosineMinLenValueCorrect,
         cosineMaxLenValueCorrect, cosineMaxLen != null ? cosineMaxLen : maxCompletionLength, repetitionNGrams,
         repetitionMaxPenalty, softMaxLength != null ? softMaxLength : maxCompletionLength, softCacheLength);
-    List<RewardFunction> functions = Rewards.resolve(rewardFuncs, r, externalPlugins);
+    List<RewardFunction> functions = new ArrayList<>(rewardFuncs.isEmpty() && rewardModel != null ? List.of()
+        : Rewards.resolve(rewardFuncs, r, externalPlugins));
+    functions.addAll(loaded);
     double[] weights = new double[functions.size()];
     java.util.Arrays.fill(weights, 1.0);
     if (rewardWeights != null) {
-      if (rewardWeights.size() != functions.size())
-        throw new IllegalArgumentException("--reward_weights has " + rewardWeights.size() + " weights for "
-            + functions.size() + " --reward_funcs " + rewardFuncs);
-      for (int i = 0; i < weights.length; i++) weights[i] = rewardWeights.get(i);
+      int expected = functions.size() + (rewardModel != null && loaded.isEmpty() ? 1 : 0);
+      if (rewardWeights.size() != expected)
+        throw new IllegalArgumentException("--reward_weights has " + rewardWeights.size() + " weights for " + expected
+            + " rewards (--reward_funcs " + rewardFuncs + (rewardModel != null ? " and --reward_model" : "") + ")");
+      for (int i = 0; i < weights.length; i++) weights[i] = rewardWeights.get(i);  // the reward model's is last
     }
     return new GrpoStep.Settings(numGenerations, maxCompletionLength, temperature, topK, topP, repetitionPenalty,
         beta != null ? beta : 0.04, GrpoLoss.Normalization.parse(lossType != null ? lossType : "grpo"), scaleRewards,
@@ -330,6 +345,17 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
     if (isGrpo()) {
       validateGrpo();
+      return;
+    }
+    if (isRewardModeling()) {
+      if (!trainType.equals("lora"))
+        throw new IllegalArgumentException("--rlhf_type rm trains a score head beside a LoRA adapter: use --train_type "
+            + "lora (full-parameter reward models are not supported yet)");
+      if (lossType != null) throw new IllegalArgumentException("--loss_type does not apply to --rlhf_type rm");
+      if (centerRewardsCoefficient != null && !(centerRewardsCoefficient >= 0))
+        throw new IllegalArgumentException("--center_rewards_coefficient must be >= 0, got " + centerRewardsCoefficient);
+      if (!modulesToSave.isEmpty())
+        throw new IllegalArgumentException("--modules_to_save with --rlhf_type rm: the adapter already saves the score head");
       return;
     }
     if (isKto()) {

@@ -57,6 +57,8 @@ public final class Trainer implements AutoCloseable {
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
   private final KtoLoss.Settings kto;  // jswift rlhf --rlhf_type kto: the loss of labelled answers; else null
   private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
+  private jswift.model.ScoreHead rewardHead;  // --rlhf_type rm: the score head trained beside the adapter
+  private RewardModelScorer rewardModel;  // GRPO --reward_model
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -70,7 +72,8 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
-    this.preference = args.rlhfType != null && !args.isGrpo() && !args.isKto() ? args.preferenceLoss() : null;
+    this.preference = args.rlhfType != null && !args.isGrpo() && !args.isKto() && !args.isRewardModeling()
+        ? args.preferenceLoss() : null;
     this.kto = args.isKto() ? args.ktoSettings() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
@@ -128,8 +131,17 @@ public final class Trainer implements AutoCloseable {
         trainable.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
-        trainable = LoraTuner.apply(m, "default", lora, args.seed);
+        List<Parameter> adapter = new ArrayList<>(LoraTuner.apply(m, "default", lora, args.seed));
         lora = LoraTuner.resolveTargets(m, lora);
+        if (args.isRewardModeling()) {
+          // transformers' *ForSequenceClassification: a fresh score head; PEFT saves it in the adapter (SEQ_CLS)
+          rewardHead = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device);
+          rewardHead.weight().setTrainable(true);
+          adapter.add(rewardHead.weight());
+          lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
+              .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
+        }
+        trainable = adapter;
       }
       // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
       GaLoreConfig galore = args.galoreConfig();
@@ -161,10 +173,16 @@ public final class Trainer implements AutoCloseable {
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
-      grpo = args.isGrpo() ? new GrpoStep(m, tok, template, args.grpoSettings(), lora != null ? "default" : null, reference,
+      if (args.isGrpo() && args.rewardModel != null) {
+        rewardModel = RewardModelScorer.load(args.rewardModel, device, dtype);
+        console.printf("reward model: %s%n", args.rewardModel);
+      }
+      grpo = args.isGrpo() ? new GrpoStep(m, tok, template,
+          args.grpoSettings(rewardModel != null ? List.of(rewardModel) : List.of()), lora != null ? "default" : null, reference,
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
+      if (rewardHead != null) checkpoints.saveWithAdapter(List.of(rewardHead.weight()));
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
@@ -189,7 +207,9 @@ public final class Trainer implements AutoCloseable {
       ok = true;
     } finally {
       if (!ok) {
+        if (rewardModel != null) rewardModel.close();
         if (reference != null) reference.close();
+        if (rewardHead != null) rewardHead.close();
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
@@ -231,8 +251,8 @@ public final class Trainer implements AutoCloseable {
 
   /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
   private SampleStream.Layout layout() {
-    return preference != null ? SampleStream.Layout.PAIRS : kto != null ? SampleStream.Layout.KTO
-        : SampleStream.Layout.SINGLE;
+    return preference != null || args.isRewardModeling() ? SampleStream.Layout.PAIRS
+        : kto != null ? SampleStream.Layout.KTO : SampleStream.Layout.SINGLE;
   }
 
   /** output/&lt;model dir name&gt;/vN-YYYYMMDD-HHMMSS, N one more than the versions already there. */
@@ -313,7 +333,7 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
-        + ", beta " + preference.beta() + ")" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
+        + ", beta " + preference.beta() + ")" : rewardHead != null ? "rlhf (rm)" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
         + ", " + args.numGenerations + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
@@ -382,7 +402,7 @@ public final class Trainer implements AutoCloseable {
       int tokens = 0;
       for (Batch b : micro) {
         // rlhf: the step's pairs (KTO: its rows, each with its KL sequence)
-        normalizer += preference != null || kto != null ? b.sequences() / 2 : b.targetWeight();
+        normalizer += preference != null || kto != null || rewardHead != null ? b.sequences() / 2 : b.targetWeight();
         tokens += b.tokens();
       }
       long chosenTokens = preference != null ? PreferenceLoss.chosenTokens(micro) : 0;
@@ -402,6 +422,14 @@ public final class Trainer implements AutoCloseable {
               chosenTokens);
           Kernels.setDropoutStep(device, dropoutStep);
           model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, 1.0);  // weights are normalised
+          loss += d.loss();
+          log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
+          log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
+          log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
+          log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
+        } else if (rewardHead != null) {
+          Kernels.setDropoutStep(device, dropoutStep);
+          RewardLoss.Scored d = rewardStep(micro.get(i), seed, (int) normalizer);
           loss += d.loss();
           log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
           log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
@@ -445,6 +473,27 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+  }
+
+  /** A reward model's micro-step: the pairs scored from their last hidden states, the loss's gradient backward. */
+  private RewardLoss.Scored rewardStep(Batch b, long seed, int stepPairs) {
+    RewardLoss.Scored[] scored = new RewardLoss.Scored[1];
+    model.forwardBackwardLastHidden(b, seed, h -> {
+      scored[0] = RewardLoss.score(rewardHead.scores(h), margins(b), centerRewards(), stepPairs);
+      return rewardHead.backward(h, scored[0].dRewards());
+    });
+    return scored[0];
+  }
+
+  private double centerRewards() {
+    return args.centerRewardsCoefficient != null ? args.centerRewardsCoefficient : 0;
+  }
+
+  /** Each sequence's margin (the pair's margin column) from a pairs batch. */
+  private static double[] margins(Batch b) {
+    double[] m = new double[b.sequences()];
+    for (int s = 0; s < m.length; s++) m[s] = b.sequenceValue(s);
+    return m;
   }
 
   /** A KTO micro-batch's rewards and KL estimate, as TRL logs them (means over the batch's answers of each class). */
@@ -553,7 +602,7 @@ public final class Trainer implements AutoCloseable {
     }
     double lossSum = 0;
     long targets = 0, correct = 0;
-    boolean pairwise = preference != null;
+    boolean pairwise = preference != null || rewardHead != null;
     SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), layout());
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
     double preferenceLoss = 0, accurate = 0, margins = 0, ktoLoss = 0, chosenReward = 0, rejectedReward = 0;
@@ -570,6 +619,15 @@ public final class Trainer implements AutoCloseable {
         chosen += d.chosen();
         rejectedReward += d.rejectedRewardSum();
         rejected += d.rejected();
+        continue;
+      }
+      if (rewardHead != null) {
+        RewardLoss.Scored d = RewardLoss.score(rewardHead.scores(model.lastHiddenStates(b)), margins(b),
+            centerRewards(), b.sequences() / 2);
+        preferenceLoss += d.loss() * d.pairs();
+        accurate += d.accuracySum();
+        margins += d.chosenRewardSum() - d.rejectedRewardSum();
+        pairs += d.pairs();
         continue;
       }
       if (pairwise) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
@@ -618,7 +676,9 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (rewardModel != null) rewardModel.close();
     if (reference != null) reference.close();
+    if (rewardHead != null) rewardHead.close();
     optimizer.close();
     data.close();
     tokenizer.close();

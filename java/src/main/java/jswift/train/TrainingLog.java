@@ -100,7 +100,7 @@ final class TrainingLog implements AutoCloseable {
       if (e.getValue()[1] == 0) continue;  // not measured in this window (KTO: a window of one class only)
       double mean = e.getValue()[0] / e.getValue()[1];
       n.put(e.getKey(), round(mean));
-      more.append(String.format("  %s %.4f", e.getKey().substring(e.getKey().indexOf('/') + 1), mean));
+      more.append(String.format("  %s %.4f", e.getKey().replaceFirst("^(rewards|completions)/", ""), mean));
       e.getValue()[0] = e.getValue()[1] = 0;  // the entry stays: metrics keep the order they first came in
     }
     write(n);

@@ -74,6 +74,9 @@ public final class LoraMerge {
   public static Result merge(Path baseDir, Path adapterDir, Path outDir, Options options) throws IOException {
     checkOutputDir(baseDir, adapterDir, outDir, options.existOk());
     refuseQuantizedBase(baseDir);
+    if ("SEQ_CLS".equals(LoraConfig.read(adapterDir).fields().path("task_type").asText()))
+      throw new IllegalArgumentException(adapterDir + " is a reward model (task_type SEQ_CLS): merging would drop its "
+          + "score head, and jswift writes causal-LM checkpoints only; use the adapter as it is (GRPO --reward_model)");
     try (Checkpoint base = Checkpoint.open(baseDir);
         PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
       List<TensorSource> tensors = new ArrayList<>();

@@ -24,7 +24,9 @@ public final class ModulesToSave {
   /** The model's module paths the config's modules_to_save names select, in model order; unknown names fail. */
   public static List<String> modules(LoraConfig cfg) {
     Set<String> out = new LinkedHashSet<>();
+    boolean seqCls = "SEQ_CLS".equals(cfg.fields().path("task_type").asText());
     for (String n : cfg.modulesToSave()) {
+      if (seqCls && (n.equals("score") || n.equals("classifier"))) continue;  // a reward model's head: not a copy
       boolean found = false;
       for (String m : new String[] {CausalLM.EMBED_MODULE, CausalLM.LM_HEAD_MODULE}) {
         if (m.equals(n) || m.endsWith("." + n)) {

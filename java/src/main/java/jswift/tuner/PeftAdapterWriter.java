@@ -48,7 +48,17 @@ public final class PeftAdapterWriter {
    */
   public static void save(CausalLM model, String adapterName, LoraConfig config, String baseModelNameOrPath, Path dir,
       boolean overwrite) throws IOException {
-    List<TensorSource> tensors = tensors(model, adapterName, config);
+    save(model, adapterName, config, baseModelNameOrPath, dir, overwrite, List.of());
+  }
+
+  /**
+   * As {@link #save(CausalLM, String, LoraConfig, String, Path, boolean)}, with {@code extra} parameters written
+   * under their names too (a reward model's score head, whose config lists it in modules_to_save).
+   */
+  public static void save(CausalLM model, String adapterName, LoraConfig config, String baseModelNameOrPath, Path dir,
+      boolean overwrite, List<Parameter> extra) throws IOException {
+    List<TensorSource> tensors = new ArrayList<>(tensors(model, adapterName, config));
+    for (Parameter p : extra) tensors.add(fp32(p.name(), p));
     Path weights = dir.resolve(WEIGHTS), cfg = dir.resolve(LoraConfig.FILE);
     if (!overwrite) {
       for (Path p : List.of(weights, cfg))

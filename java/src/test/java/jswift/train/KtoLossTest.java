@@ -2,7 +2,6 @@ package jswift.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -61,7 +60,7 @@ class KtoLossTest {
         new Encoded(new int[] {4, 5, 6, 30, 31, 32}, new int[] {ig, ig, ig, 30, 31, 32}, null));
     Batch b = SampleStream.ktoBatch(rows, new boolean[] {true, false, true});
     assertEquals(6, b.sequences());
-    assertTrue(b.desirable(0) && !b.desirable(1) && b.desirable(2));
+    assertTrue(b.sequenceValue(0) == 1 && b.sequenceValue(1) == 0 && b.sequenceValue(2) == 1);
     // KL twin of row 0: its prompt {1, 2} with row 2's answer {30, 31, 32}; of row 1: {3} + {10, 11}
     assertArrayEquals(new int[] {1, 2, 30, 31, 32}, ids(b, 3));
     assertArrayEquals(new int[] {3, 10, 11}, ids(b, 4));
@@ -70,7 +69,7 @@ class KtoLossTest {
     Batch first = b.firstSequences(3);
     assertEquals(3, first.sequences());
     assertEquals(12, first.tokens());
-    assertFalse(first.desirable(1));
+    assertEquals(0, first.sequenceValue(1));
   }
 
   private static int[] ids(Batch b, int s) {

@@ -86,6 +86,65 @@ class RlhfCommandTest {
   }
 
   @Test
+  void rewardModelRanksThePairsAndScoresGrpoCompletions(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String r = Cli.run("rlhf", "--rlhf_type", "rm", "--model", MODEL.toString(), "--dataset", data.toString(),
+        "--val_dataset", data.toString(), "--max_steps", "12", "--learning_rate", "5e-4", "--logging_steps", "1",
+        "--save_steps", "12", "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("rm").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("rlhf (rm)"), r);
+    Path run;
+    try (Stream<Path> s = Files.list(dir.resolve("rm/jswift-tiny-chat"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    JsonNode first = null, last = null, eval = null;
+    for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
+      JsonNode n = JSON.readTree(line);
+      if (n.has("rewards/margins")) {
+        if (first == null) first = n;
+        last = n;
+      }
+      if (n.has("eval_rewards/accuracies")) eval = n;
+    }
+    assertTrue(last.get("loss").asDouble() < first.get("loss").asDouble() - 0.2, first + " -> " + last);
+    assertTrue(eval != null && eval.get("eval_rewards/accuracies").asDouble() == 1.0, String.valueOf(eval));
+    Path rm = run.resolve("checkpoint-12");
+    JsonNode cfg = JSON.readTree(rm.resolve("adapter_config.json").toFile());
+    assertEquals("SEQ_CLS", cfg.get("task_type").asText(), "saved as PEFT saves a sequence-classification adapter");
+    assertTrue(cfg.get("modules_to_save").toString().contains("score"), cfg.toString());
+    // the saved reward model ranks the pairs as the run's evaluation did
+    try (RewardModelScorer scorer = RewardModelScorer.load(rm, jswift.tensor.Device.CPU, jswift.tensor.DType.F32)) {
+      for (String line : Files.readAllLines(data)) {
+        JsonNode row = JSON.readTree(line);
+        List<jswift.template.Message> prompt = List.of(new jswift.template.Message(jswift.template.Role.USER,
+            row.get("messages").get(0).get("content").asText()));
+        double chosen = scorer.reward(new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(),
+            1, false, prompt, java.util.Map.of()));
+        double rejected = scorer.reward(new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
+            prompt, java.util.Map.of()));
+        assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
+      }
+    }
+    r = Cli.run("export", "--adapters", rm.toString(), "--merge_lora", "true", "--output_dir", dir.resolve("m").toString());
+    assertTrue(r.startsWith("2\n") && r.contains("is a reward model"), "a merge would drop the score head: " + r);
+    // GRPO with the reward model as its reward
+    Path prompts = GrpoCommandTest.prompts(dir);
+    r = Cli.run("rlhf", "--rlhf_type", "grpo", "--model", MODEL.toString(), "--dataset", prompts.toString(),
+        "--reward_model", rm.toString(), "--max_completion_length", "16", "--num_generations", "2",
+        "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1", "--max_steps", "2",
+        "--logging_steps", "1", "--output_dir", dir.resolve("grpo").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("reward model: " + rm) && r.contains("reward_model/mean"), r);
+    Path grpoCheckpoint;
+    try (Stream<Path> s = Files.list(dir.resolve("grpo/jswift-tiny-chat"))) {
+      grpoCheckpoint = s.findFirst().orElseThrow().resolve("checkpoint-2");
+    }
+    r = Cli.run("rlhf", "--rlhf_type", "grpo", "--model", MODEL.toString(), "--dataset", prompts.toString(),
+        "--reward_model", grpoCheckpoint.toString(), "--num_generations", "2", "--per_device_train_batch_size", "2",
+        "--max_steps", "1", "--output_dir", dir.resolve("o").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("not a reward model"), r);
+  }
+
+  @Test
   void ktoPushesDesirableAnswersUpAndUndesirableOnesDown(@TempDir Path dir) throws Exception {
     Path pairs = pairs(dir);
     List<String> rows = new ArrayList<>();

@@ -1,0 +1,90 @@
+package jswift.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.model.ScoreHead;
+import jswift.template.Conversation;
+import jswift.template.ConversationEncoder;
+import jswift.template.Encoded;
+import jswift.template.Message;
+import jswift.template.Role;
+import jswift.template.TemplateOptions;
+import jswift.template.Templates;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tokenizer.Tokenizer;
+import jswift.tuner.LoraConfig;
+
+/**
+ * A trained reward model as a GRPO reward ({@code --reward_model}): the folder {@code jswift rlhf --rlhf_type rm}
+ * saved (a PEFT adapter with task_type SEQ_CLS and its score head), on its base model. A completion's reward is the
+ * head's score of the whole conversation, the prompt then the completion as the assistant's answer, encoded with the
+ * reward model's own template, as in its training.
+ */
+final class RewardModelScorer implements RewardFunction, AutoCloseable {
+  private final CausalLM model;
+  private final Tokenizer tokenizer;
+  private final ConversationEncoder template;
+  private final ScoreHead head;
+
+  private RewardModelScorer(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, ScoreHead head) {
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.template = template;
+    this.head = head;
+  }
+
+  /** Loads the reward model of {@code adapterDir} (its base from adapter_config.json's base_model_name_or_path). */
+  static RewardModelScorer load(Path adapterDir, Device device, DType dtype) throws IOException {
+    LoraConfig cfg = LoraConfig.read(adapterDir);
+    if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
+      throw new IllegalArgumentException("--reward_model " + adapterDir + ": its adapter_config.json has task_type "
+          + cfg.fields().path("task_type").asText() + ", not SEQ_CLS: not a reward model (train one with jswift rlhf "
+          + "--rlhf_type rm)");
+    String base = cfg.baseModelNameOrPath();
+    if (base == null || base.isEmpty())
+      throw new IllegalArgumentException("--reward_model " + adapterDir + ": adapter_config.json names no "
+          + "base_model_name_or_path");
+    CausalLM m = CausalLM.load(Path.of(base), device, dtype, CausalLM.Quantization.NONE);
+    Tokenizer tok = null;
+    ScoreHead head = null;
+    try {
+      m.loadAdapter("default", adapterDir);
+      m.setActiveAdapter("default");
+      head = ScoreHead.load(adapterDir, m.config().hiddenSize(), device);
+      tok = Tokenizer.load(Path.of(base));
+      ConversationEncoder template = Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT);
+      return new RewardModelScorer(m, tok, template, head);
+    } catch (IOException | RuntimeException e) {
+      if (head != null) head.close();
+      if (tok != null) tok.close();
+      m.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public String name() {
+    return "reward_model";
+  }
+
+  @Override
+  public double reward(Completion c) {
+    List<Message> messages = new ArrayList<>(c.prompt());
+    messages.add(new Message(Role.ASSISTANT, c.text()));
+    Encoded e = template.encode(Conversation.of(messages));
+    Batch b = Batch.packed(List.of(e.inputIds()), List.of(e.labels()));
+    return head.scores(model.lastHiddenStates(b))[0];
+  }
+
+  @Override
+  public void close() {
+    head.close();
+    tokenizer.close();
+    model.close();
+  }
+}
