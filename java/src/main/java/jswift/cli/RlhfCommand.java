@@ -12,7 +12,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jswift rlhf}: preference training with ms-swift's flags: sft's, plus {@code --rlhf_type dpo | cpo | simpo |
- * orpo | kto | rm | grpo}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
+ * orpo | kto | rm | grpo | gkd}, {@code --beta} (default: simpo 2.0, grpo 0.04, the others 0.1), {@code --simpo_gamma}, {@code --cpo_alpha} and
  * {@code --loss_type sigmoid} (see {@code jswift.train.PreferenceLoss}). Rows are preference pairs,
  * {@code messages} (the chosen answer last) with {@code rejected_response} (or {@code rejected_messages}). DPO's
  * reference is the base with the LoRA adapter switched off, as ms-swift and TRL do for adapters; with
@@ -24,12 +24,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Preference training of a Hugging Face model: DPO, CPO, SimPO, ORPO and reward models (rm) on "
-        + "preference pairs, KTO on answers labelled good or bad, GRPO on prompts with reward functions.")
+        + "preference pairs, KTO on answers labelled good or bad, GRPO on prompts with reward functions, GKD "
+        + "(distillation from a teacher).")
 public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto, rm or grpo")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto, rm, grpo or gkd")
   String rlhfType;
 
   @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, grpo 0.04, the others 0.1)")
@@ -46,6 +47,15 @@ public final class RlhfCommand implements Callable<Integer> {
 
   @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
+
+  @Option(names = "--teacher_model", description = "GKD: the teacher model (same tokenizer as --model)")
+  Path teacherModel;
+
+  @Option(names = "--lmbda", description = "GKD: share of batches answered by the student itself (default 0.5)")
+  double lmbda = 0.5;
+
+  @Option(names = "--seq_kd", arity = "1", description = "GKD: the teacher answers the other batches (default false)")
+  boolean seqKd;
 
   @Option(names = "--center_rewards_coefficient", description = "RM: weight of (r(chosen) + r(rejected))^2 (default none)")
   Double centerRewardsCoefficient;
@@ -75,10 +85,10 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--num_generations", description = "GRPO: completions sampled per prompt (default 8)")
   int numGenerations = 8;
 
-  @Option(names = "--max_completion_length", description = "GRPO: longest completion in tokens (default 512)")
+  @Option(names = "--max_completion_length", description = "GRPO / GKD: longest sampled answer in tokens (default 512)")
   int maxCompletionLength = 512;
 
-  @Option(names = "--temperature", description = "GRPO: sampling temperature (default 0.9)")
+  @Option(names = "--temperature", description = "GRPO / GKD: sampling temperature (default 0.9)")
   float temperature = 0.9f;
 
   @Option(names = "--top_k", description = "GRPO: top-k sampling (default 50; 0 off)")
@@ -147,6 +157,9 @@ public final class RlhfCommand implements Callable<Integer> {
     a.rpoAlpha = rpoAlpha;
     a.refModel = refModel;
     a.centerRewardsCoefficient = centerRewardsCoefficient;
+    a.teacherModel = teacherModel;
+    a.lmbda = lmbda;
+    a.seqKd = seqKd;
     a.desirableWeight = desirableWeight;
     a.undesirableWeight = undesirableWeight;
     a.rewardFuncs = rewardFuncs;

@@ -649,6 +649,41 @@ public final class CausalLM implements AutoCloseable {
     }
   }
 
+  /** A loss on the logits: given rows [from, from + n) of the batch's fp32 logits ([n][vocab], row-major), returns dLoss/dlogits. */
+  public interface LogitsLoss {
+    float[] gradient(int from, int n, float[] logits);
+  }
+
+  /**
+   * A training micro-step of a loss on the whole next-token distributions (knowledge distillation): forward with
+   * dropout ({@code seed}), then, {@code chunkRows} tokens at a time (so that [tokens, vocab] is never whole), the
+   * LM head's logits handed to {@code loss}, whose gradient goes back through the LM head into the hidden states
+   * (and the LM head's gradient when it trains); then the model's backward.
+   */
+  public void forwardBackwardLogits(Batch b, long seed, int chunkRows, LogitsLoss loss) {
+    if (chunkRows < 1) throw new IllegalArgumentException("chunkRows must be >= 1, got " + chunkRows);
+    try (Run run = forward(b, true, seed)) {
+      int n = b.tokens(), h = config.hiddenSize(), v = config.vocabSize();
+      Parameter head = lmHead();
+      Tensor dh = run.arena.allocate(dtype, device, n, h);
+      for (int from = 0; from < n; from += chunkRows) {
+        int rows = Math.min(chunkRows, n - from);
+        try (Arena chunk = new Arena()) {
+          Tensor hid = run.hidden.narrow(from, rows);
+          Tensor logits = chunk.allocate(DType.F32, device, rows, v);
+          Kernels.matmul(hid, false, head.value(), true, logits, 1f, 0f);
+          float[] g = loss.gradient(from, rows, logits.toFloatArray());
+          if (g.length != rows * v) throw new IllegalArgumentException(g.length + " logit gradients for " + rows * v + " logits");
+          Tensor dlogits = chunk.allocate(dtype, device, rows, v);
+          dlogits.copyFrom(g);
+          Kernels.matmul(dlogits, false, head.value(), false, dh.narrow(from, rows), 1f, 0f);  // dh = dlogits W
+          if (head.isTrainable()) Kernels.matmul(dlogits, true, hid, false, head.grad(), 1f, 1f);  // dW += dlogits^T h
+        }
+      }
+      backward(run, dh);
+    }
+  }
+
   private float[][] lastRows(Batch b, float[] hidden) {
     int h = config.hiddenSize();
     float[][] out = new float[b.sequences][];

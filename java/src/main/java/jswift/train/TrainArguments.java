@@ -24,6 +24,9 @@ public final class TrainArguments {
                                   // adapter, or for full training a second copy of --model
   public double desirableWeight = 1.0, undesirableWeight = 1.0;  // KTO's class weights
   public Double centerRewardsCoefficient;  // RM: weight of (r(chosen) + r(rejected))^2; null: none
+  public Path teacherModel;       // GKD: the teacher
+  public double lmbda = 0.5;      // GKD: the share of micro-batches whose answers the student samples (on-policy)
+  public boolean seqKd;           // GKD: otherwise the teacher writes the answers (sequence-level KD)
   // GRPO (--rlhf_type grpo), with ms-swift's defaults
   public List<String> rewardFuncs = new ArrayList<>();
   public List<Path> externalPlugins = new ArrayList<>();  // jars with RewardFunction services
@@ -257,10 +260,20 @@ public final class TrainArguments {
 
   /** Whether the run's loss compares the policy with a reference model (DPO, KTO, GRPO with beta > 0). */
   boolean needsReference() {
-    if (rlhfType == null || isRewardModeling()) return false;
+    if (rlhfType == null || isRewardModeling() || isGkd()) return false;
     if (isKto()) return true;
     if (isGrpo()) return beta == null || beta > 0;
     return PreferenceLoss.Type.parse(rlhfType) == PreferenceLoss.Type.DPO;
+  }
+
+  /** Whether this is a knowledge distillation run (--rlhf_type gkd). */
+  public boolean isGkd() {
+    return "gkd".equals(rlhfType);
+  }
+
+  /** GKD's settings: beta defaulting to ms-swift's 0.5, the sampling temperature, lmbda, seq_kd. */
+  GkdStep.Settings gkdSettings() {
+    return new GkdStep.Settings(beta != null ? beta : 0.5, temperature, lmbda, seqKd, maxCompletionLength);
   }
 
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
@@ -345,6 +358,18 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
     if (isGrpo()) {
       validateGrpo();
+      return;
+    }
+    if (isGkd()) {
+      if (teacherModel == null)
+        throw new IllegalArgumentException("--rlhf_type gkd needs --teacher_model (the model to distil from)");
+      GkdStep.Settings g = gkdSettings();
+      if (!(g.beta() >= 0 && g.beta() <= 1)) throw new IllegalArgumentException("--beta must be in [0, 1] for GKD, got " + g.beta());
+      if (!(lmbda >= 0 && lmbda <= 1)) throw new IllegalArgumentException("--lmbda must be in [0, 1], got " + lmbda);
+      if (!(temperature > 0)) throw new IllegalArgumentException("--temperature must be > 0 for GKD, got " + temperature);
+      if (maxCompletionLength < 1)
+        throw new IllegalArgumentException("--max_completion_length must be >= 1, got " + maxCompletionLength);
+      if (lossType != null) throw new IllegalArgumentException("--loss_type does not apply to --rlhf_type gkd");
       return;
     }
     if (isRewardModeling()) {

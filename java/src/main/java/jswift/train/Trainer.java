@@ -59,6 +59,7 @@ public final class Trainer implements AutoCloseable {
   private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
   private jswift.model.ScoreHead rewardHead;  // --rlhf_type rm: the score head trained beside the adapter
   private RewardModelScorer rewardModel;  // GRPO --reward_model
+  private GkdStep gkd;  // --rlhf_type gkd: the teacher and the distillation loss
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -73,7 +74,7 @@ public final class Trainer implements AutoCloseable {
     this.args = args;
     this.console = console;
     this.preference = args.rlhfType != null && !args.isGrpo() && !args.isKto() && !args.isRewardModeling()
-        ? args.preferenceLoss() : null;
+        && !args.isGkd() ? args.preferenceLoss() : null;
     this.kto = args.isKto() ? args.ktoSettings() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
@@ -173,6 +174,18 @@ public final class Trainer implements AutoCloseable {
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
+      if (args.isGkd()) {
+        CausalLM teacher = CausalLM.load(args.teacherModel, device, dtype, CausalLM.Quantization.NONE);
+        try {
+          List<String> stops = template.encodePrompt(jswift.template.Conversation.of(
+              new jswift.template.Message(jswift.template.Role.USER, "hi"))).stopWords();
+          gkd = new GkdStep(m, teacher, tok, stops, args.gkdSettings(), lora != null ? "default" : null);
+        } catch (RuntimeException e) {
+          teacher.close();
+          throw e;
+        }
+        console.printf("teacher model: %s (%.1f MiB)%n", args.teacherModel, teacher.weightBytes() / 1048576.0);
+      }
       if (args.isGrpo() && args.rewardModel != null) {
         rewardModel = RewardModelScorer.load(args.rewardModel, device, dtype);
         console.printf("reward model: %s%n", args.rewardModel);
@@ -207,6 +220,7 @@ public final class Trainer implements AutoCloseable {
       ok = true;
     } finally {
       if (!ok) {
+        if (gkd != null) gkd.close();
         if (rewardModel != null) rewardModel.close();
         if (reference != null) reference.close();
         if (rewardHead != null) rewardHead.close();
@@ -333,7 +347,8 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
-        + ", beta " + preference.beta() + ")" : rewardHead != null ? "rlhf (rm)" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
+        + ", beta " + preference.beta() + ")" : rewardHead != null ? "rlhf (rm)" : gkd != null ? "rlhf (gkd, beta "
+        + args.gkdSettings().beta() + ", lmbda " + args.lmbda + ")" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
         + ", " + args.numGenerations + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
@@ -398,6 +413,7 @@ public final class Trainer implements AutoCloseable {
       BatchPrefetcher.Step prepared = prefetch.next();
       cursor = prepared.cursor();
       List<Batch> micro = prepared.micro();
+      if (gkd != null) micro = gkdBatches(micro, step);
       double normalizer = 0;
       int tokens = 0;
       for (Batch b : micro) {
@@ -427,6 +443,9 @@ public final class Trainer implements AutoCloseable {
           log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
           log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
           log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
+        } else if (gkd != null) {
+          Kernels.setDropoutStep(device, dropoutStep);
+          loss += gkd.forwardBackward(micro.get(i), seed, normalizer);
         } else if (rewardHead != null) {
           Kernels.setDropoutStep(device, dropoutStep);
           RewardLoss.Scored d = rewardStep(micro.get(i), seed, (int) normalizer);
@@ -473,6 +492,19 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+  }
+
+  /**
+   * GKD: each micro-batch as sampled, or with answers written by the student (probability lmbda) or the teacher
+   * (seq_kd); the draws and the samples are seeded by the step, so a resumed run makes the same ones.
+   */
+  private List<Batch> gkdBatches(List<Batch> micro, long step) {
+    List<Batch> out = new ArrayList<>();
+    for (int i = 0; i < micro.size(); i++) {
+      long seed = args.seed * 1_000_003L + step * 7_919L + i * 104_729L;
+      out.add(gkd.prepare(micro.get(i), new java.util.Random(seed), seed));
+    }
+    return out;
   }
 
   /** A reward model's micro-step: the pairs scored from their last hidden states, the loss's gradient backward. */
@@ -611,6 +643,12 @@ public final class Trainer implements AutoCloseable {
       Batch b = evalSamples.nextBatchInOrder(pairwise ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
+      if (gkd != null) {
+        double[] d = gkd.evaluate(b);
+        lossSum += d[0];
+        targets += (long) d[1];
+        continue;
+      }
       if (kto != null) {  // each batch a step of its own; its KL estimate from its own rows, as in training
         KtoLoss.Scored d = KtoLoss.score(model, reference, b, kto, b.sequences() / 2);
         ktoLoss += d.loss() * d.rows();
@@ -652,7 +690,8 @@ public final class Trainer implements AutoCloseable {
       if (rejected > 0) m.put("eval_rewards/rejected", rejectedReward / rejected);
       log.evalMetrics(step, m);
     }
-    if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
+    if (targets > 0 && gkd != null) log.evalMetrics(step, java.util.Map.of("eval_loss", lossSum / targets));
+    else if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
   }
 
   /** GRPO's evaluation: the mean reward of num_generations completions of each validation prompt. */
@@ -676,6 +715,7 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
+    if (gkd != null) gkd.close();
     if (rewardModel != null) rewardModel.close();
     if (reference != null) reference.close();
     if (rewardHead != null) rewardHead.close();

@@ -1,0 +1,128 @@
+package jswift.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import jswift.infer.ChatCompletion;
+import jswift.infer.GenerationConfig;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.template.GenerationPrompt;
+import jswift.tokenizer.Tokenizer;
+
+/**
+ * One GKD micro-batch (TRL's GKDTrainer, ms-swift's {@code --rlhf_type gkd}): its answers are the dataset's, or, with
+ * probability {@code lmbda}, the student's own samples (on-policy distillation), or else, with {@code seq_kd}, the
+ * teacher's (sequence-level KD); then the student's next-token distributions at the answer tokens are pulled towards
+ * the teacher's by {@link GkdLoss}. The teacher is a separate frozen model with the same vocabulary.
+ */
+final class GkdStep implements AutoCloseable {
+  /** beta of the generalised JSD, the softmax temperature (also sampling's), lmbda, seq_kd, the answers' length. */
+  record Settings(double beta, double temperature, double lmbda, boolean seqKd, int maxNewTokens) {}
+
+  private static final int CHUNK_FLOATS = 1 << 22;  // logits handled per chunk: 16 MiB of fp32
+
+  private final CausalLM student, teacher;
+  private final Tokenizer tokenizer;
+  private final List<String> stopWords;
+  private final Settings s;
+  private final String adapter;  // the student's trained adapter, active while it samples (null: full training)
+
+  GkdStep(CausalLM student, CausalLM teacher, Tokenizer tokenizer, List<String> stopWords, Settings s, String adapter) {
+    if (teacher.config().vocabSize() != student.config().vocabSize())
+      throw new IllegalArgumentException("--teacher_model has a vocabulary of " + teacher.config().vocabSize()
+          + " tokens, the student " + student.config().vocabSize() + ": distillation compares the two distributions "
+          + "token by token, so the teacher must use the same tokenizer");
+    this.student = student;
+    this.teacher = teacher;
+    this.tokenizer = tokenizer;
+    this.stopWords = List.copyOf(stopWords);
+    this.s = s;
+    this.adapter = adapter;
+  }
+
+  /**
+   * The micro-batch to train on: {@code b} itself, or its prompts with answers sampled by the student (with
+   * probability lmbda) or, with seq_kd, by the teacher. {@code coin} decides (TRL draws once per micro-batch).
+   */
+  Batch prepare(Batch b, Random coin, long seed) {
+    boolean onPolicy = coin.nextDouble() < s.lmbda();
+    if (!onPolicy && !s.seqKd()) return b;
+    CausalLM writer = onPolicy ? student : teacher;
+    if (onPolicy) student.setActiveAdapter(adapter);
+    List<int[]> prompts = prompts(b);
+    List<ChatCompletion.Request> requests = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      GenerationConfig g = new GenerationConfig(s.maxNewTokens(), true, (float) s.temperature(), 0, 1f, 1f, seed + i,
+          tokenizer.eosTokenIds(), List.of());
+      requests.add(new ChatCompletion.Request(new GenerationPrompt(prompts.get(i), stopWords, tokenizer.eosTokenIds()),
+          g, 1, null));
+    }
+    List<ChatCompletion.Result> answers = ChatCompletion.generate(writer, tokenizer, requests);
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      int[] p = prompts.get(i), a = answers.get(i).choices().get(0).tokens();
+      int[] seq = new int[p.length + a.length], lab = new int[seq.length];
+      System.arraycopy(p, 0, seq, 0, p.length);
+      System.arraycopy(a, 0, seq, p.length, a.length);
+      for (int t = 0; t < seq.length; t++) lab[t] = t < p.length ? Batch.IGNORE : seq[t];
+      ids.add(seq);
+      labels.add(lab);
+    }
+    return Batch.packed(ids, labels);
+  }
+
+  /** Each packed sequence's prompt: its tokens up to the first one with a label (the answer's start). */
+  static List<int[]> prompts(Batch b) {
+    List<int[]> out = new ArrayList<>();
+    for (int q = 0; q < b.sequences(); q++) {
+      int start = b.sequenceStart(q), end = b.sequenceEnd(q), last = end - 1;
+      for (int t = start; t < end; t++) {
+        if (b.target(t) != Batch.IGNORE) {  // target(t) is token t + 1's label: t + 1 starts the answer
+          last = t;
+          break;
+        }
+      }
+      int[] p = new int[last - start + 1];
+      for (int t = 0; t < p.length; t++) p[t] = b.id(start + t);
+      out.add(p);
+    }
+    return out;
+  }
+
+  /** One micro-step on the student; returns its part of the step's loss (divergences over {@code normalizer} tokens). */
+  double forwardBackward(Batch b, long seed, double normalizer) {
+    float[] teacherLogits = teacher.logits(b);
+    int vocab = student.config().vocabSize();
+    double[] loss = {0};
+    student.forwardBackwardLogits(b, seed, Math.max(1, CHUNK_FLOATS / vocab), (from, n, logits) -> {
+      float[] grad = new float[logits.length];
+      for (int r = 0; r < n; r++) {
+        if (b.target(from + r) == Batch.IGNORE) continue;
+        loss[0] += GkdLoss.row(logits, r * vocab, teacherLogits, (from + r) * vocab, vocab, s.beta(), s.temperature(),
+            grad, b.weight(from + r) / normalizer) * b.weight(from + r);
+      }
+      return grad;
+    });
+    return loss[0] / normalizer;
+  }
+
+  /** The summed divergence over a batch's labelled tokens and their count (evaluation, no dropout, no sampling). */
+  double[] evaluate(Batch b) {
+    float[] st = student.logits(b), te = teacher.logits(b);
+    int vocab = student.config().vocabSize();
+    double sum = 0;
+    int count = 0;
+    for (int t = 0; t < b.tokens(); t++) {
+      if (b.target(t) == Batch.IGNORE) continue;
+      sum += GkdLoss.row(st, t * vocab, te, t * vocab, vocab, s.beta(), s.temperature(), null, 0);
+      count++;
+    }
+    return new double[] {sum, count};
+  }
+
+  @Override
+  public void close() {
+    teacher.close();
+  }
+}

@@ -1,0 +1,145 @@
+package jswift.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+import jswift.nn.Parameter;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.testing.Fixtures;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * GKD: the generalised JSD against its definition worked out here, its closed-form gradient against finite
+ * differences of the logits, and the whole backward (chunked LM head, then the model) against finite differences
+ * along random directions of a LoRA adapter and the LM head, on the tiny Llama fixture.
+ */
+class GkdLossTest {
+  private static double[] softmax(float[] z, double temperature) {
+    double max = Double.NEGATIVE_INFINITY, sum = 0;
+    for (float x : z) max = Math.max(max, x / temperature);
+    double[] p = new double[z.length];
+    for (int i = 0; i < z.length; i++) sum += p[i] = Math.exp(z[i] / temperature - max);
+    for (int i = 0; i < z.length; i++) p[i] /= sum;
+    return p;
+  }
+
+  private static double kl(double[] p, double[] q) {
+    double d = 0;
+    for (int i = 0; i < p.length; i++) d += p[i] * Math.log(p[i] / q[i]);
+    return d;
+  }
+
+  @ParameterizedTest
+  @ValueSource(doubles = {0.0, 0.3, 0.5, 1.0})
+  void divergenceAndGradientFollowTheDefinition(double beta) {
+    Random r = new Random(6);
+    int vocab = 11;
+    double temperature = 0.9;
+    float[] student = new float[vocab], teacher = new float[vocab];
+    for (int i = 0; i < vocab; i++) {
+      student[i] = (float) r.nextGaussian();
+      teacher[i] = (float) (2 * r.nextGaussian());
+    }
+    double[] s = softmax(student, temperature), t = softmax(teacher, temperature), m = new double[vocab];
+    for (int i = 0; i < vocab; i++) m[i] = (1 - beta) * s[i] + beta * t[i];
+    double expected = beta == 0 ? kl(t, s) : beta == 1 ? kl(s, t) : beta * kl(t, m) + (1 - beta) * kl(s, m);
+    float[] grad = new float[vocab];
+    assertEquals(expected, GkdLoss.row(student, 0, teacher, 0, vocab, beta, temperature, grad, 1), 1e-6);
+    for (int i = 0; i < vocab; i++) {
+      float[] plus = student.clone(), minus = student.clone();
+      plus[i] += 1e-3f;
+      minus[i] -= 1e-3f;
+      double numeric = (GkdLoss.row(plus, 0, teacher, 0, vocab, beta, temperature, null, 0)
+          - GkdLoss.row(minus, 0, teacher, 0, vocab, beta, temperature, null, 0)) / 2e-3;
+      assertEquals(numeric, grad[i], 1e-4 + 1e-3 * Math.abs(numeric), "d/dz_" + i);
+    }
+    assertEquals(0, GkdLoss.row(teacher, 0, teacher, 0, vocab, beta, temperature, null, 0), 1e-9, "same distributions");
+  }
+
+  @ParameterizedTest
+  @ValueSource(doubles = {0.0, 0.5})
+  void chunkedBackwardIsTheDerivativeOfTheLoss(double beta) throws IOException {
+    Random r = new Random(3);
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    for (int q = 0; q < 2; q++) {
+      int[] seq = new int[6 + q], lab = new int[seq.length];
+      for (int i = 0; i < seq.length; i++) {
+        seq[i] = 3 + r.nextInt(500);
+        lab[i] = i < 3 ? Batch.IGNORE : seq[i];
+      }
+      ids.add(seq);
+      labels.add(lab);
+    }
+    Batch b = Batch.packed(ids, labels);
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      int vocab = m.config().vocabSize();
+      float[] teacher = new float[b.tokens() * vocab];
+      for (int i = 0; i < teacher.length; i++) teacher[i] = (float) (1.5 * r.nextGaussian());
+      List<Parameter> params = new ArrayList<>(LoraTuner.apply(m, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3));
+      for (Parameter p : params)
+        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      Parameter head = m.parameters().containsKey("lm_head.weight") ? m.parameters().get("lm_head.weight")
+          : m.parameters().get("model.embed_tokens.weight");
+      params.add(head);
+      params.forEach(p -> p.setTrainable(true));
+      params.forEach(Parameter::zeroGrad);
+      int targets = b.targetCount();
+      m.forwardBackwardLogits(b, 1, 3, (from, n, logits) -> {  // chunks of 3 rows: several per sequence
+        float[] g = new float[logits.length];
+        for (int row = 0; row < n; row++)
+          if (b.target(from + row) != Batch.IGNORE)
+            GkdLoss.row(logits, row * vocab, teacher, (from + row) * vocab, vocab, beta, 0.9, g, 1.0 / targets);
+        return g;
+      });
+      Random dir = new Random(9);
+      for (int trial = 0; trial < 2; trial++) {  // along the adapter, then along the LM head
+        List<Parameter> along = trial == 0 ? params.subList(0, params.size() - 1) : List.of(head);
+        Map<Parameter, float[]> direction = new LinkedHashMap<>();
+        double analytic = 0;
+        for (Parameter p : along) {
+          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
+          for (int i = 0; i < v.length; i++) {
+            v[i] = (float) dir.nextGaussian();
+            analytic += (double) g[i] * v[i];
+          }
+          direction.put(p, v);
+        }
+        double eps = 1e-3;
+        double numeric = (loss(m, b, teacher, beta, direction, eps) - loss(m, b, teacher, beta, direction, -eps)) / (2 * eps);
+        assertTrue(Math.abs(numeric) > 1e-3, "the direction changes the loss: " + numeric);
+        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, "trial " + trial);
+      }
+    }
+  }
+
+  private static double loss(CausalLM m, Batch b, float[] teacher, double beta, Map<Parameter, float[]> direction,
+      double eps) {
+    Map<Parameter, float[]> saved = new java.util.HashMap<>();
+    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
+      float[] w = e.getKey().value().toFloatArray();
+      saved.put(e.getKey(), w.clone());
+      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
+      e.getKey().value().copyFrom(w);
+    }
+    float[] logits = m.logits(b);
+    int vocab = m.config().vocabSize();
+    double sum = 0;
+    for (int t = 0; t < b.tokens(); t++)
+      if (b.target(t) != Batch.IGNORE) sum += GkdLoss.row(logits, t * vocab, teacher, t * vocab, vocab, beta, 0.9, null, 0);
+    saved.forEach((p, w) -> p.value().copyFrom(w));
+    return sum / b.targetCount();
+  }
+}
