@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import jswift.infer.ChatCompletion;
 import jswift.model.Batch;
@@ -132,23 +130,8 @@ class GrpoLossTest {
       params.forEach(Parameter::zeroGrad);
       m.forwardBackward(d.weighted(), 1, 1.0);
       Random r = new Random(11);
-      for (int trial = 0; trial < 3; trial++) {
-        Map<Parameter, float[]> direction = new LinkedHashMap<>();
-        double analytic = 0;
-        for (Parameter p : params) {
-          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
-          for (int i = 0; i < v.length; i++) {
-            v[i] = (float) r.nextGaussian();
-            analytic += (double) g[i] * v[i];
-          }
-          direction.put(p, v);
-        }
-        double eps = 1e-3;
-        double numeric = (shifted(m, b, ro, ref, beta, direction, eps) - shifted(m, b, ro, ref, beta, direction, -eps))
-            / (2 * eps);
-        assertTrue(Math.abs(numeric) > 1e-3, n + ": the direction changes the loss: " + numeric);
-        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, n + " trial " + trial);
-      }
+      for (int trial = 0; trial < 3; trial++)
+        jswift.testing.GradientCheck.check(params, r, () -> surrogate(m, b, ro, ref, beta), n + " trial " + trial);
     }
   }
 
@@ -181,40 +164,10 @@ class GrpoLossTest {
       params.forEach(Parameter::zeroGrad);
       m.forwardBackward(d.weighted(), 1, 1.0);
       Random r = new Random(13);
-      for (int trial = 0; trial < 3; trial++) {
-        Map<Parameter, float[]> direction = new LinkedHashMap<>();
-        double analytic = 0;
-        for (Parameter p : params) {
-          float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
-          for (int i = 0; i < v.length; i++) {
-            v[i] = (float) r.nextGaussian();
-            analytic += (double) g[i] * v[i];
-          }
-          direction.put(p, v);
-        }
-        double eps = 1e-3;
-        java.util.function.DoubleSupplier loss = () -> GrpoStep.score(drifted, 0, b, m.targetLogProbs(b), ref, old,
-            beta, clip).loss();
-        double numeric = (moved(params, direction, eps, loss) - moved(params, direction, -eps, loss)) / (2 * eps);
-        assertTrue(Math.abs(numeric) > 1e-4, "the direction changes the loss: " + numeric);
-        assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, "trial " + trial);
-      }
+      for (int trial = 0; trial < 3; trial++)
+        jswift.testing.GradientCheck.check(params, r, () -> GrpoStep.score(drifted, 0, b, m.targetLogProbs(b), ref, old,
+            beta, clip).loss(), "trial " + trial);
     }
-  }
-
-  /** f evaluated with every adapter weight moved by eps times its direction (then moved back). */
-  private static double moved(List<Parameter> params, Map<Parameter, float[]> direction, double eps,
-      java.util.function.DoubleSupplier f) {
-    Map<Parameter, float[]> saved = new java.util.HashMap<>();
-    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
-      float[] w = e.getKey().value().toFloatArray();
-      saved.put(e.getKey(), w.clone());
-      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
-      e.getKey().value().copyFrom(w);
-    }
-    double v = f.getAsDouble();
-    saved.forEach((p, w) -> p.value().copyFrom(w));
-    return v;
   }
 
   /** sum_i s_i sum_t (-A_i logp_t + beta KL_t): the function whose gradient GRPO follows (at ratio 1). */
@@ -238,20 +191,6 @@ class GrpoLossTest {
       for (int t = b.sequenceStart(q); t < b.sequenceEnd(q); t++)
         if (b.target(t) != Batch.IGNORE) f += s * -a * (logp[t] - 1);
     }
-    return f;
-  }
-
-  private static double shifted(CausalLM m, Batch b, GrpoStep.Rollout ro, float[] ref, double beta,
-      Map<Parameter, float[]> direction, double eps) {
-    Map<Parameter, float[]> saved = new java.util.HashMap<>();
-    for (Map.Entry<Parameter, float[]> e : direction.entrySet()) {
-      float[] w = e.getKey().value().toFloatArray();
-      saved.put(e.getKey(), w.clone());
-      for (int i = 0; i < w.length; i++) w[i] += (float) (eps * e.getValue()[i]);
-      e.getKey().value().copyFrom(w);
-    }
-    double f = surrogate(m, b, ro, ref, beta);
-    saved.forEach((p, w) -> p.value().copyFrom(w));
     return f;
   }
 }
