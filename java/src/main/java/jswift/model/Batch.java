@@ -82,6 +82,26 @@ public final class Batch {
   }
 
   /**
+   * Sequence i = prompts[i] then answers[i], packed, with only the answer labelled: a sampled answer to train on
+   * (GRPO, on-policy distillation).
+   */
+  public static Batch promptsAndAnswers(List<int[]> prompts, List<int[]> answers) {
+    check(prompts.size() == answers.size(), prompts.size() + " prompts for " + answers.size() + " answers");
+    List<int[]> ids = new java.util.ArrayList<>(), labels = new java.util.ArrayList<>();
+    for (int i = 0; i < prompts.size(); i++) {
+      int[] p = prompts.get(i), a = answers.get(i);
+      int[] seq = new int[p.length + a.length], lab = new int[seq.length];
+      System.arraycopy(p, 0, seq, 0, p.length);
+      System.arraycopy(a, 0, seq, p.length, a.length);
+      Arrays.fill(lab, 0, p.length, IGNORE);
+      System.arraycopy(a, 0, lab, p.length, a.length);
+      ids.add(seq);
+      labels.add(lab);
+    }
+    return packed(ids, labels);
+  }
+
+  /**
    * Packed sequences with per-token loss weights (ms-swift's loss_scale: weight of token t's label, aligned with
    * the labels); the weight of target t is the weight of the label it predicts.
    */

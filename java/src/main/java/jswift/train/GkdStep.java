@@ -59,17 +59,9 @@ final class GkdStep implements AutoCloseable {
           g, 1, null));
     }
     List<ChatCompletion.Result> answers = ChatCompletion.generate(writer, tokenizer, requests);
-    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
-    for (int i = 0; i < prompts.size(); i++) {
-      int[] p = prompts.get(i), a = answers.get(i).choices().get(0).tokens();
-      int[] seq = new int[p.length + a.length], lab = new int[seq.length];
-      System.arraycopy(p, 0, seq, 0, p.length);
-      System.arraycopy(a, 0, seq, p.length, a.length);
-      for (int t = 0; t < seq.length; t++) lab[t] = t < p.length ? Batch.IGNORE : seq[t];
-      ids.add(seq);
-      labels.add(lab);
-    }
-    return Batch.packed(ids, labels);
+    List<int[]> sampled = new ArrayList<>();
+    for (ChatCompletion.Result a : answers) sampled.add(a.choices().get(0).tokens());
+    return Batch.promptsAndAnswers(prompts, sampled);
   }
 
   /** Each packed sequence's prompt: its tokens up to the first one with a label (the answer's start). */

@@ -176,17 +176,12 @@ final class GrpoStep {
 
   /** Completions [from, to) of the rollout as one packed batch: prompt (unlabelled) + completion (labelled). */
   static Batch batch(Rollout r, int from, int to) {
-    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    List<int[]> prompts = new ArrayList<>(), answers = new ArrayList<>();
     for (int i = from; i < to; i++) {
-      int[] prompt = r.samples().get(i).prompt().encoded().inputIds(), answer = r.samples().get(i).choice().tokens();
-      int[] seq = new int[prompt.length + answer.length], lab = new int[seq.length];
-      System.arraycopy(prompt, 0, seq, 0, prompt.length);
-      System.arraycopy(answer, 0, seq, prompt.length, answer.length);
-      for (int t = 0; t < seq.length; t++) lab[t] = t < prompt.length ? Batch.IGNORE : seq[t];
-      ids.add(seq);
-      labels.add(lab);
+      prompts.add(r.samples().get(i).prompt().encoded().inputIds());
+      answers.add(r.samples().get(i).choice().tokens());
     }
-    return Batch.packed(ids, labels);
+    return Batch.promptsAndAnswers(prompts, answers);
   }
 
   /**
