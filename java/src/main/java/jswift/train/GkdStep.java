@@ -16,7 +16,7 @@ import jswift.tokenizer.Tokenizer;
  * teacher's (sequence-level KD); then the student's next-token distributions at the answer tokens are pulled towards
  * the teacher's by {@link GkdLoss}. The teacher is a separate frozen model with the same vocabulary.
  */
-final class GkdStep implements AutoCloseable {
+final class GkdStep implements Objective {
   /** beta of the generalised JSD, the softmax temperature (also sampling's), lmbda, seq_kd, the answers' length. */
   record Settings(double beta, double temperature, double lmbda, boolean seqKd, int maxNewTokens) {}
 
@@ -27,8 +27,11 @@ final class GkdStep implements AutoCloseable {
   private final List<String> stopWords;
   private final Settings s;
   private final String adapter;  // the student's trained adapter, active while it samples (null: full training)
+  private final long runSeed;
 
-  GkdStep(CausalLM student, CausalLM teacher, Tokenizer tokenizer, List<String> stopWords, Settings s, String adapter) {
+  /** The teacher is closed with this step. */
+  GkdStep(CausalLM student, CausalLM teacher, Tokenizer tokenizer, List<String> stopWords, Settings s, String adapter,
+      long runSeed) {
     if (teacher.config().vocabSize() != student.config().vocabSize())
       throw new IllegalArgumentException("--teacher_model has a vocabulary of " + teacher.config().vocabSize()
           + " tokens, the student " + student.config().vocabSize() + ": distillation compares the two distributions "
@@ -39,6 +42,63 @@ final class GkdStep implements AutoCloseable {
     this.stopWords = List.copyOf(stopWords);
     this.s = s;
     this.adapter = adapter;
+    this.runSeed = runSeed;
+  }
+
+  @Override
+  public String describe() {
+    return "rlhf (gkd, beta " + s.beta() + ", lmbda " + s.lmbda() + ")";
+  }
+
+  @Override
+  public SampleStream.Layout layout() {
+    return SampleStream.Layout.SINGLE;
+  }
+
+  /**
+   * Each micro-batch as sampled, or with answers written by the student (probability lmbda) or the teacher (seq_kd);
+   * the draws and the samples are seeded by the step, so a resumed run makes the same ones.
+   */
+  @Override
+  public List<Batch> prepare(List<Batch> micro, long step) {
+    List<Batch> out = new ArrayList<>();
+    for (int i = 0; i < micro.size(); i++) {
+      long seed = runSeed * 1_000_003L + step * 7_919L + i * 104_729L;
+      out.add(prepare(micro.get(i), new Random(seed), seed));
+    }
+    return out;
+  }
+
+  @Override
+  public double normalizer(List<Batch> micro) {
+    double n = 0;
+    for (Batch b : micro) n += b.targetWeight();
+    return n;
+  }
+
+  @Override
+  public double microStep(List<Batch> micro, int i, long seed, double normalizer, TrainingLog log) {
+    return forwardBackward(micro.get(i), seed, normalizer);
+  }
+
+  @Override
+  public Evaluation evaluation() {
+    return new Evaluation() {
+      private double sum;
+      private long count;
+
+      @Override
+      public void add(Batch b) {
+        double[] d = evaluate(b);
+        sum += d[0];
+        count += (long) d[1];
+      }
+
+      @Override
+      public void report(long step, TrainingLog log) throws java.io.IOException {
+        if (count > 0) log.evalMetrics(step, java.util.Map.of("eval_loss", sum / count));
+      }
+    };
   }
 
   /**

@@ -53,13 +53,10 @@ public final class Trainer implements AutoCloseable {
   private final long totalSteps;
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
-  private final PreferenceLoss.Settings preference;  // jswift rlhf: the loss of the preference pairs; null otherwise
+  private Objective objective;  // jswift rlhf's loss (DPO & co., KTO, RM, GKD); null: sft's / pt's cross-entropy
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
-  private final KtoLoss.Settings kto;  // jswift rlhf --rlhf_type kto: the loss of labelled answers; else null
   private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
-  private jswift.model.ScoreHead rewardHead;  // --rlhf_type rm: the score head trained beside the adapter
   private RewardModelScorer rewardModel;  // GRPO --reward_model
-  private GkdStep gkd;  // --rlhf_type gkd: the teacher and the distillation loss
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
@@ -73,15 +70,13 @@ public final class Trainer implements AutoCloseable {
     args.validate();
     this.args = args;
     this.console = console;
-    this.preference = args.rlhfType != null && !args.isGrpo() && !args.isKto() && !args.isRewardModeling()
-        && !args.isGkd() ? args.preferenceLoss() : null;
-    this.kto = args.isKto() ? args.ktoSettings() : null;
     this.device = Device.select(args.device);
     DType dtype = args.torchDtype != null ? DType.parse(args.torchDtype) : device.isCpu() ? DType.F32 : DType.BF16;
     CausalLM m = null;
     Tokenizer tok = null;
     LoadedDatasets d = null;
     boolean ok = false;
+    List<Parameter> savedBeside = List.of();  // saved in each adapter checkpoint beside LoRA's (a reward model's head)
     try {
       Path modelDir = args.model;
       if (args.trainType.equals("llamapro")) {
@@ -136,9 +131,12 @@ public final class Trainer implements AutoCloseable {
         lora = LoraTuner.resolveTargets(m, lora);
         if (args.isRewardModeling()) {
           // transformers' *ForSequenceClassification: a fresh score head; PEFT saves it in the adapter (SEQ_CLS)
-          rewardHead = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device);
-          rewardHead.weight().setTrainable(true);
-          adapter.add(rewardHead.weight());
+          jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device);
+          objective = new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
+              ? args.centerRewardsCoefficient : 0);
+          head.weight().setTrainable(true);
+          adapter.add(head.weight());
+          savedBeside = List.of(head.weight());
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
         }
@@ -174,12 +172,15 @@ public final class Trainer implements AutoCloseable {
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
+      if (args.isKto()) objective = new KtoObjective(m, reference, args.ktoSettings());
+      if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd())
+        objective = new PreferenceObjective(m, reference, args.preferenceLoss());
       if (args.isGkd()) {
         CausalLM teacher = CausalLM.load(args.teacherModel, device, dtype, CausalLM.Quantization.NONE);
         try {
           List<String> stops = template.encodePrompt(jswift.template.Conversation.of(
               new jswift.template.Message(jswift.template.Role.USER, "hi"))).stopWords();
-          gkd = new GkdStep(m, teacher, tok, stops, args.gkdSettings(), lora != null ? "default" : null);
+          objective = new GkdStep(m, teacher, tok, stops, args.gkdSettings(), lora != null ? "default" : null, args.seed);
         } catch (RuntimeException e) {
           teacher.close();
           throw e;
@@ -195,7 +196,7 @@ public final class Trainer implements AutoCloseable {
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
-      if (rewardHead != null) checkpoints.saveWithAdapter(List.of(rewardHead.weight()));
+      checkpoints.saveWithAdapter(savedBeside);
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
@@ -220,10 +221,9 @@ public final class Trainer implements AutoCloseable {
       ok = true;
     } finally {
       if (!ok) {
-        if (gkd != null) gkd.close();
+        if (objective != null) objective.close();
         if (rewardModel != null) rewardModel.close();
         if (reference != null) reference.close();
-        if (rewardHead != null) rewardHead.close();
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
@@ -265,8 +265,9 @@ public final class Trainer implements AutoCloseable {
 
   /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
   private SampleStream.Layout layout() {
-    return preference != null || args.isRewardModeling() ? SampleStream.Layout.PAIRS
-        : kto != null ? SampleStream.Layout.KTO : SampleStream.Layout.SINGLE;
+    if (args.isKto()) return SampleStream.Layout.KTO;
+    if (args.rlhfType == null || args.isGrpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
+    return SampleStream.Layout.PAIRS;  // DPO & co., reward models
   }
 
   /** output/&lt;model dir name&gt;/vN-YYYYMMDD-HHMMSS, N one more than the versions already there. */
@@ -346,10 +347,9 @@ public final class Trainer implements AutoCloseable {
 
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
-        + "%d training rows, %d steps%n", args.pretrain ? "pt" : preference != null ? "rlhf (" + args.rlhfType
-        + ", beta " + preference.beta() + ")" : rewardHead != null ? "rlhf (rm)" : gkd != null ? "rlhf (gkd, beta "
-        + args.gkdSettings().beta() + ", lmbda " + args.lmbda + ")" : kto != null ? "rlhf (kto, beta " + kto.beta() + ")" : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta()
-        + ", " + args.numGenerations + " completions per prompt)" : "sft", args.model, device,
+        + "%d training rows, %d steps%n", args.pretrain ? "pt" : objective != null ? objective.describe()
+        : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta() + ", " + args.numGenerations
+        + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
@@ -413,15 +413,14 @@ public final class Trainer implements AutoCloseable {
       BatchPrefetcher.Step prepared = prefetch.next();
       cursor = prepared.cursor();
       List<Batch> micro = prepared.micro();
-      if (gkd != null) micro = gkdBatches(micro, step);
+      if (objective != null) micro = objective.prepare(micro, step);
       double normalizer = 0;
       int tokens = 0;
       for (Batch b : micro) {
-        // rlhf: the step's pairs (KTO: its rows, each with its KL sequence)
-        normalizer += preference != null || kto != null || rewardHead != null ? b.sequences() / 2 : b.targetWeight();
+        if (objective == null) normalizer += b.targetWeight();
         tokens += b.tokens();
       }
-      long chosenTokens = preference != null ? PreferenceLoss.chosenTokens(micro) : 0;
+      if (objective != null) normalizer = objective.normalizer(micro);  // rlhf: the step's pairs, rows or tokens
       if (normalizer == 0) {
         console.printf("step %d: no token of its %d samples carries a loss; skipped%n", step, accumulation);
         continue;
@@ -433,34 +432,9 @@ public final class Trainer implements AutoCloseable {
         // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
-        if (preference != null) {
-          PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, micro.get(i), preference, (int) normalizer,
-              chosenTokens);
+        if (objective != null) {
           Kernels.setDropoutStep(device, dropoutStep);
-          model.forwardBackward(micro.get(i).withSequenceWeights(d.weights()), seed, 1.0);  // weights are normalised
-          loss += d.loss();
-          log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
-          log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
-          log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
-          log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
-        } else if (gkd != null) {
-          Kernels.setDropoutStep(device, dropoutStep);
-          loss += gkd.forwardBackward(micro.get(i), seed, normalizer);
-        } else if (rewardHead != null) {
-          Kernels.setDropoutStep(device, dropoutStep);
-          RewardLoss.Scored d = rewardStep(micro.get(i), seed, (int) normalizer);
-          loss += d.loss();
-          log.metric("rewards/chosen", d.chosenRewardSum() / d.pairs());
-          log.metric("rewards/rejected", d.rejectedRewardSum() / d.pairs());
-          log.metric("rewards/accuracies", d.accuracySum() / d.pairs());
-          log.metric("rewards/margins", (d.chosenRewardSum() - d.rejectedRewardSum()) / d.pairs());
-        } else if (kto != null) {
-          KtoLoss.Scored d = KtoLoss.score(model, reference, micro.get(i), kto, (int) normalizer);
-          Kernels.setDropoutStep(device, dropoutStep);
-          // only the rows' own answers train; their KL twins were read for the reference point z0
-          model.forwardBackward(micro.get(i).firstSequences(d.rows()).withSequenceWeights(d.weights()), seed, 1.0);
-          loss += d.loss();
-          logKto(d, "");
+          loss += objective.microStep(micro, i, seed, normalizer, log);
         } else if (graphs != null) {
           loss += graphs.forwardBackward(micro.get(i), seed, dropoutStep, normalizer);
         } else {
@@ -492,49 +466,6 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
-  }
-
-  /**
-   * GKD: each micro-batch as sampled, or with answers written by the student (probability lmbda) or the teacher
-   * (seq_kd); the draws and the samples are seeded by the step, so a resumed run makes the same ones.
-   */
-  private List<Batch> gkdBatches(List<Batch> micro, long step) {
-    List<Batch> out = new ArrayList<>();
-    for (int i = 0; i < micro.size(); i++) {
-      long seed = args.seed * 1_000_003L + step * 7_919L + i * 104_729L;
-      out.add(gkd.prepare(micro.get(i), new java.util.Random(seed), seed));
-    }
-    return out;
-  }
-
-  /** A reward model's micro-step: the pairs scored from their last hidden states, the loss's gradient backward. */
-  private RewardLoss.Scored rewardStep(Batch b, long seed, int stepPairs) {
-    RewardLoss.Scored[] scored = new RewardLoss.Scored[1];
-    model.forwardBackwardLastHidden(b, seed, h -> {
-      scored[0] = RewardLoss.score(rewardHead.scores(h), margins(b), centerRewards(), stepPairs);
-      return rewardHead.backward(h, scored[0].dRewards());
-    });
-    return scored[0];
-  }
-
-  private double centerRewards() {
-    return args.centerRewardsCoefficient != null ? args.centerRewardsCoefficient : 0;
-  }
-
-  /** Each sequence's margin (the pair's margin column) from a pairs batch. */
-  private static double[] margins(Batch b) {
-    double[] m = new double[b.sequences()];
-    for (int s = 0; s < m.length; s++) m[s] = b.sequenceValue(s);
-    return m;
-  }
-
-  /** A KTO micro-batch's rewards and KL estimate, as TRL logs them (means over the batch's answers of each class). */
-  private void logKto(KtoLoss.Scored d, String prefix) {
-    if (d.chosen() > 0) log.metric(prefix + "rewards/chosen", d.chosenRewardSum() / d.chosen());
-    if (d.rejected() > 0) log.metric(prefix + "rewards/rejected", d.rejectedRewardSum() / d.rejected());
-    if (d.chosen() > 0 && d.rejected() > 0)
-      log.metric(prefix + "rewards/margins", d.chosenRewardSum() / d.chosen() - d.rejectedRewardSum() / d.rejected());
-    log.metric(prefix + "kl", d.kl());
   }
 
   /** Logs a non-finite loss and returns the error that stops the run (before the optimizer step). */
@@ -632,49 +563,19 @@ public final class Trainer implements AutoCloseable {
       evaluateGrpo(step, val);
       return;
     }
+    SampleStream.Layout layout = layout();
+    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), layout);
+    int rowsPerBatch = layout == SampleStream.Layout.PAIRS ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize;
+    Objective.Evaluation rlhf = objective != null ? objective.evaluation() : null;
     double lossSum = 0;
     long targets = 0, correct = 0;
-    boolean pairwise = preference != null || rewardHead != null;
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), layout());
     long batches = (val.size() + args.perDeviceEvalBatchSize - 1) / args.perDeviceEvalBatchSize;
-    double preferenceLoss = 0, accurate = 0, margins = 0, ktoLoss = 0, chosenReward = 0, rejectedReward = 0;
-    int pairs = 0, ktoRows = 0, chosen = 0, rejected = 0;
     for (long i = 0; i < batches; i++) {
-      Batch b = evalSamples.nextBatchInOrder(pairwise ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize);
+      Batch b = evalSamples.nextBatchInOrder(rowsPerBatch);
       if (b == null) break;
       if (b.targetCount() == 0) continue;
-      if (gkd != null) {
-        double[] d = gkd.evaluate(b);
-        lossSum += d[0];
-        targets += (long) d[1];
-        continue;
-      }
-      if (kto != null) {  // each batch a step of its own; its KL estimate from its own rows, as in training
-        KtoLoss.Scored d = KtoLoss.score(model, reference, b, kto, b.sequences() / 2);
-        ktoLoss += d.loss() * d.rows();
-        ktoRows += d.rows();
-        chosenReward += d.chosenRewardSum();
-        chosen += d.chosen();
-        rejectedReward += d.rejectedRewardSum();
-        rejected += d.rejected();
-        continue;
-      }
-      if (rewardHead != null) {
-        RewardLoss.Scored d = RewardLoss.score(rewardHead.scores(model.lastHiddenStates(b)), margins(b),
-            centerRewards(), b.sequences() / 2);
-        preferenceLoss += d.loss() * d.pairs();
-        accurate += d.accuracySum();
-        margins += d.chosenRewardSum() - d.rejectedRewardSum();
-        pairs += d.pairs();
-        continue;
-      }
-      if (pairwise) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
-        PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, preference, b.sequences() / 2,
-            PreferenceLoss.chosenTokens(List.of(b)));
-        preferenceLoss += d.loss() * d.pairs();
-        accurate += d.accuracySum();
-        margins += d.chosenRewardSum() - d.rejectedRewardSum();
-        pairs += d.pairs();
+      if (rlhf != null) {
+        rlhf.add(b);
         continue;
       }
       CausalLM.Eval e = model.evaluate(b);
@@ -682,15 +583,7 @@ public final class Trainer implements AutoCloseable {
       targets += e.targets();
       correct += e.correct();
     }
-    if (pairs > 0) log.evalPreference(step, preferenceLoss / pairs, accurate / pairs, margins / pairs);
-    if (ktoRows > 0) {
-      java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
-      m.put("eval_loss", ktoLoss / ktoRows);
-      if (chosen > 0) m.put("eval_rewards/chosen", chosenReward / chosen);
-      if (rejected > 0) m.put("eval_rewards/rejected", rejectedReward / rejected);
-      log.evalMetrics(step, m);
-    }
-    if (targets > 0 && gkd != null) log.evalMetrics(step, java.util.Map.of("eval_loss", lossSum / targets));
+    if (rlhf != null) rlhf.report(step, log);
     else if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
   }
 
@@ -715,10 +608,9 @@ public final class Trainer implements AutoCloseable {
 
   @Override
   public void close() {
-    if (gkd != null) gkd.close();
+    if (objective != null) objective.close();
     if (rewardModel != null) rewardModel.close();
     if (reference != null) reference.close();
-    if (rewardHead != null) rewardHead.close();
     optimizer.close();
     data.close();
     tokenizer.close();

@@ -1,0 +1,89 @@
+package jswift.train;
+
+import java.io.IOException;
+import java.util.List;
+import jswift.model.Batch;
+import jswift.model.CausalLM;
+
+/** DPO, CPO, SimPO and ORPO on preference pairs ({@link PreferenceLoss}), logged as TRL logs them. */
+final class PreferenceObjective implements Objective {
+  private final CausalLM model;
+  private final ReferenceModel reference;  // DPO's; null for the reference-free losses
+  private final PreferenceLoss.Settings settings;
+
+  PreferenceObjective(CausalLM model, ReferenceModel reference, PreferenceLoss.Settings settings) {
+    this.model = model;
+    this.reference = reference;
+    this.settings = settings;
+  }
+
+  @Override
+  public String describe() {
+    return "rlhf (" + settings.type().name().toLowerCase(java.util.Locale.ROOT) + ", beta " + settings.beta() + ")";
+  }
+
+  @Override
+  public SampleStream.Layout layout() {
+    return SampleStream.Layout.PAIRS;
+  }
+
+  @Override
+  public double normalizer(List<Batch> micro) {
+    return pairs(micro);
+  }
+
+  static int pairs(List<Batch> micro) {
+    int n = 0;
+    for (Batch b : micro) n += b.sequences() / 2;
+    return n;
+  }
+
+  @Override
+  public double microStep(List<Batch> micro, int i, long seed, double normalizer, TrainingLog log) {
+    Batch b = micro.get(i);
+    PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, settings, (int) normalizer,
+        PreferenceLoss.chosenTokens(micro));
+    model.forwardBackward(b.withSequenceWeights(d.weights()), seed, 1.0);  // the weights are normalised
+    logRewards(log, "", d.pairs(), d.chosenRewardSum(), d.rejectedRewardSum(), d.accuracySum());
+    return d.loss();
+  }
+
+  /** TRL's reward metrics of a batch of pairs. */
+  static void logRewards(TrainingLog log, String prefix, int pairs, double chosen, double rejected, double accurate) {
+    log.metric(prefix + "rewards/chosen", chosen / pairs);
+    log.metric(prefix + "rewards/rejected", rejected / pairs);
+    log.metric(prefix + "rewards/accuracies", accurate / pairs);
+    log.metric(prefix + "rewards/margins", (chosen - rejected) / pairs);
+  }
+
+  @Override
+  public Evaluation evaluation() {
+    return new PairsEvaluation() {
+      @Override
+      public void add(Batch b) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
+        PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, settings, b.sequences() / 2,
+            PreferenceLoss.chosenTokens(List.of(b)));
+        add(d.pairs(), d.loss(), d.accuracySum(), d.chosenRewardSum() - d.rejectedRewardSum());
+      }
+    };
+  }
+
+  /** The evaluation of a pairwise loss: its loss, reward accuracy and margin over the pairs. */
+  abstract static class PairsEvaluation implements Evaluation {
+    private double loss, accurate, margins;
+    private int pairs;
+
+    /** A batch of {@code n} pairs: its mean loss, and its summed accuracy and margins. */
+    void add(int n, double meanLoss, double accuracySum, double marginSum) {
+      loss += meanLoss * n;
+      accurate += accuracySum;
+      margins += marginSum;
+      pairs += n;
+    }
+
+    @Override
+    public void report(long step, TrainingLog log) throws IOException {
+      if (pairs > 0) log.evalPreference(step, loss / pairs, accurate / pairs, margins / pairs);
+    }
+  }
+}
