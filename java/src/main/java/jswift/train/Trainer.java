@@ -387,16 +387,7 @@ public final class Trainer implements AutoCloseable {
             + Math.min(lisa.intervalEnd(), totalSteps));
       }
       if (grpo != null) {
-        boolean generates = (step - 1) % args.numIterations == 0;  // each generation trains num_iterations steps
-        if (rollout == null || generates) {
-          if (!generates)
-            log.event(step, "resumed inside a generation's " + args.numIterations + " iterations: new completions are "
-                + "sampled for the rest of them");
-          long seed = args.seed * 1_000_003L + step * 7_919L;  // a resumed run samples what it would have
-          rollout = grpo.rollout(grpo.nextPrompts(samples, accumulation * args.perDeviceTrainBatchSize
-              / args.numGenerations), seed, args.perDeviceTrainBatchSize);
-          grpo.logCompletions(step, rollout);
-        }
+        rollout = rollout(step, accumulation);
         cursor = samples.cursor();
         double loss = grpoStep(step, rollout, accumulation);
         if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
@@ -498,6 +489,23 @@ public final class Trainer implements AutoCloseable {
 
   private int grpoTokens;  // the tokens of the last GRPO step's training sequences
   private GrpoStep.Rollout rollout;  // GRPO: the generation the current steps train on
+
+  /**
+   * GRPO: the generation step {@code step} trains on: a new one every num_iterations steps (its prompts the next of
+   * the data, its samples seeded by the step, so a resumed run samples what it would have), else the current one.
+   */
+  private GrpoStep.Rollout rollout(long step, int accumulation) throws IOException {
+    boolean generates = (step - 1) % args.numIterations == 0;
+    if (rollout != null && !generates) return rollout;
+    if (!generates)
+      log.event(step, "resumed inside a generation's " + args.numIterations + " iterations: new completions are "
+          + "sampled for the rest of them");
+    long seed = args.seed * 1_000_003L + step * 7_919L;
+    GrpoStep.Rollout r = grpo.rollout(grpo.nextPrompts(samples, accumulation * args.perDeviceTrainBatchSize
+        / args.numGenerations), seed, args.perDeviceTrainBatchSize);
+    grpo.logCompletions(step, r);
+    return r;
+  }
 
   /** GRPO logs no token accuracy: its targets are the policy's own samples. */
   private long[] grpoTokenAccuracy() {
