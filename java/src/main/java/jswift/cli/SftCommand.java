@@ -31,6 +31,8 @@ public final class SftCommand implements Callable<Integer> {
   static int run(picocli.CommandLine.Model.CommandSpec spec, TrainArguments args) throws Exception {
     java.io.PrintWriter out = spec.commandLine().getOut();
     try (Trainer t = new Trainer(args, out)) {
+      out.println("run folder: " + t.runDir());  // where logging.jsonl grows (the web UI follows it from here)
+      out.flush();
       Trainer.Result r = t.train();
       out.println("run folder: " + r.runDir());
     }
