@@ -26,6 +26,19 @@ class RewardsTest {
     }
   }
 
+  /** A reward every answer earns (the sample command's easy-prompt cut is tested with it). */
+  public static final class AlwaysOne implements RewardFunction {
+    @Override
+    public String name() {
+      return "always_one";
+    }
+
+    @Override
+    public double reward(Completion c) {
+      return 1;
+    }
+  }
+
   private static RewardFunction.Completion completion(String text, int tokens, String solution) {
     Map<String, JsonNode> columns = solution == null ? Map.of() : Map.of("solution", TextNode.valueOf(solution));
     return new RewardFunction.Completion(text, tokens, false, List.of(), columns);
