@@ -18,6 +18,8 @@ import jswift.tensor.Tensor;
 public final class ScoreHead implements AutoCloseable {
   /** Where PEFT saves the head in adapter_model.safetensors. */
   public static final String ADAPTER_KEY = "base_model.model.score.weight";
+  /** Where transformers' *ForSequenceClassification keeps it in a whole model's checkpoint (full training). */
+  public static final String MODEL_KEY = "score.weight";
   /** The same, as the modules_to_save wrapper names it before saving (some files keep it). */
   private static final String WRAPPED_KEY = "base_model.model.score.modules_to_save.default.weight";
 
@@ -27,14 +29,33 @@ public final class ScoreHead implements AutoCloseable {
     this.weight = weight;
   }
 
-  /** A fresh head: N(0, 0.02^2) entries, as transformers initialises a new score layer (initializer_range 0.02). */
-  public static ScoreHead create(int hidden, long seed, Device device) {
+  /**
+   * A fresh head named {@code name} ({@link #ADAPTER_KEY} beside an adapter, {@link #MODEL_KEY} in a whole model):
+   * N(0, 0.02^2) entries, as transformers initialises a new score layer (initializer_range 0.02).
+   */
+  public static ScoreHead create(int hidden, long seed, Device device, String name) {
     Random r = new Random(seed);
     float[] w = new float[hidden];
     for (int i = 0; i < hidden; i++) w[i] = (float) (0.02 * r.nextGaussian());
     Tensor t = Tensor.allocate(DType.F32, device, 1, hidden);
     t.copyFrom(w);
-    return new ScoreHead(new Parameter(ADAPTER_KEY, t));
+    return new ScoreHead(new Parameter(name, t));
+  }
+
+  /** The head of a whole reward model's checkpoint ({@link #MODEL_KEY} in its safetensors). */
+  public static ScoreHead loadFromModel(Path modelDir, int hidden, Device device) throws IOException {
+    try (Checkpoint c = Checkpoint.open(modelDir)) {
+      if (!c.contains(MODEL_KEY))
+        throw new IOException(modelDir + " has no " + MODEL_KEY + ": not a reward model (jswift rlhf --rlhf_type rm "
+            + "saves one)");
+      long[] shape = c.file(MODEL_KEY).entry(MODEL_KEY).shape();
+      if (shape.length != 2 || shape[0] != 1 || shape[1] != hidden)
+        throw new IOException(modelDir + ": " + MODEL_KEY + " has shape " + java.util.Arrays.toString(shape)
+            + ", expected [1, " + hidden + "]");
+      Tensor t = Tensor.allocate(DType.F32, device, 1, hidden);
+      t.copyFrom(c.file(MODEL_KEY).floats(MODEL_KEY));
+      return new ScoreHead(new Parameter(MODEL_KEY, t));
+    }
   }
 
   /** The head saved in a reward model's adapter folder (adapter_model.safetensors). */

@@ -81,8 +81,22 @@ final class Checkpoints {
       if (t.dtype() == stored) sources.add(TensorSource.of(p.name(), t));
       else sources.add(TensorSource.computed(p.name(), stored, t.shape(), () -> t.to(stored)));
     }
+    for (Parameter p : extras) sources.add(TensorSource.of(p.name(), p.master()));  // fp32, as trained
     CheckpointWriter.write(dir, sources, jswift.model.ShardPlan.parseSize(jswift.model.ShardPlan.DEFAULT_MAX_SHARD_SIZE));
     for (String f : MODEL_FILES) if (Files.exists(base.resolve(f))) Files.copy(base.resolve(f), dir.resolve(f));
+    if (!extras.isEmpty()) sequenceClassifierConfig(dir.resolve("config.json"));
+  }
+
+  /** config.json of a reward model: transformers' *ForSequenceClassification with one label (the score). */
+  private static void sequenceClassifierConfig(Path file) throws IOException {
+    com.fasterxml.jackson.databind.node.ObjectNode c =
+        (com.fasterxml.jackson.databind.node.ObjectNode) TrainingLog.JSON.readTree(file.toFile());
+    String causal = c.path("architectures").path(0).asText("");
+    c.putArray("architectures").add(causal.endsWith("ForCausalLM")
+        ? causal.replace("ForCausalLM", "ForSequenceClassification") : causal + "ForSequenceClassification");
+    c.putObject("id2label").put("0", "LABEL_0");
+    c.putObject("label2id").put("LABEL_0", 0);
+    jswift.model.AtomicFile.writeString(file, TrainingLog.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
   }
 
   private DType storedDtype() {
@@ -94,11 +108,14 @@ final class Checkpoints {
     }
   }
 
-  private List<Parameter> adapterExtras = List.of();
+  private List<Parameter> extras = List.of();
 
-  /** Parameters saved inside each adapter checkpoint beside the LoRA tensors (a reward model's score head). */
-  void saveWithAdapter(List<Parameter> extras) {
-    adapterExtras = List.copyOf(extras);
+  /**
+   * Parameters saved in each checkpoint beside the model's own (a reward model's score head): inside the adapter, or
+   * in the whole model's safetensors, whose config.json then names a *ForSequenceClassification with one label.
+   */
+  void saveBeside(List<Parameter> parameters) {
+    extras = List.copyOf(parameters);
   }
 
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, DataCursor samples, TrainingLog log)
@@ -108,7 +125,7 @@ final class Checkpoints {
     Files.createDirectories(tmp);
     try {
       if (config != null) {
-        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true, adapterExtras);
+        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true, extras);
         // PiSSA / OLoRA: also the plain-LoRA conversion relative to the original base, as ms-swift saves it.
         if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
           ConvertedAdapter.saveConverted(model, "default", config, base.toString(),

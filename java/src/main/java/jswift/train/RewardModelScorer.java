@@ -21,7 +21,8 @@ import jswift.tuner.LoraConfig;
 
 /**
  * A trained reward model as a GRPO reward ({@code --reward_model}): the folder {@code jswift rlhf --rlhf_type rm}
- * saved (a PEFT adapter with task_type SEQ_CLS and its score head), on its base model. A completion's reward is the
+ * saved (a PEFT adapter with task_type SEQ_CLS and its score head, on its base model; or, from full training, a
+ * whole model with its score head). A completion's reward is the
  * head's score of the whole conversation, the prompt then the completion as the assistant's answer, encoded with the
  * reward model's own template, as in its training.
  */
@@ -38,8 +39,31 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
     this.head = head;
   }
 
-  /** Loads the reward model of {@code adapterDir} (its base from adapter_config.json's base_model_name_or_path). */
-  static RewardModelScorer load(Path adapterDir, Device device, DType dtype) throws IOException {
+  /**
+   * Loads the reward model saved in {@code dir}: an adapter (its base from adapter_config.json's
+   * base_model_name_or_path) or a whole model with its score head (full training).
+   */
+  static RewardModelScorer load(Path dir, Device device, DType dtype) throws IOException {
+    if (!java.nio.file.Files.exists(dir.resolve(LoraConfig.FILE)) && java.nio.file.Files.exists(dir.resolve("config.json"))) {
+      CausalLM m = CausalLM.load(dir, device, dtype, CausalLM.Quantization.NONE);
+      Tokenizer tok = null;
+      ScoreHead head = null;
+      try {
+        head = ScoreHead.loadFromModel(dir, m.config().hiddenSize(), device);
+        tok = Tokenizer.load(dir);
+        ConversationEncoder template = Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT);
+        return new RewardModelScorer(m, tok, template, head);
+      } catch (IOException | RuntimeException e) {
+        if (head != null) head.close();
+        if (tok != null) tok.close();
+        m.close();
+        throw e;
+      }
+    }
+    return loadAdapter(dir, device, dtype);
+  }
+
+  private static RewardModelScorer loadAdapter(Path adapterDir, Device device, DType dtype) throws IOException {
     LoraConfig cfg = LoraConfig.read(adapterDir);
     if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
       throw new IllegalArgumentException("--reward_model " + adapterDir + ": its adapter_config.json has task_type "

@@ -373,9 +373,8 @@ public final class TrainArguments {
       return;
     }
     if (isRewardModeling()) {
-      if (!trainType.equals("lora"))
-        throw new IllegalArgumentException("--rlhf_type rm trains a score head beside a LoRA adapter: use --train_type "
-            + "lora (full-parameter reward models are not supported yet)");
+      if (trainType.equals("llamapro"))
+        throw new IllegalArgumentException("--rlhf_type rm trains with --train_type lora or full (not llamapro)");
       if (lossType != null) throw new IllegalArgumentException("--loss_type does not apply to --rlhf_type rm");
       if (centerRewardsCoefficient != null && !(centerRewardsCoefficient >= 0))
         throw new IllegalArgumentException("--center_rewards_coefficient must be >= 0, got " + centerRewardsCoefficient);

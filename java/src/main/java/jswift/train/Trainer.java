@@ -111,37 +111,41 @@ public final class Trainer implements AutoCloseable {
       if (args.trainType.equals("full") && m.awq() != null)
         throw new IllegalArgumentException("--train_type full cannot train an AWQ checkpoint's quantized weights ("
             + args.model + "): use --train_type lora on it, or fine-tune the original model");
+      List<Parameter> trained;  // what this run trains, in the optimizer's order
       if (args.trainType.equals("full")) {
         // Every weight, once (tied embeddings are one Parameter), in the model's order (the gradient norm sums them
         // in this order: a hash order would change a clipped step's last bits from run to run); biases and norm
         // weights get no weight decay. --freeze_parameters* / --trainable_parameters* pick a subset.
-        trainable = FullTrainingSelection.select(m.parameters().values(), args, console);
-        trainable.forEach(p -> p.setTrainable(true));
+        trained = new ArrayList<>(FullTrainingSelection.select(m.parameters().values(), args, console));
+        trained.forEach(p -> p.setTrainable(true));
         if (args.lisaActivatedLayers > 0) lisa = new Lisa(m, args.lisaActivatedLayers, args.lisaStepInterval, args.seed);
       } else if (llamaPro != null) {
         // Only the inserted blocks train, every weight of them (as ms-swift marks them trainable).
         List<Parameter> added = new ArrayList<>();
         for (int j : llamaPro.newBlocks())
           for (Parameter p : m.parameters().values()) if (p.name().startsWith("model.layers." + j + ".")) added.add(p);
-        trainable = added;
-        trainable.forEach(p -> p.setTrainable(true));
+        trained = added;
+        trained.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.loraConfig();
         List<Parameter> adapter = new ArrayList<>(LoraTuner.apply(m, "default", lora, args.seed));
         lora = LoraTuner.resolveTargets(m, lora);
-        if (args.isRewardModeling()) {
-          // transformers' *ForSequenceClassification: a fresh score head; PEFT saves it in the adapter (SEQ_CLS)
-          jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device);
-          objective = new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
-              ? args.centerRewardsCoefficient : 0);
-          head.weight().setTrainable(true);
-          adapter.add(head.weight());
-          savedBeside = List.of(head.weight());
+        if (args.isRewardModeling())  // PEFT saves a sequence classifier's head in the adapter (task_type SEQ_CLS)
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
-        }
-        trainable = adapter;
+        trained = adapter;
       }
+      if (args.isRewardModeling()) {
+        // transformers' *ForSequenceClassification: a fresh score head, saved in the adapter or the whole model
+        jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device,
+            lora != null ? jswift.model.ScoreHead.ADAPTER_KEY : jswift.model.ScoreHead.MODEL_KEY);
+        objective = new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
+            ? args.centerRewardsCoefficient : 0);
+        head.weight().setTrainable(true);
+        trained.add(head.weight());
+        savedBeside = List.of(head.weight());
+      }
+      trainable = trained;
       // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
       GaLoreConfig galore = args.galoreConfig();
       List<Parameter> projected = galore == null ? List.of() : galore.select(trainable);
@@ -196,7 +200,7 @@ public final class Trainer implements AutoCloseable {
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
-      checkpoints.saveWithAdapter(savedBeside);
+      checkpoints.saveBeside(savedBeside);
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.

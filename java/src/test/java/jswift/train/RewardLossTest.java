@@ -60,7 +60,7 @@ class RewardLossTest {
   void gradientIsTheDerivativeOfTheLoss() throws IOException {
     Batch b = pairs();
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE);
-        ScoreHead head = ScoreHead.create(m.config().hiddenSize(), 5, Device.CPU)) {
+        ScoreHead head = ScoreHead.create(m.config().hiddenSize(), 5, Device.CPU, ScoreHead.ADAPTER_KEY)) {
       List<Parameter> params = new ArrayList<>(LoraTuner.apply(m, "default",
           LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3));
       for (Parameter p : params)

@@ -145,6 +145,60 @@ class RlhfCommandTest {
   }
 
   @Test
+  void fullParameterRewardModelIsASequenceClassifier(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String r = Cli.run("rlhf", "--rlhf_type", "rm", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
+        data.toString(), "--max_steps", "12", "--learning_rate", "1e-4", "--logging_steps", "1", "--save_steps", "6",
+        "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("rm").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("rlhf (rm)"), r);
+    Path run;
+    try (Stream<Path> s = Files.list(dir.resolve("rm/jswift-tiny-chat"))) {
+      run = s.findFirst().orElseThrow();
+    }
+    Path rm = run.resolve("checkpoint-12");
+    JsonNode cfg = JSON.readTree(rm.resolve("config.json").toFile());
+    assertEquals("Qwen2ForSequenceClassification", cfg.get("architectures").get(0).asText(), cfg.toString());
+    assertEquals("LABEL_0", cfg.get("id2label").get("0").asText());
+    try (RewardModelScorer scorer = RewardModelScorer.load(rm, jswift.tensor.Device.CPU, jswift.tensor.DType.F32)) {
+      for (String line : Files.readAllLines(data)) {
+        JsonNode row = JSON.readTree(line);
+        List<jswift.template.Message> prompt = List.of(new jswift.template.Message(jswift.template.Role.USER,
+            row.get("messages").get(0).get("content").asText()));
+        double chosen = scorer.reward(new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(),
+            1, false, prompt, java.util.Map.of()));
+        double rejected = scorer.reward(new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
+            prompt, java.util.Map.of()));
+        assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
+      }
+    }
+    // resuming from the half-way checkpoint restores the head (saved in fp32) and its moments: the final head is
+    // the uninterrupted run's up to the bf16 rounding of the decoder weights this model's checkpoints store
+    r = Cli.run("rlhf", "--rlhf_type", "rm", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
+        data.toString(), "--max_steps", "12", "--learning_rate", "1e-4", "--save_steps", "6",
+        "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("resumed").toString(), "--device", "cpu",
+        "--resume_from_checkpoint", run.resolve("checkpoint-6").toString());
+    assertTrue(r.startsWith("0\n"), r);
+    Path resumed;
+    try (Stream<Path> s = Files.list(dir.resolve("resumed/jswift-tiny-chat"))) {
+      resumed = s.findFirst().orElseThrow().resolve("checkpoint-12");
+    }
+    try (jswift.model.SafetensorsFile a = jswift.model.SafetensorsFile.open(rm.resolve("model.safetensors"));
+        jswift.model.SafetensorsFile b = jswift.model.SafetensorsFile.open(resumed.resolve("model.safetensors"))) {
+      assertEquals("F32", a.entry("score.weight").dtype(), "the head is kept in fp32");
+      float[] x = a.floats("score.weight"), y = b.floats("score.weight"), start;
+      double diff = 0, moved = 0;
+      try (jswift.model.SafetensorsFile half = jswift.model.SafetensorsFile.open(run.resolve("checkpoint-6/model.safetensors"))) {
+        start = half.floats("score.weight");
+      }
+      for (int i = 0; i < x.length; i++) {
+        diff += Math.abs(x[i] - y[i]);
+        moved += Math.abs(x[i] - start[i]);
+      }
+      assertTrue(diff < 0.05 * moved, "resumed head " + diff + " from the straight run's, which moved " + moved);
+    }
+  }
+
+  @Test
   void ktoPushesDesirableAnswersUpAndUndesirableOnesDown(@TempDir Path dir) throws Exception {
     Path pairs = pairs(dir);
     List<String> rows = new ArrayList<>();
