@@ -267,7 +267,11 @@ final class GrpoStep {
         Sample x = r.samples().get(i);
         ObjectNode n = TrainingLog.JSON.createObjectNode();
         n.put("step", step);
-        n.set("prompt", TrainingLog.JSON.valueToTree(x.prompt().row().toJson().get("messages")));
+        com.fasterxml.jackson.databind.node.ArrayNode prompt = (com.fasterxml.jackson.databind.node.ArrayNode)
+            x.prompt().row().toJson().get("messages");
+        if (!prompt.isEmpty() && "assistant".equals(prompt.get(prompt.size() - 1).path("role").asText()))
+          prompt.remove(prompt.size() - 1);  // the dataset's answer is not what was asked
+        n.set("prompt", prompt);
         n.put("completion", x.choice().text());
         ObjectNode rewards = n.putObject("rewards");
         for (int f = 0; f < x.rewards().length; f++) {
