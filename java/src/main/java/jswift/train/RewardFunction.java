@@ -23,6 +23,21 @@ public interface RewardFunction {
    */
   double reward(Completion completion);
 
+  /** A reward function from a name and a lambda (for the Java API: {@code TrainArguments.rewardFunctions}). */
+  static RewardFunction of(String name, java.util.function.ToDoubleFunction<Completion> reward) {
+    return new RewardFunction() {
+      @Override
+      public String name() {
+        return name;
+      }
+
+      @Override
+      public double reward(Completion c) {
+        return reward.applyAsDouble(c);
+      }
+    };
+  }
+
   /**
    * One completion to score: its text (special tokens and the stop string removed), its length in tokens, whether
    * it was cut at max_completion_length, the prompt's messages, and the other columns of its dataset row

@@ -163,16 +163,6 @@ final class Rewards {
   }
 
   private static RewardFunction of(String name, java.util.function.ToDoubleFunction<RewardFunction.Completion> f) {
-    return new RewardFunction() {
-      @Override
-      public String name() {
-        return name;
-      }
-
-      @Override
-      public double reward(Completion c) {
-        return f.applyAsDouble(c);
-      }
-    };
+    return RewardFunction.of(name, f);
   }
 }

@@ -31,6 +31,7 @@ public final class TrainArguments {
   public List<String> rewardFuncs = new ArrayList<>();
   public List<Path> externalPlugins = new ArrayList<>();  // jars with RewardFunction services
   public Path rewardModel;        // a reward model adapter (jswift rlhf --rlhf_type rm) scoring completions
+  public transient List<RewardFunction> rewardFunctions = new ArrayList<>();  // Java API: rewards given as objects
   public List<Double> rewardWeights;  // null: 1 for each reward function
   public int numGenerations = 8;
   public int maxCompletionLength = 512;
@@ -306,8 +307,9 @@ public final class TrainArguments {
     Rewards.Settings r = new Rewards.Settings(cosineMinLenValueWrong, cosineMaxLenValueWrong, cosineMinLenValueCorrect,
         cosineMaxLenValueCorrect, cosineMaxLen != null ? cosineMaxLen : maxCompletionLength, repetitionNGrams,
         repetitionMaxPenalty, softMaxLength != null ? softMaxLength : maxCompletionLength, softCacheLength);
-    List<RewardFunction> functions = new ArrayList<>(rewardFuncs.isEmpty() && rewardModel != null ? List.of()
-        : Rewards.resolve(rewardFuncs, r, externalPlugins));
+    boolean named = !rewardFuncs.isEmpty() || (rewardModel == null && rewardFunctions.isEmpty());
+    List<RewardFunction> functions = new ArrayList<>(named ? Rewards.resolve(rewardFuncs, r, externalPlugins) : List.of());
+    functions.addAll(rewardFunctions);  // then the Java API's, then the reward model
     functions.addAll(loaded);
     double[] weights = new double[functions.size()];
     java.util.Arrays.fill(weights, 1.0);

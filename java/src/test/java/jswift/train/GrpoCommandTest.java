@@ -182,6 +182,29 @@ class GrpoCommandTest {
   }
 
   @Test
+  void javaApiTakesRewardFunctionObjects(@TempDir Path dir) throws Exception {
+    TrainArguments a = new TrainArguments();
+    a.rlhfType = "grpo";
+    a.model = RlhfCommandTest.MODEL;
+    a.dataset = List.of(prompts(dir).toString());
+    a.rewardFunctions = List.of(RewardFunction.of("brevity", c -> c.tokens() <= 4 ? 1.0 : 0.0));
+    a.numGenerations = 2;
+    a.maxCompletionLength = 8;
+    a.perDeviceTrainBatchSize = 2;
+    a.gradientAccumulationSteps = 1;
+    a.maxSteps = 2;
+    a.loggingSteps = 1;
+    a.outputDir = dir.resolve("out");
+    a.device = "cpu";
+    java.io.StringWriter console = new java.io.StringWriter();
+    try (Trainer t = new Trainer(a, new java.io.PrintWriter(console, true))) {
+      t.train();
+      assertTrue(Files.readString(t.runDir().resolve("logging.jsonl")).contains("rewards/brevity/mean"), console.toString());
+      assertTrue(Files.exists(t.runDir().resolve("args.json")), "args.json leaves the objects out");
+    }
+  }
+
+  @Test
   void badGrpoRunsAreClearErrors(@TempDir Path dir) throws Exception {
     Path data = prompts(dir);
     String r = Cli.run(run(data, dir.resolve("o"), "--num_generations", "3"));
