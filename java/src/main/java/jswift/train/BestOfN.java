@@ -106,21 +106,24 @@ public final class BestOfN {
           promptMessages.remove(promptMessages.size() - 1);
         List<ChatCompletion.Choice> answers = ChatCompletion.generate(model, tokenizer, prompt,
             gen.withSeed(gen.seed() + (long) i * o.numReturnSequences()), o.numReturnSequences(), null).choices();
+        double[] scores = new double[answers.size()];
+        java.util.Arrays.fill(scores, Double.NaN);
+        if (orm != null) {
+          List<RewardFunction.Completion> completions = new ArrayList<>();
+          for (ChatCompletion.Choice a : answers)
+            completions.add(new RewardFunction.Completion(a.text(), a.tokens().length,
+                a.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, row.extras()));
+          try {
+            scores = orm.rewards(completions);
+          } catch (RuntimeException e) {
+            throw new IllegalArgumentException(row.location() + ": --orm_model " + orm.name() + ": " + e.getMessage(), e);
+          }
+        }
         List<double[]> scored = new ArrayList<>();  // {index, score}
         int right = 0;
         for (int j = 0; j < answers.size(); j++) {
-          double score = Double.NaN;
-          if (orm != null) {
-            ChatCompletion.Choice a = answers.get(j);
-            try {
-              score = orm.reward(new RewardFunction.Completion(a.text(), a.tokens().length,
-                  a.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, row.extras()));
-            } catch (RuntimeException e) {
-              throw new IllegalArgumentException(row.location() + ": --orm_model " + orm.name() + ": " + e.getMessage(), e);
-            }
-            if (score > 0) right++;
-          }
-          scored.add(new double[] {j, score});
+          if (scores[j] > 0) right++;
+          scored.add(new double[] {j, scores[j]});
         }
         if (o.easyQueryThreshold() != null && (double) right / answers.size() > o.easyQueryThreshold()) {
           easy++;

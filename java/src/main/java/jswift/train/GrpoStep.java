@@ -132,32 +132,40 @@ final class GrpoStep {
     }
     model.setActiveAdapter(adapter);
     List<ChatCompletion.Result> results = ChatCompletion.generate(model, tokenizer, requests);
-    List<Sample> samples = new ArrayList<>();
-    double[] total = new double[prompts.size() * g];
-    int[] tokens = new int[total.length];
+    List<RewardFunction.Completion> completions = new ArrayList<>();
     for (int p = 0; p < prompts.size(); p++) {
       Prompt prompt = prompts.get(p);
       List<Message> promptMessages = promptMessages(prompt.conversation());
-      for (int j = 0; j < g; j++) {
-        ChatCompletion.Choice c = results.get(p).choices().get(j);
-        RewardFunction.Completion completion = new RewardFunction.Completion(c.text(), c.tokens().length,
-            c.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, prompt.row().extras());
-        double[] r = new double[s.rewards().size()];
-        double sum = 0;
-        for (int f = 0; f < r.length; f++) {
-          try {
-            r[f] = s.rewards().get(f).reward(completion);
-          } catch (RuntimeException e) {
-            throw new IllegalArgumentException(prompt.row().location() + ": reward " + s.rewards().get(f).name()
-                + ": " + e.getMessage(), e);
-          }
-          if (!Double.isNaN(r[f])) sum += s.rewardWeights()[f] * r[f];  // NaN: no reward from this function
-        }
-        int i = p * g + j;
-        total[i] = sum;
-        tokens[i] = c.tokens().length;
-        samples.add(new Sample(prompt, c, r, sum));
+      for (ChatCompletion.Choice c : results.get(p).choices())
+        completions.add(new RewardFunction.Completion(c.text(), c.tokens().length,
+            c.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, prompt.row().extras()));
+    }
+    double[][] byFunction = new double[s.rewards().size()][];
+    for (int f = 0; f < byFunction.length; f++) {
+      RewardFunction fn = s.rewards().get(f);
+      try {
+        byFunction[f] = fn.rewards(completions);
+      } catch (RewardFunction.Failure e) {
+        throw new IllegalArgumentException(prompts.get(e.index() / g).row().location() + ": reward " + fn.name() + ": "
+            + e.getMessage(), e);
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("reward " + fn.name() + ": " + e.getMessage(), e);
       }
+    }
+    List<Sample> samples = new ArrayList<>();
+    double[] total = new double[completions.size()];
+    int[] tokens = new int[total.length];
+    for (int i = 0; i < total.length; i++) {
+      ChatCompletion.Choice c = results.get(i / g).choices().get(i % g);
+      double[] r = new double[byFunction.length];
+      double sum = 0;
+      for (int f = 0; f < r.length; f++) {
+        r[f] = byFunction[f][i];
+        if (!Double.isNaN(r[f])) sum += s.rewardWeights()[f] * r[f];  // NaN: no reward from this function
+      }
+      total[i] = sum;
+      tokens[i] = c.tokens().length;
+      samples.add(new Sample(prompts.get(i / g), c, r, sum));
     }
     Rollout r = new Rollout(samples, GrpoLoss.advantages(total, g, s.scaleRewards()),
         GrpoLoss.completionWeights(tokens, s.normalization(), s.maxCompletionLength()));

@@ -23,6 +23,36 @@ public interface RewardFunction {
    */
   double reward(Completion completion);
 
+  /**
+   * The rewards of several completions (a step's); the default calls {@link #reward} for each, a reward model scores
+   * them in one batch. A failure names the completion: {@link Failure}.
+   */
+  default double[] rewards(List<Completion> completions) {
+    double[] r = new double[completions.size()];
+    for (int i = 0; i < r.length; i++) {
+      try {
+        r[i] = reward(completions.get(i));
+      } catch (RuntimeException e) {
+        throw new Failure(i, e);
+      }
+    }
+    return r;
+  }
+
+  /** A reward that failed on completion {@link #index} of a batch; the message is the cause's. */
+  final class Failure extends IllegalArgumentException {
+    private final int index;
+
+    public Failure(int index, RuntimeException cause) {
+      super(cause.getMessage(), cause);
+      this.index = index;
+    }
+
+    public int index() {
+      return index;
+    }
+  }
+
   /** A reward function from a name and a lambda (for the Java API: {@code TrainArguments.rewardFunctions}). */
   static RewardFunction of(String name, java.util.function.ToDoubleFunction<Completion> reward) {
     return new RewardFunction() {

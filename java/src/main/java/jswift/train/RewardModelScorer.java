@@ -98,12 +98,30 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
 
   @Override
   public double reward(Completion c) {
-    List<Message> messages = new ArrayList<>(c.prompt());
-    messages.add(new Message(Role.ASSISTANT, c.text()));
-    Encoded e = template.encode(Conversation.of(messages));
-    Batch b = Batch.packed(List.of(e.inputIds()), List.of(e.labels()));
-    return head.scores(model.lastHiddenStates(b))[0];
+    return rewards(List.of(c))[0];
   }
+
+  /** The scores of the completions, {@link #BATCH} conversations to a forward pass. */
+  @Override
+  public double[] rewards(List<Completion> completions) {
+    double[] out = new double[completions.size()];
+    for (int from = 0; from < out.length; from += BATCH) {
+      List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+      for (Completion c : completions.subList(from, Math.min(out.length, from + BATCH))) {
+        List<Message> messages = new ArrayList<>(c.prompt());
+        messages.add(new Message(Role.ASSISTANT, c.text()));
+        Encoded e = template.encode(Conversation.of(messages));
+        ids.add(e.inputIds());
+        labels.add(e.labels());
+      }
+      double[] s = head.scores(model.lastHiddenStates(Batch.packed(ids, labels)));
+      System.arraycopy(s, 0, out, from, s.length);
+    }
+    return out;
+  }
+
+  /** Conversations scored per forward pass (packed, so memory grows with their total length). */
+  static final int BATCH = 16;
 
   @Override
   public void close() {

@@ -123,6 +123,12 @@ class RlhfCommandTest {
         double rejected = scorer.reward(new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
             prompt, java.util.Map.of()));
         assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
+        // scored together (one packed forward) as scored alone
+        double[] both = scorer.rewards(List.of(
+            new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(), 1, false, prompt, java.util.Map.of()),
+            new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false, prompt, java.util.Map.of())));
+        assertEquals(chosen, both[0], 1e-4);
+        assertEquals(rejected, both[1], 1e-4);
       }
     }
     r = Cli.run("export", "--adapters", rm.toString(), "--merge_lora", "true", "--output_dir", dir.resolve("m").toString());
