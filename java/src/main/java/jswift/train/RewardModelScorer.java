@@ -44,47 +44,42 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
    * base_model_name_or_path) or a whole model with its score head (full training).
    */
   static RewardModelScorer load(Path dir, Device device, DType dtype) throws IOException {
-    if (!java.nio.file.Files.exists(dir.resolve(LoraConfig.FILE)) && java.nio.file.Files.exists(dir.resolve("config.json"))) {
-      CausalLM m = CausalLM.load(dir, device, dtype, CausalLM.Quantization.NONE);
-      Tokenizer tok = null;
-      ScoreHead head = null;
-      try {
-        head = ScoreHead.loadFromModel(dir, m.config().hiddenSize(), device);
-        tok = Tokenizer.load(dir);
-        ConversationEncoder template = Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT);
-        return new RewardModelScorer(m, tok, template, head);
-      } catch (IOException | RuntimeException e) {
-        if (head != null) head.close();
-        if (tok != null) tok.close();
-        m.close();
-        throw e;
-      }
-    }
-    return loadAdapter(dir, device, dtype);
-  }
-
-  private static RewardModelScorer loadAdapter(Path adapterDir, Device device, DType dtype) throws IOException {
-    LoraConfig cfg = LoraConfig.read(adapterDir);
+    boolean adapter = java.nio.file.Files.exists(dir.resolve(LoraConfig.FILE));
+    if (!adapter && java.nio.file.Files.exists(dir.resolve("config.json")))
+      return open(dir, device, dtype, m -> ScoreHead.loadFromModel(dir, m.config().hiddenSize(), device));
+    LoraConfig cfg = LoraConfig.read(dir);
     if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
-      throw new IllegalArgumentException("--reward_model " + adapterDir + ": its adapter_config.json has task_type "
+      throw new IllegalArgumentException("--reward_model " + dir + ": its adapter_config.json has task_type "
           + cfg.fields().path("task_type").asText() + ", not SEQ_CLS: not a reward model (train one with jswift rlhf "
           + "--rlhf_type rm)");
     String base = cfg.baseModelNameOrPath();
     if (base == null || base.isEmpty())
-      throw new IllegalArgumentException("--reward_model " + adapterDir + ": adapter_config.json names no "
+      throw new IllegalArgumentException("--reward_model " + dir + ": adapter_config.json names no "
           + "base_model_name_or_path");
-    CausalLM m = CausalLM.load(Path.of(base), device, dtype, CausalLM.Quantization.NONE);
-    Tokenizer tok = null;
-    ScoreHead head = null;
-    try {
-      m.loadAdapter("default", adapterDir);
+    return open(Path.of(base), device, dtype, m -> {
+      m.loadAdapter("default", dir);
       m.setActiveAdapter("default");
-      head = ScoreHead.load(adapterDir, m.config().hiddenSize(), device);
-      tok = Tokenizer.load(Path.of(base));
+      return ScoreHead.load(dir, m.config().hiddenSize(), device);
+    });
+  }
+
+  /** What a loaded model needs to become a reward model: its head (and, for an adapter, the adapter). */
+  private interface HeadLoader {
+    ScoreHead load(CausalLM model) throws IOException;
+  }
+
+  /** The model of {@code modelDir} with its tokenizer and template, and the head {@code head} gives it. */
+  private static RewardModelScorer open(Path modelDir, Device device, DType dtype, HeadLoader head) throws IOException {
+    CausalLM m = CausalLM.load(modelDir, device, dtype, CausalLM.Quantization.NONE);
+    Tokenizer tok = null;
+    ScoreHead h = null;
+    try {
+      h = head.load(m);
+      tok = Tokenizer.load(modelDir);
       ConversationEncoder template = Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT);
-      return new RewardModelScorer(m, tok, template, head);
+      return new RewardModelScorer(m, tok, template, h);
     } catch (IOException | RuntimeException e) {
-      if (head != null) head.close();
+      if (h != null) h.close();
       if (tok != null) tok.close();
       m.close();
       throw e;

@@ -112,25 +112,7 @@ class RlhfCommandTest {
     JsonNode cfg = JSON.readTree(rm.resolve("adapter_config.json").toFile());
     assertEquals("SEQ_CLS", cfg.get("task_type").asText(), "saved as PEFT saves a sequence-classification adapter");
     assertTrue(cfg.get("modules_to_save").toString().contains("score"), cfg.toString());
-    // the saved reward model ranks the pairs as the run's evaluation did
-    try (RewardModelScorer scorer = RewardModelScorer.load(rm, jswift.tensor.Device.CPU, jswift.tensor.DType.F32)) {
-      for (String line : Files.readAllLines(data)) {
-        JsonNode row = JSON.readTree(line);
-        List<jswift.template.Message> prompt = List.of(new jswift.template.Message(jswift.template.Role.USER,
-            row.get("messages").get(0).get("content").asText()));
-        double chosen = scorer.reward(new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(),
-            1, false, prompt, java.util.Map.of()));
-        double rejected = scorer.reward(new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
-            prompt, java.util.Map.of()));
-        assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
-        // scored together (one packed forward) as scored alone
-        double[] both = scorer.rewards(List.of(
-            new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(), 1, false, prompt, java.util.Map.of()),
-            new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false, prompt, java.util.Map.of())));
-        assertEquals(chosen, both[0], 1e-4);
-        assertEquals(rejected, both[1], 1e-4);
-      }
-    }
+    assertRanksThePairs(rm, data);  // as the run's evaluation did
     r = Cli.run("export", "--adapters", rm.toString(), "--merge_lora", "true", "--output_dir", dir.resolve("m").toString());
     assertTrue(r.startsWith("2\n") && r.contains("is a reward model"), "a merge would drop the score head: " + r);
     // GRPO with the reward model as its reward
@@ -165,18 +147,7 @@ class RlhfCommandTest {
     JsonNode cfg = JSON.readTree(rm.resolve("config.json").toFile());
     assertEquals("Qwen2ForSequenceClassification", cfg.get("architectures").get(0).asText(), cfg.toString());
     assertEquals("LABEL_0", cfg.get("id2label").get("0").asText());
-    try (RewardModelScorer scorer = RewardModelScorer.load(rm, jswift.tensor.Device.CPU, jswift.tensor.DType.F32)) {
-      for (String line : Files.readAllLines(data)) {
-        JsonNode row = JSON.readTree(line);
-        List<jswift.template.Message> prompt = List.of(new jswift.template.Message(jswift.template.Role.USER,
-            row.get("messages").get(0).get("content").asText()));
-        double chosen = scorer.reward(new RewardFunction.Completion(row.get("messages").get(1).get("content").asText(),
-            1, false, prompt, java.util.Map.of()));
-        double rejected = scorer.reward(new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
-            prompt, java.util.Map.of()));
-        assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
-      }
-    }
+    assertRanksThePairs(rm, data);
     // resuming from the half-way checkpoint restores the head (saved in fp32) and its moments: the final head is
     // the uninterrupted run's up to the bf16 rounding of the decoder weights this model's checkpoints store
     r = Cli.run("rlhf", "--rlhf_type", "rm", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
@@ -259,5 +230,25 @@ class RlhfCommandTest {
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", m, "--dataset", plain.toString(), "--max_steps", "1",
         "--output_dir", dir.resolve("o").toString(), "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("plain.jsonl") && r.contains("rejected_response"), r);
+  }
+
+  /** The saved reward model scores each pair's chosen answer above its rejected one, alone or scored together. */
+  private static void assertRanksThePairs(Path rm, Path data) throws Exception {
+    try (RewardModelScorer scorer = RewardModelScorer.load(rm, jswift.tensor.Device.CPU, jswift.tensor.DType.F32)) {
+      for (String line : Files.readAllLines(data)) {
+        JsonNode row = JSON.readTree(line);
+        List<jswift.template.Message> prompt = List.of(new jswift.template.Message(jswift.template.Role.USER,
+            row.get("messages").get(0).get("content").asText()));
+        RewardFunction.Completion good = new RewardFunction.Completion(
+            row.get("messages").get(1).get("content").asText(), 1, false, prompt, java.util.Map.of());
+        RewardFunction.Completion bad = new RewardFunction.Completion(row.get("rejected_response").asText(), 1, false,
+            prompt, java.util.Map.of());
+        double chosen = scorer.reward(good), rejected = scorer.reward(bad);
+        assertTrue(chosen > rejected, line + ": " + chosen + " vs " + rejected);
+        double[] both = scorer.rewards(List.of(good, bad));  // one packed forward
+        assertEquals(chosen, both[0], 1e-4);
+        assertEquals(rejected, both[1], 1e-4);
+      }
+    }
   }
 }
