@@ -42,8 +42,12 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO: sigmoid (default); KTO: kto; GRPO: grpo (default), bnpo or dr_grpo")
+  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down; KTO: kto; "
+      + "GRPO: grpo (default), bnpo, dr_grpo")
   String lossType;
+
+  @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust): share of labels assumed flipped (default 0)")
+  double labelSmoothing;
 
   @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
@@ -155,6 +159,7 @@ public final class RlhfCommand implements Callable<Integer> {
     a.simpoGamma = simpoGamma;
     a.cpoAlpha = cpoAlpha;
     a.rpoAlpha = rpoAlpha;
+    a.labelSmoothing = labelSmoothing;
     a.refModel = refModel;
     a.centerRewardsCoefficient = centerRewardsCoefficient;
     a.teacherModel = teacherModel;

@@ -49,12 +49,39 @@ final class PreferenceLoss {
   }
 
   /**
-   * A loss and its coefficients: beta, SimPO's gamma, the NLL weight alpha (CPO / SimPO: cpo_alpha; DPO: rpo_alpha,
-   * 0 for none; ORPO's NLL weight is always 1).
+   * DPO's {@code --loss_type}, as TRL defines them on the pair's log-ratio difference z = (log pi(c) - log ref(c)) -
+   * (log pi(r) - log ref(r)) with label smoothing e (cDPO): {@code sigmoid} -(1 - e) log sigmoid(beta z) - e log
+   * sigmoid(-beta z); {@code robust} (-(1 - e) log sigmoid(beta z) + e log sigmoid(-beta z)) / (1 - 2e);
+   * {@code hinge} max(0, 1 - beta z); {@code ipo} (z - 1 / (2 beta))^2 on per-token average log-probabilities;
+   * {@code apo_zero} 1 - sigmoid(beta rc) + sigmoid(beta rr) and {@code apo_down} sigmoid(beta rc) + 1 - sigmoid(beta
+   * (rc - rr)) on the log-ratios rc, rr of each answer.
    */
-  record Settings(Type type, double beta, double gamma, double alpha) {
+  enum DpoVariant {
+    SIGMOID, ROBUST, HINGE, IPO, APO_ZERO, APO_DOWN;
+
+    static DpoVariant parse(String name) {
+      for (DpoVariant v : values()) if (v.name().toLowerCase(Locale.ROOT).equals(name)) return v;
+      throw new IllegalArgumentException("--loss_type " + name + " is not supported for DPO (sigmoid, robust, hinge, "
+          + "ipo, apo_zero and apo_down are)");
+    }
+  }
+
+  /**
+   * A loss and its coefficients: beta, SimPO's gamma, the NLL weight alpha (CPO / SimPO: cpo_alpha; DPO: rpo_alpha,
+   * 0 for none; ORPO's NLL weight is always 1), and DPO's variant and label smoothing.
+   */
+  record Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing) {
+    Settings(Type type, double beta, double gamma, double alpha) {
+      this(type, beta, gamma, alpha, DpoVariant.SIGMOID, 0);
+    }
+
     double nllWeight() {
       return type == Type.ORPO ? 1 : alpha;
+    }
+
+    /** Whether the answers' log-probabilities are per-token averages (SimPO, ORPO, IPO) rather than sums. */
+    boolean averaged() {
+      return type.averaged() || (type == Type.DPO && variant == DpoVariant.IPO);
     }
   }
 
@@ -85,15 +112,21 @@ final class PreferenceLoss {
     double[] weights = new double[logp.length];
     double loss = 0, chosenReward = 0, rejectedReward = 0, accurate = 0, beta = s.beta();
     double nll = s.nllWeight() / Math.max(1, stepChosenTokens);
+    boolean averaged = s.averaged();
     for (int i = 0; i < pairs; i++) {
       int c = 2 * i, r = 2 * i + 1;
-      double mc = s.type().averaged() ? logp[c] / tokens[c] : logp[c], mr = s.type().averaged() ? logp[r] / tokens[r] : logp[r];
+      double mc = averaged ? logp[c] / tokens[c] : logp[c], mr = averaged ? logp[r] / tokens[r] : logp[r];
       if (ref != null) {
-        mc -= ref[c];
-        mr -= ref[r];
+        mc -= averaged ? ref[c] / tokens[c] : ref[c];
+        mr -= averaged ? ref[r] / tokens[r] : ref[r];
       }
       double dc, dr;  // dL/d(measure of chosen), dL/d(measure of rejected) for this pair's term
-      if (s.type() == Type.ORPO) {
+      if (s.type() == Type.DPO && (s.variant() != DpoVariant.SIGMOID || s.labelSmoothing() != 0)) {
+        double[] d = dpo(s.variant(), beta, s.labelSmoothing(), mc, mr);
+        loss += d[0] / stepPairs;
+        dc = d[1];
+        dr = d[2];
+      } else if (s.type() == Type.ORPO) {
         double z = logOdds(mc) - logOdds(mr);
         loss -= beta * logSigmoid(z) / stepPairs;
         double g = beta * sigmoid(-z);
@@ -107,7 +140,7 @@ final class PreferenceLoss {
         dr = g;
       }
       // log pi(y) = -sum CE(y): the weight of y's cross-entropy is -dL/d log pi(y)
-      double perC = s.type().averaged() ? 1.0 / tokens[c] : 1, perR = s.type().averaged() ? 1.0 / tokens[r] : 1;
+      double perC = averaged ? 1.0 / tokens[c] : 1, perR = averaged ? 1.0 / tokens[r] : 1;
       weights[c] = -dc * perC / stepPairs + nll;
       weights[r] = -dr * perR / stepPairs;
       loss += nll * -logp[c];
@@ -116,6 +149,38 @@ final class PreferenceLoss {
       accurate += mc > mr ? 1 : 0;
     }
     return new Scored(pairs, loss, weights, chosenReward, rejectedReward, accurate);
+  }
+
+  /** A DPO variant's loss of one pair and its derivatives by the log-ratios: {loss, dL/d rc, dL/d rr}. */
+  static double[] dpo(DpoVariant v, double beta, double e, double rc, double rr) {
+    double z = rc - rr;
+    switch (v) {
+      case SIGMOID -> {
+        double dz = -(1 - e) * beta * sigmoid(-beta * z) + e * beta * sigmoid(beta * z);
+        return new double[] {-(1 - e) * logSigmoid(beta * z) - e * logSigmoid(-beta * z), dz, -dz};
+      }
+      case ROBUST -> {
+        double dz = (-(1 - e) * beta * sigmoid(-beta * z) - e * beta * sigmoid(beta * z)) / (1 - 2 * e);
+        return new double[] {(-(1 - e) * logSigmoid(beta * z) + e * logSigmoid(-beta * z)) / (1 - 2 * e), dz, -dz};
+      }
+      case HINGE -> {
+        double dz = 1 - beta * z > 0 ? -beta : 0;
+        return new double[] {Math.max(0, 1 - beta * z), dz, -dz};
+      }
+      case IPO -> {
+        double dz = 2 * (z - 1 / (2 * beta));
+        return new double[] {(z - 1 / (2 * beta)) * (z - 1 / (2 * beta)), dz, -dz};
+      }
+      case APO_ZERO -> {
+        double sc = sigmoid(beta * rc), sr = sigmoid(beta * rr);
+        return new double[] {1 - sc + sr, -beta * sc * (1 - sc), beta * sr * (1 - sr)};
+      }
+      case APO_DOWN -> {
+        double sc = sigmoid(beta * rc), sz = sigmoid(beta * z);
+        return new double[] {sc + 1 - sz, beta * sc * (1 - sc) - beta * sz * (1 - sz), beta * sz * (1 - sz)};
+      }
+      default -> throw new IllegalStateException(v.toString());
+    }
   }
 
   /** The labelled tokens of each sequence. */

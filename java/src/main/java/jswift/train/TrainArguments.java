@@ -17,6 +17,7 @@ public final class TrainArguments {
   public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs), kto, grpo; null for sft / pt
   public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, GRPO 0.04, the others 0.1)
   public String lossType;         // null: DPO sigmoid (the DPO paper's, TRL's default), GRPO grpo
+  public double labelSmoothing;   // DPO (sigmoid, robust): the share of preference labels assumed flipped (cDPO)
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
   public Double rpoAlpha;         // DPO: the weight of the chosen answers' NLL (RPO); null: none, as ms-swift 3.x
@@ -350,7 +351,10 @@ public final class TrainArguments {
   PreferenceLoss.Settings preferenceLoss() {
     PreferenceLoss.Type t = PreferenceLoss.Type.parse(rlhfType);
     double nllAlpha = t == PreferenceLoss.Type.DPO ? (rpoAlpha != null ? rpoAlpha : 0) : cpoAlpha;
-    return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, nllAlpha);
+    PreferenceLoss.DpoVariant variant = t == PreferenceLoss.Type.DPO && lossType != null
+        ? PreferenceLoss.DpoVariant.parse(lossType) : PreferenceLoss.DpoVariant.SIGMOID;
+    return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, nllAlpha, variant,
+        labelSmoothing);
   }
 
   private void validateRlhf() {
@@ -394,8 +398,14 @@ public final class TrainArguments {
       return;
     }
     PreferenceLoss.Settings s = preferenceLoss();
-    if (lossType != null && !lossType.equals("sigmoid"))
-      throw new IllegalArgumentException("--loss_type " + lossType + " is not supported (sigmoid is)");
+    if (lossType != null && s.type() != PreferenceLoss.Type.DPO && !lossType.equals("sigmoid"))
+      throw new IllegalArgumentException("--loss_type " + lossType + " applies to DPO; --rlhf_type " + rlhfType
+          + " has its own loss");
+    if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
+      throw new IllegalArgumentException("--label_smoothing must be in [0, 0.5), got " + labelSmoothing);
+    if (labelSmoothing > 0 && !(s.type() == PreferenceLoss.Type.DPO && (s.variant() == PreferenceLoss.DpoVariant.SIGMOID
+        || s.variant() == PreferenceLoss.DpoVariant.ROBUST)))
+      throw new IllegalArgumentException("--label_smoothing applies to DPO's sigmoid and robust losses");
     if (!(s.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + s.beta());
     if (cpoAlpha < 0) throw new IllegalArgumentException("--cpo_alpha must be >= 0, got " + cpoAlpha);
     if (rpoAlpha != null && !(rpoAlpha >= 0)) throw new IllegalArgumentException("--rpo_alpha must be >= 0, got " + rpoAlpha);

@@ -74,6 +74,68 @@ class PreferenceLossTest {
     assertEquals(orpo, PreferenceLoss.score(logp, null, tokens, settings(PreferenceLoss.Type.ORPO), 2, chosen).loss(), 1e-12);
   }
 
+  @Test
+  void dpoVariantsFollowTheirDefinitions() {
+    double[] logp = {-3.0, -5.0, -8.0, -6.0}, ref = {-3.5, -4.0, -7.0, -7.5};
+    int[] tokens = {3, 5, 4, 2};
+    double b = 0.5, e = 0.1;
+    double[] rc = {-3 + 3.5, -8 + 7.0}, rr = {-5 + 4.0, -6 + 7.5};
+    java.util.function.BiFunction<PreferenceLoss.DpoVariant, Double, Double> score = (v, ls) -> PreferenceLoss.score(logp,
+        ref, tokens, new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, b, 0, 0, v, ls), 2, 7).loss();
+    double sigmoid = 0, robust = 0, hinge = 0, apoZero = 0, apoDown = 0, ipo = 0;
+    for (int i = 0; i < 2; i++) {
+      double z = rc[i] - rr[i];
+      sigmoid += (-(1 - e) * logSig(b * z) - e * logSig(-b * z)) / 2;
+      robust += ((-(1 - e) * logSig(b * z) + e * logSig(-b * z)) / (1 - 2 * e)) / 2;
+      hinge += Math.max(0, 1 - b * z) / 2;
+      apoZero += (1 - sig(b * rc[i]) + sig(b * rr[i])) / 2;
+      apoDown += (sig(b * rc[i]) + 1 - sig(b * z)) / 2;
+    }
+    // IPO on per-token averages, of the policy and of the reference
+    double[] zIpo = {(-3.0 / 3 + 3.5 / 3) - (-5.0 / 5 + 4.0 / 5), (-8.0 / 4 + 7.0 / 4) - (-6.0 / 2 + 7.5 / 2)};
+    for (double z : zIpo) ipo += (z - 1 / (2 * b)) * (z - 1 / (2 * b)) / 2;
+    assertEquals(sigmoid, score.apply(PreferenceLoss.DpoVariant.SIGMOID, e), 1e-12);
+    assertEquals(robust, score.apply(PreferenceLoss.DpoVariant.ROBUST, e), 1e-12);
+    assertEquals(hinge, score.apply(PreferenceLoss.DpoVariant.HINGE, 0.0), 1e-12);
+    assertEquals(ipo, score.apply(PreferenceLoss.DpoVariant.IPO, 0.0), 1e-12);
+    assertEquals(apoZero, score.apply(PreferenceLoss.DpoVariant.APO_ZERO, 0.0), 1e-12);
+    assertEquals(apoDown, score.apply(PreferenceLoss.DpoVariant.APO_DOWN, 0.0), 1e-12);
+    for (PreferenceLoss.DpoVariant v : PreferenceLoss.DpoVariant.values()) {  // each derivative against its loss
+      double[] d = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3, -0.4), h = {1e-6};
+      double[] pc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 + h[0], -0.4);
+      double[] mc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 - h[0], -0.4);
+      double[] pr = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3, -0.4 + h[0]);
+      double[] mr = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3, -0.4 - h[0]);
+      assertEquals((pc[0] - mc[0]) / 2e-6, d[1], 1e-6, v + " d/d chosen");
+      assertEquals((pr[0] - mr[0]) / 2e-6, d[2], 1e-6, v + " d/d rejected");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(PreferenceLoss.DpoVariant.class)
+  void dpoVariantGradientIsTheDerivativeOfTheLoss(PreferenceLoss.DpoVariant v) throws IOException {
+    Batch b = pairs();
+    PreferenceLoss.Settings s = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0, 0.2, v,
+        v == PreferenceLoss.DpoVariant.SIGMOID || v == PreferenceLoss.DpoVariant.ROBUST ? 0.1 : 0);
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      List<Parameter> params = LoraTuner.apply(m, "default",
+          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
+      params.forEach(p -> p.setTrainable(true));
+      for (Parameter p : params)
+        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      PreferenceLoss.Scored d = score(m, b, s);
+      params.forEach(Parameter::zeroGrad);
+      m.forwardBackward(b.withSequenceWeights(d.weights()), 1, 1.0);
+      Random r = new Random(12);
+      for (int trial = 0; trial < 2; trial++)
+        jswift.testing.GradientCheck.check(params, r, () -> score(m, b, s).loss(), v + " trial " + trial);
+    }
+  }
+
+  private static double sig(double x) {
+    return 1 / (1 + Math.exp(-x));
+  }
+
   private static double logSig(double x) {
     return Math.log(1 / (1 + Math.exp(-x)));
   }
