@@ -42,8 +42,8 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down; KTO: kto; "
-      + "GRPO: grpo (default), bnpo, dr_grpo")
+  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down; KTO: kto, "
+      + "apo_zero_unpaired; GRPO: grpo (default), bnpo, dr_grpo")
   String lossType;
 
   @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust): share of labels assumed flipped (default 0)")

@@ -13,12 +13,18 @@ import jswift.model.CausalLM;
  *   <li>an undesirable one's w_u (1 - sigmoid(beta (z0 - r(y)))),
  * </ul>
  * averaged over the step's rows ({@code --desirable_weight} w_d and {@code --undesirable_weight} w_u, 1.0 each).
+ * {@code --loss_type apo_zero_unpaired} (TRL's) drops the reference point: w_d (1 - sigmoid(beta r(y))) and w_u
+ * sigmoid(beta r(y)).
  * As with {@link PreferenceLoss}, the gradient is the cross-entropy backward with one weight per answer,
  * -dL/d log pi(y); the log-probabilities come from forward passes without dropout.
  */
 final class KtoLoss {
-  /** beta and the two class weights. */
-  record Settings(double beta, double desirableWeight, double undesirableWeight) {}
+  /** beta, the two class weights, and whether the loss is apo_zero_unpaired (no reference point) instead of kto. */
+  record Settings(double beta, double desirableWeight, double undesirableWeight, boolean apoZeroUnpaired) {
+    Settings(double beta, double desirableWeight, double undesirableWeight) {
+      this(beta, desirableWeight, undesirableWeight, false);
+    }
+  }
 
   /**
    * A micro-batch scored: its part of the step's loss, the cross-entropy weight of each of its rows' answers (the
@@ -44,7 +50,7 @@ final class KtoLoss {
     int n = desirable.length;
     double kl = 0;
     for (int i = n; i < 2 * n; i++) kl += logp[i] - ref[i];
-    kl = Math.max(0, kl / n);
+    kl = s.apoZeroUnpaired() ? 0 : Math.max(0, kl / n);
     double loss = 0, chosenReward = 0, rejectedReward = 0, beta = s.beta();
     int chosen = 0, rejected = 0;
     double[] weights = new double[n];

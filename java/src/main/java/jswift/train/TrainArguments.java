@@ -290,7 +290,8 @@ public final class TrainArguments {
 
   /** KTO's settings (beta defaulting to 0.1). */
   KtoLoss.Settings ktoSettings() {
-    return new KtoLoss.Settings(beta != null ? beta : 0.1, desirableWeight, undesirableWeight);
+    return new KtoLoss.Settings(beta != null ? beta : 0.1, desirableWeight, undesirableWeight,
+        "apo_zero_unpaired".equals(lossType));
   }
 
   /** Whether this is a GRPO run (--rlhf_type grpo): prompts, sampled completions and rewards instead of pairs. */
@@ -393,8 +394,9 @@ public final class TrainArguments {
       if (!(k.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + k.beta());
       if (!(desirableWeight >= 0) || !(undesirableWeight >= 0) || desirableWeight + undesirableWeight == 0)
         throw new IllegalArgumentException("--desirable_weight and --undesirable_weight must be >= 0 and not both 0");
-      if (lossType != null && !lossType.equals("kto"))
-        throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for KTO (kto is)");
+      if (lossType != null && !lossType.equals("kto") && !lossType.equals("apo_zero_unpaired"))
+        throw new IllegalArgumentException("--loss_type " + lossType + " is not supported for KTO (kto and "
+            + "apo_zero_unpaired are)");
       return;
     }
     PreferenceLoss.Settings s = preferenceLoss();

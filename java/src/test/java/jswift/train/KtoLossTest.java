@@ -45,6 +45,10 @@ class KtoLossTest {
     assertEquals(2, d.chosen());
     assertEquals(1, d.rejected());
     assertTrue(d.weights()[0] > 0 && d.weights()[1] < 0, "desirable answers are pushed up, undesirable down");
+    // apo_zero_unpaired: the same with no reference point
+    KtoLoss.Scored apo = KtoLoss.score(logp, ref, desirable, new KtoLoss.Settings(0.5, 1.0, 1.5, true), 4);
+    assertEquals((1 - sig(0.5 * 0.5) + 1.5 * sig(0.5 * -0.5) + 1 - sig(0.5 * 0.2)) / 4, apo.loss(), 1e-12);
+    assertEquals(0, apo.kl(), 0);
     double[] above = {-3, -5, -4, -1, -1, -1}, refBelow = {-3, -5, -4, -9, -9, -9};
     assertEquals(8, KtoLoss.score(above, refBelow, desirable, s, 4).kl(), 1e-12);
     assertEquals(0, KtoLoss.score(refBelow, above, desirable, s, 4).kl(), 0, "z0 is clamped at 0");
