@@ -147,6 +147,10 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--soft_cache_length", description = "soft_overlong reward: the penalty ramps over the last this many tokens")
   Integer softCacheLength;
 
+  @Option(names = "--ref_adapters", arity = "1..*", description = "the reference is the base (or --ref_model) with this "
+      + "LoRA adapter, e.g. the SFT adapter that --adapters starts from")
+  List<Path> refAdapters = new ArrayList<>();
+
   @Option(names = "--ref_model", description = "the reference model of DPO, KTO and GRPO (default: with LoRA the base "
       + "without the adapter; with full training a second copy of --model)")
   Path refModel;
@@ -161,6 +165,7 @@ public final class RlhfCommand implements Callable<Integer> {
     a.rpoAlpha = rpoAlpha;
     a.labelSmoothing = labelSmoothing;
     a.refModel = refModel;
+    a.refAdapters = refAdapters;
     a.centerRewardsCoefficient = centerRewardsCoefficient;
     a.teacherModel = teacherModel;
     a.lmbda = lmbda;

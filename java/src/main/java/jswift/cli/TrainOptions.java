@@ -84,6 +84,9 @@ public final class TrainOptions {
   @Option(names = "--output_dir") Path outputDir = Path.of("output");
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
   @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
+  @Option(names = "--adapters", arity = "1..*", description = "a LoRA adapter (PEFT folder) whose weights and settings "
+      + "the run starts from (weights only: a new run, not a resume)")
+  List<Path> adapters = new ArrayList<>();
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when usable)") String device;
   @Option(names = "--quant_method", description = "bnb: QLoRA, the base's linear layers stored in 4 bits") String quantMethod;
   @Option(names = "--quant_bits", description = "4 with --quant_method bnb") Integer quantBits;
@@ -185,6 +188,7 @@ public final class TrainOptions {
     a.outputDir = outputDir;
     a.addVersion = addVersion;
     a.resumeFromCheckpoint = resumeFromCheckpoint;
+    a.adapters = adapters;
     a.device = device;
     a.quantMethod = quantMethod;
     a.quantBits = quantBits;

@@ -21,10 +21,18 @@ abstract class ReferenceModel implements AutoCloseable {
 
   /** The policy with {@code adapter} switched off; the adapter is active again after each call. */
   static ReferenceModel adapterOff(CausalLM policy, String adapter) {
+    return adapterSwap(policy, null, adapter);
+  }
+
+  /**
+   * The policy's base with the frozen adapter {@code reference} (null: none) instead of the trained {@code adapter},
+   * which is active again after each call (--ref_adapters).
+   */
+  static ReferenceModel adapterSwap(CausalLM policy, String reference, String adapter) {
     return new ReferenceModel() {
       @Override
       double[] sequenceLogProbs(Batch b) {
-        policy.setActiveAdapter(null);
+        policy.setActiveAdapter(reference);
         try {
           return policy.sequenceLogProbs(b);
         } finally {
@@ -34,7 +42,7 @@ abstract class ReferenceModel implements AutoCloseable {
 
       @Override
       float[] targetLogProbs(Batch b) {
-        policy.setActiveAdapter(null);
+        policy.setActiveAdapter(reference);
         try {
           return policy.targetLogProbs(b);
         } finally {

@@ -123,6 +123,8 @@ public final class TrainArguments {
   public Path outputDir = Path.of("output");
   public boolean addVersion = true;
   public Path resumeFromCheckpoint;
+  public List<Path> adapters = new ArrayList<>();     // a LoRA adapter to start from (its settings and weights)
+  public List<Path> refAdapters = new ArrayList<>();  // rlhf: the reference is the base with this adapter
 
   // --- full training: which weights train (ms-swift's freeze_parameters / trainable_parameters) ---
   public List<String> freezeParameters = new ArrayList<>();
@@ -225,6 +227,18 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
+    if (adapters.size() > 1)
+      throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
+    if (!adapters.isEmpty() && !trainType.equals("lora"))
+      throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
+          + "--train_type lora (to train the merged model in full, merge it first: jswift export --merge_lora true)");
+    if (!adapters.isEmpty() && resumeFromCheckpoint != null)
+      throw new IllegalArgumentException("--adapters starts a new run from an adapter's weights; "
+          + "--resume_from_checkpoint continues one: give one of the two");
+    if (refAdapters.size() > 1)
+      throw new IllegalArgumentException("--ref_adapters: the reference takes one adapter, got " + refAdapters.size());
+    if (!refAdapters.isEmpty() && (rlhfType == null || !needsReference()))
+      throw new IllegalArgumentException("--ref_adapters sets the reference model of DPO, KTO and GRPO (beta > 0)");
     if (rlhfType != null) validateRlhf();
     if (cudaGraphs) {
       if (maxLength == null)

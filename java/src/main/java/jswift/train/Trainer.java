@@ -127,9 +127,14 @@ public final class Trainer implements AutoCloseable {
         trained = added;
         trained.forEach(p -> p.setTrainable(true));
       } else {
-        lora = args.loraConfig();
+        lora = args.adapters.isEmpty() ? args.loraConfig() : startingAdapter(args.adapters.get(0));
         List<Parameter> adapter = new ArrayList<>(LoraTuner.apply(m, "default", lora, args.seed));
         lora = LoraTuner.resolveTargets(m, lora);
+        if (!args.adapters.isEmpty()) {
+          loadWeights(adapter, args.adapters.get(0));
+          console.printf("starting from the adapter %s (its r, alpha and targets; the --lora_* flags do not apply)%n",
+              args.adapters.get(0));
+        }
         if (args.isRewardModeling())  // PEFT saves a sequence classifier's head in the adapter (task_type SEQ_CLS)
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
@@ -254,16 +259,51 @@ public final class Trainer implements AutoCloseable {
     Path own = expanded != null ? expanded : args.model;
     boolean sameModel = args.refModel == null
         || args.refModel.toAbsolutePath().normalize().equals(args.model.toAbsolutePath().normalize());
-    if (lora && sameModel) return ReferenceModel.adapterOff(policy, "default");
+    Path refAdapter = args.refAdapters.isEmpty() ? null : args.refAdapters.get(0);
+    if (lora && sameModel && refAdapter == null) return ReferenceModel.adapterOff(policy, "default");
+    if (lora && sameModel) {  // the same base, with the reference adapter (frozen) in place of the trained one
+      policy.loadAdapter("ref", jswift.tuner.ResidualInit.forOriginalBase(refAdapter));
+      policy.setActiveAdapter("default");
+      console.printf("reference model: the base with the adapter %s%n", refAdapter);
+      return ReferenceModel.adapterSwap(policy, "ref", "default");
+    }
     Path dir = args.refModel != null ? args.refModel : own;
     CausalLM r = CausalLM.load(dir, device, dtype, args.quantization());
     try {
+      if (refAdapter != null) {
+        r.loadAdapter("ref", jswift.tuner.ResidualInit.forOriginalBase(refAdapter));
+        r.setActiveAdapter("ref");
+      }
       ReferenceModel ref = ReferenceModel.separate(r, policy, dir.toString());
       console.printf("reference model: %s (frozen, %.1f MiB)%n", dir, r.weightBytes() / 1048576.0);
       return ref;
     } catch (RuntimeException e) {
       r.close();
       throw e;
+    }
+  }
+
+  /** The LoRA settings of the adapter a run starts from (--adapters): its own r, alpha, targets and dropout. */
+  private static LoraConfig startingAdapter(Path dir) throws IOException {
+    LoraConfig c = LoraConfig.read(jswift.tuner.ResidualInit.forOriginalBase(dir));
+    return c.withInitLoraWeights(com.fasterxml.jackson.databind.node.BooleanNode.TRUE);  // its weights replace the init
+  }
+
+  /** Copies the adapter folder's tensors into the run's adapter parameters (the same PEFT names). */
+  private static void loadWeights(List<Parameter> params, Path dir) throws IOException {
+    Path file = jswift.tuner.ResidualInit.forOriginalBase(dir).resolve(jswift.tuner.PeftAdapterWriter.WEIGHTS);
+    try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(file)) {
+      for (Parameter p : params) {
+        if (!f.contains(p.name()))
+          throw new IOException(file + " has no " + p.name() + ": --adapters needs an adapter of this model");
+        long[] shape = f.entry(p.name()).shape();
+        if (!java.util.Arrays.equals(shape, p.value().shape()))
+          throw new IOException(file + ": " + p.name() + " has shape " + java.util.Arrays.toString(shape) + ", this "
+              + "model's is " + java.util.Arrays.toString(p.value().shape()));
+        float[] v = f.floats(p.name());
+        p.value().copyFrom(v);
+        if (p.master() != null && p.master() != p.value()) p.master().copyFrom(v);
+      }
     }
   }
 

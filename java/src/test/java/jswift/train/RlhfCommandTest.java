@@ -176,6 +176,41 @@ class RlhfCommandTest {
   }
 
   @Test
+  void dpoStartsFromAnSftAdapterWithItAsTheReference(@TempDir Path dir) throws Exception {
+    Path data = pairs(dir);
+    String r = Cli.run("sft", "--model", MODEL.toString(), "--dataset", data.toString(), "--max_steps", "10",
+        "--learning_rate", "2e-3", "--save_steps", "10", "--logging_steps", "1", "--output_dir",
+        dir.resolve("sft").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n"), r);
+    Path sft;
+    try (Stream<Path> s = Files.list(dir.resolve("sft/jswift-tiny-chat"))) {
+      sft = s.findFirst().orElseThrow().resolve("checkpoint-10");
+    }
+    double fresh = Double.parseDouble(r.replaceAll("(?s).*step 1/10  loss ([0-9.]+).*", "$1"));
+    // sft --adapters: the run continues from the adapter's weights
+    r = Cli.run("sft", "--model", MODEL.toString(), "--dataset", data.toString(), "--adapters", sft.toString(),
+        "--max_steps", "1", "--output_dir", dir.resolve("more").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("starting from the adapter"), r);
+    double continued = Double.parseDouble(r.replaceAll("(?s).*step 1/1  loss ([0-9.]+).*", "$1"));
+    assertTrue(continued < fresh - 1, "the adapter's weights are loaded: " + fresh + " -> " + continued);
+    // DPO from the SFT adapter, measured against it: the first step is log 2
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", MODEL.toString(), "--dataset", data.toString(), "--adapters",
+        sft.toString(), "--ref_adapters", sft.toString(), "--max_steps", "1", "--output_dir", dir.resolve("dpo").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("step 1/1  loss 0.6931"), r);
+    // without --ref_adapters the reference is the bare base, which the SFT adapter already beats on these pairs
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", MODEL.toString(), "--dataset", data.toString(), "--adapters",
+        sft.toString(), "--max_steps", "1", "--output_dir", dir.resolve("dpo2").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && !r.contains("step 1/1  loss 0.6931"), r);
+    r = Cli.run("sft", "--model", MODEL.toString(), "--dataset", data.toString(), "--adapters", sft.toString(),
+        "--train_type", "full", "--output_dir", dir.resolve("x").toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--adapters starts LoRA training"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "cpo", "--model", MODEL.toString(), "--dataset", data.toString(),
+        "--ref_adapters", sft.toString(), "--output_dir", dir.resolve("x").toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--ref_adapters sets the reference model"), r);
+  }
+
+  @Test
   void ktoPushesDesirableAnswersUpAndUndesirableOnesDown(@TempDir Path dir) throws Exception {
     Path pairs = pairs(dir);
     List<String> rows = new ArrayList<>();
