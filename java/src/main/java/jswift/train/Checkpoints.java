@@ -38,6 +38,8 @@ import jswift.tuner.ResidualInit;
 final class Checkpoints {
   static final String STATE = "trainer_state.json";
   static final String OPTIMIZER = "optimizer.safetensors";
+  /** The suffix of a parameter's fp32 master weight in {@link #OPTIMIZER} (whole models stored narrower than fp32). */
+  static final String MASTER = ".master";
 
   /** Files of the base model folder a full checkpoint carries along (it is a complete Hugging Face folder). */
   private static final List<String> MODEL_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
@@ -143,7 +145,14 @@ final class Checkpoints {
       // exp_avg, exp_avg_sq and, for GaLore weights, galore_projector (resuming mid-interval needs that P)
       Map<String, String> metadata = new java.util.LinkedHashMap<>();
       metadata.put("step", Long.toString(optimizer.stepCount()));
+      // A whole model stored in a narrower dtype than its fp32 masters (a bf16 model trained in fp32 on the CPU, or
+      // with fp32 masters on a GPU): the masters go here too, so that a resumed run goes on from them exactly.
+      boolean narrowed = config == null && storedDtype() != DType.F32;
       for (Parameter p : params) {
+        if (narrowed && !p.isInt8() && !extras.contains(p)) {  // also LISA's resting layers, trained before
+          jswift.tensor.Tensor full = p.master() != null ? p.master() : p.value().dtype() == DType.F32 ? p.value() : null;
+          if (full != null) moments.add(TensorSource.of(p.name() + MASTER, full));
+        }
         if (!optimizer.hasState(p)) continue;
         for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet())
           moments.add(TensorSource.of(p.name() + "." + e.getKey(), e.getValue()));
@@ -258,7 +267,10 @@ final class Checkpoints {
         if (!present)
           throw new IOException(checkpoint + ": no " + p.name() + " (was it saved by a run with other settings?)");
         if (!p.isInt8()) {   // an INT8 weight's exact codes come with its optimizer state below
-          float[] v = lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
+          // the fp32 master when the checkpoint kept one (its model file holds it rounded), else the model file's
+          String master = p.name() + MASTER;
+          float[] v = moments.contains(master) ? moments.floats(master)
+              : lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
           p.value().copyFrom(v);
           if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
         }

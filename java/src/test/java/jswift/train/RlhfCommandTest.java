@@ -148,8 +148,8 @@ class RlhfCommandTest {
     assertEquals("Qwen2ForSequenceClassification", cfg.get("architectures").get(0).asText(), cfg.toString());
     assertEquals("LABEL_0", cfg.get("id2label").get("0").asText());
     assertRanksThePairs(rm, data);
-    // resuming from the half-way checkpoint restores the head (saved in fp32) and its moments: the final head is
-    // the uninterrupted run's up to the bf16 rounding of the decoder weights this model's checkpoints store
+    // resuming from the half-way checkpoint (this model stores bf16 weights; the fp32 masters, and the head, are in
+    // optimizer.safetensors) ends with the same model, byte for byte
     r = Cli.run("rlhf", "--rlhf_type", "rm", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
         data.toString(), "--max_steps", "12", "--learning_rate", "1e-4", "--save_steps", "6",
         "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("resumed").toString(), "--device", "cpu",
@@ -159,19 +159,11 @@ class RlhfCommandTest {
     try (Stream<Path> s = Files.list(dir.resolve("resumed/jswift-tiny-chat"))) {
       resumed = s.findFirst().orElseThrow().resolve("checkpoint-12");
     }
-    try (jswift.model.SafetensorsFile a = jswift.model.SafetensorsFile.open(rm.resolve("model.safetensors"));
-        jswift.model.SafetensorsFile b = jswift.model.SafetensorsFile.open(resumed.resolve("model.safetensors"))) {
+    assertTrue(java.util.Arrays.equals(Files.readAllBytes(rm.resolve("model.safetensors")),
+        Files.readAllBytes(resumed.resolve("model.safetensors"))), "resumed = uninterrupted");
+    try (jswift.model.SafetensorsFile a = jswift.model.SafetensorsFile.open(rm.resolve("model.safetensors"))) {
       assertEquals("F32", a.entry("score.weight").dtype(), "the head is kept in fp32");
-      float[] x = a.floats("score.weight"), y = b.floats("score.weight"), start;
-      double diff = 0, moved = 0;
-      try (jswift.model.SafetensorsFile half = jswift.model.SafetensorsFile.open(run.resolve("checkpoint-6/model.safetensors"))) {
-        start = half.floats("score.weight");
-      }
-      for (int i = 0; i < x.length; i++) {
-        diff += Math.abs(x[i] - y[i]);
-        moved += Math.abs(x[i] - start[i]);
-      }
-      assertTrue(diff < 0.05 * moved, "resumed head " + diff + " from the straight run's, which moved " + moved);
+      assertEquals("BF16", a.entry("model.norm.weight").dtype(), "the model in its own dtype");
     }
   }
 
