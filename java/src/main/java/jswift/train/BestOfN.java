@@ -1,6 +1,5 @@
 package jswift.train;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -17,12 +16,8 @@ import jswift.data.RowList;
 import jswift.infer.ChatCompletion;
 import jswift.infer.GenerationConfig;
 import jswift.model.CausalLM;
-import jswift.template.Conversation;
 import jswift.template.ConversationEncoder;
-import jswift.template.GenerationPrompt;
 import jswift.template.Message;
-import jswift.template.Role;
-import jswift.template.SequenceTooLongException;
 import jswift.tokenizer.Tokenizer;
 
 /**
@@ -90,21 +85,13 @@ public final class BestOfN {
         StandardOpenOption.APPEND)) {
       for (int i = from; i < to; i++) {
         Row row = rows.get(i);
-        Conversation c;
-        GenerationPrompt prompt;
-        try {
-          c = Conversation.fromJson(row.toJson());
-          prompt = template.encodePrompt(c);
-        } catch (SequenceTooLongException e) {
+        RowPrompt prompt = RowPrompt.encode(row, template);
+        if (prompt == null) {
           tooLong++;
           continue;
-        } catch (IllegalArgumentException e) {
-          throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
         }
-        List<Message> promptMessages = new ArrayList<>(c.messages());
-        if (!promptMessages.isEmpty() && promptMessages.get(promptMessages.size() - 1).role() == Role.ASSISTANT)
-          promptMessages.remove(promptMessages.size() - 1);
-        List<ChatCompletion.Choice> answers = ChatCompletion.generate(model, tokenizer, prompt,
+        List<Message> promptMessages = prompt.messages();
+        List<ChatCompletion.Choice> answers = ChatCompletion.generate(model, tokenizer, prompt.encoded(),
             gen.withSeed(gen.seed() + (long) i * o.numReturnSequences()), o.numReturnSequences(), null).choices();
         double[] scores = new double[answers.size()];
         java.util.Arrays.fill(scores, Double.NaN);
@@ -133,11 +120,7 @@ public final class BestOfN {
         if (orm != null) scored.sort(Comparator.comparingDouble((double[] s) -> -s[1]));  // best first, stable
         for (int k = 0; k < Math.min(o.nBestToKeep(), scored.size()); k++) {
           int j = (int) scored.get(k)[0];
-          ObjectNode n = row.toJson();  // the row as it was, its answer replaced by the sample
-          ArrayNode messages = (ArrayNode) n.get("messages");
-          if (!messages.isEmpty() && "assistant".equals(messages.get(messages.size() - 1).path("role").asText()))
-            messages.remove(messages.size() - 1);
-          messages.add(TrainingLog.JSON.createObjectNode().put("role", "assistant").put("content", answers.get(j).text()));
+          ObjectNode n = prompt.withAnswer(answers.get(j).text());  // the row as it was, the sample its answer
           if (orm != null) n.put("orm_score", scored.get(k)[1]);
           w.write(TrainingLog.JSON.writeValueAsString(n));
           w.write('\n');

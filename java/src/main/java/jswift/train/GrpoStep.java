@@ -14,12 +14,8 @@ import jswift.infer.ChatCompletion;
 import jswift.infer.GenerationConfig;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
-import jswift.template.Conversation;
 import jswift.template.ConversationEncoder;
-import jswift.template.GenerationPrompt;
 import jswift.template.Message;
-import jswift.template.Role;
-import jswift.template.SequenceTooLongException;
 import jswift.tokenizer.Tokenizer;
 
 /**
@@ -64,16 +60,13 @@ final class GrpoStep {
     return skippedTooLong;
   }
 
-  /** A prompt of the step: its row, conversation and encoding. */
-  record Prompt(Row row, Conversation conversation, GenerationPrompt encoded) {}
-
   /** The next {@code count} prompts of the stream (prompts over max_length are skipped and counted). */
-  List<Prompt> nextPrompts(SampleStream rows, int count) {
-    List<Prompt> out = new ArrayList<>();
+  List<RowPrompt> nextPrompts(SampleStream rows, int count) {
+    List<RowPrompt> out = new ArrayList<>();
     int skippedInARow = 0;
     while (out.size() < count) {
       Row row = rows.nextRow();
-      Prompt p = encode(row);
+      RowPrompt p = encode(row);
       if (p != null) {
         out.add(p);
         skippedInARow = 0;
@@ -84,21 +77,15 @@ final class GrpoStep {
     return out;
   }
 
-  /** The row's prompt (its messages up to the last user turn; a trailing assistant answer is left out), or null. */
-  Prompt encode(Row row) {
-    try {
-      Conversation c = Conversation.fromJson(row.toJson());
-      return new Prompt(row, c, template.encodePrompt(c));
-    } catch (SequenceTooLongException e) {
-      skippedTooLong++;
-      return null;
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
-    }
+  /** The row's prompt ({@link RowPrompt}), or null (counted) when it is longer than max_length. */
+  RowPrompt encode(Row row) {
+    RowPrompt p = RowPrompt.encode(row, template);
+    if (p == null) skippedTooLong++;
+    return p;
   }
 
   /** One sampled completion, scored. */
-  record Sample(Prompt prompt, ChatCompletion.Choice choice, double[] rewards, double reward) {}
+  record Sample(RowPrompt prompt, ChatCompletion.Choice choice, double[] rewards, double reward) {}
 
   /**
    * A generation: the samples (groups of num_generations per prompt, in order), their advantages and loss weights,
@@ -121,7 +108,7 @@ final class GrpoStep {
    * them; with num_iterations > 1 also records the sampling policy's log-probabilities for micro-batches of
    * {@code perBatch} completions (0: not needed, as for evaluation).
    */
-  Rollout rollout(List<Prompt> prompts, long seed, int perBatch) {
+  Rollout rollout(List<RowPrompt> prompts, long seed, int perBatch) {
     List<ChatCompletion.Request> requests = new ArrayList<>();
     int g = s.numGenerations();
     for (int p = 0; p < prompts.size(); p++) {
@@ -134,8 +121,8 @@ final class GrpoStep {
     List<ChatCompletion.Result> results = ChatCompletion.generate(model, tokenizer, requests);
     List<RewardFunction.Completion> completions = new ArrayList<>();
     for (int p = 0; p < prompts.size(); p++) {
-      Prompt prompt = prompts.get(p);
-      List<Message> promptMessages = promptMessages(prompt.conversation());
+      RowPrompt prompt = prompts.get(p);
+      List<Message> promptMessages = prompt.messages();
       for (ChatCompletion.Choice c : results.get(p).choices())
         completions.add(new RewardFunction.Completion(c.text(), c.tokens().length,
             c.finishReason() == ChatCompletion.FinishReason.LENGTH, promptMessages, prompt.row().extras()));
@@ -174,12 +161,6 @@ final class GrpoStep {
     for (int i = 0; i < old.length; i++)
       old[i] = model.targetLogProbs(batch(r, i * perBatch, Math.min(samples.size(), (i + 1) * perBatch)));
     return new Rollout(r.samples(), r.advantages(), r.completionWeights(), perBatch, old);
-  }
-
-  private static List<Message> promptMessages(Conversation c) {
-    List<Message> m = new ArrayList<>(c.messages());
-    if (!m.isEmpty() && m.get(m.size() - 1).role() == Role.ASSISTANT) m.remove(m.size() - 1);
-    return m;
   }
 
   /** Completions [from, to) of the rollout as one packed batch: prompt (unlabelled) + completion (labelled). */
@@ -275,11 +256,7 @@ final class GrpoStep {
         Sample x = r.samples().get(i);
         ObjectNode n = TrainingLog.JSON.createObjectNode();
         n.put("step", step);
-        com.fasterxml.jackson.databind.node.ArrayNode prompt = (com.fasterxml.jackson.databind.node.ArrayNode)
-            x.prompt().row().toJson().get("messages");
-        if (!prompt.isEmpty() && "assistant".equals(prompt.get(prompt.size() - 1).path("role").asText()))
-          prompt.remove(prompt.size() - 1);  // the dataset's answer is not what was asked
-        n.set("prompt", prompt);
+        n.set("prompt", x.prompt().messagesJson());  // the dataset's own answer is not what was asked
         n.put("completion", x.choice().text());
         ObjectNode rewards = n.putObject("rewards");
         for (int f = 0; f < x.rewards().length; f++) {

@@ -392,7 +392,7 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : objective != null ? objective.describe()
-        : grpo != null ? "rlhf (grpo, beta " + args.grpoSettings().beta() + ", " + args.numGenerations
+        : grpo != null ? "rlhf (grpo, beta " + grpo.beta() + ", " + args.numGenerations
         + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
@@ -644,9 +644,9 @@ public final class Trainer implements AutoCloseable {
     double reward = 0;
     int completions = 0;
     for (int first = 0; first < val.size(); first += args.perDeviceEvalBatchSize) {
-      List<GrpoStep.Prompt> prompts = new ArrayList<>();
+      List<RowPrompt> prompts = new ArrayList<>();
       for (int i = first; i < Math.min(val.size(), first + args.perDeviceEvalBatchSize); i++) {
-        GrpoStep.Prompt p = grpo.encode(val.get(i));
+        RowPrompt p = grpo.encode(val.get(i));
         if (p != null) prompts.add(p);
       }
       if (prompts.isEmpty()) continue;
