@@ -18,4 +18,11 @@ public final class Cli {
     int code = cli.execute(args);
     return code + "\n" + out + err;
   }
+
+  /** The one entry of a folder (a training output's only vN-... run folder); fails if there is none. */
+  public static java.nio.file.Path onlyChild(java.nio.file.Path dir) throws java.io.IOException {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(dir)) {
+      return s.findFirst().orElseThrow(() -> new AssertionError("nothing in " + dir));
+    }
+  }
 }

@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.DoubleSupplier;
+import jswift.model.CausalLM;
 import jswift.nn.Parameter;
+import jswift.tuner.LoraConfig;
+import jswift.tuner.LoraTuner;
 
 /**
  * The directional-derivative check of a training loss's gradient: the gradient the backward accumulated in the
@@ -39,6 +42,23 @@ public final class GradientCheck {
     double numeric = (moved(direction, eps, loss) - moved(direction, -eps, loss)) / (2 * eps);
     assertTrue(Math.abs(numeric) > 1e-4, what + ": the direction changes the loss: " + numeric);
     assertEquals(numeric, analytic, 0.02 * Math.abs(numeric) + 1e-5, what);
+  }
+
+  /**
+   * A trainable LoRA adapter "default" on every linear layer of {@code m}, without dropout (a training forward is then
+   * the scoring forward), B still 0: the policy is the base until {@link #perturb}.
+   */
+  public static List<Parameter> zeroAdapter(CausalLM m) {
+    List<Parameter> params = new java.util.ArrayList<>(LoraTuner.apply(m, "default",
+        LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3));
+    params.forEach(p -> p.setTrainable(true));
+    return params;
+  }
+
+  /** Moves every lora_B of the adapter off zero (seeded by its name), so the policy differs from the base. */
+  public static void perturb(List<Parameter> adapter) {
+    for (Parameter p : adapter)
+      if (p.name().contains("lora_B")) p.value().copyFrom(Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
   }
 
   /** {@code f} with every parameter of the direction moved by eps times it (then moved back). */

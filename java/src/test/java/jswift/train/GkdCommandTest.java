@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import jswift.testing.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,12 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GkdCommandTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-
-  private static Path only(Path dir) throws Exception {
-    try (Stream<Path> s = Files.list(dir)) {
-      return s.findFirst().orElseThrow();
-    }
-  }
 
   private static String[] gkd(Path teacher, Path out, String... more) {
     List<String> a = new ArrayList<>(List.of("rlhf", "--rlhf_type", "gkd", "--model", RlhfCommandTest.MODEL.toString(),
@@ -42,7 +35,7 @@ class GkdCommandTest {
         "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1", "--save_steps", "15",
         "--output_dir", dir.resolve("sft").toString(), "--device", "cpu");
     assertTrue(r.startsWith("0\n"), r);
-    Path adapter = only(dir.resolve("sft/jswift-tiny-chat")).resolve("checkpoint-15");
+    Path adapter = Cli.onlyChild(dir.resolve("sft/jswift-tiny-chat")).resolve("checkpoint-15");
     Path teacher = dir.resolve("teacher");
     r = Cli.run("export", "--adapters", adapter.toString(), "--merge_lora", "true", "--output_dir", teacher.toString());
     assertTrue(r.startsWith("0\n"), r);
@@ -52,7 +45,7 @@ class GkdCommandTest {
     assertTrue(r.startsWith("0\n") && r.contains("rlhf (gkd, beta 0.5, lmbda 0.0)") && r.contains("teacher model: "), r);
     List<JsonNode> steps = new ArrayList<>();
     JsonNode eval = null;
-    for (String line : Files.readAllLines(only(dir.resolve("offline/jswift-tiny-chat")).resolve("logging.jsonl"))) {
+    for (String line : Files.readAllLines(Cli.onlyChild(dir.resolve("offline/jswift-tiny-chat")).resolve("logging.jsonl"))) {
       JsonNode n = JSON.readTree(line);
       if (n.has("loss")) steps.add(n);
       if (n.has("eval_loss")) eval = n;

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import jswift.testing.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,9 +57,7 @@ class GrpoCommandTest {
   }
 
   private static Path onlyRun(Path out) throws Exception {
-    try (Stream<Path> s = Files.list(out.resolve("jswift-tiny-chat"))) {
-      return s.findFirst().orElseThrow();
-    }
+    return Cli.onlyChild(out.resolve("jswift-tiny-chat"));
   }
 
   @Test

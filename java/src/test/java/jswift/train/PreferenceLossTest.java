@@ -13,8 +13,6 @@ import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.testing.Fixtures;
-import jswift.tuner.LoraConfig;
-import jswift.tuner.LoraTuner;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -118,11 +116,8 @@ class PreferenceLossTest {
     PreferenceLoss.Settings s = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0, 0.2, v,
         v == PreferenceLoss.DpoVariant.SIGMOID || v == PreferenceLoss.DpoVariant.ROBUST ? 0.1 : 0);
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
-      List<Parameter> params = LoraTuner.apply(m, "default",
-          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
-      params.forEach(p -> p.setTrainable(true));
-      for (Parameter p : params)
-        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      List<Parameter> params = jswift.testing.GradientCheck.zeroAdapter(m);
+      jswift.testing.GradientCheck.perturb(params);
       PreferenceLoss.Scored d = score(m, b, s);
       params.forEach(Parameter::zeroGrad);
       m.forwardBackward(b.withSequenceWeights(d.weights()), 1, 1.0);
@@ -151,14 +146,11 @@ class PreferenceLossTest {
     Batch b = pairs();
     PreferenceLoss.Settings s = settings(type);
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
-      List<Parameter> params = LoraTuner.apply(m, "default",
-          LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 3);
-      params.forEach(p -> p.setTrainable(true));
+      List<Parameter> params = jswift.testing.GradientCheck.zeroAdapter(m);
       if (type == PreferenceLoss.Type.DPO)
         assertEquals(Math.log(2), score(m, b, new PreferenceLoss.Settings(type, s.beta(), 0, 0)).loss(), 1e-12,
             "with B = 0 the policy is the reference: z = 0");
-      for (Parameter p : params)
-        if (p.name().contains("lora_B")) p.value().copyFrom(jswift.testing.Rand.normal(p.value().numel(), p.name().hashCode(), 0.05f));
+      jswift.testing.GradientCheck.perturb(params);
       PreferenceLoss.Scored d = score(m, b, s);
       params.forEach(Parameter::zeroGrad);
       m.forwardBackward(b.withSequenceWeights(d.weights()), 1, 1.0);

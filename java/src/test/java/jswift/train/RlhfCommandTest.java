@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import jswift.cli.QuickStart;
 import jswift.testing.Cli;
 import org.junit.jupiter.api.Test;
@@ -42,10 +41,7 @@ class RlhfCommandTest {
         "--device", "cpu");
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("rlhf (dpo, beta 0.1)") && r.contains("step 1/12  loss 0.6931"), r);
-    Path run;
-    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
-      run = s.findFirst().orElseThrow();
-    }
+    Path run = Cli.onlyChild(dir.resolve("out/jswift-tiny-chat"));
     List<JsonNode> steps = new ArrayList<>();
     JsonNode eval = null;
     for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
@@ -72,10 +68,7 @@ class RlhfCommandTest {
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("reference model: " + MODEL) && r.contains("step 1/6  loss 0.6931"),
         "a second copy is the reference, and the policy starts equal to it: " + r);
-    Path run;
-    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
-      run = s.findFirst().orElseThrow();
-    }
+    Path run = Cli.onlyChild(dir.resolve("out/jswift-tiny-chat"));
     JsonNode last = null;
     for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
       JsonNode n = JSON.readTree(line);
@@ -93,10 +86,7 @@ class RlhfCommandTest {
         "--save_steps", "12", "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("rm").toString(),
         "--device", "cpu");
     assertTrue(r.startsWith("0\n") && r.contains("rlhf (rm)"), r);
-    Path run;
-    try (Stream<Path> s = Files.list(dir.resolve("rm/jswift-tiny-chat"))) {
-      run = s.findFirst().orElseThrow();
-    }
+    Path run = Cli.onlyChild(dir.resolve("rm/jswift-tiny-chat"));
     JsonNode first = null, last = null, eval = null;
     for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
       JsonNode n = JSON.readTree(line);
@@ -122,10 +112,7 @@ class RlhfCommandTest {
         "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1", "--max_steps", "2",
         "--logging_steps", "1", "--output_dir", dir.resolve("grpo").toString(), "--device", "cpu");
     assertTrue(r.startsWith("0\n") && r.contains("reward model: " + rm) && r.contains("reward_model/mean"), r);
-    Path grpoCheckpoint;
-    try (Stream<Path> s = Files.list(dir.resolve("grpo/jswift-tiny-chat"))) {
-      grpoCheckpoint = s.findFirst().orElseThrow().resolve("checkpoint-2");
-    }
+    Path grpoCheckpoint = Cli.onlyChild(dir.resolve("grpo/jswift-tiny-chat")).resolve("checkpoint-2");
     r = Cli.run("rlhf", "--rlhf_type", "grpo", "--model", MODEL.toString(), "--dataset", prompts.toString(),
         "--reward_model", grpoCheckpoint.toString(), "--num_generations", "2", "--per_device_train_batch_size", "2",
         "--max_steps", "1", "--output_dir", dir.resolve("o").toString(), "--device", "cpu");
@@ -139,10 +126,7 @@ class RlhfCommandTest {
         data.toString(), "--max_steps", "12", "--learning_rate", "1e-4", "--logging_steps", "1", "--save_steps", "6",
         "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("rm").toString(), "--device", "cpu");
     assertTrue(r.startsWith("0\n") && r.contains("rlhf (rm)"), r);
-    Path run;
-    try (Stream<Path> s = Files.list(dir.resolve("rm/jswift-tiny-chat"))) {
-      run = s.findFirst().orElseThrow();
-    }
+    Path run = Cli.onlyChild(dir.resolve("rm/jswift-tiny-chat"));
     Path rm = run.resolve("checkpoint-12");
     JsonNode cfg = JSON.readTree(rm.resolve("config.json").toFile());
     assertEquals("Qwen2ForSequenceClassification", cfg.get("architectures").get(0).asText(), cfg.toString());
@@ -155,10 +139,7 @@ class RlhfCommandTest {
         "--per_device_train_batch_size", "2", "--output_dir", dir.resolve("resumed").toString(), "--device", "cpu",
         "--resume_from_checkpoint", run.resolve("checkpoint-6").toString());
     assertTrue(r.startsWith("0\n"), r);
-    Path resumed;
-    try (Stream<Path> s = Files.list(dir.resolve("resumed/jswift-tiny-chat"))) {
-      resumed = s.findFirst().orElseThrow().resolve("checkpoint-12");
-    }
+    Path resumed = Cli.onlyChild(dir.resolve("resumed/jswift-tiny-chat")).resolve("checkpoint-12");
     assertTrue(java.util.Arrays.equals(Files.readAllBytes(rm.resolve("model.safetensors")),
         Files.readAllBytes(resumed.resolve("model.safetensors"))), "resumed = uninterrupted");
     try (jswift.model.SafetensorsFile a = jswift.model.SafetensorsFile.open(rm.resolve("model.safetensors"))) {
@@ -174,10 +155,7 @@ class RlhfCommandTest {
         "--learning_rate", "2e-3", "--save_steps", "10", "--logging_steps", "1", "--output_dir",
         dir.resolve("sft").toString(), "--device", "cpu");
     assertTrue(r.startsWith("0\n"), r);
-    Path sft;
-    try (Stream<Path> s = Files.list(dir.resolve("sft/jswift-tiny-chat"))) {
-      sft = s.findFirst().orElseThrow().resolve("checkpoint-10");
-    }
+    Path sft = Cli.onlyChild(dir.resolve("sft/jswift-tiny-chat")).resolve("checkpoint-10");
     double fresh = Double.parseDouble(r.replaceAll("(?s).*step 1/10  loss ([0-9.]+).*", "$1"));
     // sft --adapters: the run continues from the adapter's weights
     r = Cli.run("sft", "--model", MODEL.toString(), "--dataset", data.toString(), "--adapters", sft.toString(),
@@ -221,10 +199,7 @@ class RlhfCommandTest {
         "--device", "cpu");
     assertTrue(r.startsWith("0\n"), r);
     assertTrue(r.contains("rlhf (kto, beta 0.1)") && r.contains("step 1/12  loss 0.5000"), r);
-    Path run;
-    try (Stream<Path> s = Files.list(dir.resolve("out/jswift-tiny-chat"))) {
-      run = s.findFirst().orElseThrow();
-    }
+    Path run = Cli.onlyChild(dir.resolve("out/jswift-tiny-chat"));
     JsonNode last = null, eval = null;
     for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
       JsonNode n = JSON.readTree(line);
