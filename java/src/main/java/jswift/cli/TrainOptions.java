@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -42,6 +42,11 @@ public final class TrainOptions {
   @Option(names = "--init_weights", description = "LoRA init: true, false, gaussian, pissa, pissa_niter_N, olora "
       + "(PiSSA / OLoRA replace each target weight by W - s B A; checkpoints then also hold converted/default, "
       + "the plain LoRA for the original model)") String initWeights = "true";
+  @Option(names = "--vera_rank", description = "VeRA: rank of the shared random projections (256)") int veraRank = 256;
+  @Option(names = "--vera_projection_prng_key", description = "VeRA: seed of the shared projections (0)")
+  long veraProjectionPrngKey = 0;
+  @Option(names = "--vera_dropout", description = "VeRA: dropout on the adapter's input (0.0)") float veraDropout = 0f;
+  @Option(names = "--vera_d_initial", description = "VeRA: initial value of lambda_d (0.1)") float veraDInitial = 0.1f;
   @Option(names = "--lorap_lr_ratio", description = "LoRA+: lora_B (and 1-D) parameters learn at lr x this "
       + "(recommended 16)") Double lorapLrRatio;
   @Option(names = "--lorap_emb_lr", description = "LoRA+ rate of LoRA-on-embedding weights (none in jswift, which "
@@ -149,6 +154,10 @@ public final class TrainOptions {
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;
+    a.veraRank = veraRank;
+    a.veraProjectionPrngKey = veraProjectionPrngKey;
+    a.veraDropout = veraDropout;
+    a.veraDInitial = veraDInitial;
     a.loraAlpha = loraAlpha;
     a.loraDropout = loraDropout;
     a.targetModules = targetModules;

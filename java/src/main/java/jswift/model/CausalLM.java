@@ -19,6 +19,7 @@ import jswift.nn.Mlp;
 import jswift.nn.Parameter;
 import jswift.nn.RmsNorm;
 import jswift.nn.Rope;
+import jswift.nn.VeraProjections;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
@@ -51,6 +52,7 @@ public final class CausalLM implements AutoCloseable {
   private final Rope rope;
   private boolean gradientCheckpointing;
   private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
+  private final Map<String, VeraProjections> veraProjections = new LinkedHashMap<>();  // a VeRA adapter's shared pair
   private String activeAdapter;
 
   /** Loads a model folder onto a device: fp32 on the CPU, bf16 on CUDA. */
@@ -262,16 +264,20 @@ public final class CausalLM implements AutoCloseable {
   // ---- adapters ----
 
   /**
-   * Loads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) under a name; its tensors
-   * are frozen until made trainable. rsLoRA is honoured; a DoRA adapter ({@code use_dora}) brings one
-   * {@code lora_magnitude_vector} per module, loaded in f32.
+   * Loads a PEFT LoRA or VeRA adapter folder (adapter_config.json + adapter_model.safetensors) under a name; its
+   * tensors are frozen until made trainable. rsLoRA is honoured; a DoRA adapter ({@code use_dora}) brings one
+   * {@code lora_magnitude_vector} per module, loaded in f32. A VeRA adapter brings the shared projections
+   * ({@code base_model.vera_A} / {@code vera_B}, which must have been saved: save_projection) and per module
+   * {@code vera_lambda_d} [r] and {@code vera_lambda_b} [out], in f32.
    */
   public void loadAdapter(String name, Path dir) throws IOException {
     Path cfgFile = dir.resolve("adapter_config.json");
     if (!Files.exists(cfgFile)) throw new IOException(cfgFile + " not found: is " + dir + " a PEFT adapter folder?");
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("peft_type").asText("LORA");
-    if (!type.equals("LORA")) throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA only)");
+    if (!type.equals("LORA") && !type.equals("VERA"))
+      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA and VERA adapters)");
+    boolean vera = type.equals("VERA");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -283,14 +289,17 @@ public final class CausalLM implements AutoCloseable {
       throw new IOException(cfgFile + ": init_lora_weights=" + init + ": this adapter is relative to the residual base"
           + " W - s B0 A0 its initialisation left, not to the original weights; load its converted/default folder"
           + " (the plain-LoRA conversion ms-swift and jswift save beside each checkpoint) instead");
-    int r = c.path("r").asInt(8);
+    int r = c.path("r").asInt(vera ? 256 : 8);
     double alpha = c.path("lora_alpha").asDouble(8);
     float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);
-    float dropout = (float) c.path("lora_dropout").asDouble(0);
+    float dropout = (float) c.path(vera ? "vera_dropout" : "lora_dropout").asDouble(0);
     Path weights = dir.resolve("adapter_model.safetensors");
     if (!Files.exists(weights))
       throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
-    // Per module: lora_A, lora_B and (DoRA) lora_magnitude_vector; what no adapter took over is freed at the end.
+    // Per module: lora_A, lora_B and (DoRA) lora_magnitude_vector, or VeRA's lambda_d and lambda_b; what no adapter
+    // took over is freed at the end.
+    String[] suffixes = vera ? new String[] {VERA_D_SUFFIX, VERA_B_SUFFIX} : new String[] {A_SUFFIX, B_SUFFIX,
+        MAGNITUDE_SUFFIX};
     Map<String, Tensor[]> modules = new LinkedHashMap<>();
     Map<String, Tensor> copies = new LinkedHashMap<>();  // modules_to_save: module -> the adapter's weight
     List<String> toSave = new ArrayList<>();
@@ -298,10 +307,13 @@ public final class CausalLM implements AutoCloseable {
     // A reward model's adapter (task_type SEQ_CLS) also holds its score head: ScoreHead.load reads that.
     boolean seqCls = "SEQ_CLS".equals(c.path("task_type").asText());
     if (seqCls) toSave.removeAll(List.of("score", "classifier"));
+    VeraProjections projections = null;
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+        if (vera) projections = veraProjections(f, r, weights);
         for (String key : f.names()) {
           if (seqCls && key.matches("base_model\\.model\\.(score|classifier)\\..*")) continue;
+          if (vera && (key.equals(VeraProjections.A_KEY) || key.equals(VeraProjections.B_KEY))) continue;
           String copy = savedModuleOf(key, toSave);
           if (copy != null) {
             long[] shape = baseModuleWeight(copy).value().shape(), stored = f.entry(key).shape();
@@ -313,15 +325,16 @@ public final class CausalLM implements AutoCloseable {
             continue;
           }
           String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
-          int slot = k.endsWith(A_SUFFIX) ? 0 : k.endsWith(B_SUFFIX) ? 1 : k.endsWith(MAGNITUDE_SUFFIX) ? 2 : -1;
+          int slot = -1;
+          for (int i = 0; i < suffixes.length; i++) if (k.endsWith(suffixes[i])) slot = i;
           if (slot < 0 || (slot == 2 && !dora))
-            throw new IOException(weights + ": unexpected tensor '" + key + "' for a " + (dora ? "DoRA" : "LoRA")
-                + " adapter" + (slot == 2 ? " (adapter_config.json does not set use_dora)" : ""));
-          String suffix = slot == 0 ? A_SUFFIX : slot == 1 ? B_SUFFIX : MAGNITUDE_SUFFIX;
-          String module = k.substring(0, k.length() - suffix.length()).replaceFirst("^base_model\\.model\\.", "");
+            throw new IOException(weights + ": unexpected tensor '" + key + "' for a " + (vera ? "VeRA" : dora ? "DoRA"
+                : "LoRA") + " adapter" + (slot == 2 ? " (adapter_config.json does not set use_dora)" : ""));
+          String module = k.substring(0, k.length() - suffixes[slot].length()).replaceFirst("^base_model\\.model\\.", "");
           Linear l = linears.get(module);
           if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
-          long[] shape = slot == 0 ? new long[] {r, l.inFeatures()}
+          long[] shape = vera ? (slot == 0 ? new long[] {r} : new long[] {l.outFeatures()})
+              : slot == 0 ? new long[] {r, l.inFeatures()}
               : slot == 1 ? new long[] {l.outFeatures(), r} : new long[] {l.outFeatures()};
           long[] stored = f.entry(key).shape();
           if (!java.util.Arrays.equals(stored, shape))
@@ -329,14 +342,15 @@ public final class CausalLM implements AutoCloseable {
                 + ", expected " + java.util.Arrays.toString(shape) + (slot == 2 ? "" : " (r=" + r
                 + " in adapter_config.json)"));
           Tensor[] m = modules.computeIfAbsent(module, x -> new Tensor[3]);
-          m[slot] = f.load(key, slot == 2 ? DType.F32 : dtype, device);
+          m[slot] = f.load(key, vera || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty()) throw new IOException(weights + " holds no LoRA tensors");
+      if (modules.isEmpty()) throw new IOException(weights + " holds no " + (vera ? "VeRA" : "LoRA") + " tensors");
       for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
         Tensor[] p = e.getValue();
         if (p[0] == null || p[1] == null)
-          throw new IOException(weights + ": module " + e.getKey() + " has only one of lora_A / lora_B");
+          throw new IOException(weights + ": module " + e.getKey() + " has only one of " + (vera
+              ? "vera_lambda_d / vera_lambda_b" : "lora_A / lora_B"));
         if (dora && p[2] == null)
           throw new IOException(weights + ": module " + e.getKey() + " has no lora_magnitude_vector, but"
               + " adapter_config.json sets use_dora");
@@ -344,10 +358,20 @@ public final class CausalLM implements AutoCloseable {
       for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
         Tensor[] p = e.getValue();
         String prefix = "base_model.model." + e.getKey();
-        Parameter magnitude = dora ? new Parameter(prefix + MAGNITUDE_SUFFIX, p[2]) : null;
-        linears.get(e.getKey()).addAdapter(name, new LoraAdapter(new Parameter(prefix + A_SUFFIX, p[0]),
-            new Parameter(prefix + B_SUFFIX, p[1]), magnitude, scale, dropout));
+        Linear l = linears.get(e.getKey());
+        if (vera) {
+          l.addAdapter(name, LoraAdapter.vera(projections.sliceA(l.inFeatures()), projections.sliceB(l.outFeatures()),
+              new Parameter(prefix + VERA_D_SUFFIX, p[0]), new Parameter(prefix + VERA_B_SUFFIX, p[1]), dropout));
+        } else {
+          Parameter magnitude = dora ? new Parameter(prefix + MAGNITUDE_SUFFIX, p[2]) : null;
+          l.addAdapter(name, new LoraAdapter(new Parameter(prefix + A_SUFFIX, p[0]), new Parameter(prefix + B_SUFFIX,
+              p[1]), magnitude, scale, dropout));
+        }
         java.util.Arrays.fill(p, null);  // owned by the adapter now
+      }
+      if (vera) {
+        setVeraProjections(name, projections);
+        projections = null;
       }
       for (Map.Entry<String, Tensor> e : copies.entrySet()) {
         setModuleCopy(name, e.getKey(), new Parameter("base_model.model." + e.getKey() + ".weight", e.getValue()));
@@ -356,13 +380,35 @@ public final class CausalLM implements AutoCloseable {
     } finally {
       for (Tensor[] p : modules.values()) for (Tensor t : p) if (t != null) t.close();
       for (Tensor t : copies.values()) if (t != null) t.close();
+      if (projections != null) projections.close();
     }
   }
 
-  /**
-   * The module (embedding or LM head) a key of an adapter file holds in full, when adapter_config.json lists it in
-   * modules_to_save (PEFT saves it as {@code base_model.model.<module>.weight}); else null.
-   */
+  /** A VeRA adapter file's shared projections, which PEFT saves unless save_projection was turned off. */
+  private VeraProjections veraProjections(SafetensorsFile f, int r, Path where) throws IOException {
+    String a = VeraProjections.A_KEY, b = VeraProjections.B_KEY;
+    if (!f.contains(a) || !f.contains(b))
+      throw new IOException(where + " has no " + a + " / " + b + ": the VeRA adapter was saved with save_projection"
+          + " false, so its projections exist only as torch's draw from projection_prng_key, which jswift cannot"
+          + " repeat; save it again with VeraConfig(save_projection=True)");
+    long[] sa = f.entry(a).shape(), sb = f.entry(b).shape();
+    if (sa.length != 2 || sb.length != 2 || sa[0] != r || sb[1] != r)
+      throw new IOException(where + ": " + a + " " + java.util.Arrays.toString(sa) + " / " + b + " "
+          + java.util.Arrays.toString(sb) + " do not fit r=" + r + " (expected [r, in] / [out, r])");
+    return VeraProjections.of(f.floats(a), f.floats(b), r, sa[1], sb[0], dtype, device);
+  }
+
+  /** Gives adapter {@code adapterName} its VeRA projections (the model owns and frees them). */
+  public void setVeraProjections(String adapterName, VeraProjections projections) {
+    VeraProjections old = veraProjections.put(adapterName, projections);
+    if (old != null && old != projections) old.close();
+  }
+
+  /** An adapter's VeRA projections, or null for a LoRA adapter. */
+  public VeraProjections veraProjections(String adapterName) {
+    return veraProjections.get(adapterName);
+  }
+
   private static String savedModuleOf(String key, List<String> modulesToSave) {
     for (String module : new String[] {EMBED_MODULE, LM_HEAD_MODULE}) {
       if (!key.equals("base_model.model." + module + ".weight")) continue;
@@ -372,7 +418,7 @@ public final class CausalLM implements AutoCloseable {
   }
 
   private static final String A_SUFFIX = ".lora_A.weight", B_SUFFIX = ".lora_B.weight",
-      MAGNITUDE_SUFFIX = ".lora_magnitude_vector";
+      MAGNITUDE_SUFFIX = ".lora_magnitude_vector", VERA_D_SUFFIX = ".vera_lambda_d", VERA_B_SUFFIX = ".vera_lambda_b";
 
   // ---- modules_to_save: whole modules an adapter trains and carries (PEFT's ModulesToSaveWrapper) ----
 
@@ -437,16 +483,12 @@ public final class CausalLM implements AutoCloseable {
     if (!found) throw new IllegalArgumentException("no adapter named '" + name + "' is loaded");
   }
 
-  /** The A / B (and DoRA magnitude) parameters of the active adapter of every layer, by PEFT name. */
+  /** The parameters of the active adapter of every layer (A / B, DoRA's magnitude, VeRA's vectors), by PEFT name. */
   public Map<String, Parameter> activeAdapterParameters() {
     Map<String, Parameter> out = new LinkedHashMap<>();
     for (Linear l : linears.values()) {
       LoraAdapter a = l.activeAdapter();
-      if (a != null) {
-        out.put(a.a().name(), a.a());
-        out.put(a.b().name(), a.b());
-        if (a.isDora()) out.put(a.magnitude().name(), a.magnitude());
-      }
+      if (a != null) for (Parameter p : a.ownParameters()) out.put(p.name(), p);
     }
     for (Parameter p : moduleCopies.getOrDefault(activeAdapter, Map.of()).values()) out.put(p.name(), p);
     return out;
@@ -1052,6 +1094,8 @@ public final class CausalLM implements AutoCloseable {
     for (Linear l : linears.values()) l.close();
     for (Map<String, Parameter> m : moduleCopies.values()) m.values().forEach(Parameter::close);
     moduleCopies.clear();
+    veraProjections.values().forEach(VeraProjections::close);
+    veraProjections.clear();
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

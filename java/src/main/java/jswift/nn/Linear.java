@@ -19,7 +19,8 @@ import jswift.tensor.Tensor;
  * trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
- * n = ||W + s B A|| per output row; {@link DoraLinear} has the math.
+ * n = ||W + s B A|| per output row; {@link DoraLinear} has the math. A VeRA adapter ({@link LoraAdapter#isVera})
+ * scales the low-rank path by its two trained vectors; {@link VeraLinear} has that.
  */
 public final class Linear implements AutoCloseable {
   private final String name;
@@ -243,6 +244,9 @@ public final class Linear implements AutoCloseable {
           Kernels.matmul(x2, false, denseWeight(tmp), true, y2, 1f, 0f);
         }
         if (bias != null) Kernels.addBias(y, bias.value());
+      } else if (active.isVera()) {
+        VeraLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+            bias == null ? null : bias.value(), arena, tmp, x2, y2, training ? active.dropout() : 0f, dropoutSeed, saved);
       } else if (active.isDora()) {
         // DoRA needs the dense W anyway (its row norms ||W + s B A||), so it keeps the dequantized path.
         DoraLinear.forward(active, denseWeight(tmp), bias == null ? null : bias.value(), arena, tmp, x2, y2,
@@ -304,6 +308,9 @@ public final class Linear implements AutoCloseable {
             Kernels.matmul(dy2, false, denseWeight(tmp), false, target2, 1f, 0f);
           }
         }
+      } else if (active.isVera()) {
+        VeraLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
+            dropoutSeed, target2);
       } else if (active.isDora()) {
         DoraLinear.backward(active, denseWeight(tmp), tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);
         weightGrad = null;  // done there: DoRA scales the rows of W's gradient too

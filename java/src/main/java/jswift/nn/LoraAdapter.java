@@ -12,11 +12,18 @@ import jswift.tensor.Tensor;
  * {@code base_model.model.<module>.lora_magnitude_vector}: the layer then computes
  * y = b + (m / ||W + s B A||_row) * (x W^T + s (x A^T) B^T). m is kept in f32 whatever the compute dtype, like
  * the other per-row statistics the kernels read (it is a vector of [out] values, and PEFT keeps it in fp32).
+ *
+ * <p>A VeRA adapter ({@link #vera}) scales the low-rank path by two f32 vectors instead:
+ * y = x W^T + b ⊙ ((d ⊙ (drop(x) A^T)) B^T), with d [rank] ({@code vera_lambda_d}) and b [out]
+ * ({@code vera_lambda_b}) trained and A, B slices of the model-wide random projections, frozen and not owned by
+ * the adapter ({@link ScaledLora} has the math).
  */
 public final class LoraAdapter implements AutoCloseable {
   private final Parameter a;
   private final Parameter b;
   private final Parameter magnitude;  // null for plain LoRA
+  private final Parameter rankScale;  // VeRA's lambda_d [rank], else null
+  private final Parameter outScale;   // VeRA's lambda_b [out], else null
   private final float scale;
   private final float dropout;
 
@@ -26,6 +33,28 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** A DoRA adapter when {@code magnitude} (f32 [out]) is not null, else plain LoRA. */
   public LoraAdapter(Parameter a, Parameter b, Parameter magnitude, float scale, float dropout) {
+    this(a, b, magnitude, null, null, scale, dropout);
+  }
+
+  /**
+   * A VeRA adapter over the shared projections' slices A [rank, in] and B [out, rank] (frozen, owned elsewhere) with
+   * its vectors lambda_d (f32 [rank]) and lambda_b (f32 [out]).
+   */
+  public static LoraAdapter vera(Parameter a, Parameter b, Parameter lambdaD, Parameter lambdaB, float dropout) {
+    checkVector(lambdaD, a.value().size(0), "rank (rows of A " + a.value() + ")");
+    checkVector(lambdaB, b.value().size(0), "output (rows of B " + b.value() + ")");
+    return new LoraAdapter(a, b, null, lambdaD, lambdaB, 1f, dropout);
+  }
+
+  private static void checkVector(Parameter v, long n, String what) {
+    Tensor t = v.value();
+    if (t.rank() != 1 || t.size(0) != n || t.dtype() != DType.F32)
+      throw new IllegalArgumentException("VeRA " + v.name() + " must be float32 [" + n + "], one value per " + what
+          + ", got " + t);
+  }
+
+  private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
+      float scale, float dropout) {
     if (a.value().rank() != 2 || b.value().rank() != 2 || a.value().size(0) != b.value().size(1))
       throw new IllegalArgumentException("LoRA " + a.name() + ": A " + a.value() + " and B " + b.value()
           + " do not form a rank-r pair (A [r, in], B [out, r])");
@@ -39,6 +68,8 @@ public final class LoraAdapter implements AutoCloseable {
     this.a = a;
     this.b = b;
     this.magnitude = magnitude;
+    this.rankScale = rankScale;
+    this.outScale = outScale;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -58,6 +89,35 @@ public final class LoraAdapter implements AutoCloseable {
 
   public boolean isDora() {
     return magnitude != null;
+  }
+
+  /** A VeRA adapter: A and B are the shared projections' slices, and lambda_d / lambda_b scale the path. */
+  public boolean isVera() {
+    return rankScale != null;
+  }
+
+  /** VeRA's lambda_d (f32 [rank]), else null. */
+  public Parameter rankScale() {
+    return rankScale;
+  }
+
+  /** VeRA's lambda_b (f32 [out]), else null. */
+  public Parameter outScale() {
+    return outScale;
+  }
+
+  /** The parameters of this adapter alone (A and B too unless they are VeRA's shared projections). */
+  public java.util.List<Parameter> ownParameters() {
+    java.util.List<Parameter> out = new java.util.ArrayList<>();
+    if (isVera()) {
+      out.add(rankScale);
+      out.add(outScale);
+    } else {
+      out.add(a);
+      out.add(b);
+      if (magnitude != null) out.add(magnitude);
+    }
+    return out;
   }
 
   public int rank() {
@@ -82,8 +142,6 @@ public final class LoraAdapter implements AutoCloseable {
 
   @Override
   public void close() {
-    a.close();
-    b.close();
-    if (magnitude != null) magnitude.close();
+    ownParameters().forEach(Parameter::close);  // VeRA's projections belong to the model (VeraProjections)
   }
 }

@@ -46,7 +46,7 @@ final class QuantizedLora {
    * GEMV reads the packed weight once, where the tile GEMM would write and re-read a dense panel of every weight
    * for each token (what the first H200 run measured: 24 tokens/s for a Llama-3-8B shape at batch 1).
    */
-  private static boolean baseProduct(QuantizedWeight w, Tensor bias, Tensor x, Tensor y) {
+  static boolean baseProduct(QuantizedWeight w, Tensor bias, Tensor x, Tensor y) {
     long rows = x.size(0);
     if (rows >= 1 && rows <= w.gemvMaxRows()) {
       w.gemv(x, bias, y);

@@ -60,6 +60,10 @@ public final class TrainArguments {
   public boolean useRslora;
   public boolean useDora;
   public String initWeights = "true";
+  public int veraRank = 256;      // --train_type vera: ms-swift's vera_* flags and defaults
+  public long veraProjectionPrngKey = 0;
+  public float veraDropout = 0f;
+  public float veraDInitial = 0.1f;
   public Double lorapLrRatio;     // LoRA+: lora_B (and 1-D) parameters learn at lr x this; null: off
   public double lorapEmbLr = 1e-6;  // LoRA+ rate of LoRA-on-embedding weights (jswift adapts linears only)
   public List<String> modulesToSave = new ArrayList<>();  // trained in full beside the adapter (embed_tokens, lm_head)
@@ -163,8 +167,14 @@ public final class TrainArguments {
   }
 
   /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
+  /** The adapter's PEFT config: a LoraConfig, or with --train_type vera a VeraConfig. */
   public jswift.tuner.LoraConfig loraConfig() {
-    jswift.tuner.LoraConfig c = jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
+    var json = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+    jswift.tuner.LoraConfig c = trainType.equals("vera")
+        ? jswift.tuner.LoraConfig.veraDefaults().withR(veraRank).withLoraDropout(veraDropout)
+            .withTargetModules(targetModules).with("projection_prng_key", json.numberNode(veraProjectionPrngKey))
+            .with("d_initial", json.numberNode((double) veraDInitial))
+        : jswift.tuner.LoraConfig.defaults().withR(loraRank).withLoraAlpha(loraAlpha)
         .withLoraDropout(loraDropout).withTargetModules(targetModules).withRslora(useRslora).withDora(useDora)
         .withInitLoraWeights(initWeights.equals("true") || initWeights.equals("false")
             ? com.fasterxml.jackson.databind.node.BooleanNode.valueOf(Boolean.parseBoolean(initWeights))
@@ -196,13 +206,29 @@ public final class TrainArguments {
     return evalSteps != null ? evalSteps : saveSteps;
   }
 
+  /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
+  public boolean isAdapterTuning() {
+    return trainType.equals("lora") || trainType.equals("vera");
+  }
+
+  private void validateVera() {
+    if (veraRank <= 0) throw new IllegalArgumentException("--vera_rank must be > 0, got " + veraRank);
+    if (veraDropout < 0 || veraDropout >= 1)
+      throw new IllegalArgumentException("--vera_dropout must be in [0, 1), got " + veraDropout);
+    if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
+      throw new IllegalArgumentException("--use_dora, --use_rslora, --init_weights and --lorap_lr_ratio are LoRA's; "
+          + "--train_type vera takes --vera_rank, --vera_dropout, --vera_d_initial and --vera_projection_prng_key");
+  }
+
   /** Checks what can be checked before loading anything; the message names the flag. */
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!trainType.equals("lora") && !trainType.equals("full") && !trainType.equals("llamapro"))
-      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, full, llamapro)");
-    if (!trainType.equals("lora") && quantMethod != null)
+    if (!List.of("lora", "vera", "full", "llamapro").contains(trainType))
+      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, full, "
+          + "llamapro)");
+    if (trainType.equals("vera")) validateVera();
+    if (!isAdapterTuning() && quantMethod != null)
       throw new IllegalArgumentException("--train_type " + trainType + " cannot train quantized weights (drop --quant_method)");
     if (lisaActivatedLayers < 0) throw new IllegalArgumentException("--lisa_activated_layers must be >= 0");
     if (lisaActivatedLayers > 0 && !trainType.equals("full"))
@@ -220,18 +246,18 @@ public final class TrainArguments {
     if (lorapLrRatio != null && !trainType.equals("lora"))
       throw new IllegalArgumentException("--lorap_lr_ratio (LoRA+) scales the learning rate of LoRA's B matrices;"
           + " it needs --train_type lora");
-    if (!modulesToSave.isEmpty() && !trainType.equals("lora"))
+    if (!modulesToSave.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--modules_to_save trains modules beside a LoRA adapter; it needs --train_type"
-          + " lora (full training trains every module anyway)");
+          + " lora or vera (full training trains every module anyway)");
     if (jswift.template.Truncation.parse(truncationStrategy) == jswift.template.Truncation.SPLIT && !pretrain)
       throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
     if (adapters.size() > 1)
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
-    if (!adapters.isEmpty() && !trainType.equals("lora"))
+    if (!adapters.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
-          + "--train_type lora (to train the merged model in full, merge it first: jswift export --merge_lora true)");
+          + "--train_type lora or vera (to train the merged model in full, merge it first: jswift export --merge_lora true)");
     if (!adapters.isEmpty() && resumeFromCheckpoint != null)
       throw new IllegalArgumentException("--adapters starts a new run from an adapter's weights; "
           + "--resume_from_checkpoint continues one: give one of the two");

@@ -132,6 +132,7 @@ public final class Trainer implements AutoCloseable {
         lora = LoraTuner.resolveTargets(m, lora);
         if (!args.adapters.isEmpty()) {
           loadWeights(adapter, args.adapters.get(0));
+          if (lora.isVera()) loadVeraProjections(m, args.adapters.get(0));
           console.printf("starting from the adapter %s (its r, alpha and targets; the --lora_* flags do not apply)%n",
               args.adapters.get(0));
         }
@@ -215,6 +216,7 @@ public final class Trainer implements AutoCloseable {
       }
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
+        if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
             state.path("data_chunk").asInt(0));
@@ -284,9 +286,25 @@ public final class Trainer implements AutoCloseable {
   }
 
   /** The LoRA settings of the adapter a run starts from (--adapters): its own r, alpha, targets and dropout. */
-  private static LoraConfig startingAdapter(Path dir) throws IOException {
+  private LoraConfig startingAdapter(Path dir) throws IOException {
     LoraConfig c = LoraConfig.read(jswift.tuner.ResidualInit.forOriginalBase(dir));
+    if (c.isVera() != args.trainType.equals("vera"))
+      throw new IllegalArgumentException("--adapters " + dir + " is a " + (c.isVera() ? "VeRA" : "LoRA") + " adapter: "
+          + "continue it with --train_type " + (c.isVera() ? "vera" : "lora"));
+    if (c.isVera()) return c;
     return c.withInitLoraWeights(com.fasterxml.jackson.databind.node.BooleanNode.TRUE);  // its weights replace the init
+  }
+
+  /** A VeRA adapter's vectors were trained against its saved projections: the run takes those too. */
+  private static void loadVeraProjections(CausalLM m, Path dir) throws IOException {
+    Path file = dir.resolve(jswift.tuner.PeftAdapterWriter.WEIGHTS);
+    String a = jswift.nn.VeraProjections.A_KEY, b = jswift.nn.VeraProjections.B_KEY;
+    try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(file)) {
+      if (!f.contains(a) || !f.contains(b))
+        throw new IOException(file + " has no " + a + " / " + b + " (saved with save_projection false): jswift cannot"
+            + " redraw torch's projections; save the adapter with save_projection=True");
+      jswift.tuner.VeraTuner.useProjections(m, "default", f.floats(a), f.floats(b));
+    }
   }
 
   /** Copies the adapter folder's tensors into the run's adapter parameters (the same PEFT names). */
@@ -396,7 +414,7 @@ public final class Trainer implements AutoCloseable {
         + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
-        args.trainType.equals("lora") ? "LoRA " : "", trainable.size(),
+        args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA " : "", trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;

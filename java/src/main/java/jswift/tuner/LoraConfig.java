@@ -33,7 +33,8 @@ public final class LoraConfig {
   public static final String FILE = "adapter_config.json";
 
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final ObjectNode DEFAULTS = loadDefaults();
+  private static final ObjectNode DEFAULTS = loadDefaults("lora");
+  private static final ObjectNode VERA_DEFAULTS = loadDefaults("vera");
 
   private final ObjectNode fields;
 
@@ -41,9 +42,9 @@ public final class LoraConfig {
     this.fields = fields;
   }
 
-  private static ObjectNode loadDefaults() {
-    try (InputStream in = LoraConfig.class.getResourceAsStream("peft-" + PEFT_VERSION + "-lora-config.json")) {
-      if (in == null) throw new IllegalStateException("the PEFT LoraConfig defaults resource is missing from the jar");
+  private static ObjectNode loadDefaults(String type) {
+    try (InputStream in = LoraConfig.class.getResourceAsStream("peft-" + PEFT_VERSION + "-" + type + "-config.json")) {
+      if (in == null) throw new IllegalStateException("the PEFT " + type + " config defaults are missing from the jar");
       return (ObjectNode) JSON.readTree(in);
     } catch (IOException e) {
       throw new IllegalStateException("cannot read the PEFT LoraConfig defaults: " + e.getMessage(), e);
@@ -53,6 +54,17 @@ public final class LoraConfig {
   /** PEFT's defaults for a causal LM: r 8, lora_alpha 8, no dropout, no target modules yet. */
   public static LoraConfig defaults() {
     ObjectNode f = DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
+  /**
+   * PEFT's VeraConfig defaults for a causal LM (r 256, d_initial 0.1, projection_prng_key 0, save_projection true):
+   * VeRA ({@link VeraProjections}) is LoRA with one frozen random pair A, B shared by every layer and two trained
+   * vectors per layer, so it shares this class (its scale is 1, its dropout vera_dropout).
+   */
+  public static LoraConfig veraDefaults() {
+    ObjectNode f = VERA_DEFAULTS.deepCopy();
     f.put("task_type", "CAUSAL_LM");
     return new LoraConfig(f);
   }
@@ -74,9 +86,10 @@ public final class LoraConfig {
   public static LoraConfig parse(JsonNode root, String where) {
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": expected a JSON object");
     String type = root.path("peft_type").asText("LORA");
-    if (!type.equals("LORA"))
-      throw new IllegalArgumentException(where + ": peft_type " + type + " is not a LoRA adapter (jswift reads LORA)");
-    ObjectNode f = DEFAULTS.deepCopy();
+    if (!type.equals("LORA") && !type.equals("VERA"))
+      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA and"
+          + " VERA adapters)");
+    ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : DEFAULTS).deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
     if (c.r() <= 0) throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
@@ -84,6 +97,30 @@ public final class LoraConfig {
   }
 
   // ---- the fields jswift honours ----
+
+  /** "LORA" or "VERA". */
+  public String peftType() {
+    return fields.path("peft_type").asText("LORA");
+  }
+
+  /** A VeRA adapter: shared frozen projections, per-layer vectors (vera_lambda_d [r], vera_lambda_b [out]). */
+  public boolean isVera() {
+    return peftType().equals("VERA");
+  }
+
+  /** VeRA: the seed of the shared projections, and whether they are saved beside the vectors. */
+  public long projectionPrngKey() {
+    return fields.path("projection_prng_key").asLong();
+  }
+
+  public boolean saveProjection() {
+    return fields.path("save_projection").asBoolean(true);
+  }
+
+  /** VeRA: the initial value of every lambda_d. */
+  public double dInitial() {
+    return fields.path("d_initial").asDouble(0.1);
+  }
 
   public int r() {
     return fields.path("r").asInt();
@@ -93,8 +130,9 @@ public final class LoraConfig {
     return fields.path("lora_alpha").asDouble();
   }
 
+  /** The dropout on the adapter's input: lora_dropout (VeRA: vera_dropout). */
   public double loraDropout() {
-    return fields.path("lora_dropout").asDouble();
+    return fields.path(isVera() ? "vera_dropout" : "lora_dropout").asDouble();
   }
 
   public boolean useRslora() {
@@ -173,6 +211,7 @@ public final class LoraConfig {
 
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
+    if (isVera()) return 1;  // VeRA's vectors carry the scale
     double alpha = alphaFor(module);
     int rank = rankFor(module);
     return useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
@@ -203,8 +242,9 @@ public final class LoraConfig {
   }
 
   public LoraConfig withLoraDropout(double p) {
-    if (p < 0 || p >= 1) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + p);
-    return with("lora_dropout", DoubleNode.valueOf(p));
+    String field = isVera() ? "vera_dropout" : "lora_dropout";
+    if (p < 0 || p >= 1) throw new IllegalArgumentException(field + " must be in [0, 1), got " + p);
+    return with(field, DoubleNode.valueOf(p));
   }
 
   /** A list of module names (PEFT matches them against the ends of module paths). */
@@ -269,6 +309,7 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isVera()) return "VeraConfig(r=" + r() + ", target_modules=" + targetModules() + ", d_initial=" + dInitial() + ")";
     return "LoraConfig(r=" + r() + ", lora_alpha=" + fields.get("lora_alpha") + ", target_modules=" + targetModules()
         + (useRslora() ? ", rslora" : "") + (useDora() ? ", dora" : "") + ")";
   }

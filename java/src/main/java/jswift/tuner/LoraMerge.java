@@ -134,7 +134,8 @@ public final class LoraMerge {
     return TensorSource.computed(name, stored, file.entry(name).shape(), () -> {
       Tensor w = file.load(name, DType.F32, device);
       boolean returned = false;
-      try (Tensor a = ab.load(m.aKey(), DType.F32, device); Tensor b = ab.load(m.bKey(), DType.F32, device)) {
+      Tensor[] ba = adapter.factors(m, w.size(0), w.size(1), device);
+      try (Tensor a = ba[0]; Tensor b = ba[1]) {
         Kernels.matmul(b, false, a, false, w, scale, 1f);
         if (m.magnitudeKey() != null) rescaleRows(w, ab, m.magnitudeKey(), device);
         if (stored == DType.F32) {

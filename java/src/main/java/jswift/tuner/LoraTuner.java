@@ -66,6 +66,7 @@ public final class LoraTuner {
    * The config to save with the adapter is {@link #resolveTargets}.
    */
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
+    if (cfg.isVera()) return VeraTuner.apply(model, name, cfg);  // its projections come from projection_prng_key
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);

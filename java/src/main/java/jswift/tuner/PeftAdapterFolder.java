@@ -11,9 +11,13 @@ import java.util.List;
 import java.util.Map;
 import jswift.model.Checkpoint;
 import jswift.model.SafetensorsFile;
+import jswift.nn.VeraProjections;
+import jswift.tensor.DType;
+import jswift.tensor.Device;
+import jswift.tensor.Tensor;
 
 /**
- * A PEFT LoRA adapter folder opened for reading tensor by tensor (adapter_config.json + adapter_model.safetensors),
+ * A PEFT LoRA (or VeRA) adapter folder opened for reading tensor by tensor (adapter_config.json + adapter_model.safetensors),
  * with its tensors grouped by the module they adapt and checked against a base checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
  * config's rank (and a DoRA adapter's magnitude [out] that weight's rows); modules_to_save copies must have their
@@ -21,16 +25,25 @@ import jswift.model.SafetensorsFile;
  * another model), before anything is written.
  */
 public final class PeftAdapterFolder implements AutoCloseable {
-  /** The A / B tensors of one adapted module, its scale, and its DoRA magnitude's key (null for plain LoRA). */
-  public record Module(String module, String aKey, String bKey, String magnitudeKey, int rank, double scale) {
+  /**
+   * The A / B tensors of one adapted module, its scale, and its DoRA magnitude's key (null for plain LoRA); for VeRA,
+   * A and B are the shared projections and lambdaDKey / lambdaBKey the module's vectors (else null).
+   */
+  public record Module(String module, String aKey, String bKey, String magnitudeKey, String lambdaDKey,
+      String lambdaBKey, int rank, double scale) {
     /** The base weight the adapter changes. */
     public String weightName() {
       return module + ".weight";
     }
+
+    public boolean isVera() {
+      return lambdaDKey != null;
+    }
   }
 
   private static final String PREFIX = "base_model.model.";
-  private static final String A = ".lora_A.weight", B = ".lora_B.weight", MAGNITUDE = ".lora_magnitude_vector";
+  private static final String A = ".lora_A.weight", B = ".lora_B.weight", MAGNITUDE = ".lora_magnitude_vector",
+      LAMBDA_D = ".vera_lambda_d", LAMBDA_B = ".vera_lambda_b";
 
   private final Path dir;
   private final LoraConfig config;
@@ -106,6 +119,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
 
   private static Map<String, Module> modules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
+    if (config.isVera()) return veraModules(config, weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -157,13 +171,105 @@ public final class PeftAdapterFolder implements AutoCloseable {
             + " fit the base weight " + Arrays.toString(w) + " (expected [" + w[0] + "])");
         continue;
       }
-      out.put(module, new Module(module, aKey, bKey, mKey, rank, config.scaleFor(module)));
+      out.put(module, new Module(module, aKey, bKey, mKey, null, null, rank, config.scaleFor(module)));
     }
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
           + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size())))
           + (problems.size() > 10 ? "\n  ... and " + (problems.size() - 10) + " more" : ""));
     return Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * A VeRA adapter's modules: the shared projections (required: jswift cannot redraw torch's from
+   * projection_prng_key) wide enough for every module, and per module lambda_d [r] and lambda_b [out].
+   */
+  private static Map<String, Module> veraModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    String aKey = VeraProjections.A_KEY, bKey = VeraProjections.B_KEY;
+    if (!weights.contains(aKey) || !weights.contains(bKey))
+      throw new IOException(file + " has no " + aKey + " / " + bKey + ": the VeRA adapter was saved with"
+          + " save_projection false, and jswift cannot redraw torch's projections; save it with save_projection=True");
+    int r = config.r();
+    long[] pa = weights.entry(aKey).shape(), pb = weights.entry(bKey).shape();
+    if (pa.length != 2 || pb.length != 2 || pa[0] != r || pb[1] != r)
+      throw new IOException(file + ": " + aKey + " " + Arrays.toString(pa) + " / " + bKey + " " + Arrays.toString(pb)
+          + " do not fit r=" + r + " (expected [r, in] / [out, r])");
+    Map<String, String[]> keys = new LinkedHashMap<>();
+    for (String key : weights.names()) {
+      if (savedKeys.contains(key) || key.equals(aKey) || key.equals(bKey)) continue;
+      int slot = key.endsWith(LAMBDA_D) ? 0 : key.endsWith(LAMBDA_B) ? 1 : -1;
+      if (!key.startsWith(PREFIX) || slot < 0)
+        throw new IOException(file + ": unexpected tensor '" + key + "' (a VeRA adapter holds base_model.vera_A / vera_B"
+            + " and base_model.model.<module>.vera_lambda_d / .vera_lambda_b only)");
+      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - LAMBDA_D.length()), m -> new String[2])[slot] = key;
+    }
+    if (keys.isEmpty()) throw new IOException(file + " holds no VeRA vectors");
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String[]> e : keys.entrySet()) {
+      String module = e.getKey(), dKey = e.getValue()[0], lbKey = e.getValue()[1], weight = module + ".weight";
+      if (dKey == null || lbKey == null) {
+        problems.add("module " + module + " has only " + (dKey == null ? "vera_lambda_b" : "vera_lambda_d"));
+        continue;
+      }
+      if (!base.contains(weight)) {
+        problems.add("'" + dKey + "' adapts " + module + ", but the base has no tensor '" + weight + "'");
+        continue;
+      }
+      long[] w = base.file(weight).entry(weight).shape();
+      if (w.length != 2 || w[1] > pa[1] || w[0] > pb[0]) {
+        problems.add(module + ": the base weight " + Arrays.toString(w) + " is not a 2-D weight within the projections' "
+            + "[" + pb[0] + ", " + pa[1] + "]");
+        continue;
+      }
+      long[] d = weights.entry(dKey).shape(), lb = weights.entry(lbKey).shape();
+      if (!Arrays.equals(d, new long[] {r}) || !Arrays.equals(lb, new long[] {w[0]})) {
+        problems.add(module + ": vera_lambda_d " + Arrays.toString(d) + " / vera_lambda_b " + Arrays.toString(lb)
+            + " do not fit r=" + r + " and the base weight " + Arrays.toString(w) + " (expected [" + r + "] / ["
+            + w[0] + "])");
+        continue;
+      }
+      out.put(module, new Module(module, aKey, bKey, null, dKey, lbKey, r, 1));
+    }
+    if (!problems.isEmpty())
+      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
+          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    return Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * A module's low-rank factors in f32 on {@code device}, A [r, in] and B [out, r], with W' = W + scale B A: LoRA's
+   * lora_A / lora_B, or for VeRA (scale 1) the projections' slices scaled by the vectors, lambda_d ⊙ A[:, :in] and
+   * lambda_b ⊙ B[:out] (PEFT's get_delta_weight). The caller closes both.
+   */
+  public Tensor[] factors(Module m, long out, long in, Device device) throws IOException {
+    if (!m.isVera()) {
+      Tensor a = weights.load(m.aKey(), DType.F32, device);
+      try {
+        return new Tensor[] {a, weights.load(m.bKey(), DType.F32, device)};
+      } catch (IOException | RuntimeException e) {
+        a.close();
+        throw e;
+      }
+    }
+    int r = m.rank();
+    long maxIn = weights.entry(m.aKey()).shape()[1];
+    float[] fullA = weights.floats(m.aKey()), fullB = weights.floats(m.bKey());
+    float[] d = weights.floats(m.lambdaDKey()), lb = weights.floats(m.lambdaBKey());
+    float[] a = new float[(int) (r * in)], b = new float[(int) (out * r)];
+    for (int i = 0; i < r; i++)
+      for (int j = 0; j < in; j++) a[(int) (i * in + j)] = d[i] * fullA[(int) (i * maxIn + j)];
+    for (int o = 0; o < out; o++)
+      for (int k = 0; k < r; k++) b[o * r + k] = lb[o] * fullB[o * r + k];
+    Tensor ta = Tensor.fromFloats(a, DType.F32, device, r, in);
+    try {
+      return new Tensor[] {ta, Tensor.fromFloats(b, DType.F32, device, out, r)};
+    } catch (RuntimeException e) {
+      ta.close();
+      throw e;
+    }
   }
 
   public Path directory() {

@@ -21,7 +21,8 @@ import jswift.tensor.Tensor;
  * Saves one named LoRA adapter of a {@link CausalLM} as PEFT does ({@code PeftModel.save_pretrained}), so that
  * {@code PeftModel.from_pretrained(base, dir)} loads it: {@code adapter_model.safetensors} with the keys
  * {@code base_model.model.<module>.lora_A.weight} [r, in] and {@code .lora_B.weight} [out, r] (PEFT drops the
- * adapter name from the keys), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
+ * adapter name from the keys; a VeRA adapter: {@code .vera_lambda_b} [out] and {@code .vera_lambda_d} [r] per module
+ * and the shared {@code base_model.vera_A} / {@code base_model.vera_B} once), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
  * it from the magnitude's parameter name), the modules_to_save copies as {@code base_model.model.<module>.weight}
  * (PEFT's key: the wrapper's {@code modules_to_save.<adapter>} dropped), and {@code adapter_config.json}
  * ({@link LoraConfig#toJson()}).
@@ -86,11 +87,25 @@ public final class PeftAdapterWriter {
       String module = e.getKey();
       check(config, module, a);
       String prefix = "base_model.model." + module;
+      if (a.isVera()) {
+        out.add(fp32(prefix + ".vera_lambda_b", a.outScale()));
+        out.add(fp32(prefix + ".vera_lambda_d", a.rankScale()));
+        continue;
+      }
       out.add(fp32(prefix + ".lora_A.weight", a.a()));
       out.add(fp32(prefix + ".lora_B.weight", a.b()));
       if (a.isDora()) out.add(fp32(prefix + ".lora_magnitude_vector", a.magnitude()));
     }
     if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
+    if (config.isVera()) {
+      // PEFT saves the shared projections once, under base_model.vera_A / vera_B (save_projection, its default).
+      jswift.nn.VeraProjections p = model.veraProjections(adapterName);
+      if (!config.saveProjection())
+        throw new IllegalArgumentException("save_projection false: jswift always saves VeRA's projections, because"
+            + " PEFT would redraw them with torch's generator, which does not give jswift's values");
+      out.add(fp32(jswift.nn.VeraProjections.A_KEY, p.a()));
+      out.add(fp32(jswift.nn.VeraProjections.B_KEY, p.b()));
+    }
     // modules_to_save: the adapter's full copies, under PEFT's key (the wrapper's modules_to_save.<name> dropped).
     List<String> listed = ModulesToSave.modules(config);
     for (Map.Entry<String, Parameter> e : model.moduleCopies(adapterName).entrySet()) {
@@ -109,6 +124,9 @@ public final class PeftAdapterWriter {
     if (a.rank() != config.rankFor(module))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
           + " but the config says r=" + config.rankFor(module));
+    if (a.isVera() != config.isVera())
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isVera() ? "a VeRA" : "a LoRA")
+          + " adapter but the config's peft_type is " + config.peftType());
     if (a.isDora() != config.useDora())
       throw new IllegalArgumentException("adapter module " + module + " is " + (a.isDora() ? "a DoRA" : "a plain LoRA")
           + " adapter but the config says use_dora=" + config.useDora());

@@ -7,7 +7,7 @@ import jswift.train.TrainArguments;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The LISA and LLaMA-Pro flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
+/** The LISA, LLaMA-Pro and VeRA flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
 class TrainOptionsTest {
   private static TrainArguments parse(String... flags) {
     SftCommand sft = new SftCommand();
@@ -31,5 +31,30 @@ class TrainOptionsTest {
     assertEquals("llamapro", pro.trainType);
     assertEquals(8, pro.llamaproNumNewBlocks);
     assertEquals(4, pro.llamaproNumGroups);
+  }
+
+  @Test
+  void veraFlagsBecomeAPeftVeraConfig() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "vera");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("VERA", cfg.peftType());
+    assertEquals(256, cfg.r(), "ms-swift's vera_rank default");
+    assertEquals(0.1, cfg.dInitial(), 1e-7);
+    assertEquals(0, cfg.projectionPrngKey());
+    assertEquals(0.0, cfg.loraDropout());
+    assertEquals(1.0, cfg.scaleFor("model.layers.0.self_attn.q_proj"), "VeRA's vectors carry the scale");
+    TrainArguments v = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "vera", "--vera_rank", "64",
+        "--vera_dropout", "0.1", "--vera_d_initial", "0.5", "--vera_projection_prng_key", "3");
+    var c = v.loraConfig();
+    assertEquals(64, c.r());
+    assertEquals(0.1, c.loraDropout(), 1e-7);
+    assertEquals(0.5, c.dInitial(), 1e-7);
+    assertEquals(3, c.projectionPrngKey());
+    assertEquals(0.1, c.fields().path("vera_dropout").asDouble(), 1e-7, "saved as PEFT's vera_dropout");
+    TrainArguments dora = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "vera", "--use_dora", "true");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        dora::validate);
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--vera_rank"), e.getMessage());
   }
 }

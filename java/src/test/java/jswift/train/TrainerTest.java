@@ -184,6 +184,55 @@ class TrainerTest {
   }
 
   @Test
+  void veraTrainsOnAnNf4BaseResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
+    // --train_type vera over a QLoRA base, with vera_dropout: checkpoints are PEFT VeRA adapters (projections and
+    // vectors), a resume regenerates the same projections and masks, and --adapters continues from the vectors and
+    // the saved projections.
+    java.util.function.Function<Path, TrainArguments> vera = dir -> {
+      TrainArguments a = args(dir, 6, 3);
+      a.trainType = "vera";
+      a.veraRank = 16;
+      a.veraDropout = 0.1f;
+      a.quantMethod = "bnb";
+      a.quantBits = 4;
+      return a;
+    };
+    StringWriter console = new StringWriter();
+    Trainer.Result straight;
+    try (Trainer t = new Trainer(vera.apply(out.resolve("a")), new PrintWriter(console, true))) {
+      straight = t.train();
+    }
+    assertTrue(console.toString().contains("trainable VeRA parameters"), console.toString());
+    assertTrue(straight.lastLoss() < straight.firstLoss(), straight.firstLoss() + " -> " + straight.lastLoss());
+    JsonNode cfg = new ObjectMapper().readTree(straight.lastCheckpoint().resolve("adapter_config.json").toFile());
+    assertEquals("VERA", cfg.get("peft_type").asText());
+    assertEquals(16, cfg.get("r").asInt());
+    TrainArguments resumed = vera.apply(out.resolve("b"));
+    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-3");
+    Trainer.Result second = TinyModels.train(resumed);
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
+    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
+        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
+      assertEquals(x.names(), y.names());
+      assertTrue(x.names().contains("base_model.vera_A") && x.names().contains("base_model.vera_B"));
+      for (String n : x.names()) assertArrayEquals(x.floats(n), y.floats(n), n);
+    }
+    // Continuing from the adapter starts where it ended (its loss on the first batch is below the fresh run's).
+    TrainArguments more = vera.apply(out.resolve("c"));
+    more.adapters = List.of(straight.lastCheckpoint());
+    more.maxSteps = 1;
+    Trainer.Result cont = TinyModels.train(more);
+    assertTrue(cont.firstLoss() < straight.firstLoss(), "continued " + cont.firstLoss() + " vs fresh "
+        + straight.firstLoss());
+    TrainArguments mismatch = vera.apply(out.resolve("d"));
+    mismatch.trainType = "lora";
+    mismatch.adapters = List.of(straight.lastCheckpoint());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new Trainer(mismatch, new PrintWriter(new StringWriter())).close());
+    assertTrue(e.getMessage().contains("--train_type vera"), e.getMessage());
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
