@@ -139,6 +139,25 @@ void dropout(int device, int dtype, const void* x, int64_t n, float p, uint64_t 
 }
 
 namespace {
+template <class T>
+__global__ void add_uniform_noise_kernel(T* x, int64_t n, uint64_t seed, const uint64_t* step, float magnitude) {
+  const uint64_t key = dropout_key(seed, *step);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = from_f<T>(to_f(x[i]) + uniform_noise(key, uint64_t(i), magnitude));
+}
+}  // namespace
+
+void add_uniform_noise(int device, int dtype, void* x, int64_t n, float magnitude, uint64_t seed) {
+  if (n == 0) return;
+  cudaStream_t s = stream(device);
+  const uint64_t* step = dropout_step(device);
+  JSW_CUDA_DISPATCH_FLOAT(dtype, "jsw_add_uniform_noise",
+                          add_uniform_noise_kernel<T><<<grid_for(n), kThreads, 0, s>>>(static_cast<T*>(x), n, seed,
+                                                                                       step, magnitude));
+  check_launch("add_uniform_noise_kernel");
+}
+
+namespace {
 __global__ void set_step_kernel(uint64_t* step, uint64_t value) { *step = value; }
 }  // namespace
 

@@ -351,3 +351,66 @@ JSW_CUDA_TEST(dora_sum_rows_mul_cuda_more_row_slices_than_grid_y_allows) {
   double counted = double((rows + 2) / 3);
   expect_close("every row reached", got, {float(counted), float(counted * 0.5)}, 0, 0);
 }
+
+// NEFTune's noise: x + magnitude (2u - 1) with u from the dropout hash, evaluated here one element at a time; in
+// range, centred, new at another dropout step, and bad arguments refused.
+JSW_TEST(uniform_noise_cpu_adds_the_hashed_noise) {
+  const int64_t n = 50001;
+  const float magnitude = 0.25f;
+  const uint64_t seed = 91;
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    auto x = round_to(randn(n, 62), dtype);
+    Buffer bx = upload(JSW_CPU, dtype, x);
+    JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 7));
+    JSW_CHECK(jsw_add_uniform_noise(JSW_CPU, dtype, bx.get(), n, magnitude, seed));
+    const uint64_t key = jsw::dropout_key(seed, 7);
+    std::vector<float> want(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; i++) want[size_t(i)] = x[size_t(i)] + jsw::uniform_noise(key, uint64_t(i), magnitude);
+    expect_close("noise dtype " + std::to_string(dtype), download(bx, dtype, n), round_to(want, dtype), 0, 0);
+  }
+  std::vector<float> zero(size_t(n), 0.0f);
+  Buffer a = upload(JSW_CPU, JSW_F32, zero), b = upload(JSW_CPU, JSW_F32, zero);
+  JSW_CHECK(jsw_add_uniform_noise(JSW_CPU, JSW_F32, a.get(), n, magnitude, seed));
+  JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 8));
+  JSW_CHECK(jsw_add_uniform_noise(JSW_CPU, JSW_F32, b.get(), n, magnitude, seed));
+  JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 0));
+  auto va = download(a, JSW_F32, n), vb = download(b, JSW_F32, n);
+  double sum = 0, sq = 0;
+  int same = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float v = va[size_t(i)];
+    JSW_EXPECT(v >= -magnitude && v < magnitude, "noise %g outside [-%g, %g)", double(v), double(magnitude),
+               double(magnitude));
+    sum += v;
+    sq += double(v) * v;
+    if (v == vb[size_t(i)]) same++;
+  }
+  // Uniform on [-m, m): mean 0 (sd of the mean m / sqrt(3 n) ~ 6e-4), variance m^2 / 3.
+  JSW_EXPECT(std::fabs(sum / n) < 4e-3, "mean %g", sum / n);
+  JSW_EXPECT(std::fabs(sq / n - magnitude * magnitude / 3) < 2e-3, "variance %g", sq / n);
+  JSW_EXPECT(same < 10, "another dropout step draws other noise (%d equal)", same);
+  Buffer bad = upload(JSW_CPU, JSW_F32, zero);
+  JSW_EXPECT(jsw_add_uniform_noise(JSW_CPU, JSW_F32, bad.get(), n, -1.0f, seed) == JSW_ERR_INVALID_ARGUMENT,
+             "negative magnitude");
+  JSW_EXPECT(jsw_add_uniform_noise(JSW_CPU, JSW_F32, nullptr, n, 1.0f, seed) == JSW_ERR_INVALID_ARGUMENT, "null x");
+  JSW_EXPECT(jsw_add_uniform_noise(JSW_CPU, JSW_I32, bad.get(), n, 1.0f, seed) == JSW_ERR_INVALID_ARGUMENT,
+             "int dtype");
+}
+
+JSW_CUDA_TEST(uniform_noise_cuda_matches_cpu) {
+  int dev = cuda_device();
+  const int64_t n = 100003;
+  for (int dtype : {JSW_F32, JSW_BF16, JSW_F16}) {
+    auto x = round_to(randn(n, 63), dtype);
+    Buffer gx = upload(dev, dtype, x), cx = upload(JSW_CPU, dtype, x);
+    JSW_CHECK(jsw_set_dropout_step(dev, 3));
+    JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 3));
+    JSW_CHECK(jsw_add_uniform_noise(dev, dtype, gx.get(), n, 0.5f, 5));
+    JSW_CHECK(jsw_add_uniform_noise(JSW_CPU, dtype, cx.get(), n, 0.5f, 5));
+    JSW_CHECK(jsw_set_dropout_step(dev, 0));
+    JSW_CHECK(jsw_set_dropout_step(JSW_CPU, 0));
+    JSW_CHECK(jsw_synchronize(dev));
+    // One shared hash and one fp32 sum per element: bit-identical.
+    expect_close("uniform noise", download(gx, dtype, n), download(cx, dtype, n), 0, 0);
+  }
+}

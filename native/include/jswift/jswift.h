@@ -246,6 +246,10 @@ int jsw_dropout(int device, int dtype, const void* x, int64_t n, float p, uint64
  * baked seeds stay. Queued in order with the device's other work (on the CPU: applied at once; recorded, like any
  * op, while capturing). Every device starts at step 0, whose masks are those of the seed alone. */
 int jsw_set_dropout_step(int device, int64_t step);
+/* x[i] += magnitude * (2 u_i - 1) in place, u_i uniform on [0, 1) from jsw_dropout's hash of (seed, the device's
+ * dropout step, i): NEFTune's uniform noise on [-magnitude, magnitude) over the input embeddings, regenerated
+ * bit for bit from the seed, and new at each dropout step (also inside a replayed graph). magnitude >= 0. */
+int jsw_add_uniform_noise(int device, int dtype, void* x, int64_t n, float magnitude, uint64_t seed);
 
 /* ---- flash attention ------------------------------------------------------------------------------ */
 /* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32

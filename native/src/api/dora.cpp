@@ -82,6 +82,23 @@ extern "C" int jsw_dropout(int device, int dtype, const void* x, int64_t n, floa
   JSW_API_END
 }
 
+extern "C" int jsw_add_uniform_noise(int device, int dtype, void* x, int64_t n, float magnitude, uint64_t seed) {
+  JSW_API_BEGIN
+  const char* op = "jsw_add_uniform_noise";
+  require_device(device, op);
+  require_float_dtype(dtype, op);
+  require_non_negative(n, op, "n");
+  require(magnitude >= 0.0f && magnitude < 1e30f, op, "magnitude must be finite and >= 0, got %g", double(magnitude));
+  if (n == 0) return JSW_OK;
+  require_ptr(x, op, "x");
+  if (device == JSW_CPU) {
+    JSW_CPU_RUN(cpu::add_uniform_noise(dtype, x, n, magnitude, seed));
+  } else {
+    JSW_CUDA_ONLY(cuda::add_uniform_noise(device, dtype, x, n, magnitude, seed));
+  }
+  JSW_API_END
+}
+
 extern "C" int jsw_set_dropout_step(int device, int64_t step) {
   JSW_API_BEGIN
   require_device(device, "jsw_set_dropout_step");

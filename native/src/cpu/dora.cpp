@@ -247,5 +247,19 @@ void dropout(int dtype, const void* x, int64_t n, float p, uint64_t seed, void* 
   dropout_pair(dtype, x, n, p, seed, y, nullptr);
 }
 
+namespace {
+template <class T>
+void add_uniform_noise_typed(T* x, int64_t n, float magnitude, uint64_t seed) {
+  const uint64_t key = dropout_key(seed, dropout_step());
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) x[i] = from_float<T>(to_float(x[i]) + uniform_noise(key, uint64_t(i), magnitude));
+}
+}  // namespace
+
+void add_uniform_noise(int dtype, void* x, int64_t n, float magnitude, uint64_t seed) {
+  JSW_DISPATCH_FLOAT(dtype, "jsw_add_uniform_noise",
+                     add_uniform_noise_typed(static_cast<T*>(x), n, magnitude, seed));
+}
+
 }  // namespace cpu
 }  // namespace jsw

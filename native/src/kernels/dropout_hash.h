@@ -28,10 +28,19 @@ JSW_HOST_DEVICE uint64_t dropout_key(uint64_t seed, uint64_t step) {
   return mix64((seed + step * 0xD1B54A32D192ED03ull) ^ 0x6A09E667F3BCC909ull);
 }
 
-JSW_HOST_DEVICE bool dropout_keep(uint64_t key, uint64_t index, float p) {
+// Element index's uniform u = k / 2^24 in [0, 1): the top 24 bits of the hash (exact in a float).
+JSW_HOST_DEVICE float dropout_uniform(uint64_t key, uint64_t index) {
   uint64_t h = mix64(key + (index + 1) * 0x9E3779B97F4A7C15ull);
-  float u = float(uint32_t(h >> 40)) * (1.0f / 16777216.0f);
-  return u >= p;
+  return float(uint32_t(h >> 40)) * (1.0f / 16777216.0f);
+}
+
+JSW_HOST_DEVICE bool dropout_keep(uint64_t key, uint64_t index, float p) {
+  return dropout_uniform(key, index) >= p;
+}
+
+// NEFTune's noise for element index: magnitude * (2u - 1), uniform on [-magnitude, magnitude) (to 2^-23).
+JSW_HOST_DEVICE float uniform_noise(uint64_t key, uint64_t index, float magnitude) {
+  return magnitude * (2.0f * dropout_uniform(key, index) - 1.0f);
 }
 
 }  // namespace jsw

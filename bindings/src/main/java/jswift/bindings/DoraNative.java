@@ -35,4 +35,7 @@ public final class DoraNative {
       @Cast("void*") long y);
 
   public static native int jsw_set_dropout_step(int device, long step);
+
+  public static native int jsw_add_uniform_noise(
+      int device, int dtype, @Cast("void*") long x, long n, float magnitude, @Cast("uint64_t") long seed);
 }

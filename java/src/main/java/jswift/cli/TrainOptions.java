@@ -47,6 +47,8 @@ public final class TrainOptions {
   long veraProjectionPrngKey = 0;
   @Option(names = "--vera_dropout", description = "VeRA: dropout on the adapter's input (0.0)") float veraDropout = 0f;
   @Option(names = "--vera_d_initial", description = "VeRA: initial value of lambda_d (0.1)") float veraDInitial = 0.1f;
+  @Option(names = "--neftune_noise_alpha", description = "NEFTune: uniform noise of +-alpha / sqrt(length x hidden)"
+      + " on the input embeddings while training (the paper uses 5-15; default off)") Double neftuneNoiseAlpha;
   @Option(names = "--lorap_lr_ratio", description = "LoRA+: lora_B (and 1-D) parameters learn at lr x this "
       + "(recommended 16)") Double lorapLrRatio;
   @Option(names = "--lorap_emb_lr", description = "LoRA+ rate of LoRA-on-embedding weights (none in jswift, which "
@@ -158,6 +160,7 @@ public final class TrainOptions {
     a.veraProjectionPrngKey = veraProjectionPrngKey;
     a.veraDropout = veraDropout;
     a.veraDInitial = veraDInitial;
+    a.neftuneNoiseAlpha = neftuneNoiseAlpha;
     a.loraAlpha = loraAlpha;
     a.loraDropout = loraDropout;
     a.targetModules = targetModules;

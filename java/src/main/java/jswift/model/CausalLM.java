@@ -51,6 +51,7 @@ public final class CausalLM implements AutoCloseable {
   private final RmsNorm finalNorm;
   private final Rope rope;
   private boolean gradientCheckpointing;
+  private double neftuneNoiseAlpha;  // 0: off
   private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
   private final Map<String, VeraProjections> veraProjections = new LinkedHashMap<>();  // a VeRA adapter's shared pair
   private String activeAdapter;
@@ -254,6 +255,26 @@ public final class CausalLM implements AutoCloseable {
   /** The linear layers by module path ("model.layers.0.self_attn.q_proj"). */
   public Map<String, Linear> linears() {
     return Collections.unmodifiableMap(linears);
+  }
+
+  /**
+   * NEFTune (transformers' {@code neftune_noise_alpha}, ms-swift's {@code --neftune_noise_alpha}): training forwards
+   * add noise uniform on ±alpha / sqrt(L d) to the input embeddings, L the batch's sequence length (its longest
+   * sequence: the padded length transformers sees) and d the hidden size; evaluation and generation see none.
+   * 0 turns it off. The noise is a function of the forward's seed and the device's dropout step, so a resumed
+   * or graph-replayed step draws the same.
+   */
+  public void setNeftuneNoiseAlpha(double alpha) {
+    if (!(alpha >= 0) || Double.isInfinite(alpha))
+      throw new IllegalArgumentException("neftune_noise_alpha must be >= 0 (5 to 15 in the NEFTune paper), got " + alpha);
+    neftuneNoiseAlpha = alpha;
+  }
+
+  private static final long NEFTUNE_SEED_SALT = 0x4E454654554E45L;  // "NEFTUNE": not the layers' dropout masks
+
+  private void addNeftuneNoise(Tensor embeddings, long seqLen, long seed) {
+    double magnitude = neftuneNoiseAlpha / Math.sqrt((double) seqLen * config.hiddenSize());
+    Kernels.addUniformNoise(embeddings, (float) magnitude, seed ^ NEFTUNE_SEED_SALT);
   }
 
   /** With recomputation each layer keeps only its input during the forward and rebuilds the rest in backward. */
@@ -543,6 +564,7 @@ public final class CausalLM implements AutoCloseable {
       int h = config.hiddenSize();
       Tensor x = a.allocate(dtype, device, n, h);
       Kernels.embeddingForward(run.ids, embedding().value(), x);
+      if (training && neftuneNoiseAlpha > 0) addNeftuneNoise(x, run.layout.seqLen(), seed);
       for (DecoderLayer layer : layers) {
         DecoderLayer.Saved s = training ? new DecoderLayer.Saved() : null;
         if (training && gradientCheckpointing) {

@@ -693,6 +693,19 @@ public final class Kernels {
   }
 
   /**
+   * x += noise uniform on [-magnitude, magnitude), in place, from {@link #dropout}'s hash of (seed, the device's
+   * dropout step, element): NEFTune's noise on the input embeddings (jsw_add_uniform_noise).
+   */
+  public static void addUniformNoise(Tensor x, float magnitude, long seed) {
+    String op = "addUniformNoise";
+    Check.floating(op, "x", x);
+    Check.that(magnitude >= 0 && Float.isFinite(magnitude), op, () -> "magnitude must be finite and >= 0, got "
+        + magnitude);
+    NativeStatus.check(DoraNative.jsw_add_uniform_noise(x.device().index(), x.dtype().code(), x.address(), x.numel(),
+        magnitude, seed));
+  }
+
+  /**
    * Sets the device's dropout step, the part of every dropout mask's key (with the call's seed) that lives in
    * device memory: kernels read it when they run, so a {@link DeviceGraph} captured once draws each step's mask
    * when the step is set before each launch. Queued in order with the device's work. Every device starts at 0.

@@ -64,6 +64,7 @@ public final class TrainArguments {
   public long veraProjectionPrngKey = 0;
   public float veraDropout = 0f;
   public float veraDInitial = 0.1f;
+  public Double neftuneNoiseAlpha;  // NEFTune: noise on the input embeddings while training; null: off
   public Double lorapLrRatio;     // LoRA+: lora_B (and 1-D) parameters learn at lr x this; null: off
   public double lorapEmbLr = 1e-6;  // LoRA+ rate of LoRA-on-embedding weights (jswift adapts linears only)
   public List<String> modulesToSave = new ArrayList<>();  // trained in full beside the adapter (embed_tokens, lm_head)
@@ -228,6 +229,9 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, full, "
           + "llamapro)");
     if (trainType.equals("vera")) validateVera();
+    if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
+      throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "
+          + neftuneNoiseAlpha);
     if (!isAdapterTuning() && quantMethod != null)
       throw new IllegalArgumentException("--train_type " + trainType + " cannot train quantized weights (drop --quant_method)");
     if (lisaActivatedLayers < 0) throw new IllegalArgumentException("--lisa_activated_layers must be >= 0");

@@ -88,6 +88,7 @@ public final class Trainer implements AutoCloseable {
       m = CausalLM.load(modelDir, device, dtype, args.quantization());
       tok = Tokenizer.load(args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
+      if (args.neftuneNoiseAlpha != null) m.setNeftuneNoiseAlpha(args.neftuneNoiseAlpha);
       int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
       TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
           .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));

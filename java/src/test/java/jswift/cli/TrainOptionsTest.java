@@ -52,6 +52,8 @@ class TrainOptionsTest {
     assertEquals(0.5, c.dInitial(), 1e-7);
     assertEquals(3, c.projectionPrngKey());
     assertEquals(0.1, c.fields().path("vera_dropout").asDouble(), 1e-7, "saved as PEFT's vera_dropout");
+    assertNull(d.neftuneNoiseAlpha, "NEFTune is off by default");
+    assertEquals(5.0, parse("--model", "m", "--dataset", "d.jsonl", "--neftune_noise_alpha", "5").neftuneNoiseAlpha);
     TrainArguments dora = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "vera", "--use_dora", "true");
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         dora::validate);
