@@ -19,8 +19,9 @@ import jswift.tensor.Tensor;
  * trained (full fine-tuning).
  *
  * <p>A DoRA adapter ({@link LoraAdapter#isDora}) rescales each output of the LoRA linear by m / n, with
- * n = ||W + s B A|| per output row; {@link DoraLinear} has the math. A VeRA adapter ({@link LoraAdapter#isVera})
- * scales the low-rank path by its two trained vectors; {@link VeraLinear} has that.
+ * n = ||W + s B A|| per output row; {@link DoraLinear} has the math. VeRA and AdaLoRA adapters
+ * ({@link LoraAdapter#isScaled}) scale the low-rank path per rank (and VeRA per output); {@link ScaledLoraLinear} has
+ * that.
  */
 public final class Linear implements AutoCloseable {
   private final String name;
@@ -244,8 +245,8 @@ public final class Linear implements AutoCloseable {
           Kernels.matmul(x2, false, denseWeight(tmp), true, y2, 1f, 0f);
         }
         if (bias != null) Kernels.addBias(y, bias.value());
-      } else if (active.isVera()) {
-        VeraLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+      } else if (active.isScaled()) {
+        ScaledLoraLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), arena, tmp, x2, y2, training ? active.dropout() : 0f, dropoutSeed, saved);
       } else if (active.isDora()) {
         // DoRA needs the dense W anyway (its row norms ||W + s B A||), so it keeps the dequantized path.
@@ -308,8 +309,8 @@ public final class Linear implements AutoCloseable {
             Kernels.matmul(dy2, false, denseWeight(tmp), false, target2, 1f, 0f);
           }
         }
-      } else if (active.isVera()) {
-        VeraLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
+      } else if (active.isScaled()) {
+        ScaledLoraLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
             dropoutSeed, target2);
       } else if (active.isDora()) {
         DoraLinear.backward(active, denseWeight(tmp), tmp, dy2, x2, saved, dropoutSeed, target2, weightGrad);

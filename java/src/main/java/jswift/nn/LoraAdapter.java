@@ -16,13 +16,14 @@ import jswift.tensor.Tensor;
  * <p>A VeRA adapter ({@link #vera}) scales the low-rank path by two f32 vectors instead:
  * y = x W^T + b ⊙ ((d ⊙ (drop(x) A^T)) B^T), with d [rank] ({@code vera_lambda_d}) and b [out]
  * ({@code vera_lambda_b}) trained and A, B slices of the model-wide random projections, frozen and not owned by
- * the adapter ({@link ScaledLora} has the math).
+ * the adapter ({@link ScaledLoraLinear} has the math). An AdaLoRA adapter ({@link #adaLora}) trains A, B and its
+ * singular values E (f32 [rank], PEFT's {@code lora_E}): y = x W^T + s ((E ⊙ (drop(x) A^T)) B^T).
  */
 public final class LoraAdapter implements AutoCloseable {
   private final Parameter a;
   private final Parameter b;
   private final Parameter magnitude;  // null for plain LoRA
-  private final Parameter rankScale;  // VeRA's lambda_d [rank], else null
+  private final Parameter rankScale;  // VeRA's lambda_d or AdaLoRA's E [rank], else null
   private final Parameter outScale;   // VeRA's lambda_b [out], else null
   private final float scale;
   private final float dropout;
@@ -44,6 +45,15 @@ public final class LoraAdapter implements AutoCloseable {
     checkVector(lambdaD, a.value().size(0), "rank (rows of A " + a.value() + ")");
     checkVector(lambdaB, b.value().size(0), "output (rows of B " + b.value() + ")");
     return new LoraAdapter(a, b, null, lambdaD, lambdaB, 1f, dropout);
+  }
+
+  /**
+   * An AdaLoRA adapter (PEFT's SVDLinear): A [rank, in], B [out, rank], the singular values E (f32 [rank]) and
+   * s = lora_alpha / (init_r + 1e-5).
+   */
+  public static LoraAdapter adaLora(Parameter a, Parameter b, Parameter e, float scale, float dropout) {
+    checkVector(e, a.value().size(0), "rank (rows of A " + a.value() + ")");
+    return new LoraAdapter(a, b, null, e, null, scale, dropout);
   }
 
   private static void checkVector(Parameter v, long n, String what) {
@@ -93,10 +103,15 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** A VeRA adapter: A and B are the shared projections' slices, and lambda_d / lambda_b scale the path. */
   public boolean isVera() {
+    return outScale != null;
+  }
+
+  /** The low-rank path is scaled per rank: VeRA or AdaLoRA. */
+  public boolean isScaled() {
     return rankScale != null;
   }
 
-  /** VeRA's lambda_d (f32 [rank]), else null. */
+  /** VeRA's lambda_d or AdaLoRA's E (f32 [rank]), else null. */
   public Parameter rankScale() {
     return rankScale;
   }
@@ -116,6 +131,7 @@ public final class LoraAdapter implements AutoCloseable {
       out.add(a);
       out.add(b);
       if (magnitude != null) out.add(magnitude);
+      if (rankScale != null) out.add(rankScale);  // AdaLoRA's E
     }
     return out;
   }

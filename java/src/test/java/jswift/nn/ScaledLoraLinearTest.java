@@ -17,12 +17,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A {@link Linear} with a VeRA adapter against PEFT's {@code vera.Linear} forward in torch autograd:
+ * {@link ScaledLoraLinear}: a {@link Linear} with a VeRA adapter against PEFT's {@code vera.Linear} forward in torch
+ * autograd, and with an AdaLoRA adapter against PEFT's {@code SVDLinear}. VeRA:
  * y = x W^T + bias + lambda_b ⊙ ((lambda_d ⊙ (drop(x) A^T)) B^T), A and B slices of wider projections, with the
- * gradients of x, lambda_d and lambda_b (A, B and W frozen, as VeRA trains them). Tolerances as in
+ * gradients of x, lambda_d and lambda_b (A, B and W frozen, as VeRA trains them). AdaLoRA:
+ * y = x W^T + bias + s ((E ⊙ (drop(x) A^T)) B^T), s = alpha / (init_r + 1e-5), with the gradients of x, A, B and E.
+ * Tolerances as in
  * {@link DoraLinearTest}: fp32 sums of a dozen O(1) terms, 1e-5, where a missing factor is O(0.1).
  */
-class VeraLinearTest {
+class ScaledLoraLinearTest {
   private static final int IN = 13, OUT = 9, RANK = 4, MAX_IN = 17, MAX_OUT = 11;
 
   private record Case(int tokens, float[] x, float[] w, float[] bias, float[] d, float[] lb, float[] dy) {
@@ -187,6 +190,55 @@ class VeraLinearTest {
       assertTrue(p.sliceA(IN) == p.sliceA(IN), "one slice per width, shared by the layers of that width");
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.sliceB(MAX_OUT + 1));
       assertTrue(e.getMessage().contains("vera_B"), e.getMessage());
+    }
+  }
+
+  private record AdaResult(float[] y, float[] dx, float[] da, float[] db, float[] de) {}
+
+  private static AdaResult adaTorch(Case c, float[] a, float[] b, float[] e, float s, float[] mask) {
+    var x = Torch.param(c.x, c.tokens, IN);
+    var ta = Torch.param(a, RANK, IN);
+    var tb = Torch.param(b, OUT, RANK);
+    var te = Torch.param(e, RANK);
+    var xd = mask == null ? x : x.mul(Torch.tensor(mask, c.tokens, IN));
+    var low = xd.matmul(ta.t()).mul(te).matmul(tb.t()).mul(Torch.scalar(s));
+    var y = x.matmul(Torch.tensor(c.w, OUT, IN).t()).add(Torch.tensor(c.bias, OUT)).add(low);
+    Torch.dot(y, Torch.tensor(c.dy, c.tokens, OUT)).backward();
+    return new AdaResult(Torch.floats(y), Torch.floats(x.grad()), Torch.floats(ta.grad()), Torch.floats(tb.grad()),
+        Torch.floats(te.grad()));
+  }
+
+  @ParameterizedTest
+  @CsvSource({"1, 0.0", "9, 0.0", "9, 0.3"})
+  void adaLoraMatchesPeftsSvdLinear(int tokens, float p) {
+    Case c = Case.draw(tokens, 700 + tokens);
+    float[] a = Rand.normal((long) RANK * IN, 701, 0.3f), b = Rand.normal((long) OUT * RANK, 702, 0.3f);
+    float[] e = Rand.normal(RANK, 703, 1f);
+    e[1] = 0;  // a pruned triplet still has gradients for E (not for its A row and B column)
+    float s = (float) (32 / (12 + 1e-5));
+    long seed = 99;
+    try (Linear l = new Linear("t", new Parameter("t.weight", f32(c.w, OUT, IN)), new Parameter("t.bias",
+        f32(c.bias, OUT))); Arena ar = new Arena()) {
+      LoraAdapter ad = LoraAdapter.adaLora(new Parameter("t.lora_A", f32(a, RANK, IN)),
+          new Parameter("t.lora_B", f32(b, OUT, RANK)), new Parameter("t.lora_E", f32(e, RANK)), s, p);
+      l.addAdapter("x", ad);
+      l.setActiveAdapter("x");
+      for (Parameter q : ad.ownParameters()) q.setTrainable(true);
+      assertEquals(3, ad.ownParameters().size());
+      Tensor x = f32(c.x, tokens, IN), dy = f32(c.dy, tokens, OUT);
+      Tensor dx = ar.allocate(DType.F32, Device.CPU, tokens, IN);
+      Linear.Saved saved = new Linear.Saved();
+      float[] y = l.forward(ar, x, seed, saved, true).toFloatArray();
+      l.backward(ar, dy, saved, seed, dx, false);
+      AdaResult want = adaTorch(c, a, b, e, s, p == 0 ? null : mask(tokens, p, seed));
+      String tag = "AdaLoRA p=" + p;
+      Assert.close(tag + " y", y, want.y, 1e-5, 1e-5);
+      Assert.close(tag + " dx", dx.toFloatArray(), want.dx, 1e-5, 1e-5);
+      Assert.close(tag + " dA", ad.a().grad().toFloatArray(), want.da, 1e-5, 1e-5);
+      Assert.close(tag + " dB", ad.b().grad().toFloatArray(), want.db, 1e-5, 1e-5);
+      Assert.close(tag + " dE", ad.rankScale().grad().toFloatArray(), want.de, 1e-5, 1e-5);
+      x.close();
+      dy.close();
     }
   }
 }
