@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -47,6 +47,20 @@ public final class TrainOptions {
   long veraProjectionPrngKey = 0;
   @Option(names = "--vera_dropout", description = "VeRA: dropout on the adapter's input (0.0)") float veraDropout = 0f;
   @Option(names = "--vera_d_initial", description = "VeRA: initial value of lambda_d (0.1)") float veraDInitial = 0.1f;
+  @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
+  int adaloraTargetR = 8;
+  @Option(names = "--adalora_init_r", description = "AdaLoRA: singular values per module at the start (12)")
+  int adaloraInitR = 12;
+  @Option(names = "--adalora_tinit", description = "AdaLoRA: steps before pruning starts (0)") int adaloraTinit = 0;
+  @Option(names = "--adalora_tfinal", description = "AdaLoRA: steps after the final allocation (0)")
+  int adaloraTfinal = 0;
+  @Option(names = "--adalora_deltaT", description = "AdaLoRA: steps between prunings (1)") int adaloraDeltaT = 1;
+  @Option(names = "--adalora_beta1", description = "AdaLoRA: smoothing of the sensitivities (0.85)")
+  double adaloraBeta1 = 0.85;
+  @Option(names = "--adalora_beta2", description = "AdaLoRA: smoothing of their uncertainty (0.85)")
+  double adaloraBeta2 = 0.85;
+  @Option(names = "--adalora_orth_reg_weight", description = "AdaLoRA: weight of the orthogonality regulariser (0.5)")
+  double adaloraOrthRegWeight = 0.5;
   @Option(names = "--neftune_noise_alpha", description = "NEFTune: uniform noise of +-alpha / sqrt(length x hidden)"
       + " on the input embeddings while training (the paper uses 5-15; default off)") Double neftuneNoiseAlpha;
   @Option(names = "--lorap_lr_ratio", description = "LoRA+: lora_B (and 1-D) parameters learn at lr x this "
@@ -161,6 +175,14 @@ public final class TrainOptions {
     a.veraDropout = veraDropout;
     a.veraDInitial = veraDInitial;
     a.neftuneNoiseAlpha = neftuneNoiseAlpha;
+    a.adaloraTargetR = adaloraTargetR;
+    a.adaloraInitR = adaloraInitR;
+    a.adaloraTinit = adaloraTinit;
+    a.adaloraTfinal = adaloraTfinal;
+    a.adaloraDeltaT = adaloraDeltaT;
+    a.adaloraBeta1 = adaloraBeta1;
+    a.adaloraBeta2 = adaloraBeta2;
+    a.adaloraOrthRegWeight = adaloraOrthRegWeight;
     a.loraAlpha = loraAlpha;
     a.loraDropout = loraDropout;
     a.targetModules = targetModules;

@@ -296,9 +296,9 @@ public final class CausalLM implements AutoCloseable {
     if (!Files.exists(cfgFile)) throw new IOException(cfgFile + " not found: is " + dir + " a PEFT adapter folder?");
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("peft_type").asText("LORA");
-    if (!type.equals("LORA") && !type.equals("VERA"))
-      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA and VERA adapters)");
-    boolean vera = type.equals("VERA");
+    if (!type.equals("LORA") && !type.equals("VERA") && !type.equals("ADALORA"))
+      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA, VERA and ADALORA adapters)");
+    boolean vera = type.equals("VERA"), ada = type.equals("ADALORA");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -313,14 +313,18 @@ public final class CausalLM implements AutoCloseable {
     int r = c.path("r").asInt(vera ? 256 : 8);
     double alpha = c.path("lora_alpha").asDouble(8);
     float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);
+    if (ada) {  // PEFT's SVDLinear: lora_alpha / (ranknum + 1e-5), ranknum = init_r through the pruning
+      int initR = c.path("init_r").asInt(12);
+      scale = (float) ((alpha > 0 ? alpha : initR) / (initR + 1e-5));
+    }
     float dropout = (float) c.path(vera ? "vera_dropout" : "lora_dropout").asDouble(0);
     Path weights = dir.resolve("adapter_model.safetensors");
     if (!Files.exists(weights))
       throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
     // Per module: lora_A, lora_B and (DoRA) lora_magnitude_vector, or VeRA's lambda_d and lambda_b; what no adapter
     // took over is freed at the end.
-    String[] suffixes = vera ? new String[] {VERA_D_SUFFIX, VERA_B_SUFFIX} : new String[] {A_SUFFIX, B_SUFFIX,
-        MAGNITUDE_SUFFIX};
+    String[] suffixes = vera ? new String[] {VERA_D_SUFFIX, VERA_B_SUFFIX}
+        : ada ? new String[] {".lora_A", ".lora_B", ".lora_E"} : new String[] {A_SUFFIX, B_SUFFIX, MAGNITUDE_SUFFIX};
     Map<String, Tensor[]> modules = new LinkedHashMap<>();
     Map<String, Tensor> copies = new LinkedHashMap<>();  // modules_to_save: module -> the adapter's weight
     List<String> toSave = new ArrayList<>();
@@ -348,22 +352,25 @@ public final class CausalLM implements AutoCloseable {
           String k = key.replace(".lora_A." + name + ".", ".lora_A.").replace(".lora_B." + name + ".", ".lora_B.");
           int slot = -1;
           for (int i = 0; i < suffixes.length; i++) if (k.endsWith(suffixes[i])) slot = i;
-          if (slot < 0 || (slot == 2 && !dora))
+          if (slot < 0 || (slot == 2 && !dora && !ada))
             throw new IOException(weights + ": unexpected tensor '" + key + "' for a " + (vera ? "VeRA" : dora ? "DoRA"
                 : "LoRA") + " adapter" + (slot == 2 ? " (adapter_config.json does not set use_dora)" : ""));
           String module = k.substring(0, k.length() - suffixes[slot].length()).replaceFirst("^base_model\\.model\\.", "");
           Linear l = linears.get(module);
           if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+          int rm = ada ? adaLoraRank(c, module) : r;  // AdaLoRA: the singular values its rank_pattern kept
           long[] shape = vera ? (slot == 0 ? new long[] {r} : new long[] {l.outFeatures()})
+              : ada ? (slot == 0 ? new long[] {rm, l.inFeatures()} : slot == 1 ? new long[] {l.outFeatures(), rm}
+                  : new long[] {rm, 1})
               : slot == 0 ? new long[] {r, l.inFeatures()}
               : slot == 1 ? new long[] {l.outFeatures(), r} : new long[] {l.outFeatures()};
           long[] stored = f.entry(key).shape();
           if (!java.util.Arrays.equals(stored, shape))
             throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(stored)
-                + ", expected " + java.util.Arrays.toString(shape) + (slot == 2 ? "" : " (r=" + r
-                + " in adapter_config.json)"));
+                + ", expected " + java.util.Arrays.toString(shape) + (slot == 2 && !ada ? "" : " (r=" + rm
+                + " from adapter_config.json)"));
           Tensor[] m = modules.computeIfAbsent(module, x -> new Tensor[3]);
-          m[slot] = f.load(key, vera || slot == 2 ? DType.F32 : dtype, device);
+          m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
       if (modules.isEmpty()) throw new IOException(weights + " holds no " + (vera ? "VeRA" : "LoRA") + " tensors");
@@ -372,6 +379,8 @@ public final class CausalLM implements AutoCloseable {
         if (p[0] == null || p[1] == null)
           throw new IOException(weights + ": module " + e.getKey() + " has only one of " + (vera
               ? "vera_lambda_d / vera_lambda_b" : "lora_A / lora_B"));
+        if (ada && p[2] == null)
+          throw new IOException(weights + ": module " + e.getKey() + " has no lora_E (AdaLoRA's singular values)");
         if (dora && p[2] == null)
           throw new IOException(weights + ": module " + e.getKey() + " has no lora_magnitude_vector, but"
               + " adapter_config.json sets use_dora");
@@ -380,7 +389,16 @@ public final class CausalLM implements AutoCloseable {
         Tensor[] p = e.getValue();
         String prefix = "base_model.model." + e.getKey();
         Linear l = linears.get(e.getKey());
-        if (vera) {
+        if (ada) {
+          // E A as a plain LoRA's A (PEFT's get_delta_weight: B (A * E) s); a module pruned to rank 0 has no adapter
+          if (p[0].size(0) > 0)
+            l.addAdapter(name, new LoraAdapter(new Parameter(prefix + A_SUFFIX, scaledRows(p[0], p[2])),
+                new Parameter(prefix + B_SUFFIX, p[1]), null, scale, dropout));
+          else
+            p[1].close();
+          p[0].close();
+          p[2].close();
+        } else if (vera) {
           l.addAdapter(name, LoraAdapter.vera(projections.sliceA(l.inFeatures()), projections.sliceB(l.outFeatures()),
               new Parameter(prefix + VERA_D_SUFFIX, p[0]), new Parameter(prefix + VERA_B_SUFFIX, p[1]), dropout));
         } else {
@@ -403,6 +421,23 @@ public final class CausalLM implements AutoCloseable {
       for (Tensor t : copies.values()) if (t != null) t.close();
       if (projections != null) projections.close();
     }
+  }
+
+  /** AdaLoRA: how many of a module's init_r singular values the config's rank_pattern keeps (init_r if none). */
+  private static int adaLoraRank(JsonNode config, String module) {
+    JsonNode keep = config.path("rank_pattern").path("base_model.model." + module + ".lora_E");
+    if (!keep.isArray()) return config.path("init_r").asInt(12);
+    int n = 0;
+    for (JsonNode k : keep) if (k.asBoolean()) n++;
+    return n;
+  }
+
+  /** diag(e) a in the model's dtype, for f32 a [r, in] and e [r, 1]. */
+  private Tensor scaledRows(Tensor a, Tensor e) {
+    float[] v = a.toFloatArray(), s = e.toFloatArray();
+    int in = (int) a.size(1);
+    for (int i = 0; i < v.length; i++) v[i] *= s[i / in];
+    return Tensor.fromFloats(v, dtype, device, a.size(0), in);
   }
 
   /** A VeRA adapter file's shared projections, which PEFT saves unless save_projection was turned off. */

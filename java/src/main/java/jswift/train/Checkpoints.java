@@ -47,7 +47,7 @@ final class Checkpoints {
 
   private final Path runDir;
   private final Integer keep;
-  private final LoraConfig config;   // null: full-parameter training
+  private LoraConfig config;   // null: full-parameter training
   private final Path base;
   private final ModelConfig modelConfig;
 
@@ -120,6 +120,18 @@ final class Checkpoints {
     extras = List.copyOf(parameters);
   }
 
+  private java.util.function.Supplier<List<TensorSource>> extraState = List::of;
+
+  /** State saved beside the optimizer's moments in each checkpoint (AdaLoRA's smoothed scores). */
+  void saveStateWith(java.util.function.Supplier<List<TensorSource>> state) {
+    extraState = state;
+  }
+
+  /** The adapter config later checkpoints save (AdaLoRA's rank pattern changes as it prunes). */
+  void updateConfig(LoraConfig updated) {
+    config = updated;
+  }
+
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, DataCursor samples, TrainingLog log)
       throws IOException {
     Path dir = runDir.resolve("checkpoint-" + step), tmp = runDir.resolve("checkpoint-" + step + ".tmp");
@@ -148,6 +160,8 @@ final class Checkpoints {
       // A whole model stored in a narrower dtype than its fp32 masters (a bf16 model trained in fp32 on the CPU, or
       // with fp32 masters on a GPU): the masters go here too, so that a resumed run goes on from them exactly.
       boolean narrowed = config == null && storedDtype() != DType.F32;
+      // AdaLoRA's adapter file holds only the surviving singular values: its full A, B and E go here.
+      if (config != null && config.isAdaLora()) narrowed = true;
       for (Parameter p : params) {
         if (narrowed && !p.isInt8() && !extras.contains(p)) {  // also LISA's resting layers, trained before
           jswift.tensor.Tensor full = p.master() != null ? p.master() : p.value().dtype() == DType.F32 ? p.value() : null;
@@ -159,6 +173,7 @@ final class Checkpoints {
         if (optimizer.parameterSteps(p) != optimizer.stepCount())
           metadata.put(p.name() + ".step", Long.toString(optimizer.parameterSteps(p)));
       }
+      moments.addAll(extraState.get());
       SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, metadata);
       ObjectNode state = TrainingLog.JSON.createObjectNode();
       state.put("global_step", step);

@@ -64,7 +64,15 @@ public final class TrainArguments {
   public long veraProjectionPrngKey = 0;
   public float veraDropout = 0f;
   public float veraDInitial = 0.1f;
-  public Double neftuneNoiseAlpha;  // NEFTune: noise on the input embeddings while training; null: off
+  public Double neftuneNoiseAlpha;
+  public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
+  public int adaloraInitR = 12;
+  public int adaloraTinit = 0;
+  public int adaloraTfinal = 0;
+  public int adaloraDeltaT = 1;
+  public double adaloraBeta1 = 0.85;
+  public double adaloraBeta2 = 0.85;
+  public double adaloraOrthRegWeight = 0.5;  // NEFTune: noise on the input embeddings while training; null: off
   public Double lorapLrRatio;     // LoRA+: lora_B (and 1-D) parameters learn at lr x this; null: off
   public double lorapEmbLr = 1e-6;  // LoRA+ rate of LoRA-on-embedding weights (jswift adapts linears only)
   public List<String> modulesToSave = new ArrayList<>();  // trained in full beside the adapter (embed_tokens, lm_head)
@@ -171,7 +179,14 @@ public final class TrainArguments {
   /** The adapter's PEFT config: a LoraConfig, or with --train_type vera a VeraConfig. */
   public jswift.tuner.LoraConfig loraConfig() {
     var json = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
-    jswift.tuner.LoraConfig c = trainType.equals("vera")
+    jswift.tuner.LoraConfig c = trainType.equals("adalora")
+        ? jswift.tuner.LoraConfig.adaLoraDefaults().withR(loraRank).withLoraAlpha(loraAlpha).withLoraDropout(loraDropout)
+            .withTargetModules(targetModules).with("init_r", json.numberNode(adaloraInitR))
+            .with("target_r", json.numberNode(adaloraTargetR)).with("tinit", json.numberNode(adaloraTinit))
+            .with("tfinal", json.numberNode(adaloraTfinal)).with("deltaT", json.numberNode(adaloraDeltaT))
+            .with("beta1", json.numberNode(adaloraBeta1)).with("beta2", json.numberNode(adaloraBeta2))
+            .with("orth_reg_weight", json.numberNode(adaloraOrthRegWeight))
+        : trainType.equals("vera")
         ? jswift.tuner.LoraConfig.veraDefaults().withR(veraRank).withLoraDropout(veraDropout)
             .withTargetModules(targetModules).with("projection_prng_key", json.numberNode(veraProjectionPrngKey))
             .with("d_initial", json.numberNode((double) veraDInitial))
@@ -209,7 +224,23 @@ public final class TrainArguments {
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return trainType.equals("lora") || trainType.equals("vera");
+    return trainType.equals("lora") || trainType.equals("vera") || trainType.equals("adalora");
+  }
+
+  private void validateAdaLora() {
+    if (adaloraTargetR <= 0 || adaloraInitR < adaloraTargetR)
+      throw new IllegalArgumentException("--adalora_target_r must be > 0 and at most --adalora_init_r, got "
+          + adaloraTargetR + " and " + adaloraInitR);
+    if (adaloraTinit < 0 || adaloraTfinal < 0 || adaloraDeltaT <= 0)
+      throw new IllegalArgumentException("--adalora_tinit and --adalora_tfinal must be >= 0 and --adalora_deltaT > 0");
+    if (!(adaloraBeta1 > 0 && adaloraBeta1 < 1 && adaloraBeta2 > 0 && adaloraBeta2 < 1))
+      throw new IllegalArgumentException("--adalora_beta1 and --adalora_beta2 must be in (0, 1)");
+    if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
+      throw new IllegalArgumentException("--use_dora, --use_rslora, --init_weights and --lorap_lr_ratio do not apply to "
+          + "--train_type adalora (its update is B diag(E) A, pruned by importance)");
+    if (cudaGraphs)
+      throw new IllegalArgumentException("--cuda_graphs replays a captured step, but AdaLoRA scores and prunes its "
+          + "singular values on the host after each update: drop one of the two");
   }
 
   private void validateVera() {
@@ -225,9 +256,10 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "full", "llamapro").contains(trainType))
-      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, full, "
-          + "llamapro)");
+    if (!List.of("lora", "vera", "adalora", "full", "llamapro").contains(trainType))
+      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
+          + "full, llamapro)");
+    if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
       throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "

@@ -59,6 +59,8 @@ public final class Trainer implements AutoCloseable {
   private RewardModelScorer rewardModel;  // GRPO --reward_model
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
+  private jswift.tuner.AdaLoraAllocator adaLora;  // --train_type adalora: prunes the singular values
+  private LoraConfig adapterConfig;  // the adapter's config as checkpoints save it (AdaLoRA: with its rank pattern)
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
   private jswift.tuner.LlamaPro.Plan llamaPro;
 
@@ -205,9 +207,15 @@ public final class Trainer implements AutoCloseable {
       grpo = args.isGrpo() ? new GrpoStep(m, tok, template,
           args.grpoSettings(rewardModel != null ? List.of(rewardModel) : List.of()), lora != null ? "default" : null, reference,
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
+      if (lora != null && lora.isAdaLora()) {
+        lora = lora.with("total_step", com.fasterxml.jackson.databind.node.LongNode.valueOf(totalSteps));
+        adaLora = new jswift.tuner.AdaLoraAllocator(m, "default", lora, totalSteps);
+      }
+      adapterConfig = lora;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside);
+      if (adaLora != null) checkpoints.saveStateWith(adaLora::state);
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
@@ -218,6 +226,14 @@ public final class Trainer implements AutoCloseable {
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
         if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
+        if (adaLora != null) {
+          try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
+              args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
+            adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
+          }
+          adapterConfig = lora.withAdaLoraRankPattern(adaLora.rankPattern());
+          checkpoints.updateConfig(adapterConfig);
+        }
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
             state.path("data_chunk").asInt(0));
@@ -289,7 +305,10 @@ public final class Trainer implements AutoCloseable {
   /** The LoRA settings of the adapter a run starts from (--adapters): its own r, alpha, targets and dropout. */
   private LoraConfig startingAdapter(Path dir) throws IOException {
     LoraConfig c = LoraConfig.read(jswift.tuner.ResidualInit.forOriginalBase(dir));
-    if (c.isVera() != args.trainType.equals("vera"))
+    if (c.isAdaLora())
+      throw new IllegalArgumentException("--adapters " + dir + " is an AdaLoRA adapter, saved with only the singular "
+          + "values it kept: continue its run with --resume_from_checkpoint, or use it as it is (infer, export)");
+    if (c.isVera() != args.trainType.equals("vera") || args.trainType.equals("adalora"))
       throw new IllegalArgumentException("--adapters " + dir + " is a " + (c.isVera() ? "VeRA" : "LoRA") + " adapter: "
           + "continue it with --train_type " + (c.isVera() ? "vera" : "lora"));
     if (c.isVera()) return c;
@@ -415,7 +434,8 @@ public final class Trainer implements AutoCloseable {
         + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
-        args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA " : "", trainable.size(),
+        args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA "
+        : args.trainType.equals("adalora") ? "AdaLoRA " : "", trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;
@@ -453,9 +473,11 @@ public final class Trainer implements AutoCloseable {
         rollout = rollout(step, accumulation);
         cursor = samples.cursor();
         double loss = grpoStep(step, rollout, accumulation);
+        if (adaLora != null) loss += adaLora.addOrthogonalRegularization();
         if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
         double lr = schedule.rate(step);
         optimizer.enqueueStep((float) lr);
+        allocateRanks(step);
         optimizer.zeroGrad();
         if (step == startStep) first = loss;
         last = loss;
@@ -496,6 +518,7 @@ public final class Trainer implements AutoCloseable {
           loss += model.forwardBackward(micro.get(i), seed, normalizer);
         }
       }
+      if (adaLora != null) loss += adaLora.addOrthogonalRegularization();
       if (!Double.isFinite(loss)) throw nonFinite(step, loss, lastCheckpoint);
       double lr = schedule.rate(step);
       // The grad norm is only logged: read from the device (a wait) only on the steps the log writes.
@@ -508,6 +531,7 @@ public final class Trainer implements AutoCloseable {
           optimizer.enqueueStepAndZeroGrad((float) lr);  // the update from a graph too
         } else {
           optimizer.enqueueStep((float) lr);
+          allocateRanks(step);
           optimizer.zeroGrad();
         }
         gradNorm = log.writes(step) ? optimizer.lastGradNorm() : -1;
@@ -520,6 +544,18 @@ public final class Trainer implements AutoCloseable {
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+  }
+
+  /**
+   * AdaLoRA: after the update, with the step's gradients still there, score and prune the singular values, and
+   * let the checkpoints save the rank pattern so far.
+   */
+  private void allocateRanks(long step) {
+    if (adaLora == null) return;
+    adaLora.afterStep(step);
+    adapterConfig = adapterConfig.withAdaLoraRankPattern(adaLora.rankPattern());
+    checkpoints.updateConfig(adapterConfig);
+    if (log.writes(step)) log.metric("adalora_ranks", (double) adaLora.keptRanks());
   }
 
   /** Logs a non-finite loss and returns the error that stops the run (before the optimizer step). */

@@ -35,6 +35,7 @@ public final class LoraConfig {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final ObjectNode DEFAULTS = loadDefaults("lora");
   private static final ObjectNode VERA_DEFAULTS = loadDefaults("vera");
+  private static final ObjectNode ADALORA_DEFAULTS = loadDefaults("adalora");
 
   private final ObjectNode fields;
 
@@ -69,6 +70,17 @@ public final class LoraConfig {
     return new LoraConfig(f);
   }
 
+  /**
+   * PEFT's AdaLoraConfig defaults (LoRA's fields plus init_r 12, target_r 8, tinit / tfinal 0, deltaT 1, beta1 /
+   * beta2 0.85, orth_reg_weight 0.5): AdaLoRA ({@link AdaLoraAllocator}) is LoRA in SVD form, A, E, B, whose
+   * least important singular values are pruned during training down to a budget of target_r per module.
+   */
+  public static LoraConfig adaLoraDefaults() {
+    ObjectNode f = ADALORA_DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
   /** Reads {@code adapter_config.json} from an adapter folder. */
   public static LoraConfig read(Path adapterDir) throws IOException {
     Path file = adapterDir.resolve(FILE);
@@ -86,10 +98,11 @@ public final class LoraConfig {
   public static LoraConfig parse(JsonNode root, String where) {
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": expected a JSON object");
     String type = root.path("peft_type").asText("LORA");
-    if (!type.equals("LORA") && !type.equals("VERA"))
-      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA and"
-          + " VERA adapters)");
-    ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : DEFAULTS).deepCopy();
+    if (!type.equals("LORA") && !type.equals("VERA") && !type.equals("ADALORA"))
+      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA, VERA"
+          + " and ADALORA adapters)");
+    ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS : DEFAULTS)
+        .deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
     if (c.r() <= 0) throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
@@ -106,6 +119,76 @@ public final class LoraConfig {
   /** A VeRA adapter: shared frozen projections, per-layer vectors (vera_lambda_d [r], vera_lambda_b [out]). */
   public boolean isVera() {
     return peftType().equals("VERA");
+  }
+
+  /** An AdaLoRA adapter: lora_A, lora_E (singular values), lora_B, pruned to a rank budget while training. */
+  public boolean isAdaLora() {
+    return peftType().equals("ADALORA");
+  }
+
+  /** AdaLoRA's schedule: init_r, target_r, tinit, tfinal, deltaT, beta1, beta2, orth_reg_weight, total_step. */
+  public int initR() {
+    return fields.path("init_r").asInt(12);
+  }
+
+  public int targetR() {
+    return fields.path("target_r").asInt(8);
+  }
+
+  public int tinit() {
+    return fields.path("tinit").asInt(0);
+  }
+
+  public int tfinal() {
+    return fields.path("tfinal").asInt(0);
+  }
+
+  public int deltaT() {
+    return fields.path("deltaT").asInt(1);
+  }
+
+  public double beta1() {
+    return fields.path("beta1").asDouble(0.85);
+  }
+
+  public double beta2() {
+    return fields.path("beta2").asDouble(0.85);
+  }
+
+  public double orthRegWeight() {
+    return fields.path("orth_reg_weight").asDouble(0.5);
+  }
+
+  /** total_step, or 0 when unset. */
+  public long totalStep() {
+    return fields.path("total_step").asLong(0);
+  }
+
+  /**
+   * AdaLoRA's rank_pattern: for each module path, which of its init_r singular values survived the pruning (the
+   * config's keys are {@code base_model.model.<module>.lora_E}); empty before the first pruning.
+   */
+  public Map<String, boolean[]> adaLoraRankPattern() {
+    Map<String, boolean[]> out = new java.util.LinkedHashMap<>();
+    JsonNode p = fields.get("rank_pattern");
+    if (p == null || !p.isObject()) return out;
+    p.fields().forEachRemaining(e -> {
+      String key = e.getKey().replaceFirst("^base_model\\.model\\.", "").replaceFirst("\\.lora_E$", "");
+      boolean[] keep = new boolean[e.getValue().size()];
+      for (int i = 0; i < keep.length; i++) keep[i] = e.getValue().get(i).asBoolean();
+      out.put(key, keep);
+    });
+    return out;
+  }
+
+  /** The config with AdaLoRA's rank_pattern (module path -> kept singular values), as PEFT saves it. */
+  public LoraConfig withAdaLoraRankPattern(Map<String, boolean[]> pattern) {
+    ObjectNode p = JSON.createObjectNode();
+    pattern.forEach((module, keep) -> {
+      var list = p.putArray("base_model.model." + module + ".lora_E");
+      for (boolean k : keep) list.add(k);
+    });
+    return with("rank_pattern", p);
   }
 
   /** VeRA: the seed of the shared projections, and whether they are saved beside the vectors. */
@@ -197,8 +280,18 @@ public final class LoraConfig {
     return false;
   }
 
-  /** The rank of a module: r, or its rank_pattern entry. */
+  /**
+   * The rank of a module: r, or its rank_pattern entry (AdaLoRA: how many of its singular values the rank_pattern
+   * keeps, init_r before any pruning).
+   */
   public int rankFor(String module) {
+    if (isAdaLora()) {
+      boolean[] keep = adaLoraRankPattern().get(module);
+      if (keep == null) return initR();
+      int n = 0;
+      for (boolean k : keep) if (k) n++;
+      return n;
+    }
     JsonNode v = patternValue("rank_pattern", module);
     return v == null ? r() : v.asInt();
   }
@@ -212,6 +305,8 @@ public final class LoraConfig {
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
     if (isVera()) return 1;  // VeRA's vectors carry the scale
+    // AdaLoRA: scaling / (ranknum + 1e-5), ranknum = init_r (PEFT keeps it through the pruning)
+    if (isAdaLora()) return (loraAlpha() > 0 ? loraAlpha() : initR()) / (initR() + 1e-5);
     double alpha = alphaFor(module);
     int rank = rankFor(module);
     return useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
@@ -309,6 +404,8 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isAdaLora()) return "AdaLoraConfig(init_r=" + initR() + ", target_r=" + targetR() + ", lora_alpha="
+        + fields.get("lora_alpha") + ", target_modules=" + targetModules() + ")";
     if (isVera()) return "VeraConfig(r=" + r() + ", target_modules=" + targetModules() + ", d_initial=" + dInitial() + ")";
     return "LoraConfig(r=" + r() + ", lora_alpha=" + fields.get("lora_alpha") + ", target_modules=" + targetModules()
         + (useRslora() ? ", rslora" : "") + (useDora() ? ", dora" : "") + ")";

@@ -67,6 +67,7 @@ public final class LoraTuner {
    */
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
     if (cfg.isVera()) return VeraTuner.apply(model, name, cfg);  // its projections come from projection_prng_key
+    if (cfg.isAdaLora()) return AdaLoraTuner.apply(model, name, cfg, seed);
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);

@@ -27,7 +27,8 @@ import jswift.tensor.Tensor;
 public final class PeftAdapterFolder implements AutoCloseable {
   /**
    * The A / B tensors of one adapted module, its scale, and its DoRA magnitude's key (null for plain LoRA); for VeRA,
-   * A and B are the shared projections and lambdaDKey / lambdaBKey the module's vectors (else null).
+   * A and B are the shared projections and lambdaDKey / lambdaBKey the module's vectors; for AdaLoRA lambdaDKey is
+   * its singular values lora_E (else null).
    */
   public record Module(String module, String aKey, String bKey, String magnitudeKey, String lambdaDKey,
       String lambdaBKey, int rank, double scale) {
@@ -37,7 +38,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
     }
 
     public boolean isVera() {
-      return lambdaDKey != null;
+      return lambdaBKey != null;
     }
   }
 
@@ -120,6 +121,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
   private static Map<String, Module> modules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
     if (config.isVera()) return veraModules(config, weights, base, savedKeys);
+    if (config.isAdaLora()) return adaLoraModules(config, weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -240,11 +242,72 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   /**
+   * An AdaLoRA adapter's modules: per module lora_A [r', in], lora_B [out, r'] and lora_E [r', 1], r' the singular
+   * values its rank_pattern kept (init_r before any pruning); modules pruned to r' = 0 change nothing and are left out.
+   */
+  private static Map<String, Module> adaLoraModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    String[] suffixes = {".lora_A", ".lora_B", ".lora_E"};
+    Map<String, String[]> keys = new LinkedHashMap<>();
+    for (String key : weights.names()) {
+      if (savedKeys.contains(key)) continue;
+      int slot = -1;
+      for (int i = 0; i < 3; i++) if (key.endsWith(suffixes[i])) slot = i;
+      if (!key.startsWith(PREFIX) || slot < 0)
+        throw new IOException(file + ": unexpected tensor '" + key + "' (an AdaLoRA adapter holds base_model.model."
+            + "<module>.lora_A / .lora_B / .lora_E only)");
+      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - 7), m -> new String[3])[slot] = key;
+    }
+    if (keys.isEmpty()) throw new IOException(file + " holds no AdaLoRA tensors");
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String[]> e : keys.entrySet()) {
+      String module = e.getKey(), weight = module + ".weight";
+      String[] k = e.getValue();
+      if (k[0] == null || k[1] == null || k[2] == null) {
+        problems.add("module " + module + " lacks one of lora_A / lora_B / lora_E");
+        continue;
+      }
+      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
+        problems.add("'" + k[0] + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
+        continue;
+      }
+      long[] w = base.file(weight).entry(weight).shape();
+      int rank = config.rankFor(module);
+      long[] a = weights.entry(k[0]).shape(), b = weights.entry(k[1]).shape(), s = weights.entry(k[2]).shape();
+      if (!Arrays.equals(a, new long[] {rank, w[1]}) || !Arrays.equals(b, new long[] {w[0], rank})
+          || !Arrays.equals(s, new long[] {rank, 1})) {
+        problems.add(module + ": lora_A " + Arrays.toString(a) + " / lora_B " + Arrays.toString(b) + " / lora_E "
+            + Arrays.toString(s) + " do not fit the base weight " + Arrays.toString(w) + " with the " + rank
+            + " singular values adapter_config.json's rank_pattern keeps");
+        continue;
+      }
+      if (rank > 0) out.put(module, new Module(module, k[0], k[1], null, k[2], null, rank, config.scaleFor(module)));
+    }
+    if (!problems.isEmpty())
+      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
+          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    return Collections.unmodifiableMap(out);
+  }
+
+  /**
    * A module's low-rank factors in f32 on {@code device}, A [r, in] and B [out, r], with W' = W + scale B A: LoRA's
    * lora_A / lora_B, or for VeRA (scale 1) the projections' slices scaled by the vectors, lambda_d ⊙ A[:, :in] and
    * lambda_b ⊙ B[:out] (PEFT's get_delta_weight). The caller closes both.
    */
   public Tensor[] factors(Module m, long out, long in, Device device) throws IOException {
+    if (m.lambdaDKey() != null && !m.isVera()) {  // AdaLoRA: (E ⊙ A) and B
+      float[] a = weights.floats(m.aKey()), e = weights.floats(m.lambdaDKey());
+      for (int i = 0; i < a.length; i++) a[i] *= e[(int) (i / in)];
+      Tensor ta = Tensor.fromFloats(a, DType.F32, device, m.rank(), in);
+      try {
+        return new Tensor[] {ta, weights.load(m.bKey(), DType.F32, device)};
+      } catch (IOException | RuntimeException ex) {
+        ta.close();
+        throw ex;
+      }
+    }
     if (!m.isVera()) {
       Tensor a = weights.load(m.aKey(), DType.F32, device);
       try {

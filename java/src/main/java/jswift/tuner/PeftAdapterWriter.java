@@ -92,6 +92,10 @@ public final class PeftAdapterWriter {
         out.add(fp32(prefix + ".vera_lambda_d", a.rankScale()));
         continue;
       }
+      if (a.isScaled()) {
+        out.addAll(adaLora(prefix, a, config.adaLoraRankPattern().get(module)));
+        continue;
+      }
       out.add(fp32(prefix + ".lora_A.weight", a.a()));
       out.add(fp32(prefix + ".lora_B.weight", a.b()));
       if (a.isDora()) out.add(fp32(prefix + ".lora_magnitude_vector", a.magnitude()));
@@ -117,13 +121,44 @@ public final class PeftAdapterWriter {
     return out;
   }
 
+  /**
+   * An AdaLoRA module as PEFT saves it (resize_state_dict_by_rank_pattern): only the surviving triplets, lora_A
+   * [r', in], lora_B [out, r'] and lora_E [r', 1] (all of them before any pruning, {@code keep} null).
+   */
+  private static List<TensorSource> adaLora(String prefix, LoraAdapter ad, boolean[] keep) {
+    int r = ad.rank(), in = (int) ad.aValue().size(1), out = (int) ad.bValue().size(0);
+    int[] kept = java.util.stream.IntStream.range(0, r).filter(i -> keep == null || keep[i]).toArray();
+    int k = kept.length;
+    float[] a = master(ad.a()), b = master(ad.b()), e = master(ad.rankScale());
+    float[] ka = new float[k * in], kb = new float[out * k], ke = new float[k];
+    for (int j = 0; j < k; j++) {
+      System.arraycopy(a, kept[j] * in, ka, j * in, in);
+      for (int o = 0; o < out; o++) kb[o * k + j] = b[o * r + kept[j]];
+      ke[j] = e[kept[j]];
+    }
+    return List.of(host(prefix + ".lora_A", ka, k, in), host(prefix + ".lora_B", kb, out, k),
+        host(prefix + ".lora_E", ke, k, 1));
+  }
+
+  private static float[] master(Parameter p) {
+    return (p.master() != null ? p.master() : p.value()).toFloatArray();
+  }
+
+  private static TensorSource host(String name, float[] v, long... shape) {
+    return TensorSource.computed(name, DType.F32, shape, () -> Tensor.fromFloats(v, DType.F32,
+        jswift.tensor.Device.CPU, shape));
+  }
+
   private static void check(LoraConfig config, String module, LoraAdapter a) {
     if (!config.targets(module))
       throw new IllegalArgumentException("adapter module " + module + " is not selected by target_modules "
           + config.targetModules() + ": PEFT would not load its weights; add it to target_modules");
-    if (a.rank() != config.rankFor(module))
+    if (a.rank() != (config.isAdaLora() ? config.initR() : config.rankFor(module)))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
-          + " but the config says r=" + config.rankFor(module));
+          + " but the config says " + (config.isAdaLora() ? "init_r=" + config.initR() : "r=" + config.rankFor(module)));
+    if (a.isScaled() && !a.isVera() != config.isAdaLora())
+      throw new IllegalArgumentException("adapter module " + module + " is " + (config.isAdaLora() ? "not " : "")
+          + "an AdaLoRA adapter but the config's peft_type is " + config.peftType());
     if (a.isVera() != config.isVera())
       throw new IllegalArgumentException("adapter module " + module + " is " + (a.isVera() ? "a VeRA" : "a LoRA")
           + " adapter but the config's peft_type is " + config.peftType());

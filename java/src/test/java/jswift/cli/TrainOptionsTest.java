@@ -7,7 +7,7 @@ import jswift.train.TrainArguments;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The LISA, LLaMA-Pro and VeRA flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
+/** The LISA, LLaMA-Pro, VeRA, AdaLoRA and NEFTune flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
 class TrainOptionsTest {
   private static TrainArguments parse(String... flags) {
     SftCommand sft = new SftCommand();
@@ -58,5 +58,33 @@ class TrainOptionsTest {
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         dora::validate);
     org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--vera_rank"), e.getMessage());
+  }
+
+  @Test
+  void adaLoraFlagsBecomeAPeftAdaLoraConfig() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "adalora");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("ADALORA", cfg.peftType());
+    assertEquals(12, cfg.initR(), "ms-swift's adalora_init_r");
+    assertEquals(8, cfg.targetR());
+    assertEquals(0.5, cfg.orthRegWeight(), 1e-12);
+    assertEquals(32 / (12 + 1e-5), cfg.scaleFor("model.layers.0.mlp.up_proj"), 1e-6, "lora_alpha / (init_r + 1e-5)");
+    var c = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "adalora", "--adalora_init_r", "6",
+        "--adalora_target_r", "3", "--adalora_tinit", "5", "--adalora_tfinal", "7", "--adalora_deltaT", "2",
+        "--adalora_beta1", "0.5", "--adalora_beta2", "0.6", "--adalora_orth_reg_weight", "0.1").loraConfig();
+    assertEquals(6, c.initR());
+    assertEquals(3, c.targetR());
+    assertEquals(5, c.tinit());
+    assertEquals(7, c.tfinal());
+    assertEquals(2, c.deltaT());
+    assertEquals(0.5, c.beta1(), 1e-12);
+    assertEquals(0.6, c.beta2(), 1e-12);
+    assertEquals(0.1, c.orthRegWeight(), 1e-12);
+    TrainArguments bad = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "adalora", "--adalora_target_r",
+        "16");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        bad::validate);
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--adalora_init_r"), e.getMessage());
   }
 }

@@ -233,6 +233,57 @@ class TrainerTest {
   }
 
   @Test
+  void adaLoraPrunesToItsBudgetAndResumesBitIdentically(@TempDir Path out) throws IOException {
+    // --train_type adalora with dropout: the regulariser joins the loss, the singular values are pruned down to
+    // target_r per module, checkpoints save the survivors (PEFT's layout) while the optimizer file keeps the full
+    // factors and the allocator's scores, so a resume in the middle of the pruning ends bit-identical.
+    java.util.function.Function<Path, TrainArguments> ada = dir -> {
+      TrainArguments a = args(dir, 6, 3);
+      a.trainType = "adalora";
+      a.adaloraInitR = 4;
+      a.adaloraTargetR = 2;
+      return a;
+    };
+    StringWriter console = new StringWriter();
+    Trainer.Result straight;
+    try (Trainer t = new Trainer(ada.apply(out.resolve("a")), new PrintWriter(console, true))) {
+      straight = t.train();
+    }
+    assertTrue(console.toString().contains("trainable AdaLoRA parameters"), console.toString());
+    JsonNode cfg = new ObjectMapper().readTree(straight.lastCheckpoint().resolve("adapter_config.json").toFile());
+    assertEquals("ADALORA", cfg.get("peft_type").asText());
+    assertEquals(6, cfg.get("total_step").asInt());
+    int modules = 0;
+    for (JsonNode keep : cfg.get("rank_pattern")) {
+      int kept = 0;
+      for (JsonNode k : keep) if (k.asBoolean()) kept++;
+      modules++;
+      assertEquals(4, keep.size());
+      assertTrue(kept <= 4);
+    }
+    assertTrue(modules > 0);
+    TrainArguments resumed = ada.apply(out.resolve("b"));
+    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-3");
+    Trainer.Result second = TinyModels.train(resumed);
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
+    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
+        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
+      assertEquals(x.names(), y.names());
+      long kept = 0;
+      for (String n : x.names()) {
+        assertArrayEquals(x.floats(n), y.floats(n), n);
+        if (n.endsWith("lora_E")) kept += x.entry(n).shape()[0];
+      }
+      assertEquals(2L * modules, kept, "target_r per module after the final allocation");
+    }
+    TrainArguments more = ada.apply(out.resolve("c"));
+    more.adapters = List.of(straight.lastCheckpoint());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> new Trainer(more, new PrintWriter(new StringWriter())).close());
+    assertTrue(e.getMessage().contains("--resume_from_checkpoint"), e.getMessage());
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
