@@ -109,12 +109,7 @@ class DoraLinearTest {
   }
 
   private static float[] mask(int tokens, float p, long seed) {
-    float[] ones = new float[tokens * IN];
-    java.util.Arrays.fill(ones, 1f);
-    try (Tensor t = f32(ones, tokens, IN)) {
-      Kernels.dropout(t, p, seed, t);
-      return t.toFloatArray();
-    }
+    return Rand.dropoutMask(tokens * IN, p, seed);
   }
 
   @ParameterizedTest

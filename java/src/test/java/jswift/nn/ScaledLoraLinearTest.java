@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
-import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 import jswift.testing.Assert;
 import jswift.testing.Rand;
@@ -98,12 +97,7 @@ class ScaledLoraLinearTest {
   }
 
   private static float[] mask(int tokens, float p, long seed) {
-    float[] ones = new float[tokens * IN];
-    java.util.Arrays.fill(ones, 1f);
-    try (Tensor t = f32(ones, tokens, IN)) {
-      Kernels.dropout(t, p, seed, t);
-      return t.toFloatArray();
-    }
+    return Rand.dropoutMask(tokens * IN, p, seed);
   }
 
   @ParameterizedTest

@@ -30,4 +30,18 @@ public final class Rand {
     for (int i = 0; i < v.length; i++) v[i] = lo + r.nextInt(hiExclusive - lo);
     return v;
   }
+
+  /**
+   * The engine's dropout multipliers (0 or 1 / (1 - p)) for n elements, read back through Kernels.dropout of ones
+   * at the device's current dropout step: what a fused kernel with that seed does to each input element.
+   */
+  public static float[] dropoutMask(int n, float p, long seed) {
+    float[] ones = new float[n];
+    java.util.Arrays.fill(ones, 1f);
+    try (jswift.tensor.Tensor t = jswift.tensor.Tensor.fromFloats(ones, jswift.tensor.DType.F32,
+        jswift.tensor.Device.CPU, n)) {
+      jswift.tensor.Kernels.dropout(t, p, seed, t);
+      return t.toFloatArray();
+    }
+  }
 }

@@ -174,12 +174,18 @@ class TrainerTest {
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
     JsonNode cfg = new ObjectMapper().readTree(straight.lastCheckpoint().resolve("adapter_config.json").toFile());
     assertTrue(cfg.get("use_dora").asBoolean());
-    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
-        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
+    java.util.Set<String> names = sameAdapters(straight, second);
+    long magnitudes = names.stream().filter(n -> n.endsWith(".lora_magnitude_vector")).count();
+    assertEquals(names.size() / 3, magnitudes, "A, B and a magnitude per module");
+  }
+
+  /** The last checkpoints' adapters of two runs hold the same tensors, bit for bit; returns their names. */
+  private static java.util.Set<String> sameAdapters(Trainer.Result a, Trainer.Result b) throws IOException {
+    try (SafetensorsFile x = SafetensorsFile.open(a.lastCheckpoint().resolve("adapter_model.safetensors"));
+        SafetensorsFile y = SafetensorsFile.open(b.lastCheckpoint().resolve("adapter_model.safetensors"))) {
       assertEquals(x.names(), y.names());
-      long magnitudes = x.names().stream().filter(n -> n.endsWith(".lora_magnitude_vector")).count();
-      assertEquals(x.names().size() / 3, magnitudes, "A, B and a magnitude per module");
       for (String n : x.names()) assertArrayEquals(x.floats(n), y.floats(n), n);
+      return x.names();
     }
   }
 
@@ -211,12 +217,8 @@ class TrainerTest {
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-3");
     Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
-    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
-        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
-      assertEquals(x.names(), y.names());
-      assertTrue(x.names().contains("base_model.vera_A") && x.names().contains("base_model.vera_B"));
-      for (String n : x.names()) assertArrayEquals(x.floats(n), y.floats(n), n);
-    }
+    java.util.Set<String> names = sameAdapters(straight, second);
+    assertTrue(names.contains("base_model.vera_A") && names.contains("base_model.vera_B"), names.toString());
     // Continuing from the adapter starts where it ended (its loss on the first batch is below the fresh run's).
     TrainArguments more = vera.apply(out.resolve("c"));
     more.adapters = List.of(straight.lastCheckpoint());
@@ -266,14 +268,10 @@ class TrainerTest {
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-3");
     Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
-    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
-        SafetensorsFile y = SafetensorsFile.open(second.lastCheckpoint().resolve("adapter_model.safetensors"))) {
-      assertEquals(x.names(), y.names());
+    sameAdapters(straight, second);
+    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"))) {
       long kept = 0;
-      for (String n : x.names()) {
-        assertArrayEquals(x.floats(n), y.floats(n), n);
-        if (n.endsWith("lora_E")) kept += x.entry(n).shape()[0];
-      }
+      for (String n : x.names()) if (n.endsWith("lora_E")) kept += x.entry(n).shape()[0];
       assertEquals(2L * modules, kept, "target_r per module after the final allocation");
     }
     TrainArguments more = ada.apply(out.resolve("c"));
