@@ -42,12 +42,16 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down; KTO: kto, "
-      + "apo_zero_unpaired; GRPO: grpo (default), bnpo, dr_grpo")
+  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down, exo_pair, "
+      + "nca_pair, sppo_hard, discopop, aot_pair, aot; KTO: kto, apo_zero_unpaired; GRPO: grpo (default), bnpo, dr_grpo")
   String lossType;
 
-  @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust): share of labels assumed flipped (default 0)")
+  @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust, aot, aot_pair; exo_pair's epsilon): share of "
+      + "labels assumed flipped (default 0)")
   double labelSmoothing;
+
+  @Option(names = "--discopop_tau", description = "DPO --loss_type discopop: temperature of its mixing (0.05)")
+  double discopopTau = 0.05;
 
   @Option(names = "--rpo_alpha", description = "DPO: adds this times the chosen answers' NLL (RPO; default none, as ms-swift)")
   Double rpoAlpha;
@@ -164,6 +168,7 @@ public final class RlhfCommand implements Callable<Integer> {
     a.cpoAlpha = cpoAlpha;
     a.rpoAlpha = rpoAlpha;
     a.labelSmoothing = labelSmoothing;
+    a.discopopTau = discopopTau;
     a.refModel = refModel;
     a.refAdapters = refAdapters;
     a.centerRewardsCoefficient = centerRewardsCoefficient;

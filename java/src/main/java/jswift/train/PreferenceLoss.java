@@ -54,15 +54,25 @@ final class PreferenceLoss {
    * sigmoid(-beta z); {@code robust} (-(1 - e) log sigmoid(beta z) + e log sigmoid(-beta z)) / (1 - 2e);
    * {@code hinge} max(0, 1 - beta z); {@code ipo} (z - 1 / (2 beta))^2 on per-token average log-probabilities;
    * {@code apo_zero} 1 - sigmoid(beta rc) + sigmoid(beta rr) and {@code apo_down} sigmoid(beta rc) + 1 - sigmoid(beta
-   * (rc - rr)) on the log-ratios rc, rr of each answer.
+   * (rc - rr)) on the log-ratios rc, rr of each answer; {@code exo_pair} (EXO, eq. 16) sigmoid(t) (log sigmoid(t) -
+   * log(1 - e)) + sigmoid(-t) (log sigmoid(-t) - log e), t = beta z, e = label_smoothing or 1e-3;
+   * {@code nca_pair} -log sigmoid(beta rc) - (log sigmoid(-beta rc) + log sigmoid(-beta rr)) / 2; {@code sppo_hard}
+   * (rc - 1 / (2 beta))^2 + (rr + 1 / (2 beta))^2; {@code discopop} -log sigmoid(t) (1 - m) + e^-t m,
+   * m = sigmoid(t / discopop_tau); and the batch-sorted {@code aot_pair} (the sorted rc minus the sorted rr) and
+   * {@code aot} (the sorted policy log-ratios minus the sorted reference ones), each then in sigmoid's loss.
    */
   enum DpoVariant {
-    SIGMOID, ROBUST, HINGE, IPO, APO_ZERO, APO_DOWN;
+    SIGMOID, ROBUST, HINGE, IPO, APO_ZERO, APO_DOWN, EXO_PAIR, NCA_PAIR, SPPO_HARD, DISCOPOP, AOT_PAIR, AOT;
 
     static DpoVariant parse(String name) {
       for (DpoVariant v : values()) if (v.name().toLowerCase(Locale.ROOT).equals(name)) return v;
       throw new IllegalArgumentException("--loss_type " + name + " is not supported for DPO (sigmoid, robust, hinge, "
-          + "ipo, apo_zero and apo_down are)");
+          + "ipo, apo_zero, apo_down, exo_pair, nca_pair, sppo_hard, discopop, aot_pair and aot are; bco_pair is not)");
+    }
+
+    /** The loss couples the pairs of a micro-batch (it sorts their log-ratios), as TRL's AOT does. */
+    boolean sorted() {
+      return this == AOT || this == AOT_PAIR;
     }
   }
 
@@ -70,9 +80,14 @@ final class PreferenceLoss {
    * A loss and its coefficients: beta, SimPO's gamma, the NLL weight alpha (CPO / SimPO: cpo_alpha; DPO: rpo_alpha,
    * 0 for none; ORPO's NLL weight is always 1), and DPO's variant and label smoothing.
    */
-  record Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing) {
+  record Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing,
+      double discopopTau) {
     Settings(Type type, double beta, double gamma, double alpha) {
       this(type, beta, gamma, alpha, DpoVariant.SIGMOID, 0);
+    }
+
+    Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing) {
+      this(type, beta, gamma, alpha, variant, labelSmoothing, 0.05);  // TRL's discopop_tau
     }
 
     double nllWeight() {
@@ -113,6 +128,7 @@ final class PreferenceLoss {
     double loss = 0, chosenReward = 0, rejectedReward = 0, accurate = 0, beta = s.beta();
     double nll = s.nllWeight() / Math.max(1, stepChosenTokens);
     boolean averaged = s.averaged();
+    double[][] sortedTerms = s.type() == Type.DPO && s.variant().sorted() ? aot(s, logp, ref, pairs) : null;
     for (int i = 0; i < pairs; i++) {
       int c = 2 * i, r = 2 * i + 1;
       double mc = averaged ? logp[c] / tokens[c] : logp[c], mr = averaged ? logp[r] / tokens[r] : logp[r];
@@ -121,8 +137,12 @@ final class PreferenceLoss {
         mr -= averaged ? ref[r] / tokens[r] : ref[r];
       }
       double dc, dr;  // dL/d(measure of chosen), dL/d(measure of rejected) for this pair's term
-      if (s.type() == Type.DPO && (s.variant() != DpoVariant.SIGMOID || s.labelSmoothing() != 0)) {
-        double[] d = dpo(s.variant(), beta, s.labelSmoothing(), mc, mr);
+      if (sortedTerms != null) {
+        loss += sortedTerms[0][i] / stepPairs;
+        dc = sortedTerms[1][i];
+        dr = sortedTerms[2][i];
+      } else if (s.type() == Type.DPO && (s.variant() != DpoVariant.SIGMOID || s.labelSmoothing() != 0)) {
+        double[] d = dpo(s.variant(), beta, s.labelSmoothing(), s.discopopTau(), mc, mr);
         loss += d[0] / stepPairs;
         dc = d[1];
         dr = d[2];
@@ -153,6 +173,11 @@ final class PreferenceLoss {
 
   /** A DPO variant's loss of one pair and its derivatives by the log-ratios: {loss, dL/d rc, dL/d rr}. */
   static double[] dpo(DpoVariant v, double beta, double e, double rc, double rr) {
+    return dpo(v, beta, e, 0.05, rc, rr);
+  }
+
+  /** As {@link #dpo(DpoVariant, double, double, double, double)}, with DiscoPOP's tau. */
+  static double[] dpo(DpoVariant v, double beta, double e, double tau, double rc, double rr) {
     double z = rc - rr;
     switch (v) {
       case SIGMOID -> {
@@ -179,8 +204,74 @@ final class PreferenceLoss {
         double sc = sigmoid(beta * rc), sz = sigmoid(beta * z);
         return new double[] {sc + 1 - sz, beta * sc * (1 - sc) - beta * sz * (1 - sz), beta * sz * (1 - sz)};
       }
-      default -> throw new IllegalStateException(v.toString());
+      case EXO_PAIR -> {
+        double eps = e == 0 ? 1e-3 : e, t = beta * z, st = sigmoid(t), sm = sigmoid(-t);
+        double loss = st * (logSigmoid(t) - Math.log1p(-eps)) + sm * (logSigmoid(-t) - Math.log(eps));
+        double dt = st * sm * (t - Math.log((1 - eps) / eps));  // log sigmoid(t) - log sigmoid(-t) = t
+        return new double[] {loss, beta * dt, -beta * dt};
+      }
+      case NCA_PAIR -> {
+        double c = beta * rc, r = beta * rr;
+        double loss = -logSigmoid(c) - 0.5 * logSigmoid(-c) - 0.5 * logSigmoid(-r);
+        return new double[] {loss, beta * (-sigmoid(-c) + 0.5 * sigmoid(c)), beta * 0.5 * sigmoid(r)};
+      }
+      case SPPO_HARD -> {
+        double a = rc - 0.5 / beta, b = rr + 0.5 / beta;
+        return new double[] {a * a + b * b, 2 * a, 2 * b};
+      }
+      case DISCOPOP -> {
+        double t = beta * z, m = sigmoid(t / tau), dm = m * (1 - m) / tau, ex = Math.exp(-t);
+        double loss = -logSigmoid(t) * (1 - m) + ex * m;
+        double dt = -sigmoid(-t) * (1 - m) + logSigmoid(t) * dm - ex * m + ex * dm;
+        return new double[] {loss, beta * dt, -beta * dt};
+      }
+      default -> throw new IllegalStateException(v + " couples the batch's pairs: see aot()");
     }
+  }
+
+  /**
+   * TRL's AOT losses over a micro-batch's pairs: {@code aot_pair} sorts the chosen and the rejected log-ratios
+   * separately, {@code aot} the policy's and the reference's chosen-minus-rejected log-probabilities; the i-th
+   * smallest of each make delta_i, whose loss is sigmoid's (with label smoothing) and whose gradient goes to the
+   * pairs that held those places. Returns {losses, dL/d chosen, dL/d rejected}, per pair.
+   */
+  private static double[][] aot(Settings s, double[] logp, double[] ref, int pairs) {
+    double beta = s.beta(), e = s.labelSmoothing();
+    double[] first = new double[pairs], second = new double[pairs];
+    for (int i = 0; i < pairs; i++) {
+      int c = 2 * i, r = 2 * i + 1;
+      if (s.variant() == DpoVariant.AOT_PAIR) {
+        first[i] = logp[c] - ref[c];
+        second[i] = logp[r] - ref[r];
+      } else {
+        first[i] = logp[c] - logp[r];
+        second[i] = ref[c] - ref[r];
+      }
+    }
+    Integer[] byFirst = order(first), bySecond = order(second);
+    double[][] out = new double[3][pairs];
+    for (int k = 0; k < pairs; k++) {
+      int i = byFirst[k], j = bySecond[k];
+      double delta = first[i] - second[j], t = beta * delta;
+      double g = beta * (-(1 - e) * sigmoid(-t) + e * sigmoid(t));
+      out[0][i] += -(1 - e) * logSigmoid(t) - e * logSigmoid(-t);  // charged to the pair in the first's place
+      if (s.variant() == DpoVariant.AOT_PAIR) {
+        out[1][i] += g;   // d delta / d (chosen log-ratio of pair i) = 1
+        out[2][j] -= g;   // d delta / d (rejected log-ratio of pair j) = -1
+      } else {
+        out[1][i] += g;   // delta = (log pi(c_i) - log pi(r_i)) - reference: the policy's pair i only
+        out[2][i] -= g;
+      }
+    }
+    return out;
+  }
+
+  /** Indices of v in ascending order of value (ties by index). */
+  private static Integer[] order(double[] v) {
+    Integer[] idx = new Integer[v.length];
+    for (int i = 0; i < idx.length; i++) idx[i] = i;
+    java.util.Arrays.sort(idx, (a, b) -> Double.compare(v[a], v[b]));
+    return idx;
   }
 
   /** The labelled tokens of each sequence. */

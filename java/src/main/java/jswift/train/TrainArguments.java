@@ -17,6 +17,7 @@ public final class TrainArguments {
   public String rlhfType;         // jswift rlhf: dpo, cpo, simpo, orpo (preference pairs), kto, grpo; null for sft / pt
   public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, GRPO 0.04, the others 0.1)
   public String lossType;         // null: DPO sigmoid (the DPO paper's, TRL's default), GRPO grpo
+  public double discopopTau = 0.05;  // DPO --loss_type discopop
   public double labelSmoothing;   // DPO (sigmoid, robust): the share of preference labels assumed flipped (cDPO)
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
@@ -431,7 +432,7 @@ public final class TrainArguments {
     PreferenceLoss.DpoVariant variant = t == PreferenceLoss.Type.DPO && lossType != null
         ? PreferenceLoss.DpoVariant.parse(lossType) : PreferenceLoss.DpoVariant.SIGMOID;
     return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, nllAlpha, variant,
-        labelSmoothing);
+        labelSmoothing, discopopTau);
   }
 
   private void validateRlhf() {
@@ -481,9 +482,12 @@ public final class TrainArguments {
           + " has its own loss");
     if (!(labelSmoothing >= 0 && labelSmoothing < 0.5))
       throw new IllegalArgumentException("--label_smoothing must be in [0, 0.5), got " + labelSmoothing);
-    if (labelSmoothing > 0 && !(s.type() == PreferenceLoss.Type.DPO && (s.variant() == PreferenceLoss.DpoVariant.SIGMOID
-        || s.variant() == PreferenceLoss.DpoVariant.ROBUST)))
-      throw new IllegalArgumentException("--label_smoothing applies to DPO's sigmoid and robust losses");
+    if (!(discopopTau > 0)) throw new IllegalArgumentException("--discopop_tau must be > 0, got " + discopopTau);
+    if (labelSmoothing > 0 && !(s.type() == PreferenceLoss.Type.DPO && java.util.EnumSet.of(
+        PreferenceLoss.DpoVariant.SIGMOID, PreferenceLoss.DpoVariant.ROBUST, PreferenceLoss.DpoVariant.EXO_PAIR,
+        PreferenceLoss.DpoVariant.AOT, PreferenceLoss.DpoVariant.AOT_PAIR).contains(s.variant())))
+      throw new IllegalArgumentException("--label_smoothing applies to DPO's sigmoid, robust, exo_pair, aot and aot_pair"
+          + " losses");
     if (!(s.beta() > 0)) throw new IllegalArgumentException("--beta must be > 0, got " + s.beta());
     if (cpoAlpha < 0) throw new IllegalArgumentException("--cpo_alpha must be >= 0, got " + cpoAlpha);
     if (rpoAlpha != null && !(rpoAlpha >= 0)) throw new IllegalArgumentException("--rpo_alpha must be >= 0, got " + rpoAlpha);

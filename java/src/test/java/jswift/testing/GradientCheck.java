@@ -30,13 +30,23 @@ public final class GradientCheck {
   public static void check(List<Parameter> along, Random r, DoubleSupplier loss, String what) {
     Map<Parameter, float[]> direction = new LinkedHashMap<>();
     double analytic = 0;
-    for (Parameter p : along) {
-      float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
-      for (int i = 0; i < v.length; i++) {
-        v[i] = (float) r.nextGaussian();
-        analytic += (double) g[i] * v[i];
+    // A direction nearly orthogonal to the gradient says nothing about it (its finite difference is then the loss's
+    // rounding alone): draw again while g . v is under 5% of its typical size, |g| (its standard deviation for a
+    // Gaussian v).
+    for (int attempt = 0; attempt < 8; attempt++) {
+      direction.clear();
+      analytic = 0;
+      double gradSq = 0;
+      for (Parameter p : along) {
+        float[] v = new float[(int) p.value().numel()], g = p.grad().toFloatArray();
+        for (int i = 0; i < v.length; i++) {
+          v[i] = (float) r.nextGaussian();
+          analytic += (double) g[i] * v[i];
+          gradSq += (double) g[i] * g[i];
+        }
+        direction.put(p, v);
       }
-      direction.put(p, v);
+      if (Math.abs(analytic) >= 0.05 * Math.sqrt(gradSq)) break;
     }
     double eps = 1e-3;
     double numeric = (moved(direction, eps, loss) - moved(direction, -eps, loss)) / (2 * eps);

@@ -98,7 +98,29 @@ class PreferenceLossTest {
     assertEquals(ipo, score.apply(PreferenceLoss.DpoVariant.IPO, 0.0), 1e-12);
     assertEquals(apoZero, score.apply(PreferenceLoss.DpoVariant.APO_ZERO, 0.0), 1e-12);
     assertEquals(apoDown, score.apply(PreferenceLoss.DpoVariant.APO_DOWN, 0.0), 1e-12);
+    // TRL's other pairwise losses, written out from its dpo_loss
+    double exo = 0, nca = 0, sppo = 0, disco = 0;
+    for (int i = 0; i < 2; i++) {
+      double t = b * (rc[i] - rr[i]), eps = 1e-3;
+      exo += (sig(t) * (logSig(t) - Math.log(1 - eps)) + sig(-t) * (logSig(-t) - Math.log(eps))) / 2;
+      nca += (-logSig(b * rc[i]) - 0.5 * logSig(-b * rc[i]) - 0.5 * logSig(-b * rr[i])) / 2;
+      sppo += (Math.pow(rc[i] - 0.5 / b, 2) + Math.pow(rr[i] + 0.5 / b, 2)) / 2;
+      double m = sig(t / 0.05);
+      disco += (-logSig(t) * (1 - m) + Math.exp(-t) * m) / 2;
+    }
+    assertEquals(exo, score.apply(PreferenceLoss.DpoVariant.EXO_PAIR, 0.0), 1e-12);
+    assertEquals(nca, score.apply(PreferenceLoss.DpoVariant.NCA_PAIR, 0.0), 1e-12);
+    assertEquals(sppo, score.apply(PreferenceLoss.DpoVariant.SPPO_HARD, 0.0), 1e-12);
+    assertEquals(disco, score.apply(PreferenceLoss.DpoVariant.DISCOPOP, 0.0), 1e-12);
+    // AOT: the i-th smallest of one list against the i-th smallest of the other. Here rc = {0.5, -1.0} and
+    // rr = {-1.0, 1.5}: sorted {-1.0, 0.5} - {-1.0, 1.5} = {0, -1}; policy pi = {2, -2}, reference {0.5, 0.5}:
+    // sorted {-2, 2} - {0.5, 0.5} = {-2.5, 1.5}.
+    double aotPair = (-(1 - e) * logSig(0) - e * logSig(0) - (1 - e) * logSig(b * -1.0) - e * logSig(b * 1.0)) / 2;
+    double aot = (-logSig(b * -2.5) - logSig(b * 1.5)) / 2;
+    assertEquals(aotPair, score.apply(PreferenceLoss.DpoVariant.AOT_PAIR, e), 1e-12);
+    assertEquals(aot, score.apply(PreferenceLoss.DpoVariant.AOT, 0.0), 1e-12);
     for (PreferenceLoss.DpoVariant v : PreferenceLoss.DpoVariant.values()) {  // each derivative against its loss
+      if (v.sorted()) continue;  // batch-coupled: checked through the model in dpoVariantGradientIsTheDerivativeOfTheLoss
       double[] d = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3, -0.4), h = {1e-6};
       double[] pc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 + h[0], -0.4);
       double[] mc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 - h[0], -0.4);
@@ -114,7 +136,8 @@ class PreferenceLossTest {
   void dpoVariantGradientIsTheDerivativeOfTheLoss(PreferenceLoss.DpoVariant v) throws IOException {
     Batch b = pairs();
     PreferenceLoss.Settings s = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0, 0.2, v,
-        v == PreferenceLoss.DpoVariant.SIGMOID || v == PreferenceLoss.DpoVariant.ROBUST ? 0.1 : 0);
+        v == PreferenceLoss.DpoVariant.SIGMOID || v == PreferenceLoss.DpoVariant.ROBUST
+            || v == PreferenceLoss.DpoVariant.AOT_PAIR ? 0.1 : 0);
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
       List<Parameter> params = jswift.testing.GradientCheck.zeroAdapter(m);
       jswift.testing.GradientCheck.perturb(params);

@@ -223,13 +223,13 @@ class RlhfCommandTest {
     String m = MODEL.toString();
     String r = Cli.run("rlhf", "--rlhf_type", "ppo", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type ppo is not supported yet"), r);
-    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "exo_pair", "--model", m, "--dataset", data.toString());
-    assertTrue(r.startsWith("2\n") && r.contains("--loss_type exo_pair is not supported for DPO"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "bco_pair", "--model", m, "--dataset", data.toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--loss_type bco_pair is not supported for DPO"), r);
     r = Cli.run("rlhf", "--rlhf_type", "cpo", "--loss_type", "ipo", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("applies to DPO"), r);
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "hinge", "--label_smoothing", "0.1", "--model", m,
         "--dataset", data.toString());
-    assertTrue(r.startsWith("2\n") && r.contains("--label_smoothing applies to DPO's sigmoid and robust"), r);
+    assertTrue(r.startsWith("2\n") && r.contains("--label_smoothing applies to DPO's sigmoid, robust"), r);
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--model", m, "--dataset", data.toString(), "--ref_model",
         jswift.testing.Fixtures.llamaGqa().toString(), "--max_steps", "1", "--output_dir", dir.resolve("o").toString(),
         "--device", "cpu");
