@@ -93,8 +93,8 @@ public final class AdamW implements AutoCloseable {
   }
 
   /**
-   * Exempts parameters from weight decay: transformers' Trainer decays neither biases nor normalisation weights
-   * (every 1-D parameter here); see {@link #decaysLike}.
+   * Exempts parameters from weight decay: transformers' Trainer decays neither biases nor normalisation weights;
+   * see {@link #decaysLike}.
    */
   public AdamW withoutDecay(Collection<Parameter> exempt) {
     noDecay.addAll(exempt);
@@ -160,9 +160,17 @@ public final class AdamW implements AutoCloseable {
     return b;
   }
 
-  /** transformers' rule: 1-D parameters (biases, norm weights) get no weight decay. */
+  /**
+   * transformers' rule (get_decay_parameter_names): biases and the weights of normalisation layers get no weight
+   * decay, every other parameter does, 1-D or not (so DoRA's magnitudes, VeRA's vectors and AdaLoRA's singular
+   * values are decayed, as under ms-swift). The names tell: "bias" in it, or a module named "*norm"
+   * (input_layernorm, post_attention_layernorm, norm, q_norm, k_norm).
+   */
   public static boolean decaysLike(Parameter p) {
-    return p.value().rank() > 1;
+    String name = p.name();
+    if (name.contains("bias")) return false;
+    String module = name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
+    return !module.substring(module.lastIndexOf('.') + 1).endsWith("norm");
   }
 
   public long stepCount() {

@@ -101,4 +101,22 @@ class AdamWTrainingTest {
     for (int i = 0; i < 24; i++) r[i / 12][i % 12] = Math.toIntExact(flat[i]);
     return r;
   }
+
+  @Test
+  void weightDecaySparesBiasesAndNormsOnlyAsTransformersDoes() {
+    java.util.function.Function<String, Boolean> decays = name -> {
+      try (jswift.tensor.Tensor t = jswift.tensor.Tensor.zeros(jswift.tensor.DType.F32, Device.CPU, 2)) {
+        return AdamW.decaysLike(new Parameter(name, t));
+      }
+    };
+    for (String spared : new String[] {"model.layers.0.input_layernorm.weight", "model.norm.weight",
+        "model.layers.3.self_attn.q_norm.weight", "model.layers.0.post_attention_layernorm.weight",
+        "model.layers.0.self_attn.q_proj.bias"})
+      assertEquals(false, decays.apply(spared), spared);
+    for (String decayed : new String[] {"model.layers.0.self_attn.q_proj.weight", "model.embed_tokens.weight",
+        "base_model.model.model.layers.0.mlp.up_proj.lora_magnitude_vector",
+        "base_model.model.model.layers.0.mlp.up_proj.vera_lambda_b", "base_model.model.model.layers.0.mlp.up_proj.lora_E",
+        "score.weight"})
+      assertEquals(true, decays.apply(decayed), decayed);
+  }
 }

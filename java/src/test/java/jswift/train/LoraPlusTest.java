@@ -39,7 +39,8 @@ class LoraPlusTest {
 
   /**
    * One step from zero moments: torch's AdamW gives p' = p (1 - lr_g wd) - lr_g g / (|g| + eps) (the bias
-   * corrections cancel at step 1), lr_g = lr x R for group B, lr for the rest; wd only on 2-D parameters. fp32
+   * corrections cancel at step 1), lr_g = lr x R for group B, lr for the rest; wd on all of them (DoRA's magnitude
+   * too: transformers spares only biases and norm weights). fp32
    * arithmetic on values ~0.1: 1e-6 absolute is a few ulps, while a ratio on the wrong parameter moves it by
    * (R - 1) lr = 1.5e-2.
    */
@@ -70,7 +71,7 @@ class LoraPlusTest {
         Parameter p = params.get(i);
         boolean b = p.name().contains("lora_B") || p.value().rank() == 1;
         inB += b ? 1 : 0;
-        double lrP = b ? (double) lr * ratio : lr, wdP = p.value().rank() > 1 ? wd : 0;
+        double lrP = b ? (double) lr * ratio : lr, wdP = wd;
         float[] p0 = before.get(i), g = grads.get(i), want = new float[p0.length];
         for (int k = 0; k < p0.length; k++)
           want[k] = (float) (p0[k] * (1 - lrP * wdP) - lrP * g[k] / (Math.abs(g[k]) + eps));
