@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -47,6 +47,11 @@ public final class TrainOptions {
   long veraProjectionPrngKey = 0;
   @Option(names = "--vera_dropout", description = "VeRA: dropout on the adapter's input (0.0)") float veraDropout = 0f;
   @Option(names = "--vera_d_initial", description = "VeRA: initial value of lambda_d (0.1)") float veraDInitial = 0.1f;
+  @Option(names = "--ia3_target_modules", arity = "1..*", description = "IA3: modules whose outputs (or, for the "
+      + "feedforward ones, inputs) get a learned scale (k_proj v_proj down_proj)")
+  List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);
+  @Option(names = "--ia3_feedforward_modules", arity = "1..*", description = "IA3: the targets whose inputs are scaled "
+      + "(down_proj)") List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
   @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
   int adaloraTargetR = 8;
   @Option(names = "--adalora_init_r", description = "AdaLoRA: singular values per module at the start (12)")
@@ -175,6 +180,8 @@ public final class TrainOptions {
     a.veraDropout = veraDropout;
     a.veraDInitial = veraDInitial;
     a.neftuneNoiseAlpha = neftuneNoiseAlpha;
+    a.ia3TargetModules = ia3TargetModules;
+    a.ia3FeedforwardModules = ia3FeedforwardModules;
     a.adaloraTargetR = adaloraTargetR;
     a.adaloraInitR = adaloraInitR;
     a.adaloraTinit = adaloraTinit;

@@ -296,9 +296,9 @@ public final class CausalLM implements AutoCloseable {
     if (!Files.exists(cfgFile)) throw new IOException(cfgFile + " not found: is " + dir + " a PEFT adapter folder?");
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("peft_type").asText("LORA");
-    if (!type.equals("LORA") && !type.equals("VERA") && !type.equals("ADALORA"))
-      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA, VERA and ADALORA adapters)");
-    boolean vera = type.equals("VERA"), ada = type.equals("ADALORA");
+    if (!List.of("LORA", "VERA", "ADALORA", "IA3").contains(type))
+      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA, VERA, ADALORA and IA3 adapters)");
+    boolean vera = type.equals("VERA"), ada = type.equals("ADALORA"), ia3 = type.equals("IA3");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -333,12 +333,17 @@ public final class CausalLM implements AutoCloseable {
     boolean seqCls = "SEQ_CLS".equals(c.path("task_type").asText());
     if (seqCls) toSave.removeAll(List.of("score", "classifier"));
     VeraProjections projections = null;
+    List<Ia3Vector> ia3Vectors = new ArrayList<>();
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         if (vera) projections = veraProjections(f, r, weights);
         for (String key : f.names()) {
           if (seqCls && key.matches("base_model\\.model\\.(score|classifier)\\..*")) continue;
           if (vera && (key.equals(VeraProjections.A_KEY) || key.equals(VeraProjections.B_KEY))) continue;
+          if (ia3 && savedModuleOf(key, toSave) == null) {
+            ia3Vectors.add(ia3Vector(f, key, weights));
+            continue;
+          }
           String copy = savedModuleOf(key, toSave);
           if (copy != null) {
             long[] shape = baseModuleWeight(copy).value().shape(), stored = f.entry(key).shape();
@@ -373,7 +378,10 @@ public final class CausalLM implements AutoCloseable {
           m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty()) throw new IOException(weights + " holds no " + (vera ? "VeRA" : "LoRA") + " tensors");
+      if (modules.isEmpty() && ia3Vectors.isEmpty())
+        throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : "LoRA") + " tensors");
+      for (Ia3Vector v : ia3Vectors) v.layer().addAdapter(name, LoraAdapter.ia3(v.vector(), v.feedforward()));
+      ia3Vectors.clear();  // owned by the adapters now
       for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
         Tensor[] p = e.getValue();
         if (p[0] == null || p[1] == null)
@@ -420,7 +428,31 @@ public final class CausalLM implements AutoCloseable {
       for (Tensor[] p : modules.values()) for (Tensor t : p) if (t != null) t.close();
       for (Tensor t : copies.values()) if (t != null) t.close();
       if (projections != null) projections.close();
+      for (Ia3Vector v : ia3Vectors) v.vector().close();
     }
+  }
+
+  /**
+   * One module's (IA)^3 vector, {@code base_model.model.<module>.ia3_l}: [1, in] scales the input (a feedforward
+   * module, as PEFT stores those), [out, 1] the output.
+   */
+  private record Ia3Vector(Linear layer, Parameter vector, boolean feedforward) {}
+
+  private Ia3Vector ia3Vector(SafetensorsFile f, String key, Path weights) throws IOException {
+    String suffix = ".ia3_l";
+    if (!key.startsWith("base_model.model.") || !key.endsWith(suffix))
+      throw new IOException(weights + ": unexpected tensor '" + key + "' (an IA3 adapter holds base_model.model."
+          + "<module>.ia3_l only)");
+    String module = key.substring("base_model.model.".length(), key.length() - suffix.length());
+    Linear l = linears.get(module);
+    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    long[] s = f.entry(key).shape();
+    boolean ff = java.util.Arrays.equals(s, new long[] {1, l.inFeatures()});
+    if (!ff && !java.util.Arrays.equals(s, new long[] {l.outFeatures(), 1}))
+      throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(s) + ", but " + module
+          + " needs [1, " + l.inFeatures() + "] (feedforward) or [" + l.outFeatures() + ", 1]");
+    float[] v = f.floats(key);
+    return new Ia3Vector(l, new Parameter(key, Tensor.fromFloats(v, DType.F32, device, v.length)), ff);
   }
 
   /** AdaLoRA: how many of a module's init_r singular values the config's rank_pattern keeps (init_r if none). */

@@ -180,6 +180,20 @@ public final class Linear implements AutoCloseable {
   }
 
   public void addAdapter(String adapterName, LoraAdapter adapter) {
+    if (adapter.isIa3()) {
+      long want = adapter.ia3Feedforward() ? inFeatures() : outFeatures();
+      if (adapter.ia3Vector().value().size(0) != want)
+        throw new IllegalArgumentException("IA3 adapter '" + adapterName + "' of " + name + ": "
+            + adapter.ia3Vector().name() + " " + adapter.ia3Vector().value() + " must have " + want + " values (the "
+            + (adapter.ia3Feedforward() ? "inputs" : "outputs") + " of the layer's [" + outFeatures() + ", "
+            + inFeatures() + "] weight)");
+      LoraAdapter old = adapters.put(adapterName, adapter);
+      if (old != null) {
+        if (old == active) active = adapter;
+        old.close();
+      }
+      return;
+    }
     Tensor a = adapter.aValue(), b = adapter.bValue();
     if (a.size(1) != inFeatures() || b.size(0) != outFeatures())
       throw new IllegalArgumentException("adapter '" + adapterName + "' of " + name + ": A " + a + " / B " + b
@@ -245,6 +259,9 @@ public final class Linear implements AutoCloseable {
           Kernels.matmul(x2, false, denseWeight(tmp), true, y2, 1f, 0f);
         }
         if (bias != null) Kernels.addBias(y, bias.value());
+      } else if (active.isIa3()) {
+        Ia3Linear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+            bias == null ? null : bias.value(), tmp, x2, y2);
       } else if (active.isScaled()) {
         ScaledLoraLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), arena, tmp, x2, y2, training ? active.dropout() : 0f, dropoutSeed, saved);
@@ -309,6 +326,11 @@ public final class Linear implements AutoCloseable {
             Kernels.matmul(dy2, false, denseWeight(tmp), false, target2, 1f, 0f);
           }
         }
+      } else if (active.isIa3()) {
+        if (weightGrad != null)
+          throw new IllegalStateException(name + ": training the weight under an IA3 adapter is not supported");
+        Ia3Linear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+            bias == null ? null : bias.value(), tmp, dy2, x2, target2);
       } else if (active.isScaled()) {
         ScaledLoraLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
             dropoutSeed, target2);

@@ -27,6 +27,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final Parameter outScale;   // VeRA's lambda_b [out], else null
   private final float scale;
   private final float dropout;
+  private final boolean ia3;  // (IA)^3: rankScale is the input scale (feedforward) or outScale the output scale
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
     this(a, b, null, scale, dropout);
@@ -59,8 +60,30 @@ public final class LoraAdapter implements AutoCloseable {
   private static void checkVector(Parameter v, long n, String what) {
     Tensor t = v.value();
     if (t.rank() != 1 || t.size(0) != n || t.dtype() != DType.F32)
-      throw new IllegalArgumentException("VeRA " + v.name() + " must be float32 [" + n + "], one value per " + what
-          + ", got " + t);
+      throw new IllegalArgumentException(v.name() + " must be float32 [" + n + "], one value per " + what + ", got "
+          + t);
+  }
+
+  /**
+   * An (IA)^3 adapter (PEFT's IA3 Linear): one f32 vector l that rescales the layer's input, x ⊙ l [in], for a
+   * feedforward module, or its output, (x W^T + b) ⊙ l [out], for the others. It has no low-rank pair.
+   */
+  public static LoraAdapter ia3(Parameter l, boolean feedforward) {
+    Tensor t = l.value();
+    if (t.rank() != 1 || t.dtype() != DType.F32)
+      throw new IllegalArgumentException("IA3 " + l.name() + " must be a float32 vector, got " + t);
+    return new LoraAdapter(l, feedforward);
+  }
+
+  private LoraAdapter(Parameter ia3, boolean feedforward) {
+    this.a = null;
+    this.b = null;
+    this.magnitude = null;
+    this.rankScale = feedforward ? ia3 : null;
+    this.outScale = feedforward ? null : ia3;
+    this.ia3 = true;
+    this.scale = 1;
+    this.dropout = 0;
   }
 
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
@@ -80,6 +103,7 @@ public final class LoraAdapter implements AutoCloseable {
     this.magnitude = magnitude;
     this.rankScale = rankScale;
     this.outScale = outScale;
+    this.ia3 = false;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -103,12 +127,27 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** A VeRA adapter: A and B are the shared projections' slices, and lambda_d / lambda_b scale the path. */
   public boolean isVera() {
-    return outScale != null;
+    return !ia3 && outScale != null;
   }
 
   /** The low-rank path is scaled per rank: VeRA or AdaLoRA. */
   public boolean isScaled() {
-    return rankScale != null;
+    return !ia3 && rankScale != null;
+  }
+
+  /** An (IA)^3 adapter: no A and B, one vector that scales the input ({@link #ia3Feedforward}) or the output. */
+  public boolean isIa3() {
+    return ia3;
+  }
+
+  /** IA3: whether the vector scales the input (a feedforward module) rather than the output. */
+  public boolean ia3Feedforward() {
+    return ia3 && rankScale != null;
+  }
+
+  /** IA3's vector, else null. */
+  public Parameter ia3Vector() {
+    return !ia3 ? null : rankScale != null ? rankScale : outScale;
   }
 
   /** VeRA's lambda_d or AdaLoRA's E (f32 [rank]), else null. */
@@ -124,7 +163,9 @@ public final class LoraAdapter implements AutoCloseable {
   /** The parameters of this adapter alone (A and B too unless they are VeRA's shared projections). */
   public java.util.List<Parameter> ownParameters() {
     java.util.List<Parameter> out = new java.util.ArrayList<>();
-    if (isVera()) {
+    if (ia3) {
+      out.add(ia3Vector());
+    } else if (isVera()) {
       out.add(rankScale);
       out.add(outScale);
     } else {
@@ -136,8 +177,9 @@ public final class LoraAdapter implements AutoCloseable {
     return out;
   }
 
+  /** The rank of the low-rank pair (0 for IA3, which has none). */
   public int rank() {
-    return (int) a.value().size(0);
+    return ia3 ? 0 : (int) a.value().size(0);
   }
 
   public float scale() {

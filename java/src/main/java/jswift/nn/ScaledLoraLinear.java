@@ -63,7 +63,7 @@ final class ScaledLoraLinear {
   }
 
   /** y = x W^T + bias from the dense weight or the packed one (its GEMV for decode-sized inputs). */
-  private static void baseForward(Tensor w, QuantizedWeight packed, Tensor bias, Tensor x2, Tensor y2) {
+  static void baseForward(Tensor w, QuantizedWeight packed, Tensor bias, Tensor x2, Tensor y2) {
     if (packed != null) {
       QuantizedLora.baseProduct(packed, bias, x2, y2);
       return;

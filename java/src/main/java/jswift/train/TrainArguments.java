@@ -66,6 +66,8 @@ public final class TrainArguments {
   public float veraDropout = 0f;
   public float veraDInitial = 0.1f;
   public Double neftuneNoiseAlpha;
+  public List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);  // --train_type ia3
+  public List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -180,7 +182,10 @@ public final class TrainArguments {
   /** The adapter's PEFT config: a LoraConfig, or with --train_type vera a VeraConfig. */
   public jswift.tuner.LoraConfig loraConfig() {
     var json = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
-    jswift.tuner.LoraConfig c = trainType.equals("adalora")
+    jswift.tuner.LoraConfig c = trainType.equals("ia3")
+        ? jswift.tuner.LoraConfig.ia3Defaults().withTargetModules(ia3TargetModules).with("feedforward_modules",
+            json.arrayNode().addAll(ia3FeedforwardModules.stream().map(json::textNode).toList()))
+        : trainType.equals("adalora")
         ? jswift.tuner.LoraConfig.adaLoraDefaults().withR(loraRank).withLoraAlpha(loraAlpha).withLoraDropout(loraDropout)
             .withTargetModules(targetModules).with("init_r", json.numberNode(adaloraInitR))
             .with("target_r", json.numberNode(adaloraTargetR)).with("tinit", json.numberNode(adaloraTinit))
@@ -225,7 +230,7 @@ public final class TrainArguments {
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return trainType.equals("lora") || trainType.equals("vera") || trainType.equals("adalora");
+    return List.of("lora", "vera", "adalora", "ia3").contains(trainType);
   }
 
   private void validateAdaLora() {
@@ -236,9 +241,7 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adalora_tinit and --adalora_tfinal must be >= 0 and --adalora_deltaT > 0");
     if (!(adaloraBeta1 > 0 && adaloraBeta1 < 1 && adaloraBeta2 > 0 && adaloraBeta2 < 1))
       throw new IllegalArgumentException("--adalora_beta1 and --adalora_beta2 must be in (0, 1)");
-    if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
-      throw new IllegalArgumentException("--use_dora, --use_rslora, --init_weights and --lorap_lr_ratio do not apply to "
-          + "--train_type adalora (its update is B diag(E) A, pruned by importance)");
+    refuseLoraOnlyFlags("the --adalora_* flags (its update is B diag(E) A, pruned by importance)");
     if (cudaGraphs)
       throw new IllegalArgumentException("--cuda_graphs replays a captured step, but AdaLoRA scores and prunes its "
           + "singular values on the host after each update: drop one of the two");
@@ -248,18 +251,27 @@ public final class TrainArguments {
     if (veraRank <= 0) throw new IllegalArgumentException("--vera_rank must be > 0, got " + veraRank);
     if (veraDropout < 0 || veraDropout >= 1)
       throw new IllegalArgumentException("--vera_dropout must be in [0, 1), got " + veraDropout);
+    refuseLoraOnlyFlags("--vera_rank, --vera_dropout, --vera_d_initial and --vera_projection_prng_key");
+  }
+
+  /** --use_dora, --use_rslora, --init_weights and --lorap_lr_ratio shape a LoRA adapter; another tuner refuses them. */
+  private void refuseLoraOnlyFlags(String itsOwn) {
     if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
       throw new IllegalArgumentException("--use_dora, --use_rslora, --init_weights and --lorap_lr_ratio are LoRA's; "
-          + "--train_type vera takes --vera_rank, --vera_dropout, --vera_d_initial and --vera_projection_prng_key");
+          + "--train_type " + trainType + " takes " + itsOwn);
   }
 
   /** Checks what can be checked before loading anything; the message names the flag. */
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "adalora", "full", "llamapro").contains(trainType))
+    if (!List.of("lora", "vera", "adalora", "ia3", "full", "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
-          + "full, llamapro)");
+          + "ia3, full, llamapro)");
+    if (trainType.equals("ia3")) refuseLoraOnlyFlags("--ia3_target_modules and --ia3_feedforward_modules");
+    if (trainType.equals("ia3") && !ia3TargetModules.containsAll(ia3FeedforwardModules))
+      throw new IllegalArgumentException("--ia3_feedforward_modules " + ia3FeedforwardModules + " must be among "
+          + "--ia3_target_modules " + ia3TargetModules);
     if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))

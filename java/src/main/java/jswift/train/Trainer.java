@@ -308,10 +308,11 @@ public final class Trainer implements AutoCloseable {
     if (c.isAdaLora())
       throw new IllegalArgumentException("--adapters " + dir + " is an AdaLoRA adapter, saved with only the singular "
           + "values it kept: continue its run with --resume_from_checkpoint, or use it as it is (infer, export)");
-    if (c.isVera() != args.trainType.equals("vera") || args.trainType.equals("adalora"))
-      throw new IllegalArgumentException("--adapters " + dir + " is a " + (c.isVera() ? "VeRA" : "LoRA") + " adapter: "
-          + "continue it with --train_type " + (c.isVera() ? "vera" : "lora"));
-    if (c.isVera()) return c;
+    String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : "lora";
+    if (!args.trainType.equals(fits))
+      throw new IllegalArgumentException("--adapters " + dir + " is a " + c.peftType() + " adapter: continue it with "
+          + "--train_type " + fits);
+    if (c.isVera() || c.isIa3()) return c;
     return c.withInitLoraWeights(com.fasterxml.jackson.databind.node.BooleanNode.TRUE);  // its weights replace the init
   }
 
@@ -335,7 +336,8 @@ public final class Trainer implements AutoCloseable {
         if (!f.contains(p.name()))
           throw new IOException(file + " has no " + p.name() + ": --adapters needs an adapter of this model");
         long[] shape = f.entry(p.name()).shape();
-        if (!java.util.Arrays.equals(shape, p.value().shape()))
+        // PEFT keeps some vectors 2-D (IA3's [out, 1] / [1, in], AdaLoRA's E [r, 1]): compare without the 1s
+        if (!java.util.Arrays.equals(squeezed(shape), squeezed(p.value().shape())))
           throw new IOException(file + ": " + p.name() + " has shape " + java.util.Arrays.toString(shape) + ", this "
               + "model's is " + java.util.Arrays.toString(p.value().shape()));
         float[] v = f.floats(p.name());
@@ -343,6 +345,10 @@ public final class Trainer implements AutoCloseable {
         if (p.master() != null && p.master() != p.value()) p.master().copyFrom(v);
       }
     }
+  }
+
+  private static long[] squeezed(long[] shape) {
+    return java.util.Arrays.stream(shape).filter(d -> d != 1).toArray();
   }
 
   /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
@@ -435,7 +441,7 @@ public final class Trainer implements AutoCloseable {
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA "
-        : args.trainType.equals("adalora") ? "AdaLoRA " : "", trainable.size(),
+        : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 " : "", trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;

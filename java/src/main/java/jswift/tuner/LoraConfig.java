@@ -36,6 +36,7 @@ public final class LoraConfig {
   private static final ObjectNode DEFAULTS = loadDefaults("lora");
   private static final ObjectNode VERA_DEFAULTS = loadDefaults("vera");
   private static final ObjectNode ADALORA_DEFAULTS = loadDefaults("adalora");
+  private static final ObjectNode IA3_DEFAULTS = loadDefaults("ia3");
 
   private final ObjectNode fields;
 
@@ -81,6 +82,17 @@ public final class LoraConfig {
     return new LoraConfig(f);
   }
 
+  /**
+   * PEFT's IA3Config defaults: (IA)^3 ({@link Ia3Tuner}) rescales the outputs of the target modules (keys and values)
+   * and the inputs of the feedforward_modules among them (the MLP's down projection) by learned vectors, ones at
+   * the start.
+   */
+  public static LoraConfig ia3Defaults() {
+    ObjectNode f = IA3_DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
   /** Reads {@code adapter_config.json} from an adapter folder. */
   public static LoraConfig read(Path adapterDir) throws IOException {
     Path file = adapterDir.resolve(FILE);
@@ -98,14 +110,15 @@ public final class LoraConfig {
   public static LoraConfig parse(JsonNode root, String where) {
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": expected a JSON object");
     String type = root.path("peft_type").asText("LORA");
-    if (!type.equals("LORA") && !type.equals("VERA") && !type.equals("ADALORA"))
-      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA, VERA"
-          + " and ADALORA adapters)");
-    ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS : DEFAULTS)
-        .deepCopy();
+    if (!List.of("LORA", "VERA", "ADALORA", "IA3").contains(type))
+      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA, VERA,"
+          + " ADALORA and IA3 adapters)");
+    ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS
+        : type.equals("IA3") ? IA3_DEFAULTS : DEFAULTS).deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
-    if (c.r() <= 0) throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
+    if (!c.isIa3() && c.r() <= 0)  // IA3 has no rank
+      throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
     return c;
   }
 
@@ -119,6 +132,19 @@ public final class LoraConfig {
   /** A VeRA adapter: shared frozen projections, per-layer vectors (vera_lambda_d [r], vera_lambda_b [out]). */
   public boolean isVera() {
     return peftType().equals("VERA");
+  }
+
+  /** An (IA)^3 adapter: one learned vector per module, ia3_l. */
+  public boolean isIa3() {
+    return peftType().equals("IA3");
+  }
+
+  /**
+   * IA3: whether a module is one of feedforward_modules (its input is rescaled, [1, in]) rather than an
+   * output-rescaled one ([out, 1]); PEFT's matching rules, as for target_modules.
+   */
+  public boolean feedforward(String module) {
+    return matches(fields.get("feedforward_modules"), module);
   }
 
   /** An AdaLoRA adapter: lora_A, lora_E (singular values), lora_B, pruned to a rank budget while training. */
@@ -270,7 +296,11 @@ public final class LoraConfig {
    * after a dot.
    */
   public boolean targets(String module) {
-    JsonNode t = targetModules();
+    return matches(targetModules(), module);
+  }
+
+  /** PEFT's module matching: a string must match the whole path as a regex; a list entry equals or ends it. */
+  private static boolean matches(JsonNode t, String module) {
     if (t == null || t.isNull()) return false;
     if (t.isTextual()) return Pattern.compile(t.asText()).matcher(module).matches();
     for (JsonNode n : t) {
@@ -404,6 +434,8 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isIa3()) return "IA3Config(target_modules=" + targetModules() + ", feedforward_modules="
+        + fields.get("feedforward_modules") + ")";
     if (isAdaLora()) return "AdaLoraConfig(init_r=" + initR() + ", target_r=" + targetR() + ", lora_alpha="
         + fields.get("lora_alpha") + ", target_modules=" + targetModules() + ")";
     if (isVera()) return "VeraConfig(r=" + r() + ", target_modules=" + targetModules() + ", d_initial=" + dInitial() + ")";

@@ -83,9 +83,16 @@ public final class LoraMerge {
       Map<String, String> saved = adapter.savedModules();
       for (String name : base.names()) {
         PeftAdapterFolder.Module m = adapter.modules().get(stripWeight(name));
+        // IA3 on outputs scales the layer's bias too, as PEFT's merge does
+        PeftAdapterFolder.Module scaledBias = name.endsWith(".bias") ? adapter.modules().get(
+            name.substring(0, name.length() - ".bias".length())) : null;
+        if (scaledBias != null && scaledBias.isIa3() && !scaledBias.ia3Feedforward()) {
+          tensors.add(ia3Scaled(base, adapter, scaledBias, name, options.device()));
+          continue;
+        }
         tensors.add(saved.containsKey(name) ? copied(adapter, saved.get(name), name, base.file(name).dtype(name),
             options.device()) : m == null ? TensorSource.stored(base.file(name), name)
-            : merged(base, adapter, m, options.device()));
+            : m.isIa3() ? ia3Scaled(base, adapter, m, name, options.device()) : merged(base, adapter, m, options.device()));
       }
       // ms-swift: an embedding or LM head trained in full unties the word embeddings; a tied base then gets its own
       // lm_head.weight (the trained one, or the base embedding when only the embedding was trained).
@@ -145,6 +152,37 @@ public final class LoraMerge {
         return w.to(stored);
       } finally {
         if (!returned) w.close();
+      }
+    });
+  }
+
+  /**
+   * An IA3 module's weight (or bias) times its vector, in fp32, cast back to the stored dtype: W[:, j] l[j] for a
+   * feedforward module, W[i, :] l[i] (and b[i] l[i]) otherwise (PEFT's IA3 merge).
+   */
+  private static TensorSource ia3Scaled(Checkpoint base, PeftAdapterFolder adapter, PeftAdapterFolder.Module m,
+      String name, Device device) throws IOException {
+    SafetensorsFile file = base.file(name);
+    DType stored = file.dtype(name);
+    if (stored == null || !stored.isFloatingPoint())
+      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
+          + "; IA3 merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    long[] shape = file.entry(name).shape();
+    return TensorSource.computed(name, stored, shape, () -> {
+      float[] l = adapter.weights().floats(m.aKey());
+      try (Tensor w = file.load(name, DType.F32, device);
+          Tensor v = Tensor.fromFloats(l, DType.F32, device, l.length)) {
+        Tensor out = Tensor.allocate(stored, device, shape);
+        try {
+          if (shape.length == 1 || !m.ia3Feedforward()) Kernels.scaleRowsCols(w.view(-1, shape.length == 1 ? 1
+              : shape[1]), v, null, w.view(-1, shape.length == 1 ? 1 : shape[1]));
+          else Kernels.scaleRowsCols(w, null, v, w);
+          Kernels.cast(w, out);
+          return out;
+        } catch (RuntimeException e) {
+          out.close();
+          throw e;
+        }
       }
     });
   }

@@ -68,6 +68,7 @@ public final class LoraTuner {
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
     if (cfg.isVera()) return VeraTuner.apply(model, name, cfg);  // its projections come from projection_prng_key
     if (cfg.isAdaLora()) return AdaLoraTuner.apply(model, name, cfg, seed);
+    if (cfg.isIa3()) return Ia3Tuner.apply(model, name, cfg);
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);

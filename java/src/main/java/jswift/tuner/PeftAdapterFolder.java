@@ -31,7 +31,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
    * its singular values lora_E (else null).
    */
   public record Module(String module, String aKey, String bKey, String magnitudeKey, String lambdaDKey,
-      String lambdaBKey, int rank, double scale) {
+      String lambdaBKey, int rank, double scale, boolean ia3Feedforward) {
     /** The base weight the adapter changes. */
     public String weightName() {
       return module + ".weight";
@@ -39,6 +39,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
 
     public boolean isVera() {
       return lambdaBKey != null;
+    }
+
+    /** An (IA)^3 module: aKey is its ia3_l, which scales W's columns (feedforward) or its rows and the bias. */
+    public boolean isIa3() {
+      return aKey != null && aKey.endsWith(".ia3_l");
     }
   }
 
@@ -122,6 +127,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
       java.util.Collection<String> savedKeys) throws IOException {
     if (config.isVera()) return veraModules(config, weights, base, savedKeys);
     if (config.isAdaLora()) return adaLoraModules(config, weights, base, savedKeys);
+    if (config.isIa3()) return ia3Modules(weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -173,7 +179,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
             + " fit the base weight " + Arrays.toString(w) + " (expected [" + w[0] + "])");
         continue;
       }
-      out.put(module, new Module(module, aKey, bKey, mKey, null, null, rank, config.scaleFor(module)));
+      out.put(module, new Module(module, aKey, bKey, mKey, null, null, rank, config.scaleFor(module), false));
     }
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
@@ -233,7 +239,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
             + w[0] + "])");
         continue;
       }
-      out.put(module, new Module(module, aKey, bKey, null, dKey, lbKey, r, 1));
+      out.put(module, new Module(module, aKey, bKey, null, dKey, lbKey, r, 1, false));
     }
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
@@ -283,8 +289,40 @@ public final class PeftAdapterFolder implements AutoCloseable {
             + " singular values adapter_config.json's rank_pattern keeps");
         continue;
       }
-      if (rank > 0) out.put(module, new Module(module, k[0], k[1], null, k[2], null, rank, config.scaleFor(module)));
+      if (rank > 0) out.put(module, new Module(module, k[0], k[1], null, k[2], null, rank, config.scaleFor(module), false));
     }
+    if (!problems.isEmpty())
+      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
+          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    return Collections.unmodifiableMap(out);
+  }
+
+  /** An IA3 adapter's modules: per module ia3_l, [1, in] (feedforward: scales the input) or [out, 1]. */
+  private static Map<String, Module> ia3Modules(SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (String key : weights.names()) {
+      if (savedKeys.contains(key)) continue;
+      if (!key.startsWith(PREFIX) || !key.endsWith(".ia3_l"))
+        throw new IOException(file + ": unexpected tensor '" + key + "' (an IA3 adapter holds base_model.model."
+            + "<module>.ia3_l only)");
+      String module = key.substring(PREFIX.length(), key.length() - ".ia3_l".length()), weight = module + ".weight";
+      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
+        problems.add("'" + key + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
+        continue;
+      }
+      long[] w = base.file(weight).entry(weight).shape(), s = weights.entry(key).shape();
+      boolean ff = Arrays.equals(s, new long[] {1, w[1]});
+      if (!ff && !Arrays.equals(s, new long[] {w[0], 1})) {
+        problems.add(module + ": ia3_l " + Arrays.toString(s) + " fits neither the inputs [1, " + w[1] + "] nor the "
+            + "outputs [" + w[0] + ", 1] of the base weight " + Arrays.toString(w));
+        continue;
+      }
+      out.put(module, new Module(module, key, null, null, null, null, 0, 1, ff));
+    }
+    if (out.isEmpty() && problems.isEmpty()) throw new IOException(file + " holds no IA3 vectors");
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
           + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));

@@ -87,6 +87,12 @@ public final class PeftAdapterWriter {
       String module = e.getKey();
       check(config, module, a);
       String prefix = "base_model.model." + module;
+      if (a.isIa3()) {  // PEFT's shapes: [1, in] for a feedforward module, [out, 1] otherwise
+        long n = a.ia3Vector().value().numel();
+        out.add(host(prefix + ".ia3_l", master(a.ia3Vector()), a.ia3Feedforward() ? new long[] {1, n}
+            : new long[] {n, 1}));
+        continue;
+      }
       if (a.isVera()) {
         out.add(fp32(prefix + ".vera_lambda_b", a.outScale()));
         out.add(fp32(prefix + ".vera_lambda_d", a.rankScale()));
@@ -153,6 +159,11 @@ public final class PeftAdapterWriter {
     if (!config.targets(module))
       throw new IllegalArgumentException("adapter module " + module + " is not selected by target_modules "
           + config.targetModules() + ": PEFT would not load its weights; add it to target_modules");
+    if (a.isIa3() != config.isIa3() || (a.isIa3() && a.ia3Feedforward() != config.feedforward(module)))
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isIa3() ? (a.ia3Feedforward()
+          ? "a feedforward IA3" : "an output-scaling IA3") : "a low-rank") + " adapter, which the config ("
+          + config.peftType() + ", feedforward_modules " + config.fields().get("feedforward_modules") + ") does not say");
+    if (a.isIa3()) return;
     if (a.rank() != (config.isAdaLora() ? config.initR() : config.rankFor(module)))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
           + " but the config says " + (config.isAdaLora() ? "init_r=" + config.initR() : "r=" + config.rankFor(module)));

@@ -7,7 +7,7 @@ import jswift.train.TrainArguments;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-/** The LISA, LLaMA-Pro, VeRA, AdaLoRA and NEFTune flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
+/** The LISA, LLaMA-Pro, VeRA, AdaLoRA, IA3 and NEFTune flags of {@code jswift sft} / {@code pt}: ms-swift's names and defaults. */
 class TrainOptionsTest {
   private static TrainArguments parse(String... flags) {
     SftCommand sft = new SftCommand();
@@ -86,5 +86,22 @@ class TrainOptionsTest {
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         bad::validate);
     org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("--adalora_init_r"), e.getMessage());
+  }
+
+  @Test
+  void ia3FlagsBecomeAPeftIa3Config() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "ia3");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("IA3", cfg.peftType());
+    assertEquals(true, cfg.targets("model.layers.0.self_attn.k_proj"));
+    assertEquals(false, cfg.targets("model.layers.0.self_attn.q_proj"));
+    assertEquals(true, cfg.feedforward("model.layers.0.mlp.down_proj"));
+    assertEquals(false, cfg.feedforward("model.layers.0.self_attn.v_proj"));
+    TrainArguments bad = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "ia3", "--ia3_target_modules",
+        "k_proj", "--ia3_feedforward_modules", "down_proj");
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        bad::validate);
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("must be among"), e.getMessage());
   }
 }
