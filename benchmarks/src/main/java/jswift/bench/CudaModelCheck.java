@@ -27,7 +27,8 @@ import jswift.train.GraphedMicroSteps;
  * the same way); the same for QLoRA (an NF4 base, bf16 compute and activation recomputation on the GPU, against
  * the same NF4 base and bf16 compute on the CPU); and a GPTQ export quantized on CUDA against one quantized on the
  * CPU; and the QLoRA micro-step replayed from a graph (--cuda_graphs) against the same padded step run eagerly on
- * the GPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
+ * the GPU; and one QLoRA step of each other tuner (VeRA, AdaLoRA, IA3, and LoRA with NEFTune's noise) on CUDA against
+ * the CPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
  * check fails. {@code -Djswift.check.device=cpu} runs the "GPU" side on the CPU: a dry run of the harness.
  *
  * <pre>java -cp ... jswift.bench.CudaModelCheck FIXTURE_DIR [OUT.json]</pre>
@@ -79,6 +80,11 @@ public final class CudaModelCheck {
       graphCheck(fixture, cuda);
       return null;
     });
+    for (String tuner : List.of("vera", "adalora", "ia3", "lora_neftune"))
+      attempt("cuda_tuner_" + tuner, () -> {
+        tunerCheck(fixture, batch, cuda, tuner);
+        return null;
+      });
     results.put("ok", ok);
     String json = toJson(results);
     System.out.println(json);
@@ -258,6 +264,61 @@ public final class CudaModelCheck {
       ids.add(s);
     }
     return Batch.packed(ids, ids);
+  }
+
+  /**
+   * One QLoRA step (NF4 base, bf16 compute; recomputation on the GPU) of a freshly added adapter, moved off its
+   * neutral start by the same host-drawn values on both devices: the loss and every trained gradient, CUDA against
+   * the CPU, within the bf16 tolerances of {@link #compare}.
+   */
+  private static void tunerCheck(Path fixture, Batch batch, Device gpu, String tuner) throws IOException {
+    jswift.tuner.LoraConfig cfg = switch (tuner) {
+      case "vera" -> jswift.tuner.LoraConfig.veraDefaults().withR(16).withLoraDropout(0.1);
+      case "adalora" -> jswift.tuner.LoraConfig.adaLoraDefaults().withLoraAlpha(32).withLoraDropout(0.1);
+      case "ia3" -> jswift.tuner.LoraConfig.ia3Defaults().withTargetModules(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS)
+          .with("feedforward_modules", new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(
+              jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD));
+      default -> jswift.tuner.LoraConfig.defaults().withLoraAlpha(16);
+    };
+    if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(List.of("all-linear"));
+    double[] loss = new double[2];
+    List<Map<String, float[]>> grads = new ArrayList<>();
+    Device[] devices = {Device.CPU, gpu};
+    for (int i = 0; i < 2; i++) {
+      try (CausalLM m = CausalLM.load(fixture, devices[i], DType.BF16, Quantization.NF4)) {
+        m.setGradientCheckpointing(i == 1);
+        if (tuner.equals("lora_neftune")) m.setNeftuneNoiseAlpha(5);
+        List<Parameter> params = jswift.tuner.LoraTuner.apply(m, "default", cfg, 7);
+        for (Parameter p : params) {  // off the neutral start: lambda_b, E, the IA3 vectors, lora_B
+          String n = p.name();
+          java.util.Random r = new java.util.Random(n.hashCode());
+          float[] v = p.value().toFloatArray();
+          boolean move = n.endsWith("vera_lambda_b") || n.endsWith("lora_E") || n.endsWith("ia3_l")
+              || n.endsWith("lora_B.weight");
+          if (!move) continue;
+          for (int k = 0; k < v.length; k++) v[k] += (float) (0.3 * r.nextGaussian());
+          p.value().copyFrom(v);
+          if (p.master() != null && p.master() != p.value()) p.master().copyFrom(v);
+        }
+        Kernels.setDropoutStep(devices[i], 5);
+        loss[i] = m.forwardBackward(batch, 11);
+        Map<String, float[]> g = new LinkedHashMap<>();
+        for (Parameter p : params) g.put(p.name(), p.grad().toFloatArray());
+        grads.add(g);
+      }
+    }
+    String tag = "cuda_tuner_" + tuner;
+    check(tag + ".loss_rel", Math.abs(loss[1] - loss[0]) / loss[0], 1e-2);
+    double worst = 0;
+    int zero = 0;  // a tensor whose CPU gradient is all zero would compare equal to anything
+    for (String k : grads.get(0).keySet()) {
+      worst = Math.max(worst, rel(grads.get(1).get(k), grads.get(0).get(k)));
+      boolean any = false;
+      for (float v : grads.get(0).get(k)) any |= v != 0;
+      if (!any) zero++;
+    }
+    check(tag + ".grad_worst_rel", worst, 6e-2);
+    check(tag + ".tensors_without_gradient", zero, 0);
   }
 
   private static void check(String name, double value, double limit) {
