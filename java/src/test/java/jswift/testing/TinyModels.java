@@ -81,13 +81,19 @@ public final class TinyModels {
 
   /** As {@link #qwen3(Path, long)} with {@code layers} decoder layers. */
   public static Path qwen3(Path dir, long seed, int layers) throws IOException {
+    return qwen3(dir, seed, layers, false);
+  }
+
+  /** As {@link #qwen3(Path, long, int)}; with {@code attentionBias} the q / k / v / o projections carry biases. */
+  public static Path qwen3(Path dir, long seed, int layers, boolean attentionBias) throws IOException {
     Files.createDirectories(dir);
     int vocab = 151936, hidden = 32, heads = 2, kv = 1, hd = 16, inter = 64;
     Files.writeString(dir.resolve("config.json"), "{\"architectures\": [\"Qwen3ForCausalLM\"], \"model_type\": \"qwen3\","
         + " \"vocab_size\": " + vocab + ", \"hidden_size\": " + hidden + ", \"intermediate_size\": " + inter + ","
         + " \"num_hidden_layers\": " + layers + ", \"num_attention_heads\": " + heads + ", \"num_key_value_heads\": " + kv
         + ", \"head_dim\": " + hd + ", \"rms_norm_eps\": 1e-06, \"rope_theta\": 1000000.0, \"max_position_embeddings\": 512,"
-        + " \"tie_word_embeddings\": true, \"attention_bias\": false, \"hidden_act\": \"silu\", \"bos_token_id\": 151643,"
+        + " \"tie_word_embeddings\": true, \"attention_bias\": " + attentionBias + ", \"hidden_act\": \"silu\","
+        + " \"bos_token_id\": 151643,"
         + " \"eos_token_id\": 151645, \"torch_dtype\": \"float32\"}");
     Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [151645, 151643], \"pad_token_id\": 151643}");
     Path tok = Fixtures.fetchedTokenizer("qwen3");
@@ -110,6 +116,12 @@ public final class TinyModels {
         add(tensors, sources, p + "self_attn.k_proj.weight", Rand.normal((long) kv * hd * hidden, s++, 0.1f), kv * hd, hidden);
         add(tensors, sources, p + "self_attn.v_proj.weight", Rand.normal((long) kv * hd * hidden, s++, 0.1f), kv * hd, hidden);
         add(tensors, sources, p + "self_attn.o_proj.weight", Rand.normal((long) hidden * heads * hd, s++, 0.1f), hidden, heads * hd);
+        if (attentionBias) {
+          add(tensors, sources, p + "self_attn.q_proj.bias", Rand.normal((long) heads * hd, s++, 0.5f), heads * hd);
+          add(tensors, sources, p + "self_attn.k_proj.bias", Rand.normal((long) kv * hd, s++, 0.5f), kv * hd);
+          add(tensors, sources, p + "self_attn.v_proj.bias", Rand.normal((long) kv * hd, s++, 0.5f), kv * hd);
+          add(tensors, sources, p + "self_attn.o_proj.bias", Rand.normal(hidden, s++, 0.5f), hidden);
+        }
         add(tensors, sources, p + "mlp.gate_proj.weight", Rand.normal((long) inter * hidden, s++, 0.1f), inter, hidden);
         add(tensors, sources, p + "mlp.up_proj.weight", Rand.normal((long) inter * hidden, s++, 0.1f), inter, hidden);
         add(tensors, sources, p + "mlp.down_proj.weight", Rand.normal((long) hidden * inter, s++, 0.1f), hidden, inter);

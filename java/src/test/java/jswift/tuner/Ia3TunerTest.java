@@ -78,4 +78,29 @@ class Ia3TunerTest {
       assertTrue(e.getMessage().contains("feedforward_modules"), e.getMessage());
     }
   }
+
+  @Test
+  void mergingScalesTheBiasOfOutputScaledModules(@TempDir Path tmp) throws IOException {
+    // A Qwen3 with attention biases: IA3 on k_proj / v_proj scales x W^T + b, so the merge must scale b as well.
+    Path model = jswift.testing.TinyModels.qwen3(tmp.resolve("biased"), 3, 1, true);
+    Batch batch = Batch.padded(new int[][] {{9, 2000, 77, 31000, 5}}, null, new int[][] {{9, 2000, 77, 31000, 5}});
+    Path dir = tmp.resolve("adapter");
+    float[] trained;
+    try (CausalLM m = CausalLM.load(model, Device.CPU)) {
+      for (Parameter p : LoraTuner.apply(m, "default", ia3(), 0))
+        p.value().copyFrom(Rand.uniform(p.numel(), p.name().hashCode(), 0.2f, 2f));
+      trained = m.logits(batch);
+      PeftAdapterWriter.save(m, "default", ia3(), model.toString(), dir, false);
+    }
+    Path merged = tmp.resolve("merged");
+    LoraMerge.merge(model, dir, merged, LoraMerge.Options.on(Device.CPU));
+    try (CausalLM m = CausalLM.load(merged, Device.CPU); SafetensorsFile a = SafetensorsFile.open(
+        model.resolve("model.safetensors")); SafetensorsFile b = SafetensorsFile.open(merged.resolve("model.safetensors"))) {
+      Assert.relNorm("merged vs base + IA3 (biased)", m.logits(batch), trained, 1e-5);
+      String bias = "model.layers.0.self_attn.k_proj.bias";
+      assertTrue(!java.util.Arrays.equals(a.floats(bias), b.floats(bias)), "the k bias was scaled");
+      String qBias = "model.layers.0.self_attn.q_proj.bias";
+      assertArrayEquals(a.floats(qBias), b.floats(qBias), "q_proj is no target: its bias is copied");
+    }
+  }
 }
