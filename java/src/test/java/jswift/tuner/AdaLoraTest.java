@@ -167,4 +167,47 @@ class AdaLoraTest {
       assertFalse(e.getMessage().isEmpty());
     }
   }
+
+  @Test
+  void aModulePrunedToRankZeroIsSavedEmptyAndLeftOutOnLoad(@TempDir Path tmp) throws IOException {
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      LoraConfig cfg = adaLora().withLoraDropout(0);
+      List<Parameter> params = LoraTuner.apply(m, "default", cfg, 5);
+      perturb(params);
+      Map<String, boolean[]> pattern = new java.util.LinkedHashMap<>();
+      for (String module : m.linears().keySet()) {
+        boolean[] keep = new boolean[12];
+        if (!module.equals("model.layers.1.mlp.up_proj")) for (int i = 0; i < 12; i += 2) keep[i] = true;
+        pattern.put(module, keep);
+      }
+      // what the allocator leaves: the pruned singular values at zero
+      for (Parameter p : params)
+        if (p.name().endsWith("lora_E")) {
+          boolean[] keep = pattern.get(p.name().substring(17, p.name().length() - 7));
+          float[] e = p.value().toFloatArray();
+          for (int i = 0; i < e.length; i++) if (!keep[i]) e[i] = 0;
+          p.value().copyFrom(e);
+        }
+      float[] trained = m.logits(BATCH);
+      Path dir = tmp.resolve("adapter");
+      PeftAdapterWriter.save(m, "default", LoraTuner.resolveTargets(m, cfg).withAdaLoraRankPattern(pattern), "base",
+          dir, false);
+      try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
+        assertArrayEquals(new long[] {0, 64}, f.entry("base_model.model.model.layers.1.mlp.up_proj.lora_A").shape());
+        assertArrayEquals(new long[] {6, 1}, f.entry("base_model.model.model.layers.1.mlp.down_proj.lora_E").shape());
+      }
+      try (CausalLM loaded = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+        loaded.loadAdapter("a", dir);
+        loaded.setActiveAdapter("a");
+        Assert.relNorm("loaded vs trained", loaded.logits(BATCH), trained, 1e-6);
+        assertEquals(null, loaded.linears().get("model.layers.1.mlp.up_proj").adapters().get("a"), "rank 0: no adapter");
+      }
+      Path merged = tmp.resolve("merged");
+      assertEquals(13, LoraMerge.merge(Fixtures.llamaGqa(), dir, merged, LoraMerge.Options.on(Device.CPU))
+          .mergedWeights());
+      try (CausalLM mm = CausalLM.load(merged, Device.CPU)) {
+        Assert.relNorm("merged vs trained", mm.logits(BATCH), trained, 1e-5);
+      }
+    }
+  }
 }
