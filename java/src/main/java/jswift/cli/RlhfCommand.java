@@ -43,7 +43,8 @@ public final class RlhfCommand implements Callable<Integer> {
   double cpoAlpha = 1.0;
 
   @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down, exo_pair, "
-      + "nca_pair, sppo_hard, discopop, aot_pair, aot; KTO: kto, apo_zero_unpaired; GRPO: grpo (default), bnpo, dr_grpo")
+      + "nca_pair, sppo_hard, discopop, aot_pair, aot, bco_pair; KTO: kto, apo_zero_unpaired; GRPO: grpo (default), bnpo, "
+      + "dr_grpo")
   String lossType;
 
   @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust, aot, aot_pair; exo_pair's epsilon): share of "

@@ -120,11 +120,11 @@ final class Checkpoints {
     extras = List.copyOf(parameters);
   }
 
-  private java.util.function.Supplier<List<TensorSource>> extraState = List::of;
+  private final List<java.util.function.Supplier<List<TensorSource>>> extraState = new ArrayList<>();
 
-  /** State saved beside the optimizer's moments in each checkpoint (AdaLoRA's smoothed scores). */
-  void saveStateWith(java.util.function.Supplier<List<TensorSource>> state) {
-    extraState = state;
+  /** State saved beside the optimizer's moments in each checkpoint (AdaLoRA's scores, BCO's running mean). */
+  void addState(java.util.function.Supplier<List<TensorSource>> state) {
+    extraState.add(state);
   }
 
   /** The adapter config later checkpoints save (AdaLoRA's rank pattern changes as it prunes). */
@@ -173,7 +173,7 @@ final class Checkpoints {
         if (optimizer.parameterSteps(p) != optimizer.stepCount())
           metadata.put(p.name() + ".step", Long.toString(optimizer.parameterSteps(p)));
       }
-      moments.addAll(extraState.get());
+      for (var state : extraState) moments.addAll(state.get());
       SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, metadata);
       ObjectNode state = TrainingLog.JSON.createObjectNode();
       state.put("global_step", step);

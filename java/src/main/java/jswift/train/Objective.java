@@ -32,6 +32,14 @@ interface Objective extends AutoCloseable {
    */
   double microStep(List<Batch> micro, int i, long seed, double normalizer, TrainingLog log);
 
+  /** State a resumed run needs besides the weights and moments (BCO's running mean), saved in each checkpoint. */
+  default List<jswift.model.TensorSource> state() {
+    return List.of();
+  }
+
+  /** Takes {@link #state} back from a checkpoint's optimizer file. */
+  default void restore(jswift.model.SafetensorsFile optimizerFile) throws IOException {}
+
   /** A fresh accumulator for one evaluation. */
   Evaluation evaluation();
 

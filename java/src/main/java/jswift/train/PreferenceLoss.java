@@ -59,20 +59,72 @@ final class PreferenceLoss {
    * {@code nca_pair} -log sigmoid(beta rc) - (log sigmoid(-beta rc) + log sigmoid(-beta rr)) / 2; {@code sppo_hard}
    * (rc - 1 / (2 beta))^2 + (rr + 1 / (2 beta))^2; {@code discopop} -log sigmoid(t) (1 - m) + e^-t m,
    * m = sigmoid(t / discopop_tau); and the batch-sorted {@code aot_pair} (the sorted rc minus the sorted rr) and
-   * {@code aot} (the sorted policy log-ratios minus the sorted reference ones), each then in sigmoid's loss.
+   * {@code aot} (the sorted policy log-ratios minus the sorted reference ones), each then in sigmoid's loss; and
+   * {@code bco_pair} -log sigmoid(beta rc - d) - log sigmoid(-(beta rr - d)), d the running mean of the batches'
+   * mean rewards ({@link RunningMean}, TRL's RunningMoments), a constant to the gradient.
    */
   enum DpoVariant {
-    SIGMOID, ROBUST, HINGE, IPO, APO_ZERO, APO_DOWN, EXO_PAIR, NCA_PAIR, SPPO_HARD, DISCOPOP, AOT_PAIR, AOT;
+    SIGMOID, ROBUST, HINGE, IPO, APO_ZERO, APO_DOWN, EXO_PAIR, NCA_PAIR, SPPO_HARD, DISCOPOP, AOT_PAIR, AOT, BCO_PAIR;
 
     static DpoVariant parse(String name) {
       for (DpoVariant v : values()) if (v.name().toLowerCase(Locale.ROOT).equals(name)) return v;
       throw new IllegalArgumentException("--loss_type " + name + " is not supported for DPO (sigmoid, robust, hinge, "
-          + "ipo, apo_zero, apo_down, exo_pair, nca_pair, sppo_hard, discopop, aot_pair and aot are; bco_pair is not)");
+          + "ipo, apo_zero, apo_down, exo_pair, nca_pair, sppo_hard, discopop, aot_pair, aot and bco_pair are)");
     }
 
     /** The loss couples the pairs of a micro-batch (it sorts their log-ratios), as TRL's AOT does. */
     boolean sorted() {
       return this == AOT || this == AOT_PAIR;
+    }
+
+    /** A pair's loss depends on more than its own log-ratios (the batch's order, BCO's running mean). */
+    boolean coupled() {
+      return sorted() || this == BCO_PAIR;
+    }
+  }
+
+  /**
+   * BCO's running mean of the batches' mean rewards (TRL's RunningMoments as bco_pair uses it: one value per update,
+   * count starting at 1e-24, so the first update sets it). A frozen copy reads the mean without updating it (an
+   * evaluation, a gradient check).
+   */
+  static final class RunningMean {
+    private double mean, count = 1e-24;
+    private final boolean frozen;
+
+    RunningMean() {
+      this(0, 1e-24, false);
+    }
+
+    private RunningMean(double mean, double count, boolean frozen) {
+      this.mean = mean;
+      this.count = count;
+      this.frozen = frozen;
+    }
+
+    /** Adds a batch's mean reward (unless frozen) and returns the running mean. */
+    double update(double batchMean) {
+      if (frozen) return mean;
+      count += 1;
+      mean += (batchMean - mean) / count;
+      return mean;
+    }
+
+    double mean() {
+      return mean;
+    }
+
+    double count() {
+      return count;
+    }
+
+    RunningMean frozenCopy() {
+      return new RunningMean(mean, count, true);
+    }
+
+    void restore(double mean, double count) {
+      this.mean = mean;
+      this.count = count;
     }
   }
 
@@ -81,7 +133,19 @@ final class PreferenceLoss {
    * 0 for none; ORPO's NLL weight is always 1), and DPO's variant and label smoothing.
    */
   record Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing,
-      double discopopTau) {
+      double discopopTau, RunningMean bcoMean) {
+    Settings(Type type, double beta, double gamma, double alpha, DpoVariant variant, double labelSmoothing,
+        double discopopTau) {
+      this(type, beta, gamma, alpha, variant, labelSmoothing, discopopTau,
+          type == Type.DPO && variant == DpoVariant.BCO_PAIR ? new RunningMean() : null);
+    }
+
+    /** These settings with BCO's running mean read but not updated (evaluation). */
+    Settings frozen() {
+      return bcoMean == null ? this : new Settings(type, beta, gamma, alpha, variant, labelSmoothing, discopopTau,
+          bcoMean.frozenCopy());
+    }
+
     Settings(Type type, double beta, double gamma, double alpha) {
       this(type, beta, gamma, alpha, DpoVariant.SIGMOID, 0);
     }
@@ -129,6 +193,7 @@ final class PreferenceLoss {
     double nll = s.nllWeight() / Math.max(1, stepChosenTokens);
     boolean averaged = s.averaged();
     double[][] sortedTerms = s.type() == Type.DPO && s.variant().sorted() ? aot(s, logp, ref, pairs) : null;
+    double bcoDelta = s.bcoMean() == null ? 0 : s.bcoMean().update(meanReward(logp, ref, beta, pairs));
     for (int i = 0; i < pairs; i++) {
       int c = 2 * i, r = 2 * i + 1;
       double mc = averaged ? logp[c] / tokens[c] : logp[c], mr = averaged ? logp[r] / tokens[r] : logp[r];
@@ -137,7 +202,12 @@ final class PreferenceLoss {
         mr -= averaged ? ref[r] / tokens[r] : ref[r];
       }
       double dc, dr;  // dL/d(measure of chosen), dL/d(measure of rejected) for this pair's term
-      if (sortedTerms != null) {
+      if (s.bcoMean() != null) {
+        double zc = beta * mc - bcoDelta, zr = beta * mr - bcoDelta;
+        loss += (-logSigmoid(zc) - logSigmoid(-zr)) / stepPairs;
+        dc = -beta * sigmoid(-zc);
+        dr = beta * sigmoid(zr);
+      } else if (sortedTerms != null) {
         loss += sortedTerms[0][i] / stepPairs;
         dc = sortedTerms[1][i];
         dr = sortedTerms[2][i];
@@ -264,6 +334,13 @@ final class PreferenceLoss {
       }
     }
     return out;
+  }
+
+  /** The mean of beta x log-ratio over the batch's chosen and rejected answers (BCO's batch reward). */
+  private static double meanReward(double[] logp, double[] ref, double beta, int pairs) {
+    double sum = 0;
+    for (int i = 0; i < 2 * pairs; i++) sum += beta * (logp[i] - ref[i]);
+    return sum / (2 * pairs);
   }
 
   /** Indices of v in ascending order of value (ties by index). */

@@ -48,6 +48,29 @@ final class PreferenceObjective implements Objective {
     return d.loss();
   }
 
+  private static final String BCO_MEAN = "bco.running_mean";
+
+  /** bco_pair: the running mean of the rewards and its count (f64), so that a resumed run goes on from them. */
+  @Override
+  public List<jswift.model.TensorSource> state() {
+    PreferenceLoss.RunningMean m = settings.bcoMean();
+    if (m == null) return List.of();
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.putDouble(m.mean()).putDouble(m.count());
+    return List.of(jswift.model.TensorSource.of(BCO_MEAN, jswift.model.SafetensorsDtype.F64, new long[] {2},
+        b.array()));
+  }
+
+  @Override
+  public void restore(jswift.model.SafetensorsFile f) throws java.io.IOException {
+    PreferenceLoss.RunningMean m = settings.bcoMean();
+    if (m == null) return;
+    if (!f.contains(BCO_MEAN))
+      throw new java.io.IOException(f.path() + " has no " + BCO_MEAN + ": it was not saved by a bco_pair run");
+    java.nio.ByteBuffer b = f.bytes(BCO_MEAN).duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    m.restore(b.getDouble(0), b.getDouble(8));
+  }
+
   /** TRL's reward metrics of a batch of pairs. */
   static void logRewards(TrainingLog log, String prefix, int pairs, double chosen, double rejected, double accurate) {
     log.metric(prefix + "rewards/chosen", chosen / pairs);
@@ -61,7 +84,7 @@ final class PreferenceObjective implements Objective {
     return new PairsEvaluation() {
       @Override
       public void add(Batch b) {  // each batch scored as a step of its own (its pairs, its chosen tokens)
-        PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, settings, b.sequences() / 2,
+        PreferenceLoss.Scored d = PreferenceLoss.score(model, reference, b, settings.frozen(), b.sequences() / 2,
             PreferenceLoss.chosenTokens(List.of(b)));
         add(d.pairs(), d.loss(), d.accuracySum(), d.chosenRewardSum() - d.rejectedRewardSum());
       }

@@ -215,7 +215,8 @@ public final class Trainer implements AutoCloseable {
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside);
-      if (adaLora != null) checkpoints.saveStateWith(adaLora::state);
+      if (adaLora != null) checkpoints.addState(adaLora::state);
+      if (objective != null) checkpoints.addState(objective::state);
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
         // The layers of the first step's interval train before the checkpoint's moments are loaded into them.
@@ -226,11 +227,12 @@ public final class Trainer implements AutoCloseable {
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
         if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
+        try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
+            args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
+          if (objective != null) objective.restore(f);
+          if (adaLora != null) adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
+        }
         if (adaLora != null) {
-          try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
-              args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
-            adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
-          }
           adapterConfig = lora.withAdaLoraRankPattern(adaLora.rankPattern());
           checkpoints.updateConfig(adapterConfig);
         }

@@ -119,8 +119,20 @@ class PreferenceLossTest {
     double aot = (-logSig(b * -2.5) - logSig(b * 1.5)) / 2;
     assertEquals(aotPair, score.apply(PreferenceLoss.DpoVariant.AOT_PAIR, e), 1e-12);
     assertEquals(aot, score.apply(PreferenceLoss.DpoVariant.AOT, 0.0), 1e-12);
+    // BCO: the running mean of the batches' mean rewards, here after its first batch: this batch's mean
+    double delta = b * (rc[0] + rc[1] + rr[0] + rr[1]) / 4, bco = 0;
+    for (int i = 0; i < 2; i++) bco += (-logSig(b * rc[i] - delta) - logSig(-(b * rr[i] - delta))) / 2;
+    assertEquals(bco, score.apply(PreferenceLoss.DpoVariant.BCO_PAIR, 0.0), 1e-12);
+    // a second batch moves the mean half way to its own mean (TRL's count-weighted update)
+    PreferenceLoss.Settings twice = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, b, 0, 0,
+        PreferenceLoss.DpoVariant.BCO_PAIR, 0);
+    PreferenceLoss.score(logp, ref, tokens, twice, 2, 7);
+    double[] shifted = ref.clone();
+    for (int i = 0; i < 4; i++) shifted[i] -= 1;  // every log-ratio up by 1: the batch mean reward up by beta
+    PreferenceLoss.score(logp, shifted, tokens, twice, 2, 7);
+    assertEquals(delta + b / 2, twice.bcoMean().mean(), 1e-12);
     for (PreferenceLoss.DpoVariant v : PreferenceLoss.DpoVariant.values()) {  // each derivative against its loss
-      if (v.sorted()) continue;  // batch-coupled: checked through the model in dpoVariantGradientIsTheDerivativeOfTheLoss
+      if (v.coupled()) continue;  // batch-coupled: checked through the model in dpoVariantGradientIsTheDerivativeOfTheLoss
       double[] d = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3, -0.4), h = {1e-6};
       double[] pc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 + h[0], -0.4);
       double[] mc = PreferenceLoss.dpo(v, b, v == PreferenceLoss.DpoVariant.ROBUST ? e : 0, 0.3 - h[0], -0.4);
@@ -145,8 +157,9 @@ class PreferenceLossTest {
       params.forEach(Parameter::zeroGrad);
       m.forwardBackward(b.withSequenceWeights(d.weights()), 1, 1.0);
       Random r = new Random(12);
+      PreferenceLoss.Settings fixed = s.frozen();  // BCO's running mean is a constant to the gradient
       for (int trial = 0; trial < 2; trial++)
-        jswift.testing.GradientCheck.check(params, r, () -> score(m, b, s).loss(), v + " trial " + trial);
+        jswift.testing.GradientCheck.check(params, r, () -> score(m, b, fixed).loss(), v + " trial " + trial);
     }
   }
 

@@ -120,6 +120,34 @@ class RlhfCommandTest {
   }
 
   @Test
+  void bcoPairKeepsItsRunningMeanAcrossAResume(@TempDir Path dir) throws Exception {
+    // bco_pair's reward baseline is a running mean over the steps: a resumed run must go on from the saved one
+    Path data = pairs(dir);
+    String[] common = {"rlhf", "--rlhf_type", "dpo", "--loss_type", "bco_pair", "--model", MODEL.toString(),
+        "--dataset", data.toString(), "--max_steps", "4", "--learning_rate", "5e-4", "--save_steps", "2",
+        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--device", "cpu"};
+    String r = Cli.run(concat(common, "--output_dir", dir.resolve("a").toString()));
+    assertTrue(r.startsWith("0\n"), r);
+    Path run = Cli.onlyChild(dir.resolve("a/jswift-tiny-chat"));
+    r = Cli.run(concat(common, "--output_dir", dir.resolve("b").toString(), "--resume_from_checkpoint",
+        run.resolve("checkpoint-2").toString()));
+    assertTrue(r.startsWith("0\n"), r);
+    Path resumed = Cli.onlyChild(dir.resolve("b/jswift-tiny-chat"));
+    for (String f : List.of("adapter_model.safetensors", "optimizer.safetensors"))
+      assertTrue(java.util.Arrays.equals(Files.readAllBytes(run.resolve("checkpoint-4/" + f)),
+          Files.readAllBytes(resumed.resolve("checkpoint-4/" + f))), "resumed = uninterrupted: " + f);
+    try (jswift.model.SafetensorsFile o = jswift.model.SafetensorsFile.open(run.resolve("checkpoint-4/optimizer.safetensors"))) {
+      assertEquals("F64", o.entry("bco.running_mean").dtype());
+    }
+  }
+
+  private static String[] concat(String[] a, String... b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  @Test
   void fullParameterRewardModelIsASequenceClassifier(@TempDir Path dir) throws Exception {
     Path data = pairs(dir);
     String r = Cli.run("rlhf", "--rlhf_type", "rm", "--train_type", "full", "--model", MODEL.toString(), "--dataset",
@@ -223,8 +251,8 @@ class RlhfCommandTest {
     String m = MODEL.toString();
     String r = Cli.run("rlhf", "--rlhf_type", "ppo", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("--rlhf_type ppo is not supported yet"), r);
-    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "bco_pair", "--model", m, "--dataset", data.toString());
-    assertTrue(r.startsWith("2\n") && r.contains("--loss_type bco_pair is not supported for DPO"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "sppo", "--model", m, "--dataset", data.toString());
+    assertTrue(r.startsWith("2\n") && r.contains("--loss_type sppo is not supported for DPO"), r);
     r = Cli.run("rlhf", "--rlhf_type", "cpo", "--loss_type", "ipo", "--model", m, "--dataset", data.toString());
     assertTrue(r.startsWith("2\n") && r.contains("applies to DPO"), r);
     r = Cli.run("rlhf", "--rlhf_type", "dpo", "--loss_type", "hinge", "--label_smoothing", "0.1", "--model", m,
