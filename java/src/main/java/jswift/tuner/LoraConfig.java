@@ -334,7 +334,7 @@ public final class LoraConfig {
 
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
-    if (isVera()) return 1;  // VeRA's vectors carry the scale
+    if (isVera() || isIa3()) return 1;  // VeRA's vectors carry the scale; IA3 has no low-rank path
     // AdaLoRA: scaling / (ranknum + 1e-5), ranknum = init_r (PEFT keeps it through the pruning)
     if (isAdaLora()) return (loraAlpha() > 0 ? loraAlpha() : initR()) / (initR() + 1e-5);
     double alpha = alphaFor(module);
