@@ -306,7 +306,8 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
     if (!adapters.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
-          + "--train_type lora or vera (to train the merged model in full, merge it first: jswift export --merge_lora true)");
+          + "--train_type lora, vera or ia3 (to train the merged model in full, merge it first: jswift export "
+          + "--merge_lora true)");
     if (!adapters.isEmpty() && resumeFromCheckpoint != null)
       throw new IllegalArgumentException("--adapters starts a new run from an adapter's weights; "
           + "--resume_from_checkpoint continues one: give one of the two");

@@ -17,8 +17,9 @@ import jswift.tensor.Device;
 import jswift.tensor.Tensor;
 
 /**
- * A PEFT LoRA (or VeRA) adapter folder opened for reading tensor by tensor (adapter_config.json + adapter_model.safetensors),
- * with its tensors grouped by the module they adapt and checked against a base checkpoint: every module must
+ * A PEFT adapter folder (LoRA, VeRA, AdaLoRA, IA3) opened for reading tensor by tensor (adapter_config.json +
+ * adapter_model.safetensors), with its tensors grouped by the module they adapt and checked against a base
+ * checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
  * config's rank (and a DoRA adapter's magnitude [out] that weight's rows); modules_to_save copies must have their
  * base tensor's shape. A mismatch is reported with the tensor, both shapes and the likely cause (an adapter trained on

@@ -21,9 +21,11 @@ import jswift.tensor.Tensor;
  * Saves one named LoRA adapter of a {@link CausalLM} as PEFT does ({@code PeftModel.save_pretrained}), so that
  * {@code PeftModel.from_pretrained(base, dir)} loads it: {@code adapter_model.safetensors} with the keys
  * {@code base_model.model.<module>.lora_A.weight} [r, in] and {@code .lora_B.weight} [out, r] (PEFT drops the
- * adapter name from the keys; a VeRA adapter: {@code .vera_lambda_b} [out] and {@code .vera_lambda_d} [r] per module
- * and the shared {@code base_model.vera_A} / {@code base_model.vera_B} once), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
- * it from the magnitude's parameter name), the modules_to_save copies as {@code base_model.model.<module>.weight}
+ * adapter name from the keys), for DoRA also {@code .lora_magnitude_vector} [out] (no {@code .weight}: PEFT strips
+ * it from the magnitude's parameter name); a VeRA adapter {@code .vera_lambda_b} [out] and {@code .vera_lambda_d} [r]
+ * per module and the shared {@code base_model.vera_A} / {@code base_model.vera_B} once; an AdaLoRA adapter
+ * {@code .lora_A} / {@code .lora_B} / {@code .lora_E} cut to the singular values its rank_pattern keeps; an IA3
+ * adapter {@code .ia3_l} ([out, 1], or [1, in] for a feedforward module); the modules_to_save copies as {@code base_model.model.<module>.weight}
  * (PEFT's key: the wrapper's {@code modules_to_save.<adapter>} dropped), and {@code adapter_config.json}
  * ({@link LoraConfig#toJson()}).
  *
@@ -167,7 +169,8 @@ public final class PeftAdapterWriter {
     if (a.rank() != (config.isAdaLora() ? config.initR() : config.rankFor(module)))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
           + " but the config says " + (config.isAdaLora() ? "init_r=" + config.initR() : "r=" + config.rankFor(module)));
-    if (a.isScaled() && !a.isVera() != config.isAdaLora())
+    boolean adaLora = a.isScaled() && !a.isVera();
+    if (adaLora != config.isAdaLora())
       throw new IllegalArgumentException("adapter module " + module + " is " + (config.isAdaLora() ? "not " : "")
           + "an AdaLoRA adapter but the config's peft_type is " + config.peftType());
     if (a.isVera() != config.isVera())
