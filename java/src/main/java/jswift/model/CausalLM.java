@@ -336,7 +336,7 @@ public final class CausalLM implements AutoCloseable {
     List<Ia3Vector> ia3Vectors = new ArrayList<>();
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
-        if (vera) projections = veraProjections(f, r, weights);
+        if (vera) projections = veraProjections(f, r, c.path("projection_prng_key").asLong(0), weights);
         for (String key : f.names()) {
           if (seqCls && key.matches("base_model\\.model\\.(score|classifier)\\..*")) continue;
           if (vera && (key.equals(VeraProjections.A_KEY) || key.equals(VeraProjections.B_KEY))) continue;
@@ -472,13 +472,25 @@ public final class CausalLM implements AutoCloseable {
     return Tensor.fromFloats(v, dtype, device, a.size(0), in);
   }
 
-  /** A VeRA adapter file's shared projections, which PEFT saves unless save_projection was turned off. */
-  private VeraProjections veraProjections(SafetensorsFile f, int r, Path where) throws IOException {
+  /**
+   * A VeRA adapter file's shared projections: the saved pair, or (PEFT's save_projection=False) torch's draw from
+   * projection_prng_key over the widest shape of the layers the file adapts, as PEFT rebuilds them.
+   */
+  private VeraProjections veraProjections(SafetensorsFile f, int r, long seed, Path where) throws IOException {
     String a = VeraProjections.A_KEY, b = VeraProjections.B_KEY;
-    if (!f.contains(a) || !f.contains(b))
-      throw new IOException(where + " has no " + a + " / " + b + ": the VeRA adapter was saved with save_projection"
-          + " false, so its projections exist only as torch's draw from projection_prng_key, which jswift cannot"
-          + " repeat; save it again with VeraConfig(save_projection=True)");
+    if (!f.contains(a) || !f.contains(b)) {
+      long maxIn = 0, maxOut = 0;
+      for (String key : f.names()) {
+        if (!key.endsWith(VERA_D_SUFFIX)) continue;
+        Linear l = linears.get(key.substring(0, key.length() - VERA_D_SUFFIX.length())
+            .replaceFirst("^base_model\\.model\\.", ""));
+        if (l == null) continue;  // reported with the vectors
+        maxIn = Math.max(maxIn, l.inFeatures());
+        maxOut = Math.max(maxOut, l.outFeatures());
+      }
+      if (maxIn == 0) throw new IOException(where + " holds no VeRA vectors of this model's layers");
+      return VeraProjections.random(seed, r, maxIn, maxOut, dtype, device);
+    }
     long[] sa = f.entry(a).shape(), sb = f.entry(b).shape();
     if (sa.length != 2 || sb.length != 2 || sa[0] != r || sb[1] != r)
       throw new IOException(where + ": " + a + " " + java.util.Arrays.toString(sa) + " / " + b + " "

@@ -2,7 +2,6 @@ package jswift.nn;
 
 import java.util.HashMap;
 import java.util.Map;
-import java.util.SplittableRandom;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Tensor;
@@ -28,23 +27,27 @@ public final class VeraProjections implements AutoCloseable {
   }
 
   /**
-   * A new pair drawn from {@code seed} (projection_prng_key) as PEFT's {@code _kaiming_init} draws it: uniform on
-   * ±sqrt(6 / fan_in), fan_in the second dimension (max in for A, r for B). jswift's generator is not torch's, so the
-   * values differ from PEFT's for the same key; that is why they are saved with the adapter (save_projection).
+   * The pair PEFT draws for {@code seed} (projection_prng_key), bit for bit: its {@code _kaiming_init} fills A, then
+   * B, from one {@code torch.Generator().manual_seed(seed)}, uniform on ±sqrt(3) sqrt(2) / sqrt(fan_in), fan_in the
+   * second dimension (max in for A, r for B); {@link TorchCpuRandom} is that generator. So jswift's projections are
+   * PEFT's, and an adapter saved without them (save_projection=False) can be rebuilt.
    */
   public static VeraProjections random(long seed, int rank, long maxIn, long maxOut, DType dtype, Device device) {
-    SplittableRandom rng = new SplittableRandom(seed);
-    float[] a = uniform(rng, rank * maxIn, maxIn);
-    float[] b = uniform(rng, maxOut * rank, rank);
-    return of(a, b, rank, maxIn, maxOut, dtype, device);
+    float[][] ab = draw(seed, rank, maxIn, maxOut);
+    return of(ab[0], ab[1], rank, maxIn, maxOut, dtype, device);
   }
 
-  private static float[] uniform(SplittableRandom rng, long n, long fanIn) {
+  /** {@link #random}'s values: A [rank, maxIn] and B [maxOut, rank], row-major. */
+  public static float[][] draw(long seed, int rank, long maxIn, long maxOut) {
+    TorchCpuRandom rng = new TorchCpuRandom(seed);
+    float[] a = kaiming(rng, rank * maxIn, maxIn);
+    return new float[][] {a, kaiming(rng, maxOut * rank, rank)};
+  }
+
+  private static float[] kaiming(TorchCpuRandom rng, long n, long fanIn) {
     if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("VeRA projection of " + n + " values is too large");
-    double bound = Math.sqrt(6.0 / fanIn);
-    float[] v = new float[(int) n];
-    for (int i = 0; i < v.length; i++) v[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
-    return v;
+    double bound = Math.sqrt(3.0) * (Math.sqrt(2) / Math.sqrt(fanIn));  // PEFT's gain / sqrt(fan), times sqrt(3)
+    return rng.uniform((int) n, -bound, bound);
   }
 
   /** The pair from given values (a saved adapter's): A [rank, maxIn], B [maxOut, rank], row-major. */

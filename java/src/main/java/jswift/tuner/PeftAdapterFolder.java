@@ -57,14 +57,16 @@ public final class PeftAdapterFolder implements AutoCloseable {
   private final SafetensorsFile weights;
   private final Map<String, Module> modules;
   private final Map<String, String> savedModules;
+  private final Map<String, long[]> baseShapes = new LinkedHashMap<>();  // module -> its base weight's [out, in]
 
   private PeftAdapterFolder(Path dir, LoraConfig config, SafetensorsFile weights, Map<String, Module> modules,
-      Map<String, String> savedModules) {
+      Map<String, String> savedModules, Checkpoint base) {
     this.dir = dir;
     this.config = config;
     this.weights = weights;
     this.modules = modules;
     this.savedModules = savedModules;
+    for (Module m : modules.values()) baseShapes.put(m.module(), base.file(m.weightName()).entry(m.weightName()).shape());
   }
 
   /** Opens an adapter folder and checks it against the base checkpoint it will be applied to. */
@@ -80,7 +82,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
     SafetensorsFile weights = SafetensorsFile.open(file);
     try {
       Map<String, String> saved = savedModules(config, weights, base);
-      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base, saved.values()), saved);
+      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base, saved.values()), saved, base);
     } catch (IOException | RuntimeException e) {
       weights.close();
       throw e;
@@ -190,18 +192,19 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   /**
-   * A VeRA adapter's modules: the shared projections (required: jswift cannot redraw torch's from
-   * projection_prng_key) wide enough for every module, and per module lambda_d [r] and lambda_b [out].
+   * A VeRA adapter's modules: the shared projections wide enough for every module (when saved; else redrawn from
+   * projection_prng_key as PEFT does, {@link #factors}), and per module lambda_d [r] and lambda_b [out].
    */
   private static Map<String, Module> veraModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
     Path file = weights.path();
     String aKey = VeraProjections.A_KEY, bKey = VeraProjections.B_KEY;
-    if (!weights.contains(aKey) || !weights.contains(bKey))
-      throw new IOException(file + " has no " + aKey + " / " + bKey + ": the VeRA adapter was saved with"
-          + " save_projection false, and jswift cannot redraw torch's projections; save it with save_projection=True");
     int r = config.r();
-    long[] pa = weights.entry(aKey).shape(), pb = weights.entry(bKey).shape();
+    long[] pa = {r, Long.MAX_VALUE}, pb = {Long.MAX_VALUE, r};  // save_projection false: redrawn to fit (factors())
+    if (weights.contains(aKey) && weights.contains(bKey)) {
+      pa = weights.entry(aKey).shape();
+      pb = weights.entry(bKey).shape();
+    }
     if (pa.length != 2 || pb.length != 2 || pa[0] != r || pb[1] != r)
       throw new IOException(file + ": " + aKey + " " + Arrays.toString(pa) + " / " + bKey + " " + Arrays.toString(pb)
           + " do not fit r=" + r + " (expected [r, in] / [out, r])");
@@ -357,8 +360,10 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
     }
     int r = m.rank();
-    long maxIn = weights.entry(m.aKey()).shape()[1];
-    float[] fullA = weights.floats(m.aKey()), fullB = weights.floats(m.bKey());
+    float[][] drawn = weights.contains(m.aKey()) ? null : redrawnProjections();
+    long maxIn = drawn != null ? drawnMaxIn : weights.entry(m.aKey()).shape()[1];
+    float[] fullA = drawn != null ? drawn[0] : weights.floats(m.aKey());
+    float[] fullB = drawn != null ? drawn[1] : weights.floats(m.bKey());
     float[] d = weights.floats(m.lambdaDKey()), lb = weights.floats(m.lambdaBKey());
     float[] a = new float[(int) (r * in)], b = new float[(int) (out * r)];
     for (int i = 0; i < r; i++)
@@ -372,6 +377,26 @@ public final class PeftAdapterFolder implements AutoCloseable {
       ta.close();
       throw e;
     }
+  }
+
+  private float[][] drawn;
+  private long drawnMaxIn;
+
+  /**
+   * A VeRA adapter saved without its projections (PEFT's save_projection=False): the pair PEFT redraws from
+   * projection_prng_key for the widest shape of the modules it adapts (computed once).
+   */
+  private float[][] redrawnProjections() throws IOException {
+    if (drawn != null) return drawn;
+    long maxIn = 0, maxOut = 0;
+    for (Module m : modules.values()) {
+      long[] w = baseShapes.get(m.module());
+      maxOut = Math.max(maxOut, w[0]);
+      maxIn = Math.max(maxIn, w[1]);
+    }
+    drawnMaxIn = maxIn;
+    drawn = VeraProjections.draw(config.projectionPrngKey(), config.r(), maxIn, maxOut);
+    return drawn;
   }
 
   public Path directory() {

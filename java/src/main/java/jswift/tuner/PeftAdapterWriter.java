@@ -111,12 +111,12 @@ public final class PeftAdapterWriter {
     if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
     if (config.isVera()) {
       // PEFT saves the shared projections once, under base_model.vera_A / vera_B (save_projection, its default).
+      // With save_projection false PEFT (and jswift) redraw them from projection_prng_key, bit for bit.
       jswift.nn.VeraProjections p = model.veraProjections(adapterName);
-      if (!config.saveProjection())
-        throw new IllegalArgumentException("save_projection false: jswift always saves VeRA's projections, because"
-            + " PEFT would redraw them with torch's generator, which does not give jswift's values");
-      out.add(fp32(jswift.nn.VeraProjections.A_KEY, p.a()));
-      out.add(fp32(jswift.nn.VeraProjections.B_KEY, p.b()));
+      if (config.saveProjection()) {
+        out.add(fp32(jswift.nn.VeraProjections.A_KEY, p.a()));
+        out.add(fp32(jswift.nn.VeraProjections.B_KEY, p.b()));
+      }
     }
     // modules_to_save: the adapter's full copies, under PEFT's key (the wrapper's modules_to_save.<name> dropped).
     List<String> listed = ModulesToSave.modules(config);

@@ -13,7 +13,8 @@ import jswift.tensor.Tensor;
 /**
  * Adds a new, trainable VeRA adapter (PEFT's {@code VeraModel}, ms-swift's {@code --train_type vera}) to the linear
  * layers a {@link LoraConfig} of peft_type VERA targets: one pair of frozen random projections A [r, max in],
- * B [max out, r] for the whole model ({@link VeraProjections}, drawn from projection_prng_key), and per layer two
+ * B [max out, r] for the whole model ({@link VeraProjections}, drawn from projection_prng_key exactly as PEFT draws
+ * them), and per layer two
  * trained f32 vectors, lambda_d [r] = d_initial and lambda_b [out] = 0, so the adapted model starts equal to the
  * base model. Each layer trains r + out numbers, where LoRA of rank r trains r (in + out).
  */

@@ -25,6 +25,9 @@ public final class Torch {
 
   private Torch() {}
 
+  /** Loads libtorch (this class's static initializer) before a test calls torch directly. */
+  public static void load() {}
+
   /**
    * Q of torch.linalg_qr(x) ("reduced"), as a tensor of its own. The tuple's get0() is a reference into the tuple,
    * which JavaCPP frees once the tuple is unreachable (a later allocation may run its deallocator); a test that

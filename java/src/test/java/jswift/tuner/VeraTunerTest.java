@@ -117,28 +117,49 @@ class VeraTunerTest {
   }
 
   @Test
-  void anAdapterSavedWithoutItsProjectionsIsRefusedWithTheFix(@TempDir Path tmp) throws IOException {
+  void anAdapterSavedWithoutItsProjectionsIsRebuiltFromItsKeyAsPeftDoes(@TempDir Path tmp) throws IOException {
+    // PEFT's save_projection=False: only the vectors are saved; the projections are redrawn from
+    // projection_prng_key (torch's generator), which jswift's are to the bit.
     Path dir = tmp.resolve("adapter");
+    LoraConfig cfg = vera(4).with("projection_prng_key", com.fasterxml.jackson.databind.node.IntNode.valueOf(7))
+        .with("save_projection", com.fasterxml.jackson.databind.node.BooleanNode.FALSE);
+    float[] trained;
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
-      LoraTuner.apply(m, "default", vera(4), 5);
-      PeftAdapterWriter.save(m, "default", LoraTuner.resolveTargets(m, vera(4)), "base", dir, false);
+      perturb(LoraTuner.apply(m, "default", cfg, 5));
+      trained = m.logits(BATCH);
+      PeftAdapterWriter.save(m, "default", LoraTuner.resolveTargets(m, cfg), Fixtures.llamaGqa().toString(), dir,
+          false);
     }
-    // Rewrite the weights without base_model.vera_A / vera_B, as PEFT does with save_projection=False.
-    Path file = dir.resolve("adapter_model.safetensors");
-    List<TensorSource> kept = new ArrayList<>();
-    try (SafetensorsFile f = SafetensorsFile.open(file); CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
-      for (String k : f.names())
-        if (!k.startsWith("base_model.vera_")) kept.add(TensorSource.of(k, f.load(k, jswift.tensor.DType.F32, Device.CPU)));
-      Path stripped = tmp.resolve("stripped");
-      Files.createDirectories(stripped);
-      SafetensorsWriter.write(stripped.resolve("adapter_model.safetensors"), kept, SafetensorsWriter.PT_METADATA);
-      Files.copy(dir.resolve("adapter_config.json"), stripped.resolve("adapter_config.json"));
-      IOException e = assertThrows(IOException.class, () -> m.loadAdapter("v", stripped));
-      assertTrue(e.getMessage().contains("save_projection"), e.getMessage());
-      IOException merge = assertThrows(IOException.class, () -> LoraMerge.merge(Fixtures.llamaGqa(), stripped,
-          tmp.resolve("merged"), LoraMerge.Options.on(Device.CPU)));
-      assertTrue(merge.getMessage().contains("save_projection"), merge.getMessage());
-      assertFalse(Files.exists(tmp.resolve("merged")), "nothing written");
+    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
+      assertFalse(f.contains("base_model.vera_A"), "save_projection false: the vectors only");
+      assertEquals(28, f.names().size());
     }
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
+      m.loadAdapter("v", dir);
+      m.setActiveAdapter("v");
+      assertArrayEquals(trained, m.logits(BATCH), "rebuilt projections = the trained ones");
+    }
+    Path merged = tmp.resolve("merged");
+    LoraMerge.merge(Fixtures.llamaGqa(), dir, merged, LoraMerge.Options.on(Device.CPU));
+    try (CausalLM m = CausalLM.load(merged, Device.CPU)) {
+      Assert.relNorm("merged vs base + VeRA", m.logits(BATCH), trained, 1e-5);
+    }
+  }
+
+  @Test
+  void projectionsAreTorchsKaimingDrawForTheKey() {
+    // PEFT: generator = torch.Generator().manual_seed(key); A = empty(r, in).uniform_(-b(in), b(in)), then B =
+    // empty(out, r).uniform_(-b(r), b(r)) from the same generator, b(fan) = sqrt(3) sqrt(2) / sqrt(fan)
+    jswift.testing.Torch.load();
+    var g = org.bytedeco.pytorch.global.torch.createCPUGenerator(7);
+    var ta = org.bytedeco.pytorch.Tensor.create(new float[4 * 176], 4, 176).clone();
+    ta.uniform_(-Math.sqrt(3.0) * (Math.sqrt(2) / Math.sqrt(176)), Math.sqrt(3.0) * (Math.sqrt(2) / Math.sqrt(176)),
+        new org.bytedeco.pytorch.GeneratorOptional(g));
+    var tb = org.bytedeco.pytorch.Tensor.create(new float[64 * 4], 64, 4).clone();
+    tb.uniform_(-Math.sqrt(3.0) * (Math.sqrt(2) / Math.sqrt(4)), Math.sqrt(3.0) * (Math.sqrt(2) / Math.sqrt(4)),
+        new org.bytedeco.pytorch.GeneratorOptional(g));
+    float[][] ab = VeraProjections.draw(7, 4, 176, 64);
+    assertArrayEquals(jswift.testing.Torch.floats(ta), ab[0], "vera_A");
+    assertArrayEquals(jswift.testing.Torch.floats(tb), ab[1], "vera_B");
   }
 }
