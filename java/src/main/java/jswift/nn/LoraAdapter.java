@@ -27,7 +27,8 @@ public final class LoraAdapter implements AutoCloseable {
   private final Parameter outScale;   // VeRA's lambda_b [out], else null
   private final float scale;
   private final float dropout;
-  private final boolean ia3;  // (IA)^3: rankScale is the input scale (feedforward) or outScale the output scale
+  private final Parameter ia3Vector;  // (IA)^3's scale of the input (feedforward) or the output, else null
+  private final boolean ia3Feedforward;
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
     this(a, b, null, scale, dropout);
@@ -79,9 +80,10 @@ public final class LoraAdapter implements AutoCloseable {
     this.a = null;
     this.b = null;
     this.magnitude = null;
-    this.rankScale = feedforward ? ia3 : null;
-    this.outScale = feedforward ? null : ia3;
-    this.ia3 = true;
+    this.rankScale = null;
+    this.outScale = null;
+    this.ia3Vector = ia3;
+    this.ia3Feedforward = feedforward;
     this.scale = 1;
     this.dropout = 0;
   }
@@ -103,7 +105,8 @@ public final class LoraAdapter implements AutoCloseable {
     this.magnitude = magnitude;
     this.rankScale = rankScale;
     this.outScale = outScale;
-    this.ia3 = false;
+    this.ia3Vector = null;
+    this.ia3Feedforward = false;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -127,27 +130,27 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** A VeRA adapter: A and B are the shared projections' slices, and lambda_d / lambda_b scale the path. */
   public boolean isVera() {
-    return !ia3 && outScale != null;
+    return outScale != null;
   }
 
   /** The low-rank path is scaled per rank: VeRA or AdaLoRA. */
   public boolean isScaled() {
-    return !ia3 && rankScale != null;
+    return rankScale != null;
   }
 
   /** An (IA)^3 adapter: no A and B, one vector that scales the input ({@link #ia3Feedforward}) or the output. */
   public boolean isIa3() {
-    return ia3;
+    return ia3Vector != null;
   }
 
   /** IA3: whether the vector scales the input (a feedforward module) rather than the output. */
   public boolean ia3Feedforward() {
-    return ia3 && rankScale != null;
+    return ia3Feedforward;
   }
 
   /** IA3's vector, else null. */
   public Parameter ia3Vector() {
-    return !ia3 ? null : rankScale != null ? rankScale : outScale;
+    return ia3Vector;
   }
 
   /** VeRA's lambda_d or AdaLoRA's E (f32 [rank]), else null. */
@@ -163,8 +166,8 @@ public final class LoraAdapter implements AutoCloseable {
   /** The parameters of this adapter alone (A and B too unless they are VeRA's shared projections). */
   public java.util.List<Parameter> ownParameters() {
     java.util.List<Parameter> out = new java.util.ArrayList<>();
-    if (ia3) {
-      out.add(ia3Vector());
+    if (ia3Vector != null) {
+      out.add(ia3Vector);
     } else if (isVera()) {
       out.add(rankScale);
       out.add(outScale);
@@ -179,7 +182,7 @@ public final class LoraAdapter implements AutoCloseable {
 
   /** The rank of the low-rank pair (0 for IA3, which has none). */
   public int rank() {
-    return ia3 ? 0 : (int) a.value().size(0);
+    return ia3Vector != null ? 0 : (int) a.value().size(0);
   }
 
   public float scale() {

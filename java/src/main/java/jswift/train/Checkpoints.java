@@ -47,7 +47,8 @@ final class Checkpoints {
 
   private final Path runDir;
   private final Integer keep;
-  private LoraConfig config;   // null: full-parameter training
+  private final LoraConfig config;   // null: full-parameter training
+  private java.util.function.Supplier<LoraConfig> savedConfig;  // the config as each checkpoint saves it
   private final Path base;
   private final ModelConfig modelConfig;
 
@@ -55,6 +56,7 @@ final class Checkpoints {
     this.runDir = runDir;
     this.keep = keep;
     this.config = config;
+    this.savedConfig = () -> config;
     this.base = base;
     this.modelConfig = modelConfig;
   }
@@ -127,9 +129,9 @@ final class Checkpoints {
     extraState.add(state);
   }
 
-  /** The adapter config later checkpoints save (AdaLoRA's rank pattern changes as it prunes). */
-  void updateConfig(LoraConfig updated) {
-    config = updated;
+  /** Where each checkpoint takes the adapter config it saves (AdaLoRA's: with the rank pattern of the moment). */
+  void saveConfigFrom(java.util.function.Supplier<LoraConfig> source) {
+    savedConfig = source;
   }
 
   Path save(long step, CausalLM model, List<Parameter> params, AdamW optimizer, DataCursor samples, TrainingLog log)
@@ -139,7 +141,7 @@ final class Checkpoints {
     Files.createDirectories(tmp);
     try {
       if (config != null) {
-        PeftAdapterWriter.save(model, "default", config, base.toString(), tmp, true, extras);
+        PeftAdapterWriter.save(model, "default", savedConfig.get(), base.toString(), tmp, true, extras);
         // PiSSA / OLoRA: also the plain-LoRA conversion relative to the original base, as ms-swift saves it.
         if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
           ConvertedAdapter.saveConverted(model, "default", config, base.toString(),

@@ -60,7 +60,6 @@ public final class Trainer implements AutoCloseable {
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private jswift.tuner.AdaLoraAllocator adaLora;  // --train_type adalora: prunes the singular values
-  private LoraConfig adapterConfig;  // the adapter's config as checkpoints save it (AdaLoRA: with its rank pattern)
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
   private jswift.tuner.LlamaPro.Plan llamaPro;
 
@@ -211,11 +210,14 @@ public final class Trainer implements AutoCloseable {
         lora = lora.with("total_step", com.fasterxml.jackson.databind.node.LongNode.valueOf(totalSteps));
         adaLora = new jswift.tuner.AdaLoraAllocator(m, "default", lora, totalSteps);
       }
-      adapterConfig = lora;
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside);
-      if (adaLora != null) checkpoints.addState(adaLora::state);
+      if (adaLora != null) {
+        LoraConfig adaConfig = lora;
+        checkpoints.saveConfigFrom(() -> adaConfig.withAdaLoraRankPattern(adaLora.rankPattern()));
+        checkpoints.addState(adaLora::state);
+      }
       if (objective != null) checkpoints.addState(objective::state);
       Set<Parameter> fresh = Set.of();
       if (lisa != null) {
@@ -231,10 +233,6 @@ public final class Trainer implements AutoCloseable {
             args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
           if (objective != null) objective.restore(f);
           if (adaLora != null) adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
-        }
-        if (adaLora != null) {
-          adapterConfig = lora.withAdaLoraRankPattern(adaLora.rankPattern());
-          checkpoints.updateConfig(adapterConfig);
         }
         startStep = state.path("global_step").asLong() + 1;
         samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
@@ -552,15 +550,10 @@ public final class Trainer implements AutoCloseable {
     return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
   }
 
-  /**
-   * AdaLoRA: after the update, with the step's gradients still there, score and prune the singular values, and
-   * let the checkpoints save the rank pattern so far.
-   */
+  /** AdaLoRA: after the update, with the step's gradients still there, score and prune the singular values. */
   private void allocateRanks(long step) {
     if (adaLora == null) return;
     adaLora.afterStep(step);
-    adapterConfig = adapterConfig.withAdaLoraRankPattern(adaLora.rankPattern());
-    checkpoints.updateConfig(adapterConfig);
     if (log.writes(step)) log.metric("adalora_ranks", (double) adaLora.keptRanks());
   }
 

@@ -360,10 +360,9 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
     }
     int r = m.rank();
-    float[][] drawn = weights.contains(m.aKey()) ? null : redrawnProjections();
-    long maxIn = drawn != null ? drawnMaxIn : weights.entry(m.aKey()).shape()[1];
-    float[] fullA = drawn != null ? drawn[0] : weights.floats(m.aKey());
-    float[] fullB = drawn != null ? drawn[1] : weights.floats(m.bKey());
+    float[][] projections = veraProjections();
+    long maxIn = veraMaxIn;
+    float[] fullA = projections[0], fullB = projections[1];
     float[] d = weights.floats(m.lambdaDKey()), lb = weights.floats(m.lambdaBKey());
     float[] a = new float[(int) (r * in)], b = new float[(int) (out * r)];
     for (int i = 0; i < r; i++)
@@ -379,24 +378,30 @@ public final class PeftAdapterFolder implements AutoCloseable {
     }
   }
 
-  private float[][] drawn;
-  private long drawnMaxIn;
+  private float[][] veraProjections;  // A and B, read or drawn once for all the modules
+  private long veraMaxIn;
 
   /**
-   * A VeRA adapter saved without its projections (PEFT's save_projection=False): the pair PEFT redraws from
-   * projection_prng_key for the widest shape of the modules it adapts (computed once).
+   * A VeRA adapter's shared A and B, read once: the saved pair, or (PEFT's save_projection=False) the pair PEFT
+   * redraws from projection_prng_key for the widest shape of the modules it adapts.
    */
-  private float[][] redrawnProjections() throws IOException {
-    if (drawn != null) return drawn;
+  private float[][] veraProjections() throws IOException {
+    if (veraProjections != null) return veraProjections;
+    String a = VeraProjections.A_KEY, b = VeraProjections.B_KEY;
+    if (weights.contains(a) && weights.contains(b)) {
+      veraMaxIn = weights.entry(a).shape()[1];
+      veraProjections = new float[][] {weights.floats(a), weights.floats(b)};
+      return veraProjections;
+    }
     long maxIn = 0, maxOut = 0;
     for (Module m : modules.values()) {
       long[] w = baseShapes.get(m.module());
       maxOut = Math.max(maxOut, w[0]);
       maxIn = Math.max(maxIn, w[1]);
     }
-    drawnMaxIn = maxIn;
-    drawn = VeraProjections.draw(config.projectionPrngKey(), config.r(), maxIn, maxOut);
-    return drawn;
+    veraMaxIn = maxIn;
+    veraProjections = VeraProjections.draw(config.projectionPrngKey(), config.r(), maxIn, maxOut);
+    return veraProjections;
   }
 
   public Path directory() {
