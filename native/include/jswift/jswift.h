@@ -251,6 +251,29 @@ int jsw_set_dropout_step(int device, int64_t step);
  * bit for bit from the seed, and new at each dropout step (also inside a replayed graph). magnitude >= 0. */
 int jsw_add_uniform_noise(int device, int dtype, void* x, int64_t n, float magnitude, uint64_t seed);
 
+/* ---- BOFT (butterfly orthogonal fine-tuning: y = s * (x R W^T) + b, R a product of butterfly factors) ---- */
+/* Cayley transform of `blocks` square f32 matrices a [blocks, h, h]: q = (I - S)(I + S)^-1 with S = (a - a^T) / 2,
+ * orthogonal for any a (PEFT's cayley_batch). I + S is inverted by Gauss-Jordan without pivoting, which is stable
+ * here: its symmetric part is I, so every pivot is >= 1. identity (int32 [blocks], or NULL): a block whose flag is
+ * non-zero gets q = I (BOFT's multiplicative dropout). q must not overlap a. */
+int jsw_boft_cayley(int device, const float* a, int64_t blocks, int64_t h, const int32_t* identity, float* q);
+/* The Cayley transform's backward from q and dq (f32 [blocks, h, h]): with I + q = 2 (I + S)^-1,
+ * dS = -(I + q)^T dq (I + q)^T / 2 and da += (dS - dS^T) / 2 (accumulated); flagged blocks add nothing. */
+int jsw_boft_cayley_backward(int device, const float* q, const float* dq, int64_t blocks, int64_t h,
+                             const int32_t* identity, float* da);
+/* One butterfly factor M = P diag(q_0 .. q_{n/h-1}) P^T applied to each of `rows` rows of n values, y = x M
+ * (x M^T when transpose), with P[i][perm[i]] = 1 given by its inverse perm_inv (int32 [n], NULL for the identity):
+ *   y[perm_inv[j h + c]] = sum_k x[perm_inv[j h + k]] q_j[k][c]      (transpose: q_j[c][k])
+ * q f32 [n / h, h, h]; x and y of one float dtype, [rows, n], not overlapping; fp32 sums. perm_inv must be a
+ * permutation of 0 .. n-1 (the CPU checks it; jswift's Java layer builds it). */
+int jsw_butterfly_rotate(int device, int dtype, const void* x, int64_t rows, int64_t n, const int32_t* perm_inv,
+                         const float* q, int64_t h, int transpose, void* y);
+/* The gradient of jsw_butterfly_rotate (transpose 0) with respect to its blocks, accumulated:
+ *   dq_j[k][c] += sum_rows x[perm_inv[j h + k]] dy[perm_inv[j h + c]]
+ * (dx is jsw_butterfly_rotate of dy with transpose 1). */
+int jsw_butterfly_rotate_grad(int device, int dtype, const void* x, const void* dy, int64_t rows, int64_t n,
+                              const int32_t* perm_inv, int64_t h, float* dq);
+
 /* ---- flash attention ------------------------------------------------------------------------------ */
 /* q [tokens, heads, head_dim], k/v [tokens, kv_heads, head_dim], out like q, lse [tokens, heads] fp32
  * (natural-log log-sum-exp of the scaled scores; -inf for a query that sees no key).
