@@ -296,9 +296,11 @@ public final class CausalLM implements AutoCloseable {
     if (!Files.exists(cfgFile)) throw new IOException(cfgFile + " not found: is " + dir + " a PEFT adapter folder?");
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("peft_type").asText("LORA");
-    if (!List.of("LORA", "VERA", "ADALORA", "IA3").contains(type))
-      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (LORA, VERA, ADALORA and IA3 adapters)");
-    boolean vera = type.equals("VERA"), ada = type.equals("ADALORA"), ia3 = type.equals("IA3");
+    if (!jswift.tuner.LoraConfig.SUPPORTED_TYPES.contains(type))
+      throw new IOException(cfgFile + ": peft_type " + type + " is not supported (" + String.join(", ",
+          jswift.tuner.LoraConfig.SUPPORTED_TYPES) + " adapters)");
+    boolean vera = type.equals("VERA"), ada = type.equals("ADALORA"), ia3 = type.equals("IA3"),
+        boft = type.equals("BOFT");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -317,7 +319,7 @@ public final class CausalLM implements AutoCloseable {
       int initR = c.path("init_r").asInt(12);
       scale = (float) ((alpha > 0 ? alpha : initR) / (initR + 1e-5));
     }
-    float dropout = (float) c.path(vera ? "vera_dropout" : "lora_dropout").asDouble(0);
+    float dropout = (float) c.path(vera ? "vera_dropout" : boft ? "boft_dropout" : "lora_dropout").asDouble(0);
     Path weights = dir.resolve("adapter_model.safetensors");
     if (!Files.exists(weights))
       throw new IOException(weights + " not found (jswift reads safetensors adapters; adapter_model.bin is not supported)");
@@ -334,12 +336,17 @@ public final class CausalLM implements AutoCloseable {
     if (seqCls) toSave.removeAll(List.of("score", "classifier"));
     VeraProjections projections = null;
     List<Ia3Vector> ia3Vectors = new ArrayList<>();
+    Map<String, Tensor[]> boftParts = new LinkedHashMap<>();  // module -> boft_R, boft_s
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         if (vera) projections = veraProjections(f, r, c.path("projection_prng_key").asLong(0), weights);
         for (String key : f.names()) {
           if (seqCls && key.matches("base_model\\.model\\.(score|classifier)\\..*")) continue;
           if (vera && (key.equals(VeraProjections.A_KEY) || key.equals(VeraProjections.B_KEY))) continue;
+          if (boft && savedModuleOf(key, toSave) == null) {
+            boftPart(f, key, weights, boftParts);
+            continue;
+          }
           if (ia3 && savedModuleOf(key, toSave) == null) {
             ia3Vectors.add(ia3Vector(f, key, weights));
             continue;
@@ -378,8 +385,10 @@ public final class CausalLM implements AutoCloseable {
           m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty() && ia3Vectors.isEmpty())
-        throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : "LoRA") + " tensors");
+      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty())
+        throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : boft ? "BOFT" : "LoRA")
+            + " tensors");
+      addBoftAdapters(name, boftParts, dropout, weights);
       for (Ia3Vector v : ia3Vectors) v.layer().addAdapter(name, LoraAdapter.ia3(v.vector(), v.feedforward()));
       ia3Vectors.clear();  // owned by the adapters now
       for (Map.Entry<String, Tensor[]> e : modules.entrySet()) {
@@ -429,6 +438,61 @@ public final class CausalLM implements AutoCloseable {
       for (Tensor t : copies.values()) if (t != null) t.close();
       if (projections != null) projections.close();
       for (Ia3Vector v : ia3Vectors) v.vector().close();
+      for (Tensor[] p : boftParts.values()) for (Tensor t : p) if (t != null) t.close();
+    }
+  }
+
+  /**
+   * One tensor of a BOFT adapter: {@code base_model.model.<module>.boft_R} [N, D, H, H] or {@code .boft_s} [out, 1],
+   * loaded in f32 into {@code parts}. Older PEFT versions also saved each module's permutations ({@code .boft_P});
+   * they follow from boft_R's shape, so they are skipped.
+   */
+  private void boftPart(SafetensorsFile f, String key, Path weights, Map<String, Tensor[]> parts) throws IOException {
+    if (key.endsWith(".boft_P")) return;
+    int slot = key.endsWith(".boft_R") ? 0 : key.endsWith(".boft_s") ? 1 : -1;
+    if (!key.startsWith("base_model.model.") || slot < 0)
+      throw new IOException(weights + ": unexpected tensor '" + key + "' (a BOFT adapter holds base_model.model."
+          + "<module>.boft_R / .boft_s only)");
+    String module = key.substring("base_model.model.".length(), key.length() - ".boft_R".length());
+    Linear l = linears.get(module);
+    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    long[] shape = f.entry(key).shape();
+    if (slot == 1 && !java.util.Arrays.equals(shape, new long[] {l.outFeatures(), 1}))
+      throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(shape) + ", but "
+          + module + " needs [" + l.outFeatures() + ", 1] (one scale per output)");
+    Tensor[] p = parts.computeIfAbsent(module, m -> new Tensor[2]);
+    if (slot == 0) {
+      p[0] = f.load(key, DType.F32, device);
+    } else {  // kept as a vector [out]
+      float[] v = f.floats(key);
+      p[1] = Tensor.fromFloats(v, DType.F32, device, v.length);
+    }
+  }
+
+  /** Adds the BOFT adapters of {@link #boftPart}'s tensors (which they then own), each checked against its layer. */
+  private void addBoftAdapters(String name, Map<String, Tensor[]> parts, float dropout, Path weights)
+      throws IOException {
+    for (Map.Entry<String, Tensor[]> e : parts.entrySet())
+      if (e.getValue()[0] == null || e.getValue()[1] == null)
+        throw new IOException(weights + ": module " + e.getKey() + " has only one of boft_R / boft_s");
+    for (java.util.Iterator<Map.Entry<String, Tensor[]>> it = parts.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<String, Tensor[]> e = it.next();
+      String prefix = "base_model.model." + e.getKey();
+      Linear l = linears.get(e.getKey());
+      jswift.nn.BoftRotation rotation;
+      try {
+        rotation = new jswift.nn.BoftRotation(new Parameter(prefix + ".boft_R", e.getValue()[0]),
+            new Parameter(prefix + ".boft_s", e.getValue()[1]), l.inFeatures(), dropout);
+      } catch (IllegalArgumentException ex) {
+        throw new IOException(weights + ": " + ex.getMessage(), ex);
+      }
+      it.remove();  // owned by the rotation now
+      try {
+        l.addAdapter(name, LoraAdapter.boft(rotation));
+      } catch (IllegalArgumentException ex) {
+        rotation.close();
+        throw new IOException(weights + ": " + ex.getMessage(), ex);
+      }
     }
   }
 

@@ -47,6 +47,8 @@ public final class Linear implements AutoCloseable {
     Tensor xa;
     Tensor doraFactor;
     Tensor doraZn;
+    Tensor boftQ, boftFlags, boftZ;  // BOFT: the factors' blocks, the dropout flags (or null), z = x' W^T
+    Tensor[] boftInputs;            // BOFT: the input of each butterfly factor
     private Arena xaArena;  // the checkpointed forward's arena for xa, else null
     private boolean xaKept;  // xa is the checkpointed forward's, for the recomputation
 
@@ -180,6 +182,16 @@ public final class Linear implements AutoCloseable {
   }
 
   public void addAdapter(String adapterName, LoraAdapter adapter) {
+    if (adapter.isBoft()) {
+      BoftRotation r = adapter.boft();
+      if (r.blockCount() * (long) r.blockSize() != inFeatures() || r.scale().value().size(0) != outFeatures())
+        throw new IllegalArgumentException("BOFT adapter '" + adapterName + "' of " + name + ": "
+            + r.blocks().name() + " " + r.blocks().value() + " / " + r.scale().name() + " " + r.scale().value()
+            + " do not fit the layer's [" + outFeatures() + ", " + inFeatures() + "] weight (blocks x size must be "
+            + inFeatures() + ", one scale per output)");
+      put(adapterName, adapter);
+      return;
+    }
     if (adapter.isIa3()) {
       long want = adapter.ia3Feedforward() ? inFeatures() : outFeatures();
       if (adapter.ia3Vector().value().size(0) != want)
@@ -187,17 +199,18 @@ public final class Linear implements AutoCloseable {
             + adapter.ia3Vector().name() + " " + adapter.ia3Vector().value() + " must have " + want + " values (the "
             + (adapter.ia3Feedforward() ? "inputs" : "outputs") + " of the layer's [" + outFeatures() + ", "
             + inFeatures() + "] weight)");
-      LoraAdapter old = adapters.put(adapterName, adapter);
-      if (old != null) {
-        if (old == active) active = adapter;
-        old.close();
-      }
+      put(adapterName, adapter);
       return;
     }
     Tensor a = adapter.aValue(), b = adapter.bValue();
     if (a.size(1) != inFeatures() || b.size(0) != outFeatures())
       throw new IllegalArgumentException("adapter '" + adapterName + "' of " + name + ": A " + a + " / B " + b
           + " do not fit the layer's [" + outFeatures() + ", " + inFeatures() + "] weight");
+    put(adapterName, adapter);
+  }
+
+  /** Adds or replaces (closing the old one, and keeping it active if it was) an adapter. */
+  private void put(String adapterName, LoraAdapter adapter) {
     LoraAdapter old = adapters.put(adapterName, adapter);
     if (old != null) {
       if (old == active) active = adapter;
@@ -259,6 +272,9 @@ public final class Linear implements AutoCloseable {
           Kernels.matmul(x2, false, denseWeight(tmp), true, y2, 1f, 0f);
         }
         if (bias != null) Kernels.addBias(y, bias.value());
+      } else if (active.isBoft()) {
+        BoftLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+            bias == null ? null : bias.value(), arena, tmp, x2, y2, training, dropoutSeed, saved);
       } else if (active.isIa3()) {
         Ia3Linear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), tmp, x2, y2);
@@ -326,6 +342,10 @@ public final class Linear implements AutoCloseable {
             Kernels.matmul(dy2, false, denseWeight(tmp), false, target2, 1f, 0f);
           }
         }
+      } else if (active.isBoft()) {
+        if (weightGrad != null)
+          throw new IllegalStateException(name + ": training the weight under a BOFT adapter is not supported");
+        BoftLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, saved, target2);
       } else if (active.isIa3()) {
         if (weightGrad != null)
           throw new IllegalStateException(name + ": training the weight under an IA3 adapter is not supported");

@@ -29,6 +29,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final float dropout;
   private final Parameter ia3Vector;  // (IA)^3's scale of the input (feedforward) or the output, else null
   private final boolean ia3Feedforward;
+  private final BoftRotation boft;    // a BOFT adapter's rotation and scale, else null
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
     this(a, b, null, scale, dropout);
@@ -76,7 +77,29 @@ public final class LoraAdapter implements AutoCloseable {
     return new LoraAdapter(l, feedforward);
   }
 
+  /**
+   * A BOFT adapter (PEFT's BOFT Linear): the layer's input rotated by an orthogonal butterfly product and its
+   * outputs scaled, y = s ⊙ (x R W^T) + b ({@link BoftRotation}); no low-rank pair.
+   */
+  public static LoraAdapter boft(BoftRotation rotation) {
+    return new LoraAdapter(rotation);
+  }
+
+  private LoraAdapter(BoftRotation rotation) {
+    this.a = null;
+    this.b = null;
+    this.magnitude = null;
+    this.rankScale = null;
+    this.outScale = null;
+    this.ia3Vector = null;
+    this.ia3Feedforward = false;
+    this.boft = java.util.Objects.requireNonNull(rotation, "rotation");
+    this.scale = 1;
+    this.dropout = rotation.dropout();
+  }
+
   private LoraAdapter(Parameter ia3, boolean feedforward) {
+    this.boft = null;
     this.a = null;
     this.b = null;
     this.magnitude = null;
@@ -107,6 +130,7 @@ public final class LoraAdapter implements AutoCloseable {
     this.outScale = outScale;
     this.ia3Vector = null;
     this.ia3Feedforward = false;
+    this.boft = null;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -143,6 +167,16 @@ public final class LoraAdapter implements AutoCloseable {
     return ia3Vector != null;
   }
 
+  /** A BOFT adapter: no A and B, a rotation of the input and a scale of the output ({@link #boft}). */
+  public boolean isBoft() {
+    return boft != null;
+  }
+
+  /** BOFT's rotation and scale, else null. */
+  public BoftRotation boft() {
+    return boft;
+  }
+
   /** IA3: whether the vector scales the input (a feedforward module) rather than the output. */
   public boolean ia3Feedforward() {
     return ia3Feedforward;
@@ -166,7 +200,10 @@ public final class LoraAdapter implements AutoCloseable {
   /** The parameters of this adapter alone (A and B too unless they are VeRA's shared projections). */
   public java.util.List<Parameter> ownParameters() {
     java.util.List<Parameter> out = new java.util.ArrayList<>();
-    if (ia3Vector != null) {
+    if (boft != null) {
+      out.add(boft.blocks());
+      out.add(boft.scale());
+    } else if (ia3Vector != null) {
       out.add(ia3Vector);
     } else if (isVera()) {
       out.add(rankScale);
@@ -180,9 +217,9 @@ public final class LoraAdapter implements AutoCloseable {
     return out;
   }
 
-  /** The rank of the low-rank pair (0 for IA3, which has none). */
+  /** The rank of the low-rank pair (0 for IA3 and BOFT, which have none). */
   public int rank() {
-    return ia3Vector != null ? 0 : (int) a.value().size(0);
+    return a == null ? 0 : (int) a.value().size(0);
   }
 
   public float scale() {
@@ -203,6 +240,7 @@ public final class LoraAdapter implements AutoCloseable {
 
   @Override
   public void close() {
-    ownParameters().forEach(Parameter::close);  // VeRA's projections belong to the model (VeraProjections)
+    if (boft != null) boft.close();  // its parameters and its permutations
+    else ownParameters().forEach(Parameter::close);  // VeRA's projections belong to the model (VeraProjections)
   }
 }

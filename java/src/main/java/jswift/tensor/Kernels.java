@@ -9,6 +9,7 @@ import jswift.bindings.DoraNative;
 import jswift.bindings.EmbeddingNative;
 import jswift.bindings.LinalgNative;
 import jswift.bindings.RsvdNative;
+import jswift.bindings.BoftNative;
 import jswift.bindings.LoraNative;
 import jswift.bindings.LossNative;
 import jswift.bindings.AwqNative;
@@ -692,6 +693,98 @@ public final class Kernels {
         y.address()));
   }
 
+  // ---- BOFT (jsw_boft_cayley, jsw_butterfly_rotate: contracts in jswift.h) ----
+
+  /**
+   * q = (I - S)(I + S)^-1 with S = (a - a^T) / 2 for each h x h block of a (f32 [..., h, h]): BOFT's orthogonal
+   * blocks (PEFT's cayley_batch). identity (i32, one flag a block, or null): flagged blocks get q = I (BOFT's
+   * multiplicative dropout). q has a's shape and must not be a.
+   */
+  public static void boftCayley(Tensor a, Tensor identity, Tensor q) {
+    String op = "boftCayley";
+    long h = checkBlocks(op, a, identity);
+    Check.dtype(op, "q", q, DType.F32);
+    Check.shape(op, "q", q, a.shape());
+    Check.device(op, a.device(), "q", q);
+    Check.that(q.address() != a.address(), op, "q must not be a");
+    NativeStatus.check(BoftNative.jsw_boft_cayley(a.device().index(), a.address(), a.numel() / (h * h), h,
+        identity == null ? 0 : identity.address(), q.address()));
+  }
+
+  /** da += the gradient of {@link #boftCayley} from its output q and dq (all f32 of one shape [..., h, h]). */
+  public static void boftCayleyBackward(Tensor q, Tensor dq, Tensor identity, Tensor da) {
+    String op = "boftCayleyBackward";
+    long h = checkBlocks(op, q, identity);
+    for (Tensor t : new Tensor[] {dq, da}) {
+      String name = t == dq ? "dq" : "da";
+      Check.dtype(op, name, t, DType.F32);
+      Check.shape(op, name, t, q.shape());
+      Check.device(op, q.device(), name, t);
+    }
+    NativeStatus.check(BoftNative.jsw_boft_cayley_backward(q.device().index(), q.address(), dq.address(),
+        q.numel() / (h * h), h, identity == null ? 0 : identity.address(), da.address()));
+  }
+
+  /** Checks blocks t (f32 [..., h, h]) and their flags (i32 [blocks] or null); returns h. */
+  private static long checkBlocks(String op, Tensor t, Tensor identity) {
+    Check.dtype(op, "blocks", t, DType.F32);
+    Check.rankAtLeast(op, "blocks", t, 2);
+    long h = t.size(-1);
+    Check.that(h > 0 && t.size(-2) == h, op, () -> "blocks must be square [..., h, h], got " + t);
+    if (identity != null) {
+      Check.dtype(op, "identity", identity, DType.I32);
+      Check.shape(op, "identity", identity, t.numel() / (h * h));
+      Check.device(op, t.device(), "identity", identity);
+    }
+    return h;
+  }
+
+  /**
+   * One butterfly factor over the rows of x [..., n]: y = x M (x M^T when {@code transpose}) for M = P diag(q) P^T,
+   * q f32 [n / h, h, h], P[i][perm[i]] = 1 given by its inverse permInv (i32 [n], null for the identity). y has x's
+   * dtype and shape and must not be x.
+   */
+  public static void butterflyRotate(Tensor x, Tensor permInv, Tensor q, boolean transpose, Tensor y) {
+    String op = "butterflyRotate";
+    long h = checkFactor(op, x, permInv, q);
+    Check.sameDtype(op, x, "y", y);
+    Check.shape(op, "y", y, x.shape());
+    Check.device(op, x.device(), "y", y);
+    Check.that(y.address() != x.address(), op, "y must not be x");
+    long n = x.size(-1);
+    NativeStatus.check(BoftNative.jsw_butterfly_rotate(x.device().index(), x.dtype().code(), x.address(),
+        x.numel() / n, n, permInv == null ? 0 : permInv.address(), q.address(), h, transpose ? 1 : 0, y.address()));
+  }
+
+  /** dq (f32 [n / h, h, h]) += the gradient of {@link #butterflyRotate} (not transposed) from its input x and dy. */
+  public static void butterflyRotateGrad(Tensor x, Tensor dy, Tensor permInv, Tensor dq) {
+    String op = "butterflyRotateGrad";
+    long h = checkFactor(op, x, permInv, dq);
+    Check.sameDtype(op, x, "dy", dy);
+    Check.shape(op, "dy", dy, x.shape());
+    Check.device(op, x.device(), "dy", dy);
+    long n = x.size(-1);
+    NativeStatus.check(BoftNative.jsw_butterfly_rotate_grad(x.device().index(), x.dtype().code(), x.address(),
+        dy.address(), x.numel() / n, n, permInv == null ? 0 : permInv.address(), h, dq.address()));
+  }
+
+  /** Checks x [..., n], its factor's blocks q (f32 [n / h, h, h]) and permInv (i32 [n] or null); returns h. */
+  private static long checkFactor(String op, Tensor x, Tensor permInv, Tensor q) {
+    Check.floating(op, "x", x);
+    Check.rankAtLeast(op, "x", x, 1);
+    Check.dtype(op, "q", q, DType.F32);
+    Check.that(q.rank() == 3 && q.size(1) == q.size(2), op, () -> "q must be [blocks, h, h], got " + q);
+    long n = x.size(-1), h = q.size(1);
+    Check.that(q.size(0) * h == n, op, () -> "q " + q + " must hold n / h blocks of x's " + n + " columns");
+    Check.device(op, x.device(), "q", q);
+    if (permInv != null) {
+      Check.dtype(op, "permInv", permInv, DType.I32);
+      Check.shape(op, "permInv", permInv, n);
+      Check.device(op, x.device(), "permInv", permInv);
+    }
+    return h;
+  }
+
   /**
    * x += noise uniform on [-magnitude, magnitude), in place, from {@link #dropout}'s hash of (seed, the device's
    * dropout step, element): NEFTune's noise on the input embeddings (jsw_add_uniform_noise).
@@ -712,7 +805,19 @@ public final class Kernels {
    */
   public static void setDropoutStep(Device device, long step) {
     NativeStatus.check(DoraNative.jsw_set_dropout_step(device.index(), step));
+    DROPOUT_STEPS.put(device.index(), step);
   }
+
+  /**
+   * The dropout step last set for a device ({@link #setDropoutStep}; 0 before), for the few random draws made on the
+   * host (BOFT's block dropout) that must follow the same steps as the device's masks.
+   */
+  public static long dropoutStep(Device device) {
+    return DROPOUT_STEPS.getOrDefault(device.index(), 0L);
+  }
+
+  private static final java.util.concurrent.ConcurrentHashMap<Integer, Long> DROPOUT_STEPS =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   // =====================================================================================================
   // flash attention

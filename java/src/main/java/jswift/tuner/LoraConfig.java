@@ -37,6 +37,7 @@ public final class LoraConfig {
   private static final ObjectNode VERA_DEFAULTS = loadDefaults("vera");
   private static final ObjectNode ADALORA_DEFAULTS = loadDefaults("adalora");
   private static final ObjectNode IA3_DEFAULTS = loadDefaults("ia3");
+  private static final ObjectNode BOFT_DEFAULTS = loadDefaults("boft");
 
   private final ObjectNode fields;
 
@@ -93,6 +94,17 @@ public final class LoraConfig {
     return new LoraConfig(f);
   }
 
+  /**
+   * PEFT's BOFTConfig defaults (boft_block_size 4, boft_block_num 0, boft_n_butterfly_factor 1, boft_dropout 0):
+   * BOFT ({@link BoftTuner}) rotates each target's input by a learned orthogonal matrix, a product of butterfly
+   * factors of Cayley-parametrized blocks, and scales its outputs by a learned vector.
+   */
+  public static LoraConfig boftDefaults() {
+    ObjectNode f = BOFT_DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
   /** Reads {@code adapter_config.json} from an adapter folder. */
   public static LoraConfig read(Path adapterDir) throws IOException {
     Path file = adapterDir.resolve(FILE);
@@ -110,21 +122,32 @@ public final class LoraConfig {
   public static LoraConfig parse(JsonNode root, String where) {
     if (root == null || !root.isObject()) throw new IllegalArgumentException(where + ": expected a JSON object");
     String type = root.path("peft_type").asText("LORA");
-    if (!List.of("LORA", "VERA", "ADALORA", "IA3").contains(type))
-      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads LORA, VERA,"
-          + " ADALORA and IA3 adapters)");
+    if (!SUPPORTED_TYPES.contains(type))
+      throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads "
+          + String.join(", ", SUPPORTED_TYPES) + " adapters)");
     ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS
-        : type.equals("IA3") ? IA3_DEFAULTS : DEFAULTS).deepCopy();
+        : type.equals("IA3") ? IA3_DEFAULTS : type.equals("BOFT") ? BOFT_DEFAULTS : DEFAULTS).deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
-    if (!c.isIa3() && c.r() <= 0)  // IA3 has no rank
+    if (c.isBoft()) {
+      int size = c.boftBlockSize(), num = c.boftBlockNum();
+      if ((size != 0) == (num != 0) || size < 0 || num < 0)
+        throw new IllegalArgumentException(where + ": set exactly one of boft_block_size (" + size + ") and "
+            + "boft_block_num (" + num + "), as PEFT requires: the other follows from the layer's width");
+      if (c.boftNButterflyFactor() < 1)
+        throw new IllegalArgumentException(where + ": boft_n_butterfly_factor must be a positive integer, got "
+            + c.boftNButterflyFactor());
+    } else if (!c.isIa3() && c.r() <= 0)  // IA3 has no rank
       throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
     return c;
   }
 
   // ---- the fields jswift honours ----
 
-  /** "LORA" or "VERA". */
+  /** The adapter types jswift reads and writes. */
+  public static final List<String> SUPPORTED_TYPES = List.of("LORA", "VERA", "ADALORA", "IA3", "BOFT");
+
+  /** "LORA", "VERA", "ADALORA", "IA3" or "BOFT". */
   public String peftType() {
     return fields.path("peft_type").asText("LORA");
   }
@@ -145,6 +168,26 @@ public final class LoraConfig {
    */
   public boolean feedforward(String module) {
     return matches(fields.get("feedforward_modules"), module);
+  }
+
+  /** A BOFT adapter: per module boft_R [factors, blocks, size, size] and boft_s [out, 1]. */
+  public boolean isBoft() {
+    return peftType().equals("BOFT");
+  }
+
+  /** BOFT: the size of its orthogonal blocks (0: derived from boft_block_num). */
+  public int boftBlockSize() {
+    return fields.path("boft_block_size").asInt(4);
+  }
+
+  /** BOFT: how many blocks a factor has (0: derived from boft_block_size). */
+  public int boftBlockNum() {
+    return fields.path("boft_block_num").asInt(0);
+  }
+
+  /** BOFT: how many butterfly factors multiply into the rotation (1: one block-diagonal factor, i.e. OFT). */
+  public int boftNButterflyFactor() {
+    return fields.path("boft_n_butterfly_factor").asInt(1);
   }
 
   /** An AdaLoRA adapter: lora_A, lora_E (singular values), lora_B, pruned to a rank budget while training. */
@@ -239,9 +282,16 @@ public final class LoraConfig {
     return fields.path("lora_alpha").asDouble();
   }
 
-  /** The dropout on the adapter's input: lora_dropout (VeRA: vera_dropout). */
+  /**
+   * The dropout on the adapter's input: lora_dropout (VeRA: vera_dropout); for BOFT boft_dropout, the share of a
+   * factor's blocks replaced by the identity in each training forward.
+   */
   public double loraDropout() {
-    return fields.path(isVera() ? "vera_dropout" : "lora_dropout").asDouble();
+    return fields.path(dropoutField()).asDouble();
+  }
+
+  private String dropoutField() {
+    return isVera() ? "vera_dropout" : isBoft() ? "boft_dropout" : "lora_dropout";
   }
 
   public boolean useRslora() {
@@ -334,7 +384,7 @@ public final class LoraConfig {
 
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
-    if (isVera() || isIa3()) return 1;  // VeRA's vectors carry the scale; IA3 has no low-rank path
+    if (isVera() || isIa3() || isBoft()) return 1;  // VeRA's vectors carry the scale; IA3 and BOFT have no low-rank path
     // AdaLoRA: scaling / (ranknum + 1e-5), ranknum = init_r (PEFT keeps it through the pruning)
     if (isAdaLora()) return (loraAlpha() > 0 ? loraAlpha() : initR()) / (initR() + 1e-5);
     double alpha = alphaFor(module);
@@ -367,7 +417,7 @@ public final class LoraConfig {
   }
 
   public LoraConfig withLoraDropout(double p) {
-    String field = isVera() ? "vera_dropout" : "lora_dropout";
+    String field = dropoutField();
     if (p < 0 || p >= 1) throw new IllegalArgumentException(field + " must be in [0, 1), got " + p);
     return with(field, DoubleNode.valueOf(p));
   }
@@ -434,6 +484,8 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isBoft()) return "BOFTConfig(boft_block_size=" + boftBlockSize() + ", boft_block_num=" + boftBlockNum()
+        + ", boft_n_butterfly_factor=" + boftNButterflyFactor() + ", target_modules=" + targetModules() + ")";
     if (isIa3()) return "IA3Config(target_modules=" + targetModules() + ", feedforward_modules="
         + fields.get("feedforward_modules") + ")";
     if (isAdaLora()) return "AdaLoraConfig(init_r=" + initR() + ", target_r=" + targetR() + ", lora_alpha="

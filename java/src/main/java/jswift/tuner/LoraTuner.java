@@ -69,6 +69,7 @@ public final class LoraTuner {
     if (cfg.isVera()) return VeraTuner.apply(model, name, cfg);  // its projections come from projection_prng_key
     if (cfg.isAdaLora()) return AdaLoraTuner.apply(model, name, cfg, seed);
     if (cfg.isIa3()) return Ia3Tuner.apply(model, name, cfg);
+    if (cfg.isBoft()) return BoftTuner.apply(model, name, cfg, seed);
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);
@@ -171,7 +172,7 @@ public final class LoraTuner {
     for (int i = 0; i < w.length; i++) w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
   }
 
-  private static double gaussian(SplittableRandom rng) {
+  static double gaussian(SplittableRandom rng) {
     double u = 1 - rng.nextDouble(), v = rng.nextDouble();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }

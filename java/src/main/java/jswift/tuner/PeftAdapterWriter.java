@@ -89,6 +89,11 @@ public final class PeftAdapterWriter {
       String module = e.getKey();
       check(config, module, a);
       String prefix = "base_model.model." + module;
+      if (a.isBoft()) {  // PEFT's shapes: boft_R [N, D, H, H], boft_s [out, 1]
+        out.add(fp32(prefix + ".boft_R", a.boft().blocks()));
+        out.add(host(prefix + ".boft_s", master(a.boft().scale()), a.boft().scale().value().numel(), 1));
+        continue;
+      }
       if (a.isIa3()) {  // PEFT's shapes: [1, in] for a feedforward module, [out, 1] otherwise
         long n = a.ia3Vector().value().numel();
         out.add(host(prefix + ".ia3_l", master(a.ia3Vector()), a.ia3Feedforward() ? new long[] {1, n}
@@ -161,6 +166,19 @@ public final class PeftAdapterWriter {
     if (!config.targets(module))
       throw new IllegalArgumentException("adapter module " + module + " is not selected by target_modules "
           + config.targetModules() + ": PEFT would not load its weights; add it to target_modules");
+    if (a.isBoft() != config.isBoft())
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isBoft() ? "a BOFT" : "not a BOFT")
+          + " adapter but the config's peft_type is " + config.peftType());
+    if (a.isBoft()) {
+      jswift.nn.BoftRotation r = a.boft();
+      int[] want = jswift.nn.BoftRotation.shape(module, (long) r.blockCount() * r.blockSize(), config.boftBlockSize(),
+          config.boftBlockNum(), config.boftNButterflyFactor());
+      if (want[0] != r.factors() || want[1] != r.blockCount() || want[2] != r.blockSize())
+        throw new IllegalArgumentException("adapter module " + module + " has " + r.factors() + " butterfly factors of "
+            + r.blockCount() + " blocks of " + r.blockSize() + ", but the config (" + config + ") gives " + want[0]
+            + " of " + want[1] + " of " + want[2]);
+      return;
+    }
     if (a.isIa3() != config.isIa3() || (a.isIa3() && a.ia3Feedforward() != config.feedforward(module)))
       throw new IllegalArgumentException("adapter module " + module + " is " + (a.isIa3() ? (a.ia3Feedforward()
           ? "a feedforward IA3" : "an output-scaling IA3") : "a low-rank") + " adapter, which the config ("
