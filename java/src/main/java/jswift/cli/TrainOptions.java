@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, boft, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -52,6 +52,14 @@ public final class TrainOptions {
   List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);
   @Option(names = "--ia3_feedforward_modules", arity = "1..*", description = "IA3: the targets whose inputs are scaled "
       + "(down_proj)") List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
+  @Option(names = "--boft_block_size", description = "BOFT: size of the orthogonal blocks (4; 0 to set "
+      + "--boft_block_num instead)") int boftBlockSize = 4;
+  @Option(names = "--boft_block_num", description = "BOFT: blocks per layer (0: from --boft_block_size)")
+  int boftBlockNum = 0;
+  @Option(names = "--boft_n_butterfly_factor", description = "BOFT: butterfly factors of the rotation (1: OFT's "
+      + "block-diagonal rotation)") int boftNButterflyFactor = 1;
+  @Option(names = "--boft_dropout", description = "BOFT: share of a factor's blocks set to the identity in each "
+      + "training step (0.0)") float boftDropout = 0f;
   @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
   int adaloraTargetR = 8;
   @Option(names = "--adalora_init_r", description = "AdaLoRA: singular values per module at the start (12)")
@@ -182,6 +190,10 @@ public final class TrainOptions {
     a.neftuneNoiseAlpha = neftuneNoiseAlpha;
     a.ia3TargetModules = ia3TargetModules;
     a.ia3FeedforwardModules = ia3FeedforwardModules;
+    a.boftBlockSize = boftBlockSize;
+    a.boftBlockNum = boftBlockNum;
+    a.boftNButterflyFactor = boftNButterflyFactor;
+    a.boftDropout = boftDropout;
     a.adaloraTargetR = adaloraTargetR;
     a.adaloraInitR = adaloraInitR;
     a.adaloraTinit = adaloraTinit;

@@ -39,7 +39,7 @@ final class BoftLinear {
     for (int i = n - 1; i >= 0; i--) {  // x' = x M_{N-1} ... M_0: the last factor first
       inputs[i] = cur;
       Tensor next = (i > 0 ? keep : tmp).allocate(x2.dtype(), d, x2.shape());
-      Kernels.butterflyRotate(cur, rot.permInv(i), factor(q, rot, i), false, next);
+      Kernels.butterflyRotate(cur, rot.permInv(i), rot.factor(q, i), false, next);
       cur = next;
     }
     Tensor z = saved != null ? arena.allocate(y2.dtype(), d, y2.shape()) : y2;
@@ -71,17 +71,12 @@ final class BoftLinear {
     Tensor dq = blocks ? tmp.zeros(DType.F32, d, r.value().shape()) : null;
     int n = rot.factors();
     for (int i = 0; i < n; i++) {  // M_0 was applied last
-      if (blocks) Kernels.butterflyRotateGrad(saved.boftInputs[i], cur, rot.permInv(i), factor(dq, rot, i));
+      if (blocks) Kernels.butterflyRotateGrad(saved.boftInputs[i], cur, rot.permInv(i), rot.factor(dq, i));
       if (i == n - 1 && dx2 == null) break;
       Tensor prev = i == n - 1 ? dx2 : tmp.allocate(dy2.dtype(), d, rows, in);
-      Kernels.butterflyRotate(cur, rot.permInv(i), factor(saved.boftQ, rot, i), true, prev);
+      Kernels.butterflyRotate(cur, rot.permInv(i), rot.factor(saved.boftQ, i), true, prev);
       cur = prev;
     }
     if (blocks) Kernels.boftCayleyBackward(saved.boftQ, dq, saved.boftFlags, r.grad());
-  }
-
-  /** Factor i's blocks [D, H, H] of a [N, D, H, H] tensor. */
-  private static Tensor factor(Tensor all, BoftRotation rot, int i) {
-    return all.narrow(i, 1).view(rot.blockCount(), rot.blockSize(), rot.blockSize());
   }
 }

@@ -143,6 +143,30 @@ public final class BoftRotation implements AutoCloseable {
     return t;
   }
 
+  /**
+   * rows R^T for rows [m, in], as a new tensor: W R^T, the rotated weight of PEFT's merge (each row through
+   * M_0^T, M_1^T, ..., since R^T = M_0^T ... M_{N-1}^T).
+   */
+  public Tensor rotateRows(Tensor rows) {
+    try (Arena tmp = new Arena()) {
+      Tensor q = tmp.allocate(DType.F32, rows.device(), blocks.value().shape());
+      jswift.tensor.Kernels.boftCayley(blocks.value(), null, q);
+      Tensor cur = rows;
+      for (int i = 0; i < factors; i++) {
+        Tensor next = i == factors - 1 ? Tensor.allocate(rows.dtype(), rows.device(), rows.shape())
+            : tmp.allocate(rows.dtype(), rows.device(), rows.shape());
+        jswift.tensor.Kernels.butterflyRotate(cur, permInv[i], factor(q, i), true, next);
+        cur = next;
+      }
+      return cur;
+    }
+  }
+
+  /** Factor i's blocks [D, H, H] of a [N, D, H, H] tensor (boft_R, its Cayley transform or their gradients). */
+  Tensor factor(Tensor all, int i) {
+    return all.narrow(i, 1).view(blockCount, blockSize, blockSize);
+  }
+
   /** boft_R [N, D, H, H]. */
   public Parameter blocks() {
     return blocks;

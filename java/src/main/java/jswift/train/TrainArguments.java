@@ -68,6 +68,10 @@ public final class TrainArguments {
   public Double neftuneNoiseAlpha;
   public List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);  // --train_type ia3
   public List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
+  public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
+  public int boftBlockNum = 0;
+  public int boftNButterflyFactor = 1;
+  public float boftDropout = 0f;
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -192,6 +196,11 @@ public final class TrainArguments {
             .with("tfinal", json.numberNode(adaloraTfinal)).with("deltaT", json.numberNode(adaloraDeltaT))
             .with("beta1", json.numberNode(adaloraBeta1)).with("beta2", json.numberNode(adaloraBeta2))
             .with("orth_reg_weight", json.numberNode(adaloraOrthRegWeight))
+        : trainType.equals("boft")
+        ? jswift.tuner.LoraConfig.boftDefaults().withTargetModules(targetModules)
+            .with("boft_block_size", json.numberNode(boftBlockSize)).with("boft_block_num", json.numberNode(boftBlockNum))
+            .with("boft_n_butterfly_factor", json.numberNode(boftNButterflyFactor))
+            .withLoraDropout(boftDropout)
         : trainType.equals("vera")
         ? jswift.tuner.LoraConfig.veraDefaults().withR(veraRank).withLoraDropout(veraDropout)
             .withTargetModules(targetModules).with("projection_prng_key", json.numberNode(veraProjectionPrngKey))
@@ -230,7 +239,7 @@ public final class TrainArguments {
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return List.of("lora", "vera", "adalora", "ia3").contains(trainType);
+    return List.of("lora", "vera", "adalora", "ia3", "boft").contains(trainType);
   }
 
   private void validateAdaLora() {
@@ -245,6 +254,20 @@ public final class TrainArguments {
     if (cudaGraphs)
       throw new IllegalArgumentException("--cuda_graphs replays a captured step, but AdaLoRA scores and prunes its "
           + "singular values on the host after each update: drop one of the two");
+  }
+
+  private void validateBoft() {
+    if ((boftBlockSize != 0) == (boftBlockNum != 0) || boftBlockSize < 0 || boftBlockNum < 0)
+      throw new IllegalArgumentException("set exactly one of --boft_block_size (" + boftBlockSize + ") and "
+          + "--boft_block_num (" + boftBlockNum + "); the other follows from each layer's width (0 leaves it unset)");
+    if (boftNButterflyFactor < 1)
+      throw new IllegalArgumentException("--boft_n_butterfly_factor must be >= 1, got " + boftNButterflyFactor);
+    if (boftDropout < 0 || boftDropout >= 1)
+      throw new IllegalArgumentException("--boft_dropout must be in [0, 1), got " + boftDropout);
+    refuseLoraOnlyFlags("the --boft_* flags (its update is an orthogonal rotation of the input and a scale of the output)");
+    if (cudaGraphs)
+      throw new IllegalArgumentException("--cuda_graphs replays a captured step, but BOFT draws its block dropout and "
+          + "scratch on the host each step: drop one of the two");
   }
 
   private void validateVera() {
@@ -265,15 +288,16 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "adalora", "ia3", "full", "llamapro").contains(trainType))
+    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "full", "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
-          + "ia3, full, llamapro)");
+          + "ia3, boft, full, llamapro)");
     if (trainType.equals("ia3")) refuseLoraOnlyFlags("--ia3_target_modules and --ia3_feedforward_modules");
     if (trainType.equals("ia3") && !ia3TargetModules.containsAll(ia3FeedforwardModules))
       throw new IllegalArgumentException("--ia3_feedforward_modules " + ia3FeedforwardModules + " must be among "
           + "--ia3_target_modules " + ia3TargetModules);
     if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
+    if (trainType.equals("boft")) validateBoft();
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
       throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "
           + neftuneNoiseAlpha);
@@ -306,7 +330,7 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
     if (!adapters.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
-          + "--train_type lora, vera or ia3 (to train the merged model in full, merge it first: jswift export "
+          + "--train_type lora, vera, ia3 or boft (to train the merged model in full, merge it first: jswift export "
           + "--merge_lora true)");
     if (!adapters.isEmpty() && resumeFromCheckpoint != null)
       throw new IllegalArgumentException("--adapters starts a new run from an adapter's weights; "

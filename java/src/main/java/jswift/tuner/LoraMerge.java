@@ -92,7 +92,8 @@ public final class LoraMerge {
         }
         tensors.add(saved.containsKey(name) ? copied(adapter, saved.get(name), name, base.file(name).dtype(name),
             options.device()) : m == null ? TensorSource.stored(base.file(name), name)
-            : m.isIa3() ? ia3Scaled(base, adapter, m, name, options.device()) : merged(base, adapter, m, options.device()));
+            : m.isIa3() ? ia3Scaled(base, adapter, m, name, options.device())
+            : m.isBoft() ? boftRotated(base, adapter, m, options.device()) : merged(base, adapter, m, options.device()));
       }
       // ms-swift: an embedding or LM head trained in full unties the word embeddings; a tied base then gets its own
       // lm_head.weight (the trained one, or the base embedding when only the embedding was trained).
@@ -178,6 +179,40 @@ public final class LoraMerge {
               : shape[1]), v, null, w.view(-1, shape.length == 1 ? 1 : shape[1]));
           else Kernels.scaleRowsCols(w, null, v, w);
           Kernels.cast(w, out);
+          return out;
+        } catch (RuntimeException e) {
+          out.close();
+          throw e;
+        }
+      }
+    });
+  }
+
+  /**
+   * A BOFT module's weight rotated and scaled, s ⊙ (W R^T) (PEFT's BOFT merge; the bias is unchanged), in fp32 and
+   * cast back to the stored dtype: each row of W goes through M_0^T, M_1^T, ... (R^T = M_0^T ... M_{N-1}^T) with the
+   * same kernels as the layer's forward.
+   */
+  private static TensorSource boftRotated(Checkpoint base, PeftAdapterFolder adapter, PeftAdapterFolder.Module m,
+      Device device) throws IOException {
+    String name = m.weightName();
+    SafetensorsFile file = base.file(name);
+    DType stored = file.dtype(name);
+    if (stored == null || !stored.isFloatingPoint())
+      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
+          + "; BOFT merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    long[] shape = file.entry(name).shape();
+    return TensorSource.computed(name, stored, shape, () -> {
+      float[] s = adapter.weights().floats(m.bKey());
+      try (Tensor w = file.load(name, DType.F32, device);
+          jswift.nn.BoftRotation rot = new jswift.nn.BoftRotation(
+              new jswift.nn.Parameter(m.aKey(), adapter.weights().load(m.aKey(), DType.F32, device)),
+              new jswift.nn.Parameter(m.bKey(), Tensor.fromFloats(s, DType.F32, device, s.length)), shape[1], 0f);
+          Tensor rotated = rot.rotateRows(w)) {
+        Kernels.scaleRowsCols(rotated, rot.scale().value(), null, rotated);
+        Tensor out = Tensor.allocate(stored, device, shape);
+        try {
+          Kernels.cast(rotated, out);
           return out;
         } catch (RuntimeException e) {
           out.close();

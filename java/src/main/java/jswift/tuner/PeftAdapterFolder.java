@@ -42,6 +42,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
       return lambdaBKey != null;
     }
 
+    /** A BOFT module: aKey is its boft_R [N, D, H, H], bKey its boft_s [out, 1]. */
+    public boolean isBoft() {
+      return aKey != null && aKey.endsWith(".boft_R");
+    }
+
     /** An (IA)^3 module: aKey is its ia3_l, which scales W's columns (feedforward) or its rows and the bias. */
     public boolean isIa3() {
       return aKey != null && aKey.endsWith(".ia3_l");
@@ -131,6 +136,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
     if (config.isVera()) return veraModules(config, weights, base, savedKeys);
     if (config.isAdaLora()) return adaLoraModules(config, weights, base, savedKeys);
     if (config.isIa3()) return ia3Modules(weights, base, savedKeys);
+    if (config.isBoft()) return boftModules(weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -327,6 +333,52 @@ public final class PeftAdapterFolder implements AutoCloseable {
       out.put(module, new Module(module, key, null, null, null, null, 0, 1, ff));
     }
     if (out.isEmpty() && problems.isEmpty()) throw new IOException(file + " holds no IA3 vectors");
+    if (!problems.isEmpty())
+      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
+          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    return Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * A BOFT adapter's modules: per module boft_R [N, D, H, H] with D H = in (N butterfly factors of D blocks of H)
+   * and boft_s [out, 1]; older PEFT versions' saved permutations (boft_P) are skipped, as they follow from the shape.
+   */
+  private static Map<String, Module> boftModules(SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    Map<String, String[]> keys = new LinkedHashMap<>();
+    for (String key : weights.names()) {
+      if (savedKeys.contains(key) || key.endsWith(".boft_P")) continue;
+      int slot = key.endsWith(".boft_R") ? 0 : key.endsWith(".boft_s") ? 1 : -1;
+      if (!key.startsWith(PREFIX) || slot < 0)
+        throw new IOException(file + ": unexpected tensor '" + key + "' (a BOFT adapter holds base_model.model."
+            + "<module>.boft_R / .boft_s only)");
+      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - ".boft_R".length()), m -> new String[2])[slot] =
+          key;
+    }
+    if (keys.isEmpty()) throw new IOException(file + " holds no BOFT tensors");
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String[]> e : keys.entrySet()) {
+      String module = e.getKey(), weight = module + ".weight";
+      String[] k = e.getValue();
+      if (k[0] == null || k[1] == null) {
+        problems.add("module " + module + " has only " + (k[0] == null ? "boft_s" : "boft_R"));
+        continue;
+      }
+      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
+        problems.add("'" + k[0] + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
+        continue;
+      }
+      long[] w = base.file(weight).entry(weight).shape(), r = weights.entry(k[0]).shape(), s = weights.entry(k[1]).shape();
+      if (r.length != 4 || r[2] != r[3] || r[1] * r[2] != w[1] || !Arrays.equals(s, new long[] {w[0], 1})) {
+        problems.add(module + ": boft_R " + Arrays.toString(r) + " / boft_s " + Arrays.toString(s) + " do not fit the"
+            + " base weight " + Arrays.toString(w) + " (expected [factors, blocks, size, size] with blocks x size = "
+            + w[1] + ", and [" + w[0] + ", 1])");
+        continue;
+      }
+      out.put(module, new Module(module, k[0], k[1], null, null, null, 0, 1, false));
+    }
     if (!problems.isEmpty())
       throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
           + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));

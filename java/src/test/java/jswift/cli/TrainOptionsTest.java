@@ -89,6 +89,29 @@ class TrainOptionsTest {
   }
 
   @Test
+  void boftFlagsBecomeAPeftBoftConfig() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "boft", "--boft_block_size", "8",
+        "--boft_n_butterfly_factor", "2", "--boft_dropout", "0.1");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("BOFT", cfg.peftType());
+    assertEquals(8, cfg.boftBlockSize());
+    assertEquals(0, cfg.boftBlockNum());
+    assertEquals(2, cfg.boftNButterflyFactor());
+    assertEquals(0.1, cfg.loraDropout(), 1e-7);
+    for (String[] bad : new String[][] {{"--boft_block_num", "4"}, {"--boft_block_size", "0"},
+        {"--boft_n_butterfly_factor", "0"}, {"--boft_dropout", "1"}, {"--use_dora", "true"}}) {
+      java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("--model", "m", "--dataset", "d.jsonl",
+          "--train_type", "boft"));
+      argv.addAll(java.util.List.of(bad));
+      TrainArguments a = parse(argv.toArray(new String[0]));
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          a::validate, String.join(" ", bad));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(bad[0]), e.getMessage());
+    }
+  }
+
+  @Test
   void ia3FlagsBecomeAPeftIa3Config() {
     TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "ia3");
     d.validate();

@@ -306,6 +306,32 @@ class TrainerTest {
   }
 
   @Test
+  void boftTrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
+    java.util.function.Function<Path, TrainArguments> boft = dir -> {
+      TrainArguments a = args(dir, 4, 2);
+      a.trainType = "boft";
+      a.boftNButterflyFactor = 2;
+      a.boftDropout = 0.25f;
+      a.quantMethod = "bnb";
+      a.quantBits = 4;
+      return a;
+    };
+    Trainer.Result straight = TinyModels.train(boft.apply(out.resolve("a")));
+    assertTrue(straight.lastLoss() < straight.firstLoss(), straight.firstLoss() + " -> " + straight.lastLoss());
+    TrainArguments resumed = boft.apply(out.resolve("b"));
+    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
+    Trainer.Result second = TinyModels.train(resumed);
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit (the same dropped blocks)");
+    java.util.Set<String> names = sameAdapters(straight, second);
+    assertTrue(names.stream().allMatch(n -> n.endsWith(".boft_R") || n.endsWith(".boft_s")), names.toString());
+    TrainArguments more = boft.apply(out.resolve("c"));
+    more.adapters = List.of(straight.lastCheckpoint());
+    more.maxSteps = 1;
+    Trainer.Result cont = TinyModels.train(more);
+    assertTrue(cont.firstLoss() < straight.firstLoss(), "continued " + cont.firstLoss() + " vs " + straight.firstLoss());
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
