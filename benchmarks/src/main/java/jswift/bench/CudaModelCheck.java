@@ -27,7 +27,7 @@ import jswift.train.GraphedMicroSteps;
  * the same way); the same for QLoRA (an NF4 base, bf16 compute and activation recomputation on the GPU, against
  * the same NF4 base and bf16 compute on the CPU); and a GPTQ export quantized on CUDA against one quantized on the
  * CPU; and the QLoRA micro-step replayed from a graph (--cuda_graphs) against the same padded step run eagerly on
- * the GPU; and one QLoRA step of each other tuner (VeRA, AdaLoRA, IA3, and LoRA with NEFTune's noise) on CUDA against
+ * the GPU; and one QLoRA step of each other tuner (VeRA, AdaLoRA, IA3, BOFT, and LoRA with NEFTune's noise) on CUDA against
  * the CPU. Each part runs on even if one before it threw (its error is recorded). Prints one JSON object; exits 1 if a
  * check fails. {@code -Djswift.check.device=cpu} runs the "GPU" side on the CPU: a dry run of the harness.
  *
@@ -80,7 +80,7 @@ public final class CudaModelCheck {
       graphCheck(fixture, cuda);
       return null;
     });
-    for (String tuner : List.of("vera", "adalora", "ia3", "lora_neftune"))
+    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "lora_neftune"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -278,6 +278,8 @@ public final class CudaModelCheck {
       case "ia3" -> jswift.tuner.LoraConfig.ia3Defaults().withTargetModules(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS)
           .with("feedforward_modules", new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(
               jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD));
+      case "boft" -> jswift.tuner.LoraConfig.boftDefaults().withLoraDropout(0.25).with("boft_n_butterfly_factor",
+          com.fasterxml.jackson.databind.node.IntNode.valueOf(2));
       default -> jswift.tuner.LoraConfig.defaults().withLoraAlpha(16);
     };
     if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(List.of("all-linear"));
@@ -294,7 +296,7 @@ public final class CudaModelCheck {
           java.util.Random r = new java.util.Random(n.hashCode());
           float[] v = p.value().toFloatArray();
           boolean move = n.endsWith("vera_lambda_b") || n.endsWith("lora_E") || n.endsWith("ia3_l")
-              || n.endsWith("lora_B.weight");
+              || n.endsWith("lora_B.weight") || n.endsWith("boft_R") || n.endsWith("boft_s");
           if (!move) continue;
           for (int k = 0; k < v.length; k++) v[k] += (float) (0.3 * r.nextGaussian());
           p.value().copyFrom(v);

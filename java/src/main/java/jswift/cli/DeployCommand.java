@@ -84,7 +84,7 @@ public class DeployCommand implements Callable<Integer> {
     Map<String, String> names = names();  // checked before the (long) model load
     Device dev = Device.select(gen.device);
     boolean serving = false;
-    try (CausalLM lm = CausalLM.load(gen.model, dev); Tokenizer tok = Tokenizer.load(gen.model)) {
+    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model())) {
       gen.loadAdapters(lm);
       ServedModel served = new ServedModel(lm, tok, gen.encoder(lm, tok), gen.generation(tok), gen.systemPrompt(),
           names, maxLength != null ? maxLength : lm.config().maxPositionEmbeddings());
@@ -93,7 +93,7 @@ public class DeployCommand implements Callable<Integer> {
       try (OpenAiServer server = bind(served, base, out)) {
         serving = true;
         String shown = host.equals("0.0.0.0") ? "127.0.0.1" : host;
-        out.println("jswift deploy: serving " + served.names() + " (" + gen.model + " on " + dev + ", template "
+        out.println("jswift deploy: serving " + served.names() + " (" + gen.model() + " on " + dev + ", template "
             + gen.templateName(lm) + ", max length " + served.maxModelLength() + ") at http://" + shown + ":"
             + server.port() + "/v1" + (apiKey != null ? " (API key required)" : "") + "; Ctrl-C stops");
         if (base.chatPageTitle() != null)
@@ -140,8 +140,8 @@ public class DeployCommand implements Callable<Integer> {
   }
 
   /** Served name -> loaded adapter: the base name first (with the unnamed adapter, if one), then the named ones. */
-  Map<String, String> names() {
-    String baseName = servedModelName != null ? servedModelName : gen.model.toAbsolutePath().normalize().getFileName().toString();
+  Map<String, String> names() throws IOException {
+    String baseName = servedModelName != null ? servedModelName : gen.model().toAbsolutePath().normalize().getFileName().toString();
     Map<String, String> names = new LinkedHashMap<>();
     String unnamed = null;
     List<GenerationOptions.Adapter> adapters = gen.adapterList();

@@ -65,7 +65,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
-    Path model = gen.model;
+    Path model = gen.model();
     if (!Files.isRegularFile(model.resolve("config.json")))
       throw new IllegalArgumentException("--model " + model + " has no config.json: pass a Hugging Face model folder");
     if (batchSize <= 0)
@@ -115,7 +115,7 @@ public final class EvalCommand implements Callable<Integer> {
     Path dir = evalOutputDir.resolve(stamp);
     long start = System.nanoTime();
     ObjectNode report;
-    try (CausalLM lm = CausalLM.load(gen.model, dev); Tokenizer tok = Tokenizer.load(gen.model)) {
+    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model())) {
       activateAdapters(lm);
       BenchmarkEval eval = new BenchmarkEval(lm, tok, gen.encoder(lm, tok), gen.systemPrompt(), gen.generation(tok),
           evalLimit, batchSize, out);

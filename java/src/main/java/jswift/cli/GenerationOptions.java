@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
  * generation_config.json where the command line leaves them unset.
  */
 final class GenerationOptions {
-  @Option(names = "--model", required = true, description = "Hugging Face model folder (config.json, safetensors, tokenizer)")
+  @Option(names = "--model", description = "Hugging Face model folder (config.json, safetensors, tokenizer); default: "
+      + "the base model an --adapters checkpoint was trained on (its args.json, as ms-swift reads it)")
   Path model;
 
   @Option(names = "--adapters", arity = "1..*", description = "PEFT LoRA adapter folders: DIR or name=DIR")
@@ -52,6 +53,19 @@ final class GenerationOptions {
 
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when a GPU is usable)")
   String device;
+
+  /**
+   * The model folder: --model, else the base recorded by the first adapter (ms-swift's {@code swift infer --adapters
+   * CKPT} reads the checkpoint's args.json; a PEFT folder's base_model_name_or_path also serves).
+   */
+  Path model() throws IOException {
+    if (model != null) return model;
+    if (adapters.isEmpty())
+      throw new IllegalArgumentException("--model is required (or --adapters CHECKPOINT, whose args.json names the "
+          + "model it was trained on)");
+    model = ExportCommand.baseOf(adapterList().get(0).dir());
+    return model;
+  }
 
   /** One {@code --adapters} entry: its name (given, or adapterN) and folder. */
   record Adapter(String name, boolean named, Path dir) {}
@@ -87,14 +101,14 @@ final class GenerationOptions {
 
   ConversationEncoder encoder(CausalLM lm, Tokenizer tok) throws IOException {
     String name = templateName(lm);
-    return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model) : null,
+    return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model()) : null,
         TemplateOptions.DEFAULT);
   }
 
   /** CLI values, else generation_config.json's, else greedy. Stop at the tokenizer's eos ids. */
   GenerationConfig generation(Tokenizer tok) throws IOException {
     JsonNode g = new ObjectMapper().createObjectNode();
-    Path f = model.resolve("generation_config.json");
+    Path f = model().resolve("generation_config.json");
     if (Files.exists(f)) g = new ObjectMapper().readTree(f.toFile());
     float t = temperature != null ? temperature : g.path("do_sample").asBoolean(false)
         ? (float) g.path("temperature").asDouble(1.0) : 0f;

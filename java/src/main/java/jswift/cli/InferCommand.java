@@ -61,7 +61,7 @@ public final class InferCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     Device dev = Device.select(gen.device);
     String sys = gen.systemPrompt();
-    Path model = gen.model;
+    Path model = gen.model();
     try (CausalLM lm = CausalLM.load(model, dev); Tokenizer tok = Tokenizer.load(model)) {
       gen.loadAdapters(lm);
       List<GenerationOptions.Adapter> adapters = gen.adapterList();

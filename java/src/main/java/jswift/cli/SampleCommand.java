@@ -84,7 +84,7 @@ public final class SampleCommand implements Callable<Integer> {
     Path file = outputDir.resolve(outputFile != null ? outputFile
         : LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".jsonl");
     Device dev = Device.select(gen.device);
-    try (CausalLM lm = CausalLM.load(gen.model, dev); Tokenizer tok = Tokenizer.load(gen.model);
+    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model());
         LoadedDatasets data = DatasetLoader.load(dataset, List.of(),
             DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
       gen.loadAdapters(lm);
@@ -94,7 +94,7 @@ public final class SampleCommand implements Callable<Integer> {
       if (gen.temperature == null) g = new GenerationConfig(g.maxNewTokens(), true, 1f, g.topK(), g.topP(),
           g.repetitionPenalty(), g.seed(), g.stopTokenIds(), g.stopStrings());  // sampling, not greedy, by default
       out.printf("jswift sample: %d prompts x %d answers with %s on %s, %s -> %s%n", data.trainList().size(),
-          numReturnSequences, gen.model, dev, ormModel == null ? "no reward (answers kept unscored)"
+          numReturnSequences, gen.model(), dev, ormModel == null ? "no reward (answers kept unscored)"
               : "keeping the " + nBestToKeep + " best by " + ormModel, file);
       out.flush();
       BestOfN.Summary s = BestOfN.run(lm, tok, gen.encoder(lm, tok), g, data.trainList(), o, file, out);

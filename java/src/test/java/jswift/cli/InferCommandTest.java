@@ -76,6 +76,22 @@ class InferCommandTest {
   }
 
   @Test
+  void findsTheBaseModelOfACheckpointAsMsSwiftDoes(@TempDir Path dir) throws IOException {
+    // ms-swift: `swift infer --adapters output/.../checkpoint-N` reads the model from the checkpoint's args.json.
+    Path model = tinyChatModel(dir.resolve("m"));
+    Path ckpt = dir.resolve("checkpoint-10");
+    Files.createDirectories(ckpt);
+    for (String f : List.of("adapter_config.json", "adapter_model.safetensors"))
+      Files.copy(Fixtures.llamaGqa().resolve("adapters/lora").resolve(f), ckpt.resolve(f));
+    Files.writeString(ckpt.resolve("args.json"), "{\"model\": \"" + model.toString().replace("\\", "\\\\") + "\"}");
+    String ok = run("hello\nexit\n", "infer", "--adapters", ckpt.toString(), "--max_new_tokens", "3", "--device",
+        "cpu", "--template", "jinja");
+    assertTrue(ok.startsWith("0\n") && ok.contains(model.getFileName().toString()), ok);
+    String none = run("", "infer", "--device", "cpu");
+    assertTrue(none.startsWith("2\n") && none.contains("--model is required"), none);
+  }
+
+  @Test
   void answersADatasetAndAppendsResults(@TempDir Path dir) throws IOException {
     Path model = jswift.testing.TinyModels.qwen3(dir.resolve("qwen3"), 3);
     Path data = dir.resolve("val.jsonl");
