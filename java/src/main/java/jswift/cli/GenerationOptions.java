@@ -54,11 +54,18 @@ final class GenerationOptions {
   @Option(names = "--device", description = "cpu, cuda or cuda:N (default: cuda when a GPU is usable)")
   String device;
 
+  @Option(names = "--infer_backend", description = "pt or transformers (jswift's own engine; ms-swift's vllm, sglang "
+      + "and lmdeploy backends are other programs)")
+  String inferBackend = "pt";
+
   /**
    * The model folder: --model, else the base recorded by the first adapter (ms-swift's {@code swift infer --adapters
    * CKPT} reads the checkpoint's args.json; a PEFT folder's base_model_name_or_path also serves).
    */
   Path model() throws IOException {
+    if (!List.of("pt", "transformers").contains(inferBackend))
+      throw new IllegalArgumentException("--infer_backend " + inferBackend + ": jswift is its own inference engine "
+          + "(pt / transformers in ms-swift's terms); vllm, sglang and lmdeploy are not part of it");
     if (model != null) return model;
     if (adapters.isEmpty())
       throw new IllegalArgumentException("--model is required (or --adapters CHECKPOINT, whose args.json names the "

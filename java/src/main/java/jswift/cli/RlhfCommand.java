@@ -42,10 +42,13 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--cpo_alpha", description = "CPO / SimPO: the weight of the chosen answers' NLL (default 1.0)")
   double cpoAlpha = 1.0;
 
-  @Option(names = "--loss_type", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, apo_down, exo_pair, "
-      + "nca_pair, sppo_hard, discopop, aot_pair, aot, bco_pair; KTO: kto, apo_zero_unpaired; GRPO: grpo (default), bnpo, "
-      + "dr_grpo")
-  String lossType;
+  @Option(names = "--loss_type", arity = "1..*", description = "DPO: sigmoid (default), robust, hinge, ipo, apo_zero, "
+      + "apo_down, exo_pair, nca_pair, sppo_hard, discopop, aot_pair, aot, bco_pair, or several of them (and sft) mixed "
+      + "by --loss_weights (MPO); KTO: kto, apo_zero_unpaired; GRPO: grpo (default), bnpo, dr_grpo")
+  List<String> lossType = new ArrayList<>();
+
+  @Option(names = "--loss_weights", arity = "1..*", description = "DPO: the weight of each --loss_type (default 1 each)")
+  List<Double> lossWeights = new ArrayList<>();
 
   @Option(names = "--label_smoothing", description = "DPO (sigmoid, robust, aot, aot_pair; exo_pair's epsilon): share of "
       + "labels assumed flipped (default 0)")
@@ -162,6 +165,11 @@ public final class RlhfCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return SftCommand.run(spec, arguments());
+  }
+
+  /** The run's arguments: --config's, then the command line's (the rlhf flags on top of sft's). */
+  TrainArguments arguments() throws Exception {
     TrainArguments a = ConfigFile.apply(spec, options).arguments();
     a.rlhfType = rlhfType;
     a.beta = beta;
@@ -202,7 +210,9 @@ public final class RlhfCommand implements Callable<Integer> {
     a.repetitionMaxPenalty = repetitionMaxPenalty;
     a.softMaxLength = softMaxLength;
     a.softCacheLength = softCacheLength;
-    a.lossType = lossType;
-    return SftCommand.run(spec, a);
+    a.lossType = lossType.size() == 1 ? lossType.get(0) : null;
+    if (lossType.size() > 1) a.lossTypeMix = List.copyOf(lossType);
+    a.lossWeights = List.copyOf(lossWeights);
+    return a;
   }
 }

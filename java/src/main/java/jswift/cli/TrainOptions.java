@@ -22,6 +22,22 @@ public final class TrainOptions {
   @Option(names = "--split_dataset_ratio") double splitDatasetRatio = 0.0;
   @Option(names = "--dataset_shuffle", arity = "1") boolean datasetShuffle = true;
   @Option(names = "--dataset_skip_bad", arity = "1", description = "skip and count malformed rows") boolean datasetSkipBad;
+  @Option(names = "--columns", description = "rename dataset columns, ms-swift's JSON: '{\"instruction\": \"query\"}'")
+  String columns;
+  @Option(names = "--data_seed", description = "seed of the dataset's shuffle and split (default: --seed)") Long dataSeed;
+  @Option(names = "--val_dataset_shuffle", arity = "1", description = "shuffle --val_dataset too (default false)")
+  boolean valDatasetShuffle;
+  @Option(names = "--streaming", arity = "1", description = "not supported yet: jswift reads each file once into an "
+      + "index of 8 bytes a row, so large datasets fit without it") boolean streaming;
+  // ms-swift flags that change nothing here, accepted so that its command lines run as they are
+  @Option(names = "--dataset_num_proc", description = "accepted for ms-swift; jswift tokenizes rows as batches are "
+      + "built, on the --dataloader_num_workers thread") Integer datasetNumProc;
+  @Option(names = "--lazy_tokenize", arity = "1", description = "accepted for ms-swift; jswift always tokenizes lazily")
+  Boolean lazyTokenize;
+  @Option(names = "--attn_impl", description = "accepted for ms-swift (sdpa, eager, flash_attn, flash_attention_2, "
+      + "flash_attention_3): jswift always runs its own flash attention kernels") String attnImpl;
+  @Option(names = "--tuner_backend", description = "accepted for ms-swift (peft, unsloth): jswift's tuners write PEFT "
+      + "adapters and run on its fused kernels either way") String tunerBackend;
   @Option(names = "--template") String template;
   @Option(names = "--system") String system;
   @Option(names = "--max_length") Integer maxLength;
@@ -180,6 +196,12 @@ public final class TrainOptions {
     a.lossScale = lossScale;
     a.packing = packing;
     a.dataloaderNumWorkers = dataloaderNumWorkers;
+    a.columns = columns;
+    a.dataSeed = dataSeed;
+    a.valDatasetShuffle = valDatasetShuffle;
+    a.streaming = streaming;
+    a.attnImpl = attnImpl;
+    a.tunerBackend = tunerBackend;
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;

@@ -1,5 +1,6 @@
 package jswift.train;
 
+import java.util.List;
 import java.util.Locale;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
@@ -165,6 +166,36 @@ final class PreferenceLoss {
   }
 
   /**
+   * The loss a run optimises: one loss ({@link #of}), or TRL's weighted sum of several DPO losses on the same
+   * log-ratios (ms-swift's MPO: {@code --loss_type sigmoid bco_pair sft --loss_weights 0.8 0.2 1.0}), each part with
+   * no NLL of its own, plus {@code nllWeight} times the chosen answers' NLL ("sft", and --rpo_alpha). The reward
+   * metrics are the parts' weighted sums, as TRL sums them ("sft" has none).
+   */
+  record Mix(List<Settings> parts, double[] weights, double nllWeight, double beta) {
+    static Mix of(Settings s) {
+      return new Mix(List.of(s), new double[] {1}, 0, s.beta());
+    }
+
+    boolean single() {
+      return parts.size() == 1 && weights[0] == 1 && nllWeight == 0;
+    }
+
+    /** The part whose state a run saves (bco_pair's running mean), or null. */
+    RunningMean bcoMean() {
+      for (Settings s : parts) if (s.bcoMean() != null) return s.bcoMean();
+      return null;
+    }
+
+    Mix frozen() {
+      return new Mix(parts.stream().map(Settings::frozen).toList(), weights, nllWeight, beta);
+    }
+
+    Type type() {
+      return parts.isEmpty() ? Type.DPO : parts.get(0).type();
+    }
+  }
+
+  /**
    * A micro-batch scored: its part of the step's loss, each sequence's cross-entropy weight for the backward (with
    * the step's normalisation in it: use a normalizer of 1), and the pairs' reward metrics, summed: rewards are beta
    * times the answer's log-probability measure (minus the reference's, for DPO).
@@ -183,6 +214,39 @@ final class PreferenceLoss {
     if (b.sequences() % 2 != 0) throw new IllegalStateException("a preference batch holds pairs, got " + b.sequences());
     double[] ref = s.type() == Type.DPO ? reference.sequenceLogProbs(b) : null;
     return score(model.sequenceLogProbs(b), ref, targetCounts(b), s, stepPairs, stepChosenTokens);
+  }
+
+  /** {@link #score(CausalLM, ReferenceModel, Batch, Settings, int, long)} for a run's {@link Mix}. */
+  static Scored score(CausalLM model, ReferenceModel reference, Batch b, Mix mix, int stepPairs, long stepChosenTokens) {
+    if (mix.single()) return score(model, reference, b, mix.parts().get(0), stepPairs, stepChosenTokens);
+    if (b.sequences() % 2 != 0) throw new IllegalStateException("a preference batch holds pairs, got " + b.sequences());
+    double[] ref = mix.parts().isEmpty() ? null : reference.sequenceLogProbs(b);
+    return score(model.sequenceLogProbs(b), ref, targetCounts(b), mix, stepPairs, stepChosenTokens);
+  }
+
+  /** The arithmetic of a {@link Mix}: the parts' scores weighted and summed, and the NLL of the chosen answers. */
+  static Scored score(double[] logp, double[] ref, int[] tokens, Mix mix, int stepPairs, long stepChosenTokens) {
+    if (mix.single()) return score(logp, ref, tokens, mix.parts().get(0), stepPairs, stepChosenTokens);
+    int pairs = logp.length / 2;
+    double[] weights = new double[logp.length];
+    double loss = 0, chosen = 0, rejected = 0, accurate = 0;
+    for (int k = 0; k < mix.parts().size(); k++) {
+      Scored s = score(logp, ref, tokens, mix.parts().get(k), stepPairs, stepChosenTokens);
+      double w = mix.weights()[k];
+      loss += w * s.loss();
+      for (int i = 0; i < weights.length; i++) weights[i] += w * s.weights()[i];
+      chosen += w * s.chosenRewardSum();
+      rejected += w * s.rejectedRewardSum();
+    }
+    double nll = mix.nllWeight() / Math.max(1, stepChosenTokens);
+    for (int i = 0; i < pairs; i++) {
+      int c = 2 * i, r = 2 * i + 1;
+      weights[c] += nll;
+      loss += nll * -logp[c];
+      // the summed rewards' order is the parts' common one (each part's reward is beta times the same log-ratio)
+      if (ref != null && (logp[c] - ref[c]) > (logp[r] - ref[r]) && !mix.parts().isEmpty()) accurate++;
+    }
+    return new Scored(pairs, loss, weights, chosen, rejected, accurate);
   }
 
   /** The arithmetic of {@link #score(CausalLM, ReferenceModel, Batch, Settings, int, long)} on given log-probabilities. */

@@ -9,9 +9,9 @@ import jswift.model.CausalLM;
 final class PreferenceObjective implements Objective {
   private final CausalLM model;
   private final ReferenceModel reference;  // DPO's; null for the reference-free losses
-  private final PreferenceLoss.Settings settings;
+  private final PreferenceLoss.Mix settings;
 
-  PreferenceObjective(CausalLM model, ReferenceModel reference, PreferenceLoss.Settings settings) {
+  PreferenceObjective(CausalLM model, ReferenceModel reference, PreferenceLoss.Mix settings) {
     this.model = model;
     this.reference = reference;
     this.settings = settings;
@@ -19,7 +19,10 @@ final class PreferenceObjective implements Objective {
 
   @Override
   public String describe() {
-    return "rlhf (" + settings.type().name().toLowerCase(java.util.Locale.ROOT) + ", beta " + settings.beta() + ")";
+    return "rlhf (" + settings.type().name().toLowerCase(java.util.Locale.ROOT) + ", beta " + settings.beta()
+        + (settings.single() ? "" : ", " + settings.parts().stream().map(p -> p.variant().name().toLowerCase(
+            java.util.Locale.ROOT)).toList() + " x " + java.util.Arrays.toString(settings.weights()) + " + NLL x "
+            + settings.nllWeight()) + ")";
   }
 
   @Override

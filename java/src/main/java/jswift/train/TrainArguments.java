@@ -18,6 +18,8 @@ public final class TrainArguments {
   public Double beta;             // rlhf: null resolves to ms-swift's default (SimPO 2.0, GRPO 0.04, the others 0.1)
   public String lossType;         // null: DPO sigmoid (the DPO paper's, TRL's default), GRPO grpo
   public double discopopTau = 0.05;  // DPO --loss_type discopop
+  public List<String> lossTypeMix = List.of();   // DPO: several --loss_type values, summed (MPO); else empty
+  public List<Double> lossWeights = List.of();   // their weights (empty: 1 each)
   public double labelSmoothing;   // DPO (sigmoid, robust): the share of preference labels assumed flipped (cDPO)
   public double simpoGamma = 1.0; // SimPO's target reward margin
   public double cpoAlpha = 1.0;   // CPO / SimPO: the weight of the chosen answers' NLL
@@ -68,6 +70,12 @@ public final class TrainArguments {
   public Double neftuneNoiseAlpha;
   public List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);  // --train_type ia3
   public List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
+  public String columns;          // --columns: ms-swift's JSON column renames
+  public Long dataSeed;           // --data_seed (null: --seed)
+  public boolean valDatasetShuffle;
+  public boolean streaming;       // refused: the trainer needs random access to its rows
+  public String attnImpl;         // accepted values only; jswift's attention is its own flash kernels
+  public String tunerBackend;
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
   public int boftBlockNum = 0;
   public int boftNButterflyFactor = 1;
@@ -298,6 +306,17 @@ public final class TrainArguments {
     if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
     if (trainType.equals("boft")) validateBoft();
+    if (streaming)
+      throw new IllegalArgumentException("--streaming true is not supported yet: jswift reads each dataset file once "
+          + "into an index of 8 bytes a row (so large datasets fit) and needs random access for epochs and shuffling;"
+          + " drop the flag");
+    if (attnImpl != null && !List.of("sdpa", "eager", "flash_attn", "flash_attention_2", "flash_attention_3")
+        .contains(attnImpl))
+      throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
+          + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
+    if (tunerBackend != null && !List.of("peft", "unsloth").contains(tunerBackend))
+      throw new IllegalArgumentException("--tuner_backend " + tunerBackend + " is not one of ms-swift's (peft, unsloth)");
+    if (columns != null) jswift.data.DatasetOptions.defaults().withColumns(columns);  // a bad JSON fails here
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
       throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "
           + neftuneNoiseAlpha);
@@ -466,13 +485,57 @@ public final class TrainArguments {
   PreferenceLoss.Settings preferenceLoss() {
     PreferenceLoss.Type t = PreferenceLoss.Type.parse(rlhfType);
     double nllAlpha = t == PreferenceLoss.Type.DPO ? (rpoAlpha != null ? rpoAlpha : 0) : cpoAlpha;
-    PreferenceLoss.DpoVariant variant = t == PreferenceLoss.Type.DPO && lossType != null
+    PreferenceLoss.DpoVariant variant = t == PreferenceLoss.Type.DPO && lossType != null && !lossType.equals("sft")
         ? PreferenceLoss.DpoVariant.parse(lossType) : PreferenceLoss.DpoVariant.SIGMOID;
     return new PreferenceLoss.Settings(t, beta != null ? beta : t.defaultBeta(), simpoGamma, nllAlpha, variant,
         labelSmoothing, discopopTau);
   }
 
+  /**
+   * The preference loss as the objective runs it: {@link #preferenceLoss}, or with several --loss_type values TRL's
+   * weighted sum of DPO losses (ms-swift's MPO recipe: {@code --loss_type sigmoid bco_pair sft --loss_weights 0.8
+   * 0.2 1.0}), "sft" being the chosen answers' NLL.
+   */
+  PreferenceLoss.Mix preferenceMix() {
+    PreferenceLoss.Settings single = preferenceLoss();
+    List<String> types = lossTypeMix.isEmpty() ? (lossType == null ? List.of("sigmoid") : List.of(lossType))
+        : lossTypeMix;
+    if (!lossWeights.isEmpty() && lossWeights.size() != types.size())
+      throw new IllegalArgumentException("--loss_weights has " + lossWeights.size() + " values for " + types.size()
+          + " --loss_type values " + types);
+    if (lossTypeMix.isEmpty() && lossWeights.isEmpty() && !"sft".equals(lossType)) return PreferenceLoss.Mix.of(single);
+    if (single.type() != PreferenceLoss.Type.DPO)
+      throw new IllegalArgumentException("several --loss_type values (or --loss_weights) mix DPO's losses; --rlhf_type "
+          + rlhfType + " has its own loss");
+    if (new java.util.HashSet<>(types).size() != types.size())
+      throw new IllegalArgumentException("--loss_type " + types + " names a loss twice");
+    List<PreferenceLoss.Settings> parts = new ArrayList<>();
+    List<Double> weights = new ArrayList<>();
+    double sft = 0;
+    for (int i = 0; i < types.size(); i++) {
+      double w = lossWeights.isEmpty() ? 1.0 : lossWeights.get(i);
+      if (!(w >= 0 && w < Double.POSITIVE_INFINITY))
+        throw new IllegalArgumentException("--loss_weights must be finite and >= 0, got " + lossWeights);
+      if (types.get(i).equals("sft")) {
+        sft = w;
+        continue;
+      }
+      PreferenceLoss.DpoVariant v = PreferenceLoss.DpoVariant.parse(types.get(i));
+      if (v == PreferenceLoss.DpoVariant.IPO && types.size() > 1)
+        throw new IllegalArgumentException("--loss_type ipo averages the answers' log-probabilities, the others sum "
+            + "them: jswift does not mix ipo with other losses");
+      parts.add(new PreferenceLoss.Settings(single.type(), single.beta(), single.gamma(), 0, v, labelSmoothing,
+          discopopTau));
+      weights.add(w);
+    }
+    return new PreferenceLoss.Mix(parts, weights.stream().mapToDouble(Double::doubleValue).toArray(),
+        single.alpha() + sft, single.beta());
+  }
+
   private void validateRlhf() {
+    if ((!lossTypeMix.isEmpty() || !lossWeights.isEmpty()) && !"dpo".equals(rlhfType))
+      throw new IllegalArgumentException("several --loss_type values and --loss_weights mix DPO's losses; --rlhf_type "
+          + rlhfType + " takes one --loss_type");
     if (packing) throw new IllegalArgumentException("--rlhf_type trains on whole answers: --packing false");
     if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --rlhf_type");
     if (galoreOptimPerParameter)
@@ -514,6 +577,7 @@ public final class TrainArguments {
       return;
     }
     PreferenceLoss.Settings s = preferenceLoss();
+    preferenceMix();  // checks a mix of --loss_type values and their --loss_weights
     if (lossType != null && s.type() != PreferenceLoss.Type.DPO && !lossType.equals("sigmoid"))
       throw new IllegalArgumentException("--loss_type " + lossType + " applies to DPO; --rlhf_type " + rlhfType
           + " has its own loss");

@@ -100,7 +100,10 @@ public final class Trainer implements AutoCloseable {
         String templateName = args.template != null ? args.template : m.config().architecture().template();
         template = Templates.create(templateName, tok, options);
       }
-      d = DatasetLoader.load(args.dataset, args.valDataset, DatasetOptions.defaults().withSeed(args.seed)
+      DatasetOptions dataOptions = DatasetOptions.defaults().withSeed(args.dataSeed != null ? args.dataSeed : args.seed)
+          .withValDatasetShuffle(args.valDatasetShuffle);
+      if (args.columns != null) dataOptions = dataOptions.withColumns(args.columns);
+      d = DatasetLoader.load(args.dataset, args.valDataset, dataOptions
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
           .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor)
           .withRequireAssistant(!args.isGrpo()));  // GRPO's rows are prompts: the model writes the answers
@@ -186,7 +189,7 @@ public final class Trainer implements AutoCloseable {
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
       if (args.isKto()) objective = new KtoObjective(m, reference, args.ktoSettings());
       if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd())
-        objective = new PreferenceObjective(m, reference, args.preferenceLoss());
+        objective = new PreferenceObjective(m, reference, args.preferenceMix());
       if (args.isGkd()) {
         CausalLM teacher = CausalLM.load(args.teacherModel, device, dtype, CausalLM.Quantization.NONE);
         try {

@@ -89,6 +89,51 @@ class TrainOptionsTest {
   }
 
   @Test
+  void severalDpoLossTypesMixWithTheirWeights() {
+    org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> rlhf("--rlhf_type", "dpo", "--loss_type", "sigmoid",
+        "bco_pair", "sft", "--loss_weights", "0.8", "0.2", "1.0").validate());
+    for (String[] bad : new String[][] {
+        {"--rlhf_type", "dpo", "--loss_type", "sigmoid", "hinge", "--loss_weights", "1"},
+        {"--rlhf_type", "dpo", "--loss_type", "sigmoid", "sigmoid"},
+        {"--rlhf_type", "dpo", "--loss_type", "sigmoid", "ipo"},
+        {"--rlhf_type", "dpo", "--loss_type", "sigmoid", "nope"},
+        {"--rlhf_type", "kto", "--loss_type", "kto", "apo_zero_unpaired"},
+        {"--rlhf_type", "dpo", "--loss_type", "sigmoid", "hinge", "--loss_weights", "1", "-1"}}) {
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> rlhf(bad).validate(), String.join(" ", bad));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("loss"), e.getMessage());
+    }
+  }
+
+  private static TrainArguments rlhf(String... flags) throws Exception {
+    java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("--model", "m", "--dataset", "d.jsonl"));
+    argv.addAll(java.util.List.of(flags));
+    RlhfCommand c = new RlhfCommand();
+    new CommandLine(c).parseArgs(argv.toArray(new String[0]));
+    return c.arguments();
+  }
+
+  @Test
+  void msSwiftDataAndBackendFlagsRunAsGiven() {
+    TrainArguments a = parse("--model", "m", "--dataset", "d.jsonl", "--columns", "{\"q\": \"query\", \"a\": "
+        + "\"response\"}", "--data_seed", "7", "--val_dataset_shuffle", "true", "--dataset_num_proc", "4",
+        "--lazy_tokenize", "true", "--attn_impl", "flash_attn", "--tuner_backend", "peft");
+    a.validate();
+    assertEquals("{\"q\": \"query\", \"a\": \"response\"}", a.columns);
+    assertEquals(7L, a.dataSeed);
+    assertEquals(true, a.valDatasetShuffle);
+    for (String[] bad : new String[][] {{"--columns", "[1]"}, {"--streaming", "true"}, {"--attn_impl", "xformers"},
+        {"--tuner_backend", "swift"}}) {
+      java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("--model", "m", "--dataset", "d.jsonl"));
+      argv.addAll(java.util.List.of(bad));
+      TrainArguments t = parse(argv.toArray(new String[0]));
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          t::validate, String.join(" ", bad));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(bad[0]), e.getMessage());
+    }
+  }
+
+  @Test
   void boftFlagsBecomeAPeftBoftConfig() {
     TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "boft", "--boft_block_size", "8",
         "--boft_n_butterfly_factor", "2", "--boft_dropout", "0.1");

@@ -163,6 +163,37 @@ class PreferenceLossTest {
     }
   }
 
+  /** TRL's mixed loss (MPO): the weighted sum of its parts, each without NLL, plus the NLL weight times the NLL. */
+  @Test
+  void aMixIsTheWeightedSumOfItsPartsAndTheNll() {
+    double[] logp = {-3.0, -5.0, -8.0, -6.0}, ref = {-3.5, -4.0, -7.0, -7.5};
+    int[] tokens = {3, 5, 4, 2};
+    long chosen = 3 + 4;
+    double nll = (3.0 + 8.0) / chosen;
+    PreferenceLoss.Settings sigmoid = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0, 0);
+    PreferenceLoss.Settings hinge = new PreferenceLoss.Settings(PreferenceLoss.Type.DPO, 0.5, 0, 0,
+        PreferenceLoss.DpoVariant.HINGE, 0);
+    PreferenceLoss.Mix mix = new PreferenceLoss.Mix(List.of(sigmoid, hinge), new double[] {0.8, 0.2}, 1.3, 0.5);
+    PreferenceLoss.Scored a = PreferenceLoss.score(logp, ref, tokens, sigmoid, 2, chosen);
+    PreferenceLoss.Scored h = PreferenceLoss.score(logp, ref, tokens, hinge, 2, chosen);
+    PreferenceLoss.Scored got = PreferenceLoss.score(logp, ref, tokens, mix, 2, chosen);
+    assertEquals(0.8 * a.loss() + 0.2 * h.loss() + 1.3 * nll, got.loss(), 1e-12);
+    for (int i = 0; i < 4; i++) {
+      double want = 0.8 * a.weights()[i] + 0.2 * h.weights()[i] + (i % 2 == 0 ? 1.3 / chosen : 0);
+      assertEquals(want, got.weights()[i], 1e-12, "weight " + i);
+    }
+    assertEquals(0.8 * a.chosenRewardSum() + 0.2 * h.chosenRewardSum(), got.chosenRewardSum(), 1e-12);
+    assertEquals(a.accuracySum(), got.accuracySum(), 0.0);
+    // "sft" alone is the chosen answers' NLL, pushing the rejected ones nowhere
+    PreferenceLoss.Scored sft = PreferenceLoss.score(logp, null, tokens, new PreferenceLoss.Mix(List.of(), new double[0],
+        1.0, 0.5), 2, chosen);
+    assertEquals(nll, sft.loss(), 1e-12);
+    assertEquals(0.0, sft.weights()[1], 0.0);
+    // one part of weight 1 and no NLL is the part itself, bit for bit
+    PreferenceLoss.Scored one = PreferenceLoss.score(logp, ref, tokens, PreferenceLoss.Mix.of(hinge), 2, chosen);
+    assertEquals(h.loss(), one.loss(), 0.0);
+  }
+
   private static double sig(double x) {
     return 1 / (1 + Math.exp(-x));
   }

@@ -119,13 +119,22 @@ class RlhfCommandTest {
     assertTrue(r.startsWith("2\n") && r.contains("not a reward model"), r);
   }
 
-  @Test
-  void bcoPairKeepsItsRunningMeanAcrossAResume(@TempDir Path dir) throws Exception {
-    // bco_pair's reward baseline is a running mean over the steps: a resumed run must go on from the saved one
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"bco_pair", "sigmoid bco_pair sft|0.8 0.2 1.0"})
+  void bcoPairKeepsItsRunningMeanAcrossAResume(String losses, @TempDir Path dir) throws Exception {
+    // bco_pair's reward baseline is a running mean over the steps: a resumed run must go on from the saved one, alone
+    // or in ms-swift's MPO mix of losses
     Path data = pairs(dir);
-    String[] common = {"rlhf", "--rlhf_type", "dpo", "--loss_type", "bco_pair", "--model", MODEL.toString(),
+    List<String> flags = new java.util.ArrayList<>(List.of("rlhf", "--rlhf_type", "dpo", "--loss_type"));
+    flags.addAll(List.of(losses.split("\\|")[0].split(" ")));
+    if (losses.contains("|")) {
+      flags.add("--loss_weights");
+      flags.addAll(List.of(losses.split("\\|")[1].split(" ")));
+    }
+    flags.addAll(List.of("--model", MODEL.toString(),
         "--dataset", data.toString(), "--max_steps", "4", "--learning_rate", "5e-4", "--save_steps", "2",
-        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--device", "cpu"};
+        "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1", "--device", "cpu"));
+    String[] common = flags.toArray(new String[0]);
     String r = Cli.run(concat(common, "--output_dir", dir.resolve("a").toString()));
     assertTrue(r.startsWith("0\n"), r);
     Path run = Cli.onlyChild(dir.resolve("a/jswift-tiny-chat"));

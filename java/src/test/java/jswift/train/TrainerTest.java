@@ -306,6 +306,21 @@ class TrainerTest {
   }
 
   @Test
+  void columnsRenamesADatasetsFieldsAsMsSwiftDoes(@TempDir Path out) throws IOException {
+    Path renamed = out.resolve("qa.jsonl");
+    Files.writeString(renamed, "{\"q\": \"Who are you?\", \"a\": \"I am jswift-bot.\"}\n"
+        + "{\"q\": \"Who made you?\", \"a\": \"The jswift team.\"}\n");
+    TrainArguments a = args(out.resolve("run"), 1, 100);
+    a.dataset = List.of(renamed.toString());
+    RuntimeException e = assertThrows(RuntimeException.class, () -> TinyModels.train(a));
+    assertTrue(e.getMessage().contains("qa.jsonl"), "without --columns the rows are not understood: " + e.getMessage());
+    a.columns = "{\"q\": \"query\", \"a\": \"response\"}";
+    a.outputDir = out.resolve("run2");
+    Trainer.Result r = TinyModels.train(a);
+    assertTrue(Double.isFinite(r.firstLoss()) && r.firstLoss() > 0, "trained on the renamed rows: " + r.firstLoss());
+  }
+
+  @Test
   void boftTrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
     java.util.function.Function<Path, TrainArguments> boft = dir -> {
       TrainArguments a = args(dir, 4, 2);
