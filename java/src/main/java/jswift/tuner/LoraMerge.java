@@ -133,10 +133,7 @@ public final class LoraMerge {
       Device device) throws IOException {
     String name = m.weightName();
     SafetensorsFile file = base.file(name);
-    DType stored = file.dtype(name);
-    if (stored == null || !stored.isFloatingPoint())
-      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
-          + "; LoRA merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    DType stored = floatDtype(file, name, "LoRA");
     SafetensorsFile ab = adapter.weights();
     float scale = (float) m.scale();
     return TensorSource.computed(name, stored, file.entry(name).shape(), () -> {
@@ -164,26 +161,16 @@ public final class LoraMerge {
   private static TensorSource ia3Scaled(Checkpoint base, PeftAdapterFolder adapter, PeftAdapterFolder.Module m,
       String name, Device device) throws IOException {
     SafetensorsFile file = base.file(name);
-    DType stored = file.dtype(name);
-    if (stored == null || !stored.isFloatingPoint())
-      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
-          + "; IA3 merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    DType stored = floatDtype(file, name, "IA3");
     long[] shape = file.entry(name).shape();
     return TensorSource.computed(name, stored, shape, () -> {
       float[] l = adapter.weights().floats(m.aKey());
       try (Tensor w = file.load(name, DType.F32, device);
           Tensor v = Tensor.fromFloats(l, DType.F32, device, l.length)) {
-        Tensor out = Tensor.allocate(stored, device, shape);
-        try {
-          if (shape.length == 1 || !m.ia3Feedforward()) Kernels.scaleRowsCols(w.view(-1, shape.length == 1 ? 1
-              : shape[1]), v, null, w.view(-1, shape.length == 1 ? 1 : shape[1]));
-          else Kernels.scaleRowsCols(w, null, v, w);
-          Kernels.cast(w, out);
-          return out;
-        } catch (RuntimeException e) {
-          out.close();
-          throw e;
-        }
+        if (shape.length == 1 || !m.ia3Feedforward()) Kernels.scaleRowsCols(w.view(-1, shape.length == 1 ? 1
+            : shape[1]), v, null, w.view(-1, shape.length == 1 ? 1 : shape[1]));
+        else Kernels.scaleRowsCols(w, null, v, w);
+        return w.to(stored);
       }
     });
   }
@@ -197,10 +184,7 @@ public final class LoraMerge {
       Device device) throws IOException {
     String name = m.weightName();
     SafetensorsFile file = base.file(name);
-    DType stored = file.dtype(name);
-    if (stored == null || !stored.isFloatingPoint())
-      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype()
-          + "; BOFT merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    DType stored = floatDtype(file, name, "BOFT");
     long[] shape = file.entry(name).shape();
     return TensorSource.computed(name, stored, shape, () -> {
       float[] s = adapter.weights().floats(m.bKey());
@@ -210,16 +194,18 @@ public final class LoraMerge {
               new jswift.nn.Parameter(m.bKey(), Tensor.fromFloats(s, DType.F32, device, s.length)), shape[1], 0f);
           Tensor rotated = rot.rotateRows(w)) {
         Kernels.scaleRowsCols(rotated, rot.scale().value(), null, rotated);
-        Tensor out = Tensor.allocate(stored, device, shape);
-        try {
-          Kernels.cast(rotated, out);
-          return out;
-        } catch (RuntimeException e) {
-          out.close();
-          throw e;
-        }
+        return rotated.to(stored);
       }
     });
+  }
+
+  /** A base weight's stored float dtype; a quantized (integer) one cannot take a merge: an error names it. */
+  private static DType floatDtype(SafetensorsFile file, String name, String method) throws IOException {
+    DType stored = file.dtype(name);
+    if (stored == null || !stored.isFloatingPoint())
+      throw new IOException(file.path() + ": '" + name + "' is stored as " + file.entry(name).dtype() + "; " + method
+          + " merges into float32 / bfloat16 / float16 weights only (is the base quantized?)");
+    return stored;
   }
 
   private static final String EMBED = "model.embed_tokens.weight", LM_HEAD = "lm_head.weight";

@@ -282,30 +282,6 @@ class TrainerTest {
   }
 
   @Test
-  void ia3TrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
-    java.util.function.Function<Path, TrainArguments> ia3 = dir -> {
-      TrainArguments a = args(dir, 4, 2);
-      a.trainType = "ia3";
-      a.quantMethod = "bnb";
-      a.quantBits = 4;
-      return a;
-    };
-    Trainer.Result straight = TinyModels.train(ia3.apply(out.resolve("a")));
-    assertTrue(straight.lastLoss() < straight.firstLoss(), straight.firstLoss() + " -> " + straight.lastLoss());
-    TrainArguments resumed = ia3.apply(out.resolve("b"));
-    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
-    Trainer.Result second = TinyModels.train(resumed);
-    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
-    java.util.Set<String> names = sameAdapters(straight, second);
-    assertTrue(names.stream().allMatch(n -> n.endsWith(".ia3_l")), names.toString());
-    TrainArguments more = ia3.apply(out.resolve("c"));
-    more.adapters = List.of(straight.lastCheckpoint());
-    more.maxSteps = 1;
-    Trainer.Result cont = TinyModels.train(more);
-    assertTrue(cont.firstLoss() < straight.firstLoss(), "continued " + cont.firstLoss() + " vs " + straight.firstLoss());
-  }
-
-  @Test
   void columnsRenamesADatasetsFieldsAsMsSwiftDoes(@TempDir Path out) throws IOException {
     Path renamed = out.resolve("qa.jsonl");
     Files.writeString(renamed, "{\"q\": \"Who are you?\", \"a\": \"I am jswift-bot.\"}\n"
@@ -320,26 +296,31 @@ class TrainerTest {
     assertTrue(Double.isFinite(r.firstLoss()) && r.firstLoss() > 0, "trained on the renamed rows: " + r.firstLoss());
   }
 
-  @Test
-  void boftTrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
-    java.util.function.Function<Path, TrainArguments> boft = dir -> {
+  /** The vector / rotation tuners over a QLoRA base: IA3, and BOFT with two butterfly factors and its block dropout. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"ia3", "boft"})
+  void otherTunersTrainResumeBitIdenticallyAndContinueFromTheirAdapter(String tuner, @TempDir Path out)
+      throws IOException {
+    java.util.function.Function<Path, TrainArguments> run = dir -> {
       TrainArguments a = args(dir, 4, 2);
-      a.trainType = "boft";
-      a.boftNButterflyFactor = 2;
+      a.trainType = tuner;
+      a.boftNButterflyFactor = 2;  // BOFT's settings; IA3 ignores them
       a.boftDropout = 0.25f;
       a.quantMethod = "bnb";
       a.quantBits = 4;
       return a;
     };
-    Trainer.Result straight = TinyModels.train(boft.apply(out.resolve("a")));
+    Trainer.Result straight = TinyModels.train(run.apply(out.resolve("a")));
     assertTrue(straight.lastLoss() < straight.firstLoss(), straight.firstLoss() + " -> " + straight.lastLoss());
-    TrainArguments resumed = boft.apply(out.resolve("b"));
+    TrainArguments resumed = run.apply(out.resolve("b"));
     resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
     Trainer.Result second = TinyModels.train(resumed);
-    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit (the same dropped blocks)");
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit (BOFT: the same dropped "
+        + "blocks)");
     java.util.Set<String> names = sameAdapters(straight, second);
-    assertTrue(names.stream().allMatch(n -> n.endsWith(".boft_R") || n.endsWith(".boft_s")), names.toString());
-    TrainArguments more = boft.apply(out.resolve("c"));
+    List<String> suffixes = tuner.equals("ia3") ? List.of(".ia3_l") : List.of(".boft_R", ".boft_s");
+    assertTrue(names.stream().allMatch(n -> suffixes.stream().anyMatch(n::endsWith)), names.toString());
+    TrainArguments more = run.apply(out.resolve("c"));
     more.adapters = List.of(straight.lastCheckpoint());
     more.maxSteps = 1;
     Trainer.Result cont = TinyModels.train(more);
