@@ -669,6 +669,7 @@ public final class CausalLM implements AutoCloseable {
     final List<DecoderLayer.Saved> saved = new ArrayList<>();
     final RmsNorm.Saved finalSaved = new RmsNorm.Saved();
     Tensor hidden;  // the final norm's output
+    float logitTemperature = 1f;  // the LM head's logits are divided by it (RL: the sampling temperature)
 
     @Override
     public void close() {
@@ -781,13 +782,40 @@ public final class CausalLM implements AutoCloseable {
    * transformers computes it with num_items_in_batch). Returns sum_t weight_t * CE_t / normalizer.
    */
   public double forwardBackward(Batch b, long seed, double normalizer) {
+    return forwardBackward(b, seed, normalizer, 1f);
+  }
+
+  /**
+   * {@link #forwardBackward(Batch, long, double)} with the logits divided by {@code temperature} before the softmax:
+   * the cross-entropy of the sampling distribution softmax(logits / T), whose gradient RL trainers take (TRL's GRPO
+   * and PPO divide the logits by the sampling temperature).
+   */
+  public double forwardBackward(Batch b, long seed, double normalizer, float temperature) {
     if (!(normalizer > 0)) throw new IllegalArgumentException("normalizer must be > 0, got " + normalizer);
+    checkTemperature(temperature);
     float[] dl = lossWeights(b, normalizer);
     try (Run run = forward(b, true, seed)) {
       Tensor dloss = run.arena.allocate(DType.F32, device, dl.length);
       dloss.copyFrom(dl);
+      run.logitTemperature = temperature;
       return weightedLoss(run, b, dloss, normalizer);
     }
+  }
+
+  private static void checkTemperature(float temperature) {
+    if (!(temperature > 0 && temperature < Float.POSITIVE_INFINITY))
+      throw new IllegalArgumentException("the logits' temperature must be > 0, got " + temperature);
+  }
+
+  /**
+   * The LM head's input: the final hidden states, or divided by the run's logit temperature (logits / T = (h / T)
+   * W^T), in the run's arena.
+   */
+  private Tensor headInput(Run run) {
+    if (run.logitTemperature == 1f) return run.hidden;
+    Tensor scaled = run.arena.zeros(dtype, device, run.hidden.shape());
+    Kernels.axpby(1f / run.logitTemperature, run.hidden, 1f, scaled);
+    return scaled;
   }
 
   /** The loss gradient's weight of each token: weight_t / normalizer at targets, 0 elsewhere. */
@@ -814,7 +842,13 @@ public final class CausalLM implements AutoCloseable {
    * dropout: GRPO's per-token policy and reference log-probabilities.
    */
   public float[] targetLogProbs(Batch b) {
-    TokenLosses t = tokenLosses(b);
+    return targetLogProbs(b, 1f);
+  }
+
+  /** {@link #targetLogProbs(Batch)} under softmax(logits / temperature), the distribution a sampler drew from. */
+  public float[] targetLogProbs(Batch b, float temperature) {
+    checkTemperature(temperature);
+    TokenLosses t = tokenLosses(b, temperature);
     float[] out = new float[b.tokens()];
     for (int k = 0; k < out.length; k++) if (b.targets[k] != Batch.IGNORE) out[k] = -t.loss[k];
     return out;
@@ -922,12 +956,18 @@ public final class CausalLM implements AutoCloseable {
   private record TokenLosses(float[] loss, int[] argmax) {}
 
   private TokenLosses tokenLosses(Batch b) {
+    return tokenLosses(b, 1f);
+  }
+
+  private TokenLosses tokenLosses(Batch b, float temperature) {
     try (Run run = forward(b, false, 0)) {
+      run.logitTemperature = temperature;
       int n = b.tokens();
       Tensor loss = run.arena.allocate(DType.F32, device, n);
       Tensor lse = run.arena.allocate(DType.F32, device, n);
       Tensor argmax = run.arena.allocate(DType.I32, device, n);
-      Kernels.lmHeadCrossEntropyForward(run.hidden, lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse, argmax);
+      Kernels.lmHeadCrossEntropyForward(headInput(run), lmHead().value(), run.targets, Batch.IGNORE, 0, loss, lse,
+          argmax);
       return new TokenLosses(loss.toFloatArray(), argmax.toIntArray());
     }
   }
@@ -948,8 +988,9 @@ public final class CausalLM implements AutoCloseable {
     long n = run.ids.numel();
     Tensor lse = run.arena.allocate(DType.F32, device, n);
     Tensor dh = run.arena.allocate(dtype, device, n, config.hiddenSize());
-    Kernels.lmHeadCrossEntropyForwardBackward(run.hidden, lmHead().value(), run.targets, dloss, Batch.IGNORE, 0, loss,
-        lse, argmax, dh, lmHead().isTrainable() ? lmHead().grad() : null);
+    Kernels.lmHeadCrossEntropyForwardBackward(headInput(run), lmHead().value(), run.targets, dloss, Batch.IGNORE, 0,
+        loss, lse, argmax, dh, lmHead().isTrainable() ? lmHead().grad() : null);
+    if (run.logitTemperature != 1f) Kernels.axpby(1f / run.logitTemperature - 1f, dh, 1f, dh);  // d(h / T) / dh = 1 / T
     backward(run, dh);
   }
 

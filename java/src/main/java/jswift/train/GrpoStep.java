@@ -159,7 +159,8 @@ final class GrpoStep {
     if (s.numIterations() <= 1 || perBatch <= 0) return r;
     float[][] old = new float[(samples.size() + perBatch - 1) / perBatch][];
     for (int i = 0; i < old.length; i++)
-      old[i] = model.targetLogProbs(batch(r, i * perBatch, Math.min(samples.size(), (i + 1) * perBatch)));
+      old[i] = model.targetLogProbs(batch(r, i * perBatch, Math.min(samples.size(), (i + 1) * perBatch)),
+          logitTemperature());
     return new Rollout(r.samples(), r.advantages(), r.completionWeights(), perBatch, old);
   }
 
@@ -186,8 +187,8 @@ final class GrpoStep {
   Scored score(Rollout r, int from, int to) {
     Batch b = batch(r, from, to);
     float[] logp = null, ref = null, old = r.oldLogProbs() == null ? null : r.oldLogProbs()[from / r.perBatch()];
-    if (s.beta() > 0) ref = reference.targetLogProbs(b);
-    if (s.beta() > 0 || old != null) logp = model.targetLogProbs(b);
+    if (s.beta() > 0) ref = reference.targetLogProbs(b, logitTemperature());
+    if (s.beta() > 0 || old != null) logp = model.targetLogProbs(b, logitTemperature());
     return score(r, from, b, logp, ref, old, s.beta(), s.clip());
   }
 
@@ -273,5 +274,14 @@ final class GrpoStep {
 
   double beta() {
     return s.beta();
+  }
+
+  /**
+   * The temperature the policy's, the old policy's and the reference's log-probabilities (and the loss's gradient)
+   * are taken at: the sampling temperature, as TRL divides the logits by it ("the N implementation details of RLHF
+   * with PPO"); 1 for greedy sampling.
+   */
+  float logitTemperature() {
+    return s.temperature() > 0 ? s.temperature() : 1f;
   }
 }

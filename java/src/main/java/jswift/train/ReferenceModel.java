@@ -13,8 +13,11 @@ abstract class ReferenceModel implements AutoCloseable {
   /** Each packed sequence's summed log-probability of its targets. */
   abstract double[] sequenceLogProbs(Batch b);
 
-  /** Each token's log-probability of its target (0 where there is none). */
-  abstract float[] targetLogProbs(Batch b);
+  /**
+   * Each token's log-probability of its target (0 where there is none) under softmax(logits / temperature), as TRL's
+   * GRPO measures its reference at the sampling temperature.
+   */
+  abstract float[] targetLogProbs(Batch b, float temperature);
 
   @Override
   public void close() {}
@@ -41,10 +44,10 @@ abstract class ReferenceModel implements AutoCloseable {
       }
 
       @Override
-      float[] targetLogProbs(Batch b) {
+      float[] targetLogProbs(Batch b, float temperature) {
         policy.setActiveAdapter(reference);
         try {
-          return policy.targetLogProbs(b);
+          return policy.targetLogProbs(b, temperature);
         } finally {
           policy.setActiveAdapter(adapter);
         }
@@ -64,8 +67,8 @@ abstract class ReferenceModel implements AutoCloseable {
       }
 
       @Override
-      float[] targetLogProbs(Batch b) {
-        return reference.targetLogProbs(b);
+      float[] targetLogProbs(Batch b, float temperature) {
+        return reference.targetLogProbs(b, temperature);
       }
 
       @Override

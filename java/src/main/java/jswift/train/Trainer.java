@@ -633,7 +633,7 @@ public final class Trainer implements AutoCloseable {
       grpoTokens += d.weighted().tokens();
       if (d.tokens() == 0) continue;  // empty completions: nothing to learn from
       Kernels.setDropoutStep(device, (step - 1) * accumulation + i + 1);
-      model.forwardBackward(d.weighted(), args.seed * 1_000_003L, 1.0);  // the weights are normalised
+      model.forwardBackward(d.weighted(), args.seed * 1_000_003L, 1.0, grpo.logitTemperature());  // normalised weights
     }
     if (grpo.beta() > 0) log.metric("kl", kl / Math.max(1, klTokens));
     log.metric("clip_ratio/region_mean", (double) clipped / Math.max(1, klTokens));

@@ -162,9 +162,54 @@ class GrpoLossTest {
     }
   }
 
+  /**
+   * At a sampling temperature T every log-probability is log softmax(logits / T)[target] (TRL divides the logits by
+   * T), and the weighted backward at T is the derivative of the surrogate built from those.
+   */
+  @Test
+  void atASamplingTemperatureLogProbsAndGradientAreThoseOfTheLogitsOverT() throws IOException {
+    GrpoStep.Rollout ro = rollout(GrpoLoss.Normalization.GRPO);
+    float temperature = 0.7f;
+    double beta = 0.3;
+    try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU, DType.F32, CausalLM.Quantization.NONE)) {
+      List<Parameter> params = jswift.testing.GradientCheck.zeroAdapter(m);
+      jswift.testing.GradientCheck.perturb(params);
+      Batch b = GrpoStep.batch(ro, 0, 4);
+      float[] logits = m.logits(b), tempered = m.targetLogProbs(b, temperature), plain = m.targetLogProbs(b);
+      int v = m.config().vocabSize();
+      for (int t = 0; t < b.tokens(); t++) {
+        if (b.target(t) == Batch.IGNORE) continue;
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int k = 0; k < v; k++) max = Math.max(max, logits[t * v + k] / temperature);
+        for (int k = 0; k < v; k++) sum += Math.exp(logits[t * v + k] / temperature - max);
+        double want = logits[t * v + b.target(t)] / temperature - max - Math.log(sum);
+        assertEquals(want, tempered[t], 2e-5, "token " + t);
+        assertTrue(Math.abs(tempered[t] - plain[t]) > 1e-4, "T = 0.7 changes token " + t + "'s log-probability");
+      }
+      m.setActiveAdapter(null);
+      float[] ref = m.targetLogProbs(b, temperature);
+      m.setActiveAdapter("default");
+      GrpoStep step = new GrpoStep(m, null, null, new GrpoStep.Settings(2, 8, temperature, 0, 1f, 1f, beta,
+          GrpoLoss.Normalization.GRPO, true, List.of(), new double[0], 1, new GrpoLoss.Clip(0.2, 0.2)), "default",
+          ReferenceModel.adapterOff(m, "default"), null);
+      GrpoStep.Scored d = step.score(ro, 0, 4);
+      params.forEach(Parameter::zeroGrad);
+      m.forwardBackward(d.weighted(), 1, 1.0, step.logitTemperature());
+      Random r = new Random(17);
+      for (int trial = 0; trial < 3; trial++)
+        jswift.testing.GradientCheck.check(params, r, () -> surrogate(m, b, ro, ref, beta, temperature),
+            "T = 0.7 trial " + trial);
+    }
+  }
+
   /** sum_i s_i sum_t (-A_i logp_t + beta KL_t): the function whose gradient GRPO follows (at ratio 1). */
   private static double surrogate(CausalLM m, Batch b, GrpoStep.Rollout ro, float[] ref, double beta) {
-    float[] logp = m.targetLogProbs(b);
+    return surrogate(m, b, ro, ref, beta, 1f);
+  }
+
+  private static double surrogate(CausalLM m, Batch b, GrpoStep.Rollout ro, float[] ref, double beta,
+      float temperature) {
+    float[] logp = m.targetLogProbs(b, temperature);
     double f = 0;
     for (int q = 0; q < b.sequences(); q++) {
       double a = ro.advantages().advantage()[q], s = ro.completionWeights()[q];
