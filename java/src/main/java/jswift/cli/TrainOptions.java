@@ -134,6 +134,8 @@ public final class TrainOptions {
   @Option(names = "--output_dir") Path outputDir = Path.of("output");
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
   @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
+  @Option(names = "--create_checkpoint_symlink", arity = "1", description = "links best and last in the run folder "
+      + "to the best (lowest eval_loss; GRPO: highest eval_reward) and the last checkpoint") boolean createCheckpointSymlink;
   @Option(names = "--adapters", arity = "1..*", description = "a LoRA adapter (PEFT folder) whose weights and settings "
       + "the run starts from (weights only: a new run, not a resume)")
   List<Path> adapters = new ArrayList<>();
@@ -197,6 +199,7 @@ public final class TrainOptions {
     a.packing = packing;
     a.dataloaderNumWorkers = dataloaderNumWorkers;
     a.columns = columns;
+    a.createCheckpointSymlink = createCheckpointSymlink;
     a.dataSeed = dataSeed;
     a.valDatasetShuffle = valDatasetShuffle;
     a.streaming = streaming;

@@ -52,6 +52,26 @@ final class Checkpoints {
   private final Path base;
   private final ModelConfig modelConfig;
 
+  // transformers' best_model_checkpoint: the checkpoint saved at the best evaluation so far (never rotated away)
+  private Path best;
+  private double bestMetric;
+
+  /** The best checkpoint so far (saved at the step of the best evaluation), or null. */
+  Path best() {
+    return best;
+  }
+
+  /** A resumed run's best checkpoint, from its trainer_state.json (transformers' best_model_checkpoint / best_metric). */
+  void restoreBest(JsonNode state) {
+    JsonNode b = state.get("best_model_checkpoint");
+    if (b == null || !b.isTextual()) return;
+    Path p = runDir.resolve(Path.of(b.asText()).getFileName());
+    if (Files.isDirectory(p)) {
+      best = p;
+      bestMetric = state.path("best_metric").asDouble();
+    }
+  }
+
   Checkpoints(Path runDir, Integer keep, LoraConfig config, Path base, ModelConfig modelConfig) {
     this.runDir = runDir;
     this.keep = keep;
@@ -185,6 +205,18 @@ final class Checkpoints {
       if (samples.chunk() > 0) state.put("data_chunk", samples.chunk());
       state.put("epoch", samples.epochProgress());
       state.put("skipped_too_long", samples.skippedTooLong());
+      Double metric = log.evalMetricAt(step);
+      if (metric != null && !Double.isNaN(metric) && (best == null
+          || (log.greaterIsBetter() ? metric > bestMetric : metric < bestMetric))) {
+        best = dir;
+        bestMetric = metric;
+      }
+      if (best != null) {
+        state.put("best_model_checkpoint", best.toString());
+        state.put("best_metric", bestMetric);
+      } else {
+        state.putNull("best_model_checkpoint");
+      }
       ArrayNode history = state.putArray("log_history");
       log.history.forEach(history::add);
       AtomicFile.writeString(tmp.resolve(STATE), TrainingLog.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state));
@@ -210,7 +242,25 @@ final class Checkpoints {
       s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+")).forEach(all::add);
     }
     all.sort(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(11))));
-    for (int i = 0; i < all.size() - keep; i++) deleteTree(discard(all.get(i)));
+    for (Path p : rotated(all, best, keep)) deleteTree(discard(p));
+  }
+
+  /**
+   * The checkpoints (oldest first) a limit of {@code keep} removes, as transformers rotates them: the best one moves
+   * to the second-newest place, so older ones go first; with a limit of 1 the newest is kept beside the best.
+   */
+  static List<Path> rotated(List<Path> oldestFirst, Path best, int keep) {
+    List<Path> all = new ArrayList<>(oldestFirst);
+    int limit = keep;
+    int at = best == null ? -1 : all.indexOf(best);
+    if (at >= 0) {
+      if (at < all.size() - 2) {
+        all.remove(at);
+        all.add(all.size() - 1, best);
+      }
+      if (keep == 1 && !all.get(all.size() - 1).equals(best)) limit = 2;
+    }
+    return all.subList(0, Math.max(0, all.size() - limit));
   }
 
   // --- kill -9 safety: a folder named checkpoint-K is complete; anything being built or deleted ends in .tmp ---

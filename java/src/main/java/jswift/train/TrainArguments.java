@@ -71,6 +71,7 @@ public final class TrainArguments {
   public List<String> ia3TargetModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_TARGETS);  // --train_type ia3
   public List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
   public String columns;          // --columns: ms-swift's JSON column renames
+  public boolean createCheckpointSymlink;  // run folder's best / last links to those checkpoints
   public Long dataSeed;           // --data_seed (null: --seed)
   public boolean valDatasetShuffle;
   public boolean streaming;       // refused: the trainer needs random access to its rows

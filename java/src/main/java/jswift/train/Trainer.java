@@ -64,8 +64,12 @@ public final class Trainer implements AutoCloseable {
   private jswift.tuner.LlamaPro.Plan llamaPro;
 
   /** What a finished run reports. */
+  /**
+   * A finished run: its folder, steps, first and last logged loss, its last checkpoint and its best one (saved at the
+   * best evaluation; null without a validation set), and the rows skipped as too long.
+   */
   public record Result(Path runDir, long steps, double firstLoss, double lastLoss, Path lastCheckpoint,
-      long skippedTooLong) {}
+      long skippedTooLong, Path bestCheckpoint) {}
 
   public Trainer(TrainArguments args, PrintWriter console) throws IOException {
     args.validate();
@@ -231,6 +235,7 @@ public final class Trainer implements AutoCloseable {
       }
       if (args.resumeFromCheckpoint != null) {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
+        checkpoints.restoreBest(state);
         if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
         try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
             args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
@@ -551,7 +556,21 @@ public final class Trainer implements AutoCloseable {
     }
     log.close();
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
-    return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong());
+    Path best = checkpoints.best();
+    // ms-swift's closing lines, which scripts grep for
+    console.printf("last_model_checkpoint: %s%nbest_model_checkpoint: %s%n", lastCheckpoint, best);
+    if (args.createCheckpointSymlink) {
+      symlink(runDir.resolve("last"), lastCheckpoint);
+      if (best != null) symlink(runDir.resolve("best"), best);
+    }
+    return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong(), best);
+  }
+
+  /** --create_checkpoint_symlink: {@code link} -> {@code target} (relative, so the run folder can move), replaced. */
+  private static void symlink(Path link, Path target) throws IOException {
+    if (target == null) return;
+    java.nio.file.Files.deleteIfExists(link);
+    java.nio.file.Files.createSymbolicLink(link, link.getParent().relativize(target));
   }
 
   /** AdaLoRA: after the update, with the step's gradients still there, score and prune the singular values. */

@@ -116,7 +116,30 @@ final class TrainingLog implements AutoCloseable {
     windowStart = System.nanoTime();
   }
 
+  // The last evaluation's metric for the best checkpoint (transformers' metric_for_best_model: eval_loss, lower is
+  // better; GRPO's eval_reward, higher is better) and its step.
+  private long evalStep = -1;
+  private double evalMetric;
+  private boolean greaterIsBetter;
+
+  private void evaluated(long step, double metric, boolean greater) {
+    evalStep = step;
+    evalMetric = metric;
+    greaterIsBetter = greater;
+  }
+
+  /** The metric of an evaluation at {@code step}, or null when there was none at that step. */
+  Double evalMetricAt(long step) {
+    return evalStep == step ? evalMetric : null;
+  }
+
+  /** Whether a larger evaluation metric is better (GRPO's reward) rather than a smaller one (a loss). */
+  boolean greaterIsBetter() {
+    return greaterIsBetter;
+  }
+
   void eval(long step, double loss, double tokenAcc) throws IOException {
+    evaluated(step, loss, false);
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
     n.put("eval_token_acc", round(tokenAcc));
@@ -127,6 +150,7 @@ final class TrainingLog implements AutoCloseable {
 
   /** A preference run's evaluation (rlhf): the loss and the reward accuracy and margin over the pairs. */
   void evalPreference(long step, double loss, double accuracy, double margin) throws IOException {
+    evaluated(step, loss, false);
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
     n.put("eval_rewards/accuracies", round(accuracy));
@@ -138,6 +162,8 @@ final class TrainingLog implements AutoCloseable {
 
   /** An evaluation's metrics (GRPO's eval_reward; KTO's eval_loss and eval_rewards/...), in order. */
   void evalMetrics(long step, java.util.Map<String, Double> metrics) throws IOException {
+    if (metrics.containsKey("eval_loss")) evaluated(step, metrics.get("eval_loss"), false);
+    else if (metrics.containsKey("eval_reward")) evaluated(step, metrics.get("eval_reward"), true);
     ObjectNode n = JSON.createObjectNode();
     StringBuilder shown = new StringBuilder();
     for (java.util.Map.Entry<String, Double> e : metrics.entrySet()) {

@@ -282,6 +282,37 @@ class TrainerTest {
   }
 
   @Test
+  void theBestCheckpointIsRecordedKeptAndLinked(@TempDir Path out) throws IOException {
+    TrainArguments a = args(out, 6, 2);
+    a.valDataset = List.of(data.toString());
+    a.evalSteps = 2;
+    a.saveTotalLimit = 1;
+    a.createCheckpointSymlink = true;
+    Trainer.Result r = TinyModels.train(a);
+    // the best checkpoint is the one saved at the lowest eval_loss of logging.jsonl
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    long bestStep = -1;
+    double bestLoss = Double.POSITIVE_INFINITY;
+    for (String line : Files.readAllLines(r.runDir().resolve("logging.jsonl"))) {
+      var n = json.readTree(line);
+      if (!n.has("eval_loss")) continue;
+      long step = Long.parseLong(n.get("global_step/max_steps").asText().split("/")[0]);
+      if (n.get("eval_loss").asDouble() < bestLoss) {
+        bestLoss = n.get("eval_loss").asDouble();
+        bestStep = step;
+      }
+    }
+    assertEquals(r.runDir().resolve("checkpoint-" + bestStep), r.bestCheckpoint());
+    assertTrue(Files.isDirectory(r.bestCheckpoint()), "save_total_limit 1 never removes the best checkpoint");
+    var state = json.readTree(r.lastCheckpoint().resolve("trainer_state.json").toFile());
+    assertEquals(r.bestCheckpoint().toString(), state.get("best_model_checkpoint").asText());
+    assertEquals(bestLoss, state.get("best_metric").asDouble(), 1e-4);
+    assertEquals(r.lastCheckpoint().toRealPath(), r.runDir().resolve("last").toRealPath());
+    assertEquals(r.bestCheckpoint().toRealPath(), r.runDir().resolve("best").toRealPath());
+    assertEquals("checkpoint-6", Files.readSymbolicLink(r.runDir().resolve("last")).toString(), "a relative link");
+  }
+
+  @Test
   void columnsRenamesADatasetsFieldsAsMsSwiftDoes(@TempDir Path out) throws IOException {
     Path renamed = out.resolve("qa.jsonl");
     Files.writeString(renamed, "{\"q\": \"Who are you?\", \"a\": \"I am jswift-bot.\"}\n"
