@@ -558,7 +558,8 @@ public final class Trainer implements AutoCloseable {
     console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
     Path best = checkpoints.best();
     // ms-swift's closing lines, which scripts grep for
-    console.printf("last_model_checkpoint: %s%nbest_model_checkpoint: %s%n", lastCheckpoint, best);
+    console.printf("last_model_checkpoint: %s%nbest_model_checkpoint: %s%n", lastCheckpoint == null ? "None"
+        : lastCheckpoint, best == null ? "None" : best);  // ms-swift prints Python's None
     if (args.createCheckpointSymlink) {
       symlink(runDir.resolve("last"), lastCheckpoint);
       if (best != null) symlink(runDir.resolve("best"), best);
