@@ -134,6 +134,10 @@ public final class TrainOptions {
   @Option(names = "--output_dir") Path outputDir = Path.of("output");
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
   @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
+  @Option(names = "--resume_only_model", arity = "1", description = "with --resume_from_checkpoint: the weights alone "
+      + "(a fresh optimizer); the step and data position go on unless --ignore_data_skip") boolean resumeOnlyModel;
+  @Option(names = "--ignore_data_skip", arity = "1", description = "with --resume_from_checkpoint: read the data from "
+      + "its start (with --resume_only_model: also from step 1)") boolean ignoreDataSkip;
   @Option(names = "--create_checkpoint_symlink", arity = "1", description = "links best and last in the run folder "
       + "to the best (lowest eval_loss; GRPO: highest eval_reward) and the last checkpoint") boolean createCheckpointSymlink;
   @Option(names = "--adapters", arity = "1..*", description = "a LoRA adapter (PEFT folder) whose weights and settings "
@@ -200,6 +204,8 @@ public final class TrainOptions {
     a.dataloaderNumWorkers = dataloaderNumWorkers;
     a.columns = columns;
     a.createCheckpointSymlink = createCheckpointSymlink;
+    a.resumeOnlyModel = resumeOnlyModel;
+    a.ignoreDataSkip = ignoreDataSkip;
     a.dataSeed = dataSeed;
     a.valDatasetShuffle = valDatasetShuffle;
     a.streaming = streaming;

@@ -320,6 +320,15 @@ final class Checkpoints {
    */
   static JsonNode restore(Path checkpoint, List<Parameter> params, AdamW optimizer, java.util.Set<Parameter> fresh)
       throws IOException {
+    return restore(checkpoint, params, optimizer, fresh, false);
+  }
+
+  /**
+   * As {@link #restore(Path, List, AdamW, java.util.Set)}, or with {@code weightsOnly} (--resume_only_model) the
+   * weights alone: the optimizer starts afresh (no moments, step count 0).
+   */
+  static JsonNode restore(Path checkpoint, List<Parameter> params, AdamW optimizer, java.util.Set<Parameter> fresh,
+      boolean weightsOnly) throws IOException {
     Path state = checkpoint.resolve(STATE);
     if (!Files.exists(state))
       throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
@@ -333,6 +342,9 @@ final class Checkpoints {
         boolean present = lora ? adapter.contains(p.name()) : weights.contains(p.name());
         if (!present)
           throw new IOException(checkpoint + ": no " + p.name() + " (was it saved by a run with other settings?)");
+        if (p.isInt8() && weightsOnly)
+          throw new IOException(checkpoint + ": " + p.name() + " is a Q-GaLore INT8 weight, whose exact codes are "
+              + "optimizer state: resume it in full (drop --resume_only_model)");
         if (!p.isInt8()) {   // an INT8 weight's exact codes come with its optimizer state below
           // the fp32 master when the checkpoint kept one (its model file holds it rounded), else the model file's
           String master = p.name() + MASTER;
@@ -341,7 +353,7 @@ final class Checkpoints {
           p.value().copyFrom(v);
           if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
         }
-        if (!p.isTrainable() || fresh.contains(p)) continue;
+        if (!p.isTrainable() || fresh.contains(p) || weightsOnly) continue;
         optimizer.moments(p);  // created if the parameter has none yet
         for (Map.Entry<String, jswift.tensor.Tensor> e : optimizer.stateTensors(p).entrySet()) {
           String key = p.name() + "." + e.getKey();
@@ -359,7 +371,7 @@ final class Checkpoints {
         optimizer.restoreParameterSteps(p, own != null ? Long.parseLong(own) : globalSteps);
       }
     }
-    optimizer.restoreStepCount(globalSteps);
+    if (!weightsOnly) optimizer.restoreStepCount(globalSteps);
     return s;
   }
 

@@ -72,6 +72,8 @@ public final class TrainArguments {
   public List<String> ia3FeedforwardModules = new ArrayList<>(jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD);
   public String columns;          // --columns: ms-swift's JSON column renames
   public boolean createCheckpointSymlink;  // run folder's best / last links to those checkpoints
+  public boolean resumeOnlyModel;  // --resume_from_checkpoint restores the weights alone
+  public boolean ignoreDataSkip;   // a resume does not seek the data to where the checkpoint left it
   public Long dataSeed;           // --data_seed (null: --seed)
   public boolean valDatasetShuffle;
   public boolean streaming;       // refused: the trainer needs random access to its rows
@@ -352,6 +354,12 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
           + "--train_type lora, vera, ia3 or boft (to train the merged model in full, merge it first: jswift export "
           + "--merge_lora true)");
+    if ((resumeOnlyModel || ignoreDataSkip) && resumeFromCheckpoint == null)
+      throw new IllegalArgumentException("--resume_only_model and --ignore_data_skip shape a resume: they need "
+          + "--resume_from_checkpoint");
+    if (resumeOnlyModel && galoreQuantization)
+      throw new IllegalArgumentException("--resume_only_model: Q-GaLore's INT8 weights keep their exact codes in the "
+          + "optimizer state; resume in full");
     if (!adapters.isEmpty() && resumeFromCheckpoint != null)
       throw new IllegalArgumentException("--adapters starts a new run from an adapter's weights; "
           + "--resume_from_checkpoint continues one: give one of the two");

@@ -234,21 +234,30 @@ public final class Trainer implements AutoCloseable {
         fresh = lisa.freshAt(first);
       }
       if (args.resumeFromCheckpoint != null) {
-        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh);
-        checkpoints.restoreBest(state);
+        // --resume_only_model: the weights alone (the optimizer, the objective's and AdaLoRA's state start afresh);
+        // the run goes on from the checkpoint's step and data position unless --ignore_data_skip, which then starts
+        // at step 1. --ignore_data_skip alone keeps everything but the data position.
+        JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh,
+            args.resumeOnlyModel);
         if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
-        try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
-            args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
-          if (objective != null) objective.restore(f);
-          if (adaLora != null) adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
+        if (!args.resumeOnlyModel) {
+          try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
+              args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
+            if (objective != null) objective.restore(f);
+            if (adaLora != null) adaLora.restore(f, LoraConfig.read(args.resumeFromCheckpoint));
+          }
         }
-        startStep = state.path("global_step").asLong() + 1;
-        samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
-            state.path("data_chunk").asInt(0));
-        // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
-        // whole run, not just the part after the resume.
-        for (JsonNode n : state.path("log_history"))
-          if (n.isObject()) log.history.add((com.fasterxml.jackson.databind.node.ObjectNode) n);
+        if (!(args.resumeOnlyModel && args.ignoreDataSkip)) {
+          checkpoints.restoreBest(state);
+          startStep = state.path("global_step").asLong() + 1;
+          if (!args.ignoreDataSkip)
+            samples.seek(state.path("data_epoch").asInt(), state.path("data_position").asInt(),
+                state.path("data_chunk").asInt(0));
+          // The history so far, as transformers' trainer_state keeps it: later checkpoints and images/ show the
+          // whole run, not just the part after the resume.
+          for (JsonNode n : state.path("log_history"))
+            if (n.isObject()) log.history.add((com.fasterxml.jackson.databind.node.ObjectNode) n);
+        }
       }
       TrainingLog.writeArgs(runDir.resolve("args.json"), args);
       // PiSSA / OLoRA: the initial adapter, from which every checkpoint's converted/default is computed (ms-swift).

@@ -101,6 +101,56 @@ class TrainerTest {
     }
   }
 
+  /**
+   * --resume_only_model: the weights alone, with a fresh optimizer, from the checkpoint's step and data position;
+   * with --ignore_data_skip a new run from those weights (step 1); --ignore_data_skip alone a full resume that
+   * reads the data from its start.
+   */
+  @Test
+  void resumeOnlyModelTakesTheWeightsAlone(@TempDir Path out) throws IOException {
+    Trainer.Result straight = TinyModels.train(args(out.resolve("a"), 8, 4));
+    Path from = straight.runDir().resolve("checkpoint-4");
+    var json = new ObjectMapper();
+    java.util.function.Function<Path, Long> optimizerSteps = ckpt -> {
+      try {
+        return json.readTree(ckpt.resolve("trainer_state.json").toFile()).get("optimizer_steps").asLong();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    TrainArguments only = args(out.resolve("b"), 8, 4);
+    only.resumeFromCheckpoint = from;
+    only.resumeOnlyModel = true;
+    Trainer.Result b = TinyModels.train(only);
+    assertFalse(Files.exists(b.runDir().resolve("checkpoint-4")), "steps 5-8 only");
+    assertEquals(4L, optimizerSteps.apply(b.lastCheckpoint()), "a fresh optimizer took 4 steps");
+    assertEquals(8L, optimizerSteps.apply(straight.lastCheckpoint()));
+    try (SafetensorsFile x = SafetensorsFile.open(straight.lastCheckpoint().resolve("adapter_model.safetensors"));
+        SafetensorsFile y = SafetensorsFile.open(b.lastCheckpoint().resolve("adapter_model.safetensors"))) {
+      String n = x.names().iterator().next();
+      assertFalse(java.util.Arrays.equals(x.floats(n), y.floats(n)), "fresh moments give other updates");
+    }
+    TrainArguments fresh = args(out.resolve("c"), 8, 4);
+    fresh.resumeFromCheckpoint = from;
+    fresh.resumeOnlyModel = true;
+    fresh.ignoreDataSkip = true;
+    Trainer.Result c = TinyModels.train(fresh);
+    assertTrue(Files.isDirectory(c.runDir().resolve("checkpoint-4")), "a new run from step 1");
+    assertEquals(8L, optimizerSteps.apply(c.lastCheckpoint()));
+    assertTrue(c.firstLoss() < straight.firstLoss(), "it starts from the trained weights: " + c.firstLoss() + " vs "
+        + straight.firstLoss());
+    TrainArguments noSkip = args(out.resolve("d"), 8, 4);
+    noSkip.resumeFromCheckpoint = from;
+    noSkip.ignoreDataSkip = true;
+    Trainer.Result d = TinyModels.train(noSkip);
+    assertFalse(Files.exists(d.runDir().resolve("checkpoint-4")));
+    assertEquals(8L, optimizerSteps.apply(d.lastCheckpoint()), "a full resume keeps the optimizer");
+    TrainArguments bad = args(out.resolve("e"), 8, 4);
+    bad.resumeOnlyModel = true;
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, bad::validate);
+    assertTrue(e.getMessage().contains("--resume_from_checkpoint"), e.getMessage());
+  }
+
   @Test
   void pissaRunsSaveTheConversionThatServesTheOriginalBase(@TempDir Path out) throws IOException {
     // ms-swift's layout for --init_weights pissa: <run>/initial_model (A0, B0) and checkpoint-K/converted/default,
