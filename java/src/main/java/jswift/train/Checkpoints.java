@@ -65,7 +65,9 @@ final class Checkpoints {
   void restoreBest(JsonNode state) {
     JsonNode b = state.get("best_model_checkpoint");
     if (b == null || !b.isTextual()) return;
-    Path p = runDir.resolve(Path.of(b.asText()).getFileName());
+    // the same-named folder of this run (a resume into the same folder), else where the earlier run saved it
+    Path recorded = Path.of(b.asText()), here = runDir.resolve(recorded.getFileName());
+    Path p = Files.isDirectory(here) ? here : recorded;
     if (Files.isDirectory(p)) {
       best = p;
       bestMetric = state.path("best_metric").asDouble();
