@@ -42,7 +42,7 @@ public final class TrainOptions {
   @Option(names = "--system") String system;
   @Option(names = "--max_length") Integer maxLength;
   @Option(names = "--truncation_strategy", description = "delete (default), left, right; split (pt only)") String truncationStrategy = "delete";
-  @Option(names = "--loss_scale", description = "default, last_round, all") String lossScale = "default";
+  @Option(names = "--loss_scale", description = "default, last_round, all (each +ignore_empty_think), react, qwen, hermes") String lossScale = "default";
   @Option(names = "--packing", arity = "1") boolean packing;
   @Option(names = "--dataloader_num_workers", description = "0: prepare each step's batches on the training thread; "
       + ">= 1 (default 1): on a background thread, one step ahead, while the step computes") Integer dataloaderNumWorkers;

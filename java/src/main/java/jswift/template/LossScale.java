@@ -20,14 +20,23 @@ import java.util.regex.Pattern;
  * {@code ignore_empty_think} and {@code last_round_with_ignore_empty_think}) gives weight 0 to an empty
  * reasoning block at the start of a response ({@code <think>\n\n</think>\n\n}, e.g. the non-thinking prefix of
  * Qwen3), so a hybrid model is not taught to skip reasoning by every plain answer.
+ *
+ * <p>The agent weightings {@code react}, {@code qwen} and {@code hermes} ({@link AgentWeights}) train the
+ * responses as {@code default} does but weight their parts: a keyword and the text after it up to the next
+ * keyword each get their own weight (ReAct's {@code Action:} 2 / 2, {@code Observation:} 2 / 0, ...), or a
+ * pattern's matches get one ({@code <tool_call>...</tool_call>} 2 for hermes).
  */
-public record LossScale(Strategy strategy, boolean ignoreEmptyThink) {
+public record LossScale(Strategy strategy, boolean ignoreEmptyThink, AgentWeights agent) {
   /** The base strategies. */
   public enum Strategy { DEFAULT, LAST_ROUND, ALL }
 
   public static final LossScale DEFAULT = new LossScale(Strategy.DEFAULT, false);
   public static final LossScale LAST_ROUND = new LossScale(Strategy.LAST_ROUND, false);
   public static final LossScale ALL = new LossScale(Strategy.ALL, false);
+
+  public LossScale(Strategy strategy, boolean ignoreEmptyThink) {
+    this(strategy, ignoreEmptyThink, null);
+  }
 
   private static final Pattern EMPTY_THINK = Pattern.compile("^<think>\\s*</think>\\s*", Pattern.UNICODE_CHARACTER_CLASS);
 
@@ -38,8 +47,8 @@ public record LossScale(Strategy strategy, boolean ignoreEmptyThink) {
   /**
    * An ms-swift {@code --loss_scale} value.
    *
-   * @throws IllegalArgumentException naming the accepted values; ms-swift's agent weightings (react, hermes,
-   *     qwen, agentflan, alpha_umi) are named as not supported yet
+   * @throws IllegalArgumentException naming the accepted values; ms-swift's agentflan and alpha_umi weightings
+   *     are named as not supported yet
    */
   public static LossScale parse(String name) {
     String n = name == null ? "" : name.trim().toLowerCase(Locale.ROOT);
@@ -57,17 +66,19 @@ public record LossScale(Strategy strategy, boolean ignoreEmptyThink) {
       case "default" -> Strategy.DEFAULT;
       case "last_round" -> Strategy.LAST_ROUND;
       case "all" -> Strategy.ALL;
-      case "react", "hermes", "qwen", "agentflan", "alpha_umi" -> throw new IllegalArgumentException(
-          "loss_scale '" + name + "' (an agent keyword weighting) is not supported by jswift yet; use default, last_round or all");
-      default -> throw new IllegalArgumentException("unknown loss_scale '" + name + "': expected default, last_round or all, "
-          + "optionally followed by +ignore_empty_think");
+      case "react", "hermes", "qwen" -> Strategy.DEFAULT;
+      case "agentflan", "alpha_umi" -> throw new IllegalArgumentException("loss_scale '" + name + "' (an agent "
+          + "keyword weighting) is not supported by jswift yet; use default, last_round, all, react, qwen or hermes");
+      default -> throw new IllegalArgumentException("unknown loss_scale '" + name + "': expected default, last_round, all, "
+          + "react, qwen or hermes, optionally followed by +ignore_empty_think");
     };
-    return new LossScale(s, ignore);
+    return new LossScale(s, ignore, AgentWeights.named(n));
   }
 
   /** The ms-swift spelling, e.g. {@code last_round+ignore_empty_think}. */
   public String msSwiftName() {
-    return strategy.name().toLowerCase(Locale.ROOT) + (ignoreEmptyThink ? "+ignore_empty_think" : "");
+    return (agent != null ? agent.name() : strategy.name().toLowerCase(Locale.ROOT))
+        + (ignoreEmptyThink ? "+ignore_empty_think" : "");
   }
 
   /** Assigns each piece its weight; an empty reasoning block may become a piece of its own. */
@@ -89,14 +100,21 @@ public record LossScale(Strategy strategy, boolean ignoreEmptyThink) {
         };
       }
       Piece weighed = p.withWeight(w);
-      if (ignoreEmptyThink && p.type() == PieceType.RESPONSE && w > 0 && p.text() != null) {
-        Matcher m = EMPTY_THINK.matcher(p.text());
+      String text = p.text();
+      if (ignoreEmptyThink && p.type() == PieceType.RESPONSE && w > 0 && text != null) {
+        Matcher m = EMPTY_THINK.matcher(text);
         if (m.lookingAt()) {
           out.add(p.withPart(PromptPart.text(m.group())).withWeight(0));
-          String rest = p.text().substring(m.end());
-          if (!rest.isEmpty()) out.add(p.withPart(PromptPart.text(rest)).withWeight(w));
-          continue;
+          text = text.substring(m.end());
+          if (text.isEmpty()) continue;
+          weighed = p.withPart(PromptPart.text(text)).withWeight(w);
         }
+      }
+      // an agent weighting splits a response the strategy trains (a message's own "loss" is kept whole, as ms-swift)
+      if (agent != null && p.type() == PieceType.RESPONSE && w > 0 && own == null && text != null) {
+        for (AgentWeights.Part part : agent.split(text))
+          out.add(p.withPart(PromptPart.text(part.text())).withWeight(w * part.weight()));
+        continue;
       }
       out.add(weighed);
     }

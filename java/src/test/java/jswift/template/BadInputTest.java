@@ -103,8 +103,8 @@ class BadInputTest {
 
   @Test
   void unknownSettingsListWhatIsAccepted() {
-    fails(() -> LossScale.parse("everything"), "unknown loss_scale 'everything'", "default, last_round or all");
-    fails(() -> LossScale.parse("react"), "not supported by jswift yet");
+    fails(() -> LossScale.parse("everything"), "unknown loss_scale 'everything'", "default, last_round, all, react");
+    fails(() -> LossScale.parse("agentflan"), "not supported by jswift yet");
     fails(() -> swift("qwen", "qwen3", TemplateOptions.DEFAULT.withAgentTemplate("glm4")), "unknown agent template 'glm4'", "hermes");
     fails(() -> new Conversation(List.of(Message.user("a")), List.of(TemplateTestSupport.JSON.valueToTree("f"))), "tools[0] must be a JSON object");
   }

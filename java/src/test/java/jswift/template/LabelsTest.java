@@ -161,6 +161,33 @@ class LabelsTest {
   }
 
   @Test
+  void reactLossScaleWeighsTheActionsTwice() {
+    // ms-swift's --loss_scale react on the react_en row: Action / Action Input and their text weigh 2, as does the
+    // Observation: keyword; the final answer and its end 1; the tool output stays untrained.
+    Tokenizer t = tokenizer("llama3");
+    Conversation c = row("""
+        {"tools": "[{\\"type\\":\\"function\\",\\"function\\":{\\"name\\":\\"get_time\\",\\"description\\":\\"Current time in a city\\",\\"parameters\\":{\\"type\\":\\"object\\",\\"properties\\":{}}}}]",
+         "messages": [{"role": "user", "content": "Time in Oslo?"},
+                      {"role": "tool_call", "content": "{\\"name\\":\\"get_time\\",\\"arguments\\":{\\"city\\":\\"Oslo\\"}}"},
+                      {"role": "tool_response", "content": "{\\"time\\":\\"14:05\\"}"},
+                      {"role": "assistant", "content": "It is 14:05 in Oslo."}]}""");
+    TemplateOptions react = TemplateOptions.DEFAULT.withAgentTemplate("react_en");
+    Encoded plain = swift("llama3", "llama3", react).encode(c);
+    Encoded e = swift("llama3", "llama3", react.withLossScale(LossScale.parse("react"))).encode(c);
+    assertEquals(labelledSpans(t, plain), labelledSpans(t, e), "the same tokens are trained");
+    float[] w = e.lossScale();
+    assertNotNull(w, "weights other than 0 and 1");
+    StringBuilder twice = new StringBuilder(), once = new StringBuilder();
+    for (int i = 0; i < e.length(); i++) {
+      if (w[i] == 2f) twice.append(decode(t, new int[] {e.inputIds()[i]}));
+      else if (w[i] == 1f) once.append(decode(t, new int[] {e.inputIds()[i]}));
+      else assertEquals(0f, w[i], "token " + i);
+    }
+    assertEquals("Action: get_time\nAction Input: {\"city\": \"Oslo\"}\nObservation:", twice.toString());
+    assertEquals("It is 14:05 in Oslo.<|eot_id|>", once.toString());
+  }
+
+  @Test
   void ignoreEmptyThinkLeavesTheNonThinkingPrefixUntrained() {
     Tokenizer t = tokenizer("qwen3");
     Conversation c = row("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}]}");
