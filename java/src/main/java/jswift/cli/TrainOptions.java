@@ -134,6 +134,8 @@ public final class TrainOptions {
   @Option(names = "--output_dir") Path outputDir = Path.of("output");
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
   @Option(names = "--resume_from_checkpoint") Path resumeFromCheckpoint;
+  @Option(names = "--save_only_model", arity = "1", description = "checkpoints without the optimizer state (smaller; "
+      + "a resume then takes the weights alone: --resume_only_model true)") boolean saveOnlyModel;
   @Option(names = "--resume_only_model", arity = "1", description = "with --resume_from_checkpoint: the weights alone "
       + "(a fresh optimizer); the step and data position go on unless --ignore_data_skip") boolean resumeOnlyModel;
   @Option(names = "--ignore_data_skip", arity = "1", description = "with --resume_from_checkpoint: read the data from "
@@ -205,6 +207,7 @@ public final class TrainOptions {
     a.columns = columns;
     a.createCheckpointSymlink = createCheckpointSymlink;
     a.resumeOnlyModel = resumeOnlyModel;
+    a.saveOnlyModel = saveOnlyModel;
     a.ignoreDataSkip = ignoreDataSkip;
     a.dataSeed = dataSeed;
     a.valDatasetShuffle = valDatasetShuffle;

@@ -47,6 +47,12 @@ final class Checkpoints {
 
   private final Path runDir;
   private final Integer keep;
+  private boolean modelOnly;  // --save_only_model: no optimizer file (a resume can then only take the weights)
+
+  /** --save_only_model: checkpoints hold the model (or adapter) and trainer_state.json, no optimizer state. */
+  void saveOnlyModel(boolean on) {
+    modelOnly = on;
+  }
   private final LoraConfig config;   // null: full-parameter training
   private java.util.function.Supplier<LoraConfig> savedConfig;  // the config as each checkpoint saves it
   private final Path base;
@@ -198,7 +204,7 @@ final class Checkpoints {
           metadata.put(p.name() + ".step", Long.toString(optimizer.parameterSteps(p)));
       }
       for (var state : extraState) moments.addAll(state.get());
-      SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, metadata);
+      if (!modelOnly) SafetensorsWriter.write(tmp.resolve(OPTIMIZER), moments, metadata);
       ObjectNode state = TrainingLog.JSON.createObjectNode();
       state.put("global_step", step);
       state.put("optimizer_steps", optimizer.stepCount());
@@ -336,10 +342,14 @@ final class Checkpoints {
       throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
     boolean lora = Files.exists(checkpoint.resolve(PeftAdapterWriter.WEIGHTS));
     JsonNode s = TrainingLog.JSON.readTree(state.toFile());
+    boolean hasOptimizer = Files.exists(checkpoint.resolve(OPTIMIZER));
+    if (!hasOptimizer && !weightsOnly)
+      throw new IOException(checkpoint + " has no " + OPTIMIZER + " (saved with --save_only_model?): its optimizer "
+          + "state is gone; resume it with --resume_only_model true");
     long globalSteps = s.path("optimizer_steps").asLong();
     try (jswift.model.Checkpoint weights = lora ? null : jswift.model.Checkpoint.open(checkpoint);
         SafetensorsFile adapter = lora ? SafetensorsFile.open(checkpoint.resolve(PeftAdapterWriter.WEIGHTS)) : null;
-        SafetensorsFile moments = SafetensorsFile.open(checkpoint.resolve(OPTIMIZER))) {
+        SafetensorsFile moments = hasOptimizer ? SafetensorsFile.open(checkpoint.resolve(OPTIMIZER)) : null) {
       for (Parameter p : params) {
         boolean present = lora ? adapter.contains(p.name()) : weights.contains(p.name());
         if (!present)
@@ -350,7 +360,7 @@ final class Checkpoints {
         if (!p.isInt8()) {   // an INT8 weight's exact codes come with its optimizer state below
           // the fp32 master when the checkpoint kept one (its model file holds it rounded), else the model file's
           String master = p.name() + MASTER;
-          float[] v = moments.contains(master) ? moments.floats(master)
+          float[] v = moments != null && moments.contains(master) ? moments.floats(master)
               : lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
           p.value().copyFrom(v);
           if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);

@@ -73,6 +73,7 @@ public final class TrainArguments {
   public String columns;          // --columns: ms-swift's JSON column renames
   public boolean createCheckpointSymlink;  // run folder's best / last links to those checkpoints
   public boolean resumeOnlyModel;  // --resume_from_checkpoint restores the weights alone
+  public boolean saveOnlyModel;    // checkpoints without the optimizer state
   public boolean ignoreDataSkip;   // a resume does not seek the data to where the checkpoint left it
   public Long dataSeed;           // --data_seed (null: --seed)
   public boolean valDatasetShuffle;

@@ -220,6 +220,7 @@ public final class Trainer implements AutoCloseable {
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside);
+      checkpoints.saveOnlyModel(args.saveOnlyModel);
       if (adaLora != null) {
         LoraConfig adaConfig = lora;
         checkpoints.saveConfigFrom(() -> adaConfig.withAdaLoraRankPattern(adaLora.rankPattern()));

@@ -145,6 +145,18 @@ class TrainerTest {
     Trainer.Result d = TinyModels.train(noSkip);
     assertFalse(Files.exists(d.runDir().resolve("checkpoint-4")));
     assertEquals(8L, optimizerSteps.apply(d.lastCheckpoint()), "a full resume keeps the optimizer");
+    // --save_only_model: no optimizer file; such a checkpoint resumes with --resume_only_model only
+    TrainArguments light = args(out.resolve("f"), 4, 4);
+    light.saveOnlyModel = true;
+    Trainer.Result f = TinyModels.train(light);
+    assertFalse(Files.exists(f.lastCheckpoint().resolve("optimizer.safetensors")));
+    assertTrue(Files.exists(f.lastCheckpoint().resolve("adapter_model.safetensors")));
+    TrainArguments full = args(out.resolve("g"), 8, 4);
+    full.resumeFromCheckpoint = f.lastCheckpoint();
+    IOException missing = assertThrows(IOException.class, () -> TinyModels.train(full));
+    assertTrue(missing.getMessage().contains("--resume_only_model"), missing.getMessage());
+    full.resumeOnlyModel = true;
+    assertEquals(4L, optimizerSteps.apply(TinyModels.train(full).lastCheckpoint()), "weights taken, 4 fresh steps");
     TrainArguments bad = args(out.resolve("e"), 8, 4);
     bad.resumeOnlyModel = true;
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, bad::validate);
