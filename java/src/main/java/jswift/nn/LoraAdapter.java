@@ -86,33 +86,36 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   private LoraAdapter(BoftRotation rotation) {
-    this.a = null;
-    this.b = null;
-    this.magnitude = null;
-    this.rankScale = null;
-    this.outScale = null;
-    this.ia3Vector = null;
-    this.ia3Feedforward = false;
-    this.boft = java.util.Objects.requireNonNull(rotation, "rotation");
-    this.scale = 1;
-    this.dropout = rotation.dropout();
+    this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), 1,
+        rotation.dropout());
   }
 
   private LoraAdapter(Parameter ia3, boolean feedforward) {
-    this.boft = null;
-    this.a = null;
-    this.b = null;
-    this.magnitude = null;
-    this.rankScale = null;
-    this.outScale = null;
-    this.ia3Vector = ia3;
-    this.ia3Feedforward = feedforward;
-    this.scale = 1;
-    this.dropout = 0;
+    this(null, null, null, null, null, ia3, feedforward, null, 1, 0);
   }
 
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
       float scale, float dropout) {
+    this(a, b, magnitude, rankScale, outScale, null, false, null, scale, checkLowRank(a, b, magnitude, dropout));
+  }
+
+  /** Every field; each kind's constructor above leaves the others' null. */
+  private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
+      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, float scale, float dropout) {
+    this.a = a;
+    this.b = b;
+    this.magnitude = magnitude;
+    this.rankScale = rankScale;
+    this.outScale = outScale;
+    this.ia3Vector = ia3Vector;
+    this.ia3Feedforward = ia3Feedforward;
+    this.boft = boft;
+    this.scale = scale;
+    this.dropout = dropout;
+  }
+
+  /** Checks a low-rank pair (and DoRA's magnitude, when not null); returns the dropout, checked too. */
+  private static float checkLowRank(Parameter a, Parameter b, Parameter magnitude, float dropout) {
     if (a.value().rank() != 2 || b.value().rank() != 2 || a.value().size(0) != b.value().size(1))
       throw new IllegalArgumentException("LoRA " + a.name() + ": A " + a.value() + " and B " + b.value()
           + " do not form a rank-r pair (A [r, in], B [out, r])");
@@ -123,16 +126,7 @@ public final class LoraAdapter implements AutoCloseable {
         throw new IllegalArgumentException("DoRA " + magnitude.name() + " must be float32 [" + b.value().size(0)
             + "] (one magnitude per output row of B " + b.value() + "), got " + m);
     }
-    this.a = a;
-    this.b = b;
-    this.magnitude = magnitude;
-    this.rankScale = rankScale;
-    this.outScale = outScale;
-    this.ia3Vector = null;
-    this.ia3Feedforward = false;
-    this.boft = null;
-    this.scale = scale;
-    this.dropout = dropout;
+    return dropout;
   }
 
   public Parameter a() {

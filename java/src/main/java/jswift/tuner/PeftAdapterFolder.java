@@ -190,10 +190,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
       out.put(module, new Module(module, aKey, bKey, mKey, null, null, rank, config.scaleFor(module), false));
     }
-    if (!problems.isEmpty())
-      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
-          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size())))
-          + (problems.size() > 10 ? "\n  ... and " + (problems.size() - 10) + " more" : ""));
+    requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
   }
 
@@ -214,15 +211,9 @@ public final class PeftAdapterFolder implements AutoCloseable {
     if (pa.length != 2 || pb.length != 2 || pa[0] != r || pb[1] != r)
       throw new IOException(file + ": " + aKey + " " + Arrays.toString(pa) + " / " + bKey + " " + Arrays.toString(pb)
           + " do not fit r=" + r + " (expected [r, in] / [out, r])");
-    Map<String, String[]> keys = new LinkedHashMap<>();
-    for (String key : weights.names()) {
-      if (savedKeys.contains(key) || key.equals(aKey) || key.equals(bKey)) continue;
-      int slot = key.endsWith(LAMBDA_D) ? 0 : key.endsWith(LAMBDA_B) ? 1 : -1;
-      if (!key.startsWith(PREFIX) || slot < 0)
-        throw new IOException(file + ": unexpected tensor '" + key + "' (a VeRA adapter holds base_model.vera_A / vera_B"
-            + " and base_model.model.<module>.vera_lambda_d / .vera_lambda_b only)");
-      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - LAMBDA_D.length()), m -> new String[2])[slot] = key;
-    }
+    Map<String, String[]> keys = moduleKeys(weights, key -> savedKeys.contains(key) || key.equals(aKey)
+        || key.equals(bKey), "a VeRA adapter holds base_model.vera_A / vera_B and base_model.model.<module>."
+        + "vera_lambda_d / .vera_lambda_b only", LAMBDA_D, LAMBDA_B);
     if (keys.isEmpty()) throw new IOException(file + " holds no VeRA vectors");
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
@@ -251,9 +242,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
       out.put(module, new Module(module, aKey, bKey, null, dKey, lbKey, r, 1, false));
     }
-    if (!problems.isEmpty())
-      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
-          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
   }
 
@@ -264,17 +253,8 @@ public final class PeftAdapterFolder implements AutoCloseable {
   private static Map<String, Module> adaLoraModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
     Path file = weights.path();
-    String[] suffixes = {".lora_A", ".lora_B", ".lora_E"};
-    Map<String, String[]> keys = new LinkedHashMap<>();
-    for (String key : weights.names()) {
-      if (savedKeys.contains(key)) continue;
-      int slot = -1;
-      for (int i = 0; i < 3; i++) if (key.endsWith(suffixes[i])) slot = i;
-      if (!key.startsWith(PREFIX) || slot < 0)
-        throw new IOException(file + ": unexpected tensor '" + key + "' (an AdaLoRA adapter holds base_model.model."
-            + "<module>.lora_A / .lora_B / .lora_E only)");
-      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - 7), m -> new String[3])[slot] = key;
-    }
+    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "an AdaLoRA adapter holds "
+        + "base_model.model.<module>.lora_A / .lora_B / .lora_E only", ".lora_A", ".lora_B", ".lora_E");
     if (keys.isEmpty()) throw new IOException(file + " holds no AdaLoRA tensors");
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
@@ -301,9 +281,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
       if (rank > 0) out.put(module, new Module(module, k[0], k[1], null, k[2], null, rank, config.scaleFor(module), false));
     }
-    if (!problems.isEmpty())
-      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
-          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
   }
 
@@ -333,9 +311,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
       out.put(module, new Module(module, key, null, null, null, null, 0, 1, ff));
     }
     if (out.isEmpty() && problems.isEmpty()) throw new IOException(file + " holds no IA3 vectors");
-    if (!problems.isEmpty())
-      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
-          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
   }
 
@@ -346,16 +322,8 @@ public final class PeftAdapterFolder implements AutoCloseable {
   private static Map<String, Module> boftModules(SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
     Path file = weights.path();
-    Map<String, String[]> keys = new LinkedHashMap<>();
-    for (String key : weights.names()) {
-      if (savedKeys.contains(key) || key.endsWith(".boft_P")) continue;
-      int slot = key.endsWith(".boft_R") ? 0 : key.endsWith(".boft_s") ? 1 : -1;
-      if (!key.startsWith(PREFIX) || slot < 0)
-        throw new IOException(file + ": unexpected tensor '" + key + "' (a BOFT adapter holds base_model.model."
-            + "<module>.boft_R / .boft_s only)");
-      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - ".boft_R".length()), m -> new String[2])[slot] =
-          key;
-    }
+    Map<String, String[]> keys = moduleKeys(weights, key -> savedKeys.contains(key) || key.endsWith(".boft_P"),
+        "a BOFT adapter holds base_model.model.<module>.boft_R / .boft_s only", ".boft_R", ".boft_s");
     if (keys.isEmpty()) throw new IOException(file + " holds no BOFT tensors");
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
@@ -379,10 +347,36 @@ public final class PeftAdapterFolder implements AutoCloseable {
       }
       out.put(module, new Module(module, k[0], k[1], null, null, null, 0, 1, false));
     }
-    if (!problems.isEmpty())
-      throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
-          + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size()))));
+    requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * The adapter's tensors grouped by module: module path -> its key for each suffix (in the suffixes' order; null
+   * where the file lacks it), the keys {@code skip} accepts left out; any other key is an error saying
+   * {@code holds}.
+   */
+  private static Map<String, String[]> moduleKeys(SafetensorsFile weights, java.util.function.Predicate<String> skip,
+      String holds, String... suffixes) throws IOException {
+    Map<String, String[]> keys = new LinkedHashMap<>();
+    for (String key : weights.names()) {
+      if (skip.test(key)) continue;
+      int slot = -1;
+      for (int i = 0; i < suffixes.length; i++) if (key.endsWith(suffixes[i])) slot = i;
+      if (!key.startsWith(PREFIX) || slot < 0)
+        throw new IOException(weights.path() + ": unexpected tensor '" + key + "' (" + holds + ")");
+      keys.computeIfAbsent(key.substring(PREFIX.length(), key.length() - suffixes[slot].length()),
+          m -> new String[suffixes.length])[slot] = key;
+    }
+    return keys;
+  }
+
+  /** The modules' mismatches with the base, as one error naming the first ten (an adapter of another model). */
+  private static void requireFits(Path file, Checkpoint base, List<String> problems) throws IOException {
+    if (problems.isEmpty()) return;
+    throw new IOException(file + " does not match the base model " + base.directory() + " (was the adapter trained on"
+        + " another model?):\n  " + String.join("\n  ", problems.subList(0, Math.min(10, problems.size())))
+        + (problems.size() > 10 ? "\n  ... and " + (problems.size() - 10) + " more" : ""));
   }
 
   /**
