@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, boft, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, boft, fourierft, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -76,6 +76,10 @@ public final class TrainOptions {
       + "block-diagonal rotation)") int boftNButterflyFactor = 1;
   @Option(names = "--boft_dropout", description = "BOFT: share of a factor's blocks set to the identity in each "
       + "training step (0.0)") float boftDropout = 0f;
+  @Option(names = "--fourier_n_frequency", description = "FourierFT: spectral coefficients trained per layer (2000)")
+  int fourierNFrequency = 2000;
+  @Option(names = "--fourier_scaling", description = "FourierFT: scale of the weight update, like lora_alpha (300.0)")
+  double fourierScaling = 300.0;
   @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
   int adaloraTargetR = 8;
   @Option(names = "--adalora_init_r", description = "AdaLoRA: singular values per module at the start (12)")
@@ -228,6 +232,8 @@ public final class TrainOptions {
     a.boftBlockNum = boftBlockNum;
     a.boftNButterflyFactor = boftNButterflyFactor;
     a.boftDropout = boftDropout;
+    a.fourierNFrequency = fourierNFrequency;
+    a.fourierScaling = fourierScaling;
     a.adaloraTargetR = adaloraTargetR;
     a.adaloraInitR = adaloraInitR;
     a.adaloraTinit = adaloraTinit;

@@ -54,7 +54,7 @@ final class AdapterLoader {
       throw new IOException(cfgFile + ": peft_type " + type + " is not supported (" + String.join(", ",
           jswift.tuner.LoraConfig.SUPPORTED_TYPES) + " adapters)");
     boolean vera = type.equals("VERA"), ada = type.equals("ADALORA"), ia3 = type.equals("IA3"),
-        boft = type.equals("BOFT");
+        boft = type.equals("BOFT"), fourier = type.equals("FOURIERFT");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -91,6 +91,8 @@ final class AdapterLoader {
     VeraProjections projections = null;
     List<Ia3Vector> ia3Vectors = new ArrayList<>();
     Map<String, Tensor[]> boftParts = new LinkedHashMap<>();  // module -> boft_R, boft_s
+    Map<Linear, Parameter> spectra = new LinkedHashMap<>();  // FourierFT: layer -> its fourierft_spectrum
+    jswift.tuner.LoraConfig fourierConfig = fourier ? jswift.tuner.LoraConfig.parse(c, cfgFile.toString()) : null;
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         if (vera) projections = veraProjections(f, r, c.path("projection_prng_key").asLong(0), weights);
@@ -103,6 +105,10 @@ final class AdapterLoader {
           }
           if (ia3 && savedModuleOf(key, toSave) == null) {
             ia3Vectors.add(ia3Vector(f, key, weights));
+            continue;
+          }
+          if (fourier && savedModuleOf(key, toSave) == null) {
+            spectrum(f, key, weights, fourierConfig, spectra);
             continue;
           }
           String copy = savedModuleOf(key, toSave);
@@ -139,9 +145,10 @@ final class AdapterLoader {
           m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty())
-        throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : boft ? "BOFT" : "LoRA")
-            + " tensors");
+      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty() && spectra.isEmpty())
+        throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : boft ? "BOFT"
+            : fourier ? "FourierFT" : "LoRA") + " tensors");
+      if (fourier) addFourierAdapters(name, spectra, fourierConfig);
       addBoftAdapters(name, boftParts, dropout, weights);
       for (Ia3Vector v : ia3Vectors) v.layer().addAdapter(name, LoraAdapter.ia3(v.vector(), v.feedforward()));
       ia3Vectors.clear();  // owned by the adapters now
@@ -193,6 +200,58 @@ final class AdapterLoader {
       if (projections != null) projections.close();
       for (Ia3Vector v : ia3Vectors) v.vector().close();
       for (Tensor[] p : boftParts.values()) for (Tensor t : p) if (t != null) t.close();
+      spectra.values().forEach(Parameter::close);
+    }
+  }
+
+  /**
+   * One module's FourierFT coefficients, {@code base_model.model.<module>.fourierft_spectrum} [n], n the config's
+   * n_frequency for that module (n_frequency_pattern, alpha), loaded in f32 into {@code spectra}.
+   */
+  private void spectrum(SafetensorsFile f, String key, Path weights, jswift.tuner.LoraConfig config,
+      Map<Linear, Parameter> spectra) throws IOException {
+    String suffix = ".fourierft_spectrum";
+    if (!key.startsWith("base_model.model.") || !key.endsWith(suffix))
+      throw new IOException(weights + ": unexpected tensor '" + key + "' (a FourierFT adapter holds base_model.model."
+          + "<module>.fourierft_spectrum only)");
+    String module = key.substring("base_model.model.".length(), key.length() - suffix.length());
+    Linear l = linears.get(module);
+    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    int n = config.nFrequencyFor(module, l.outFeatures(), l.inFeatures());
+    long[] s = f.entry(key).shape();
+    if (!java.util.Arrays.equals(s, new long[] {n}))
+      throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(s) + ", but "
+          + "adapter_config.json gives " + module + " n_frequency " + n);
+    float[] v = f.floats(key);
+    spectra.put(l, new Parameter(key, Tensor.fromFloats(v, DType.F32, device, v.length)));
+  }
+
+  /**
+   * Adds the FourierFT adapters of {@link #spectrum}'s coefficients (which they then own) over bases drawn from
+   * the config's random_loc_seed, as PEFT draws them; every layer's locations are drawn before the first is added.
+   */
+  private void addFourierAdapters(String name, Map<Linear, Parameter> spectra, jswift.tuner.LoraConfig config)
+      throws IOException {
+    jswift.nn.FourierBases bases = new jswift.nn.FourierBases(config.randomLocSeed(), dtype, device);
+    Map<Linear, Parameter[]> pairs = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<Linear, Parameter> e : spectra.entrySet()) {
+        Linear l = e.getKey();
+        pairs.put(l, bases.pair(l.outFeatures(), l.inFeatures(), (int) e.getValue().value().numel()));
+      }
+    } catch (IllegalArgumentException ex) {
+      bases.close();
+      throw new IOException(name + ": " + ex.getMessage(), ex);
+    }
+    model.setSharedAdapterTensors(name, bases);
+    for (java.util.Iterator<Map.Entry<Linear, Parameter>> it = spectra.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Linear, Parameter> e = it.next();
+      Linear l = e.getKey();
+      float scale = (float) jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), l.outFeatures(),
+          l.inFeatures());
+      Parameter[] ab = pairs.get(l);
+      l.addAdapter(name, LoraAdapter.fourier(e.getValue(), ab[0], ab[1], scale));
+      it.remove();  // owned by the adapter now
     }
   }
 

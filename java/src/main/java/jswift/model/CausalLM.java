@@ -16,6 +16,7 @@ import jswift.nn.Mlp;
 import jswift.nn.Parameter;
 import jswift.nn.RmsNorm;
 import jswift.nn.Rope;
+import jswift.nn.SharedAdapterTensors;
 import jswift.nn.VeraProjections;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;
@@ -48,7 +49,7 @@ public final class CausalLM implements AutoCloseable {
   private boolean gradientCheckpointing;
   private double neftuneNoiseAlpha;  // 0: off
   private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
-  private final Map<String, VeraProjections> veraProjections = new LinkedHashMap<>();  // a VeRA adapter's shared pair
+  private final Map<String, SharedAdapterTensors> sharedAdapterTensors = new LinkedHashMap<>();  // adapter -> its own
   private String activeAdapter;
 
   /** Loads a model folder onto a device: fp32 on the CPU, bf16 on CUDA. */
@@ -288,15 +289,29 @@ public final class CausalLM implements AutoCloseable {
     new AdapterLoader(this).load(name, dir);
   }
 
+  /**
+   * Gives adapter {@code adapterName} the frozen tensors its layers share (VeRA's projections, FourierFT's bases);
+   * the model owns and frees them, and those given before are freed.
+   */
+  public void setSharedAdapterTensors(String adapterName, SharedAdapterTensors shared) {
+    SharedAdapterTensors old = sharedAdapterTensors.put(adapterName, shared);
+    if (old != null && old != shared) old.close();
+  }
+
+  /** An adapter's shared tensors of the given kind, or null when it has none of that kind. */
+  public <T extends SharedAdapterTensors> T sharedAdapterTensors(String adapterName, Class<T> kind) {
+    SharedAdapterTensors s = sharedAdapterTensors.get(adapterName);
+    return kind.isInstance(s) ? kind.cast(s) : null;
+  }
+
   /** Gives adapter {@code adapterName} its VeRA projections (the model owns and frees them). */
   public void setVeraProjections(String adapterName, VeraProjections projections) {
-    VeraProjections old = veraProjections.put(adapterName, projections);
-    if (old != null && old != projections) old.close();
+    setSharedAdapterTensors(adapterName, projections);
   }
 
   /** An adapter's VeRA projections, or null for a LoRA adapter. */
   public VeraProjections veraProjections(String adapterName) {
-    return veraProjections.get(adapterName);
+    return sharedAdapterTensors(adapterName, VeraProjections.class);
   }
 
   // ---- modules_to_save: whole modules an adapter trains and carries (PEFT's ModulesToSaveWrapper) ----
@@ -1015,8 +1030,8 @@ public final class CausalLM implements AutoCloseable {
     for (Linear l : linears.values()) l.close();
     for (Map<String, Parameter> m : moduleCopies.values()) m.values().forEach(Parameter::close);
     moduleCopies.clear();
-    veraProjections.values().forEach(VeraProjections::close);
-    veraProjections.clear();
+    sharedAdapterTensors.values().forEach(SharedAdapterTensors::close);
+    sharedAdapterTensors.clear();
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

@@ -278,6 +278,9 @@ public final class Linear implements AutoCloseable {
       } else if (active.isIa3()) {
         Ia3Linear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), tmp, x2, y2);
+      } else if (active.isFourier()) {
+        FourierLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
+            bias == null ? null : bias.value(), arena, tmp, x2, y2, dropoutSeed, saved);
       } else if (active.isScaled()) {
         ScaledLoraLinear.forward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), arena, tmp, x2, y2, training ? active.dropout() : 0f, dropoutSeed, saved);
@@ -351,6 +354,9 @@ public final class Linear implements AutoCloseable {
           throw new IllegalStateException(name + ": training the weight under an IA3 adapter is not supported");
         Ia3Linear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized,
             bias == null ? null : bias.value(), tmp, dy2, x2, target2);
+      } else if (active.isFourier()) {
+        FourierLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
+            dropoutSeed, target2);
       } else if (active.isScaled()) {
         ScaledLoraLinear.backward(active, quantized == null ? denseWeight(tmp) : null, quantized, tmp, dy2, x2, saved,
             dropoutSeed, target2);

@@ -17,7 +17,8 @@ import jswift.tensor.Tensor;
  * y = x W^T + b ⊙ ((d ⊙ (drop(x) A^T)) B^T), with d [rank] ({@code vera_lambda_d}) and b [out]
  * ({@code vera_lambda_b}) trained and A, B slices of the model-wide random projections, frozen and not owned by
  * the adapter ({@link ScaledLoraLinear} has the math). An AdaLoRA adapter ({@link #adaLora}) trains A, B and its
- * singular values E (f32 [rank], PEFT's {@code lora_E}): y = x W^T + s ((E ⊙ (drop(x) A^T)) B^T).
+ * singular values E (f32 [rank], PEFT's {@code lora_E}): y = x W^T + s ((E ⊙ (drop(x) A^T)) B^T). A FourierFT
+ * adapter ({@link #fourier}) is the same path over fixed spectral bases, its coefficients trained.
  */
 public final class LoraAdapter implements AutoCloseable {
   private final Parameter a;
@@ -30,6 +31,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final Parameter ia3Vector;  // (IA)^3's scale of the input (feedforward) or the output, else null
   private final boolean ia3Feedforward;
   private final BoftRotation boft;    // a BOFT adapter's rotation and scale, else null
+  private final Parameter spectrum;   // a FourierFT adapter's coefficients c [n] (rankScale is then [c; c]), else null
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
     this(a, b, null, scale, dropout);
@@ -85,23 +87,43 @@ public final class LoraAdapter implements AutoCloseable {
     return new LoraAdapter(rotation);
   }
 
+  /**
+   * A FourierFT adapter (PEFT's FourierFTLinear): the trained spectral coefficients c (f32 [n], PEFT's
+   * {@code fourierft_spectrum}) over the fixed bases A [2n, in] and B [out, 2n] of the layer's shape (frozen, owned
+   * by the model's {@link FourierBases}), y = x W^T + s ((d ⊙ (x A^T)) B^T) with d = [c; c], no dropout. d is this
+   * adapter's own f32 [2n] vector, refreshed from c before each forward ({@link FourierLinear}).
+   */
+  public static LoraAdapter fourier(Parameter spectrum, Parameter basisA, Parameter basisB, float scale) {
+    long n = basisA.value().size(0) / 2;
+    checkVector(spectrum, n, "frequency (half the rows of the basis " + basisA.value() + ")");
+    Parameter doubled = new Parameter(spectrum.name() + "[c; c]", Tensor.zeros(DType.F32, spectrum.value().device(),
+        2 * n));
+    try {
+      return new LoraAdapter(basisA, basisB, null, doubled, null, null, false, null, spectrum, scale,
+          checkLowRank(basisA, basisB, null, 0f));
+    } catch (RuntimeException e) {
+      doubled.close();
+      throw e;
+    }
+  }
+
   private LoraAdapter(BoftRotation rotation) {
-    this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), 1,
+    this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), null, 1,
         rotation.dropout());
   }
 
   private LoraAdapter(Parameter ia3, boolean feedforward) {
-    this(null, null, null, null, null, ia3, feedforward, null, 1, 0);
+    this(null, null, null, null, null, ia3, feedforward, null, null, 1, 0);
   }
 
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
       float scale, float dropout) {
-    this(a, b, magnitude, rankScale, outScale, null, false, null, scale, checkLowRank(a, b, magnitude, dropout));
+    this(a, b, magnitude, rankScale, outScale, null, false, null, null, scale, checkLowRank(a, b, magnitude, dropout));
   }
 
   /** Every field; each kind's constructor above leaves the others' null. */
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
-      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, float scale, float dropout) {
+      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, Parameter spectrum, float scale, float dropout) {
     this.a = a;
     this.b = b;
     this.magnitude = magnitude;
@@ -110,6 +132,7 @@ public final class LoraAdapter implements AutoCloseable {
     this.ia3Vector = ia3Vector;
     this.ia3Feedforward = ia3Feedforward;
     this.boft = boft;
+    this.spectrum = spectrum;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -151,9 +174,24 @@ public final class LoraAdapter implements AutoCloseable {
     return outScale != null;
   }
 
-  /** The low-rank path is scaled per rank: VeRA or AdaLoRA. */
+  /** The low-rank path is scaled per rank: VeRA, AdaLoRA or FourierFT. */
   public boolean isScaled() {
     return rankScale != null;
+  }
+
+  /** An AdaLoRA adapter: A, B and the singular values E trained. */
+  public boolean isAdaLora() {
+    return rankScale != null && outScale == null && spectrum == null;
+  }
+
+  /** A FourierFT adapter: fixed spectral bases A and B, the coefficients {@link #spectrum} trained. */
+  public boolean isFourier() {
+    return spectrum != null;
+  }
+
+  /** FourierFT's coefficients c (f32 [n]), else null. */
+  public Parameter spectrum() {
+    return spectrum;
   }
 
   /** An (IA)^3 adapter: no A and B, one vector that scales the input ({@link #ia3Feedforward}) or the output. */
@@ -181,7 +219,7 @@ public final class LoraAdapter implements AutoCloseable {
     return ia3Vector;
   }
 
-  /** VeRA's lambda_d or AdaLoRA's E (f32 [rank]), else null. */
+  /** VeRA's lambda_d, AdaLoRA's E or FourierFT's [c; c] (f32 [rank]), else null. */
   public Parameter rankScale() {
     return rankScale;
   }
@@ -191,7 +229,10 @@ public final class LoraAdapter implements AutoCloseable {
     return outScale;
   }
 
-  /** The parameters of this adapter alone (A and B too unless they are VeRA's shared projections). */
+  /**
+   * The parameters of this adapter alone (A and B too unless they are VeRA's shared projections or FourierFT's
+   * bases).
+   */
   public java.util.List<Parameter> ownParameters() {
     java.util.List<Parameter> out = new java.util.ArrayList<>();
     if (boft != null) {
@@ -202,6 +243,8 @@ public final class LoraAdapter implements AutoCloseable {
     } else if (isVera()) {
       out.add(rankScale);
       out.add(outScale);
+    } else if (spectrum != null) {
+      out.add(spectrum);
     } else {
       out.add(a);
       out.add(b);
@@ -236,5 +279,6 @@ public final class LoraAdapter implements AutoCloseable {
   public void close() {
     if (boft != null) boft.close();  // its parameters and its permutations
     else ownParameters().forEach(Parameter::close);  // VeRA's projections belong to the model (VeraProjections)
+    if (spectrum != null) rankScale.close();  // FourierFT's [c; c]; its bases belong to the model (FourierBases)
   }
 }

@@ -37,6 +37,37 @@ public final class TorchCpuRandom {
     next = 0;
   }
 
+  /**
+   * The first {@code count} values of {@code torch.randperm(n, generator=g)} (int64, on the CPU): torch's
+   * Fisher-Yates, which swaps entry i with entry i + (next 32-bit output mod (n - i)) for i = 0, 1, ...; entry i is
+   * final after step i, so only the first {@code count} steps are taken and the displaced entries kept in a map.
+   * PEFT's FourierFT draws its spectral locations this way ({@code random_loc_seed}). Beyond 2^32 / 20 entries
+   * torch switches to another algorithm (64-bit draws), which is refused here.
+   */
+  public long[] randpermPrefix(long n, int count) {
+    if (n >= RANDPERM_32BIT_LIMIT)
+      throw new IllegalArgumentException("randperm of " + n + " entries: torch draws permutations of 2^32 / 20 = "
+          + RANDPERM_32BIT_LIMIT + " or more entries with 64-bit outputs, which jswift does not reproduce");
+    if (count < 0 || count > n) throw new IllegalArgumentException("randperm prefix of " + count + " from " + n);
+    java.util.Map<Long, Long> moved = new java.util.HashMap<>();
+    long[] out = new long[count];
+    for (int i = 0; i < count; i++) {
+      if (i == n - 1) {  // torch stops at n - 2: the last entry stays where the swaps left it
+        out[i] = moved.getOrDefault((long) i, (long) i);
+        break;
+      }
+      long j = i + nextUint32() % (n - i);
+      long vi = moved.getOrDefault((long) i, (long) i), vj = moved.getOrDefault(j, j);
+      out[i] = vj;
+      moved.put(j, vi);
+      moved.remove((long) i);
+    }
+    return out;
+  }
+
+  /** torch's randperm takes 32-bit draws below this many entries (std::numeric_limits<uint32_t>::max() / 20). */
+  public static final long RANDPERM_32BIT_LIMIT = 0xffffffffL / 20;
+
   /** {@code torch.empty(n).uniform_(from, to, generator=g)} for float32: from + u (to - from), u = k / 2^24. */
   public float[] uniform(int n, double from, double to) {
     float f = (float) from, t = (float) to, span = t - f;

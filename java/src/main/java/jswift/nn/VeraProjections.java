@@ -13,7 +13,7 @@ import jswift.tensor.Tensor;
  * the compute dtype and contiguous, for the kernels ({@link #sliceA}, {@link #sliceB}), and shared by the layers of
  * that size. The model owns this object; the adapters only borrow the slices.
  */
-public final class VeraProjections implements AutoCloseable {
+public final class VeraProjections implements SharedAdapterTensors {
   public static final String A_KEY = "base_model.vera_A", B_KEY = "base_model.vera_B";
 
   private final Parameter a, b;

@@ -84,6 +84,8 @@ public final class TrainArguments {
   public int boftBlockNum = 0;
   public int boftNButterflyFactor = 1;
   public float boftDropout = 0f;
+  public int fourierNFrequency = 2000;     // --train_type fourierft: ms-swift's fourier_* flags and defaults
+  public double fourierScaling = 300.0;
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -194,8 +196,10 @@ public final class TrainArguments {
         galoreWithEmbedding) : null;
   }
 
-  /** The PEFT LoRA config of these settings (--target_regex, when given, is PEFT's string target_modules). */
-  /** The adapter's PEFT config: a LoraConfig, or with --train_type vera a VeraConfig. */
+  /**
+   * The adapter's PEFT config: a LoraConfig, or the VeraConfig, AdaLoraConfig, IA3Config, BOFTConfig or
+   * FourierFTConfig of --train_type (--target_regex, when given, is PEFT's string target_modules).
+   */
   public jswift.tuner.LoraConfig loraConfig() {
     var json = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
     jswift.tuner.LoraConfig c = trainType.equals("ia3")
@@ -213,6 +217,9 @@ public final class TrainArguments {
             .with("boft_block_size", json.numberNode(boftBlockSize)).with("boft_block_num", json.numberNode(boftBlockNum))
             .with("boft_n_butterfly_factor", json.numberNode(boftNButterflyFactor))
             .withLoraDropout(boftDropout)
+        : trainType.equals("fourierft")
+        ? jswift.tuner.LoraConfig.fourierFtDefaults().withTargetModules(targetModules)
+            .with("n_frequency", json.numberNode(fourierNFrequency)).with("scaling", json.numberNode(fourierScaling))
         : trainType.equals("vera")
         ? jswift.tuner.LoraConfig.veraDefaults().withR(veraRank).withLoraDropout(veraDropout)
             .withTargetModules(targetModules).with("projection_prng_key", json.numberNode(veraProjectionPrngKey))
@@ -251,7 +258,7 @@ public final class TrainArguments {
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return List.of("lora", "vera", "adalora", "ia3", "boft").contains(trainType);
+    return List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft").contains(trainType);
   }
 
   private void validateAdaLora() {
@@ -300,9 +307,9 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "full", "llamapro").contains(trainType))
+    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "full", "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
-          + "ia3, boft, full, llamapro)");
+          + "ia3, boft, fourierft, full, llamapro)");
     if (trainType.equals("ia3")) refuseLoraOnlyFlags("--ia3_target_modules and --ia3_feedforward_modules");
     if (trainType.equals("ia3") && !ia3TargetModules.containsAll(ia3FeedforwardModules))
       throw new IllegalArgumentException("--ia3_feedforward_modules " + ia3FeedforwardModules + " must be among "
@@ -310,6 +317,11 @@ public final class TrainArguments {
     if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
     if (trainType.equals("boft")) validateBoft();
+    if (trainType.equals("fourierft")) {
+      if (fourierNFrequency <= 0)
+        throw new IllegalArgumentException("--fourier_n_frequency must be > 0, got " + fourierNFrequency);
+      refuseLoraOnlyFlags("--fourier_n_frequency and --fourier_scaling");
+    }
     if (streaming)
       throw new IllegalArgumentException("--streaming true is not supported yet: jswift reads each dataset file once "
           + "into an index of 8 bytes a row (so large datasets fit) and needs random access for epochs and shuffling;"
@@ -353,7 +365,7 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
     if (!adapters.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
-          + "--train_type lora, vera, ia3 or boft (to train the merged model in full, merge it first: jswift export "
+          + "--train_type lora, vera, ia3, boft or fourierft (to train the merged model in full, merge it first: jswift export "
           + "--merge_lora true)");
     if ((resumeOnlyModel || ignoreDataSkip) && resumeFromCheckpoint == null)
       throw new IllegalArgumentException("--resume_only_model and --ignore_data_skip shape a resume: they need "

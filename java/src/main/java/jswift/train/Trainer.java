@@ -326,11 +326,11 @@ public final class Trainer implements AutoCloseable {
     if (c.isAdaLora())
       throw new IllegalArgumentException("--adapters " + dir + " is an AdaLoRA adapter, saved with only the singular "
           + "values it kept: continue its run with --resume_from_checkpoint, or use it as it is (infer, export)");
-    String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : c.isBoft() ? "boft" : "lora";
+    String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : c.isBoft() ? "boft" : c.isFourierFt() ? "fourierft" : "lora";
     if (!args.trainType.equals(fits))
       throw new IllegalArgumentException("--adapters " + dir + " is a " + c.peftType() + " adapter: continue it with "
           + "--train_type " + fits);
-    if (c.isVera() || c.isIa3() || c.isBoft()) return c;
+    if (c.isVera() || c.isIa3() || c.isBoft() || c.isFourierFt()) return c;
     return c.withInitLoraWeights(com.fasterxml.jackson.databind.node.BooleanNode.TRUE);  // its weights replace the init
   }
 
@@ -458,7 +458,8 @@ public final class Trainer implements AutoCloseable {
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA "
         : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 "
-        : args.trainType.equals("boft") ? "BOFT " : "", trainable.size(),
+        : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT " : "",
+        trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();
     double first = Double.NaN, last = Double.NaN;

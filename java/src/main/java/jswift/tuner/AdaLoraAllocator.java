@@ -64,7 +64,7 @@ public final class AdaLoraAllocator {
     for (Map.Entry<String, Linear> en : model.linears().entrySet()) {
       LoraAdapter ad = en.getValue().adapters().get(name);
       if (ad == null) continue;
-      if (!ad.isScaled() || ad.isVera())
+      if (!ad.isAdaLora())
         throw new IllegalArgumentException(en.getKey() + ": adapter '" + name + "' is not an AdaLoRA adapter");
       triplets.add(new Triplet(en.getKey(), ad.a(), ad.b(), ad.rankScale()));
       init += ad.rank();

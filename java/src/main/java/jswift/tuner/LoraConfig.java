@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
+import jswift.nn.FourierBases;
 import jswift.template.PythonJson;
 
 /**
@@ -38,6 +39,7 @@ public final class LoraConfig {
   private static final ObjectNode ADALORA_DEFAULTS = loadDefaults("adalora");
   private static final ObjectNode IA3_DEFAULTS = loadDefaults("ia3");
   private static final ObjectNode BOFT_DEFAULTS = loadDefaults("boft");
+  private static final ObjectNode FOURIERFT_DEFAULTS = loadDefaults("fourierft");
 
   private final ObjectNode fields;
 
@@ -105,6 +107,19 @@ public final class LoraConfig {
     return new LoraConfig(f);
   }
 
+  /**
+   * PEFT's FourierFTConfig defaults (n_frequency 1000, scaling 150, random_loc_seed 777, ifft2_norm backward,
+   * init_weights false: the spectrum starts as N(0, 1) draws, as PEFT and ms-swift start it): FourierFT
+   * ({@link FourierFtTuner}) trains n coefficients of each target's weight update in the 2-D Fourier domain at
+   * fixed random locations. The field set is PEFT's FourierFTConfig as of 0.21 (with {@code alpha} and
+   * {@code ifft2_norm}), written from its source rather than dumped by PEFT itself.
+   */
+  public static LoraConfig fourierFtDefaults() {
+    ObjectNode f = FOURIERFT_DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
   /** Reads {@code adapter_config.json} from an adapter folder. */
   public static LoraConfig read(Path adapterDir) throws IOException {
     Path file = adapterDir.resolve(FILE);
@@ -126,7 +141,8 @@ public final class LoraConfig {
       throw new IllegalArgumentException(where + ": peft_type " + type + " is not supported (jswift reads "
           + String.join(", ", SUPPORTED_TYPES) + " adapters)");
     ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS
-        : type.equals("IA3") ? IA3_DEFAULTS : type.equals("BOFT") ? BOFT_DEFAULTS : DEFAULTS).deepCopy();
+        : type.equals("IA3") ? IA3_DEFAULTS : type.equals("BOFT") ? BOFT_DEFAULTS
+        : type.equals("FOURIERFT") ? FOURIERFT_DEFAULTS : DEFAULTS).deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
     if (c.isBoft()) {
@@ -137,6 +153,11 @@ public final class LoraConfig {
       if (c.boftNButterflyFactor() < 1)
         throw new IllegalArgumentException(where + ": boft_n_butterfly_factor must be a positive integer, got "
             + c.boftNButterflyFactor());
+    } else if (c.isFourierFt()) {
+      if (c.fields.path("alpha").isNull() && c.fields.path("n_frequency").asInt() <= 0)
+        throw new IllegalArgumentException(where + ": n_frequency must be a positive integer, got "
+            + c.fields.get("n_frequency"));
+      FourierBases.scale(c.ifft2Norm(), 1, 1, 1);  // refuses a norm torch.fft does not know
     } else if (!c.isIa3() && c.r() <= 0)  // IA3 has no rank
       throw new IllegalArgumentException(where + ": r must be positive, got " + f.get("r"));
     return c;
@@ -145,9 +166,9 @@ public final class LoraConfig {
   // ---- the fields jswift honours ----
 
   /** The adapter types jswift reads and writes. */
-  public static final List<String> SUPPORTED_TYPES = List.of("LORA", "VERA", "ADALORA", "IA3", "BOFT");
+  public static final List<String> SUPPORTED_TYPES = List.of("LORA", "VERA", "ADALORA", "IA3", "BOFT", "FOURIERFT");
 
-  /** "LORA", "VERA", "ADALORA", "IA3" or "BOFT". */
+  /** "LORA", "VERA", "ADALORA", "IA3", "BOFT" or "FOURIERFT". */
   public String peftType() {
     return fields.path("peft_type").asText("LORA");
   }
@@ -188,6 +209,36 @@ public final class LoraConfig {
   /** BOFT: how many butterfly factors multiply into the rotation (1: one block-diagonal factor, i.e. OFT). */
   public int boftNButterflyFactor() {
     return fields.path("boft_n_butterfly_factor").asInt(1);
+  }
+
+  /** A FourierFT adapter: per module fourierft_spectrum [n], coefficients at fixed spectral locations. */
+  public boolean isFourierFt() {
+    return peftType().equals("FOURIERFT");
+  }
+
+  /**
+   * FourierFT: how many coefficients a module of shape [out, in] trains: n_frequency, or its n_frequency_pattern
+   * entry; with {@code alpha} set, int(alpha * in * out) whatever those say (PEFT's update_layer).
+   */
+  public int nFrequencyFor(String module, long out, long in) {
+    JsonNode alpha = fields.get("alpha");
+    if (alpha != null && !alpha.isNull() && alpha.asDouble() != 0) return (int) (alpha.asDouble() * in * out);
+    JsonNode v = patternValue("n_frequency_pattern", module);
+    return v == null ? fields.path("n_frequency").asInt(1000) : v.asInt();
+  }
+
+  /** FourierFT: the scaling of ΔW (like lora_alpha), the seed of the spectral locations, and the ifft2 norm. */
+  public double fourierScaling() {
+    return fields.path("scaling").asDouble(150);
+  }
+
+  public long randomLocSeed() {
+    return fields.path("random_loc_seed").asLong(777);
+  }
+
+  public String ifft2Norm() {
+    JsonNode n = fields.get("ifft2_norm");
+    return n == null || n.isNull() ? "backward" : n.asText();
   }
 
   /** An AdaLoRA adapter: lora_A, lora_E (singular values), lora_B, pruned to a rank budget while training. */
@@ -385,6 +436,8 @@ public final class LoraConfig {
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
     if (isVera() || isIa3() || isBoft()) return 1;  // VeRA's vectors carry the scale; IA3 and BOFT have no low-rank path
+    if (isFourierFt())
+      throw new IllegalStateException("a FourierFT module's scale depends on its shape: FourierBases.scale");
     // AdaLoRA: scaling / (ranknum + 1e-5), ranknum = init_r (PEFT keeps it through the pruning)
     if (isAdaLora()) return (loraAlpha() > 0 ? loraAlpha() : initR()) / (initR() + 1e-5);
     double alpha = alphaFor(module);
@@ -484,6 +537,8 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isFourierFt()) return "FourierFTConfig(n_frequency=" + fields.get("n_frequency") + ", scaling="
+        + fourierScaling() + ", target_modules=" + targetModules() + ")";
     if (isBoft()) return "BOFTConfig(boft_block_size=" + boftBlockSize() + ", boft_block_num=" + boftBlockNum()
         + ", boft_n_butterfly_factor=" + boftNButterflyFactor() + ", target_modules=" + targetModules() + ")";
     if (isIa3()) return "IA3Config(target_modules=" + targetModules() + ", feedforward_modules="

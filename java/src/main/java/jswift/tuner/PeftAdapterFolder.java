@@ -17,7 +17,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Tensor;
 
 /**
- * A PEFT adapter folder (LoRA, VeRA, AdaLoRA, IA3) opened for reading tensor by tensor (adapter_config.json +
+ * A PEFT adapter folder (LoRA, VeRA, AdaLoRA, IA3, BOFT, FourierFT) opened for reading tensor by tensor (adapter_config.json +
  * adapter_model.safetensors), with its tensors grouped by the module they adapt and checked against a base
  * checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
@@ -47,6 +47,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
       return aKey != null && aKey.endsWith(".boft_R");
     }
 
+    /** A FourierFT module: aKey is its fourierft_spectrum [n]; rank is 2n, scale s of ΔW = s B diag([c; c]) A. */
+    public boolean isFourier() {
+      return aKey != null && aKey.endsWith(FOURIER);
+    }
+
     /** An (IA)^3 module: aKey is its ia3_l, which scales W's columns (feedforward) or its rows and the bias. */
     public boolean isIa3() {
       return aKey != null && aKey.endsWith(".ia3_l");
@@ -55,7 +60,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
 
   private static final String PREFIX = "base_model.model.";
   private static final String A = ".lora_A.weight", B = ".lora_B.weight", MAGNITUDE = ".lora_magnitude_vector",
-      LAMBDA_D = ".vera_lambda_d", LAMBDA_B = ".vera_lambda_b";
+      LAMBDA_D = ".vera_lambda_d", LAMBDA_B = ".vera_lambda_b", FOURIER = ".fourierft_spectrum";
 
   private final Path dir;
   private final LoraConfig config;
@@ -137,6 +142,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
     if (config.isAdaLora()) return adaLoraModules(config, weights, base, savedKeys);
     if (config.isIa3()) return ia3Modules(weights, base, savedKeys);
     if (config.isBoft()) return boftModules(weights, base, savedKeys);
+    if (config.isFourierFt()) return fourierModules(config, weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -352,6 +358,38 @@ public final class PeftAdapterFolder implements AutoCloseable {
   }
 
   /**
+   * A FourierFT adapter's modules: per module fourierft_spectrum [n], n the config's n_frequency for it (the
+   * locations follow from random_loc_seed, {@link #factors}).
+   */
+  private static Map<String, Module> fourierModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "a FourierFT adapter holds "
+        + "base_model.model.<module>.fourierft_spectrum only", FOURIER);
+    if (keys.isEmpty()) throw new IOException(file + " holds no FourierFT coefficients");
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String[]> e : keys.entrySet()) {
+      String module = e.getKey(), key = e.getValue()[0], weight = module + ".weight";
+      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
+        problems.add("'" + key + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
+        continue;
+      }
+      long[] w = base.file(weight).entry(weight).shape(), c = weights.entry(key).shape();
+      int n = config.nFrequencyFor(module, w[0], w[1]);
+      if (!Arrays.equals(c, new long[] {n})) {
+        problems.add(module + ": fourierft_spectrum " + Arrays.toString(c) + " does not fit the base weight "
+            + Arrays.toString(w) + " with the config's n_frequency " + n);
+        continue;
+      }
+      out.put(module, new Module(module, key, null, null, null, null, 2 * n,
+          jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), w[0], w[1]), false));
+    }
+    requireFits(file, base, problems);
+    return Collections.unmodifiableMap(out);
+  }
+
+  /**
    * The adapter's tensors grouped by module: module path -> its key for each suffix (in the suffixes' order; null
    * where the file lacks it), the keys {@code skip} accepts left out; any other key is an error saying
    * {@code holds}.
@@ -382,9 +420,23 @@ public final class PeftAdapterFolder implements AutoCloseable {
   /**
    * A module's low-rank factors in f32 on {@code device}, A [r, in] and B [out, r], with W' = W + scale B A: LoRA's
    * lora_A / lora_B, or for VeRA (scale 1) the projections' slices scaled by the vectors, lambda_d ⊙ A[:, :in] and
-   * lambda_b ⊙ B[:out] (PEFT's get_delta_weight). The caller closes both.
+   * lambda_b ⊙ B[:out] (PEFT's get_delta_weight); for FourierFT diag([c; c]) A and B of its spectral bases, with
+   * the module's scale s. The caller closes both.
    */
   public Tensor[] factors(Module m, long out, long in, Device device) throws IOException {
+    if (m.isFourier()) {  // diag([c; c]) A and B of the layer's spectral bases (FourierBases)
+      float[] c = weights.floats(m.aKey());
+      float[][] ab = jswift.nn.FourierBases.factors(out, in, jswift.nn.FourierBases.locations(out, in, c.length,
+          config.randomLocSeed()));
+      for (int i = 0; i < ab[0].length; i++) ab[0][i] *= c[(int) (i / in) % c.length];
+      Tensor ta = Tensor.fromFloats(ab[0], DType.F32, device, 2L * c.length, in);
+      try {
+        return new Tensor[] {ta, Tensor.fromFloats(ab[1], DType.F32, device, out, 2L * c.length)};
+      } catch (RuntimeException e) {
+        ta.close();
+        throw e;
+      }
+    }
     if (m.lambdaDKey() != null && !m.isVera()) {  // AdaLoRA: (E ⊙ A) and B
       float[] a = weights.floats(m.aKey()), e = weights.floats(m.lambdaDKey());
       for (int i = 0; i < a.length; i++) a[i] *= e[(int) (i / in)];

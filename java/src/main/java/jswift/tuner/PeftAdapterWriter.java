@@ -25,7 +25,8 @@ import jswift.tensor.Tensor;
  * it from the magnitude's parameter name); a VeRA adapter {@code .vera_lambda_b} [out] and {@code .vera_lambda_d} [r]
  * per module and the shared {@code base_model.vera_A} / {@code base_model.vera_B} once; an AdaLoRA adapter
  * {@code .lora_A} / {@code .lora_B} / {@code .lora_E} cut to the singular values its rank_pattern keeps; an IA3
- * adapter {@code .ia3_l} ([out, 1], or [1, in] for a feedforward module); the modules_to_save copies as {@code base_model.model.<module>.weight}
+ * adapter {@code .ia3_l} ([out, 1], or [1, in] for a feedforward module); a BOFT adapter {@code .boft_R} and
+ * {@code .boft_s}; a FourierFT adapter {@code .fourierft_spectrum} [n]; the modules_to_save copies as {@code base_model.model.<module>.weight}
  * (PEFT's key: the wrapper's {@code modules_to_save.<adapter>} dropped), and {@code adapter_config.json}
  * ({@link LoraConfig#toJson()}).
  *
@@ -98,6 +99,10 @@ public final class PeftAdapterWriter {
         long n = a.ia3Vector().value().numel();
         out.add(host(prefix + ".ia3_l", master(a.ia3Vector()), a.ia3Feedforward() ? new long[] {1, n}
             : new long[] {n, 1}));
+        continue;
+      }
+      if (a.isFourier()) {  // PEFT saves the coefficients only: the locations follow from random_loc_seed
+        out.add(fp32(prefix + ".fourierft_spectrum", a.spectrum()));
         continue;
       }
       if (a.isVera()) {
@@ -184,10 +189,22 @@ public final class PeftAdapterWriter {
           ? "a feedforward IA3" : "an output-scaling IA3") : "a low-rank") + " adapter, which the config ("
           + config.peftType() + ", feedforward_modules " + config.fields().get("feedforward_modules") + ") does not say");
     if (a.isIa3()) return;
+    if (a.isFourier() != config.isFourierFt())
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isFourier() ? "a FourierFT" : "not a"
+          + " FourierFT") + " adapter but the config's peft_type is " + config.peftType());
+    if (a.isFourier()) {
+      long out = a.bValue().size(0), in = a.aValue().size(1);
+      int n = config.nFrequencyFor(module, out, in);
+      double scale = jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), out, in);
+      if (a.spectrum().value().numel() != n || Math.abs(a.scale() - scale) > 1e-6 * Math.abs(scale))
+        throw new IllegalArgumentException("adapter module " + module + " has " + a.spectrum().value().numel()
+            + " coefficients at scale " + a.scale() + ", but the config (" + config + ") gives " + n + " at " + scale);
+      return;
+    }
     if (a.rank() != (config.isAdaLora() ? config.initR() : config.rankFor(module)))
       throw new IllegalArgumentException("adapter module " + module + " has rank " + a.rank()
           + " but the config says " + (config.isAdaLora() ? "init_r=" + config.initR() : "r=" + config.rankFor(module)));
-    boolean adaLora = a.isScaled() && !a.isVera();
+    boolean adaLora = a.isAdaLora();
     if (adaLora != config.isAdaLora())
       throw new IllegalArgumentException("adapter module " + module + " is " + (config.isAdaLora() ? "not " : "")
           + "an AdaLoRA adapter but the config's peft_type is " + config.peftType());
