@@ -155,6 +155,30 @@ class TrainOptionsTest {
   }
 
   @Test
+  void fourierFlagsBecomeAPeftFourierFtConfig() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "fourierft");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("FOURIERFT", cfg.peftType());
+    assertEquals(2000, cfg.nFrequencyFor("model.layers.0.self_attn.q_proj", 4096, 4096), "ms-swift's default");
+    assertEquals(300.0, cfg.fourierScaling(), 0.0);
+    assertEquals(777, cfg.randomLocSeed());
+    cfg = parse("--model", "m", "--dataset", "d.jsonl", "--tuner_type", "fourierft", "--fourier_n_frequency", "64",
+        "--fourier_scaling", "20").loraConfig();
+    assertEquals(64, cfg.nFrequencyFor("x.q_proj", 8, 16));
+    assertEquals(20.0, cfg.fourierScaling(), 0.0);
+    for (String[] bad : new String[][] {{"--fourier_n_frequency", "0"}, {"--use_rslora", "true"}}) {
+      java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("--model", "m", "--dataset", "d.jsonl",
+          "--train_type", "fourierft"));
+      argv.addAll(java.util.List.of(bad));
+      TrainArguments a = parse(argv.toArray(new String[0]));
+      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          a::validate, String.join(" ", bad));
+      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(bad[0]), e.getMessage());
+    }
+  }
+
+  @Test
   void ia3FlagsBecomeAPeftIa3Config() {
     TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "ia3");
     d.validate();

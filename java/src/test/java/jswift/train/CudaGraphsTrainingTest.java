@@ -17,6 +17,8 @@ import jswift.testing.TinyModels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code --cuda_graphs} end to end on the CPU (its graphs are recordings of the engine's calls under CUDA's rules):
@@ -35,7 +37,14 @@ class CudaGraphsTrainingTest {
   }
 
   private static TrainArguments args(Path out, boolean graphs) {
+    return args(out, graphs, "lora");
+  }
+
+  private static TrainArguments args(Path out, boolean graphs, String trainType) {
     TrainArguments a = TinyModels.trainArguments(model, data, out, 6, 100);
+    a.trainType = trainType;
+    a.fourierNFrequency = 40;  // fourierft: its coefficients are expanded into [c; c] by kernels inside the step
+    a.fourierScaling = 20;
     a.learningRate = 3e-2;
     a.lrSchedulerType = "constant";
     a.gradientAccumulationSteps = 2;
@@ -62,12 +71,14 @@ class CudaGraphsTrainingTest {
     return out;
   }
 
-  @Test
-  void aGraphReplayedRunLogsTheEagerRunsLossesAndNorms() throws IOException {
-    Trainer.Result eager = TinyModels.train(args(shared.resolve("eager"), false));
+  @ParameterizedTest
+  @ValueSource(strings = {"lora", "fourierft"})
+  void aGraphReplayedRunLogsTheEagerRunsLossesAndNorms(String trainType) throws IOException {
+    Trainer.Result eager = TinyModels.train(args(shared.resolve("eager-" + trainType), false, trainType));
     StringWriter console = new StringWriter();
     Trainer.Result graphed;
-    try (Trainer t = new Trainer(args(shared.resolve("graphs"), true), new PrintWriter(console, true))) {
+    try (Trainer t = new Trainer(args(shared.resolve("graphs-" + trainType), true, trainType),
+        new PrintWriter(console, true))) {
       graphed = t.train();
     }
     List<double[]> e = steps(eager.runDir()), g = steps(graphed.runDir());

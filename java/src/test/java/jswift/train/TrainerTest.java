@@ -421,6 +421,33 @@ class TrainerTest {
   }
 
   @Test
+  void fourierFtTrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
+    java.util.function.Function<Path, TrainArguments> fourier = dir -> {
+      TrainArguments a = args(dir, 4, 2);
+      a.trainType = "fourierft";
+      a.fourierNFrequency = 48;
+      a.fourierScaling = 30;
+      a.learningRate = 5e-2;
+      a.quantMethod = "bnb";
+      a.quantBits = 4;
+      return a;
+    };
+    Trainer.Result straight = TinyModels.train(fourier.apply(out.resolve("a")));
+    assertTrue(straight.lastLoss() < straight.firstLoss(), straight.firstLoss() + " -> " + straight.lastLoss());
+    TrainArguments resumed = fourier.apply(out.resolve("b"));
+    resumed.resumeFromCheckpoint = straight.runDir().resolve("checkpoint-2");
+    Trainer.Result second = TinyModels.train(resumed);
+    assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
+    java.util.Set<String> names = sameAdapters(straight, second);
+    assertTrue(names.stream().allMatch(n -> n.endsWith(".fourierft_spectrum")), names.toString());
+    TrainArguments more = fourier.apply(out.resolve("c"));
+    more.adapters = List.of(straight.lastCheckpoint());
+    more.maxSteps = 1;
+    Trainer.Result cont = TinyModels.train(more);
+    assertTrue(cont.firstLoss() < straight.firstLoss(), "continued " + cont.firstLoss() + " vs " + straight.firstLoss());
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
