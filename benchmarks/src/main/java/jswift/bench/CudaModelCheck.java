@@ -80,7 +80,7 @@ public final class CudaModelCheck {
       graphCheck(fixture, cuda);
       return null;
     });
-    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "lora_neftune"))
+    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "lora_neftune"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -280,6 +280,9 @@ public final class CudaModelCheck {
               jswift.tuner.Ia3Tuner.DEFAULT_FEEDFORWARD));
       case "boft" -> jswift.tuner.LoraConfig.boftDefaults().withLoraDropout(0.25).with("boft_n_butterfly_factor",
           com.fasterxml.jackson.databind.node.IntNode.valueOf(2));
+      case "fourierft" -> jswift.tuner.LoraConfig.fourierFtDefaults().with("n_frequency",  // N(0, 1) spectrum: off zero
+          com.fasterxml.jackson.databind.node.IntNode.valueOf(200)).with("scaling",
+          com.fasterxml.jackson.databind.node.DoubleNode.valueOf(50.0));
       default -> jswift.tuner.LoraConfig.defaults().withLoraAlpha(16);
     };
     if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(List.of("all-linear"));

@@ -20,7 +20,7 @@ import jswift.tensor.Tensor;
 /**
  * Reads a PEFT adapter folder into a loaded {@link CausalLM} ({@link CausalLM#loadAdapter}): LoRA (rsLoRA, DoRA's
  * magnitudes), VeRA (the shared projections, saved or redrawn from projection_prng_key), AdaLoRA (E folded into A),
- * IA3 and BOFT, plus the modules_to_save copies; every tensor checked against the layer it adapts, with errors
+ * IA3, BOFT and FourierFT (its bases redrawn from random_loc_seed), plus the modules_to_save copies; every tensor checked against the layer it adapts, with errors
  * naming the file, the tensor and both shapes, before the adapters are added.
  */
 final class AdapterLoader {

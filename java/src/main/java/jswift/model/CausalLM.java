@@ -282,8 +282,8 @@ public final class CausalLM implements AutoCloseable {
 
   /**
    * Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors: LoRA and its variants, VeRA,
-   * AdaLoRA, IA3, BOFT) under a name, every module checked against this model ({@link AdapterLoader}); its tensors
-   * are frozen until made trainable.
+   * AdaLoRA, IA3, BOFT, FourierFT) under a name, every module checked against this model ({@link AdapterLoader});
+   * its tensors are frozen until made trainable.
    */
   public void loadAdapter(String name, Path dir) throws IOException {
     new AdapterLoader(this).load(name, dir);

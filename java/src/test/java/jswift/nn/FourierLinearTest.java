@@ -2,6 +2,7 @@ package jswift.nn;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -139,11 +140,14 @@ class FourierLinearTest {
     }
   }
 
+  /** Both ways to compute the layer (the rank-2n path and ΔW formed), each forced, and the one picked by cost. */
   @ParameterizedTest
-  @CsvSource({"1, 30, 150", "9, 40, 300", "33, 7, 1000"})
-  void layerMatchesPeftsFourierFtLinearForwardAndBackward(int tokens, int n, double scaling) {
+  @CsvSource({"1, 30, 150, false", "1, 30, 150, true", "9, 40, 300, false", "9, 40, 300, true", "33, 7, 1000, false",
+      "33, 7, 1000, true", "33, 7, 1000, ", "2, 100, 10, "})
+  void layerMatchesPeftsFourierFtLinearForwardAndBackward(int tokens, int n, double scaling, Boolean materialized) {
     float[] x = Rand.normal(tokens * IN, 10 + tokens), w = Rand.normal(OUT * IN, 11, 0.3f), bias = Rand.normal(OUT, 12),
         c = Rand.normal(n, 13), dy = Rand.normal(tokens * OUT, 14);
+    FourierLinear.forceMaterialized = materialized;
     try (FourierBases bases = new FourierBases(777, DType.F32, Device.CPU);
         Linear l = fourierLayer(bases, w, bias, c, scaling)) {
       Result got = run(l, x, tokens, dy);
@@ -151,7 +155,17 @@ class FourierLinearTest {
       Assert.close("y", got.y, want.y, 2e-5, 2e-5);
       Assert.close("dx", got.dx, want.dx, 2e-5, 2e-5);
       Assert.close("dc", got.dc, want.dc, 2e-5, 2e-5);
+    } finally {
+      FourierLinear.forceMaterialized = null;
     }
+  }
+
+  @Test
+  void theCheaperPathIsPicked() {
+    assertTrue(FourierLinear.materialize(2048, 4000, 256, 256), "a 256-wide layer at n = 2000");
+    assertFalse(FourierLinear.materialize(2048, 4000, 4096, 4096), "a 4096-wide layer at n = 2000, 2048 tokens");
+    assertTrue(FourierLinear.materialize(32768, 4000, 4096, 4096), "... but 32768 tokens");
+    assertFalse(FourierLinear.materialize(1, 4000, 256, 256), "decode");
   }
 
   @Test
