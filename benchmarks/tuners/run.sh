@@ -6,7 +6,7 @@
 #   benchmarks/tuners/run.sh [MODEL_DIR] [STEPS] [METHOD...]
 #       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
 #       STEPS      default 40 (batch 8, seq <= 512, swift/self-cognition: data the bundled model has not seen)
-#       METHOD     any of: lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft lora-neftune full
+#       METHOD     any of: lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft bone lora-neftune full
 #                  galore galore-per-param q-galore lisa llamapro (default: all)
 #
 # Prints a Markdown table (and writes target/tuners/table.md). Every method runs at the same learning rate
@@ -18,7 +18,7 @@ steps="${2:-40}"
 lr="${LR:-1e-3}"
 shift $(( $# > 2 ? 2 : $# )) || true
 methods=("$@")
-[ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft lora-neftune full galore
+[ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft bone lora-neftune full galore
   galore-per-param q-galore lisa llamapro)
 out="$root/target/tuners"
 rm -rf "$out"
@@ -38,6 +38,7 @@ flags() {  # the flags of one method
     ia3) echo "--train_type ia3" ;;
     boft) echo "--train_type boft" ;;
     fourierft) echo "--train_type fourierft" ;;
+    bone) echo "--train_type bone" ;;
     lora-neftune) echo "--train_type lora --neftune_noise_alpha 5" ;;
     full) echo "--train_type full" ;;
     galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20" ;;

@@ -80,7 +80,7 @@ public final class CudaModelCheck {
       graphCheck(fixture, cuda);
       return null;
     });
-    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "lora_neftune"))
+    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "bone", "lora_neftune"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -283,6 +283,8 @@ public final class CudaModelCheck {
       case "fourierft" -> jswift.tuner.LoraConfig.fourierFtDefaults().with("n_frequency",  // N(0, 1) spectrum: off zero
           com.fasterxml.jackson.databind.node.IntNode.valueOf(200)).with("scaling",
           com.fasterxml.jackson.databind.node.DoubleNode.valueOf(50.0));
+      case "bone" -> jswift.tuner.LoraConfig.missDefaults().withR(6).withLoraDropout(0.1).with("init_weights",
+          com.fasterxml.jackson.databind.node.BooleanNode.FALSE);  // random blocks: off the neutral start
       default -> jswift.tuner.LoraConfig.defaults().withLoraAlpha(16);
     };
     if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(List.of("all-linear"));

@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, boft, fourierft, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), vera, adalora, ia3, boft, fourierft, bone, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -80,6 +80,8 @@ public final class TrainOptions {
   int fourierNFrequency = 2000;
   @Option(names = "--fourier_scaling", description = "FourierFT: scale of the weight update, like lora_alpha (300.0)")
   double fourierScaling = 300.0;
+  @Option(names = "--reft_rank", description = "--train_type bone: the MiSS (Bone) block's r, as ms-swift passes it (4)")
+  int reftRank = 4;
   @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
   int adaloraTargetR = 8;
   @Option(names = "--adalora_init_r", description = "AdaLoRA: singular values per module at the start (12)")
@@ -234,6 +236,7 @@ public final class TrainOptions {
     a.boftDropout = boftDropout;
     a.fourierNFrequency = fourierNFrequency;
     a.fourierScaling = fourierScaling;
+    a.reftRank = reftRank;
     a.adaloraTargetR = adaloraTargetR;
     a.adaloraInitR = adaloraInitR;
     a.adaloraTinit = adaloraTinit;

@@ -20,7 +20,7 @@ import jswift.tensor.Tensor;
 /**
  * Reads a PEFT adapter folder into a loaded {@link CausalLM} ({@link CausalLM#loadAdapter}): LoRA (rsLoRA, DoRA's
  * magnitudes), VeRA (the shared projections, saved or redrawn from projection_prng_key), AdaLoRA (E folded into A),
- * IA3, BOFT and FourierFT (its bases redrawn from random_loc_seed), plus the modules_to_save copies; every tensor checked against the layer it adapts, with errors
+ * IA3, BOFT, FourierFT (its bases redrawn from random_loc_seed) and MiSS / Bone, plus the modules_to_save copies; every tensor checked against the layer it adapts, with errors
  * naming the file, the tensor and both shapes, before the adapters are added.
  */
 final class AdapterLoader {
@@ -54,7 +54,8 @@ final class AdapterLoader {
       throw new IOException(cfgFile + ": peft_type " + type + " is not supported (" + String.join(", ",
           jswift.tuner.LoraConfig.SUPPORTED_TYPES) + " adapters)");
     boolean vera = type.equals("VERA"), ada = type.equals("ADALORA"), ia3 = type.equals("IA3"),
-        boft = type.equals("BOFT"), fourier = type.equals("FOURIERFT");
+        boft = type.equals("BOFT"), fourier = type.equals("FOURIERFT"), miss = type.equals("MISS")
+        || type.equals("BONE");
     boolean dora = c.path("use_dora").asBoolean(false);
     if (c.path("fan_in_fan_out").asBoolean(false))
       throw new IOException(cfgFile + ": fan_in_fan_out adapters (GPT-2 Conv1D layers) do not apply to this model");
@@ -66,7 +67,7 @@ final class AdapterLoader {
       throw new IOException(cfgFile + ": init_lora_weights=" + init + ": this adapter is relative to the residual base"
           + " W - s B0 A0 its initialisation left, not to the original weights; load its converted/default folder"
           + " (the plain-LoRA conversion ms-swift and jswift save beside each checkpoint) instead");
-    int r = c.path("r").asInt(vera ? 256 : 8);
+    int r = c.path("r").asInt(vera ? 256 : miss ? 64 : 8);
     double alpha = c.path("lora_alpha").asDouble(8);
     float scale = (float) (c.path("use_rslora").asBoolean(false) ? alpha / Math.sqrt(r) : alpha / r);
     if (ada) {  // PEFT's SVDLinear: lora_alpha / (ranknum + 1e-5), ranknum = init_r through the pruning
@@ -93,6 +94,10 @@ final class AdapterLoader {
     Map<String, Tensor[]> boftParts = new LinkedHashMap<>();  // module -> boft_R, boft_s
     Map<Linear, Parameter> spectra = new LinkedHashMap<>();  // FourierFT: layer -> its fourierft_spectrum
     jswift.tuner.LoraConfig fourierConfig = fourier ? jswift.tuner.LoraConfig.parse(c, cfgFile.toString()) : null;
+    Map<Linear, Parameter> missBlocks = new LinkedHashMap<>();  // MiSS / Bone: layer -> its block, held transposed
+    if (miss && c.has("init_weights") && !c.get("init_weights").isBoolean())
+      throw new IOException(cfgFile + ": MiSS init_weights " + c.get("init_weights") + " (PEFT's \"bat\" / \"mini\" "
+          + "variants) is not supported; jswift applies MiSS's default variant");
     try {
       try (SafetensorsFile f = SafetensorsFile.open(weights)) {
         if (vera) projections = veraProjections(f, r, c.path("projection_prng_key").asLong(0), weights);
@@ -105,6 +110,10 @@ final class AdapterLoader {
           }
           if (ia3 && savedModuleOf(key, toSave) == null) {
             ia3Vectors.add(ia3Vector(f, key, weights));
+            continue;
+          }
+          if (miss && savedModuleOf(key, toSave) == null) {
+            missBlock(f, key, weights, r, type.equals("BONE") ? ".bone_block" : ".miss_block", missBlocks);
             continue;
           }
           if (fourier && savedModuleOf(key, toSave) == null) {
@@ -145,9 +154,20 @@ final class AdapterLoader {
           m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty() && spectra.isEmpty())
+      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty() && spectra.isEmpty() && missBlocks.isEmpty())
         throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : boft ? "BOFT"
-            : fourier ? "FourierFT" : "LoRA") + " tensors");
+            : fourier ? "FourierFT" : miss ? "MiSS" : "LoRA") + " tensors");
+      if (miss) {
+        jswift.nn.MissTiles tiles = new jswift.nn.MissTiles(r, dtype, device);
+        model.setSharedAdapterTensors(name, tiles);
+        float missDropout = (float) c.path("miss_dropout").asDouble(0);
+        for (java.util.Iterator<Map.Entry<Linear, Parameter>> it = missBlocks.entrySet().iterator(); it.hasNext(); ) {
+          Map.Entry<Linear, Parameter> e = it.next();
+          e.getKey().addAdapter(name, LoraAdapter.miss(tiles.forWidth(e.getKey().inFeatures()), e.getValue(),
+              missDropout));
+          it.remove();  // owned by the adapter now
+        }
+      }
       if (fourier) addFourierAdapters(name, spectra, fourierConfig);
       addBoftAdapters(name, boftParts, dropout, weights);
       for (Ia3Vector v : ia3Vectors) v.layer().addAdapter(name, LoraAdapter.ia3(v.vector(), v.feedforward()));
@@ -201,7 +221,24 @@ final class AdapterLoader {
       for (Ia3Vector v : ia3Vectors) v.vector().close();
       for (Tensor[] p : boftParts.values()) for (Tensor t : p) if (t != null) t.close();
       spectra.values().forEach(Parameter::close);
+      missBlocks.values().forEach(Parameter::close);
     }
+  }
+
+  /**
+   * One module's MiSS block, {@code base_model.model.<module>.miss_block} (Bone: {@code .bone_block}) [r, out],
+   * held transposed ([out, r], the B of the LoRA kernels) under PEFT's name in {@code blocks}.
+   */
+  private void missBlock(SafetensorsFile f, String key, Path weights, int r, String suffix,
+      Map<Linear, Parameter> blocks) throws IOException {
+    Linear l = layerOf(key, suffix, weights, suffix.contains("bone") ? "a Bone" : "a MiSS");
+    String module = l.name();
+    long[] s = f.entry(key).shape();
+    if (!java.util.Arrays.equals(s, new long[] {r, l.outFeatures()}))
+      throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(s) + ", but " + module
+          + " needs [" + r + ", " + l.outFeatures() + "] (r=" + r + " from adapter_config.json, one column per output)");
+    float[] v = jswift.tuner.PeftLayout.transpose(f.floats(key), r, (int) l.outFeatures());
+    blocks.put(l, new Parameter(key, Tensor.fromFloats(v, dtype, device, l.outFeatures(), r)));
   }
 
   /**
@@ -210,13 +247,8 @@ final class AdapterLoader {
    */
   private void spectrum(SafetensorsFile f, String key, Path weights, jswift.tuner.LoraConfig config,
       Map<Linear, Parameter> spectra) throws IOException {
-    String suffix = ".fourierft_spectrum";
-    if (!key.startsWith("base_model.model.") || !key.endsWith(suffix))
-      throw new IOException(weights + ": unexpected tensor '" + key + "' (a FourierFT adapter holds base_model.model."
-          + "<module>.fourierft_spectrum only)");
-    String module = key.substring("base_model.model.".length(), key.length() - suffix.length());
-    Linear l = linears.get(module);
-    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    Linear l = layerOf(key, ".fourierft_spectrum", weights, "a FourierFT");
+    String module = l.name();
     int n = config.nFrequencyFor(module, l.outFeatures(), l.inFeatures());
     long[] s = f.entry(key).shape();
     if (!java.util.Arrays.equals(s, new long[] {n}))
@@ -313,13 +345,8 @@ final class AdapterLoader {
   private record Ia3Vector(Linear layer, Parameter vector, boolean feedforward) {}
 
   private Ia3Vector ia3Vector(SafetensorsFile f, String key, Path weights) throws IOException {
-    String suffix = ".ia3_l";
-    if (!key.startsWith("base_model.model.") || !key.endsWith(suffix))
-      throw new IOException(weights + ": unexpected tensor '" + key + "' (an IA3 adapter holds base_model.model."
-          + "<module>.ia3_l only)");
-    String module = key.substring("base_model.model.".length(), key.length() - suffix.length());
-    Linear l = linears.get(module);
-    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    Linear l = layerOf(key, ".ia3_l", weights, "an IA3");
+    String module = l.name();
     long[] s = f.entry(key).shape();
     boolean ff = java.util.Arrays.equals(s, new long[] {1, l.inFeatures()});
     if (!ff && !java.util.Arrays.equals(s, new long[] {l.outFeatures(), 1}))
@@ -327,6 +354,20 @@ final class AdapterLoader {
           + " needs [1, " + l.inFeatures() + "] (feedforward) or [" + l.outFeatures() + ", 1]");
     float[] v = f.floats(key);
     return new Ia3Vector(l, new Parameter(key, Tensor.fromFloats(v, DType.F32, device, v.length)), ff);
+  }
+
+  /**
+   * The layer an adapter tensor {@code base_model.model.<module><suffix>} adapts; any other key, or a module this
+   * model lacks, is an error naming the file and the key ({@code kind}: "a FourierFT" adapter...).
+   */
+  private Linear layerOf(String key, String suffix, Path weights, String kind) throws IOException {
+    if (!key.startsWith("base_model.model.") || !key.endsWith(suffix))
+      throw new IOException(weights + ": unexpected tensor '" + key + "' (" + kind + " adapter holds base_model.model."
+          + "<module>" + suffix + " only)");
+    String module = key.substring("base_model.model.".length(), key.length() - suffix.length());
+    Linear l = linears.get(module);
+    if (l == null) throw new IOException(weights + ": '" + key + "' targets '" + module + "', which this model lacks");
+    return l;
   }
 
   /** AdaLoRA: how many of a module's init_r singular values the config's rank_pattern keeps (init_r if none). */

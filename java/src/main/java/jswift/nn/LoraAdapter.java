@@ -32,6 +32,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final boolean ia3Feedforward;
   private final BoftRotation boft;    // a BOFT adapter's rotation and scale, else null
   private final Parameter spectrum;   // a FourierFT adapter's coefficients c [n] (rankScale is then [c; c]), else null
+  private final boolean miss;         // a MiSS adapter: A is the model's shared tiles (MissTiles), B its block^T
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
     this(a, b, null, scale, dropout);
@@ -99,7 +100,7 @@ public final class LoraAdapter implements AutoCloseable {
     Parameter doubled = new Parameter(spectrum.name() + "[c; c]", Tensor.zeros(DType.F32, spectrum.value().device(),
         2 * n));
     try {
-      return new LoraAdapter(basisA, basisB, null, doubled, null, null, false, null, spectrum, scale,
+      return new LoraAdapter(basisA, basisB, null, doubled, null, null, false, null, spectrum, false, scale,
           checkLowRank(basisA, basisB, null, 0f));
     } catch (RuntimeException e) {
       doubled.close();
@@ -107,23 +108,35 @@ public final class LoraAdapter implements AutoCloseable {
     }
   }
 
+  /**
+   * A MiSS adapter (PEFT's MissLinear, formerly Bone): y = x W^T + drop(x) A^T B with A [r, in] the tiled identities
+   * of {@link MissTiles} (frozen, owned by the model) and B [out, r] the trained miss_block^T; plain LoRA at scale 1
+   * to the kernels.
+   */
+  public static LoraAdapter miss(Parameter tiles, Parameter b, float dropout) {
+    return new LoraAdapter(tiles, b, null, null, null, null, false, null, null, true, 1f,
+        checkLowRank(tiles, b, null, dropout));
+  }
+
   private LoraAdapter(BoftRotation rotation) {
-    this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), null, 1,
-        rotation.dropout());
+    this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), null,
+        false, 1, rotation.dropout());
   }
 
   private LoraAdapter(Parameter ia3, boolean feedforward) {
-    this(null, null, null, null, null, ia3, feedforward, null, null, 1, 0);
+    this(null, null, null, null, null, ia3, feedforward, null, null, false, 1, 0);
   }
 
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
       float scale, float dropout) {
-    this(a, b, magnitude, rankScale, outScale, null, false, null, null, scale, checkLowRank(a, b, magnitude, dropout));
+    this(a, b, magnitude, rankScale, outScale, null, false, null, null, false, scale,
+        checkLowRank(a, b, magnitude, dropout));
   }
 
   /** Every field; each kind's constructor above leaves the others' null. */
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
-      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, Parameter spectrum, float scale, float dropout) {
+      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, Parameter spectrum, boolean miss, float scale,
+      float dropout) {
     this.a = a;
     this.b = b;
     this.magnitude = magnitude;
@@ -133,6 +146,7 @@ public final class LoraAdapter implements AutoCloseable {
     this.ia3Feedforward = ia3Feedforward;
     this.boft = boft;
     this.spectrum = spectrum;
+    this.miss = miss;
     this.scale = scale;
     this.dropout = dropout;
   }
@@ -189,6 +203,11 @@ public final class LoraAdapter implements AutoCloseable {
     return spectrum != null;
   }
 
+  /** A MiSS adapter: A is the shared tiled identities, B = miss_block^T trained. */
+  public boolean isMiss() {
+    return miss;
+  }
+
   /** FourierFT's coefficients c (f32 [n]), else null. */
   public Parameter spectrum() {
     return spectrum;
@@ -230,8 +249,8 @@ public final class LoraAdapter implements AutoCloseable {
   }
 
   /**
-   * The parameters of this adapter alone (A and B too unless they are VeRA's shared projections or FourierFT's
-   * bases).
+   * The parameters of this adapter alone (A and B too unless they are VeRA's shared projections, FourierFT's
+   * bases or MiSS's tiles).
    */
   public java.util.List<Parameter> ownParameters() {
     java.util.List<Parameter> out = new java.util.ArrayList<>();
@@ -245,6 +264,8 @@ public final class LoraAdapter implements AutoCloseable {
       out.add(outScale);
     } else if (spectrum != null) {
       out.add(spectrum);
+    } else if (miss) {
+      out.add(b);
     } else {
       out.add(a);
       out.add(b);

@@ -361,7 +361,7 @@ final class Checkpoints {
           // the fp32 master when the checkpoint kept one (its model file holds it rounded), else the model file's
           String master = p.name() + MASTER;
           float[] v = moments != null && moments.contains(master) ? moments.floats(master)
-              : lora ? adapter.floats(p.name()) : weights.file(p.name()).floats(p.name());
+              : lora ? jswift.tuner.PeftLayout.read(adapter, p) : weights.file(p.name()).floats(p.name());
           p.value().copyFrom(v);
           if (p.isTrainable() && p.master() != p.value()) p.master().copyFrom(v);
         }

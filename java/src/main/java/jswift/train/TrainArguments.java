@@ -86,6 +86,7 @@ public final class TrainArguments {
   public float boftDropout = 0f;
   public int fourierNFrequency = 2000;     // --train_type fourierft: ms-swift's fourier_* flags and defaults
   public double fourierScaling = 300.0;
+  public int reftRank = 4;                 // --train_type bone: ms-swift passes reft_rank as MiSS's (Bone's) r
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -220,6 +221,10 @@ public final class TrainArguments {
         : trainType.equals("fourierft")
         ? jswift.tuner.LoraConfig.fourierFtDefaults().withTargetModules(targetModules)
             .with("n_frequency", json.numberNode(fourierNFrequency)).with("scaling", json.numberNode(fourierScaling))
+        : trainType.equals("bone")
+        ? jswift.tuner.LoraConfig.missDefaults().withR(reftRank).withTargetModules(targetModules)
+            .with("init_weights", initWeights.equals("true") || initWeights.equals("false")
+                ? json.booleanNode(Boolean.parseBoolean(initWeights)) : json.textNode(initWeights))
         : trainType.equals("vera")
         ? jswift.tuner.LoraConfig.veraDefaults().withR(veraRank).withLoraDropout(veraDropout)
             .withTargetModules(targetModules).with("projection_prng_key", json.numberNode(veraProjectionPrngKey))
@@ -258,7 +263,7 @@ public final class TrainArguments {
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft").contains(trainType);
+    return List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "bone").contains(trainType);
   }
 
   private void validateAdaLora() {
@@ -307,9 +312,9 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "full", "llamapro").contains(trainType))
+    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "full", "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
-          + "ia3, boft, fourierft, full, llamapro)");
+          + "ia3, boft, fourierft, bone, full, llamapro)");
     if (trainType.equals("ia3")) refuseLoraOnlyFlags("--ia3_target_modules and --ia3_feedforward_modules");
     if (trainType.equals("ia3") && !ia3TargetModules.containsAll(ia3FeedforwardModules))
       throw new IllegalArgumentException("--ia3_feedforward_modules " + ia3FeedforwardModules + " must be among "
@@ -317,6 +322,16 @@ public final class TrainArguments {
     if (trainType.equals("adalora")) validateAdaLora();
     if (trainType.equals("vera")) validateVera();
     if (trainType.equals("boft")) validateBoft();
+    if (trainType.equals("bone")) {
+      if (reftRank <= 0) throw new IllegalArgumentException("--reft_rank (MiSS's r for --train_type bone) must be > 0, got "
+          + reftRank);
+      if (!List.of("true", "false").contains(initWeights))
+        throw new IllegalArgumentException("--init_weights " + initWeights + ": --train_type bone trains MiSS's default "
+            + "variant (true: zero blocks, false: random ones); PEFT's bat and mini variants are not supported");
+      if (useDora || useRslora || lorapLrRatio != null)
+        throw new IllegalArgumentException("--use_dora, --use_rslora and --lorap_lr_ratio are LoRA's; --train_type bone "
+            + "takes --reft_rank and --init_weights");
+    }
     if (trainType.equals("fourierft")) {
       if (fourierNFrequency <= 0)
         throw new IllegalArgumentException("--fourier_n_frequency must be > 0, got " + fourierNFrequency);
@@ -365,7 +380,7 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
     if (!adapters.isEmpty() && !isAdapterTuning())
       throw new IllegalArgumentException("--adapters starts LoRA training from an adapter's weights: it needs "
-          + "--train_type lora, vera, ia3, boft or fourierft (to train the merged model in full, merge it first: jswift export "
+          + "--train_type lora, vera, ia3, boft, fourierft or bone (to train the merged model in full, merge it first: jswift export "
           + "--merge_lora true)");
     if ((resumeOnlyModel || ignoreDataSkip) && resumeFromCheckpoint == null)
       throw new IllegalArgumentException("--resume_only_model and --ignore_data_skip shape a resume: they need "

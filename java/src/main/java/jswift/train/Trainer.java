@@ -326,11 +326,12 @@ public final class Trainer implements AutoCloseable {
     if (c.isAdaLora())
       throw new IllegalArgumentException("--adapters " + dir + " is an AdaLoRA adapter, saved with only the singular "
           + "values it kept: continue its run with --resume_from_checkpoint, or use it as it is (infer, export)");
-    String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : c.isBoft() ? "boft" : c.isFourierFt() ? "fourierft" : "lora";
+    String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : c.isBoft() ? "boft" : c.isFourierFt() ? "fourierft"
+        : c.isMiss() ? "bone" : "lora";
     if (!args.trainType.equals(fits))
       throw new IllegalArgumentException("--adapters " + dir + " is a " + c.peftType() + " adapter: continue it with "
           + "--train_type " + fits);
-    if (c.isVera() || c.isIa3() || c.isBoft() || c.isFourierFt()) return c;
+    if (c.isVera() || c.isIa3() || c.isBoft() || c.isFourierFt() || c.isMiss()) return c;
     return c.withInitLoraWeights(com.fasterxml.jackson.databind.node.BooleanNode.TRUE);  // its weights replace the init
   }
 
@@ -351,12 +352,12 @@ public final class Trainer implements AutoCloseable {
       for (Parameter p : params) {
         if (!f.contains(p.name()))
           throw new IOException(file + " has no " + p.name() + ": --adapters needs an adapter of this model");
-        long[] shape = f.entry(p.name()).shape();
+        long[] shape = f.entry(p.name()).shape(), want = jswift.tuner.PeftLayout.savedShape(p);
         // PEFT keeps some vectors 2-D (IA3's [out, 1] / [1, in], AdaLoRA's E [r, 1]): compare without the 1s
-        if (!java.util.Arrays.equals(squeezed(shape), squeezed(p.value().shape())))
+        if (!java.util.Arrays.equals(squeezed(shape), squeezed(want)))
           throw new IOException(file + ": " + p.name() + " has shape " + java.util.Arrays.toString(shape) + ", this "
-              + "model's is " + java.util.Arrays.toString(p.value().shape()));
-        float[] v = f.floats(p.name());
+              + "model's is " + java.util.Arrays.toString(want));
+        float[] v = jswift.tuner.PeftLayout.read(f, p);
         p.value().copyFrom(v);
         if (p.master() != null && p.master() != p.value()) p.master().copyFrom(v);
       }
@@ -458,7 +459,8 @@ public final class Trainer implements AutoCloseable {
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
         args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA "
         : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 "
-        : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT " : "",
+        : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT "
+        : args.trainType.equals("bone") ? "MiSS " : "",
         trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();

@@ -40,6 +40,7 @@ public final class LoraConfig {
   private static final ObjectNode IA3_DEFAULTS = loadDefaults("ia3");
   private static final ObjectNode BOFT_DEFAULTS = loadDefaults("boft");
   private static final ObjectNode FOURIERFT_DEFAULTS = loadDefaults("fourierft");
+  private static final ObjectNode MISS_DEFAULTS = loadDefaults("miss");
 
   private final ObjectNode fields;
 
@@ -120,6 +121,18 @@ public final class LoraConfig {
     return new LoraConfig(f);
   }
 
+  /**
+   * PEFT's MissConfig defaults (r 64, miss_dropout 0, init_weights true, mini_r 1): MiSS ({@link MissTuner}, ms-swift's
+   * {@code --train_type bone}; PEFT renamed Bone to MiSS) trains one block [r, out] per target, added to the output
+   * after the input is summed over its in / r groups of r. The field set is PEFT's MissConfig, written from its
+   * source rather than dumped by PEFT itself.
+   */
+  public static LoraConfig missDefaults() {
+    ObjectNode f = MISS_DEFAULTS.deepCopy();
+    f.put("task_type", "CAUSAL_LM");
+    return new LoraConfig(f);
+  }
+
   /** Reads {@code adapter_config.json} from an adapter folder. */
   public static LoraConfig read(Path adapterDir) throws IOException {
     Path file = adapterDir.resolve(FILE);
@@ -142,7 +155,8 @@ public final class LoraConfig {
           + String.join(", ", SUPPORTED_TYPES) + " adapters)");
     ObjectNode f = (type.equals("VERA") ? VERA_DEFAULTS : type.equals("ADALORA") ? ADALORA_DEFAULTS
         : type.equals("IA3") ? IA3_DEFAULTS : type.equals("BOFT") ? BOFT_DEFAULTS
-        : type.equals("FOURIERFT") ? FOURIERFT_DEFAULTS : DEFAULTS).deepCopy();
+        : type.equals("FOURIERFT") ? FOURIERFT_DEFAULTS : type.equals("MISS") || type.equals("BONE") ? MISS_DEFAULTS
+        : DEFAULTS).deepCopy();
     root.fields().forEachRemaining(e -> f.set(e.getKey(), e.getValue()));
     LoraConfig c = new LoraConfig(f);
     if (c.isBoft()) {
@@ -166,9 +180,10 @@ public final class LoraConfig {
   // ---- the fields jswift honours ----
 
   /** The adapter types jswift reads and writes. */
-  public static final List<String> SUPPORTED_TYPES = List.of("LORA", "VERA", "ADALORA", "IA3", "BOFT", "FOURIERFT");
+  public static final List<String> SUPPORTED_TYPES = List.of("LORA", "VERA", "ADALORA", "IA3", "BOFT", "FOURIERFT",
+      "MISS", "BONE");
 
-  /** "LORA", "VERA", "ADALORA", "IA3", "BOFT" or "FOURIERFT". */
+  /** One of {@link #SUPPORTED_TYPES}. */
   public String peftType() {
     return fields.path("peft_type").asText("LORA");
   }
@@ -209,6 +224,16 @@ public final class LoraConfig {
   /** BOFT: how many butterfly factors multiply into the rotation (1: one block-diagonal factor, i.e. OFT). */
   public int boftNButterflyFactor() {
     return fields.path("boft_n_butterfly_factor").asInt(1);
+  }
+
+  /** A MiSS adapter (or a Bone one, its older name): per module miss_block (bone_block) [r, out]. */
+  public boolean isMiss() {
+    return peftType().equals("MISS") || peftType().equals("BONE");
+  }
+
+  /** MiSS / Bone: the tensor suffix of the blocks, ".miss_block" or (Bone) ".bone_block". */
+  public String missBlockSuffix() {
+    return peftType().equals("BONE") ? ".bone_block" : ".miss_block";
   }
 
   /** A FourierFT adapter: per module fourierft_spectrum [n], coefficients at fixed spectral locations. */
@@ -342,7 +367,7 @@ public final class LoraConfig {
   }
 
   private String dropoutField() {
-    return isVera() ? "vera_dropout" : isBoft() ? "boft_dropout" : "lora_dropout";
+    return isVera() ? "vera_dropout" : isBoft() ? "boft_dropout" : isMiss() ? "miss_dropout" : "lora_dropout";
   }
 
   public boolean useRslora() {
@@ -435,7 +460,7 @@ public final class LoraConfig {
 
   /** The LoRA scale s of y = x W^T + s x A^T B^T: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's rule). */
   public double scaleFor(String module) {
-    if (isVera() || isIa3() || isBoft()) return 1;  // VeRA's vectors carry the scale; IA3 and BOFT have no low-rank path
+    if (isVera() || isIa3() || isBoft() || isMiss()) return 1;  // VeRA's vectors carry the scale; IA3, BOFT: no low rank
     if (isFourierFt())
       throw new IllegalStateException("a FourierFT module's scale depends on its shape: FourierBases.scale");
     // AdaLoRA: scaling / (ranknum + 1e-5), ranknum = init_r (PEFT keeps it through the pruning)
@@ -537,6 +562,8 @@ public final class LoraConfig {
 
   @Override
   public String toString() {
+    if (isMiss()) return (peftType().equals("BONE") ? "BoneConfig(r=" : "MissConfig(r=") + r() + ", init_weights="
+        + fields.get("init_weights") + ", target_modules=" + targetModules() + ")";
     if (isFourierFt()) return "FourierFTConfig(n_frequency=" + fields.get("n_frequency") + ", scaling="
         + fourierScaling() + ", target_modules=" + targetModules() + ")";
     if (isBoft()) return "BOFTConfig(boft_block_size=" + boftBlockSize() + ", boft_block_num=" + boftBlockNum()

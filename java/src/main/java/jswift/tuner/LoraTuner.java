@@ -71,6 +71,7 @@ public final class LoraTuner {
     if (cfg.isIa3()) return Ia3Tuner.apply(model, name, cfg);
     if (cfg.isBoft()) return BoftTuner.apply(model, name, cfg, seed);
     if (cfg.isFourierFt()) return FourierFtTuner.apply(model, name, cfg, seed);
+    if (cfg.isMiss()) return MissTuner.apply(model, name, cfg, seed);
     String init = initMethod(cfg);
     List<Parameter> params = new ArrayList<>();
     SplittableRandom rng = new SplittableRandom(seed);

@@ -17,7 +17,7 @@ import jswift.tensor.Device;
 import jswift.tensor.Tensor;
 
 /**
- * A PEFT adapter folder (LoRA, VeRA, AdaLoRA, IA3, BOFT, FourierFT) opened for reading tensor by tensor (adapter_config.json +
+ * A PEFT adapter folder (LoRA, VeRA, AdaLoRA, IA3, BOFT, FourierFT, MiSS / Bone) opened for reading tensor by tensor (adapter_config.json +
  * adapter_model.safetensors), with its tensors grouped by the module they adapt and checked against a base
  * checkpoint: every module must
  * exist in the base as a 2-D {@code <module>.weight}, and A [r, in] / B [out, r] must fit that weight and the
@@ -50,6 +50,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
     /** A FourierFT module: aKey is its fourierft_spectrum [n]; rank is 2n, scale s of ΔW = s B diag([c; c]) A. */
     public boolean isFourier() {
       return aKey != null && aKey.endsWith(FOURIER);
+    }
+
+    /** A MiSS / Bone module: aKey is its miss_block (bone_block) [r, out]; ΔW = B A with A the tiled identities. */
+    public boolean isMiss() {
+      return aKey != null && (aKey.endsWith(".miss_block") || aKey.endsWith(".bone_block"));
     }
 
     /** An (IA)^3 module: aKey is its ia3_l, which scales W's columns (feedforward) or its rows and the bias. */
@@ -143,6 +148,7 @@ public final class PeftAdapterFolder implements AutoCloseable {
     if (config.isIa3()) return ia3Modules(weights, base, savedKeys);
     if (config.isBoft()) return boftModules(weights, base, savedKeys);
     if (config.isFourierFt()) return fourierModules(config, weights, base, savedKeys);
+    if (config.isMiss()) return missModules(config, weights, base, savedKeys);
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
@@ -265,17 +271,14 @@ public final class PeftAdapterFolder implements AutoCloseable {
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
-      String module = e.getKey(), weight = module + ".weight";
+      String module = e.getKey();
       String[] k = e.getValue();
       if (k[0] == null || k[1] == null || k[2] == null) {
         problems.add("module " + module + " lacks one of lora_A / lora_B / lora_E");
         continue;
       }
-      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
-        problems.add("'" + k[0] + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
-        continue;
-      }
-      long[] w = base.file(weight).entry(weight).shape();
+      long[] w = baseWeight(base, module, k[0], problems);
+      if (w == null) continue;
       int rank = config.rankFor(module);
       long[] a = weights.entry(k[0]).shape(), b = weights.entry(k[1]).shape(), s = weights.entry(k[2]).shape();
       if (!Arrays.equals(a, new long[] {rank, w[1]}) || !Arrays.equals(b, new long[] {w[0], rank})
@@ -302,12 +305,10 @@ public final class PeftAdapterFolder implements AutoCloseable {
       if (!key.startsWith(PREFIX) || !key.endsWith(".ia3_l"))
         throw new IOException(file + ": unexpected tensor '" + key + "' (an IA3 adapter holds base_model.model."
             + "<module>.ia3_l only)");
-      String module = key.substring(PREFIX.length(), key.length() - ".ia3_l".length()), weight = module + ".weight";
-      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
-        problems.add("'" + key + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
-        continue;
-      }
-      long[] w = base.file(weight).entry(weight).shape(), s = weights.entry(key).shape();
+      String module = key.substring(PREFIX.length(), key.length() - ".ia3_l".length());
+      long[] w = baseWeight(base, module, key, problems);
+      if (w == null) continue;
+      long[] s = weights.entry(key).shape();
       boolean ff = Arrays.equals(s, new long[] {1, w[1]});
       if (!ff && !Arrays.equals(s, new long[] {w[0], 1})) {
         problems.add(module + ": ia3_l " + Arrays.toString(s) + " fits neither the inputs [1, " + w[1] + "] nor the "
@@ -334,17 +335,15 @@ public final class PeftAdapterFolder implements AutoCloseable {
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
-      String module = e.getKey(), weight = module + ".weight";
+      String module = e.getKey();
       String[] k = e.getValue();
       if (k[0] == null || k[1] == null) {
         problems.add("module " + module + " has only " + (k[0] == null ? "boft_s" : "boft_R"));
         continue;
       }
-      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
-        problems.add("'" + k[0] + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
-        continue;
-      }
-      long[] w = base.file(weight).entry(weight).shape(), r = weights.entry(k[0]).shape(), s = weights.entry(k[1]).shape();
+      long[] w = baseWeight(base, module, k[0], problems);
+      if (w == null) continue;
+      long[] r = weights.entry(k[0]).shape(), s = weights.entry(k[1]).shape();
       if (r.length != 4 || r[2] != r[3] || r[1] * r[2] != w[1] || !Arrays.equals(s, new long[] {w[0], 1})) {
         problems.add(module + ": boft_R " + Arrays.toString(r) + " / boft_s " + Arrays.toString(s) + " do not fit the"
             + " base weight " + Arrays.toString(w) + " (expected [factors, blocks, size, size] with blocks x size = "
@@ -352,6 +351,36 @@ public final class PeftAdapterFolder implements AutoCloseable {
         continue;
       }
       out.put(module, new Module(module, k[0], k[1], null, null, null, 0, 1, false));
+    }
+    requireFits(file, base, problems);
+    return Collections.unmodifiableMap(out);
+  }
+
+  /** A MiSS (Bone) adapter's modules: per module miss_block (bone_block) [r, out]. */
+  private static Map<String, Module> missModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys) throws IOException {
+    Path file = weights.path();
+    String suffix = config.missBlockSuffix();
+    if (!config.fields().path("init_weights").isBoolean())
+      throw new IOException(file.resolveSibling(LoraConfig.FILE) + ": MiSS init_weights " + config.fields()
+          .get("init_weights") + " (PEFT's \"bat\" / \"mini\" variants) is not supported");
+    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "a " + config.peftType() + " adapter holds "
+        + "base_model.model.<module>" + suffix + " only", suffix);
+    if (keys.isEmpty()) throw new IOException(file + " holds no " + config.peftType() + " blocks");
+    int r = config.r();
+    List<String> problems = new ArrayList<>();
+    Map<String, Module> out = new LinkedHashMap<>();
+    for (Map.Entry<String, String[]> e : keys.entrySet()) {
+      String module = e.getKey(), key = e.getValue()[0];
+      long[] w = baseWeight(base, module, key, problems);
+      if (w == null) continue;
+      long[] b = weights.entry(key).shape();
+      if (!Arrays.equals(b, new long[] {r, w[0]})) {
+        problems.add(module + ": " + suffix.substring(1) + " " + Arrays.toString(b) + " does not fit the base weight "
+            + Arrays.toString(w) + " with r=" + r + " (expected [" + r + ", " + w[0] + "])");
+        continue;
+      }
+      out.put(module, new Module(module, key, null, null, null, null, r, 1, false));
     }
     requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
@@ -370,12 +399,10 @@ public final class PeftAdapterFolder implements AutoCloseable {
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
-      String module = e.getKey(), key = e.getValue()[0], weight = module + ".weight";
-      if (!base.contains(weight) || base.file(weight).entry(weight).shape().length != 2) {
-        problems.add("'" + key + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
-        continue;
-      }
-      long[] w = base.file(weight).entry(weight).shape(), c = weights.entry(key).shape();
+      String module = e.getKey(), key = e.getValue()[0];
+      long[] w = baseWeight(base, module, key, problems);
+      if (w == null) continue;
+      long[] c = weights.entry(key).shape();
       int n = config.nFrequencyFor(module, w[0], w[1]);
       if (!Arrays.equals(c, new long[] {n})) {
         problems.add(module + ": fourierft_spectrum " + Arrays.toString(c) + " does not fit the base weight "
@@ -409,6 +436,15 @@ public final class PeftAdapterFolder implements AutoCloseable {
     return keys;
   }
 
+  /** The [out, in] of the base's 2-D weight that adapter tensor {@code key} adapts, or null with the problem added. */
+  private static long[] baseWeight(Checkpoint base, String module, String key, List<String> problems) {
+    String weight = module + ".weight";
+    long[] w = base.contains(weight) ? base.file(weight).entry(weight).shape() : null;
+    if (w != null && w.length == 2) return w;
+    problems.add("'" + key + "' adapts " + module + ", but the base has no 2-D tensor '" + weight + "'");
+    return null;
+  }
+
   /** The modules' mismatches with the base, as one error naming the first ten (an adapter of another model). */
   private static void requireFits(Path file, Checkpoint base, List<String> problems) throws IOException {
     if (problems.isEmpty()) return;
@@ -424,6 +460,16 @@ public final class PeftAdapterFolder implements AutoCloseable {
    * the module's scale s. The caller closes both.
    */
   public Tensor[] factors(Module m, long out, long in, Device device) throws IOException {
+    if (m.isMiss()) {  // the tiled identities A [r, in] and B = block^T [out, r]
+      float[] b = PeftLayout.transpose(weights.floats(m.aKey()), m.rank(), (int) out);
+      Tensor ta = Tensor.fromFloats(jswift.nn.MissTiles.values(m.rank(), in), DType.F32, device, m.rank(), in);
+      try {
+        return new Tensor[] {ta, Tensor.fromFloats(b, DType.F32, device, out, m.rank())};
+      } catch (RuntimeException e) {
+        ta.close();
+        throw e;
+      }
+    }
     if (m.isFourier()) {  // diag([c; c]) A and B of the layer's spectral bases (FourierBases)
       float[] c = weights.floats(m.aKey());
       float[][] ab = jswift.nn.FourierBases.factors(out, in, jswift.nn.FourierBases.locations(out, in, c.length,

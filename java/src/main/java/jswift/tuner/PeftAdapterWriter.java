@@ -26,7 +26,8 @@ import jswift.tensor.Tensor;
  * per module and the shared {@code base_model.vera_A} / {@code base_model.vera_B} once; an AdaLoRA adapter
  * {@code .lora_A} / {@code .lora_B} / {@code .lora_E} cut to the singular values its rank_pattern keeps; an IA3
  * adapter {@code .ia3_l} ([out, 1], or [1, in] for a feedforward module); a BOFT adapter {@code .boft_R} and
- * {@code .boft_s}; a FourierFT adapter {@code .fourierft_spectrum} [n]; the modules_to_save copies as {@code base_model.model.<module>.weight}
+ * {@code .boft_s}; a FourierFT adapter {@code .fourierft_spectrum} [n]; a MiSS adapter {@code .miss_block} [r, out];
+ * the modules_to_save copies as {@code base_model.model.<module>.weight}
  * (PEFT's key: the wrapper's {@code modules_to_save.<adapter>} dropped), and {@code adapter_config.json}
  * ({@link LoraConfig#toJson()}).
  *
@@ -99,6 +100,11 @@ public final class PeftAdapterWriter {
         long n = a.ia3Vector().value().numel();
         out.add(host(prefix + ".ia3_l", master(a.ia3Vector()), a.ia3Feedforward() ? new long[] {1, n}
             : new long[] {n, 1}));
+        continue;
+      }
+      if (a.isMiss()) {  // PEFT's miss_block [r, out]: B^T
+        int r = a.rank(), outs = (int) a.bValue().size(0);
+        out.add(host(prefix + ".miss_block", PeftLayout.transpose(master(a.b()), outs, r), r, outs));
         continue;
       }
       if (a.isFourier()) {  // PEFT saves the coefficients only: the locations follow from random_loc_seed
@@ -189,6 +195,9 @@ public final class PeftAdapterWriter {
           ? "a feedforward IA3" : "an output-scaling IA3") : "a low-rank") + " adapter, which the config ("
           + config.peftType() + ", feedforward_modules " + config.fields().get("feedforward_modules") + ") does not say");
     if (a.isIa3()) return;
+    if (a.isMiss() != config.isMiss() || (a.isMiss() && !config.peftType().equals("MISS")))
+      throw new IllegalArgumentException("adapter module " + module + " is " + (a.isMiss() ? "a MiSS" : "not a MiSS")
+          + " adapter but the config's peft_type is " + config.peftType() + " (jswift saves MiSS as MISS)");
     if (a.isFourier() != config.isFourierFt())
       throw new IllegalArgumentException("adapter module " + module + " is " + (a.isFourier() ? "a FourierFT" : "not a"
           + " FourierFT") + " adapter but the config's peft_type is " + config.peftType());

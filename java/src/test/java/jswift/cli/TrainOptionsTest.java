@@ -167,15 +167,24 @@ class TrainOptionsTest {
         "--fourier_scaling", "20").loraConfig();
     assertEquals(64, cfg.nFrequencyFor("x.q_proj", 8, 16));
     assertEquals(20.0, cfg.fourierScaling(), 0.0);
-    for (String[] bad : new String[][] {{"--fourier_n_frequency", "0"}, {"--use_rslora", "true"}}) {
-      java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("--model", "m", "--dataset", "d.jsonl",
-          "--train_type", "fourierft"));
-      argv.addAll(java.util.List.of(bad));
-      TrainArguments a = parse(argv.toArray(new String[0]));
-      IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-          a::validate, String.join(" ", bad));
-      org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(bad[0]), e.getMessage());
-    }
+    assertRefused(new String[] {"--train_type", "fourierft"}, new String[][] {{"--fourier_n_frequency", "0"},
+        {"--use_rslora", "true"}});
+  }
+
+  @Test
+  void boneFlagsBecomeAPeftMissConfig() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "bone");
+    d.validate();
+    var cfg = d.loraConfig();
+    assertEquals("MISS", cfg.peftType());
+    assertEquals(4, cfg.r(), "ms-swift passes --reft_rank (4) as r");
+    assertEquals(true, cfg.fields().get("init_weights").asBoolean());
+    cfg = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "bone", "--reft_rank", "16", "--init_weights",
+        "false").loraConfig();
+    assertEquals(16, cfg.r());
+    assertEquals(false, cfg.fields().get("init_weights").asBoolean());
+    assertRefused(new String[] {"--train_type", "bone"}, new String[][] {{"--reft_rank", "0"}, {"--init_weights", "bat"},
+        {"--use_dora", "true"}});
   }
 
   @Test

@@ -22,6 +22,8 @@ import jswift.testing.TinyModels;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The SFT loop on a tiny random Qwen3 model with the real Qwen3 tokenizer and template. */
 class TrainerTest {
@@ -420,13 +422,18 @@ class TrainerTest {
     assertTrue(cont.firstLoss() < straight.firstLoss(), "continued " + cont.firstLoss() + " vs " + straight.firstLoss());
   }
 
-  @Test
-  void fourierFtTrainsResumesBitIdenticallyAndContinuesFromItsAdapter(@TempDir Path out) throws IOException {
+  /** FourierFT (its N(0, 1) coefficients) and MiSS (its blocks, held transposed: PeftLayout on every path). */
+  @ParameterizedTest
+  @ValueSource(strings = {"fourierft", "bone"})
+  void spectralAndBlockTunersTrainResumeBitIdenticallyAndContinue(String trainType, @TempDir Path out)
+      throws IOException {
     java.util.function.Function<Path, TrainArguments> fourier = dir -> {
       TrainArguments a = args(dir, 4, 2);
-      a.trainType = "fourierft";
+      a.trainType = trainType;
       a.fourierNFrequency = 48;
       a.fourierScaling = 30;
+      a.reftRank = 6;
+      a.loraDropout = 0.1f;
       a.learningRate = 5e-2;
       a.quantMethod = "bnb";
       a.quantBits = 4;
@@ -439,7 +446,8 @@ class TrainerTest {
     Trainer.Result second = TinyModels.train(resumed);
     assertEquals(straight.lastLoss(), second.lastLoss(), 0.0, "same final loss, bit for bit");
     java.util.Set<String> names = sameAdapters(straight, second);
-    assertTrue(names.stream().allMatch(n -> n.endsWith(".fourierft_spectrum")), names.toString());
+    assertTrue(names.stream().allMatch(n -> n.endsWith(trainType.equals("bone") ? ".miss_block"
+        : ".fourierft_spectrum")), names.toString());
     TrainArguments more = fourier.apply(out.resolve("c"));
     more.adapters = List.of(straight.lastCheckpoint());
     more.maxSteps = 1;

@@ -20,6 +20,7 @@ import jswift.nn.Parameter;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Tensor;
+import jswift.testing.AdapterFiles;
 import jswift.testing.Assert;
 import jswift.testing.Fixtures;
 import jswift.testing.GradientCheck;
@@ -129,16 +130,8 @@ class BoftTunerTest {
       PeftAdapterWriter.save(m, "default", boft(), "base", dir, false);
     }
     // Rewrite one module's boft_R with blocks that cover 60 inputs instead of 64.
-    List<TensorSource> tensors = new ArrayList<>();
     String bad = "base_model.model.model.layers.0.self_attn.q_proj.boft_R";
-    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
-      for (String n : f.names()) {
-        long[] shape = n.equals(bad) ? new long[] {2, 15, 4, 4} : f.entry(n).shape();
-        float[] v = n.equals(bad) ? new float[2 * 15 * 16] : f.floats(n);
-        tensors.add(TensorSource.computed(n, DType.F32, shape, () -> Tensor.fromFloats(v, DType.F32, Device.CPU, shape)));
-      }
-    }
-    SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), tensors, SafetensorsWriter.PT_METADATA);
+    AdapterFiles.reshape(dir, bad, 2, 15, 4, 4);
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       IOException e = assertThrows(IOException.class, () -> m.loadAdapter("b", dir));
       assertTrue(e.getMessage().contains(bad), e.getMessage());

@@ -9,19 +9,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
 import jswift.model.SafetensorsFile;
-import jswift.model.SafetensorsWriter;
-import jswift.model.TensorSource;
 import jswift.nn.FourierBases;
 import jswift.nn.Parameter;
-import jswift.tensor.DType;
 import jswift.tensor.Device;
-import jswift.tensor.Tensor;
+import jswift.testing.AdapterFiles;
 import jswift.testing.Assert;
 import jswift.testing.Fixtures;
 import jswift.testing.GradientCheck;
@@ -114,16 +110,8 @@ class FourierFtTunerTest {
       LoraTuner.apply(m, "default", fourier(), 0);
       PeftAdapterWriter.save(m, "default", fourier(), "base", dir, false);
     }
-    List<TensorSource> tensors = new ArrayList<>();
     String bad = "base_model.model.model.layers.0.self_attn.q_proj.fourierft_spectrum";
-    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("adapter_model.safetensors"))) {
-      for (String n : f.names()) {
-        long[] shape = n.equals(bad) ? new long[] {39} : f.entry(n).shape();
-        float[] v = n.equals(bad) ? new float[39] : f.floats(n);
-        tensors.add(TensorSource.computed(n, DType.F32, shape, () -> Tensor.fromFloats(v, DType.F32, Device.CPU, shape)));
-      }
-    }
-    SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), tensors, SafetensorsWriter.PT_METADATA);
+    AdapterFiles.reshape(dir, bad, 39);
     try (CausalLM m = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       IOException e = assertThrows(IOException.class, () -> m.loadAdapter("b", dir));
       assertTrue(e.getMessage().contains(bad) && e.getMessage().contains("n_frequency 40"), e.getMessage());
