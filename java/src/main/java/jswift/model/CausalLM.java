@@ -94,6 +94,7 @@ public final class CausalLM implements AutoCloseable {
   private final GptqCheckpoint gptq;  // the settings of a GPTQ checkpoint, else null
   private final BnbCheckpoint bnb;  // the settings of a bitsandbytes nf4 checkpoint, else null
   private final AwqCheckpoint awq;  // the settings of an AutoAWQ GEMM checkpoint, else null
+  private final Fp8Checkpoint fp8;  // the settings of a block-wise FP8 checkpoint (dequantized at load), else null
   private Tensor code256;  // the dynamic map shared by double-quantized weights
 
   private CausalLM(ModelConfig cfg, WeightSource ckpt, Device device, DType dtype, Quantization quantization)
@@ -104,6 +105,7 @@ public final class CausalLM implements AutoCloseable {
     this.gptq = ckpt instanceof Checkpoint files ? GptqCheckpoint.detect(files.directory()) : null;
     this.bnb = ckpt instanceof Checkpoint files ? BnbCheckpoint.detect(files.directory()) : null;
     this.awq = ckpt instanceof Checkpoint files ? AwqCheckpoint.detect(files.directory()) : null;
+    this.fp8 = ckpt instanceof Checkpoint files ? Fp8Checkpoint.detect(files.directory()) : null;
     if (bnb != null) {
       // A bitsandbytes nf4 checkpoint is already NF4: it loads as stored; asking for the other NF4 flavour is an error.
       Quantization stored = bnb.doubleQuant() ? Quantization.NF4_DOUBLE_QUANT : Quantization.NF4;
@@ -192,7 +194,13 @@ public final class CausalLM implements AutoCloseable {
         return l;
       }
     }
-    Parameter w = param(ckpt, module + ".weight", out, in);
+    Parameter w;
+    if (fp8 != null && ckpt instanceof Checkpoint files && fp8.isQuantized(files, module)) {
+      w = new Parameter(module + ".weight", fp8.load(files, module, out, in, dtype, device));
+      parameters.put(w.name(), w);
+    } else {
+      w = param(ckpt, module + ".weight", out, in);
+    }
     Parameter b = bias ? param(ckpt, module + ".bias", out) : null;
     Linear l = new Linear(module, w, b);
     linears.put(module, l);
@@ -225,6 +233,11 @@ public final class CausalLM implements AutoCloseable {
   /** The GPTQ settings when the model was loaded from a GPTQ checkpoint, else null. */
   public GptqCheckpoint gptq() {
     return gptq;
+  }
+
+  /** The FP8 settings when the model was loaded (dequantized) from a block-wise FP8 checkpoint, else null. */
+  public Fp8Checkpoint fp8() {
+    return fp8;
   }
 
   /** The AWQ settings when the model was loaded from an AutoAWQ GEMM checkpoint, else null. */

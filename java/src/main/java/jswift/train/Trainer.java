@@ -117,6 +117,10 @@ public final class Trainer implements AutoCloseable {
       if (args.trainType.equals("full") && m.gptq() != null)
         throw new IllegalArgumentException("--train_type full cannot train a GPTQ checkpoint's quantized weights ("
             + args.model + "): use --train_type lora on it, or fine-tune the original model");
+      if (args.trainType.equals("full") && m.fp8() != null)
+        throw new IllegalArgumentException("--train_type full on an FP8 checkpoint (" + args.model + ") would save "
+            + "bf16 weights under its FP8 quantization_config: use --train_type lora on it (its weights load "
+            + "dequantized, --quant_bits 4 makes it QLoRA), or fine-tune the original model");
       if (args.trainType.equals("full") && m.awq() != null)
         throw new IllegalArgumentException("--train_type full cannot train an AWQ checkpoint's quantized weights ("
             + args.model + "): use --train_type lora on it, or fine-tune the original model");
