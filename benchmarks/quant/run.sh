@@ -4,7 +4,7 @@
 #
 #   benchmarks/quant/run.sh [MODEL_DIR] [METHOD...]
 #       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
-#       METHOD     any of: bnb bnb-nodq gptq4 gptq4-g128 gptq8 awq (default: all)
+#       METHOD     any of: bnb bnb-nodq gptq4 gptq4-g128 gptq8 awq fp8 (default: all)
 #
 # Calibration (GPTQ, AWQ): 128 rows of jswift/quickstart-sft in 512-token blocks. Perplexity: every row of
 # jswift/quickstart-sft in 512-token blocks (`jswift eval`), every token scored (system prompt and questions too,
@@ -17,7 +17,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 model="${1:-$root/models/jswift-tiny-chat}"
 shift $(( $# > 0 ? 1 : 0 )) || true
 methods=("$@")
-[ ${#methods[@]} -eq 0 ] && methods=(bnb bnb-nodq gptq4 gptq4-g128 gptq8 awq)
+[ ${#methods[@]} -eq 0 ] && methods=(bnb bnb-nodq gptq4 gptq4-g128 gptq8 awq fp8)
 out="$root/target/quant"
 rm -rf "$out"
 mkdir -p "$out"
@@ -34,6 +34,7 @@ flags() {
     gptq4-g128) echo "--quant_method gptq --quant_bits 4 --group_size 128 ${calib[*]}" ;;
     gptq8) echo "--quant_method gptq --quant_bits 8 --group_size 64 ${calib[*]}" ;;
     awq) echo "--quant_method awq --quant_bits 4 --group_size 64 ${calib[*]}" ;;
+    fp8) echo "--quant_method fp8" ;;
     *) echo "unknown method $1" >&2; return 1 ;;
   esac
 }

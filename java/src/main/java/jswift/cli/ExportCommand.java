@@ -35,7 +35,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
-        + "(--quant_method gptq|awq|bnb), and save a Hugging Face folder; or write an Ollama Modelfile (--to_ollama).")
+        + "(--quant_method gptq|awq|bnb|fp8), and save a Hugging Face folder; or write an Ollama Modelfile (--to_ollama).")
 public final class ExportCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -74,7 +74,8 @@ public final class ExportCommand implements Callable<Integer> {
 
   @Option(names = "--quant_method", description = "gptq: quantize --model with GPTQ on --dataset (AutoGPTQ \"gptq\" "
       + "v1 checkpoint); awq: AWQ on --dataset (AutoAWQ GEMM checkpoint, --quant_bits 4); bnb: bitsandbytes nf4 "
-      + "(--quant_bits 4, no calibration)")
+      + "(--quant_bits 4, no calibration); fp8: block-wise float8_e4m3fn (transformers' FineGrainedFP8, no "
+      + "calibration)")
   String quantMethod;
 
   @Option(names = "--quant_bits", description = "bits per weight for --quant_method (gptq: 4 or 8; awq, bnb: 4)")
@@ -182,8 +183,10 @@ public final class ExportCommand implements Callable<Integer> {
   private int quantize(PrintWriter out) throws IOException {
     if (quantMethod.equals("bnb")) return quantizeBnb(out);
     if (quantMethod.equals("awq")) return quantizeAwq(out);
+    if (quantMethod.equals("fp8")) return quantizeFp8(out);
     if (!quantMethod.equals("gptq"))
-      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported (gptq, awq and bnb are)");
+      throw new IllegalArgumentException("--quant_method " + quantMethod + " is not supported (gptq, awq, bnb and fp8 "
+          + "are)");
     if (mergeLora || !adapters.isEmpty())
       throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
           + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
@@ -265,6 +268,25 @@ public final class ExportCommand implements Callable<Integer> {
     out.printf(java.util.Locale.ROOT, "jswift export: bitsandbytes nf4%s, %d linears quantized in %.1f s: %s "
         + "(%.1f MB of weights)%n", bnb4bitUseDoubleQuant ? " with double quantization" : "", r.quantizedLinears(),
         r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
+    out.flush();
+    return 0;
+  }
+
+  /** Block-wise FP8 (ms-swift's --quant_method fp8, transformers' FineGrainedFP8): no calibration, no --quant_bits. */
+  private int quantizeFp8(PrintWriter out) throws IOException {
+    if (mergeLora || !adapters.isEmpty())
+      throw new IllegalArgumentException("merge the adapter first (jswift export --adapters ... --merge_lora true), "
+          + "then quantize the merged folder with --model: ms-swift runs them as separate exports too");
+    if (model == null) throw new IllegalArgumentException("--quant_method fp8 needs --model DIR (the model to quantize)");
+    if (quantBits != null && quantBits != 8)
+      throw new IllegalArgumentException("--quant_bits " + quantBits + " does not apply to fp8 (its weights are 8-bit "
+          + "floats); drop the flag");
+    Path name = model.toAbsolutePath().normalize().getFileName();
+    Path output = outputDir != null ? outputDir : model.toAbsolutePath().normalize().resolveSibling(name + "-fp8");
+    jswift.quant.Fp8Exporter.Result r = jswift.quant.Fp8Exporter.export(model, output, ShardPlan.parseSize(maxShardSize));
+    out.printf(java.util.Locale.ROOT, "jswift export: FP8 (e4m3, blocks of %d x %d), %d linears quantized in %.1f s: "
+        + "%s (%.1f MB of weights)%n", jswift.quant.Fp8Exporter.BLOCK, jswift.quant.Fp8Exporter.BLOCK,
+        r.quantizedLinears(), r.seconds(), r.outputDir(), r.weightBytes() / 1e6);
     out.flush();
     return 0;
   }

@@ -14,7 +14,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import jswift.model.BnbCheckpoint;
 import jswift.model.Checkpoint;
 import jswift.model.CheckpointWriter;
@@ -51,16 +50,7 @@ public final class BnbExporter {
   /** Quantizes {@code modelDir} into {@code outDir}, which must not exist or be empty. */
   public static Result export(Path modelDir, Path outDir, boolean doubleQuant, long maxShardSize) throws IOException {
     long start = System.nanoTime();
-    GptqExporter.refuseQuantized(modelDir);
-    if (Files.exists(outDir)) {
-      try (Stream<Path> s = Files.list(outDir)) {
-        if (s.findAny().isPresent())
-          throw new IllegalArgumentException("output folder " + outDir + " exists and is not empty: remove it or "
-              + "choose another --output_dir");
-      }
-    }
-    Path tmp = outDir.toAbsolutePath().resolveSibling(outDir.getFileName() + ".incomplete");
-    GptqExporter.deleteTree(tmp);
+    Path tmp = GptqExporter.startOutput(modelDir, outDir);
     boolean ok = false;
     int linears = 0;
     long bytes = 0;

@@ -313,6 +313,12 @@ public final class GptqExporter {
     refuseQuantized(modelDir);
     if (calibration.isEmpty())
       throw new IllegalArgumentException(method + " needs calibration data (--dataset): no token blocks were given");
+    return startOutput(modelDir, outDir);
+  }
+
+  /** {@link #startOutput(Path, Path, List, String)}'s checks for an export without calibration (bnb, fp8). */
+  static Path startOutput(Path modelDir, Path outDir) throws IOException {
+    refuseQuantized(modelDir);
     if (Files.exists(outDir)) {
       try (Stream<Path> s = Files.list(outDir)) {
         if (s.findAny().isPresent())

@@ -1,0 +1,178 @@
+package jswift.quant;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import jswift.model.Checkpoint;
+import jswift.model.CheckpointWriter;
+import jswift.model.Fp8Checkpoint;
+import jswift.model.SafetensorsDtype;
+import jswift.model.SafetensorsFile;
+import jswift.model.TensorSource;
+import jswift.tuner.LoraMerge;
+
+/**
+ * Quantizes a Hugging Face model folder to block-wise FP8 as transformers saves a model loaded with
+ * {@code FineGrainedFP8Config()} (ms-swift's {@code export --quant_method fp8}): every decoder linear becomes
+ * {@code weight} in float8_e4m3fn and {@code weight_scale_inv}, one fp32 scale per [128, 128] block, max |w| / 448
+ * of the block (each value times 448 / max |w|, rounded to the nearest e4m3 value, ties to even, as torch's
+ * conversion rounds); every other tensor is copied byte for byte, and config.json gets the FP8
+ * {@code quantization_config} ({@link Fp8Checkpoint} reads it back). No calibration: one linear at a time is read,
+ * encoded and written, into a temporary sibling folder renamed at the end.
+ */
+public final class Fp8Exporter {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  public static final int BLOCK = 128;
+  private static final float[] POSITIVE = new float[127];  // e4m3 values of codes 0x00..0x7e, ascending
+
+  static {
+    for (int c = 0; c < 127; c++) POSITIVE[c] = e4m3(c);
+  }
+
+  private Fp8Exporter() {}
+
+  /** What an export wrote. */
+  public record Result(Path outputDir, int quantizedLinears, double seconds, long weightBytes) {}
+
+  /** The value of an e4m3fn code (0x7f / 0xff: NaN). */
+  static float e4m3(int code) {
+    int exp = (code >> 3) & 0xf, mant = code & 7;
+    float v = exp == 0 ? mant / 8f * 0x1p-6f : (1 + mant / 8f) * (float) Math.pow(2, exp - 7);
+    if (exp == 0xf && mant == 7) v = Float.NaN;
+    return (code & 0x80) != 0 ? -v : v;
+  }
+
+  /** The e4m3fn code nearest to x (ties to the even code), saturating at ±448; NaN stays NaN. */
+  static byte encode(float x) {
+    if (Float.isNaN(x)) return (byte) 0x7f;
+    int sign = (Float.floatToRawIntBits(x) >>> 24) & 0x80;
+    float a = Math.min(Math.abs(x), 448f);
+    int lo = 0, hi = 126;  // the largest code whose value is <= a
+    while (lo < hi) {
+      int mid = (lo + hi + 1) >>> 1;
+      if (POSITIVE[mid] <= a) lo = mid;
+      else hi = mid - 1;
+    }
+    int code = lo;
+    if (lo < 126) {
+      float below = a - POSITIVE[lo], above = POSITIVE[lo + 1] - a;
+      if (above < below || (above == below && (lo & 1) == 1)) code = lo + 1;
+    }
+    return (byte) (sign | code);
+  }
+
+  /** Encodes one [out, in] weight: the e4m3 codes (row-major) and the [ceil(out / 128), ceil(in / 128)] scales. */
+  static Object[] quantize(float[] w, int out, int in) {
+    int rows = (out + BLOCK - 1) / BLOCK, cols = (in + BLOCK - 1) / BLOCK;
+    float[] amax = new float[rows * cols];
+    for (int o = 0; o < out; o++)
+      for (int i = 0; i < in; i++) {
+        int b = (o / BLOCK) * cols + i / BLOCK;
+        amax[b] = Math.max(amax[b], Math.abs(w[o * in + i]));
+      }
+    float[] scaleInv = new float[amax.length], scale = new float[amax.length];
+    for (int b = 0; b < amax.length; b++) {
+      float m = Math.max(amax[b], 1e-12f);  // an all-zero block keeps a finite scale
+      scale[b] = 448f / m;
+      scaleInv[b] = m / 448f;
+    }
+    byte[] codes = new byte[w.length];
+    for (int o = 0; o < out; o++)
+      for (int i = 0; i < in; i++) codes[o * in + i] = encode(w[o * in + i] * scale[(o / BLOCK) * cols + i / BLOCK]);
+    return new Object[] {codes, scaleInv};
+  }
+
+  /** Quantizes {@code modelDir} into {@code outDir}, which must not exist or be empty. */
+  public static Result export(Path modelDir, Path outDir, long maxShardSize) throws IOException {
+    long start = System.nanoTime();
+    Path tmp = GptqExporter.startOutput(modelDir, outDir);
+    boolean ok = false;
+    int linears = 0;
+    long bytes = 0;
+    try (Checkpoint ckpt = Checkpoint.open(modelDir)) {
+      List<TensorSource> out = new ArrayList<>();
+      Encoded cache = new Encoded(ckpt);
+      for (String name : ckpt.names()) {
+        SafetensorsFile f = ckpt.file(name);
+        long[] shape = f.entry(name).shape();
+        if (BnbExporter.LINEAR.matcher(name).matches() && shape.length == 2) {
+          int o = (int) shape[0], i = (int) shape[1];
+          out.add(TensorSource.custom(name, SafetensorsDtype.F8_E4M3, shape,
+              ch -> write(ch, ByteBuffer.wrap(cache.get(name, o, i).codes))));
+          String scale = name.substring(0, name.length() - ".weight".length()) + Fp8Checkpoint.SCALE;
+          out.add(TensorSource.custom(scale, SafetensorsDtype.F32,
+              new long[] {(o + BLOCK - 1) / BLOCK, (i + BLOCK - 1) / BLOCK},
+              ch -> write(ch, f32(cache.get(name, o, i).scaleInv))));
+          linears++;
+        } else {
+          out.add(TensorSource.stored(f, name));
+        }
+      }
+      for (TensorSource s : out) bytes += s.byteSize();
+      Files.createDirectories(tmp);
+      CheckpointWriter.write(tmp, out, maxShardSize);
+      writeConfigs(modelDir, tmp);
+      GptqExporter.move(tmp, outDir);
+      ok = true;
+    } finally {
+      if (!ok) GptqExporter.deleteTree(tmp);
+    }
+    return new Result(outDir, linears, (System.nanoTime() - start) / 1e9, bytes);
+  }
+
+  /** The last linear encoded: the writer asks for a weight's codes and then its scales. */
+  private static final class Encoded {
+    private final Checkpoint ckpt;
+    private String name;
+    byte[] codes;
+    float[] scaleInv;
+
+    Encoded(Checkpoint ckpt) {
+      this.ckpt = ckpt;
+    }
+
+    Encoded get(String weight, int out, int in) throws IOException {
+      if (!weight.equals(name)) {
+        Object[] q = quantize(ckpt.file(weight).floats(weight), out, in);
+        codes = (byte[]) q[0];
+        scaleInv = (float[]) q[1];
+        name = weight;
+      }
+      return this;
+    }
+  }
+
+  private static void write(java.nio.channels.WritableByteChannel ch, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) ch.write(b);
+  }
+
+  private static ByteBuffer f32(float[] v) {
+    ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+    for (float x : v) b.putFloat(x);
+    return b.flip();
+  }
+
+  /** config.json with the FP8 quantization_config, and the tokenizer files. */
+  private static void writeConfigs(Path modelDir, Path dir) throws IOException {
+    ObjectNode cfg = (ObjectNode) JSON.readTree(modelDir.resolve("config.json").toFile());
+    ObjectNode q = JSON.createObjectNode();
+    q.put("activation_scheme", "dynamic");
+    q.put("fmt", "e4m3");
+    q.put("quant_method", "fp8");
+    q.putArray("weight_block_size").add(BLOCK).add(BLOCK);
+    cfg.set("quantization_config", q);
+    Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n");
+    for (String name : LoraMerge.COPIED_FILES) {
+      if (name.equals("config.json")) continue;
+      Path src = modelDir.resolve(name);
+      if (Files.exists(src)) Files.copy(src, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+}
