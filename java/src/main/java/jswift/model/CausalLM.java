@@ -106,6 +106,8 @@ public final class CausalLM implements AutoCloseable {
     this.bnb = ckpt instanceof Checkpoint files ? BnbCheckpoint.detect(files.directory()) : null;
     this.awq = ckpt instanceof Checkpoint files ? AwqCheckpoint.detect(files.directory()) : null;
     this.fp8 = ckpt instanceof Checkpoint files ? Fp8Checkpoint.detect(files.directory()) : null;
+    if (ckpt instanceof Checkpoint files && gptq == null && bnb == null && awq == null && fp8 == null)
+      refuseUnknownQuantization(files.directory());
     if (bnb != null) {
       // A bitsandbytes nf4 checkpoint is already NF4: it loads as stored; asking for the other NF4 flavour is an error.
       Quantization stored = bnb.doubleQuant() ? Quantization.NF4_DOUBLE_QUANT : Quantization.NF4;
@@ -162,6 +164,16 @@ public final class CausalLM implements AutoCloseable {
     } finally {
       if (!ok) close();
     }
+  }
+
+  /** A quantization_config none of the readers claimed (hqq, eetq, quanto, torchao...) is an error, not dense weights. */
+  private static void refuseUnknownQuantization(Path dir) throws IOException {
+    Path cfg = dir.resolve("config.json");
+    var q = new com.fasterxml.jackson.databind.ObjectMapper().readTree(cfg.toFile()).get("quantization_config");
+    if (q != null && !q.isNull())
+      throw new IOException(cfg + ": quantization_config with quant_method '" + q.path("quant_method").asText("?")
+          + "' is not supported; jswift loads gptq, awq, bitsandbytes (nf4) and fp8 (FineGrainedFP8 or "
+          + "compressed-tensors float-quantized) checkpoints, or the original model");
   }
 
   private Parameter param(WeightSource ckpt, String name, long... shape) throws IOException {

@@ -20,6 +20,8 @@ import jswift.testing.Torch;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Block-wise FP8 checkpoints ({@link Fp8Checkpoint}) against libtorch's float8_e4m3fn: every byte decodes to torch's
@@ -73,11 +75,47 @@ class Fp8CheckpointTest {
     return b.array();
   }
 
+  /** How a test checkpoint stores its scales: transformers' FineGrainedFP8 or compressed-tensors' strategies. */
+  enum Layout {
+    FINE_GRAINED, CT_CHANNEL, CT_TENSOR, CT_BLOCK;
+
+    long blockOut(long out) {
+      return this == CT_CHANNEL ? 1 : this == CT_TENSOR ? out : BO;
+    }
+
+    long blockIn(long in) {
+      return this == CT_CHANNEL || this == CT_TENSOR ? in : BI;
+    }
+
+    long[] scaleShape(long rows, long cols) {
+      return this == CT_CHANNEL ? new long[] {rows, 1} : this == CT_TENSOR ? new long[] {1} : new long[] {rows, cols};
+    }
+
+    String scaleSuffix() {
+      return this == FINE_GRAINED ? ".weight_scale_inv" : ".weight_scale";
+    }
+
+    String quantizationConfig() {
+      if (this == FINE_GRAINED)
+        return "{\"activation_scheme\": \"dynamic\", \"fmt\": \"e4m3\", \"quant_method\": \"fp8\", "
+            + "\"weight_block_size\": [" + BO + ", " + BI + "]}";
+      String strategy = this == CT_CHANNEL ? "channel" : this == CT_TENSOR ? "tensor" : "block";
+      return "{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\", \"ignore\": "
+          + "[\"lm_head\"], \"config_groups\": {\"group_0\": {\"targets\": [\"Linear\"], \"weights\": "
+          + "{\"num_bits\": 8, \"type\": \"float\", \"symmetric\": true, \"strategy\": \"" + strategy + "\""
+          + (this == CT_BLOCK ? ", \"block_structure\": [" + BO + ", " + BI + "]" : "") + "}}}}";
+    }
+  }
+
   /**
-   * The fixture as an FP8 checkpoint (linear weights F8_E4M3 + weight_scale_inv, the rest F32) and as the dense one
+   * The fixture as an FP8 checkpoint (linear weights F8_E4M3 + their scales, the rest F32) and as the dense one
    * torch dequantizes it to; {@code badScale} gives q_proj of layer 0 a scale of the wrong shape.
    */
   private static Path[] convert(Path tmp, boolean badScale) throws IOException {
+    return convert(tmp, badScale, Layout.FINE_GRAINED);
+  }
+
+  private static Path[] convert(Path tmp, boolean badScale, Layout layout) throws IOException {
     Path fp8 = Files.createDirectories(tmp.resolve("fp8")), dense = Files.createDirectories(tmp.resolve("dense"));
     Map<String, Raw> q = new LinkedHashMap<>(), d = new LinkedHashMap<>();
     try (Checkpoint base = Checkpoint.open(Fixtures.llamaGqa())) {
@@ -90,26 +128,28 @@ class Fp8CheckpointTest {
           d.put(name, new Raw("F32", shape, f32Bytes(v)));
           continue;
         }
-        int out = (int) shape[0], in = (int) shape[1], rows = (out + BO - 1) / BO, cols = (in + BI - 1) / BI;
+        int out = (int) shape[0], in = (int) shape[1];
+        int bo = (int) layout.blockOut(out), bi = (int) layout.blockIn(in);
+        int rows = (out + bo - 1) / bo, cols = (in + bi - 1) / bi;
         float[] scale = new float[rows * cols];
         for (int o = 0; o < out; o++)
           for (int i = 0; i < in; i++) {
-            int b = (o / BO) * cols + i / BI;
+            int b = (o / bo) * cols + i / bi;
             scale[b] = Math.max(scale[b], Math.abs(v[o * in + i]) / 448f);
           }
         float[] scaled = new float[v.length];
         for (int o = 0; o < out; o++)
-          for (int i = 0; i < in; i++) scaled[o * in + i] = v[o * in + i] / scale[(o / BO) * cols + i / BI];
+          for (int i = 0; i < in; i++) scaled[o * in + i] = v[o * in + i] / scale[(o / bo) * cols + i / bi];
         var t8 = org.bytedeco.pytorch.Tensor.create(scaled, out, in).clone().to(torch.ScalarType.Float8_e4m3fn);
         byte[] codes = new byte[out * in];
         t8.view(torch.ScalarType.Byte).contiguous().data_ptr_byte().get(codes);
         float[] back = Torch.floats(t8.to(torch.ScalarType.Float));  // torch's dequantization: q.float() * scale
         for (int o = 0; o < out; o++)
-          for (int i = 0; i < in; i++) back[o * in + i] *= scale[(o / BO) * cols + i / BI];
+          for (int i = 0; i < in; i++) back[o * in + i] *= scale[(o / bo) * cols + i / bi];
         q.put(name, new Raw("F8_E4M3", shape, codes));
-        String scaleName = name.replace(".weight", ".weight_scale_inv");
+        String scaleName = name.replace(".weight", layout.scaleSuffix());
         boolean bad = badScale && name.equals("model.layers.0.self_attn.q_proj.weight");
-        q.put(scaleName, new Raw("F32", bad ? new long[] {rows, cols + 1} : new long[] {rows, cols},
+        q.put(scaleName, new Raw("F32", bad ? new long[] {rows, cols + 1} : layout.scaleShape(rows, cols),
             f32Bytes(bad ? java.util.Arrays.copyOf(scale, rows * (cols + 1)) : scale)));
         d.put(name, new Raw("F32", shape, f32Bytes(back)));
       }
@@ -119,14 +159,14 @@ class Fp8CheckpointTest {
     String config = Files.readString(Fixtures.llamaGqa().resolve("config.json"));
     Files.writeString(dense.resolve("config.json"), config);
     Files.writeString(fp8.resolve("config.json"), config.replaceFirst("\\{", "{\"quantization_config\": "
-        + "{\"activation_scheme\": \"dynamic\", \"fmt\": \"e4m3\", \"quant_method\": \"fp8\", \"weight_block_size\": ["
-        + BO + ", " + BI + "]},"));
+        + layout.quantizationConfig() + ","));
     return new Path[] {fp8, dense};
   }
 
-  @Test
-  void loadsWithTheLogitsOfTorchsDequantizedWeights(@TempDir Path tmp) throws IOException {
-    Path[] dirs = convert(tmp, false);
+  @ParameterizedTest
+  @EnumSource(Layout.class)
+  void loadsWithTheLogitsOfTorchsDequantizedWeights(Layout layout, @TempDir Path tmp) throws IOException {
+    Path[] dirs = convert(tmp, false, layout);
     try (CausalLM f = CausalLM.load(dirs[0], Device.CPU); CausalLM d = CausalLM.load(dirs[1], Device.CPU);
         CausalLM orig = CausalLM.load(Fixtures.llamaGqa(), Device.CPU)) {
       assertNotNull(f.fp8());
@@ -138,6 +178,22 @@ class Fp8CheckpointTest {
       for (int i = 0; i < o.length; i++) diff = Math.max(diff, Math.abs(o[i] - logits[i]));
       assertTrue(diff > 1e-4 && diff < 0.5, "FP8 rounding moves the logits by " + diff);
     }
+  }
+
+  @Test
+  void otherCompressedTensorsFormatsAndUnknownMethodsAreRefusedByName(@TempDir Path tmp) throws IOException {
+    Path dir = Fixtures.tinyChatModel(tmp.resolve("int4"));
+    String config = Files.readString(dir.resolve("config.json"));
+    Files.writeString(dir.resolve("config.json"), config.replaceFirst("\\{", "{\"quantization_config\": {\"quant_method\": "
+        + "\"compressed-tensors\", \"format\": \"pack-quantized\", \"config_groups\": {\"group_0\": {\"weights\": "
+        + "{\"num_bits\": 4, \"type\": \"int\"}}}},"));
+    IOException e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU).close());
+    assertTrue(e.getMessage().contains("format 'pack-quantized'") && e.getMessage().contains("float-quantized"),
+        e.getMessage());
+    Files.writeString(dir.resolve("config.json"), config.replaceFirst("\\{", "{\"quantization_config\": "
+        + "{\"quant_method\": \"hqq\", \"nbits\": 4},"));
+    e = assertThrows(IOException.class, () -> CausalLM.load(dir, Device.CPU).close());
+    assertTrue(e.getMessage().contains("quant_method 'hqq' is not supported"), e.getMessage());
   }
 
   @Test
