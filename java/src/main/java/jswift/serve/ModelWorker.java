@@ -12,7 +12,8 @@ import jswift.infer.ChatCompletion;
  * request and every other waiting one that asks for the same model name (the same adapter), up to
  * {@code maxBatchSize} answers in all, and generates them as one batch, so concurrent clients share each decode
  * step (a step reads every weight once, whatever the batch). Requests that arrive while a batch runs wait for the
- * next turn. More than {@code maxWaiting} waiting requests are refused.
+ * next turn. More than {@code maxWaiting} waiting requests are refused. An embedding request runs alone in its turn
+ * ({@link Job#exclusive}).
  */
 final class ModelWorker implements AutoCloseable {
   /** A request for the model, and what to do at each stage; every callback runs on the model thread. */
@@ -26,6 +27,14 @@ final class ModelWorker implements AutoCloseable {
 
     /** It failed: an {@link ApiException} for a bad request, anything else for a failure of the model. */
     void failed(RuntimeException e);
+
+    /**
+     * Work that uses the model alone, outside a generation batch (an embedding request; its {@link #request} is
+     * null), or null for a chat job. It runs on the model thread; what it throws goes to {@link #failed}.
+     */
+    default Runnable exclusive() {
+      return null;
+    }
   }
 
   private final ServedModel model;
@@ -106,10 +115,12 @@ final class ModelWorker implements AutoCloseable {
     List<Job> batch = new ArrayList<>();
     Job first = queue.take();
     batch.add(first);
+    if (first.exclusive() != null) return batch;
     String name = model.nameOf(first.request());
     int answers = first.request().n();
     for (Iterator<Job> it = queue.iterator(); it.hasNext() && answers < maxBatchSize; ) {
       Job j = it.next();
+      if (j.exclusive() != null) continue;
       if (!model.nameOf(j.request()).equals(name) || answers + j.request().n() > maxBatchSize) continue;
       it.remove();
       batch.add(j);
@@ -119,6 +130,14 @@ final class ModelWorker implements AutoCloseable {
   }
 
   private void run(List<Job> jobs) {
+    if (jobs.get(0).exclusive() != null) {
+      try {
+        jobs.get(0).exclusive().run();
+      } catch (RuntimeException e) {
+        jobs.get(0).failed(e);
+      }
+      return;
+    }
     List<Job> running = new ArrayList<>();
     List<ServedModel.Prepared> prepared = new ArrayList<>();
     List<ChatCompletion.Listener> listeners = new ArrayList<>();

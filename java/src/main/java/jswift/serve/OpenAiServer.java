@@ -23,7 +23,8 @@ import jswift.template.AgentTemplate;
 
 /**
  * An OpenAI-compatible HTTP server over one {@link ServedModel}, with ms-swift's deploy routes: {@code GET
- * /v1/models}, {@code POST /v1/chat/completions}, {@code POST /v1/completions}, {@code GET /health} and
+ * /v1/models}, {@code POST /v1/chat/completions}, {@code POST /v1/completions}, {@code POST /v1/embeddings}, {@code GET
+ * /health} and
  * {@code GET|POST /ping}. Answers stream as server-sent events ({@code data: {chunk}} lines, then
  * {@code data: [DONE]}) when a request sets {@code stream}. With an API key, the {@code /v1} routes need
  * {@code Authorization: Bearer <key>}.
@@ -136,8 +137,13 @@ public final class OpenAiServer implements AutoCloseable {
               : ChatRequest.completion(body, options.maxLogprobs());
           complete(ex, (chat ? "chatcmpl-" : "cmpl-") + id, chat, body, r, start);
         }
+        case "/v1/embeddings" -> {
+          if (!method.equals("POST")) throw notAllowed(method, path);
+          authorize(ex);
+          embed(ex, EmbeddingRequest.parse(readJson(ex)));
+        }
         default -> throw new ApiException(404, "not_found_error", null, "no route " + path + "; routes: GET /v1/models, "
-            + "POST /v1/chat/completions, POST /v1/completions, GET /health, GET|POST /ping");
+            + "POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /health, GET|POST /ping");
       }
     } catch (ApiException e) {
       if (options.verbose()) log(method + " " + path + " " + e.status() + ": " + e.getMessage());
@@ -219,6 +225,44 @@ public final class OpenAiServer implements AutoCloseable {
       }
       if (cause instanceof IllegalArgumentException) throw ApiException.badRequest(null, cause.getMessage());
       throw new RuntimeException(cause.getMessage() == null ? cause.toString() : cause.getMessage(), cause);
+    }
+  }
+
+  /** Queues an embedding request for the model (it runs alone in its turn) and answers it. */
+  private void embed(HttpExchange ex, EmbeddingRequest r) {
+    CompletableFuture<ServedModel.Embeddings> answer = new CompletableFuture<>();
+    worker.submit(new ModelWorker.Job() {
+      @Override
+      public ChatRequest request() {
+        return null;
+      }
+
+      @Override
+      public ChatCompletion.Listener started(ServedModel.Prepared p) {
+        return null;
+      }
+
+      @Override
+      public void finished(ServedModel.Prepared p, ChatCompletion.Result result) {}
+
+      @Override
+      public void failed(RuntimeException e) {
+        answer.completeExceptionally(e);
+      }
+
+      @Override
+      public Runnable exclusive() {
+        return () -> answer.complete(model.embed(r));
+      }
+    });
+    try {
+      send(ex, 200, Responses.embeddings(answer.get(), r.base64()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ApiException a) throw a;
+      if (e.getCause() instanceof IllegalArgumentException) throw ApiException.badRequest("input", e.getCause().getMessage());
+      throw new RuntimeException(String.valueOf(e.getCause().getMessage()), e.getCause());
     }
   }
 

@@ -185,4 +185,32 @@ final class Responses {
   private String text(int id) {
     return tokenizer.decode(new int[] {id}, false);
   }
+
+  /**
+   * OpenAI's embeddings response: {@code {"object": "list", "data": [{"object": "embedding", "index": i,
+   * "embedding": [...]}], "model", "usage": {"prompt_tokens", "total_tokens"}}}, each vector a list of floats or,
+   * with {@code base64}, the base64 of its little-endian float32 bytes.
+   */
+  static ObjectNode embeddings(ServedModel.Embeddings e, boolean base64) {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("object", "list");
+    var data = root.putArray("data");
+    for (int i = 0; i < e.vectors().length; i++) {
+      ObjectNode item = data.addObject();
+      item.put("object", "embedding");
+      item.put("index", i);
+      float[] v = e.vectors()[i];
+      if (base64) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * v.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (float x : v) b.putFloat(x);
+        item.put("embedding", java.util.Base64.getEncoder().encodeToString(b.array()));
+      } else {
+        var list = item.putArray("embedding");
+        for (float x : v) list.add(x);
+      }
+    }
+    root.put("model", e.name());
+    root.putObject("usage").put("prompt_tokens", e.promptTokens()).put("total_tokens", e.promptTokens());
+    return root;
+  }
 }

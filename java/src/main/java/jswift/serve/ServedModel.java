@@ -147,6 +147,57 @@ public final class ServedModel {
     return out;
   }
 
+  /** Embeddings of a request's inputs, and how many tokens they took. */
+  public record Embeddings(String name, float[][] vectors, int promptTokens) {}
+
+  /**
+   * Embeds a request's inputs (call on the model's thread only) as embedding models are pooled (Qwen3-Embedding,
+   * ms-swift's embedding task): each input tokenized with the tokenizer's special tokens and ended by the model's
+   * end-of-sequence token (config.json's first eos_token_id, appended unless already last), the final hidden state
+   * (after the last norm) at that last token, L2-normalized; {@code dimensions} keeps the leading components and
+   * normalizes again. The model name picks the adapter, as for chat.
+   */
+  public Embeddings embed(EmbeddingRequest r) {
+    String name = r.model() == null ? names().get(0) : r.model();
+    if (!adapterOfName.containsKey(name))
+      throw new ApiException(404, "invalid_request_error", "model",
+          "the model '" + name + "' is not served here; served: " + names());
+    int hidden = model.config().hiddenSize(), vocab = model.config().vocabSize();
+    if (r.dimensions() != null && r.dimensions() > hidden)
+      throw ApiException.badRequest("dimensions", "'dimensions' is " + r.dimensions() + ", but this model's embeddings "
+          + "have " + hidden);
+    List<Integer> eos = model.config().eosTokenIds();
+    List<int[]> sequences = new ArrayList<>();
+    int tokens = 0;
+    for (int i = 0; i < r.size(); i++) {
+      int[] ids = r.texts().get(i) != null ? tokenizer.encode(r.texts().get(i), true) : r.tokenIds().get(i);
+      for (int id : ids)
+        if (id >= vocab) throw ApiException.badRequest("input", "input " + i + " has token id " + id + ", beyond the "
+            + "vocabulary of " + vocab);
+      if (!eos.isEmpty() && (ids.length == 0 || ids[ids.length - 1] != eos.get(0))) {
+        ids = java.util.Arrays.copyOf(ids, ids.length + 1);
+        ids[ids.length - 1] = eos.get(0);
+      }
+      if (ids.length > maxModelLength)
+        throw ApiException.badRequest("input", "input " + i + " is " + ids.length + " tokens, more than this server's "
+            + "maximum context length of " + maxModelLength + " (--max_length)");
+      sequences.add(ids);
+      tokens += ids.length;
+    }
+    model.setActiveAdapter(adapterOfName.get(name));
+    float[][] last = model.lastHiddenStates(jswift.model.Batch.packed(sequences, null));
+    int keep = r.dimensions() != null ? r.dimensions() : hidden;
+    float[][] out = new float[last.length][];
+    for (int i = 0; i < last.length; i++) {
+      double norm = 0;
+      for (int j = 0; j < keep; j++) norm += last[i][j] * (double) last[i][j];
+      double inv = 1 / Math.max(Math.sqrt(norm), 1e-12);  // F.normalize's epsilon
+      out[i] = new float[keep];
+      for (int j = 0; j < keep; j++) out[i][j] = (float) (last[i][j] * inv);
+    }
+    return new Embeddings(name, out, tokens);
+  }
+
   /** The served name a request asks for (the base name when it names none). */
   public String nameOf(ChatRequest r) {
     return r.model() == null ? names().get(0) : r.model();

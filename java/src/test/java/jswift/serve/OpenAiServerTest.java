@@ -316,7 +316,7 @@ class OpenAiServerTest {
       String message = JSON.readTree(r.body()).get("error").get("message").asText();
       assertTrue(message.contains(c[2]), c[0] + " -> " + message);
     }
-    assertEquals(404, post("/v1/embeddings", "{}").statusCode());
+    assertEquals(404, post("/v1/audio/speech", "{}").statusCode());
     assertEquals(404, get("/").statusCode(), "deploy serves no page");
     assertEquals(405, get("/v1/chat/completions").statusCode());
     HttpResponse<String> huge = post("/v1/chat/completions", "{\"messages\": \"" + "x".repeat(OpenAiServer.MAX_BODY_BYTES) + "\"}");
@@ -404,4 +404,74 @@ class OpenAiServerTest {
     }
   }
 
+
+  /**
+   * /v1/embeddings: each input's final hidden state at its last token (the end-of-sequence token appended), from
+   * the model run directly, L2-normalized; dimensions keep the leading components, renormalized; base64 holds the
+   * same floats; token ids embed like their text; a named adapter changes the vectors; bad inputs are 400s.
+   */
+  @Test
+  void embeddingsAreTheNormalizedLastHiddenStates() throws Exception {
+    HttpResponse<String> r = post("/v1/embeddings", "{\"input\": [\"hello world\", \"good morning to you\"]}");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode body = JSON.readTree(r.body());
+    assertEquals("list", body.get("object").asText());
+    assertEquals("tiny-chat", body.get("model").asText());
+    int eos = lm.config().eosTokenIds().get(0);
+    int tokens = 0;
+    for (int i = 0; i < 2; i++) {
+      String text = i == 0 ? "hello world" : "good morning to you";
+      int[] ids = tok.encode(text, true);
+      int[] withEos = java.util.Arrays.copyOf(ids, ids.length + 1);
+      withEos[ids.length] = eos;
+      tokens += withEos.length;
+      float[] last = lm.lastHiddenStates(jswift.model.Batch.packed(List.of(withEos), null))[0];
+      double norm = 0;
+      for (float x : last) norm += x * (double) x;
+      JsonNode v = body.get("data").get(i).get("embedding");
+      assertEquals(i, body.get("data").get(i).get("index").asInt());
+      assertEquals(last.length, v.size());
+      for (int j = 0; j < last.length; j++) assertEquals(last[j] / Math.sqrt(norm), v.get(j).asDouble(), 1e-6, "x" + j);
+    }
+    assertEquals(tokens, body.get("usage").get("prompt_tokens").asInt());
+
+    JsonNode small = JSON.readTree(post("/v1/embeddings", "{\"input\": \"hello world\", \"dimensions\": 8, "
+        + "\"encoding_format\": \"base64\"}").body()).get("data").get(0).get("embedding");
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(java.util.Base64.getDecoder().decode(small.asText()))
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    float[] first = new float[8];
+    double n8 = 0;
+    for (int j = 0; j < 8; j++) n8 += Math.pow(body.get("data").get(0).get("embedding").get(j).asDouble(), 2);
+    for (int j = 0; j < 8; j++) {
+      first[j] = b.getFloat();
+      assertEquals(body.get("data").get(0).get("embedding").get(j).asDouble() / Math.sqrt(n8), first[j], 1e-6);
+    }
+    assertFalse(b.hasRemaining());
+
+    ArrayNode ids = JSON.createArrayNode();
+    for (int id : tok.encode("hello world", true)) ids.add(id);
+    JsonNode byIds = JSON.readTree(post("/v1/embeddings", "{\"input\": " + ids + "}").body());
+    assertEquals(body.get("data").get(0).get("embedding"), byIds.get("data").get(0).get("embedding"));
+    JsonNode adapted = JSON.readTree(post("/v1/embeddings", "{\"input\": \"hello world\", \"model\": \"mine\"}")
+        .body());
+    assertFalse(adapted.get("data").get(0).get("embedding").equals(body.get("data").get(0).get("embedding")),
+        "the adapter changes the hidden states");
+
+    String[][] bad = {
+        {"{}", "'input'"},
+        {"{\"input\": []}", "'input'"},
+        {"{\"input\": [\"\"]}", "empty string"},
+        {"{\"input\": \"hi\", \"dimensions\": 100000}", "'dimensions' is 100000"},
+        {"{\"input\": \"hi\", \"encoding_format\": \"int8\"}", "encoding_format"},
+        {"{\"input\": [999999]}", "beyond the vocabulary"},
+        {"{\"input\": \"" + "w25 ".repeat(130) + "\"}", "maximum context length of 128"},
+    };
+    for (String[] c : bad) {
+      HttpResponse<String> e = post("/v1/embeddings", c[0]);
+      assertEquals(400, e.statusCode(), c[0] + " -> " + e.body());
+      assertTrue(JSON.readTree(e.body()).get("error").get("message").asText().contains(c[1]), c[0] + " -> " + e.body());
+    }
+    assertEquals(404, post("/v1/embeddings", "{\"input\": \"hi\", \"model\": \"nope\"}").statusCode());
+    assertEquals(405, get("/v1/embeddings").statusCode());
+  }
 }
