@@ -263,7 +263,7 @@ public final class ExportCommand implements Callable<Integer> {
     Path name = model.toAbsolutePath().normalize().getFileName();
     Path output = outputDir != null ? outputDir
         : model.toAbsolutePath().normalize().resolveSibling(name + "-bnb-int4");
-    jswift.quant.BnbExporter.Result r = jswift.quant.BnbExporter.export(model, output, bnb4bitUseDoubleQuant,
+    var r = jswift.quant.BnbExporter.export(model, output, bnb4bitUseDoubleQuant,
         ShardPlan.parseSize(maxShardSize));
     out.printf(java.util.Locale.ROOT, "jswift export: bitsandbytes nf4%s, %d linears quantized in %.1f s: %s "
         + "(%.1f MB of weights)%n", bnb4bitUseDoubleQuant ? " with double quantization" : "", r.quantizedLinears(),
@@ -283,7 +283,7 @@ public final class ExportCommand implements Callable<Integer> {
           + "floats); drop the flag");
     Path name = model.toAbsolutePath().normalize().getFileName();
     Path output = outputDir != null ? outputDir : model.toAbsolutePath().normalize().resolveSibling(name + "-fp8");
-    jswift.quant.Fp8Exporter.Result r = jswift.quant.Fp8Exporter.export(model, output, ShardPlan.parseSize(maxShardSize));
+    var r = jswift.quant.Fp8Exporter.export(model, output, ShardPlan.parseSize(maxShardSize));
     out.printf(java.util.Locale.ROOT, "jswift export: FP8 (e4m3, blocks of %d x %d), %d linears quantized in %.1f s: "
         + "%s (%.1f MB of weights)%n", jswift.quant.Fp8Exporter.BLOCK, jswift.quant.Fp8Exporter.BLOCK,
         r.quantizedLinears(), r.seconds(), r.outputDir(), r.weightBytes() / 1e6);

@@ -6,26 +6,20 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
 import jswift.model.BnbCheckpoint;
 import jswift.model.Checkpoint;
-import jswift.model.CheckpointWriter;
 import jswift.model.SafetensorsDtype;
-import jswift.model.SafetensorsFile;
 import jswift.model.TensorSource;
 import jswift.nn.Nf4Weight;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
-import jswift.tuner.LoraMerge;
 
 /**
  * Quantizes a Hugging Face model folder to a bitsandbytes 4-bit NF4 checkpoint, as transformers saves a model
@@ -38,44 +32,18 @@ import jswift.tuner.LoraMerge;
  */
 public final class BnbExporter {
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** The linears bitsandbytes replaces in a decoder (transformers skips only lm_head). */
-  static final Pattern LINEAR =
-      Pattern.compile("model\\.layers\\.\\d+\\.(self_attn\\.[qkvo]_proj|mlp\\.(gate|up|down)_proj)\\.weight");
-
   private BnbExporter() {}
 
-  /** What an export wrote. */
-  public record Result(Path outputDir, int quantizedLinears, double seconds, long weightBytes) {}
-
   /** Quantizes {@code modelDir} into {@code outDir}, which must not exist or be empty. */
-  public static Result export(Path modelDir, Path outDir, boolean doubleQuant, long maxShardSize) throws IOException {
-    long start = System.nanoTime();
-    Path tmp = GptqExporter.startOutput(modelDir, outDir);
-    boolean ok = false;
-    int linears = 0;
-    long bytes = 0;
+  public static StreamedExport.Result export(Path modelDir, Path outDir, boolean doubleQuant, long maxShardSize)
+      throws IOException {
+    GptqExporter.refuseQuantized(modelDir);
+    ObjectNode cfg = (ObjectNode) JSON.readTree(modelDir.resolve("config.json").toFile());
+    String dtype = cfg.path("dtype").asText(cfg.path("torch_dtype").asText("float32"));
     try (Checkpoint ckpt = Checkpoint.open(modelDir); Quantizer q = new Quantizer(ckpt, doubleQuant)) {
-      List<TensorSource> out = new ArrayList<>();
-      for (String name : ckpt.names()) {
-        SafetensorsFile f = ckpt.file(name);
-        long[] shape = f.entry(name).shape();
-        if (LINEAR.matcher(name).matches() && shape.length == 2) {
-          out.addAll(q.sources(name, shape[0], shape[1], f.dtype(name)));
-          linears++;
-        } else {
-          out.add(TensorSource.stored(f, name));
-        }
-      }
-      for (TensorSource s : out) bytes += s.byteSize();
-      Files.createDirectories(tmp);
-      CheckpointWriter.write(tmp, out, maxShardSize);
-      writeConfigs(modelDir, tmp, doubleQuant);
-      GptqExporter.move(tmp, outDir);
-      ok = true;
-    } finally {
-      if (!ok) GptqExporter.deleteTree(tmp);
+      return StreamedExport.export(modelDir, outDir, maxShardSize, ckpt,
+          (f, name, out, in) -> q.sources(name, out, in, f.dtype(name)), quantizationConfig(doubleQuant, dtype));
     }
-    return new Result(outDir, linears, (System.nanoTime() - start) / 1e9, bytes);
   }
 
   /**
@@ -162,19 +130,6 @@ public final class BnbExporter {
     public void close() {
       drop();
       if (code256 != null) code256.close();
-    }
-  }
-
-  /** config.json with transformers' BitsAndBytesConfig.to_dict(), and the tokenizer files. */
-  private static void writeConfigs(Path modelDir, Path dir, boolean doubleQuant) throws IOException {
-    ObjectNode cfg = (ObjectNode) JSON.readTree(modelDir.resolve("config.json").toFile());
-    String dtype = cfg.path("dtype").asText(cfg.path("torch_dtype").asText("float32"));
-    cfg.set("quantization_config", quantizationConfig(doubleQuant, dtype));
-    Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n");
-    for (String name : LoraMerge.COPIED_FILES) {
-      if (name.equals("config.json")) continue;
-      Path src = modelDir.resolve(name);
-      if (Files.exists(src)) Files.copy(src, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     }
   }
 

@@ -5,18 +5,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
 import jswift.model.Checkpoint;
-import jswift.model.CheckpointWriter;
 import jswift.model.Fp8Checkpoint;
 import jswift.model.SafetensorsDtype;
-import jswift.model.SafetensorsFile;
 import jswift.model.TensorSource;
-import jswift.tuner.LoraMerge;
 
 /**
  * Quantizes a Hugging Face model folder to block-wise FP8 as transformers saves a model loaded with
@@ -37,9 +31,6 @@ public final class Fp8Exporter {
   }
 
   private Fp8Exporter() {}
-
-  /** What an export wrote. */
-  public record Result(Path outputDir, int quantizedLinears, double seconds, long weightBytes) {}
 
   /** The value of an e4m3fn code (0x7f / 0xff: NaN). */
   static float e4m3(int code) {
@@ -90,41 +81,24 @@ public final class Fp8Exporter {
   }
 
   /** Quantizes {@code modelDir} into {@code outDir}, which must not exist or be empty. */
-  public static Result export(Path modelDir, Path outDir, long maxShardSize) throws IOException {
-    long start = System.nanoTime();
-    Path tmp = GptqExporter.startOutput(modelDir, outDir);
-    boolean ok = false;
-    int linears = 0;
-    long bytes = 0;
+  public static StreamedExport.Result export(Path modelDir, Path outDir, long maxShardSize) throws IOException {
+    GptqExporter.refuseQuantized(modelDir);
+    ObjectNode q = JSON.createObjectNode();
+    q.put("activation_scheme", "dynamic");
+    q.put("fmt", "e4m3");
+    q.put("quant_method", "fp8");
+    q.putArray("weight_block_size").add(BLOCK).add(BLOCK);
     try (Checkpoint ckpt = Checkpoint.open(modelDir)) {
-      List<TensorSource> out = new ArrayList<>();
       Encoded cache = new Encoded(ckpt);
-      for (String name : ckpt.names()) {
-        SafetensorsFile f = ckpt.file(name);
-        long[] shape = f.entry(name).shape();
-        if (BnbExporter.LINEAR.matcher(name).matches() && shape.length == 2) {
-          int o = (int) shape[0], i = (int) shape[1];
-          out.add(TensorSource.custom(name, SafetensorsDtype.F8_E4M3, shape,
-              ch -> write(ch, ByteBuffer.wrap(cache.get(name, o, i).codes))));
-          String scale = name.substring(0, name.length() - ".weight".length()) + Fp8Checkpoint.SCALE;
-          out.add(TensorSource.custom(scale, SafetensorsDtype.F32,
-              new long[] {(o + BLOCK - 1) / BLOCK, (i + BLOCK - 1) / BLOCK},
-              ch -> write(ch, f32(cache.get(name, o, i).scaleInv))));
-          linears++;
-        } else {
-          out.add(TensorSource.stored(f, name));
-        }
-      }
-      for (TensorSource s : out) bytes += s.byteSize();
-      Files.createDirectories(tmp);
-      CheckpointWriter.write(tmp, out, maxShardSize);
-      writeConfigs(modelDir, tmp);
-      GptqExporter.move(tmp, outDir);
-      ok = true;
-    } finally {
-      if (!ok) GptqExporter.deleteTree(tmp);
+      return StreamedExport.export(modelDir, outDir, maxShardSize, ckpt, (f, name, out, in) -> {
+        int o = (int) out, i = (int) in;
+        String scale = name.substring(0, name.length() - ".weight".length()) + Fp8Checkpoint.SCALE;
+        return List.of(TensorSource.custom(name, SafetensorsDtype.F8_E4M3, new long[] {out, in},
+                ch -> write(ch, ByteBuffer.wrap(cache.get(name, o, i).codes))),
+            TensorSource.custom(scale, SafetensorsDtype.F32, new long[] {(o + BLOCK - 1) / BLOCK, (i + BLOCK - 1) / BLOCK},
+                ch -> write(ch, f32(cache.get(name, o, i).scaleInv))));
+      }, q);
     }
-    return new Result(outDir, linears, (System.nanoTime() - start) / 1e9, bytes);
   }
 
   /** The last linear encoded: the writer asks for a weight's codes and then its scales. */
@@ -159,20 +133,4 @@ public final class Fp8Exporter {
     return b.flip();
   }
 
-  /** config.json with the FP8 quantization_config, and the tokenizer files. */
-  private static void writeConfigs(Path modelDir, Path dir) throws IOException {
-    ObjectNode cfg = (ObjectNode) JSON.readTree(modelDir.resolve("config.json").toFile());
-    ObjectNode q = JSON.createObjectNode();
-    q.put("activation_scheme", "dynamic");
-    q.put("fmt", "e4m3");
-    q.put("quant_method", "fp8");
-    q.putArray("weight_block_size").add(BLOCK).add(BLOCK);
-    cfg.set("quantization_config", q);
-    Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg) + "\n");
-    for (String name : LoraMerge.COPIED_FILES) {
-      if (name.equals("config.json")) continue;
-      Path src = modelDir.resolve(name);
-      if (Files.exists(src)) Files.copy(src, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
-    }
-  }
 }
