@@ -180,7 +180,7 @@ class AwqExportTest {
         + " in AWQ's GEMM layout with group_size 24"), r);
     assertFalse(Files.exists(tmp.resolve("g24")) || Files.exists(tmp.resolve("g24.incomplete")));
     r = Cli.run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
-    assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq and bnb are)"), r);
+    assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq, bnb and fp8 are)"), r);
     r = Cli.run("export", "--model", m, "--quant_method", "awq", "--quant_bits", "4", "--group_size", "16", "--dataset", c,
         "--max_length", "96", "--output_dir", tmp.resolve("q").toString());
     assertTrue(r.startsWith("0\n"), r);

@@ -119,7 +119,7 @@ class GptqExportTest {
     Path calib = QuantizedCheckpointChecks.calibration(tmp);
     String m = model.toString(), c = calib.toString();
     String r = Cli.run("export", "--model", m, "--quant_method", "hqq", "--quant_bits", "4", "--dataset", c);
-    assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq and bnb are)"), r);
+    assertTrue(r.startsWith("2\n") && r.contains("--quant_method hqq is not supported (gptq, awq, bnb and fp8 are)"), r);
     r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--quant_bits", "3", "--dataset", c);
     assertTrue(r.startsWith("2\n") && r.contains("--quant_bits 3 is not supported for gptq (4 or 8)"), r);
     r = Cli.run("export", "--model", m, "--quant_method", "gptq", "--dataset", c);
