@@ -123,6 +123,9 @@ public final class TrainOptions {
   @Option(names = "--weight_decay") double weightDecay = 0.1;
   @Option(names = "--adam_beta1") double adamBeta1 = 0.9;
   @Option(names = "--adam_beta2") double adamBeta2 = 0.95;
+  @Option(names = "--adam_epsilon") double adamEpsilon = 1e-8;
+  @Option(names = "--optim", description = "adamw_torch (default), adamw_torch_fused or adamw_hf: jswift's AdamW")
+  String optim = "adamw_torch";
   @Option(names = "--max_grad_norm") double maxGradNorm = 1.0;
   @Option(names = "--gradient_checkpointing", arity = "1") boolean gradientCheckpointing = true;
   @Option(names = "--report_memory", arity = "1", description = "print (and log) the split of the peak memory: "
@@ -136,6 +139,10 @@ public final class TrainOptions {
   @Option(names = "--logging_steps") int loggingSteps = 5;
   @Option(names = "--eval_steps") Integer evalSteps;
   @Option(names = "--save_steps") int saveSteps = 500;
+  @Option(names = "--save_strategy", description = "steps (default: every --save_steps), epoch, or no (the final "
+      + "checkpoint only)") String saveStrategy = "steps";
+  @Option(names = {"--eval_strategy", "--evaluation_strategy"}, description = "steps (default: every --eval_steps), "
+      + "epoch, or no (the last step only)") String evalStrategy = "steps";
   @Option(names = "--save_total_limit") Integer saveTotalLimit;
   @Option(names = "--output_dir") Path outputDir = Path.of("output");
   @Option(names = "--add_version", arity = "1") boolean addVersion = true;
@@ -157,6 +164,11 @@ public final class TrainOptions {
   @Option(names = "--bnb_4bit_quant_type", description = "nf4 (default)") String bnb4bitQuantType = "nf4";
   @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
   boolean bnb4bitUseDoubleQuant = true;
+  @Option(names = "--bnb_4bit_compute_dtype", description = "bfloat16, float16 or float32: must be the model's "
+      + "dtype (--torch_dtype), which the NF4 layers compute in") String bnb4bitComputeDtype;
+  @Option(names = "--padding_free", arity = "1", description = "accepted: jswift's batches are always padding-free "
+      + "(each micro-batch's rows packed, attention kept inside each)") boolean paddingFree;
+  @Option(names = "--lora_bias", description = "none (the only value supported)") String loraBias = "none";
 
   // full training: which weights train (ms-swift's names and rules)
   @Option(names = "--freeze_parameters", arity = "1..*", description = "full training: freeze weights whose names start so")
@@ -290,6 +302,12 @@ public final class TrainOptions {
     a.quantBits = quantBits;
     a.bnb4bitQuantType = bnb4bitQuantType;
     a.bnb4bitUseDoubleQuant = bnb4bitUseDoubleQuant;
+    a.bnb4bitComputeDtype = bnb4bitComputeDtype;
+    a.optim = optim;
+    a.adamEpsilon = adamEpsilon;
+    a.loraBias = loraBias;
+    a.saveStrategy = saveStrategy;
+    a.evalStrategy = evalStrategy;
     a.freezeParameters = freezeParameters;
     a.freezeParametersRegex = freezeParametersRegex;
     a.freezeParametersRatio = freezeParametersRatio;

@@ -103,6 +103,9 @@ public final class TrainArguments {
   public Integer quantBits;       // 4 with bnb
   public String bnb4bitQuantType = "nf4";
   public boolean bnb4bitUseDoubleQuant = true;
+  public String bnb4bitComputeDtype;  // null: the model's compute dtype (ms-swift: torch_dtype)
+  public String optim = "adamw_torch";  // HF's --optim: the AdamW names jswift's optimizer is
+  public String loraBias = "none";
   public String torchDtype;       // null: fp32 on the CPU, bf16 on CUDA
 
   // LISA (with --train_type full) and LLaMA-Pro (--train_type llamapro), ms-swift's names and defaults
@@ -154,6 +157,8 @@ public final class TrainArguments {
   public int loggingSteps = 5;
   public Integer evalSteps;       // null: save_steps
   public int saveSteps = 500;
+  public String saveStrategy = "steps";  // steps, epoch or no (HF's TrainingArguments; no: the final checkpoint only)
+  public String evalStrategy = "steps";  // steps, epoch or no
   public Integer saveTotalLimit;  // null: keep all
   public Path outputDir = Path.of("output");
   public boolean addVersion = true;
@@ -259,6 +264,20 @@ public final class TrainArguments {
 
   public int evalEvery() {
     return evalSteps != null ? evalSteps : saveSteps;
+  }
+
+  /**
+   * Every how many steps to save ({@code saving}) or evaluate, by --save_strategy / --eval_strategy: steps (every
+   * --save_steps / --eval_steps), epoch (every {@code stepsPerEpoch}) or no (never; the run's last step still saves,
+   * and evaluates when it has a validation set).
+   */
+  public long every(boolean saving, long stepsPerEpoch) {
+    String strategy = saving ? saveStrategy : evalStrategy;
+    return switch (strategy) {
+      case "epoch" -> stepsPerEpoch;
+      case "no" -> Long.MAX_VALUE;
+      default -> saving ? saveSteps : evalEvery();
+    };
   }
 
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
@@ -376,6 +395,14 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--truncation_strategy split cuts long documents into several samples, "
           + "which is for pre-training (jswift pt); sft rows would lose their prompt: use delete, left or right");
     if (saveSteps <= 0) throw new IllegalArgumentException("--save_steps must be > 0");
+    if (!List.of("adamw_torch", "adamw_torch_fused", "adamw_hf", "adamw").contains(optim))
+      throw new IllegalArgumentException("--optim " + optim + " is not supported: jswift's optimizer is AdamW (its fused "
+          + "kernel; adamw_torch, adamw_torch_fused and adamw_hf name it); GaLore is --use_galore true");
+    if (!loraBias.equals("none"))
+      throw new IllegalArgumentException("--lora_bias " + loraBias + " (trained biases) is not supported yet; use none");
+    for (String[] s : new String[][] {{"--save_strategy", saveStrategy}, {"--eval_strategy", evalStrategy}})
+      if (!List.of("steps", "epoch", "no").contains(s[1]))
+        throw new IllegalArgumentException(s[0] + " must be steps, epoch or no, got '" + s[1] + "'");
     if (adapters.size() > 1)
       throw new IllegalArgumentException("--adapters: training starts from one adapter, got " + adapters.size());
     if (!adapters.isEmpty() && !isAdapterTuning())
@@ -425,6 +452,12 @@ public final class TrainArguments {
         throw new IllegalArgumentException("--quant_method bnb needs --quant_bits 4 (8-bit is not supported)");
       if (!bnb4bitQuantType.equals("nf4"))
         throw new IllegalArgumentException("--bnb_4bit_quant_type " + bnb4bitQuantType + " is not supported (nf4)");
+      if (bnb4bitComputeDtype != null && !List.of("bfloat16", "float16", "float32").contains(bnb4bitComputeDtype))
+        throw new IllegalArgumentException("--bnb_4bit_compute_dtype must be bfloat16, float16 or float32, got '"
+            + bnb4bitComputeDtype + "'");
+      if (bnb4bitComputeDtype != null && torchDtype != null && !bnb4bitComputeDtype.equals(torchDtype))
+        throw new IllegalArgumentException("--bnb_4bit_compute_dtype " + bnb4bitComputeDtype + " differs from "
+            + "--torch_dtype " + torchDtype + ": jswift computes the NF4 layers in the model's dtype; give one dtype");
     } else if (quantBits != null) {
       throw new IllegalArgumentException("--quant_bits needs --quant_method bnb");
     }

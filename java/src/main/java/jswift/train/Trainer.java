@@ -51,6 +51,7 @@ public final class Trainer implements AutoCloseable {
   private final TrainingLog log;
   private final SampleStream samples;
   private final long totalSteps;
+  private final long saveEvery, evalEvery;  // by --save_strategy / --eval_strategy
   private final LrSchedule schedule;
   private final Checkpoints checkpoints;
   private Objective objective;  // jswift rlhf's loss (DPO & co., KTO, RM, GKD); null: sft's / pt's cross-entropy
@@ -190,6 +191,8 @@ public final class Trainer implements AutoCloseable {
         stepsPerEpoch = Math.max(1, (train.size() + prompts - 1) / prompts) * args.numIterations;
       }
       totalSteps = args.maxSteps > 0 ? args.maxSteps : (long) Math.ceil(args.numTrainEpochs * stepsPerEpoch);
+      saveEvery = args.every(true, stepsPerEpoch);
+      evalEvery = args.every(false, stepsPerEpoch);
       schedule = new LrSchedule(args.lrSchedulerType, args.peakLearningRate(),
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
@@ -615,11 +618,11 @@ public final class Trainer implements AutoCloseable {
   private Path afterStep(long step, DataCursor cursor, Path lastCheckpoint) throws IOException {
     if (args.reportMemory && (step == startStep || step == totalSteps))
       log.memory(step, MemoryReport.measure(model, trainable, optimizer, device));
-    if (step % args.evalEvery() == 0 || step == totalSteps) {
+    if (step % evalEvery == 0 || step == totalSteps) {
       if (prefetch != null) prefetch.quiesce();  // evaluation encodes with the same template (and maybe rows of the same file)
       evaluate(step);
     }
-    if (step % args.saveSteps == 0 || step == totalSteps) {
+    if (step % saveEvery == 0 || step == totalSteps) {
       lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, cursor, log);
       drawPlots();
     }

@@ -187,6 +187,24 @@ class TrainOptionsTest {
         {"--use_dora", "true"}});
   }
 
+  /** The HF / ms-swift flags common in ms-swift's example scripts: taken, or refused naming the flag. */
+  @Test
+  void msSwiftScriptFlagsAreTakenOrRefusedByName() {
+    TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--quant_method", "bnb", "--quant_bits", "4",
+        "--torch_dtype", "bfloat16", "--bnb_4bit_compute_dtype", "bfloat16", "--optim", "adamw_torch_fused",
+        "--adam_epsilon", "1e-6", "--padding_free", "true", "--save_strategy", "epoch", "--evaluation_strategy", "no",
+        "--lora_bias", "none");
+    d.validate();
+    assertEquals(1e-6, d.adamEpsilon, 0.0);
+    assertEquals(7, d.every(true, 7), "save_strategy epoch: every epoch's steps");
+    assertEquals(Long.MAX_VALUE, d.every(false, 7), "eval_strategy no");
+    assertEquals(500, parse("--model", "m", "--dataset", "d.jsonl").every(true, 7), "steps: --save_steps");
+    assertRefused(new String[] {"--quant_method", "bnb", "--quant_bits", "4", "--torch_dtype", "float32"},
+        new String[][] {{"--bnb_4bit_compute_dtype", "bfloat16"}, {"--bnb_4bit_compute_dtype", "int8"}});
+    assertRefused(new String[0], new String[][] {{"--optim", "adafactor"}, {"--lora_bias", "all"},
+        {"--save_strategy", "best"}, {"--eval_strategy", "sometimes"}});
+  }
+
   @Test
   void ia3FlagsBecomeAPeftIa3Config() {
     TrainArguments d = parse("--model", "m", "--dataset", "d.jsonl", "--train_type", "ia3");

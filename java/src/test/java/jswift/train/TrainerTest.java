@@ -456,6 +456,30 @@ class TrainerTest {
   }
 
   @Test
+  void saveStrategiesEpochAndNo(@TempDir Path out) throws IOException {
+    TrainArguments a = args(out.resolve("epoch"), 5, 100);
+    a.maxSteps = -1;
+    a.numTrainEpochs = 2;
+    a.saveStrategy = "epoch";
+    Trainer.Result epoch = TinyModels.train(a);
+    java.util.List<String> saved = checkpointNames(epoch.runDir());
+    long perEpoch = epoch.steps() / 2;
+    assertEquals(java.util.List.of("checkpoint-" + perEpoch, "checkpoint-" + epoch.steps()), saved);
+    TrainArguments b = args(out.resolve("no"), 4, 1);
+    b.saveStrategy = "no";
+    Trainer.Result none = TinyModels.train(b);
+    assertEquals(java.util.List.of("checkpoint-4"), checkpointNames(none.runDir()), "the final checkpoint only");
+  }
+
+  private static java.util.List<String> checkpointNames(Path runDir) throws IOException {
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(runDir)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("checkpoint-"))
+          .sorted(java.util.Comparator.comparingInt(n -> Integer.parseInt(n.substring("checkpoint-".length()))))
+          .toList();
+    }
+  }
+
+  @Test
   void saveTotalLimitKeepsTheNewestAndBadInputsAreClear(@TempDir Path out) throws IOException {
     TrainArguments a = args(out, 6, 2);
     a.saveTotalLimit = 2;
