@@ -38,6 +38,17 @@ public final class TrainOptions {
       + "flash_attention_3): jswift always runs its own flash attention kernels") String attnImpl;
   @Option(names = "--tuner_backend", description = "accepted for ms-swift (peft, unsloth): jswift's tuners write PEFT "
       + "adapters and run on its fused kernels either way") String tunerBackend;
+  @Option(names = "--model_type", description = "accepted for ms-swift: jswift reads the architecture from the "
+      + "model folder's config.json") String modelType;
+  @Option(names = "--use_hf", arity = "1", description = "accepted for ms-swift: --model is a local folder either way")
+  Boolean useHf;
+  @Option(names = "--gradient_checkpointing_kwargs", description = "accepted for ms-swift (e.g. '{\"use_reentrant\": "
+      + "false}'): jswift's recomputation has no such options") String gradientCheckpointingKwargs;
+  @Option(names = "--logging_first_step", arity = "1", description = "accepted: jswift always logs the first step")
+  Boolean loggingFirstStep;
+  @Option(names = "--report_to", arity = "1..*", description = "none, tensorboard or all are accepted: jswift logs to "
+      + "logging.jsonl and plots images/ (no event files); wandb and swanlab need a network and are refused")
+  List<String> reportTo = new ArrayList<>();
   @Option(names = "--template") String template;
   @Option(names = "--system") String system;
   @Option(names = "--max_length") Integer maxLength;
@@ -232,6 +243,7 @@ public final class TrainOptions {
     a.streaming = streaming;
     a.attnImpl = attnImpl;
     a.tunerBackend = tunerBackend;
+    a.reportTo = reportTo;
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;

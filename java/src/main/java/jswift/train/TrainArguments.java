@@ -80,6 +80,7 @@ public final class TrainArguments {
   public boolean streaming;       // refused: the trainer needs random access to its rows
   public String attnImpl;         // accepted values only; jswift's attention is its own flash kernels
   public String tunerBackend;
+  public List<String> reportTo = List.of();  // accepted values only: jswift writes logging.jsonl and images/
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
   public int boftBlockNum = 0;
   public int boftNButterflyFactor = 1;
@@ -364,6 +365,10 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
+    for (String r : reportTo)
+      if (!List.of("none", "tensorboard", "all").contains(r))
+        throw new IllegalArgumentException("--report_to " + r + " is not supported: jswift logs every step to the run's "
+            + "logging.jsonl and plots images/ (no network for " + r + "); use none, tensorboard or all");
     if (tunerBackend != null && !List.of("peft", "unsloth").contains(tunerBackend))
       throw new IllegalArgumentException("--tuner_backend " + tunerBackend + " is not one of ms-swift's (peft, unsloth)");
     if (columns != null) jswift.data.DatasetOptions.defaults().withColumns(columns);  // a bad JSON fails here
