@@ -84,7 +84,7 @@ public class DeployCommand implements Callable<Integer> {
     Map<String, String> names = names();  // checked before the (long) model load
     Device dev = Device.select(gen.device);
     boolean serving = false;
-    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model())) {
+    try (CausalLM lm = gen.load(dev); Tokenizer tok = Tokenizer.load(gen.model())) {
       gen.loadAdapters(lm);
       ServedModel served = new ServedModel(lm, tok, gen.encoder(lm, tok), gen.generation(tok), gen.systemPrompt(),
           names, maxLength != null ? maxLength : lm.config().maxPositionEmbeddings());

@@ -82,7 +82,7 @@ public final class EvalCommand implements Callable<Integer> {
     List<int[]> blocks = Calibration.blocks(model, evalDataset, evalLimit, maxLength, seed);
     long start = System.nanoTime();
     Perplexity.Result r;
-    try (CausalLM lm = CausalLM.load(model, dev)) {
+    try (CausalLM lm = gen.load(dev)) {
       activateAdapters(lm);
       r = Perplexity.of(lm, blocks, batchSize, done -> {
         out.printf("\reval %d/%d blocks", done, blocks.size());
@@ -115,7 +115,7 @@ public final class EvalCommand implements Callable<Integer> {
     Path dir = evalOutputDir.resolve(stamp);
     long start = System.nanoTime();
     ObjectNode report;
-    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model())) {
+    try (CausalLM lm = gen.load(dev); Tokenizer tok = Tokenizer.load(gen.model())) {
       activateAdapters(lm);
       BenchmarkEval eval = new BenchmarkEval(lm, tok, gen.encoder(lm, tok), gen.systemPrompt(), gen.generation(tok),
           evalLimit, batchSize, out);

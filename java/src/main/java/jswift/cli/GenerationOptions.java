@@ -58,6 +58,25 @@ final class GenerationOptions {
       + "and lmdeploy backends are other programs)")
   String inferBackend = "pt";
 
+  @Option(names = "--torch_dtype", description = "float32, bfloat16 or float16 (default: float32 on the CPU, bfloat16 "
+      + "on CUDA)")
+  String torchDtype;
+
+  @Option(names = "--quant_method", description = "bnb: load the base's linear layers in 4-bit NF4 (with --quant_bits 4)")
+  String quantMethod;
+
+  @Option(names = "--quant_bits", description = "4 with --quant_method bnb")
+  Integer quantBits;
+
+  @Option(names = "--bnb_4bit_use_double_quant", arity = "1", description = "default true")
+  boolean bnb4bitUseDoubleQuant = true;
+
+  @Option(names = "--merge_lora", arity = "1", description = "merge the --adapters checkpoint into its base first (into "
+      + "<checkpoint>-merged, reused when it exists, as ms-swift does) and run the merged model")
+  boolean mergeLora;
+
+  private boolean merged;  // --merge_lora done: model is the merged folder, adapters cleared
+
   /**
    * The model folder: --model, else the base recorded by the first adapter (ms-swift's {@code swift infer --adapters
    * CKPT} reads the checkpoint's args.json; a PEFT folder's base_model_name_or_path also serves).
@@ -66,12 +85,45 @@ final class GenerationOptions {
     if (!List.of("pt", "transformers").contains(inferBackend))
       throw new IllegalArgumentException("--infer_backend " + inferBackend + ": jswift is its own inference engine "
           + "(pt / transformers in ms-swift's terms); vllm, sglang and lmdeploy are not part of it");
+    if (mergeLora && !merged) mergeFirst();
     if (model != null) return model;
     if (adapters.isEmpty())
       throw new IllegalArgumentException("--model is required (or --adapters CHECKPOINT, whose args.json names the "
           + "model it was trained on)");
     model = ExportCommand.baseOf(adapterList().get(0).dir());
     return model;
+  }
+
+  /** --merge_lora: the one unnamed adapter merged into {@code <checkpoint>-merged} (reused), which becomes --model. */
+  private void mergeFirst() throws IOException {
+    merged = true;
+    List<Adapter> list = adapterList();
+    if (list.size() != 1 || list.get(0).named())
+      throw new IllegalArgumentException("--merge_lora true merges one unnamed --adapters checkpoint into its base, got "
+          + adapters);
+    Path dir = list.get(0).dir(), out = jswift.tuner.LoraMerge.defaultOutputDir(dir);
+    Path base = model != null ? model : ExportCommand.baseOf(dir);
+    if (!Files.exists(out.resolve("config.json")))
+      jswift.tuner.LoraMerge.merge(base, jswift.tuner.ResidualInit.forOriginalBase(dir), out,
+          jswift.tuner.LoraMerge.Options.on(jswift.tensor.Device.CPU));
+    model = out;
+    adapters = new ArrayList<>();
+  }
+
+  /** The model of --model / --adapters, in --torch_dtype and, with --quant_method bnb, its linears in NF4. */
+  CausalLM load(jswift.tensor.Device device) throws IOException {
+    Path dir = model();
+    jswift.tensor.DType dtype = torchDtype != null ? jswift.tensor.DType.parse(torchDtype)
+        : device.isCpu() ? jswift.tensor.DType.F32 : jswift.tensor.DType.BF16;
+    CausalLM.Quantization q = CausalLM.Quantization.NONE;
+    if (quantMethod != null || quantBits != null) {
+      if (!"bnb".equals(quantMethod) || quantBits == null || quantBits != 4)
+        throw new IllegalArgumentException("--quant_method bnb --quant_bits 4 (NF4) is the quantization at load jswift "
+            + "has; got --quant_method " + quantMethod + " --quant_bits " + quantBits + " (quantize a checkpoint with "
+            + "jswift export for GPTQ / AWQ / FP8)");
+      q = bnb4bitUseDoubleQuant ? CausalLM.Quantization.NF4_DOUBLE_QUANT : CausalLM.Quantization.NF4;
+    }
+    return CausalLM.load(dir, device, dtype, q);
   }
 
   /** One {@code --adapters} entry: its name (given, or adapterN) and folder. */

@@ -62,7 +62,7 @@ public final class InferCommand implements Callable<Integer> {
     Device dev = Device.select(gen.device);
     String sys = gen.systemPrompt();
     Path model = gen.model();
-    try (CausalLM lm = CausalLM.load(model, dev); Tokenizer tok = Tokenizer.load(model)) {
+    try (CausalLM lm = gen.load(dev); Tokenizer tok = Tokenizer.load(model)) {
       gen.loadAdapters(lm);
       List<GenerationOptions.Adapter> adapters = gen.adapterList();
       String active = adapters.isEmpty() ? null : adapters.get(0).name();

@@ -84,7 +84,7 @@ public final class SampleCommand implements Callable<Integer> {
     Path file = outputDir.resolve(outputFile != null ? outputFile
         : LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + ".jsonl");
     Device dev = Device.select(gen.device);
-    try (CausalLM lm = CausalLM.load(gen.model(), dev); Tokenizer tok = Tokenizer.load(gen.model());
+    try (CausalLM lm = gen.load(dev); Tokenizer tok = Tokenizer.load(gen.model());
         LoadedDatasets data = DatasetLoader.load(dataset, List.of(),
             DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
       gen.loadAdapters(lm);

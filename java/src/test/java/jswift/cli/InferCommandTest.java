@@ -91,6 +91,59 @@ class InferCommandTest {
     assertTrue(none.startsWith("2\n") && none.contains("--model is required"), none);
   }
 
+  /**
+   * ms-swift's infer flags: --merge_lora true merges the checkpoint into checkpoint-N-merged (made once, then reused)
+   * and answers as the adapter does; --quant_method bnb --quant_bits 4 loads the base in NF4, which answers as the
+   * model quantized at load does; other quantization requests are refused.
+   */
+  @Test
+  void mergeLoraAndQuantizationAtLoad(@TempDir Path dir) throws IOException {
+    Path model = tinyChatModel(dir.resolve("m"));
+    Path ckpt = dir.resolve("checkpoint-10");
+    Files.createDirectories(ckpt);
+    for (String f : List.of("adapter_config.json", "adapter_model.safetensors"))
+      Files.copy(Fixtures.llamaGqa().resolve("adapters/lora").resolve(f), ckpt.resolve(f));
+    Files.writeString(ckpt.resolve("args.json"), "{\"model\": \"" + model.toString().replace("\\", "\\\\") + "\"}");
+    String[] common = {"--max_new_tokens", "6", "--device", "cpu", "--template", "jinja"};
+    String viaAdapter = answer(run("hello world\nexit\n", concat(new String[] {"infer", "--adapters", ckpt.toString()},
+        common)));
+    String merged = run("hello world\nexit\n", concat(new String[] {"infer", "--adapters", ckpt.toString(),
+        "--merge_lora", "true"}, common));
+    assertTrue(merged.startsWith("0\n") && merged.contains("checkpoint-10-merged"), merged);
+    assertTrue(Files.isRegularFile(dir.resolve("checkpoint-10-merged/config.json")));
+    assertTrue(!viaAdapter.isBlank(), viaAdapter);
+    assertEquals(viaAdapter, answer(merged), "the merged model answers as base + adapter");
+    long made = Files.getLastModifiedTime(dir.resolve("checkpoint-10-merged/config.json")).toMillis();
+    run("hi\nexit\n", concat(new String[] {"infer", "--adapters", ckpt.toString(), "--merge_lora", "true"}, common));
+    assertEquals(made, Files.getLastModifiedTime(dir.resolve("checkpoint-10-merged/config.json")).toMillis(),
+        "an existing -merged folder is reused");
+
+    String nf4 = run("hello world\nexit\n", concat(new String[] {"infer", "--model", model.toString(),
+        "--quant_method", "bnb", "--quant_bits", "4"}, common));
+    try (CausalLM lm = CausalLM.load(model, Device.CPU, jswift.tensor.DType.F32,
+        CausalLM.Quantization.NF4_DOUBLE_QUANT); Tokenizer tok = Tokenizer.load(model)) {
+      int[] prompt = tok.encode("user : hello world </s> assistant : ");
+      String want = tok.decode(Generator.generate(lm, prompt, GenerationConfig.greedy(6, tok.eosTokenIds())), true);
+      assertEquals(want, answer(nf4));
+    }
+    String bad = run("", concat(new String[] {"infer", "--model", model.toString(), "--quant_method", "gptq",
+        "--quant_bits", "4"}, common));
+    assertTrue(bad.startsWith("2\n") && bad.contains("--quant_method bnb --quant_bits 4"), bad);
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  /** The first answer streamed after the first prompt marker. */
+  private static String answer(String output) {
+    int start = output.indexOf("<<< ") + 4;
+    int end = output.indexOf("\n", start);
+    return output.substring(start, end < 0 ? output.length() : end).trim();
+  }
+
   @Test
   void answersADatasetAndAppendsResults(@TempDir Path dir) throws IOException {
     Path model = jswift.testing.TinyModels.qwen3(dir.resolve("qwen3"), 3);
