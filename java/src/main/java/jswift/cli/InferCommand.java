@@ -56,6 +56,10 @@ public final class InferCommand implements Callable<Integer> {
   @Option(names = "--max_batch_size", description = "rows generated together in dataset mode (default 1)")
   int maxBatchSize = 1;
 
+  @Option(names = "--load_data_args", arity = "1", description = "answer the validation rows of the --adapters "
+      + "checkpoint's training run: its args.json's datasets, split and seed (ms-swift's load_data_args)")
+  boolean loadDataArgs;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
@@ -69,14 +73,18 @@ public final class InferCommand implements Callable<Integer> {
       if (active != null) lm.setActiveAdapter(active);
       String name = gen.templateName(lm);
       ConversationEncoder encoder = gen.encoder(lm, tok);
-      if (!valDataset.isEmpty()) {
+      if (loadDataArgs && !valDataset.isEmpty())
+        throw new IllegalArgumentException("--load_data_args takes the rows from the checkpoint's run: drop --val_dataset");
+      if (!valDataset.isEmpty() || loadDataArgs) {
         Path result = resultPath != null ? resultPath : defaultResultPath();
-        try (LoadedDatasets data = DatasetLoader.load(valDataset, List.of(),
+        try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
             DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
-          out.println("jswift infer: " + data.trainList().size() + " rows of " + valDataset + " with " + model + " on "
+          jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+          String what = loadDataArgs ? "the validation rows of " + gen.adapterList().get(0).dir() + "'s run" : "" + valDataset;
+          out.println("jswift infer: " + rows.size() + " rows of " + what + " with " + model + " on "
               + dev + ", template " + name + (active == null ? "" : ", adapter " + active) + " -> " + result);
           out.flush();
-          long n = DatasetInference.run(lm, tok, encoder, gen.generation(tok), data.trainList(), maxBatchSize, result, out);
+          long n = DatasetInference.run(lm, tok, encoder, gen.generation(tok), rows, maxBatchSize, result, out);
           out.println("wrote " + n + " answers to " + result);
         }
         return 0;
@@ -111,6 +119,46 @@ public final class InferCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /**
+   * --load_data_args: the training run's datasets, loaded and split as the run did (its args.json: dataset,
+   * val_dataset, split_dataset_ratio, data_seed / seed, dataset_shuffle, columns, model_name / model_author).
+   */
+  private LoadedDatasets runValidationRows() throws IOException {
+    List<GenerationOptions.Adapter> adapters = gen.adapterList();
+    if (adapters.isEmpty())
+      throw new IllegalArgumentException("--load_data_args reads a training checkpoint's args.json: pass --adapters "
+          + "CHECKPOINT");
+    Path file = adapters.get(0).dir().resolve("args.json");
+    if (!java.nio.file.Files.exists(file))
+      throw new IllegalArgumentException("--load_data_args: " + file + " not found (is "
+          + adapters.get(0).dir() + " a jswift / ms-swift training checkpoint?)");
+    com.fasterxml.jackson.databind.JsonNode a = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+    List<String> train = strings(a.path("dataset")), val = strings(a.path("val_dataset"));
+    if (train.isEmpty()) throw new IllegalArgumentException(file + " names no dataset");
+    DatasetOptions options = DatasetOptions.defaults()
+        .withSeed(a.path("data_seed").isNumber() ? a.get("data_seed").asLong() : a.path("seed").asLong(42))
+        .withSplitDatasetRatio(a.path("split_dataset_ratio").asDouble(0))
+        .withDatasetShuffle(a.path("dataset_shuffle").asBoolean(true))
+        .withModelIdentity(strings(a.path("model_name")), strings(a.path("model_author")))
+        .withSkipBadRows(a.path("dataset_skip_bad").asBoolean(false))
+        .withRequireAssistant(false);
+    if (a.path("columns").isTextual()) options = options.withColumns(a.get("columns").asText());
+    LoadedDatasets data = DatasetLoader.load(train, val, options);
+    if (data.valList() == null || data.valList().size() == 0) {
+      data.close();
+      throw new IllegalArgumentException("the run of " + adapters.get(0).dir() + " had no validation rows "
+          + "(split_dataset_ratio 0 and no val_dataset): pass --val_dataset instead");
+    }
+    return data;
+  }
+
+  private static List<String> strings(com.fasterxml.jackson.databind.JsonNode n) {
+    List<String> out = new ArrayList<>();
+    if (n.isTextual()) out.add(n.asText());
+    else if (n.isArray()) n.forEach(x -> out.add(x.asText()));
+    return out;
   }
 
   private Path defaultResultPath() {

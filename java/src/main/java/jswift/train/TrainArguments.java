@@ -92,7 +92,7 @@ public final class TrainArguments {
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
   public int adaloraTfinal = 0;
-  public int adaloraDeltaT = 1;
+  @com.fasterxml.jackson.annotation.JsonProperty("adalora_deltaT") public int adaloraDeltaT = 1;
   public double adaloraBeta1 = 0.85;
   public double adaloraBeta2 = 0.85;
   public double adaloraOrthRegWeight = 0.5;  // NEFTune: noise on the input embeddings while training; null: off
@@ -102,9 +102,9 @@ public final class TrainArguments {
   public String device;           // null: cuda when usable, else cpu
   public String quantMethod;      // null or "bnb" (QLoRA: the base's linear layers in 4 bits)
   public Integer quantBits;       // 4 with bnb
-  public String bnb4bitQuantType = "nf4";
-  public boolean bnb4bitUseDoubleQuant = true;
-  public String bnb4bitComputeDtype;  // null: the model's compute dtype (ms-swift: torch_dtype)
+  @com.fasterxml.jackson.annotation.JsonProperty("bnb_4bit_quant_type") public String bnb4bitQuantType = "nf4";
+  @com.fasterxml.jackson.annotation.JsonProperty("bnb_4bit_use_double_quant") public boolean bnb4bitUseDoubleQuant = true;
+  @com.fasterxml.jackson.annotation.JsonProperty("bnb_4bit_compute_dtype") public String bnb4bitComputeDtype;  // null: the model's compute dtype (ms-swift: torch_dtype)
   public String optim = "adamw_torch";  // HF's --optim: the AdamW names jswift's optimizer is
   public String loraBias = "none";
   public String torchDtype;       // null: fp32 on the CPU, bf16 on CUDA

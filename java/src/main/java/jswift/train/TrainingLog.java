@@ -50,7 +50,9 @@ final class TrainingLog implements AutoCloseable {
   /** args.json, written atomically. */
   static void writeArgs(Path file, TrainArguments args) throws IOException {
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    JSON.copy().enable(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), args);
+    // ms-swift's names (snake_case, as its args.json and its load_args read them): lora_rank, train_type, ...
+    JSON.copy().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE)
+        .enable(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), args);
     Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 

@@ -131,6 +131,36 @@ class InferCommandTest {
     assertTrue(bad.startsWith("2\n") && bad.contains("--quant_method bnb --quant_bits 4"), bad);
   }
 
+  /**
+   * --load_data_args true answers the validation rows of the checkpoint's own run (its args.json's datasets,
+   * split ratio and seed), as ms-swift does; a run without validation rows is refused with what to do.
+   */
+  @Test
+  void loadDataArgsAnswersTheRunsValidationRows(@TempDir Path dir) throws IOException {
+    Path model = jswift.testing.TinyModels.qwen3(dir.resolve("q"), 3);
+    String[][] qa = new String[8][];
+    for (int i = 0; i < qa.length; i++) qa[i] = new String[] {"hello " + i, "world " + i};
+    Path data = jswift.testing.TinyModels.chatDataset(dir.resolve("data.jsonl"), qa);
+    jswift.train.TrainArguments a = jswift.testing.TinyModels.trainArguments(model, data, dir.resolve("out"), 1, 1);
+    a.splitDatasetRatio = 0.25;
+    a.device = "cpu";
+    jswift.train.Trainer.Result r = jswift.testing.TinyModels.train(a);
+    Path result = dir.resolve("answers.jsonl");
+    String ok = run("", "infer", "--adapters", r.lastCheckpoint().toString(), "--load_data_args", "true",
+        "--max_new_tokens", "2", "--device", "cpu", "--result_path", result.toString());
+    assertTrue(ok.startsWith("0\n") && ok.contains("2 rows of the validation rows"), ok);
+    List<String> lines = Files.readAllLines(result);
+    assertEquals(2, lines.size(), "a quarter of 8 rows");
+    for (String line : lines) assertTrue(line.contains("hello "), line);
+
+    a.splitDatasetRatio = 0;
+    a.outputDir = dir.resolve("out2");
+    jswift.train.Trainer.Result none = jswift.testing.TinyModels.train(a);
+    String refused = run("", "infer", "--adapters", none.lastCheckpoint().toString(), "--load_data_args", "true",
+        "--device", "cpu");
+    assertTrue(refused.startsWith("2\n") && refused.contains("had no validation rows"), refused);
+  }
+
   private static String[] concat(String[] a, String[] b) {
     String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);

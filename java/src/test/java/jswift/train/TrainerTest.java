@@ -59,6 +59,12 @@ class TrainerTest {
     assertTrue(r.lastLoss() < r.firstLoss() * 0.7, "memorising 4 answers: " + r.firstLoss() + " -> " + r.lastLoss());
     assertTrue(r.runDir().getFileName().toString().matches("v0-\\d{8}-\\d{6}"), r.runDir().toString());
     assertTrue(Files.exists(r.runDir().resolve("args.json")));
+    // ms-swift's names, as its args.json has them (its load_args reads these)
+    com.fasterxml.jackson.databind.JsonNode written = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        r.runDir().resolve("args.json").toFile());
+    for (String key : List.of("model", "train_type", "lora_rank", "per_device_train_batch_size", "max_length",
+        "bnb_4bit_use_double_quant", "adalora_deltaT", "split_dataset_ratio", "learning_rate"))
+      assertTrue(written.has(key), key + " in " + written.fieldNames().next() + "...");
     List<String> log = Files.readAllLines(r.runDir().resolve("logging.jsonl"));
     assertEquals(12, log.stream().filter(l -> l.contains("\"loss\"")).count(), String.join("\n", log));
     // ms-swift's token_acc on every training record; memorising the answers raises it
