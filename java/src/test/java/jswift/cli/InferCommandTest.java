@@ -75,15 +75,20 @@ class InferCommandTest {
     assertTrue(unknown.startsWith("2\n") && unknown.contains("Unknown option"), unknown);
   }
 
-  @Test
-  void findsTheBaseModelOfACheckpointAsMsSwiftDoes(@TempDir Path dir) throws IOException {
-    // ms-swift: `swift infer --adapters output/.../checkpoint-N` reads the model from the checkpoint's args.json.
-    Path model = tinyChatModel(dir.resolve("m"));
-    Path ckpt = dir.resolve("checkpoint-10");
+  /** The fixture's LoRA adapter as a training checkpoint of {@code model}: its files and an args.json naming it. */
+  private static Path checkpoint(Path ckpt, Path model) throws IOException {
     Files.createDirectories(ckpt);
     for (String f : List.of("adapter_config.json", "adapter_model.safetensors"))
       Files.copy(Fixtures.llamaGqa().resolve("adapters/lora").resolve(f), ckpt.resolve(f));
     Files.writeString(ckpt.resolve("args.json"), "{\"model\": \"" + model.toString().replace("\\", "\\\\") + "\"}");
+    return ckpt;
+  }
+
+  @Test
+  void findsTheBaseModelOfACheckpointAsMsSwiftDoes(@TempDir Path dir) throws IOException {
+    // ms-swift: `swift infer --adapters output/.../checkpoint-N` reads the model from the checkpoint's args.json.
+    Path model = tinyChatModel(dir.resolve("m"));
+    Path ckpt = checkpoint(dir.resolve("checkpoint-10"), model);
     String ok = run("hello\nexit\n", "infer", "--adapters", ckpt.toString(), "--max_new_tokens", "3", "--device",
         "cpu", "--template", "jinja");
     assertTrue(ok.startsWith("0\n") && ok.contains(model.getFileName().toString()), ok);
@@ -99,11 +104,7 @@ class InferCommandTest {
   @Test
   void mergeLoraAndQuantizationAtLoad(@TempDir Path dir) throws IOException {
     Path model = tinyChatModel(dir.resolve("m"));
-    Path ckpt = dir.resolve("checkpoint-10");
-    Files.createDirectories(ckpt);
-    for (String f : List.of("adapter_config.json", "adapter_model.safetensors"))
-      Files.copy(Fixtures.llamaGqa().resolve("adapters/lora").resolve(f), ckpt.resolve(f));
-    Files.writeString(ckpt.resolve("args.json"), "{\"model\": \"" + model.toString().replace("\\", "\\\\") + "\"}");
+    Path ckpt = checkpoint(dir.resolve("checkpoint-10"), model);
     String[] common = {"--max_new_tokens", "6", "--device", "cpu", "--template", "jinja"};
     String viaAdapter = answer(run("hello world\nexit\n", concat(new String[] {"infer", "--adapters", ckpt.toString()},
         common)));
