@@ -38,6 +38,8 @@ public final class TrainOptions {
       + "flash_attention_3): jswift always runs its own flash attention kernels") String attnImpl;
   @Option(names = "--tuner_backend", description = "accepted for ms-swift (peft, unsloth): jswift's tuners write PEFT "
       + "adapters and run on its fused kernels either way") String tunerBackend;
+  @Option(names = "--task_type", description = "causal_lm (the only task trained here; reward models: jswift rlhf "
+      + "--rlhf_type rm)") String taskType = "causal_lm";
   @Option(names = "--model_type", description = "accepted for ms-swift: jswift reads the architecture from the "
       + "model folder's config.json") String modelType;
   @Option(names = "--use_hf", arity = "1", description = "accepted for ms-swift: --model is a local folder either way")
@@ -244,6 +246,7 @@ public final class TrainOptions {
     a.attnImpl = attnImpl;
     a.tunerBackend = tunerBackend;
     a.reportTo = reportTo;
+    a.taskType = taskType;
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;

@@ -80,7 +80,8 @@ public final class TrainArguments {
   public boolean streaming;       // refused: the trainer needs random access to its rows
   public String attnImpl;         // accepted values only; jswift's attention is its own flash kernels
   public String tunerBackend;
-  public List<String> reportTo = List.of();  // accepted values only: jswift writes logging.jsonl and images/
+  public List<String> reportTo = List.of();
+  public String taskType = "causal_lm";  // ms-swift's --task_type: only causal_lm trains here  // accepted values only: jswift writes logging.jsonl and images/
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
   public int boftBlockNum = 0;
   public int boftNButterflyFactor = 1;
@@ -365,6 +366,10 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
+    if (!taskType.equals("causal_lm") && !(taskType.equals("seq_cls") && "rm".equals(rlhfType)))
+      throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
+          + "language models (causal_lm); reward models (a scalar head) train with jswift rlhf --rlhf_type rm, and "
+          + "jswift deploy serves /v1/embeddings from a causal model's last hidden state");
     for (String r : reportTo)
       if (!List.of("none", "tensorboard", "all").contains(r))
         throw new IllegalArgumentException("--report_to " + r + " is not supported: jswift logs every step to the run's "

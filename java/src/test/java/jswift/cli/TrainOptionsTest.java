@@ -194,7 +194,8 @@ class TrainOptionsTest {
         "--torch_dtype", "bfloat16", "--bnb_4bit_compute_dtype", "bfloat16", "--optim", "adamw_torch_fused",
         "--adam_epsilon", "1e-6", "--padding_free", "true", "--save_strategy", "epoch", "--evaluation_strategy", "no",
         "--lora_bias", "none", "--model_type", "qwen2_5", "--use_hf", "true", "--gradient_checkpointing_kwargs",
-        "{\"use_reentrant\": false}", "--logging_first_step", "true", "--report_to", "tensorboard");
+        "{\"use_reentrant\": false}", "--logging_first_step", "true", "--report_to", "tensorboard", "--task_type",
+        "causal_lm");
     d.validate();
     assertEquals(1e-6, d.adamEpsilon, 0.0);
     assertEquals(7, d.every(true, 7), "save_strategy epoch: every epoch's steps");
@@ -202,7 +203,7 @@ class TrainOptionsTest {
     assertEquals(500, parse("--model", "m", "--dataset", "d.jsonl").every(true, 7), "steps: --save_steps");
     assertRefused(new String[] {"--quant_method", "bnb", "--quant_bits", "4", "--torch_dtype", "float32"},
         new String[][] {{"--bnb_4bit_compute_dtype", "bfloat16"}, {"--bnb_4bit_compute_dtype", "int8"}});
-    assertRefused(new String[0], new String[][] {{"--report_to", "wandb"}, {"--optim", "adafactor"}, {"--lora_bias", "all"},
+    assertRefused(new String[0], new String[][] {{"--task_type", "seq_cls"}, {"--report_to", "wandb"}, {"--optim", "adafactor"}, {"--lora_bias", "all"},
         {"--save_strategy", "best"}, {"--eval_strategy", "sometimes"}});
   }
 
