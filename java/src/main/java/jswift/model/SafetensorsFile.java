@@ -183,21 +183,6 @@ public final class SafetensorsFile implements AutoCloseable {
     }
   }
 
-  /**
-   * torch's float8_e4m3fn, every byte's value: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities, and
-   * only S.1111.111 is NaN, so the largest finite value is 448; exponent 0 holds the subnormals m / 8 * 2^-6.
-   */
-  static final float[] E4M3 = new float[256];
-
-  static {
-    for (int bits = 0; bits < 256; bits++) {
-      int exp = (bits >> 3) & 0xf, mant = bits & 7;
-      float v = exp == 0 ? mant / 8f * 0x1p-6f : (1 + mant / 8f) * (float) Math.pow(2, exp - 7);
-      if (exp == 0xf && mant == 7) v = Float.NaN;
-      E4M3[bits] = (bits & 0x80) != 0 ? -v : v;
-    }
-  }
-
   /** The values as fp32, converted from F32 / BF16 / F16 / F64 / F8_E4M3. */
   public float[] floats(String name) throws IOException {
     Entry e = entry(name);
@@ -208,7 +193,7 @@ public final class SafetensorsFile implements AutoCloseable {
       case "F64": for (int i = 0; i < out.length; i++) out[i] = (float) b.getDouble(i * 8); break;
       case "BF16": for (int i = 0; i < out.length; i++) out[i] = Float.intBitsToFloat((b.getShort(i * 2) & 0xffff) << 16); break;
       case "F16": for (int i = 0; i < out.length; i++) out[i] = halfToFloat(b.getShort(i * 2)); break;
-      case "F8_E4M3": for (int i = 0; i < out.length; i++) out[i] = E4M3[b.get(i) & 0xff]; break;
+      case "F8_E4M3": for (int i = 0; i < out.length; i++) out[i] = Float8E4M3.decode(b.get(i)); break;
       default: throw new IOException(path + ": tensor '" + name + "' has dtype " + e.dtype() + ", expected a float type");
     }
     return out;

@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.List;
 import jswift.model.Checkpoint;
+import jswift.model.Float8E4M3;
 import jswift.model.Fp8Checkpoint;
 import jswift.model.SafetensorsDtype;
 import jswift.model.TensorSource;
@@ -24,40 +25,7 @@ import jswift.model.TensorSource;
 public final class Fp8Exporter {
   private static final ObjectMapper JSON = new ObjectMapper();
   public static final int BLOCK = 128;
-  private static final float[] POSITIVE = new float[127];  // e4m3 values of codes 0x00..0x7e, ascending
-
-  static {
-    for (int c = 0; c < 127; c++) POSITIVE[c] = e4m3(c);
-  }
-
   private Fp8Exporter() {}
-
-  /** The value of an e4m3fn code (0x7f / 0xff: NaN). */
-  static float e4m3(int code) {
-    int exp = (code >> 3) & 0xf, mant = code & 7;
-    float v = exp == 0 ? mant / 8f * 0x1p-6f : (1 + mant / 8f) * (float) Math.pow(2, exp - 7);
-    if (exp == 0xf && mant == 7) v = Float.NaN;
-    return (code & 0x80) != 0 ? -v : v;
-  }
-
-  /** The e4m3fn code nearest to x (ties to the even code), saturating at ±448; NaN stays NaN. */
-  static byte encode(float x) {
-    if (Float.isNaN(x)) return (byte) 0x7f;
-    int sign = (Float.floatToRawIntBits(x) >>> 24) & 0x80;
-    float a = Math.min(Math.abs(x), 448f);
-    int lo = 0, hi = 126;  // the largest code whose value is <= a
-    while (lo < hi) {
-      int mid = (lo + hi + 1) >>> 1;
-      if (POSITIVE[mid] <= a) lo = mid;
-      else hi = mid - 1;
-    }
-    int code = lo;
-    if (lo < 126) {
-      float below = a - POSITIVE[lo], above = POSITIVE[lo + 1] - a;
-      if (above < below || (above == below && (lo & 1) == 1)) code = lo + 1;
-    }
-    return (byte) (sign | code);
-  }
 
   /** Encodes one [out, in] weight: the e4m3 codes (row-major) and the [ceil(out / 128), ceil(in / 128)] scales. */
   static Object[] quantize(float[] w, int out, int in) {
@@ -76,7 +44,8 @@ public final class Fp8Exporter {
     }
     byte[] codes = new byte[w.length];
     for (int o = 0; o < out; o++)
-      for (int i = 0; i < in; i++) codes[o * in + i] = encode(w[o * in + i] * scale[(o / BLOCK) * cols + i / BLOCK]);
+      for (int i = 0; i < in; i++)
+        codes[o * in + i] = Float8E4M3.encode(w[o * in + i] * scale[(o / BLOCK) * cols + i / BLOCK]);
     return new Object[] {codes, scaleInv};
   }
 

@@ -43,9 +43,9 @@ class Fp8CheckpointTest {
     var bytes = org.bytedeco.pytorch.Tensor.create(all, 256).clone();
     float[] want = Torch.floats(bytes.view(torch.ScalarType.Float8_e4m3fn).to(torch.ScalarType.Float));
     for (int i = 0; i < 256; i++)
-      assertEquals(want[i], SafetensorsFile.E4M3[i], 0f, "byte 0x" + Integer.toHexString(i));
-    assertEquals(448f, SafetensorsFile.E4M3[0x7e], 0f);
-    assertTrue(Float.isNaN(SafetensorsFile.E4M3[0xff]));
+      assertEquals(want[i], Float8E4M3.decode(i), 0f, "byte 0x" + Integer.toHexString(i));
+    assertEquals(448f, Float8E4M3.decode(0x7e), 0f);
+    assertTrue(Float.isNaN(Float8E4M3.decode(0xff)));
   }
 
   /** One tensor for the hand-written file: its safetensors dtype, shape and little-endian bytes. */

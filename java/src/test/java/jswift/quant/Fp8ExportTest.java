@@ -52,7 +52,7 @@ class Fp8ExportTest {
   void encodesAsTorchRoundsToFloat8E4m3fn() {
     List<Float> xs = new ArrayList<>();
     for (int c = 0; c < 126; c++) {
-      float lo = Fp8Exporter.e4m3(c), hi = Fp8Exporter.e4m3(c + 1), mid = (lo + hi) / 2;
+      float lo = jswift.model.Float8E4M3.decode(c), hi = jswift.model.Float8E4M3.decode(c + 1), mid = (lo + hi) / 2;
       for (float x : new float[] {lo, mid, Math.nextUp(mid), Math.nextDown(mid), hi}) {
         xs.add(x);
         xs.add(-x);
@@ -65,7 +65,7 @@ class Fp8ExportTest {
     for (int i = 0; i < v.length; i++) v[i] = xs.get(i);
     byte[] want = torchCodes(v);
     for (int i = 0; i < v.length; i++)
-      assertEquals(want[i], Fp8Exporter.encode(v[i]), "x = " + v[i] + " (" + Float.floatToIntBits(v[i]) + ")");
+      assertEquals(want[i], jswift.model.Float8E4M3.encode(v[i]), "x = " + v[i] + " (" + Float.floatToIntBits(v[i]) + ")");
   }
 
   @Test
