@@ -25,10 +25,14 @@ import jswift.model.TensorSource;
 public final class Fp8Exporter {
   private static final ObjectMapper JSON = new ObjectMapper();
   public static final int BLOCK = 128;
+
   private Fp8Exporter() {}
 
-  /** Encodes one [out, in] weight: the e4m3 codes (row-major) and the [ceil(out / 128), ceil(in / 128)] scales. */
-  static Object[] quantize(float[] w, int out, int in) {
+  /** One encoded weight: the e4m3 codes (row-major [out, in]) and the [ceil(out / 128), ceil(in / 128)] scales. */
+  record Encoded(byte[] codes, float[] scaleInv) {}
+
+  /** Encodes one [out, in] weight. */
+  static Encoded quantize(float[] w, int out, int in) {
     int rows = (out + BLOCK - 1) / BLOCK, cols = (in + BLOCK - 1) / BLOCK;
     float[] amax = new float[rows * cols];
     for (int o = 0; o < out; o++)
@@ -46,7 +50,7 @@ public final class Fp8Exporter {
     for (int o = 0; o < out; o++)
       for (int i = 0; i < in; i++)
         codes[o * in + i] = Float8E4M3.encode(w[o * in + i] * scale[(o / BLOCK) * cols + i / BLOCK]);
-    return new Object[] {codes, scaleInv};
+    return new Encoded(codes, scaleInv);
   }
 
   /** Quantizes {@code modelDir} into {@code outDir}, which must not exist or be empty. */
@@ -58,37 +62,34 @@ public final class Fp8Exporter {
     q.put("quant_method", "fp8");
     q.putArray("weight_block_size").add(BLOCK).add(BLOCK);
     try (Checkpoint ckpt = Checkpoint.open(modelDir)) {
-      Encoded cache = new Encoded(ckpt);
+      LastEncoded cache = new LastEncoded(ckpt);
       return StreamedExport.export(modelDir, outDir, maxShardSize, ckpt, (f, name, out, in) -> {
         int o = (int) out, i = (int) in;
         String scale = name.substring(0, name.length() - ".weight".length()) + Fp8Checkpoint.SCALE;
         return List.of(TensorSource.custom(name, SafetensorsDtype.F8_E4M3, new long[] {out, in},
-                ch -> write(ch, ByteBuffer.wrap(cache.get(name, o, i).codes))),
+                ch -> write(ch, ByteBuffer.wrap(cache.get(name, o, i).codes()))),
             TensorSource.custom(scale, SafetensorsDtype.F32, new long[] {(o + BLOCK - 1) / BLOCK, (i + BLOCK - 1) / BLOCK},
-                ch -> write(ch, f32(cache.get(name, o, i).scaleInv))));
+                ch -> write(ch, f32(cache.get(name, o, i).scaleInv()))));
       }, q);
     }
   }
 
   /** The last linear encoded: the writer asks for a weight's codes and then its scales. */
-  private static final class Encoded {
+  private static final class LastEncoded {
     private final Checkpoint ckpt;
     private String name;
-    byte[] codes;
-    float[] scaleInv;
+    private Encoded encoded;
 
-    Encoded(Checkpoint ckpt) {
+    LastEncoded(Checkpoint ckpt) {
       this.ckpt = ckpt;
     }
 
     Encoded get(String weight, int out, int in) throws IOException {
       if (!weight.equals(name)) {
-        Object[] q = quantize(ckpt.file(weight).floats(weight), out, in);
-        codes = (byte[]) q[0];
-        scaleInv = (float[]) q[1];
+        encoded = quantize(ckpt.file(weight).floats(weight), out, in);
         name = weight;
       }
-      return this;
+      return encoded;
     }
   }
 
