@@ -265,7 +265,7 @@ final class AdapterLoader {
   private void addFourierAdapters(String name, Map<Linear, Parameter> spectra, jswift.tuner.LoraConfig config)
       throws IOException {
     jswift.nn.FourierBases bases = new jswift.nn.FourierBases(config.randomLocSeed(), dtype, device);
-    Map<Linear, Parameter[]> pairs = new LinkedHashMap<>();
+    Map<Linear, jswift.nn.FourierBases.Pair> pairs = new LinkedHashMap<>();
     try {
       for (Map.Entry<Linear, Parameter> e : spectra.entrySet()) {
         Linear l = e.getKey();
@@ -281,8 +281,7 @@ final class AdapterLoader {
       Linear l = e.getKey();
       float scale = (float) jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), l.outFeatures(),
           l.inFeatures());
-      Parameter[] ab = pairs.get(l);
-      l.addAdapter(name, LoraAdapter.fourier(e.getValue(), ab[0], ab[1], scale));
+      l.addAdapter(name, LoraAdapter.fourier(e.getValue(), pairs.get(l), scale));
       it.remove();  // owned by the adapter now
     }
   }

@@ -1,6 +1,7 @@
 package jswift.nn;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import jswift.tensor.DType;
 import jswift.tensor.Device;
@@ -30,7 +31,26 @@ public final class FourierBases implements SharedAdapterTensors {
   private final long seed;
   private final DType dtype;
   private final Device device;
-  private final Map<String, Parameter[]> pairs = new HashMap<>();
+  private final Map<String, Pair> pairs = new HashMap<>();
+
+  /**
+   * One shape's bases. For the rank-2n path: A [2n, in] and B [out, 2n]. For forming ΔW: B's columns repeat
+   * wherever two locations share a row u, so ΔW = rowsB M with rowsB [out, 2U] the cosine / -sine columns of the U
+   * distinct rows and M [2U, in] the coefficient-weighted rows of A summed per row (a scatter-add by
+   * {@code groupIds}: k -> its row's index g_k, n + k -> U + g_k); and A^T [in, 2n] for that path's backward
+   * (dd_k = Σ_q (G^T rowsB)[q, group k] A^T[q, k]).
+   */
+  public record Pair(Parameter a, Parameter b, Parameter aT, Parameter rowsB, Tensor groupIds, int distinctRows)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      a.close();
+      b.close();
+      aT.close();
+      rowsB.close();
+      groupIds.close();
+    }
+  }
 
   public FourierBases(long seed, DType dtype, Device device) {
     this.seed = seed;
@@ -43,19 +63,54 @@ public final class FourierBases implements SharedAdapterTensors {
     return seed;
   }
 
-  /** A [2n, in] and B [out, 2n] for a layer of that shape, in the compute dtype (made once, then shared). */
-  public Parameter[] pair(long out, long in, int n) {
+  /** The bases of a layer of that shape, in the compute dtype (made once, then shared). */
+  public Pair pair(long out, long in, int n) {
     return pairs.computeIfAbsent(out + "x" + in + "/" + n, key -> {
-      float[][] ab = factors(out, in, locations(out, in, n, seed));
-      Parameter a = new Parameter("fourierft_basis_A[" + key + "]", Tensor.fromFloats(ab[0], dtype, device, 2L * n, in));
+      long[] loc = locations(out, in, n, seed);
+      float[][] ab = factors(out, in, loc);
+      // the distinct rows u, in order of first use, and each location's index among them
+      Map<Long, Integer> rowIndex = new java.util.LinkedHashMap<>();
+      int[] ids = new int[2 * n];
+      for (int k = 0; k < n; k++) ids[k] = rowIndex.computeIfAbsent(loc[k] / in, u -> rowIndex.size());
+      int rows = rowIndex.size();
+      for (int k = 0; k < n; k++) ids[n + k] = rows + ids[k];
+      float[] rowsB = new float[(int) (out * 2 * rows)];
+      for (Map.Entry<Long, Integer> e : rowIndex.entrySet())
+        for (long p = 0; p < out; p++) {
+          double angle = 2 * Math.PI * ((e.getKey() * p) % out) / out;
+          rowsB[(int) (p * 2 * rows + e.getValue())] = (float) Math.cos(angle);
+          rowsB[(int) (p * 2 * rows + rows + e.getValue())] = (float) -Math.sin(angle);
+        }
+      float[] aT = new float[ab[0].length];
+      for (int k = 0; k < 2 * n; k++)
+        for (long q = 0; q < in; q++) aT[(int) (q * 2 * n + k)] = ab[0][(int) (k * in + q)];
+      List<AutoCloseable> made = new java.util.ArrayList<>();
       try {
-        return new Parameter[] {a, new Parameter("fourierft_basis_B[" + key + "]",
-            Tensor.fromFloats(ab[1], dtype, device, out, 2L * n))};
+        Parameter a = track(made, new Parameter("fourierft_basis_A[" + key + "]",
+            Tensor.fromFloats(ab[0], dtype, device, 2L * n, in)));
+        Parameter b = track(made, new Parameter("fourierft_basis_B[" + key + "]",
+            Tensor.fromFloats(ab[1], dtype, device, out, 2L * n)));
+        Parameter at = track(made, new Parameter("fourierft_basis_A^T[" + key + "]",
+            Tensor.fromFloats(aT, dtype, device, in, 2L * n)));
+        Parameter rb = track(made, new Parameter("fourierft_rows_B[" + key + "]",
+            Tensor.fromFloats(rowsB, dtype, device, out, 2L * rows)));
+        Tensor g = track(made, Tensor.fromInts(ids, device, 2L * n));
+        return new Pair(a, b, at, rb, g, rows);
       } catch (RuntimeException e) {
-        a.close();
+        for (AutoCloseable c : made)
+          try {
+            c.close();
+          } catch (Exception ignored) {
+            // freeing what was made before the failure
+          }
         throw e;
       }
     });
+  }
+
+  private static <T extends AutoCloseable> T track(List<AutoCloseable> made, T t) {
+    made.add(t);
+    return t;
   }
 
   /**
@@ -113,10 +168,7 @@ public final class FourierBases implements SharedAdapterTensors {
 
   @Override
   public void close() {
-    for (Parameter[] p : pairs.values()) {
-      p[0].close();
-      p[1].close();
-    }
+    pairs.values().forEach(Pair::close);
     pairs.clear();
   }
 }

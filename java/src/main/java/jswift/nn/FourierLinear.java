@@ -1,6 +1,7 @@
 package jswift.nn;
 
 import jswift.tensor.Arena;
+import jswift.tensor.DType;
 import jswift.tensor.Kernels;
 import jswift.tensor.Tensor;
 
@@ -12,9 +13,12 @@ import jswift.tensor.Tensor;
  * <ul>
  *   <li>factorized, {@link ScaledLoraLinear} with rank 2n: tokens x 2n (in + out) multiply-adds, ΔW never formed
  *       (few tokens, or wide layers with a small n: decode, a 4096-wide layer at n = 2000 and 2048 tokens);
- *   <li>materialized, as PEFT computes it: ΔW [out, in] formed per call (out x in x 2n), then one GEMM
- *       (tokens x out x in); backward G = s dy^T x and dd_k = Σ_p B[p, k] (G A^T)[p, k], where 2n exceeds the
- *       layer's width (a 256-wide layer at n = 2000 is 15x cheaper this way).
+ *   <li>materialized, as PEFT computes it: ΔW [out, in] formed per call, then one GEMM (tokens x out x in). B's
+ *       columns repeat wherever locations share a row, so ΔW = rowsB M over the U distinct rows
+ *       ({@link FourierBases.Pair}): M [2U, in] the d-weighted rows of A scatter-added per row, then out x in x 2U
+ *       multiply-adds (U <= out, however large n); backward G = s dy^T x, (G^T rowsB) [in, 2U] gathered back to the
+ *       2n locations and dotted with A's columns: dd_k = Σ_q (G^T rowsB)[q, group k] A^T[q, k]. Where 2n exceeds the
+ *       layer's width (a 256-wide layer at n = 2000) this is the cheaper path.
  * </ul>
  *
  * Either way d's gradient accumulates into d's own gradient, then folds into c's: dc += dd[:n] + dd[n:] (each
@@ -26,10 +30,13 @@ final class FourierLinear {
   /** Tests force one path: null picks by cost. */
   static Boolean forceMaterialized;
 
-  /** Whether forming ΔW costs fewer multiply-adds than the rank-2n path for this many tokens. */
-  static boolean materialize(long tokens, long rank2n, long in, long out) {
+  /**
+   * Whether forming ΔW over the {@code rows2u} distinct-row columns costs fewer multiply-adds than the rank-2n path
+   * for this many tokens.
+   */
+  static boolean materialize(long tokens, long rank2n, long rows2u, long in, long out) {
     if (forceMaterialized != null) return forceMaterialized;
-    double factorized = (double) tokens * rank2n * (in + out), materialized = (double) out * in * (rank2n + tokens);
+    double factorized = (double) tokens * rank2n * (in + out), materialized = (double) out * in * (rows2u + tokens);
     return materialized < factorized;
   }
 
@@ -40,7 +47,7 @@ final class FourierLinear {
     long n = c.value().numel();
     Kernels.axpby(1f, c.value(), 0f, d.narrow(0, n));  // kernels, not copies: a captured step replays them
     Kernels.axpby(1f, c.value(), 0f, d.narrow(n, n));
-    if (!materialize(x2.size(0), 2 * n, x2.size(1), y2.size(1))) {
+    if (!materialize(x2.size(0), 2 * n, 2L * ad.fourierBases().distinctRows(), x2.size(1), y2.size(1))) {
       ScaledLoraLinear.forward(ad, w, packed, bias, arena, tmp, x2, y2, 0f, seed, saved);
       return;
     }
@@ -48,13 +55,22 @@ final class FourierLinear {
     Kernels.matmul(x2, false, delta(ad, tmp), true, y2, ad.scale(), 1f);
   }
 
-  /** B diag(d) A [out, in] in {@code tmp} (s left out). */
+  /** B diag(d) A [out, in] in {@code tmp} (s left out), as rowsB M: M the d-weighted rows of A summed per row. */
   private static Tensor delta(LoraAdapter ad, Arena tmp) {
-    Tensor b = ad.bValue(), a = ad.aValue();
-    Tensor bd = tmp.allocate(b.dtype(), b.device(), b.shape());
-    Kernels.scaleRowsCols(b, null, ad.rankScale().value(), bd);
-    Tensor delta = tmp.allocate(b.dtype(), b.device(), b.size(0), a.size(1));
-    Kernels.matmul(bd, false, a, false, delta, 1f, 0f);
+    FourierBases.Pair p = ad.fourierBases();
+    Tensor a = ad.aValue(), rowsB = p.rowsB().value();
+    Tensor ad2 = tmp.allocate(a.dtype(), a.device(), a.shape());
+    Kernels.scaleRowsCols(a, ad.rankScale().value(), null, ad2);
+    Tensor m = tmp.allocate(DType.F32, a.device(), rowsB.size(1), a.size(1));
+    m.zero();
+    Kernels.embeddingBackward(p.groupIds(), ad2, m);  // M[group k] += d_k A[k]
+    Tensor mc = m;
+    if (a.dtype() != DType.F32) {
+      mc = tmp.allocate(a.dtype(), a.device(), m.shape());
+      Kernels.cast(m, mc);
+    }
+    Tensor delta = tmp.allocate(a.dtype(), a.device(), rowsB.size(0), a.size(1));
+    Kernels.matmul(rowsB, false, mc, false, delta, 1f, 0f);
     return delta;
   }
 
@@ -64,17 +80,20 @@ final class FourierLinear {
     d.setTrainable(c.isTrainable());  // d's gradient is a scratch for c's
     if (d.isTrainable()) d.grad().zero();
     long n = c.value().numel();
-    if (!materialize(x2.size(0), 2 * n, x2.size(1), dy2.size(1))) {
+    FourierBases.Pair p = ad.fourierBases();
+    if (!materialize(x2.size(0), 2 * n, 2L * p.distinctRows(), x2.size(1), dy2.size(1))) {
       ScaledLoraLinear.backward(ad, w, packed, tmp, dy2, x2, saved, seed, dx2);
     } else {
       float s = ad.scale();
       if (d.isTrainable()) {
-        Tensor a = ad.aValue(), b = ad.bValue();
+        Tensor rowsB = p.rowsB().value(), aT = p.aT().value();
         Tensor g = tmp.allocate(dy2.dtype(), dy2.device(), dy2.size(1), x2.size(1));
         Kernels.matmul(dy2, true, x2, false, g, s, 0f);  // dΔW = s dy^T x
-        Tensor ga = tmp.allocate(dy2.dtype(), dy2.device(), dy2.size(1), a.size(0));
-        Kernels.matmul(g, false, a, true, ga, 1f, 0f);
-        Kernels.sumRowsMul(b, ga, d.grad());  // dd_k = Σ_p B[p, k] (dΔW A^T)[p, k]
+        Tensor gb = tmp.allocate(dy2.dtype(), dy2.device(), x2.size(1), rowsB.size(1));
+        Kernels.matmul(g, true, rowsB, false, gb, 1f, 0f);  // (dΔW^T rowsB) [in, 2U]
+        Tensor gk = tmp.allocate(dy2.dtype(), dy2.device(), x2.size(1), 2 * n);
+        Kernels.gatherColumns(gb, p.groupIds(), gk);  // column k: its row's column
+        Kernels.sumRowsMul(gk, aT, d.grad());  // dd_k = Σ_q gk[q, k] A^T[q, k]
       }
       if (dx2 != null) {
         Kernels.matmul(dy2, false, delta(ad, tmp), false, dx2, s, 0f);

@@ -32,6 +32,7 @@ public final class LoraAdapter implements AutoCloseable {
   private final boolean ia3Feedforward;
   private final BoftRotation boft;    // a BOFT adapter's rotation and scale, else null
   private final Parameter spectrum;   // a FourierFT adapter's coefficients c [n] (rankScale is then [c; c]), else null
+  private final FourierBases.Pair fourierBases;  // ... and its shape's bases (a and b are its A and B), else null
   private final boolean miss;         // a MiSS adapter: A is the model's shared tiles (MissTiles), B its block^T
 
   public LoraAdapter(Parameter a, Parameter b, float scale, float dropout) {
@@ -94,13 +95,14 @@ public final class LoraAdapter implements AutoCloseable {
    * by the model's {@link FourierBases}), y = x W^T + s ((d ⊙ (x A^T)) B^T) with d = [c; c], no dropout. d is this
    * adapter's own f32 [2n] vector, refreshed from c before each forward ({@link FourierLinear}).
    */
-  public static LoraAdapter fourier(Parameter spectrum, Parameter basisA, Parameter basisB, float scale) {
+  public static LoraAdapter fourier(Parameter spectrum, FourierBases.Pair bases, float scale) {
+    Parameter basisA = bases.a(), basisB = bases.b();
     long n = basisA.value().size(0) / 2;
     checkVector(spectrum, n, "frequency (half the rows of the basis " + basisA.value() + ")");
     Parameter doubled = new Parameter(spectrum.name() + "[c; c]", Tensor.zeros(DType.F32, spectrum.value().device(),
         2 * n));
     try {
-      return new LoraAdapter(basisA, basisB, null, doubled, null, null, false, null, spectrum, false, scale,
+      return new LoraAdapter(basisA, basisB, null, doubled, null, null, false, null, spectrum, bases, false, scale,
           checkLowRank(basisA, basisB, null, 0f));
     } catch (RuntimeException e) {
       doubled.close();
@@ -114,29 +116,29 @@ public final class LoraAdapter implements AutoCloseable {
    * to the kernels.
    */
   public static LoraAdapter miss(Parameter tiles, Parameter b, float dropout) {
-    return new LoraAdapter(tiles, b, null, null, null, null, false, null, null, true, 1f,
+    return new LoraAdapter(tiles, b, null, null, null, null, false, null, null, null, true, 1f,
         checkLowRank(tiles, b, null, dropout));
   }
 
   private LoraAdapter(BoftRotation rotation) {
     this(null, null, null, null, null, null, false, java.util.Objects.requireNonNull(rotation, "rotation"), null,
-        false, 1, rotation.dropout());
+        null, false, 1, rotation.dropout());
   }
 
   private LoraAdapter(Parameter ia3, boolean feedforward) {
-    this(null, null, null, null, null, ia3, feedforward, null, null, false, 1, 0);
+    this(null, null, null, null, null, ia3, feedforward, null, null, null, false, 1, 0);
   }
 
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
       float scale, float dropout) {
-    this(a, b, magnitude, rankScale, outScale, null, false, null, null, false, scale,
+    this(a, b, magnitude, rankScale, outScale, null, false, null, null, null, false, scale,
         checkLowRank(a, b, magnitude, dropout));
   }
 
   /** Every field; each kind's constructor above leaves the others' null. */
   private LoraAdapter(Parameter a, Parameter b, Parameter magnitude, Parameter rankScale, Parameter outScale,
-      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, Parameter spectrum, boolean miss, float scale,
-      float dropout) {
+      Parameter ia3Vector, boolean ia3Feedforward, BoftRotation boft, Parameter spectrum, FourierBases.Pair fourierBases,
+      boolean miss, float scale, float dropout) {
     this.a = a;
     this.b = b;
     this.magnitude = magnitude;
@@ -146,6 +148,7 @@ public final class LoraAdapter implements AutoCloseable {
     this.ia3Feedforward = ia3Feedforward;
     this.boft = boft;
     this.spectrum = spectrum;
+    this.fourierBases = fourierBases;
     this.miss = miss;
     this.scale = scale;
     this.dropout = dropout;
@@ -206,6 +209,11 @@ public final class LoraAdapter implements AutoCloseable {
   /** A MiSS adapter: A is the shared tiled identities, B = miss_block^T trained. */
   public boolean isMiss() {
     return miss;
+  }
+
+  /** FourierFT's bases (shared by the layers of its shape; the model owns them), else null. */
+  public FourierBases.Pair fourierBases() {
+    return fourierBases;
   }
 
   /** FourierFT's coefficients c (f32 [n]), else null. */

@@ -51,9 +51,8 @@ public final class FourierFtTuner {
       if (!zeros) for (int i = 0; i < c.length; i++) c[i] = (float) LoraTuner.gaussian(rng);
       Parameter spectrum = new Parameter("base_model.model." + l.name() + ".fourierft_spectrum",
           Tensor.fromFloats(c, DType.F32, model.device(), c.length));
-      Parameter[] ab = bases.pair(l.outFeatures(), l.inFeatures(), n[t]);
       float scale = (float) FourierBases.scale(cfg.ifft2Norm(), cfg.fourierScaling(), l.outFeatures(), l.inFeatures());
-      l.addAdapter(name, LoraAdapter.fourier(spectrum, ab[0], ab[1], scale));
+      l.addAdapter(name, LoraAdapter.fourier(spectrum, bases.pair(l.outFeatures(), l.inFeatures(), n[t]), scale));
       spectrum.setTrainable(true);
       params.add(spectrum);
     }

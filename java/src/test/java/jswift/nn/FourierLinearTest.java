@@ -121,9 +121,8 @@ class FourierLinearTest {
 
   private static Linear fourierLayer(FourierBases bases, float[] w, float[] bias, float[] c, double scaling) {
     Linear l = new Linear("t", new Parameter("t.weight", f32(w, OUT, IN)), new Parameter("t.bias", f32(bias, OUT)));
-    Parameter[] ab = bases.pair(OUT, IN, c.length);
-    LoraAdapter ad = LoraAdapter.fourier(new Parameter("t.fourierft_spectrum", f32(c, c.length)), ab[0], ab[1],
-        (float) FourierBases.scale("backward", scaling, OUT, IN));
+    LoraAdapter ad = LoraAdapter.fourier(new Parameter("t.fourierft_spectrum", f32(c, c.length)),
+        bases.pair(OUT, IN, c.length), (float) FourierBases.scale("backward", scaling, OUT, IN));
     l.addAdapter("f", ad);
     l.setActiveAdapter("f");
     ad.spectrum().setTrainable(true);
@@ -162,10 +161,11 @@ class FourierLinearTest {
 
   @Test
   void theCheaperPathIsPicked() {
-    assertTrue(FourierLinear.materialize(2048, 4000, 256, 256), "a 256-wide layer at n = 2000");
-    assertFalse(FourierLinear.materialize(2048, 4000, 4096, 4096), "a 4096-wide layer at n = 2000, 2048 tokens");
-    assertTrue(FourierLinear.materialize(32768, 4000, 4096, 4096), "... but 32768 tokens");
-    assertFalse(FourierLinear.materialize(1, 4000, 256, 256), "decode");
+    // (tokens, 2n, 2U: twice the distinct rows, at most 2 out, in, out)
+    assertTrue(FourierLinear.materialize(2048, 4000, 512, 256, 256), "a 256-wide layer at n = 2000");
+    assertFalse(FourierLinear.materialize(2048, 4000, 7000, 4096, 4096), "a 4096-wide layer at n = 2000, 2048 tokens");
+    assertTrue(FourierLinear.materialize(32768, 4000, 7000, 4096, 4096), "... but 32768 tokens");
+    assertFalse(FourierLinear.materialize(1, 4000, 512, 256, 256), "decode");
   }
 
   @Test
@@ -188,7 +188,7 @@ class FourierLinearTest {
       l.backward(ar, f32(dy, tokens, OUT), s, 0, dx, false);
       assertNull(ad.spectrum().grad());
       assertEquals(1, ad.ownParameters().size(), "only the spectrum is the adapter's own, the bases are shared");
-      assertTrue(bases.pair(OUT, IN, n)[0] == ad.a(), "one basis pair per shape and n");
+      assertTrue(bases.pair(OUT, IN, n).a() == ad.a(), "one basis pair per shape and n");
     }
   }
 }
