@@ -118,11 +118,22 @@ public final class FourierBases implements SharedAdapterTensors {
    * {@code seed}, as row-major indices u * in + v. PEFT requires 0 < n < out * in.
    */
   public static long[] locations(long out, long in, int n, long seed) {
+    checkShape(out, in, n);
+    return new TorchCpuRandom(seed).randpermPrefix(out * in, n);
+  }
+
+  /**
+   * Refuses what {@link #locations} cannot draw, without drawing: n outside [1, out in) (PEFT's rule), or a layer of
+   * 2^32 / 20 entries or more (torch then draws with another algorithm).
+   */
+  public static void checkShape(long out, long in, int n) {
     long size = out * in;
     if (n <= 0 || n >= size)
       throw new IllegalArgumentException("n_frequency must be in [1, " + (size - 1) + "] for a [" + out + ", " + in
           + "] layer (fewer than its " + size + " entries, as PEFT requires), got " + n);
-    return new TorchCpuRandom(seed).randpermPrefix(size, n);
+    if (size >= TorchCpuRandom.RANDPERM_32BIT_LIMIT)
+      throw new IllegalArgumentException("a layer of " + size + " entries: torch draws permutations of 2^32 / 20 = "
+          + TorchCpuRandom.RANDPERM_32BIT_LIMIT + " or more entries with 64-bit outputs, which jswift does not reproduce");
   }
 
   /**

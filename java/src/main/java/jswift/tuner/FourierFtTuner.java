@@ -35,7 +35,7 @@ public final class FourierFtTuner {
       Linear l = targets.get(t);
       n[t] = cfg.nFrequencyFor(l.name(), l.outFeatures(), l.inFeatures());
       try {
-        FourierBases.locations(l.outFeatures(), l.inFeatures(), n[t], cfg.randomLocSeed());  // n and the size
+        FourierBases.checkShape(l.outFeatures(), l.inFeatures(), n[t]);
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("FourierFT on " + l.name() + " [" + l.outFeatures() + ", "
             + l.inFeatures() + "]: " + e.getMessage(), e);

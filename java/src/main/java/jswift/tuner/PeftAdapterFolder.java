@@ -359,31 +359,24 @@ public final class PeftAdapterFolder implements AutoCloseable {
   /** A MiSS (Bone) adapter's modules: per module miss_block (bone_block) [r, out]. */
   private static Map<String, Module> missModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
-    Path file = weights.path();
     String suffix = config.missBlockSuffix();
     if (!config.fields().path("init_weights").isBoolean())
-      throw new IOException(file.resolveSibling(LoraConfig.FILE) + ": MiSS init_weights " + config.fields()
+      throw new IOException(weights.path().resolveSibling(LoraConfig.FILE) + ": MiSS init_weights " + config.fields()
           .get("init_weights") + " (PEFT's \"bat\" / \"mini\" variants) is not supported");
-    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "a " + config.peftType() + " adapter holds "
-        + "base_model.model.<module>" + suffix + " only", suffix);
-    if (keys.isEmpty()) throw new IOException(file + " holds no " + config.peftType() + " blocks");
     int r = config.r();
-    List<String> problems = new ArrayList<>();
-    Map<String, Module> out = new LinkedHashMap<>();
-    for (Map.Entry<String, String[]> e : keys.entrySet()) {
-      String module = e.getKey(), key = e.getValue()[0];
-      long[] w = baseWeight(base, module, key, problems);
-      if (w == null) continue;
-      long[] b = weights.entry(key).shape();
-      if (!Arrays.equals(b, new long[] {r, w[0]})) {
-        problems.add(module + ": " + suffix.substring(1) + " " + Arrays.toString(b) + " does not fit the base weight "
-            + Arrays.toString(w) + " with r=" + r + " (expected [" + r + ", " + w[0] + "])");
-        continue;
+    return oneTensorModules(weights, base, savedKeys, suffix, config.peftType() + " blocks", new OneTensor() {
+      @Override
+      public String problem(String module, long[] w, long[] stored) {
+        return Arrays.equals(stored, new long[] {r, w[0]}) ? null : module + ": " + suffix.substring(1) + " "
+            + Arrays.toString(stored) + " does not fit the base weight " + Arrays.toString(w) + " with r=" + r
+            + " (expected [" + r + ", " + w[0] + "])";
       }
-      out.put(module, new Module(module, key, null, null, null, null, r, 1, false));
-    }
-    requireFits(file, base, problems);
-    return Collections.unmodifiableMap(out);
+
+      @Override
+      public Module module(String module, String key, long[] w) {
+        return new Module(module, key, null, null, null, null, r, 1, false);
+      }
+    });
   }
 
   /**
@@ -392,25 +385,50 @@ public final class PeftAdapterFolder implements AutoCloseable {
    */
   private static Map<String, Module> fourierModules(LoraConfig config, SafetensorsFile weights, Checkpoint base,
       java.util.Collection<String> savedKeys) throws IOException {
+    return oneTensorModules(weights, base, savedKeys, FOURIER, "FourierFT coefficients", new OneTensor() {
+      @Override
+      public String problem(String module, long[] w, long[] stored) {
+        int n = config.nFrequencyFor(module, w[0], w[1]);
+        return Arrays.equals(stored, new long[] {n}) ? null : module + ": fourierft_spectrum "
+            + Arrays.toString(stored) + " does not fit the base weight " + Arrays.toString(w)
+            + " with the config's n_frequency " + n;
+      }
+
+      @Override
+      public Module module(String module, String key, long[] w) {
+        return new Module(module, key, null, null, null, null, 2 * config.nFrequencyFor(module, w[0], w[1]),
+            jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), w[0], w[1]), false);
+      }
+    });
+  }
+
+  /** How {@link #oneTensorModules} checks a module's one tensor against its base weight [out, in], and reads it. */
+  private interface OneTensor {
+    /** What is wrong with the tensor's shape, or null when it fits. */
+    String problem(String module, long[] w, long[] stored);
+
+    Module module(String module, String key, long[] w);
+  }
+
+  /**
+   * The modules of an adapter that holds one tensor per module ({@code base_model.model.<module><suffix>}, naming
+   * {@code what} in errors), each checked against its base weight by {@code check}; all mismatches in one error.
+   */
+  private static Map<String, Module> oneTensorModules(SafetensorsFile weights, Checkpoint base,
+      java.util.Collection<String> savedKeys, String suffix, String what, OneTensor check) throws IOException {
     Path file = weights.path();
-    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "a FourierFT adapter holds "
-        + "base_model.model.<module>.fourierft_spectrum only", FOURIER);
-    if (keys.isEmpty()) throw new IOException(file + " holds no FourierFT coefficients");
+    Map<String, String[]> keys = moduleKeys(weights, savedKeys::contains, "the adapter holds base_model.model."
+        + "<module>" + suffix + " only", suffix);
+    if (keys.isEmpty()) throw new IOException(file + " holds no " + what);
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
       String module = e.getKey(), key = e.getValue()[0];
       long[] w = baseWeight(base, module, key, problems);
       if (w == null) continue;
-      long[] c = weights.entry(key).shape();
-      int n = config.nFrequencyFor(module, w[0], w[1]);
-      if (!Arrays.equals(c, new long[] {n})) {
-        problems.add(module + ": fourierft_spectrum " + Arrays.toString(c) + " does not fit the base weight "
-            + Arrays.toString(w) + " with the config's n_frequency " + n);
-        continue;
-      }
-      out.put(module, new Module(module, key, null, null, null, null, 2 * n,
-          jswift.nn.FourierBases.scale(config.ifft2Norm(), config.fourierScaling(), w[0], w[1]), false));
+      String problem = check.problem(module, w, weights.entry(key).shape());
+      if (problem != null) problems.add(problem);
+      else out.put(module, check.module(module, key, w));
     }
     requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
