@@ -18,6 +18,7 @@ import jswift.data.LoadedDatasets;
 import jswift.infer.ChatSession;
 import jswift.infer.DatasetInference;
 import jswift.infer.GenerationConfig;
+import jswift.infer.SequenceClassifier;
 import jswift.model.CausalLM;
 import jswift.tensor.Device;
 import jswift.template.ChatTemplate;
@@ -75,6 +76,10 @@ public final class InferCommand implements Callable<Integer> {
       ConversationEncoder encoder = gen.encoder(lm, tok);
       if (loadDataArgs && !valDataset.isEmpty())
         throw new IllegalArgumentException("--load_data_args takes the rows from the checkpoint's run: drop --val_dataset");
+      try (SequenceClassifier classifier = SequenceClassifier.detect(lm, model,
+          adapters.isEmpty() ? null : adapters.get(0).dir(), encoder)) {
+        if (classifier != null) return classify(classifier, out, sys, model, dev, name);
+      }
       if (!valDataset.isEmpty() || loadDataArgs) {
         Path result = resultPath != null ? resultPath : defaultResultPath();
         try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
@@ -117,6 +122,47 @@ public final class InferCommand implements Callable<Integer> {
         }
         out.flush();
       }
+    }
+    return 0;
+  }
+
+  /**
+   * A sequence classifier (what sft --task_type seq_cls or rlhf --rlhf_type rm saved): each row's, or each typed
+   * line's, prediction instead of a generated answer.
+   */
+  private int classify(SequenceClassifier classifier, PrintWriter out, String sys, Path model, Device dev, String name)
+      throws IOException {
+    String what = "a sequence classifier (" + classifier.problemType().hfName() + ", " + classifier.labels()
+        + " label" + (classifier.labels() == 1 ? "" : "s") + ")";
+    if (!valDataset.isEmpty() || loadDataArgs) {
+      Path result = resultPath != null ? resultPath : defaultResultPath();
+      try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
+          DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
+        jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+        out.println("jswift infer: " + rows.size() + " rows with " + model + " on " + dev + ", " + what + " -> " + result);
+        out.flush();
+        SequenceClassifier.Summary s = classifier.run(rows, maxBatchSize, result, out);
+        out.println("wrote " + s.rows() + " predictions to " + result + (s.labelled() == 0 ? ""
+            : String.format(" (acc %.4f: %d of %d labelled rows)", (double) s.correct() / s.labelled(), s.correct(),
+                s.labelled())));
+      }
+      return 0;
+    }
+    out.println("jswift infer: " + model + " on " + dev + ", template " + name + ", " + what
+        + ". Each line is classified; 'exit' to quit.");
+    out.flush();
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    while (true) {
+      out.print("<<< ");
+      out.flush();
+      String line = in.readLine();
+      if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
+      if (line.isBlank()) continue;
+      List<jswift.template.Message> messages = new ArrayList<>();
+      if (sys != null) messages.add(new jswift.template.Message(jswift.template.Role.SYSTEM, sys));
+      messages.add(new jswift.template.Message(jswift.template.Role.USER, line));
+      out.println(classifier.predict(jswift.template.Conversation.of(messages)));
+      out.flush();
     }
     return 0;
   }

@@ -38,8 +38,13 @@ public final class TrainOptions {
       + "flash_attention_3): jswift always runs its own flash attention kernels") String attnImpl;
   @Option(names = "--tuner_backend", description = "accepted for ms-swift (peft, unsloth): jswift's tuners write PEFT "
       + "adapters and run on its fused kernels either way") String tunerBackend;
-  @Option(names = "--task_type", description = "causal_lm (the only task trained here; reward models: jswift rlhf "
-      + "--rlhf_type rm)") String taskType = "causal_lm";
+  @Option(names = "--task_type", description = "causal_lm (default) or seq_cls: a sequence classifier, a head on the "
+      + "last token trained on each row's \"label\" (with --num_labels; reward models: jswift rlhf --rlhf_type rm)")
+  String taskType = "causal_lm";
+  @Option(names = "--num_labels", description = "--task_type seq_cls: the number of classes (1: one regression value)")
+  Integer numLabels;
+  @Option(names = "--problem_type", description = "--task_type seq_cls: single_label_classification (default for 2+ "
+      + "labels), multi_label_classification or regression (default for 1 label)") String problemType;
   @Option(names = "--model_type", description = "accepted for ms-swift: jswift reads the architecture from the "
       + "model folder's config.json") String modelType;
   @Option(names = "--use_hf", arity = "1", description = "accepted for ms-swift: --model is a local folder either way")
@@ -247,6 +252,8 @@ public final class TrainOptions {
     a.tunerBackend = tunerBackend;
     a.reportTo = reportTo;
     a.taskType = taskType;
+    a.numLabels = numLabels;
+    a.problemType = problemType;
     a.modelName = modelName;
     a.modelAuthor = modelAuthor;
     a.loraRank = loraRank;

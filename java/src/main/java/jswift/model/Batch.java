@@ -21,6 +21,7 @@ public final class Batch {
   final int seqLen;
   float[] weights;  // loss weight of each target (null: all 1), ms-swift's loss_scale shifted like the labels
   double[] sequenceValues;  // a number per sequence that a loss reads (KTO: 1 desirable / 0; RM: the pair's margin)
+  double[][] sequenceTargets;  // a vector per sequence (a classifier's target: class index, multi-hot or values)
 
   private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
     this.ids = ids;
@@ -164,6 +165,30 @@ public final class Batch {
     return sequenceValues[s];
   }
 
+  /** This batch with a classifier's target for each sequence ({@link ProblemType#target}). */
+  public Batch withSequenceTargets(double[][] perSequence) {
+    check(perSequence.length == sequences, perSequence.length + " targets for " + sequences + " sequences");
+    Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
+    b.weights = weights;
+    b.sequenceValues = sequenceValues;
+    b.sequenceTargets = new double[sequences][];
+    for (int s = 0; s < sequences; s++) b.sequenceTargets[s] = perSequence[s].clone();
+    return b;
+  }
+
+  /** The targets given by {@link #withSequenceTargets}, one array per sequence; throws for a batch without them. */
+  public double[][] sequenceTargets() {
+    check(sequenceTargets != null, "the batch has no per-sequence targets (a classifier's labels)");
+    double[][] out = new double[sequences][];
+    for (int s = 0; s < sequences; s++) out[s] = sequenceTargets[s].clone();
+    return out;
+  }
+
+  /** Whether the batch carries a classifier's per-sequence targets. */
+  public boolean hasSequenceTargets() {
+    return sequenceTargets != null;
+  }
+
   /** The first {@code n} sequences of this packed batch, as a batch of their own (KTO trains on these). */
   public Batch firstSequences(int n) {
     check(cuSeqlens != null, "firstSequences needs a packed batch");
@@ -174,6 +199,7 @@ public final class Batch {
         Arrays.copyOf(targets, end), n, longest);
     if (weights != null) b.weights = Arrays.copyOf(weights, end);
     if (sequenceValues != null) b.sequenceValues = Arrays.copyOf(sequenceValues, n);
+    if (sequenceTargets != null) b.sequenceTargets = Arrays.copyOf(sequenceTargets, n);
     return b;
   }
 

@@ -27,6 +27,17 @@ public interface ConversationEncoder {
    */
   GenerationPrompt encodePrompt(Conversation conversation);
 
+  /**
+   * The input of a sequence classifier (--task_type seq_cls): the conversation with the generation prompt when it
+   * ends with the user (as ms-swift encodes a seq_cls row: its last token is the assistant header's), or whole when
+   * it ends with an answer (a reward model reads the answer).
+   */
+  default int[] encodeClassifierInput(Conversation conversation) {
+    java.util.List<Message> m = conversation.messages();
+    return !m.isEmpty() && m.get(m.size() - 1).role() == Role.ASSISTANT ? encode(conversation).inputIds()
+        : encodePrompt(conversation).inputIds();
+  }
+
   /** How this template writes tool calls (to read them back from an answer), or null when it has no such format. */
   default AgentTemplate agentTemplate() {
     return null;

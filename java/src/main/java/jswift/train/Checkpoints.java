@@ -116,18 +116,27 @@ final class Checkpoints {
     for (Parameter p : extras) sources.add(TensorSource.of(p.name(), p.master()));  // fp32, as trained
     CheckpointWriter.write(dir, sources, jswift.model.ShardPlan.parseSize(jswift.model.ShardPlan.DEFAULT_MAX_SHARD_SIZE));
     for (String f : MODEL_FILES) if (Files.exists(base.resolve(f))) Files.copy(base.resolve(f), dir.resolve(f));
-    if (!extras.isEmpty()) sequenceClassifierConfig(dir.resolve("config.json"));
+    if (!extras.isEmpty())
+      sequenceClassifierConfig(dir.resolve("config.json"), (int) extras.get(0).value().shape()[0], problemType);
   }
 
-  /** config.json of a reward model: transformers' *ForSequenceClassification with one label (the score). */
-  private static void sequenceClassifierConfig(Path file) throws IOException {
+  /**
+   * config.json of a sequence classifier (a reward model: one label, the score): transformers'
+   * *ForSequenceClassification with its labels (id2label / label2id, whose size is num_labels) and problem_type.
+   */
+  private static void sequenceClassifierConfig(Path file, int labels, jswift.model.ProblemType type)
+      throws IOException {
     com.fasterxml.jackson.databind.node.ObjectNode c =
         (com.fasterxml.jackson.databind.node.ObjectNode) TrainingLog.JSON.readTree(file.toFile());
     String causal = c.path("architectures").path(0).asText("");
     c.putArray("architectures").add(causal.endsWith("ForCausalLM")
         ? causal.replace("ForCausalLM", "ForSequenceClassification") : causal + "ForSequenceClassification");
-    c.putObject("id2label").put("0", "LABEL_0");
-    c.putObject("label2id").put("LABEL_0", 0);
+    com.fasterxml.jackson.databind.node.ObjectNode id2label = c.putObject("id2label"), label2id = c.putObject("label2id");
+    for (int i = 0; i < labels; i++) {
+      id2label.put(String.valueOf(i), "LABEL_" + i);
+      label2id.put("LABEL_" + i, i);
+    }
+    c.put("problem_type", type.hfName());
     jswift.model.AtomicFile.writeString(file, TrainingLog.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
   }
 
@@ -144,11 +153,15 @@ final class Checkpoints {
 
   /**
    * Parameters saved in each checkpoint beside the model's own (a reward model's score head): inside the adapter, or
-   * in the whole model's safetensors, whose config.json then names a *ForSequenceClassification with one label.
+   * in the whole model's safetensors, whose config.json then names a *ForSequenceClassification with the head's
+   * labels and {@code type}.
    */
-  void saveBeside(List<Parameter> parameters) {
+  void saveBeside(List<Parameter> parameters, jswift.model.ProblemType type) {
     extras = List.copyOf(parameters);
+    problemType = type;
   }
+
+  private jswift.model.ProblemType problemType = jswift.model.ProblemType.REGRESSION;
 
   private final List<java.util.function.Supplier<List<TensorSource>>> extraState = new ArrayList<>();
 

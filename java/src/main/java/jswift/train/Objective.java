@@ -22,6 +22,11 @@ interface Objective extends AutoCloseable {
     return micro;
   }
 
+  /** Whether a micro-batch has anything to learn from (default: a token carries a label). */
+  default boolean learnsFrom(Batch b) {
+    return b.targetCount() > 0;
+  }
+
   /** What the step's loss is averaged over (pairs, rows or tokens); 0: nothing to learn from. */
   double normalizer(List<Batch> micro);
 

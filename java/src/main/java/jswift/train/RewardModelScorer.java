@@ -46,7 +46,7 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
   static RewardModelScorer load(Path dir, Device device, DType dtype) throws IOException {
     boolean adapter = java.nio.file.Files.exists(dir.resolve(LoraConfig.FILE));
     if (!adapter && java.nio.file.Files.exists(dir.resolve("config.json")))
-      return open(dir, device, dtype, m -> ScoreHead.loadFromModel(dir, m.config().hiddenSize(), device));
+      return open(dir, device, dtype, m -> ScoreHead.loadFromModel(dir, m.config().hiddenSize(), 1, device));
     LoraConfig cfg = LoraConfig.read(dir);
     if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
       throw new IllegalArgumentException("--reward_model " + dir + ": its adapter_config.json has task_type "
@@ -59,7 +59,7 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
     return open(Path.of(base), device, dtype, m -> {
       m.loadAdapter("default", dir);
       m.setActiveAdapter("default");
-      return ScoreHead.load(dir, m.config().hiddenSize(), device);
+      return ScoreHead.load(dir, m.config().hiddenSize(), 1, device);
     });
   }
 

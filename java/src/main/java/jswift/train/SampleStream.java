@@ -57,8 +57,35 @@ final class SampleStream {
      * mismatched ones KTO's KL estimate reads: row i's prompt with row i - 1's answer (the last row's for row 0), as
      * TRL builds them within a batch.
      */
-    KTO
+    KTO,
+    /**
+     * A sequence classifier's rows (--task_type seq_cls): one sequence each, its conversation up to the assistant's
+     * turn (or through the assistant's answer, when the row has one), no token labels; the row's {@code label} is the
+     * batch's per-sequence target ({@link Batch#sequenceTargets}).
+     */
+    CLASSIFY
   }
+
+  private jswift.model.ProblemType problemType;  // CLASSIFY: how a row's label reads
+  private int numLabels;
+
+  /** The classifier's problem type and label count, which a {@link Layout#CLASSIFY} stream needs to read labels. */
+  SampleStream classifying(jswift.model.ProblemType type, int labels) {
+    if (layout != Layout.CLASSIFY) throw new IllegalStateException("classifying() is for a CLASSIFY stream");
+    this.problemType = type;
+    this.numLabels = labels;
+    return this;
+  }
+
+  /** A classifier's row encoded ({@link ConversationEncoder#encodeClassifierInput}): no token has a label. */
+  static Encoded classifierInput(ConversationEncoder template, Conversation c) {
+    int[] ids = template.encodeClassifierInput(c);
+    int[] labels = new int[ids.length];
+    java.util.Arrays.fill(labels, Encoded.IGNORE);
+    return new Encoded(ids, labels, null);
+  }
+
+  private double[] target;  // CLASSIFY: the target of the sample next() returned last
 
   /**
    * With {@link Layout#PAIRS} (preference training, DPO) every sample is a row's chosen and rejected conversations,
@@ -152,6 +179,10 @@ final class SampleStream {
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
       Row row = nextRow();
       try {
+        if (layout == Layout.CLASSIFY) {
+          target = problemType.target(row.label(), numLabels);
+          return classifierInput(template, Conversation.fromJson(row.toJson()));
+        }
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
         if (layout == Layout.PAIRS) {
           rejected = template.encode(rejectedConversation(row));
@@ -209,8 +240,12 @@ final class SampleStream {
       return ktoBatch(samples, good);
     }
     double[] margins = layout == Layout.PAIRS ? new double[2 * count] : null;
+    double[][] targets = layout == Layout.CLASSIFY ? new double[count][] : null;
     for (int i = 0; i < count; i++) {
-      if (layout == Layout.PAIRS) {
+      if (layout == Layout.CLASSIFY) {
+        add(next(), ids, labels, scales);
+        targets[i] = target;
+      } else if (layout == Layout.PAIRS) {
         add(next(), ids, labels, scales);
         add(rejected, ids, labels, scales);
         margins[2 * i] = margins[2 * i + 1] = margin;
@@ -230,6 +265,7 @@ final class SampleStream {
       }
     }
     Batch b = Batch.packed(ids, labels, scales);
+    if (targets != null) return b.withSequenceTargets(targets);
     return margins != null ? b.withSequenceValues(margins) : b;
   }
 
@@ -272,9 +308,16 @@ final class SampleStream {
     List<Encoded> kto = new ArrayList<>();
     List<Boolean> ktoDesirable = new ArrayList<>();
     List<Double> margins = new ArrayList<>();
+    List<double[]> targets = new ArrayList<>();
     while (ids.size() + kto.size() < count && position < rows.size()) {
       Row row = rows.get(position++);
       try {
+        if (layout == Layout.CLASSIFY) {
+          double[] t = problemType.target(row.label(), numLabels);
+          add(classifierInput(template, Conversation.fromJson(row.toJson())), ids, labels, scales);
+          targets.add(t);
+          continue;
+        }
         Encoded e = template.encode(Conversation.fromJson(row.toJson()));
         if (layout == Layout.KTO) {
           ktoDesirable.add(ktoLabel(row));
@@ -303,6 +346,7 @@ final class SampleStream {
     }
     if (ids.isEmpty()) return null;
     Batch b = Batch.packed(ids, labels, scales);
+    if (layout == Layout.CLASSIFY) return b.withSequenceTargets(targets.toArray(new double[0][]));
     return layout == Layout.PAIRS ? b.withSequenceValues(margins.stream().mapToDouble(Double::doubleValue).toArray()) : b;
   }
 

@@ -81,7 +81,9 @@ public final class TrainArguments {
   public String attnImpl;         // accepted values only; jswift's attention is its own flash kernels
   public String tunerBackend;
   public List<String> reportTo = List.of();
-  public String taskType = "causal_lm";  // ms-swift's --task_type: only causal_lm trains here  // accepted values only: jswift writes logging.jsonl and images/
+  public String taskType = "causal_lm";  // ms-swift's --task_type: causal_lm, or seq_cls (a classifier; rm's too)
+  public Integer numLabels;       // --task_type seq_cls: the classifier's labels (required)
+  public String problemType;      // --task_type seq_cls: regression | single_label_classification | multi_label_...
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
   public int boftBlockNum = 0;
   public int boftNButterflyFactor = 1;
@@ -366,10 +368,15 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
-    if (!taskType.equals("causal_lm") && !(taskType.equals("seq_cls") && "rm".equals(rlhfType)))
+    if (!taskType.equals("causal_lm") && !taskType.equals("seq_cls"))
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
-          + "language models (causal_lm); reward models (a scalar head) train with jswift rlhf --rlhf_type rm, and "
-          + "jswift deploy serves /v1/embeddings from a causal model's last hidden state");
+          + "language models (causal_lm) and sequence classifiers (seq_cls; reward models with jswift rlhf "
+          + "--rlhf_type rm); jswift deploy serves /v1/embeddings from a causal model's last hidden state");
+    if (isSequenceClassification()) validateSequenceClassification();
+    else if (isRewardModeling() && numLabels != null && numLabels != 1)
+      throw new IllegalArgumentException("--num_labels " + numLabels + ": a reward model has one label (its score)");
+    else if (!isRewardModeling() && (numLabels != null || problemType != null))
+      throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls (a classifier)");
     for (String r : reportTo)
       if (!List.of("none", "tensorboard", "all").contains(r))
         throw new IllegalArgumentException("--report_to " + r + " is not supported: jswift logs every step to the run's "
@@ -492,6 +499,38 @@ public final class TrainArguments {
   }
 
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
+  /** {@code --task_type seq_cls} with sft: a classifier's head on the last token, trained on the rows' labels. */
+  public boolean isSequenceClassification() {
+    return "seq_cls".equals(taskType) && rlhfType == null;
+  }
+
+  /** The classifier's problem type: --problem_type, else regression for one label and single-label otherwise. */
+  public jswift.model.ProblemType problemType() {
+    return jswift.model.ProblemType.parse(problemType, numLabels == null ? 0 : numLabels);
+  }
+
+  private void validateSequenceClassification() {
+    if (pretrain) throw new IllegalArgumentException("--task_type seq_cls trains with jswift sft, not pt");
+    if (numLabels == null || numLabels < 1)
+      throw new IllegalArgumentException("--task_type seq_cls needs --num_labels N (the number of classes; 1 for a "
+          + "single regression value)" + (numLabels == null ? "" : ", got " + numLabels));
+    jswift.model.ProblemType type = problemType();
+    if (type == jswift.model.ProblemType.SINGLE_LABEL && numLabels < 2)
+      throw new IllegalArgumentException("--problem_type single_label_classification needs --num_labels >= 2");
+    if (trainType.equals("llamapro"))
+      throw new IllegalArgumentException("--task_type seq_cls trains with --train_type lora (or another adapter) or "
+          + "full, not llamapro");
+    if (!modulesToSave.isEmpty())
+      throw new IllegalArgumentException("--modules_to_save with --task_type seq_cls: the adapter already saves the "
+          + "score head");
+    if (packing) throw new IllegalArgumentException("--packing true with --task_type seq_cls: each row is classified "
+        + "on its own (rows of a batch are already packed without padding)");
+    if ("split".equals(truncationStrategy))
+      throw new IllegalArgumentException("--truncation_strategy split would give one row's label to each chunk: use "
+          + "delete, left or right with --task_type seq_cls");
+    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --task_type seq_cls");
+  }
+
   public boolean isRewardModeling() {
     return "rm".equals(rlhfType);
   }

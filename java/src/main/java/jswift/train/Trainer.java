@@ -111,7 +111,8 @@ public final class Trainer implements AutoCloseable {
       d = DatasetLoader.load(args.dataset, args.valDataset, dataOptions
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
           .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor)
-          .withRequireAssistant(!args.isGrpo()));  // GRPO's rows are prompts: the model writes the answers
+          // GRPO's rows are prompts (the model writes the answers); a classifier's rows end with the text to classify
+          .withRequireAssistant(!args.isGrpo() && !args.isSequenceClassification()));
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
@@ -150,17 +151,18 @@ public final class Trainer implements AutoCloseable {
           console.printf("starting from the adapter %s (its r, alpha and targets; the --lora_* flags do not apply)%n",
               args.adapters.get(0));
         }
-        if (args.isRewardModeling())  // PEFT saves a sequence classifier's head in the adapter (task_type SEQ_CLS)
+        if (args.isRewardModeling() || args.isSequenceClassification())  // PEFT saves the head in the adapter (SEQ_CLS)
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
         trained = adapter;
       }
-      if (args.isRewardModeling()) {
+      if (args.isRewardModeling() || args.isSequenceClassification()) {
         // transformers' *ForSequenceClassification: a fresh score head, saved in the adapter or the whole model
-        jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), args.seed, device,
+        int labels = args.isRewardModeling() ? 1 : args.numLabels;
+        jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), labels, args.seed, device,
             lora != null ? jswift.model.ScoreHead.ADAPTER_KEY : jswift.model.ScoreHead.MODEL_KEY);
-        objective = new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
-            ? args.centerRewardsCoefficient : 0);
+        objective = args.isRewardModeling() ? new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
+            ? args.centerRewardsCoefficient : 0) : new ClassificationObjective(m, head, args.problemType());
         head.weight().setTrainable(true);
         trained.add(head.weight());
         savedBeside = List.of(head.weight());
@@ -182,8 +184,7 @@ public final class Trainer implements AutoCloseable {
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
-      samples = new SampleStream(train, template, args.seed, args.packing ? maxLength : 0, split ? maxLength : 0,
-          layout());
+      samples = stream(train, args.packing ? maxLength : 0, split ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
       if (args.isGrpo()) {  // a generation takes (batch x accumulation) / num_generations prompts, num_iterations steps
@@ -226,7 +227,8 @@ public final class Trainer implements AutoCloseable {
       }
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
-      checkpoints.saveBeside(savedBeside);
+      checkpoints.saveBeside(savedBeside, args.isSequenceClassification() ? args.problemType()
+          : jswift.model.ProblemType.REGRESSION);
       checkpoints.saveOnlyModel(args.saveOnlyModel);
       if (adaLora != null) {
         LoraConfig adaConfig = lora;
@@ -375,8 +377,18 @@ public final class Trainer implements AutoCloseable {
     return java.util.Arrays.stream(shape).filter(d -> d != 1).toArray();
   }
 
-  /** How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, or single sequences. */
+  /** The samples of {@code rows} in this run's layout (a classifier's stream reads its rows' labels). */
+  private SampleStream stream(RowList rows, int packTo, int splitLength) {
+    SampleStream s = new SampleStream(rows, template, args.seed, packTo, splitLength, layout());
+    return args.isSequenceClassification() ? s.classifying(args.problemType(), args.numLabels) : s;
+  }
+
+  /**
+   * How the run's batches hold their samples: preference pairs, KTO's rows and KL pairs, a classifier's rows, or
+   * single sequences.
+   */
   private SampleStream.Layout layout() {
+    if (args.isSequenceClassification()) return SampleStream.Layout.CLASSIFY;
     if (args.isKto()) return SampleStream.Layout.KTO;
     if (args.rlhfType == null || args.isGrpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
     return SampleStream.Layout.PAIRS;  // DPO & co., reward models
@@ -537,7 +549,7 @@ public final class Trainer implements AutoCloseable {
       double loss = 0;
       if (args.galoreOptimPerParameter) optimizer.beginSplitStep((float) schedule.rate(step));
       for (int i = 0; i < micro.size(); i++) {
-        if (micro.get(i).targetCount() == 0) continue;
+        if (objective != null ? !objective.learnsFrom(micro.get(i)) : micro.get(i).targetCount() == 0) continue;
         // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
@@ -714,7 +726,7 @@ public final class Trainer implements AutoCloseable {
       return;
     }
     SampleStream.Layout layout = layout();
-    SampleStream evalSamples = new SampleStream(val, template, args.seed, 0, samples.splitLength(), layout);
+    SampleStream evalSamples = stream(val, 0, samples.splitLength());
     int rowsPerBatch = layout == SampleStream.Layout.PAIRS ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize;
     Objective.Evaluation rlhf = objective != null ? objective.evaluation() : null;
     double lossSum = 0;
@@ -723,7 +735,7 @@ public final class Trainer implements AutoCloseable {
     for (long i = 0; i < batches; i++) {
       Batch b = evalSamples.nextBatchInOrder(rowsPerBatch);
       if (b == null) break;
-      if (b.targetCount() == 0) continue;
+      if (rlhf != null ? !objective.learnsFrom(b) : b.targetCount() == 0) continue;
       if (rlhf != null) {
         rlhf.add(b);
         continue;
