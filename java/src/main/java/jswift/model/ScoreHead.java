@@ -77,7 +77,7 @@ public final class ScoreHead implements AutoCloseable {
     if (!Files.exists(file))
       throw new IOException(file + " not found: is " + adapterDir + " a sequence classifier's adapter?");
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
-      String key = f.contains(ADAPTER_KEY) ? ADAPTER_KEY : f.contains(WRAPPED_KEY) ? WRAPPED_KEY : null;
+      String key = adapterKey(f);
       if (key == null)
         throw new IOException(file + " has no " + ADAPTER_KEY + ": not a sequence classifier (jswift sft --task_type "
             + "seq_cls and jswift rlhf --rlhf_type rm save one; an ordinary LoRA adapter has no score head)");
@@ -94,6 +94,30 @@ public final class ScoreHead implements AutoCloseable {
       throw new IOException(what + " has shape " + Arrays.toString(shape) + ", expected [" + (labels > 0 ? labels
           : "labels") + ", " + hidden + "] (" + (labels > 0 ? labels + " label(s)" : "its labels") + " on this "
           + "model's hidden size)");
+  }
+
+  /**
+   * A causal LM's config.json made a sequence classifier's, as transformers writes one: architectures
+   * *ForSequenceClassification, id2label / label2id for the {@code labels} (their size is num_labels) and
+   * problem_type.
+   */
+  public static void classifierConfig(com.fasterxml.jackson.databind.node.ObjectNode config, int labels,
+      ProblemType type) {
+    String causal = config.path("architectures").path(0).asText("");
+    config.putArray("architectures").add(causal.endsWith("ForCausalLM")
+        ? causal.replace("ForCausalLM", "ForSequenceClassification") : causal + "ForSequenceClassification");
+    com.fasterxml.jackson.databind.node.ObjectNode id2label = config.putObject("id2label");
+    com.fasterxml.jackson.databind.node.ObjectNode label2id = config.putObject("label2id");
+    for (int i = 0; i < labels; i++) {
+      id2label.put(String.valueOf(i), "LABEL_" + i);
+      label2id.put("LABEL_" + i, i);
+    }
+    config.put("problem_type", type.hfName());
+  }
+
+  /** The key of the head in a sequence classifier's adapter file, or null when it has none. */
+  public static String adapterKey(SafetensorsFile f) {
+    return f.contains(ADAPTER_KEY) ? ADAPTER_KEY : f.contains(WRAPPED_KEY) ? WRAPPED_KEY : null;
   }
 
   public Parameter weight() {

@@ -120,23 +120,12 @@ final class Checkpoints {
       sequenceClassifierConfig(dir.resolve("config.json"), (int) extras.get(0).value().shape()[0], problemType);
   }
 
-  /**
-   * config.json of a sequence classifier (a reward model: one label, the score): transformers'
-   * *ForSequenceClassification with its labels (id2label / label2id, whose size is num_labels) and problem_type.
-   */
+  /** config.json of a sequence classifier (a reward model: one label, the score): see ScoreHead.classifierConfig. */
   private static void sequenceClassifierConfig(Path file, int labels, jswift.model.ProblemType type)
       throws IOException {
     com.fasterxml.jackson.databind.node.ObjectNode c =
         (com.fasterxml.jackson.databind.node.ObjectNode) TrainingLog.JSON.readTree(file.toFile());
-    String causal = c.path("architectures").path(0).asText("");
-    c.putArray("architectures").add(causal.endsWith("ForCausalLM")
-        ? causal.replace("ForCausalLM", "ForSequenceClassification") : causal + "ForSequenceClassification");
-    com.fasterxml.jackson.databind.node.ObjectNode id2label = c.putObject("id2label"), label2id = c.putObject("label2id");
-    for (int i = 0; i < labels; i++) {
-      id2label.put(String.valueOf(i), "LABEL_" + i);
-      label2id.put("LABEL_" + i, i);
-    }
-    c.put("problem_type", type.hfName());
+    jswift.model.ScoreHead.classifierConfig(c, labels, type);
     jswift.model.AtomicFile.writeString(file, TrainingLog.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(c));
   }
 

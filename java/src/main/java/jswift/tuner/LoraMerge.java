@@ -74,9 +74,9 @@ public final class LoraMerge {
   public static Result merge(Path baseDir, Path adapterDir, Path outDir, Options options) throws IOException {
     checkOutputDir(baseDir, adapterDir, outDir, options.existOk());
     refuseQuantizedBase(baseDir);
-    if ("SEQ_CLS".equals(LoraConfig.read(adapterDir).fields().path("task_type").asText()))
-      throw new IllegalArgumentException(adapterDir + " is a reward model (task_type SEQ_CLS): merging would drop its "
-          + "score head, and jswift writes causal-LM checkpoints only; use the adapter as it is (GRPO --reward_model)");
+    // A sequence classifier's adapter (task_type SEQ_CLS: sft --task_type seq_cls, rlhf --rlhf_type rm) merges into
+    // a *ForSequenceClassification model: the merged weights, its score head and a classifier's config.json.
+    boolean classifier = "SEQ_CLS".equals(LoraConfig.read(adapterDir).fields().path("task_type").asText());
     try (Checkpoint base = Checkpoint.open(baseDir);
         PeftAdapterFolder adapter = PeftAdapterFolder.open(adapterDir, base)) {
       List<TensorSource> tensors = new ArrayList<>();
@@ -104,6 +104,16 @@ public final class LoraMerge {
             : TensorSource.computed(LM_HEAD, stored, base.file(EMBED).entry(EMBED).shape(),
                 () -> base.file(EMBED).load(EMBED, stored, options.device())));
       }
+      int labels = 0;
+      if (classifier) {
+        String key = jswift.model.ScoreHead.adapterKey(adapter.weights());
+        if (key == null)
+          throw new IOException(adapterDir + " is a sequence classifier's adapter (task_type SEQ_CLS) without its "
+              + "score head (" + jswift.model.ScoreHead.ADAPTER_KEY + ")");
+        labels = (int) adapter.weights().entry(key).shape()[0];
+        tensors.add(copied(adapter, key, jswift.model.ScoreHead.MODEL_KEY, base.file(EMBED).dtype(EMBED),
+            options.device()));
+      }
       boolean created = !Files.exists(outDir);
       List<Path> written = new ArrayList<>();
       try {
@@ -112,7 +122,8 @@ public final class LoraMerge {
           Path src = baseDir.resolve(f);
           if (!Files.isRegularFile(src)) continue;
           Path dst = outDir.resolve(f);
-          if (untie && f.equals("config.json")) AtomicFile.writeString(dst, untiedConfig(src));
+          if ((untie || classifier) && f.equals("config.json"))
+            AtomicFile.writeString(dst, mergedConfig(src, untie, classifier ? labels : 0, adapterDir));
           else AtomicFile.copy(src, dst);
           written.add(dst);
         }
@@ -219,11 +230,20 @@ public final class LoraMerge {
     return TensorSource.computed(name, stored, file.entry(key).shape(), () -> file.load(key, stored, device));
   }
 
-  /** config.json with tie_word_embeddings false, as transformers writes it (indent 2, sorted keys, newline). */
-  private static String untiedConfig(Path src) throws IOException {
+  /**
+   * The merged model's config.json, as transformers writes it (indent 2, sorted keys, newline): with
+   * tie_word_embeddings false when {@code untie}; a sequence classifier's when {@code labels} > 0 (its problem_type
+   * from the run's args.json beside the adapter, else the default for its labels).
+   */
+  private static String mergedConfig(Path src, boolean untie, int labels, Path adapterDir) throws IOException {
     com.fasterxml.jackson.databind.node.ObjectNode c = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
         src.toFile());
-    c.put("tie_word_embeddings", false);
+    if (untie) c.put("tie_word_embeddings", false);
+    if (labels > 0) {
+      Path args = adapterDir.resolve("args.json");
+      String type = Files.exists(args) ? JSON.readTree(args.toFile()).path("problem_type").asText(null) : null;
+      jswift.model.ScoreHead.classifierConfig(c, labels, jswift.model.ProblemType.parse(type, labels));
+    }
     return jswift.template.PythonJson.dumps(LoraConfig.sorted(c), 2, true) + "\n";
   }
 

@@ -97,7 +97,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
     SafetensorsFile weights = SafetensorsFile.open(file);
     try {
       Map<String, String> saved = savedModules(config, weights, base);
-      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base, saved.values()), saved, base);
+      // keys that are not the tuner's own: modules_to_save copies, and a sequence classifier's score head
+      java.util.List<String> notModules = new java.util.ArrayList<>(saved.values());
+      String head = jswift.model.ScoreHead.adapterKey(weights);
+      if (head != null && "SEQ_CLS".equals(config.fields().path("task_type").asText())) notModules.add(head);
+      return new PeftAdapterFolder(dir, config, weights, modules(config, weights, base, notModules), saved, base);
     } catch (IOException | RuntimeException e) {
       weights.close();
       throw e;

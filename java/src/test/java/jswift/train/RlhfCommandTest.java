@@ -103,8 +103,13 @@ class RlhfCommandTest {
     assertEquals("SEQ_CLS", cfg.get("task_type").asText(), "saved as PEFT saves a sequence-classification adapter");
     assertTrue(cfg.get("modules_to_save").toString().contains("score"), cfg.toString());
     assertRanksThePairs(rm, data);  // as the run's evaluation did
+    // merged, it is a whole *ForSequenceClassification reward model that ranks the pairs the same way
     r = Cli.run("export", "--adapters", rm.toString(), "--merge_lora", "true", "--output_dir", dir.resolve("m").toString());
-    assertTrue(r.startsWith("2\n") && r.contains("is a reward model"), "a merge would drop the score head: " + r);
+    assertTrue(r.startsWith("0\n"), r);
+    JsonNode merged = JSON.readTree(dir.resolve("m/config.json").toFile());
+    assertEquals("Qwen2ForSequenceClassification", merged.get("architectures").get(0).asText(), merged.toString());
+    assertEquals("regression", merged.get("problem_type").asText());
+    assertRanksThePairs(dir.resolve("m"), data);
     // GRPO with the reward model as its reward
     Path prompts = GrpoCommandTest.prompts(dir);
     r = Cli.run("rlhf", "--rlhf_type", "grpo", "--model", MODEL.toString(), "--dataset", prompts.toString(),

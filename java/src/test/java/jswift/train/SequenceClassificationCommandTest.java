@@ -89,6 +89,18 @@ class SequenceClassificationCommandTest {
       JsonNode n = JSON.readTree(line);
       assertEquals(n.get("labels").asInt(), n.get("response").asInt(), line);
     }
+    // merged (the model's bf16 weights plus the update, and the head): a transformers sequence classifier that
+    // classifies the rows as the adapter did
+    r = Cli.run("export", "--adapters", ckpt.toString(), "--merge_lora", "true");
+    assertTrue(r.startsWith("0\n"), r);
+    Path merged = run.resolve("checkpoint-24-merged");
+    JsonNode config = JSON.readTree(merged.resolve("config.json").toFile());
+    assertEquals("Qwen2ForSequenceClassification", config.get("architectures").get(0).asText());
+    assertEquals("single_label_classification", config.get("problem_type").asText());
+    r = Cli.run("infer", "--model", merged.toString(), "--val_dataset", data.toString(), "--result_path",
+        dir.resolve("merged.jsonl").toString(), "--device", "cpu");
+    double acc = Double.parseDouble(r.replaceAll("(?s).*\\(acc ([0-9.]+):.*", "$1"));
+    assertTrue(acc >= 11 / 12.0, r);
   }
 
   @Test
