@@ -88,13 +88,28 @@ public class DeployCommand implements Callable<Integer> {
       gen.loadAdapters(lm);
       ServedModel served = new ServedModel(lm, tok, gen.encoder(lm, tok), gen.generation(tok), gen.systemPrompt(),
           names, maxLength != null ? maxLength : lm.config().maxPositionEmbeddings());
+      // a sequence classifier (sft --task_type seq_cls, rlhf --rlhf_type rm) answers with its prediction
+      List<GenerationOptions.Adapter> adapters = gen.adapterList();
+      jswift.infer.SequenceClassifier classifier = jswift.infer.SequenceClassifier.detect(lm, gen.model(),
+          adapters.isEmpty() ? null : adapters.get(0).dir(), gen.encoder(lm, tok));
+      if (classifier != null && adapters.size() > 1) {
+        classifier.close();
+        throw new IllegalArgumentException("--adapters: " + adapters.get(0).dir() + " is a sequence classifier; serve "
+            + "it alone (one adapter)");
+      }
+      if (classifier != null) {
+        served.serveClassifier(classifier);
+        if (!adapters.isEmpty()) lm.setActiveAdapter(adapters.get(0).name());
+      }
       OpenAiServer.Options base = new OpenAiServer.Options(host, port, apiKey, ownedBy, maxLogprobs,
           maxBatchSize, verbose, logInterval, resultPath, chatPageTitle(names));
-      try (OpenAiServer server = bind(served, base, out)) {
+      try (jswift.infer.SequenceClassifier head = classifier; OpenAiServer server = bind(served, base, out)) {
         serving = true;
         String shown = host.equals("0.0.0.0") ? "127.0.0.1" : host;
         out.println("jswift deploy: serving " + served.names() + " (" + gen.model() + " on " + dev + ", template "
-            + gen.templateName(lm) + ", max length " + served.maxModelLength() + ") at http://" + shown + ":"
+            + gen.templateName(lm) + ", max length " + served.maxModelLength() + (classifier == null ? ""
+            : ", a sequence classifier: " + classifier.problemType().hfName() + ", " + classifier.labels() + " labels")
+            + ") at http://" + shown + ":"
             + server.port() + "/v1" + (apiKey != null ? " (API key required)" : "") + "; Ctrl-C stops");
         if (base.chatPageTitle() != null)
           out.println("jswift app: open http://" + shown + ":" + server.port() + "/ in a browser to chat");

@@ -135,7 +135,8 @@ public final class OpenAiServer implements AutoCloseable {
           JsonNode body = readJson(ex);
           ChatRequest r = chat ? ChatRequest.chat(body, options.maxLogprobs())
               : ChatRequest.completion(body, options.maxLogprobs());
-          complete(ex, (chat ? "chatcmpl-" : "cmpl-") + id, chat, body, r, start);
+          if (model.classifier() != null) classify(ex, "chatcmpl-" + id, chat, r);
+          else complete(ex, (chat ? "chatcmpl-" : "cmpl-") + id, chat, body, r, start);
         }
         case "/v1/embeddings" -> {
           if (!method.equals("POST")) throw notAllowed(method, path);
@@ -228,9 +229,22 @@ public final class OpenAiServer implements AutoCloseable {
     }
   }
 
-  /** Queues an embedding request for the model (it runs alone in its turn) and answers it. */
-  private void embed(HttpExchange ex, EmbeddingRequest r) {
-    CompletableFuture<ServedModel.Embeddings> answer = new CompletableFuture<>();
+  /** A served classifier's answer to a chat request: run alone in the model's turn, answered whole. */
+  private void classify(HttpExchange ex, String id, boolean chat, ChatRequest r) {
+    if (!chat)
+      throw ApiException.badRequest(null, "this server runs a sequence classifier: POST /v1/chat/completions with the "
+          + "messages to classify");
+    if (r.stream())
+      throw ApiException.badRequest("stream", "a sequence classifier answers whole: send \"stream\": false");
+    send(ex, 200, Responses.classification(id, System.currentTimeMillis() / 1000, runAlone("messages", () -> model.classify(r))));
+  }
+
+  /**
+   * Runs {@code work} on the model's thread, alone in its turn, and returns its result; an IllegalArgumentException
+   * it throws is the client's error in request field {@code param}.
+   */
+  private <T> T runAlone(String param, java.util.function.Supplier<T> work) {
+    CompletableFuture<T> answer = new CompletableFuture<>();
     worker.submit(new ModelWorker.Job() {
       @Override
       public ChatRequest request() {
@@ -252,18 +266,24 @@ public final class OpenAiServer implements AutoCloseable {
 
       @Override
       public Runnable exclusive() {
-        return () -> answer.complete(model.embed(r));
+        return () -> answer.complete(work.get());
       }
     });
     try {
-      send(ex, 200, Responses.embeddings(answer.get(), r.base64()));
+      return answer.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the model", e);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof ApiException a) throw a;
-      if (e.getCause() instanceof IllegalArgumentException) throw ApiException.badRequest("input", e.getCause().getMessage());
+      if (e.getCause() instanceof IllegalArgumentException) throw ApiException.badRequest(param, e.getCause().getMessage());
       throw new RuntimeException(String.valueOf(e.getCause().getMessage()), e.getCause());
     }
+  }
+
+  /** Queues an embedding request for the model (it runs alone in its turn) and answers it. */
+  private void embed(HttpExchange ex, EmbeddingRequest r) {
+    send(ex, 200, Responses.embeddings(runAlone("input", () -> model.embed(r)), r.base64()));
   }
 
   private void authorize(HttpExchange ex) {

@@ -213,4 +213,24 @@ final class Responses {
     root.putObject("usage").put("prompt_tokens", e.promptTokens()).put("total_tokens", e.promptTokens());
     return root;
   }
+
+  /**
+   * A classifier's chat completion (ms-swift's deploy of a seq_cls model): one choice whose message content is the
+   * prediction as JSON text (a class index, a list of classes or the regression values), finish_reason stop.
+   */
+  static ObjectNode classification(String id, long created, ServedModel.Classified c) {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("id", id);
+    root.put("object", "chat.completion");
+    root.put("created", created);
+    root.put("model", c.name());
+    ObjectNode choice = root.putArray("choices").addObject();
+    choice.put("index", 0);
+    choice.putObject("message").put("role", "assistant").put("content", c.prediction().toString());
+    choice.put("finish_reason", "stop");
+    choice.putNull("logprobs");
+    root.putObject("usage").put("prompt_tokens", c.promptTokens()).put("completion_tokens", 1)
+        .put("total_tokens", c.promptTokens() + 1);
+    return root;
+  }
 }

@@ -198,6 +198,51 @@ public final class ServedModel {
     return new Embeddings(name, out, tokens);
   }
 
+  private jswift.infer.SequenceClassifier classifier;  // non-null: a sequence classifier is served (no generation)
+
+  /** Serves {@code c} (over this model) instead of generating: chat completions answer with its prediction. */
+  public void serveClassifier(jswift.infer.SequenceClassifier c) {
+    this.classifier = c;
+  }
+
+  /** The classifier served, or null for a generating model. */
+  public jswift.infer.SequenceClassifier classifier() {
+    return classifier;
+  }
+
+  /** A classifier's answer: its prediction (a class, classes or values) and the prompt's tokens. */
+  public record Classified(String name, com.fasterxml.jackson.databind.JsonNode prediction, int promptTokens) {}
+
+  /**
+   * The served classifier's prediction for a chat request's conversation (call on the model's thread only), with
+   * the system prompt as {@link #prepare} adds it.
+   */
+  public Classified classify(ChatRequest r) {
+    String name = nameOf(r);
+    if (!adapterOfName.containsKey(name))
+      throw new ApiException(404, "invalid_request_error", "model",
+          "the model '" + name + "' is not served here; served: " + names());
+    Conversation conv = r.conversation();
+    if (system != null && (conv.messages().isEmpty() || conv.messages().get(0).role() != Role.SYSTEM)) {
+      List<Message> withSystem = new ArrayList<>();
+      withSystem.add(Message.system(system));
+      withSystem.addAll(conv.messages());
+      conv = new Conversation(withSystem, conv.tools());
+    }
+    int tokens;
+    try {
+      tokens = template.encodeClassifierInput(conv).length;
+    } catch (IllegalArgumentException | SequenceTooLongException | TemplateException e) {
+      throw ApiException.badRequest("messages", e.getMessage());
+    }
+    if (tokens > maxModelLength)
+      throw ApiException.badRequest("messages", "the conversation is " + tokens + " tokens, more than this server's "
+          + "maximum context length of " + maxModelLength + " (--max_length)");
+    model.setActiveAdapter(adapterOfName.get(name));
+    double[] logits = classifier.logits(List.of(conv))[0];
+    return new Classified(name, classifier.problemType().predict(logits), tokens);
+  }
+
   /** The served name a request asks for (the base name when it names none). */
   public String nameOf(ChatRequest r) {
     return r.model() == null ? names().get(0) : r.model();

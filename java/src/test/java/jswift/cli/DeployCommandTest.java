@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -14,53 +12,18 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import jswift.testing.Fixtures;
+import jswift.testing.RunningServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** `jswift deploy` as a user runs it: flags, the printed address, a request, the port fallback and bad flags. */
 class DeployCommandTest {
-  /** A running `jswift deploy`: its thread, output and exit code. */
-  private static final class Running implements AutoCloseable {
-    final StringWriter out = new StringWriter();
-    final AtomicInteger code = new AtomicInteger(-1);
-    final Thread thread;
-
-    Running(String... args) {
-      CommandLine cli = Main.commandLine();
-      cli.setOut(new PrintWriter(out, true));
-      cli.setErr(new PrintWriter(out, true));
-      thread = new Thread(() -> code.set(cli.execute(args)), "deploy-under-test");
-      thread.start();
-    }
-
-    /** The port it printed it serves at (waits for the line). */
-    int port() throws InterruptedException {
-      Pattern p = Pattern.compile("at http://127\\.0\\.0\\.1:(\\d+)/v1");
-      for (int i = 0; i < 600; i++) {
-        Matcher m = p.matcher(out.toString());
-        if (m.find()) return Integer.parseInt(m.group(1));
-        if (!thread.isAlive()) break;
-        Thread.sleep(50);
-      }
-      throw new AssertionError("jswift deploy did not start:\n" + out);
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      thread.interrupt();
-      thread.join(30_000);
-    }
-  }
-
   @Test
   void servesTheModelAndItsNamedAdapterUntilStopped(@TempDir Path dir) throws Exception {
     Path model = Fixtures.tinyChatModel(dir.resolve("tiny-chat"));
-    Running r = new Running("deploy", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1", "--port",
+    RunningServer r = new RunningServer("deploy", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1", "--port",
         "0", "--adapters", "mine=" + Fixtures.llamaGqa().resolve("adapters/lora"), "--template", "jinja",
         "--served_model_name", "tiny", "--log_interval", "0");
     try (r) {
@@ -86,7 +49,7 @@ class DeployCommandTest {
     Path model = Fixtures.tinyChatModel(dir.resolve("m"));
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       int port = taken.getLocalPort();
-      Running r = new Running("deploy", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1",
+      RunningServer r = new RunningServer("deploy", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1",
           "--port", String.valueOf(port), "--log_interval", "0", "--template", "jinja");
       try (r) {
         int actual = r.port();
@@ -111,10 +74,10 @@ class DeployCommandTest {
           "--device", "cpu", "--log_interval", "0"));
       list.addAll(java.util.Arrays.asList(c).subList(1, c.length));
       String[] args = list.toArray(String[]::new);
-      StringWriter out = new StringWriter();
+      java.io.StringWriter out = new java.io.StringWriter();
       CommandLine cli = Main.commandLine();
-      cli.setOut(new PrintWriter(out, true));
-      cli.setErr(new PrintWriter(out, true));
+      cli.setOut(new java.io.PrintWriter(out, true));
+      cli.setErr(new java.io.PrintWriter(out, true));
       int code = cli.execute(args);
       assertEquals(2, code, String.join(" ", args) + "\n" + out);
       assertTrue(out.toString().contains(c[0]), out.toString());
@@ -127,7 +90,7 @@ class DeployCommandTest {
     new CommandLine(defaults).parseArgs("--model", "m");
     assertEquals(7860, defaults.port);
     Path model = Fixtures.tinyChatModel(dir.resolve("tiny"));
-    Running r = new Running("app", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1", "--port", "0",
+    RunningServer r = new RunningServer("app", "--model", model.toString(), "--device", "cpu", "--host", "127.0.0.1", "--port", "0",
         "--template", "jinja", "--log_interval", "0");
     try (r) {
       int port = r.port();

@@ -89,6 +89,28 @@ class SequenceClassificationCommandTest {
       JsonNode n = JSON.readTree(line);
       assertEquals(n.get("labels").asInt(), n.get("response").asInt(), line);
     }
+    // deploy answers a chat completion with the class
+    try (jswift.testing.RunningServer server = new jswift.testing.RunningServer("deploy", "--adapters", ckpt.toString(),
+        "--device", "cpu", "--host", "127.0.0.1", "--port", "0", "--log_interval", "0")) {
+      int port = server.port();
+      assertTrue(server.out.toString().contains("a sequence classifier: single_label_classification, 3 labels"),
+          server.out.toString());
+      java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+      java.net.http.HttpResponse<String> answer = client.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create("http://127.0.0.1:" + port + "/v1/chat/completions")).header("Content-Type",
+          "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"messages\": [{\"role\": "
+          + "\"user\", \"content\": \"I am furious about the delay.\"}]}")).build(),
+          java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, answer.statusCode(), answer.body());
+      JsonNode body = JSON.readTree(answer.body());
+      assertEquals("1", body.get("choices").get(0).get("message").get("content").asText(), answer.body());
+      java.net.http.HttpResponse<String> streamed = client.send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create("http://127.0.0.1:" + port + "/v1/chat/completions")).header("Content-Type",
+          "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"stream\": true, \"messages\":"
+          + " [{\"role\": \"user\", \"content\": \"hi\"}]}")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(400, streamed.statusCode(), streamed.body());
+      assertTrue(streamed.body().contains("answers whole"), streamed.body());
+    }
     // merged (the model's bf16 weights plus the update, and the head): a transformers sequence classifier that
     // classifies the rows as the adapter did
     r = Cli.run("export", "--adapters", ckpt.toString(), "--merge_lora", "true");
