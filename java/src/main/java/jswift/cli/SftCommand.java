@@ -20,12 +20,18 @@ public final class SftCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
+  @picocli.CommandLine.Option(names = "--loss_type", description = "--task_type embedding: infonce (default), "
+      + "cosine_similarity, contrastive or online_contrastive")
+  String lossType;
+
   @Override
   public Integer call() throws Exception {
     picocli.CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
     if (parsed.matchedOptions().isEmpty() && parsed.matchedPositionals().isEmpty())
       return QuickStart.run(spec.commandLine().getOut());
-    return run(spec, ConfigFile.apply(spec, options).arguments());
+    TrainArguments args = ConfigFile.apply(spec, options).arguments();
+    args.lossType = lossType;
+    return run(spec, args);
   }
 
   static int run(picocli.CommandLine.Model.CommandSpec spec, TrainArguments args) throws Exception {

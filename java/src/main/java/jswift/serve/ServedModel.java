@@ -166,7 +166,7 @@ public final class ServedModel {
     if (r.dimensions() != null && r.dimensions() > hidden)
       throw ApiException.badRequest("dimensions", "'dimensions' is " + r.dimensions() + ", but this model's embeddings "
           + "have " + hidden);
-    List<Integer> eos = model.config().eosTokenIds();
+    jswift.infer.EmbeddingInput input = new jswift.infer.EmbeddingInput(tokenizer, model.config().eosTokenIds());
     List<int[]> sequences = new ArrayList<>();
     int tokens = 0;
     for (int i = 0; i < r.size(); i++) {
@@ -174,10 +174,7 @@ public final class ServedModel {
       for (int id : ids)
         if (id >= vocab) throw ApiException.badRequest("input", "input " + i + " has token id " + id + ", beyond the "
             + "vocabulary of " + vocab);
-      if (!eos.isEmpty() && (ids.length == 0 || ids[ids.length - 1] != eos.get(0))) {
-        ids = java.util.Arrays.copyOf(ids, ids.length + 1);
-        ids[ids.length - 1] = eos.get(0);
-      }
+      ids = input.ended(ids);
       if (ids.length > maxModelLength)
         throw ApiException.badRequest("input", "input " + i + " is " + ids.length + " tokens, more than this server's "
             + "maximum context length of " + maxModelLength + " (--max_length)");

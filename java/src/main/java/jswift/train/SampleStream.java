@@ -63,7 +63,76 @@ final class SampleStream {
      * turn (or through the assistant's answer, when the row has one), no token labels; the row's {@code label} is the
      * batch's per-sequence target ({@link Batch#sequenceTargets}).
      */
-    CLASSIFY
+    CLASSIFY,
+    /**
+     * Embedding training (--task_type embedding): each sample is a row's anchor, positive and negatives, one sequence
+     * each ({@link jswift.infer.EmbeddingInput}); each sequence's target is {kind, label} (kind 0 anchor, 1 positive,
+     * 2 negative; label the pair's).
+     */
+    EMBEDDING
+  }
+
+  private jswift.infer.EmbeddingInput embeddingInput;  // EMBEDDING: how texts become ids
+  private int embeddingMaxLength;
+  private Truncation embeddingTruncation;
+
+  /** How an {@link Layout#EMBEDDING} stream encodes its texts. */
+  SampleStream embedding(jswift.infer.EmbeddingInput input, int maxLength, Truncation truncation) {
+    if (layout != Layout.EMBEDDING) throw new IllegalStateException("embedding() is for an EMBEDDING stream");
+    this.embeddingInput = input;
+    this.embeddingMaxLength = maxLength;
+    this.embeddingTruncation = truncation;
+    return this;
+  }
+
+  /** An embedding row's sequences (anchor, positive, negatives) and their targets {kind, label}. */
+  private record EmbeddingGroup(List<int[]> ids, List<double[]> targets) {}
+
+  private EmbeddingGroup embeddingGroup(Row row) {
+    jswift.infer.EmbeddingInput.Texts t = jswift.infer.EmbeddingInput.texts(row);
+    List<int[]> ids = new ArrayList<>();
+    List<double[]> targets = new ArrayList<>();
+    ids.add(embeddingInput.ids(t.anchor(), embeddingMaxLength, embeddingTruncation));
+    targets.add(new double[] {0, t.label()});
+    ids.add(embeddingInput.ids(t.positive(), embeddingMaxLength, embeddingTruncation));
+    targets.add(new double[] {1, t.label()});
+    for (String n : t.negatives()) {
+      ids.add(embeddingInput.ids(n, embeddingMaxLength, embeddingTruncation));
+      targets.add(new double[] {2, 0});
+    }
+    return new EmbeddingGroup(ids, targets);
+  }
+
+  /** The next row's embedding group in epoch order; rows with a text too long for max_length are skipped. */
+  private EmbeddingGroup nextEmbeddingGroup() {
+    for (int attempts = 0; attempts <= rows.size(); attempts++) {
+      Row row = nextRow();
+      try {
+        return embeddingGroup(row);
+      } catch (SequenceTooLongException e) {
+        skippedTooLong++;
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+      }
+    }
+    throw new IllegalStateException("every training row has a text longer than max_length (raise --max_length, or use "
+        + "--truncation_strategy left/right)");
+  }
+
+  /** A batch of embedding groups: their sequences, packed, with each one's {kind, label}. */
+  private static Batch embeddingBatch(List<EmbeddingGroup> groups) {
+    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+    List<double[]> targets = new ArrayList<>();
+    for (EmbeddingGroup g : groups) {
+      for (int[] x : g.ids()) {
+        ids.add(x);
+        int[] none = new int[x.length];
+        java.util.Arrays.fill(none, Encoded.IGNORE);
+        labels.add(none);
+      }
+      targets.addAll(g.targets());
+    }
+    return Batch.packed(ids, labels).withSequenceTargets(targets.toArray(new double[0][]));
   }
 
   private jswift.model.ProblemType problemType;  // CLASSIFY: how a row's label reads
@@ -228,6 +297,11 @@ final class SampleStream {
 
   /** {@code count} samples (or packed rows) as one packed batch. */
   Batch nextBatch(int count) {
+    if (layout == Layout.EMBEDDING) {
+      List<EmbeddingGroup> groups = new ArrayList<>();
+      for (int i = 0; i < count; i++) groups.add(nextEmbeddingGroup());
+      return embeddingBatch(groups);
+    }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
     if (layout == Layout.KTO) {
@@ -303,6 +377,20 @@ final class SampleStream {
 
   /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
   Batch nextBatchInOrder(int count) {
+    if (layout == Layout.EMBEDDING) {
+      List<EmbeddingGroup> groups = new ArrayList<>();
+      while (groups.size() < count && position < rows.size()) {
+        Row row = rows.get(position++);
+        try {
+          groups.add(embeddingGroup(row));
+        } catch (SequenceTooLongException e) {
+          skippedTooLong++;
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+        }
+      }
+      return groups.isEmpty() ? null : embeddingBatch(groups);
+    }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
     List<Encoded> kto = new ArrayList<>();

@@ -368,14 +368,19 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
-    if (!taskType.equals("causal_lm") && !taskType.equals("seq_cls"))
+    if (!List.of("causal_lm", "seq_cls", "embedding").contains(taskType))
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
-          + "language models (causal_lm) and sequence classifiers (seq_cls; reward models with jswift rlhf "
-          + "--rlhf_type rm); jswift deploy serves /v1/embeddings from a causal model's last hidden state");
+          + "language models (causal_lm), sequence classifiers (seq_cls; reward models with jswift rlhf "
+          + "--rlhf_type rm) and embedding models (embedding)");
+    if (isEmbedding()) validateEmbedding();
+    else if (rlhfType == null && lossType != null)
+      throw new IllegalArgumentException("--loss_type " + lossType + ": sft's loss is the answers' token cross-entropy; "
+          + "--loss_type picks the loss of --task_type embedding (infonce, cosine_similarity, contrastive, "
+          + "online_contrastive)");
     if (isSequenceClassification()) validateSequenceClassification();
     else if (isRewardModeling() && numLabels != null && numLabels != 1)
       throw new IllegalArgumentException("--num_labels " + numLabels + ": a reward model has one label (its score)");
-    else if (!isRewardModeling() && (numLabels != null || problemType != null))
+    else if (!isRewardModeling() && !isEmbedding() && (numLabels != null || problemType != null))
       throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls (a classifier)");
     for (String r : reportTo)
       if (!List.of("none", "tensorboard", "all").contains(r))
@@ -499,6 +504,64 @@ public final class TrainArguments {
   }
 
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
+  /** {@code --task_type embedding} with sft: last-token embeddings trained with a contrastive loss. */
+  public boolean isEmbedding() {
+    return "embedding".equals(taskType) && rlhfType == null;
+  }
+
+  /** The embedding loss: --loss_type, infonce by default. */
+  EmbeddingLoss.Type embeddingLoss() {
+    return EmbeddingLoss.Type.parse(lossType == null ? "infonce" : lossType);
+  }
+
+  /**
+   * InfoNCE's settings from ms-swift's environment variables: INFONCE_TEMPERATURE (0.01), INFONCE_USE_BATCH (true:
+   * the other rows of the micro-batch are negatives too), INFONCE_MASK_FAKE_NEGATIVE (false).
+   */
+  EmbeddingLoss.InfoNce infoNceSettings() {
+    return infoNceSettings(System.getenv());
+  }
+
+  static EmbeddingLoss.InfoNce infoNceSettings(java.util.Map<String, String> env) {
+    String t = env.getOrDefault("INFONCE_TEMPERATURE", "0.01");
+    double temperature;
+    try {
+      temperature = Double.parseDouble(t);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("INFONCE_TEMPERATURE=" + t + " is not a number");
+    }
+    if (!(temperature > 0)) throw new IllegalArgumentException("INFONCE_TEMPERATURE must be > 0, got " + t);
+    if (env.containsKey("INFONCE_HARD_NEGATIVES"))
+      throw new IllegalArgumentException("INFONCE_HARD_NEGATIVES is not supported: each row keeps all its negatives "
+          + "(unset it, or give rows the same number of negatives)");
+    return new EmbeddingLoss.InfoNce(temperature, envFlag(env, "INFONCE_USE_BATCH", true),
+        envFlag(env, "INFONCE_MASK_FAKE_NEGATIVE", false));
+  }
+
+  private static boolean envFlag(java.util.Map<String, String> env, String name, boolean fallback) {
+    String v = env.get(name);
+    if (v == null) return fallback;
+    switch (v.toLowerCase(java.util.Locale.ROOT)) {
+      case "1": case "true": case "yes": case "y": case "t": case "on": return true;
+      case "0": case "false": case "no": case "n": case "f": case "off": return false;
+      default: throw new IllegalArgumentException(name + "=" + v + " is not true or false");
+    }
+  }
+
+  private void validateEmbedding() {
+    if (pretrain) throw new IllegalArgumentException("--task_type embedding trains with jswift sft, not pt");
+    embeddingLoss();
+    infoNceSettings();
+    if (trainType.equals("llamapro"))
+      throw new IllegalArgumentException("--task_type embedding trains with --train_type lora (or another adapter) or "
+          + "full, not llamapro");
+    if (packing) throw new IllegalArgumentException("--packing true with --task_type embedding: each text is its "
+        + "own sequence (a batch's texts are already packed without padding)");
+    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --task_type embedding");
+    if (numLabels != null || problemType != null)
+      throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls");
+  }
+
   /** {@code --task_type seq_cls} with sft: a classifier's head on the last token, trained on the rows' labels. */
   public boolean isSequenceClassification() {
     return "seq_cls".equals(taskType) && rlhfType == null;

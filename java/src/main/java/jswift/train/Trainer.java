@@ -58,6 +58,8 @@ public final class Trainer implements AutoCloseable {
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
   private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
   private RewardModelScorer rewardModel;  // GRPO --reward_model
+  private jswift.infer.EmbeddingInput embeddingInput;  // --task_type embedding: how texts become ids
+  private int maxLength;  // --max_length, else the model's max_position_embeddings
   private long startStep = 1;
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private jswift.tuner.AdaLoraAllocator adaLora;  // --train_type adalora: prunes the singular values
@@ -95,7 +97,7 @@ public final class Trainer implements AutoCloseable {
       tok = Tokenizer.load(args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
       if (args.neftuneNoiseAlpha != null) m.setNeftuneNoiseAlpha(args.neftuneNoiseAlpha);
-      int maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
+      maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
       TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
           .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));
       if (args.system != null) options = options.withSystem(args.system);
@@ -112,7 +114,7 @@ public final class Trainer implements AutoCloseable {
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
           .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor)
           // GRPO's rows are prompts (the model writes the answers); a classifier's rows end with the text to classify
-          .withRequireAssistant(!args.isGrpo() && !args.isSequenceClassification()));
+          .withRequireAssistant(!args.isGrpo() && !args.isSequenceClassification() && !args.isEmbedding()));
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
@@ -151,6 +153,8 @@ public final class Trainer implements AutoCloseable {
           console.printf("starting from the adapter %s (its r, alpha and targets; the --lora_* flags do not apply)%n",
               args.adapters.get(0));
         }
+        if (args.isEmbedding())  // ms-swift saves an embedding model's adapter without a PEFT task type
+          lora = lora.with("task_type", com.fasterxml.jackson.databind.node.NullNode.getInstance());
         if (args.isRewardModeling() || args.isSequenceClassification())  // PEFT saves the head in the adapter (SEQ_CLS)
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
@@ -166,6 +170,10 @@ public final class Trainer implements AutoCloseable {
         head.weight().setTrainable(true);
         trained.add(head.weight());
         savedBeside = List.of(head.weight());
+      }
+      if (args.isEmbedding()) {
+        objective = new EmbeddingObjective(m, args.embeddingLoss(), args.infoNceSettings());
+        embeddingInput = new jswift.infer.EmbeddingInput(tok, m.config().eosTokenIds());
       }
       trainable = trained;
       // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
@@ -380,6 +388,8 @@ public final class Trainer implements AutoCloseable {
   /** The samples of {@code rows} in this run's layout (a classifier's stream reads its rows' labels). */
   private SampleStream stream(RowList rows, int packTo, int splitLength) {
     SampleStream s = new SampleStream(rows, template, args.seed, packTo, splitLength, layout());
+    if (args.isEmbedding())
+      return s.embedding(embeddingInput, maxLength, Truncation.parse(args.truncationStrategy));
     return args.isSequenceClassification() ? s.classifying(args.problemType(), args.numLabels) : s;
   }
 
@@ -389,6 +399,7 @@ public final class Trainer implements AutoCloseable {
    */
   private SampleStream.Layout layout() {
     if (args.isSequenceClassification()) return SampleStream.Layout.CLASSIFY;
+    if (args.isEmbedding()) return SampleStream.Layout.EMBEDDING;
     if (args.isKto()) return SampleStream.Layout.KTO;
     if (args.rlhfType == null || args.isGrpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
     return SampleStream.Layout.PAIRS;  // DPO & co., reward models
