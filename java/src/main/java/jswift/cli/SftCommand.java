@@ -21,7 +21,8 @@ public final class SftCommand implements Callable<Integer> {
   @Mixin TrainOptions options;
 
   @picocli.CommandLine.Option(names = "--loss_type", description = "--task_type embedding: infonce (default), "
-      + "cosine_similarity, contrastive or online_contrastive")
+      + "cosine_similarity, contrastive or online_contrastive; --task_type reranker: pointwise_reranker (default) or "
+      + "listwise_reranker")
   String lossType;
 
   @Override

@@ -38,8 +38,9 @@ public final class TrainOptions {
       + "flash_attention_3): jswift always runs its own flash attention kernels") String attnImpl;
   @Option(names = "--tuner_backend", description = "accepted for ms-swift (peft, unsloth): jswift's tuners write PEFT "
       + "adapters and run on its fused kernels either way") String tunerBackend;
-  @Option(names = "--task_type", description = "causal_lm (default) or seq_cls: a sequence classifier, a head on the "
-      + "last token trained on each row's \"label\" (with --num_labels; reward models: jswift rlhf --rlhf_type rm)")
+  @Option(names = "--task_type", description = "causal_lm (default); seq_cls: a sequence classifier, a head on the "
+      + "last token trained on each row's \"label\" (with --num_labels; reward models: jswift rlhf --rlhf_type rm); "
+      + "embedding: last-token embeddings (--loss_type infonce...); reranker: a relevance score of (query, document)")
   String taskType = "causal_lm";
   @Option(names = "--num_labels", description = "--task_type seq_cls: the number of classes (1: one regression value)")
   Integer numLabels;

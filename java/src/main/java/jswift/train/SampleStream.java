@@ -69,7 +69,12 @@ final class SampleStream {
      * each ({@link jswift.infer.EmbeddingInput}); each sequence's target is {kind, label} (kind 0 anchor, 1 positive,
      * 2 negative; label the pair's).
      */
-    EMBEDDING
+    EMBEDDING,
+    /**
+     * Reranker training (--task_type reranker): each sample is a row's query with its positive document, then with
+     * each negative document, one sequence each (a classifier's input); each sequence's target is {1} or {0}.
+     */
+    RERANK
   }
 
   private jswift.infer.EmbeddingInput embeddingInput;  // EMBEDDING: how texts become ids
@@ -85,10 +90,46 @@ final class SampleStream {
     return this;
   }
 
-  /** An embedding row's sequences (anchor, positive, negatives) and their targets {kind, label}. */
-  private record EmbeddingGroup(List<int[]> ids, List<double[]> targets) {}
+  /**
+   * A row's sequences and their targets, kept together in a batch: an embedding row's anchor, positive and negatives
+   * ({kind, label}), a reranker row's query with each document ({1} or {0}).
+   */
+  private record Group(List<int[]> ids, List<double[]> targets) {}
 
-  private EmbeddingGroup embeddingGroup(Row row) {
+  /** The row's group in this stream's layout. */
+  private Group group(Row row) {
+    return layout == Layout.RERANK ? rerankGroup(row) : embeddingGroup(row);
+  }
+
+  /**
+   * A reranker row: its conversation (the query, then the positive document as the answer), then the same with each
+   * rejected_response in the answer's place, encoded as a classifier's inputs (ms-swift's reranker encoding).
+   */
+  private Group rerankGroup(Row row) {
+    List<int[]> ids = new ArrayList<>();
+    List<double[]> targets = new ArrayList<>();
+    ObjectNode json = row.toJson();
+    ids.add(template.encodeClassifierInput(Conversation.fromJson(json)));
+    targets.add(new double[] {1});
+    JsonNode rejected = row.extra("rejected_response");
+    List<String> negatives = new ArrayList<>();
+    if (rejected != null && rejected.isArray()) rejected.forEach(n -> negatives.add(n.asText()));
+    else if (rejected != null && !rejected.isNull()) negatives.add(rejected.asText());
+    ArrayNode messages = (ArrayNode) json.get("messages");
+    int last = messages.size() - 1;
+    if (last < 0 || !"assistant".equals(messages.get(last).path("role").asText()))
+      throw new IllegalArgumentException("a reranker row needs the positive document as the answer: {\"query\": "
+          + "\"...\", \"response\": \"the relevant document\", \"rejected_response\": [\"an irrelevant one\", ...]}");
+    for (String n : negatives) {
+      ObjectNode copy = json.deepCopy();
+      ((ObjectNode) ((ArrayNode) copy.get("messages")).get(last)).put("content", n);
+      ids.add(template.encodeClassifierInput(Conversation.fromJson(copy)));
+      targets.add(new double[] {0});
+    }
+    return new Group(ids, targets);
+  }
+
+  private Group embeddingGroup(Row row) {
     jswift.infer.EmbeddingInput.Texts t = jswift.infer.EmbeddingInput.texts(row);
     List<int[]> ids = new ArrayList<>();
     List<double[]> targets = new ArrayList<>();
@@ -100,15 +141,15 @@ final class SampleStream {
       ids.add(embeddingInput.ids(n, embeddingMaxLength, embeddingTruncation));
       targets.add(new double[] {2, 0});
     }
-    return new EmbeddingGroup(ids, targets);
+    return new Group(ids, targets);
   }
 
-  /** The next row's embedding group in epoch order; rows with a text too long for max_length are skipped. */
-  private EmbeddingGroup nextEmbeddingGroup() {
+  /** The next row's group in epoch order; rows with a sequence too long for max_length are skipped. */
+  private Group nextGroup() {
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
       Row row = nextRow();
       try {
-        return embeddingGroup(row);
+        return group(row);
       } catch (SequenceTooLongException e) {
         skippedTooLong++;
       } catch (IllegalArgumentException e) {
@@ -119,11 +160,11 @@ final class SampleStream {
         + "--truncation_strategy left/right)");
   }
 
-  /** A batch of embedding groups: their sequences, packed, with each one's {kind, label}. */
-  private static Batch embeddingBatch(List<EmbeddingGroup> groups) {
+  /** A batch of groups: their sequences, packed, with each one's target. */
+  private static Batch groupBatch(List<Group> groups) {
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<double[]> targets = new ArrayList<>();
-    for (EmbeddingGroup g : groups) {
+    for (Group g : groups) {
       for (int[] x : g.ids()) {
         ids.add(x);
         int[] none = new int[x.length];
@@ -297,10 +338,10 @@ final class SampleStream {
 
   /** {@code count} samples (or packed rows) as one packed batch. */
   Batch nextBatch(int count) {
-    if (layout == Layout.EMBEDDING) {
-      List<EmbeddingGroup> groups = new ArrayList<>();
-      for (int i = 0; i < count; i++) groups.add(nextEmbeddingGroup());
-      return embeddingBatch(groups);
+    if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
+      List<Group> groups = new ArrayList<>();
+      for (int i = 0; i < count; i++) groups.add(nextGroup());
+      return groupBatch(groups);
     }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
@@ -377,19 +418,19 @@ final class SampleStream {
 
   /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
   Batch nextBatchInOrder(int count) {
-    if (layout == Layout.EMBEDDING) {
-      List<EmbeddingGroup> groups = new ArrayList<>();
+    if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
+      List<Group> groups = new ArrayList<>();
       while (groups.size() < count && position < rows.size()) {
         Row row = rows.get(position++);
         try {
-          groups.add(embeddingGroup(row));
+          groups.add(group(row));
         } catch (SequenceTooLongException e) {
           skippedTooLong++;
         } catch (IllegalArgumentException e) {
           throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
         }
       }
-      return groups.isEmpty() ? null : embeddingBatch(groups);
+      return groups.isEmpty() ? null : groupBatch(groups);
     }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();

@@ -368,19 +368,20 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
-    if (!List.of("causal_lm", "seq_cls", "embedding").contains(taskType))
+    if (!List.of("causal_lm", "seq_cls", "embedding", "reranker").contains(taskType))
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
           + "language models (causal_lm), sequence classifiers (seq_cls; reward models with jswift rlhf "
-          + "--rlhf_type rm) and embedding models (embedding)");
+          + "--rlhf_type rm), embedding models (embedding) and rerankers (reranker)");
     if (isEmbedding()) validateEmbedding();
+    else if (isReranker()) validateReranker();
     else if (rlhfType == null && lossType != null)
       throw new IllegalArgumentException("--loss_type " + lossType + ": sft's loss is the answers' token cross-entropy; "
           + "--loss_type picks the loss of --task_type embedding (infonce, cosine_similarity, contrastive, "
-          + "online_contrastive)");
+          + "online_contrastive) or reranker (pointwise_reranker, listwise_reranker)");
     if (isSequenceClassification()) validateSequenceClassification();
     else if (isRewardModeling() && numLabels != null && numLabels != 1)
       throw new IllegalArgumentException("--num_labels " + numLabels + ": a reward model has one label (its score)");
-    else if (!isRewardModeling() && !isEmbedding() && (numLabels != null || problemType != null))
+    else if (!isRewardModeling() && !isEmbedding() && !isReranker() && (numLabels != null || problemType != null))
       throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls (a classifier)");
     for (String r : reportTo)
       if (!List.of("none", "tensorboard", "all").contains(r))
@@ -504,6 +505,58 @@ public final class TrainArguments {
   }
 
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
+  /** {@code --task_type reranker} with sft: a score head on (query, document) sequences, trained to rank them. */
+  public boolean isReranker() {
+    return "reranker".equals(taskType) && rlhfType == null;
+  }
+
+  RerankerLoss.Type rerankerLoss() {
+    return RerankerLoss.Type.parse(lossType);
+  }
+
+  /** Listwise settings from ms-swift's LISTWISE_RERANKER_TEMPERATURE (1.0) and _MIN_GROUP_SIZE (2). */
+  RerankerLoss.Listwise listwiseSettings() {
+    return listwiseSettings(System.getenv());
+  }
+
+  static RerankerLoss.Listwise listwiseSettings(java.util.Map<String, String> env) {
+    String t = env.getOrDefault("LISTWISE_RERANKER_TEMPERATURE", "1.0");
+    String m = env.getOrDefault("LISTWISE_RERANKER_MIN_GROUP_SIZE", "2");
+    double temperature;
+    int min;
+    try {
+      temperature = Double.parseDouble(t);
+      min = Integer.parseInt(m);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("LISTWISE_RERANKER_TEMPERATURE=" + t + " / LISTWISE_RERANKER_MIN_GROUP_SIZE="
+          + m + ": not numbers");
+    }
+    if (!(temperature > 0)) throw new IllegalArgumentException("LISTWISE_RERANKER_TEMPERATURE must be > 0, got " + t);
+    if (min < 1) throw new IllegalArgumentException("LISTWISE_RERANKER_MIN_GROUP_SIZE must be >= 1, got " + m);
+    return new RerankerLoss.Listwise(temperature, min);
+  }
+
+  private void validateReranker() {
+    if (pretrain) throw new IllegalArgumentException("--task_type reranker trains with jswift sft, not pt");
+    rerankerLoss();
+    listwiseSettings();
+    validateGroupedTask("reranker");
+  }
+
+  /** What embedding and reranker training share: rows are groups of sequences, scored on their last tokens. */
+  private void validateGroupedTask(String task) {
+    if (trainType.equals("llamapro"))
+      throw new IllegalArgumentException("--task_type " + task + " trains with --train_type lora (or another adapter) "
+          + "or full, not llamapro");
+    if (packing) throw new IllegalArgumentException("--packing true with --task_type " + task + ": each text is its "
+        + "own sequence (a batch's texts are already packed without padding)");
+    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --task_type " + task);
+    if (numLabels != null || problemType != null)
+      throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls");
+    if (!modulesToSave.isEmpty())
+      throw new IllegalArgumentException("--modules_to_save is not supported with --task_type " + task);
+  }
+
   /** {@code --task_type embedding} with sft: last-token embeddings trained with a contrastive loss. */
   public boolean isEmbedding() {
     return "embedding".equals(taskType) && rlhfType == null;
@@ -552,14 +605,7 @@ public final class TrainArguments {
     if (pretrain) throw new IllegalArgumentException("--task_type embedding trains with jswift sft, not pt");
     embeddingLoss();
     infoNceSettings();
-    if (trainType.equals("llamapro"))
-      throw new IllegalArgumentException("--task_type embedding trains with --train_type lora (or another adapter) or "
-          + "full, not llamapro");
-    if (packing) throw new IllegalArgumentException("--packing true with --task_type embedding: each text is its "
-        + "own sequence (a batch's texts are already packed without padding)");
-    if (cudaGraphs) throw new IllegalArgumentException("--cuda_graphs is not supported with --task_type embedding");
-    if (numLabels != null || problemType != null)
-      throw new IllegalArgumentException("--num_labels and --problem_type are for --task_type seq_cls");
+    validateGroupedTask("embedding");
   }
 
   /** {@code --task_type seq_cls} with sft: a classifier's head on the last token, trained on the rows' labels. */

@@ -155,18 +155,20 @@ public final class Trainer implements AutoCloseable {
         }
         if (args.isEmbedding())  // ms-swift saves an embedding model's adapter without a PEFT task type
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.NullNode.getInstance());
-        if (args.isRewardModeling() || args.isSequenceClassification())  // PEFT saves the head in the adapter (SEQ_CLS)
+        if (args.isRewardModeling() || args.isSequenceClassification() || args.isReranker())  // the head: SEQ_CLS
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
         trained = adapter;
       }
-      if (args.isRewardModeling() || args.isSequenceClassification()) {
+      if (args.isRewardModeling() || args.isSequenceClassification() || args.isReranker()) {
         // transformers' *ForSequenceClassification: a fresh score head, saved in the adapter or the whole model
-        int labels = args.isRewardModeling() ? 1 : args.numLabels;
+        int labels = args.isSequenceClassification() ? args.numLabels : 1;
         jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), labels, args.seed, device,
             lora != null ? jswift.model.ScoreHead.ADAPTER_KEY : jswift.model.ScoreHead.MODEL_KEY);
         objective = args.isRewardModeling() ? new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
-            ? args.centerRewardsCoefficient : 0) : new ClassificationObjective(m, head, args.problemType());
+            ? args.centerRewardsCoefficient : 0) : args.isReranker()
+            ? new RerankerObjective(m, head, args.rerankerLoss(), args.listwiseSettings())
+            : new ClassificationObjective(m, head, args.problemType());
         head.weight().setTrainable(true);
         trained.add(head.weight());
         savedBeside = List.of(head.weight());
@@ -400,6 +402,7 @@ public final class Trainer implements AutoCloseable {
   private SampleStream.Layout layout() {
     if (args.isSequenceClassification()) return SampleStream.Layout.CLASSIFY;
     if (args.isEmbedding()) return SampleStream.Layout.EMBEDDING;
+    if (args.isReranker()) return SampleStream.Layout.RERANK;
     if (args.isKto()) return SampleStream.Layout.KTO;
     if (args.rlhfType == null || args.isGrpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
     return SampleStream.Layout.PAIRS;  // DPO & co., reward models

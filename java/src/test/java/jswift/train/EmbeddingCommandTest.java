@@ -34,6 +34,11 @@ class EmbeddingCommandTest {
       {"What do bees make?", "Bees make honey.", "Cows give milk."},
       {"What is frozen water called?", "Frozen water is ice.", "Steam is hot water vapour."}};
 
+  /** The question / answer / negative rows, for other tests. */
+  static String[][] rowsForTests() {
+    return ROWS;
+  }
+
   static Path rows(Path dir) throws Exception {
     List<String> lines = new ArrayList<>();
     for (String[] r : ROWS)
