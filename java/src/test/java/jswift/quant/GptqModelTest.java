@@ -118,6 +118,50 @@ class GptqModelTest {
     QuantizedCheckpointChecks.sftTrainsLoraAndRefusesFullTraining(gptq, tmp, "--train_type full cannot train a GPTQ checkpoint");
   }
 
+  /**
+   * The same checkpoint in GPTQModel's v2 layout (each zero point stored as it is, v1's plus one) loads to the same
+   * logits; a v2 zero point of 0, which v1 cannot hold, is refused naming the layer.
+   */
+  @Test
+  void gptqV2CheckpointsLoadAsTheirV1Twin(@TempDir Path tmp) throws IOException {
+    Path v2 = tmp.resolve("v2");
+    java.nio.file.Files.createDirectories(v2);
+    List<jswift.model.TensorSource> tensors = new ArrayList<>();
+    String zeroed = null;
+    try (SafetensorsFile f = SafetensorsFile.open(gptq.resolve("model.safetensors"))) {
+      for (String name : f.names()) {
+        if (!name.endsWith(".qzeros")) {
+          tensors.add(jswift.model.TensorSource.stored(f, name));
+          continue;
+        }
+        int[] v1 = QuantizedCheckpointChecks.ints(f, name);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * v1.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int w : v1) {
+          int word = 0;
+          for (int k = 0; k < 8; k++) word |= (((w >>> (4 * k)) & 15) + 1) << (4 * k);  // v1 holds 0..14 here (sym)
+          b.putInt(word);
+        }
+        tensors.add(jswift.model.TensorSource.of(name, jswift.model.SafetensorsDtype.I32, f.entry(name).shape(), b.array()));
+      }
+      jswift.model.SafetensorsWriter.write(v2.resolve("model.safetensors"), tensors, java.util.Map.of("format", "pt"));
+    }
+    for (String file : new String[] {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
+      if (Files.exists(gptq.resolve(file))) Files.copy(gptq.resolve(file), v2.resolve(file));
+    String cfg = Files.readString(gptq.resolve("config.json"));
+    Files.writeString(v2.resolve("config.json"), cfg.replace("\"checkpoint_format\" : \"gptq\"",
+        "\"checkpoint_format\" : \"gptq_v2\""));
+    try (CausalLM one = CausalLM.load(gptq, Device.CPU); CausalLM two = CausalLM.load(v2, Device.CPU)) {
+      assertTrue(two.gptq().v2() && !one.gptq().v2());
+      jswift.testing.Assert.close("logits", two.logits(BATCH), one.logits(BATCH), 0, 0);
+    }
+    int[] withZero = {0x12345670};
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> jswift.model.GptqCheckpoint.v2ZerosToV1(withZero, 4, "model.layers.3.mlp.up_proj"));
+    assertTrue(e.getMessage().contains("model.layers.3.mlp.up_proj.qzeros holds a zero point of 0"), e.getMessage());
+    assertEquals(0x01234560, jswift.model.GptqCheckpoint.v2ZerosToV1(new int[] {0x12345671},
+        4, "m")[0], "each 4-bit field less one");
+  }
+
   @Test
   void damagedOrUnsupportedCheckpointsAreRefused(@TempDir Path tmp) throws IOException {
     Path out = QuantizedCheckpointChecks.copy(gptq, tmp.resolve("copy"));
@@ -126,9 +170,9 @@ class GptqModelTest {
     assertTrue(e.getMessage().contains("is a GPTQ checkpoint (4-bit)"), e.getMessage());
     Path cfg = out.resolve("config.json");
     String text = Files.readString(cfg);
-    Files.writeString(cfg, text.replace("\"checkpoint_format\" : \"gptq\"", "\"checkpoint_format\" : \"gptq_v2\""));
+    Files.writeString(cfg, text.replace("\"checkpoint_format\" : \"gptq\"", "\"checkpoint_format\" : \"marlin\""));
     var io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
-    assertTrue(io.getMessage().contains("checkpoint_format 'gptq_v2' is not supported"), io.getMessage());
+    assertTrue(io.getMessage().contains("checkpoint_format 'marlin' is not supported"), io.getMessage());
     Files.writeString(cfg, text.replace("\"bits\" : 4", "\"bits\" : 8"));
     io = assertThrows(IOException.class, () -> CausalLM.load(out, Device.CPU));
     assertTrue(io.getMessage().contains("model.layers.0.self_attn.q_proj.qweight is Tensor[4, 32]")
