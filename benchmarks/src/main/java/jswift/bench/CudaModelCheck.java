@@ -80,7 +80,8 @@ public final class CudaModelCheck {
       graphCheck(fixture, cuda);
       return null;
     });
-    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "bone", "lora_neftune"))
+    for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "bone", "lora_neftune",
+        "lora_embedding"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -287,7 +288,8 @@ public final class CudaModelCheck {
           com.fasterxml.jackson.databind.node.BooleanNode.FALSE);  // random blocks: off the neutral start
       default -> jswift.tuner.LoraConfig.defaults().withLoraAlpha(16);
     };
-    if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(List.of("all-linear"));
+    if (!tuner.equals("ia3")) cfg = cfg.withTargetModules(tuner.equals("lora_embedding")
+        ? List.of("all-linear", jswift.tuner.LoraTuner.ALL_EMBEDDING) : List.of("all-linear"));
     double[] loss = new double[2];
     List<Map<String, float[]>> grads = new ArrayList<>();
     Device[] devices = {Device.CPU, gpu};
@@ -301,7 +303,8 @@ public final class CudaModelCheck {
           java.util.Random r = new java.util.Random(n.hashCode());
           float[] v = p.value().toFloatArray();
           boolean move = n.endsWith("vera_lambda_b") || n.endsWith("lora_E") || n.endsWith("ia3_l")
-              || n.endsWith("lora_B.weight") || n.endsWith("boft_R") || n.endsWith("boft_s");
+              || n.endsWith("lora_B.weight") || n.endsWith("boft_R") || n.endsWith("boft_s")
+              || n.endsWith(".lora_embedding_A");  // PEFT starts the embedding's A at zero
           if (!move) continue;
           for (int k = 0; k < v.length; k++) v[k] += (float) (0.3 * r.nextGaussian());
           p.value().copyFrom(v);

@@ -95,6 +95,7 @@ final class AdapterLoader {
     Map<Linear, Parameter> spectra = new LinkedHashMap<>();  // FourierFT: layer -> its fourierft_spectrum
     jswift.tuner.LoraConfig fourierConfig = fourier ? jswift.tuner.LoraConfig.parse(c, cfgFile.toString()) : null;
     Map<Linear, Parameter> missBlocks = new LinkedHashMap<>();  // MiSS / Bone: layer -> its block, held transposed
+    Tensor[] embeddingParts = new Tensor[2];  // LoRA on the embedding: A^T [vocab, r], B [dim, r]
     if (miss && c.has("init_weights") && !c.get("init_weights").isBoolean())
       throw new IOException(cfgFile + ": MiSS init_weights " + c.get("init_weights") + " (PEFT's \"bat\" / \"mini\" "
           + "variants) is not supported; jswift applies MiSS's default variant");
@@ -118,6 +119,13 @@ final class AdapterLoader {
           }
           if (fourier && savedModuleOf(key, toSave) == null) {
             spectrum(f, key, weights, fourierConfig, spectra);
+            continue;
+          }
+          if (key.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX) || key.endsWith(jswift.nn.EmbeddingLora.B_SUFFIX)) {
+            if (vera || ada || dora || ia3 || boft || fourier || miss)
+              throw new IOException(weights + ": '" + key + "': jswift reads LoRA on the embedding for plain LoRA "
+                  + "adapters only");
+            embeddingPart(f, key, weights, r, embeddingParts);
             continue;
           }
           String copy = savedModuleOf(key, toSave);
@@ -154,7 +162,17 @@ final class AdapterLoader {
           m[slot] = f.load(key, vera || ada && slot != 1 || slot == 2 ? DType.F32 : dtype, device);
         }
       }
-      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty() && spectra.isEmpty() && missBlocks.isEmpty())
+      if (embeddingParts[0] != null || embeddingParts[1] != null) {
+        if (embeddingParts[0] == null || embeddingParts[1] == null)
+          throw new IOException(weights + ": " + CausalLM.EMBED_MODULE + " has only one of lora_embedding_A / "
+              + "lora_embedding_B");
+        String prefix = "base_model.model." + CausalLM.EMBED_MODULE;
+        model.setEmbeddingLora(name, new jswift.nn.EmbeddingLora(new Parameter(prefix + jswift.nn.EmbeddingLora.A_SUFFIX,
+            embeddingParts[0]), new Parameter(prefix + jswift.nn.EmbeddingLora.B_SUFFIX, embeddingParts[1]), scale));
+        embeddingParts[0] = embeddingParts[1] = null;  // owned by the model now
+      }
+      if (modules.isEmpty() && ia3Vectors.isEmpty() && boftParts.isEmpty() && spectra.isEmpty() && missBlocks.isEmpty()
+          && model.embeddingLora(name) == null)
         throw new IOException(weights + " holds no " + (vera ? "VeRA" : ia3 ? "IA3" : boft ? "BOFT"
             : fourier ? "FourierFT" : miss ? "MiSS" : "LoRA") + " tensors");
       if (miss) {
@@ -215,6 +233,7 @@ final class AdapterLoader {
         e.setValue(null);
       }
     } finally {
+      for (Tensor t : embeddingParts) if (t != null) t.close();
       for (Tensor[] p : modules.values()) for (Tensor t : p) if (t != null) t.close();
       for (Tensor t : copies.values()) if (t != null) t.close();
       if (projections != null) projections.close();
@@ -223,6 +242,27 @@ final class AdapterLoader {
       spectra.values().forEach(Parameter::close);
       missBlocks.values().forEach(Parameter::close);
     }
+  }
+
+  /**
+   * The embedding's LoRA tensors: {@code lora_embedding_A} [r, vocab] into parts[0], held transposed ([vocab, r]);
+   * {@code lora_embedding_B} [dim, r] into parts[1].
+   */
+  private void embeddingPart(SafetensorsFile f, String key, Path weights, int r, Tensor[] parts) throws IOException {
+    boolean isA = key.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX);
+    String module = key.replaceFirst("^base_model\\.model\\.", "").replace(isA ? jswift.nn.EmbeddingLora.A_SUFFIX
+        : jswift.nn.EmbeddingLora.B_SUFFIX, "");
+    if (!module.equals(CausalLM.EMBED_MODULE))
+      throw new IOException(weights + ": '" + key + "' puts LoRA on " + module + ", which is not this model's embedding ("
+          + CausalLM.EMBED_MODULE + ")");
+    long[] e = model.baseModuleWeight(CausalLM.EMBED_MODULE).value().shape(), s = f.entry(key).shape();
+    long[] want = isA ? new long[] {r, e[0]} : new long[] {e[1], r};
+    if (!java.util.Arrays.equals(s, want))
+      throw new IOException(weights + ": '" + key + "' has shape " + java.util.Arrays.toString(s) + ", expected "
+          + java.util.Arrays.toString(want) + " (r=" + r + " from adapter_config.json, the embedding "
+          + java.util.Arrays.toString(e) + ")");
+    parts[isA ? 0 : 1] = isA ? Tensor.fromFloats(jswift.tuner.PeftLayout.transpose(f.floats(key), r, (int) e[0]),
+        model.dtype(), model.device(), e[0], r) : f.load(key, model.dtype(), model.device());
   }
 
   /**

@@ -49,6 +49,7 @@ public final class CausalLM implements AutoCloseable {
   private boolean gradientCheckpointing;
   private double neftuneNoiseAlpha;  // 0: off
   private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
+  private final Map<String, jswift.nn.EmbeddingLora> embeddingLoras = new LinkedHashMap<>();  // adapter -> its own
   private final Map<String, SharedAdapterTensors> sharedAdapterTensors = new LinkedHashMap<>();  // adapter -> its own
   private String activeAdapter;
 
@@ -359,6 +360,28 @@ public final class CausalLM implements AutoCloseable {
     if (old != null && old != weight) old.close();
   }
 
+  /**
+   * Gives adapter {@code adapterName} LoRA on the input embedding (PEFT's lora.Embedding), used while that adapter is
+   * active; the model owns and frees it.
+   */
+  public void setEmbeddingLora(String adapterName, jswift.nn.EmbeddingLora lora) {
+    long[] a = lora.aTransposed().value().shape(), b = lora.b().value().shape(), e = embed.value().shape();
+    if (a[0] != e[0] || b[0] != e[1])
+      throw new IllegalArgumentException("embedding LoRA: A^T " + java.util.Arrays.toString(a) + " / B "
+          + java.util.Arrays.toString(b) + " do not fit " + EMBED_MODULE + " " + java.util.Arrays.toString(e));
+    jswift.nn.EmbeddingLora old = embeddingLoras.put(adapterName, lora);
+    if (old != null && old != lora) old.close();
+  }
+
+  /** Adapter {@code adapterName}'s embedding LoRA, or null when it has none. */
+  public jswift.nn.EmbeddingLora embeddingLora(String adapterName) {
+    return embeddingLoras.get(adapterName);
+  }
+
+  private jswift.nn.EmbeddingLora activeEmbeddingLora() {
+    return activeAdapter == null ? null : embeddingLoras.get(activeAdapter);
+  }
+
   /** The base weight of a module that modules_to_save can name. */
   public Parameter baseModuleWeight(String module) {
     if (module.equals(EMBED_MODULE)) return embed;
@@ -389,7 +412,7 @@ public final class CausalLM implements AutoCloseable {
 
   /** Activates an adapter on every layer that has it (others run their base weights); null = none. */
   public void setActiveAdapter(String name) {
-    boolean found = name == null || moduleCopies.containsKey(name);
+    boolean found = name == null || moduleCopies.containsKey(name) || embeddingLoras.containsKey(name);
     activeAdapter = name;
     for (Linear l : linears.values()) {
       if (name != null && l.adapters().containsKey(name)) {
@@ -410,6 +433,8 @@ public final class CausalLM implements AutoCloseable {
       if (a != null) for (Parameter p : a.ownParameters()) out.put(p.name(), p);
     }
     for (Parameter p : moduleCopies.getOrDefault(activeAdapter, Map.of()).values()) out.put(p.name(), p);
+    jswift.nn.EmbeddingLora e = activeEmbeddingLora();
+    if (e != null) for (Parameter p : List.of(e.aTransposed(), e.b())) out.put(p.name(), p);
     return out;
   }
 
@@ -463,6 +488,8 @@ public final class CausalLM implements AutoCloseable {
       int h = config.hiddenSize();
       Tensor x = a.allocate(dtype, device, n, h);
       Kernels.embeddingForward(run.ids, embedding().value(), x);
+      jswift.nn.EmbeddingLora lora = activeEmbeddingLora();
+      if (lora != null) lora.forward(a, run.ids, x);
       if (training && neftuneNoiseAlpha > 0) addNeftuneNoise(x, run.layout.seqLen(), seed);
       for (DecoderLayer layer : layers) {
         DecoderLayer.Saved s = training ? new DecoderLayer.Saved() : null;
@@ -911,6 +938,11 @@ public final class CausalLM implements AutoCloseable {
       }
       if (gradientsReady != null) ready(layerParameters.get(i));
     }
+    jswift.nn.EmbeddingLora lora = activeEmbeddingLora();
+    if (lora != null) {
+      lora.backward(a, run.ids, dh);
+      ready(List.of(lora.aTransposed(), lora.b()));
+    }
     if (embedding().isTrainable()) Kernels.embeddingBackward(run.ids, dh, embedding().grad());
     ready(List.of(embedding()));
   }
@@ -957,6 +989,8 @@ public final class CausalLM implements AutoCloseable {
       int h = config.hiddenSize();
       Tensor x = a.allocate(dtype, device, n, h);
       Kernels.embeddingForward(idsT, embedding().value(), x);
+      jswift.nn.EmbeddingLora lora = activeEmbeddingLora();
+      if (lora != null) lora.forward(a, idsT, x);
       for (int l = 0; l < layers.size(); l++) {
         try (Arena tmp = new Arena()) {
           Tensor y = layers.get(l).forwardCached(tmp, x, batch, qLen, pos, rope, cache.keys.get(l),
@@ -1057,6 +1091,8 @@ public final class CausalLM implements AutoCloseable {
     moduleCopies.clear();
     sharedAdapterTensors.values().forEach(SharedAdapterTensors::close);
     sharedAdapterTensors.clear();
+    embeddingLoras.values().forEach(jswift.nn.EmbeddingLora::close);
+    embeddingLoras.clear();
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

@@ -97,7 +97,9 @@ public final class LoraMerge {
       }
       // ms-swift: an embedding or LM head trained in full unties the word embeddings; a tied base then gets its own
       // lm_head.weight (the trained one, or the base embedding when only the embedding was trained).
-      boolean untie = saved.containsKey(EMBED) || saved.containsKey(LM_HEAD);
+      // LoRA on the embedding changes the input embedding only (PEFT's lora.Embedding): a tied LM head keeps the base.
+      boolean untie = saved.containsKey(EMBED) || saved.containsKey(LM_HEAD)
+          || adapter.modules().containsKey(jswift.model.CausalLM.EMBED_MODULE);
       if (untie && !base.contains(LM_HEAD)) {
         DType stored = base.file(EMBED).dtype(EMBED);
         tensors.add(saved.containsKey(LM_HEAD) ? copied(adapter, saved.get(LM_HEAD), LM_HEAD, stored, options.device())

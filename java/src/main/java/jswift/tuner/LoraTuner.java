@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import jswift.model.CausalLM;
+import jswift.nn.EmbeddingLora;
 import jswift.nn.Linear;
 import jswift.nn.LoraAdapter;
 import jswift.nn.Parameter;
@@ -35,11 +36,34 @@ public final class LoraTuner {
   /** The config with {@code all-linear} replaced by the distinct layer names it stands for in this model. */
   public static LoraConfig resolveTargets(CausalLM model, LoraConfig cfg) {
     JsonNode t = cfg.targetModules();
-    boolean all = t != null && (t.isTextual() ? t.asText().equals(ALL_LINEAR) : contains(t, ALL_LINEAR));
-    if (!all) return cfg;
+    if (t == null || t.isNull()) return cfg;
+    List<String> given = new ArrayList<>();
+    if (t.isTextual()) {
+      if (!t.asText().equals(ALL_LINEAR) && !t.asText().equals(ALL_EMBEDDING)) return cfg;  // a regex
+      given.add(t.asText());
+    } else {
+      t.forEach(n -> given.add(n.asText()));
+    }
+    if (!given.contains(ALL_LINEAR) && !given.contains(ALL_EMBEDDING)) return cfg;
     Set<String> names = new LinkedHashSet<>();
-    for (String path : model.linears().keySet()) names.add(path.substring(path.lastIndexOf('.') + 1));
+    for (String g : given) {
+      if (g.equals(ALL_LINEAR)) {
+        for (String path : model.linears().keySet()) names.add(path.substring(path.lastIndexOf('.') + 1));
+      } else if (g.equals(ALL_EMBEDDING)) {
+        names.add(CausalLM.EMBED_MODULE.substring(CausalLM.EMBED_MODULE.lastIndexOf('.') + 1));
+      } else {
+        names.add(g);
+      }
+    }
     return cfg.withTargetModules(new ArrayList<>(names));
+  }
+
+  /** ms-swift's target for the input embedding ({@code embed_tokens} here). */
+  public static final String ALL_EMBEDDING = "all-embedding";
+
+  /** Whether a (resolved) config targets the input embedding with LoRA. */
+  public static boolean targetsEmbedding(CausalLM model, LoraConfig cfg) {
+    return resolveTargets(model, cfg).targets(CausalLM.EMBED_MODULE);
   }
 
   private static boolean contains(JsonNode list, String value) {
@@ -52,7 +76,7 @@ public final class LoraTuner {
     LoraConfig resolved = resolveTargets(model, cfg);
     List<Linear> out = new ArrayList<>();
     for (Map.Entry<String, Linear> e : model.linears().entrySet()) if (resolved.targets(e.getKey())) out.add(e.getValue());
-    if (out.isEmpty()) {
+    if (out.isEmpty() && !resolved.targets(CausalLM.EMBED_MODULE)) {
       Set<String> names = new LinkedHashSet<>();
       for (String p : model.linears().keySet()) names.add(p.substring(p.lastIndexOf('.') + 1));
       throw new IllegalArgumentException("target_modules " + cfg.targetModules() + " match no linear layer; this model has "
@@ -66,6 +90,10 @@ public final class LoraTuner {
    * The config to save with the adapter is {@link #resolveTargets}.
    */
   public static List<Parameter> apply(CausalLM model, String name, LoraConfig cfg, long seed) {
+    if ((cfg.isVera() || cfg.isAdaLora() || cfg.isIa3() || cfg.isBoft() || cfg.isFourierFt() || cfg.isMiss())
+        && targetsEmbedding(model, cfg))
+      throw new IllegalArgumentException("target_modules " + cfg.targetModules() + " includes " + CausalLM.EMBED_MODULE
+          + ": only LoRA adapts the embedding (" + cfg.peftType() + " adapts linear layers)");
     if (cfg.isVera()) return VeraTuner.apply(model, name, cfg);  // its projections come from projection_prng_key
     if (cfg.isAdaLora()) return AdaLoraTuner.apply(model, name, cfg, seed);
     if (cfg.isIa3()) return Ia3Tuner.apply(model, name, cfg);
@@ -116,9 +144,44 @@ public final class LoraTuner {
         params.add(pm);
       }
     }
+    if (targetsEmbedding(model, cfg)) params.addAll(embeddingLora(model, name, cfg, init, rng));
     params.addAll(ModulesToSave.apply(model, name, cfg));
     model.setActiveAdapter(name);
     return params;
+  }
+
+  /**
+   * LoRA on the input embedding, initialised as PEFT's lora.Embedding: A zero and B ~ N(0, 1) (init true / gaussian),
+   * both N(0, 1) for init false; A held transposed ({@link EmbeddingLora}).
+   */
+  private static List<Parameter> embeddingLora(CausalLM model, String name, LoraConfig cfg, String init,
+      SplittableRandom rng) {
+    if (cfg.useDora() || !(init.equals("true") || init.equals("false") || init.equals("gaussian")))
+      throw new IllegalArgumentException("LoRA on " + CausalLM.EMBED_MODULE + " (target_modules " + cfg.targetModules()
+          + ") takes plain LoRA with init_weights true, false or gaussian" + (cfg.useDora() ? ", not DoRA" : ", not "
+          + init));
+    if (!cfg.modulesToSave().isEmpty() && ModulesToSave.modules(cfg).contains(CausalLM.EMBED_MODULE))
+      throw new IllegalArgumentException(CausalLM.EMBED_MODULE + " is both a LoRA target and in modules_to_save: "
+          + "choose one");
+    String module = CausalLM.EMBED_MODULE;
+    long[] e = model.baseModuleWeight(module).value().shape();
+    int vocab = (int) e[0], dim = (int) e[1], r = cfg.rankFor(module);
+    float[] at = new float[vocab * r], b = new float[dim * r];
+    if (init.equals("false")) for (int i = 0; i < at.length; i++) at[i] = (float) gaussian(rng);
+    for (int i = 0; i < b.length; i++) b[i] = (float) gaussian(rng);
+    String prefix = "base_model.model." + module;
+    Parameter pa = new Parameter(prefix + EmbeddingLora.A_SUFFIX, Tensor.fromFloats(at, model.dtype(), model.device(),
+        vocab, r));
+    Parameter pb = new Parameter(prefix + EmbeddingLora.B_SUFFIX, Tensor.fromFloats(b, model.dtype(), model.device(),
+        dim, r));
+    model.setEmbeddingLora(name, new EmbeddingLora(pa, pb, (float) cfg.scaleFor(module)));
+    pa.setTrainable(true);
+    pb.setTrainable(true);
+    if (pb.master() != pb.value()) {  // the fp32 masters start from the fp32 draws
+      pa.master().copyFrom(at);
+      pb.master().copyFrom(b);
+    }
+    return List.of(pa, pb);
   }
 
   /** ||W + s B A|| per row from the fp32 draws of A and B (PEFT's adapter weights are fp32 whatever the model's). */

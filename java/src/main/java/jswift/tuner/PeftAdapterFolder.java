@@ -57,6 +57,14 @@ public final class PeftAdapterFolder implements AutoCloseable {
       return aKey != null && (aKey.endsWith(".miss_block") || aKey.endsWith(".bone_block"));
     }
 
+    /**
+     * LoRA on the embedding: aKey its lora_embedding_A [r, vocab], bKey its lora_embedding_B [dim, r]; the weight
+     * [vocab, dim] changes by s (B A)^T.
+     */
+    public boolean isEmbedding() {
+      return aKey != null && aKey.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX);
+    }
+
     /** An (IA)^3 module: aKey is its ia3_l, which scales W's columns (feedforward) or its rows and the bias. */
     public boolean isIa3() {
       return aKey != null && aKey.endsWith(".ia3_l");
@@ -156,8 +164,13 @@ public final class PeftAdapterFolder implements AutoCloseable {
     Path file = weights.path();
     Map<String, String[]> keys = new LinkedHashMap<>();
     boolean dora = config.useDora();
+    String[] embedding = new String[2];  // LoRA on the embedding: lora_embedding_A / _B
     for (String key : weights.names()) {
       if (savedKeys.contains(key)) continue;
+      if (!dora && (key.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX) || key.endsWith(jswift.nn.EmbeddingLora.B_SUFFIX))) {
+        embedding[key.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX) ? 0 : 1] = key;
+        continue;
+      }
       int slot = key.endsWith(A) ? 0 : key.endsWith(B) ? 1 : dora && key.endsWith(MAGNITUDE) ? 2 : -1;
       if (!key.startsWith(PREFIX) || slot < 0)
         throw new IOException(file + ": unexpected tensor '" + key + "' (a " + (dora ? "DoRA" : "LoRA") + " adapter"
@@ -166,9 +179,11 @@ public final class PeftAdapterFolder implements AutoCloseable {
       String module = key.substring(PREFIX.length(), key.length() - (slot == 2 ? MAGNITUDE : A).length());
       keys.computeIfAbsent(module, m -> new String[3])[slot] = key;
     }
-    if (keys.isEmpty()) throw new IOException(file + " holds no LoRA tensors");
+    if (keys.isEmpty() && embedding[0] == null && embedding[1] == null)
+      throw new IOException(file + " holds no LoRA tensors");
     List<String> problems = new ArrayList<>();
     Map<String, Module> out = new LinkedHashMap<>();
+    if (embedding[0] != null || embedding[1] != null) embeddingModule(config, weights, base, embedding, problems, out);
     for (Map.Entry<String, String[]> e : keys.entrySet()) {
       String module = e.getKey(), aKey = e.getValue()[0], bKey = e.getValue()[1], mKey = e.getValue()[2];
       if (aKey == null || bKey == null) {
@@ -208,6 +223,37 @@ public final class PeftAdapterFolder implements AutoCloseable {
     }
     requireFits(file, base, problems);
     return Collections.unmodifiableMap(out);
+  }
+
+  /** LoRA on the embedding ({@code model.embed_tokens}): its A [r, vocab] and B [dim, r], checked against the base. */
+  private static void embeddingModule(LoraConfig config, SafetensorsFile weights, Checkpoint base, String[] keys,
+      List<String> problems, Map<String, Module> out) throws IOException {
+    String module = jswift.model.CausalLM.EMBED_MODULE, weight = module + ".weight";
+    for (String k : keys)
+      if (k != null && !k.equals(PREFIX + module + (k == keys[0] ? jswift.nn.EmbeddingLora.A_SUFFIX
+          : jswift.nn.EmbeddingLora.B_SUFFIX))) {
+        problems.add("'" + k + "' puts LoRA on another embedding than " + module);
+        return;
+      }
+    if (keys[0] == null || keys[1] == null) {
+      problems.add(module + " has only one of lora_embedding_A / lora_embedding_B");
+      return;
+    }
+    if (!base.contains(weight)) {
+      problems.add("the base has no '" + weight + "' for the embedding's LoRA");
+      return;
+    }
+    long[] w = base.file(weight).entry(weight).shape(), a = weights.entry(keys[0]).shape(),
+        b = weights.entry(keys[1]).shape();
+    int rank = config.rankFor(module);
+    long[] wantA = {rank, w[0]}, wantB = {w[1], rank};
+    if (!Arrays.equals(a, wantA) || !Arrays.equals(b, wantB)) {
+      problems.add(module + ": lora_embedding_A " + Arrays.toString(a) + " / lora_embedding_B " + Arrays.toString(b)
+          + " do not fit the base embedding " + Arrays.toString(w) + " with r=" + rank + " (expected "
+          + Arrays.toString(wantA) + " / " + Arrays.toString(wantB) + ")");
+      return;
+    }
+    out.put(module, new Module(module, keys[0], keys[1], null, null, null, rank, config.scaleFor(module), false));
   }
 
   /**
@@ -482,6 +528,17 @@ public final class PeftAdapterFolder implements AutoCloseable {
    * the module's scale s. The caller closes both.
    */
   public Tensor[] factors(Module m, long out, long in, Device device) throws IOException {
+    if (m.isEmbedding()) {  // W [vocab, dim] += s (B A)^T = s A^T B^T: "A" is B^T [r, dim], "B" is A^T [vocab, r]
+      float[] bt = PeftLayout.transpose(weights.floats(m.bKey()), (int) in, m.rank());
+      float[] at = PeftLayout.transpose(weights.floats(m.aKey()), m.rank(), (int) out);
+      Tensor ta = Tensor.fromFloats(bt, DType.F32, device, m.rank(), in);
+      try {
+        return new Tensor[] {ta, Tensor.fromFloats(at, DType.F32, device, out, m.rank())};
+      } catch (RuntimeException e) {
+        ta.close();
+        throw e;
+      }
+    }
     if (m.isMiss()) {  // the tiled identities A [r, in] and B = block^T [out, r]
       float[] b = PeftLayout.transpose(weights.floats(m.aKey()), m.rank(), (int) out);
       Tensor ta = Tensor.fromFloats(jswift.nn.MissTiles.values(m.rank(), in), DType.F32, device, m.rank(), in);

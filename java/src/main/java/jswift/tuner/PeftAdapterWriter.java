@@ -124,6 +124,14 @@ public final class PeftAdapterWriter {
       out.add(fp32(prefix + ".lora_B.weight", a.b()));
       if (a.isDora()) out.add(fp32(prefix + ".lora_magnitude_vector", a.magnitude()));
     }
+    jswift.nn.EmbeddingLora embedding = model.embeddingLora(adapterName);
+    if (embedding != null) {  // PEFT's lora_embedding_A [r, vocab] (held transposed) and lora_embedding_B [dim, r]
+      String prefix = "base_model.model." + CausalLM.EMBED_MODULE;
+      int vocab = (int) embedding.aTransposed().value().size(0), r = embedding.rank();
+      out.add(host(prefix + jswift.nn.EmbeddingLora.A_SUFFIX, PeftLayout.transpose(master(embedding.aTransposed()),
+          vocab, r), r, vocab));
+      out.add(fp32(prefix + jswift.nn.EmbeddingLora.B_SUFFIX, embedding.b()));
+    }
     if (out.isEmpty()) throw new IllegalArgumentException("the model has no adapter named '" + adapterName + "'");
     if (config.isVera()) {
       // PEFT saves the shared projections once, under base_model.vera_A / vera_B (save_projection, its default).

@@ -5,16 +5,18 @@ import jswift.model.SafetensorsFile;
 import jswift.nn.Parameter;
 
 /**
- * The one adapter tensor jswift holds in another layout than PEFT saves it: a MiSS (Bone) block, saved as
- * {@code miss_block} [r, out] and held as its transpose [out, r], the B of the LoRA kernels. Everything that moves
+ * The adapter tensors jswift holds in another layout than PEFT saves them, transposed: a MiSS (Bone) block, saved as
+ * {@code miss_block} [r, out] and held as [out, r], the B of the LoRA kernels; an embedding LoRA's
+ * {@code lora_embedding_A}, saved [r, vocab] and held [vocab, r], a table the embedding kernels gather from. Everything that moves
  * adapter values between a file and a parameter by name (saving, loading, --adapters, resuming) goes through here.
  */
 public final class PeftLayout {
   private PeftLayout() {}
 
-  /** Whether a parameter is held transposed: a MiSS / Bone block. */
+  /** Whether a parameter is held transposed: a MiSS / Bone block, an embedding LoRA's A. */
   public static boolean transposed(String name) {
-    return name.endsWith(".miss_block") || name.endsWith(".bone_block");
+    return name.endsWith(".miss_block") || name.endsWith(".bone_block")
+        || name.endsWith(jswift.nn.EmbeddingLora.A_SUFFIX);
   }
 
   /** The shape PEFT saves a parameter with. */
