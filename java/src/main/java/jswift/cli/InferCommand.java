@@ -61,6 +61,10 @@ public final class InferCommand implements Callable<Integer> {
       + "checkpoint's training run: its args.json's datasets, split and seed (ms-swift's load_data_args)")
   boolean loadDataArgs;
 
+  @Option(names = "--task_type", description = "embedding: print each line's (each row's) embedding instead of "
+      + "chatting; default: the checkpoint's own (args.json), a classifier's detected from its head")
+  String taskType;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
@@ -76,6 +80,11 @@ public final class InferCommand implements Callable<Integer> {
       ConversationEncoder encoder = gen.encoder(lm, tok);
       if (loadDataArgs && !valDataset.isEmpty())
         throw new IllegalArgumentException("--load_data_args takes the rows from the checkpoint's run: drop --val_dataset");
+      if (taskType != null && !List.of("causal_lm", "embedding", "seq_cls", "reranker").contains(taskType))
+        throw new IllegalArgumentException("--task_type " + taskType + " is not one of causal_lm, embedding, seq_cls, "
+            + "reranker");
+      if ("embedding".equals(taskType != null ? taskType : checkpointTaskType(model)))
+        return embed(lm, tok, out, model, dev);
       try (SequenceClassifier classifier = SequenceClassifier.detect(lm, model,
           adapters.isEmpty() ? null : adapters.get(0).dir(), encoder)) {
         if (classifier != null) return classify(classifier, out, sys, model, dev, name);
@@ -122,6 +131,72 @@ public final class InferCommand implements Callable<Integer> {
         }
         out.flush();
       }
+    }
+    return 0;
+  }
+
+  /** The task_type of the run that saved the first adapter (or the model folder), from its args.json; else null. */
+  private String checkpointTaskType(Path model) throws IOException {
+    List<GenerationOptions.Adapter> adapters = gen.adapterList();
+    Path args = (adapters.isEmpty() ? model : adapters.get(0).dir()).resolve("args.json");
+    if (!Files.exists(args)) return null;
+    return new ObjectMapper().readTree(args.toFile()).path("task_type").asText(null);
+  }
+
+  /**
+   * An embedding model (what sft --task_type embedding saved): each typed line's embedding, or each row's (its last
+   * user message, else its text) appended to the result file as {@code response}, encoded as /v1/embeddings does.
+   */
+  private int embed(CausalLM lm, Tokenizer tok, PrintWriter out, Path model, Device dev) throws IOException {
+    jswift.infer.EmbeddingInput input = new jswift.infer.EmbeddingInput(tok, lm.config().eosTokenIds());
+    int dim = lm.config().hiddenSize();
+    if (!valDataset.isEmpty() || loadDataArgs) {
+      Path result = resultPath != null ? resultPath : defaultResultPath();
+      try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
+          DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
+        jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+        out.println("jswift infer: " + rows.size() + " rows with " + model + " on " + dev + ", embeddings of " + dim
+            + " dimensions -> " + result);
+        out.flush();
+        Path parent = result.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        ObjectMapper json = new ObjectMapper();
+        try (java.io.BufferedWriter w = Files.newBufferedWriter(result, StandardCharsets.UTF_8,
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
+          for (int i = 0; i < rows.size(); i++) {
+            jswift.data.Row row = rows.get(i);
+            String text = null;
+            for (jswift.template.Message m : row.messages())
+              if (m.role() == jswift.template.Role.USER) text = m.content();
+            if (text == null) throw new IllegalArgumentException(row.location() + ": no user message to embed");
+            float[] v = jswift.infer.EmbeddingInput.embed(lm, List.of(input.ids(text)), dim)[0];
+            com.fasterxml.jackson.databind.node.ObjectNode o = json.createObjectNode();
+            com.fasterxml.jackson.databind.node.ArrayNode arr = o.putArray("response");
+            for (float x : v) arr.add(x);
+            o.putArray("messages").addObject().put("role", "user").put("content", text);
+            w.write(json.writeValueAsString(o));
+            w.write('\n');
+          }
+        }
+        out.println("wrote " + rows.size() + " embeddings to " + result);
+      }
+      return 0;
+    }
+    out.println("jswift infer: " + model + " on " + dev + ", embeddings of " + dim + " dimensions (L2-normalized). "
+        + "Each line is embedded; 'exit' to quit.");
+    out.flush();
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    while (true) {
+      out.print("<<< ");
+      out.flush();
+      String line = in.readLine();
+      if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
+      if (line.isBlank()) continue;
+      float[] v = jswift.infer.EmbeddingInput.embed(lm, List.of(input.ids(line)), dim)[0];
+      StringBuilder sb = new StringBuilder("[");
+      for (int i = 0; i < Math.min(8, v.length); i++) sb.append(i > 0 ? ", " : "").append(String.format("%.4f", v[i]));
+      out.println(sb.append(v.length > 8 ? ", ...]" : "]").append(" (").append(v.length).append(" dimensions)"));
+      out.flush();
     }
     return 0;
   }

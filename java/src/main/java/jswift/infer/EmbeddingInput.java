@@ -58,6 +58,23 @@ public final class EmbeddingInput {
     }
   }
 
+  /**
+   * The embeddings of token sequences (each already ended by {@link #ended}): the final hidden state at the last
+   * token, its first {@code keep} components L2-normalized (F.normalize's epsilon 1e-12).
+   */
+  public static float[][] embed(jswift.model.CausalLM model, List<int[]> sequences, int keep) {
+    float[][] last = model.lastHiddenStates(jswift.model.Batch.packed(sequences, null));
+    float[][] out = new float[last.length][];
+    for (int i = 0; i < last.length; i++) {
+      double norm = 0;
+      for (int j = 0; j < keep; j++) norm += last[i][j] * (double) last[i][j];
+      double inv = 1 / Math.max(Math.sqrt(norm), 1e-12);
+      out[i] = new float[keep];
+      for (int j = 0; j < keep; j++) out[i][j] = (float) (last[i][j] * inv);
+    }
+    return out;
+  }
+
   /** An embedding training row's texts: the anchor (query), its positive, and its negatives. */
   public record Texts(String anchor, String positive, List<String> negatives, double label) {}
 

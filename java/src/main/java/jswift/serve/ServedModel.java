@@ -182,17 +182,8 @@ public final class ServedModel {
       tokens += ids.length;
     }
     model.setActiveAdapter(adapterOfName.get(name));
-    float[][] last = model.lastHiddenStates(jswift.model.Batch.packed(sequences, null));
     int keep = r.dimensions() != null ? r.dimensions() : hidden;
-    float[][] out = new float[last.length][];
-    for (int i = 0; i < last.length; i++) {
-      double norm = 0;
-      for (int j = 0; j < keep; j++) norm += last[i][j] * (double) last[i][j];
-      double inv = 1 / Math.max(Math.sqrt(norm), 1e-12);  // F.normalize's epsilon
-      out[i] = new float[keep];
-      for (int j = 0; j < keep; j++) out[i][j] = (float) (last[i][j] * inv);
-    }
-    return new Embeddings(name, out, tokens);
+    return new Embeddings(name, jswift.infer.EmbeddingInput.embed(model, sequences, keep), tokens);
   }
 
   private jswift.infer.SequenceClassifier classifier;  // non-null: a sequence classifier is served (no generation)

@@ -108,6 +108,21 @@ class EmbeddingCommandTest {
         if (best == 3 * q + 1) right++;
       }
       assertEquals(ROWS.length, right, "every question's nearest text is its answer");
+      // jswift infer on the checkpoint (its args.json says embedding) writes the same vectors
+      List<String> questions = new ArrayList<>();
+      for (String[] row : ROWS) questions.add(JSON.writeValueAsString(Map.of("query", row[0])));
+      Path q = Files.write(dir.resolve("questions.jsonl"), questions);
+      Path result = dir.resolve("vectors.jsonl");
+      String r2 = Cli.run("infer", "--adapters", ckpt.toString(), "--val_dataset", q.toString(), "--result_path",
+          result.toString(), "--device", "cpu");
+      assertTrue(r2.startsWith("0\n") && r2.contains("embeddings of"), r2);
+      List<String> lines = Files.readAllLines(result);
+      assertEquals(ROWS.length, lines.size());
+      for (int i = 0; i < ROWS.length; i++) {
+        JsonNode e = JSON.readTree(lines.get(i)).get("response");
+        assertEquals(v[3 * i].length, e.size());
+        for (int j = 0; j < e.size(); j++) assertEquals(v[3 * i][j], e.get(j).asDouble(), 1e-5, "row " + i);
+      }
     }
   }
 
