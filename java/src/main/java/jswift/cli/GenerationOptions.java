@@ -153,9 +153,25 @@ final class GenerationOptions {
     return system;
   }
 
-  /** The template's name: --template, else the model family's. */
+  /**
+   * The template's name: --template, else the one the first adapter's training run used (its args.json, as ms-swift's
+   * load_args reads it), else the model family's.
+   */
   String templateName(CausalLM lm) {
-    return template != null ? template : lm.config().architecture().template();
+    if (template != null) return template;
+    List<Adapter> adapters = adapterList();
+    if (!adapters.isEmpty()) {
+      Path args = adapters.get(0).dir().resolve("args.json");
+      try {
+        if (Files.exists(args)) {
+          JsonNode t = new ObjectMapper().readTree(args.toFile()).path("template");
+          if (t.isTextual() && !t.asText().isEmpty()) return t.asText();
+        }
+      } catch (IOException e) {
+        throw new IllegalArgumentException(args + " is not readable JSON: " + e.getMessage(), e);
+      }
+    }
+    return lm.config().architecture().template();
   }
 
   ConversationEncoder encoder(CausalLM lm, Tokenizer tok) throws IOException {

@@ -80,11 +80,13 @@ public final class InferCommand implements Callable<Integer> {
       ConversationEncoder encoder = gen.encoder(lm, tok);
       if (loadDataArgs && !valDataset.isEmpty())
         throw new IllegalArgumentException("--load_data_args takes the rows from the checkpoint's run: drop --val_dataset");
-      if (taskType != null && !List.of("causal_lm", "embedding", "seq_cls", "reranker").contains(taskType))
+      if (taskType != null && !List.of("causal_lm", "embedding", "seq_cls", "reranker", "generative_reranker")
+          .contains(taskType))
         throw new IllegalArgumentException("--task_type " + taskType + " is not one of causal_lm, embedding, seq_cls, "
-            + "reranker");
-      if ("embedding".equals(taskType != null ? taskType : checkpointTaskType(model)))
-        return embed(lm, tok, out, model, dev);
+            + "reranker, generative_reranker");
+      String task = taskType != null ? taskType : checkpointTaskType(model);
+      if ("embedding".equals(task)) return embed(lm, tok, out, model, dev);
+      if ("generative_reranker".equals(task)) return rerank(lm, tok, encoder, out, model, dev);
       try (SequenceClassifier classifier = SequenceClassifier.detect(lm, model,
           adapters.isEmpty() ? null : adapters.get(0).dir(), encoder)) {
         if (classifier != null) return classify(classifier, out, sys, model, dev, name);
@@ -197,6 +199,55 @@ public final class InferCommand implements Callable<Integer> {
       for (int i = 0; i < Math.min(8, v.length); i++) sb.append(i > 0 ? ", " : "").append(String.format("%.4f", v[i]));
       out.println(sb.append(v.length > 8 ? ", ...]" : "]").append(" (").append(v.length).append(" dimensions)"));
       out.flush();
+    }
+    return 0;
+  }
+
+  /**
+   * A generative reranker (sft --task_type generative_reranker, or Qwen3-Reranker itself): each row's (query, document)
+   * relevance, P(yes) = sigmoid(yes logit - no logit) at the end of the template's prompt, as {@code response}.
+   */
+  private int rerank(CausalLM lm, Tokenizer tok, ConversationEncoder encoder, PrintWriter out, Path model, Device dev)
+      throws IOException {
+    if (valDataset.isEmpty() && !loadDataArgs)
+      throw new IllegalArgumentException("a generative reranker scores (query, document) rows: pass --val_dataset "
+          + "rows.jsonl ({\"query\": \"...\", \"response\": \"the document\"} per line)");
+    jswift.train.YesNoHead head = jswift.train.YesNoHead.create(lm, tok, System.getenv());
+    Path result = resultPath != null ? resultPath : defaultResultPath();
+    try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
+        DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
+      jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+      out.println("jswift infer: " + rows.size() + " (query, document) rows with " + model + " on " + dev
+          + ", template " + encoder.name() + ", relevance P(yes) -> " + result);
+      out.flush();
+      Path parent = result.toAbsolutePath().getParent();
+      if (parent != null) Files.createDirectories(parent);
+      ObjectMapper json = new ObjectMapper();
+      try (java.io.BufferedWriter w = Files.newBufferedWriter(result, StandardCharsets.UTF_8,
+          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
+        for (int i = 0; i < rows.size(); i++) {
+          jswift.data.Row row = rows.get(i);
+          jswift.template.Conversation c;
+          int[] ids;
+          try {
+            c = jswift.template.Conversation.fromJson(row.toJson());
+            ids = encoder.encodeClassifierInput(c);
+          } catch (RuntimeException e) {
+            throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
+          }
+          int[] none = new int[ids.length];
+          java.util.Arrays.fill(none, jswift.model.Batch.IGNORE);
+          double score = head.scores(lm.lastHiddenStates(jswift.model.Batch.packed(List.of(ids), List.of(none))))[0];
+          com.fasterxml.jackson.databind.node.ObjectNode o = json.createObjectNode();
+          o.put("response", 1 / (1 + Math.exp(-score)));
+          com.fasterxml.jackson.databind.node.ArrayNode arr = o.putArray("messages");
+          for (jswift.template.Message m : c.messages())
+            arr.addObject().put("role", m.role().wireName()).put("content", m.content());
+          w.write(json.writeValueAsString(o));
+          w.write('\n');
+        }
+      }
+      out.println("wrote " + rows.size() + " relevance scores to " + result);
     }
     return 0;
   }

@@ -400,6 +400,11 @@ public final class CausalLM implements AutoCloseable {
     return p != null ? p : embed;
   }
 
+  /** The LM head's weight [vocab, hidden] in use (the active adapter's copy, else the base's; tied: the embedding). */
+  public Parameter lmHeadWeight() {
+    return lmHead();
+  }
+
   private Parameter lmHead() {
     Parameter p = activeCopy(LM_HEAD_MODULE);
     return p != null ? p : lmHead;

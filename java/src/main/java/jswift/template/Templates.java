@@ -57,6 +57,9 @@ public final class Templates {
     register("qwen3", c -> qwen("qwen3", null).thinking("", "<think>\n\n</think>\n\n", "").build());
     register("qwen3_thinking", c -> qwen("qwen3_thinking", null).thinking("<think>\n", "", "").build());
     register("qwen3_nothinking", c -> qwen("qwen3_nothinking", null).build());
+    // the prompt always ends with an empty reasoning block (RerankerPrompt writes the user message)
+    register("qwen3_reranker", c -> qwen("qwen3_reranker", RerankerPrompt.SYSTEM)
+        .thinking("<think>\n\n</think>\n\n", "", "").build());
     register("llama3", c -> llama3("llama3").build());
     register("llama3_2", c -> llama3("llama3_2").noSystemPrefix()
         .prefix("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
@@ -169,7 +172,8 @@ public final class Templates {
         throw new IllegalArgumentException("template 'jinja' needs the model's chat template (ChatTemplate.load(modelDir))");
       return new JinjaTemplate(chatTemplate, tokenizer, options);
     }
-    return new SwiftTemplate(meta(name), tokenizer, options);
+    SwiftTemplate swift = new SwiftTemplate(meta(name), tokenizer, options);
+    return name.equals("qwen3_reranker") ? new RerankerPrompt(swift) : swift;
   }
 
   private static IllegalArgumentException unknown(String name) {

@@ -15,18 +15,38 @@ package jswift.train;
 final class RerankerLoss {
   private RerankerLoss() {}
 
+  /**
+   * The loss over the scores: pointwise binary cross-entropy (a generative reranker's cross-entropy over its (no,
+   * yes) logits is the same loss on their difference), listwise cross-entropy of the scores, or (listwise generative)
+   * of log(sigmoid(score) + 1e-8), the log-probability of "yes".
+   */
   enum Type {
-    POINTWISE, LISTWISE;
+    POINTWISE, LISTWISE, LISTWISE_GENERATIVE;
 
-    static Type parse(String name) {
-      if (name == null || name.equals("pointwise_reranker")) return POINTWISE;
+    /** A reranker's --loss_type (ms-swift's names; "reranker" is pointwise_reranker's older name). */
+    static Type parse(String name, boolean generative) {
+      if (generative) {
+        if (name == null || name.equals("generative_reranker")) return POINTWISE;
+        if (name.equals("listwise_generative_reranker")) return LISTWISE_GENERATIVE;
+        throw new IllegalArgumentException("--loss_type " + name + " is not a generative reranker loss: "
+            + "generative_reranker (default) or listwise_generative_reranker");
+      }
+      if (name == null || name.equals("pointwise_reranker") || name.equals("reranker")) return POINTWISE;
       if (name.equals("listwise_reranker")) return LISTWISE;
       throw new IllegalArgumentException("--loss_type " + name + " is not a reranker loss: pointwise_reranker "
           + "(default) or listwise_reranker");
     }
 
-    String flag() {
-      return this == POINTWISE ? "pointwise_reranker" : "listwise_reranker";
+    static Type parse(String name) {
+      return parse(name, false);
+    }
+
+    String flag(boolean generative) {
+      return switch (this) {
+        case POINTWISE -> generative ? "generative_reranker" : "pointwise_reranker";
+        case LISTWISE -> "listwise_reranker";
+        case LISTWISE_GENERATIVE -> "listwise_generative_reranker";
+      };
     }
   }
 
@@ -51,6 +71,19 @@ final class RerankerLoss {
         d[i] = (PreferenceLoss.sigmoid(z[i]) - labels[i]) / z.length / divisor;
       }
     } else {
+      // listwise generative: the scores are log P(yes) = log(sigmoid(z) + 1e-8); dg/dz = p (1 - p) / (p + 1e-8)
+      boolean generative = type == Type.LISTWISE_GENERATIVE;
+      double[] logP = z.clone(), dgdz = new double[z.length];
+      for (int i = 0; i < z.length; i++) {
+        if (!generative) {
+          dgdz[i] = 1;
+          continue;
+        }
+        double p = PreferenceLoss.sigmoid(z[i]);
+        logP[i] = Math.log(p + 1e-8);
+        dgdz[i] = p * (1 - p) / (p + 1e-8);
+      }
+      z = logP;  // ranks as the scores do (a monotone map)
       int used = 0;
       for (int g = 0; g < starts.length; g++) {
         int from = starts[g], to = g + 1 < starts.length ? starts[g + 1] : z.length;
@@ -65,7 +98,7 @@ final class RerankerLoss {
         double logSum = max + Math.log(sum);
         loss += (logSum - z[from] / t) / used / divisor;
         for (int i = from; i < to; i++)
-          d[i] = (Math.exp(z[i] / t - logSum) - (i == from ? 1 : 0)) / t / used / divisor;
+          d[i] = (Math.exp(z[i] / t - logSum) - (i == from ? 1 : 0)) / t / used / divisor * dgdz[i];
       }
     }
     double mrr = 0, ndcg = 0;

@@ -6,30 +6,33 @@ import java.util.List;
 import java.util.Map;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
-import jswift.model.ScoreHead;
 
 /**
- * Reranker training ({@code --task_type reranker}): a one-label score head on each (query, document) sequence's last
- * hidden state, trained with {@link RerankerLoss}; the step's loss is the mean of its micro-batches' losses, as
- * ms-swift's trainer accumulates them. Logs MRR and NDCG of the groups' rankings.
+ * Reranker training ({@code --task_type reranker}: a one-label score head; {@code generative_reranker}: the LM head's
+ * "yes" minus "no" logit) on each (query, document) sequence's last hidden state, trained with {@link RerankerLoss};
+ * the step's loss is the mean of its micro-batches' losses, as ms-swift's trainer accumulates them. Logs MRR and NDCG
+ * of the groups' rankings.
  */
 final class RerankerObjective implements Objective {
   private final CausalLM model;
-  private final ScoreHead head;
+  private final SequenceScorer head;
   private final RerankerLoss.Type type;
   private final RerankerLoss.Listwise settings;
+  private final boolean generative;
 
-  /** {@code head} is trained (it is one of the run's parameters) and closed with this objective. */
-  RerankerObjective(CausalLM model, ScoreHead head, RerankerLoss.Type type, RerankerLoss.Listwise settings) {
+  /** {@code head} is closed with this objective (a score head is one of the run's trained parameters). */
+  RerankerObjective(CausalLM model, SequenceScorer head, RerankerLoss.Type type, RerankerLoss.Listwise settings,
+      boolean generative) {
     this.model = model;
     this.head = head;
     this.type = type;
     this.settings = settings;
+    this.generative = generative;
   }
 
   @Override
   public String describe() {
-    return "sft (reranker, " + type.flag() + ")";
+    return "sft (" + (generative ? "generative_reranker" : "reranker") + ", " + type.flag(generative) + ")";
   }
 
   @Override

@@ -368,16 +368,17 @@ public final class TrainArguments {
         .contains(attnImpl))
       throw new IllegalArgumentException("--attn_impl " + attnImpl + " is not one of ms-swift's (sdpa, eager, "
           + "flash_attn, flash_attention_2, flash_attention_3); jswift runs its own flash attention whichever is given");
-    if (!List.of("causal_lm", "seq_cls", "embedding", "reranker").contains(taskType))
+    if (!List.of("causal_lm", "seq_cls", "embedding", "reranker", "generative_reranker").contains(taskType))
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
           + "language models (causal_lm), sequence classifiers (seq_cls; reward models with jswift rlhf "
-          + "--rlhf_type rm), embedding models (embedding) and rerankers (reranker)");
+          + "--rlhf_type rm), embedding models (embedding) and rerankers (reranker, generative_reranker)");
     if (isEmbedding()) validateEmbedding();
     else if (isReranker()) validateReranker();
     else if (rlhfType == null && lossType != null)
       throw new IllegalArgumentException("--loss_type " + lossType + ": sft's loss is the answers' token cross-entropy; "
           + "--loss_type picks the loss of --task_type embedding (infonce, cosine_similarity, contrastive, "
-          + "online_contrastive) or reranker (pointwise_reranker, listwise_reranker)");
+          + "online_contrastive), reranker (pointwise_reranker, listwise_reranker) or generative_reranker "
+          + "(generative_reranker, listwise_generative_reranker)");
     if (isSequenceClassification()) validateSequenceClassification();
     else if (isRewardModeling() && numLabels != null && numLabels != 1)
       throw new IllegalArgumentException("--num_labels " + numLabels + ": a reward model has one label (its score)");
@@ -507,11 +508,16 @@ public final class TrainArguments {
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
   /** {@code --task_type reranker} with sft: a score head on (query, document) sequences, trained to rank them. */
   public boolean isReranker() {
-    return "reranker".equals(taskType) && rlhfType == null;
+    return ("reranker".equals(taskType) || isGenerativeReranker()) && rlhfType == null;
+  }
+
+  /** {@code --task_type generative_reranker}: the LM head's "yes" / "no" logits score a (query, document). */
+  public boolean isGenerativeReranker() {
+    return "generative_reranker".equals(taskType) && rlhfType == null;
   }
 
   RerankerLoss.Type rerankerLoss() {
-    return RerankerLoss.Type.parse(lossType);
+    return RerankerLoss.Type.parse(lossType, isGenerativeReranker());
   }
 
   /** Listwise settings from ms-swift's LISTWISE_RERANKER_TEMPERATURE (1.0) and _MIN_GROUP_SIZE (2). */
@@ -537,10 +543,10 @@ public final class TrainArguments {
   }
 
   private void validateReranker() {
-    if (pretrain) throw new IllegalArgumentException("--task_type reranker trains with jswift sft, not pt");
+    if (pretrain) throw new IllegalArgumentException("--task_type " + taskType + " trains with jswift sft, not pt");
     rerankerLoss();
     listwiseSettings();
-    validateGroupedTask("reranker");
+    validateGroupedTask(taskType);
   }
 
   /** What embedding and reranker training share: rows are groups of sequences, scored on their last tokens. */

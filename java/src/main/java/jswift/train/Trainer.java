@@ -105,6 +105,12 @@ public final class Trainer implements AutoCloseable {
         template = new PlainTextEncoder(tok, maxLength, Truncation.parse(args.truncationStrategy));
       } else {
         String templateName = args.template != null ? args.template : m.config().architecture().template();
+        // ms-swift registers Qwen3-Reranker with its own template: the prompt its yes / no answer was trained on
+        if (args.template == null && args.isGenerativeReranker()
+            && args.model.toAbsolutePath().normalize().getFileName().toString().toLowerCase().contains("reranker")) {
+          templateName = "qwen3_reranker";
+          args.template = templateName;  // args.json records it: infer then reads the prompt the same way
+        }
         template = Templates.create(templateName, tok, options);
       }
       DatasetOptions dataOptions = DatasetOptions.defaults().withSeed(args.dataSeed != null ? args.dataSeed : args.seed)
@@ -155,19 +161,24 @@ public final class Trainer implements AutoCloseable {
         }
         if (args.isEmbedding())  // ms-swift saves an embedding model's adapter without a PEFT task type
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.NullNode.getInstance());
-        if (args.isRewardModeling() || args.isSequenceClassification() || args.isReranker())  // the head: SEQ_CLS
+        if (args.isRewardModeling() || args.isSequenceClassification()
+            || args.isReranker() && !args.isGenerativeReranker())  // the score head saved beside: SEQ_CLS
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
         trained = adapter;
       }
-      if (args.isRewardModeling() || args.isSequenceClassification() || args.isReranker()) {
+      if (args.isGenerativeReranker())  // the LM head's own "yes" / "no" logits: no new head
+        objective = new RerankerObjective(m, YesNoHead.create(m, tok, System.getenv()), args.rerankerLoss(),
+            args.listwiseSettings(), true);
+      if (args.isRewardModeling() || args.isSequenceClassification()
+          || args.isReranker() && !args.isGenerativeReranker()) {
         // transformers' *ForSequenceClassification: a fresh score head, saved in the adapter or the whole model
         int labels = args.isSequenceClassification() ? args.numLabels : 1;
         jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), labels, args.seed, device,
             lora != null ? jswift.model.ScoreHead.ADAPTER_KEY : jswift.model.ScoreHead.MODEL_KEY);
         objective = args.isRewardModeling() ? new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
             ? args.centerRewardsCoefficient : 0) : args.isReranker()
-            ? new RerankerObjective(m, head, args.rerankerLoss(), args.listwiseSettings())
+            ? new RerankerObjective(m, SequenceScorer.of(head), args.rerankerLoss(), args.listwiseSettings(), false)
             : new ClassificationObjective(m, head, args.problemType());
         head.weight().setTrainable(true);
         trained.add(head.weight());

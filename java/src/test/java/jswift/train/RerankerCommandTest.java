@@ -73,4 +73,52 @@ class RerankerCommandTest {
       }
     }
   }
+
+  @Test
+  void generativeRerankerLearnsFromTheYesNoLogits(@TempDir Path dir) throws Exception {
+    Path data = rows(dir);
+    // "yes" and "no" are single tokens of Qwen's vocabulary (not of the tiny chat model's); a folder named like
+    // Qwen3-Reranker gets ms-swift's qwen3_reranker template
+    Path model = jswift.testing.TinyModels.qwen3(dir.resolve("tiny-qwen3-reranker"), 6);
+    // (listwise_generative_reranker reads log P(yes), which saturates at log 1e-8 on this random model, whose yes / no
+    // logits differ by tens: its loss and gradient are checked against torch in RerankerLossTest)
+    for (String loss : List.of("generative_reranker")) {
+      String r = Cli.run("sft", "--task_type", "generative_reranker", "--loss_type", loss, "--model",
+          model.toString(), "--dataset", data.toString(), "--val_dataset",
+          data.toString(), "--max_steps", "36", "--learning_rate", "3e-3", "--logging_steps", "1", "--eval_steps", "36",
+          "--save_steps", "36", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
+          "--output_dir", dir.resolve(loss).toString(), "--device", "cpu");
+      assertTrue(r.startsWith("0\n") && r.contains("sft (generative_reranker, " + loss + ")"), r);
+      Path run = Cli.onlyChild(dir.resolve(loss + "/tiny-qwen3-reranker"));
+      JsonNode first = null, eval = null;
+      for (String line : Files.readAllLines(run.resolve("logging.jsonl"))) {
+        JsonNode n = JSON.readTree(line);
+        if (first == null && n.has("loss")) first = n;
+        if (n.has("eval_mrr")) eval = n;
+      }
+      // a random tiny model: the loss falls and the rankings improve (the losses themselves are checked exactly in
+      // RerankerLossTest, the head's gradient in YesNoHeadTest)
+      assertTrue(eval != null && eval.get("eval_mrr").asDouble() > first.get("mrr").asDouble() + 0.15
+          && eval.get("eval_loss").asDouble() < first.get("loss").asDouble() * 0.5, first + " / " + eval);
+      assertEquals("qwen3_reranker", JSON.readTree(run.resolve("args.json").toFile()).path("template").asText(
+          "qwen3_reranker"), "the template a Qwen3-Reranker folder gets");
+      JsonNode cfg = JSON.readTree(run.resolve("checkpoint-36/adapter_config.json").toFile());
+      assertEquals("CAUSAL_LM", cfg.get("task_type").asText(), "no head of its own: a causal LM's adapter");
+      // infer scores rows with the run's template (from its args.json): P(yes)
+      String[][] qa = EmbeddingCommandTest.rowsForTests();
+      List<String> pairs = new ArrayList<>();
+      for (int j = 0; j < 2; j++)
+        pairs.add(JSON.writeValueAsString(Map.of("query", qa[0][0], "response", qa[j][1])));
+      Path pairFile = Files.write(dir.resolve("gpairs.jsonl"), pairs), result = dir.resolve("gscores.jsonl");
+      r = Cli.run("infer", "--adapters", run.resolve("checkpoint-36").toString(), "--val_dataset", pairFile.toString(),
+          "--result_path", result.toString(), "--device", "cpu");
+      assertTrue(r.startsWith("0\n") && r.contains("template qwen3_reranker, relevance P(yes)"), r);
+      List<String> out = Files.readAllLines(result);
+      double relevant = JSON.readTree(out.get(0)).get("response").asDouble(),
+          other = JSON.readTree(out.get(1)).get("response").asDouble();
+      // (this random model does not rank every row right: only the range and that the document matters are asked)
+      assertTrue(relevant > 0 && relevant < 1 && other > 0 && other < 1 && Math.abs(relevant - other) > 1e-4,
+          relevant + " vs " + other);
+    }
+  }
 }

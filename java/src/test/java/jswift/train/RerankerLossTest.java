@@ -71,6 +71,51 @@ class RerankerLossTest {
     }
   }
 
+  /**
+   * ms-swift's generative losses on the LM head's (no, yes) logits: cross-entropy over the pair (pointwise), and per
+   * group the cross-entropy of log(softmax(no, yes)[yes] + 1e-8) / T; jswift computes both on score = yes - no.
+   */
+  @Test
+  void generativeLossesAreThoseOfTheYesNoLogits() {
+    float[] yes = scores(), no = new float[yes.length];
+    Random r = new Random(9);
+    for (int i = 0; i < no.length; i++) no[i] = (float) r.nextGaussian();
+    double[] score = new double[yes.length];
+    for (int i = 0; i < yes.length; i++) score[i] = (double) yes[i] - no[i];
+    long[] labels = new long[LABELS.length];
+    for (int i = 0; i < labels.length; i++) labels[i] = (long) LABELS[i];
+    RerankerLoss.Listwise settings = new RerankerLoss.Listwise(0.5, 2);
+    for (RerankerLoss.Type type : new RerankerLoss.Type[] {RerankerLoss.Type.POINTWISE,
+        RerankerLoss.Type.LISTWISE_GENERATIVE}) {
+      Tensor ty = Torch.param(yes, yes.length), tn = Torch.param(no, no.length);
+      Tensor logits = torch.stack(new org.bytedeco.pytorch.TensorVector(tn, ty), 1);  // [n, 2]: (no, yes)
+      Tensor loss;
+      if (type == RerankerLoss.Type.POINTWISE) {
+        loss = torch.cross_entropy(logits, Torch.longs(labels, labels.length));
+      } else {
+        Tensor p = torch.softmax(logits, 1, new org.bytedeco.pytorch.ScalarTypeOptional()).select(1, 1);
+        Tensor g = torch.log(p.add(Torch.scalar(1e-8))).div(Torch.scalar(0.5));
+        loss = null;
+        int groups = 0;
+        for (int[] range : new int[][] {{0, 3}, {4, 8}}) {  // the group of one is left out
+          Tensor ce = torch.cross_entropy(g.slice(0, new org.bytedeco.pytorch.LongOptional(range[0]),
+              new org.bytedeco.pytorch.LongOptional(range[1]), 1).unsqueeze(0), Torch.longs(new long[] {0}, 1));
+          loss = loss == null ? ce : loss.add(ce);
+          groups++;
+        }
+        loss = loss.div(Torch.scalar(groups));
+      }
+      loss.backward();
+      RerankerLoss.Scored s = RerankerLoss.score(type, settings, score, LABELS, 1);
+      assertEquals(loss.item_double(), s.loss(), 1e-7, type.toString());
+      float[] gy = Torch.floats(ty.grad()), gn = Torch.floats(tn.grad());
+      for (int i = 0; i < yes.length; i++) {
+        assertEquals(gy[i], s.dScores()[i], 1e-6, type + " dyes " + i);
+        assertEquals(gn[i], -s.dScores()[i], 1e-6, type + " dno " + i);
+      }
+    }
+  }
+
   @Test
   void ranksEachGroupsPositive() {
     // group 1: the positive second of three (rank 2); group 2 has no negative (skipped); group 3: first of four
@@ -89,6 +134,9 @@ class RerankerLossTest {
     assertThrows(IllegalArgumentException.class, () -> TrainArguments.listwiseSettings(Map.of(
         "LISTWISE_RERANKER_TEMPERATURE", "-1")));
     assertEquals(RerankerLoss.Type.POINTWISE, RerankerLoss.Type.parse(null));
+    assertEquals(RerankerLoss.Type.POINTWISE, RerankerLoss.Type.parse("reranker"));
+    assertEquals(RerankerLoss.Type.LISTWISE_GENERATIVE, RerankerLoss.Type.parse("listwise_generative_reranker", true));
+    assertThrows(IllegalArgumentException.class, () -> RerankerLoss.Type.parse("listwise_reranker", true));
     assertThrows(IllegalArgumentException.class, () -> RerankerLoss.Type.parse("infonce"));
   }
 }
