@@ -17,14 +17,10 @@ import jswift.data.DatasetOptions;
 import jswift.data.LoadedDatasets;
 import jswift.infer.ChatSession;
 import jswift.infer.DatasetInference;
-import jswift.infer.GenerationConfig;
 import jswift.infer.SequenceClassifier;
 import jswift.model.CausalLM;
 import jswift.tensor.Device;
-import jswift.template.ChatTemplate;
 import jswift.template.ConversationEncoder;
-import jswift.template.TemplateOptions;
-import jswift.template.Templates;
 import jswift.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -91,11 +87,10 @@ public final class InferCommand implements Callable<Integer> {
           adapters.isEmpty() ? null : adapters.get(0).dir(), encoder)) {
         if (classifier != null) return classify(classifier, out, sys, model, dev, name);
       }
-      if (!valDataset.isEmpty() || loadDataArgs) {
-        Path result = resultPath != null ? resultPath : defaultResultPath();
-        try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
-            DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
-          jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+      if (datasetMode()) {
+        Path result = resultFile();
+        try (LoadedDatasets data = openRows()) {
+          jswift.data.RowList rows = rowsOf(data);
           String what = loadDataArgs ? "the validation rows of " + gen.adapterList().get(0).dir() + "'s run" : "" + valDataset;
           out.println("jswift infer: " + rows.size() + " rows of " + what + " with " + model + " on "
               + dev + ", template " + name + (active == null ? "" : ", adapter " + active) + " -> " + result);
@@ -147,107 +142,51 @@ public final class InferCommand implements Callable<Integer> {
 
   /**
    * An embedding model (what sft --task_type embedding saved): each typed line's embedding, or each row's (its last
-   * user message, else its text) appended to the result file as {@code response}, encoded as /v1/embeddings does.
+   * user message) appended to the result file as {@code response}, encoded as /v1/embeddings does.
    */
   private int embed(CausalLM lm, Tokenizer tok, PrintWriter out, Path model, Device dev) throws IOException {
     jswift.infer.EmbeddingInput input = new jswift.infer.EmbeddingInput(tok, lm.config().eosTokenIds());
     int dim = lm.config().hiddenSize();
-    if (!valDataset.isEmpty() || loadDataArgs) {
-      Path result = resultPath != null ? resultPath : defaultResultPath();
-      try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
-          DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
-        jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+    if (datasetMode()) {
+      Path result = resultFile();
+      try (LoadedDatasets data = openRows()) {
+        jswift.data.RowList rows = rowsOf(data);
         out.println("jswift infer: " + rows.size() + " rows with " + model + " on " + dev + ", embeddings of " + dim
             + " dimensions -> " + result);
         out.flush();
-        Path parent = result.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        ObjectMapper json = new ObjectMapper();
-        try (java.io.BufferedWriter w = Files.newBufferedWriter(result, StandardCharsets.UTF_8,
-            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
-          for (int i = 0; i < rows.size(); i++) {
-            jswift.data.Row row = rows.get(i);
-            String text = null;
-            for (jswift.template.Message m : row.messages())
-              if (m.role() == jswift.template.Role.USER) text = m.content();
-            if (text == null) throw new IllegalArgumentException(row.location() + ": no user message to embed");
-            float[] v = jswift.infer.EmbeddingInput.embed(lm, List.of(input.ids(text)), dim)[0];
-            com.fasterxml.jackson.databind.node.ObjectNode o = json.createObjectNode();
-            com.fasterxml.jackson.databind.node.ArrayNode arr = o.putArray("response");
-            for (float x : v) arr.add(x);
-            o.putArray("messages").addObject().put("role", "user").put("content", text);
-            w.write(json.writeValueAsString(o));
-            w.write('\n');
-          }
-        }
-        out.println("wrote " + rows.size() + " embeddings to " + result);
+        out.println("wrote " + input.run(lm, rows, result) + " embeddings to " + result);
       }
       return 0;
     }
     out.println("jswift infer: " + model + " on " + dev + ", embeddings of " + dim + " dimensions (L2-normalized). "
         + "Each line is embedded; 'exit' to quit.");
-    out.flush();
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-    while (true) {
-      out.print("<<< ");
-      out.flush();
-      String line = in.readLine();
-      if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
-      if (line.isBlank()) continue;
+    promptLoop(out, line -> {
       float[] v = jswift.infer.EmbeddingInput.embed(lm, List.of(input.ids(line)), dim)[0];
       StringBuilder sb = new StringBuilder("[");
       for (int i = 0; i < Math.min(8, v.length); i++) sb.append(i > 0 ? ", " : "").append(String.format("%.4f", v[i]));
-      out.println(sb.append(v.length > 8 ? ", ...]" : "]").append(" (").append(v.length).append(" dimensions)"));
-      out.flush();
-    }
+      return sb.append(v.length > 8 ? ", ...]" : "]").append(" (").append(v.length).append(" dimensions)").toString();
+    });
     return 0;
   }
 
   /**
-   * A generative reranker (sft --task_type generative_reranker, or Qwen3-Reranker itself): each row's (query, document)
-   * relevance, P(yes) = sigmoid(yes logit - no logit) at the end of the template's prompt, as {@code response}.
+   * A generative reranker (sft --task_type generative_reranker, or Qwen3-Reranker itself): each (query, document)
+   * row's relevance P(yes) ({@link jswift.infer.PairScoring}).
    */
   private int rerank(CausalLM lm, Tokenizer tok, ConversationEncoder encoder, PrintWriter out, Path model, Device dev)
       throws IOException {
-    if (valDataset.isEmpty() && !loadDataArgs)
+    if (!datasetMode())
       throw new IllegalArgumentException("a generative reranker scores (query, document) rows: pass --val_dataset "
           + "rows.jsonl ({\"query\": \"...\", \"response\": \"the document\"} per line)");
-    jswift.train.YesNoHead head = jswift.train.YesNoHead.create(lm, tok, System.getenv());
-    Path result = resultPath != null ? resultPath : defaultResultPath();
-    try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
-        DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
-      jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+    jswift.model.YesNoHead head = jswift.model.YesNoHead.create(lm, tok, System.getenv());
+    Path result = resultFile();
+    try (LoadedDatasets data = openRows()) {
+      jswift.data.RowList rows = rowsOf(data);
       out.println("jswift infer: " + rows.size() + " (query, document) rows with " + model + " on " + dev
           + ", template " + encoder.name() + ", relevance P(yes) -> " + result);
       out.flush();
-      Path parent = result.toAbsolutePath().getParent();
-      if (parent != null) Files.createDirectories(parent);
-      ObjectMapper json = new ObjectMapper();
-      try (java.io.BufferedWriter w = Files.newBufferedWriter(result, StandardCharsets.UTF_8,
-          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND)) {
-        for (int i = 0; i < rows.size(); i++) {
-          jswift.data.Row row = rows.get(i);
-          jswift.template.Conversation c;
-          int[] ids;
-          try {
-            c = jswift.template.Conversation.fromJson(row.toJson());
-            ids = encoder.encodeClassifierInput(c);
-          } catch (RuntimeException e) {
-            throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
-          }
-          int[] none = new int[ids.length];
-          java.util.Arrays.fill(none, jswift.model.Batch.IGNORE);
-          double score = head.scores(lm.lastHiddenStates(jswift.model.Batch.packed(List.of(ids), List.of(none))))[0];
-          com.fasterxml.jackson.databind.node.ObjectNode o = json.createObjectNode();
-          o.put("response", 1 / (1 + Math.exp(-score)));
-          com.fasterxml.jackson.databind.node.ArrayNode arr = o.putArray("messages");
-          for (jswift.template.Message m : c.messages())
-            arr.addObject().put("role", m.role().wireName()).put("content", m.content());
-          w.write(json.writeValueAsString(o));
-          w.write('\n');
-        }
-      }
-      out.println("wrote " + rows.size() + " relevance scores to " + result);
+      out.println("wrote " + jswift.infer.PairScoring.run(lm, encoder, head, rows, result) + " relevance scores to "
+          + result);
     }
     return 0;
   }
@@ -260,11 +199,10 @@ public final class InferCommand implements Callable<Integer> {
       throws IOException {
     String what = "a sequence classifier (" + classifier.problemType().hfName() + ", " + classifier.labels()
         + " label" + (classifier.labels() == 1 ? "" : "s") + ")";
-    if (!valDataset.isEmpty() || loadDataArgs) {
-      Path result = resultPath != null ? resultPath : defaultResultPath();
-      try (LoadedDatasets data = loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
-          DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false))) {
-        jswift.data.RowList rows = loadDataArgs ? data.valList() : data.trainList();
+    if (datasetMode()) {
+      Path result = resultFile();
+      try (LoadedDatasets data = openRows()) {
+        jswift.data.RowList rows = rowsOf(data);
         out.println("jswift infer: " + rows.size() + " rows with " + model + " on " + dev + ", " + what + " -> " + result);
         out.flush();
         SequenceClassifier.Summary s = classifier.run(rows, maxBatchSize, result, out);
@@ -276,6 +214,37 @@ public final class InferCommand implements Callable<Integer> {
     }
     out.println("jswift infer: " + model + " on " + dev + ", template " + name + ", " + what
         + ". Each line is classified; 'exit' to quit.");
+    promptLoop(out, line -> {
+      List<jswift.template.Message> messages = new ArrayList<>();
+      if (sys != null) messages.add(new jswift.template.Message(jswift.template.Role.SYSTEM, sys));
+      messages.add(new jswift.template.Message(jswift.template.Role.USER, line));
+      return classifier.predict(jswift.template.Conversation.of(messages)).toString();
+    });
+    return 0;
+  }
+
+  /** Whether rows are answered (--val_dataset or --load_data_args) rather than typed lines. */
+  private boolean datasetMode() {
+    return !valDataset.isEmpty() || loadDataArgs;
+  }
+
+  /** The rows to answer: --val_dataset's, or (--load_data_args) the checkpoint's run's; see {@link #rowsOf}. */
+  private LoadedDatasets openRows() throws IOException {
+    return loadDataArgs ? runValidationRows() : DatasetLoader.load(valDataset, List.of(),
+        DatasetOptions.defaults().withDatasetShuffle(false).withRequireAssistant(false));
+  }
+
+  private jswift.data.RowList rowsOf(LoadedDatasets data) {
+    return loadDataArgs ? data.valList() : data.trainList();
+  }
+
+  private Path resultFile() {
+    return resultPath != null ? resultPath : defaultResultPath();
+  }
+
+  /** Reads lines typed at the prompt until 'exit' (or the end of input); each non-blank one's answer is printed. */
+  private static void promptLoop(PrintWriter out, java.util.function.Function<String, String> answer)
+      throws IOException {
     out.flush();
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     while (true) {
@@ -284,13 +253,9 @@ public final class InferCommand implements Callable<Integer> {
       String line = in.readLine();
       if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
       if (line.isBlank()) continue;
-      List<jswift.template.Message> messages = new ArrayList<>();
-      if (sys != null) messages.add(new jswift.template.Message(jswift.template.Role.SYSTEM, sys));
-      messages.add(new jswift.template.Message(jswift.template.Role.USER, line));
-      out.println(classifier.predict(jswift.template.Conversation.of(messages)));
+      out.println(answer.apply(line));
       out.flush();
     }
-    return 0;
   }
 
   /**

@@ -6,10 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import jswift.data.Row;
@@ -37,12 +34,9 @@ public final class DatasetInference {
   public static long run(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, GenerationConfig gen,
       RowList rows, int maxBatchSize, Path resultPath, PrintWriter progress) throws IOException {
     if (maxBatchSize <= 0) throw new IllegalArgumentException("--max_batch_size must be > 0");
-    Path parent = resultPath.toAbsolutePath().getParent();
-    if (parent != null) Files.createDirectories(parent);
     long done = 0;
     long start = System.nanoTime();
-    try (BufferedWriter out = Files.newBufferedWriter(resultPath, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-        StandardOpenOption.APPEND)) {
+    try (BufferedWriter out = ResultFile.append(resultPath)) {
       for (int first = 0; first < rows.size(); first += maxBatchSize) {
         int n = Math.min(maxBatchSize, rows.size() - first);
         List<Conversation> convs = new ArrayList<>();

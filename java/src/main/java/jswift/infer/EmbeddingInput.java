@@ -1,5 +1,7 @@
 package jswift.infer;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -73,6 +75,31 @@ public final class EmbeddingInput {
       for (int j = 0; j < keep; j++) out[i][j] = (float) (last[i][j] * inv);
     }
     return out;
+  }
+
+  /**
+   * {@code jswift infer} on an embedding model: each row's embedding (of its last user message) appended to
+   * {@code resultPath} as {@code response}. Returns the number of rows.
+   */
+  public long run(jswift.model.CausalLM model, jswift.data.RowList rows, Path resultPath) throws IOException {
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    int dim = model.config().hiddenSize();
+    try (java.io.BufferedWriter w = ResultFile.append(resultPath)) {
+      for (int i = 0; i < rows.size(); i++) {
+        Row row = rows.get(i);
+        String text = null;
+        for (Message m : row.messages()) if (m.role() == Role.USER) text = m.content();
+        if (text == null) throw new IllegalArgumentException(row.location() + ": no user message to embed");
+        float[] v = embed(model, List.of(ids(text)), dim)[0];
+        com.fasterxml.jackson.databind.node.ObjectNode o = json.createObjectNode();
+        com.fasterxml.jackson.databind.node.ArrayNode arr = o.putArray("response");
+        for (float x : v) arr.add(x);
+        o.putArray("messages").addObject().put("role", "user").put("content", text);
+        w.write(json.writeValueAsString(o));
+        w.write('\n');
+      }
+    }
+    return rows.size();
   }
 
   /** An embedding training row's texts: the anchor (query), its positive, and its negatives. */

@@ -82,13 +82,7 @@ public final class ServedModel {
     if (!adapterOfName.containsKey(name))
       throw new ApiException(404, "invalid_request_error", "model",
           "the model '" + name + "' is not served here; served: " + names());
-    Conversation conv = r.conversation();
-    if (system != null && (conv.messages().isEmpty() || conv.messages().get(0).role() != Role.SYSTEM)) {
-      List<Message> withSystem = new ArrayList<>();
-      withSystem.add(Message.system(system));
-      withSystem.addAll(conv.messages());
-      conv = new Conversation(withSystem, conv.tools());
-    }
+    Conversation conv = withSystem(r.conversation());
     GenerationPrompt prompt;
     try {
       prompt = template.encodePrompt(conv);
@@ -210,13 +204,7 @@ public final class ServedModel {
     if (!adapterOfName.containsKey(name))
       throw new ApiException(404, "invalid_request_error", "model",
           "the model '" + name + "' is not served here; served: " + names());
-    Conversation conv = r.conversation();
-    if (system != null && (conv.messages().isEmpty() || conv.messages().get(0).role() != Role.SYSTEM)) {
-      List<Message> withSystem = new ArrayList<>();
-      withSystem.add(Message.system(system));
-      withSystem.addAll(conv.messages());
-      conv = new Conversation(withSystem, conv.tools());
-    }
+    Conversation conv = withSystem(r.conversation());
     int tokens;
     try {
       tokens = template.encodeClassifierInput(conv).length;
@@ -229,6 +217,15 @@ public final class ServedModel {
     model.setActiveAdapter(adapterOfName.get(name));
     double[] logits = classifier.logits(List.of(conv))[0];
     return new Classified(name, classifier.problemType().predict(logits), tokens);
+  }
+
+  /** The conversation with the server's system prompt (--system) in front, unless it has its own. */
+  private Conversation withSystem(Conversation conv) {
+    if (system == null || (!conv.messages().isEmpty() && conv.messages().get(0).role() == Role.SYSTEM)) return conv;
+    List<Message> withSystem = new ArrayList<>();
+    withSystem.add(Message.system(system));
+    withSystem.addAll(conv.messages());
+    return new Conversation(withSystem, conv.tools());
   }
 
   /** The served name a request asks for (the base name when it names none). */

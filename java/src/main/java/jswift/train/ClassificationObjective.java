@@ -14,7 +14,7 @@ import jswift.model.ScoreHead;
  * {@link ClassificationLoss} compares its logits with the row's label. Logs the loss and, for classification, the
  * accuracy ({@code acc}: exact predictions over rows).
  */
-final class ClassificationObjective implements Objective {
+final class ClassificationObjective implements Objective.OnSequences {
   private final CausalLM model;
   private final ScoreHead head;
   private final ProblemType type;
@@ -34,11 +34,6 @@ final class ClassificationObjective implements Objective {
   @Override
   public SampleStream.Layout layout() {
     return SampleStream.Layout.CLASSIFY;
-  }
-
-  @Override
-  public boolean learnsFrom(Batch b) {
-    return b.sequences() > 0;  // a classifier's rows carry no token labels: the row's label is its target
   }
 
   @Override

@@ -14,7 +14,7 @@ import jswift.model.CausalLM;
  * batch's other candidates). The step's loss is the mean of its micro-batches' losses, as ms-swift's trainer
  * accumulates them; InfoNCE's in-batch negatives are those of the micro-batch ({@code --per_device_train_batch_size}).
  */
-final class EmbeddingObjective implements Objective {
+final class EmbeddingObjective implements Objective.OnSequences {
   private final CausalLM model;
   private final EmbeddingLoss.Type type;
   private final EmbeddingLoss.InfoNce settings;
@@ -36,17 +36,10 @@ final class EmbeddingObjective implements Objective {
     return SampleStream.Layout.EMBEDDING;
   }
 
-  @Override
-  public boolean learnsFrom(Batch b) {
-    return b.sequences() > 0;
-  }
-
   /** The step's micro-batches: each contributes its mean loss, divided by their number. */
   @Override
   public double normalizer(List<Batch> micro) {
-    int n = 0;
-    for (Batch b : micro) if (b.sequences() > 0) n++;
-    return n;
+    return Objective.microBatches(micro);
   }
 
   /** The groups (anchor, positive, negatives) of a batch, from its sequences' {kind, label} targets. */

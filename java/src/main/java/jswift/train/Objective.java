@@ -57,4 +57,22 @@ interface Objective extends AutoCloseable {
 
   @Override
   default void close() {}
+
+  /**
+   * An objective on whole sequences (a head on each one's last token: classifiers, embeddings, rerankers): their
+   * rows carry no token labels, so every micro-batch with a sequence has something to learn.
+   */
+  interface OnSequences extends Objective {
+    @Override
+    default boolean learnsFrom(Batch b) {
+      return b.sequences() > 0;
+    }
+  }
+
+  /** The micro-batches that hold a sequence: what a loss averaged per micro-batch is divided by. */
+  static double microBatches(List<Batch> micro) {
+    int n = 0;
+    for (Batch b : micro) if (b.sequences() > 0) n++;
+    return n;
+  }
 }

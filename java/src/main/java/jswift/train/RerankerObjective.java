@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
+import jswift.model.SequenceScorer;
 
 /**
  * Reranker training ({@code --task_type reranker}: a one-label score head; {@code generative_reranker}: the LM head's
@@ -13,7 +14,7 @@ import jswift.model.CausalLM;
  * the step's loss is the mean of its micro-batches' losses, as ms-swift's trainer accumulates them. Logs MRR and NDCG
  * of the groups' rankings.
  */
-final class RerankerObjective implements Objective {
+final class RerankerObjective implements Objective.OnSequences {
   private final CausalLM model;
   private final SequenceScorer head;
   private final RerankerLoss.Type type;
@@ -41,15 +42,8 @@ final class RerankerObjective implements Objective {
   }
 
   @Override
-  public boolean learnsFrom(Batch b) {
-    return b.sequences() > 0;
-  }
-
-  @Override
   public double normalizer(List<Batch> micro) {
-    int n = 0;
-    for (Batch b : micro) if (b.sequences() > 0) n++;
-    return n;
+    return Objective.microBatches(micro);
   }
 
   private static double[] labels(Batch b) {

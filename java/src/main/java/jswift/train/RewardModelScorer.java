@@ -4,12 +4,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import jswift.model.Batch;
+import jswift.infer.SequenceClassifier;
 import jswift.model.CausalLM;
-import jswift.model.ScoreHead;
 import jswift.template.Conversation;
-import jswift.template.ConversationEncoder;
-import jswift.template.Encoded;
 import jswift.template.Message;
 import jswift.template.Role;
 import jswift.template.TemplateOptions;
@@ -29,57 +26,53 @@ import jswift.tuner.LoraConfig;
 final class RewardModelScorer implements RewardFunction, AutoCloseable {
   private final CausalLM model;
   private final Tokenizer tokenizer;
-  private final ConversationEncoder template;
-  private final ScoreHead head;
+  private final SequenceClassifier classifier;
 
-  private RewardModelScorer(CausalLM model, Tokenizer tokenizer, ConversationEncoder template, ScoreHead head) {
+  private RewardModelScorer(CausalLM model, Tokenizer tokenizer, SequenceClassifier classifier) {
     this.model = model;
     this.tokenizer = tokenizer;
-    this.template = template;
-    this.head = head;
+    this.classifier = classifier;
   }
 
   /**
    * Loads the reward model saved in {@code dir}: an adapter (its base from adapter_config.json's
-   * base_model_name_or_path) or a whole model with its score head (full training).
+   * base_model_name_or_path) or a whole model with its score head (full training, or a merged adapter).
    */
   static RewardModelScorer load(Path dir, Device device, DType dtype) throws IOException {
     boolean adapter = java.nio.file.Files.exists(dir.resolve(LoraConfig.FILE));
-    if (!adapter && java.nio.file.Files.exists(dir.resolve("config.json")))
-      return open(dir, device, dtype, m -> ScoreHead.loadFromModel(dir, m.config().hiddenSize(), 1, device));
-    LoraConfig cfg = LoraConfig.read(dir);
-    if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
-      throw new IllegalArgumentException("--reward_model " + dir + ": its adapter_config.json has task_type "
-          + cfg.fields().path("task_type").asText() + ", not SEQ_CLS: not a reward model (train one with jswift rlhf "
-          + "--rlhf_type rm)");
-    String base = cfg.baseModelNameOrPath();
-    if (base == null || base.isEmpty())
-      throw new IllegalArgumentException("--reward_model " + dir + ": adapter_config.json names no "
-          + "base_model_name_or_path");
-    return open(Path.of(base), device, dtype, m -> {
-      m.loadAdapter("default", dir);
-      m.setActiveAdapter("default");
-      return ScoreHead.load(dir, m.config().hiddenSize(), 1, device);
-    });
-  }
-
-  /** What a loaded model needs to become a reward model: its head (and, for an adapter, the adapter). */
-  private interface HeadLoader {
-    ScoreHead load(CausalLM model) throws IOException;
-  }
-
-  /** The model of {@code modelDir} with its tokenizer and template, and the head {@code head} gives it. */
-  private static RewardModelScorer open(Path modelDir, Device device, DType dtype, HeadLoader head) throws IOException {
-    CausalLM m = CausalLM.load(modelDir, device, dtype, CausalLM.Quantization.NONE);
+    Path base = dir;
+    if (adapter || !java.nio.file.Files.exists(dir.resolve("config.json"))) {
+      LoraConfig cfg = LoraConfig.read(dir);
+      if (!"SEQ_CLS".equals(cfg.fields().path("task_type").asText()))
+        throw new IllegalArgumentException("--reward_model " + dir + ": its adapter_config.json has task_type "
+            + cfg.fields().path("task_type").asText() + ", not SEQ_CLS: not a reward model (train one with jswift rlhf "
+            + "--rlhf_type rm)");
+      String baseName = cfg.baseModelNameOrPath();
+      if (baseName == null || baseName.isEmpty())
+        throw new IllegalArgumentException("--reward_model " + dir + ": adapter_config.json names no "
+            + "base_model_name_or_path");
+      base = Path.of(baseName);
+    }
+    CausalLM m = CausalLM.load(base, device, dtype, CausalLM.Quantization.NONE);
     Tokenizer tok = null;
-    ScoreHead h = null;
+    SequenceClassifier c = null;
     try {
-      h = head.load(m);
-      tok = Tokenizer.load(modelDir);
-      ConversationEncoder template = Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT);
-      return new RewardModelScorer(m, tok, template, h);
+      if (adapter) {
+        m.loadAdapter("default", dir);
+        m.setActiveAdapter("default");
+      }
+      tok = Tokenizer.load(base);
+      c = SequenceClassifier.detect(m, base, adapter ? dir : null,
+          Templates.create(m.config().architecture().template(), tok, TemplateOptions.DEFAULT));
+      if (c == null)
+        throw new IOException(dir + " is not a reward model: no *ForSequenceClassification config.json (jswift rlhf "
+            + "--rlhf_type rm saves one)");
+      if (c.labels() != 1)
+        throw new IllegalArgumentException("--reward_model " + dir + " is a classifier of " + c.labels() + " labels, "
+            + "not a reward model (one score)");
+      return new RewardModelScorer(m, tok, c);
     } catch (IOException | RuntimeException e) {
-      if (h != null) h.close();
+      if (c != null) c.close();
       if (tok != null) tok.close();
       m.close();
       throw e;
@@ -101,16 +94,14 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
   public double[] rewards(List<Completion> completions) {
     double[] out = new double[completions.size()];
     for (int from = 0; from < out.length; from += BATCH) {
-      List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
+      List<Conversation> conversations = new ArrayList<>();
       for (Completion c : completions.subList(from, Math.min(out.length, from + BATCH))) {
         List<Message> messages = new ArrayList<>(c.prompt());
         messages.add(new Message(Role.ASSISTANT, c.text()));
-        Encoded e = template.encode(Conversation.of(messages));
-        ids.add(e.inputIds());
-        labels.add(e.labels());
+        conversations.add(Conversation.of(messages));
       }
-      double[] s = head.scores(model.lastHiddenStates(Batch.packed(ids, labels)));
-      System.arraycopy(s, 0, out, from, s.length);
+      double[][] s = classifier.logits(conversations);
+      for (int i = 0; i < s.length; i++) out[from + i] = s[i][0];
     }
     return out;
   }
@@ -120,7 +111,7 @@ final class RewardModelScorer implements RewardFunction, AutoCloseable {
 
   @Override
   public void close() {
-    head.close();
+    classifier.close();
     tokenizer.close();
     model.close();
   }

@@ -168,7 +168,7 @@ public final class Trainer implements AutoCloseable {
         trained = adapter;
       }
       if (args.isGenerativeReranker())  // the LM head's own "yes" / "no" logits: no new head
-        objective = new RerankerObjective(m, YesNoHead.create(m, tok, System.getenv()), args.rerankerLoss(),
+        objective = new RerankerObjective(m, jswift.model.YesNoHead.create(m, tok, System.getenv()), args.rerankerLoss(),
             args.listwiseSettings(), true);
       if (args.isRewardModeling() || args.isSequenceClassification()
           || args.isReranker() && !args.isGenerativeReranker()) {
@@ -178,7 +178,7 @@ public final class Trainer implements AutoCloseable {
             lora != null ? jswift.model.ScoreHead.ADAPTER_KEY : jswift.model.ScoreHead.MODEL_KEY);
         objective = args.isRewardModeling() ? new RewardModelObjective(m, head, args.centerRewardsCoefficient != null
             ? args.centerRewardsCoefficient : 0) : args.isReranker()
-            ? new RerankerObjective(m, SequenceScorer.of(head), args.rerankerLoss(), args.listwiseSettings(), false)
+            ? new RerankerObjective(m, jswift.model.SequenceScorer.of(head), args.rerankerLoss(), args.listwiseSettings(), false)
             : new ClassificationObjective(m, head, args.problemType());
         head.weight().setTrainable(true);
         trained.add(head.weight());

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Random;
 import jswift.model.Batch;
 import jswift.model.CausalLM;
+import jswift.model.YesNoHead;
 import jswift.nn.Parameter;
 import jswift.tensor.Device;
 import jswift.testing.GradientCheck;

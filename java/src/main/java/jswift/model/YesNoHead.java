@@ -1,6 +1,5 @@
-package jswift.train;
+package jswift.model;
 
-import jswift.model.CausalLM;
 import jswift.nn.Parameter;
 import jswift.tensor.Arena;
 import jswift.tensor.DType;

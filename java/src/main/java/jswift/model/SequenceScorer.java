@@ -1,8 +1,8 @@
-package jswift.train;
+package jswift.model;
 
 /**
- * One score per sequence from its last hidden state, and the backward of it: a reranker's {@link
- * jswift.model.ScoreHead} (one label), or a generative reranker's {@link YesNoHead} (the LM head's "yes" minus "no"
+ * One score per sequence from its last hidden state, and the backward of it: a reranker's {@link ScoreHead} (one
+ * label), or a generative reranker's {@link YesNoHead} (the LM head's "yes" minus "no"
  * logit).
  */
 public interface SequenceScorer extends AutoCloseable {
@@ -15,7 +15,7 @@ public interface SequenceScorer extends AutoCloseable {
   void close();
 
   /** A one-label score head as a scorer (closed with it). */
-  static SequenceScorer of(jswift.model.ScoreHead head) {
+  static SequenceScorer of(ScoreHead head) {
     return new SequenceScorer() {
       @Override
       public double[] scores(float[][] h) {
