@@ -174,10 +174,15 @@ final class GenerationOptions {
     return lm.config().architecture().template();
   }
 
+  @picocli.CommandLine.Option(names = "--agent_template", description = "how tool calls are read and written: "
+      + "hermes, llama3 or react_en (default: the template's own)")
+  String agentTemplate;
+
   ConversationEncoder encoder(CausalLM lm, Tokenizer tok) throws IOException {
     String name = templateName(lm);
-    return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model()) : null,
-        TemplateOptions.DEFAULT);
+    TemplateOptions options = agentTemplate != null ? TemplateOptions.DEFAULT.withAgentTemplate(agentTemplate)
+        : TemplateOptions.DEFAULT;
+    return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model()) : null, options);
   }
 
   /** CLI values, else generation_config.json's, else greedy. Stop at the tokenizer's eos ids. */

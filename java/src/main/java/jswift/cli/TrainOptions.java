@@ -50,6 +50,10 @@ public final class TrainOptions {
       + "model folder's config.json") String modelType;
   @Option(names = "--use_hf", arity = "1", description = "accepted for ms-swift: --model is a local folder either way")
   Boolean useHf;
+  @Option(names = "--agent_template", description = "how tool calls are written in training text: hermes, llama3 or "
+      + "react_en (default: the template's own, e.g. hermes for Qwen)") String agentTemplate;
+  @Option(names = "--deepspeed", description = "accepted for ms-swift (zero0..zero3, *_offload, a json): jswift trains "
+      + "on one device with its own kernels, so it has no effect (a note says so)") String deepspeed;
   @Option(names = "--gradient_checkpointing_kwargs", description = "accepted for ms-swift (e.g. '{\"use_reentrant\": "
       + "false}'): jswift's recomputation has no such options") String gradientCheckpointingKwargs;
   @Option(names = "--logging_first_step", arity = "1", description = "accepted: jswift always logs the first step")
@@ -253,6 +257,8 @@ public final class TrainOptions {
     a.tunerBackend = tunerBackend;
     a.reportTo = reportTo;
     a.taskType = taskType;
+    a.agentTemplate = agentTemplate;
+    a.deepspeed = deepspeed;
     a.numLabels = numLabels;
     a.problemType = problemType;
     a.modelName = modelName;

@@ -83,6 +83,8 @@ public final class TrainArguments {
   public List<String> reportTo = List.of();
   public String taskType = "causal_lm";  // ms-swift's --task_type: causal_lm, or seq_cls (a classifier; rm's too)
   public Integer numLabels;       // --task_type seq_cls: the classifier's labels (required)
+  public String agentTemplate;    // --agent_template: tool-call format in training text (null: the template's)
+  public String deepspeed;        // accepted for ms-swift scripts: no effect on one device (noted at start)
   public String problemType;      // --task_type seq_cls: regression | single_label_classification | multi_label_...
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
   public int boftBlockNum = 0;

@@ -101,6 +101,11 @@ public final class Trainer implements AutoCloseable {
       TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
           .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));
       if (args.system != null) options = options.withSystem(args.system);
+      if (args.agentTemplate != null) options = options.withAgentTemplate(args.agentTemplate);
+      if (args.deepspeed != null)
+        console.printf("note: --deepspeed %s has no effect: jswift trains on one device with its own kernels (no ZeRO "
+            + "sharding or offload); --quant_bits 4, --use_galore and --gradient_checkpointing save memory here%n",
+            args.deepspeed);
       if (args.pretrain) {
         template = new PlainTextEncoder(tok, maxLength, Truncation.parse(args.truncationStrategy));
       } else {

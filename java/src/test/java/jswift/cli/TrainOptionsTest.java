@@ -2,6 +2,7 @@ package jswift.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jswift.train.TrainArguments;
 import org.junit.jupiter.api.Test;
@@ -111,6 +112,24 @@ class TrainOptionsTest {
     RlhfCommand c = new RlhfCommand();
     new CommandLine(c).parseArgs(argv.toArray(new String[0]));
     return c.arguments();
+  }
+
+  @Test
+  void agentTemplateAndDeepspeedFromMsSwiftScripts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    TrainArguments a = parse("--model", "m", "--dataset", "d.jsonl", "--agent_template", "react_en", "--deepspeed",
+        "zero2");
+    assertEquals("react_en", a.agentTemplate);
+    assertEquals("zero2", a.deepspeed);
+    java.nio.file.Path data = jswift.testing.TinyModels.chatDataset(dir.resolve("d.jsonl"), new String[][] {{"hi", "hello"}});
+    String model = jswift.testing.Fixtures.tinyChatModel(dir.resolve("m")).toString();
+    String r = jswift.testing.Cli.run("sft", "--model", model, "--dataset", data.toString(), "--max_steps", "1",
+        "--deepspeed", "zero3_offload", "--agent_template", "react_en", "--output_dir", dir.resolve("o").toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("note: --deepspeed zero3_offload has no effect"), r);
+    r = jswift.testing.Cli.run("sft", "--model", model, "--dataset", data.toString(), "--max_steps", "1",
+        "--agent_template", "toolbench_x", "--output_dir", dir.resolve("p").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("react_en"), r);
   }
 
   @Test
