@@ -52,6 +52,14 @@ public final class TrainOptions {
   Boolean useHf;
   @Option(names = "--agent_template", description = "how tool calls are written in training text: hermes, llama3 or "
       + "react_en (default: the template's own, e.g. hermes for Qwen)") String agentTemplate;
+  @Option(names = "--metric_for_best_model", description = "the evaluation metric the best checkpoint is chosen by "
+      + "(loss, acc, token_acc, mrr, margin, ...; default: loss, GRPO's reward)") String metricForBestModel;
+  @Option(names = "--greater_is_better", arity = "1", description = "whether a larger --metric_for_best_model is better "
+      + "(default: false for a loss, true otherwise)") Boolean greaterIsBetter;
+  @Option(names = "--load_best_model_at_end", arity = "1", description = "accepted for ms-swift: the best checkpoint is "
+      + "always kept and reported as best_model_checkpoint") Boolean loadBestModelAtEnd;
+  @Option(names = "--early_stop_interval", description = "stop when the best evaluation metric has not improved in "
+      + "this many evaluations (a checkpoint is saved at the stop)") Integer earlyStopInterval;
   @Option(names = "--deepspeed", description = "accepted for ms-swift (zero0..zero3, *_offload, a json): jswift trains "
       + "on one device with its own kernels, so it has no effect (a note says so)") String deepspeed;
   @Option(names = "--gradient_checkpointing_kwargs", description = "accepted for ms-swift (e.g. '{\"use_reentrant\": "
@@ -259,6 +267,10 @@ public final class TrainOptions {
     a.taskType = taskType;
     a.agentTemplate = agentTemplate;
     a.deepspeed = deepspeed;
+    a.metricForBestModel = metricForBestModel;
+    a.greaterIsBetter = greaterIsBetter;
+    a.loadBestModelAtEnd = loadBestModelAtEnd;
+    a.earlyStopInterval = earlyStopInterval;
     a.numLabels = numLabels;
     a.problemType = problemType;
     a.modelName = modelName;

@@ -84,6 +84,10 @@ public final class TrainArguments {
   public String taskType = "causal_lm";  // ms-swift's --task_type: causal_lm, or seq_cls (a classifier; rm's too)
   public Integer numLabels;       // --task_type seq_cls: the classifier's labels (required)
   public String agentTemplate;    // --agent_template: tool-call format in training text (null: the template's)
+  public String metricForBestModel;  // transformers' metric_for_best_model (acc, loss, ...); null: the evaluation's own
+  public Boolean greaterIsBetter;    // null: false for a loss, true otherwise
+  public Boolean loadBestModelAtEnd; // accepted: the best checkpoint is kept and reported (best_model_checkpoint)
+  public Integer earlyStopInterval;  // ms-swift: stop after this many evaluations without improvement
   public String deepspeed;        // accepted for ms-swift scripts: no effect on one device (noted at start)
   public String problemType;      // --task_type seq_cls: regression | single_label_classification | multi_label_...
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
@@ -374,6 +378,8 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
           + "language models (causal_lm), sequence classifiers (seq_cls; reward models with jswift rlhf "
           + "--rlhf_type rm), embedding models (embedding) and rerankers (reranker, generative_reranker)");
+    if (earlyStopInterval != null && earlyStopInterval < 1)
+      throw new IllegalArgumentException("--early_stop_interval must be >= 1 evaluations, got " + earlyStopInterval);
     if (isEmbedding()) validateEmbedding();
     else if (isReranker()) validateReranker();
     else if (rlhfType == null && lossType != null)

@@ -224,6 +224,7 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
+      log.bestBy(args.metricForBestModel, args.greaterIsBetter);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
       if (args.isKto()) objective = new KtoObjective(m, reference, args.ktoSettings());
       if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd())
@@ -559,6 +560,7 @@ public final class Trainer implements AutoCloseable {
         log.step(step, loss, log.writes(step) ? optimizer.lastGradNorm() : -1, lr, cursor.epochProgress(),
             grpoTokens, grpoTokenAccuracy(), device);
         lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
+        if (stoppedEarly > 0) break;
         continue;
       }
       BatchPrefetcher.Step prepared = prefetch.next();
@@ -615,9 +617,12 @@ public final class Trainer implements AutoCloseable {
       last = loss;
       log.step(step, loss, gradNorm, lr, cursor.epochProgress(), tokens, model.takeTokenAccuracy(), device);
       lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
+      if (stoppedEarly > 0) break;
     }
     log.close();
-    console.printf("done: %d steps, loss %.4f -> %.4f; last checkpoint %s%n", totalSteps, first, last, lastCheckpoint);
+    long done = stoppedEarly > 0 ? stoppedEarly : totalSteps;
+    console.printf("done: %d steps%s, loss %.4f -> %.4f; last checkpoint %s%n", done, stoppedEarly > 0
+        ? " (stopped early)" : "", first, last, lastCheckpoint);
     Path best = checkpoints.best();
     // ms-swift's closing lines, which scripts grep for
     console.printf("last_model_checkpoint: %s%nbest_model_checkpoint: %s%n", lastCheckpoint == null ? "None"
@@ -626,7 +631,7 @@ public final class Trainer implements AutoCloseable {
       symlink(runDir.resolve("last"), lastCheckpoint);
       if (best != null) symlink(runDir.resolve("best"), best);
     }
-    return new Result(runDir, totalSteps, first, last, lastCheckpoint, cursor.skippedTooLong(), best);
+    return new Result(runDir, done, first, last, lastCheckpoint, cursor.skippedTooLong(), best);
   }
 
   /** --create_checkpoint_symlink: {@code link} -> {@code target} (relative, so the run folder can move), replaced. */
@@ -663,13 +668,22 @@ public final class Trainer implements AutoCloseable {
     if (step % evalEvery == 0 || step == totalSteps) {
       if (prefetch != null) prefetch.quiesce();  // evaluation encodes with the same template (and maybe rows of the same file)
       evaluate(step);
+      // ms-swift's early_stop_interval: the best metric has not improved in that many evaluations
+      if (args.earlyStopInterval != null && log.evaluationsWithoutImprovement() >= args.earlyStopInterval
+          && step < totalSteps) {
+        stoppedEarly = step;
+        log.event(step, "early stop: the evaluation's metric has not improved in " + args.earlyStopInterval
+            + " evaluations (--early_stop_interval)");
+      }
     }
-    if (step % saveEvery == 0 || step == totalSteps) {
+    if (step % saveEvery == 0 || step == totalSteps || stoppedEarly == step) {
       lastCheckpoint = checkpoints.save(step, model, trainable, optimizer, cursor, log);
       drawPlots();
     }
     return lastCheckpoint;
   }
+
+  private long stoppedEarly;  // --early_stop_interval: the step the run stopped at (0: none)
 
   private int grpoTokens;  // the tokens of the last GRPO step's training sequences
   private GrpoStep.Rollout rollout;  // GRPO: the generation the current steps train on

@@ -124,10 +124,53 @@ final class TrainingLog implements AutoCloseable {
   private double evalMetric;
   private boolean greaterIsBetter;
 
-  private void evaluated(long step, double metric, boolean greater) {
+  private String metricForBest;   // --metric_for_best_model as logged (eval_acc, ...); null: the evaluation's own
+  private Boolean greaterOverride;  // --greater_is_better; null: transformers' default for the metric
+  private long evaluations, sinceImprovement;  // for --early_stop_interval
+  private Double bestSoFar;
+
+  /**
+   * transformers' metric_for_best_model ("acc" is read as "eval_acc") and greater_is_better (null: false for a loss,
+   * true otherwise, as transformers defaults it); a null metric keeps each evaluation's own (eval_loss, GRPO's
+   * eval_reward).
+   */
+  void bestBy(String metric, Boolean greater) {
+    metricForBest = metric == null ? null : metric.startsWith("eval_") ? metric : "eval_" + metric;
+    greaterOverride = greater;
+  }
+
+  /**
+   * Records an evaluation's metric for the best checkpoint: the configured one, read from the evaluation's logged
+   * values {@code n}, or else {@code metric} (its own, better when {@code greater}).
+   */
+  private void evaluated(long step, double metric, boolean greater, ObjectNode n) {
+    if (metricForBest != null) {
+      if (!n.has(metricForBest)) {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        n.fieldNames().forEachRemaining(f -> { if (f.startsWith("eval_")) names.add(f.substring(5)); });
+        throw new IllegalArgumentException("--metric_for_best_model " + metricForBest.substring(5) + ": this run's "
+            + "evaluation logs " + names + "; pick one of them");
+      }
+      metric = n.get(metricForBest).asDouble();
+      greater = greaterOverride != null ? greaterOverride : !metricForBest.endsWith("loss");
+    } else if (greaterOverride != null) {
+      greater = greaterOverride;
+    }
     evalStep = step;
     evalMetric = metric;
     greaterIsBetter = greater;
+    evaluations++;
+    if (bestSoFar == null || (greater ? metric > bestSoFar : metric < bestSoFar)) {
+      bestSoFar = metric;
+      sinceImprovement = 0;
+    } else {
+      sinceImprovement++;
+    }
+  }
+
+  /** Evaluations in a row since the metric last improved (0 right after an improvement). */
+  long evaluationsWithoutImprovement() {
+    return sinceImprovement;
   }
 
   /** The metric of an evaluation at {@code step}, or null when there was none at that step. */
@@ -141,31 +184,29 @@ final class TrainingLog implements AutoCloseable {
   }
 
   void eval(long step, double loss, double tokenAcc) throws IOException {
-    evaluated(step, loss, false);
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
     n.put("eval_token_acc", round(tokenAcc));
     n.put("global_step/max_steps", step + "/" + totalSteps);
+    evaluated(step, loss, false, n);
     write(n);
     console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
   }
 
   /** A preference run's evaluation (rlhf): the loss and the reward accuracy and margin over the pairs. */
   void evalPreference(long step, double loss, double accuracy, double margin) throws IOException {
-    evaluated(step, loss, false);
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
     n.put("eval_rewards/accuracies", round(accuracy));
     n.put("eval_rewards/margins", round(margin));
     n.put("global_step/max_steps", step + "/" + totalSteps);
+    evaluated(step, loss, false, n);
     write(n);
     console.printf("eval at step %d: loss %.4f, reward accuracy %.4f, margin %.4f%n", step, loss, accuracy, margin);
   }
 
   /** An evaluation's metrics (GRPO's eval_reward; KTO's eval_loss and eval_rewards/...), in order. */
   void evalMetrics(long step, java.util.Map<String, Double> metrics) throws IOException {
-    if (metrics.containsKey("eval_loss")) evaluated(step, metrics.get("eval_loss"), false);
-    else if (metrics.containsKey("eval_reward")) evaluated(step, metrics.get("eval_reward"), true);
     ObjectNode n = JSON.createObjectNode();
     StringBuilder shown = new StringBuilder();
     for (java.util.Map.Entry<String, Double> e : metrics.entrySet()) {
@@ -174,6 +215,8 @@ final class TrainingLog implements AutoCloseable {
           .append(String.format("%.4f", e.getValue()));
     }
     n.put("global_step/max_steps", step + "/" + totalSteps);
+    if (metrics.containsKey("eval_loss")) evaluated(step, metrics.get("eval_loss"), false, n);
+    else if (metrics.containsKey("eval_reward")) evaluated(step, metrics.get("eval_reward"), true, n);
     write(n);
     console.printf("eval at step %d: %s%n", step, shown);
   }

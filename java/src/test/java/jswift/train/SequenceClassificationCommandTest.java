@@ -183,6 +183,39 @@ class SequenceClassificationCommandTest {
         log.get(0) + " -> " + log.get(15));
   }
 
+  /** transformers' metric_for_best_model / greater_is_better and ms-swift's early_stop_interval, on eval_acc. */
+  @Test
+  void bestCheckpointByAccuracyAndEarlyStop(@TempDir Path dir) throws Exception {
+    Path data = rows(dir, "cls.jsonl", false);
+    String[] common = {"sft", "--task_type", "seq_cls", "--num_labels", "3", "--model", MODEL.toString(), "--dataset",
+        data.toString(), "--val_dataset", data.toString(), "--max_steps", "24", "--logging_steps", "1",
+        "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1", "--device", "cpu",
+        "--eval_steps", "4", "--save_steps", "4"};
+    String r = Cli.run(concat(common, "--learning_rate", "2e-3", "--metric_for_best_model", "acc", "--output_dir",
+        dir.resolve("a").toString()));
+    assertTrue(r.startsWith("0\n"), r);
+    Path run = Cli.onlyChild(dir.resolve("a/jswift-tiny-chat"));
+    double bestAcc = -1;
+    long bestStep = -1;
+    for (JsonNode n : log(run))
+      if (n.has("eval_acc") && n.get("eval_acc").asDouble() > bestAcc) {  // the first of the best, as transformers
+        bestAcc = n.get("eval_acc").asDouble();
+        bestStep = Long.parseLong(n.get("global_step/max_steps").asText().split("/")[0]);
+      }
+    JsonNode state = JSON.readTree(run.resolve("checkpoint-24/trainer_state.json").toFile());
+    assertEquals(bestAcc, state.get("best_metric").asDouble(), 1e-9);
+    assertTrue(state.get("best_model_checkpoint").asText().endsWith("checkpoint-" + bestStep), state.toString());
+    // a run that cannot improve (learning rate 0) stops at its second evaluation
+    r = Cli.run(concat(common, "--learning_rate", "0", "--early_stop_interval", "1", "--output_dir",
+        dir.resolve("b").toString()));
+    assertTrue(r.startsWith("0\n") && r.contains("done: 8 steps (stopped early)"), r);
+    Path stopped = Cli.onlyChild(dir.resolve("b/jswift-tiny-chat"));
+    assertTrue(Files.exists(stopped.resolve("checkpoint-8/adapter_model.safetensors"))
+        && !Files.exists(stopped.resolve("checkpoint-12")));
+    r = Cli.run(concat(common, "--metric_for_best_model", "f1", "--output_dir", dir.resolve("c").toString()));
+    assertTrue(r.startsWith("2\n") && r.contains("--metric_for_best_model f1") && r.contains("acc"), r);
+  }
+
   @Test
   void badLabelsAndFlagsAreRefusedByName(@TempDir Path dir) throws Exception {
     Path data = rows(dir, "cls.jsonl", false);
