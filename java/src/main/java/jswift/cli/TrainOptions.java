@@ -58,6 +58,11 @@ public final class TrainOptions {
       + "(default: false for a loss, true otherwise)") Boolean greaterIsBetter;
   @Option(names = "--load_best_model_at_end", arity = "1", description = "accepted for ms-swift: the best checkpoint is "
       + "always kept and reported as best_model_checkpoint") Boolean loadBestModelAtEnd;
+  @Option(names = "--predict_with_generate", arity = "1", description = "evaluation also generates answers (greedy) "
+      + "and reports ROUGE-1/2/L and BLEU-4 against the rows' answers (best checkpoint by rouge-l)")
+  boolean predictWithGenerate;
+  @Option(names = "--max_new_tokens", description = "--predict_with_generate: the longest answer (default 64)")
+  int maxNewTokens = 64;
   @Option(names = "--early_stop_interval", description = "stop when the best evaluation metric has not improved in "
       + "this many evaluations (a checkpoint is saved at the stop)") Integer earlyStopInterval;
   @Option(names = "--deepspeed", description = "accepted for ms-swift (zero0..zero3, *_offload, a json): jswift trains "
@@ -271,6 +276,8 @@ public final class TrainOptions {
     a.greaterIsBetter = greaterIsBetter;
     a.loadBestModelAtEnd = loadBestModelAtEnd;
     a.earlyStopInterval = earlyStopInterval;
+    a.predictWithGenerate = predictWithGenerate;
+    a.maxNewTokens = maxNewTokens;
     a.numLabels = numLabels;
     a.problemType = problemType;
     a.modelName = modelName;

@@ -88,6 +88,8 @@ public final class TrainArguments {
   public Boolean greaterIsBetter;    // null: false for a loss, true otherwise
   public Boolean loadBestModelAtEnd; // accepted: the best checkpoint is kept and reported (best_model_checkpoint)
   public Integer earlyStopInterval;  // ms-swift: stop after this many evaluations without improvement
+  public boolean predictWithGenerate;  // evaluation also generates answers: ROUGE / BLEU against the references
+  public int maxNewTokens = 64;        // --predict_with_generate: the longest generated answer
   public String deepspeed;        // accepted for ms-swift scripts: no effect on one device (noted at start)
   public String problemType;      // --task_type seq_cls: regression | single_label_classification | multi_label_...
   public int boftBlockSize = 4;   // --train_type boft: ms-swift's boft_* flags and defaults
@@ -378,6 +380,10 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--task_type " + taskType + " is not supported yet: jswift trains causal "
           + "language models (causal_lm), sequence classifiers (seq_cls; reward models with jswift rlhf "
           + "--rlhf_type rm), embedding models (embedding) and rerankers (reranker, generative_reranker)");
+    if (predictWithGenerate && (rlhfType != null || pretrain || !"causal_lm".equals(taskType)))
+      throw new IllegalArgumentException("--predict_with_generate evaluates sft's generated answers (causal_lm), not "
+          + (rlhfType != null ? "rlhf" : pretrain ? "pt" : "--task_type " + taskType));
+    if (maxNewTokens < 1) throw new IllegalArgumentException("--max_new_tokens must be >= 1, got " + maxNewTokens);
     if (earlyStopInterval != null && earlyStopInterval < 1)
       throw new IllegalArgumentException("--early_stop_interval must be >= 1 evaluations, got " + earlyStopInterval);
     if (isEmbedding()) validateEmbedding();

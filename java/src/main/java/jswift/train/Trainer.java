@@ -8,6 +8,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import com.fasterxml.jackson.databind.JsonNode;
 import jswift.data.DatasetLoader;
@@ -224,7 +225,9 @@ public final class Trainer implements AutoCloseable {
           LrSchedule.warmupSteps(args.warmupSteps, args.warmupRatio, totalSteps), totalSteps);
       runDir = newRunDir(args);
       log = new TrainingLog(runDir, console, totalSteps, args.loggingSteps);
-      log.bestBy(args.metricForBestModel, args.greaterIsBetter);
+      // ms-swift: with --predict_with_generate the best checkpoint is the best rouge-l unless told otherwise
+      log.bestBy(args.metricForBestModel != null ? args.metricForBestModel : args.predictWithGenerate ? "rouge-l" : null,
+          args.greaterIsBetter);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
       if (args.isKto()) objective = new KtoObjective(m, reference, args.ktoSettings());
       if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd())
@@ -790,7 +793,45 @@ public final class Trainer implements AutoCloseable {
       correct += e.correct();
     }
     if (rlhf != null) rlhf.report(step, log);
-    else if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets);
+    else if (targets > 0) log.eval(step, lossSum / targets, (double) correct / targets,
+        args.predictWithGenerate ? generationMetrics(val) : Map.of());
+  }
+
+  /**
+   * --predict_with_generate: greedy answers (up to --max_new_tokens) to the validation rows' prompts, scored against
+   * each row's last assistant message as ms-swift's NLG metrics are reported: the mean ROUGE-1 / ROUGE-2 / ROUGE-L F1
+   * and BLEU-4, x 100 ({@link jswift.eval.TextOverlap}'s words: lower-cased letter / digit runs, CJK characters
+   * alone).
+   */
+  private Map<String, Double> generationMetrics(RowList val) {
+    String[] names = {"rouge-1-f", "rouge-2-f", "rouge-l-f", "bleu-4"};
+    double[] sums = new double[names.length];
+    int n = 0, batch = Math.max(1, args.perDeviceEvalBatchSize);
+    for (int first = 0; first < val.size(); first += batch) {
+      List<jswift.infer.ChatCompletion.Request> requests = new ArrayList<>();
+      List<String> references = new ArrayList<>();
+      for (int i = first; i < Math.min(val.size(), first + batch); i++) {
+        jswift.data.Row row = val.get(i);
+        jswift.template.Conversation c = jswift.template.Conversation.fromJson(row.toJson());
+        List<jswift.template.Message> m = c.messages();
+        if (m.isEmpty() || m.get(m.size() - 1).role() != jswift.template.Role.ASSISTANT) continue;
+        references.add(m.get(m.size() - 1).content());
+        requests.add(new jswift.infer.ChatCompletion.Request(template.encodePrompt(c),
+            jswift.infer.GenerationConfig.greedy(args.maxNewTokens, tokenizer.eosTokenIds()), 1, null));
+      }
+      if (requests.isEmpty()) continue;
+      List<jswift.infer.ChatCompletion.Result> answers = jswift.infer.ChatCompletion.generate(model, tokenizer, requests);
+      for (int i = 0; i < answers.size(); i++) {
+        Map<String, Double> s = jswift.eval.TextOverlap.score(answers.get(i).choices().get(0).text(), references.get(i));
+        for (int k = 0; k < names.length; k++) sums[k] += s.get(names[k]);
+        n++;
+      }
+    }
+    Map<String, Double> out = new java.util.LinkedHashMap<>();
+    if (n == 0) return out;
+    String[] shown = {"eval_rouge-1", "eval_rouge-2", "eval_rouge-l", "eval_bleu-4"};
+    for (int k = 0; k < names.length; k++) out.put(shown[k], 100 * sums[k] / n);
+    return out;
   }
 
   /** GRPO's evaluation: the mean reward of num_generations completions of each validation prompt. */

@@ -184,13 +184,23 @@ final class TrainingLog implements AutoCloseable {
   }
 
   void eval(long step, double loss, double tokenAcc) throws IOException {
+    eval(step, loss, tokenAcc, java.util.Map.of());
+  }
+
+  /** sft's evaluation, with further metrics (--predict_with_generate's eval_rouge-l, ...) after the loss's. */
+  void eval(long step, double loss, double tokenAcc, java.util.Map<String, Double> more) throws IOException {
     ObjectNode n = JSON.createObjectNode();
     n.put("eval_loss", round(loss));
     n.put("eval_token_acc", round(tokenAcc));
+    StringBuilder shown = new StringBuilder();
+    for (java.util.Map.Entry<String, Double> e : more.entrySet()) {
+      n.put(e.getKey(), round(e.getValue()));
+      shown.append(String.format(", %s %.4f", e.getKey().replace("eval_", ""), e.getValue()));
+    }
     n.put("global_step/max_steps", step + "/" + totalSteps);
     evaluated(step, loss, false, n);
     write(n);
-    console.printf("eval at step %d: loss %.4f, token accuracy %.4f%n", step, loss, tokenAcc);
+    console.printf("eval at step %d: loss %.4f, token accuracy %.4f%s%n", step, loss, tokenAcc, shown);
   }
 
   /** A preference run's evaluation (rlhf): the loss and the reward accuracy and margin over the pairs. */
