@@ -36,7 +36,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "export", mixinStandardHelpOptions = true,
     description = "Merge a LoRA adapter into its base model (--merge_lora true), or quantize a model "
         + "(--quant_method gptq|awq|bnb|fp8), and save a Hugging Face folder; or write an Ollama Modelfile (--to_ollama).")
-public final class ExportCommand implements Callable<Integer> {
+public class ExportCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Spec picocli.CommandLine.Model.CommandSpec spec;

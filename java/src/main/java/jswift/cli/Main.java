@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  * few changes. Unknown options are an error, as in ms-swift.
  */
 @Command(name = "jswift", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-    subcommands = {SftCommand.class, PtCommand.class, RlhfCommand.class, InferCommand.class, DeployCommand.class, AppCommand.class, WebUiCommand.class, SampleCommand.class, ExportCommand.class, EvalCommand.class,
+    subcommands = {SftCommand.class, PtCommand.class, RlhfCommand.class, InferCommand.class, DeployCommand.class, AppCommand.class, WebUiCommand.class, SampleCommand.class, ExportCommand.class, MergeLoraCommand.class, EvalCommand.class,
         InitModelCommand.class},
     description = "Fine-tuning infrastructure for LLMs on the JVM (the ms-swift command line).")
 public final class Main implements Runnable {

@@ -59,6 +59,11 @@ class ExportCommandTest {
         "--exist_ok");
     assertTrue(r.startsWith("0\n"), r);
     assertArrayEquals(first, Files.readAllBytes(merged.resolve("model.safetensors")));  // deterministic
+    // ms-swift's merge-lora is export --merge_lora true
+    r = Cli.run("merge-lora", "--adapters", p[1].toString(), "--model", p[0].toString(), "--device", "cpu",
+        "--output_dir", tmp.resolve("by-alias").toString());
+    assertTrue(r.startsWith("0\n"), r);
+    assertArrayEquals(first, Files.readAllBytes(tmp.resolve("by-alias/model.safetensors")));
   }
 
   @Test
