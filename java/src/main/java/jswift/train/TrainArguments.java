@@ -386,6 +386,9 @@ public final class TrainArguments {
     if (maxNewTokens < 1) throw new IllegalArgumentException("--max_new_tokens must be >= 1, got " + maxNewTokens);
     if (earlyStopInterval != null && earlyStopInterval < 1)
       throw new IllegalArgumentException("--early_stop_interval must be >= 1 evaluations, got " + earlyStopInterval);
+    if (rlhfType != null && !taskType.equals("causal_lm") && !(taskType.equals("seq_cls") && isRewardModeling()))
+      throw new IllegalArgumentException("--task_type " + taskType + " with jswift rlhf is for --rlhf_type rm (seq_cls: "
+          + "a reward model); classifiers, embedding models and rerankers train with jswift sft --task_type " + taskType);
     if (isEmbedding()) validateEmbedding();
     else if (isReranker()) validateReranker();
     else if (rlhfType == null && lossType != null)

@@ -232,6 +232,9 @@ class SequenceClassificationCommandTest {
     r = Cli.run("sft", "--num_labels", "3", "--model", MODEL.toString(), "--dataset", data.toString(),
         "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("are for --task_type seq_cls"), r);
+    r = Cli.run("rlhf", "--rlhf_type", "dpo", "--task_type", "seq_cls", "--num_labels", "3", "--model",
+        MODEL.toString(), "--dataset", data.toString(), "--device", "cpu");
+    assertTrue(r.startsWith("2\n") && r.contains("with jswift rlhf is for --rlhf_type rm"), r);
     Files.write(dir.resolve("nolabel.jsonl"), List.of("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"));
     r = Cli.run("sft", "--task_type", "seq_cls", "--num_labels", "3", "--model", MODEL.toString(), "--dataset",
         dir.resolve("nolabel.jsonl").toString(), "--max_steps", "1", "--output_dir", dir.resolve("p").toString(),
