@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
+import jswift.eval.Gsm8k;
+import jswift.eval.MathAnswer;
 import jswift.eval.MultipleChoice;
 import jswift.eval.QuestionAnswering;
 import jswift.infer.GenerationConfig;
@@ -30,7 +32,7 @@ import jswift.tokenizer.Tokenizer;
  */
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
-  static final List<String> SETS = List.of("general_mcq", "general_qa");
+  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k");
   /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
   static final int DEFAULT_SHOTS = 5;
 
@@ -85,6 +87,10 @@ final class BenchmarkEval {
     ObjectNode report = JSON.createObjectNode();
     for (Map.Entry<String, JsonNode> e : sets.entrySet()) {
       Path local = Path.of(e.getValue().get("local_path").asText());
+      if (e.getKey().equals("gsm8k")) {
+        report.putObject("gsm8k").set("main", gsm8k(e.getValue(), local, dir));
+        continue;
+      }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
       boolean mcq = e.getKey().equals("general_mcq");
       List<String> subsets = subsets(e.getValue(), local, mcq ? "_val.csv" : ".jsonl");
@@ -156,6 +162,36 @@ final class BenchmarkEval {
     mean.forEach(o::put);
     o.put("total", items.size());
     return o;
+  }
+
+  /** EvalScope's gsm8k ({@link Gsm8k}): accuracy of the final answers, few_shot_num (4) worked examples first. */
+  private ObjectNode gsm8k(JsonNode args, Path local, Path dir) throws IOException {
+    List<Gsm8k.Problem>[] data = Gsm8k.load(local);
+    int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : Gsm8k.DEFAULT_SHOTS;
+    if (shots < 0) throw new IllegalArgumentException("gsm8k: few_shot_num must be >= 0, got " + shots);
+    List<Gsm8k.Problem> examples = data[1].subList(0, Math.min(shots, data[1].size()));
+    List<Gsm8k.Problem> problems = cut(data[0]);
+    List<QuestionAnswering.Item> items = new ArrayList<>();
+    for (Gsm8k.Problem p : problems)
+      items.add(new QuestionAnswering.Item(Gsm8k.prompt(p.question(), examples), p.answer(), null));
+    QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
+        batchSize, done -> progress("gsm8k", done, items.size()));
+    out.println();
+    int right = 0;
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < problems.size(); i++) {
+      String answer = r.rows().get(i).answer();
+      boolean correct = MathAnswer.matches(answer, problems.get(i).answer());
+      if (correct) right++;
+      lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("question", problems.get(i).question())
+          .put("target", problems.get(i).answer()).put("answer", answer).put("correct", correct)));
+    }
+    double accuracy = problems.isEmpty() ? 0 : right / (double) problems.size();
+    out.printf(Locale.ROOT, "gsm8k: accuracy %.4f (%d / %d, %d-shot)%n", accuracy, right, problems.size(),
+        examples.size());
+    AtomicFile.writeString(dir.resolve("gsm8k.jsonl"), String.join("\n", lines) + "\n");
+    return JSON.createObjectNode().put("accuracy", accuracy).put("correct", right).put("total", problems.size())
+        .put("few_shot", examples.size());
   }
 
   /** subset_list, or every file with the suffix in the folder (sorted). */

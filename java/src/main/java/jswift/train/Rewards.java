@@ -86,7 +86,7 @@ final class Rewards {
   private static RewardFunction create(String name, Settings s, ClassLoader loader) {
     switch (name) {
       case "accuracy":
-        return of(name, c -> MathAnswer.matches(c.text(), solution(c, name)) ? 1.0 : 0.0);
+        return of(name, c -> jswift.eval.MathAnswer.matches(c.text(), solution(c, name)) ? 1.0 : 0.0);
       case "format":
         return matching(name, Pattern.compile("^<think>.*?</think>\\s*<answer>.*?</answer>(?![\\s\\S])",
             Pattern.DOTALL | Pattern.MULTILINE));
@@ -96,7 +96,7 @@ final class Rewards {
       case "cosine":
         if (s.cosineMaxLen() < 1) throw new IllegalArgumentException("--cosine_max_len must be >= 1, got " + s.cosineMaxLen());
         return of(name, c -> {
-          boolean right = MathAnswer.matches(c.text(), solution(c, name));
+          boolean right = jswift.eval.MathAnswer.matches(c.text(), solution(c, name));
           double r0 = right ? s.cosineMinLenValueCorrect() : s.cosineMinLenValueWrong();
           double rL = right ? s.cosineMaxLenValueCorrect() : s.cosineMaxLenValueWrong();
           return cosine(c.tokens(), s.cosineMaxLen(), r0, rL);

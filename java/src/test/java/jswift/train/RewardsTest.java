@@ -66,8 +66,8 @@ class RewardsTest {
     assertEquals(1, reward("accuracy", "<answer> 1,000 </answer>", 5, "1000"));
     assertEquals(1, reward("accuracy", "\\boxed{x^{2}+1}", 5, "$x^{2} + 1$"));
     assertEquals(0, reward("accuracy", "no number here", 5, "21"));
-    assertTrue(MathAnswer.matches("\\boxed{\\frac{3}{4}}", "3/4"));
-    assertFalse(MathAnswer.matches("\\boxed{\\frac{3}{4", "3/4"), "an unbalanced box has no answer");
+    assertTrue(jswift.eval.MathAnswer.matches("\\boxed{\\frac{3}{4}}", "3/4"));
+    assertFalse(jswift.eval.MathAnswer.matches("\\boxed{\\frac{3}{4", "3/4"), "an unbalanced box has no answer");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> reward("accuracy", "21", 1, null));
     assertTrue(e.getMessage().contains("\"solution\" column"), e.getMessage());
   }

@@ -1,4 +1,4 @@
-package jswift.train;
+package jswift.eval;
 
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * {@code $}, {@code \left}/{@code \right}, {@code \dfrac}/{@code \tfrac} and a trailing period are normalised away.
  * Symbolic equivalence ({@code x+1} vs {@code 1+x}) is not recognised.
  */
-final class MathAnswer {
+public final class MathAnswer {
   private MathAnswer() {}
 
   private static final Pattern ANSWER_TAG = Pattern.compile("<answer>(.*?)</answer>", Pattern.DOTALL);
@@ -20,7 +20,7 @@ final class MathAnswer {
   private static final Pattern FRAC = Pattern.compile("^(-?)\\\\frac\\{([^{}]+)\\}\\{([^{}]+)\\}$");
 
   /** Whether the completion's final answer equals the solution's (see the class comment); false if it has none. */
-  static boolean matches(String completion, String solution) {
+  public static boolean matches(String completion, String solution) {
     String expected = extract(solution, true), got = extract(completion, false);
     if (expected == null || got == null) return false;
     Double a = number(got), b = number(expected);
