@@ -184,11 +184,6 @@ public final class Batch {
     return out;
   }
 
-  /** Whether the batch carries a classifier's per-sequence targets. */
-  public boolean hasSequenceTargets() {
-    return sequenceTargets != null;
-  }
-
   /** The first {@code n} sequences of this packed batch, as a batch of their own (KTO trains on these). */
   public Batch firstSequences(int n) {
     check(cuSeqlens != null, "firstSequences needs a packed batch");

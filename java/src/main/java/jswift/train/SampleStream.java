@@ -90,62 +90,14 @@ final class SampleStream {
     return this;
   }
 
-  /**
-   * A row's sequences and their targets, kept together in a batch: an embedding row's anchor, positive and negatives
-   * ({kind, label}), a reranker row's query with each document ({1} or {0}).
-   */
-  private record Group(List<int[]> ids, List<double[]> targets) {}
-
-  /** The row's group in this stream's layout. */
-  private Group group(Row row) {
-    return layout == Layout.RERANK ? rerankGroup(row) : embeddingGroup(row);
-  }
-
-  /**
-   * A reranker row: its conversation (the query, then the positive document as the answer), then the same with each
-   * rejected_response in the answer's place, encoded as a classifier's inputs (ms-swift's reranker encoding).
-   */
-  private Group rerankGroup(Row row) {
-    List<int[]> ids = new ArrayList<>();
-    List<double[]> targets = new ArrayList<>();
-    ObjectNode json = row.toJson();
-    ids.add(template.encodeClassifierInput(Conversation.fromJson(json)));
-    targets.add(new double[] {1});
-    JsonNode rejected = row.extra("rejected_response");
-    List<String> negatives = new ArrayList<>();
-    if (rejected != null && rejected.isArray()) rejected.forEach(n -> negatives.add(n.asText()));
-    else if (rejected != null && !rejected.isNull()) negatives.add(rejected.asText());
-    ArrayNode messages = (ArrayNode) json.get("messages");
-    int last = messages.size() - 1;
-    if (last < 0 || !"assistant".equals(messages.get(last).path("role").asText()))
-      throw new IllegalArgumentException("a reranker row needs the positive document as the answer: {\"query\": "
-          + "\"...\", \"response\": \"the relevant document\", \"rejected_response\": [\"an irrelevant one\", ...]}");
-    for (String n : negatives) {
-      ObjectNode copy = json.deepCopy();
-      ((ObjectNode) ((ArrayNode) copy.get("messages")).get(last)).put("content", n);
-      ids.add(template.encodeClassifierInput(Conversation.fromJson(copy)));
-      targets.add(new double[] {0});
-    }
-    return new Group(ids, targets);
-  }
-
-  private Group embeddingGroup(Row row) {
-    jswift.infer.EmbeddingInput.Texts t = jswift.infer.EmbeddingInput.texts(row);
-    List<int[]> ids = new ArrayList<>();
-    List<double[]> targets = new ArrayList<>();
-    ids.add(embeddingInput.ids(t.anchor(), embeddingMaxLength, embeddingTruncation));
-    targets.add(new double[] {0, t.label()});
-    ids.add(embeddingInput.ids(t.positive(), embeddingMaxLength, embeddingTruncation));
-    targets.add(new double[] {1, t.label()});
-    for (String n : t.negatives()) {
-      ids.add(embeddingInput.ids(n, embeddingMaxLength, embeddingTruncation));
-      targets.add(new double[] {2, 0});
-    }
-    return new Group(ids, targets);
+  /** The row's group of sequences in this stream's layout ({@link TaskSamples}). */
+  private TaskSamples.Group group(Row row) {
+    return layout == Layout.RERANK ? TaskSamples.rerank(template, row)
+        : TaskSamples.embedding(embeddingInput, embeddingMaxLength, embeddingTruncation, row);
   }
 
   /** The next row's group in epoch order; rows with a sequence too long for max_length are skipped. */
-  private Group nextGroup() {
+  private TaskSamples.Group nextGroup() {
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
       Row row = nextRow();
       try {
@@ -160,22 +112,6 @@ final class SampleStream {
         + "--truncation_strategy left/right)");
   }
 
-  /** A batch of groups: their sequences, packed, with each one's target. */
-  private static Batch groupBatch(List<Group> groups) {
-    List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
-    List<double[]> targets = new ArrayList<>();
-    for (Group g : groups) {
-      for (int[] x : g.ids()) {
-        ids.add(x);
-        int[] none = new int[x.length];
-        java.util.Arrays.fill(none, Encoded.IGNORE);
-        labels.add(none);
-      }
-      targets.addAll(g.targets());
-    }
-    return Batch.packed(ids, labels).withSequenceTargets(targets.toArray(new double[0][]));
-  }
-
   private jswift.model.ProblemType problemType;  // CLASSIFY: how a row's label reads
   private int numLabels;
 
@@ -185,14 +121,6 @@ final class SampleStream {
     this.problemType = type;
     this.numLabels = labels;
     return this;
-  }
-
-  /** A classifier's row encoded ({@link ConversationEncoder#encodeClassifierInput}): no token has a label. */
-  static Encoded classifierInput(ConversationEncoder template, Conversation c) {
-    int[] ids = template.encodeClassifierInput(c);
-    int[] labels = new int[ids.length];
-    java.util.Arrays.fill(labels, Encoded.IGNORE);
-    return new Encoded(ids, labels, null);
   }
 
   private double[] target;  // CLASSIFY: the target of the sample next() returned last
@@ -291,7 +219,7 @@ final class SampleStream {
       try {
         if (layout == Layout.CLASSIFY) {
           target = problemType.target(row.label(), numLabels);
-          return classifierInput(template, Conversation.fromJson(row.toJson()));
+          return TaskSamples.classifierInput(template, Conversation.fromJson(row.toJson()));
         }
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
         if (layout == Layout.PAIRS) {
@@ -339,9 +267,9 @@ final class SampleStream {
   /** {@code count} samples (or packed rows) as one packed batch. */
   Batch nextBatch(int count) {
     if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
-      List<Group> groups = new ArrayList<>();
+      List<TaskSamples.Group> groups = new ArrayList<>();
       for (int i = 0; i < count; i++) groups.add(nextGroup());
-      return groupBatch(groups);
+      return TaskSamples.batch(groups);
     }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
@@ -419,7 +347,7 @@ final class SampleStream {
   /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
   Batch nextBatchInOrder(int count) {
     if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
-      List<Group> groups = new ArrayList<>();
+      List<TaskSamples.Group> groups = new ArrayList<>();
       while (groups.size() < count && position < rows.size()) {
         Row row = rows.get(position++);
         try {
@@ -430,7 +358,7 @@ final class SampleStream {
           throw new IllegalArgumentException(row.location() + ": " + e.getMessage(), e);
         }
       }
-      return groups.isEmpty() ? null : groupBatch(groups);
+      return groups.isEmpty() ? null : TaskSamples.batch(groups);
     }
     List<int[]> ids = new ArrayList<>(), labels = new ArrayList<>();
     List<float[]> scales = new ArrayList<>();
@@ -443,7 +371,7 @@ final class SampleStream {
       try {
         if (layout == Layout.CLASSIFY) {
           double[] t = problemType.target(row.label(), numLabels);
-          add(classifierInput(template, Conversation.fromJson(row.toJson())), ids, labels, scales);
+          add(TaskSamples.classifierInput(template, Conversation.fromJson(row.toJson())), ids, labels, scales);
           targets.add(t);
           continue;
         }

@@ -523,6 +523,14 @@ public final class TrainArguments {
   }
 
   /** Whether this is a reward model run (--rlhf_type rm): a scalar head on preference pairs. */
+  /**
+   * Whether the run trains transformers' *ForSequenceClassification score head: a classifier (seq_cls), a reward model
+   * (rlhf rm) or a reranker (not a generative one, which reads the LM head's yes / no logits).
+   */
+  public boolean hasScoreHead() {
+    return isRewardModeling() || isSequenceClassification() || isReranker() && !isGenerativeReranker();
+  }
+
   /** {@code --task_type reranker} with sft: a score head on (query, document) sequences, trained to rank them. */
   public boolean isReranker() {
     return ("reranker".equals(taskType) || isGenerativeReranker()) && rlhfType == null;

@@ -167,8 +167,7 @@ public final class Trainer implements AutoCloseable {
         }
         if (args.isEmbedding())  // ms-swift saves an embedding model's adapter without a PEFT task type
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.NullNode.getInstance());
-        if (args.isRewardModeling() || args.isSequenceClassification()
-            || args.isReranker() && !args.isGenerativeReranker())  // the score head saved beside: SEQ_CLS
+        if (args.hasScoreHead())  // PEFT saves a sequence classifier's head in the adapter (task_type SEQ_CLS)
           lora = lora.with("task_type", com.fasterxml.jackson.databind.node.TextNode.valueOf("SEQ_CLS"))
               .with("modules_to_save", TrainingLog.JSON.valueToTree(List.of("classifier", "score")));
         trained = adapter;
@@ -176,8 +175,7 @@ public final class Trainer implements AutoCloseable {
       if (args.isGenerativeReranker())  // the LM head's own "yes" / "no" logits: no new head
         objective = new RerankerObjective(m, jswift.model.YesNoHead.create(m, tok, System.getenv()), args.rerankerLoss(),
             args.listwiseSettings(), true);
-      if (args.isRewardModeling() || args.isSequenceClassification()
-          || args.isReranker() && !args.isGenerativeReranker()) {
+      if (args.hasScoreHead()) {
         // transformers' *ForSequenceClassification: a fresh score head, saved in the adapter or the whole model
         int labels = args.isSequenceClassification() ? args.numLabels : 1;
         jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), labels, args.seed, device,
