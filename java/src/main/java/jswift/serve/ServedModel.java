@@ -78,10 +78,7 @@ public final class ServedModel {
    * answer may use what the context leaves, up to the server's max_new_tokens.
    */
   public synchronized Prepared prepare(ChatRequest r) {
-    String name = nameOf(r);
-    if (!adapterOfName.containsKey(name))
-      throw new ApiException(404, "invalid_request_error", "model",
-          "the model '" + name + "' is not served here; served: " + names());
+    String name = servedName(r.model());
     Conversation conv = withSystem(r.conversation());
     GenerationPrompt prompt;
     try {
@@ -152,10 +149,7 @@ public final class ServedModel {
    * normalizes again. The model name picks the adapter, as for chat.
    */
   public Embeddings embed(EmbeddingRequest r) {
-    String name = r.model() == null ? names().get(0) : r.model();
-    if (!adapterOfName.containsKey(name))
-      throw new ApiException(404, "invalid_request_error", "model",
-          "the model '" + name + "' is not served here; served: " + names());
+    String name = servedName(r.model());
     int hidden = model.config().hiddenSize(), vocab = model.config().vocabSize();
     if (r.dimensions() != null && r.dimensions() > hidden)
       throw ApiException.badRequest("dimensions", "'dimensions' is " + r.dimensions() + ", but this model's embeddings "
@@ -200,10 +194,7 @@ public final class ServedModel {
    * the system prompt as {@link #prepare} adds it.
    */
   public Classified classify(ChatRequest r) {
-    String name = nameOf(r);
-    if (!adapterOfName.containsKey(name))
-      throw new ApiException(404, "invalid_request_error", "model",
-          "the model '" + name + "' is not served here; served: " + names());
+    String name = servedName(r.model());
     Conversation conv = withSystem(r.conversation());
     int tokens;
     try {
@@ -226,6 +217,15 @@ public final class ServedModel {
     withSystem.add(Message.system(system));
     withSystem.addAll(conv.messages());
     return new Conversation(withSystem, conv.tools());
+  }
+
+  /** The served name a request asks for ({@code model}; the base's when null); a name not served is a 404. */
+  private String servedName(String model) {
+    String name = model == null ? names().get(0) : model;
+    if (!adapterOfName.containsKey(name))
+      throw new ApiException(404, "invalid_request_error", "model",
+          "the model '" + name + "' is not served here; served: " + names());
+    return name;
   }
 
   /** The served name a request asks for (the base name when it names none). */
