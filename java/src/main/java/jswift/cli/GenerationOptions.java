@@ -155,7 +155,7 @@ final class GenerationOptions {
 
   /**
    * The template's name: --template, else the one the first adapter's training run used (its args.json, as ms-swift's
-   * load_args reads it), else the model family's.
+   * load_args reads it) when jswift has it, else the model family's.
    */
   String templateName(CausalLM lm) {
     if (template != null) return template;
@@ -165,7 +165,8 @@ final class GenerationOptions {
       try {
         if (Files.exists(args)) {
           JsonNode t = new ObjectMapper().readTree(args.toFile()).path("template");
-          if (t.isTextual() && !t.asText().isEmpty()) return t.asText();
+          // one jswift does not have (an ms-swift run's) leaves the model family's, as before args.json was read
+          if (t.isTextual() && Templates.names().contains(t.asText())) return t.asText();
         }
       } catch (IOException e) {
         throw new IllegalArgumentException(args + " is not readable JSON: " + e.getMessage(), e);
