@@ -39,8 +39,8 @@ class TemplatesTest {
 
   @Test
   void everyNameResolves() {
-    assertEquals(List.of("chatml", "qwen", "qwen2_5", "qwen3", "qwen3_thinking", "qwen3_nothinking", "llama3", "llama3_2",
-        "llama", "mistral_nemo", "mistral_2501", "jinja"), Templates.names());
+    assertEquals(List.of("chatml", "qwen", "qwen2_5", "qwen3", "qwen3_thinking", "qwen3_nothinking", "qwen3_reranker",
+        "llama3", "llama3_2", "llama", "mistral_nemo", "mistral_2501", "jinja"), Templates.names());
     for (String n : Templates.names()) {
       if (!n.equals(Templates.JINJA)) assertEquals(n, Templates.create(n, tokenizer("qwen3"), TemplateOptions.DEFAULT).name());
     }
