@@ -649,7 +649,7 @@ public final class CausalLM implements AutoCloseable {
    */
   public float[][] lastHiddenStates(Batch b) {
     try (Run run = forward(b, false, 0)) {
-      return lastRows(b, run.hidden.toFloatArray());
+      return lastRows(run.arena, run.hidden, lastTokens(b));
     }
   }
 
@@ -666,13 +666,23 @@ public final class CausalLM implements AutoCloseable {
   public void forwardBackwardLastHidden(Batch b, long seed, SequenceHead head) {
     if (b.cuSeqlens == null) throw new IllegalArgumentException("a sequence head needs a packed batch");
     try (Run run = forward(b, true, seed)) {
-      int h = config.hiddenSize();
-      float[][] grad = head.gradient(lastRows(b, run.hidden.toFloatArray()));
-      if (grad.length != b.sequences) throw new IllegalArgumentException(grad.length + " gradients for " + b.sequences + " sequences");
-      float[] dh = new float[b.tokens() * h];
-      for (int s = 0; s < b.sequences; s++) System.arraycopy(grad[s], 0, dh, (b.sequenceEnd(s) - 1) * h, h);
-      Tensor dHidden = run.arena.allocate(dtype, device, b.tokens(), h);
-      dHidden.copyFrom(dh);
+      int h = config.hiddenSize(), n = b.sequences;
+      int[] last = lastTokens(b);
+      float[][] grad = head.gradient(lastRows(run.arena, run.hidden, last));
+      if (grad.length != n) throw new IllegalArgumentException(grad.length + " gradients for " + n + " sequences");
+      // the gradient is zero but at the last tokens: scattered there on the device (no [tokens, hidden] host copy)
+      float[] rows = new float[n * h];
+      for (int s = 0; s < n; s++) System.arraycopy(grad[s], 0, rows, s * h, h);
+      Tensor g = run.arena.allocate(DType.F32, device, n, h);
+      g.copyFrom(rows);
+      Tensor dh32 = run.arena.allocate(DType.F32, device, b.tokens(), h);
+      Kernels.fill(dh32, 0f);
+      Kernels.embeddingBackward(deviceInts(run.arena, last), g, dh32);
+      Tensor dHidden = dh32;
+      if (dtype != DType.F32) {
+        dHidden = run.arena.allocate(dtype, device, b.tokens(), h);
+        Kernels.cast(dh32, dHidden);
+      }
       backward(run, dHidden);
     }
   }
@@ -712,15 +722,32 @@ public final class CausalLM implements AutoCloseable {
     }
   }
 
-  private float[][] lastRows(Batch b, float[] hidden) {
-    int h = config.hiddenSize();
-    float[][] out = new float[b.sequences][];
+  /** The index of each sequence's last real token among the batch's tokens. */
+  private static int[] lastTokens(Batch b) {
+    int[] out = new int[b.sequences];
     for (int s = 0; s < b.sequences; s++) {
       int last = b.cuSeqlens != null ? b.sequenceEnd(s) - 1 : s * b.seqLen + b.seqLen - 1;
       if (b.keyMask != null) while (last > s * b.seqLen && b.keyMask[last] == 0) last--;  // the last real token
-      out[s] = java.util.Arrays.copyOfRange(hidden, last * h, (last + 1) * h);
+      out[s] = last;
     }
     return out;
+  }
+
+  /** Rows {@code tokens} of the hidden states [tokens, hidden], gathered on the device, then to the host. */
+  private float[][] lastRows(Arena a, Tensor hidden, int[] tokens) {
+    int h = config.hiddenSize();
+    Tensor rows = a.allocate(hidden.dtype(), device, tokens.length, h);
+    Kernels.embeddingForward(deviceInts(a, tokens), hidden, rows);
+    float[] flat = rows.toFloatArray();
+    float[][] out = new float[tokens.length][];
+    for (int s = 0; s < tokens.length; s++) out[s] = java.util.Arrays.copyOfRange(flat, s * h, (s + 1) * h);
+    return out;
+  }
+
+  private Tensor deviceInts(Arena a, int[] values) {
+    Tensor t = a.allocate(DType.I32, device, values.length);
+    t.copyFrom(values);
+    return t;
   }
 
   /** Loss and token accuracy of a batch, for evaluation. */
