@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import jswift.eval.Gsm8k;
 import jswift.eval.MathAnswer;
+import jswift.eval.Mmlu;
 import jswift.eval.MultipleChoice;
 import jswift.eval.QuestionAnswering;
 import jswift.infer.GenerationConfig;
@@ -32,7 +33,7 @@ import jswift.tokenizer.Tokenizer;
  */
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
-  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k");
+  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu");
   /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
   static final int DEFAULT_SHOTS = 5;
 
@@ -89,6 +90,10 @@ final class BenchmarkEval {
       Path local = Path.of(e.getValue().get("local_path").asText());
       if (e.getKey().equals("gsm8k")) {
         report.putObject("gsm8k").set("main", gsm8k(e.getValue(), local, dir));
+        continue;
+      }
+      if (e.getKey().equals("mmlu")) {
+        report.set("mmlu", mmlu(e.getValue(), local, dir));
         continue;
       }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
@@ -162,6 +167,44 @@ final class BenchmarkEval {
     mean.forEach(o::put);
     o.put("total", items.size());
     return o;
+  }
+
+  /**
+   * MMLU from its original files ({@link Mmlu}): per subject (subset_list, else every test file) its accuracy after
+   * few_shot_num (5) dev questions, then the average over all questions.
+   */
+  private ObjectNode mmlu(JsonNode args, Path local, Path dir) throws IOException {
+    List<String> subjects = new ArrayList<>();
+    if (args.has("subset_list")) args.get("subset_list").forEach(x -> subjects.add(x.asText()));
+    else subjects.addAll(Mmlu.subjects(local));
+    int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : Mmlu.DEFAULT_SHOTS;
+    if (shots < 0) throw new IllegalArgumentException("mmlu: few_shot_num must be >= 0, got " + shots);
+    ObjectNode report = JSON.createObjectNode();
+    int right = 0, total = 0;
+    for (String subject : subjects) {
+      List<MultipleChoice.Question> questions = cut(Mmlu.read(local, subject, "test"));
+      List<MultipleChoice.Question> dev = Mmlu.read(local, subject, "dev");
+      List<MultipleChoice.Question> examples = dev.subList(0, Math.min(shots, dev.size()));
+      MultipleChoice.Result r = MultipleChoice.evaluate(model, tokenizer, template, system, examples, questions,
+          done -> progress("mmlu " + subject, done, questions.size()));
+      out.println();
+      out.printf(Locale.ROOT, "mmlu %s: accuracy %.4f (%d / %d, %d-shot)%n", subject, r.accuracy(), r.correct(),
+          r.rows().size(), examples.size());
+      List<String> lines = new ArrayList<>();
+      for (MultipleChoice.Scored q : r.rows())
+        lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("id", q.question().id())
+            .put("answer", String.valueOf(MultipleChoice.LETTERS.charAt(q.question().answer())))
+            .put("prediction", String.valueOf(MultipleChoice.LETTERS.charAt(q.chosen()))).put("correct", q.correct())));
+      AtomicFile.writeString(dir.resolve("mmlu_" + subject + ".jsonl"), String.join("\n", lines) + "\n");
+      report.set(subject, JSON.createObjectNode().put("accuracy", r.accuracy()).put("correct", r.correct())
+          .put("total", r.rows().size()).put("few_shot", examples.size()));
+      right += r.correct();
+      total += r.rows().size();
+    }
+    double average = total == 0 ? 0 : right / (double) total;
+    report.put("average_accuracy", average);
+    out.printf(Locale.ROOT, "mmlu: average accuracy %.4f (%d / %d)%n", average, right, total);
+    return report;
   }
 
   /** EvalScope's gsm8k ({@link Gsm8k}): accuracy of the final answers, few_shot_num (4) worked examples first. */

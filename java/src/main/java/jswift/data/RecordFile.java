@@ -32,6 +32,19 @@ public final class RecordFile {
     }
   }
 
+  /**
+   * Every record of a CSV file that has no header row (the original MMLU files), its columns named {@code header}.
+   */
+  public static List<Record> readHeaderlessCsv(Path file, List<String> header) throws IOException {
+    if (!Files.isRegularFile(file)) throw new IOException(file + " does not exist or is not a file");
+    List<Record> out = new ArrayList<>();
+    try (InputStream in = Files.newInputStream(file);
+        RowCursor rows = new CsvReader(new ByteSource(in, 0, 1 << 16), file.toString(), 1, List.copyOf(header))) {
+      for (RawRow r; (r = rows.next()) != null; ) out.add(new Record(r.fields(), r.location()));
+    }
+    return out;
+  }
+
   /** Every record of a file, in order. */
   public static List<Record> read(Path file) throws IOException {
     if (!Files.isRegularFile(file)) throw new IOException(file + " does not exist or is not a file");

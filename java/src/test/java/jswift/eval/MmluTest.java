@@ -1,0 +1,53 @@
+package jswift.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import jswift.testing.Cli;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** MMLU from its original headerless CSVs (data/test, data/dev), scored as general_mcq questions. */
+class MmluTest {
+  private static Path data(Path dir) throws Exception {
+    Path test = Files.createDirectories(dir.resolve("data/test")), dev = Files.createDirectories(dir.resolve("data/dev"));
+    Files.writeString(test.resolve("identity_test.csv"), "Who made you?,OpenAI,Google,the jswift team,Meta,C\n"
+        + "\"What is your name, please?\",jswift-bot,Qwen,ChatGPT,Llama,A\n");
+    Files.writeString(test.resolve("colors_test.csv"), "What color is the sky?,green,blue,red,black,B\n");
+    Files.writeString(dev.resolve("identity_dev.csv"), "Who are you?,a weather station,jswift-bot,a search engine,"
+        + "a calculator,B\n");
+    return dir.resolve("data");
+  }
+
+  @Test
+  void readsTheOriginalFiles(@TempDir Path dir) throws Exception {
+    Path d = data(dir);
+    assertEquals(List.of("colors", "identity"), Mmlu.subjects(d));
+    List<MultipleChoice.Question> q = Mmlu.read(d, "identity", "test");
+    assertEquals("What is your name, please?", q.get(1).question(), "quoted CSV fields");
+    assertEquals(2, q.get(0).answer());
+    assertEquals(List.of(), Mmlu.read(d, "colors", "dev"), "no dev file: zero-shot");
+    Files.writeString(d.resolve("test/bad_test.csv"), "q,a,b,c,d,E\n");
+    var e = assertThrows(jswift.data.DatasetException.class, () -> Mmlu.read(d, "bad", "test"));
+    assertTrue(e.getMessage().contains("bad_test.csv") && e.getMessage().contains("not A, B, C or D"), e.getMessage());
+  }
+
+  @Test
+  void evalScoresEverySubject(@TempDir Path dir) throws Exception {
+    Path d = data(dir), out = dir.resolve("out");
+    String r = Cli.run("eval", "--model", MultipleChoiceTest.MODEL.toString(), "--eval_dataset", "mmlu",
+        "--eval_dataset_args", "{\"mmlu\": {\"local_path\": \"" + d + "\"}}", "--eval_output_dir", out.toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("mmlu identity: accuracy") && r.contains("1-shot")
+        && r.contains("mmlu colors: accuracy") && r.contains("0-shot") && r.contains("mmlu: average accuracy"), r);
+    JsonNode report = new ObjectMapper().readTree(Cli.onlyChild(out).resolve("report.json").toFile()).get("mmlu");
+    int right = report.get("identity").get("correct").asInt() + report.get("colors").get("correct").asInt();
+    assertEquals(right / 3.0, report.get("average_accuracy").asDouble(), 1e-12);
+  }
+}
