@@ -33,7 +33,7 @@ import jswift.tokenizer.Tokenizer;
  */
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
-  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu");
+  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval");
   /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
   static final int DEFAULT_SHOTS = 5;
 
@@ -97,11 +97,12 @@ final class BenchmarkEval {
         continue;
       }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
-      boolean mcq = e.getKey().equals("general_mcq");
-      List<String> subsets = subsets(e.getValue(), local, mcq ? "_val.csv" : ".jsonl");
+      // C-Eval's files are general_mcq's (<subject>_val.csv, <subject>_dev.csv), in its val/ and dev/ folders
+      boolean mcq = e.getKey().equals("general_mcq") || e.getKey().equals("ceval");
+      List<String> subsets = subsets(e.getValue(), mcq ? split(local, "val") : local, mcq ? "_val.csv" : ".jsonl");
       ObjectNode setReport = report.putObject(e.getKey());
       for (String subset : subsets) {
-        setReport.set(subset, mcq ? multipleChoice(e.getValue(), local, subset, dir)
+        setReport.set(subset, mcq ? multipleChoice(e.getKey(), e.getValue(), local, subset, dir)
             : questionAnswering(local, subset, dir));
       }
       if (mcq) {  // EvalScope's AverageAccuracy: over all questions of the set
@@ -111,25 +112,30 @@ final class BenchmarkEval {
           total += setReport.get(s).get("total").asInt();
         }
         setReport.put("average_accuracy", total == 0 ? 0 : right / (double) total);
-        out.printf(Locale.ROOT, "general_mcq: average accuracy %.4f (%d / %d)%n", total == 0 ? 0 : right / (double) total,
-            right, total);
+        out.printf(Locale.ROOT, "%s: average accuracy %.4f (%d / %d)%n", e.getKey(), total == 0 ? 0
+            : right / (double) total, right, total);
       }
     }
     AtomicFile.writeString(dir.resolve("report.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report) + "\n");
     return report;
   }
 
-  private ObjectNode multipleChoice(JsonNode args, Path local, String subset, Path dir) throws IOException {
-    List<MultipleChoice.Question> questions = cut(MultipleChoice.read(local.resolve(subset + "_val.csv")));
-    Path devFile = local.resolve(subset + "_dev.csv");
+  /** The folder of a split's files: {@code local/<split>} when it exists (C-Eval's layout), else {@code local}. */
+  private static Path split(Path local, String split) {
+    return Files.isDirectory(local.resolve(split)) ? local.resolve(split) : local;
+  }
+
+  private ObjectNode multipleChoice(String set, JsonNode args, Path local, String subset, Path dir) throws IOException {
+    List<MultipleChoice.Question> questions = cut(MultipleChoice.read(split(local, "val").resolve(subset + "_val.csv")));
+    Path devFile = split(local, "dev").resolve(subset + "_dev.csv");
     List<MultipleChoice.Question> dev = Files.exists(devFile) ? MultipleChoice.read(devFile) : List.of();
     int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : DEFAULT_SHOTS;
-    if (shots < 0) throw new IllegalArgumentException("general_mcq: few_shot_num must be >= 0, got " + shots);
+    if (shots < 0) throw new IllegalArgumentException(set + ": few_shot_num must be >= 0, got " + shots);
     List<MultipleChoice.Question> examples = dev.subList(0, Math.min(shots, dev.size()));
     MultipleChoice.Result r = MultipleChoice.evaluate(model, tokenizer, template, system, examples, questions,
-        done -> progress("general_mcq " + subset, done, questions.size()));
+        done -> progress(set + " " + subset, done, questions.size()));
     out.println();
-    out.printf(Locale.ROOT, "general_mcq %s: accuracy %.4f (%d / %d, %d-shot)%n", subset, r.accuracy(), r.correct(),
+    out.printf(Locale.ROOT, "%s %s: accuracy %.4f (%d / %d, %d-shot)%n", set, subset, r.accuracy(), r.correct(),
         r.rows().size(), examples.size());
     List<String> lines = new ArrayList<>();
     for (MultipleChoice.Scored s : r.rows()) {
@@ -140,7 +146,7 @@ final class BenchmarkEval {
       for (double v : s.logprobs()) lp.add(v);
       lines.add(JSON.writeValueAsString(o));
     }
-    AtomicFile.writeString(dir.resolve("general_mcq_" + subset + ".jsonl"), String.join("\n", lines) + "\n");
+    AtomicFile.writeString(dir.resolve(set + "_" + subset + ".jsonl"), String.join("\n", lines) + "\n");
     return JSON.createObjectNode().put("accuracy", r.accuracy()).put("correct", r.correct()).put("total", r.rows().size())
         .put("few_shot", examples.size());
   }

@@ -50,4 +50,21 @@ class MmluTest {
     int right = report.get("identity").get("correct").asInt() + report.get("colors").get("correct").asInt();
     assertEquals(right / 3.0, report.get("average_accuracy").asDouble(), 1e-12);
   }
+
+  /** C-Eval's layout (val/ and dev/ folders of general_mcq files with an explanation column) runs as ceval. */
+  @Test
+  void cevalRunsFromItsFolders(@TempDir Path dir) throws Exception {
+    Path val = Files.createDirectories(dir.resolve("ceval/val")), dev = Files.createDirectories(dir.resolve("ceval/dev"));
+    Files.writeString(val.resolve("identity_val.csv"), "id,question,A,B,C,D,answer\n"
+        + "0,Who made you?,OpenAI,Google,the jswift team,Meta,C\n1,What is your name?,jswift-bot,Qwen,ChatGPT,Llama,A\n");
+    Files.writeString(dev.resolve("identity_dev.csv"), "id,question,A,B,C,D,answer,explanation\n"
+        + "0,Who are you?,a weather station,jswift-bot,a search engine,a calculator,B,It says so\n");
+    Path out = dir.resolve("out");
+    String r = Cli.run("eval", "--model", MultipleChoiceTest.MODEL.toString(), "--eval_dataset", "ceval",
+        "--eval_dataset_args", "{\"ceval\": {\"local_path\": \"" + dir.resolve("ceval") + "\"}}", "--eval_output_dir",
+        out.toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("ceval identity: accuracy") && r.contains("1-shot")
+        && r.contains("ceval: average accuracy"), r);
+    assertEquals(2, Files.readAllLines(Cli.onlyChild(out).resolve("ceval_identity.jsonl")).size());
+  }
 }
