@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
+import jswift.eval.Arc;
 import jswift.eval.Gsm8k;
 import jswift.eval.MathAnswer;
 import jswift.eval.Mmlu;
@@ -33,7 +34,7 @@ import jswift.tokenizer.Tokenizer;
  */
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
-  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval");
+  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval", "arc");
   /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
   static final int DEFAULT_SHOTS = 5;
 
@@ -98,11 +99,14 @@ final class BenchmarkEval {
       }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
       // C-Eval's files are general_mcq's (<subject>_val.csv, <subject>_dev.csv), in its val/ and dev/ folders
-      boolean mcq = e.getKey().equals("general_mcq") || e.getKey().equals("ceval");
-      List<String> subsets = subsets(e.getValue(), mcq ? split(local, "val") : local, mcq ? "_val.csv" : ".jsonl");
+      boolean arc = e.getKey().equals("arc");
+      boolean mcq = e.getKey().equals("general_mcq") || e.getKey().equals("ceval") || arc;
+      List<String> subsets = subsets(e.getValue(), mcq && !arc ? split(local, "val") : local,
+          mcq && !arc ? "_val.csv" : ".jsonl");
       ObjectNode setReport = report.putObject(e.getKey());
       for (String subset : subsets) {
-        setReport.set(subset, mcq ? multipleChoice(e.getKey(), e.getValue(), local, subset, dir)
+        setReport.set(subset, arc ? scoreChoices("arc", subset, cut(Arc.read(local.resolve(subset + ".jsonl"))),
+            List.of(), dir) : mcq ? multipleChoice(e.getKey(), e.getValue(), local, subset, dir)
             : questionAnswering(local, subset, dir));
       }
       if (mcq) {  // EvalScope's AverageAccuracy: over all questions of the set
@@ -131,7 +135,12 @@ final class BenchmarkEval {
     List<MultipleChoice.Question> dev = Files.exists(devFile) ? MultipleChoice.read(devFile) : List.of();
     int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : DEFAULT_SHOTS;
     if (shots < 0) throw new IllegalArgumentException(set + ": few_shot_num must be >= 0, got " + shots);
-    List<MultipleChoice.Question> examples = dev.subList(0, Math.min(shots, dev.size()));
+    return scoreChoices(set, subset, questions, dev.subList(0, Math.min(shots, dev.size())), dir);
+  }
+
+  /** Scores multiple-choice questions after {@code examples}; prints and writes the answers; returns the metrics. */
+  private ObjectNode scoreChoices(String set, String subset, List<MultipleChoice.Question> questions,
+      List<MultipleChoice.Question> examples, Path dir) throws IOException {
     MultipleChoice.Result r = MultipleChoice.evaluate(model, tokenizer, template, system, examples, questions,
         done -> progress(set + " " + subset, done, questions.size()));
     out.println();
@@ -188,24 +197,12 @@ final class BenchmarkEval {
     ObjectNode report = JSON.createObjectNode();
     int right = 0, total = 0;
     for (String subject : subjects) {
-      List<MultipleChoice.Question> questions = cut(Mmlu.read(local, subject, "test"));
       List<MultipleChoice.Question> dev = Mmlu.read(local, subject, "dev");
-      List<MultipleChoice.Question> examples = dev.subList(0, Math.min(shots, dev.size()));
-      MultipleChoice.Result r = MultipleChoice.evaluate(model, tokenizer, template, system, examples, questions,
-          done -> progress("mmlu " + subject, done, questions.size()));
-      out.println();
-      out.printf(Locale.ROOT, "mmlu %s: accuracy %.4f (%d / %d, %d-shot)%n", subject, r.accuracy(), r.correct(),
-          r.rows().size(), examples.size());
-      List<String> lines = new ArrayList<>();
-      for (MultipleChoice.Scored q : r.rows())
-        lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("id", q.question().id())
-            .put("answer", String.valueOf(MultipleChoice.LETTERS.charAt(q.question().answer())))
-            .put("prediction", String.valueOf(MultipleChoice.LETTERS.charAt(q.chosen()))).put("correct", q.correct())));
-      AtomicFile.writeString(dir.resolve("mmlu_" + subject + ".jsonl"), String.join("\n", lines) + "\n");
-      report.set(subject, JSON.createObjectNode().put("accuracy", r.accuracy()).put("correct", r.correct())
-          .put("total", r.rows().size()).put("few_shot", examples.size()));
-      right += r.correct();
-      total += r.rows().size();
+      ObjectNode m = scoreChoices("mmlu", subject, cut(Mmlu.read(local, subject, "test")),
+          dev.subList(0, Math.min(shots, dev.size())), dir);
+      report.set(subject, m);
+      right += m.get("correct").asInt();
+      total += m.get("total").asInt();
     }
     double average = total == 0 ? 0 : right / (double) total;
     report.put("average_accuracy", average);

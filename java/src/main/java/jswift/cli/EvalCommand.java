@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
     description = "Perplexity of a model (dense or quantized) on a dataset, or accuracy / ROUGE / BLEU on ms-swift's "
-        + "custom evaluation sets (general_mcq, general_qa), GSM8K, MMLU and C-Eval (local files).")
+        + "custom evaluation sets (general_mcq, general_qa), GSM8K, MMLU, C-Eval and ARC (local files).")
 public final class EvalCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
 
@@ -38,7 +38,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Option(names = "--eval_dataset", arity = "1..*", required = true,
       description = "files (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft): perplexity; "
-          + "or general_mcq / general_qa / gsm8k / mmlu / ceval (with --eval_dataset_args)")
+          + "or general_mcq / general_qa / gsm8k / mmlu / ceval / arc (with --eval_dataset_args)")
   List<String> evalDataset = new ArrayList<>();
 
   @Option(names = "--eval_limit", description = "use at most this many rows (default: all)")

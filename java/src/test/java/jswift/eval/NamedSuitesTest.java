@@ -13,8 +13,8 @@ import jswift.testing.Cli;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** MMLU from its original headerless CSVs (data/test, data/dev), scored as general_mcq questions. */
-class MmluTest {
+/** EvalScope's named multiple-choice suites from their own files (MMLU, C-Eval, ARC), scored as general_mcq questions. */
+class NamedSuitesTest {
   private static Path data(Path dir) throws Exception {
     Path test = Files.createDirectories(dir.resolve("data/test")), dev = Files.createDirectories(dir.resolve("data/dev"));
     Files.writeString(test.resolve("identity_test.csv"), "Who made you?,OpenAI,Google,the jswift team,Meta,C\n"
@@ -66,5 +66,29 @@ class MmluTest {
     assertTrue(r.startsWith("0\n") && r.contains("ceval identity: accuracy") && r.contains("1-shot")
         && r.contains("ceval: average accuracy"), r);
     assertEquals(2, Files.readAllLines(Cli.onlyChild(out).resolve("ceval_identity.jsonl")).size());
+  }
+
+  /** ARC in its original and its Hugging Face shapes (labels 1-4 too), scored as general_mcq. */
+  @Test
+  void arcReadsBothShapes(@TempDir Path dir) throws Exception {
+    Path arc = Files.createDirectories(dir.resolve("arc"));
+    Files.writeString(arc.resolve("ARC-Easy.jsonl"), "{\"id\": \"q1\", \"question\": {\"stem\": \"Who made you?\", "
+        + "\"choices\": [{\"text\": \"OpenAI\", \"label\": \"A\"}, {\"text\": \"the jswift team\", \"label\": \"B\"}]}, "
+        + "\"answerKey\": \"B\"}\n"
+        + "{\"id\": \"q2\", \"question\": \"What is your name?\", \"choices\": {\"text\": [\"Qwen\", \"jswift-bot\", "
+        + "\"Llama\"], \"label\": [\"1\", \"2\", \"3\"]}, \"answerKey\": \"2\"}\n");
+    List<MultipleChoice.Question> q = Arc.read(arc.resolve("ARC-Easy.jsonl"));
+    assertEquals(1, q.get(0).answer());
+    assertEquals(List.of("Qwen", "jswift-bot", "Llama"), q.get(1).options());
+    assertEquals(1, q.get(1).answer(), "label \"2\" is the second option, B");
+    Path out = dir.resolve("out");
+    String r = Cli.run("eval", "--model", MultipleChoiceTest.MODEL.toString(), "--eval_dataset", "arc",
+        "--eval_dataset_args", "{\"arc\": {\"local_path\": \"" + arc + "\"}}", "--eval_output_dir", out.toString(),
+        "--device", "cpu");
+    assertTrue(r.startsWith("0\n") && r.contains("arc ARC-Easy: accuracy") && r.contains("arc: average accuracy"), r);
+    Files.writeString(arc.resolve("bad.jsonl"), "{\"question\": {\"stem\": \"q\", \"choices\": [{\"text\": \"a\", "
+        + "\"label\": \"A\"}, {\"text\": \"b\", \"label\": \"B\"}]}, \"answerKey\": \"C\"}\n");
+    var e = assertThrows(jswift.data.DatasetException.class, () -> Arc.read(arc.resolve("bad.jsonl")));
+    assertTrue(e.getMessage().contains("answerKey \"C\""), e.getMessage());
   }
 }
