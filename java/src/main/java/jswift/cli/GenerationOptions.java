@@ -179,10 +179,15 @@ final class GenerationOptions {
       + "hermes, llama3 or react_en (default: the template's own)")
   String agentTemplate;
 
+  @picocli.CommandLine.Option(names = "--use_chat_template", arity = "1", description = "false: the prompt is the "
+      + "query alone, no chat markup (ms-swift's generation form of the template, for base models); default true")
+  boolean useChatTemplate = true;
+
   ConversationEncoder encoder(CausalLM lm, Tokenizer tok) throws IOException {
     String name = templateName(lm);
     TemplateOptions options = agentTemplate != null ? TemplateOptions.DEFAULT.withAgentTemplate(agentTemplate)
         : TemplateOptions.DEFAULT;
+    if (!useChatTemplate) return Templates.createGenerate(name, tok, options);
     return Templates.create(name, tok, name.equals(Templates.JINJA) ? ChatTemplate.load(model()) : null, options);
   }
 

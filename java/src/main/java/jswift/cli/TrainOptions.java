@@ -50,6 +50,9 @@ public final class TrainOptions {
       + "model folder's config.json") String modelType;
   @Option(names = "--use_hf", arity = "1", description = "accepted for ms-swift: --model is a local folder either way")
   Boolean useHf;
+  @Option(names = "--use_chat_template", arity = "1", description = "false: no chat markup, the query then the answer "
+      + "and the end-of-sequence token (ms-swift's generation form of the template, for base models); default true")
+  boolean useChatTemplate = true;
   @Option(names = "--agent_template", description = "how tool calls are written in training text: hermes, llama3 or "
       + "react_en (default: the template's own, e.g. hermes for Qwen)") String agentTemplate;
   @Option(names = "--metric_for_best_model", description = "the evaluation metric the best checkpoint is chosen by "
@@ -271,6 +274,7 @@ public final class TrainOptions {
     a.reportTo = reportTo;
     a.taskType = taskType;
     a.agentTemplate = agentTemplate;
+    a.useChatTemplate = useChatTemplate;
     a.deepspeed = deepspeed;
     a.metricForBestModel = metricForBestModel;
     a.greaterIsBetter = greaterIsBetter;

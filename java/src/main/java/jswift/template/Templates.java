@@ -176,6 +176,26 @@ public final class Templates {
     return name.equals("qwen3_reranker") ? new RerankerPrompt(swift) : swift;
   }
 
+  /**
+   * ms-swift's {@code --use_chat_template false}: the template's generation form (its {@code
+   * to_generate_template_meta}): no chat markup, the query then the answer, ended by the tokenizer's end-of-sequence
+   * token; single-turn, no system; the tokenizer's BOS in front when it adds one; the template's stop words kept.
+   */
+  public static ConversationEncoder createGenerate(String name, Tokenizer tokenizer, TemplateOptions options) {
+    if (JINJA.equals(name))
+      throw new IllegalArgumentException("--use_chat_template false has no form for the jinja template: name an "
+          + "ms-swift template (--template)");
+    TemplateMeta chat = meta(name);
+    List<Integer> eos = tokenizer.eosTokenIds();
+    if (eos.isEmpty())
+      throw new IllegalArgumentException("--use_chat_template false ends each answer with the tokenizer's "
+          + "end-of-sequence token, and this tokenizer names none");
+    TemplateMeta generate = TemplateMeta.builder(name).prefix().prompt("{{QUERY}}").noChatSep()
+        .suffix(tokenizer.decode(new int[] {eos.get(0)}, false)).noSystemPrefix().autoAddBos(true)
+        .stopWords(chat.stopWords().toArray(new String[0])).build();
+    return new SwiftTemplate(generate, tokenizer, options);
+  }
+
   private static IllegalArgumentException unknown(String name) {
     String hint = "";
     if (name != null) {

@@ -84,6 +84,7 @@ public final class TrainArguments {
   public String taskType = "causal_lm";  // ms-swift's --task_type: causal_lm, or seq_cls (a classifier; rm's too)
   public Integer numLabels;       // --task_type seq_cls: the classifier's labels (required)
   public String agentTemplate;    // --agent_template: tool-call format in training text (null: the template's)
+  public boolean useChatTemplate = true;  // false: the template's generation form (query, answer, eos)
   public String metricForBestModel;  // transformers' metric_for_best_model (acc, loss, ...); null: the evaluation's own
   public Boolean greaterIsBetter;    // null: false for a loss, true otherwise
   public Boolean loadBestModelAtEnd; // accepted: the best checkpoint is kept and reported (best_model_checkpoint)

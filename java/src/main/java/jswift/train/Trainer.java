@@ -117,7 +117,8 @@ public final class Trainer implements AutoCloseable {
           templateName = "qwen3_reranker";
           args.template = templateName;  // args.json records it: infer then reads the prompt the same way
         }
-        template = Templates.create(templateName, tok, options);
+        template = args.useChatTemplate ? Templates.create(templateName, tok, options)
+            : Templates.createGenerate(templateName, tok, options);
       }
       DatasetOptions dataOptions = DatasetOptions.defaults().withSeed(args.dataSeed != null ? args.dataSeed : args.seed)
           .withValDatasetShuffle(args.valDatasetShuffle);
