@@ -21,7 +21,7 @@ public final class Batch {
   final int seqLen;
   float[] weights;  // loss weight of each target (null: all 1), ms-swift's loss_scale shifted like the labels
   double[] sequenceValues;  // a number per sequence that a loss reads (KTO: 1 desirable / 0; RM: the pair's margin)
-  double[][] sequenceTargets;  // a vector per sequence (a classifier's target: class index, multi-hot or values)
+  double[][] sequenceTargets;  // a vector per sequence: a classifier's target, an embedding / reranker sequence's role
 
   private Batch(int[] ids, int[] keyMask, int[] cuSeqlens, int[] positions, int[] targets, int sequences, int seqLen) {
     this.ids = ids;
@@ -165,7 +165,10 @@ public final class Batch {
     return sequenceValues[s];
   }
 
-  /** This batch with a classifier's target for each sequence ({@link ProblemType#target}). */
+  /**
+   * This batch with a target vector for each sequence: a classifier's ({@link ProblemType#target}), or an embedding
+   * or reranker sequence's role and label (jswift.train.TaskSamples).
+   */
   public Batch withSequenceTargets(double[][] perSequence) {
     check(perSequence.length == sequences, perSequence.length + " targets for " + sequences + " sequences");
     Batch b = new Batch(ids, keyMask, cuSeqlens, positions, targets, sequences, seqLen);
@@ -178,7 +181,7 @@ public final class Batch {
 
   /** The targets given by {@link #withSequenceTargets}, one array per sequence; throws for a batch without them. */
   public double[][] sequenceTargets() {
-    check(sequenceTargets != null, "the batch has no per-sequence targets (a classifier's labels)");
+    check(sequenceTargets != null, "the batch has no per-sequence targets (a classifier's, embedding or reranker rows)");
     double[][] out = new double[sequences][];
     for (int s = 0; s < sequences; s++) out[s] = sequenceTargets[s].clone();
     return out;

@@ -22,7 +22,8 @@ import jswift.template.Truncation;
  * sample). With packing on, one packed row takes consecutive samples up to max_length tokens. With
  * {@code --truncation_strategy split} a row longer than max_length gives several samples, its chunks
  * ({@link Truncation#split}), handed out in order. The cursor (epoch, position, chunk) is all a resumed run needs
- * to continue with exactly the same samples.
+ * to continue with exactly the same samples. How a row becomes its sequences depends on the {@link Layout}
+ * (preference pairs, KTO, and the sequence-level tasks of {@link TaskSamples}).
  */
 final class SampleStream {
   private final RowList rows;
