@@ -159,6 +159,10 @@ public class ExportCommand implements Callable<Integer> {
           + "(jswift export --adapters CKPT --merge_lora true), then --to_ollama --model MERGED");
     if (model == null || !java.nio.file.Files.isRegularFile(model.resolve("config.json")))
       throw new IllegalArgumentException("--to_ollama needs --model DIR, a Hugging Face model folder (config.json)");
+    String arch = JSON.readTree(model.resolve("config.json").toFile()).path("architectures").path(0).asText("");
+    if (arch.endsWith("ForSequenceClassification"))
+      throw new IllegalArgumentException("--to_ollama: " + model + " is a sequence classifier (" + arch + "), which "
+          + "Ollama cannot serve; jswift deploy serves it (its chat completions answer with the prediction)");
     Path dir = model.toAbsolutePath().normalize();
     Path output = outputDir != null ? outputDir : dir.resolveSibling(dir.getFileName() + "-ollama");
     String name = template != null ? template

@@ -123,6 +123,8 @@ class SequenceClassificationCommandTest {
         dir.resolve("merged.jsonl").toString(), "--device", "cpu");
     double acc = Double.parseDouble(r.replaceAll("(?s).*\\(acc ([0-9.]+):.*", "$1"));
     assertTrue(acc >= 11 / 12.0, r);
+    r = Cli.run("export", "--model", merged.toString(), "--to_ollama", "true");
+    assertTrue(r.startsWith("2\n") && r.contains("Ollama cannot serve"), r);
   }
 
   @Test
