@@ -131,10 +131,22 @@ public final class EmbeddingInput {
     else if (r != null && !r.isNull()) negatives.add(text(r, "rejected_response"));
     JsonNode nm = row.extra("negative_messages");
     if (nm != null && nm.isArray()) nm.forEach(c -> negatives.add(lastContent(c)));
-    JsonNode label = row.label();
-    if (label != null && !label.isNull() && !label.isNumber())
-      throw new IllegalArgumentException("\"label\" must be a number (the pair's similarity or 1 / 0), found " + label);
-    return new Texts(anchor, positive, negatives, label == null || label.isNull() ? 1.0 : label.asDouble());
+    return new Texts(anchor, positive, negatives, label(row.label()));
+  }
+
+  /** A pair's label: a number, or the text of one (a CSV cell); 1 when the row has none. */
+  private static double label(JsonNode label) {
+    if (label == null || label.isNull()) return 1.0;
+    if (label.isNumber()) return label.asDouble();
+    if (label.isTextual()) {
+      try {
+        double v = Double.parseDouble(label.asText().strip());
+        if (Double.isFinite(v)) return v;
+      } catch (NumberFormatException e) {
+        // refused below
+      }
+    }
+    throw new IllegalArgumentException("\"label\" must be a number (the pair's similarity or 1 / 0), found " + label);
   }
 
   private static String text(JsonNode n, String field) {

@@ -50,6 +50,7 @@ public enum ProblemType {
   public double[] target(JsonNode label, int numLabels) {
     if (label == null || label.isNull())
       throw new IllegalArgumentException("the row has no \"label\": --task_type seq_cls rows need one (" + example() + ")");
+    label = fromText(label);
     switch (this) {
       case SINGLE_LABEL: {
         int c = classIndex(label, numLabels);
@@ -81,6 +82,23 @@ public enum ProblemType {
           if (!Double.isFinite(x)) throw new IllegalArgumentException("\"label\" " + label + " is not finite");
         return v;
       }
+    }
+  }
+
+  /**
+   * A label given as text (a CSV cell: "1", "0.75", "[0, 2]") as the number or list it spells, as pandas would read
+   * the column; other text stays text (and is refused as a label by the caller).
+   */
+  private static JsonNode fromText(JsonNode label) {
+    if (!label.isTextual()) return label;
+    String t = label.asText().strip();
+    if (t.isEmpty() || !(Character.isDigit(t.charAt(0)) || t.charAt(0) == '-' || t.charAt(0) == '[' || t.charAt(0) == '.'))
+      return label;
+    try {
+      JsonNode parsed = new com.fasterxml.jackson.databind.ObjectMapper().readTree(t);
+      return parsed != null && (parsed.isNumber() || parsed.isArray()) ? parsed : label;
+    } catch (java.io.IOException e) {
+      return label;
     }
   }
 

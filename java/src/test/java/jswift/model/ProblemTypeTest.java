@@ -34,6 +34,10 @@ class ProblemTypeTest {
     assertArrayEquals(new double[] {0, 0, 0}, ProblemType.MULTI_LABEL.target(json("[]"), 3), "no class at all");
     assertArrayEquals(new double[] {0.25}, ProblemType.REGRESSION.target(json("0.25"), 1));
     assertArrayEquals(new double[] {1, -2}, ProblemType.REGRESSION.target(json("[1, -2.0]"), 2));
+    // a CSV cell is text: read as the number or list it spells
+    assertArrayEquals(new double[] {2}, ProblemType.SINGLE_LABEL.target(json("\" 2\""), 3));
+    assertArrayEquals(new double[] {1, 0, 1}, ProblemType.MULTI_LABEL.target(json("\"[0, 2]\""), 3));
+    assertArrayEquals(new double[] {-0.5}, ProblemType.REGRESSION.target(json("\"-0.5\""), 1));
   }
 
   @Test

@@ -148,7 +148,14 @@ class EmbeddingCommandTest {
       }
       assertTrue(losses.get(losses.size() - 1) < losses.get(0), loss + ": " + losses);
     }
-    String r = Cli.run("sft", "--task_type", "embedding", "--loss_type", "triplet", "--model",
+    // a CSV's labels are text: read as the numbers they spell
+    Path csv = Files.writeString(dir.resolve("pairs.csv"), "query,response,label\nWhat is 1+1?,Two.,1\n"
+        + "What is 2+2?,Blue.,0\n");
+    String r = Cli.run("sft", "--task_type", "embedding", "--loss_type", "contrastive", "--model",
+        RlhfCommandTest.MODEL.toString(), "--dataset", csv.toString(), "--max_steps", "1", "--per_device_train_batch_size",
+        "2", "--output_dir", dir.resolve("csv").toString(), "--device", "cpu");
+    assertTrue(r.startsWith("0\n"), r);
+    r = Cli.run("sft", "--task_type", "embedding", "--loss_type", "triplet", "--model",
         RlhfCommandTest.MODEL.toString(), "--dataset", pairs.toString(), "--device", "cpu");
     assertTrue(r.startsWith("2\n") && r.contains("--loss_type triplet is not an embedding loss"), r);
     r = Cli.run("sft", "--loss_type", "infonce", "--model", RlhfCommandTest.MODEL.toString(), "--dataset",
