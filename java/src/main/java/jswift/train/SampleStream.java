@@ -152,6 +152,13 @@ final class SampleStream {
   static double margin(Row row) {
     JsonNode m = row.extra("margin");
     if (m == null || m.isNull()) return 0;
+    if (m.isTextual()) {  // a CSV cell
+      try {
+        return Double.parseDouble(m.asText().strip());
+      } catch (NumberFormatException e) {
+        // refused below
+      }
+    }
     if (!m.isNumber()) throw new IllegalArgumentException("\"margin\" must be a number, found " + m);
     return m.asDouble();
   }
