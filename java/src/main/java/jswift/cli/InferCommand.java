@@ -104,30 +104,18 @@ public final class InferCommand implements Callable<Integer> {
       out.println("jswift infer: " + model + " on " + dev + ", template " + name
           + (active == null ? "" : ", adapter " + active)
           + ". Type 'clear' to forget the conversation, 'exit' to quit.");
-      out.flush();
-      BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-      while (true) {
-        out.print("<<< ");
-        out.flush();
-        String line = in.readLine();
-        if (line == null || line.strip().equals("exit") || line.strip().equals("quit")) break;
+      promptLoop(out, line -> {
         if (line.strip().equals("clear")) {
           chat.clear();
-          out.println("(conversation cleared)");
-          continue;
+          return "(conversation cleared)";
         }
-        if (line.isBlank()) continue;
-        if (stream) {
-          chat.send(line, text -> {
-            out.print(text);
-            out.flush();
-          });
-          out.println();
-        } else {
-          out.println(chat.send(line, null));
-        }
-        out.flush();
-      }
+        if (!stream) return chat.send(line, null);
+        chat.send(line, text -> {  // the answer as it grows; the loop then ends its line
+          out.print(text);
+          out.flush();
+        });
+        return "";
+      });
     }
     return 0;
   }

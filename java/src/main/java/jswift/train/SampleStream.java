@@ -93,8 +93,16 @@ final class SampleStream {
 
   /** The row's group of sequences in this stream's layout ({@link TaskSamples}). */
   private TaskSamples.Group group(Row row) {
-    return layout == Layout.RERANK ? TaskSamples.rerank(template, row)
-        : TaskSamples.embedding(embeddingInput, embeddingMaxLength, embeddingTruncation, row);
+    return switch (layout) {
+      case CLASSIFY -> TaskSamples.classify(template, row, problemType, numLabels);
+      case RERANK -> TaskSamples.rerank(template, row);
+      default -> TaskSamples.embedding(embeddingInput, embeddingMaxLength, embeddingTruncation, row);
+    };
+  }
+
+  /** Whether each row is a group of whole sequences with targets ({@link TaskSamples}), not token-labelled text. */
+  private boolean grouped() {
+    return layout == Layout.CLASSIFY || layout == Layout.EMBEDDING || layout == Layout.RERANK;
   }
 
   /** The next row's group in epoch order; rows with a sequence too long for max_length are skipped. */
@@ -123,8 +131,6 @@ final class SampleStream {
     this.numLabels = labels;
     return this;
   }
-
-  private double[] target;  // CLASSIFY: the target of the sample next() returned last
 
   /**
    * With {@link Layout#PAIRS} (preference training, DPO) every sample is a row's chosen and rejected conversations,
@@ -225,10 +231,6 @@ final class SampleStream {
     for (int attempts = 0; attempts <= rows.size(); attempts++) {
       Row row = nextRow();
       try {
-        if (layout == Layout.CLASSIFY) {
-          target = problemType.target(row.label(), numLabels);
-          return TaskSamples.classifierInput(template, Conversation.fromJson(row.toJson()));
-        }
         Encoded chosen = template.encode(Conversation.fromJson(row.toJson()));
         if (layout == Layout.PAIRS) {
           rejected = template.encode(rejectedConversation(row));
@@ -274,7 +276,7 @@ final class SampleStream {
 
   /** {@code count} samples (or packed rows) as one packed batch. */
   Batch nextBatch(int count) {
-    if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
+    if (grouped()) {
       List<TaskSamples.Group> groups = new ArrayList<>();
       for (int i = 0; i < count; i++) groups.add(nextGroup());
       return TaskSamples.batch(groups);
@@ -291,12 +293,8 @@ final class SampleStream {
       return ktoBatch(samples, good);
     }
     double[] margins = layout == Layout.PAIRS ? new double[2 * count] : null;
-    double[][] targets = layout == Layout.CLASSIFY ? new double[count][] : null;
     for (int i = 0; i < count; i++) {
-      if (layout == Layout.CLASSIFY) {
-        add(next(), ids, labels, scales);
-        targets[i] = target;
-      } else if (layout == Layout.PAIRS) {
+      if (layout == Layout.PAIRS) {
         add(next(), ids, labels, scales);
         add(rejected, ids, labels, scales);
         margins[2 * i] = margins[2 * i + 1] = margin;
@@ -316,7 +314,6 @@ final class SampleStream {
       }
     }
     Batch b = Batch.packed(ids, labels, scales);
-    if (targets != null) return b.withSequenceTargets(targets);
     return margins != null ? b.withSequenceValues(margins) : b;
   }
 
@@ -354,7 +351,7 @@ final class SampleStream {
 
   /** For evaluation: the next {@code count} rows in file order, or null at the end (one pass). */
   Batch nextBatchInOrder(int count) {
-    if (layout == Layout.EMBEDDING || layout == Layout.RERANK) {
+    if (grouped()) {
       List<TaskSamples.Group> groups = new ArrayList<>();
       while (groups.size() < count && position < rows.size()) {
         Row row = rows.get(position++);
@@ -373,16 +370,9 @@ final class SampleStream {
     List<Encoded> kto = new ArrayList<>();
     List<Boolean> ktoDesirable = new ArrayList<>();
     List<Double> margins = new ArrayList<>();
-    List<double[]> targets = new ArrayList<>();
     while (ids.size() + kto.size() < count && position < rows.size()) {
       Row row = rows.get(position++);
       try {
-        if (layout == Layout.CLASSIFY) {
-          double[] t = problemType.target(row.label(), numLabels);
-          add(TaskSamples.classifierInput(template, Conversation.fromJson(row.toJson())), ids, labels, scales);
-          targets.add(t);
-          continue;
-        }
         Encoded e = template.encode(Conversation.fromJson(row.toJson()));
         if (layout == Layout.KTO) {
           ktoDesirable.add(ktoLabel(row));
@@ -411,7 +401,6 @@ final class SampleStream {
     }
     if (ids.isEmpty()) return null;
     Batch b = Batch.packed(ids, labels, scales);
-    if (layout == Layout.CLASSIFY) return b.withSequenceTargets(targets.toArray(new double[0][]));
     return layout == Layout.PAIRS ? b.withSequenceValues(margins.stream().mapToDouble(Double::doubleValue).toArray()) : b;
   }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import jswift.data.Row;
 import jswift.infer.EmbeddingInput;
 import jswift.model.Batch;
+import jswift.model.ProblemType;
 import jswift.template.Conversation;
 import jswift.template.ConversationEncoder;
 import jswift.template.Encoded;
@@ -24,12 +25,13 @@ final class TaskSamples {
   /** A row's sequences and their targets. */
   record Group(List<int[]> ids, List<double[]> targets) {}
 
-  /** A classifier's row encoded ({@link ConversationEncoder#encodeClassifierInput}): no token has a label. */
-  static Encoded classifierInput(ConversationEncoder template, Conversation c) {
-    int[] ids = template.encodeClassifierInput(c);
-    int[] labels = new int[ids.length];
-    java.util.Arrays.fill(labels, Encoded.IGNORE);
-    return new Encoded(ids, labels, null);
+  /**
+   * A classifier's row: its conversation as a classifier's input ({@link ConversationEncoder#encodeClassifierInput})
+   * and its {@code label} read for the problem type ({@link ProblemType#target}).
+   */
+  static Group classify(ConversationEncoder template, Row row, ProblemType type, int numLabels) {
+    double[] target = type.target(row.label(), numLabels);
+    return new Group(List.of(template.encodeClassifierInput(Conversation.fromJson(row.toJson()))), List.of(target));
   }
 
   /**

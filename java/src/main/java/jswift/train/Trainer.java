@@ -583,7 +583,7 @@ public final class Trainer implements AutoCloseable {
       double loss = 0;
       if (args.galoreOptimPerParameter) optimizer.beginSplitStep((float) schedule.rate(step));
       for (int i = 0; i < micro.size(); i++) {
-        if (objective != null ? !objective.learnsFrom(micro.get(i)) : micro.get(i).targetCount() == 0) continue;
+        if (!learnsFrom(micro.get(i))) continue;
         // Dropout masks: a fixed seed (a graph bakes it in) and the micro-step's number as the device's dropout
         // step, so eager and graph-replayed runs draw the same masks, and a resumed run the masks it would have.
         long seed = args.seed * 1_000_003L, dropoutStep = (step - 1) * accumulation + i + 1;
@@ -687,6 +687,11 @@ public final class Trainer implements AutoCloseable {
 
   private long stoppedEarly;  // --early_stop_interval: the step the run stopped at (0: none)
 
+  /** Whether a micro-batch has something to learn from: a labelled token for sft, the objective's say otherwise. */
+  private boolean learnsFrom(Batch b) {
+    return objective != null ? objective.learnsFrom(b) : b.targetCount() > 0;
+  }
+
   private int grpoTokens;  // the tokens of the last GRPO step's training sequences
   private GrpoStep.Rollout rollout;  // GRPO: the generation the current steps train on
 
@@ -781,7 +786,7 @@ public final class Trainer implements AutoCloseable {
     for (long i = 0; i < batches; i++) {
       Batch b = evalSamples.nextBatchInOrder(rowsPerBatch);
       if (b == null) break;
-      if (rlhf != null ? !objective.learnsFrom(b) : b.targetCount() == 0) continue;
+      if (!learnsFrom(b)) continue;
       if (rlhf != null) {
         rlhf.add(b);
         continue;
