@@ -48,6 +48,7 @@ public final class CausalLM implements AutoCloseable {
   private final Rope rope;
   private boolean gradientCheckpointing;
   private double neftuneNoiseAlpha;  // 0: off
+  private int shiftedGroupSize;  // LongLoRA's S²-Attn in training steps: its group size; 0: off
   private final Map<String, Map<String, Parameter>> moduleCopies = new LinkedHashMap<>();  // adapter -> module -> copy
   private final Map<String, jswift.nn.EmbeddingLora> embeddingLoras = new LinkedHashMap<>();  // adapter -> its own
   private final Map<String, SharedAdapterTensors> sharedAdapterTensors = new LinkedHashMap<>();  // adapter -> its own
@@ -292,6 +293,21 @@ public final class CausalLM implements AutoCloseable {
     neftuneNoiseAlpha = alpha;
   }
 
+  /**
+   * LongLoRA's shifted sparse attention ({@link jswift.nn.ShiftedGroups}) in every training forward from now on,
+   * with groups of {@code groupSize} tokens (0 turns it off); evaluation and inference keep full attention. Each
+   * half of the query heads takes half of the key / value heads, so both counts must be even.
+   */
+  public void setShiftedSparseAttention(int groupSize) {
+    if (groupSize < 0) throw new IllegalArgumentException("S2-Attn group size must be >= 0, got " + groupSize);
+    int heads = config.numAttentionHeads(), kvHeads = config.numKeyValueHeads();
+    if (groupSize > 0 && (heads % 2 != 0 || kvHeads % 2 != 0))
+      throw new IllegalArgumentException("--train_type longlora splits the attention heads in two halves (shifted "
+          + "sparse attention), each with half of the key / value heads; this model has " + heads + " attention and "
+          + kvHeads + " key / value heads: train it with --train_type lora");
+    shiftedGroupSize = groupSize;
+  }
+
   private static final long NEFTUNE_SEED_SALT = 0x4E454654554E45L;  // "NEFTUNE": not the layers' dropout masks
 
   private void addNeftuneNoise(Tensor embeddings, long seqLen, long seed) {
@@ -477,7 +493,9 @@ public final class CausalLM implements AutoCloseable {
       run.targets = upload(a, b.targets);
       Tensor mask = b.keyMask == null ? null : upload(a, b.keyMask).view(b.sequences, b.seqLen);
       Tensor cu = b.cuSeqlens == null ? null : upload(a, b.cuSeqlens);
-      run.layout = new AttentionLayout(b.seqLen, mask, cu, upload(a, b.positions));
+      jswift.nn.ShiftedGroups shifted = training && shiftedGroupSize > 0 ? jswift.nn.ShiftedGroups.create(a, device,
+          b.tokens(), b.seqLen, b.keyMask, b.cuSeqlens, shiftedGroupSize) : null;
+      run.layout = new AttentionLayout(b.seqLen, mask, cu, upload(a, b.positions), shifted);
       return forwardLayers(run, b.tokens(), training);
     } catch (RuntimeException e) {
       run.close();
@@ -905,6 +923,8 @@ public final class CausalLM implements AutoCloseable {
    */
   public void forwardBackward(StepInputs in, long seed) {
     if (in.sequences < 0) throw new IllegalStateException("forwardBackward: nothing was staged");
+    if (shiftedGroupSize > 0)
+      throw new IllegalStateException("forwardBackward(StepInputs): CUDA graphs do not run S2-Attn (longlora)");
     Run run = new Run();
     run.seed = seed;
     run.ids = in.ids;

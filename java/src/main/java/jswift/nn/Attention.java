@@ -64,10 +64,20 @@ public final class Attention {
     }
     rope.apply(qh, layout.positions());
     rope.apply(kh, layout.positions());
-    Tensor out = a.allocate(x.dtype(), x.device(), n, heads, headDim);
-    Tensor lse = a.allocate(DType.F32, x.device(), n, heads);
-    Kernels.attentionForward(qh, kh, vh, layout.seqLen(), layout.cuSeqlens(), layout.keyMask(), true, window, scale(),
-        out, lse);
+    ShiftedGroups groups = layout.shifted();
+    if (groups != null) {
+      // S²-Attn: the two halves of the heads as one packed batch of groups (see ShiftedGroups)
+      qh = groups.group(a, qh);
+      kh = groups.group(a, kh);
+      vh = groups.group(a, vh);
+    }
+    Tensor out = a.allocate(x.dtype(), x.device(), qh.shape());
+    Tensor lse = a.allocate(DType.F32, x.device(), qh.size(0), qh.size(1));
+    if (groups != null)
+      Kernels.attentionForward(qh, kh, vh, groups.longest(), groups.cuSeqlens(), null, true, window, scale(), out, lse);
+    else
+      Kernels.attentionForward(qh, kh, vh, layout.seqLen(), layout.cuSeqlens(), layout.keyMask(), true, window,
+          scale(), out, lse);
     if (s != null) {
       s.qr = qh;
       s.kr = kh;
@@ -75,6 +85,7 @@ public final class Attention {
       s.out = out;
       s.lse = lse;
     }
+    if (groups != null) out = groups.ungroup(a, out);
     return o.forward(a, out.view(n, (long) heads * headDim), seed + 3, s == null ? null : s.o, training);
   }
 
@@ -118,11 +129,20 @@ public final class Attention {
     long n = dy.size(0);
     Tensor dout = a.allocate(dy.dtype(), dy.device(), n, (long) heads * headDim);
     o.backward(a, dy, s.o, seed + 3, dout, false);
-    Tensor dq = a.allocate(dy.dtype(), dy.device(), n, heads, headDim);
-    Tensor dk = a.allocate(dy.dtype(), dy.device(), n, kvHeads, headDim);
-    Tensor dv = a.allocate(dy.dtype(), dy.device(), n, kvHeads, headDim);
-    Kernels.attentionBackward(s.qr, s.kr, s.vr, s.out, dout.view(n, heads, headDim), s.lse, layout.seqLen(),
-        layout.cuSeqlens(), layout.keyMask(), true, window, scale(), dq, dk, dv);
+    Tensor dq = a.allocate(dy.dtype(), dy.device(), s.qr.shape());
+    Tensor dk = a.allocate(dy.dtype(), dy.device(), s.kr.shape());
+    Tensor dv = a.allocate(dy.dtype(), dy.device(), s.vr.shape());
+    ShiftedGroups groups = layout.shifted();
+    if (groups != null) {  // the forward's grouped layout, and back
+      Kernels.attentionBackward(s.qr, s.kr, s.vr, s.out, groups.group(a, dout.view(n, heads, headDim)), s.lse,
+          groups.longest(), groups.cuSeqlens(), null, true, window, scale(), dq, dk, dv);
+      dq = groups.ungroup(a, dq);
+      dk = groups.ungroup(a, dk);
+      dv = groups.ungroup(a, dv);
+    } else {
+      Kernels.attentionBackward(s.qr, s.kr, s.vr, s.out, dout.view(n, heads, headDim), s.lse, layout.seqLen(),
+          layout.cuSeqlens(), layout.keyMask(), true, window, scale(), dq, dk, dv);
+    }
     rope.applyBackward(dq, layout.positions());
     rope.applyBackward(dk, layout.positions());
     if (qNorm != null) {

@@ -293,9 +293,17 @@ public final class TrainArguments {
     };
   }
 
+  /**
+   * A LoRA adapter: --train_type lora, or longlora (the same adapter, trained with LongLoRA's shifted sparse
+   * attention, as ms-swift 3 trains it).
+   */
+  public boolean isLora() {
+    return trainType.equals("lora") || trainType.equals("longlora");
+  }
+
   /** Trains an adapter (LoRA or VeRA) beside a frozen base, rather than the model's own weights. */
   public boolean isAdapterTuning() {
-    return List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "bone").contains(trainType);
+    return List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone").contains(trainType);
   }
 
   private void validateAdaLora() {
@@ -344,9 +352,13 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "full", "llamapro").contains(trainType))
-      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, vera, adalora, "
-          + "ia3, boft, fourierft, bone, full, llamapro)");
+    if (!List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "full", "llamapro")
+        .contains(trainType))
+      throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, longlora, vera, "
+          + "adalora, ia3, boft, fourierft, bone, full, llamapro)");
+    if (trainType.equals("longlora") && cudaGraphs)
+      throw new IllegalArgumentException("--cuda_graphs replays one captured step, but --train_type longlora's shifted "
+          + "sparse attention plans its groups from each batch on the host: drop one of the two");
     if (trainType.equals("ia3")) refuseLoraOnlyFlags("--ia3_target_modules and --ia3_feedforward_modules");
     if (trainType.equals("ia3") && !ia3TargetModules.containsAll(ia3FeedforwardModules))
       throw new IllegalArgumentException("--ia3_feedforward_modules " + ia3FeedforwardModules + " must be among "
@@ -427,7 +439,7 @@ public final class TrainArguments {
     if (numTrainEpochs <= 0 && maxSteps <= 0) throw new IllegalArgumentException("--num_train_epochs or --max_steps must be > 0");
     if (lorapLrRatio != null && !(lorapLrRatio > 0))
       throw new IllegalArgumentException("--lorap_lr_ratio must be > 0 (LoRA+ recommends 16), got " + lorapLrRatio);
-    if (lorapLrRatio != null && !trainType.equals("lora"))
+    if (lorapLrRatio != null && !isLora())
       throw new IllegalArgumentException("--lorap_lr_ratio (LoRA+) scales the learning rate of LoRA's B matrices;"
           + " it needs --train_type lora");
     if (!modulesToSave.isEmpty() && !isAdapterTuning())

@@ -99,6 +99,13 @@ public final class Trainer implements AutoCloseable {
       m.setGradientCheckpointing(args.gradientCheckpointing);
       if (args.neftuneNoiseAlpha != null) m.setNeftuneNoiseAlpha(args.neftuneNoiseAlpha);
       maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
+      if (args.trainType.equals("longlora")) {
+        int group = jswift.nn.ShiftedGroups.groupSize(maxLength);
+        m.setShiftedSparseAttention(group);
+        console.printf("longlora: training steps attend within groups of %d tokens (max_length %d x %.2f), half of "
+            + "the heads shifted by %d; evaluation and inference attend in full%n", group, maxLength,
+            jswift.nn.ShiftedGroups.GROUP_SIZE_RATIO, group / 2);
+      }
       TemplateOptions options = TemplateOptions.DEFAULT.withLossScale(LossScale.parse(args.lossScale))
           .withMaxLength(maxLength, Truncation.parse(args.truncationStrategy));
       if (args.system != null) options = options.withSystem(args.system);
@@ -366,7 +373,7 @@ public final class Trainer implements AutoCloseable {
           + "values it kept: continue its run with --resume_from_checkpoint, or use it as it is (infer, export)");
     String fits = c.isVera() ? "vera" : c.isIa3() ? "ia3" : c.isBoft() ? "boft" : c.isFourierFt() ? "fourierft"
         : c.isMiss() ? "bone" : "lora";
-    if (!args.trainType.equals(fits))
+    if (!args.trainType.equals(fits) && !(fits.equals("lora") && args.isLora()))
       throw new IllegalArgumentException("--adapters " + dir + " is a " + c.peftType() + " adapter: continue it with "
           + "--train_type " + fits);
     if (c.isVera() || c.isIa3() || c.isBoft() || c.isFourierFt() || c.isMiss()) return c;
@@ -509,7 +516,7 @@ public final class Trainer implements AutoCloseable {
         + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
         model.weightBytes() / 1048576.0, trainable.stream().mapToLong(Parameter::numel).sum(),
-        args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("vera") ? "VeRA "
+        args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("longlora") ? "LongLoRA " : args.trainType.equals("vera") ? "VeRA "
         : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 "
         : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT "
         : args.trainType.equals("bone") ? "MiSS " : "",
