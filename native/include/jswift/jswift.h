@@ -187,6 +187,21 @@ int jsw_swiglu_fwd(int device, int dtype, const void* gate, const void* up, int6
 int jsw_swiglu_bwd(int device, int dtype, const void* dout, const void* gate, const void* up, int64_t n,
                    void* dgate, void* dup);
 
+/* ---- pointwise activations ------------------------------------------------------------------------ */
+/* y = act(x) elementwise over n values; the backward dx = dy * act'(x) (dx may alias dy). The kinds are
+ * transformers' ACT2CLS functions (a bottleneck adapter's act_layer): exact GELU 0.5 x (1 + erf(x / sqrt 2));
+ * GELU's tanh approximation (gelu_new, gelu_pytorch_tanh, gelu_fast); ReLU; SiLU x sigmoid(x); quick_gelu
+ * x sigmoid(1.702 x); tanh; sigmoid. */
+#define JSW_ACT_GELU 0
+#define JSW_ACT_GELU_TANH 1
+#define JSW_ACT_RELU 2
+#define JSW_ACT_SILU 3
+#define JSW_ACT_QUICK_GELU 4
+#define JSW_ACT_TANH 5
+#define JSW_ACT_SIGMOID 6
+int jsw_activation_fwd(int device, int dtype, int kind, const void* x, int64_t n, void* y);
+int jsw_activation_bwd(int device, int dtype, int kind, const void* x, const void* dy, int64_t n, void* dx);
+
 /* ---- fused LoRA linear ---------------------------------------------------------------------------- */
 /* y = x W^T (+ bias) + scale * (drop(x) A^T) B^T, W [out,in] frozen, A [rank,in], B [out,rank].
  * xa [tokens, rank] receives drop(x) A^T for the backward (may be NULL when no backward follows). Dropout

@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), longlora, vera, adalora, ia3, boft, fourierft, bone, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), longlora, vera, adalora, ia3, boft, fourierft, bone, adapter, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -147,6 +147,10 @@ public final class TrainOptions {
   int lisaActivatedLayers = 0;
   @Option(names = "--lisa_step_interval", description = "LISA: steps between redraws of the trained layers (20)")
   int lisaStepInterval = 20;
+  @Option(names = "--adapter_length", description = "--train_type adapter: the bottleneck's width (128)")
+  int adapterLength = 128;
+  @Option(names = "--adapter_act", description = "--train_type adapter: its activation, a transformers name (gelu)")
+  String adapterAct = "gelu";
   @Option(names = "--llamapro_num_new_blocks", description = "LLaMA-Pro: blocks added (4)") int llamaproNumNewBlocks = 4;
   @Option(names = "--llamapro_num_groups", description = "LLaMA-Pro: insertion points (default: num_new_blocks)")
   Integer llamaproNumGroups;
@@ -295,6 +299,8 @@ public final class TrainOptions {
     a.ia3TargetModules = ia3TargetModules;
     a.ia3FeedforwardModules = ia3FeedforwardModules;
     a.boftBlockSize = boftBlockSize;
+    a.adapterLength = adapterLength;
+    a.adapterAct = adapterAct;
     a.boftBlockNum = boftBlockNum;
     a.boftNButterflyFactor = boftNButterflyFactor;
     a.boftDropout = boftDropout;

@@ -324,11 +324,13 @@ public final class CausalLM implements AutoCloseable {
 
   /**
    * Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors: LoRA and its variants, VeRA,
-   * AdaLoRA, IA3, BOFT, FourierFT) under a name, every module checked against this model ({@link AdapterLoader});
-   * its tensors are frozen until made trainable.
+   * AdaLoRA, IA3, BOFT, FourierFT) under a name, every module checked against this model ({@link AdapterLoader}),
+   * or an ms-swift ADAPTER checkpoint (bottleneck adapters, {@link jswift.tuner.SwiftAdapterFolder}); its tensors
+   * are frozen until made trainable.
    */
   public void loadAdapter(String name, Path dir) throws IOException {
-    new AdapterLoader(this).load(name, dir);
+    if (jswift.tuner.SwiftAdapterFolder.isSwiftTuner(dir)) jswift.tuner.SwiftAdapterFolder.load(this, name, dir);
+    else new AdapterLoader(this).load(name, dir);
   }
 
   /**
@@ -443,7 +445,41 @@ public final class CausalLM implements AutoCloseable {
         l.setActiveAdapter(null);
       }
     }
+    for (DecoderLayer layer : layers) {
+      layer.mlp().setActiveAdapter(name);
+      if (layer.mlp().activeAdapter() != null) found = true;
+    }
     if (!found) throw new IllegalArgumentException("no adapter named '" + name + "' is loaded");
+  }
+
+  /**
+   * Gives adapter {@code adapterName} a bottleneck adapter after layer {@code layer}'s MLP (ms-swift's --train_type
+   * adapter), used while that adapter is active; the model owns and frees it.
+   */
+  public void setBottleneckAdapter(String adapterName, int layer, jswift.nn.BottleneckAdapter adapter) {
+    if (layer < 0 || layer >= layers.size())
+      throw new IllegalArgumentException("bottleneck adapter: no layer " + layer + " (the model has " + layers.size()
+          + ")");
+    long hidden = config.hiddenSize();
+    if (adapter.parameters().get(0).value().size(1) != hidden)
+      throw new IllegalArgumentException(adapter.parameters().get(0).name() + " is "
+          + java.util.Arrays.toString(adapter.parameters().get(0).value().shape()) + ": this model's hidden size is "
+          + hidden);
+    for (Parameter p : adapter.parameters())
+      if (p.value().dtype() != dtype || !p.value().device().equals(device))
+        throw new IllegalArgumentException(p.name() + " must be " + dtype.torchName() + " on " + device + ", got "
+            + p.value());
+    layers.get(layer).mlp().setAdapter(adapterName, adapter);
+  }
+
+  /** Adapter {@code adapterName}'s bottleneck adapters by layer index (empty when it has none). */
+  public Map<Integer, jswift.nn.BottleneckAdapter> bottleneckAdapters(String adapterName) {
+    Map<Integer, jswift.nn.BottleneckAdapter> out = new LinkedHashMap<>();
+    for (int i = 0; i < layers.size(); i++) {
+      jswift.nn.BottleneckAdapter b = layers.get(i).mlp().adapters().get(adapterName);
+      if (b != null) out.put(i, b);
+    }
+    return out;
   }
 
   /** The parameters of the active adapter of every layer (A / B, DoRA's magnitude, VeRA's vectors), by PEFT name. */
@@ -456,6 +492,10 @@ public final class CausalLM implements AutoCloseable {
     for (Parameter p : moduleCopies.getOrDefault(activeAdapter, Map.of()).values()) out.put(p.name(), p);
     jswift.nn.EmbeddingLora e = activeEmbeddingLora();
     if (e != null) for (Parameter p : List.of(e.aTransposed(), e.b())) out.put(p.name(), p);
+    for (DecoderLayer layer : layers) {
+      jswift.nn.BottleneckAdapter b = layer.mlp().activeAdapter();
+      if (b != null) for (Parameter p : b.parameters()) out.put(p.name(), p);
+    }
     return out;
   }
 
@@ -1145,6 +1185,7 @@ public final class CausalLM implements AutoCloseable {
     sharedAdapterTensors.clear();
     embeddingLoras.values().forEach(jswift.nn.EmbeddingLora::close);
     embeddingLoras.clear();
+    for (DecoderLayer layer : layers) layer.mlp().closeAdapters();
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

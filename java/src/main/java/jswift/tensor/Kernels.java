@@ -398,6 +398,28 @@ public final class Kernels {
         gate.address(), up.address(), gate.numel(), dgate.address(), dup.address()));
   }
 
+  /**
+   * y = act(x) elementwise, {@code kind} one of jswift.h's JSW_ACT_* codes ({@link jswift.nn.Activation#code}); x and
+   * y share shape, dtype and device (y may alias x).
+   */
+  public static void activationForward(int kind, Tensor x, Tensor y) {
+    String op = "activationForward";
+    Check.floating(op, "x", x);
+    sameAs(op, x, "y", y);
+    NativeStatus.check(ActivationNative.jsw_activation_fwd(x.device().index(), x.dtype().code(), kind, x.address(),
+        x.numel(), y.address()));
+  }
+
+  /** dx = dy * act'(x) elementwise (overwritten; may alias dy); all of x's shape, dtype and device. */
+  public static void activationBackward(int kind, Tensor x, Tensor dy, Tensor dx) {
+    String op = "activationBackward";
+    Check.floating(op, "x", x);
+    sameAs(op, x, "dy", dy);
+    sameAs(op, x, "dx", dx);
+    NativeStatus.check(ActivationNative.jsw_activation_bwd(x.device().index(), x.dtype().code(), kind, x.address(),
+        dy.address(), x.numel(), dx.address()));
+  }
+
   /** t must match reference's dtype, shape and device. */
   private static void sameAs(String op, Tensor reference, String name, Tensor t) {
     Check.sameDtype(op, reference, name, t);

@@ -159,6 +159,13 @@ final class Checkpoints {
     extraState.add(state);
   }
 
+  private jswift.tuner.SwiftAdapterFolder.Config swiftAdapter;
+
+  /** Checkpoints hold the model's "default" bottleneck adapters in ms-swift's tuner format (--train_type adapter). */
+  void saveAsSwiftAdapter(jswift.tuner.SwiftAdapterFolder.Config adapter) {
+    swiftAdapter = adapter;
+  }
+
   /** Where each checkpoint takes the adapter config it saves (AdaLoRA's: with the rank pattern of the moment). */
   void saveConfigFrom(java.util.function.Supplier<LoraConfig> source) {
     savedConfig = source;
@@ -176,6 +183,8 @@ final class Checkpoints {
         if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
           ConvertedAdapter.saveConverted(model, "default", config, base.toString(),
               runDir.resolve(ResidualInit.INITIAL_MODEL), tmp);
+      } else if (swiftAdapter != null) {
+        jswift.tuner.SwiftAdapterFolder.save(model, "default", swiftAdapter, tmp);
       } else {
         saveModel(tmp, model);
       }
@@ -191,7 +200,7 @@ final class Checkpoints {
       metadata.put("step", Long.toString(optimizer.stepCount()));
       // A whole model stored in a narrower dtype than its fp32 masters (a bf16 model trained in fp32 on the CPU, or
       // with fp32 masters on a GPU): the masters go here too, so that a resumed run goes on from them exactly.
-      boolean narrowed = config == null && storedDtype() != DType.F32;
+      boolean narrowed = config == null && swiftAdapter == null && storedDtype() != DType.F32;
       // AdaLoRA's adapter file holds only the surviving singular values: its full A, B and E go here.
       if (config != null && config.isAdaLora()) narrowed = true;
       for (Parameter p : params) {
@@ -342,7 +351,10 @@ final class Checkpoints {
     Path state = checkpoint.resolve(STATE);
     if (!Files.exists(state))
       throw new IOException(checkpoint + " is not a complete jswift checkpoint (no " + STATE + ")");
-    boolean lora = Files.exists(checkpoint.resolve(PeftAdapterWriter.WEIGHTS));
+    // an adapter's weights (PEFT's file, or ms-swift's tuner folder), else a whole model's
+    Path adapterFile = jswift.tuner.SwiftAdapterFolder.isSwiftTuner(checkpoint)
+        ? jswift.tuner.SwiftAdapterFolder.weights(checkpoint) : checkpoint.resolve(PeftAdapterWriter.WEIGHTS);
+    boolean lora = Files.exists(adapterFile);
     JsonNode s = TrainingLog.JSON.readTree(state.toFile());
     boolean hasOptimizer = Files.exists(checkpoint.resolve(OPTIMIZER));
     if (!hasOptimizer && !weightsOnly)
@@ -350,7 +362,7 @@ final class Checkpoints {
           + "state is gone; resume it with --resume_only_model true");
     long globalSteps = s.path("optimizer_steps").asLong();
     try (jswift.model.Checkpoint weights = lora ? null : jswift.model.Checkpoint.open(checkpoint);
-        SafetensorsFile adapter = lora ? SafetensorsFile.open(checkpoint.resolve(PeftAdapterWriter.WEIGHTS)) : null;
+        SafetensorsFile adapter = lora ? SafetensorsFile.open(adapterFile) : null;
         SafetensorsFile moments = hasOptimizer ? SafetensorsFile.open(checkpoint.resolve(OPTIMIZER)) : null) {
       for (Parameter p : params) {
         boolean present = lora ? adapter.contains(p.name()) : weights.contains(p.name());

@@ -100,6 +100,8 @@ public final class TrainArguments {
   public int fourierNFrequency = 2000;     // --train_type fourierft: ms-swift's fourier_* flags and defaults
   public double fourierScaling = 300.0;
   public int reftRank = 4;                 // --train_type bone: ms-swift passes reft_rank as MiSS's (Bone's) r
+  public int adapterLength = 128;          // --train_type adapter: ms-swift's adapter_length and adapter_act
+  public String adapterAct = "gelu";
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -341,6 +343,21 @@ public final class TrainArguments {
     refuseLoraOnlyFlags("--vera_rank, --vera_dropout, --vera_d_initial and --vera_projection_prng_key");
   }
 
+  /** The bottleneck adapter of --train_type adapter. */
+  public jswift.tuner.SwiftAdapterFolder.Config bottleneckAdapter() {
+    return new jswift.tuner.SwiftAdapterFolder.Config(adapterLength, adapterAct);
+  }
+
+  private void validateBottleneckAdapter() {
+    bottleneckAdapter();  // --adapter_length > 0, a known --adapter_act
+    refuseLoraOnlyFlags("--adapter_length and --adapter_act");
+    if (rlhfType != null || !taskType.equals("causal_lm"))
+      throw new IllegalArgumentException("--train_type adapter trains sft / pt runs of a causal LM; for "
+          + (rlhfType != null ? "rlhf" : "--task_type " + taskType) + " use --train_type lora");
+    if (cudaGraphs)
+      throw new IllegalArgumentException("--cuda_graphs is not supported with --train_type adapter");
+  }
+
   /** --use_dora, --use_rslora, --init_weights and --lorap_lr_ratio shape a LoRA adapter; another tuner refuses them. */
   private void refuseLoraOnlyFlags(String itsOwn) {
     if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
@@ -352,10 +369,11 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "full", "llamapro")
-        .contains(trainType))
+    if (!List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "adapter", "full",
+        "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, longlora, vera, "
-          + "adalora, ia3, boft, fourierft, bone, full, llamapro)");
+          + "adalora, ia3, boft, fourierft, bone, adapter, full, llamapro)");
+    if (trainType.equals("adapter")) validateBottleneckAdapter();
     if (trainType.equals("longlora") && cudaGraphs)
       throw new IllegalArgumentException("--cuda_graphs replays one captured step, but --train_type longlora's shifted "
           + "sparse attention plans its groups from each batch on the host: drop one of the two");
@@ -424,7 +442,7 @@ public final class TrainArguments {
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
       throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "
           + neftuneNoiseAlpha);
-    if (!isAdapterTuning() && quantMethod != null)
+    if (!isAdapterTuning() && !trainType.equals("adapter") && quantMethod != null)
       throw new IllegalArgumentException("--train_type " + trainType + " cannot train quantized weights (drop --quant_method)");
     if (lisaActivatedLayers < 0) throw new IllegalArgumentException("--lisa_activated_layers must be >= 0");
     if (lisaActivatedLayers > 0 && !trainType.equals("full"))

@@ -163,6 +163,11 @@ public final class Trainer implements AutoCloseable {
           for (Parameter p : m.parameters().values()) if (p.name().startsWith("model.layers." + j + ".")) added.add(p);
         trained = added;
         trained.forEach(p -> p.setTrainable(true));
+      } else if (args.trainType.equals("adapter")) {
+        // ms-swift's bottleneck adapter after every layer's MLP, saved in its own tuner format
+        trained = new ArrayList<>(jswift.tuner.SwiftAdapterFolder.apply(m, "default", args.bottleneckAdapter(),
+            args.seed));
+        trained.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.adapters.isEmpty() ? args.loraConfig() : startingAdapter(args.adapters.get(0));
         List<Parameter> adapter = new ArrayList<>(LoraTuner.apply(m, "default", lora, args.seed));
@@ -266,6 +271,7 @@ public final class Trainer implements AutoCloseable {
       checkpoints.saveBeside(savedBeside, args.isSequenceClassification() ? args.problemType()
           : jswift.model.ProblemType.REGRESSION);
       checkpoints.saveOnlyModel(args.saveOnlyModel);
+      if (args.trainType.equals("adapter")) checkpoints.saveAsSwiftAdapter(args.bottleneckAdapter());
       if (adaLora != null) {
         LoraConfig adaConfig = lora;
         checkpoints.saveConfigFrom(() -> adaConfig.withAdaLoraRankPattern(adaLora.rankPattern()));
@@ -519,7 +525,7 @@ public final class Trainer implements AutoCloseable {
         args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("longlora") ? "LongLoRA " : args.trainType.equals("vera") ? "VeRA "
         : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 "
         : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT "
-        : args.trainType.equals("bone") ? "MiSS " : "",
+        : args.trainType.equals("bone") ? "MiSS " : args.trainType.equals("adapter") ? "bottleneck adapter " : "",
         trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();

@@ -96,6 +96,7 @@ public final class ResidualInit {
    * an error naming the way out.
    */
   public static Path forOriginalBase(Path dir) throws IOException {
+    if (SwiftAdapterFolder.isSwiftTuner(dir)) return dir;  // ms-swift's own tuners: relative to the base as it is
     LoraConfig c = LoraConfig.read(dir);
     JsonNode init = c.fields().get("init_lora_weights");
     if (!changesBase(init)) return dir;
