@@ -81,7 +81,7 @@ public final class CudaModelCheck {
       return null;
     });
     for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "bone", "lora_neftune",
-        "lora_embedding"))
+        "lora_embedding", "longlora", "adapter"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -297,7 +297,11 @@ public final class CudaModelCheck {
       try (CausalLM m = CausalLM.load(fixture, devices[i], DType.BF16, Quantization.NF4)) {
         m.setGradientCheckpointing(i == 1);
         if (tuner.equals("lora_neftune")) m.setNeftuneNoiseAlpha(5);
-        List<Parameter> params = jswift.tuner.LoraTuner.apply(m, "default", cfg, 7);
+        if (tuner.equals("longlora")) m.setShiftedSparseAttention(4);  // S2-Attn: groups of 4 in the 12-token rows
+        List<Parameter> params = tuner.equals("adapter")  // ms-swift's bottleneck adapters, seeded on the host
+            ? jswift.tuner.SwiftAdapterFolder.apply(m, "default", new jswift.tuner.SwiftAdapterFolder.Config(16,
+                "gelu"), 7) : jswift.tuner.LoraTuner.apply(m, "default", cfg, 7);
+        params.forEach(p -> p.setTrainable(true));
         for (Parameter p : params) {  // off the neutral start: lambda_b, E, the IA3 vectors, lora_B
           String n = p.name();
           java.util.Random r = new java.util.Random(n.hashCode());
