@@ -28,7 +28,7 @@ def main():
             print(f"| {m} | - | - | - | - | {reason} |")
             continue
         console = open(os.path.join(out, m + ".log")).read()
-        params = re.search(r"(\d+) trainable (?:[A-Za-z0-9]+ )?parameters", console)
+        params = re.search(r"(\d+) trainable (?:[A-Za-z0-9]+ )*parameters", console)
         logs = glob.glob(os.path.join(out, m, "**", "logging.jsonl"), recursive=True)
         rows = [json.loads(line) for line in open(logs[0])] if logs else []
         steps = [r for r in rows if "loss" in r]
