@@ -34,7 +34,17 @@ import jswift.tokenizer.Tokenizer;
  */
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
-  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval", "arc");
+  static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval", "arc", "hellaswag",
+      "truthful_qa", "winogrande", "race");
+
+  /** The suites read from {@code <subset>.jsonl} files in their own shapes, each as multiple-choice questions. */
+  private interface ChoiceReader {
+    List<MultipleChoice.Question> read(Path file) throws IOException;
+  }
+
+  private static final Map<String, ChoiceReader> JSONL_SUITES = Map.of("arc", Arc::read, "hellaswag",
+      jswift.eval.Hellaswag::read, "truthful_qa", jswift.eval.TruthfulQa::read, "winogrande",
+      jswift.eval.Winogrande::read, "race", jswift.eval.Race::read);
   /** Few-shot examples per general_mcq question when the dev file exists and few_shot_num is not given. */
   static final int DEFAULT_SHOTS = 5;
 
@@ -99,15 +109,15 @@ final class BenchmarkEval {
       }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
       // C-Eval's files are general_mcq's (<subject>_val.csv, <subject>_dev.csv), in its val/ and dev/ folders
-      boolean arc = e.getKey().equals("arc");
-      boolean mcq = e.getKey().equals("general_mcq") || e.getKey().equals("ceval") || arc;
-      List<String> subsets = subsets(e.getValue(), mcq && !arc ? split(local, "val") : local,
-          mcq && !arc ? "_val.csv" : ".jsonl");
+      ChoiceReader suite = JSONL_SUITES.get(e.getKey());  // arc, hellaswag, ...: <subset>.jsonl in their own shape
+      boolean csv = e.getKey().equals("general_mcq") || e.getKey().equals("ceval");
+      boolean mcq = csv || suite != null;
+      List<String> subsets = subsets(e.getValue(), csv ? split(local, "val") : local, csv ? "_val.csv" : ".jsonl");
       ObjectNode setReport = report.putObject(e.getKey());
       for (String subset : subsets) {
-        setReport.set(subset, arc ? scoreChoices("arc", subset, cut(Arc.read(local.resolve(subset + ".jsonl"))),
-            List.of(), dir) : mcq ? multipleChoice(e.getKey(), e.getValue(), local, subset, dir)
-            : questionAnswering(local, subset, dir));
+        setReport.set(subset, suite != null ? scoreChoices(e.getKey(), subset,
+            cut(suite.read(local.resolve(subset + ".jsonl"))), List.of(), dir)
+            : csv ? multipleChoice(e.getKey(), e.getValue(), local, subset, dir) : questionAnswering(local, subset, dir));
       }
       if (mcq) {  // EvalScope's AverageAccuracy: over all questions of the set
         int right = 0, total = 0;

@@ -68,15 +68,35 @@ public final class MultipleChoice {
       if (options.size() < 2)
         throw new DatasetException(r.location(), "a multiple-choice question needs option columns A, B, ... (at least "
             + "two non-empty); the fields are " + r.names());
-      String answer = r.text("answer").strip().toUpperCase(Locale.ROOT);
-      int index = answer.length() == 1 ? LETTERS.indexOf(answer.charAt(0)) : -1;
-      if (index < 0 || index >= options.size())
-        throw new DatasetException(r.location(), "answer \"" + r.text("answer") + "\" is not the letter of one of its "
-            + options.size() + " options (" + LETTERS.substring(0, options.size()) + ")");
+      int index = letterIndex(r, r.text("answer"), options.size());
       String id = r.fields().hasNonNull("id") ? r.fields().get("id").asText() : String.valueOf(out.size());
       out.add(new Question(id, r.text("question"), List.copyOf(options), index, r.location()));
     }
     return out;
+  }
+
+  /** The option an answer letter (A, B, ...) names among {@code options}; anything else names the record. */
+  public static int letterIndex(RecordFile.Record r, String letter, int options) {
+    String answer = letter.strip().toUpperCase(Locale.ROOT);
+    int index = answer.length() == 1 ? LETTERS.indexOf(answer.charAt(0)) : -1;
+    if (index < 0 || index >= options)
+      throw new DatasetException(r.location(), "answer \"" + letter + "\" is not the letter of one of its " + options
+          + " options (" + LETTERS.substring(0, options) + ")");
+    return index;
+  }
+
+  /** The option a 0-based index label ("0", "1", ...) names among {@code options}; anything else names the record. */
+  public static int index(RecordFile.Record r, String label, int options) {
+    int index;
+    try {
+      index = Integer.parseInt(label.strip());
+    } catch (NumberFormatException e) {
+      index = -1;
+    }
+    if (index < 0 || index >= options)
+      throw new DatasetException(r.location(), "label \"" + label + "\" is not the index (0-" + (options - 1)
+          + ") of one of its " + options + " options");
+    return index;
   }
 
   /** The user turn of a question: the question, its options as "A. ..." lines, and the instruction. */

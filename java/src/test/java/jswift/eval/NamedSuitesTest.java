@@ -91,4 +91,59 @@ class NamedSuitesTest {
     var e = assertThrows(jswift.data.DatasetException.class, () -> Arc.read(arc.resolve("bad.jsonl")));
     assertTrue(e.getMessage().contains("answerKey \"C\""), e.getMessage());
   }
+
+  /**
+   * HellaSwag, TruthfulQA (MC1), WinoGrande and RACE in their Hugging Face jsonl shapes: each read into lettered
+   * options with the right answer, the harness's HellaSwag cleaning, TruthfulQA's true answer moved off "A" by the
+   * seeded shuffle, bad rows named by file and line; then all four scored by jswift eval in one run.
+   */
+  @Test
+  void hellaswagTruthfulQaWinograndeAndRace(@TempDir Path dir) throws Exception {
+    Path root = Files.createDirectories(dir.resolve("suites"));
+    Path hs = Files.writeString(Files.createDirectories(root.resolve("hellaswag")).resolve("validation.jsonl"),
+        "{\"ind\": 24, \"activity_label\": \"Roof shingle removal\", \"ctx_a\": \"A man is sitting on a roof.\", "
+        + "\"ctx_b\": \"HE\", \"endings\": [\"is using wrap to wrap a pair of skis.\", \"is ripping level tiles off.\", "
+        + "\"is holding a rubik's cube.\", \"starts pulling up roofing [title] on a roof.\"], \"label\": \"3\"}\n");
+    List<MultipleChoice.Question> h = jswift.eval.Hellaswag.read(hs);
+    assertEquals("Roof shingle removal: A man is sitting on a roof. He", h.get(0).question());
+    assertEquals("starts pulling up roofing.  on a roof.".replace("  ", " "), h.get(0).options().get(3));
+    assertEquals(3, h.get(0).answer());
+    Path tq = Files.writeString(Files.createDirectories(root.resolve("truthful_qa")).resolve("mc.jsonl"),
+        ("{\"question\": \"What is jswift?\", \"mc1_targets\": {\"choices\": [\"A JVM fine-tuning tool\", "
+        + "\"A bird\", \"A car\", \"A song\"], \"labels\": [1, 0, 0, 0]}}\n").repeat(8));
+    List<MultipleChoice.Question> t = jswift.eval.TruthfulQa.read(tq);
+    java.util.Set<Integer> answers = new java.util.HashSet<>();
+    for (MultipleChoice.Question q : t) {
+      assertEquals("A JVM fine-tuning tool", q.options().get(q.answer()));
+      answers.add(q.answer());
+    }
+    assertTrue(answers.size() > 1, "the true answer is not always A: " + answers);
+    assertEquals(t.get(3).options(), jswift.eval.TruthfulQa.read(tq).get(3).options(), "the same order every run");
+    Path wg = Files.writeString(Files.createDirectories(root.resolve("winogrande")).resolve("dev.jsonl"),
+        "{\"sentence\": \"The trophy does not fit in the case because _ is too big.\", \"option1\": \"the trophy\", "
+        + "\"option2\": \"the case\", \"answer\": \"1\"}\n");
+    assertEquals(0, jswift.eval.Winogrande.read(wg).get(0).answer());
+    Path rc = Files.writeString(Files.createDirectories(root.resolve("race")).resolve("middle.jsonl"),
+        "{\"example_id\": \"m1\", \"article\": \"jswift-bot was made by the jswift team.\", \"question\": "
+        + "\"Who made jswift-bot?\", \"options\": [\"OpenAI\", \"the jswift team\", \"Meta\", \"nobody\"], "
+        + "\"answer\": \"B\"}\n");
+    MultipleChoice.Question race = jswift.eval.Race.read(rc).get(0);
+    assertEquals(1, race.answer());
+    assertTrue(race.question().startsWith("jswift-bot was made") && race.question().endsWith("Who made jswift-bot?"));
+    Path out = dir.resolve("out");
+    String r = Cli.run("eval", "--model", MultipleChoiceTest.MODEL.toString(), "--eval_dataset", "hellaswag",
+        "truthful_qa", "winogrande", "race", "--eval_dataset_args", "{\"hellaswag\": {\"local_path\": \""
+        + root.resolve("hellaswag") + "\"}, \"truthful_qa\": {\"local_path\": \"" + root.resolve("truthful_qa")
+        + "\"}, \"winogrande\": {\"local_path\": \"" + root.resolve("winogrande") + "\"}, \"race\": "
+        + "{\"local_path\": \"" + root.resolve("race") + "\"}}", "--eval_output_dir", out.toString(), "--device", "cpu");
+    for (String line : List.of("hellaswag validation: accuracy", "truthful_qa mc: accuracy", "winogrande dev: accuracy",
+        "race middle: accuracy", "race: average accuracy"))
+      assertTrue(r.startsWith("0\n") && r.contains(line), line + " in\n" + r);
+    Files.writeString(wg, "{\"sentence\": \"_ x\", \"option1\": \"a\", \"option2\": \"b\", \"answer\": \"3\"}\n");
+    var e = assertThrows(jswift.data.DatasetException.class, () -> jswift.eval.Winogrande.read(wg));
+    assertTrue(e.getMessage().contains("dev.jsonl") && e.getMessage().contains("answer \"3\""), e.getMessage());
+    Files.writeString(hs, "{\"ctx\": \"c\", \"endings\": [\"a\", \"b\"], \"label\": \"x\"}\n");
+    e = assertThrows(jswift.data.DatasetException.class, () -> jswift.eval.Hellaswag.read(hs));
+    assertTrue(e.getMessage().contains("label \"x\""), e.getMessage());
+  }
 }
