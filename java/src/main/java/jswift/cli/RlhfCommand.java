@@ -30,7 +30,7 @@ public final class RlhfCommand implements Callable<Integer> {
   @Spec picocli.CommandLine.Model.CommandSpec spec;
   @Mixin TrainOptions options;
 
-  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto, rm, grpo or gkd")
+  @Option(names = "--rlhf_type", required = true, description = "dpo, cpo, simpo, orpo, kto, rm, ppo, grpo or gkd")
   String rlhfType;
 
   @Option(names = "--beta", description = "the loss's beta (default: simpo 2.0, grpo 0.04, the others 0.1)")
@@ -88,7 +88,7 @@ public final class RlhfCommand implements Callable<Integer> {
   List<Path> externalPlugins = new ArrayList<>();
 
   @Option(names = "--reward_model", description = "GRPO: a reward model (a checkpoint of jswift rlhf --rlhf_type rm) "
-      + "whose score is one more reward")
+      + "whose score is one more reward; PPO: the reward model, which the value model starts from")
   Path rewardModel;
 
   @Option(names = "--reward_weights", arity = "1..*", description = "GRPO: a weight per reward function (default 1 each)")
@@ -127,6 +127,48 @@ public final class RlhfCommand implements Callable<Integer> {
   @Option(names = "--log_completions", arity = "1", description = "GRPO: write each completion, its rewards and advantage "
       + "to completions.jsonl (default false)")
   boolean logCompletions;
+
+  @Option(names = "--num_ppo_epochs", description = "PPO: passes over each update's responses (default 4)")
+  int numPpoEpochs = 4;
+
+  @Option(names = "--whiten_rewards", arity = "1", description = "PPO: whiten the per-token rewards (default false)")
+  boolean whitenRewards;
+
+  @Option(names = "--kl_coef", description = "PPO: weight of the per-token KL penalty to the reference (default 0.05)")
+  double klCoef = 0.05;
+
+  @Option(names = "--cliprange", description = "PPO: the policy ratio's clip range (default 0.2)")
+  double cliprange = 0.2;
+
+  @Option(names = "--vf_coef", description = "PPO: weight of the value loss (default 0.1)")
+  double vfCoef = 0.1;
+
+  @Option(names = "--cliprange_value", description = "PPO: the value's clip range (default 0.2)")
+  double cliprangeValue = 0.2;
+
+  @Option(names = "--gamma", description = "PPO: discount (default 1.0)")
+  double gamma = 1.0;
+
+  @Option(names = "--lam", description = "PPO: GAE's lambda (default 0.95)")
+  double lam = 0.95;
+
+  @Option(names = "--num_mini_batches", description = "PPO: optimizer steps per pass over an update's responses (default 1)")
+  int numMiniBatches = 1;
+
+  @Option(names = "--local_rollout_forward_batch_size", description = "PPO: accepted (jswift scores the responses "
+      + "per_device_train_batch_size at a time)")
+  int localRolloutForwardBatchSize = 64;
+
+  @Option(names = "--num_sample_generations", description = "PPO: accepted (evaluation reports the mean score of the "
+      + "validation prompts' responses)")
+  int numSampleGenerations = 10;
+
+  @Option(names = "--response_length", description = "PPO: longest sampled response (default: --max_completion_length)")
+  Integer responseLength;
+
+  @Option(names = "--missing_eos_penalty", description = "PPO: subtracted from the score of a response without a stop "
+      + "token (default none)")
+  Double missingEosPenalty;
 
   @Option(names = "--cosine_min_len_value_wrong", description = "cosine reward: a wrong answer of length 0 (default -0.5)")
   double cosineMinLenValueWrong = -0.5;
@@ -201,6 +243,19 @@ public final class RlhfCommand implements Callable<Integer> {
     a.epsilon = epsilon;
     a.epsilonHigh = epsilonHigh;
     a.logCompletions = logCompletions;
+    a.numPpoEpochs = numPpoEpochs;
+    a.whitenRewards = whitenRewards;
+    a.klCoef = klCoef;
+    a.cliprange = cliprange;
+    a.vfCoef = vfCoef;
+    a.cliprangeValue = cliprangeValue;
+    a.gamma = gamma;
+    a.lam = lam;
+    a.numMiniBatches = numMiniBatches;
+    a.localRolloutForwardBatchSize = localRolloutForwardBatchSize;
+    a.numSampleGenerations = numSampleGenerations;
+    a.responseLength = responseLength;
+    a.missingEosPenalty = missingEosPenalty;
     a.cosineMinLenValueWrong = cosineMinLenValueWrong;
     a.cosineMaxLenValueWrong = cosineMaxLenValueWrong;
     a.cosineMinLenValueCorrect = cosineMinLenValueCorrect;

@@ -706,9 +706,24 @@ public final class CausalLM implements AutoCloseable {
    * forward only, no dropout: what transformers' *ForSequenceClassification heads read.
    */
   public float[][] lastHiddenStates(Batch b) {
+    return hiddenStates(b, lastTokens(b));
+  }
+
+  /**
+   * The final hidden states (after the last norm) at the given token rows of the batch, [rows.length][hidden],
+   * forward only, no dropout (a value model's per-token head reads them).
+   */
+  public float[][] hiddenStates(Batch b, int[] rows) {
+    checkRows(b, rows);
     try (Run run = forward(b, false, 0)) {
-      return lastRows(run.arena, run.hidden, lastTokens(b));
+      return lastRows(run.arena, run.hidden, rows);
     }
+  }
+
+  private static void checkRows(Batch b, int[] rows) {
+    for (int r : rows)
+      if (r < 0 || r >= b.tokens())
+        throw new IllegalArgumentException("token row " + r + " is outside the batch's " + b.tokens() + " tokens");
   }
 
   /** A head on the sequences' last hidden states: given them, returns dLoss/d(each), same shape. */
@@ -723,19 +738,29 @@ public final class CausalLM implements AutoCloseable {
    */
   public void forwardBackwardLastHidden(Batch b, long seed, SequenceHead head) {
     if (b.cuSeqlens == null) throw new IllegalArgumentException("a sequence head needs a packed batch");
+    forwardBackwardHidden(b, seed, lastTokens(b), head);
+  }
+
+  /**
+   * As {@link #forwardBackwardLastHidden}, for the hidden states at the given token rows (distinct): {@code head}
+   * gets them and returns dLoss/d(each); every other row's gradient is zero.
+   */
+  public void forwardBackwardHidden(Batch b, long seed, int[] rows, SequenceHead head) {
+    checkRows(b, rows);
+    if (java.util.Arrays.stream(rows).distinct().count() != rows.length)
+      throw new IllegalArgumentException("forwardBackwardHidden: the token rows must be distinct");
     try (Run run = forward(b, true, seed)) {
-      int h = config.hiddenSize(), n = b.sequences;
-      int[] last = lastTokens(b);
-      float[][] grad = head.gradient(lastRows(run.arena, run.hidden, last));
-      if (grad.length != n) throw new IllegalArgumentException(grad.length + " gradients for " + n + " sequences");
-      // the gradient is zero but at the last tokens: scattered there on the device (no [tokens, hidden] host copy)
-      float[] rows = new float[n * h];
-      for (int s = 0; s < n; s++) System.arraycopy(grad[s], 0, rows, s * h, h);
+      int h = config.hiddenSize(), n = rows.length;
+      float[][] grad = head.gradient(lastRows(run.arena, run.hidden, rows));
+      if (grad.length != n) throw new IllegalArgumentException(grad.length + " gradients for " + n + " rows");
+      // the gradient is zero but at those rows: scattered there on the device (no [tokens, hidden] host copy)
+      float[] flat = new float[n * h];
+      for (int s = 0; s < n; s++) System.arraycopy(grad[s], 0, flat, s * h, h);
       Tensor g = run.arena.allocate(DType.F32, device, n, h);
-      g.copyFrom(rows);
+      g.copyFrom(flat);
       Tensor dh32 = run.arena.allocate(DType.F32, device, b.tokens(), h);
       Kernels.fill(dh32, 0f);
-      Kernels.embeddingBackward(deviceInts(run.arena, last), g, dh32);
+      Kernels.embeddingBackward(deviceInts(run.arena, rows), g, dh32);
       Tensor dHidden = dh32;
       if (dtype != DType.F32) {
         dHidden = run.arena.allocate(dtype, device, b.tokens(), h);

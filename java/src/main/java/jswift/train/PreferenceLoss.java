@@ -34,8 +34,8 @@ final class PreferenceLoss {
 
     static Type parse(String name) {
       for (Type t : values()) if (t.name().toLowerCase(Locale.ROOT).equals(name)) return t;
-      throw new IllegalArgumentException("--rlhf_type " + name + " is not supported yet (dpo, cpo, simpo, orpo, kto, rm, "
-          + "grpo and gkd are; ms-swift's ppo is not)");
+      throw new IllegalArgumentException("--rlhf_type " + name + " is not one of ms-swift's (dpo, cpo, simpo, orpo, kto, "
+          + "rm, ppo, grpo, gkd)");
     }
 
     /** ms-swift's default beta: SimPO 2.0, the others 0.1. */

@@ -48,6 +48,20 @@ public final class TrainArguments {
   public double epsilon = 0.2;
   public Double epsilonHigh;      // null: epsilon
   public boolean logCompletions;
+  // PPO (--rlhf_type ppo), ms-swift's PPOArguments (TRL's PPOConfig names and defaults)
+  public int numPpoEpochs = 4;
+  public boolean whitenRewards;
+  public double klCoef = 0.05;
+  public double cliprange = 0.2;
+  public double vfCoef = 0.1;
+  public double cliprangeValue = 0.2;
+  public double gamma = 1.0;
+  public double lam = 0.95;
+  public int numMiniBatches = 1;
+  public int localRolloutForwardBatchSize = 64;  // accepted; jswift scores a rollout per_device_train_batch_size at a time
+  public int numSampleGenerations = 10;          // accepted; evaluation reports the validation prompts' mean score
+  public Integer responseLength;  // null: --max_completion_length
+  public Double missingEosPenalty;
   public double cosineMinLenValueWrong = -0.5, cosineMaxLenValueWrong = 0.0, cosineMinLenValueCorrect = 1.0,
       cosineMaxLenValueCorrect = 0.5;
   public Integer cosineMaxLen;    // null: max_completion_length
@@ -538,7 +552,7 @@ public final class TrainArguments {
   /** Whether the run's loss compares the policy with a reference model (DPO, KTO, GRPO with beta > 0). */
   boolean needsReference() {
     if (rlhfType == null || isRewardModeling() || isGkd()) return false;
-    if (isKto()) return true;
+    if (isKto() || isPpo()) return true;
     if (isGrpo()) return beta == null || beta > 0;
     return PreferenceLoss.Type.parse(rlhfType) == PreferenceLoss.Type.DPO;
   }
@@ -717,6 +731,52 @@ public final class TrainArguments {
         "apo_zero_unpaired".equals(lossType));
   }
 
+  /** Whether this is a PPO run (--rlhf_type ppo): a policy, a value model and a reward model on sampled responses. */
+  public boolean isPpo() {
+    return "ppo".equals(rlhfType);
+  }
+
+  /** The PPO settings of the arguments. */
+  PpoStep.Settings ppoSettings() {
+    return new PpoStep.Settings(new PpoLoss.Settings(klCoef, cliprange, vfCoef, cliprangeValue, gamma, lam,
+        whitenRewards, missingEosPenalty), numPpoEpochs, numMiniBatches, perDeviceTrainBatchSize,
+        responseLength != null ? responseLength : maxCompletionLength, temperature, topK, topP, repetitionPenalty);
+  }
+
+  /** Prompts per PPO update: per_device_train_batch_size x gradient_accumulation_steps x num_mini_batches. */
+  int ppoPrompts() {
+    return perDeviceTrainBatchSize * gradientAccumulation() * numMiniBatches;
+  }
+
+  private void validatePpo() {
+    if (rewardModel == null)
+      throw new IllegalArgumentException("--rlhf_type ppo needs --reward_model (a reward model: jswift rlhf --rlhf_type "
+          + "rm saves one); the value model starts from it too");
+    if (!isLora())
+      throw new IllegalArgumentException("--rlhf_type ppo trains a LoRA adapter on the policy (and one on the value "
+          + "model): use --train_type lora, not " + trainType);
+    if (resumeFromCheckpoint != null)
+      throw new IllegalArgumentException("--resume_from_checkpoint: a PPO checkpoint holds the policy's adapter only (as "
+          + "TRL saves it), not the value model's; start a new run (--adapters CHECKPOINT continues from its policy)");
+    if (!rewardFuncs.isEmpty()) throw new IllegalArgumentException("--reward_funcs are GRPO's; PPO scores with --reward_model");
+    if (lossType != null) throw new IllegalArgumentException("--loss_type does not apply to --rlhf_type ppo");
+    if (numPpoEpochs < 1) throw new IllegalArgumentException("--num_ppo_epochs must be >= 1, got " + numPpoEpochs);
+    if (numMiniBatches < 1) throw new IllegalArgumentException("--num_mini_batches must be >= 1, got " + numMiniBatches);
+    if (ppoPrompts() < 2)
+      throw new IllegalArgumentException("a PPO update whitens its advantages over its responses: per_device_train_"
+          + "batch_size x gradient_accumulation_steps x num_mini_batches must be >= 2");
+    if (!(klCoef >= 0)) throw new IllegalArgumentException("--kl_coef must be >= 0, got " + klCoef);
+    if (!(cliprange > 0 && cliprange < 1)) throw new IllegalArgumentException("--cliprange must be in (0, 1), got " + cliprange);
+    if (!(cliprangeValue > 0)) throw new IllegalArgumentException("--cliprange_value must be > 0, got " + cliprangeValue);
+    if (!(vfCoef >= 0)) throw new IllegalArgumentException("--vf_coef must be >= 0, got " + vfCoef);
+    if (!(gamma >= 0 && gamma <= 1) || !(lam >= 0 && lam <= 1))
+      throw new IllegalArgumentException("--gamma and --lam must be in [0, 1], got " + gamma + " and " + lam);
+    int length = responseLength != null ? responseLength : maxCompletionLength;
+    if (length < 1) throw new IllegalArgumentException("--response_length must be >= 1, got " + length);
+    new jswift.infer.GenerationConfig(length, true, temperature, topK, topP, repetitionPenalty, 0, List.of(),
+        List.of());  // checks temperature, top_k, top_p and repetition_penalty
+  }
+
   /** Whether this is a GRPO run (--rlhf_type grpo): prompts, sampled completions and rewards instead of pairs. */
   public boolean isGrpo() {
     return "grpo".equals(rlhfType);
@@ -832,6 +892,10 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--galore_optim_per_parameter is not supported with --rlhf_type");
     if (isGrpo()) {
       validateGrpo();
+      return;
+    }
+    if (isPpo()) {
+      validatePpo();
       return;
     }
     if (isGkd()) {

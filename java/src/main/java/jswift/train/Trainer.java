@@ -57,6 +57,9 @@ public final class Trainer implements AutoCloseable {
   private final Checkpoints checkpoints;
   private Objective objective;  // jswift rlhf's loss (DPO & co., KTO, RM, GKD); null: sft's / pt's cross-entropy
   private final GrpoStep grpo;  // jswift rlhf --rlhf_type grpo: sampling, rewards and the policy gradient; else null
+  private final PpoStep ppo;  // jswift rlhf --rlhf_type ppo: rollouts, advantages and the update; else null
+  private ValueModel valueModel;  // PPO's critic (trained beside the policy), else null
+  private Path valueScratch;  // PPO: where a reward model adapter is merged into the value model's start; deleted at close
   private ReferenceModel reference;  // DPO, KTO, GRPO (beta > 0): the frozen model the policy is measured against
   private RewardModelScorer rewardModel;  // GRPO --reward_model
   private jswift.infer.EmbeddingInput embeddingInput;  // --task_type embedding: how texts become ids
@@ -134,7 +137,8 @@ public final class Trainer implements AutoCloseable {
           .withSplitDatasetRatio(args.splitDatasetRatio).withDatasetShuffle(args.datasetShuffle)
           .withSkipBadRows(args.datasetSkipBad).withModelIdentity(args.modelName, args.modelAuthor)
           // GRPO's rows are prompts (the model writes the answers); a classifier's rows end with the text to classify
-          .withRequireAssistant(!args.isGrpo() && !args.isSequenceClassification() && !args.isEmbedding()));
+          .withRequireAssistant(!args.isGrpo() && !args.isPpo() && !args.isSequenceClassification()
+              && !args.isEmbedding()));
       RowList train = d.trainList();
       if (train.size() == 0) throw new IllegalArgumentException("the training set is empty");
       LoraConfig lora = null;
@@ -170,6 +174,13 @@ public final class Trainer implements AutoCloseable {
         trained.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.adapters.isEmpty() ? args.loraConfig() : startingAdapter(args.adapters.get(0));
+        if (args.isPpo() && lora.fields().path("lora_dropout").asDouble(0) > 0) {
+          // TRL's PPOTrainer switches every dropout off (the log-probabilities of the rollout and of the update must
+          // be of the same function)
+          console.printf("ppo: lora_dropout %s -> 0 (PPO trains without dropout, as TRL does)%n",
+              (float) lora.fields().path("lora_dropout").asDouble());
+          lora = lora.withLoraDropout(0);
+        }
         List<Parameter> adapter = new ArrayList<>(LoraTuner.apply(m, "default", lora, args.seed));
         lora = LoraTuner.resolveTargets(m, lora);
         if (!args.adapters.isEmpty()) {
@@ -206,6 +217,15 @@ public final class Trainer implements AutoCloseable {
         embeddingInput = new jswift.infer.EmbeddingInput(tok, m.config().eosTokenIds());
       }
       trainable = trained;
+      List<Parameter> optimized = trainable;  // PPO: the value model's too (one optimizer over both, as TRL's)
+      if (args.isPpo()) {
+        valueScratch = ScratchFolder.create(args.outputDir, "ppo-value-model");
+        valueModel = ValueModel.load(args.rewardModel, valueScratch, device, dtype, lora, args.seed + 17);
+        optimized = new ArrayList<>(trainable);
+        optimized.addAll(valueModel.parameters());
+        console.printf("value model: %s with a LoRA adapter and its score head trained (%d parameters)%n",
+            args.rewardModel, valueModel.parameters().stream().mapToLong(Parameter::numel).sum());
+      }
       // --- GaLore: low-rank moments and projectors for the decoder's linear weights ---
       GaLoreConfig galore = args.galoreConfig();
       List<Parameter> projected = galore == null ? List.of() : galore.select(trainable);
@@ -215,16 +235,18 @@ public final class Trainer implements AutoCloseable {
       // --- Q-GaLore: the projected linear weights stored INT8 (QGaLoreLinear), the projectors lazy / INT4 ---
       QGaLoreConfig qgalore = args.qgaloreConfig();
       if (qgalore != null) QGaLoreWeights.storeInt8(m, projected, console);
-      optimizer = new AdamW(trainable, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
+      optimizer = new AdamW(optimized, (float) args.adamBeta1, (float) args.adamBeta2, (float) args.adamEpsilon,
           (float) args.weightDecay, (float) args.maxGradNorm, galore, projected, qgalore);
       List<Parameter> exempt = new ArrayList<>();
-      for (Parameter p : trainable) if (!AdamW.decaysLike(p)) exempt.add(p);
+      for (Parameter p : optimized) if (!AdamW.decaysLike(p)) exempt.add(p);
       optimizer.withoutDecay(exempt);
       if (args.lorapLrRatio != null) optimizer.withLrRatio(LoraPlus.groupB(trainable), args.lorapLrRatio.floatValue());
       boolean split = Truncation.parse(args.truncationStrategy) == Truncation.SPLIT;
       samples = stream(train, args.packing ? maxLength : 0, split ? maxLength : 0);
       long microPerEpoch = (train.size() + args.perDeviceTrainBatchSize - 1) / args.perDeviceTrainBatchSize;
       long stepsPerEpoch = Math.max(1, (microPerEpoch + args.gradientAccumulation() - 1) / args.gradientAccumulation());
+      if (args.isPpo())  // an update takes batch x accumulation x num_mini_batches prompts
+        stepsPerEpoch = Math.max(1, (train.size() + args.ppoPrompts() - 1) / args.ppoPrompts());
       if (args.isGrpo()) {  // a generation takes (batch x accumulation) / num_generations prompts, num_iterations steps
         long prompts = (long) args.perDeviceTrainBatchSize * args.gradientAccumulation() / args.numGenerations;
         stepsPerEpoch = Math.max(1, (train.size() + prompts - 1) / prompts) * args.numIterations;
@@ -241,7 +263,7 @@ public final class Trainer implements AutoCloseable {
           args.greaterIsBetter);
       if (args.needsReference()) reference = reference(m, lora != null, device, dtype);
       if (args.isKto()) objective = new KtoObjective(m, reference, args.ktoSettings());
-      if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd())
+      if (args.rlhfType != null && objective == null && !args.isGrpo() && !args.isGkd() && !args.isPpo())
         objective = new PreferenceObjective(m, reference, args.preferenceMix());
       if (args.isGkd()) {
         CausalLM teacher = CausalLM.load(args.teacherModel, device, dtype, CausalLM.Quantization.NONE);
@@ -255,10 +277,12 @@ public final class Trainer implements AutoCloseable {
         }
         console.printf("teacher model: %s (%.1f MiB)%n", args.teacherModel, teacher.weightBytes() / 1048576.0);
       }
-      if (args.isGrpo() && args.rewardModel != null) {
+      if ((args.isGrpo() || args.isPpo()) && args.rewardModel != null) {
         rewardModel = RewardModelScorer.load(args.rewardModel, device, dtype);
         console.printf("reward model: %s%n", args.rewardModel);
       }
+      ppo = args.isPpo() ? new PpoStep(m, tok, template, args.ppoSettings(), "default", reference, rewardModel,
+          valueModel) : null;
       grpo = args.isGrpo() ? new GrpoStep(m, tok, template,
           args.grpoSettings(rewardModel != null ? List.of(rewardModel) : List.of()), lora != null ? "default" : null, reference,
           args.logCompletions ? runDir.resolve("completions.jsonl") : null) : null;
@@ -321,6 +345,8 @@ public final class Trainer implements AutoCloseable {
         if (objective != null) objective.close();
         if (rewardModel != null) rewardModel.close();
         if (reference != null) reference.close();
+        if (valueModel != null) valueModel.close();
+        deleteValueScratch();
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
@@ -518,6 +544,8 @@ public final class Trainer implements AutoCloseable {
   private Result trainSteps() throws IOException {
     console.printf("jswift %s: %s on %s (%s weights, %.1f MiB), %d trainable %sparameters (%d tensors), "
         + "%d training rows, %d steps%n", args.pretrain ? "pt" : objective != null ? objective.describe()
+        : ppo != null ? "rlhf (ppo, kl_coef " + args.klCoef + ", " + args.ppoPrompts() + " prompts an update, "
+        + args.numPpoEpochs + " epochs of " + args.numMiniBatches + " mini-batch(es))"
         : grpo != null ? "rlhf (grpo, beta " + grpo.beta() + ", " + args.numGenerations
         + " completions per prompt)" : "sft", args.model, device,
         model.quantization() == CausalLM.Quantization.NONE ? model.dtype().torchName() : model.quantization().name(),
@@ -551,7 +579,7 @@ public final class Trainer implements AutoCloseable {
     Kernels.resetPeakMemory(device);
     // --- data prefetch (--dataloader_num_workers): the next step's batches are prepared while this one computes ---
     DataCursor cursor = samples.cursor();
-    if (grpo == null)  // GRPO's batches are the completions it samples at each step
+    if (grpo == null && ppo == null)  // GRPO's and PPO's batches are the completions they sample at each step
       prefetch = new BatchPrefetcher(samples, args.perDeviceTrainBatchSize, accumulation,
           Math.max(0, totalSteps - startStep + 1), args.dataloaderWorkers() > 0);
     model.takeTokenAccuracy();  // the log's token accuracy counts this run's micro-steps only
@@ -559,6 +587,27 @@ public final class Trainer implements AutoCloseable {
       if (lisa != null && lisa.beforeStep(step, optimizer)) {
         log.event(step, "LISA: layers " + java.util.Arrays.toString(lisa.activeLayers()) + " train until step "
             + Math.min(lisa.intervalEnd(), totalSteps));
+      }
+      if (ppo != null) {
+        long seed = args.seed * 1_000_003L + step * 7_919L;
+        PpoStep.Rollout r = ppo.rollout(ppo.nextPrompts(samples, args.ppoPrompts()), seed);
+        cursor = samples.cursor();
+        double lr = schedule.rate(step);
+        PpoStep.Metrics done = ppo.update(r, seed, () -> {
+          optimizer.enqueueStep((float) lr);
+          optimizer.zeroGrad();
+        });
+        ppo.logMetrics(log, r, done);
+        if (!Double.isFinite(done.loss())) throw nonFinite(step, done.loss(), lastCheckpoint);
+        if (step == startStep) first = done.loss();
+        last = done.loss();
+        int tokens = 0;
+        for (PpoLoss.Sample x : r.samples()) tokens += x.length();
+        log.step(step, done.loss(), log.writes(step) ? optimizer.lastGradNorm() : -1, lr, cursor.epochProgress(),
+            tokens, grpoTokenAccuracy(), device);
+        lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
+        if (stoppedEarly > 0) break;
+        continue;
       }
       if (grpo != null) {
         rollout = rollout(step, accumulation);
@@ -789,6 +838,10 @@ public final class Trainer implements AutoCloseable {
       evaluateGrpo(step, val);
       return;
     }
+    if (ppo != null) {
+      evaluatePpo(step, val);
+      return;
+    }
     SampleStream.Layout layout = layout();
     SampleStream evalSamples = stream(val, 0, samples.splitLength());
     int rowsPerBatch = layout == SampleStream.Layout.PAIRS ? 2 * args.perDeviceEvalBatchSize : args.perDeviceEvalBatchSize;
@@ -851,6 +904,30 @@ public final class Trainer implements AutoCloseable {
     return out;
   }
 
+  /** PPO's evaluation: the reward model's mean score of the policy's responses to the validation prompts. */
+  private void evaluatePpo(long step, RowList val) throws IOException {
+    List<RowPrompt> prompts = new ArrayList<>();
+    for (int i = 0; i < val.size(); i++) {
+      RowPrompt p = RowPrompt.encode(val.get(i), template);
+      if (p != null) prompts.add(p);
+    }
+    if (prompts.size() < 2) return;  // the rollout whitens over its responses
+    PpoStep.Rollout r = ppo.rollout(prompts, args.seed);
+    double score = 0;
+    for (double x : r.values().scores()) score += x;
+    log.evalMetrics(step, java.util.Map.of("eval_score", score / prompts.size()));
+  }
+
+  private void deleteValueScratch() {
+    if (valueScratch == null) return;
+    try {
+      Checkpoints.deleteTree(valueScratch);
+    } catch (IOException e) {
+      console.printf("could not delete %s: %s%n", valueScratch, e.getMessage());
+    }
+    valueScratch = null;
+  }
+
   /** GRPO's evaluation: the mean reward of num_generations completions of each validation prompt. */
   private void evaluateGrpo(long step, RowList val) throws IOException {
     double reward = 0;
@@ -875,6 +952,8 @@ public final class Trainer implements AutoCloseable {
     if (objective != null) objective.close();
     if (rewardModel != null) rewardModel.close();
     if (reference != null) reference.close();
+    if (valueModel != null) valueModel.close();
+    deleteValueScratch();
     optimizer.close();
     data.close();
     tokenizer.close();
