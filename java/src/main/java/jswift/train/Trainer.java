@@ -462,7 +462,7 @@ public final class Trainer implements AutoCloseable {
     if (args.isEmbedding()) return SampleStream.Layout.EMBEDDING;
     if (args.isReranker()) return SampleStream.Layout.RERANK;
     if (args.isKto()) return SampleStream.Layout.KTO;
-    if (args.rlhfType == null || args.isGrpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
+    if (args.rlhfType == null || args.isGrpo() || args.isPpo() || args.isGkd()) return SampleStream.Layout.SINGLE;
     return SampleStream.Layout.PAIRS;  // DPO & co., reward models
   }
 
