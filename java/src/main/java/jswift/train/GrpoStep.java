@@ -62,19 +62,7 @@ final class GrpoStep {
 
   /** The next {@code count} prompts of the stream (prompts over max_length are skipped and counted). */
   List<RowPrompt> nextPrompts(SampleStream rows, int count) {
-    List<RowPrompt> out = new ArrayList<>();
-    int skippedInARow = 0;
-    while (out.size() < count) {
-      Row row = rows.nextRow();
-      RowPrompt p = encode(row);
-      if (p != null) {
-        out.add(p);
-        skippedInARow = 0;
-      } else if (++skippedInARow > rows.size()) {
-        throw new IllegalStateException("every prompt is longer than max_length (raise --max_length)");
-      }
-    }
-    return out;
+    return RowPrompt.next(rows, count, template, () -> skippedTooLong++);
   }
 
   /** The row's prompt ({@link RowPrompt}), or null (counted) when it is longer than max_length. */

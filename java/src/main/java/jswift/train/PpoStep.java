@@ -50,20 +50,7 @@ final class PpoStep {
 
   /** The next {@code count} prompts of the stream (prompts over max_length are skipped and counted). */
   List<RowPrompt> nextPrompts(SampleStream rows, int count) {
-    List<RowPrompt> out = new ArrayList<>();
-    int skippedInARow = 0;
-    while (out.size() < count) {
-      RowPrompt p = RowPrompt.encode(rows.nextRow(), template);
-      if (p != null) {
-        out.add(p);
-        skippedInARow = 0;
-      } else {
-        skippedTooLong++;
-        if (++skippedInARow > rows.size())
-          throw new IllegalStateException("every prompt is longer than max_length (raise --max_length)");
-      }
-    }
-    return out;
+    return RowPrompt.next(rows, count, template, () -> skippedTooLong++);
   }
 
   /** A response: its prompt, its tokens and whether a stop token ended it. */

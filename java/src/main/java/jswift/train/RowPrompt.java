@@ -29,6 +29,27 @@ record RowPrompt(Row row, Conversation conversation, GenerationPrompt encoded) {
     }
   }
 
+  /**
+   * The next {@code count} prompts of the stream; a prompt over max_length is skipped and {@code skipped} told (a
+   * whole pass of the data without one that fits is an error).
+   */
+  static List<RowPrompt> next(SampleStream rows, int count, ConversationEncoder template, Runnable skipped) {
+    List<RowPrompt> out = new ArrayList<>();
+    int skippedInARow = 0;
+    while (out.size() < count) {
+      RowPrompt p = encode(rows.nextRow(), template);
+      if (p != null) {
+        out.add(p);
+        skippedInARow = 0;
+      } else {
+        skipped.run();
+        if (++skippedInARow > rows.size())
+          throw new IllegalStateException("every prompt is longer than max_length (raise --max_length)");
+      }
+    }
+    return out;
+  }
+
   /** The prompt's messages: the conversation without its trailing assistant answer. */
   List<Message> messages() {
     List<Message> m = new ArrayList<>(conversation.messages());
