@@ -86,6 +86,10 @@ public final class CudaModelCheck {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
       });
+    attempt("cuda_token_head", () -> {
+      tokenHeadCheck(fixture, batch, cuda);
+      return null;
+    });
     results.put("ok", ok);
     String json = toJson(results);
     System.out.println(json);
@@ -333,6 +337,52 @@ public final class CudaModelCheck {
     }
     check(tag + ".grad_worst_rel", worst, 6e-2);
     check(tag + ".tensors_without_gradient", zero, 0);
+  }
+
+  /**
+   * PPO's value-model path: a one-label head on the hidden states of many token rows (CausalLM.hiddenStates and
+   * forwardBackwardHidden, whose gradient is scattered into those rows on the device), over a QLoRA model with a
+   * LoRA adapter: the values and every gradient (adapter and head), CUDA against the CPU.
+   */
+  private static void tokenHeadCheck(Path fixture, Batch batch, Device gpu) throws IOException {
+    int[] rows = new int[batch.tokens() / 2];
+    for (int i = 0; i < rows.length; i++) rows[i] = 2 * i + 1;
+    double[] c = new double[rows.length];
+    for (int i = 0; i < c.length; i++) c[i] = (i % 3 - 1) * 0.5 + 0.1;
+    List<double[]> values = new ArrayList<>();
+    List<Map<String, float[]>> grads = new ArrayList<>();
+    Device[] devices = {Device.CPU, gpu};
+    for (Device d : devices) {
+      try (CausalLM m = CausalLM.load(fixture, d, DType.BF16, Quantization.NF4);
+          jswift.model.ScoreHead head = jswift.model.ScoreHead.create(m.config().hiddenSize(), 1, 5, d, "score.weight")) {
+        List<Parameter> params = new ArrayList<>(jswift.tuner.LoraTuner.apply(m, "default",
+            jswift.tuner.LoraConfig.defaults().withTargetModules(List.of("all-linear")).withLoraDropout(0), 7));
+        for (Parameter p : params) {
+          if (!p.name().endsWith("lora_B.weight")) continue;
+          float[] v = p.value().toFloatArray();
+          java.util.Random r = new java.util.Random(p.name().hashCode());
+          for (int k = 0; k < v.length; k++) v[k] += (float) (0.3 * r.nextGaussian());
+          p.value().copyFrom(v);
+          if (p.master() != null && p.master() != p.value()) p.master().copyFrom(v);
+        }
+        head.weight().setTrainable(true);
+        params.add(head.weight());
+        values.add(head.scores(m.hiddenStates(batch, rows)));
+        m.forwardBackwardHidden(batch, 3, rows, h -> head.backward(h, c));
+        Map<String, float[]> g = new LinkedHashMap<>();
+        for (Parameter p : params) g.put(p.name(), p.grad().toFloatArray());
+        grads.add(g);
+      }
+    }
+    float[] v0 = new float[rows.length], v1 = new float[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      v0[i] = (float) values.get(0)[i];
+      v1[i] = (float) values.get(1)[i];
+    }
+    check("cuda_token_head.values_rel", rel(v1, v0), 3e-2);
+    double worst = 0;
+    for (String k : grads.get(0).keySet()) worst = Math.max(worst, rel(grads.get(1).get(k), grads.get(0).get(k)));
+    check("cuda_token_head.grad_worst_rel", worst, 6e-2);
   }
 
   private static void check(String name, double value, double limit) {
