@@ -140,7 +140,7 @@ public class ExportCommand implements Callable<Integer> {
     String spec0 = adapters.get(0);
     int eq = spec0.indexOf('=');
     Path adapter = Path.of(eq > 0 ? spec0.substring(eq + 1) : spec0);
-    Path base = model != null ? model : baseOf(adapter);
+    Path base = withNewSpecialTokens(model != null ? model : baseOf(adapter), adapter);
     Path output = outputDir != null ? outputDir : LoraMerge.defaultOutputDir(adapter);
     Device dev = Device.select(device);
     LoraMerge.Options options = LoraMerge.Options.on(dev).withMaxShardSize(ShardPlan.parseSize(maxShardSize))
@@ -311,6 +311,30 @@ public class ExportCommand implements Callable<Integer> {
     }
     throw new IllegalArgumentException("cannot find the base model of " + adapter + " (base_model_name_or_path "
         + (recorded == null ? "is not set" : "'" + recorded + "' is not a local model folder") + "): pass --model DIR");
+  }
+
+  /**
+   * The base an adapter applies to: {@code base}, or when the adapter's training run added tokens
+   * (--new_special_tokens in its args.json, as ms-swift's load_args reads them) {@code base} extended the same way,
+   * in a temporary folder deleted when the JVM exits.
+   */
+  static Path withNewSpecialTokens(Path base, Path adapter) throws IOException {
+    Path args = adapter.resolve("args.json");
+    if (!Files.exists(args)) return base;
+    JsonNode tokens = JSON.readTree(args.toFile()).get("new_special_tokens");
+    if (tokens == null || !tokens.isArray() || tokens.isEmpty()) return base;
+    List<String> values = new java.util.ArrayList<>();
+    tokens.forEach(t -> values.add(t.asText()));
+    Path dir = Files.createTempDirectory("jswift-new-special-tokens-");
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try (var walk = Files.walk(dir)) {
+        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException ignored) {
+        // a temporary folder left behind is harmless
+      }
+    }));
+    jswift.model.NewSpecialTokens.extend(base, jswift.model.NewSpecialTokens.parse(values), dir);
+    return dir;
   }
 
   private static boolean isModelDir(Path p) {

@@ -86,13 +86,19 @@ final class GenerationOptions {
       throw new IllegalArgumentException("--infer_backend " + inferBackend + ": jswift is its own inference engine "
           + "(pt / transformers in ms-swift's terms); vllm, sglang and lmdeploy are not part of it");
     if (mergeLora && !merged) mergeFirst();
-    if (model != null) return model;
-    if (adapters.isEmpty())
+    if (resolved) return model;
+    if (model == null && adapters.isEmpty())
       throw new IllegalArgumentException("--model is required (or --adapters CHECKPOINT, whose args.json names the "
           + "model it was trained on)");
-    model = ExportCommand.baseOf(adapterList().get(0).dir());
+    if (!adapters.isEmpty()) {  // the adapter's base (its run's --new_special_tokens added back)
+      Path adapter = adapterList().get(0).dir();
+      model = ExportCommand.withNewSpecialTokens(model != null ? model : ExportCommand.baseOf(adapter), adapter);
+    }
+    resolved = true;
     return model;
   }
+
+  private boolean resolved;  // model() has settled the model folder
 
   /** --merge_lora: the one unnamed adapter merged into {@code <checkpoint>-merged} (reused), which becomes --model. */
   private void mergeFirst() throws IOException {
@@ -102,7 +108,7 @@ final class GenerationOptions {
       throw new IllegalArgumentException("--merge_lora true merges one unnamed --adapters checkpoint into its base, got "
           + adapters);
     Path dir = list.get(0).dir(), out = jswift.tuner.LoraMerge.defaultOutputDir(dir);
-    Path base = model != null ? model : ExportCommand.baseOf(dir);
+    Path base = ExportCommand.withNewSpecialTokens(model != null ? model : ExportCommand.baseOf(dir), dir);
     if (!Files.exists(out.resolve("config.json")))
       jswift.tuner.LoraMerge.merge(base, jswift.tuner.ResidualInit.forOriginalBase(dir), out,
           jswift.tuner.LoraMerge.Options.on(jswift.tensor.Device.CPU));

@@ -147,6 +147,9 @@ public final class TrainOptions {
   int lisaActivatedLayers = 0;
   @Option(names = "--lisa_step_interval", description = "LISA: steps between redraws of the trained layers (20)")
   int lisaStepInterval = 20;
+  @Option(names = "--new_special_tokens", arity = "1..*", description = "tokens added to the tokenizer as special "
+      + "tokens (or .txt files of one a line); the embedding grows when it must (new rows: the mean of the others)")
+  List<String> newSpecialTokens = new ArrayList<>();
   @Option(names = "--adapter_length", description = "--train_type adapter: the bottleneck's width (128)")
   int adapterLength = 128;
   @Option(names = "--adapter_act", description = "--train_type adapter: its activation, a transformers name (gelu)")
@@ -300,6 +303,7 @@ public final class TrainOptions {
     a.ia3FeedforwardModules = ia3FeedforwardModules;
     a.boftBlockSize = boftBlockSize;
     a.adapterLength = adapterLength;
+    a.newSpecialTokens = newSpecialTokens;
     a.adapterAct = adapterAct;
     a.boftBlockNum = boftBlockNum;
     a.boftNButterflyFactor = boftNButterflyFactor;

@@ -126,6 +126,7 @@ public final class TrainArguments {
   public double adaloraOrthRegWeight = 0.5;  // NEFTune: noise on the input embeddings while training; null: off
   public Double lorapLrRatio;     // LoRA+: lora_B (and 1-D) parameters learn at lr x this; null: off
   public double lorapEmbLr = 1e-6;  // LoRA+ rate of LoRA-on-embedding weights (jswift adapts linears only)
+  public List<String> newSpecialTokens = new ArrayList<>();  // tokens (or .txt files of them) added to the tokenizer
   public List<String> modulesToSave = new ArrayList<>();  // trained in full beside the adapter (embed_tokens, lm_head)
   public String device;           // null: cuda when usable, else cpu
   public String quantMethod;      // null or "bnb" (QLoRA: the base's linear layers in 4 bits)

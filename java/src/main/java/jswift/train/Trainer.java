@@ -68,6 +68,7 @@ public final class Trainer implements AutoCloseable {
   private Lisa lisa;  // --lisa_activated_layers > 0: the decoder layers training now
   private jswift.tuner.AdaLoraAllocator adaLora;  // --train_type adalora: prunes the singular values
   private Path expanded;  // --train_type llamapro: the expanded model folder this run trains (deleted at close)
+  private Path extendedVocab;  // --new_special_tokens: the extended model folder this run trains (deleted at close)
   private jswift.tuner.LlamaPro.Plan llamaPro;
 
   /** What a finished run reports. */
@@ -97,8 +98,23 @@ public final class Trainer implements AutoCloseable {
         llamaPro = jswift.tuner.LlamaPro.expand(args.model, expanded, args.llamaproNumNewBlocks, args.llamaproNumGroups);
         modelDir = expanded;
       }
+      if (!args.newSpecialTokens.isEmpty()) {
+        // ms-swift's --new_special_tokens: the tokenizer (and, when it outgrows it, the embedding) extended in a
+        // model folder of its own, which this run loads; args.json records the tokens, so infer / export rebuild it
+        List<String> tokens = jswift.model.NewSpecialTokens.parse(args.newSpecialTokens);
+        extendedVocab = ScratchFolder.create(args.outputDir, "new-special-tokens");
+        jswift.model.NewSpecialTokens.Result r = jswift.model.NewSpecialTokens.extend(modelDir, tokens, extendedVocab);
+        console.printf("new special tokens: %d added %s (%d already known); vocabulary %d rows%s%n", r.added().size(),
+            r.added(), tokens.size() - r.added().size(), r.vocabRows(), r.resized()
+            ? ", the embedding grown (new rows: the mean of the others)" : "");
+        if (!args.trainType.equals("full") && !args.trainType.equals("llamapro")
+            && !(args.modulesToSave.contains("embed_tokens") && args.modulesToSave.contains("lm_head")))
+          console.printf("note: the new tokens' embedding rows train only in full training or with --modules_to_save "
+              + "embed_tokens lm_head (as ms-swift's example sets); here they stay at their start%n");
+        modelDir = extendedVocab;
+      }
       m = CausalLM.load(modelDir, device, dtype, args.quantization());
-      tok = Tokenizer.load(args.model);
+      tok = Tokenizer.load(extendedVocab != null ? extendedVocab : args.model);
       m.setGradientCheckpointing(args.gradientCheckpointing);
       if (args.neftuneNoiseAlpha != null) m.setNeftuneNoiseAlpha(args.neftuneNoiseAlpha);
       maxLength = args.maxLength != null ? args.maxLength : m.config().maxPositionEmbeddings();
@@ -291,7 +307,10 @@ public final class Trainer implements AutoCloseable {
         adaLora = new jswift.tuner.AdaLoraAllocator(m, "default", lora, totalSteps);
       }
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
-          expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
+          // a whole model saved takes its config and tokenizer files from the folder trained; an adapter records
+          // the original base (infer / export extend it again from args.json's new_special_tokens)
+          extendedVocab != null && !args.isAdapterTuning() && !args.trainType.equals("adapter") ? extendedVocab
+              : expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside, args.isSequenceClassification() ? args.problemType()
           : jswift.model.ProblemType.REGRESSION);
       checkpoints.saveOnlyModel(args.saveOnlyModel);
@@ -350,9 +369,10 @@ public final class Trainer implements AutoCloseable {
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
-        if (expanded != null) {
+        for (Path scratch : new Path[] {expanded, extendedVocab}) {
+          if (scratch == null) continue;
           try {
-            Checkpoints.deleteTree(expanded);
+            Checkpoints.deleteTree(scratch);
           } catch (IOException ignored) {
             // the error that stopped the constructor is the one to report
           }
@@ -370,7 +390,7 @@ public final class Trainer implements AutoCloseable {
    * LLaMA-Pro expansion, whose new blocks start as identities, for llamapro).
    */
   private ReferenceModel reference(CausalLM policy, boolean lora, Device device, DType dtype) throws IOException {
-    Path own = expanded != null ? expanded : args.model;
+    Path own = expanded != null ? expanded : extendedVocab != null ? extendedVocab : args.model;
     boolean sameModel = args.refModel == null
         || args.refModel.toAbsolutePath().normalize().equals(args.model.toAbsolutePath().normalize());
     Path refAdapter = args.refAdapters.isEmpty() ? null : args.refAdapters.get(0);
@@ -963,6 +983,13 @@ public final class Trainer implements AutoCloseable {
         Checkpoints.deleteTree(expanded);
       } catch (IOException e) {
         console.printf("could not delete the expanded LLaMA-Pro model %s: %s%n", expanded, e.getMessage());
+      }
+    }
+    if (extendedVocab != null) {
+      try {
+        Checkpoints.deleteTree(extendedVocab);
+      } catch (IOException e) {
+        console.printf("could not delete the extended-vocabulary model %s: %s%n", extendedVocab, e.getMessage());
       }
     }
   }
