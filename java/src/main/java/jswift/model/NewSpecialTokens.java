@@ -53,20 +53,12 @@ public final class NewSpecialTokens {
     if (!Files.exists(tokFile))
       throw new IOException(tokFile + " not found: --new_special_tokens extends the model's tokenizer.json");
     ObjectNode tok = (ObjectNode) JSON.readTree(tokFile.toFile());
+    int next = jswift.tokenizer.Tokenizer.idCount(tok);  // the first new id
     Set<String> known = new java.util.HashSet<>();
-    int next = 0;
-    for (JsonNode t : tok.path("added_tokens")) {
-      known.add(t.path("content").asText());
-      next = Math.max(next, t.path("id").asInt() + 1);
-    }
+    for (JsonNode t : tok.path("added_tokens")) known.add(t.path("content").asText());
     JsonNode vocab = tok.path("model").path("vocab");
-    if (vocab.isObject()) {
-      vocab.fieldNames().forEachRemaining(known::add);
-      for (JsonNode id : vocab) next = Math.max(next, id.asInt() + 1);
-    } else if (vocab.isArray()) {
-      for (JsonNode piece : vocab) known.add(piece.path(0).asText());
-      next = Math.max(next, vocab.size());
-    }
+    if (vocab.isObject()) vocab.fieldNames().forEachRemaining(known::add);
+    else for (JsonNode piece : vocab) known.add(piece.path(0).asText());  // Unigram: [[piece, score], ...]
     List<String> added = new ArrayList<>();
     for (String t : tokens) if (known.add(t)) added.add(t);
     Files.createDirectories(outDir);

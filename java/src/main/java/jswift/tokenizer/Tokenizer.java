@@ -55,17 +55,7 @@ public final class Tokenizer implements AutoCloseable {
       throw new IOException(file + ": not valid JSON (" + e.getMessage() + ")", e);
     }
     Map<String, Integer> added = new HashMap<>();
-    int maxId = -1;
-    for (JsonNode t : tok.path("added_tokens")) {
-      added.put(t.path("content").asText(), t.path("id").asInt());
-      maxId = Math.max(maxId, t.path("id").asInt());
-    }
-    JsonNode vocab = tok.path("model").path("vocab");
-    if (vocab.isObject()) {
-      for (JsonNode id : vocab) maxId = Math.max(maxId, id.asInt());
-    } else if (vocab.isArray()) {  // Unigram: [[piece, score], ...]
-      maxId = Math.max(maxId, vocab.size() - 1);
-    }
+    for (JsonNode t : tok.path("added_tokens")) added.put(t.path("content").asText(), t.path("id").asInt());
     // No truncation or padding: jswift decides lengths itself (max_length, packing).
     Map<String, String> options = Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false");
     HuggingFaceTokenizer hf = HuggingFaceTokenizer.newInstance(file, options);
@@ -81,7 +71,20 @@ public final class Tokenizer implements AutoCloseable {
     Integer cfgEos = tokenId(cfg.get("eos_token"), added);
     if (cfgEos != null && !eos.contains(cfgEos)) eos.add(cfgEos);
     if (pad == null && gen.path("pad_token_id").isNumber()) pad = gen.get("pad_token_id").asInt();
-    return new Tokenizer(hf, Collections.unmodifiableMap(added), maxId + 1, bos, List.copyOf(eos), pad);
+    return new Tokenizer(hf, Collections.unmodifiableMap(added), idCount(tok), bos, List.copyOf(eos), pad);
+  }
+
+  /** The ids a tokenizer.json's tokens take: its highest id (added tokens or model vocabulary) + 1. */
+  public static int idCount(JsonNode tokenizerJson) {
+    int maxId = -1;
+    for (JsonNode t : tokenizerJson.path("added_tokens")) maxId = Math.max(maxId, t.path("id").asInt());
+    JsonNode vocab = tokenizerJson.path("model").path("vocab");
+    if (vocab.isObject()) {
+      for (JsonNode id : vocab) maxId = Math.max(maxId, id.asInt());
+    } else if (vocab.isArray()) {  // Unigram: [[piece, score], ...]
+      maxId = Math.max(maxId, vocab.size() - 1);
+    }
+    return maxId + 1;
   }
 
   private static JsonNode readIfPresent(Path p) throws IOException {

@@ -38,12 +38,7 @@ final class PpoLoss {
 
   /** The rollout's per-position arrays [N][G] and its summary numbers. */
   record Rollout(int gen, double[][] advantages, double[][] returns, double[][] values, double[] scores,
-      double[] klSum, double[] nonScoreReward) {
-    /** The last policy position of response i. */
-    int last(Sample s) {
-      return s.length() - 1;
-    }
-  }
+      double[] klSum, double[] nonScoreReward) {}
 
   /** The number of value positions of a response of length L in a rollout of longest response G: min(L + 1, G). */
   static int valuePositions(int length, int gen) {

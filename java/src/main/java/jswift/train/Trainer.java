@@ -365,18 +365,10 @@ public final class Trainer implements AutoCloseable {
         if (rewardModel != null) rewardModel.close();
         if (reference != null) reference.close();
         if (valueModel != null) valueModel.close();
-        deleteValueScratch();
         if (d != null) d.close();
         if (tok != null) tok.close();
         if (m != null) m.close();
-        for (Path scratch : new Path[] {expanded, extendedVocab}) {
-          if (scratch == null) continue;
-          try {
-            Checkpoints.deleteTree(scratch);
-          } catch (IOException ignored) {
-            // the error that stopped the constructor is the one to report
-          }
-        }
+        deleteScratchFolders();
       }
     }
     this.model = m;
@@ -624,7 +616,7 @@ public final class Trainer implements AutoCloseable {
         int tokens = 0;
         for (PpoLoss.Sample x : r.samples()) tokens += x.length();
         log.step(step, done.loss(), log.writes(step) ? optimizer.lastGradNorm() : -1, lr, cursor.epochProgress(),
-            tokens, grpoTokenAccuracy(), device);
+            tokens, noTokenAccuracy(), device);
         lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
         if (stoppedEarly > 0) break;
         continue;
@@ -642,7 +634,7 @@ public final class Trainer implements AutoCloseable {
         if (step == startStep) first = loss;
         last = loss;
         log.step(step, loss, log.writes(step) ? optimizer.lastGradNorm() : -1, lr, cursor.epochProgress(),
-            grpoTokens, grpoTokenAccuracy(), device);
+            grpoTokens, noTokenAccuracy(), device);
         lastCheckpoint = afterStep(step, cursor, lastCheckpoint);
         if (stoppedEarly > 0) break;
         continue;
@@ -794,8 +786,8 @@ public final class Trainer implements AutoCloseable {
     return r;
   }
 
-  /** GRPO logs no token accuracy: its targets are the policy's own samples. */
-  private long[] grpoTokenAccuracy() {
+  /** GRPO and PPO log no token accuracy: their targets are the policy's own samples. */
+  private long[] noTokenAccuracy() {
     model.takeTokenAccuracy();
     return new long[2];
   }
@@ -938,16 +930,6 @@ public final class Trainer implements AutoCloseable {
     log.evalMetrics(step, java.util.Map.of("eval_score", score / prompts.size()));
   }
 
-  private void deleteValueScratch() {
-    if (valueScratch == null) return;
-    try {
-      Checkpoints.deleteTree(valueScratch);
-    } catch (IOException e) {
-      console.printf("could not delete %s: %s%n", valueScratch, e.getMessage());
-    }
-    valueScratch = null;
-  }
-
   /** GRPO's evaluation: the mean reward of num_generations completions of each validation prompt. */
   private void evaluateGrpo(long step, RowList val) throws IOException {
     double reward = 0;
@@ -973,23 +955,24 @@ public final class Trainer implements AutoCloseable {
     if (rewardModel != null) rewardModel.close();
     if (reference != null) reference.close();
     if (valueModel != null) valueModel.close();
-    deleteValueScratch();
     optimizer.close();
     data.close();
     tokenizer.close();
     model.close();
-    if (expanded != null) {
+    deleteScratchFolders();
+  }
+
+  /**
+   * The run's scratch model folders (LLaMA-Pro's expansion, the --new_special_tokens extension, PPO's merged value
+   * model), deleted at the end; a folder that cannot be deleted is reported, not fatal.
+   */
+  private void deleteScratchFolders() {
+    for (Path scratch : new Path[] {expanded, extendedVocab, valueScratch}) {
+      if (scratch == null) continue;
       try {
-        Checkpoints.deleteTree(expanded);
+        Checkpoints.deleteTree(scratch);
       } catch (IOException e) {
-        console.printf("could not delete the expanded LLaMA-Pro model %s: %s%n", expanded, e.getMessage());
-      }
-    }
-    if (extendedVocab != null) {
-      try {
-        Checkpoints.deleteTree(extendedVocab);
-      } catch (IOException e) {
-        console.printf("could not delete the extended-vocabulary model %s: %s%n", extendedVocab, e.getMessage());
+        console.printf("could not delete the scratch folder %s: %s%n", scratch, e.getMessage());
       }
     }
   }
