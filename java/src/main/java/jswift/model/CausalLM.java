@@ -447,7 +447,8 @@ public final class CausalLM implements AutoCloseable {
     }
     for (DecoderLayer layer : layers) {
       layer.mlp().setActiveAdapter(name);
-      if (layer.mlp().activeAdapter() != null) found = true;
+      layer.setActiveIntervention(name);
+      if (layer.mlp().activeAdapter() != null || layer.activeIntervention() != null) found = true;
     }
     if (!found) throw new IllegalArgumentException("no adapter named '" + name + "' is loaded");
   }
@@ -482,6 +483,33 @@ public final class CausalLM implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Gives adapter {@code adapterName} a ReFT intervention on layer {@code layer}'s output (ms-swift's --train_type
+   * reft), used while that adapter is active; the model owns and frees it.
+   */
+  public void setReftIntervention(String adapterName, int layer, jswift.nn.ReftIntervention intervention) {
+    if (layer < 0 || layer >= layers.size())
+      throw new IllegalArgumentException("ReFT: no layer " + layer + " (the model has " + layers.size() + ", 0.."
+          + (layers.size() - 1) + ")");
+    if (intervention.hidden() != config.hiddenSize())
+      throw new IllegalArgumentException("ReFT intervention on layer " + layer + " is " + intervention.hidden()
+          + " wide: this model's hidden size is " + config.hiddenSize());
+    for (Parameter p : intervention.parameters())
+      if (!p.value().device().equals(device))
+        throw new IllegalArgumentException(p.name() + " must be on " + device + ", got " + p.value());
+    layers.get(layer).setIntervention(adapterName, intervention);
+  }
+
+  /** Adapter {@code adapterName}'s ReFT interventions by layer index (empty when it has none). */
+  public Map<Integer, jswift.nn.ReftIntervention> reftInterventions(String adapterName) {
+    Map<Integer, jswift.nn.ReftIntervention> out = new LinkedHashMap<>();
+    for (int i = 0; i < layers.size(); i++) {
+      jswift.nn.ReftIntervention r = layers.get(i).interventions().get(adapterName);
+      if (r != null) out.put(i, r);
+    }
+    return out;
+  }
+
   /** The parameters of the active adapter of every layer (A / B, DoRA's magnitude, VeRA's vectors), by PEFT name. */
   public Map<String, Parameter> activeAdapterParameters() {
     Map<String, Parameter> out = new LinkedHashMap<>();
@@ -495,6 +523,8 @@ public final class CausalLM implements AutoCloseable {
     for (DecoderLayer layer : layers) {
       jswift.nn.BottleneckAdapter b = layer.mlp().activeAdapter();
       if (b != null) for (Parameter p : b.parameters()) out.put(p.name(), p);
+      jswift.nn.ReftIntervention r = layer.activeIntervention();
+      if (r != null) for (Parameter p : r.parameters()) out.put(p.name(), p);
     }
     return out;
   }
@@ -1210,7 +1240,10 @@ public final class CausalLM implements AutoCloseable {
     sharedAdapterTensors.clear();
     embeddingLoras.values().forEach(jswift.nn.EmbeddingLora::close);
     embeddingLoras.clear();
-    for (DecoderLayer layer : layers) layer.mlp().closeAdapters();
+    for (DecoderLayer layer : layers) {
+      layer.mlp().closeAdapters();
+      layer.closeInterventions();
+    }
     for (Parameter p : parameters.values()) p.close();
     parameters.clear();
     if (rope != null) rope.close();

@@ -14,6 +14,8 @@ public final class DecoderLayer {
   private final RmsNorm inputNorm, postNorm;
   private final Attention attention;
   private final Mlp mlp;
+  private final java.util.Map<String, ReftIntervention> interventions = new java.util.LinkedHashMap<>();
+  private ReftIntervention intervention;  // the active adapter's, on this layer's output (ReFT), or null
 
   /**
    * Everything the backward needs; with recomputation the forward keeps only {@link #input} and the LoRA
@@ -25,6 +27,7 @@ public final class DecoderLayer {
     final RmsNorm.Saved inputNorm = new RmsNorm.Saved(), postNorm = new RmsNorm.Saved();
     final Attention.Saved attention = new Attention.Saved();
     final Mlp.Saved mlp = new Mlp.Saved();
+    final ReftIntervention.Saved intervention = new ReftIntervention.Saved();
     boolean complete;
 
     private void keepXaIn(Arena keep) {
@@ -56,6 +59,36 @@ public final class DecoderLayer {
 
   public RmsNorm postNorm() {
     return postNorm;
+  }
+
+  /** Gives adapter {@code name} a ReFT intervention on this layer's output (replacing and freeing an older one). */
+  public void setIntervention(String name, ReftIntervention i) {
+    ReftIntervention old = interventions.put(name, i);
+    if (old != null && old != i) {
+      if (old == intervention) intervention = i;
+      old.close();
+    }
+  }
+
+  /** The ReFT interventions by adapter name. */
+  public java.util.Map<String, ReftIntervention> interventions() {
+    return java.util.Collections.unmodifiableMap(interventions);
+  }
+
+  /** Runs adapter {@code name}'s intervention on the output (none if null or this layer has none). */
+  public void setActiveIntervention(String name) {
+    intervention = name == null ? null : interventions.get(name);
+  }
+
+  public ReftIntervention activeIntervention() {
+    return intervention;
+  }
+
+  /** Frees the interventions. */
+  public void closeInterventions() {
+    interventions.values().forEach(ReftIntervention::close);
+    interventions.clear();
+    intervention = null;
   }
 
   /** A distinct dropout seed for every LoRA projection of this layer in a step. */
@@ -91,12 +124,13 @@ public final class DecoderLayer {
     Tensor h2 = attention.forward(a, x, layout, rope, seed, s == null ? null : s.attention, training);
     Kernels.axpby(1f, h, 1f, h2);
     Tensor x2 = postNorm.forward(a, h2, s == null ? null : s.postNorm);
-    if (!output) {
+    if (!output && intervention == null) {  // an intervention reads the output: it is rebuilt too
       mlp.recompute(a, x2, seed + 8, s.mlp);
       return null;
     }
     Tensor m = mlp.forward(a, x2, seed + 8, s == null ? null : s.mlp, training);
     Kernels.axpby(1f, h2, 1f, m);  // m = h2 + mlp(x2): the layer's output, written over the MLP output
+    if (intervention != null) m = intervention.forward(a, m, s == null ? null : s.intervention, seed + 14);
     return m;
   }
 
@@ -108,7 +142,7 @@ public final class DecoderLayer {
     Kernels.axpby(1f, h, 1f, attn);  // attn = h + attention(x)
     Tensor m = mlp.forward(a, postNorm.forward(a, attn, null), 0, null, false);
     Kernels.axpby(1f, attn, 1f, m);
-    return m;
+    return intervention == null ? m : intervention.forward(a, m, null, 0);
   }
 
   /** dh (gradient of the layer's output) -> gradient of its input; parameter gradients accumulate. */
@@ -120,6 +154,7 @@ public final class DecoderLayer {
       run(a, saved.input, layout, rope, stepSeed, saved, false);
     }
     long seed = seed(stepSeed);
+    if (intervention != null) dh = intervention.backward(a, dh, saved.intervention);
     Tensor dx2 = mlp.backward(a, dh, seed + 8, saved.mlp);
     Tensor dh2 = postNorm.backward(a, dx2, saved.postNorm);
     Kernels.axpby(1f, dh, 1f, dh2);  // residual
