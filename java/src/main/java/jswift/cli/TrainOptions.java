@@ -14,7 +14,7 @@ public final class TrainOptions {
   // --model and --dataset are required, but may come from --config (and `jswift sft` with no argument at all is the
   // quick start): TrainArguments.validate() checks them.
   @Option(names = "--model", description = "Hugging Face model folder (required)") Path model;
-  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), longlora, vera, adalora, ia3, boft, fourierft, bone, adapter, full, llamapro") String trainType = "lora";
+  @Option(names = {"--train_type", "--tuner_type"}, description = "lora (default), longlora, vera, adalora, ia3, boft, fourierft, bone, adapter, reft, full, llamapro") String trainType = "lora";
   @Option(names = "--dataset", arity = "1..*",
       description = "(required) files/folders (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft)")
   List<String> dataset = new ArrayList<>();
@@ -119,7 +119,7 @@ public final class TrainOptions {
   int fourierNFrequency = 2000;
   @Option(names = "--fourier_scaling", description = "FourierFT: scale of the weight update, like lora_alpha (300.0)")
   double fourierScaling = 300.0;
-  @Option(names = "--reft_rank", description = "--train_type bone: the MiSS (Bone) block's r, as ms-swift passes it (4)")
+  @Option(names = "--reft_rank", description = "--train_type reft: the intervention's rank; --train_type bone: the MiSS (Bone) block's r, as ms-swift passes it (4)")
   int reftRank = 4;
   @Option(names = "--adalora_target_r", description = "AdaLoRA: singular values kept per module at the end (8)")
   int adaloraTargetR = 8;
@@ -154,6 +154,17 @@ public final class TrainOptions {
   int adapterLength = 128;
   @Option(names = "--adapter_act", description = "--train_type adapter: its activation, a transformers name (gelu)")
   String adapterAct = "gelu";
+  @Option(names = "--reft_layers", arity = "1..*", description = "--train_type reft: the decoder layers whose output "
+      + "is intervened on (default: all)")
+  List<Integer> reftLayers;
+  @Option(names = "--reft_intervention_type", description = "--train_type reft: pyreft's LoreftIntervention (default), "
+      + "NoreftIntervention, ConsreftIntervention, LobireftIntervention, DireftIntervention or NodireftIntervention")
+  String reftInterventionType = "LoreftIntervention";
+  @Option(names = "--reft_args", description = "--train_type reft: JSON of the intervention's arguments (act_fn, "
+      + "dropout, add_bias)")
+  String reftArgs;
+  @Option(names = "--reft_layer_key", description = "--train_type reft: the module list intervened on (model.layers)")
+  String reftLayerKey;
   @Option(names = "--llamapro_num_new_blocks", description = "LLaMA-Pro: blocks added (4)") int llamaproNumNewBlocks = 4;
   @Option(names = "--llamapro_num_groups", description = "LLaMA-Pro: insertion points (default: num_new_blocks)")
   Integer llamaproNumGroups;
@@ -305,6 +316,10 @@ public final class TrainOptions {
     a.adapterLength = adapterLength;
     a.newSpecialTokens = newSpecialTokens;
     a.adapterAct = adapterAct;
+    a.reftLayers = reftLayers;
+    a.reftInterventionType = reftInterventionType;
+    a.reftArgs = reftArgs;
+    a.reftLayerKey = reftLayerKey;
     a.boftBlockNum = boftBlockNum;
     a.boftNButterflyFactor = boftNButterflyFactor;
     a.boftDropout = boftDropout;

@@ -95,7 +95,8 @@ public final class HouseholderRotation {
       double beta = alpha >= 0 ? -norm : norm;  // reflect x onto beta e_k, away from x to avoid cancellation
       if (norm == 0) throw new IllegalArgumentException("the rotation's column " + k + " is zero");
       base[k * r + k] = 1;
-      for (int i = k + 1; i < d; i++) base[i * r + k] = q[i * r + k] / (alpha - beta);
+      // rounded to float: a checkpoint keeps the base as float32, and a resumed run must rotate exactly as this one
+      for (int i = k + 1; i < d; i++) base[i * r + k] = (float) (q[i * r + k] / (alpha - beta));
       diag[k] = beta;
       // apply the reflector to the remaining columns
       double tau = tau(base, d, r, k);

@@ -65,7 +65,7 @@ public final class ReftIntervention implements AutoCloseable {
   private final int hidden, rank;
   private final Parameter sourceWeight, sourceBias;  // W [r, hidden] (linear sources) and b [r]
   private final Parameter rotationParam;              // orthogonal: the Householder parameter A, f32 [hidden, r]
-  private final HouseholderRotation rotation;         // orthogonal: its fixed base and signs
+  private HouseholderRotation rotation;               // orthogonal: its fixed base and signs
   private final Parameter projWeight, projBias;       // plain: P [r, hidden] and p [r] (or null)
   private final Activation act;                       // null: pyreft's "linear"
   private final float dropout;
@@ -192,6 +192,25 @@ public final class ReftIntervention implements AutoCloseable {
   /** The orthogonal kinds' fixed base and signs (null for the plain kinds). */
   public HouseholderRotation rotation() {
     return rotation;
+  }
+
+  /**
+   * Makes the next forward re-read the rotation's parameter: an inference forward otherwise reuses R as the last
+   * training forward (or the load) left it, since only an optimizer step, which follows a training forward, moves it.
+   * For code that changes the parameter's value by hand.
+   */
+  public void invalidate() {
+    qStale = true;
+  }
+
+  /** Replaces the rotation's base and signs (a resumed run takes the checkpoint's); Q is re-read from A. */
+  public void setRotation(HouseholderRotation r) {
+    if (!kind.orthogonal) throw new IllegalStateException(kind.className() + " has no rotation");
+    if (r.rows() != hidden || r.columns() != rank)
+      throw new IllegalArgumentException("the rotation is " + r.rows() + " x " + r.columns() + ", the intervention "
+          + "needs " + hidden + " x " + rank);
+    rotation = r;
+    qStale = true;
   }
 
   /** The trained tensors: W, b (or the vector b), then A or P (and p). */

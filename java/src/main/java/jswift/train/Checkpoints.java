@@ -159,11 +159,19 @@ final class Checkpoints {
     extraState.add(state);
   }
 
-  private jswift.tuner.SwiftAdapterFolder.Config swiftAdapter;
+  /** Writes a model's tuner into a checkpoint folder. */
+  interface TunerSaver {
+    void save(CausalLM model, Path dir) throws IOException;
+  }
 
-  /** Checkpoints hold the model's "default" bottleneck adapters in ms-swift's tuner format (--train_type adapter). */
-  void saveAsSwiftAdapter(jswift.tuner.SwiftAdapterFolder.Config adapter) {
-    swiftAdapter = adapter;
+  private TunerSaver tunerSaver;
+
+  /**
+   * Checkpoints hold the model's "default" tuner as {@code saver} writes it: ms-swift's own tuner format (--train_type
+   * adapter, reft) rather than a PEFT adapter or a whole model.
+   */
+  void saveTunerWith(TunerSaver saver) {
+    tunerSaver = saver;
   }
 
   /** Where each checkpoint takes the adapter config it saves (AdaLoRA's: with the rank pattern of the moment). */
@@ -183,8 +191,8 @@ final class Checkpoints {
         if (ResidualInit.changesBase(config.fields().get("init_lora_weights")))
           ConvertedAdapter.saveConverted(model, "default", config, base.toString(),
               runDir.resolve(ResidualInit.INITIAL_MODEL), tmp);
-      } else if (swiftAdapter != null) {
-        jswift.tuner.SwiftAdapterFolder.save(model, "default", swiftAdapter, tmp);
+      } else if (tunerSaver != null) {
+        tunerSaver.save(model, tmp);
       } else {
         saveModel(tmp, model);
       }
@@ -200,7 +208,7 @@ final class Checkpoints {
       metadata.put("step", Long.toString(optimizer.stepCount()));
       // A whole model stored in a narrower dtype than its fp32 masters (a bf16 model trained in fp32 on the CPU, or
       // with fp32 masters on a GPU): the masters go here too, so that a resumed run goes on from them exactly.
-      boolean narrowed = config == null && swiftAdapter == null && storedDtype() != DType.F32;
+      boolean narrowed = config == null && tunerSaver == null && storedDtype() != DType.F32;
       // AdaLoRA's adapter file holds only the surviving singular values: its full A, B and E go here.
       if (config != null && config.isAdaLora()) narrowed = true;
       for (Parameter p : params) {

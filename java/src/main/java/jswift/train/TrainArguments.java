@@ -113,9 +113,13 @@ public final class TrainArguments {
   public float boftDropout = 0f;
   public int fourierNFrequency = 2000;     // --train_type fourierft: ms-swift's fourier_* flags and defaults
   public double fourierScaling = 300.0;
-  public int reftRank = 4;                 // --train_type bone: ms-swift passes reft_rank as MiSS's (Bone's) r
+  public int reftRank = 4;                 // --train_type reft: its rank; bone: ms-swift passes reft_rank as MiSS's (Bone's) r
   public int adapterLength = 128;          // --train_type adapter: ms-swift's adapter_length and adapter_act
   public String adapterAct = "gelu";
+  public List<Integer> reftLayers;         // --train_type reft: ms-swift's reft_* (null layers: all)
+  public String reftInterventionType = "LoreftIntervention";
+  public String reftArgs;
+  public String reftLayerKey;
   public int adaloraTargetR = 8;  // --train_type adalora: ms-swift's adalora_* flags and defaults
   public int adaloraInitR = 12;
   public int adaloraTinit = 0;
@@ -323,6 +327,11 @@ public final class TrainArguments {
     return List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone").contains(trainType);
   }
 
+  /** ms-swift's own tuners (a bottleneck adapter, ReFT): they add modules beside a frozen base, saved its way. */
+  public boolean isSwiftTuner() {
+    return trainType.equals("adapter") || trainType.equals("reft");
+  }
+
   private void validateAdaLora() {
     if (adaloraTargetR <= 0 || adaloraInitR < adaloraTargetR)
       throw new IllegalArgumentException("--adalora_target_r must be > 0 and at most --adalora_init_r, got "
@@ -373,6 +382,25 @@ public final class TrainArguments {
       throw new IllegalArgumentException("--cuda_graphs is not supported with --train_type adapter");
   }
 
+  /** The interventions of --train_type reft. */
+  public jswift.tuner.ReftFolder.Config reft() {
+    return jswift.tuner.ReftFolder.Config.parse(reftLayers, reftRank, reftInterventionType, reftArgs);
+  }
+
+  private void validateReft() {
+    reft();  // rank, layers, a known intervention type, reft_args
+    if (reftLayerKey != null && !reftLayerKey.equals("model.layers"))
+      throw new IllegalArgumentException("--reft_layer_key " + reftLayerKey + ": jswift intervenes on the decoder "
+          + "layers (model.layers)");
+    refuseLoraOnlyFlags("--reft_layers, --reft_rank, --reft_intervention_type and --reft_args");
+    if (rlhfType != null || !taskType.equals("causal_lm"))
+      throw new IllegalArgumentException("--train_type reft trains sft / pt runs of a causal LM; for "
+          + (rlhfType != null ? "rlhf" : "--task_type " + taskType) + " use --train_type lora");
+    if (cudaGraphs)
+      throw new IllegalArgumentException("--cuda_graphs is not supported with --train_type reft (its rotation is "
+          + "re-read on the host every step)");
+  }
+
   /** --use_dora, --use_rslora, --init_weights and --lorap_lr_ratio shape a LoRA adapter; another tuner refuses them. */
   private void refuseLoraOnlyFlags(String itsOwn) {
     if (useDora || useRslora || !initWeights.equals("true") || lorapLrRatio != null)
@@ -384,11 +412,12 @@ public final class TrainArguments {
   public void validate() {
     if (model == null) throw new IllegalArgumentException("--model is required");
     if (dataset.isEmpty()) throw new IllegalArgumentException("--dataset is required (a file, folder or bundled name)");
-    if (!List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "adapter", "full",
+    if (!List.of("lora", "longlora", "vera", "adalora", "ia3", "boft", "fourierft", "bone", "adapter", "reft", "full",
         "llamapro").contains(trainType))
       throw new IllegalArgumentException("--train_type " + trainType + " is not supported yet (lora, longlora, vera, "
-          + "adalora, ia3, boft, fourierft, bone, adapter, full, llamapro)");
+          + "adalora, ia3, boft, fourierft, bone, adapter, reft, full, llamapro)");
     if (trainType.equals("adapter")) validateBottleneckAdapter();
+    if (trainType.equals("reft")) validateReft();
     if (trainType.equals("longlora") && cudaGraphs)
       throw new IllegalArgumentException("--cuda_graphs replays one captured step, but --train_type longlora's shifted "
           + "sparse attention plans its groups from each batch on the host: drop one of the two");
@@ -457,7 +486,7 @@ public final class TrainArguments {
     if (neftuneNoiseAlpha != null && !(neftuneNoiseAlpha >= 0 && neftuneNoiseAlpha < Double.POSITIVE_INFINITY))
       throw new IllegalArgumentException("--neftune_noise_alpha must be >= 0 (the NEFTune paper uses 5 to 15), got "
           + neftuneNoiseAlpha);
-    if (!isAdapterTuning() && !trainType.equals("adapter") && quantMethod != null)
+    if (!isAdapterTuning() && !isSwiftTuner() && quantMethod != null)
       throw new IllegalArgumentException("--train_type " + trainType + " cannot train quantized weights (drop --quant_method)");
     if (lisaActivatedLayers < 0) throw new IllegalArgumentException("--lisa_activated_layers must be >= 0");
     if (lisaActivatedLayers > 0 && !trainType.equals("full"))

@@ -188,6 +188,10 @@ public final class Trainer implements AutoCloseable {
         trained = new ArrayList<>(jswift.tuner.SwiftAdapterFolder.apply(m, "default", args.bottleneckAdapter(),
             args.seed));
         trained.forEach(p -> p.setTrainable(true));
+      } else if (args.trainType.equals("reft")) {
+        // ms-swift's ReFT: an intervention on the output of each chosen layer, saved in its tuner format
+        trained = new ArrayList<>(jswift.tuner.ReftFolder.apply(m, "default", args.reft(), args.seed));
+        trained.forEach(p -> p.setTrainable(true));
       } else {
         lora = args.adapters.isEmpty() ? args.loraConfig() : startingAdapter(args.adapters.get(0));
         if (args.isPpo() && lora.fields().path("lora_dropout").asDouble(0) > 0) {
@@ -309,12 +313,18 @@ public final class Trainer implements AutoCloseable {
       checkpoints = new Checkpoints(runDir, args.saveTotalLimit, lora,
           // a whole model saved takes its config and tokenizer files from the folder trained; an adapter records
           // the original base (infer / export extend it again from args.json's new_special_tokens)
-          extendedVocab != null && !args.isAdapterTuning() && !args.trainType.equals("adapter") ? extendedVocab
+          extendedVocab != null && !args.isAdapterTuning() && !args.isSwiftTuner() ? extendedVocab
               : expanded != null ? expanded : args.model.toAbsolutePath(), m.config());
       checkpoints.saveBeside(savedBeside, args.isSequenceClassification() ? args.problemType()
           : jswift.model.ProblemType.REGRESSION);
       checkpoints.saveOnlyModel(args.saveOnlyModel);
-      if (args.trainType.equals("adapter")) checkpoints.saveAsSwiftAdapter(args.bottleneckAdapter());
+      if (args.trainType.equals("adapter")) {
+        jswift.tuner.SwiftAdapterFolder.Config adapter = args.bottleneckAdapter();
+        checkpoints.saveTunerWith((model, dir) -> jswift.tuner.SwiftAdapterFolder.save(model, "default", adapter, dir));
+      } else if (args.trainType.equals("reft")) {
+        jswift.tuner.ReftFolder.Config reft = args.reft();
+        checkpoints.saveTunerWith((model, dir) -> jswift.tuner.ReftFolder.save(model, "default", reft, dir));
+      }
       if (adaLora != null) {
         LoraConfig adaConfig = lora;
         checkpoints.saveConfigFrom(() -> adaConfig.withAdaLoraRankPattern(adaLora.rankPattern()));
@@ -335,6 +345,7 @@ public final class Trainer implements AutoCloseable {
         JsonNode state = Checkpoints.restore(args.resumeFromCheckpoint, trainable, optimizer, fresh,
             args.resumeOnlyModel);
         if (lora != null && lora.isVera()) loadVeraProjections(m, args.resumeFromCheckpoint);
+        if (args.trainType.equals("reft")) jswift.tuner.ReftFolder.restoreRotations(m, "default", args.resumeFromCheckpoint);
         if (!args.resumeOnlyModel) {
           try (jswift.model.SafetensorsFile f = jswift.model.SafetensorsFile.open(
               args.resumeFromCheckpoint.resolve(Checkpoints.OPTIMIZER))) {
@@ -565,7 +576,8 @@ public final class Trainer implements AutoCloseable {
         args.trainType.equals("lora") ? "LoRA " : args.trainType.equals("longlora") ? "LongLoRA " : args.trainType.equals("vera") ? "VeRA "
         : args.trainType.equals("adalora") ? "AdaLoRA " : args.trainType.equals("ia3") ? "IA3 "
         : args.trainType.equals("boft") ? "BOFT " : args.trainType.equals("fourierft") ? "FourierFT "
-        : args.trainType.equals("bone") ? "MiSS " : args.trainType.equals("adapter") ? "bottleneck adapter " : "",
+        : args.trainType.equals("bone") ? "MiSS " : args.trainType.equals("adapter") ? "bottleneck adapter "
+        : args.trainType.equals("reft") ? "ReFT " : "",
         trainable.size(),
         data.trainList().size(), totalSteps);
     reportOptimizerState();

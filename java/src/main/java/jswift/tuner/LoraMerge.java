@@ -73,9 +73,10 @@ public final class LoraMerge {
 
   public static Result merge(Path baseDir, Path adapterDir, Path outDir, Options options) throws IOException {
     if (SwiftAdapterFolder.isSwiftTuner(adapterDir))
-      throw new IllegalArgumentException(adapterDir + " holds ms-swift bottleneck adapters (--train_type adapter): each "
-          + "adds a small nonlinear MLP after a layer's MLP, which no weight of the base can absorb, so it cannot be "
-          + "merged; use it as it is (infer / deploy / eval --adapters " + adapterDir + ")");
+      throw new IllegalArgumentException(adapterDir + " holds an ms-swift tuner (--train_type adapter: a small MLP "
+          + "after each layer's MLP; or reft: an intervention on a layer's output), nonlinear in the representation, "
+          + "which no weight of the base can absorb, so it cannot be merged; use it as it is (infer / deploy / eval "
+          + "--adapters " + adapterDir + ")");
     checkOutputDir(baseDir, adapterDir, outDir, options.existOk());
     refuseQuantizedBase(baseDir);
     // A sequence classifier's adapter (task_type SEQ_CLS: sft --task_type seq_cls, rlhf --rlhf_type rm) merges into

@@ -117,15 +117,20 @@ public final class SwiftAdapterFolder {
 
   /**
    * Loads an ms-swift ADAPTER checkpoint under {@code name}, every tensor checked against this model before any is
-   * added; errors name the file and the tensor. Other ms-swift tuners (its own LoRA, ReFT, ...) are refused.
+   * added; errors name the file and the tensor. A REFT folder goes to {@link ReftFolder#load}; other ms-swift tuners
+   * (its own LoRA, ...) are refused.
    */
   public static void load(CausalLM model, String name, Path dir) throws IOException {
     Path cfgFile = dir.resolve(DEFAULT).resolve(CONFIG);
     JsonNode c = JSON.readTree(cfgFile.toFile());
     String type = c.path("swift_type").asText();
+    if (type.equals("REFT")) {
+      ReftFolder.load(model, name, dir);
+      return;
+    }
     if (!type.equals("ADAPTER"))
       throw new IOException(cfgFile + ": swift_type " + type + " is an ms-swift tuner jswift does not load (it loads "
-          + "ADAPTER, and PEFT adapters: LoRA and its family)");
+          + "ADAPTER and REFT, and PEFT adapters: LoRA and its family)");
     int hidden = model.config().hiddenSize();
     if (c.path("dim").asInt(hidden) != hidden)
       throw new IOException(cfgFile + ": dim " + c.path("dim") + " is not this model's hidden size " + hidden);

@@ -145,9 +145,9 @@ class BottleneckAdapterTrainingTest {
     Path cfg = ckpt.resolve("default/adapter_config.json");
     String good = Files.readString(cfg);
     try (CausalLM m = CausalLM.load(model, Device.CPU)) {
-      Files.writeString(cfg, good.replace("\"ADAPTER\"", "\"REFT\""));
+      Files.writeString(cfg, good.replace("\"ADAPTER\"", "\"LORA\""));
       IOException e = assertThrows(IOException.class, () -> m.loadAdapter("x", ckpt));
-      assertTrue(e.getMessage().contains("swift_type REFT"), e.getMessage());
+      assertTrue(e.getMessage().contains("swift_type LORA"), e.getMessage());
       Files.writeString(cfg, good.replace("\"relu\"", "\"gelu2\""));
       e = assertThrows(IOException.class, () -> m.loadAdapter("x", ckpt));
       assertTrue(e.getMessage().contains("act_layer") && e.getMessage().contains("gelu2"), e.getMessage());
