@@ -7,7 +7,7 @@
 #       MODEL_DIR  default models/jswift-tiny-chat (the bundled quick-start model)
 #       STEPS      default 40 (batch 8, seq <= 512, swift/self-cognition: data the bundled model has not seen)
 #       METHOD     any of: lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft bone lora-neftune
-#                  lora-embedding longlora adapter full
+#                  lora-embedding longlora adapter reft full
 #                  galore galore-per-param q-galore lisa llamapro (default: all)
 #
 # Prints a Markdown table (and writes target/tuners/table.md). Every method runs at the same learning rate
@@ -20,7 +20,7 @@ lr="${LR:-1e-3}"
 shift $(( $# > 2 ? 2 : $# )) || true
 methods=("$@")
 [ ${#methods[@]} -eq 0 ] && methods=(lora lora+ rslora dora pissa olora vera adalora ia3 boft fourierft bone lora-neftune
-  lora-embedding longlora adapter full galore
+  lora-embedding longlora adapter reft full galore
   galore-per-param q-galore lisa llamapro)
 out="$root/target/tuners"
 rm -rf "$out"
@@ -45,6 +45,7 @@ flags() {  # the flags of one method
     lora-embedding) echo "--train_type lora --target_modules all-linear all-embedding" ;;
     longlora) echo "--train_type longlora" ;;
     adapter) echo "--train_type adapter" ;;
+    reft) echo "--train_type reft" ;;
     full) echo "--train_type full" ;;
     galore) echo "--train_type full --use_galore true --galore_rank 64 --galore_update_proj_gap 20" ;;
     # GaLore's per-layer update: no clipping (the global norm would need every gradient first)

@@ -81,7 +81,7 @@ public final class CudaModelCheck {
       return null;
     });
     for (String tuner : List.of("vera", "adalora", "ia3", "boft", "fourierft", "bone", "lora_neftune",
-        "lora_embedding", "longlora", "adapter"))
+        "lora_embedding", "longlora", "adapter", "reft"))
       attempt("cuda_tuner_" + tuner, () -> {
         tunerCheck(fixture, batch, cuda, tuner);
         return null;
@@ -304,7 +304,11 @@ public final class CudaModelCheck {
         if (tuner.equals("longlora")) m.setShiftedSparseAttention(4);  // S2-Attn: groups of 4 in the 12-token rows
         List<Parameter> params = tuner.equals("adapter")  // ms-swift's bottleneck adapters, seeded on the host
             ? jswift.tuner.SwiftAdapterFolder.apply(m, "default", new jswift.tuner.SwiftAdapterFolder.Config(16,
-                "gelu"), 7) : jswift.tuner.LoraTuner.apply(m, "default", cfg, 7);
+                "gelu"), 7)
+            : tuner.equals("reft")  // LoReFT on every layer's output, with pyreft's output dropout and a GELU source
+            ? jswift.tuner.ReftFolder.apply(m, "default", jswift.tuner.ReftFolder.Config.parse(null, 4,
+                "LoreftIntervention", "{\"act_fn\": \"gelu\", \"dropout\": 0.1}"), 7)
+            : jswift.tuner.LoraTuner.apply(m, "default", cfg, 7);
         params.forEach(p -> p.setTrainable(true));
         for (Parameter p : params) {  // off the neutral start: lambda_b, E, the IA3 vectors, lora_B
           String n = p.name();
@@ -312,7 +316,8 @@ public final class CudaModelCheck {
           float[] v = p.value().toFloatArray();
           boolean move = n.endsWith("vera_lambda_b") || n.endsWith("lora_E") || n.endsWith("ia3_l")
               || n.endsWith("lora_B.weight") || n.endsWith("boft_R") || n.endsWith("boft_s")
-              || n.endsWith(".lora_embedding_A");  // PEFT starts the embedding's A at zero
+              || n.endsWith(".lora_embedding_A")  // PEFT starts the embedding's A at zero
+              || n.endsWith(jswift.nn.ReftIntervention.ROTATION);  // ReFT's rotation parameter starts at zero
           if (!move) continue;
           for (int k = 0; k < v.length; k++) v[k] += (float) (0.3 * r.nextGaussian());
           p.value().copyFrom(v);

@@ -103,7 +103,7 @@ public final class ChatCompletion {
       for (int i = 0; i < q.n(); i++) {
         prompts.add(ids);
         configs.add(cfg.withSeed(cfg.seed() + i));
-        streams.add(new Stream(tokenizer, stopWords));
+        streams.add(new Stream(tokenizer, stopWords, stopIds));
         requestOf.add(r);
         answerOf.add(i);
       }
@@ -144,7 +144,7 @@ public final class ChatCompletion {
       List<Choice> choices = new ArrayList<>();
       for (int i = 0; i < q.n(); i++, seq++) {
         int[] t = out.get(seq);
-        String text = withoutStop(tokenizer.decode(t, true), cfg.stopStrings());
+        String text = answerText(tokenizer, t, cfg);
         FinishReason why = t.length < cfg.maxNewTokens() || stopped(t, cfg.stopTokenIds(), cfg.stopStrings(), tokenizer)
             ? FinishReason.STOP : FinishReason.LENGTH;
         if (q.listener() != null && q.listener().wantsText() && !q.listener().cancelled()) {
@@ -156,6 +156,17 @@ public final class ChatCompletion {
       results.add(new Result(q.prompt().inputIds().length, choices));
     }
     return results;
+  }
+
+  /**
+   * An answer's text as ms-swift's Template.decode gives it: the stop token that ended it dropped, the rest decoded
+   * with its special tokens (a token added by --new_special_tokens is part of the answer), then the stop word it
+   * ends with cut.
+   */
+  static String answerText(Tokenizer tokenizer, int[] tokens, GenerationConfig cfg) {
+    int n = tokens.length;
+    if (n > 0 && cfg.stopTokenIds().contains(tokens[n - 1])) n--;
+    return withoutStop(tokenizer.decode(java.util.Arrays.copyOf(tokens, n), false), cfg.stopStrings());
   }
 
   /** Whether a full-length answer still ended on a stop: its last token is a stop id, or its text a stop word. */
@@ -192,15 +203,18 @@ public final class ChatCompletion {
   private static final class Stream {
     private final StreamingText decoded;
     private final List<String> stopWords;
+    private final List<Integer> stopIds;
     private final StringBuilder shown = new StringBuilder();
     private int sent;
 
-    Stream(Tokenizer tokenizer, List<String> stopWords) {
-      this.decoded = new StreamingText(t -> tokenizer.decode(t, true));
+    Stream(Tokenizer tokenizer, List<String> stopWords, List<Integer> stopIds) {
+      this.decoded = new StreamingText(t -> tokenizer.decode(t, false));
       this.stopWords = stopWords;
+      this.stopIds = stopIds;
     }
 
     String add(int tokenId) {
+      if (stopIds.contains(tokenId)) return "";  // the token that ends the answer is not part of its text
       shown.append(decoded.add(tokenId));
       int safe = shown.length() - heldBack(shown.toString(), stopWords);
       if (safe <= sent) return "";
