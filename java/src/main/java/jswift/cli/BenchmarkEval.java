@@ -35,7 +35,7 @@ import jswift.tokenizer.Tokenizer;
 final class BenchmarkEval {
   /** The evaluation sets this runs. */
   static final List<String> SETS = List.of("general_mcq", "general_qa", "gsm8k", "mmlu", "ceval", "arc", "hellaswag",
-      "truthful_qa", "winogrande", "race");
+      "truthful_qa", "winogrande", "race", "bbh");
 
   /** The suites read from {@code <subset>.jsonl} files in their own shapes, each as multiple-choice questions. */
   private interface ChoiceReader {
@@ -105,6 +105,10 @@ final class BenchmarkEval {
       }
       if (e.getKey().equals("mmlu")) {
         report.set("mmlu", mmlu(e.getValue(), local, dir));
+        continue;
+      }
+      if (e.getKey().equals("bbh")) {
+        report.set("bbh", bbh(e.getValue(), local, dir));
         continue;
       }
       if (!Files.isDirectory(local)) throw new IOException(e.getKey() + ": local_path " + local + " is not a folder");
@@ -248,6 +252,55 @@ final class BenchmarkEval {
     AtomicFile.writeString(dir.resolve("gsm8k.jsonl"), String.join("\n", lines) + "\n");
     return JSON.createObjectNode().put("accuracy", accuracy).put("correct", right).put("total", problems.size())
         .put("few_shot", examples.size());
+  }
+
+  /**
+   * EvalScope's bbh ({@link jswift.eval.Bbh}): per subset (subset_list, else every {@code <subset>.json} in the
+   * folder) the accuracy of the chain-of-thought answers after few_shot_num (3, or 0) examples, then the average
+   * over all questions.
+   */
+  private ObjectNode bbh(JsonNode args, Path local, Path dir) throws IOException {
+    if (!Files.isDirectory(local)) throw new IOException("bbh: local_path " + local + " is not a folder");
+    int shots = args.has("few_shot_num") ? args.get("few_shot_num").asInt() : jswift.eval.Bbh.DEFAULT_SHOTS;
+    if (shots != 0 && shots != jswift.eval.Bbh.DEFAULT_SHOTS)
+      throw new IllegalArgumentException("bbh: few_shot_num is 3 (BBH's chain-of-thought examples) or 0, got " + shots);
+    List<String> subsets = subsets(args, local, ".json");
+    for (String s : subsets) jswift.eval.Bbh.isMultipleChoice(s);  // an unknown subset fails before any question runs
+    ObjectNode report = JSON.createObjectNode();
+    int right = 0, total = 0;
+    for (String subset : subsets) {
+      boolean mc = jswift.eval.Bbh.isMultipleChoice(subset);
+      String cot = shots == 0 ? null : jswift.eval.Bbh.cotExamples(local, subset);
+      List<jswift.eval.Bbh.Question> questions = cut(jswift.eval.Bbh.read(local.resolve(subset + ".json")));
+      List<QuestionAnswering.Item> items = new ArrayList<>();
+      for (jswift.eval.Bbh.Question q : questions)
+        items.add(new QuestionAnswering.Item(jswift.eval.Bbh.prompt(q.input(), cot), q.target(), null));
+      QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
+          batchSize, done -> progress("bbh " + subset, done, items.size()));
+      out.println();
+      int ok = 0;
+      List<String> lines = new ArrayList<>();
+      for (int i = 0; i < questions.size(); i++) {
+        String answer = r.rows().get(i).answer();
+        boolean correct = jswift.eval.Bbh.correct(answer, questions.get(i).target(), mc);
+        if (correct) ok++;
+        lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("input", questions.get(i).input())
+            .put("target", questions.get(i).target()).put("answer", answer)
+            .put("prediction", jswift.eval.Bbh.extract(answer, mc)).put("correct", correct)));
+      }
+      double accuracy = questions.isEmpty() ? 0 : ok / (double) questions.size();
+      out.printf(Locale.ROOT, "bbh %s: accuracy %.4f (%d / %d, %d-shot)%n", subset, accuracy, ok, questions.size(),
+          shots);
+      AtomicFile.writeString(dir.resolve("bbh_" + subset + ".jsonl"), String.join("\n", lines) + "\n");
+      report.set(subset, JSON.createObjectNode().put("accuracy", accuracy).put("correct", ok)
+          .put("total", questions.size()).put("few_shot", shots));
+      right += ok;
+      total += questions.size();
+    }
+    double average = total == 0 ? 0 : right / (double) total;
+    report.put("average_accuracy", average);
+    out.printf(Locale.ROOT, "bbh: average accuracy %.4f (%d / %d)%n", average, right, total);
+    return report;
   }
 
   /** subset_list, or every file with the suffix in the folder (sorted). */

@@ -38,7 +38,7 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Option(names = "--eval_dataset", arity = "1..*", required = true,
       description = "files (jsonl, json, csv, txt), path#N, or a bundled name (jswift/quickstart-sft): perplexity; "
-          + "or general_mcq / general_qa / gsm8k / mmlu / ceval / arc / hellaswag / truthful_qa / winogrande / race (with --eval_dataset_args)")
+          + "or general_mcq / general_qa / gsm8k / mmlu / ceval / arc / hellaswag / truthful_qa / winogrande / race / bbh (with --eval_dataset_args)")
   List<String> evalDataset = new ArrayList<>();
 
   @Option(names = "--eval_limit", description = "use at most this many rows (default: all)")
