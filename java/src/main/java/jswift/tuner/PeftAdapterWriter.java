@@ -240,7 +240,7 @@ public final class PeftAdapterWriter {
   }
 
   /** The fp32 value of a parameter: its master copy when trained, else its value (cast when written). */
-  private static TensorSource fp32(String name, Parameter p) {
+  static TensorSource fp32(String name, Parameter p) {
     Tensor t = p.master() != null ? p.master() : p.value();
     if (t.dtype() == DType.F32) return TensorSource.of(name, t);
     return TensorSource.computed(name, DType.F32, t.shape(), () -> t.to(DType.F32));

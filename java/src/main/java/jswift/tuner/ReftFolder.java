@@ -155,11 +155,7 @@ public final class ReftFolder {
       int layer = e.getKey();
       ReftIntervention r = e.getValue();
       layers.add(layer);
-      for (Parameter p : r.parameters()) {
-        jswift.tensor.Tensor fp32 = p.master() != null ? p.master() : p.value();
-        tensors.add(fp32.dtype() == DType.F32 ? TensorSource.of(p.name(), fp32)
-            : TensorSource.computed(p.name(), DType.F32, fp32.shape(), () -> fp32.to(DType.F32)));
-      }
+      for (Parameter p : r.parameters()) tensors.add(PeftAdapterWriter.fp32(p.name(), p));
       if (r.kind().orthogonal) {
         int hidden = r.hidden(), rank = r.rank();
         tensors.add(floats(prefix(layer) + R, r.rotationMatrix(), hidden, rank));

@@ -17,7 +17,6 @@ import jswift.model.TensorSource;
 import jswift.nn.Activation;
 import jswift.nn.BottleneckAdapter;
 import jswift.nn.Parameter;
-import jswift.tensor.DType;
 
 /**
  * ms-swift's own tuner format, for its {@code --train_type adapter} (a bottleneck adapter after every layer's MLP,
@@ -97,11 +96,7 @@ public final class SwiftAdapterFolder {
     Files.createDirectories(sub);
     List<TensorSource> tensors = new ArrayList<>();
     for (BottleneckAdapter b : adapters.values())
-      for (Parameter p : b.parameters()) {
-        jswift.tensor.Tensor fp32 = p.master() != null ? p.master() : p.value();
-        tensors.add(fp32.dtype() == DType.F32 ? TensorSource.of(p.name(), fp32)
-            : TensorSource.computed(p.name(), DType.F32, fp32.shape(), () -> fp32.to(DType.F32)));
-      }
+      for (Parameter p : b.parameters()) tensors.add(PeftAdapterWriter.fp32(p.name(), p));
     SafetensorsWriter.write(sub.resolve(WEIGHTS), tensors, SafetensorsWriter.PT_METADATA);
     ObjectNode c = JSON.createObjectNode();
     c.put("dim", model.config().hiddenSize());
