@@ -69,13 +69,15 @@ public final class ReftIntervention implements AutoCloseable {
   private final Parameter projWeight, projBias;       // plain: P [r, hidden] and p [r] (or null)
   private final Activation act;                       // null: pyreft's "linear"
   private final float dropout;
-  private Tensor q;            // orthogonal: R^T [r, hidden] in the compute dtype, refreshed from A
+  private Tensor q;            // orthogonal: R^T [r, hidden] in the compute dtype, built from A's values qFrom
+  private float[] qFrom;
   private boolean qStale = true;
 
   /** What the backward reads. */
   public static final class Saved {
     Tensor h, u, z;
     long seed;
+    float[] rotationParam;  // A's values in this step: the recomputation and the backward reuse them
   }
 
   private ReftIntervention(Kind kind, int hidden, int rank, Parameter sourceWeight, Parameter sourceBias,
@@ -211,6 +213,7 @@ public final class ReftIntervention implements AutoCloseable {
           + "needs " + hidden + " x " + rank);
     rotation = r;
     qStale = true;
+    qFrom = null;  // q must be rebuilt on the new base even from the same A
   }
 
   /** The trained tensors: W, b (or the vector b), then A or P (and p). */
@@ -226,35 +229,56 @@ public final class ReftIntervention implements AutoCloseable {
 
   /** R [hidden, r] as floats (the orthogonal kinds; pyreft's {@code rotate_layer} weight), from A's current value. */
   public float[] rotationMatrix() {
-    Parameter a = rotationParam;
-    Tensor src = a.master() != null ? a.master() : a.value();
-    return rotation.rotation(src.toFloatArray());
+    return rotation.rotation(rotationParamValues());
   }
 
-  /** Q [r, hidden] in the compute dtype: R^T from A (recomputed once A may have changed), or P. */
-  private Tensor q(DType dtype, Device device, boolean training) {
+  /** A's current values (its fp32 master when trained): a device-to-host copy. */
+  private float[] rotationParamValues() {
+    Parameter a = rotationParam;
+    return (a.master() != null ? a.master() : a.value()).toFloatArray();
+  }
+
+  /** Q [r, hidden] in the compute dtype: R^T for A's values {@code a} (rebuilt when they are not q's), or P. */
+  private Tensor q(DType dtype, Device device, float[] a) {
     if (!kind.orthogonal) return projWeight.value();
-    if (q == null || qStale || training) {
-      float[] r = rotationMatrix();
+    if (q == null || a != qFrom) {
+      float[] r = rotation.rotation(a);
       float[] rt = new float[r.length];
       for (int i = 0; i < hidden; i++)
         for (int k = 0; k < rank; k++) rt[k * hidden + i] = r[i * rank + k];
       if (q == null) q = Tensor.allocate(dtype, device, rank, hidden);
       q.copyFrom(rt);
-      qStale = false;
+      qFrom = a;
     }
     return q;
   }
 
   /**
+   * A's values for this forward: a training step reads them once (its recomputation reuses them: the optimizer moves
+   * A only between steps), inference reuses q's unless a training step or {@link #invalidate} came since.
+   */
+  private float[] rotationParamFor(Saved s) {
+    if (!kind.orthogonal) return null;
+    if (s != null) {
+      if (s.rotationParam == null) s.rotationParam = rotationParamValues();
+      qStale = true;  // an optimizer step follows: the next inference re-reads A
+      return s.rotationParam;
+    }
+    if (q == null || qStale) {
+      qStale = false;
+      return rotationParamValues();
+    }
+    return qFrom;
+  }
+
+  /**
    * h [tokens, hidden] -> the intervened output (a new tensor in {@code a}); {@code s} (or null for inference) keeps
-   * what the backward reads. A training forward re-reads the rotation (the optimizer may have moved it).
+   * what the backward reads. A training step re-reads the rotation (the optimizer may have moved it).
    */
   public Tensor forward(Arena a, Tensor h, Saved s, long seed) {
     boolean training = s != null;
     long n = h.size(0);
-    Tensor qm = q(h.dtype(), h.device(), training);
-    if (training) qStale = true;  // an optimizer step follows: the next inference re-reads A
+    Tensor qm = q(h.dtype(), h.device(), rotationParamFor(s));
     Tensor z = a.allocate(h.dtype(), h.device(), n, rank), u = null;
     if (kind.linearSource) {
       u = a.allocate(h.dtype(), h.device(), n, rank);
@@ -306,7 +330,7 @@ public final class ReftIntervention implements AutoCloseable {
       Tensor dq = kind.orthogonal ? a.allocate(DType.F32, dev, rank, hidden) : projWeight.grad();
       Kernels.matmul(s.z, true, g, false, dq, 1f, kind.orthogonal ? 0f : 1f);
       if (kind.subtractsProjection) Kernels.matmul(dz, true, s.h, false, dq, -1f, 1f);
-      if (kind.orthogonal) addRotationGrad(a, dq);
+      if (kind.orthogonal) addRotationGrad(a, dq, s.rotationParam);
     }
     if (kind.subtractsProjection) {
       Kernels.matmul(dz, false, qm, false, dh, -1f, 1f);
@@ -333,12 +357,11 @@ public final class ReftIntervention implements AutoCloseable {
   }
 
   /** dQ = dR^T [r, hidden] (f32 on the device) -> A's gradient, through the Householder map on the host. */
-  private void addRotationGrad(Arena a, Tensor dq) {
+  private void addRotationGrad(Arena a, Tensor dq, float[] rotationParamValues) {
     float[] dqt = dq.toFloatArray(), dr = new float[hidden * rank];
     for (int k = 0; k < rank; k++)
       for (int i = 0; i < hidden; i++) dr[i * rank + k] = dqt[k * hidden + i];
-    Tensor src = rotationParam.master() != null ? rotationParam.master() : rotationParam.value();
-    float[] da = rotation.gradient(src.toFloatArray(), dr);
+    float[] da = rotation.gradient(rotationParamValues, dr);
     Tensor t = a.allocate(DType.F32, dq.device(), hidden, rank);
     t.copyFrom(da);
     Kernels.axpby(1f, t, 1f, rotationParam.grad());
