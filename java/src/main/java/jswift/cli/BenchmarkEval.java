@@ -231,16 +231,13 @@ final class BenchmarkEval {
     if (shots < 0) throw new IllegalArgumentException("gsm8k: few_shot_num must be >= 0, got " + shots);
     List<Gsm8k.Problem> examples = data[1].subList(0, Math.min(shots, data[1].size()));
     List<Gsm8k.Problem> problems = cut(data[0]);
-    List<QuestionAnswering.Item> items = new ArrayList<>();
-    for (Gsm8k.Problem p : problems)
-      items.add(new QuestionAnswering.Item(Gsm8k.prompt(p.question(), examples), p.answer(), null));
-    QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
-        batchSize, done -> progress("gsm8k", done, items.size()));
-    out.println();
+    List<String> prompts = new ArrayList<>();
+    for (Gsm8k.Problem p : problems) prompts.add(Gsm8k.prompt(p.question(), examples));
+    List<String> answers = generate("gsm8k", prompts);
     int right = 0;
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < problems.size(); i++) {
-      String answer = r.rows().get(i).answer();
+      String answer = answers.get(i);
       boolean correct = MathAnswer.matches(answer, problems.get(i).answer());
       if (correct) right++;
       lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("question", problems.get(i).question())
@@ -272,16 +269,13 @@ final class BenchmarkEval {
       boolean mc = jswift.eval.Bbh.isMultipleChoice(subset);
       String cot = shots == 0 ? null : jswift.eval.Bbh.cotExamples(local, subset);
       List<jswift.eval.Bbh.Question> questions = cut(jswift.eval.Bbh.read(local.resolve(subset + ".json")));
-      List<QuestionAnswering.Item> items = new ArrayList<>();
-      for (jswift.eval.Bbh.Question q : questions)
-        items.add(new QuestionAnswering.Item(jswift.eval.Bbh.prompt(q.input(), cot), q.target(), null));
-      QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
-          batchSize, done -> progress("bbh " + subset, done, items.size()));
-      out.println();
+      List<String> prompts = new ArrayList<>();
+      for (jswift.eval.Bbh.Question q : questions) prompts.add(jswift.eval.Bbh.prompt(q.input(), cot));
+      List<String> answers = generate("bbh " + subset, prompts);
       int ok = 0;
       List<String> lines = new ArrayList<>();
       for (int i = 0; i < questions.size(); i++) {
-        String answer = r.rows().get(i).answer();
+        String answer = answers.get(i);
         boolean correct = jswift.eval.Bbh.correct(answer, questions.get(i).target(), mc);
         if (correct) ok++;
         lines.add(JSON.writeValueAsString(JSON.createObjectNode().put("input", questions.get(i).input())
@@ -301,6 +295,18 @@ final class BenchmarkEval {
     report.put("average_accuracy", average);
     out.printf(Locale.ROOT, "bbh: average accuracy %.4f (%d / %d)%n", average, right, total);
     return report;
+  }
+
+  /** The model's answer to each prompt (generated in batches, with progress under {@code label}), in order. */
+  private List<String> generate(String label, List<String> prompts) {
+    List<QuestionAnswering.Item> items = new ArrayList<>();
+    for (String p : prompts) items.add(new QuestionAnswering.Item(p, "", null));
+    QuestionAnswering.Result r = QuestionAnswering.evaluate(model, tokenizer, template, system, generation, items,
+        batchSize, done -> progress(label, done, items.size()));
+    out.println();
+    List<String> answers = new ArrayList<>();
+    for (QuestionAnswering.Answered a : r.rows()) answers.add(a.answer());
+    return answers;
   }
 
   /** subset_list, or every file with the suffix in the folder (sorted). */
